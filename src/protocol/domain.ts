@@ -1,0 +1,47 @@
+/**
+ * Domain vocabulary shared by actors, lanes and clients.
+ *
+ * Branded numbers keep a block index from being passed where a frame position or a lane id
+ * is expected; they cost nothing at run time.
+ */
+
+declare const brand: unique symbol;
+type Brand<T, B extends string> = T & { readonly [brand]: B };
+
+/** Index of a video block, 0-based, in generation order. */
+export type BlockIndex = Brand<number, 'BlockIndex'>;
+/** Absolute latent frame index in the video (rotary position), 0-based. */
+export type FramePosition = Brand<number, 'FramePosition'>;
+/** Index of a lane (one device, one worker thread). */
+export type LaneId = Brand<number, 'LaneId'>;
+/** Index of a KV slot (one latent frame's K/V for every layer) in the KV pool's slabs. */
+export type KvSlot = Brand<number, 'KvSlot'>;
+
+/** @internal */
+export const asBlockIndex = (n: number): BlockIndex => n as BlockIndex;
+/** @internal */
+export const asFramePosition = (n: number): FramePosition => n as FramePosition;
+/** @internal */
+export const asLaneId = (n: number): LaneId => n as LaneId;
+/** @internal */
+export const asKvSlot = (n: number): KvSlot => n as KvSlot;
+
+/**
+ * The five forwards a block goes through: four denoising steps at decreasing noise, then the
+ * cache step over the clean result at t = 0 that writes the block's K/V.
+ */
+export const STAGES = ['t3', 't2', 't1', 't0', 'cache'] as const;
+export type Stage = (typeof STAGES)[number];
+/** Position of a stage in {@link STAGES}: 0 for `t3` … 4 for `cache`. */
+export type StageIndex = 0 | 1 | 2 | 3 | 4;
+
+/** Where a lane runs its forwards. */
+export type Device = 'cpu' | `cuda:${number}`;
+
+/** Options of one lane. */
+export interface LaneOptions {
+  /** `cpu` or `cuda:N`. */
+  readonly device: Device;
+  /** Intra-op threads of the lane's ONNX Runtime session. */
+  readonly threads: number;
+}

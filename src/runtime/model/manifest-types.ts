@@ -1,0 +1,53 @@
+/**
+ * The `model.json` manifest of a model package (see docs/model-contract.md).
+ * The decoder in `manifest.ts` turns untrusted JSON into this type.
+ */
+export interface ModelManifest {
+  /** Always `block-cascade/model@1`. */
+  readonly format: 'block-cascade/model@1';
+  readonly name: string;
+  /** Latent tensor of one frame: channels × height × width. */
+  readonly latent: { readonly channels: number; readonly height: number; readonly width: number };
+  /** Decoded RGB frame size. */
+  readonly video: { readonly height: number; readonly width: number };
+  /** Latent frames per block (3 in Self-Forcing). */
+  readonly framesPerBlock: number;
+  /** Spatial patch size of the patch embedding. */
+  readonly patchSize: number;
+  /** Tokens per latent frame: (height / patchSize) · (width / patchSize). */
+  readonly tokensPerFrame: number;
+  /** Transformer width (hidden size). */
+  readonly width: number;
+  readonly layers: number;
+  readonly heads: number;
+  readonly headDim: number;
+  readonly text: {
+    /** Word vocabulary; a token id is the word's index. Index 0 is the padding word, 1 the unknown word. */
+    readonly vocabulary: readonly string[];
+    /** Prompts are cut or padded to this many tokens. */
+    readonly maxTokens: number;
+    /** Size of one context vector (the cross-attention input). */
+    readonly contextDim: number;
+  };
+  readonly sampler: {
+    /** Timestep shift of the flow-matching schedule (5 in Self-Forcing). */
+    readonly shift: number;
+    /** Raw (unwarped) timesteps of the denoising steps, e.g. [1000, 750, 500, 250]. */
+    readonly timesteps: readonly number[];
+    /** Whether the raw timesteps are warped by the shift (true in Self-Forcing). */
+    readonly warp: boolean;
+  };
+  readonly kv: {
+    /** Frames kept forever at the start of the video (the first block). */
+    readonly sinkFrames: number;
+    /** Most recent frames kept in the rolling window. */
+    readonly windowFrames: number;
+  };
+  /** File names, relative to the model folder. */
+  readonly files: {
+    readonly denoiser: string;
+    readonly layered: { readonly embed: string; readonly layers: readonly string[]; readonly head: string };
+    readonly textEncoder: string;
+    readonly vaeDecoder: string;
+  };
+}
