@@ -1,0 +1,58 @@
+import type { BlockIndex, LaneOptions } from '../protocol/domain.js';
+
+/** One decoded RGB video frame. */
+export interface Frame {
+  /** The block this frame belongs to. */
+  readonly block: BlockIndex;
+  /** Frame index in the whole video, 0-based. */
+  readonly index: number;
+  readonly width: number;
+  readonly height: number;
+  /** Interleaved RGB bytes, row-major, `width · height · 3` long. */
+  readonly rgb: Uint8Array;
+}
+
+/** What to generate. */
+export interface GenerateRequest {
+  /** Noise seed (a non-negative safe integer). The same seed gives the same frames. */
+  readonly seed: number;
+  /** Number of blocks to generate. */
+  readonly blocks: number;
+  /** Text prompt. */
+  readonly prompt: string;
+}
+
+/** Progress of one generation, reported after each decoded block. */
+export interface Progress {
+  readonly blocksDone: number;
+  readonly blocksTotal: number;
+  readonly framesDone: number;
+  readonly elapsedMs: number;
+  /** Frames per second so far. */
+  readonly fps: number;
+}
+
+/** Options of {@link Runtime.generate}. */
+export interface GenerateOptions {
+  /** Aborts the generation; the frame iterator then throws an `AbortError`. */
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: Progress) => void;
+}
+
+/** Options of `createRuntime`. */
+export interface RuntimeOptions {
+  /** Model package folder; defaults to the bundled `models/default`. */
+  readonly model?: string;
+  /** Number of CPU lanes (1 thread each) or explicit lane options. Default 1. */
+  readonly lanes?: number | readonly LaneOptions[];
+}
+
+/** Counters of the work done so far, for benchmarks. */
+export interface RuntimeStats {
+  /** Denoiser forwards run (cache steps included). */
+  readonly forwards: number;
+  /** Total milliseconds spent inside `session.run` for those forwards. */
+  readonly forwardRunMs: number;
+  /** Total milliseconds from dispatching a forward to receiving its result, on the actor thread. */
+  readonly forwardTaskMs: number;
+}
