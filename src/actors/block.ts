@@ -1,0 +1,159 @@
+/**
+ * The block machine: one video block's life, `queued → t3 → t2 → t1 → t0 → cache → done`.
+ *
+ * Each stage invokes the `forward` actor (a lane proxy provided by the runtime) and moves on
+ * when it resolves. The context holds handles (slots, positions), never tensors, so the
+ * machine stays cheap to inspect.
+ */
+import { assign, fromPromise, sendParent, setup } from 'xstate';
+import { STAGES, type BlockIndex, type Stage, type StageIndex } from '../protocol/domain.js';
+
+/** Handles a block's forwards need; all small numbers. */
+export interface BlockInput {
+  readonly block: BlockIndex;
+  readonly seed: number;
+  /** Slot of the block's latents in the latent slab. */
+  readonly latentSlot: number;
+  /** Absolute frame positions of the block's frames. */
+  readonly positions: readonly number[];
+}
+
+export interface BlockContext extends BlockInput {
+  /** Prompt context slot, set when the supervisor admits the block. */
+  readonly contextSlot: number;
+  /** Why the block failed, when it did. */
+  readonly failure: string | null;
+}
+
+/** What the `forward` actor receives. */
+export interface ForwardInput extends BlockInput {
+  readonly stage: StageIndex;
+  readonly contextSlot: number;
+}
+
+/** What the `forward` actor resolves with: timings only. */
+export interface ForwardOutput {
+  readonly lane: number;
+  readonly runMs: number;
+  readonly taskMs: number;
+}
+
+/** Events the block sends to its parent (the supervisor). */
+export type BlockReport =
+  | { readonly type: 'block.stage'; readonly block: BlockIndex; readonly stage: StageIndex }
+  | { readonly type: 'block.done'; readonly block: BlockIndex }
+  | { readonly type: 'block.failed'; readonly block: BlockIndex; readonly stage: StageIndex; readonly message: string };
+
+export type BlockEvent = { readonly type: 'block.admit'; readonly contextSlot: number };
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+const stageState = (stage: StageIndex, next: Stage | 'done') => ({
+  entry: { type: 'reportStage' as const, params: { stage } },
+  invoke: {
+    // One id for every stage, so the done/error events are the same type at each stage.
+    id: 'forward',
+    src: 'forward' as const,
+    input: ({ context }: { context: BlockContext }): ForwardInput => ({
+      block: context.block,
+      seed: context.seed,
+      latentSlot: context.latentSlot,
+      positions: context.positions,
+      contextSlot: context.contextSlot,
+      stage,
+    }),
+    onDone: next,
+    onError: {
+      target: 'failed' as const,
+      actions: [
+        assign({ failure: ({ event }: { event: { error: unknown } }) => `stage ${STAGES[stage]}: ${errorMessage(event.error)}` }),
+        { type: 'reportFailure' as const, params: ({ event }: { event: { error: unknown } }) => ({ stage, message: errorMessage(event.error) }) },
+      ],
+    },
+  },
+});
+
+/**
+ * The block machine. Provide `forward` with `blockMachine.provide({ actors: { forward } })`.
+ *
+ * @example
+ * ```ts
+ * const machine = blockMachine.provide({ actors: { forward: fromPromise(async ({ input }) => runOnLane(input)) } });
+ * const block = createActor(machine, { input: { block: asBlockIndex(0), seed: 1, latentSlot: 0, positions: [0, 1, 2] } });
+ * block.start();
+ * block.send({ type: 'block.admit', contextSlot: 0 });
+ * ```
+ */
+export const blockMachine = setup({
+  types: {
+    context: {} as BlockContext,
+    input: {} as BlockInput,
+    events: {} as BlockEvent,
+  },
+  actors: {
+    forward: fromPromise<ForwardOutput, ForwardInput>(async () => {
+      throw new Error('blockMachine: the "forward" actor was not provided');
+    }),
+  },
+  actions: {
+    // Reports are no-ops on a stand-alone block; `reportingBlockMachine` sends them to the parent.
+    reportStage: (_, _params: { stage: StageIndex }) => {},
+    reportDone: () => {},
+    reportFailure: (_, _params: { stage: StageIndex; message: string }) => {},
+  },
+}).createMachine({
+  id: 'block',
+  initial: 'queued',
+  context: ({ input }) => ({ ...input, contextSlot: -1, failure: null }),
+  states: {
+    queued: {
+      on: {
+        'block.admit': {
+          target: 't3',
+          actions: assign({ contextSlot: ({ event }) => event.contextSlot }),
+        },
+      },
+    },
+    t3: stageState(0, 't2'),
+    t2: stageState(1, 't1'),
+    t1: stageState(2, 't0'),
+    t0: stageState(3, 'cache'),
+    cache: stageState(4, 'done'),
+    done: { type: 'final', entry: 'reportDone' },
+    failed: { type: 'final' },
+  },
+});
+
+/** The stage a state name stands for, or null for `queued`, `done` and `failed`. */
+export function stageOfState(state: string): StageIndex | null {
+  const index = (STAGES as readonly string[]).indexOf(state);
+  return index < 0 ? null : (index as StageIndex);
+}
+
+/**
+ * The block machine as the supervisor spawns it: stage changes, completion and failures are
+ * sent to the parent as {@link BlockReport} events.
+ *
+ * @example
+ * ```ts
+ * const block = reportingBlockMachine.provide({ actors: { forward } });
+ * ```
+ */
+export const reportingBlockMachine = blockMachine.provide({
+  actions: {
+    reportStage: sendParent(({ context }, params: { stage: StageIndex }): BlockReport => ({
+      type: 'block.stage',
+      block: context.block,
+      stage: params.stage,
+    })),
+    reportDone: sendParent(({ context }): BlockReport => ({ type: 'block.done', block: context.block })),
+    reportFailure: sendParent(({ context }, params: { stage: StageIndex; message: string }): BlockReport => ({
+      type: 'block.failed',
+      block: context.block,
+      stage: params.stage,
+      message: params.message,
+    })),
+  },
+});

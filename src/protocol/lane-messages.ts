@@ -1,0 +1,66 @@
+/**
+ * Messages between the actor thread and a lane worker.
+ *
+ * They carry handles (slot indices, positions, scalars), never tensors: latents, prompt
+ * contexts and K/V live in SharedArrayBuffer slabs that both sides map. The one exception is
+ * a decode's RGB output, which leaves the worker as a transferred buffer because it is the
+ * product the caller asked for.
+ */
+import type { StageIndex } from './domain.js';
+
+/** Encode a prompt into a context slot. */
+export interface EncodeTask {
+  readonly kind: 'encode';
+  /** Token ids of the prompt, `maxTokens` long. */
+  readonly tokens: readonly number[];
+  readonly contextSlot: number;
+}
+
+/** One denoiser forward of one block: a denoising step or the cache step. */
+export interface DenoiseTask {
+  readonly kind: 'denoise';
+  readonly block: number;
+  readonly stage: StageIndex;
+  readonly seed: number;
+  readonly latentSlot: number;
+  readonly contextSlot: number;
+  /** Absolute frame positions of the block's frames. */
+  readonly positions: readonly number[];
+  /** Model timestep of every frame (0 for the cache step). */
+  readonly timestep: number;
+  /** Noise level of the input (0 for the cache step). */
+  readonly sigma: number;
+  /** Noise level after this step; 0 after the last denoising step. */
+  readonly sigmaNext: number;
+  /** KV slots to attend to, in position order. */
+  readonly pastSlots: readonly number[];
+  /** For the cache step: the slots that receive this block's K/V, one per frame. */
+  readonly writeSlots: readonly number[] | null;
+}
+
+/** Decode a block's final latents into RGB frames. */
+export interface DecodeTask {
+  readonly kind: 'decode';
+  readonly block: number;
+  readonly latentSlot: number;
+}
+
+/** Answers once the worker has loaded its sessions. */
+export interface PingTask {
+  readonly kind: 'ping';
+}
+
+export type LaneTask = PingTask | EncodeTask | DenoiseTask | DecodeTask;
+
+/** What every task reports back: timings only. */
+export interface LaneTiming {
+  /** Milliseconds inside `session.run`. */
+  readonly runMs: number;
+  /** Milliseconds of the whole task inside the worker. */
+  readonly workerMs: number;
+}
+
+export interface DecodeResult extends LaneTiming {
+  /** `framesPerBlock · height · width · 3` RGB bytes, frame-major. */
+  readonly rgb: Uint8Array;
+}
