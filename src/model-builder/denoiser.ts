@@ -1,0 +1,100 @@
+/**
+ * The denoiser graphs: the monolithic form and the layered form (embed, one graph per layer,
+ * head) of the same weights. Both are assembled from the same stage functions, so chaining the
+ * layered graphs computes exactly what the monolithic graph computes.
+ * @internal
+ */
+import type { ModelManifest } from '../runtime/model/manifest-types.js';
+import { IO, denoiserSpec, embedSpec, headSpec, layerSpec } from '../runtime/model/contract.js';
+import type { ResolvedConfig } from './config.js';
+import { embed } from './dit-embed.js';
+import { head } from './dit-head.js';
+import { layer, rotaryTables } from './dit-layer.js';
+import { GraphBuilder } from './graph.js';
+import { specOf } from './specs.js';
+import type { ModelWeights } from './weights.js';
+
+/** Monolithic denoiser: all layers, K/V of all layers stacked on a leading L axis. */
+export function buildDenoiser(manifest: ModelManifest, c: ResolvedConfig, w: ModelWeights): GraphBuilder {
+  const spec = denoiserSpec(manifest);
+  const g = new GraphBuilder('denoiser');
+  const input = (name: string) => g.input(specOf(spec.inputs, name));
+  const latents = input(IO.latents);
+  const timesteps = input(IO.timesteps);
+  const framePositions = input(IO.framePositions);
+  const context = input(IO.context);
+  const pastKey = input(IO.pastKey);
+  const pastValue = input(IO.pastValue);
+
+  const e = embed(g, w.embed, c, latents, timesteps);
+  const rope = rotaryTables(g, c, framePositions);
+  let hidden = e.hidden;
+  const keys: string[] = [];
+  const values: string[] = [];
+  w.layers.forEach((lw, i) => {
+    const index = g.constInt64([i], []);
+    const out = layer(g, lw, c, {
+      hidden,
+      timeEmbedding: e.timeEmbedding,
+      framePositions,
+      context,
+      pastKey: g.op('Gather', [pastKey, index], { axis: 0 }),
+      pastValue: g.op('Gather', [pastValue, index], { axis: 0 }),
+    }, rope);
+    hidden = out.hidden;
+    keys.push(g.unsqueeze(out.presentKey, [0]));
+    values.push(g.unsqueeze(out.presentValue, [0]));
+  });
+  const flow = head(g, w.head, c, hidden, e.timeEmbedding, latents, timesteps);
+  g.output(flow, specOf(spec.outputs, IO.flow));
+  g.output(g.op('Concat', keys, { axis: 0 }), specOf(spec.outputs, IO.presentKey));
+  g.output(g.op('Concat', values, { axis: 0 }), specOf(spec.outputs, IO.presentValue));
+  return g;
+}
+
+/** Layered form: embed graph. */
+export function buildEmbed(manifest: ModelManifest, c: ResolvedConfig, w: ModelWeights): GraphBuilder {
+  const spec = embedSpec(manifest);
+  const g = new GraphBuilder('embed');
+  const latents = g.input(specOf(spec.inputs, IO.latents));
+  const timesteps = g.input(specOf(spec.inputs, IO.timesteps));
+  const e = embed(g, w.embed, c, latents, timesteps);
+  g.output(e.hidden, specOf(spec.outputs, IO.hidden));
+  g.output(e.timeEmbedding, specOf(spec.outputs, IO.timeEmbedding));
+  return g;
+}
+
+/** Layered form: graph of layer `index`. */
+export function buildLayer(manifest: ModelManifest, c: ResolvedConfig, w: ModelWeights, index: number): GraphBuilder {
+  const spec = layerSpec(manifest);
+  const lw = w.layers[index];
+  if (lw === undefined) throw new RangeError(`model builder: no layer ${index}`);
+  const g = new GraphBuilder(`layer_${index}`);
+  const input = (name: string) => g.input(specOf(spec.inputs, name));
+  const io = {
+    hidden: input(IO.hidden),
+    timeEmbedding: input(IO.timeEmbedding),
+    framePositions: input(IO.framePositions),
+    context: input(IO.context),
+    pastKey: input(IO.pastKey),
+    pastValue: input(IO.pastValue),
+  };
+  const out = layer(g, lw, c, io);
+  g.output(out.hidden, specOf(spec.outputs, IO.hiddenOut));
+  g.output(out.presentKey, specOf(spec.outputs, IO.presentKey));
+  g.output(out.presentValue, specOf(spec.outputs, IO.presentValue));
+  return g;
+}
+
+/** Layered form: head graph. */
+export function buildHead(manifest: ModelManifest, c: ResolvedConfig, w: ModelWeights): GraphBuilder {
+  const spec = headSpec(manifest);
+  const g = new GraphBuilder('head');
+  const input = (name: string) => g.input(specOf(spec.inputs, name));
+  const hidden = input(IO.hidden);
+  const timeEmbedding = input(IO.timeEmbedding);
+  const latents = input(IO.latents);
+  const timesteps = input(IO.timesteps);
+  g.output(head(g, w.head, c, hidden, timeEmbedding, latents, timesteps), specOf(spec.outputs, IO.flow));
+  return g;
+}

@@ -1,0 +1,107 @@
+/**
+ * One DiT layer: AdaLN-modulated self-attention with rotary frame positions and a K/V cache,
+ * cross-attention to the prompt context, AdaLN-modulated MLP.
+ * @internal
+ */
+import type { ResolvedConfig } from './config.js';
+import type { GraphBuilder } from './graph.js';
+import type { LayerWeights } from './weights.js';
+
+export interface LayerInputs {
+  /** [B, N, D] */
+  readonly hidden: string;
+  /** [B, F, D] */
+  readonly timeEmbedding: string;
+  /** [B, F] absolute frame index of each frame. */
+  readonly framePositions: string;
+  /** [B, Lt, Dc] */
+  readonly context: string;
+  /** [B, heads, T, headDim], keys already rotated. */
+  readonly pastKey: string;
+  readonly pastValue: string;
+}
+
+export interface LayerOutputs {
+  /** [B, N, D] */
+  readonly hidden: string;
+  /** [B, heads, N, headDim]: this call's keys (rotated) and values. */
+  readonly presentKey: string;
+  readonly presentValue: string;
+}
+
+/**
+ * cos and sin of the rotary angles `position · θ_j`, θ_j = 10000^(−2j/headDim), shaped
+ * [B, F, 1, 1, headDim/2] to broadcast over tokens and heads. Exported so that the monolithic
+ * graph can compute them once for all layers.
+ */
+export function rotaryTables(g: GraphBuilder, c: ResolvedConfig, framePositions: string): { cos: string; sin: string } {
+  const half = c.headDim / 2;
+  const theta = Array.from({ length: half }, (_, j) => Math.pow(10000, (-2 * j) / c.headDim));
+  const angles = g.mul(g.unsqueeze(framePositions, [-1]), g.constFloat(theta, [half]));
+  const table = g.unsqueeze(angles, [2, 3]);
+  return { cos: g.op('Cos', [table]), sin: g.op('Sin', [table]) };
+}
+
+/** [B, F, Tpf, D] → [B, heads, N, headDim] */
+function toHeads(g: GraphBuilder, c: ResolvedConfig, x: string): string {
+  return g.transpose(g.reshape(x, [0, -1, c.heads, c.headDim]), [0, 2, 1, 3]);
+}
+
+/** [B, heads, N, headDim] → [B, F, Tpf, D] */
+function fromHeads(g: GraphBuilder, c: ResolvedConfig, x: string): string {
+  return g.reshape(g.transpose(x, [0, 2, 1, 3]), [0, -1, c.tokensPerFrame, c.width]);
+}
+
+/**
+ * Rotary embedding (rotate-half convention: the pairs are (x_j, x_{j+headDim/2})), then split
+ * into heads: [B, F, Tpf, D] → [B, heads, N, headDim].
+ */
+function rotate(g: GraphBuilder, c: ResolvedConfig, x: string, rope: { cos: string; sin: string }): string {
+  const half = c.headDim / 2;
+  const perHead = g.reshape(x, [0, 0, c.tokensPerFrame, c.heads, c.headDim]);
+  const [x1, x2] = g.splitLast(perHead, [half, half]) as [string, string];
+  const r1 = g.sub(g.mul(x1, rope.cos), g.mul(x2, rope.sin));
+  const r2 = g.add(g.mul(x1, rope.sin), g.mul(x2, rope.cos));
+  const rotated = g.op('Concat', [r1, r2], { axis: -1 });
+  return g.transpose(g.reshape(rotated, [0, -1, c.heads, c.headDim]), [0, 2, 1, 3]);
+}
+
+export function layer(
+  g: GraphBuilder,
+  w: LayerWeights,
+  c: ResolvedConfig,
+  io: LayerInputs,
+  rope: { cos: string; sin: string } = rotaryTables(g, c, io.framePositions),
+): LayerOutputs {
+  const D = c.width;
+  let h = g.reshape(io.hidden, [0, -1, c.tokensPerFrame, D]);
+  // Per-frame modulation, broadcast over the frame's tokens.
+  const mod = g.unsqueeze(g.linear(g.silu(io.timeEmbedding), w.modulation.weight, w.modulation.bias), [2]);
+  const [shiftA, scaleA, gateA, shiftM, scaleM, gateM] = g.splitLast(mod, [D, D, D, D, D, D]) as [
+    string, string, string, string, string, string,
+  ];
+
+  // Self-attention over past + present, no mask.
+  const x = g.modulate(g.layerNorm(h), shiftA, scaleA);
+  const [q, k, v] = g.splitLast(g.linear(x, w.qkv.weight, w.qkv.bias), [D, D, D]) as [string, string, string];
+  const presentKey = rotate(g, c, k, rope);
+  const presentValue = toHeads(g, c, v);
+  const keys = g.op('Concat', [io.pastKey, presentKey], { axis: 2 });
+  const values = g.op('Concat', [io.pastValue, presentValue], { axis: 2 });
+  const attn = fromHeads(g, c, g.attention(rotate(g, c, q, rope), keys, values, c.headDim));
+  h = g.add(h, g.mul(g.linear(attn, w.attnOut.weight, w.attnOut.bias), gateA));
+
+  // Cross-attention to the prompt context.
+  const cq = toHeads(g, c, g.linear(g.layerNorm(h), w.crossQ.weight, w.crossQ.bias));
+  const [ck, cv] = g.splitLast(g.linear(io.context, w.crossKv.weight, w.crossKv.bias), [D, D]) as [string, string];
+  const contextHeads = (t: string) => g.transpose(g.reshape(t, [0, 0, c.heads, c.headDim]), [0, 2, 1, 3]);
+  const cross = fromHeads(g, c, g.attention(cq, contextHeads(ck), contextHeads(cv), c.headDim));
+  h = g.add(h, g.linear(cross, w.crossOut.weight, w.crossOut.bias));
+
+  // MLP.
+  const m = g.modulate(g.layerNorm(h), shiftM, scaleM);
+  const mlp = g.linear(g.gelu(g.linear(m, w.mlpIn.weight, w.mlpIn.bias)), w.mlpOut.weight, w.mlpOut.bias);
+  h = g.add(h, g.mul(mlp, gateM));
+
+  return { hidden: g.reshape(h, [0, -1, D]), presentKey, presentValue };
+}

@@ -1,0 +1,194 @@
+/**
+ * The model contract as data: the inputs and outputs every ONNX file of a model package must
+ * have, derived from its manifest. The builder declares its graph IO from these specs and the
+ * validator checks real graphs against them, so each name is written once, here.
+ *
+ * See docs/model-contract.md for the meaning of every tensor.
+ */
+import type { ModelManifest } from './manifest-types.js';
+
+/** File name of the manifest inside a package folder. */
+export const MANIFEST_FILE = 'model.json';
+
+/** Input and output names of the model contract. */
+export const IO = {
+  latents: 'latents',
+  timesteps: 'timesteps',
+  framePositions: 'frame_positions',
+  context: 'context',
+  pastKey: 'past_key',
+  pastValue: 'past_value',
+  flow: 'flow',
+  presentKey: 'present_key',
+  presentValue: 'present_value',
+  hidden: 'hidden',
+  timeEmbedding: 'time_embedding',
+  hiddenOut: 'hidden_out',
+  tokens: 'tokens',
+  frames: 'frames',
+} as const;
+
+/** Symbols of the dynamic dimensions: batch, frames, tokens of this call (F·tokensPerFrame), past tokens, prompt tokens. */
+export type DynamicDim = 'B' | 'F' | 'N' | 'T' | 'Lt';
+
+/** One dimension of a contract tensor. */
+export type DimSpec =
+  /** Fixed by the manifest; `field` names the manifest field it comes from (absent for constants such as RGB's 3). */
+  | { readonly kind: 'static'; readonly size: number; readonly field?: string }
+  /** Chosen per call by the runtime: the graph must leave it free. */
+  | { readonly kind: 'dynamic'; readonly symbol: DynamicDim };
+
+/** Element types used by the contract (ONNX Runtime's tensor type names). */
+export type ElementType = 'float32' | 'int64';
+
+export interface TensorSpec {
+  readonly name: string;
+  readonly type: ElementType;
+  readonly dims: readonly DimSpec[];
+}
+
+export interface GraphSpec {
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+}
+
+/** Which graph of a package a spec is for. */
+export type GraphRole = 'denoiser' | 'embed' | 'layer' | 'head' | 'textEncoder' | 'vaeDecoder';
+
+const dyn = (symbol: DynamicDim): DimSpec => ({ kind: 'dynamic', symbol });
+const fixed = (size: number, field?: string): DimSpec =>
+  field === undefined ? { kind: 'static', size } : { kind: 'static', size, field };
+const f32 = (name: string, dims: readonly DimSpec[]): TensorSpec => ({ name, type: 'float32', dims });
+
+/** The manifest fields the contract depends on. */
+export type ContractDims = Pick<
+  ModelManifest,
+  'latent' | 'video' | 'width' | 'layers' | 'heads' | 'headDim' | 'text'
+>;
+
+function shapes(m: ContractDims) {
+  const latent = [
+    dyn('B'), dyn('F'),
+    fixed(m.latent.channels, 'latent.channels'),
+    fixed(m.latent.height, 'latent.height'),
+    fixed(m.latent.width, 'latent.width'),
+  ];
+  const perFrame = [dyn('B'), dyn('F')];
+  const context = [dyn('B'), dyn('Lt'), fixed(m.text.contextDim, 'text.contextDim')];
+  const heads = fixed(m.heads, 'heads');
+  const headDim = fixed(m.headDim, 'headDim');
+  const layers = fixed(m.layers, 'layers');
+  const kvPast = [dyn('B'), heads, dyn('T'), headDim];
+  const kvPresent = [dyn('B'), heads, dyn('N'), headDim];
+  const hidden = [dyn('B'), dyn('N'), fixed(m.width, 'width')];
+  const temb = [dyn('B'), dyn('F'), fixed(m.width, 'width')];
+  return { latent, perFrame, context, layers, kvPast, kvPresent, hidden, temb };
+}
+
+/** Monolithic denoiser: one forward over all layers, K/V of every layer in and out. */
+export function denoiserSpec(m: ContractDims): GraphSpec {
+  const s = shapes(m);
+  return {
+    inputs: [
+      f32(IO.latents, s.latent),
+      f32(IO.timesteps, s.perFrame),
+      f32(IO.framePositions, s.perFrame),
+      f32(IO.context, s.context),
+      f32(IO.pastKey, [s.layers, ...s.kvPast]),
+      f32(IO.pastValue, [s.layers, ...s.kvPast]),
+    ],
+    outputs: [
+      f32(IO.flow, s.latent),
+      f32(IO.presentKey, [s.layers, ...s.kvPresent]),
+      f32(IO.presentValue, [s.layers, ...s.kvPresent]),
+    ],
+  };
+}
+
+/** Layered form, first graph: patch and timestep embeddings. */
+export function embedSpec(m: ContractDims): GraphSpec {
+  const s = shapes(m);
+  return {
+    inputs: [f32(IO.latents, s.latent), f32(IO.timesteps, s.perFrame)],
+    outputs: [f32(IO.hidden, s.hidden), f32(IO.timeEmbedding, s.temb)],
+  };
+}
+
+/** Layered form, one graph per transformer layer (same IO for every layer). */
+export function layerSpec(m: ContractDims): GraphSpec {
+  const s = shapes(m);
+  return {
+    inputs: [
+      f32(IO.hidden, s.hidden),
+      f32(IO.timeEmbedding, s.temb),
+      f32(IO.framePositions, s.perFrame),
+      f32(IO.context, s.context),
+      f32(IO.pastKey, s.kvPast),
+      f32(IO.pastValue, s.kvPast),
+    ],
+    outputs: [f32(IO.hiddenOut, s.hidden), f32(IO.presentKey, s.kvPresent), f32(IO.presentValue, s.kvPresent)],
+  };
+}
+
+/** Layered form, last graph: final modulation, projection to patches and the flow. */
+export function headSpec(m: ContractDims): GraphSpec {
+  const s = shapes(m);
+  return {
+    inputs: [
+      f32(IO.hidden, s.hidden),
+      f32(IO.timeEmbedding, s.temb),
+      f32(IO.latents, s.latent),
+      f32(IO.timesteps, s.perFrame),
+    ],
+    outputs: [f32(IO.flow, s.latent)],
+  };
+}
+
+/** Text encoder: token ids to the cross-attention context. */
+export function textEncoderSpec(m: ContractDims): GraphSpec {
+  const s = shapes(m);
+  return {
+    inputs: [{ name: IO.tokens, type: 'int64', dims: [dyn('B'), dyn('Lt')] }],
+    outputs: [f32(IO.context, s.context)],
+  };
+}
+
+/** VAE decoder: latent frames to RGB frames in [−1, 1]. */
+export function vaeDecoderSpec(m: ContractDims): GraphSpec {
+  const s = shapes(m);
+  return {
+    inputs: [f32(IO.latents, s.latent)],
+    outputs: [
+      f32(IO.frames, [
+        dyn('B'), dyn('F'), fixed(3),
+        fixed(m.video.height, 'video.height'),
+        fixed(m.video.width, 'video.width'),
+      ]),
+    ],
+  };
+}
+
+/** One ONNX file of a package with the spec it must satisfy. */
+export interface PackageGraph {
+  readonly role: GraphRole;
+  /** File name relative to the package folder, as written in the manifest. */
+  readonly file: string;
+  /** Manifest field that names the file, e.g. `files.layered.layers.2`. */
+  readonly field: string;
+  readonly spec: GraphSpec;
+}
+
+/** Every ONNX file of a package, in a stable order, with its spec. */
+export function packageGraphs(m: ModelManifest): readonly PackageGraph[] {
+  const layer = layerSpec(m);
+  return [
+    { role: 'denoiser', file: m.files.denoiser, field: 'files.denoiser', spec: denoiserSpec(m) },
+    { role: 'embed', file: m.files.layered.embed, field: 'files.layered.embed', spec: embedSpec(m) },
+    ...m.files.layered.layers.map((file, i): PackageGraph => ({
+      role: 'layer', file, field: `files.layered.layers.${i}`, spec: layer,
+    })),
+    { role: 'head', file: m.files.layered.head, field: 'files.layered.head', spec: headSpec(m) },
+    { role: 'textEncoder', file: m.files.textEncoder, field: 'files.textEncoder', spec: textEncoderSpec(m) },
+    { role: 'vaeDecoder', file: m.files.vaeDecoder, field: 'files.vaeDecoder', spec: vaeDecoderSpec(m) },
+  ];
+}

@@ -1,0 +1,349 @@
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildModel, buildModelPackage } from '../src/model-builder/build.js';
+import { DEFAULT_VOCABULARY } from '../src/model-builder/config.js';
+import { fromFloat16Bits, toFloat16Bits } from '../src/model-builder/float16.js';
+import type { ModelManifest } from '../src/runtime/model/manifest-types.js';
+import { gaussianNoise } from '../src/runtime/noise.js';
+
+type Feeds = Record<string, Tensor>;
+type Outputs = Record<string, Float32Array>;
+
+async function open(file: string): Promise<InferenceSession> {
+  return InferenceSession.create(file, { intraOpNumThreads: 1, executionMode: 'sequential' });
+}
+
+async function run(session: InferenceSession, feeds: Feeds): Promise<Outputs> {
+  const out = await session.run(feeds);
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array]));
+}
+
+const f32 = (data: Float32Array, dims: readonly number[]) => new Tensor('float32', data, dims);
+const noise = (n: number, block: number) => gaussianNoise({ seed: 99, block, step: 0 }, new Float32Array(n));
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
+  return m;
+}
+
+function rms(a: Float32Array): number {
+  let s = 0;
+  for (const v of a) s += v * v;
+  return Math.sqrt(s / a.length);
+}
+
+function allFinite(a: Float32Array): boolean {
+  return a.every((v) => Number.isFinite(v));
+}
+
+/** Loads a package's graphs and runs the denoiser both ways. */
+class Harness {
+  private constructor(
+    readonly m: ModelManifest,
+    readonly denoiser: InferenceSession,
+    readonly embed: InferenceSession,
+    readonly layers: readonly InferenceSession[],
+    readonly head: InferenceSession,
+  ) {}
+
+  static async open(dir: string, m: ModelManifest): Promise<Harness> {
+    return new Harness(
+      m,
+      await open(join(dir, m.files.denoiser)),
+      await open(join(dir, m.files.layered.embed)),
+      await Promise.all(m.files.layered.layers.map((f) => open(join(dir, f)))),
+      await open(join(dir, m.files.layered.head)),
+    );
+  }
+
+  get frameSize(): number {
+    return this.m.latent.channels * this.m.latent.height * this.m.latent.width;
+  }
+
+  /** Inputs of one call: B rows of F frames, per-frame timesteps and positions, T past tokens. */
+  inputs(opts: {
+    B: number; latents: Float32Array; timesteps: number[]; positions: number[];
+    context: Float32Array; pastKey?: Float32Array; pastValue?: Float32Array; T?: number;
+  }): Feeds {
+    const { m } = this;
+    const F = opts.timesteps.length / opts.B;
+    const T = opts.T ?? 0;
+    const kvDims = [m.layers, opts.B, m.heads, T, m.headDim];
+    const kvSize = m.layers * opts.B * m.heads * T * m.headDim;
+    return {
+      latents: f32(opts.latents, [opts.B, F, m.latent.channels, m.latent.height, m.latent.width]),
+      timesteps: f32(Float32Array.from(opts.timesteps), [opts.B, F]),
+      frame_positions: f32(Float32Array.from(opts.positions), [opts.B, F]),
+      context: f32(opts.context, [opts.B, opts.context.length / opts.B / m.text.contextDim, m.text.contextDim]),
+      past_key: f32(opts.pastKey ?? new Float32Array(kvSize), kvDims),
+      past_value: f32(opts.pastValue ?? new Float32Array(kvSize), kvDims),
+    };
+  }
+
+  async monolithic(feeds: Feeds): Promise<Outputs> {
+    return run(this.denoiser, feeds);
+  }
+
+  /** embed → layer_0 … layer_{L−1} → head, slicing the stacked past per layer. */
+  async layered(feeds: Feeds): Promise<Outputs> {
+    const pastKey = feeds.past_key as Tensor;
+    const pastValue = feeds.past_value as Tensor;
+    const [, B, heads, T, headDim] = pastKey.dims as [number, number, number, number, number];
+    const per = B * heads * T * headDim;
+    const e = await run(this.embed, { latents: feeds.latents as Tensor, timesteps: feeds.timesteps as Tensor });
+    const hiddenDims = [B, (e.hidden as Float32Array).length / B / this.m.width, this.m.width];
+    const tembDims = (feeds.timesteps as Tensor).dims.concat(this.m.width);
+    let hidden = e.hidden as Float32Array;
+    const keys: Float32Array[] = [];
+    const values: Float32Array[] = [];
+    for (const [i, layer] of this.layers.entries()) {
+      const slice = (t: Tensor) => f32((t.data as Float32Array).subarray(i * per, (i + 1) * per), [B, heads, T, headDim]);
+      const out = await run(layer, {
+        hidden: f32(hidden, hiddenDims),
+        time_embedding: f32(e.time_embedding as Float32Array, tembDims),
+        frame_positions: feeds.frame_positions as Tensor,
+        context: feeds.context as Tensor,
+        past_key: slice(pastKey),
+        past_value: slice(pastValue),
+      });
+      hidden = out.hidden_out as Float32Array;
+      keys.push(out.present_key as Float32Array);
+      values.push(out.present_value as Float32Array);
+    }
+    const head = await run(this.head, {
+      hidden: f32(hidden, hiddenDims),
+      time_embedding: f32(e.time_embedding as Float32Array, tembDims),
+      latents: feeds.latents as Tensor,
+      timesteps: feeds.timesteps as Tensor,
+    });
+    const concat = (parts: Float32Array[]) => {
+      const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+      let o = 0;
+      for (const p of parts) { all.set(p, o); o += p.length; }
+      return all;
+    };
+    return { flow: head.flow as Float32Array, present_key: concat(keys), present_value: concat(values) };
+  }
+
+  async release(): Promise<void> {
+    for (const s of [this.denoiser, this.embed, ...this.layers, this.head]) await s.release();
+  }
+}
+
+/** Frames [from, to) of a [1, F, …] per-frame tensor. */
+const frames = (a: Float32Array, frameSize: number, from: number, to: number) => a.slice(from * frameSize, to * frameSize);
+
+/** Tokens [from, to) of a [L, 1, heads, N, headDim] K/V tensor. */
+function kvTokens(a: Float32Array, m: ModelManifest, N: number, from: number, to: number): Float32Array {
+  const out: number[] = [];
+  for (let l = 0; l < m.layers; l++) {
+    for (let h = 0; h < m.heads; h++) {
+      const base = ((l * m.heads + h) * N) * m.headDim;
+      out.push(...a.subarray(base + from * m.headDim, base + to * m.headDim));
+    }
+  }
+  return Float32Array.from(out);
+}
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'bc-builder-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('float16 storage', () => {
+  it('rounds to nearest and round-trips exactly representable values', () => {
+    for (const v of [0, 1, -2, 0.5, 65504, 2 ** -24, -(2 ** -14)]) expect(fromFloat16Bits(toFloat16Bits(v))).toBe(v);
+    expect(toFloat16Bits(1 + 2 ** -11)).toBe(toFloat16Bits(1)); // tie → even
+    expect(toFloat16Bits(1e6)).toBe(0x7c00); // overflow → +inf
+    expect(Math.abs(fromFloat16Bits(toFloat16Bits(0.1)) - 0.1)).toBeLessThan(1e-4);
+  });
+});
+
+describe('model builder: determinism', () => {
+  it('building twice gives byte-identical files, and another seed changes the weights', async () => {
+    const a = buildModel({ layers: 2, width: 64 });
+    const dir = join(root, 'twice');
+    await buildModelPackage(dir, { layers: 2, width: 64 });
+    expect([...a.files.keys()].sort()).toEqual((await readdir(dir)).sort());
+    for (const [name, bytes] of a.files) {
+      expect(Buffer.from(await readFile(join(dir, name))).equals(Buffer.from(bytes)), name).toBe(true);
+    }
+    const other = buildModel({ layers: 2, width: 64, seed: 7 });
+    expect(Buffer.from(other.files.get('denoiser.onnx') as Uint8Array).equals(Buffer.from(a.files.get('denoiser.onnx') as Uint8Array))).toBe(false);
+  });
+
+  it('the committed models/default is what the builder makes from the default config', async () => {
+    const built = buildModel();
+    for (const [name, bytes] of built.files) {
+      const committed = await readFile(join('models/default', name));
+      expect(committed.equals(Buffer.from(bytes)), `models/default/${name} is stale: run the model builder`).toBe(true);
+    }
+  });
+
+  it('rejects sizes that do not fit together', () => {
+    expect(() => buildModel({ width: 100, heads: 3 })).toThrow(RangeError);
+    expect(() => buildModel({ latentHeight: 7 })).toThrow(/multiple of patchSize/);
+  });
+});
+
+describe('model builder: the default model', () => {
+  let m: ModelManifest;
+  let h: Harness;
+  const dir = () => join(root, 'default');
+
+  beforeAll(async () => {
+    m = await buildModelPackage(dir());
+    h = await Harness.open(dir(), m);
+  });
+  afterAll(async () => {
+    await h.release();
+  });
+
+  it('writes the manifest the contract describes', async () => {
+    const json = JSON.parse(await readFile(join(dir(), 'model.json'), 'utf8')) as ModelManifest;
+    expect(json).toEqual(m);
+    expect(m.tokensPerFrame).toBe(16);
+    expect(m.headDim).toBe(32);
+    expect(m.files.layered.layers).toEqual(['layer_0.onnx', 'layer_1.onnx', 'layer_2.onnx', 'layer_3.onnx']);
+    expect(m.sampler).toEqual({ shift: 5, timesteps: [1000, 750, 500, 250], warp: true });
+    expect(m.text.vocabulary).toEqual(DEFAULT_VOCABULARY);
+  });
+
+  it('the layered chain equals the monolithic denoiser (batch 2, with past)', async () => {
+    const B = 2, F = 3, T = 2 * m.tokensPerFrame;
+    const kv = m.layers * B * m.heads * T * m.headDim;
+    const feeds = h.inputs({
+      B,
+      latents: noise(B * F * h.frameSize, 1),
+      timesteps: [1000, 1000, 1000, 625, 625, 625],
+      positions: [2, 3, 4, 7, 8, 9],
+      context: noise(B * m.text.maxTokens * m.text.contextDim, 2),
+      pastKey: noise(kv, 3),
+      pastValue: noise(kv, 4),
+      T,
+    });
+    const mono = await h.monolithic(feeds);
+    const chain = await h.layered(feeds);
+    for (const k of ['flow', 'present_key', 'present_value'] as const) {
+      expect(allFinite(mono[k] as Float32Array), k).toBe(true);
+      expect(maxAbsDiff(mono[k] as Float32Array, chain[k] as Float32Array), k).toBeLessThan(1e-5);
+    }
+    expect(mono.present_key?.length).toBe(m.layers * B * m.heads * F * m.tokensPerFrame * m.headDim);
+  });
+
+  it('outputs are finite and well scaled; the past is used', async () => {
+    const F = 3;
+    const common = { B: 1, latents: noise(F * h.frameSize, 5), positions: [3, 4, 5], context: noise(m.text.maxTokens * m.text.contextDim, 6) };
+    const noisy = await h.monolithic(h.inputs({ ...common, timesteps: [1000, 1000, 1000] }));
+    const flow = noisy.flow as Float32Array;
+    expect(allFinite(flow)).toBe(true);
+    expect(rms(flow)).toBeGreaterThan(0.3);
+    expect(rms(flow)).toBeLessThan(5);
+    expect(rms(noisy.present_key as Float32Array)).toBeGreaterThan(0.3);
+    expect(rms(noisy.present_key as Float32Array)).toBeLessThan(5);
+    // The cache step (t = 0) divides by the 0.05 floor, never by zero.
+    const clean = await h.monolithic(h.inputs({ ...common, timesteps: [0, 0, 0] }));
+    expect(allFinite(clean.flow as Float32Array)).toBe(true);
+    // A past changes the result (attention reads it).
+    const T = m.tokensPerFrame;
+    const kv = m.layers * m.heads * T * m.headDim;
+    const withPast = await h.monolithic(h.inputs({ ...common, timesteps: [1000, 1000, 1000], T, pastKey: noise(kv, 7), pastValue: noise(kv, 8) }));
+    expect(maxAbsDiff(withPast.flow as Float32Array, flow)).toBeGreaterThan(1e-3);
+  });
+
+  it('attention depends only on frame offsets: shifting every position changes keys but not the flow', async () => {
+    const F = 3;
+    const ctx = noise(m.text.maxTokens * m.text.contextDim, 9);
+    const block1 = noise(F * h.frameSize, 10);
+    const block2 = noise(F * h.frameSize, 11);
+    const flowOfBlock2 = async (shift: number) => {
+      const first = await h.monolithic(h.inputs({ B: 1, latents: block1, timesteps: [0, 0, 0], positions: [0, 1, 2].map((p) => p + shift), context: ctx }));
+      const second = await h.monolithic(h.inputs({
+        B: 1, latents: block2, timesteps: [750, 750, 750], positions: [3, 4, 5].map((p) => p + shift), context: ctx,
+        T: F * m.tokensPerFrame, pastKey: first.present_key as Float32Array, pastValue: first.present_value as Float32Array,
+      }));
+      return { key: first.present_key as Float32Array, flow: second.flow as Float32Array };
+    };
+    const a = await flowOfBlock2(0);
+    const b = await flowOfBlock2(10);
+    expect(maxAbsDiff(a.key, b.key)).toBeGreaterThan(1e-2); // keys carry absolute rotations
+    expect(maxAbsDiff(a.flow, b.flow)).toBeLessThan(1e-4); // attention sees only differences
+  });
+
+  it('a joint 2-block call writes the same layer-0 K/V for block 1 as block 1 alone', async () => {
+    const F = 3, N = F * m.tokensPerFrame;
+    const ctx = noise(m.text.maxTokens * m.text.contextDim, 12);
+    const clip = noise(2 * F * h.frameSize, 13);
+    const joint = await h.monolithic(h.inputs({ B: 1, latents: clip, timesteps: [0, 0, 0, 500, 500, 500], positions: [0, 1, 2, 3, 4, 5], context: ctx }));
+    const alone = await h.monolithic(h.inputs({ B: 1, latents: frames(clip, h.frameSize, 0, F), timesteps: [0, 0, 0], positions: [0, 1, 2], context: ctx }));
+    // Layer 0's K/V depend on each token alone; deeper layers mix blocks (no mask inside a call).
+    const layer0 = (a: Float32Array, n: number, to: number) => kvTokens(a, m, n, 0, to).subarray(0, m.heads * to * m.headDim);
+    expect(maxAbsDiff(layer0(joint.present_key as Float32Array, 2 * N, N), layer0(alone.present_key as Float32Array, N, N))).toBeLessThan(1e-5);
+  });
+});
+
+describe('model builder: one call over a clip equals block-by-block calls with the cache (1 layer)', () => {
+  it('block 2 gets the same flow and K/V whether it runs with block 1 or after it', async () => {
+    const dir = join(root, 'one-layer');
+    const m = await buildModelPackage(dir, { layers: 1, seed: 5 });
+    const h = await Harness.open(dir, m);
+    try {
+      const F = 3, N = F * m.tokensPerFrame;
+      const ctx = noise(m.text.maxTokens * m.text.contextDim, 20);
+      const clip = noise(2 * F * h.frameSize, 21);
+      const t = [625, 625, 625, 937.5, 937.5, 937.5];
+      const joint = await h.monolithic(h.inputs({ B: 1, latents: clip, timesteps: t, positions: [0, 1, 2, 3, 4, 5], context: ctx }));
+      const first = await h.monolithic(h.inputs({ B: 1, latents: frames(clip, h.frameSize, 0, F), timesteps: t.slice(0, 3), positions: [0, 1, 2], context: ctx }));
+      const second = await h.monolithic(h.inputs({
+        B: 1, latents: frames(clip, h.frameSize, F, 2 * F), timesteps: t.slice(3), positions: [3, 4, 5], context: ctx,
+        T: N, pastKey: first.present_key as Float32Array, pastValue: first.present_value as Float32Array,
+      }));
+      const jointFlow2 = frames(joint.flow as Float32Array, h.frameSize, F, 2 * F);
+      expect(allFinite(second.flow as Float32Array)).toBe(true);
+      expect(maxAbsDiff(jointFlow2, second.flow as Float32Array)).toBeLessThan(1e-4);
+      expect(maxAbsDiff(kvTokens(joint.present_key as Float32Array, m, 2 * N, N, 2 * N), second.present_key as Float32Array)).toBeLessThan(1e-4);
+      // Control: without the cache, block 2's flow differs.
+      const noCache = await h.monolithic(h.inputs({ B: 1, latents: frames(clip, h.frameSize, F, 2 * F), timesteps: t.slice(3), positions: [3, 4, 5], context: ctx }));
+      expect(maxAbsDiff(jointFlow2, noCache.flow as Float32Array)).toBeGreaterThan(1e-3);
+    } finally {
+      await h.release();
+    }
+  });
+});
+
+describe('model builder: text encoder and VAE decoder', () => {
+  it('encode tokens to a normalised context and decode latents to frames in [−1, 1]', async () => {
+    const dir = join(root, 'small');
+    const m = await buildModelPackage(dir, { layers: 1, width: 64, videoHeight: 16, videoWidth: 24 });
+    const text = await open(join(dir, m.files.textEncoder));
+    const vae = await open(join(dir, m.files.vaeDecoder));
+    try {
+      const tokens = new Tensor('int64', BigInt64Array.from([17n, 2n, 9n, 0n, 0n, 0n, 0n, 0n]), [1, 8]);
+      const ctx = (await run(text, { tokens })).context as Float32Array;
+      expect(ctx.length).toBe(8 * m.text.contextDim);
+      expect(allFinite(ctx)).toBe(true);
+      expect(rms(ctx)).toBeCloseTo(1, 2); // LayerNorm output
+      const short = (await run(text, { tokens: new Tensor('int64', BigInt64Array.from([17n, 2n]), [1, 2]) })).context as Float32Array;
+      expect(maxAbsDiff(short, ctx.subarray(0, 2 * m.text.contextDim))).toBeLessThan(1e-5); // positions are absolute
+
+      const F = 2;
+      const out = await vae.run({ latents: f32(noise(F * 4 * 8 * 8, 30), [1, F, 4, 8, 8]) });
+      const frames = out.frames as Tensor;
+      expect(frames.dims).toEqual([1, F, 3, 16, 24]);
+      const px = frames.data as Float32Array;
+      expect(px.every((v) => v >= -1 && v <= 1)).toBe(true);
+      expect(rms(px)).toBeGreaterThan(0.1);
+    } finally {
+      await text.release();
+      await vae.release();
+    }
+  });
+});
