@@ -1,0 +1,39 @@
+/**
+ * Ctrl-C handling: the first SIGINT aborts the work in progress through an AbortSignal so the
+ * command can stop the generation and close the runtime (its worker threads) cleanly; a second
+ * one exits at once, for when cleanup itself hangs.
+ */
+
+/** Exit status of a process stopped by SIGINT (128 + 2), as shells report it. */
+export const SIGINT_EXIT_CODE = 130;
+
+/** An abort signal wired to Ctrl-C. */
+export interface Interrupt {
+  readonly signal: AbortSignal;
+  /** Removes the SIGINT handler (restoring Node's default: exit). */
+  dispose(): void;
+}
+
+/**
+ * Starts listening for Ctrl-C.
+ *
+ * @example
+ * ```ts
+ * const interrupt = onInterrupt();
+ * try {
+ *   for await (const frame of runtime.generate(request, { signal: interrupt.signal })) use(frame);
+ * } finally {
+ *   interrupt.dispose();
+ * }
+ * ```
+ */
+export function onInterrupt(): Interrupt {
+  const controller = new AbortController();
+  const handler = (): void => {
+    if (controller.signal.aborted) process.exit(SIGINT_EXIT_CODE);
+    process.stderr.write('\nblock-cascade: interrupted, stopping (Ctrl-C again to quit now)\n');
+    controller.abort(new Error('interrupted by Ctrl-C'));
+  };
+  process.on('SIGINT', handler);
+  return { signal: controller.signal, dispose: () => process.off('SIGINT', handler) };
+}

@@ -1,0 +1,46 @@
+/** Parsers for numeric command-line options: they turn bad input into commander's usage errors. */
+import { InvalidArgumentError } from 'commander';
+
+/**
+ * Parses a positive integer (`--blocks 8`).
+ *
+ * @throws {InvalidArgumentError} which commander prints as `option '--blocks <n>' argument '0' is invalid. expected a positive integer`.
+ *
+ * @example
+ * ```ts
+ * program.option('--blocks <n>', 'blocks to generate', parsePositiveInt);
+ * ```
+ */
+export function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+/**
+ * Parses a non-negative integer (`--seed 0`, `--warmup 0`).
+ *
+ * @example
+ * ```ts
+ * program.option('--seed <s>', 'noise seed', parseNonNegativeInt);
+ * ```
+ */
+export function parseNonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+}
+
+/**
+ * Parses a positive number (`--fps 12.5`).
+ *
+ * @example
+ * ```ts
+ * program.option('--fps <n>', 'GIF frame rate', parsePositiveNumber, 16);
+ * ```
+ */
+export function parsePositiveNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
+  return n;
+}

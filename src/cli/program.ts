@@ -1,0 +1,23 @@
+/** The `block-cascade` command-line program: its commands, options and help. */
+import { Command } from 'commander';
+import { packageVersion } from '../runtime/paths.js';
+import { registerBenchCommand } from './bench-command.js';
+import { registerRunCommand } from './run-command.js';
+
+/**
+ * Builds the program (not yet parsed).
+ *
+ * @example
+ * ```ts
+ * await createProgram().parseAsync(process.argv);
+ * ```
+ */
+export function createProgram(): Command {
+  const program = new Command('block-cascade')
+    .description('Generate video block by block with block-causal diffusion models')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .showHelpAfterError('(run with --help for usage)');
+  registerRunCommand(program);
+  registerBenchCommand(program);
+  return program;
+}

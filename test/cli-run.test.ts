@@ -1,0 +1,43 @@
+/**
+ * End-to-end `block-cascade run` with the bundled default model: needs the runtime and
+ * `models/default` (built by `npm run prepare`).
+ */
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, ROOT } from './support/cli.js';
+import { decodeGif } from './support/gif-decode.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'block-cascade-cli-run-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('block-cascade run', () => {
+  it('writes a GIF and PNG frames for 2 blocks of the sprite session', async () => {
+    const manifest = JSON.parse(await readFile(join(ROOT, 'models/default/model.json'), 'utf8')) as {
+      framesPerBlock: number;
+      video: { width: number; height: number };
+    };
+    const gifPath = join(dir, 'a.gif');
+    const framesDir = join(dir, 'f');
+    const { code, stderr } = await runCli(
+      ['run', 'examples/sessions/sprite.json', '--blocks', '2', '--out', gifPath, '--frames-dir', framesDir],
+      120_000,
+    );
+    expect(stderr).toContain('2 blocks');
+    expect(code).toBe(0);
+
+    const expected = 2 * manifest.framesPerBlock;
+    const gif = decodeGif(new Uint8Array(await readFile(gifPath)));
+    expect([gif.width, gif.height]).toEqual([manifest.video.width, manifest.video.height]);
+    expect(gif.frames).toHaveLength(expected);
+    const pngs = (await readdir(framesDir)).filter((f) => /^frame-\d{5}\.png$/.test(f)).sort();
+    expect(pngs).toHaveLength(expected);
+    expect(pngs[0]).toBe('frame-00000.png');
+  }, 180_000);
+});
