@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, fromPromise } from 'xstate';
+import { createActor, fromPromise, waitFor } from 'xstate';
 import { getShortestPaths, getSimplePaths } from 'xstate/graph';
 import { blockMachine, type BlockInput, type ForwardInput } from '../src/actors/block.js';
 import { asBlockIndex } from '../src/protocol/domain.js';
@@ -65,8 +65,8 @@ describe('block machine', () => {
     });
     const actor = createActor(machine, { input }).start();
     actor.send({ type: 'block.admit', contextSlot: 0 });
-    await new Promise<void>((resolve) => actor.subscribe({ complete: resolve }));
-    expect(actor.getSnapshot().value).toBe('failed');
+    await waitFor(actor, (snapshot) => snapshot.matches('failed'));
+    expect(actor.getSnapshot().status).toBe('active');
     expect(actor.getSnapshot().context.failure).toBe('stage t1: lane 1 crashed');
   });
 });

@@ -41,7 +41,6 @@ export interface ForwardOutput {
 /** Events the block sends to its parent (the supervisor). */
 export type BlockReport =
   | { readonly type: 'block.stage'; readonly block: BlockIndex; readonly stage: StageIndex }
-  | { readonly type: 'block.done'; readonly block: BlockIndex }
   | { readonly type: 'block.failed'; readonly block: BlockIndex; readonly stage: StageIndex; readonly message: string };
 
 export type BlockEvent = { readonly type: 'block.admit'; readonly contextSlot: number };
@@ -68,7 +67,7 @@ const stageState = (stage: StageIndex, next: Stage | 'done') => ({
     onError: {
       target: 'failed' as const,
       actions: [
-        assign({ failure: ({ event }: { event: { error: unknown } }) => `stage ${STAGES[stage]}: ${errorMessage(event.error)}` }),
+        { type: 'recordFailure' as const, params: ({ event }: { event: { error: unknown } }) => ({ stage, message: errorMessage(event.error) }) },
         { type: 'reportFailure' as const, params: ({ event }: { event: { error: unknown } }) => ({ stage, message: errorMessage(event.error) }) },
       ],
     },
@@ -98,9 +97,11 @@ export const blockMachine = setup({
     }),
   },
   actions: {
+    recordFailure: assign((_, params: { stage: StageIndex; message: string }) => ({
+      failure: `stage ${STAGES[params.stage]}: ${params.message}`,
+    })),
     // Reports are no-ops on a stand-alone block; `reportingBlockMachine` sends them to the parent.
     reportStage: (_, _params: { stage: StageIndex }) => {},
-    reportDone: () => {},
     reportFailure: (_, _params: { stage: StageIndex; message: string }) => {},
   },
 }).createMachine({
@@ -121,8 +122,11 @@ export const blockMachine = setup({
     t1: stageState(2, 't0'),
     t0: stageState(3, 'cache'),
     cache: stageState(4, 'done'),
-    done: { type: 'final', entry: 'reportDone' },
-    failed: { type: 'final' },
+    // The parent learns of completion from XState's own `xstate.done.actor.block.N` event.
+    done: { type: 'final' },
+    // Terminal but not final: a final state would also send a done event, after the parent
+    // has already stopped on `block.failed`.
+    failed: {},
   },
 });
 
@@ -134,7 +138,7 @@ export function stageOfState(state: string): StageIndex | null {
 
 /**
  * The block machine as the supervisor spawns it: stage changes, completion and failures are
- * sent to the parent as {@link BlockReport} events.
+ * sent to the parent as {@link BlockReport} events (completion arrives as XState's done event).
  *
  * @example
  * ```ts
@@ -148,7 +152,6 @@ export const reportingBlockMachine = blockMachine.provide({
       block: context.block,
       stage: params.stage,
     })),
-    reportDone: sendParent(({ context }): BlockReport => ({ type: 'block.done', block: context.block })),
     reportFailure: sendParent(({ context }, params: { stage: StageIndex; message: string }): BlockReport => ({
       type: 'block.failed',
       block: context.block,

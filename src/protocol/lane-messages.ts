@@ -3,7 +3,7 @@
  *
  * They carry handles (slot indices, positions, scalars), never tensors: latents, prompt
  * contexts and K/V live in SharedArrayBuffer slabs that both sides map. The one exception is
- * a decode's RGB output, which leaves the worker as a transferred buffer because it is the
+ * a decode's RGB output, which leaves the worker by structured clone because it is the
  * product the caller asked for.
  */
 import type { StageIndex } from './domain.js';

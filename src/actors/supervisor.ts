@@ -1,0 +1,223 @@
+/**
+ * The supervisor: owns the schedule of one generation.
+ *
+ * It encodes the prompt, spawns the KV-pool actor and one block actor per block, admits a new
+ * block when the newest one has reached the lag stage Δ (Δ = 5: when it is done, the
+ * sequential pipeline), asks for a block's decode as soon as its latents are final (it enters
+ * `cache`), and recycles a block's latent slot once it is both cached and decoded.
+ */
+import { assign, enqueueActions, fromPromise, setup, type ActorRefFrom } from 'xstate';
+import { asBlockIndex, type BlockIndex, type StageIndex } from '../protocol/domain.js';
+import { reportingBlockMachine, type BlockInput, type BlockReport } from './block.js';
+import { kvPoolMachine } from './kv-pool.js';
+
+/** Lag Δ in stages between consecutive blocks: 5 is sequential, 1 is fully parallel. */
+export type Lag = 1 | 2 | 3 | 4 | 5;
+
+/** Progress of a block as the supervisor sees it: a stage index, or 5 once done. */
+type BlockProgress = StageIndex | 5;
+const DONE: BlockProgress = 5;
+
+export interface SupervisorInput {
+  readonly seed: number;
+  readonly blocks: number;
+  readonly lag: Lag;
+  readonly framesPerBlock: number;
+  /** Latent slots available; bounds the blocks alive (in flight or waiting for decode). */
+  readonly latentSlots: number;
+  readonly contextSlot: number;
+  readonly kv: { readonly capacity: number; readonly sinkFrames: number; readonly windowFrames: number };
+}
+
+export interface SupervisorContext extends SupervisorInput {
+  readonly kvPool: ActorRefFrom<typeof kvPoolMachine>;
+  /** The next block to admit. */
+  readonly nextBlock: number;
+  /** Progress of every admitted block that still holds its latent slot. */
+  readonly progress: Readonly<Record<number, BlockProgress>>;
+  readonly latentSlotOf: Readonly<Record<number, number>>;
+  readonly freeLatentSlots: readonly number[];
+  readonly decodedBlocks: readonly number[];
+  readonly finishedBlocks: number;
+  readonly failure: { readonly block: number; readonly message: string } | null;
+}
+
+/** What the `encodePrompt` actor receives. */
+export interface EncodeInput {
+  readonly contextSlot: number;
+}
+
+/** What the `decode` actor receives; it hands the frames to the output itself. */
+export interface DecodeInput {
+  readonly block: BlockIndex;
+  readonly latentSlot: number;
+}
+
+type BlockDoneEvent = { readonly type: `xstate.done.actor.block.${number}` };
+type DecodeDoneEvent = { readonly type: `xstate.done.actor.decode.${number}`; readonly output: { readonly block: number } };
+type DecodeErrorEvent = { readonly type: `xstate.error.actor.decode.${number}`; readonly error: unknown };
+export type SupervisorEvent = BlockReport | BlockDoneEvent | DecodeDoneEvent | DecodeErrorEvent | { readonly type: 'supervisor.stop' };
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Whether the next block may start: Δ stages behind the newest one, with a free latent slot. */
+function canAdmit(ctx: SupervisorContext): boolean {
+  if (ctx.nextBlock >= ctx.blocks || ctx.freeLatentSlots.length === 0) return false;
+  if (ctx.nextBlock === 0) return true;
+  const newest = ctx.progress[ctx.nextBlock - 1];
+  // The newest block may already be gone (done and decoded): then nothing holds us back.
+  return newest === undefined || newest >= ctx.lag;
+}
+
+/** Frees a block's latent slot once it is both cached (done) and decoded. */
+function recycle(ctx: SupervisorContext, block: number): Partial<SupervisorContext> {
+  if (ctx.progress[block] !== DONE || !ctx.decodedBlocks.includes(block)) return {};
+  const { [block]: slot, ...latentSlotOf } = ctx.latentSlotOf;
+  const { [block]: _progress, ...progress } = ctx.progress;
+  return {
+    latentSlotOf,
+    progress,
+    freeLatentSlots: [...ctx.freeLatentSlots, slot as number],
+    decodedBlocks: ctx.decodedBlocks.filter((b) => b !== block),
+    finishedBlocks: ctx.finishedBlocks + 1,
+  };
+}
+
+/**
+ * The supervisor machine. Provide `forward` (through the block machine), `encodePrompt` and
+ * `decode` with `.provide({ actors: { ... } })`.
+ *
+ * @example
+ * ```ts
+ * const supervisor = createActor(supervisorMachine.provide({ actors: { block, encodePrompt, decode } }), {
+ *   input: { seed: 7, blocks: 8, lag: 5, framesPerBlock: 3, latentSlots: 8, contextSlot: 0,
+ *            kv: { capacity: 15, sinkFrames: 3, windowFrames: 9 } },
+ * });
+ * supervisor.start();
+ * ```
+ */
+export const supervisorMachine = setup({
+  types: {
+    context: {} as SupervisorContext,
+    input: {} as SupervisorInput,
+    events: {} as SupervisorEvent,
+    output: {} as { readonly blocks: number },
+  },
+  actors: {
+    block: reportingBlockMachine,
+    kvPool: kvPoolMachine,
+    encodePrompt: fromPromise<void, EncodeInput>(async () => {
+      throw new Error('supervisorMachine: the "encodePrompt" actor was not provided');
+    }),
+    decode: fromPromise<{ block: number }, DecodeInput>(async () => {
+      throw new Error('supervisorMachine: the "decode" actor was not provided');
+    }),
+  },
+  guards: {
+    canAdmit: ({ context }) => canAdmit(context),
+    allFinished: ({ context }) => context.finishedBlocks === context.blocks,
+  },
+  actions: {
+    admit: enqueueActions(({ context, enqueue }) => {
+      const block = asBlockIndex(context.nextBlock);
+      const [slot, ...freeLatentSlots] = context.freeLatentSlots as [number, ...number[]];
+      const input: BlockInput = {
+        block,
+        seed: context.seed,
+        latentSlot: slot,
+        positions: Array.from({ length: context.framesPerBlock }, (_, f) => block * context.framesPerBlock + f),
+      };
+      enqueue.assign({
+        nextBlock: block + 1,
+        freeLatentSlots,
+        latentSlotOf: { ...context.latentSlotOf, [block]: slot },
+        progress: { ...context.progress, [block]: 0 },
+      });
+      enqueue.spawnChild('block', { id: `block.${block}`, input });
+      enqueue.sendTo(`block.${block}`, { type: 'block.admit', contextSlot: context.contextSlot });
+    }),
+  },
+}).createMachine({
+  id: 'supervisor',
+  context: ({ input, spawn }) => ({
+    ...input,
+    kvPool: spawn('kvPool', { id: 'kv-pool', systemId: 'kv-pool', input: input.kv }),
+    nextBlock: 0,
+    progress: {},
+    latentSlotOf: {},
+    freeLatentSlots: Array.from({ length: input.latentSlots }, (_, i) => i),
+    decodedBlocks: [],
+    finishedBlocks: 0,
+    failure: null,
+  }),
+  initial: 'encoding',
+  on: {
+    'supervisor.stop': '.stopped',
+  },
+  states: {
+    encoding: {
+      invoke: {
+        src: 'encodePrompt',
+        input: ({ context }) => ({ contextSlot: context.contextSlot }),
+        onDone: 'running',
+        onError: {
+          target: 'failed',
+          actions: assign({ failure: ({ event }) => ({ block: -1, message: `prompt encoding failed: ${errorMessage(event.error)}` }) }),
+        },
+      },
+    },
+    running: {
+      always: [
+        { guard: 'allFinished', target: 'finished' },
+        { guard: 'canAdmit', actions: 'admit' },
+      ],
+      on: {
+        'block.stage': {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            enqueue.assign({ progress: { ...context.progress, [event.block]: event.stage } });
+            if (event.stage === 4) {
+              // Its latents are final once it enters the cache step: decode in parallel with it.
+              enqueue.spawnChild('decode', {
+                id: `decode.${event.block}`,
+                input: { block: event.block, latentSlot: context.latentSlotOf[event.block] as number },
+              });
+            }
+          }),
+        },
+        'xstate.done.actor.block.*': {
+          actions: assign(({ context, event }) => {
+            const block = Number(event.type.slice('xstate.done.actor.block.'.length));
+            const marked = { ...context, progress: { ...context.progress, [block]: DONE } };
+            return { progress: marked.progress, ...recycle(marked, block) };
+          }),
+        },
+        'xstate.done.actor.decode.*': {
+          actions: assign(({ context, event }) => {
+            const block = (event as DecodeDoneEvent).output.block;
+            const marked = { ...context, decodedBlocks: [...context.decodedBlocks, block] };
+            return { decodedBlocks: marked.decodedBlocks, ...recycle(marked, block) };
+          }),
+        },
+        'block.failed': {
+          target: 'failed',
+          actions: assign({ failure: ({ event }) => ({ block: event.block, message: event.message }) }),
+        },
+        'xstate.error.actor.decode.*': {
+          target: 'failed',
+          actions: assign({
+            failure: ({ event }) => ({
+              block: Number(event.type.slice('xstate.error.actor.decode.'.length)),
+              message: `decode failed: ${errorMessage((event as DecodeErrorEvent).error)}`,
+            }),
+          }),
+        },
+      },
+    },
+    finished: { type: 'final' },
+    failed: { type: 'final' },
+    stopped: { type: 'final' },
+  },
+  output: ({ context }) => ({ blocks: context.finishedBlocks }),
+});

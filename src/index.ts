@@ -1,0 +1,20 @@
+/**
+ * block-cascade: block-causal video diffusion in Node, scheduled by actors, run on lanes.
+ *
+ * @example
+ * ```ts
+ * import { createRuntime } from 'block-cascade';
+ * const runtime = await createRuntime();
+ * for await (const frame of runtime.generate({ seed: 7, blocks: 8, prompt: 'red ball moving left' })) {
+ *   // frame.rgb: width × height × 3 bytes
+ * }
+ * await runtime.close();
+ * ```
+ */
+export { createRuntime, Runtime, GenerationFailedError, type RuntimeInternals } from './runtime/runtime.js';
+export type { Frame, GenerateOptions, GenerateRequest, Progress, RuntimeOptions, RuntimeStats } from './runtime/api-types.js';
+export { GenerationAbortedError, InvalidOptionError, LaneError } from './runtime/errors.js';
+export type { BlockIndex, Device, FramePosition, LaneId, LaneOptions, Stage } from './protocol/domain.js';
+export { STAGES } from './protocol/domain.js';
+export type { ModelManifest } from './runtime/model/manifest-types.js';
+export { gaussianNoise, type NoiseKey } from './runtime/noise.js';

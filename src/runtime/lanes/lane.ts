@@ -1,0 +1,114 @@
+/**
+ * A lane: one device, one worker thread, one set of ONNX sessions.
+ *
+ * Piscina cannot pin a task to a worker, so each lane is its own pool of exactly one thread;
+ * the runtime picks the lane, Piscina only carries the task. `atomics: 'async'` keeps an idle
+ * worker able to receive messages between tasks (the default 'sync' parks it).
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { Piscina } from 'piscina';
+import type { LaneId, LaneOptions } from '../../protocol/domain.js';
+import type { DecodeResult, DecodeTask, DenoiseTask, EncodeTask, LaneTiming, PingTask } from '../../protocol/lane-messages.js';
+import { LaneError } from '../errors.js';
+import type { LaneWorkerData } from './worker-data.js';
+
+/** Under tsx or vitest this file is TypeScript, and so is its worker; built, both are JS. */
+const runningFromSource = import.meta.url.endsWith('.ts');
+const workerFile = fileURLToPath(new URL(`./lane-worker.${runningFromSource ? 'ts' : 'js'}`, import.meta.url));
+/** tsx's loader by absolute URL: a bare `--import tsx` would resolve from the caller's cwd. */
+const sourceExecArgv = (): string[] => ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
+
+/** Timing of one task as seen from the actor thread. */
+export interface TaskTiming extends LaneTiming {
+  /** Milliseconds from dispatch to result on the actor thread. */
+  readonly taskMs: number;
+}
+
+export class Lane {
+  readonly id: LaneId;
+  readonly options: LaneOptions;
+  readonly #pool: Piscina;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #tasksRun = 0;
+
+  constructor(id: LaneId, data: LaneWorkerData) {
+    this.id = id;
+    this.options = data.lane;
+    this.#pool = new Piscina({
+      filename: workerFile,
+      minThreads: 1,
+      maxThreads: 1,
+      // A lane runs one forward at a time; queueing happens here, in order.
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      atomics: 'async',
+      workerData: data,
+      execArgv: runningFromSource ? sourceExecArgv() : [],
+    });
+  }
+
+  /** Tasks dispatched to this lane and not yet finished. */
+  get pending(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Tasks this lane has finished since it started, failed ones included. */
+  get tasksRun(): number {
+    return this.#tasksRun;
+  }
+
+  /** Resolves once every task dispatched so far has settled (whatever its outcome). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  encode(task: EncodeTask, signal?: AbortSignal): Promise<TaskTiming> {
+    return this.#run<LaneTiming>(task, signal);
+  }
+
+  denoise(task: DenoiseTask, signal?: AbortSignal): Promise<TaskTiming> {
+    return this.#run<LaneTiming>(task, signal);
+  }
+
+  decode(task: DecodeTask, signal?: AbortSignal): Promise<DecodeResult & TaskTiming> {
+    return this.#run<DecodeResult>(task, signal);
+  }
+
+  /** Waits until the worker has loaded its sessions, so that start-up errors surface here. */
+  async ready(): Promise<void> {
+    try {
+      await this.#pool.run({ kind: 'ping' } satisfies PingTask);
+    } catch (error) {
+      throw new LaneError(this.id, null, null, 'failed to start', error);
+    }
+  }
+
+  #run<R extends LaneTiming>(task: EncodeTask | DenoiseTask | DecodeTask, signal?: AbortSignal): Promise<R & TaskTiming> {
+    const promise = this.#dispatch<R>(task, signal);
+    this.#inFlight.add(promise);
+    const forget = () => {
+      this.#inFlight.delete(promise);
+      this.#tasksRun++;
+    };
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  async #dispatch<R extends LaneTiming>(task: EncodeTask | DenoiseTask | DecodeTask, signal?: AbortSignal): Promise<R & TaskTiming> {
+    const start = performance.now();
+    try {
+      const result = (await this.#pool.run(task, signal ? { signal } : {})) as R;
+      return { ...result, taskMs: performance.now() - start };
+    } catch (error) {
+      const block = 'block' in task ? task.block : null;
+      const stage = task.kind === 'denoise' ? task.stage : null;
+      throw new LaneError(this.id, block, stage, `${task.kind} failed`, error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.destroy();
+  }
+}

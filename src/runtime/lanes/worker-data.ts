@@ -1,0 +1,18 @@
+import type { LaneOptions } from '../../protocol/domain.js';
+import type { ModelManifest } from '../model/manifest-types.js';
+import type { KvSlabs } from '../kv/kv-slabs.js';
+import type { SlotSlab } from '../slot-slab.js';
+
+/** Everything a lane worker needs, passed once as `workerData`. */
+export interface LaneWorkerData {
+  readonly laneId: number;
+  readonly lane: LaneOptions;
+  readonly manifest: ModelManifest;
+  /** Absolute paths of the ONNX files. */
+  readonly files: { readonly denoiser: string; readonly textEncoder: string; readonly vaeDecoder: string };
+  readonly kv: KvSlabs;
+  readonly latents: SlotSlab;
+  readonly contexts: SlotSlab;
+  /** False when lanes share cores: spinning intra-op threads would steal them from each other. */
+  readonly allowSpinning: boolean;
+}

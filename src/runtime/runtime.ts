@@ -1,0 +1,237 @@
+/**
+ * The public runtime: lanes, shared slabs and the actor system behind one `generate` call.
+ */
+import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { createActor, type InspectionEvent, type Observer } from 'xstate';
+import { asLaneId, type LaneOptions } from '../protocol/domain.js';
+import { reportingBlockMachine } from '../actors/block.js';
+import { capacityFor } from '../actors/kv-pool.js';
+import { laneProxies, type LanePort } from '../actors/lane-proxy.js';
+import { supervisorMachine, type Lag } from '../actors/supervisor.js';
+import type { Frame, GenerateOptions, GenerateRequest, RuntimeOptions, RuntimeStats } from './api-types.js';
+import { GenerationAbortedError, InvalidOptionError } from './errors.js';
+import { OrderedFrameQueue } from './frame-queue.js';
+import { allocateKvSlabs, kvLayoutFor } from './kv/kv-slabs.js';
+import { Lane, type TaskTiming } from './lanes/lane.js';
+import type { LaneWorkerData } from './lanes/worker-data.js';
+import type { ModelManifest } from './model/manifest-types.js';
+import { loadModelPackage } from './model/loader.js';
+import { tokenizePrompt } from './model/tokenizer.js';
+import { defaultModelDir } from './paths.js';
+import { buildSchedule } from './sampler.js';
+import { allocateSlotSlab } from './slot-slab.js';
+
+/** Blocks that may hold a latent slot at once: five in flight at P4, plus decodes behind them. */
+const LATENT_SLOTS = 8;
+/** The most blocks a cascade keeps in flight (four denoising, one caching). */
+const MAX_IN_FLIGHT_BLOCKS = 5;
+const SEQUENTIAL: Lag = 5;
+
+function laneOptionsOf(lanes: RuntimeOptions['lanes']): readonly LaneOptions[] {
+  if (lanes === undefined) return [{ device: 'cpu', threads: 1 }];
+  if (typeof lanes === 'number') {
+    if (!Number.isInteger(lanes) || lanes < 1) throw new InvalidOptionError('lanes', 'a positive integer', lanes);
+    return Array.from({ length: lanes }, () => ({ device: 'cpu', threads: 1 }) as const);
+  }
+  if (lanes.length === 0) throw new InvalidOptionError('lanes', 'at least one lane', lanes);
+  lanes.forEach((lane, i) => {
+    if (!/^(cpu|cuda:\d+)$/.test(lane.device)) throw new InvalidOptionError(`lanes[${i}].device`, '"cpu" or "cuda:N"', lane.device);
+    if (!Number.isInteger(lane.threads) || lane.threads < 1) throw new InvalidOptionError(`lanes[${i}].threads`, 'a positive integer', lane.threads);
+  });
+  return lanes;
+}
+
+function validateRequest(request: GenerateRequest): void {
+  if (!Number.isSafeInteger(request.seed) || request.seed < 0) throw new InvalidOptionError('seed', 'a non-negative safe integer', request.seed);
+  if (!Number.isInteger(request.blocks) || request.blocks < 1) throw new InvalidOptionError('blocks', 'a positive integer', request.blocks);
+  if (typeof request.prompt !== 'string') throw new InvalidOptionError('prompt', 'a string', request.prompt);
+}
+
+/** The slabs and files every lane worker shares. */
+type SharedLaneData = Omit<LaneWorkerData, 'laneId' | 'lane' | 'allowSpinning'>;
+
+/** Options of {@link createRuntime} beyond the public ones. */
+export interface RuntimeInternals {
+  /** An XState inspection observer, called for every actor event (e.g. Stately's inspector). */
+  readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+}
+
+/**
+ * A loaded model on a set of lanes. Create it with {@link createRuntime}; one generation runs
+ * at a time (a second `generate` waits for the first to finish).
+ */
+export class Runtime {
+  readonly manifest: ModelManifest;
+  readonly lanes: readonly Lane[];
+  readonly #data: SharedLaneData;
+  readonly #inspect: RuntimeInternals['inspect'];
+  #stats = { forwards: 0, forwardRunMs: 0, forwardTaskMs: 0 };
+  #idle: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  /** @internal Use {@link createRuntime}. */
+  constructor(manifest: ModelManifest, lanes: readonly Lane[], data: SharedLaneData, internals: RuntimeInternals) {
+    this.manifest = manifest;
+    this.lanes = lanes;
+    this.#data = data;
+    this.#inspect = internals.inspect;
+  }
+
+  /** Work counters since the runtime was created. */
+  stats(): RuntimeStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Generates a video block by block and yields its frames in order as soon as each block is
+   * decoded. Work starts when iteration starts; breaking out of the loop stops it.
+   *
+   * @example
+   * ```ts
+   * const runtime = await createRuntime({ lanes: 2 });
+   * for await (const frame of runtime.generate({ seed: 7, blocks: 4, prompt: 'red ball moving left' })) {
+   *   console.log(frame.index, frame.width, frame.height);
+   * }
+   * await runtime.close();
+   * ```
+   */
+  async *generate(request: GenerateRequest, options: GenerateOptions = {}): AsyncGenerator<Frame, void, undefined> {
+    validateRequest(request);
+    if (this.#closed) throw new Error('the runtime is closed');
+    const { signal, onProgress } = options;
+    signal?.throwIfAborted();
+    const previous = this.#idle;
+    let release!: () => void;
+    this.#idle = new Promise((resolve) => (release = resolve));
+    await previous;
+
+    const m = this.manifest;
+    const queue = new OrderedFrameQueue({ framesPerBlock: m.framesPerBlock, width: m.video.width, height: m.video.height });
+    const start = performance.now();
+    let blocksDone = 0;
+    const port: LanePort = {
+      schedule: buildSchedule(m.sampler),
+      promptTokens: Array.from(tokenizePrompt(request.prompt, m.text), Number),
+      pickLane: () => this.#pickLane(),
+      deliverFrames: (block, rgb) => {
+        queue.push(block, rgb);
+        blocksDone++;
+        const elapsedMs = performance.now() - start;
+        const framesDone = blocksDone * m.framesPerBlock;
+        onProgress?.({ blocksDone, blocksTotal: request.blocks, framesDone, elapsedMs, fps: (framesDone * 1000) / elapsedMs });
+      },
+      recordForward: (timing: TaskTiming) => {
+        this.#stats.forwards++;
+        this.#stats.forwardRunMs += timing.runMs;
+        this.#stats.forwardTaskMs += timing.taskMs;
+      },
+    };
+    const proxies = laneProxies(port);
+    const machine = supervisorMachine.provide({
+      actors: {
+        block: reportingBlockMachine.provide({ actors: { forward: proxies.forward } }),
+        encodePrompt: proxies.encodePrompt,
+        decode: proxies.decode,
+      },
+    });
+    const actor = createActor(machine, {
+      input: {
+        seed: request.seed,
+        blocks: request.blocks,
+        lag: SEQUENTIAL,
+        framesPerBlock: m.framesPerBlock,
+        latentSlots: this.#data.latents.slots,
+        contextSlot: 0,
+        kv: { capacity: this.#data.kv.layout.capacitySlots, sinkFrames: m.kv.sinkFrames, windowFrames: m.kv.windowFrames },
+      },
+      ...(this.#inspect ? { inspect: this.#inspect } : {}),
+    });
+    actor.subscribe({
+      next: (snapshot) => {
+        if (snapshot.status !== 'done') return;
+        if (snapshot.value === 'failed') {
+          queue.fail(new GenerationFailedError(snapshot.context.failure?.block ?? -1, snapshot.context.failure?.message ?? 'unknown failure'));
+        } else {
+          queue.end();
+        }
+      },
+      error: (error) => queue.fail(error),
+    });
+    const onAbort = () => queue.fail(new GenerationAbortedError(signal?.reason));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      actor.start();
+      yield* queue;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      actor.stop();
+      // Tasks already on a lane still write into the slabs: let them land before the next
+      // generation reuses the slots.
+      await Promise.all(this.lanes.map((lane) => lane.settled()));
+      release();
+    }
+  }
+
+  /** The lane with the fewest unfinished tasks; ties go to the lowest id. */
+  #pickLane(): Lane {
+    let best = this.lanes[0] as Lane;
+    for (const lane of this.lanes) if (lane.pending < best.pending) best = lane;
+    return best;
+  }
+
+  /** Stops the lanes and frees their sessions. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#idle;
+    await Promise.all(this.lanes.map((lane) => lane.close()));
+  }
+}
+
+/** A block failed; the message says which block, lane and stage. */
+export class GenerationFailedError extends Error {
+  readonly code = 'GENERATION_FAILED';
+  constructor(readonly block: number, message: string) {
+    super(block >= 0 ? `block ${block}: ${message}` : message);
+    this.name = 'GenerationFailedError';
+  }
+}
+
+/**
+ * Loads a model package and starts its lanes (one worker thread and ONNX session set each).
+ *
+ * @example
+ * ```ts
+ * import { createRuntime } from 'block-cascade';
+ * const runtime = await createRuntime({ lanes: [{ device: 'cpu', threads: 1 }, { device: 'cpu', threads: 1 }] });
+ * ```
+ */
+export async function createRuntime(options: RuntimeOptions & RuntimeInternals = {}): Promise<Runtime> {
+  const laneOptions = laneOptionsOf(options.lanes);
+  const pkg = await loadModelPackage(options.model ?? defaultModelDir());
+  const m = pkg.manifest;
+  const capacitySlots = capacityFor({
+    sinkFrames: m.kv.sinkFrames,
+    windowFrames: m.kv.windowFrames,
+    framesPerBlock: m.framesPerBlock,
+    inFlightBlocks: MAX_IN_FLIGHT_BLOCKS,
+  });
+  const data = {
+    manifest: m,
+    files: { denoiser: pkg.paths.denoiser, textEncoder: pkg.paths.textEncoder, vaeDecoder: pkg.paths.vaeDecoder },
+    kv: allocateKvSlabs(kvLayoutFor(m, capacitySlots)),
+    latents: allocateSlotSlab(LATENT_SLOTS, m.framesPerBlock * m.latent.channels * m.latent.height * m.latent.width),
+    contexts: allocateSlotSlab(2, m.text.maxTokens * m.text.contextDim),
+  };
+  const totalThreads = laneOptions.reduce((sum, lane) => sum + lane.threads, 0);
+  const allowSpinning = totalThreads <= availableParallelism();
+  const lanes = laneOptions.map((lane, i) => new Lane(asLaneId(i), { ...data, laneId: i, lane, allowSpinning }));
+  try {
+    await Promise.all(lanes.map((lane) => lane.ready()));
+  } catch (error) {
+    await Promise.allSettled(lanes.map((lane) => lane.close()));
+    throw error;
+  }
+  return new Runtime(m, lanes, data, options);
+}

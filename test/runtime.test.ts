@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRuntime, GenerationAbortedError, type Frame, type Runtime } from '../src/index.js';
+import { loadModelPackage } from '../src/runtime/model/loader.js';
+import { defaultModelDir } from '../src/runtime/paths.js';
+import { referenceFrames } from './helpers/reference-pipeline.js';
+
+const request = { seed: 11, blocks: 8, prompt: 'red ball moving left' };
+
+async function collect(frames: AsyncIterable<Frame>): Promise<Frame[]> {
+  const out: Frame[] = [];
+  for await (const frame of frames) out.push(frame);
+  return out;
+}
+
+describe('runtime, sequential (P0)', () => {
+  let oneLane: Runtime;
+  let twoLanes: Runtime;
+  beforeAll(async () => {
+    [oneLane, twoLanes] = await Promise.all([createRuntime({ lanes: 1 }), createRuntime({ lanes: 2 })]);
+  });
+  afterAll(async () => {
+    await Promise.all([oneLane?.close(), twoLanes?.close()]);
+  });
+
+  it('yields blocks × framesPerBlock frames in order', async () => {
+    const frames = await collect(oneLane.generate(request));
+    const m = oneLane.manifest;
+    expect(frames).toHaveLength(request.blocks * m.framesPerBlock);
+    expect(frames.map((f) => f.index)).toEqual(frames.map((_, i) => i));
+    expect(frames.map((f) => f.block)).toEqual(frames.map((_, i) => Math.floor(i / m.framesPerBlock)));
+    for (const f of frames) expect(f.rgb.length).toBe(m.video.width * m.video.height * 3);
+  });
+
+  it('equals a straight-line loop over the same ONNX files, byte for byte (KV window eviction included)', async () => {
+    const pkg = await loadModelPackage(defaultModelDir());
+    // 8 blocks of 3 frames overflow the 3-frame sink + 9-frame window, so eviction is exercised.
+    expect(request.blocks * pkg.manifest.framesPerBlock).toBeGreaterThan(pkg.manifest.kv.sinkFrames + pkg.manifest.kv.windowFrames);
+    const [expected, actual] = await Promise.all([
+      referenceFrames(pkg, request.seed, request.blocks, request.prompt),
+      collect(oneLane.generate(request)),
+    ]);
+    expect(actual).toHaveLength(expected.length);
+    actual.forEach((frame, i) => expect(Buffer.from(frame.rgb).equals(Buffer.from(expected[i]!)), `frame ${i}`).toBe(true));
+  });
+
+  it('gives byte-identical frames for the same seed, twice and with 1 or 2 lanes', async () => {
+    const a = await collect(oneLane.generate(request));
+    const b = await collect(oneLane.generate(request));
+    const c = await collect(twoLanes.generate(request));
+    const bytes = (frames: Frame[]) => Buffer.concat(frames.map((f) => f.rgb));
+    expect(bytes(b).equals(bytes(a))).toBe(true);
+    expect(bytes(c).equals(bytes(a))).toBe(true);
+    const other = await collect(oneLane.generate({ ...request, seed: request.seed + 1 }));
+    expect(bytes(other).equals(bytes(a))).toBe(false);
+  });
+
+  it('uses both lanes when it has two', async () => {
+    const before = twoLanes.lanes.map((lane) => lane.tasksRun);
+    await collect(twoLanes.generate({ ...request, blocks: 4 }));
+    const after = twoLanes.lanes.map((lane) => lane.tasksRun);
+    expect(after[0]! - before[0]!).toBeGreaterThan(0);
+    expect(after[1]! - before[1]!).toBeGreaterThan(0);
+  });
+
+  it('stops on abort with a typed error, and the runtime keeps working', async () => {
+    const controller = new AbortController();
+    const frames: Frame[] = [];
+    await expect(async () => {
+      for await (const frame of oneLane.generate({ ...request, blocks: 50 }, { signal: controller.signal })) {
+        frames.push(frame);
+        controller.abort();
+      }
+    }).rejects.toBeInstanceOf(GenerationAbortedError);
+    expect(frames.length).toBeLessThan(50 * oneLane.manifest.framesPerBlock);
+    const again = await collect(oneLane.generate({ ...request, blocks: 2 }));
+    const fresh = await collect(oneLane.generate({ ...request, blocks: 2 }));
+    expect(Buffer.concat(again.map((f) => f.rgb)).equals(Buffer.concat(fresh.map((f) => f.rgb)))).toBe(true);
+  });
+
+  it('counts forwards: five per block', async () => {
+    const before = oneLane.stats().forwards;
+    await collect(oneLane.generate({ ...request, blocks: 3 }));
+    expect(oneLane.stats().forwards - before).toBe(15);
+  });
+});

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { createActor, fromPromise, toPromise } from 'xstate';
+import { reportingBlockMachine, type ForwardInput } from '../src/actors/block.js';
+import { supervisorMachine, type DecodeInput, type SupervisorInput } from '../src/actors/supervisor.js';
+
+const input: SupervisorInput = {
+  seed: 1,
+  blocks: 4,
+  lag: 5,
+  framesPerBlock: 3,
+  latentSlots: 2,
+  contextSlot: 0,
+  kv: { capacity: 27, sinkFrames: 3, windowFrames: 9 },
+};
+
+/** A supervisor whose lanes are replaced by recorders (the real lanes are tested in runtime.test.ts). */
+function recordingSupervisor(failAt?: { block: number; stage: number }) {
+  const log: string[] = [];
+  let active = 0;
+  let maxActive = 0;
+  const forward = fromPromise(async ({ input: f }: { input: ForwardInput }) => {
+    active++;
+    maxActive = Math.max(maxActive, active);
+    log.push(`b${f.block}s${f.stage}@slot${f.latentSlot}`);
+    await Promise.resolve();
+    active--;
+    if (failAt && f.block === failAt.block && f.stage === failAt.stage) throw new Error('lane 0 crashed');
+    return { lane: 0, runMs: 0, taskMs: 0 };
+  });
+  const machine = supervisorMachine.provide({
+    actors: {
+      block: reportingBlockMachine.provide({ actors: { forward } }),
+      encodePrompt: fromPromise(async () => {
+        log.push('encode');
+      }),
+      decode: fromPromise(async ({ input: d }: { input: DecodeInput }) => {
+        log.push(`decode b${d.block}`);
+        return { block: Number(d.block) };
+      }),
+    },
+  });
+  return { machine, log, maxActive: () => maxActive };
+}
+
+describe('supervisor (P0, sequential)', () => {
+  it('encodes the prompt, then runs each block through its five stages before admitting the next', async () => {
+    const { machine, log, maxActive } = recordingSupervisor();
+    const actor = createActor(machine, { input }).start();
+    const output = await toPromise(actor);
+    expect(output).toEqual({ blocks: 4 });
+    expect(actor.getSnapshot().value).toBe('finished');
+    const forwards = log.filter((line) => line.startsWith('b'));
+    expect(forwards.map((line) => line.split('@')[0])).toEqual(
+      [0, 1, 2, 3].flatMap((b) => [0, 1, 2, 3, 4].map((s) => `b${b}s${s}`)),
+    );
+    expect(log[0]).toBe('encode');
+    expect(maxActive()).toBe(1);
+    // Each block is decoded as soon as its latents are final, i.e. when its cache step starts.
+    for (const b of [0, 1, 2, 3]) {
+      expect(log.indexOf(`decode b${b}`)).toBeGreaterThan(log.findIndex((l) => l.startsWith(`b${b}s3`)));
+    }
+  });
+
+  it('recycles latent slots: two slots serve four blocks', async () => {
+    const { machine, log } = recordingSupervisor();
+    await toPromise(createActor(machine, { input }).start());
+    const slots = new Set(log.filter((l) => l.startsWith('b')).map((l) => l.split('@')[1]));
+    expect(slots).toEqual(new Set(['slot0', 'slot1']));
+  });
+
+  it('stops with the failing block and stage when a forward fails, and admits nothing after', async () => {
+    const { machine, log } = recordingSupervisor({ block: 2, stage: 1 });
+    const actor = createActor(machine, { input }).start();
+    await toPromise(actor);
+    expect(actor.getSnapshot().value).toBe('failed');
+    expect(actor.getSnapshot().context.failure).toEqual({ block: 2, message: 'lane 0 crashed' });
+    expect(log.some((l) => l.startsWith('b3'))).toBe(false);
+  });
+});
