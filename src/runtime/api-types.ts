@@ -53,6 +53,10 @@ export interface RuntimeStats {
   readonly forwards: number;
   /** Total milliseconds spent inside `session.run` for those forwards. */
   readonly forwardRunMs: number;
-  /** Total milliseconds from dispatching a forward to receiving its result, on the actor thread. */
+  /**
+   * Total milliseconds from handing a forward to its (free) lane to receiving the result, on the
+   * actor thread. Minus `forwardRunMs`, this is the runtime's own cost per forward: messages,
+   * K/V gathers and scatters, copies into ONNX tensors, the sampler update.
+   */
   readonly forwardTaskMs: number;
 }
