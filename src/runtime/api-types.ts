@@ -53,6 +53,8 @@ export interface RuntimeStats {
   readonly forwards: number;
   /** Total milliseconds spent inside `session.run` for those forwards. */
   readonly forwardRunMs: number;
+  /** Total milliseconds of those forwards' tasks inside the lane workers (K/V gathers, copies, sampler included). */
+  readonly forwardWorkerMs: number;
   /**
    * Total milliseconds from handing a forward to its (free) lane to receiving the result, on the
    * actor thread. Minus `forwardRunMs`, this is the runtime's own cost per forward: messages,

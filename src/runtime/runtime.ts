@@ -66,7 +66,7 @@ export class Runtime {
   readonly lanes: readonly Lane[];
   readonly #data: SharedLaneData;
   readonly #inspect: RuntimeInternals['inspect'];
-  #stats = { forwards: 0, forwardRunMs: 0, forwardTaskMs: 0 };
+  #stats = { forwards: 0, forwardRunMs: 0, forwardWorkerMs: 0, forwardTaskMs: 0 };
   #idle: Promise<void> = Promise.resolve();
   #closed = false;
 
@@ -124,6 +124,7 @@ export class Runtime {
       recordForward: (timing: TaskTiming) => {
         this.#stats.forwards++;
         this.#stats.forwardRunMs += timing.runMs;
+        this.#stats.forwardWorkerMs += timing.workerMs;
         this.#stats.forwardTaskMs += timing.taskMs;
       },
     };
