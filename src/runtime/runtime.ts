@@ -4,7 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createActor, type InspectionEvent, type Observer } from 'xstate';
-import { asLaneId, type LaneOptions } from '../protocol/domain.js';
+import { asLaneId, STAGES, type LaneOptions } from '../protocol/domain.js';
 import { reportingBlockMachine } from '../actors/block.js';
 import { capacityFor } from '../actors/kv-pool.js';
 import { laneProxies, type LanePort } from '../actors/lane-proxy.js';
@@ -16,6 +16,7 @@ import { allocateKvSlabs, kvLayoutFor } from './kv/kv-slabs.js';
 import { Lane, type TaskTiming } from './lanes/lane.js';
 import type { LaneWorkerData } from './lanes/worker-data.js';
 import type { ModelManifest } from './model/manifest-types.js';
+import { modelPackageError } from './model/errors.js';
 import { loadModelPackage } from './model/loader.js';
 import { tokenizePrompt } from './model/tokenizer.js';
 import { defaultModelDir } from './paths.js';
@@ -212,6 +213,15 @@ export async function createRuntime(options: RuntimeOptions & RuntimeInternals =
   const laneOptions = laneOptionsOf(options.lanes);
   const pkg = await loadModelPackage(options.model ?? defaultModelDir());
   const m = pkg.manifest;
+  const denoisingStages = STAGES.length - 1;
+  if (m.sampler.timesteps.length !== denoisingStages) {
+    throw modelPackageError(
+      'E_MODEL_MANIFEST_INVALID',
+      pkg.paths.manifest,
+      'sampler.timesteps',
+      `field "sampler.timesteps": the block machine runs ${denoisingStages} denoising steps (t3 → t0), the model asks for ${m.sampler.timesteps.length}`,
+    );
+  }
   const capacitySlots = capacityFor({
     sinkFrames: m.kv.sinkFrames,
     windowFrames: m.kv.windowFrames,

@@ -1,0 +1,104 @@
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InspectionEvent } from 'xstate';
+import { createRuntime, GenerationFailedError, InvalidOptionError, type Frame } from '../src/index.js';
+import { readableSlots, occupancy, type KvPoolContext } from '../src/actors/kv-pool.js';
+import { ModelPackageError } from '../src/runtime/model/errors.js';
+import { defaultModelDir } from '../src/runtime/paths.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'block-cascade-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function modelWith(name: string, edit: (manifest: Record<string, any>) => void): Promise<string> {
+  const target = join(dir, name);
+  await cp(defaultModelDir(), target, { recursive: true });
+  const manifest = JSON.parse(await readFile(join(target, 'model.json'), 'utf8'));
+  edit(manifest);
+  await writeFile(join(target, 'model.json'), JSON.stringify(manifest));
+  return target;
+}
+
+async function drain(frames: AsyncIterable<Frame>): Promise<number> {
+  let n = 0;
+  for await (const _ of frames) n++;
+  return n;
+}
+
+describe('runtime: bounded memory', () => {
+  it('keeps the KV pool within its fixed capacity over 200 blocks, sink kept, window rolling', async () => {
+    const pools: KvPoolContext[] = [];
+    const runtime = await createRuntime({
+      inspect: (event: InspectionEvent) => {
+        if (event.type === '@xstate.snapshot' && event.actorRef.id === 'kv-pool') {
+          pools.push((event.snapshot as { context: KvPoolContext }).context);
+        }
+      },
+    });
+    try {
+      const blocks = 200;
+      expect(await drain(runtime.generate({ seed: 3, blocks, prompt: 'blue square moving up' }))).toBe(blocks * 3);
+      const m = runtime.manifest;
+      const capacity = pools[0]!.capacity;
+      expect(pools.length).toBeGreaterThan(blocks);
+      expect(Math.max(...pools.map(occupancy))).toBeLessThanOrEqual(capacity);
+      const last = pools.at(-1)!;
+      const newest = blocks * m.framesPerBlock - 1;
+      const expected = [
+        ...Array.from({ length: m.kv.sinkFrames }, (_, i) => i),
+        ...Array.from({ length: m.kv.windowFrames }, (_, i) => newest - m.kv.windowFrames + 1 + i),
+      ];
+      expect(readableSlots(last).map((s) => s.position)).toEqual(expected);
+      expect(last.slots).toHaveLength(capacity);
+    } finally {
+      await runtime.close();
+    }
+  });
+});
+
+describe('runtime: bad input and failures', () => {
+  it('rejects bad options with the option named', async () => {
+    await expect(createRuntime({ lanes: 0 })).rejects.toThrow(/option "lanes": expected a positive integer, got 0/);
+    await expect(createRuntime({ lanes: [{ device: 'tpu' as never, threads: 1 }] })).rejects.toBeInstanceOf(InvalidOptionError);
+    const runtime = await createRuntime();
+    try {
+      await expect(drain(runtime.generate({ seed: -1, blocks: 1, prompt: 'x' }))).rejects.toThrow(/option "seed"/);
+      await expect(drain(runtime.generate({ seed: 1, blocks: 0, prompt: 'x' }))).rejects.toThrow(/option "blocks"/);
+    } finally {
+      await runtime.close();
+    }
+  });
+
+  it('refuses a model whose sampler does not have four steps, naming the file and field', async () => {
+    const model = await modelWith('three-steps', (m) => {
+      m.sampler.timesteps = [1000, 750, 500];
+    });
+    const error = await createRuntime({ model }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelPackageError);
+    expect(String((error as Error).message)).toContain(join(model, 'model.json'));
+    expect(String((error as Error).message)).toContain('sampler.timesteps');
+  });
+
+  it('reports a lane failure with the lane and task, and stays usable', async () => {
+    // A vocabulary longer than the text encoder's embedding table passes every static check,
+    // but the encoder's Gather fails on the lane for the extra word.
+    const model = await modelWith('long-vocabulary', (m) => {
+      m.text.vocabulary.push('zebra');
+    });
+    const runtime = await createRuntime({ model });
+    try {
+      const error = await drain(runtime.generate({ seed: 1, blocks: 2, prompt: 'zebra moving left' })).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(GenerationFailedError);
+      expect((error as Error).message).toMatch(/prompt encoding failed: lane 0: encode failed: .*indices/i);
+      expect(await drain(runtime.generate({ seed: 1, blocks: 2, prompt: 'red ball moving left' }))).toBe(6);
+    } finally {
+      await runtime.close();
+    }
+  });
+});
