@@ -36,8 +36,8 @@ describe('runtime: bounded memory', () => {
     const pools: KvPoolContext[] = [];
     const runtime = await createRuntime({
       inspect: (event: InspectionEvent) => {
-        if (event.type === '@xstate.snapshot' && event.actorRef.id === 'kv-pool') {
-          pools.push((event.snapshot as { context: KvPoolContext }).context);
+        if (event.type === '@xstate.snapshot' && (event.actorRef as { id?: string }).id === 'kv-pool') {
+          pools.push((event.snapshot as unknown as { context: KvPoolContext }).context);
         }
       },
     });

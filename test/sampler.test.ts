@@ -47,7 +47,7 @@ describe('sampler', () => {
   it('reaches the clean sample exactly with an oracle flow', () => {
     const x0 = Float32Array.of(0.25, -0.5, 1, 0);
     const { sigmas } = buildSchedule(selfForcing);
-    let x = Float32Array.of(0.5, 1.5, -1, 2); // pure noise at σ = 1
+    let x: Float32Array = Float32Array.of(0.5, 1.5, -1, 2); // pure noise at σ = 1
     sigmas.forEach((sigma, i) => {
       // The exact flow for a known x0: v = (x − x0) / σ.
       const flow = x.map((xi, j) => (xi - x0[j]!) / sigma);
