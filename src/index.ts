@@ -18,3 +18,9 @@ export type { BlockIndex, Device, FramePosition, LaneId, LaneOptions, Stage } fr
 export { STAGES } from './protocol/domain.js';
 export type { ModelManifest } from './runtime/model/manifest-types.js';
 export { gaussianNoise, type NoiseKey } from './runtime/noise.js';
+export { loadSessionFile, decodeSessionFile, SessionFileError, type SessionFile } from './protocol/session-file.js';
+export { loadModelPackage, type ModelPackage } from './runtime/model/loader.js';
+export { ModelPackageError } from './runtime/model/errors.js';
+export { encodeGif, writeGif, GifWriter, type GifOptions } from './runtime/output/gif.js';
+export { writePngFrames, writePngFrame } from './runtime/output/png.js';
+export { encodeMessage, decodeMessage, encodeTensorFrame, decodeTensorFrame, CorruptMessageError } from './protocol/codec.js';
