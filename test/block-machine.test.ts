@@ -7,7 +7,7 @@ import { asBlockIndex } from '../src/protocol/domain.js';
 const input: BlockInput = { block: asBlockIndex(3), seed: 1, latentSlot: 2, positions: [9, 10, 11] };
 const events = [
   { type: 'block.admit', contextSlot: 0 },
-  { type: 'xstate.done.actor.forward', output: { lane: 0, runMs: 1, taskMs: 1 } },
+  { type: 'xstate.done.actor.forward', output: { tickMembers: 1, runMs: 1, taskMs: 1 } },
   { type: 'xstate.error.actor.forward', error: new Error('lane crashed') },
 ] as never[];
 
@@ -39,7 +39,7 @@ describe('block machine', () => {
       actors: {
         forward: fromPromise(async ({ input: forwardInput }: { input: ForwardInput }) => {
           seen.push(forwardInput);
-          return { lane: 0, runMs: 0, taskMs: 0 };
+          return { tickMembers: 1, runMs: 0, taskMs: 0 };
         }),
       },
     });
@@ -59,7 +59,7 @@ describe('block machine', () => {
       actors: {
         forward: fromPromise(async ({ input: forwardInput }: { input: ForwardInput }) => {
           if (forwardInput.stage === 2) throw new Error('lane 1 crashed');
-          return { lane: 0, runMs: 0, taskMs: 0 };
+          return { tickMembers: 1, runMs: 0, taskMs: 0 };
         }),
       },
     });

@@ -25,7 +25,7 @@ function recordingSupervisor(failAt?: { block: number; stage: number }) {
     await Promise.resolve();
     active--;
     if (failAt && f.block === failAt.block && f.stage === failAt.stage) throw new Error('lane 0 crashed');
-    return { lane: 0, runMs: 0, taskMs: 0 };
+    return { tickMembers: 1, runMs: 0, taskMs: 0 };
   });
   const machine = supervisorMachine.provide({
     actors: {

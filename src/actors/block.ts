@@ -31,9 +31,10 @@ export interface ForwardInput extends BlockInput {
   readonly contextSlot: number;
 }
 
-/** What the `forward` actor resolves with: timings only. */
+/** What the `forward` actor resolves with: timings of the tick it ran in, nothing else. */
 export interface ForwardOutput {
-  readonly lane: number;
+  /** Blocks that ran in the same tick (1 when sequential). */
+  readonly tickMembers: number;
   readonly runMs: number;
   readonly taskMs: number;
 }

@@ -10,9 +10,8 @@ import { assign, enqueueActions, fromPromise, setup, type ActorRefFrom } from 'x
 import { asBlockIndex, type BlockIndex, type StageIndex } from '../protocol/domain.js';
 import { reportingBlockMachine, type BlockInput, type BlockReport } from './block.js';
 import { kvPoolMachine } from './kv-pool.js';
+import type { Lag } from '../runtime/cascade/cascade-options.js';
 
-/** Lag Δ in stages between consecutive blocks: 5 is sequential, 1 is fully parallel. */
-export type Lag = 1 | 2 | 3 | 4 | 5;
 
 /** Progress of a block as the supervisor sees it: a stage index, or 5 once done. */
 type BlockProgress = StageIndex | 5;

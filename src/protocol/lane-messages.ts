@@ -16,26 +16,36 @@ export interface EncodeTask {
   readonly contextSlot: number;
 }
 
-/** One denoiser forward of one block: a denoising step or the cache step. */
-export interface DenoiseTask {
-  readonly kind: 'denoise';
+/** One block's part of a joint tick, with its sampler step resolved. */
+export interface TickMemberTask {
   readonly block: number;
   readonly stage: StageIndex;
   readonly seed: number;
   readonly latentSlot: number;
-  readonly contextSlot: number;
   /** Absolute frame positions of the block's frames. */
   readonly positions: readonly number[];
-  /** Model timestep of every frame (0 for the cache step). */
+  /** Model timestep of the block's frames (0 for the cache step). */
   readonly timestep: number;
   /** Noise level of the input (0 for the cache step). */
   readonly sigma: number;
   /** Noise level after this step; 0 after the last denoising step. */
   readonly sigmaNext: number;
-  /** KV slots to attend to, in position order. */
+}
+
+/**
+ * One joint forward over every block of a tick (one block when sequential): blocks joined
+ * along the frame axis, per-frame timesteps, the caching block at t = 0 in the same call.
+ */
+export interface TickTask {
+  readonly kind: 'tick';
+  /** Oldest block first. */
+  readonly members: readonly TickMemberTask[];
+  readonly contextSlot: number;
+  readonly attention: 'causal' | 'bidirectional';
+  /** KV slots every member attends to, in position order. */
   readonly pastSlots: readonly number[];
-  /** For the cache step: the slots that receive this block's K/V, one per frame. */
-  readonly writeSlots: readonly number[] | null;
+  /** The caching member's K/V go here, one slot per frame; null when no member caches. */
+  readonly cacheSlots: readonly number[] | null;
 }
 
 /** Decode a block's final latents into RGB frames. */
@@ -50,7 +60,7 @@ export interface PingTask {
   readonly kind: 'ping';
 }
 
-export type LaneTask = PingTask | EncodeTask | DenoiseTask | DecodeTask;
+export type LaneTask = PingTask | EncodeTask | TickTask | DecodeTask;
 
 /** What every task reports back: timings only. */
 export interface LaneTiming {

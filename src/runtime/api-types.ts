@@ -1,4 +1,5 @@
 import type { BlockIndex, LaneOptions } from '../protocol/domain.js';
+import type { CascadeOptions } from './cascade/cascade-options.js';
 
 /** One decoded RGB video frame. */
 export interface Frame {
@@ -37,6 +38,8 @@ export interface GenerateOptions {
   /** Aborts the generation; the frame iterator then throws an `AbortError`. */
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: Progress) => void;
+  /** Block Cascading settings for this generation; override the runtime's. */
+  readonly cascade?: Partial<CascadeOptions>;
 }
 
 /** Options of `createRuntime`. */
@@ -45,6 +48,11 @@ export interface RuntimeOptions {
   readonly model?: string;
   /** Number of CPU lanes (1 thread each) or explicit lane options. Default 1. */
   readonly lanes?: number | readonly LaneOptions[];
+  /**
+   * Block Cascading settings (default: sequential P0). `parallelism` 0..4 (lag Δ = 5 − P),
+   * `attention` inside the cascade window, `exec` joint (one forward per tick) or lanes.
+   */
+  readonly cascade?: Partial<CascadeOptions>;
 }
 
 /** Counters of the work done so far, for benchmarks. */

@@ -7,27 +7,30 @@ import { createActor, type InspectionEvent, type Observer } from 'xstate';
 import { asLaneId, STAGES, type LaneOptions } from '../protocol/domain.js';
 import { reportingBlockMachine } from '../actors/block.js';
 import { capacityFor } from '../actors/kv-pool.js';
-import { laneProxies, type LanePort } from '../actors/lane-proxy.js';
-import { supervisorMachine, type Lag } from '../actors/supervisor.js';
+import { laneProxies } from '../actors/lane-proxy.js';
+import { supervisorMachine } from '../actors/supervisor.js';
+import { TickBarrier } from '../actors/tick-barrier.js';
+import { lagOf, resolveCascade, SEQUENTIAL_CASCADE, type CascadeOptions } from './cascade/cascade-options.js';
+import { JointExecutor } from './cascade/joint-executor.js';
+import type { TickExecutor } from './cascade/tick.js';
 import type { Frame, GenerateOptions, GenerateRequest, RuntimeOptions, RuntimeStats } from './api-types.js';
 import { GenerationAbortedError, InvalidOptionError } from './errors.js';
 import { OrderedFrameQueue } from './frame-queue.js';
 import { allocateKvSlabs, kvLayoutFor } from './kv/kv-slabs.js';
-import { Lane, type TaskTiming } from './lanes/lane.js';
+import { Lane } from './lanes/lane.js';
 import type { LaneWorkerData } from './lanes/worker-data.js';
 import type { ModelManifest } from './model/manifest-types.js';
 import { modelPackageError } from './model/errors.js';
 import { loadModelPackage } from './model/loader.js';
 import { tokenizePrompt } from './model/tokenizer.js';
 import { defaultModelDir } from './paths.js';
-import { buildSchedule } from './sampler.js';
+import { buildSchedule, type Schedule } from './sampler.js';
 import { allocateSlotSlab } from './slot-slab.js';
 
 /** Blocks that may hold a latent slot at once: five in flight at P4, plus decodes behind them. */
 const LATENT_SLOTS = 8;
 /** The most blocks a cascade keeps in flight (four denoising, one caching). */
 const MAX_IN_FLIGHT_BLOCKS = 5;
-const SEQUENTIAL: Lag = 5;
 
 function laneOptionsOf(lanes: RuntimeOptions['lanes']): readonly LaneOptions[] {
   if (lanes === undefined) return [{ device: 'cpu', threads: 1 }];
@@ -67,16 +70,18 @@ export class Runtime {
   readonly lanes: readonly Lane[];
   readonly #data: SharedLaneData;
   readonly #inspect: RuntimeInternals['inspect'];
+  readonly #cascade: CascadeOptions;
   #stats = { forwards: 0, forwardRunMs: 0, forwardWorkerMs: 0, forwardTaskMs: 0 };
   #idle: Promise<void> = Promise.resolve();
   #closed = false;
 
   /** @internal Use {@link createRuntime}. */
-  constructor(manifest: ModelManifest, lanes: readonly Lane[], data: SharedLaneData, internals: RuntimeInternals) {
+  constructor(manifest: ModelManifest, lanes: readonly Lane[], data: SharedLaneData, internals: RuntimeInternals & Pick<RuntimeOptions, 'cascade'>) {
     this.manifest = manifest;
     this.lanes = lanes;
     this.#data = data;
     this.#inspect = internals.inspect;
+    this.#cascade = resolveCascade(internals.cascade, lanes.length);
   }
 
   /** Work counters since the runtime was created. */
@@ -111,25 +116,34 @@ export class Runtime {
     const queue = new OrderedFrameQueue({ framesPerBlock: m.framesPerBlock, width: m.video.width, height: m.video.height });
     const start = performance.now();
     let blocksDone = 0;
-    const port: LanePort = {
-      schedule: buildSchedule(m.sampler),
-      promptTokens: Array.from(tokenizePrompt(request.prompt, m.text), Number),
-      pickLane: () => this.#pickLane(),
-      deliverFrames: (block, rgb) => {
+    const cascade = resolveCascade({ ...this.#cascade, ...options.cascade }, this.lanes.length);
+    const schedule = buildSchedule(m.sampler);
+    const promptTokens = Array.from(tokenizePrompt(request.prompt, m.text), Number);
+    const barrier = new TickBarrier({
+      lag: lagOf(cascade.parallelism),
+      blocks: request.blocks,
+      attention: cascade.attention,
+      executor: this.#executorFor(cascade, schedule),
+      onTick: (_tick, _members, timing) => {
+        this.#stats.forwards += timing.forwards;
+        this.#stats.forwardRunMs += timing.runMs;
+        this.#stats.forwardWorkerMs += timing.workerMs;
+        this.#stats.forwardTaskMs += timing.taskMs;
+      },
+    });
+    const proxies = laneProxies(barrier, {
+      encodePrompt: async (contextSlot) => {
+        await this.#pickLane().encode({ kind: 'encode', tokens: promptTokens, contextSlot });
+      },
+      decode: async (block, latentSlot) => {
+        const { rgb } = await this.#pickLane().decode({ kind: 'decode', block, latentSlot });
         queue.push(block, rgb);
         blocksDone++;
         const elapsedMs = performance.now() - start;
         const framesDone = blocksDone * m.framesPerBlock;
         onProgress?.({ blocksDone, blocksTotal: request.blocks, framesDone, elapsedMs, fps: (framesDone * 1000) / elapsedMs });
       },
-      recordForward: (timing: TaskTiming) => {
-        this.#stats.forwards++;
-        this.#stats.forwardRunMs += timing.runMs;
-        this.#stats.forwardWorkerMs += timing.workerMs;
-        this.#stats.forwardTaskMs += timing.taskMs;
-      },
-    };
-    const proxies = laneProxies(port);
+    });
     const machine = supervisorMachine.provide({
       actors: {
         block: reportingBlockMachine.provide({ actors: { forward: proxies.forward } }),
@@ -141,7 +155,7 @@ export class Runtime {
       input: {
         seed: request.seed,
         blocks: request.blocks,
-        lag: SEQUENTIAL,
+        lag: lagOf(cascade.parallelism),
         framesPerBlock: m.framesPerBlock,
         latentSlots: this.#data.latents.slots,
         contextSlot: 0,
@@ -168,11 +182,17 @@ export class Runtime {
     } finally {
       signal?.removeEventListener('abort', onAbort);
       actor.stop();
+      barrier.stop();
       // Tasks already on a lane still write into the slabs: let them land before the next
       // generation reuses the slots.
       await Promise.all(this.lanes.map((lane) => lane.settled()));
       release();
     }
+  }
+
+  #executorFor(cascade: CascadeOptions, schedule: Schedule): TickExecutor {
+    if (cascade.exec === 'lanes') throw new InvalidOptionError('exec', '"joint" (the "lanes" executor is not available yet)', cascade.exec);
+    return new JointExecutor(schedule, () => this.#pickLane());
   }
 
   /** The lane with the fewest unfinished tasks; ties go to the lowest id. */
@@ -211,6 +231,7 @@ export class GenerationFailedError extends Error {
  */
 export async function createRuntime(options: RuntimeOptions & RuntimeInternals = {}): Promise<Runtime> {
   const laneOptions = laneOptionsOf(options.lanes);
+  resolveCascade(options.cascade, laneOptions.length); // fail before any lane starts
   const pkg = await loadModelPackage(options.model ?? defaultModelDir());
   const m = pkg.manifest;
   const denoisingStages = STAGES.length - 1;

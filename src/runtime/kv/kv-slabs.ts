@@ -97,33 +97,44 @@ export function gatherPast(slabs: KvSlabs, slots: readonly number[]): { key: Flo
 }
 
 /**
- * Writes a forward's `present_key`/`present_value` (`[layers, 1, heads, frames · tokensPerFrame,
- * headDim]`) into the slots, frame `i` into `slots[i]`.
+ * Writes frames of a forward's `present_key`/`present_value` (`[layers, 1, heads, frames ·
+ * tokensPerFrame, headDim]`) into the slots: frame `firstFrame + i` into `slots[i]`. A joint
+ * cascade call holds several blocks; only the caching block's frames are written.
  *
  * @example
  * ```ts
  * scatterPresent(slabs, [5, 6, 7], outputs.present_key.data, outputs.present_value.data);
+ * scatterPresent(slabs, [5, 6, 7], key, value, { firstFrame: 0, frames: 15 }); // oldest of five blocks
  * ```
  */
-export function scatterPresent(slabs: KvSlabs, slots: readonly number[], presentKey: Float32Array, presentValue: Float32Array): void {
+export function scatterPresent(
+  slabs: KvSlabs,
+  slots: readonly number[],
+  presentKey: Float32Array,
+  presentValue: Float32Array,
+  range: { readonly firstFrame: number; readonly frames: number } = { firstFrame: 0, frames: slots.length },
+): void {
   const { layout } = slabs;
   checkSlots(layout, slots);
   const rows = rowsOf(layout);
   const perSlot = slotFloats(layout);
-  const expected = layout.layers * layout.heads * slots.length * rows;
+  const { firstFrame, frames } = range;
+  if (firstFrame < 0 || firstFrame + slots.length > frames) {
+    throw new KvShapeError(`frames ${firstFrame}..${firstFrame + slots.length} are outside the ${frames} frames of the present K/V`);
+  }
+  const expected = layout.layers * layout.heads * frames * rows;
   if (presentKey.length !== expected || presentValue.length !== expected) {
     throw new KvShapeError(
-      `present K/V for ${slots.length} frames must hold ${expected} floats ` +
-        `([${layout.layers}, 1, ${layout.heads}, ${slots.length * layout.tokensPerFrame}, ${layout.headDim}]), ` +
+      `present K/V for ${frames} frames must hold ${expected} floats ` +
+        `([${layout.layers}, 1, ${layout.heads}, ${frames * layout.tokensPerFrame}, ${layout.headDim}]), ` +
         `got key ${presentKey.length}, value ${presentValue.length}`,
     );
   }
   const keys = new Float32Array(slabs.keys);
   const values = new Float32Array(slabs.values);
-  const frames = slots.length;
   for (let lh = 0; lh < layout.layers * layout.heads; lh++) {
-    slots.forEach((slot, f) => {
-      const src = (lh * frames + f) * rows;
+    slots.forEach((slot, i) => {
+      const src = (lh * frames + firstFrame + i) * rows;
       const dst = slot * perSlot + lh * rows;
       keys.set(presentKey.subarray(src, src + rows), dst);
       values.set(presentValue.subarray(src, src + rows), dst);

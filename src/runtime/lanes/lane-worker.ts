@@ -1,13 +1,15 @@
 /**
  * The body of a lane: one worker thread that owns the ONNX Runtime sessions of one device.
  *
- * Sessions are created once, by the start-up ping, so the first forward finds them warm. `session.run` blocks this thread for the whole forward, which
- * is why forwards never run on the thread that hosts the actors.
+ * Sessions are created once, by the start-up ping, so the first forward finds them warm.
+ * `session.run` blocks this thread for the whole forward, which is why forwards never run on
+ * the thread that hosts the actors.
  */
 import { workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
-import type { DecodeResult, DecodeTask, DenoiseTask, EncodeTask, LaneTask, LaneTiming } from '../../protocol/lane-messages.js';
+import { STAGES } from '../../protocol/domain.js';
+import type { DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, TickTask } from '../../protocol/lane-messages.js';
 import { gaussianNoise } from '../noise.js';
 import { samplerStep } from '../sampler.js';
 import { gatherPast, scatterPresent } from '../kv/kv-slabs.js';
@@ -17,6 +19,7 @@ import type { LaneWorkerData } from './worker-data.js';
 const data = workerData as LaneWorkerData;
 const m = data.manifest;
 const framesPerBlock = m.framesPerBlock;
+const latentFrameSize = m.latent.channels * m.latent.height * m.latent.width;
 const latentDims = [1, framesPerBlock, m.latent.channels, m.latent.height, m.latent.width];
 
 function sessionOptions(): ort.InferenceSession.SessionOptions {
@@ -84,33 +87,79 @@ async function encode(task: EncodeTask, { textEncoder }: Sessions): Promise<Lane
   return { runMs, workerMs: performance.now() - start };
 }
 
-async function denoise(task: DenoiseTask, { denoiser }: Sessions): Promise<LaneTiming> {
-  const start = performance.now();
-  const latent = slotView(data.latents, task.latentSlot);
-  if (task.stage === 0) {
-    // The first step starts from pure noise drawn for (seed, block, step 0).
-    gaussianNoise({ seed: task.seed, block: task.block, step: 0 }, latent);
+/**
+ * Additive attention mask `[1, 1, N, T + N]` for a joint call: the past is always visible; an
+ * in-flight frame is visible to a query frame unless attention is causal and it belongs to a
+ * newer block. All zeros (adding +0 changes no float) for a single block.
+ */
+function jointMask(task: TickTask, pastTokens: number): Float32Array {
+  const tokensPerFrame = m.tokensPerFrame;
+  const n = task.members.length * framesPerBlock * tokensPerFrame;
+  const mask = new Float32Array(n * (pastTokens + n));
+  if (task.attention === 'bidirectional') return mask;
+  const tokensPerBlock = framesPerBlock * tokensPerFrame;
+  for (let q = 0; q < n; q++) {
+    const queryBlock = Math.floor(q / tokensPerBlock);
+    const row = q * (pastTokens + n) + pastTokens;
+    mask.fill(HIDDEN, row + (queryBlock + 1) * tokensPerBlock, row + n);
   }
+  return mask;
+}
+
+/** Added to the logits of a hidden key: large enough for softmax to give exactly 0. */
+const HIDDEN = -1e9;
+
+async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming> {
+  const start = performance.now();
+  const members = task.members;
+  const frames = members.length * framesPerBlock;
+  const blockSize = framesPerBlock * latentFrameSize;
+  const latents = new Float32Array(members.length * blockSize);
+  const timesteps = new Float32Array(frames);
+  const positions = new Float32Array(frames);
+  members.forEach((member, i) => {
+    const latent = slotView(data.latents, member.latentSlot);
+    // A block's first step starts from pure noise drawn for (seed, block, step 0).
+    if (member.stage === 0) gaussianNoise({ seed: member.seed, block: member.block, step: 0 }, latent);
+    latents.set(latent, i * blockSize);
+    timesteps.fill(member.timestep, i * framesPerBlock, (i + 1) * framesPerBlock);
+    positions.set(member.positions, i * framesPerBlock);
+  });
   const past = gatherPast(data.kv, task.pastSlots);
   const pastTokens = task.pastSlots.length * m.tokensPerFrame;
   const pastDims = [m.layers, 1, m.heads, pastTokens, m.headDim];
-  const { outputs, runMs } = await timedRun(denoiser, {
-    latents: new ort.Tensor('float32', latent.slice(), latentDims),
-    timesteps: new ort.Tensor('float32', new Float32Array(framesPerBlock).fill(task.timestep), [1, framesPerBlock]),
-    frame_positions: new ort.Tensor('float32', Float32Array.from(task.positions), [1, framesPerBlock]),
+  const feeds: Record<string, ort.Tensor> = {
+    latents: new ort.Tensor('float32', latents, [1, frames, m.latent.channels, m.latent.height, m.latent.width]),
+    timesteps: new ort.Tensor('float32', timesteps, [1, frames]),
+    frame_positions: new ort.Tensor('float32', positions, [1, frames]),
     context: new ort.Tensor('float32', slotView(data.contexts, task.contextSlot).slice(), [1, m.text.maxTokens, m.text.contextDim]),
     past_key: new ort.Tensor('float32', past.key, pastDims),
     past_value: new ort.Tensor('float32', past.value, pastDims),
-  });
-  if (task.writeSlots) {
-    // Cache step: only the clean K/V matter; the flow of a block fed at σ = 0 is discarded.
-    scatterPresent(data.kv, task.writeSlots, output(outputs, 'present_key'), output(outputs, 'present_value'));
-  } else {
-    const noise = task.sigmaNext > 0
-      ? gaussianNoise({ seed: task.seed, block: task.block, step: task.stage + 1 }, new Float32Array(latent.length))
-      : null;
-    samplerStep(latent, output(outputs, 'flow'), task.sigma, task.sigmaNext, noise, latent);
+  };
+  if (denoiser.inputNames.includes('attention_mask')) {
+    const n = frames * m.tokensPerFrame;
+    feeds.attention_mask = new ort.Tensor('float32', jointMask(task, pastTokens), [1, 1, n, pastTokens + n]);
+  } else if (task.attention === 'causal' && members.length > 1) {
+    throw new Error('causal attention inside the cascade window needs a model with an "attention_mask" input');
   }
+  const { outputs, runMs } = await timedRun(denoiser, feeds);
+  const flow = output(outputs, 'flow');
+  members.forEach((member, i) => {
+    if (member.stage === STAGES.length - 1) {
+      // Cache step: only the clean K/V matter; the flow of a block fed at σ = 0 is discarded.
+      if (!task.cacheSlots) throw new Error(`block ${member.block}: cache step without KV slots`);
+      scatterPresent(data.kv, task.cacheSlots, output(outputs, 'present_key'), output(outputs, 'present_value'), {
+        firstFrame: i * framesPerBlock,
+        frames,
+      });
+      return;
+    }
+    const latent = slotView(data.latents, member.latentSlot);
+    const noise = member.sigmaNext > 0
+      ? gaussianNoise({ seed: member.seed, block: member.block, step: member.stage + 1 }, new Float32Array(latent.length))
+      : null;
+    samplerStep(latent, flow.subarray(i * blockSize, (i + 1) * blockSize), member.sigma, member.sigmaNext, noise, latent);
+  });
   return { runMs, workerMs: performance.now() - start };
 }
 
@@ -151,8 +200,8 @@ export default async function runLaneTask(task: LaneTask): Promise<LaneTiming | 
       return { runMs: 0, workerMs: 0 };
     case 'encode':
       return encode(task, loaded);
-    case 'denoise':
-      return denoise(task, loaded);
+    case 'tick':
+      return tick(task, loaded);
     case 'decode':
       return decode(task, loaded);
   }

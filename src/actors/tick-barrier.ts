@@ -1,0 +1,108 @@
+/**
+ * The tick barrier: where the blocks' independent `forward` invocations become ticks.
+ *
+ * Each block actor invokes one forward per stage on its own; in a cascade the blocks of a tick
+ * must run together (they attend to each other's same-tick tokens). The barrier holds each
+ * forward until every block of its tick has arrived, then runs the tick once. It knows whom to
+ * expect from the schedule (block b runs stage s at tick b·Δ + s), never from timing, so the
+ * grouping is the same however the event loop interleaves.
+ */
+import type { ActorRefFrom } from 'xstate';
+import { STAGES, type StageIndex } from '../protocol/domain.js';
+import type { AttentionMode, Lag } from '../runtime/cascade/cascade-options.js';
+import { tickMembers, tickOf } from '../runtime/cascade/schedule.js';
+import type { TickExecutor, TickMember, TickTiming } from '../runtime/cascade/tick.js';
+import type { ForwardInput } from './block.js';
+import { kvPoolMachine, readableSlots, slotsOfBlock } from './kv-pool.js';
+
+type KvPoolRef = ActorRefFrom<typeof kvPoolMachine>;
+
+interface Waiting {
+  readonly input: ForwardInput;
+  readonly resolve: (timing: TickTiming) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export interface TickBarrierOptions {
+  readonly lag: Lag;
+  readonly blocks: number;
+  readonly attention: AttentionMode;
+  readonly executor: TickExecutor;
+  /** Called once per completed tick, for stats and traces. */
+  readonly onTick?: (tick: number, members: readonly TickMember[], timing: TickTiming) => void;
+}
+
+/** @internal */
+export class TickBarrier {
+  readonly #options: TickBarrierOptions;
+  readonly #waiting = new Map<number, Waiting[]>();
+  #stopped = false;
+
+  constructor(options: TickBarrierOptions) {
+    this.#options = options;
+  }
+
+  /** Ticks whose blocks have not all arrived yet (for diagnostics). */
+  get pendingTicks(): number[] {
+    return [...this.#waiting.keys()];
+  }
+
+  /** Drops waiting forwards; ticks already running finish but change no actor. */
+  stop(): void {
+    this.#stopped = true;
+    this.#waiting.clear();
+  }
+
+  /**
+   * Joins `input` to its tick; resolves when the tick has run.
+   *
+   * @example
+   * ```ts
+   * const forward = fromPromise(({ input, system }) => barrier.submit(input, system.get('kv-pool')));
+   * ```
+   */
+  submit(input: ForwardInput, kvPool: KvPoolRef): Promise<TickTiming> {
+    const { lag, blocks } = this.#options;
+    const tick = tickOf(input.block, input.stage, lag);
+    return new Promise<TickTiming>((resolve, reject) => {
+      const arrived = this.#waiting.get(tick) ?? [];
+      arrived.push({ input, resolve, reject });
+      this.#waiting.set(tick, arrived);
+      if (arrived.length === tickMembers(tick, lag, blocks).length) {
+        this.#waiting.delete(tick);
+        void this.#run(tick, arrived, kvPool);
+      }
+    });
+  }
+
+  async #run(tick: number, arrived: Waiting[], kvPool: KvPoolRef): Promise<void> {
+    const members: TickMember[] = arrived
+      .map(({ input }) => ({
+        block: input.block,
+        stage: input.stage,
+        seed: input.seed,
+        latentSlot: input.latentSlot,
+        contextSlot: input.contextSlot,
+        positions: input.positions,
+      }))
+      .sort((a, b) => a.block - b.block);
+    try {
+      const pastSlots = readableSlots(kvPool.getSnapshot().context).map((s) => s.slot);
+      const caching = members.find((m) => m.stage === (STAGES.length - 1 as StageIndex));
+      let cacheSlots: number[] | null = null;
+      if (caching) {
+        kvPool.send({ type: 'kv.reserve', block: caching.block, positions: [...caching.positions] });
+        const pool = kvPool.getSnapshot().context;
+        if (pool.refusal) throw new Error(pool.refusal);
+        cacheSlots = slotsOfBlock(pool, caching.block).map((s) => s.slot);
+      }
+      const timing = await this.#options.executor.run({ tick, members, attention: this.#options.attention, pastSlots, cacheSlots });
+      if (this.#stopped) return;
+      if (caching) kvPool.send({ type: 'kv.commit', block: caching.block });
+      this.#options.onTick?.(tick, members, timing);
+      for (const waiting of arrived) waiting.resolve(timing);
+    } catch (error) {
+      for (const waiting of arrived) waiting.reject(error);
+    }
+  }
+}
