@@ -5,7 +5,10 @@
 import type { Command } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { cascadeConfigs, formatCascadeTable, runCascadeBench, shapeKey } from '../runtime/bench/cascade-bench.js';
 import { formatBenchTable, machineInfo, type BenchReport } from '../runtime/bench/report.js';
+import { fpsPlot } from '../runtime/bench/svg-plot.js';
 import { runBench, summarize, type BenchConfig } from '../runtime/bench/run-bench.js';
 import { defaultModelDir } from '../runtime/paths.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -20,6 +23,12 @@ export interface BenchOptions {
   readonly repeats: number;
   readonly warmup: number;
   readonly lanes: number;
+  /** Run the cascade benchmark (every P level, attention and execution mode). */
+  readonly cascade?: boolean;
+  /** With --cascade: only configurations whose label matches this regular expression. */
+  readonly configs?: string;
+  /** With --cascade: write an SVG plot of FPS against the P level. */
+  readonly plot?: string;
 }
 
 /** Seed and prompt of every benchmark generation: fixed, so runs are comparable. */
@@ -36,6 +45,7 @@ const BENCH_PROMPT = 'red ball moving left';
  * ```
  */
 export async function runBenchCommand(options: BenchOptions): Promise<number> {
+  if (options.cascade) return runCascadeBenchCommand(options);
   const config: BenchConfig = {
     blocks: options.blocks,
     repeats: options.repeats,
@@ -83,6 +93,60 @@ export async function runBenchCommand(options: BenchOptions): Promise<number> {
   }
 }
 
+async function writeOutput(file: string, text: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, text);
+  process.stderr.write(`block-cascade bench: wrote ${file}\n`);
+}
+
+/**
+ * `bench --cascade`: the configurations of {@link cascadeConfigs}, interleaved, on three
+ * runtimes (1 lane, 2 lanes, 1 lane with every core).
+ */
+async function runCascadeBenchCommand(options: BenchOptions): Promise<number> {
+  const cores = availableParallelism();
+  const filter = options.configs === undefined ? null : new RegExp(options.configs);
+  const configs = cascadeConfigs(cores).filter((c, i) => i === 0 || !filter || filter.test(c.label));
+  const interrupt = onInterrupt();
+  const runtimes = new Map<string, Runtime>();
+  try {
+    const { createRuntime } = await import('../runtime/runtime.js');
+    for (const c of configs) {
+      const key = shapeKey(c.lanes, c.threadsPerLane);
+      if (!runtimes.has(key)) {
+        runtimes.set(key, await createRuntime({ lanes: Array.from({ length: c.lanes }, () => ({ device: 'cpu' as const, threads: c.threadsPerLane })) }));
+      }
+    }
+    const request = { seed: BENCH_SEED, blocks: options.blocks, prompt: BENCH_PROMPT };
+    process.stderr.write(`block-cascade bench --cascade: ${configs.length} configurations × (${options.warmup} warm-up + ${options.repeats} repeats), ${options.blocks} blocks each, interleaved\n`);
+    const records = await runCascadeBench(runtimes, configs, request, {
+      repeats: options.repeats,
+      warmup: options.warmup,
+      onProgress: (done, total) => {
+        interrupt.signal.throwIfAborted();
+        if (process.stderr.isTTY) process.stderr.write(`\r  ${done}/${total} generations`);
+      },
+    });
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    process.stdout.write(`${formatCascadeTable(records)}\n`);
+    const model = defaultModelDir();
+    if (options.json !== undefined) {
+      const report = { machine: machineInfo(), model: { name: (runtimes.values().next().value as Runtime).manifest.name, dir: model }, request, repeats: options.repeats, warmup: options.warmup, records };
+      await writeOutput(options.json, `${JSON.stringify(report, (_, v) => (v === Number.POSITIVE_INFINITY ? 'Infinity' : v), 2)}\n`);
+    }
+    if (options.plot !== undefined) {
+      await writeOutput(options.plot, fpsPlot(records, `FPS by parallelism level (${options.blocks} blocks, ${cores} cores)`));
+    }
+    return 0;
+  } catch (err) {
+    if (interrupt.signal.aborted) return SIGINT_EXIT_CODE;
+    throw err;
+  } finally {
+    await Promise.all([...runtimes.values()].map((r) => r.close()));
+    interrupt.dispose();
+  }
+}
+
 /**
  * Adds the `bench` command to a program.
  *
@@ -100,6 +164,9 @@ export function registerBenchCommand(program: Command): Command {
     .option('--repeats <r>', 'measured generations', parsePositiveInt, 5)
     .option('--warmup <w>', 'unmeasured generations first', parseNonNegativeInt, 1)
     .option('--lanes <n>', 'number of CPU lanes', parsePositiveInt, 1)
+    .option('--cascade', 'measure P0..P4 × causal/bidirectional × joint/lanes on 1 and 2 lanes, interleaved, with drift vs P0')
+    .option('--configs <regex>', 'with --cascade: only configurations whose label matches (the P0 baseline always runs)')
+    .option('--plot <file.svg>', 'with --cascade: write an SVG plot of FPS against the P level')
     .action(async (options: BenchOptions) => {
       try {
         process.exitCode = await runBenchCommand(options);

@@ -1,0 +1,70 @@
+/**
+ * A dependency-free SVG line chart of FPS against the P level, one line per configuration
+ * family; P0's baselines are drawn as horizontal reference lines.
+ */
+import type { CascadeRecord } from './cascade-bench.js';
+
+const COLOURS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
+const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+
+/**
+ * @example
+ * ```ts
+ * await writeFile('docs/cascade-fps.svg', fpsPlot(records, 'FPS by parallelism level'));
+ * ```
+ */
+export function fpsPlot(records: readonly CascadeRecord[], title: string): string {
+  const width = 720;
+  const height = 420;
+  const left = 60;
+  const right = 250;
+  const top = 40;
+  const bottom = 50;
+  const plotW = width - left - right;
+  const plotH = height - top - bottom;
+  const maxFps = Math.max(...records.map((r) => r.fps)) * 1.1;
+  const x = (p: number) => left + (p / 4) * plotW;
+  const y = (fps: number) => top + plotH - (fps / maxFps) * plotH;
+  const families = new Map<string, CascadeRecord[]>();
+  for (const r of records.filter((r) => r.parallelism > 0)) {
+    const key = `${r.attention} ${r.exec} ${r.lanes}L`;
+    families.set(key, [...(families.get(key) ?? []), r]);
+  }
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="${left}" y="22" font-size="15">${escape(title)}</text>`,
+    `<line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}" stroke="black"/>`,
+    `<line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotH}" stroke="black"/>`,
+  ];
+  for (let p = 0; p <= 4; p++) parts.push(`<text x="${x(p)}" y="${top + plotH + 18}" text-anchor="middle">P${p}</text>`);
+  for (let i = 0; i <= 4; i++) {
+    const fps = (maxFps * i) / 4;
+    parts.push(`<text x="${left - 6}" y="${y(fps) + 4}" text-anchor="end">${fps.toFixed(0)}</text>`);
+    parts.push(`<line x1="${left}" y1="${y(fps)}" x2="${left + plotW}" y2="${y(fps)}" stroke="#eee"/>`);
+  }
+  parts.push(`<text x="${left + plotW / 2}" y="${height - 10}" text-anchor="middle">parallelism level</text>`);
+  parts.push(`<text x="16" y="${top + plotH / 2}" transform="rotate(-90 16 ${top + plotH / 2})" text-anchor="middle">FPS (latent frames/s)</text>`);
+  let legend = 0;
+  const legendEntry = (label: string, colour: string, dashed: boolean) => {
+    const ly = top + 10 + legend++ * 18;
+    parts.push(`<line x1="${left + plotW + 15}" y1="${ly}" x2="${left + plotW + 40}" y2="${ly}" stroke="${colour}" stroke-width="2"${dashed ? ' stroke-dasharray="5,4"' : ''}/>`);
+    parts.push(`<text x="${left + plotW + 46}" y="${ly + 4}">${escape(label)}</text>`);
+  };
+  for (const r of records.filter((r) => r.parallelism === 0)) {
+    parts.push(`<line x1="${left}" y1="${y(r.fps)}" x2="${left + plotW}" y2="${y(r.fps)}" stroke="#555" stroke-dasharray="5,4"/>`);
+    legendEntry(`${r.label} (${r.lanes}×${r.threadsPerLane})`, '#555', true);
+  }
+  [...families.entries()].forEach(([key, rs], i) => {
+    const colour = COLOURS[i % COLOURS.length] as string;
+    const points = rs.sort((a, b) => a.parallelism - b.parallelism).map((r) => `${x(r.parallelism)},${y(r.fps)}`);
+    parts.push(`<polyline points="${points.join(' ')}" fill="none" stroke="${colour}" stroke-width="2"/>`);
+    for (const point of points) {
+      const [px, py] = point.split(',');
+      parts.push(`<circle cx="${px}" cy="${py}" r="3" fill="${colour}"/>`);
+    }
+    legendEntry(key, colour, false);
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}
