@@ -13,7 +13,7 @@ import type { AttentionMode, Lag } from '../runtime/cascade/cascade-options.js';
 import { tickMembers, tickOf } from '../runtime/cascade/schedule.js';
 import type { TickExecutor, TickMember, TickTiming } from '../runtime/cascade/tick.js';
 import type { ForwardInput } from './block.js';
-import { kvPoolMachine, readableSlots, slotsOfBlock } from './kv-pool.js';
+import { kvPoolMachine, readableSlots, slotsOfBlock, type SlotEntry } from './kv-pool.js';
 
 type KvPoolRef = ActorRefFrom<typeof kvPoolMachine>;
 
@@ -87,7 +87,8 @@ export class TickBarrier {
       }))
       .sort((a, b) => a.block - b.block);
     try {
-      const pastSlots = readableSlots(kvPool.getSnapshot().context).map((s) => s.slot);
+      const readable = readableSlots(kvPool.getSnapshot().context);
+      const pastSlots = readable.map((s) => s.slot);
       const caching = members.find((m) => m.stage === (STAGES.length - 1 as StageIndex));
       let cacheSlots: number[] | null = null;
       if (caching) {
@@ -98,11 +99,26 @@ export class TickBarrier {
       }
       const timing = await this.#options.executor.run({ tick, members, attention: this.#options.attention, pastSlots, cacheSlots });
       if (this.#stopped) return;
+      assertStillHeld(tick, readable, kvPool.getSnapshot().context.slots);
       if (caching) kvPool.send({ type: 'kv.commit', block: caching.block });
       this.#options.onTick?.(tick, members, timing);
       for (const waiting of arrived) waiting.resolve(timing);
     } catch (error) {
       for (const waiting of arrived) waiting.reject(error);
+    }
+  }
+}
+
+/**
+ * The lanes read `read` during the whole tick: none of those slots may have been released (its
+ * generation moves on release) or recommitted meanwhile. A broken lifetime rule would otherwise
+ * show up only as subtly wrong frames.
+ */
+export function assertStillHeld(tick: number, read: readonly SlotEntry[], now: readonly SlotEntry[]): void {
+  for (const entry of read) {
+    const current = now[entry.slot];
+    if (!current || current.generation !== entry.generation || current.state !== 'committed') {
+      throw new Error(`tick ${tick}: KV slot ${entry.slot} (frame ${entry.position}) was released while the tick read it`);
     }
   }
 }
