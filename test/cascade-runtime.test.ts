@@ -40,7 +40,7 @@ describe('cascades on real lanes', () => {
       expect(one.stats().forwards - before).toBe(request.blocks * 5);
       // Bidirectional windows let the caching block see noisier ones: close to P0, not equal.
       expect(cascaded.equals(sequential)).toBe(false);
-      const drift = frameDrift([{ rgb: cascaded } as Frame], [{ rgb: sequential } as Frame]);
+      const drift = frameDrift([{ rgb: cascaded } as unknown as Frame], [{ rgb: sequential } as unknown as Frame]);
       expect(drift.psnrDb).toBeGreaterThan(25);
     }
   });

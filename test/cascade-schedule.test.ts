@@ -10,7 +10,7 @@ import { tickCount, tickMembers } from '../src/runtime/cascade/schedule.js';
 import type { TickExecutor, TickPlan } from '../src/runtime/cascade/tick.js';
 import { STAGES } from '../src/protocol/domain.js';
 
-const fmt = (entries: { block: number; stage: number }[]) => entries.map((e) => `B${e.block}@${STAGES[e.stage] === 'cache' ? 'cache' : STAGES[e.stage]}`).join(' ');
+const fmt = (entries: readonly { block: number; stage: number }[]) => entries.map((e) => `B${e.block}@${STAGES[e.stage] === 'cache' ? 'cache' : STAGES[e.stage]}`).join(' ');
 
 /** Runs the real supervisor and block actors; the executor only records what each tick holds. */
 async function runActors(lag: Lag, blocks: number) {

@@ -2,7 +2,8 @@
  * `block-cascade run <session.json>`: generate the video a session file describes and write it
  * as a GIF and/or PNG frames, with a progress bar, Ctrl-C handling and one-line errors.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import type { AttentionMode, ExecMode, Parallelism } from '../runtime/cascade/cascade-options.js';
 import { performance } from 'node:perf_hooks';
 import { loadSessionFile } from '../protocol/session-file.js';
 import type { Frame, GenerateRequest } from '../runtime/api-types.js';
@@ -10,7 +11,7 @@ import { GifWriter } from '../runtime/output/gif.js';
 import { writePngFrame } from '../runtime/output/png.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { SIGINT_EXIT_CODE, onInterrupt } from './interrupt.js';
-import { parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from './options.js';
+import { parseNonNegativeInt, parseParallelism, parsePositiveInt, parsePositiveNumber } from './options.js';
 import { progressReporter } from './progress.js';
 import { reportError } from './report-error.js';
 
@@ -27,6 +28,9 @@ export interface RunOptions {
   readonly seed?: number;
   readonly blocks?: number;
   readonly fps: number;
+  readonly parallelism?: Parallelism;
+  readonly attention?: AttentionMode;
+  readonly exec?: ExecMode;
 }
 
 interface Outcome {
@@ -95,7 +99,17 @@ export async function runSession(sessionPath: string, options: RunOptions): Prom
     // Loaded lazily: `--help` and session-file errors must not pay for (or depend on) ONNX Runtime.
     const { createRuntime } = await import('../runtime/runtime.js');
     const lanes = options.lanes ?? session.lanes;
-    runtime = await createRuntime({ ...(session.model === undefined ? {} : { model: session.model }), ...(lanes === undefined ? {} : { lanes }) });
+    const cascade = {
+      parallelism: options.parallelism ?? session.parallelism,
+      attention: options.attention ?? session.attention,
+      exec: options.exec ?? session.exec,
+    };
+    const chosen = Object.fromEntries(Object.entries(cascade).filter(([, v]) => v !== undefined));
+    runtime = await createRuntime({
+      ...(session.model === undefined ? {} : { model: session.model }),
+      ...(lanes === undefined ? {} : { lanes }),
+      cascade: chosen,
+    });
     interrupt.signal.throwIfAborted();
     const outcome = await generateInto(runtime, request, interrupt.signal, gif, options.framesDir);
     await gif?.finish();
@@ -131,6 +145,9 @@ export function registerRunCommand(program: Command): Command {
     .option('--seed <s>', 'noise seed (overrides the session file)', parseNonNegativeInt)
     .option('--blocks <n>', 'number of blocks to generate (overrides the session file)', parsePositiveInt)
     .option('--fps <n>', 'GIF playback frame rate', parsePositiveNumber, DEFAULT_FPS)
+    .option('--parallelism <p>', 'Block Cascading level 0 (sequential) to 4 (five blocks in flight)', parseParallelism)
+    .addOption(new Option('--attention <mode>', 'attention inside the cascade window').choices(['causal', 'bidirectional']))
+    .addOption(new Option('--exec <mode>', 'joint: one forward per tick on one lane; lanes: spread over lanes with per-layer K/V exchange').choices(['joint', 'lanes']))
     .action(async (sessionPath: string, options: RunOptions) => {
       try {
         process.exitCode = await runSession(sessionPath, options);

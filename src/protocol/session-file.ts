@@ -26,6 +26,12 @@ export interface SessionFile {
   readonly prompt: string;
   /** Number of CPU lanes, a positive integer. */
   readonly lanes?: number;
+  /** Block Cascading level P, 0 (sequential) to 4. */
+  readonly parallelism?: 0 | 1 | 2 | 3 | 4;
+  /** Attention inside the cascade window. */
+  readonly attention?: 'causal' | 'bidirectional';
+  /** How a tick's forwards run. */
+  readonly exec?: 'joint' | 'lanes';
 }
 
 /** Codes of {@link SessionFileError}. */
@@ -103,6 +109,9 @@ export const SESSION_FIELDS = {
   blocks: field(PositiveInt, 'a positive integer'),
   prompt: field(NonEmpty, 'a non-empty string'),
   lanes: field(PositiveInt, 'a positive integer'),
+  parallelism: field(Schema.Literal(0, 1, 2, 3, 4), 'a parallelism level 0, 1, 2, 3 or 4'),
+  attention: field(Schema.Literal('causal', 'bidirectional'), '"causal" or "bidirectional"'),
+  exec: field(Schema.Literal('joint', 'lanes'), '"joint" or "lanes"'),
 } as const;
 
 const SessionSchema = Schema.Struct({
@@ -111,6 +120,9 @@ const SessionSchema = Schema.Struct({
   blocks: SESSION_FIELDS.blocks.schema,
   prompt: SESSION_FIELDS.prompt.schema,
   lanes: Schema.optionalWith(SESSION_FIELDS.lanes.schema, { exact: true }),
+  parallelism: Schema.optionalWith(SESSION_FIELDS.parallelism.schema, { exact: true }),
+  attention: Schema.optionalWith(SESSION_FIELDS.attention.schema, { exact: true }),
+  exec: Schema.optionalWith(SESSION_FIELDS.exec.schema, { exact: true }),
 });
 
 const KNOWN_KEYS = Object.keys(SESSION_FIELDS).join(', ');
