@@ -10,6 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Either, ParseResult, Schema } from 'effect';
+import { show, valueAt } from './json-value.js';
 
 /** A decoded session file. */
 export interface SessionFile {
@@ -126,22 +127,6 @@ const SessionSchema = Schema.Struct({
 });
 
 const KNOWN_KEYS = Object.keys(SESSION_FIELDS).join(', ');
-
-/** The value at `path` inside `root`, or undefined. */
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let v = root;
-  for (const key of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<PropertyKey, unknown>)[key];
-  }
-  return v;
-}
-
-function show(value: unknown): string {
-  if (value === undefined) return 'undefined';
-  const json = JSON.stringify(value);
-  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
-}
 
 function expectedFor(path: readonly PropertyKey[]): string {
   const top = path[0];
