@@ -79,9 +79,7 @@ export async function runBenchCommand(options: BenchOptions): Promise<number> {
         results,
         runs,
       };
-      await mkdir(dirname(options.json), { recursive: true });
-      await writeFile(options.json, `${JSON.stringify(report, null, 2)}\n`);
-      process.stderr.write(`block-cascade bench: wrote ${options.json}\n`);
+      await writeOutput(options.json, `${JSON.stringify(report, null, 2)}\n`);
     }
     return 0;
   } catch (err) {
