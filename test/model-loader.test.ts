@@ -151,7 +151,7 @@ describe('graph validation against the manifest', () => {
   });
 
   it('catches a layer count that disagrees with the stacked K/V', async () => {
-    const dir = await variant('layers', (j) => { j.layers = 1; j.files.layered.layers = ['layer_0.onnx']; });
+    const dir = await variant('layers', (j) => { j.layers = 1; j.files.layered.layers = ['layer_0.onnx']; j.files.layered.keyValues = ['layer_0_kv.onnx']; });
     const err = await failure(loadModelPackage(dir));
     expect(err.message).toContain('denoiser.onnx: input "past_key" dim 0 is 2 but model.json layers is 1');
     expect(err.message).toContain('denoiser.onnx: output "present_value" dim 0 is 2');

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { MANIFEST_FILE } from '../runtime/model/contract.js';
 import type { ModelManifest } from '../runtime/model/manifest-types.js';
 import { manifestOf, resolveConfig, type BuilderConfig } from './config.js';
-import { buildDenoiser, buildEmbed, buildHead, buildLayer } from './denoiser.js';
+import { buildDenoiser, buildEmbed, buildHead, buildLayer, buildLayerKv } from './denoiser.js';
 import { buildTextEncoder } from './text-encoder.js';
 import { buildVaeDecoder } from './vae-decoder.js';
 import { createWeights } from './weights.js';
@@ -34,6 +34,7 @@ export function buildModel(config: Partial<BuilderConfig> = {}): BuiltModel {
   files.set(manifest.files.denoiser, buildDenoiser(manifest, c, w).encode());
   files.set(manifest.files.layered.embed, buildEmbed(manifest, c, w).encode());
   manifest.files.layered.layers.forEach((file, i) => files.set(file, buildLayer(manifest, c, w, i).encode()));
+  manifest.files.layered.keyValues.forEach((file, i) => files.set(file, buildLayerKv(manifest, c, w, i).encode()));
   files.set(manifest.files.layered.head, buildHead(manifest, c, w).encode());
   files.set(manifest.files.textEncoder, buildTextEncoder(manifest, w.text).encode());
   files.set(manifest.files.vaeDecoder, buildVaeDecoder(manifest, c, w.vae).encode());

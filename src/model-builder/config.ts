@@ -128,6 +128,7 @@ export function packageFiles(layers: number): ModelManifest['files'] {
     layered: {
       embed: 'embed.onnx',
       layers: Array.from({ length: layers }, (_, i) => `layer_${i}.onnx`),
+      keyValues: Array.from({ length: layers }, (_, i) => `layer_${i}_kv.onnx`),
       head: 'head.onnx',
     },
     textEncoder: 'text_encoder.onnx',

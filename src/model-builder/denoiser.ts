@@ -5,11 +5,11 @@
  * @internal
  */
 import type { ModelManifest } from '../runtime/model/manifest-types.js';
-import { IO, denoiserSpec, embedSpec, headSpec, layerSpec } from '../runtime/model/contract.js';
+import { IO, denoiserSpec, embedSpec, headSpec, layerKvSpec, layerSpec } from '../runtime/model/contract.js';
 import type { ResolvedConfig } from './config.js';
 import { embed } from './dit-embed.js';
 import { head } from './dit-head.js';
-import { layer, rotaryTables } from './dit-layer.js';
+import { layer, layerKeyValues, rotaryTables } from './dit-layer.js';
 import { GraphBuilder } from './graph.js';
 import { specOf } from './specs.js';
 import type { ModelWeights } from './weights.js';
@@ -25,6 +25,7 @@ export function buildDenoiser(manifest: ModelManifest, c: ResolvedConfig, w: Mod
   const context = input(IO.context);
   const pastKey = input(IO.pastKey);
   const pastValue = input(IO.pastValue);
+  const attentionMask = input(IO.attentionMask);
 
   const e = embed(g, w.embed, c, latents, timesteps);
   const rope = rotaryTables(g, c, framePositions);
@@ -40,6 +41,7 @@ export function buildDenoiser(manifest: ModelManifest, c: ResolvedConfig, w: Mod
       context,
       pastKey: g.op('Gather', [pastKey, index], { axis: 0 }),
       pastValue: g.op('Gather', [pastValue, index], { axis: 0 }),
+      attentionMask,
     }, rope);
     hidden = out.hidden;
     keys.push(g.unsqueeze(out.presentKey, [0]));
@@ -78,11 +80,29 @@ export function buildLayer(manifest: ModelManifest, c: ResolvedConfig, w: ModelW
     context: input(IO.context),
     pastKey: input(IO.pastKey),
     pastValue: input(IO.pastValue),
+    attentionMask: input(IO.attentionMask),
   };
   const out = layer(g, lw, c, io);
   g.output(out.hidden, specOf(spec.outputs, IO.hiddenOut));
   g.output(out.presentKey, specOf(spec.outputs, IO.presentKey));
   g.output(out.presentValue, specOf(spec.outputs, IO.presentValue));
+  return g;
+}
+
+/** Layered form: the K/V-only graph of layer `index`. */
+export function buildLayerKv(manifest: ModelManifest, c: ResolvedConfig, w: ModelWeights, index: number): GraphBuilder {
+  const spec = layerKvSpec(manifest);
+  const lw = w.layers[index];
+  if (lw === undefined) throw new RangeError(`model builder: no layer ${index}`);
+  const g = new GraphBuilder(`layer_${index}_kv`);
+  const input = (name: string) => g.input(specOf(spec.inputs, name));
+  const out = layerKeyValues(g, lw, c, {
+    hidden: input(IO.hidden),
+    timeEmbedding: input(IO.timeEmbedding),
+    framePositions: input(IO.framePositions),
+  });
+  g.output(out.key, specOf(spec.outputs, IO.key));
+  g.output(out.value, specOf(spec.outputs, IO.value));
   return g;
 }
 

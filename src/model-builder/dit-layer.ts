@@ -19,6 +19,8 @@ export interface LayerInputs {
   /** [B, heads, T, headDim], keys already rotated. */
   readonly pastKey: string;
   readonly pastValue: string;
+  /** [B, 1, N, T+N] additive self-attention mask. */
+  readonly attentionMask: string;
 }
 
 export interface LayerOutputs {
@@ -66,6 +68,38 @@ function rotate(g: GraphBuilder, c: ResolvedConfig, x: string, rope: { cos: stri
   return g.transpose(g.reshape(rotated, [0, -1, c.heads, c.headDim]), [0, 2, 1, 3]);
 }
 
+/** The self-attention half of a layer's input: modulation and the q/k/v projections. */
+function selfAttentionInputs(
+  g: GraphBuilder,
+  w: LayerWeights,
+  c: ResolvedConfig,
+  hidden: string,
+  timeEmbedding: string,
+  rope: { cos: string; sin: string },
+) {
+  const D = c.width;
+  const h = g.reshape(hidden, [0, -1, c.tokensPerFrame, D]);
+  // Per-frame modulation, broadcast over the frame's tokens.
+  const mod = g.unsqueeze(g.linear(g.silu(timeEmbedding), w.modulation.weight, w.modulation.bias), [2]);
+  const [shiftA, scaleA, gateA, shiftM, scaleM, gateM] = g.splitLast(mod, [D, D, D, D, D, D]) as [
+    string, string, string, string, string, string,
+  ];
+  const x = g.modulate(g.layerNorm(h), shiftA, scaleA);
+  const [q, k, v] = g.splitLast(g.linear(x, w.qkv.weight, w.qkv.bias), [D, D, D]) as [string, string, string];
+  return { h, q, key: rotate(g, c, k, rope), value: toHeads(g, c, v), gateA, shiftM, scaleM, gateM };
+}
+
+/** Only the layer's K/V of the given tokens (the part lanes exchange before attending). */
+export function layerKeyValues(
+  g: GraphBuilder,
+  w: LayerWeights,
+  c: ResolvedConfig,
+  io: Pick<LayerInputs, 'hidden' | 'timeEmbedding' | 'framePositions'>,
+): { key: string; value: string } {
+  const { key, value } = selfAttentionInputs(g, w, c, io.hidden, io.timeEmbedding, rotaryTables(g, c, io.framePositions));
+  return { key, value };
+}
+
 export function layer(
   g: GraphBuilder,
   w: LayerWeights,
@@ -74,21 +108,16 @@ export function layer(
   rope: { cos: string; sin: string } = rotaryTables(g, c, io.framePositions),
 ): LayerOutputs {
   const D = c.width;
-  let h = g.reshape(io.hidden, [0, -1, c.tokensPerFrame, D]);
-  // Per-frame modulation, broadcast over the frame's tokens.
-  const mod = g.unsqueeze(g.linear(g.silu(io.timeEmbedding), w.modulation.weight, w.modulation.bias), [2]);
-  const [shiftA, scaleA, gateA, shiftM, scaleM, gateM] = g.splitLast(mod, [D, D, D, D, D, D]) as [
-    string, string, string, string, string, string,
-  ];
+  const s = selfAttentionInputs(g, w, c, io.hidden, io.timeEmbedding, rope);
+  let h = s.h;
+  const { gateA, shiftM, scaleM, gateM } = s;
+  const presentKey = s.key;
+  const presentValue = s.value;
 
-  // Self-attention over past + present, no mask.
-  const x = g.modulate(g.layerNorm(h), shiftA, scaleA);
-  const [q, k, v] = g.splitLast(g.linear(x, w.qkv.weight, w.qkv.bias), [D, D, D]) as [string, string, string];
-  const presentKey = rotate(g, c, k, rope);
-  const presentValue = toHeads(g, c, v);
+  // Self-attention over past + present, under the additive mask.
   const keys = g.op('Concat', [io.pastKey, presentKey], { axis: 2 });
   const values = g.op('Concat', [io.pastValue, presentValue], { axis: 2 });
-  const attn = fromHeads(g, c, g.attention(rotate(g, c, q, rope), keys, values, c.headDim));
+  const attn = fromHeads(g, c, g.attention(rotate(g, c, s.q, rope), keys, values, c.headDim, io.attentionMask));
   h = g.add(h, g.mul(g.linear(attn, w.attnOut.weight, w.attnOut.bias), gateA));
 
   // Cross-attention to the prompt context.

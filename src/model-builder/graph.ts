@@ -197,9 +197,11 @@ export class GraphBuilder {
    * Softmax attention without mask: `softmax(q · kᵀ / √d) · v`.
    * q [.., Nq, d], k and v [.., Nk, d] → [.., Nq, d].
    */
-  attention(q: string, k: string, v: string, headDim: number): string {
+  /** Softmax attention; `mask` (additive, broadcast over heads) is added to the logits. */
+  attention(q: string, k: string, v: string, headDim: number, mask?: string): string {
     const kT = this.transpose(k, [0, 1, 3, 2]);
-    const scores = this.op('MatMul', [this.scale(q, 1 / Math.sqrt(headDim)), kT]);
+    const logits = this.op('MatMul', [this.scale(q, 1 / Math.sqrt(headDim)), kT]);
+    const scores = mask === undefined ? logits : this.add(logits, mask);
     const probs = this.op('Softmax', [scores], { axis: -1 });
     return this.op('MatMul', [probs, v]);
   }

@@ -56,6 +56,7 @@ export async function referenceFrames(pkg: ModelPackage, seed: number, blocks: n
     const recent = cache.slice(-m.kv.windowFrames);
     const visible = cache.filter((f) => f.position < m.kv.sinkFrames || recent.includes(f));
     const past = { past_key: pastOf(visible, 'key'), past_value: pastOf(visible, 'value') };
+    const n = F * m.tokensPerFrame;
     const run = (x: Float32Array, t: number) =>
       denoiser.run({
         latents: new ort.Tensor('float32', x, [1, F, m.latent.channels, m.latent.height, m.latent.width]),
@@ -63,6 +64,8 @@ export async function referenceFrames(pkg: ModelPackage, seed: number, blocks: n
         frame_positions: new ort.Tensor('float32', positions, [1, F]),
         context,
         ...past,
+        // Zeros: one block sees the whole past and itself (adding +0 changes no logit).
+        attention_mask: new ort.Tensor('float32', new Float32Array(n * (visible.length * m.tokensPerFrame + n)), [1, 1, n, visible.length * m.tokensPerFrame + n]),
       });
 
     let x = gaussianNoise({ seed, block: b, step: 0 }, new Float32Array(F * m.latent.channels * m.latent.height * m.latent.width));

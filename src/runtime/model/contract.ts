@@ -24,12 +24,15 @@ export const IO = {
   hidden: 'hidden',
   timeEmbedding: 'time_embedding',
   hiddenOut: 'hidden_out',
+  attentionMask: 'attention_mask',
+  key: 'key',
+  value: 'value',
   tokens: 'tokens',
   frames: 'frames',
 } as const;
 
 /** Symbols of the dynamic dimensions: batch, frames, tokens of this call (F·tokensPerFrame), past tokens, prompt tokens. */
-export type DynamicDim = 'B' | 'F' | 'N' | 'T' | 'Lt';
+export type DynamicDim = 'B' | 'F' | 'N' | 'T' | 'Lt' | 'S';
 
 /** One dimension of a contract tensor. */
 export type DimSpec =
@@ -53,7 +56,7 @@ export interface GraphSpec {
 }
 
 /** Which graph of a package a spec is for. */
-export type GraphRole = 'denoiser' | 'embed' | 'layer' | 'head' | 'textEncoder' | 'vaeDecoder';
+export type GraphRole = 'denoiser' | 'embed' | 'layer' | 'layerKv' | 'head' | 'textEncoder' | 'vaeDecoder';
 
 const dyn = (symbol: DynamicDim): DimSpec => ({ kind: 'dynamic', symbol });
 const fixed = (size: number, field?: string): DimSpec =>
@@ -82,7 +85,9 @@ function shapes(m: ContractDims) {
   const kvPresent = [dyn('B'), heads, dyn('N'), headDim];
   const hidden = [dyn('B'), dyn('N'), fixed(m.width, 'width')];
   const temb = [dyn('B'), dyn('F'), fixed(m.width, 'width')];
-  return { latent, perFrame, context, layers, kvPast, kvPresent, hidden, temb };
+  // Additive self-attention mask: one row per query token, one column per key (past, then present).
+  const mask = [dyn('B'), fixed(1), dyn('N'), dyn('S')];
+  return { latent, perFrame, context, layers, kvPast, kvPresent, hidden, temb, mask };
 }
 
 /** Monolithic denoiser: one forward over all layers, K/V of every layer in and out. */
@@ -96,6 +101,7 @@ export function denoiserSpec(m: ContractDims): GraphSpec {
       f32(IO.context, s.context),
       f32(IO.pastKey, [s.layers, ...s.kvPast]),
       f32(IO.pastValue, [s.layers, ...s.kvPast]),
+      f32(IO.attentionMask, s.mask),
     ],
     outputs: [
       f32(IO.flow, s.latent),
@@ -125,8 +131,22 @@ export function layerSpec(m: ContractDims): GraphSpec {
       f32(IO.context, s.context),
       f32(IO.pastKey, s.kvPast),
       f32(IO.pastValue, s.kvPast),
+      f32(IO.attentionMask, s.mask),
     ],
     outputs: [f32(IO.hiddenOut, s.hidden), f32(IO.presentKey, s.kvPresent), f32(IO.presentValue, s.kvPresent)],
+  };
+}
+
+/**
+ * Layered form, the K/V part of a layer: this layer's keys (rotated) and values of the given
+ * tokens, without the rest of the layer. Lanes run it first, exchange the result, then run the
+ * layer with the other lanes' K/V as part of its past.
+ */
+export function layerKvSpec(m: ContractDims): GraphSpec {
+  const s = shapes(m);
+  return {
+    inputs: [f32(IO.hidden, s.hidden), f32(IO.timeEmbedding, s.temb), f32(IO.framePositions, s.perFrame)],
+    outputs: [f32(IO.key, s.kvPresent), f32(IO.value, s.kvPresent)],
   };
 }
 
@@ -181,11 +201,15 @@ export interface PackageGraph {
 /** Every ONNX file of a package, in a stable order, with its spec. */
 export function packageGraphs(m: ModelManifest): readonly PackageGraph[] {
   const layer = layerSpec(m);
+  const layerKv = layerKvSpec(m);
   return [
     { role: 'denoiser', file: m.files.denoiser, field: 'files.denoiser', spec: denoiserSpec(m) },
     { role: 'embed', file: m.files.layered.embed, field: 'files.layered.embed', spec: embedSpec(m) },
     ...m.files.layered.layers.map((file, i): PackageGraph => ({
       role: 'layer', file, field: `files.layered.layers.${i}`, spec: layer,
+    })),
+    ...m.files.layered.keyValues.map((file, i): PackageGraph => ({
+      role: 'layerKv', file, field: `files.layered.keyValues.${i}`, spec: layerKv,
     })),
     { role: 'head', file: m.files.layered.head, field: 'files.layered.head', spec: headSpec(m) },
     { role: 'textEncoder', file: m.files.textEncoder, field: 'files.textEncoder', spec: textEncoderSpec(m) },

@@ -18,7 +18,7 @@ import type { ModelManifest } from './manifest-types.js';
 export interface ModelPaths {
   readonly manifest: string;
   readonly denoiser: string;
-  readonly layered: { readonly embed: string; readonly layers: readonly string[]; readonly head: string };
+  readonly layered: { readonly embed: string; readonly layers: readonly string[]; readonly keyValues: readonly string[]; readonly head: string };
   readonly textEncoder: string;
   readonly vaeDecoder: string;
 }
@@ -67,7 +67,7 @@ function pathsOf(dir: string, m: ModelManifest): ModelPaths {
   return {
     manifest: at(MANIFEST_FILE),
     denoiser: at(m.files.denoiser),
-    layered: { embed: at(m.files.layered.embed), layers: m.files.layered.layers.map(at), head: at(m.files.layered.head) },
+    layered: { embed: at(m.files.layered.embed), layers: m.files.layered.layers.map(at), keyValues: m.files.layered.keyValues.map(at), head: at(m.files.layered.head) },
     textEncoder: at(m.files.textEncoder),
     vaeDecoder: at(m.files.vaeDecoder),
   };

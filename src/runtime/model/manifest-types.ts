@@ -46,7 +46,13 @@ export interface ModelManifest {
   /** File names, relative to the model folder. */
   readonly files: {
     readonly denoiser: string;
-    readonly layered: { readonly embed: string; readonly layers: readonly string[]; readonly head: string };
+    readonly layered: {
+      readonly embed: string;
+      readonly layers: readonly string[];
+      /** Per layer, the graph computing only that layer's K/V (for per-layer exchange between lanes). */
+      readonly keyValues: readonly string[];
+      readonly head: string;
+    };
     readonly textEncoder: string;
     readonly vaeDecoder: string;
   };

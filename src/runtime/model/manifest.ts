@@ -59,7 +59,7 @@ const ManifestSchema = struct({
   kv: struct({ sinkFrames: NonNegativeInt, windowFrames: PositiveInt }),
   files: struct({
     denoiser: FileName,
-    layered: struct({ embed: FileName, layers: array(FileName, 'file names'), head: FileName }),
+    layered: struct({ embed: FileName, layers: array(FileName, 'file names'), keyValues: array(FileName, 'file names'), head: FileName }),
     textEncoder: FileName,
     vaeDecoder: FileName,
   }),
@@ -97,6 +97,9 @@ function crossFieldIssues(file: string, m: ModelManifest): ModelPackageIssue[] {
   if (m.headDim % 2 !== 0) bad('headDim', `is ${m.headDim}, must be even for rotary embeddings`);
   if (m.files.layered.layers.length !== m.layers) {
     bad('files.layered.layers', `lists ${m.files.layered.layers.length} files but layers is ${m.layers}`);
+  }
+  if (m.files.layered.keyValues.length !== m.layers) {
+    bad('files.layered.keyValues', `lists ${m.files.layered.keyValues.length} files but layers is ${m.layers}`);
   }
   if (m.text.vocabulary.length < 2) bad('text.vocabulary', 'needs at least the padding word and the unknown word');
   const ts = m.sampler.timesteps;
