@@ -48,6 +48,19 @@ export interface TickTask {
   readonly cacheSlots: readonly number[] | null;
 }
 
+/**
+ * A lane's share of a tick in `lanes` mode: the tick's frames [from, to) (global frame indices,
+ * oldest block first), run through the layered model with the K/V of every layer exchanged
+ * with the tick's other lanes through shared memory.
+ */
+export interface ShareTask extends Omit<TickTask, 'kind'> {
+  readonly kind: 'share';
+  readonly tick: number;
+  readonly frames: { readonly from: number; readonly to: number };
+  /** Lanes taking part in this tick (each waits for all of them at every layer). */
+  readonly lanes: number;
+}
+
 /** Decode a block's final latents into RGB frames. */
 export interface DecodeTask {
   readonly kind: 'decode';
@@ -60,7 +73,7 @@ export interface PingTask {
   readonly kind: 'ping';
 }
 
-export type LaneTask = PingTask | EncodeTask | TickTask | DecodeTask;
+export type LaneTask = PingTask | EncodeTask | TickTask | ShareTask | DecodeTask;
 
 /** What every task reports back: timings only. */
 export interface LaneTiming {
@@ -68,6 +81,11 @@ export interface LaneTiming {
   readonly runMs: number;
   /** Milliseconds of the whole task inside the worker. */
   readonly workerMs: number;
+}
+
+export interface ShareResult extends LaneTiming {
+  /** Milliseconds this lane waited for the others at the per-layer barriers. */
+  readonly exchangeWaitMs: number;
 }
 
 export interface DecodeResult extends LaneTiming {

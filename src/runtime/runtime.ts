@@ -11,7 +11,9 @@ import { laneProxies } from '../actors/lane-proxy.js';
 import { supervisorMachine } from '../actors/supervisor.js';
 import { TickBarrier } from '../actors/tick-barrier.js';
 import { lagOf, resolveCascade, SEQUENTIAL_CASCADE, type CascadeOptions } from './cascade/cascade-options.js';
+import { allocateExchange } from './cascade/exchange.js';
 import { JointExecutor } from './cascade/joint-executor.js';
+import { LanesExecutor } from './cascade/lanes-executor.js';
 import type { TickExecutor } from './cascade/tick.js';
 import type { Frame, GenerateOptions, GenerateRequest, RuntimeOptions, RuntimeStats } from './api-types.js';
 import { GenerationAbortedError, InvalidOptionError } from './errors.js';
@@ -191,7 +193,7 @@ export class Runtime {
   }
 
   #executorFor(cascade: CascadeOptions, schedule: Schedule): TickExecutor {
-    if (cascade.exec === 'lanes') throw new InvalidOptionError('exec', '"joint" (the "lanes" executor is not available yet)', cascade.exec);
+    if (cascade.exec === 'lanes') return new LanesExecutor(schedule, this.lanes, this.#data.exchange, this.manifest.framesPerBlock);
     return new JointExecutor(schedule, () => this.#pickLane());
   }
 
@@ -251,7 +253,8 @@ export async function createRuntime(options: RuntimeOptions & RuntimeInternals =
   });
   const data = {
     manifest: m,
-    files: { denoiser: pkg.paths.denoiser, textEncoder: pkg.paths.textEncoder, vaeDecoder: pkg.paths.vaeDecoder },
+    files: { denoiser: pkg.paths.denoiser, textEncoder: pkg.paths.textEncoder, vaeDecoder: pkg.paths.vaeDecoder, layered: pkg.paths.layered },
+    exchange: allocateExchange(m, MAX_IN_FLIGHT_BLOCKS * m.framesPerBlock),
     kv: allocateKvSlabs(kvLayoutFor(m, capacitySlots)),
     latents: allocateSlotSlab(LATENT_SLOTS, m.framesPerBlock * m.latent.channels * m.latent.height * m.latent.width),
     contexts: allocateSlotSlab(2, m.text.maxTokens * m.text.contextDim),

@@ -14,6 +14,7 @@ import { gaussianNoise } from '../noise.js';
 import { samplerStep } from '../sampler.js';
 import { gatherPast, scatterPresent } from '../kv/kv-slabs.js';
 import { slotView } from '../slot-slab.js';
+import { runShare, type LayeredSessions } from './share-tick.js';
 import type { LaneWorkerData } from './worker-data.js';
 
 const data = workerData as LaneWorkerData;
@@ -43,6 +44,23 @@ interface Sessions {
 }
 
 let sessions: Promise<Sessions> | null = null;
+let layered: Promise<LayeredSessions> | null = null;
+
+/** The layered model, loaded on the first `lanes` tick only (joint ticks never need it). */
+function loadLayered(): Promise<LayeredSessions> {
+  layered ??= (async () => {
+    const options = sessionOptions();
+    const files = data.files.layered;
+    const [embed, head, layers, keyValues] = await Promise.all([
+      ort.InferenceSession.create(files.embed, options),
+      ort.InferenceSession.create(files.head, options),
+      Promise.all(files.layers.map((f) => ort.InferenceSession.create(f, options))),
+      Promise.all(files.keyValues.map((f) => ort.InferenceSession.create(f, options))),
+    ]);
+    return { embed, head, layers, keyValues };
+  })();
+  return layered;
+}
 
 /**
  * Creates the sessions once, on the first task (the runtime sends a `ping` at start-up).
@@ -202,6 +220,8 @@ export default async function runLaneTask(task: LaneTask): Promise<LaneTiming | 
       return encode(task, loaded);
     case 'tick':
       return tick(task, loaded);
+    case 'share':
+      return runShare(task, await loadLayered(), slotView(data.contexts, task.contextSlot).slice(), data);
     case 'decode':
       return decode(task, loaded);
   }

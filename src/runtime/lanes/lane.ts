@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import type { LaneId, LaneOptions } from '../../protocol/domain.js';
-import type { DecodeResult, DecodeTask, EncodeTask, LaneTiming, PingTask, TickTask } from '../../protocol/lane-messages.js';
+import type { DecodeResult, DecodeTask, EncodeTask, LaneTiming, PingTask, ShareResult, ShareTask, TickTask } from '../../protocol/lane-messages.js';
 import { LaneError } from '../errors.js';
 import type { LaneWorkerData } from './worker-data.js';
 
@@ -74,6 +74,10 @@ export class Lane {
     return this.#run<LaneTiming>(task);
   }
 
+  share(task: ShareTask): Promise<ShareResult & TaskTiming> {
+    return this.#run<ShareResult>(task);
+  }
+
   decode(task: DecodeTask): Promise<DecodeResult & TaskTiming> {
     return this.#run<DecodeResult>(task);
   }
@@ -92,7 +96,7 @@ export class Lane {
    * that `taskMs` starts when the worker is free: it then measures the runtime's own cost
    * around `session.run` (messages, copies, gathers), not time spent waiting for the lane.
    */
-  #run<R extends LaneTiming>(task: EncodeTask | TickTask | DecodeTask): Promise<R & TaskTiming> {
+  #run<R extends LaneTiming>(task: EncodeTask | TickTask | ShareTask | DecodeTask): Promise<R & TaskTiming> {
     const queuedAt = performance.now();
     const promise = this.#tail.then(() => this.#dispatch<R>(task, queuedAt));
     this.#tail = promise.then(
@@ -108,13 +112,13 @@ export class Lane {
     return promise;
   }
 
-  async #dispatch<R extends LaneTiming>(task: EncodeTask | TickTask | DecodeTask, queuedAt: number): Promise<R & TaskTiming> {
+  async #dispatch<R extends LaneTiming>(task: EncodeTask | TickTask | ShareTask | DecodeTask, queuedAt: number): Promise<R & TaskTiming> {
     const start = performance.now();
     try {
       const result = (await this.#pool.run(task)) as R;
       return { ...result, taskMs: performance.now() - start, queueMs: start - queuedAt };
     } catch (error) {
-      const oldest = task.kind === 'tick' ? task.members[0] : undefined;
+      const oldest = task.kind === 'tick' || task.kind === 'share' ? task.members[0] : undefined;
       const block = 'block' in task ? task.block : (oldest?.block ?? null);
       const stage = oldest?.stage ?? null;
       throw new LaneError(this.id, block, stage, `${task.kind} failed`, error);

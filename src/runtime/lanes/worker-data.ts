@@ -2,6 +2,7 @@ import type { LaneOptions } from '../../protocol/domain.js';
 import type { ModelManifest } from '../model/manifest-types.js';
 import type { KvSlabs } from '../kv/kv-slabs.js';
 import type { SlotSlab } from '../slot-slab.js';
+import type { ExchangeSlab } from '../cascade/exchange.js';
 
 /** Everything a lane worker needs, passed once as `workerData`. */
 export interface LaneWorkerData {
@@ -9,7 +10,14 @@ export interface LaneWorkerData {
   readonly lane: LaneOptions;
   readonly manifest: ModelManifest;
   /** Absolute paths of the ONNX files. */
-  readonly files: { readonly denoiser: string; readonly textEncoder: string; readonly vaeDecoder: string };
+  readonly files: {
+    readonly denoiser: string;
+    readonly textEncoder: string;
+    readonly vaeDecoder: string;
+    readonly layered: { readonly embed: string; readonly layers: readonly string[]; readonly keyValues: readonly string[]; readonly head: string };
+  };
+  /** Per-layer K/V exchange between the lanes of a tick (`lanes` execution). */
+  readonly exchange: ExchangeSlab;
   readonly kv: KvSlabs;
   readonly latents: SlotSlab;
   readonly contexts: SlotSlab;
