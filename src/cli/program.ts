@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { packageVersion } from '../runtime/paths.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerRunCommand } from './run-command.js';
+import { registerSimulateCommand } from './simulate-command.js';
 
 /**
  * Builds the program (not yet parsed).
@@ -19,5 +20,6 @@ export function createProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
   registerRunCommand(program);
   registerBenchCommand(program);
+  registerSimulateCommand(program);
   return program;
 }
