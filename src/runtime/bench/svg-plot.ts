@@ -27,7 +27,7 @@ export function fpsPlot(records: readonly CascadeRecord[], title: string): strin
   const y = (fps: number) => top + plotH - (fps / maxFps) * plotH;
   const families = new Map<string, CascadeRecord[]>();
   for (const r of records.filter((r) => r.parallelism > 0)) {
-    const key = `${r.attention} ${r.exec} ${r.lanes}L`;
+    const key = `${r.attention} ${r.exec} ${r.lanes}L${r.threadsPerLane > 1 ? `×${r.threadsPerLane}T` : ''}`;
     families.set(key, [...(families.get(key) ?? []), r]);
   }
   const parts: string[] = [
