@@ -102,3 +102,15 @@ describe('runtime: bad input and failures', () => {
     }
   });
 });
+
+describe('runtime: a refused request leaves the runtime usable', () => {
+  it('rejects a bad cascade option per generation, then generates', async () => {
+    const runtime = await createRuntime({ lanes: 1 });
+    try {
+      await expect(drain(runtime.generate({ seed: 1, blocks: 1, prompt: 'x' }, { cascade: { exec: 'lanes' } }))).rejects.toThrow(/option "exec"/);
+      expect(await drain(runtime.generate({ seed: 1, blocks: 1, prompt: 'x' }))).toBe(3);
+    } finally {
+      await runtime.close();
+    }
+  });
+});

@@ -107,6 +107,11 @@ export class Runtime {
   async *generate(request: GenerateRequest, options: GenerateOptions = {}): AsyncGenerator<Frame, void, undefined> {
     validateRequest(request);
     if (this.#closed) throw new Error('the runtime is closed');
+    // Everything that can reject the request happens before the generation lock is taken.
+    const cascade = resolveCascade({ ...this.#cascade, ...options.cascade }, this.lanes.length);
+    const lag = lagOf(cascade.parallelism);
+    const schedule = buildSchedule(this.manifest.sampler);
+    const promptTokens = Array.from(tokenizePrompt(request.prompt, this.manifest.text), Number);
     const { signal, onProgress } = options;
     signal?.throwIfAborted();
     const previous = this.#idle;
@@ -118,11 +123,8 @@ export class Runtime {
     const queue = new OrderedFrameQueue({ framesPerBlock: m.framesPerBlock, width: m.video.width, height: m.video.height });
     const start = performance.now();
     let blocksDone = 0;
-    const cascade = resolveCascade({ ...this.#cascade, ...options.cascade }, this.lanes.length);
-    const schedule = buildSchedule(m.sampler);
-    const promptTokens = Array.from(tokenizePrompt(request.prompt, m.text), Number);
     const barrier = new TickBarrier({
-      lag: lagOf(cascade.parallelism),
+      lag,
       blocks: request.blocks,
       attention: cascade.attention,
       executor: this.#executorFor(cascade, schedule),
@@ -157,7 +159,7 @@ export class Runtime {
       input: {
         seed: request.seed,
         blocks: request.blocks,
-        lag: lagOf(cascade.parallelism),
+        lag,
         framesPerBlock: m.framesPerBlock,
         latentSlots: this.#data.latents.slots,
         contextSlot: 0,
