@@ -1,64 +1,114 @@
 import { describe, expect, it } from 'vitest';
-import { buildSchedule, samplerStep, SamplerError, stagePlan } from '../src/runtime/sampler.js';
+import { buildSchedule, samplerStep, SamplerError, stagePlan, type Schedule } from '../src/runtime/sampler.js';
+import type { StageIndex } from '../src/protocol/domain.js';
 
 const selfForcing = { shift: 5, timesteps: [1000, 750, 500, 250], warp: true };
 
-describe('sampler', () => {
+describe('buildSchedule', () => {
   it('warps the Self-Forcing timesteps with shift 5 to σ = 1, 15/16, 5/6, 5/8', () => {
     const { sigmas, timesteps } = buildSchedule(selfForcing);
-    // By hand: σ = 5r / (1 + 4r) for r = 1, 3/4, 1/2, 1/4.
-    expect(sigmas[0]).toBe(1);
-    expect(sigmas[1]).toBeCloseTo(3.75 / 4, 15);
-    expect(sigmas[2]).toBeCloseTo(2.5 / 3, 15);
-    expect(sigmas[3]).toBeCloseTo(1.25 / 2, 15);
-    expect(timesteps.map((t) => Number(t.toFixed(2)))).toEqual([1000, 937.5, 833.33, 625]);
+    // By hand: σ = 5r / (1 + 4r) for r = 1, 3/4, 1/2, 1/4 → 5/5, 3.75/4, 2.5/3, 1.25/2.
+    expect(sigmas).toEqual([1, 0.9375, 5 / 6, 0.625]);
+    expect(timesteps).toEqual([1000, 937.5, 5000 / 6, 625]);
+    expect(sigmas[2]).toBeCloseTo(0.833333333333333, 14);
+    expect(timesteps[2]).toBeCloseTo(833.333333333333, 11);
   });
 
   it('leaves timesteps alone without warp', () => {
-    expect(buildSchedule({ ...selfForcing, warp: false }).sigmas).toEqual([1, 0.75, 0.5, 0.25]);
+    expect(buildSchedule({ ...selfForcing, warp: false })).toEqual({ sigmas: [1, 0.75, 0.5, 0.25], timesteps: [1000, 750, 500, 250] });
   });
 
   it('rejects schedules that do not descend or leave (0, 1]', () => {
     expect(() => buildSchedule({ ...selfForcing, timesteps: [1000, 1000] })).toThrow(SamplerError);
-    expect(() => buildSchedule({ ...selfForcing, timesteps: [1200] })).toThrow(/timesteps\[0\]/);
+    expect(() => buildSchedule({ ...selfForcing, timesteps: [500, 750] })).toThrow(/timesteps\[1\]: σ 0\.9375 is not below σ 0\.8333\d* of the step before/);
+    expect(() => buildSchedule({ ...selfForcing, timesteps: [1200] })).toThrow(/timesteps\[0\]: σ 1\.0\d* is outside \(0, 1\]/);
+    expect(() => buildSchedule({ ...selfForcing, timesteps: [1000, 0] })).toThrow(/timesteps\[1\]: σ 0 is outside/);
+    expect(() => buildSchedule({ ...selfForcing, timesteps: [] })).toThrow(/no denoising step/);
+    expect(() => buildSchedule({ ...selfForcing, shift: 0 })).toThrow(/sampler\.shift: 0/);
+  });
+});
+
+describe('stagePlan', () => {
+  const schedule = buildSchedule(selfForcing);
+
+  it('plans the five stages: four steps, each re-noised to the next σ, then the cache step at t = 0', () => {
+    const plans = ([0, 1, 2, 3, 4] as const).map((i) => stagePlan(schedule, i));
+    expect(plans).toEqual([
+      { stage: 't3', timestep: 1000, sigma: 1, sigmaNext: 0.9375, isCache: false },
+      { stage: 't2', timestep: 937.5, sigma: 0.9375, sigmaNext: 5 / 6, isCache: false },
+      { stage: 't1', timestep: 5000 / 6, sigma: 5 / 6, sigmaNext: 0.625, isCache: false },
+      { stage: 't0', timestep: 625, sigma: 0.625, sigmaNext: 0, isCache: false },
+      { stage: 'cache', timestep: 0, sigma: 0, sigmaNext: 0, isCache: true },
+    ]);
   });
 
-  it('plans the five stages: four steps, then the cache step at t = 0', () => {
-    const schedule = buildSchedule(selfForcing);
-    expect(stagePlan(schedule, 0)).toMatchObject({ stage: 't3', timestep: 1000, sigma: 1, sigmaNext: 0.9375, isCache: false });
-    expect(stagePlan(schedule, 3)).toMatchObject({ stage: 't0', timestep: 625, sigma: 0.625, sigmaNext: 0, isCache: false });
-    expect(stagePlan(schedule, 4)).toEqual({ stage: 'cache', timestep: 0, sigma: 0, sigmaNext: 0, isCache: true });
+  it('refuses a schedule whose step count does not match the block machine, and a bad index', () => {
+    expect(() => stagePlan(buildSchedule({ ...selfForcing, timesteps: [1000, 500] }), 0)).toThrow(/4 denoising stages but the schedule has 2 steps/);
+    expect(() => stagePlan(schedule, 5 as StageIndex)).toThrow(/stage index 5/);
+  });
+});
+
+describe('samplerStep', () => {
+  it('computes x0 = x − σ·v, then re-noises with fresh noise (hand-computed)', () => {
+    const x = Float32Array.of(1, -2, 0);
+    const flow = Float32Array.of(0.5, 4, -8);
+    const noise = Float32Array.of(2, -1, 4);
+    // σ = 0.5: x0 = [1 − 0.25, −2 − 2, 0 + 4] = [0.75, −4, 4]
+    // σn = 0.25: 0.75·x0 + 0.25·ε = [0.5625 + 0.5, −3 − 0.25, 3 + 1] = [1.0625, −3.25, 4]
+    expect([...samplerStep(x, flow, 0.5, 0.25, noise, new Float32Array(3))]).toEqual([1.0625, -3.25, 4]);
+    // The last step returns x0 and needs no noise.
+    expect([...samplerStep(x, flow, 0.5, 0, null, new Float32Array(3))]).toEqual([0.75, -4, 4]);
   });
 
-  it('refuses a schedule whose step count does not match the block machine', () => {
-    expect(() => stagePlan(buildSchedule({ ...selfForcing, timesteps: [1000, 500] }), 0)).toThrow(/4 denoising stages/);
+  it('works in place and ignores noise it does not need', () => {
+    const x = Float32Array.of(2, 3);
+    const out = samplerStep(x, Float32Array.of(1, 1), 1, 0, Float32Array.of(9, 9), x);
+    expect(out).toBe(x);
+    expect([...x]).toEqual([1, 2]);
   });
 
-  it('computes x0 = x − σ·v, then re-noises with fresh noise', () => {
-    const x = Float32Array.of(1, -2);
-    const flow = Float32Array.of(0.5, 4);
-    const noise = Float32Array.of(2, -1);
-    // σ = 0.5: x0 = [0.75, -4]; σn = 0.25: 0.75·x0 + 0.25·ε = [1.0625, -3.25]
-    expect([...samplerStep(x, flow, 0.5, 0.25, noise, new Float32Array(2))]).toEqual([1.0625, -3.25]);
-    // last step: x0 only
-    expect([...samplerStep(x, flow, 0.5, 0, null, new Float32Array(2))]).toEqual([0.75, -4]);
+  it('is deterministic: the same inputs give the same bits', () => {
+    const x = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i));
+    const flow = Float32Array.from({ length: 64 }, (_, i) => Math.cos(i));
+    const noise = Float32Array.from({ length: 64 }, (_, i) => Math.tan(i / 64));
+    const a = samplerStep(x, flow, 5 / 6, 0.625, noise, new Float32Array(64));
+    const b = samplerStep(x, flow, 5 / 6, 0.625, noise, new Float32Array(64));
+    expect([...new Uint32Array(a.buffer)]).toEqual([...new Uint32Array(b.buffer)]);
+    expect(a[1]).toBeCloseTo(0.375 * (Math.sin(1) - (5 / 6) * Math.cos(1)) + 0.625 * Math.tan(1 / 64), 6);
   });
 
-  it('reaches the clean sample exactly with an oracle flow', () => {
-    const x0 = Float32Array.of(0.25, -0.5, 1, 0);
-    const { sigmas } = buildSchedule(selfForcing);
-    let x: Float32Array = Float32Array.of(0.5, 1.5, -1, 2); // pure noise at σ = 1
-    sigmas.forEach((sigma, i) => {
-      // The exact flow for a known x0: v = (x − x0) / σ.
-      const flow = x.map((xi, j) => (xi - x0[j]!) / sigma);
-      const next = sigmas[i + 1] ?? 0;
-      x = samplerStep(x, flow, sigma, next, next > 0 ? Float32Array.of(0.1, 0.2, 0.3, 0.4) : null, new Float32Array(4));
+  /** Runs the four steps; the oracle knows x0 and returns the exact flow for the current x. */
+  function sample(schedule: Schedule, x0: Float32Array, oracle: (x: Float32Array, sigma: number, step: number) => Float32Array, noiseAt: (step: number) => Float32Array) {
+    let x = noiseAt(0); // pure noise at σ = 1
+    schedule.sigmas.forEach((sigma, i) => {
+      const next = schedule.sigmas[i + 1] ?? 0;
+      x = samplerStep(x, oracle(x, sigma, i), sigma, next, next > 0 ? noiseAt(i + 1) : null, new Float32Array(x0.length));
     });
-    x.forEach((v, j) => expect(v).toBeCloseTo(x0[j]!, 6));
+    return x;
+  }
+
+  const x0 = Float32Array.of(0.25, -0.5, 1, 0.75, -1.25, 0.125);
+  const noiseAt = (step: number) => Float32Array.from(x0, (_, j) => ((j + 3 * step) % 5) * 0.25 - 0.5);
+
+  it('reaches x0 bit for bit with the exact flow v = ε − x0 on a dyadic schedule', () => {
+    // With σ and all values exact binary fractions, every product and sum is exact in float32.
+    const schedule = buildSchedule({ ...selfForcing, warp: false });
+    const oracle = (_: Float32Array, __: number, step: number) => Float32Array.from(x0, (v, j) => noiseAt(step)[j]! - v);
+    const x = sample(schedule, x0, oracle, noiseAt);
+    expect([...x]).toEqual([...x0]);
+  });
+
+  it('reaches x0 on the warped schedule with the oracle flow v = (x − x0) / σ', () => {
+    const oracle = (x: Float32Array, sigma: number) => x.map((xi, j) => (xi - x0[j]!) / sigma);
+    const x = sample(buildSchedule(selfForcing), x0, oracle, noiseAt);
+    // 5/6 is not a binary fraction: float32 rounding leaves at most an ulp or two.
+    x.forEach((v, j) => expect(Math.abs(v - x0[j]!)).toBeLessThan(1e-6));
   });
 
   it('rejects arrays of different lengths and missing noise', () => {
     expect(() => samplerStep(new Float32Array(2), new Float32Array(3), 1, 0, null, new Float32Array(2))).toThrow(SamplerError);
-    expect(() => samplerStep(new Float32Array(2), new Float32Array(2), 1, 0.5, null, new Float32Array(2))).toThrow(/noise/);
+    expect(() => samplerStep(new Float32Array(2), new Float32Array(2), 1, 0, null, new Float32Array(1))).toThrow(/x has 2 values, flow 2, out 1/);
+    expect(() => samplerStep(new Float32Array(2), new Float32Array(2), 1, 0.5, null, new Float32Array(2))).toThrow(/needs 2 noise values, got 0/);
+    expect(() => samplerStep(new Float32Array(2), new Float32Array(2), 1, 0.5, new Float32Array(3), new Float32Array(2))).toThrow(SamplerError);
   });
 });

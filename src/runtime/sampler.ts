@@ -34,7 +34,8 @@ export class SamplerError extends RangeError {
 }
 
 /**
- * Warps raw timesteps with the shift: `σ = shift·σ_raw / (1 + (shift − 1)·σ_raw)`, `t = 1000σ`.
+ * Warps raw timesteps with the shift: `σ_raw = t/1000`, `σ = shift·σ_raw / (1 + (shift − 1)·σ_raw)`,
+ * `t = 1000σ`. Throws {@link SamplerError} unless the σ descend strictly inside (0, 1].
  *
  * @example
  * ```ts
@@ -42,13 +43,19 @@ export class SamplerError extends RangeError {
  * ```
  */
 export function buildSchedule(sampler: ModelManifest['sampler']): Schedule {
+  if (sampler.warp && !(Number.isFinite(sampler.shift) && sampler.shift > 0)) {
+    throw new SamplerError(`sampler.shift: ${sampler.shift} is not a positive number`);
+  }
+  if (sampler.timesteps.length === 0) throw new SamplerError('sampler.timesteps: no denoising step');
   const sigmas = sampler.timesteps.map((t) => {
     const raw = t / 1000;
     return sampler.warp ? (sampler.shift * raw) / (1 + (sampler.shift - 1) * raw) : raw;
   });
   sigmas.forEach((sigma, i) => {
     if (!(sigma > 0 && sigma <= 1)) throw new SamplerError(`sampler.timesteps[${i}]: σ ${sigma} is outside (0, 1]`);
-    if (i > 0 && !(sigma < (sigmas[i - 1] as number))) throw new SamplerError(`sampler.timesteps[${i}]: not below the step before`);
+    if (i > 0 && !(sigma < (sigmas[i - 1] as number))) {
+      throw new SamplerError(`sampler.timesteps[${i}]: σ ${sigma} is not below σ ${sigmas[i - 1]} of the step before (timesteps must descend)`);
+    }
   });
   return { sigmas, timesteps: sigmas.map((sigma) => 1000 * sigma) };
 }
@@ -63,6 +70,7 @@ export function buildSchedule(sampler: ModelManifest['sampler']): Schedule {
  */
 export function stagePlan(schedule: Schedule, index: StageIndex): StagePlan {
   const stage = STAGES[index];
+  if (stage === undefined) throw new SamplerError(`stage index ${index} is not one of 0..${STAGES.length - 1}`);
   if (schedule.sigmas.length !== STAGES.length - 1) {
     throw new SamplerError(`the block machine has ${STAGES.length - 1} denoising stages but the schedule has ${schedule.sigmas.length} steps`);
   }

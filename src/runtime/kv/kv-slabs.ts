@@ -1,28 +1,35 @@
 /**
  * The KV store's data plane: keys and values of every cached frame in two SharedArrayBuffers,
  * so that lane workers read and write them in place while the KV-pool actor (on the actor
- * thread) only hands out slot numbers.
+ * thread) only hands out slot numbers. Nothing here synchronises: the pool's reservations
+ * guarantee that no two lanes write one slot, and a slot is only read once committed.
  *
- * Layout of each slab: float32 `[slot][layer][head][tokenInFrame][headDim]`. One slot holds
- * one latent frame's K (or V) for every layer, so evicting a frame frees exactly one slot.
+ * The model's K/V tensors are `[layers, 1, heads, T, headDim]` with the frames of T next to
+ * each other inside every (layer, head); a slot is a frame across all (layer, head). Moving a
+ * frame between the two is therefore `layers · heads` copies of `tokensPerFrame · headDim`
+ * floats each.
  */
-import type { ModelManifest } from '../model/manifest-types.js';
+import { checkKvLayout, kvRowFloats, kvSlotFloats, kvTensorFloats, type KvLayout } from './kv-layout.js';
 
-export interface KvLayout {
-  readonly capacitySlots: number;
-  readonly layers: number;
-  readonly heads: number;
-  readonly tokensPerFrame: number;
-  readonly headDim: number;
-}
+export { kvLayoutFor, kvTensorFloats, type KvLayout } from './kv-layout.js';
 
+/**
+ * A pair of slabs. A plain object of SharedArrayBuffers: pass it in `workerData` and every
+ * worker sees the same memory.
+ */
 export interface KvSlabs {
   readonly layout: KvLayout;
   readonly keys: SharedArrayBuffer;
   readonly values: SharedArrayBuffer;
 }
 
-/** Thrown when a K/V tensor does not have the size its slots imply. */
+/** K/V tensors in the model's `past_key` / `present_key` layout. */
+export interface KvTensors {
+  readonly key: Float32Array<ArrayBufferLike>;
+  readonly value: Float32Array<ArrayBufferLike>;
+}
+
+/** Thrown when a K/V tensor does not have the size its slots imply, or a slot is out of range. */
 export class KvShapeError extends RangeError {
   readonly code = 'KV_SHAPE';
   constructor(message: string) {
@@ -30,20 +37,6 @@ export class KvShapeError extends RangeError {
     this.name = 'KvShapeError';
   }
 }
-
-/** The slab layout for a model and a number of slots. */
-export function kvLayoutFor(manifest: ModelManifest, capacitySlots: number): KvLayout {
-  return {
-    capacitySlots,
-    layers: manifest.layers,
-    heads: manifest.heads,
-    tokensPerFrame: manifest.tokensPerFrame,
-    headDim: manifest.headDim,
-  };
-}
-
-const rowsOf = (layout: KvLayout) => layout.tokensPerFrame * layout.headDim;
-const slotFloats = (layout: KvLayout) => layout.layers * layout.heads * rowsOf(layout);
 
 /**
  * Allocates zeroed key and value slabs (fixed size: memory does not grow with the video).
@@ -54,36 +47,50 @@ const slotFloats = (layout: KvLayout) => layout.layers * layout.heads * rowsOf(l
  * ```
  */
 export function allocateKvSlabs(layout: KvLayout): KvSlabs {
-  const bytes = layout.capacitySlots * slotFloats(layout) * 4;
+  checkKvLayout(layout);
+  const bytes = layout.capacitySlots * kvSlotFloats(layout) * Float32Array.BYTES_PER_ELEMENT;
   return { layout, keys: new SharedArrayBuffer(bytes), values: new SharedArrayBuffer(bytes) };
 }
 
 function checkSlots(layout: KvLayout, slots: readonly number[]): void {
-  for (const slot of slots) {
+  for (const [i, slot] of slots.entries()) {
     if (!Number.isInteger(slot) || slot < 0 || slot >= layout.capacitySlots) {
-      throw new KvShapeError(`KV slot ${slot} is outside the pool's ${layout.capacitySlots} slots`);
+      throw new KvShapeError(`slots[${i}]: KV slot ${slot} is outside the pool's ${layout.capacitySlots} slots`);
     }
   }
 }
 
+function describe(layout: KvLayout, frames: number): string {
+  return `[${layout.layers}, 1, ${layout.heads}, ${frames * layout.tokensPerFrame}, ${layout.headDim}]`;
+}
+
 /**
- * Copies the given slots, in order, into the model's `past_key`/`past_value` layout
- * `[layers, 1, heads, slots.length · tokensPerFrame, headDim]`.
+ * Copies the given slots, in the given order, into the model's `past_key`/`past_value` layout
+ * `[layers, 1, heads, slots.length · tokensPerFrame, headDim]`. Pass `out` to reuse buffers
+ * across forwards; no slots gives empty tensors (T = 0).
  *
  * @example
  * ```ts
- * const past = gatherPast(slabs, [0, 1, 2]); // frames in position order
+ * const past = gatherPast(slabs, readableSlots(pool).map((s) => s.slot)); // position order
+ * gatherPast(slabs, slots, past); // again, into the same buffers
  * ```
  */
-export function gatherPast(slabs: KvSlabs, slots: readonly number[]): { key: Float32Array; value: Float32Array } {
+export function gatherPast(slabs: KvSlabs, slots: readonly number[], out?: KvTensors): KvTensors {
   const { layout } = slabs;
   checkSlots(layout, slots);
-  const rows = rowsOf(layout);
-  const perSlot = slotFloats(layout);
+  const floats = kvTensorFloats(layout, slots.length);
+  if (out && (out.key.length !== floats || out.value.length !== floats)) {
+    throw new KvShapeError(
+      `gatherPast: ${slots.length} slots fill ${floats} floats (${describe(layout, slots.length)}), ` +
+        `out has key ${out.key.length}, value ${out.value.length}`,
+    );
+  }
+  const key = out?.key ?? new Float32Array(floats);
+  const value = out?.value ?? new Float32Array(floats);
+  const rows = kvRowFloats(layout);
+  const perSlot = kvSlotFloats(layout);
   const keys = new Float32Array(slabs.keys);
   const values = new Float32Array(slabs.values);
-  const key = new Float32Array(layout.layers * layout.heads * slots.length * rows);
-  const value = new Float32Array(key.length);
   let o = 0;
   for (let lh = 0; lh < layout.layers * layout.heads; lh++) {
     for (const slot of slots) {
@@ -99,7 +106,8 @@ export function gatherPast(slabs: KvSlabs, slots: readonly number[]): { key: Flo
 /**
  * Writes frames of a forward's `present_key`/`present_value` (`[layers, 1, heads, frames ·
  * tokensPerFrame, headDim]`) into the slots: frame `firstFrame + i` into `slots[i]`. A joint
- * cascade call holds several blocks; only the caching block's frames are written.
+ * cascade call holds several blocks; only the caching block's frames are written, so `range`
+ * says where they lie (by default the present holds exactly `slots.length` frames).
  *
  * @example
  * ```ts
@@ -110,34 +118,35 @@ export function gatherPast(slabs: KvSlabs, slots: readonly number[]): { key: Flo
 export function scatterPresent(
   slabs: KvSlabs,
   slots: readonly number[],
-  presentKey: Float32Array,
-  presentValue: Float32Array,
+  presentKey: Float32Array<ArrayBufferLike>,
+  presentValue: Float32Array<ArrayBufferLike>,
   range: { readonly firstFrame: number; readonly frames: number } = { firstFrame: 0, frames: slots.length },
 ): void {
   const { layout } = slabs;
   checkSlots(layout, slots);
-  const rows = rowsOf(layout);
-  const perSlot = slotFloats(layout);
+  // Two frames into one slot would silently keep only the last: always a caller bug.
+  if (new Set(slots).size !== slots.length) throw new KvShapeError(`scatterPresent: slots [${slots.join(', ')}] name a slot twice`);
   const { firstFrame, frames } = range;
-  if (firstFrame < 0 || firstFrame + slots.length > frames) {
-    throw new KvShapeError(`frames ${firstFrame}..${firstFrame + slots.length} are outside the ${frames} frames of the present K/V`);
+  if (!Number.isInteger(firstFrame) || firstFrame < 0 || firstFrame + slots.length > frames) {
+    throw new KvShapeError(`scatterPresent: frames ${firstFrame}..${firstFrame + slots.length} are outside the ${frames} frames of the present K/V`);
   }
-  const expected = layout.layers * layout.heads * frames * rows;
+  const expected = kvTensorFloats(layout, frames);
   if (presentKey.length !== expected || presentValue.length !== expected) {
     throw new KvShapeError(
-      `present K/V for ${frames} frames must hold ${expected} floats ` +
-        `([${layout.layers}, 1, ${layout.heads}, ${frames * layout.tokensPerFrame}, ${layout.headDim}]), ` +
+      `scatterPresent: present K/V for ${frames} frames must hold ${expected} floats (${describe(layout, frames)}), ` +
         `got key ${presentKey.length}, value ${presentValue.length}`,
     );
   }
+  const rows = kvRowFloats(layout);
+  const perSlot = kvSlotFloats(layout);
   const keys = new Float32Array(slabs.keys);
   const values = new Float32Array(slabs.values);
   for (let lh = 0; lh < layout.layers * layout.heads; lh++) {
-    slots.forEach((slot, i) => {
+    for (let i = 0; i < slots.length; i++) {
       const src = (lh * frames + firstFrame + i) * rows;
-      const dst = slot * perSlot + lh * rows;
+      const dst = (slots[i] as number) * perSlot + lh * rows;
       keys.set(presentKey.subarray(src, src + rows), dst);
       values.set(presentValue.subarray(src, src + rows), dst);
-    });
+    }
   }
 }
