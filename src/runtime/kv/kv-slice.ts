@@ -1,19 +1,10 @@
 /**
  * KV slices: frames of the K/V cache as one msgpack-framed message, for whatever must carry
  * them across a process boundary (another process's lanes, a saved session). In process, lanes
- * share the slabs and need no copy.
+ * share the slabs and need no copy. The frame format is the codec's (`encodeKvSlice`).
  */
-import { CorruptMessageError, decodeTensorFrame, encodeTensorFrame } from '../../protocol/codec.js';
+import { CorruptMessageError, decodeKvSlice, encodeKvSlice } from '../../protocol/codec.js';
 import { gatherPast, scatterPresent, type KvSlabs } from './kv-slabs.js';
-
-interface KvSliceMeta {
-  readonly kind: 'kv-slice';
-  readonly positions: readonly number[];
-  readonly layers: number;
-  readonly heads: number;
-  readonly tokensPerFrame: number;
-  readonly headDim: number;
-}
 
 /**
  * Packs the K/V of `slots` (frames at `positions`) into one frame.
@@ -27,9 +18,7 @@ export function exportKvSlice(slabs: KvSlabs, slots: readonly number[], position
   if (slots.length !== positions.length) throw new RangeError(`${slots.length} slots but ${positions.length} positions`);
   const { layers, heads, tokensPerFrame, headDim } = slabs.layout;
   const { key, value } = gatherPast(slabs, slots);
-  const shape = [layers, 1, heads, slots.length * tokensPerFrame, headDim];
-  const meta: KvSliceMeta = { kind: 'kv-slice', positions: [...positions], layers, heads, tokensPerFrame, headDim };
-  return encodeTensorFrame({ ...meta }, { key: { shape, data: key }, value: { shape, data: value } });
+  return encodeKvSlice({ positions, layers, heads, tokensPerFrame, headDim, key, value });
 }
 
 /**
@@ -42,19 +31,15 @@ export function exportKvSlice(slabs: KvSlabs, slots: readonly number[], position
  * ```
  */
 export function importKvSlice(bytes: Uint8Array, slabs: KvSlabs, slots: readonly number[]): number[] {
-  const { meta, tensors } = decodeTensorFrame(bytes);
-  if (meta.kind !== 'kv-slice') throw new CorruptMessageError('kv slice: meta.kind', `expected "kv-slice", got ${JSON.stringify(meta.kind)}`);
+  const slice = decodeKvSlice(bytes);
   for (const field of ['layers', 'heads', 'tokensPerFrame', 'headDim'] as const) {
-    if (meta[field] !== slabs.layout[field]) {
-      throw new CorruptMessageError(`kv slice: meta.${field}`, `is ${JSON.stringify(meta[field])}, the pool's model has ${slabs.layout[field]}`);
+    if (slice[field] !== slabs.layout[field]) {
+      throw new CorruptMessageError(`kv slice: meta.${field}`, `is ${slice[field]}, the pool's model has ${slabs.layout[field]}`);
     }
   }
-  const positions = meta.positions;
-  if (!Array.isArray(positions) || !positions.every(Number.isInteger)) throw new CorruptMessageError('kv slice: meta.positions', 'is not a list of frame positions');
-  if (positions.length !== slots.length) throw new CorruptMessageError('kv slice: meta.positions', `holds ${positions.length} frames, ${slots.length} slots given`);
-  const key = tensors.key?.data;
-  const value = tensors.value?.data;
-  if (!(key instanceof Float32Array) || !(value instanceof Float32Array)) throw new CorruptMessageError('kv slice: tensors', 'needs float32 "key" and "value"');
-  scatterPresent(slabs, slots, key, value);
-  return positions as number[];
+  if (slice.positions.length !== slots.length) {
+    throw new CorruptMessageError('kv slice: meta.positions', `holds ${slice.positions.length} frames, ${slots.length} slots given`);
+  }
+  scatterPresent(slabs, slots, slice.key, slice.value);
+  return slice.positions;
 }
