@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel, buildModelPackage } from '../src/model-builder/build.js';
 import { DEFAULT_VOCABULARY } from '../src/model-builder/config.js';
 import { fromFloat16Bits, toFloat16Bits } from '../src/model-builder/float16.js';
+import { buildAttentionMask, MASK_HIDDEN } from '../src/runtime/model/attention-mask.js';
 import type { ModelManifest } from '../src/runtime/model/manifest-types.js';
 import { gaussianNoise } from '../src/runtime/noise.js';
 
@@ -41,14 +42,46 @@ function allFinite(a: Float32Array): boolean {
   return a.every((v) => Number.isFinite(v));
 }
 
-/** Loads a package's graphs and runs the denoiser both ways. */
+/** The two graphs of one layer in the layered form. */
+interface LayerSessions {
+  readonly kv: InferenceSession;
+  readonly block: InferenceSession;
+}
+
+/**
+ * Concatenates K/V tensors [rows, tokens_i, headDim] (rows = B·heads) along the token axis, in
+ * the order given.
+ */
+function catTokens(parts: readonly { data: Float32Array; tokens: number }[], rows: number, headDim: number): Float32Array {
+  const total = parts.reduce((n, p) => n + p.tokens, 0);
+  const out = new Float32Array(rows * total * headDim);
+  for (let r = 0; r < rows; r++) {
+    let o = r * total * headDim;
+    for (const p of parts) {
+      out.set(p.data.subarray(r * p.tokens * headDim, (r + 1) * p.tokens * headDim), o);
+      o += p.tokens * headDim;
+    }
+  }
+  return out;
+}
+
+/** `f` over `items`, one at a time (one session never runs two calls at once). */
+async function sequential<T, R>(items: readonly T[], f: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (const item of items) out.push(await f(item));
+  return out;
+}
+
+/** Rows [from, to) of a [1, 1, N, S] mask. */
+const maskRows = (mask: Float32Array, columns: number, from: number, to: number) => mask.slice(from * columns, to * columns);
+
+/** Loads a package's graphs and runs the denoiser monolithic, layered, or layered and split by frames. */
 class Harness {
   private constructor(
     readonly m: ModelManifest,
     readonly denoiser: InferenceSession,
     readonly embed: InferenceSession,
-    readonly layers: readonly InferenceSession[],
-    readonly keyValues: readonly InferenceSession[],
+    readonly layers: readonly LayerSessions[],
     readonly head: InferenceSession,
   ) {}
 
@@ -57,8 +90,7 @@ class Harness {
       m,
       await open(join(dir, m.files.denoiser)),
       await open(join(dir, m.files.layered.embed)),
-      await Promise.all(m.files.layered.layers.map((f) => open(join(dir, f)))),
-      await Promise.all(m.files.layered.keyValues.map((f) => open(join(dir, f)))),
+      await Promise.all(m.files.layered.layers.map(async (l) => ({ kv: await open(join(dir, l.kv)), block: await open(join(dir, l.block)) }))),
       await open(join(dir, m.files.layered.head)),
     );
   }
@@ -93,59 +125,95 @@ class Harness {
     return run(this.denoiser, feeds);
   }
 
-  /** embed → layer_0 … layer_{L−1} → head, slicing the stacked past per layer. */
+  /** embed → per layer (layer_i_kv over all tokens, then layer_i with [past_i ; those K/V]) → head. */
   async layered(feeds: Feeds): Promise<Outputs> {
+    const F = (feeds.timesteps as Tensor).dims[1] as number;
+    return this.split(feeds, [[0, F]]);
+  }
+
+  /**
+   * The denoiser call of `feeds` run as lanes would run it: the frames are cut into `groups`
+   * ([from, to) frame ranges covering all frames in order); each group embeds its frames and
+   * computes each layer's K/V of its tokens; the groups' K/V are concatenated in global token
+   * order after the layer's past; each group runs `layer_i` for its own queries with its rows
+   * of the mask; each group's head gives its frames' flow. Returns the concatenated flow and
+   * the present K/V ([L, B, heads, N, headDim], like the monolithic graph).
+   */
+  async split(feeds: Feeds, groups: readonly (readonly [number, number])[]): Promise<Outputs> {
+    const { m } = this;
+    const tpf = m.tokensPerFrame;
     const pastKey = feeds.past_key as Tensor;
     const pastValue = feeds.past_value as Tensor;
     const [, B, heads, T, headDim] = pastKey.dims as [number, number, number, number, number];
-    const per = B * heads * T * headDim;
-    const e = await run(this.embed, { latents: feeds.latents as Tensor, timesteps: feeds.timesteps as Tensor });
-    const hiddenDims = [B, (e.hidden as Float32Array).length / B / this.m.width, this.m.width];
-    const tembDims = (feeds.timesteps as Tensor).dims.concat(this.m.width);
-    let hidden = e.hidden as Float32Array;
+    const F = (feeds.timesteps as Tensor).dims[1] as number;
+    const N = F * tpf;
+    const perLayerPast = B * heads * T * headDim;
+    const rows = B * heads;
+    if (B !== 1 && groups.length > 1) throw new Error('split: one batch row only');
+    const whole = (range: readonly [number, number]) => range[0] === 0 && range[1] === F;
+    const perFrame = (t: Tensor, size: number, range: readonly [number, number]) =>
+      whole(range) ? t : f32((t.data as Float32Array).slice(range[0] * size, range[1] * size), [B, range[1] - range[0], ...t.dims.slice(2)]);
+    const mask = feeds.attention_mask as Tensor;
+    const parts = await sequential(groups, async (range) => {
+      const latents = perFrame(feeds.latents as Tensor, this.frameSize, range);
+      const timesteps = perFrame(feeds.timesteps as Tensor, 1, range);
+      const e = await run(this.embed, { latents, timesteps });
+      const frames = range[1] - range[0];
+      return {
+        frames,
+        latents,
+        timesteps,
+        positions: perFrame(feeds.frame_positions as Tensor, 1, range),
+        hiddenDims: [B, frames * tpf, m.width],
+        timeEmbedding: f32(e.time_embedding as Float32Array, [B, frames, m.width]),
+        hidden: e.hidden as Float32Array,
+        mask: whole(range) ? mask : f32(maskRows(mask.data as Float32Array, T + N, range[0] * tpf, range[1] * tpf), [B, 1, frames * tpf, T + N]),
+      };
+    });
     const keys: Float32Array[] = [];
     const values: Float32Array[] = [];
     for (const [i, layer] of this.layers.entries()) {
-      const slice = (t: Tensor) => f32((t.data as Float32Array).subarray(i * per, (i + 1) * per), [B, heads, T, headDim]);
-      const out = await run(layer, {
-        hidden: f32(hidden, hiddenDims),
-        time_embedding: f32(e.time_embedding as Float32Array, tembDims),
-        frame_positions: feeds.frame_positions as Tensor,
+      const kvs = await sequential(parts, (p) => run(layer.kv, {
+        hidden: f32(p.hidden, p.hiddenDims),
+        time_embedding: p.timeEmbedding,
+        frame_positions: p.positions,
+      }));
+      const past = (t: Tensor) => ({ data: (t.data as Float32Array).subarray(i * perLayerPast, (i + 1) * perLayerPast), tokens: T });
+      const own = (name: 'key' | 'value') => kvs.map((kv, g) => ({ data: kv[name] as Float32Array, tokens: (parts[g] as (typeof parts)[number]).frames * tpf }));
+      const present = { key: catTokens(own('key'), rows, headDim), value: catTokens(own('value'), rows, headDim) };
+      keys.push(present.key);
+      values.push(present.value);
+      const kvDims = [B, heads, T + N, headDim];
+      const key = f32(catTokens([past(pastKey), { data: present.key, tokens: N }], rows, headDim), kvDims);
+      const value = f32(catTokens([past(pastValue), { data: present.value, tokens: N }], rows, headDim), kvDims);
+      const outs = await sequential(parts, (p) => run(layer.block, {
+        hidden: f32(p.hidden, p.hiddenDims),
+        time_embedding: p.timeEmbedding,
+        frame_positions: p.positions,
         context: feeds.context as Tensor,
-        past_key: slice(pastKey),
-        past_value: slice(pastValue),
-        attention_mask: feeds.attention_mask as Tensor,
-      });
-      const kv = await run(this.keyValues[i] as InferenceSession, {
-        hidden: f32(hidden, hiddenDims),
-        time_embedding: f32(e.time_embedding as Float32Array, tembDims),
-        frame_positions: feeds.frame_positions as Tensor,
-      });
-      // The K/V-only graph must give exactly the keys and values the full layer computes.
-      if (maxAbsDiff(kv.key as Float32Array, out.present_key as Float32Array) > 1e-6 || maxAbsDiff(kv.value as Float32Array, out.present_value as Float32Array) > 1e-6) {
-        throw new Error(`layer ${i}: the K/V graph disagrees with the layer`);
-      }
-      hidden = out.hidden_out as Float32Array;
-      keys.push(out.present_key as Float32Array);
-      values.push(out.present_value as Float32Array);
+        key,
+        value,
+        attention_mask: p.mask,
+      }));
+      outs.forEach((o, g) => { (parts[g] as (typeof parts)[number]).hidden = o.hidden_out as Float32Array; });
     }
-    const head = await run(this.head, {
-      hidden: f32(hidden, hiddenDims),
-      time_embedding: f32(e.time_embedding as Float32Array, tembDims),
-      latents: feeds.latents as Tensor,
-      timesteps: feeds.timesteps as Tensor,
-    });
-    const concat = (parts: Float32Array[]) => {
-      const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    const flows = await sequential(parts, (p) => run(this.head, {
+      hidden: f32(p.hidden, p.hiddenDims),
+      time_embedding: p.timeEmbedding,
+      latents: p.latents,
+      timesteps: p.timesteps,
+    }));
+    const concat = (list: readonly Float32Array[]) => {
+      const all = new Float32Array(list.reduce((n, p) => n + p.length, 0));
       let o = 0;
-      for (const p of parts) { all.set(p, o); o += p.length; }
+      for (const p of list) { all.set(p, o); o += p.length; }
       return all;
     };
-    return { flow: head.flow as Float32Array, present_key: concat(keys), present_value: concat(values) };
+    return { flow: concat(flows.map((f) => f.flow as Float32Array)), present_key: concat(keys), present_value: concat(values) };
   }
 
   async release(): Promise<void> {
-    for (const s of [this.denoiser, this.embed, ...this.layers, ...this.keyValues, this.head]) await s.release();
+    for (const s of [this.denoiser, this.embed, ...this.layers.flatMap((l) => [l.kv, l.block]), this.head]) await s.release();
   }
 }
 
@@ -226,14 +294,22 @@ describe('model builder: the default model', () => {
     expect(json).toEqual(m);
     expect(m.tokensPerFrame).toBe(16);
     expect(m.headDim).toBe(32);
-    expect(m.files.layered.layers).toEqual(['layer_0.onnx', 'layer_1.onnx', 'layer_2.onnx', 'layer_3.onnx']);
+    expect(m.format).toBe('block-cascade/model@2');
+    expect(m.files.layered.layers).toEqual([0, 1, 2, 3].map((i) => ({ kv: `layer_${i}_kv.onnx`, block: `layer_${i}.onnx` })));
     expect(m.sampler).toEqual({ shift: 5, timesteps: [1000, 750, 500, 250], warp: true });
     expect(m.text.vocabulary).toEqual(DEFAULT_VOCABULARY);
   });
 
-  it('the layered chain equals the monolithic denoiser (batch 2, with past)', async () => {
-    const B = 2, F = 3, T = 2 * m.tokensPerFrame;
+  it('the layered chain equals the monolithic denoiser (batch 2, with past, a non-trivial mask)', async () => {
+    const B = 2, F = 3, T = 2 * m.tokensPerFrame, N = F * m.tokensPerFrame;
     const kv = m.layers * B * m.heads * T * m.headDim;
+    // Hide a scattered set of keys (past and present), different per batch row; never a whole row.
+    const mask = new Float32Array(B * N * (T + N));
+    for (let b = 0; b < B; b++) {
+      for (let q = 0; q < N; q++) {
+        for (let k = 0; k < T + N; k++) if ((q + 3 * k + b) % 4 === 0) mask[(b * N + q) * (T + N) + k] = MASK_HIDDEN;
+      }
+    }
     const feeds = h.inputs({
       B,
       latents: noise(B * F * h.frameSize, 1),
@@ -243,6 +319,7 @@ describe('model builder: the default model', () => {
       pastKey: noise(kv, 3),
       pastValue: noise(kv, 4),
       T,
+      mask,
     });
     const mono = await h.monolithic(feeds);
     const chain = await h.layered(feeds);
@@ -251,6 +328,40 @@ describe('model builder: the default model', () => {
       expect(maxAbsDiff(mono[k] as Float32Array, chain[k] as Float32Array), k).toBeLessThan(1e-5);
     }
     expect(mono.present_key?.length).toBe(m.layers * B * m.heads * F * m.tokensPerFrame * m.headDim);
+    // The mask matters: without it the flow differs.
+    const open = await h.monolithic({ ...feeds, attention_mask: f32(new Float32Array(mask.length), [B, 1, N, T + N]) });
+    expect(maxAbsDiff(open.flow as Float32Array, mono.flow as Float32Array)).toBeGreaterThan(1e-3);
+  });
+
+  describe('two lanes: a 2-block call (6 frames) split into frames 0–3 and 4–5 equals the monolithic call', () => {
+    for (const mode of ['bidirectional', 'causal'] as const) {
+      it(`${mode} (with past)`, async () => {
+        const F = 6, tpf = m.tokensPerFrame, T = 3 * tpf;
+        const kv = m.layers * m.heads * T * m.headDim;
+        const blocks = [4, 4, 4, 5, 5, 5].map((block) => ({ block }));
+        const mask = buildAttentionMask({ pastTokens: T, queryFrames: blocks, keyFrames: blocks, tokensPerFrame: tpf, mode });
+        expect(mask.some((v) => v !== 0)).toBe(mode === 'causal');
+        const feeds = h.inputs({
+          B: 1,
+          latents: noise(F * h.frameSize, 40),
+          timesteps: [625, 625, 625, 937.5, 937.5, 937.5],
+          positions: [12, 13, 14, 15, 16, 17],
+          context: noise(m.text.maxTokens * m.text.contextDim, 41),
+          pastKey: noise(kv, 42),
+          pastValue: noise(kv, 43),
+          T,
+          mask,
+        });
+        // Each lane's rows of the joint mask are what the helper gives for its queries alone.
+        const lane1 = buildAttentionMask({ pastTokens: T, queryFrames: blocks.slice(4), keyFrames: blocks, tokensPerFrame: tpf, mode });
+        expect(lane1).toEqual(maskRows(mask, T + F * tpf, 4 * tpf, 6 * tpf));
+        const mono = await h.monolithic(feeds);
+        const lanes = await h.split(feeds, [[0, 4], [4, 6]]);
+        for (const k of ['flow', 'present_key', 'present_value'] as const) {
+          expect(maxAbsDiff(mono[k] as Float32Array, lanes[k] as Float32Array), k).toBeLessThan(1e-5);
+        }
+      });
+    }
   });
 
   it('outputs are finite and well scaled; the past is used', async () => {
@@ -308,8 +419,8 @@ describe('model builder: the default model', () => {
     const ctx = noise(m.text.maxTokens * m.text.contextDim, 14);
     const clip = noise(2 * F * h.frameSize, 15);
     // Rows of block 0's tokens hide block 1's columns; block 1 sees both.
-    const mask = new Float32Array(2 * N * 2 * N);
-    for (let q = 0; q < N; q++) mask.fill(-1e9, q * 2 * N + N, (q + 1) * 2 * N);
+    const blocks = [0, 0, 0, 1, 1, 1].map((block) => ({ block }));
+    const mask = buildAttentionMask({ pastTokens: 0, queryFrames: blocks, keyFrames: blocks, tokensPerFrame: m.tokensPerFrame, mode: 'causal' });
     const joint = await h.monolithic(h.inputs({ B: 1, latents: clip, timesteps: [0, 0, 0, 500, 500, 500], positions: [0, 1, 2, 3, 4, 5], context: ctx, mask }));
     const open = await h.monolithic(h.inputs({ B: 1, latents: clip, timesteps: [0, 0, 0, 500, 500, 500], positions: [0, 1, 2, 3, 4, 5], context: ctx }));
     const alone = await h.monolithic(h.inputs({ B: 1, latents: frames(clip, h.frameSize, 0, F), timesteps: [0, 0, 0], positions: [0, 1, 2], context: ctx }));
@@ -318,9 +429,13 @@ describe('model builder: the default model', () => {
     expect(maxAbsDiff(kvTokens(joint.present_key as Float32Array, m, 2 * N, 0, N), kvTokens(alone.present_key as Float32Array, m, N, 0, N))).toBeLessThan(1e-5);
     // Without the mask block 0 sees block 1, so the mask really does something.
     expect(maxAbsDiff(flow0(open), flow0(alone))).toBeGreaterThan(1e-3);
-    // The layered chain applies the same mask.
-    const layered = await h.layered(h.inputs({ B: 1, latents: clip, timesteps: [0, 0, 0, 500, 500, 500], positions: [0, 1, 2, 3, 4, 5], context: ctx, mask }));
+    // The layered chain applies the same mask, also split between two lanes along the block boundary.
+    const masked = h.inputs({ B: 1, latents: clip, timesteps: [0, 0, 0, 500, 500, 500], positions: [0, 1, 2, 3, 4, 5], context: ctx, mask });
+    const layered = await h.layered(masked);
     expect(maxAbsDiff(layered.flow as Float32Array, joint.flow as Float32Array)).toBeLessThan(1e-5);
+    const lanes = await h.split(masked, [[0, 3], [3, 6]]);
+    expect(maxAbsDiff(lanes.flow as Float32Array, joint.flow as Float32Array)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(lanes.present_key as Float32Array, joint.present_key as Float32Array)).toBeLessThan(1e-5);
   });
 });
 

@@ -44,11 +44,13 @@ describe('loadModelPackage: valid packages', () => {
   it('loads and validates the committed models/default', async () => {
     const pkg = await loadModelPackage('models/default');
     expect(isAbsolute(pkg.dir)).toBe(true);
-    expect(pkg.manifest.format).toBe('block-cascade/model@1');
+    expect(pkg.manifest.format).toBe('block-cascade/model@2');
     expect(pkg.manifest.layers).toBe(4);
-    expect(pkg.paths.layered.layers).toHaveLength(4);
+    expect(pkg.manifest.files.layered.layers[2]).toEqual({ kv: 'layer_2_kv.onnx', block: 'layer_2.onnx' });
     expect(pkg.paths.denoiser).toBe(join(pkg.dir, 'denoiser.onnx'));
-    expect(pkg.paths.layered.layers.every(isAbsolute)).toBe(true);
+    // Paths: the per-layer pairs as parallel arrays.
+    expect(pkg.paths.layered.layers).toEqual([0, 1, 2, 3].map((i) => join(pkg.dir, `layer_${i}.onnx`)));
+    expect(pkg.paths.layered.keyValues).toEqual([0, 1, 2, 3].map((i) => join(pkg.dir, `layer_${i}_kv.onnx`)));
   });
 
   it('loads and validates a freshly built package of another size', async () => {
@@ -73,12 +75,13 @@ describe('manifest decoding', () => {
     const json = JSON.parse(JSON.stringify(manifest)) as Record<string, any>;
     delete json.heads;
     json.sampler.timesteps = [1000, 'x'];
-    json.files.layered.layers = ['../escape.onnx', 'layer_1.onnx'];
+    json.files.layered.layers = [{ kv: 'layer_0_kv.onnx', block: '../escape.onnx' }, 'layer_1.onnx'];
     json.format = 'other@2';
     const err = (() => { try { decodeManifest(json, 'm/model.json'); } catch (e) { return e as ModelPackageError; } })();
     expect(err).toBeInstanceOf(ModelPackageError);
     const fields = err?.issues.map((i) => i.field);
-    expect(fields).toEqual(expect.arrayContaining(['heads', 'sampler.timesteps.1', 'files.layered.layers.0', 'format']));
+    expect(fields).toEqual(expect.arrayContaining(['heads', 'sampler.timesteps.1', 'files.layered.layers.0.block', 'files.layered.layers.1', 'format']));
+    expect(err?.message).toContain('field "files.layered.layers.1": expected an object, got "layer_1.onnx"');
     expect(err?.message).toContain('m/model.json: field "heads": is missing');
     expect(err?.message).toContain('field "sampler.timesteps.1": expected a number in (0, 1000], got "x"');
   });
@@ -99,6 +102,19 @@ describe('manifest decoding', () => {
     expect(bad((j) => { j.layers = 3; }).field).toBe('files.layered.layers');
     expect(bad((j) => { j.sampler.timesteps = [1000, 250, 500]; }).field).toBe('sampler.timesteps.2');
     expect(bad((j) => { j.patchSize = 3; }).message).toContain('does not divide latent.height');
+  });
+
+  it('refuses a format-1 manifest with a message that says to rebuild', async () => {
+    const dir = await variant('format-1', (j) => {
+      j.format = 'block-cascade/model@1';
+      j.files.layered.layers = ['layer_0.onnx', 'layer_1.onnx'];
+      j.files.layered.keyValues = ['layer_0_kv.onnx', 'layer_1_kv.onnx'];
+    });
+    const err = await failure(loadModelPackage(dir));
+    expect(err.code).toBe('E_MODEL_MANIFEST_INVALID');
+    expect(err.field).toBe('format');
+    expect(err.issues).toHaveLength(1);
+    expect(err.message).toMatch(/field "format": model format 1 is no longer supported .*rebuild the package with `npx tsx src\/model-builder\/cli.ts --out <dir>`/);
   });
 
   it('accepts a valid manifest unchanged', () => {
@@ -125,8 +141,8 @@ describe('package files', () => {
     const err = await failure(loadModelPackage(dir));
     expect(err.code).toBe('E_MODEL_FILE_MISSING');
     expect(err.file).toBe(join(dir, 'layer_1.onnx'));
-    expect(err.field).toBe('files.layered.layers.1');
-    expect(err.message).toContain('layer_1.onnx: file is missing');
+    expect(err.field).toBe('files.layered.layers.1.block');
+    expect(err.message).toContain('layer_1.onnx: file is missing (named by model.json files.layered.layers.1.block)');
   });
 
   it('reports a file that is not an ONNX model', async () => {
@@ -151,7 +167,7 @@ describe('graph validation against the manifest', () => {
   });
 
   it('catches a layer count that disagrees with the stacked K/V', async () => {
-    const dir = await variant('layers', (j) => { j.layers = 1; j.files.layered.layers = ['layer_0.onnx']; j.files.layered.keyValues = ['layer_0_kv.onnx']; });
+    const dir = await variant('layers', (j) => { j.layers = 1; j.files.layered.layers = j.files.layered.layers.slice(0, 1); });
     const err = await failure(loadModelPackage(dir));
     expect(err.message).toContain('denoiser.onnx: input "past_key" dim 0 is 2 but model.json layers is 1');
     expect(err.message).toContain('denoiser.onnx: output "present_value" dim 0 is 2');
@@ -174,6 +190,18 @@ describe('graph validation against the manifest', () => {
     expect(err.message).toContain('head.onnx: input "hidden" is missing');
     expect(err.message).toContain('head.onnx: output "flow" is missing');
     expect(err.issues.every((i) => i.file.endsWith('head.onnx'))).toBe(true);
+  });
+
+  it('catches a layer whose kv and block graphs are named the other way round', async () => {
+    const dir = await variant('old-layer', (j) => {
+      // layer_0's kv graph named as its block graph, and the other way round.
+      j.files.layered.layers[0] = { kv: 'layer_0.onnx', block: 'layer_0_kv.onnx' };
+    });
+    const err = await failure(loadModelPackage(dir));
+    expect(err.code).toBe('E_MODEL_GRAPH_MISMATCH');
+    expect(err.message).toContain(`${join(dir, 'layer_0_kv.onnx')}: input "key" is missing`);
+    expect(err.message).toContain(`${join(dir, 'layer_0.onnx')}: output "key" is missing`);
+    expect(err.message).toContain(`${join(dir, 'layer_0.onnx')}: input "key" is not part of the model contract`);
   });
 
   it('skips graph checks when asked', async () => {

@@ -33,8 +33,10 @@ export function buildModel(config: Partial<BuilderConfig> = {}): BuiltModel {
   const files = new Map<string, Uint8Array>();
   files.set(manifest.files.denoiser, buildDenoiser(manifest, c, w).encode());
   files.set(manifest.files.layered.embed, buildEmbed(manifest, c, w).encode());
-  manifest.files.layered.layers.forEach((file, i) => files.set(file, buildLayer(manifest, c, w, i).encode()));
-  manifest.files.layered.keyValues.forEach((file, i) => files.set(file, buildLayerKv(manifest, c, w, i).encode()));
+  manifest.files.layered.layers.forEach((layer, i) => {
+    files.set(layer.kv, buildLayerKv(manifest, c, w, i).encode());
+    files.set(layer.block, buildLayer(manifest, c, w, i).encode());
+  });
   files.set(manifest.files.layered.head, buildHead(manifest, c, w).encode());
   files.set(manifest.files.textEncoder, buildTextEncoder(manifest, w.text).encode());
   files.set(manifest.files.vaeDecoder, buildVaeDecoder(manifest, c, w.vae).encode());
@@ -47,7 +49,8 @@ export function buildModel(config: Partial<BuilderConfig> = {}): BuiltModel {
  * (created if needed; files of the same name are replaced).
  *
  * The package follows docs/model-contract.md: a monolithic `denoiser.onnx` with K/V in and
- * out, the layered form of the same weights (`embed.onnx`, `layer_<i>.onnx`, `head.onnx`),
+ * out, the layered form of the same weights (`embed.onnx`, per layer `layer_<i>_kv.onnx` and
+ * `layer_<i>.onnx`, `head.onnx`),
  * `text_encoder.onnx`, `vae_decoder.onnx` and `model.json`. Building twice with the same
  * config gives byte-identical files.
  *
@@ -61,7 +64,7 @@ export function buildModel(config: Partial<BuilderConfig> = {}): BuiltModel {
  * import { buildModelPackage } from './model-builder/build.js';
  *
  * const manifest = await buildModelPackage('models/tiny', { layers: 2, width: 64, seed: 7 });
- * console.log(manifest.files.layered.layers); // ['layer_0.onnx', 'layer_1.onnx']
+ * console.log(manifest.files.layered.layers[1]); // { kv: 'layer_1_kv.onnx', block: 'layer_1.onnx' }
  * ```
  */
 export async function buildModelPackage(dir: string, config: Partial<BuilderConfig> = {}): Promise<ModelManifest> {

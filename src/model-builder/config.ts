@@ -127,8 +127,7 @@ export function packageFiles(layers: number): ModelManifest['files'] {
     denoiser: 'denoiser.onnx',
     layered: {
       embed: 'embed.onnx',
-      layers: Array.from({ length: layers }, (_, i) => `layer_${i}.onnx`),
-      keyValues: Array.from({ length: layers }, (_, i) => `layer_${i}_kv.onnx`),
+      layers: Array.from({ length: layers }, (_, i) => ({ kv: `layer_${i}_kv.onnx`, block: `layer_${i}.onnx` })),
       head: 'head.onnx',
     },
     textEncoder: 'text_encoder.onnx',
@@ -139,7 +138,7 @@ export function packageFiles(layers: number): ModelManifest['files'] {
 /** The manifest of a package built from `c`. @internal */
 export function manifestOf(c: ResolvedConfig): ModelManifest {
   return {
-    format: 'block-cascade/model@1',
+    format: 'block-cascade/model@2',
     name: c.name,
     latent: { channels: c.latentChannels, height: c.latentHeight, width: c.latentWidth },
     video: { height: c.videoHeight, width: c.videoWidth },

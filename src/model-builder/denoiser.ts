@@ -1,7 +1,7 @@
 /**
- * The denoiser graphs: the monolithic form and the layered form (embed, one graph per layer,
- * head) of the same weights. Both are assembled from the same stage functions, so chaining the
- * layered graphs computes exactly what the monolithic graph computes.
+ * The denoiser graphs: the monolithic form and the layered form (embed; per layer a K/V graph
+ * and the layer proper; head) of the same weights. Both are assembled from the same stage
+ * functions, so chaining the layered graphs computes what the monolithic graph computes.
  * @internal
  */
 import type { ModelManifest } from '../runtime/model/manifest-types.js';
@@ -9,7 +9,7 @@ import { IO, denoiserSpec, embedSpec, headSpec, layerKvSpec, layerSpec } from '.
 import type { ResolvedConfig } from './config.js';
 import { embed } from './dit-embed.js';
 import { head } from './dit-head.js';
-import { layer, layerKeyValues, rotaryTables } from './dit-layer.js';
+import { layer, layerBlock, layerKeyValues, rotaryTables } from './dit-layer.js';
 import { GraphBuilder } from './graph.js';
 import { specOf } from './specs.js';
 import type { ModelWeights } from './weights.js';
@@ -66,30 +66,30 @@ export function buildEmbed(manifest: ModelManifest, c: ResolvedConfig, w: ModelW
   return g;
 }
 
-/** Layered form: graph of layer `index`. */
+/**
+ * Layered form: graph `layer_<index>`, the layer proper; its queries attend to the full K/V
+ * set it is given (see `layerSpec`).
+ */
 export function buildLayer(manifest: ModelManifest, c: ResolvedConfig, w: ModelWeights, index: number): GraphBuilder {
   const spec = layerSpec(manifest);
   const lw = w.layers[index];
   if (lw === undefined) throw new RangeError(`model builder: no layer ${index}`);
   const g = new GraphBuilder(`layer_${index}`);
   const input = (name: string) => g.input(specOf(spec.inputs, name));
-  const io = {
+  const hidden = layerBlock(g, lw, c, {
     hidden: input(IO.hidden),
     timeEmbedding: input(IO.timeEmbedding),
     framePositions: input(IO.framePositions),
     context: input(IO.context),
-    pastKey: input(IO.pastKey),
-    pastValue: input(IO.pastValue),
+    key: input(IO.key),
+    value: input(IO.value),
     attentionMask: input(IO.attentionMask),
-  };
-  const out = layer(g, lw, c, io);
-  g.output(out.hidden, specOf(spec.outputs, IO.hiddenOut));
-  g.output(out.presentKey, specOf(spec.outputs, IO.presentKey));
-  g.output(out.presentValue, specOf(spec.outputs, IO.presentValue));
+  });
+  g.output(hidden, specOf(spec.outputs, IO.hiddenOut));
   return g;
 }
 
-/** Layered form: the K/V-only graph of layer `index`. */
+/** Layered form: graph `layer_<index>_kv`, only that layer's K/V of the given tokens. */
 export function buildLayerKv(manifest: ModelManifest, c: ResolvedConfig, w: ModelWeights, index: number): GraphBuilder {
   const spec = layerKvSpec(manifest);
   const lw = w.layers[index];

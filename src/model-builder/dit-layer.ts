@@ -1,6 +1,11 @@
 /**
  * One DiT layer: AdaLN-modulated self-attention with rotary frame positions and a K/V cache,
  * cross-attention to the prompt context, AdaLN-modulated MLP.
+ *
+ * Three ways to build it from the same weights: {@link layer} (inside the monolithic denoiser:
+ * the layer's own K/V appended to the past), {@link layerKeyValues} (`layer_<i>_kv`: only the
+ * K/V) and {@link layerBlock} (`layer_<i>`: queries attend to a given full K/V set). All three
+ * share the stage functions below, so they compute the same values.
  * @internal
  */
 import type { ResolvedConfig } from './config.js';
@@ -68,6 +73,29 @@ function rotate(g: GraphBuilder, c: ResolvedConfig, x: string, rope: { cos: stri
   return g.transpose(g.reshape(rotated, [0, -1, c.heads, c.headDim]), [0, 2, 1, 3]);
 }
 
+interface Modulated {
+  /** [B, F, Tpf, D]: the layer input, per frame. */
+  readonly h: string;
+  /** [B, F, Tpf, D]: the modulated, normalised input of the self-attention projections. */
+  readonly x: string;
+  readonly gateA: string;
+  readonly shiftM: string;
+  readonly scaleM: string;
+  readonly gateM: string;
+}
+
+/** The layer input per frame and its AdaLN modulation (per frame, broadcast over the frame's tokens). */
+function modulated(g: GraphBuilder, w: LayerWeights, c: ResolvedConfig, hidden: string, timeEmbedding: string): Modulated {
+  const D = c.width;
+  const h = g.reshape(hidden, [0, -1, c.tokensPerFrame, D]);
+  const mod = g.unsqueeze(g.linear(g.silu(timeEmbedding), w.modulation.weight, w.modulation.bias), [2]);
+  const [shiftA, scaleA, gateA, shiftM, scaleM, gateM] = g.splitLast(mod, [D, D, D, D, D, D]) as [
+    string, string, string, string, string, string,
+  ];
+  const x = g.modulate(g.layerNorm(h), shiftA, scaleA);
+  return { h, x, gateA, shiftM, scaleM, gateM };
+}
+
 /** The self-attention half of a layer's input: modulation and the q/k/v projections. */
 function selfAttentionInputs(
   g: GraphBuilder,
@@ -78,28 +106,74 @@ function selfAttentionInputs(
   rope: { cos: string; sin: string },
 ) {
   const D = c.width;
-  const h = g.reshape(hidden, [0, -1, c.tokensPerFrame, D]);
-  // Per-frame modulation, broadcast over the frame's tokens.
-  const mod = g.unsqueeze(g.linear(g.silu(timeEmbedding), w.modulation.weight, w.modulation.bias), [2]);
-  const [shiftA, scaleA, gateA, shiftM, scaleM, gateM] = g.splitLast(mod, [D, D, D, D, D, D]) as [
-    string, string, string, string, string, string,
-  ];
-  const x = g.modulate(g.layerNorm(h), shiftA, scaleA);
-  const [q, k, v] = g.splitLast(g.linear(x, w.qkv.weight, w.qkv.bias), [D, D, D]) as [string, string, string];
-  return { h, q, key: rotate(g, c, k, rope), value: toHeads(g, c, v), gateA, shiftM, scaleM, gateM };
+  const m = modulated(g, w, c, hidden, timeEmbedding);
+  const [q, k, v] = g.splitLast(g.linear(m.x, w.qkv.weight, w.qkv.bias), [D, D, D]) as [string, string, string];
+  return { ...m, q, key: rotate(g, c, k, rope), value: toHeads(g, c, v) };
 }
 
-/** Only the layer's K/V of the given tokens (the part lanes exchange before attending). */
+/**
+ * `layer_<i>_kv`: only the layer's K/V of the given tokens (what lanes exchange before
+ * attending), from the k/v columns of the layer's q/k/v projection.
+ */
 export function layerKeyValues(
   g: GraphBuilder,
   w: LayerWeights,
   c: ResolvedConfig,
   io: Pick<LayerInputs, 'hidden' | 'timeEmbedding' | 'framePositions'>,
 ): { key: string; value: string } {
-  const { key, value } = selfAttentionInputs(g, w, c, io.hidden, io.timeEmbedding, rotaryTables(g, c, io.framePositions));
-  return { key, value };
+  const D = c.width;
+  const rope = rotaryTables(g, c, io.framePositions);
+  const m = modulated(g, w, c, io.hidden, io.timeEmbedding);
+  const [k, v] = g.splitLast(g.linear(m.x, w.kv.weight, w.kv.bias), [D, D]) as [string, string];
+  return { key: rotate(g, c, k, rope), value: toHeads(g, c, v) };
 }
 
+/** Inputs of {@link layerBlock}. */
+export interface LayerBlockInputs extends Pick<LayerInputs, 'hidden' | 'timeEmbedding' | 'framePositions' | 'context'> {
+  /** [B, heads, S, headDim]: every key the queries attend to (rotated), own tokens included. */
+  readonly key: string;
+  /** [B, heads, S, headDim] */
+  readonly value: string;
+  /** [B, 1, N, S] additive self-attention mask. */
+  readonly attentionMask: string;
+}
+
+/**
+ * `layer_<i>`: the queries of `hidden`'s tokens attend to the given full K/V set (no K/V
+ * computed here), then cross-attention and MLP. Returns the layer output [B, N, D].
+ */
+export function layerBlock(g: GraphBuilder, w: LayerWeights, c: ResolvedConfig, io: LayerBlockInputs): string {
+  const rope = rotaryTables(g, c, io.framePositions);
+  const m = modulated(g, w, c, io.hidden, io.timeEmbedding);
+  const q = g.linear(m.x, w.q.weight, w.q.bias);
+  const attn = g.attention(rotate(g, c, q, rope), io.key, io.value, c.headDim, io.attentionMask);
+  return afterSelfAttention(g, w, c, m, attn, io.context);
+}
+
+/**
+ * Everything after the self-attention scores: output projection and gate, cross-attention to
+ * the context, MLP. `attn` is the attention output [B, heads, N, headDim]; returns [B, N, D].
+ */
+function afterSelfAttention(g: GraphBuilder, w: LayerWeights, c: ResolvedConfig, m: Modulated, attn: string, context: string): string {
+  const D = c.width;
+  let h = m.h;
+  h = g.add(h, g.mul(g.linear(fromHeads(g, c, attn), w.attnOut.weight, w.attnOut.bias), m.gateA));
+
+  // Cross-attention to the prompt context.
+  const cq = toHeads(g, c, g.linear(g.layerNorm(h), w.crossQ.weight, w.crossQ.bias));
+  const [ck, cv] = g.splitLast(g.linear(context, w.crossKv.weight, w.crossKv.bias), [D, D]) as [string, string];
+  const contextHeads = (t: string) => g.transpose(g.reshape(t, [0, 0, c.heads, c.headDim]), [0, 2, 1, 3]);
+  const cross = fromHeads(g, c, g.attention(cq, contextHeads(ck), contextHeads(cv), c.headDim));
+  h = g.add(h, g.linear(cross, w.crossOut.weight, w.crossOut.bias));
+
+  // MLP.
+  const mm = g.modulate(g.layerNorm(h), m.shiftM, m.scaleM);
+  const mlp = g.linear(g.gelu(g.linear(mm, w.mlpIn.weight, w.mlpIn.bias)), w.mlpOut.weight, w.mlpOut.bias);
+  h = g.add(h, g.mul(mlp, m.gateM));
+  return g.reshape(h, [0, -1, D]);
+}
+
+/** The layer inside the monolithic denoiser: its own K/V computed and appended to the past. */
 export function layer(
   g: GraphBuilder,
   w: LayerWeights,
@@ -107,30 +181,13 @@ export function layer(
   io: LayerInputs,
   rope: { cos: string; sin: string } = rotaryTables(g, c, io.framePositions),
 ): LayerOutputs {
-  const D = c.width;
   const s = selfAttentionInputs(g, w, c, io.hidden, io.timeEmbedding, rope);
-  let h = s.h;
-  const { gateA, shiftM, scaleM, gateM } = s;
   const presentKey = s.key;
   const presentValue = s.value;
 
   // Self-attention over past + present, under the additive mask.
   const keys = g.op('Concat', [io.pastKey, presentKey], { axis: 2 });
   const values = g.op('Concat', [io.pastValue, presentValue], { axis: 2 });
-  const attn = fromHeads(g, c, g.attention(rotate(g, c, s.q, rope), keys, values, c.headDim, io.attentionMask));
-  h = g.add(h, g.mul(g.linear(attn, w.attnOut.weight, w.attnOut.bias), gateA));
-
-  // Cross-attention to the prompt context.
-  const cq = toHeads(g, c, g.linear(g.layerNorm(h), w.crossQ.weight, w.crossQ.bias));
-  const [ck, cv] = g.splitLast(g.linear(io.context, w.crossKv.weight, w.crossKv.bias), [D, D]) as [string, string];
-  const contextHeads = (t: string) => g.transpose(g.reshape(t, [0, 0, c.heads, c.headDim]), [0, 2, 1, 3]);
-  const cross = fromHeads(g, c, g.attention(cq, contextHeads(ck), contextHeads(cv), c.headDim));
-  h = g.add(h, g.linear(cross, w.crossOut.weight, w.crossOut.bias));
-
-  // MLP.
-  const m = g.modulate(g.layerNorm(h), shiftM, scaleM);
-  const mlp = g.linear(g.gelu(g.linear(m, w.mlpIn.weight, w.mlpIn.bias)), w.mlpOut.weight, w.mlpOut.bias);
-  h = g.add(h, g.mul(mlp, gateM));
-
-  return { hidden: g.reshape(h, [0, -1, D]), presentKey, presentValue };
+  const attn = g.attention(rotate(g, c, s.q, rope), keys, values, c.headDim, io.attentionMask);
+  return { hidden: afterSelfAttention(g, w, c, s, attn, io.context), presentKey, presentValue };
 }

@@ -39,6 +39,10 @@ export interface LayerWeights {
   readonly modulation: Linear;
   /** D → 3·D (q, k, v). */
   readonly qkv: Linear;
+  /** The q columns of `qkv` (same values), for `layer_<i>`. */
+  readonly q: Linear;
+  /** The k and v columns of `qkv` (same values), for `layer_<i>_kv`. */
+  readonly kv: Linear;
   readonly attnOut: Linear;
   readonly crossQ: Linear;
   /** contextDim → 2·D (k, v). */
@@ -78,6 +82,24 @@ export interface ModelWeights {
   readonly vae: VaeWeights;
 }
 
+/**
+ * Output columns [from, to) of a linear layer, as a new named parameter pair: the same values
+ * (so the same float16 weights) as the corresponding part of the full layer. The layered graphs
+ * use it to carry only the projections they compute (queries in `layer_<i>`, keys and values
+ * in `layer_<i>_kv`).
+ */
+export function sliceLinear(l: Linear, from: number, to: number, name: string): Linear {
+  const [inDim, outDim] = l.weight.dims as [number, number];
+  if (!(0 <= from && from < to && to <= outDim)) throw new RangeError(`model builder: bad column slice [${from}, ${to}) of ${l.weight.name}`);
+  const width = to - from;
+  const weight = new Float32Array(inDim * width);
+  for (let r = 0; r < inDim; r++) weight.set(l.weight.values.subarray(r * outDim + from, r * outDim + to), r * width);
+  return {
+    weight: { name: `${name}.weight`, dims: [inDim, width], values: weight },
+    bias: { name: `${name}.bias`, dims: [width], values: l.bias.values.slice(from, to) },
+  };
+}
+
 class ParamFactory {
   private index = 0;
   constructor(private readonly seed: number) {}
@@ -114,9 +136,14 @@ export function createWeights(c: ResolvedConfig): ModelWeights {
   };
   const layers = Array.from({ length: c.layers }, (_, i): LayerWeights => {
     const p = `layers.${i}`;
+    const modulation = f.linear(`${p}.modulation`, D, 6 * D, 0.5);
+    const qkv = f.linear(`${p}.attn.qkv`, D, 3 * D);
     return {
-      modulation: f.linear(`${p}.modulation`, D, 6 * D, 0.5),
-      qkv: f.linear(`${p}.attn.qkv`, D, 3 * D),
+      modulation,
+      qkv,
+      // Derived, not drawn: the draw order (and so every weight) is unchanged.
+      q: sliceLinear(qkv, 0, D, `${p}.attn.q`),
+      kv: sliceLinear(qkv, D, 3 * D, `${p}.attn.kv`),
       attnOut: f.linear(`${p}.attn.out`, D, D),
       crossQ: f.linear(`${p}.cross.q`, D, D),
       crossKv: f.linear(`${p}.cross.kv`, c.contextDim, 2 * D),

@@ -2,7 +2,8 @@
  * A lane's share of a tick in `lanes` execution (worker side): the layered model over this
  * lane's frames, exchanging every layer's K/V with the tick's other lanes through the exchange
  * slab, then the sampler step for these frames. Same arithmetic as a joint tick, split by
- * frames; the order of keys differs, so results agree with `joint` to float rounding.
+ * frames, with the keys in the joint call's order ([cache past ; every tick token]); the graphs
+ * and matrix shapes differ, so results agree with `joint` to float rounding.
  */
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
@@ -10,6 +11,7 @@ import { STAGES } from '../../protocol/domain.js';
 import type { ShareResult, ShareTask } from '../../protocol/lane-messages.js';
 import { arriveAndWait, abortExchange, exchangeToSlots, pastWithOthers, publishLayer } from '../cascade/exchange.js';
 import { gatherPast } from '../kv/kv-slabs.js';
+import { buildAttentionMask } from '../model/attention-mask.js';
 import { gaussianNoise } from '../noise.js';
 import { samplerStep } from '../sampler.js';
 import { slotView } from '../slot-slab.js';
@@ -22,33 +24,10 @@ export interface LayeredSessions {
   readonly head: ort.InferenceSession;
 }
 
-/** Added to the logits of a hidden key. */
-const HIDDEN = -1e9;
-
 function output(outputs: ort.InferenceSession.OnnxValueMapType, name: string): Float32Array {
   const tensor = outputs[name];
   if (!tensor) throw new Error(`the layered model returned no output "${name}"`);
   return tensor.data as Float32Array;
-}
-
-/**
- * Mask rows of this lane's queries over [cache past ; the tick's other tokens ; own tokens]:
- * the past is always visible; a tick token is hidden from a query of an older block when
- * attention is causal.
- */
-function shareMask(task: ShareTask, pastTokens: number, tokensPerBlock: number, totalTokens: number, mine: { from: number; to: number }): Float32Array {
-  const own = mine.to - mine.from;
-  const columns = pastTokens + totalTokens;
-  const mask = new Float32Array(own * columns);
-  if (task.attention === 'bidirectional') return mask;
-  const keyTokens = [...Array.from({ length: mine.from }, (_, i) => i), ...Array.from({ length: totalTokens - mine.to }, (_, i) => mine.to + i), ...Array.from({ length: own }, (_, i) => mine.from + i)];
-  for (let q = 0; q < own; q++) {
-    const queryBlock = Math.floor((mine.from + q) / tokensPerBlock);
-    keyTokens.forEach((token, c) => {
-      if (Math.floor(token / tokensPerBlock) > queryBlock) mask[q * columns + pastTokens + c] = HIDDEN;
-    });
-  }
-  return mask;
 }
 
 export async function runShare(task: ShareTask, sessions: LayeredSessions, context: Float32Array, data: LaneWorkerData): Promise<ShareResult> {
@@ -98,7 +77,9 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
     const past = gatherPast(data.kv, task.pastSlots);
     const pastTokens = task.pastSlots.length * tpf;
     const perLayer = m.heads * pastTokens * m.headDim;
-    const mask = shareMask(task, pastTokens, F * tpf, totalTokens, mine);
+    // Rows: this lane's frames; columns: the cache past, then every tick frame in tick order.
+    const tickFrames = task.members.flatMap((member) => Array.from({ length: F }, () => ({ block: member.block })));
+    const mask = buildAttentionMask({ pastTokens, queryFrames: tickFrames.slice(from, to), keyFrames: tickFrames, tokensPerFrame: tpf, mode: task.attention });
     const maskTensor = new ort.Tensor('float32', mask, [1, 1, frames * tpf, pastTokens + totalTokens]);
     const contextTensor = new ort.Tensor('float32', context, [1, m.text.maxTokens, m.text.contextDim]);
     for (let l = 0; l < m.layers; l++) {
@@ -114,7 +95,7 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
         l,
         { key: past.key.subarray(l * perLayer, (l + 1) * perLayer), value: past.value.subarray(l * perLayer, (l + 1) * perLayer), tokens: pastTokens },
         totalTokens,
-        mine,
+        { from: 0, to: 0 }, // every tick token, own included: layer_<l> takes the full K/V set
       );
       const pastDims = [1, m.heads, layerPast.tokens, m.headDim];
       const out = await run(sessions.layers[l] as ort.InferenceSession, {
@@ -122,8 +103,8 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
         time_embedding: timeEmbedding,
         frame_positions: perFrame(positions),
         context: contextTensor,
-        past_key: new ort.Tensor('float32', layerPast.key, pastDims),
-        past_value: new ort.Tensor('float32', layerPast.value, pastDims),
+        key: new ort.Tensor('float32', layerPast.key, pastDims),
+        value: new ort.Tensor('float32', layerPast.value, pastDims),
         attention_mask: maskTensor,
       });
       hidden = output(out, 'hidden_out');

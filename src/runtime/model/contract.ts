@@ -31,7 +31,11 @@ export const IO = {
   frames: 'frames',
 } as const;
 
-/** Symbols of the dynamic dimensions: batch, frames, tokens of this call (F·tokensPerFrame), past tokens, prompt tokens. */
+/**
+ * Symbols of the dynamic dimensions: batch, frames, tokens of this call (F·tokensPerFrame),
+ * past tokens, prompt tokens, and `S`, the keys a query attends to (`T + N` for the denoiser;
+ * the cache past plus every in-flight token for a layer graph).
+ */
 export type DynamicDim = 'B' | 'F' | 'N' | 'T' | 'Lt' | 'S';
 
 /** One dimension of a contract tensor. */
@@ -55,7 +59,7 @@ export interface GraphSpec {
   readonly outputs: readonly TensorSpec[];
 }
 
-/** Which graph of a package a spec is for. */
+/** Which graph of a package a spec is for (`layerKv`: `layer_<i>_kv`, `layer`: `layer_<i>`). */
 export type GraphRole = 'denoiser' | 'embed' | 'layer' | 'layerKv' | 'head' | 'textEncoder' | 'vaeDecoder';
 
 const dyn = (symbol: DynamicDim): DimSpec => ({ kind: 'dynamic', symbol });
@@ -83,11 +87,13 @@ function shapes(m: ContractDims) {
   const layers = fixed(m.layers, 'layers');
   const kvPast = [dyn('B'), heads, dyn('T'), headDim];
   const kvPresent = [dyn('B'), heads, dyn('N'), headDim];
+  // Every key/value a layer's queries attend to: cache past and every in-flight token.
+  const kvAll = [dyn('B'), heads, dyn('S'), headDim];
   const hidden = [dyn('B'), dyn('N'), fixed(m.width, 'width')];
   const temb = [dyn('B'), dyn('F'), fixed(m.width, 'width')];
-  // Additive self-attention mask: one row per query token, one column per key (past, then present).
+  // Additive self-attention mask: one row per query token, one column per key.
   const mask = [dyn('B'), fixed(1), dyn('N'), dyn('S')];
-  return { latent, perFrame, context, layers, kvPast, kvPresent, hidden, temb, mask };
+  return { latent, perFrame, context, layers, kvPast, kvPresent, kvAll, hidden, temb, mask };
 }
 
 /** Monolithic denoiser: one forward over all layers, K/V of every layer in and out. */
@@ -120,7 +126,26 @@ export function embedSpec(m: ContractDims): GraphSpec {
   };
 }
 
-/** Layered form, one graph per transformer layer (same IO for every layer). */
+/**
+ * Layered form, the K/V graph of a layer (`layer_<i>_kv`): this layer's keys (rotated with
+ * their absolute frame positions) and values of the given tokens, exactly what the monolithic
+ * denoiser returns for that layer in `present_key` / `present_value`. Lanes run it on their
+ * share of the in-flight tokens and exchange the result before running the layer itself.
+ */
+export function layerKvSpec(m: ContractDims): GraphSpec {
+  const s = shapes(m);
+  return {
+    inputs: [f32(IO.hidden, s.hidden), f32(IO.timeEmbedding, s.temb), f32(IO.framePositions, s.perFrame)],
+    outputs: [f32(IO.key, s.kvPresent), f32(IO.value, s.kvPresent)],
+  };
+}
+
+/**
+ * Layered form, the rest of a layer (`layer_<i>`): the queries of `hidden`'s tokens attend to
+ * the FULL `key` / `value` set given (the cache past and every in-flight token, in the order
+ * the runtime chose; the own tokens' K/V are part of it, not recomputed inside) under the
+ * additive `attention_mask`, then cross-attention and MLP. Same IO for every layer.
+ */
 export function layerSpec(m: ContractDims): GraphSpec {
   const s = shapes(m);
   return {
@@ -129,24 +154,11 @@ export function layerSpec(m: ContractDims): GraphSpec {
       f32(IO.timeEmbedding, s.temb),
       f32(IO.framePositions, s.perFrame),
       f32(IO.context, s.context),
-      f32(IO.pastKey, s.kvPast),
-      f32(IO.pastValue, s.kvPast),
+      f32(IO.key, s.kvAll),
+      f32(IO.value, s.kvAll),
       f32(IO.attentionMask, s.mask),
     ],
-    outputs: [f32(IO.hiddenOut, s.hidden), f32(IO.presentKey, s.kvPresent), f32(IO.presentValue, s.kvPresent)],
-  };
-}
-
-/**
- * Layered form, the K/V part of a layer: this layer's keys (rotated) and values of the given
- * tokens, without the rest of the layer. Lanes run it first, exchange the result, then run the
- * layer with the other lanes' K/V as part of its past.
- */
-export function layerKvSpec(m: ContractDims): GraphSpec {
-  const s = shapes(m);
-  return {
-    inputs: [f32(IO.hidden, s.hidden), f32(IO.timeEmbedding, s.temb), f32(IO.framePositions, s.perFrame)],
-    outputs: [f32(IO.key, s.kvPresent), f32(IO.value, s.kvPresent)],
+    outputs: [f32(IO.hiddenOut, s.hidden)],
   };
 }
 
@@ -205,12 +217,10 @@ export function packageGraphs(m: ModelManifest): readonly PackageGraph[] {
   return [
     { role: 'denoiser', file: m.files.denoiser, field: 'files.denoiser', spec: denoiserSpec(m) },
     { role: 'embed', file: m.files.layered.embed, field: 'files.layered.embed', spec: embedSpec(m) },
-    ...m.files.layered.layers.map((file, i): PackageGraph => ({
-      role: 'layer', file, field: `files.layered.layers.${i}`, spec: layer,
-    })),
-    ...m.files.layered.keyValues.map((file, i): PackageGraph => ({
-      role: 'layerKv', file, field: `files.layered.keyValues.${i}`, spec: layerKv,
-    })),
+    ...m.files.layered.layers.flatMap((files, i): PackageGraph[] => [
+      { role: 'layerKv', file: files.kv, field: `files.layered.layers.${i}.kv`, spec: layerKv },
+      { role: 'layer', file: files.block, field: `files.layered.layers.${i}.block`, spec: layer },
+    ]),
     { role: 'head', file: m.files.layered.head, field: 'files.layered.head', spec: headSpec(m) },
     { role: 'textEncoder', file: m.files.textEncoder, field: 'files.textEncoder', spec: textEncoderSpec(m) },
     { role: 'vaeDecoder', file: m.files.vaeDecoder, field: 'files.vaeDecoder', spec: vaeDecoderSpec(m) },

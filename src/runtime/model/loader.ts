@@ -18,7 +18,17 @@ import type { ModelManifest } from './manifest-types.js';
 export interface ModelPaths {
   readonly manifest: string;
   readonly denoiser: string;
-  readonly layered: { readonly embed: string; readonly layers: readonly string[]; readonly keyValues: readonly string[]; readonly head: string };
+  /**
+   * The layered form as parallel per-layer arrays (what a lane loads into session arrays):
+   * `layers[i]` is layer i's `block` graph (`layer_<i>.onnx`), `keyValues[i]` its `kv` graph
+   * (`layer_<i>_kv.onnx`); see `files.layered.layers` in the manifest.
+   */
+  readonly layered: {
+    readonly embed: string;
+    readonly layers: readonly string[];
+    readonly keyValues: readonly string[];
+    readonly head: string;
+  };
   readonly textEncoder: string;
   readonly vaeDecoder: string;
 }
@@ -67,7 +77,12 @@ function pathsOf(dir: string, m: ModelManifest): ModelPaths {
   return {
     manifest: at(MANIFEST_FILE),
     denoiser: at(m.files.denoiser),
-    layered: { embed: at(m.files.layered.embed), layers: m.files.layered.layers.map(at), keyValues: m.files.layered.keyValues.map(at), head: at(m.files.layered.head) },
+    layered: {
+      embed: at(m.files.layered.embed),
+      layers: m.files.layered.layers.map((l) => at(l.block)),
+      keyValues: m.files.layered.layers.map((l) => at(l.kv)),
+      head: at(m.files.layered.head),
+    },
     textEncoder: at(m.files.textEncoder),
     vaeDecoder: at(m.files.vaeDecoder),
   };

@@ -3,8 +3,8 @@
  * The decoder in `manifest.ts` turns untrusted JSON into this type.
  */
 export interface ModelManifest {
-  /** Always `block-cascade/model@1`. */
-  readonly format: 'block-cascade/model@1';
+  /** Always `block-cascade/model@2` (format 1, whose layer graphs took `past_key`, is refused). */
+  readonly format: 'block-cascade/model@2';
   readonly name: string;
   /** Latent tensor of one frame: channels × height × width. */
   readonly latent: { readonly channels: number; readonly height: number; readonly width: number };
@@ -46,14 +46,22 @@ export interface ModelManifest {
   /** File names, relative to the model folder. */
   readonly files: {
     readonly denoiser: string;
+    /** The same weights split per layer, for per-layer K/V exchange between lanes. */
     readonly layered: {
       readonly embed: string;
-      readonly layers: readonly string[];
-      /** Per layer, the graph computing only that layer's K/V (for per-layer exchange between lanes). */
-      readonly keyValues: readonly string[];
+      /** One entry per transformer layer, in order. */
+      readonly layers: readonly LayerFiles[];
       readonly head: string;
     };
     readonly textEncoder: string;
     readonly vaeDecoder: string;
   };
+}
+
+/** The two graphs of one transformer layer in the layered form. */
+export interface LayerFiles {
+  /** `layer_<i>_kv.onnx`: this layer's K/V (keys rotated) of the given tokens. */
+  readonly kv: string;
+  /** `layer_<i>.onnx`: the layer proper, its queries attending to a given full K/V set. */
+  readonly block: string;
 }

@@ -7,7 +7,15 @@ import { ModelPackageError, issue, type ModelPackageIssue } from './errors.js';
 import type { ModelManifest } from './manifest-types.js';
 
 /** The only manifest format this runtime reads. */
-export const MANIFEST_FORMAT = 'block-cascade/model@1';
+export const MANIFEST_FORMAT = 'block-cascade/model@2';
+
+/** Formats this runtime knows but no longer reads, with why. */
+const RETIRED_FORMATS: Readonly<Record<string, string>> = {
+  'block-cascade/model@1':
+    'model format 1 is no longer supported (its layer graphs took past_key/past_value and recomputed their own K/V; ' +
+    `format 2 splits each layer into layer_<i>_kv and layer_<i>, listed as files.layered.layers[i].kv/.block): ` +
+    'rebuild the package with `npx tsx src/model-builder/cli.ts --out <dir>` (or re-export it to format 2)',
+};
 
 /** A leaf's message replaces every message from inside it (e.g. "expected number" of a refinement's base). */
 const expect = (message: string) => ({ message: () => ({ message, override: true }) });
@@ -59,7 +67,11 @@ const ManifestSchema = struct({
   kv: struct({ sinkFrames: NonNegativeInt, windowFrames: PositiveInt }),
   files: struct({
     denoiser: FileName,
-    layered: struct({ embed: FileName, layers: array(FileName, 'file names'), keyValues: array(FileName, 'file names'), head: FileName }),
+    layered: struct({
+      embed: FileName,
+      layers: array(struct({ kv: FileName, block: FileName }), 'objects { kv, block }'),
+      head: FileName,
+    }),
     textEncoder: FileName,
     vaeDecoder: FileName,
   }),
@@ -96,10 +108,7 @@ function crossFieldIssues(file: string, m: ModelManifest): ModelPackageIssue[] {
   }
   if (m.headDim % 2 !== 0) bad('headDim', `is ${m.headDim}, must be even for rotary embeddings`);
   if (m.files.layered.layers.length !== m.layers) {
-    bad('files.layered.layers', `lists ${m.files.layered.layers.length} files but layers is ${m.layers}`);
-  }
-  if (m.files.layered.keyValues.length !== m.layers) {
-    bad('files.layered.keyValues', `lists ${m.files.layered.keyValues.length} files but layers is ${m.layers}`);
+    bad('files.layered.layers', `lists ${m.files.layered.layers.length} layers but layers is ${m.layers}`);
   }
   if (m.text.vocabulary.length < 2) bad('text.vocabulary', 'needs at least the padding word and the unknown word');
   const ts = m.sampler.timesteps;
@@ -120,7 +129,8 @@ function crossFieldIssues(file: string, m: ModelManifest): ModelPackageIssue[] {
  * @param file - Path of the manifest, used in error messages.
  * @throws {ModelPackageError} `E_MODEL_MANIFEST_INVALID`, one issue per bad field, each naming
  *   the file and the field path, e.g.
- *   `models/x/model.json: field "latent.channels": expected a positive integer, got "4"`.
+ *   `models/x/model.json: field "latent.channels": expected a positive integer, got "4"`;
+ *   a format-1 manifest gets a single issue on `format` that says to rebuild the package.
  *
  * @example
  * ```ts
@@ -128,6 +138,11 @@ function crossFieldIssues(file: string, m: ModelManifest): ModelPackageIssue[] {
  * ```
  */
 export function decodeManifest(json: unknown, file: string): ModelManifest {
+  const format = valueAt(json, ['format']);
+  const retired = typeof format === 'string' ? RETIRED_FORMATS[format] : undefined;
+  if (retired !== undefined) {
+    throw new ModelPackageError('E_MODEL_MANIFEST_INVALID', [issue(file, 'format', `field "format": ${retired}`)]);
+  }
   const decoded = Schema.decodeUnknownEither(ManifestSchema, { errors: 'all', onExcessProperty: 'ignore' })(json);
   if (Either.isLeft(decoded)) {
     const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left).map((i): ModelPackageIssue => {
