@@ -57,6 +57,8 @@ export interface RuntimeOptions {
 
 /** Counters of the work done so far, for benchmarks. */
 export interface RuntimeStats {
+  /** Ticks run: forwards run together (one per block at P0, up to five in a cascade). */
+  readonly ticks: number;
   /** Denoiser forwards run (cache steps included). */
   readonly forwards: number;
   /** Total milliseconds spent inside `session.run` for those forwards. */
@@ -69,4 +71,6 @@ export interface RuntimeStats {
    * K/V gathers and scatters, copies into ONNX tensors, the sampler update.
    */
   readonly forwardTaskMs: number;
+  /** `lanes` execution: total milliseconds lanes waited for each other at the per-layer K/V barriers. */
+  readonly exchangeWaitMs: number;
 }

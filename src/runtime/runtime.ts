@@ -73,7 +73,7 @@ export class Runtime {
   readonly #data: SharedLaneData;
   readonly #inspect: RuntimeInternals['inspect'];
   readonly #cascade: CascadeOptions;
-  #stats = { forwards: 0, forwardRunMs: 0, forwardWorkerMs: 0, forwardTaskMs: 0 };
+  #stats = { ticks: 0, forwards: 0, forwardRunMs: 0, forwardWorkerMs: 0, forwardTaskMs: 0, exchangeWaitMs: 0 };
   #idle: Promise<void> = Promise.resolve();
   #closed = false;
 
@@ -129,7 +129,9 @@ export class Runtime {
       attention: cascade.attention,
       executor: this.#executorFor(cascade, schedule),
       onTick: (_tick, _members, timing) => {
+        this.#stats.ticks++;
         this.#stats.forwards += timing.forwards;
+        this.#stats.exchangeWaitMs += timing.exchangeWaitMs ?? 0;
         this.#stats.forwardRunMs += timing.runMs;
         this.#stats.forwardWorkerMs += timing.workerMs;
         this.#stats.forwardTaskMs += timing.taskMs;
@@ -199,10 +201,13 @@ export class Runtime {
     return new JointExecutor(schedule, () => this.#pickLane());
   }
 
-  /** The lane with the fewest unfinished tasks; ties go to the lowest id. */
+  /**
+   * The lane with the fewest unfinished tasks; ties go to the highest id, because a `lanes` tick
+   * gives the lowest ids the larger shares (and lane 0 the cache store).
+   */
   #pickLane(): Lane {
-    let best = this.lanes[0] as Lane;
-    for (const lane of this.lanes) if (lane.pending < best.pending) best = lane;
+    let best = this.lanes[this.lanes.length - 1] as Lane;
+    for (let i = this.lanes.length - 1; i >= 0; i--) if ((this.lanes[i] as Lane).pending < best.pending) best = this.lanes[i] as Lane;
     return best;
   }
 

@@ -43,6 +43,8 @@ export interface TickTiming {
   readonly workerMs: number;
   /** Milliseconds from dispatch to the last lane's result, on the actor thread. */
   readonly taskMs: number;
+  /** `lanes` execution: milliseconds lanes waited at the per-layer K/V barriers, summed. */
+  readonly exchangeWaitMs?: number;
 }
 
 /** Runs ticks: on real lanes, or on a virtual clock in the simulator. */
