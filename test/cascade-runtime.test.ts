@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, type Frame, type Runtime } from '../src/index.js';
+import { createRuntime, type Frame, type GenerateRequest, type Runtime } from '../src/index.js';
 import type { CascadeOptions } from '../src/runtime/cascade/cascade-options.js';
 import { frameDrift } from '../src/runtime/bench/drift.js';
+import { RANDOM_MODEL } from './support/models.js';
 
 const request = { seed: 5, blocks: 7, prompt: 'green triangle moving right' };
 
@@ -15,7 +16,7 @@ describe('cascades on real lanes', () => {
   let one: Runtime;
   let two: Runtime;
   beforeAll(async () => {
-    [one, two] = await Promise.all([createRuntime({ lanes: 1 }), createRuntime({ lanes: 2 })]);
+    [one, two] = await Promise.all([createRuntime({ lanes: 1, model: RANDOM_MODEL }), createRuntime({ lanes: 2, model: RANDOM_MODEL })]);
   });
   afterAll(async () => {
     await Promise.all([one?.close(), two?.close()]);
@@ -49,15 +50,15 @@ describe('cascades on real lanes', () => {
 describe('lanes execution: K/V exchanged per layer between two lanes', () => {
   let two: Runtime;
   beforeAll(async () => {
-    two = await createRuntime({ lanes: 2 });
+    two = await createRuntime({ lanes: 2, model: RANDOM_MODEL });
   });
   afterAll(async () => {
     await two?.close();
   });
 
-  const collect = async (cascade: Partial<CascadeOptions>) => {
+  const collect = async (cascade: Partial<CascadeOptions>, switches: GenerateRequest['switches'] = []) => {
     const out: Frame[] = [];
-    for await (const frame of two.generate(request, { cascade })) out.push(frame);
+    for await (const frame of two.generate({ ...request, switches }, { cascade })) out.push(frame);
     return out;
   };
 
@@ -83,5 +84,20 @@ describe('lanes execution: K/V exchanged per layer between two lanes', () => {
     const drift = frameDrift(p1, p0);
     expect(drift.maxAbs).toBeLessThanOrEqual(1);
     expect(drift.psnrDb).toBeGreaterThan(70);
+  });
+
+  it('a prompt switch inside a P4 cascade: lanes equals joint, and only blocks from the switch on change', async () => {
+    const switches = [{ atBlock: 5, prompt: 'purple square moving down' }];
+    const cascade = { parallelism: 4, attention: 'causal', exec: 'joint' } as const;
+    const plain = await collect(cascade);
+    const joint = await collect(cascade, switches);
+    const lanes = await collect({ ...cascade, exec: 'lanes' }, switches);
+    expect(frameDrift(lanes, joint).maxAbs).toBeLessThanOrEqual(1);
+    const blockBytes = (frames: Frame[], from: number, to: number) => Buffer.concat(frames.filter((f) => f.block >= from && f.block < to).map((f) => f.rgb));
+    // At P4 block j denoises in ticks j..j+3 and block 5 joins at tick 5: blocks 0 and 1 are
+    // final before the switch; blocks 2–4 take their remaining steps under the new prompt.
+    expect(blockBytes(joint, 0, 2).equals(blockBytes(plain, 0, 2))).toBe(true);
+    expect(blockBytes(joint, 2, 3).equals(blockBytes(plain, 2, 3))).toBe(false);
+    expect(blockBytes(joint, 5, request.blocks).equals(blockBytes(plain, 5, request.blocks))).toBe(false);
   });
 });

@@ -25,10 +25,10 @@ async function runActors(lag: Lag, blocks: number) {
     },
   };
   const barrier = new TickBarrier({ lag, blocks, attention: 'bidirectional', executor });
-  const { forward, encodePrompt, decode } = laneProxies(barrier, { encodePrompt: async () => {}, decode: async () => {} });
+  const { forward, encodePrompt, decode } = laneProxies(barrier, { encodePrompts: async () => {}, decode: async () => {} });
   const machine = supervisorMachine.provide({ actors: { block: reportingBlockMachine.provide({ actors: { forward } }), encodePrompt, decode } });
   const actor = createActor(machine, {
-    input: { seed: 1, blocks, lag, framesPerBlock: 3, latentSlots: 8, contextSlot: 0, kv: { capacity: 27, sinkFrames: 3, windowFrames: 9 } },
+    input: { seed: 1, blocks, lag, framesPerBlock: 3, latentSlots: 8, prompts: [{ fromBlock: 0, contextSlot: 0 }], kv: { capacity: 27, sinkFrames: 3, windowFrames: 9 } },
   }).start();
   await toPromise(actor);
   return { ticks, inFlightMax, state: actor.getSnapshot().value };

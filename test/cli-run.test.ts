@@ -1,6 +1,5 @@
 /**
- * End-to-end `block-cascade run` with the bundled default model: needs the runtime and
- * `models/default` (built by `npm run prepare`).
+ * End-to-end `block-cascade run` with the bundled default model (the trained `models/sprites`).
  */
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,7 +18,7 @@ afterAll(async () => {
 
 describe('block-cascade run', () => {
   it('writes a GIF and PNG frames for 2 blocks of the sprite session', async () => {
-    const manifest = JSON.parse(await readFile(join(ROOT, 'models/default/model.json'), 'utf8')) as {
+    const manifest = JSON.parse(await readFile(join(ROOT, 'models/sprites/model.json'), 'utf8')) as {
       framesPerBlock: number;
       video: { width: number; height: number };
     };

@@ -41,8 +41,8 @@ async function failure(p: Promise<unknown>): Promise<ModelPackageError> {
 }
 
 describe('loadModelPackage: valid packages', () => {
-  it('loads and validates the committed models/default', async () => {
-    const pkg = await loadModelPackage('models/default');
+  it('loads and validates the committed models/random', async () => {
+    const pkg = await loadModelPackage('models/random');
     expect(isAbsolute(pkg.dir)).toBe(true);
     expect(pkg.manifest.format).toBe('block-cascade/model@2');
     expect(pkg.manifest.layers).toBe(4);

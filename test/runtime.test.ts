@@ -54,6 +54,24 @@ describe('runtime, sequential (P0)', () => {
     expect(bytes(other).equals(bytes(a))).toBe(false);
   });
 
+  it('a scheduled prompt switch changes the blocks from the switch on and nothing before it', async () => {
+    const bytes = (frames: Frame[], block: number) => Buffer.concat(frames.filter((f) => f.block === block).map((f) => f.rgb));
+    const plain = await collect(oneLane.generate({ ...request, blocks: 4 }));
+    const switched = await collect(oneLane.generate({ ...request, blocks: 4, switches: [{ atBlock: 2, prompt: 'blue square moving up' }] }));
+    for (const b of [0, 1]) expect(bytes(switched, b).equals(bytes(plain, b)), `block ${b}`).toBe(true);
+    for (const b of [2, 3]) expect(bytes(switched, b).equals(bytes(plain, b)), `block ${b}`).toBe(false);
+    // The same prompt again is no switch at all.
+    const same = await collect(oneLane.generate({ ...request, blocks: 4, switches: [{ atBlock: 2, prompt: request.prompt }] }));
+    expect(Buffer.concat(same.map((f) => f.rgb)).equals(Buffer.concat(plain.map((f) => f.rgb)))).toBe(true);
+  });
+
+  it('refuses switches outside the video or out of order, naming the field', async () => {
+    const attempt = (switches: { atBlock: number; prompt: string }[]) => collect(oneLane.generate({ ...request, blocks: 4, switches }));
+    await expect(attempt([{ atBlock: 4, prompt: 'x' }])).rejects.toThrow(/switches\[0\]\.atBlock/);
+    await expect(attempt([{ atBlock: 2, prompt: 'x' }, { atBlock: 2, prompt: 'y' }])).rejects.toThrow(/switches\[1\]\.atBlock/);
+    await expect(attempt([{ atBlock: 0, prompt: 'x' }])).rejects.toThrow(/switches\[0\]\.atBlock/);
+  });
+
   it('uses both lanes when it has two', async () => {
     const before = twoLanes.lanes.map((lane) => lane.tasksRun);
     await collect(twoLanes.generate({ ...request, blocks: 4 }));

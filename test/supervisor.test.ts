@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, toPromise } from 'xstate';
 import { reportingBlockMachine, type ForwardInput } from '../src/actors/block.js';
-import { supervisorMachine, type DecodeInput, type SupervisorInput } from '../src/actors/supervisor.js';
+import { supervisorMachine, type DecodeInput, type EncodeInput, type SupervisorInput } from '../src/actors/supervisor.js';
 
 const input: SupervisorInput = {
   seed: 1,
@@ -9,19 +9,21 @@ const input: SupervisorInput = {
   lag: 5,
   framesPerBlock: 3,
   latentSlots: 2,
-  contextSlot: 0,
+  prompts: [{ fromBlock: 0, contextSlot: 0 }],
   kv: { capacity: 27, sinkFrames: 3, windowFrames: 9 },
 };
 
 /** A supervisor whose lanes are replaced by recorders (the real lanes are tested in runtime.test.ts). */
 function recordingSupervisor(failAt?: { block: number; stage: number }) {
   const log: string[] = [];
+  const contexts: string[] = [];
   let active = 0;
   let maxActive = 0;
   const forward = fromPromise(async ({ input: f }: { input: ForwardInput }) => {
     active++;
     maxActive = Math.max(maxActive, active);
     log.push(`b${f.block}s${f.stage}@slot${f.latentSlot}`);
+    contexts.push(`b${f.block}:ctx${f.contextSlot}`);
     await Promise.resolve();
     active--;
     if (failAt && f.block === failAt.block && f.stage === failAt.stage) throw new Error('lane 0 crashed');
@@ -30,8 +32,8 @@ function recordingSupervisor(failAt?: { block: number; stage: number }) {
   const machine = supervisorMachine.provide({
     actors: {
       block: reportingBlockMachine.provide({ actors: { forward } }),
-      encodePrompt: fromPromise(async () => {
-        log.push('encode');
+      encodePrompt: fromPromise(async ({ input: e }: { input: EncodeInput }) => {
+        log.push(e.contextSlots.length === 1 ? 'encode' : `encode ${e.contextSlots.join(',')}`);
       }),
       decode: fromPromise(async ({ input: d }: { input: DecodeInput }) => {
         log.push(`decode b${d.block}`);
@@ -39,7 +41,7 @@ function recordingSupervisor(failAt?: { block: number; stage: number }) {
       }),
     },
   });
-  return { machine, log, maxActive: () => maxActive };
+  return { machine, log, contexts, maxActive: () => maxActive };
 }
 
 describe('supervisor (P0, sequential)', () => {
@@ -75,5 +77,15 @@ describe('supervisor (P0, sequential)', () => {
     expect(actor.getSnapshot().value).toBe('failed');
     expect(actor.getSnapshot().context.failure).toEqual({ block: 2, message: 'lane 0 crashed' });
     expect(log.some((l) => l.startsWith('b3'))).toBe(false);
+  });
+});
+
+describe('supervisor: a prompt timeline', () => {
+  it('encodes every prompt first, then admits each block with the context slot of its prompt', async () => {
+    const { machine, log, contexts } = recordingSupervisor();
+    const prompts = [{ fromBlock: 0, contextSlot: 0 }, { fromBlock: 2, contextSlot: 1 }, { fromBlock: 3, contextSlot: 2 }];
+    await toPromise(createActor(machine, { input: { ...input, prompts } }).start());
+    expect(log[0]).toBe('encode 0,1,2');
+    expect([...new Set(contexts)]).toEqual(['b0:ctx0', 'b1:ctx0', 'b2:ctx1', 'b3:ctx2']);
   });
 });

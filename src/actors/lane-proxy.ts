@@ -16,7 +16,8 @@ import type { TickBarrier } from './tick-barrier.js';
 
 /** What the proxies need besides the barrier: prompt encoding and decoding. */
 export interface ProxyPort {
-  encodePrompt(contextSlot: number): Promise<void>;
+  /** Encodes each prompt of the timeline into its context slot. */
+  encodePrompts(contextSlots: readonly number[]): Promise<void>;
   /** Decodes a block's final latents and hands the frames to the output (outside the actors). */
   decode(block: number, latentSlot: number): Promise<void>;
 }
@@ -41,7 +42,7 @@ export function laneProxies(barrier: TickBarrier, port: ProxyPort) {
   });
 
   const encodePrompt = fromPromise<void, EncodeInput>(async ({ input }) => {
-    await port.encodePrompt(input.contextSlot);
+    await port.encodePrompts(input.contextSlots);
   });
 
   const decode = fromPromise<{ block: number }, DecodeInput>(async ({ input }) => {

@@ -24,7 +24,12 @@ export interface SupervisorInput {
   readonly framesPerBlock: number;
   /** Latent slots available; bounds the blocks alive (in flight or waiting for decode). */
   readonly latentSlots: number;
-  readonly contextSlot: number;
+  /**
+   * The prompt timeline: block `fromBlock` and every later block (until the next entry) are
+   * admitted with `contextSlot`. Sorted by `fromBlock`, the first at block 0. All prompts are
+   * encoded before the first block starts.
+   */
+  readonly prompts: readonly PromptSegment[];
   readonly kv: { readonly capacity: number; readonly sinkFrames: number; readonly windowFrames: number };
 }
 
@@ -41,9 +46,22 @@ export interface SupervisorContext extends SupervisorInput {
   readonly failure: { readonly block: number; readonly message: string } | null;
 }
 
-/** What the `encodePrompt` actor receives. */
-export interface EncodeInput {
+/** One entry of the prompt timeline: the prompt in `contextSlot` applies from `fromBlock` on. */
+export interface PromptSegment {
+  readonly fromBlock: number;
   readonly contextSlot: number;
+}
+
+/** What the `encodePrompt` actor receives: the context slots to fill, one per prompt. */
+export interface EncodeInput {
+  readonly contextSlots: readonly number[];
+}
+
+/** The context slot of the prompt that applies to `block`. */
+function contextSlotOf(prompts: readonly PromptSegment[], block: number): number {
+  let slot = (prompts[0] as PromptSegment).contextSlot;
+  for (const segment of prompts) if (segment.fromBlock <= block) slot = segment.contextSlot;
+  return slot;
 }
 
 /** What the `decode` actor receives; it hands the frames to the output itself. */
@@ -91,8 +109,8 @@ function recycle(ctx: SupervisorContext, block: number): Partial<SupervisorConte
  * @example
  * ```ts
  * const supervisor = createActor(supervisorMachine.provide({ actors: { block, encodePrompt, decode } }), {
- *   input: { seed: 7, blocks: 8, lag: 5, framesPerBlock: 3, latentSlots: 8, contextSlot: 0,
- *            kv: { capacity: 15, sinkFrames: 3, windowFrames: 9 } },
+ *   input: { seed: 7, blocks: 8, lag: 5, framesPerBlock: 3, latentSlots: 8,
+ *            prompts: [{ fromBlock: 0, contextSlot: 0 }], kv: { capacity: 15, sinkFrames: 3, windowFrames: 9 } },
  * });
  * supervisor.start();
  * ```
@@ -135,7 +153,7 @@ export const supervisorMachine = setup({
         progress: { ...context.progress, [block]: 0 },
       });
       enqueue.spawnChild('block', { id: `block.${block}`, input });
-      enqueue.sendTo(`block.${block}`, { type: 'block.admit', contextSlot: context.contextSlot });
+      enqueue.sendTo(`block.${block}`, { type: 'block.admit', contextSlot: contextSlotOf(context.prompts, block) });
     }),
   },
 }).createMachine({
@@ -159,7 +177,7 @@ export const supervisorMachine = setup({
     encoding: {
       invoke: {
         src: 'encodePrompt',
-        input: ({ context }) => ({ contextSlot: context.contextSlot }),
+        input: ({ context }) => ({ contextSlots: context.prompts.map((p) => p.contextSlot) }),
         onDone: 'running',
         onError: {
           target: 'failed',

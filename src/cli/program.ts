@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { packageVersion } from '../runtime/paths.js';
 import { registerBenchCommand } from './bench-command.js';
+import { registerEvalCommand } from './eval-command.js';
 import { registerRunCommand } from './run-command.js';
 import { registerSimulateCommand } from './simulate-command.js';
 
@@ -21,5 +22,6 @@ export function createProgram(): Command {
   registerRunCommand(program);
   registerBenchCommand(program);
   registerSimulateCommand(program);
+  registerEvalCommand(program);
   return program;
 }

@@ -3,7 +3,7 @@
  * Writes a model package with deterministic weights.
  *
  * ```
- * node dist/src/model-builder/cli.js [--out models/default] [--if-missing]
+ * node dist/src/model-builder/cli.js [--out models/random] [--if-missing]
  *   [--name S] [--seed N] [--layers N] [--width N] [--heads N] [--patch-size N]
  *   [--latent-channels N] [--latent-height N] [--latent-width N] [--frames-per-block N]
  *   [--video-height N] [--video-width N] [--max-tokens N] [--context-dim N]
@@ -37,7 +37,7 @@ export interface CliOptions {
 
 /** Parses the command line (without `node` and the script). @throws {TypeError} on bad usage. */
 export function parseArgs(argv: readonly string[]): CliOptions {
-  let out = 'models/default';
+  let out = 'models/random';
   let ifMissing = false;
   const config: { -readonly [K in keyof BuilderConfig]?: BuilderConfig[K] } = {};
   for (let i = 0; i < argv.length; i++) {

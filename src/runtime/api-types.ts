@@ -19,7 +19,27 @@ export interface GenerateRequest {
   readonly seed: number;
   /** Number of blocks to generate. */
   readonly blocks: number;
-  /** Text prompt. */
+  /** Text prompt (of the first block, and of every block until the first switch). */
+  readonly prompt: string;
+  /**
+   * Scheduled prompt switches, by block (at most 7, `atBlock` increasing, inside the video).
+   * Block `atBlock` and later blocks are admitted under the new prompt; in a cascade every
+   * forward uses the prompt of its newest in-flight block, so blocks already in flight follow
+   * the new prompt from then on, without a re-cache.
+   */
+  readonly switches?: readonly PromptSwitch[];
+}
+
+/**
+ * A scheduled prompt switch.
+ *
+ * @example
+ * ```ts
+ * runtime.generate({ seed: 1, blocks: 8, prompt: 'red ball moving left', switches: [{ atBlock: 4, prompt: 'blue ball moving up' }] });
+ * ```
+ */
+export interface PromptSwitch {
+  readonly atBlock: number;
   readonly prompt: string;
 }
 
@@ -44,7 +64,7 @@ export interface GenerateOptions {
 
 /** Options of `createRuntime`. */
 export interface RuntimeOptions {
-  /** Model package folder; defaults to the bundled `models/default`. */
+  /** Model package folder; defaults to the bundled trained `models/sprites`. */
   readonly model?: string;
   /** Number of CPU lanes (1 thread each) or explicit lane options. Default 1. */
   readonly lanes?: number | readonly LaneOptions[];

@@ -45,7 +45,8 @@ export function packageRoot(): string {
 }
 
 /**
- * Absolute path of the bundled default model package, `models/default` at the package root.
+ * Absolute path of the bundled default model package, `models/sprites` at the package root (the
+ * trained sprite model; `models/random` holds the random-weight model the tests use).
  *
  * @example
  * ```ts
@@ -53,7 +54,7 @@ export function packageRoot(): string {
  * ```
  */
 export function defaultModelDir(): string {
-  return join(packageRoot(), 'models', 'default');
+  return join(packageRoot(), 'models', 'sprites');
 }
 
 /**

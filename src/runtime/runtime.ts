@@ -15,7 +15,7 @@ import { allocateExchange } from './cascade/exchange.js';
 import { JointExecutor } from './cascade/joint-executor.js';
 import { LanesExecutor } from './cascade/lanes-executor.js';
 import type { TickExecutor } from './cascade/tick.js';
-import type { Frame, GenerateOptions, GenerateRequest, RuntimeOptions, RuntimeStats } from './api-types.js';
+import type { Frame, GenerateOptions, GenerateRequest, PromptSwitch, RuntimeOptions, RuntimeStats } from './api-types.js';
 import { GenerationAbortedError, InvalidOptionError } from './errors.js';
 import { OrderedFrameQueue } from './frame-queue.js';
 import { allocateKvSlabs, kvLayoutFor } from './kv/kv-slabs.js';
@@ -52,7 +52,20 @@ function validateRequest(request: GenerateRequest): void {
   if (!Number.isSafeInteger(request.seed) || request.seed < 0) throw new InvalidOptionError('seed', 'a non-negative safe integer', request.seed);
   if (!Number.isInteger(request.blocks) || request.blocks < 1) throw new InvalidOptionError('blocks', 'a positive integer', request.blocks);
   if (typeof request.prompt !== 'string') throw new InvalidOptionError('prompt', 'a string', request.prompt);
+  const switches = request.switches ?? [];
+  if (!Array.isArray(switches)) throw new InvalidOptionError('switches', 'an array of { atBlock, prompt }', switches);
+  if (switches.length > MAX_PROMPT_SWITCHES) throw new InvalidOptionError('switches', `at most ${MAX_PROMPT_SWITCHES} prompt switches`, switches.length);
+  switches.forEach((s: PromptSwitch, i) => {
+    const after = i === 0 ? 0 : (switches[i - 1] as PromptSwitch).atBlock;
+    if (!Number.isInteger(s.atBlock) || s.atBlock <= after || s.atBlock >= request.blocks) {
+      throw new InvalidOptionError(`switches[${i}].atBlock`, `an integer in (${after}, ${request.blocks}) (after the previous switch, before the end)`, s.atBlock);
+    }
+    if (typeof s.prompt !== 'string') throw new InvalidOptionError(`switches[${i}].prompt`, 'a string', s.prompt);
+  });
 }
+
+/** Scheduled prompt switches per generation: the context slab holds one slot per prompt. */
+export const MAX_PROMPT_SWITCHES = 7;
 
 /** The slabs and files every lane worker shares. */
 type SharedLaneData = Omit<LaneWorkerData, 'laneId' | 'lane' | 'allowSpinning'>;
@@ -111,7 +124,9 @@ export class Runtime {
     const cascade = resolveCascade({ ...this.#cascade, ...options.cascade }, this.lanes.length);
     const lag = lagOf(cascade.parallelism);
     const schedule = buildSchedule(this.manifest.sampler);
-    const promptTokens = Array.from(tokenizePrompt(request.prompt, this.manifest.text), Number);
+    // Context slot i holds prompt i of the timeline: the initial prompt, then each switch.
+    const timeline = [{ atBlock: 0, prompt: request.prompt }, ...(request.switches ?? [])];
+    const promptTokens = timeline.map((p) => Array.from(tokenizePrompt(p.prompt, this.manifest.text), Number));
     const { signal, onProgress } = options;
     signal?.throwIfAborted();
     const previous = this.#idle;
@@ -138,8 +153,10 @@ export class Runtime {
       },
     });
     const proxies = laneProxies(barrier, {
-      encodePrompt: async (contextSlot) => {
-        await this.#pickLane().encode({ kind: 'encode', tokens: promptTokens, contextSlot });
+      encodePrompts: async (contextSlots) => {
+        for (const contextSlot of contextSlots) {
+          await this.#pickLane().encode({ kind: 'encode', tokens: promptTokens[contextSlot] as number[], contextSlot });
+        }
       },
       decode: async (block, latentSlot) => {
         const { rgb } = await this.#pickLane().decode({ kind: 'decode', block, latentSlot });
@@ -164,7 +181,7 @@ export class Runtime {
         lag,
         framesPerBlock: m.framesPerBlock,
         latentSlots: this.#data.latents.slots,
-        contextSlot: 0,
+        prompts: timeline.map((p, contextSlot) => ({ fromBlock: p.atBlock, contextSlot })),
         kv: { capacity: this.#data.kv.layout.capacitySlots, sinkFrames: m.kv.sinkFrames, windowFrames: m.kv.windowFrames },
       },
       ...(this.#inspect ? { inspect: this.#inspect } : {}),
@@ -264,7 +281,7 @@ export async function createRuntime(options: RuntimeOptions & RuntimeInternals =
     exchange: allocateExchange(m, MAX_IN_FLIGHT_BLOCKS * m.framesPerBlock),
     kv: allocateKvSlabs(kvLayoutFor(m, capacitySlots)),
     latents: allocateSlotSlab(LATENT_SLOTS, m.framesPerBlock * m.latent.channels * m.latent.height * m.latent.width),
-    contexts: allocateSlotSlab(2, m.text.maxTokens * m.text.contextDim),
+    contexts: allocateSlotSlab(1 + MAX_PROMPT_SWITCHES, m.text.maxTokens * m.text.contextDim),
   };
   const totalThreads = laneOptions.reduce((sum, lane) => sum + lane.threads, 0);
   const allowSpinning = totalThreads <= availableParallelism();

@@ -78,11 +78,11 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   };
   const lag = lagOf(o.parallelism);
   const barrier = new TickBarrier({ lag, blocks: o.blocks, attention: 'bidirectional', executor });
-  const { forward, encodePrompt, decode } = laneProxies(barrier, { encodePrompt: async () => {}, decode: async () => {} });
+  const { forward, encodePrompt, decode } = laneProxies(barrier, { encodePrompts: async () => {}, decode: async () => {} });
   const machine = supervisorMachine.provide({ actors: { block: reportingBlockMachine.provide({ actors: { forward } }), encodePrompt, decode } });
   const perBlock = o.latentFramesPerBlock ?? 3;
   const actor = createActor(machine, {
-    input: { seed: 0, blocks: o.blocks, lag, framesPerBlock: perBlock, latentSlots: 8, contextSlot: 0, kv: { capacity: 64, sinkFrames: perBlock, windowFrames: 3 * perBlock } },
+    input: { seed: 0, blocks: o.blocks, lag, framesPerBlock: perBlock, latentSlots: 8, prompts: [{ fromBlock: 0, contextSlot: 0 }], kv: { capacity: 64, sinkFrames: perBlock, windowFrames: 3 * perBlock } },
   }).start();
   await toPromise(actor);
   const seconds = clock / 1000;

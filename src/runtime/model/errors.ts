@@ -38,7 +38,7 @@ export interface ModelPackageIssue {
  * @example
  * ```ts
  * try {
- *   await loadModelPackage('models/default');
+ *   await loadModelPackage('models/random');
  * } catch (err) {
  *   if (err instanceof ModelPackageError && err.code === 'E_MODEL_FILE_MISSING') console.error(err.file);
  * }

@@ -98,7 +98,7 @@ function pathsOf(dir: string, m: ModelManifest): ModelPaths {
  *
  * @example
  * ```ts
- * const pkg = await loadModelPackage('models/default');
+ * const pkg = await loadModelPackage('models/random');
  * const session = await InferenceSession.create(pkg.paths.denoiser);
  * ```
  */
@@ -214,8 +214,8 @@ async function openGraph(dir: string, g: PackageGraph): Promise<InferenceSession
  *
  * @example
  * ```ts
- * const manifest = await readManifest('models/default');
- * await validateModelGraphs('models/default', manifest);
+ * const manifest = await readManifest('models/random');
+ * await validateModelGraphs('models/random', manifest);
  * ```
  */
 export async function validateModelGraphs(dir: string, manifest: ModelManifest): Promise<void> {

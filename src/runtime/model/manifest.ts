@@ -134,7 +134,7 @@ function crossFieldIssues(file: string, m: ModelManifest): ModelPackageIssue[] {
  *
  * @example
  * ```ts
- * const manifest = decodeManifest(JSON.parse(text), 'models/default/model.json');
+ * const manifest = decodeManifest(JSON.parse(text), 'models/random/model.json');
  * ```
  */
 export function decodeManifest(json: unknown, file: string): ModelManifest {

@@ -1,0 +1,118 @@
+/**
+ * `block-cascade eval`: prompt adherence, sprite integrity, block-boundary jumps and switch
+ * response of P0 against P1..P4 cascades, on the same seeds and prompts (src/quality/).
+ */
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Presets, SingleBar } from 'cli-progress';
+import { defaultEvalPlan, runQualityEval } from '../quality/eval.js';
+import { evalMarkdown, formatEvalTable } from '../quality/eval-report.js';
+import { machineInfo } from '../runtime/bench/report.js';
+import { defaultModelDir } from '../runtime/paths.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { SIGINT_EXIT_CODE, onInterrupt } from './interrupt.js';
+import { parsePositiveInt } from './options.js';
+import { reportError } from './report-error.js';
+
+/** Options of `eval`, as commander parses them. */
+export interface EvalOptions {
+  readonly json?: string;
+  readonly markdown?: string;
+  readonly seeds: number;
+  readonly blocks: number;
+  readonly model?: string;
+}
+
+/** The generated table replaces what lies between these markers in an existing Markdown file. */
+const BEGIN = '<!-- eval:begin -->';
+const END = '<!-- eval:end -->';
+
+async function write(file: string, text: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, text);
+  process.stderr.write(`block-cascade eval: wrote ${file}\n`);
+}
+
+/** Puts `table` between the markers of `file` (keeping the prose around it), or writes a new page. */
+async function writeMarkdown(file: string, table: string): Promise<void> {
+  const section = `${BEGIN}\n${table}${END}`;
+  if (!existsSync(file)) return write(file, `# Quality\n\n${section}\n`);
+  const text = await readFile(file, 'utf8');
+  const from = text.indexOf(BEGIN);
+  const to = text.indexOf(END);
+  if (from < 0 || to < from) throw new Error(`${file}: has no ${BEGIN} … ${END} section to replace`);
+  await write(file, text.slice(0, from) + section + text.slice(to + END.length));
+}
+
+/**
+ * Runs the evaluation, prints the table and writes JSON and Markdown if asked; returns the exit
+ * status (0, or 130 when interrupted).
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await runEvalCommand({ seeds: 16, blocks: 6, json: 'docs/bench/quality.json', markdown: 'docs/quality.md' });
+ * ```
+ */
+export async function runEvalCommand(options: EvalOptions): Promise<number> {
+  const plan = defaultEvalPlan({ seeds: options.seeds, blocks: options.blocks });
+  const model = options.model ?? defaultModelDir();
+  const interrupt = onInterrupt();
+  let runtime: Runtime | undefined;
+  const bar = process.stderr.isTTY
+    ? new SingleBar({ stream: process.stderr, format: 'evaluating |{bar}| {value}/{total} videos | {duration_formatted}', hideCursor: true }, Presets.shades_classic)
+    : null;
+  try {
+    const { createRuntime } = await import('../runtime/runtime.js');
+    runtime = await createRuntime({ model, lanes: 2 });
+    process.stderr.write(
+      `block-cascade eval: ${runtime.manifest.name}, ${plan.configs.length} configurations × ${plan.cases.length} videos of ${plan.blocks} blocks\n`,
+    );
+    const start = performance.now();
+    bar?.start(plan.configs.length * plan.cases.length, 0);
+    const result = await runQualityEval(runtime, plan, { signal: interrupt.signal, onVideo: (done) => bar?.update(done) });
+    bar?.stop();
+    const seconds = (performance.now() - start) / 1000;
+    process.stdout.write(`${formatEvalTable(result)}\n`);
+    const ctx = { model: runtime.manifest.name, seeds: options.seeds, blocks: plan.blocks, videosPerConfig: plan.cases.length, seconds };
+    if (options.json !== undefined) {
+      await write(options.json, `${JSON.stringify({ machine: machineInfo(), ...ctx, model: { name: runtime.manifest.name, dir: model }, ...result }, null, 2)}\n`);
+    }
+    if (options.markdown !== undefined) await writeMarkdown(options.markdown, evalMarkdown(result, ctx));
+    return 0;
+  } catch (err) {
+    if (interrupt.signal.aborted) return SIGINT_EXIT_CODE;
+    throw err;
+  } finally {
+    bar?.stop();
+    await runtime?.close();
+    interrupt.dispose();
+  }
+}
+
+/**
+ * Adds the `eval` command to a program.
+ *
+ * @example
+ * ```ts
+ * registerEvalCommand(new Command('block-cascade'));
+ * ```
+ */
+export function registerEvalCommand(program: Command): Command {
+  return program
+    .command('eval')
+    .description('score prompt adherence and temporal consistency of P0 vs P1..P4 cascades (same seeds and prompts)')
+    .option('--json <file>', 'write every video\'s scores and the summaries as JSON')
+    .option('--markdown <file>', 'write the summary table into this Markdown file (between <!-- eval:begin --> and <!-- eval:end --> if it exists)')
+    .option('--seeds <n>', 'seeds (each: 4 prompts + 1 prompt switch)', parsePositiveInt, 16)
+    .option('--blocks <n>', 'blocks per video (the switch comes at half)', parsePositiveInt, 6)
+    .option('--model <dir>', 'model package folder (default: the bundled trained model)')
+    .action(async (options: EvalOptions) => {
+      try {
+        process.exitCode = await runEvalCommand(options);
+      } catch (err) {
+        reportError(err);
+      }
+    });
+}
