@@ -9,6 +9,8 @@
  * Layout: keys and values float32 `[layer][head][token][headDim]` for up to `maxTokens` tokens of
  * a tick; control int32 `[arrivals of layer 0 … layer L−1, abort flag]`.
  */
+import { kvRowFloats, kvSlotFloats } from '../kv/kv-layout.js';
+import type { KvSlabs } from '../kv/kv-slabs.js';
 import type { ModelManifest } from '../model/manifest-types.js';
 
 export interface ExchangeSlab {
@@ -81,36 +83,52 @@ export function arriveAndWait(x: ExchangeSlab, layer: number, lanes: number, tim
   }
 }
 
+/** A layer's full key/value set: `[heads, tokens, headDim]` each. */
+export interface LayerKeyValues {
+  readonly key: Float32Array;
+  readonly value: Float32Array;
+  readonly tokens: number;
+}
+
 /**
- * This lane's `past_key`/`past_value` for layer `layer` ([heads, T', headDim]): per head, the
- * cache past (`pastTokens` tokens) followed by the tick's tokens outside [mineFrom, mineTo), in
- * token order, read from the exchange.
+ * Layer `layer`'s `key`/`value` input of `layer_<i>` (`[heads, T + N, headDim]`): per head, the
+ * cache past read straight from the KV slabs (`pastSlots` in order), then every tick token from
+ * the exchange, in token order. Each float is copied once; `out` (of that exact size) is filled
+ * in place, so a lane can reuse one buffer for every layer.
  */
-export function pastWithOthers(
+export function fullKeyValues(
   x: ExchangeSlab,
   layer: number,
-  past: { readonly key: Float32Array; readonly value: Float32Array; readonly tokens: number },
+  slabs: KvSlabs,
+  pastSlots: readonly number[],
   totalTokens: number,
-  mine: { readonly from: number; readonly to: number },
-): { key: Float32Array; value: Float32Array; tokens: number } {
+  out?: { readonly key: Float32Array; readonly value: Float32Array },
+): LayerKeyValues {
   const d = x.headDim;
-  const tokens = past.tokens + totalTokens - (mine.to - mine.from);
-  const keys = new Float32Array(x.keys);
-  const values = new Float32Array(x.values);
-  const key = new Float32Array(x.heads * tokens * d);
-  const value = new Float32Array(key.length);
+  const rows = kvRowFloats(slabs.layout);
+  const perSlot = kvSlotFloats(slabs.layout);
+  const pastTokens = pastSlots.length * slabs.layout.tokensPerFrame;
+  const tokens = pastTokens + totalTokens;
+  const floats = x.heads * tokens * d;
+  if (out && (out.key.length !== floats || out.value.length !== floats)) {
+    throw new RangeError(`fullKeyValues: ${tokens} tokens need ${floats} floats, out has key ${out.key.length}, value ${out.value.length}`);
+  }
+  const key = out?.key ?? new Float32Array(floats);
+  const value = out?.value ?? new Float32Array(floats);
+  const cache = { k: new Float32Array(slabs.keys), v: new Float32Array(slabs.values) };
+  const tick = { k: new Float32Array(x.keys), v: new Float32Array(x.values) };
   for (let h = 0; h < x.heads; h++) {
     let o = h * tokens * d;
-    const pastStart = h * past.tokens * d;
-    key.set(past.key.subarray(pastStart, pastStart + past.tokens * d), o);
-    value.set(past.value.subarray(pastStart, pastStart + past.tokens * d), o);
-    o += past.tokens * d;
-    const base = (layer * x.heads + h) * x.maxTokens * d;
-    for (const [from, to] of [[0, mine.from], [mine.to, totalTokens]] as const) {
-      key.set(keys.subarray(base + from * d, base + to * d), o);
-      value.set(values.subarray(base + from * d, base + to * d), o);
-      o += (to - from) * d;
+    const lh = layer * x.heads + h;
+    for (const slot of pastSlots) {
+      const src = slot * perSlot + lh * rows;
+      key.set(cache.k.subarray(src, src + rows), o);
+      value.set(cache.v.subarray(src, src + rows), o);
+      o += rows;
     }
+    const base = lh * x.maxTokens * d;
+    key.set(tick.k.subarray(base, base + totalTokens * d), o);
+    value.set(tick.v.subarray(base, base + totalTokens * d), o);
   }
   return { key, value, tokens };
 }

@@ -13,6 +13,7 @@ import type { DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, TickTa
 import { gaussianNoise } from '../noise.js';
 import { samplerStep } from '../sampler.js';
 import { gatherPast, scatterPresent } from '../kv/kv-slabs.js';
+import { buildAttentionMask } from '../model/attention-mask.js';
 import { slotView } from '../slot-slab.js';
 import { runShare, type LayeredSessions } from './share-tick.js';
 import type { LaneWorkerData } from './worker-data.js';
@@ -105,28 +106,6 @@ async function encode(task: EncodeTask, { textEncoder }: Sessions): Promise<Lane
   return { runMs, workerMs: performance.now() - start };
 }
 
-/**
- * Additive attention mask `[1, 1, N, T + N]` for a joint call: the past is always visible; an
- * in-flight frame is visible to a query frame unless attention is causal and it belongs to a
- * newer block. All zeros (adding +0 changes no float) for a single block.
- */
-function jointMask(task: TickTask, pastTokens: number): Float32Array {
-  const tokensPerFrame = m.tokensPerFrame;
-  const n = task.members.length * framesPerBlock * tokensPerFrame;
-  const mask = new Float32Array(n * (pastTokens + n));
-  if (task.attention === 'bidirectional') return mask;
-  const tokensPerBlock = framesPerBlock * tokensPerFrame;
-  for (let q = 0; q < n; q++) {
-    const queryBlock = Math.floor(q / tokensPerBlock);
-    const row = q * (pastTokens + n) + pastTokens;
-    mask.fill(HIDDEN, row + (queryBlock + 1) * tokensPerBlock, row + n);
-  }
-  return mask;
-}
-
-/** Added to the logits of a hidden key: large enough for softmax to give exactly 0. */
-const HIDDEN = -1e9;
-
 async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming> {
   const start = performance.now();
   const members = task.members;
@@ -156,7 +135,11 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
   };
   if (denoiser.inputNames.includes('attention_mask')) {
     const n = frames * m.tokensPerFrame;
-    feeds.attention_mask = new ort.Tensor('float32', jointMask(task, pastTokens), [1, 1, n, pastTokens + n]);
+    // Queries and keys are the same in-flight frames: the joint call's mask (all zeros, i.e.
+    // no change to any float, for a single block).
+    const inFlight = members.flatMap((member) => Array.from({ length: framesPerBlock }, () => ({ block: member.block })));
+    const mask = buildAttentionMask({ pastTokens, queryFrames: inFlight, keyFrames: inFlight, tokensPerFrame: m.tokensPerFrame, mode: task.attention });
+    feeds.attention_mask = new ort.Tensor('float32', mask, [1, 1, n, pastTokens + n]);
   } else if (task.attention === 'causal' && members.length > 1) {
     throw new Error('causal attention inside the cascade window needs a model with an "attention_mask" input');
   }

@@ -9,8 +9,7 @@ import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { STAGES } from '../../protocol/domain.js';
 import type { ShareResult, ShareTask } from '../../protocol/lane-messages.js';
-import { arriveAndWait, abortExchange, exchangeToSlots, pastWithOthers, publishLayer } from '../cascade/exchange.js';
-import { gatherPast } from '../kv/kv-slabs.js';
+import { arriveAndWait, abortExchange, exchangeToSlots, fullKeyValues, publishLayer } from '../cascade/exchange.js';
 import { buildAttentionMask } from '../model/attention-mask.js';
 import { gaussianNoise } from '../noise.js';
 import { samplerStep } from '../sampler.js';
@@ -28,6 +27,19 @@ function output(outputs: ort.InferenceSession.OnnxValueMapType, name: string): F
   const tensor = outputs[name];
   if (!tensor) throw new Error(`the layered model returned no output "${name}"`);
   return tensor.data as Float32Array;
+}
+
+/** Key/value buffers by size, reused across ticks: a lane's tick sizes repeat (window full). */
+const buffers = new Map<number, { readonly key: Float32Array; readonly value: Float32Array }>();
+
+function keyValueBuffers(floats: number): { readonly key: Float32Array; readonly value: Float32Array } {
+  let pair = buffers.get(floats);
+  if (pair === undefined) {
+    if (buffers.size >= 16) buffers.clear(); // sizes of a growing cache never come back
+    pair = { key: new Float32Array(floats), value: new Float32Array(floats) };
+    buffers.set(floats, pair);
+  }
+  return pair;
 }
 
 export async function runShare(task: ShareTask, sessions: LayeredSessions, context: Float32Array, data: LaneWorkerData): Promise<ShareResult> {
@@ -74,9 +86,9 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
     let hidden = output(e, 'hidden');
     const timeEmbedding = new ort.Tensor('float32', output(e, 'time_embedding'), [1, frames, m.width]);
     const hiddenDims = [1, frames * tpf, m.width];
-    const past = gatherPast(data.kv, task.pastSlots);
     const pastTokens = task.pastSlots.length * tpf;
-    const perLayer = m.heads * pastTokens * m.headDim;
+    // One key/value buffer pair for every layer of this tick (the runs are sequential).
+    const keyValues = keyValueBuffers(m.heads * (pastTokens + totalTokens) * m.headDim);
     // Rows: this lane's frames; columns: the cache past, then every tick frame in tick order.
     const tickFrames = task.members.flatMap((member) => Array.from({ length: F }, () => ({ block: member.block })));
     const mask = buildAttentionMask({ pastTokens, queryFrames: tickFrames.slice(from, to), keyFrames: tickFrames, tokensPerFrame: tpf, mode: task.attention });
@@ -90,13 +102,8 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
       });
       publishLayer(x, l, mine.from, output(kv, 'key'), output(kv, 'value'));
       exchangeWaitMs += arriveAndWait(x, l, task.lanes);
-      const layerPast = pastWithOthers(
-        x,
-        l,
-        { key: past.key.subarray(l * perLayer, (l + 1) * perLayer), value: past.value.subarray(l * perLayer, (l + 1) * perLayer), tokens: pastTokens },
-        totalTokens,
-        { from: 0, to: 0 }, // every tick token, own included: layer_<l> takes the full K/V set
-      );
+      // The cache past, then every tick token, own included: layer_<l> takes the full K/V set.
+      const layerPast = fullKeyValues(x, l, data.kv, task.pastSlots, totalTokens, keyValues);
       const pastDims = [1, m.heads, layerPast.tokens, m.headDim];
       const out = await run(sessions.layers[l] as ort.InferenceSession, {
         hidden: new ort.Tensor('float32', hidden, hiddenDims),
