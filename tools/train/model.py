@@ -240,16 +240,37 @@ class DiTLayer(nn.Module):
         return h.reshape(b, -1, c.width)
 
 
+def grid_positions(grid, d):
+    """[grid², d]: sin/cos of the row in the first half, of the column in the second, unit scale."""
+    rows = torch.arange(grid, dtype=torch.float32).repeat_interleave(grid)
+    cols = torch.arange(grid, dtype=torch.float32).repeat(grid)
+    quarter = d // 4
+    freqs = 0.5 + 2.5 * torch.arange(quarter, dtype=torch.float32) / quarter  # radians per cell
+    parts = [torch.sin(rows[:, None] * freqs), torch.cos(rows[:, None] * freqs), torch.sin(cols[:, None] * freqs), torch.cos(cols[:, None] * freqs)]
+    return torch.cat(parts, dim=1)
+
+
 class DiT(nn.Module):
     def __init__(self, c: Config):
         super().__init__()
         d = c.width
         self.c = c
         self.patch = nn.Linear(c.patch_dim, d)
-        self.position = nn.Parameter(torch.randn(c.tokens_per_frame, d) * 0.02)
+        # In-frame positions start as a strong 2-D sinusoid rather than small noise, and every
+        # layer's queries start equal to its keys: a token then attends to the tokens at its
+        # own place in the other frames from the first step, which is most of what moving a
+        # sprite needs (trained from small random values, the first run never learned it).
+        self.position = nn.Parameter(grid_positions(c.grid, d))
         self.time1 = nn.Linear(d, d)
         self.time2 = nn.Linear(d, d)
         self.layers = nn.ModuleList([DiTLayer(c) for _ in range(c.layers)])
+        with torch.no_grad():
+            for layer in self.layers:
+                eye = torch.eye(d)
+                layer.q.weight.copy_(eye)
+                layer.q.bias.zero_()
+                layer.kv.weight[:d].copy_(eye)
+                layer.kv.bias[:d].zero_()
         self.head_modulation = nn.Linear(d, 2 * d)
         self.out = nn.Linear(d, c.patch_dim)
         nn.init.zeros_(self.head_modulation.weight)
