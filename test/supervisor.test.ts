@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, toPromise } from 'xstate';
 import { reportingBlockMachine, type ForwardInput } from '../src/actors/block.js';
-import { supervisorMachine, type DecodeInput, type EncodeInput, type SupervisorInput } from '../src/actors/supervisor.js';
+import { freeContextSlot, supervisorMachine, type DecodeInput, type EncodeInput, type SupervisorInput } from '../src/actors/supervisor.js';
 
 const input: SupervisorInput = {
   seed: 1,
@@ -87,5 +87,26 @@ describe('supervisor: a prompt timeline', () => {
     await toPromise(createActor(machine, { input: { ...input, prompts } }).start());
     expect(log[0]).toBe('encode 0,1,2');
     expect([...new Set(contexts)]).toEqual(['b0:ctx0', 'b1:ctx0', 'b2:ctx1', 'b3:ctx2']);
+  });
+
+  it('a live switch applies from the next admitted block; a free slot avoids every slot still in use', async () => {
+    const { machine, contexts } = recordingSupervisor();
+    const actor = createActor(machine, { input });
+    let sent = false;
+    actor.subscribe((snapshot) => {
+      if (!sent && snapshot.context.nextBlock === 2) {
+        sent = true;
+        // Block 1 is in flight under slot 0, the current prompt is slot 0: slot 1 is free.
+        expect(freeContextSlot(snapshot.context, 8)).toBe(1);
+        actor.send({ type: 'prompt.switch', contextSlot: 1 });
+      }
+    });
+    actor.start();
+    await toPromise(actor);
+    expect([...new Set(contexts)]).toEqual(['b0:ctx0', 'b1:ctx0', 'b2:ctx1', 'b3:ctx1']);
+    expect(actor.getSnapshot().context.prompts).toEqual([{ fromBlock: 0, contextSlot: 0 }, { fromBlock: 2, contextSlot: 1 }]);
+    const busy = { prompts: [{ fromBlock: 0, contextSlot: 0 }, { fromBlock: 1, contextSlot: 1 }], progress: { 0: 3, 1: 0 } } as const;
+    expect(freeContextSlot(busy, 2)).toBeNull();
+    expect(freeContextSlot(busy, 3)).toBe(2);
   });
 });

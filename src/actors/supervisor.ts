@@ -73,10 +73,34 @@ export interface DecodeInput {
 type BlockDoneEvent = { readonly type: `xstate.done.actor.block.${number}` };
 type DecodeDoneEvent = { readonly type: `xstate.done.actor.decode.${number}`; readonly output: { readonly block: number } };
 type DecodeErrorEvent = { readonly type: `xstate.error.actor.decode.${number}`; readonly error: unknown };
-export type SupervisorEvent = BlockReport | BlockDoneEvent | DecodeDoneEvent | DecodeErrorEvent | { readonly type: 'supervisor.stop' };
+/**
+ * A live prompt switch: the prompt already encoded into `contextSlot` applies from the next
+ * block admitted on (see {@link freeContextSlot} for a slot that is safe to encode into).
+ */
+export type PromptSwitchEvent = { readonly type: 'prompt.switch'; readonly contextSlot: number };
+export type SupervisorEvent =
+  | BlockReport | BlockDoneEvent | DecodeDoneEvent | DecodeErrorEvent | PromptSwitchEvent | { readonly type: 'supervisor.stop' };
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A context slot that no unfinished block and no pending prompt uses, among `slots` slots:
+ * safe to encode a new prompt into while the generation runs. Null when all are in use.
+ *
+ * @example
+ * ```ts
+ * const slot = freeContextSlot(actor.getSnapshot().context, 8);
+ * ```
+ */
+export function freeContextSlot(ctx: Pick<SupervisorContext, 'prompts' | 'progress'>, slots: number): number | null {
+  const used = new Set<number>([(ctx.prompts[ctx.prompts.length - 1] as PromptSegment).contextSlot]);
+  for (const [block, progress] of Object.entries(ctx.progress)) {
+    if (progress !== DONE) used.add(contextSlotOf(ctx.prompts, Number(block)));
+  }
+  for (let slot = 0; slot < slots; slot++) if (!used.has(slot)) return slot;
+  return null;
 }
 
 /** Whether the next block may start: Δ stages behind the newest one, with a free latent slot. */
@@ -172,6 +196,17 @@ export const supervisorMachine = setup({
   initial: 'encoding',
   on: {
     'supervisor.stop': '.stopped',
+    'prompt.switch': {
+      actions: assign({
+        prompts: ({ context, event }) => {
+          const last = context.prompts[context.prompts.length - 1] as PromptSegment;
+          // A switch no block was admitted under yet is replaced, not kept.
+          const kept = last.fromBlock === context.nextBlock && context.prompts.length > 1 ? context.prompts.slice(0, -1) : context.prompts;
+          const segment = { fromBlock: context.nextBlock, contextSlot: event.contextSlot };
+          return kept.length === 1 && kept[0]?.fromBlock === context.nextBlock ? [segment] : [...kept, segment];
+        },
+      }),
+    },
   },
   states: {
     encoding: {
