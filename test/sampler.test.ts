@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildSchedule, samplerStep, SamplerError, stagePlan, type Schedule } from '../src/runtime/sampler.js';
+import { buildSchedule, samplerStep, SamplerError, stagePlan, stepNeedsNoise, type Schedule } from '../src/runtime/sampler.js';
 import type { StageIndex } from '../src/protocol/domain.js';
 
 const selfForcing = { shift: 5, timesteps: [1000, 750, 500, 250], warp: true };
@@ -58,6 +58,25 @@ describe('samplerStep', () => {
     expect([...samplerStep(x, flow, 0.5, 0.25, noise, new Float32Array(3))]).toEqual([1.0625, -3.25, 4]);
     // The last step returns x0 and needs no noise.
     expect([...samplerStep(x, flow, 0.5, 0, null, new Float32Array(3))]).toEqual([0.75, -4, 4]);
+  });
+
+  it('euler follows the flow ODE without noise, and ends on the same x0 as renoise', () => {
+    const x = Float32Array.of(1, -2, 0);
+    const flow = Float32Array.of(0.5, 4, -8);
+    // x + (σn − σ)·v = x − 0.25·v
+    expect([...samplerStep(x, flow, 0.5, 0.25, null, new Float32Array(3), 'euler')]).toEqual([0.875, -3, 2]);
+    expect([...samplerStep(x, flow, 0.5, 0, null, new Float32Array(3), 'euler')]).toEqual([0.75, -4, 4]);
+    expect(stepNeedsNoise(0.25, 'euler')).toBe(false);
+    expect(stepNeedsNoise(0.25, 've-ddim')).toBe(false);
+    // ve-ddim: x0 = [0.75, −4, 4], ε̂ = (x − 0.5·x0)/0.5 = [1.25, 0, −4], x0 + 0.25·ε̂
+    expect([...samplerStep(x, flow, 0.5, 0.25, null, new Float32Array(3), 've-ddim')]).toEqual([1.0625, -4, 3]);
+    expect([...samplerStep(x, flow, 0.5, 0, null, new Float32Array(3), 've-ddim')]).toEqual([0.75, -4, 4]);
+    expect(stepNeedsNoise(0.25, 'renoise')).toBe(true);
+    expect(stepNeedsNoise(0, 'renoise')).toBe(false);
+    // An exact flow moves x along the straight path: x at σ=0.5 of (x0, ε) lands on σ=0.25's point.
+    const x0 = 3, eps = -1;
+    const at = (s: number) => (1 - s) * x0 + s * eps;
+    expect(samplerStep(Float32Array.of(at(0.5)), Float32Array.of(eps - x0), 0.5, 0.25, null, new Float32Array(1), 'euler')[0]).toBeCloseTo(at(0.25), 6);
   });
 
   it('works in place and ignores noise it does not need', () => {

@@ -4,7 +4,7 @@
  * the caller decides where it comes from (a counter-based generator).
  */
 import { STAGES, type Stage, type StageIndex } from '../protocol/domain.js';
-import type { ModelManifest } from './model/manifest-types.js';
+import type { ModelManifest, SamplerUpdate } from './model/manifest-types.js';
 
 /** Noise levels and model timesteps of the denoising steps, highest noise first. */
 export interface Schedule {
@@ -84,13 +84,21 @@ export function stagePlan(schedule: Schedule, index: StageIndex): StagePlan {
   };
 }
 
+/** Whether a step from σ to `sigmaNext` draws fresh noise under `update`. */
+export function stepNeedsNoise(sigmaNext: number, update: SamplerUpdate = 'renoise'): boolean {
+  return update === 'renoise' && sigmaNext > 0;
+}
+
 /**
- * One sampler step: `x0 = x − σ·flow`, then `(1 − σn)·x0 + σn·ε` with fresh noise, or `x0`
+ * One sampler step. `renoise`: `x0 = x − σ·flow`, then `(1 − σn)·x0 + σn·ε` with fresh noise,
+ * or `x0` after the last step. `euler`: `x + (σn − σ)·flow`. `ve-ddim`: `x0 + σn·ε̂` with the
+ * implied noise `ε̂ = (x − (1 − σ)·x0)/σ`. The last two draw no noise and end on the same `x0`
  * after the last step. `out` may be `x` itself.
  *
  * @example
  * ```ts
  * samplerStep(x, flow, 1, 0.9375, noise, x); // in place
+ * samplerStep(x, flow, 1, 0.75, null, x, 'euler');
  * ```
  */
 export function samplerStep(
@@ -100,12 +108,23 @@ export function samplerStep(
   sigmaNext: number,
   noise: Float32Array | null,
   out: Float32Array,
+  update: SamplerUpdate = 'renoise',
 ): Float32Array {
   const n = x.length;
   if (flow.length !== n || out.length !== n) {
     throw new SamplerError(`samplerStep: x has ${n} values, flow ${flow.length}, out ${out.length}`);
   }
-  if (sigmaNext > 0) {
+  if (update === 'euler') {
+    const dt = sigmaNext - sigma;
+    for (let i = 0; i < n; i++) out[i] = (x[i] as number) + dt * (flow[i] as number);
+  } else if (update === 've-ddim') {
+    // x̂0 = x − σ·v and ε̂ = (x − (1 − σ)·x̂0)/σ, then x̂0 + σn·ε̂ (no (1 − σn) on x̂0).
+    for (let i = 0; i < n; i++) {
+      const xi = x[i] as number;
+      const x0 = xi - sigma * (flow[i] as number);
+      out[i] = x0 + (sigmaNext * (xi - (1 - sigma) * x0)) / sigma;
+    }
+  } else if (sigmaNext > 0) {
     if (!noise || noise.length !== n) throw new SamplerError(`samplerStep: σ_next ${sigmaNext} needs ${n} noise values, got ${noise?.length ?? 0}`);
     const keep = 1 - sigmaNext;
     for (let i = 0; i < n; i++) out[i] = keep * ((x[i] as number) - sigma * (flow[i] as number)) + sigmaNext * (noise[i] as number);

@@ -4,7 +4,7 @@
  */
 import ort from 'onnxruntime-node';
 import { gaussianNoise } from '../../src/runtime/noise.js';
-import { buildSchedule, samplerStep } from '../../src/runtime/sampler.js';
+import { buildSchedule, samplerStep, stepNeedsNoise } from '../../src/runtime/sampler.js';
 import type { ModelPackage } from '../../src/runtime/model/loader.js';
 import { tokenizePrompt } from '../../src/runtime/model/tokenizer.js';
 
@@ -73,9 +73,9 @@ export async function referenceFrames(pkg: ModelPackage, seed: number, blocks: n
       const sigma = schedule.sigmas[step]!;
       const sigmaNext = schedule.sigmas[step + 1] ?? 0;
       const flow = (await run(x, schedule.timesteps[step]!)).flow!.data as Float32Array;
-      const noise = sigmaNext > 0 ? gaussianNoise({ seed, block: b, step: step + 1 }, new Float32Array(x.length)) : null;
+      const noise = stepNeedsNoise(sigmaNext, m.sampler.update) ? gaussianNoise({ seed, block: b, step: step + 1 }, new Float32Array(x.length)) : null;
       const next = new Float32Array(x.length);
-      samplerStep(x, flow, sigma, sigmaNext, noise, next);
+      samplerStep(x, flow, sigma, sigmaNext, noise, next, m.sampler.update);
       x = next;
     }
     const decoded = (await vae.run({ latents: new ort.Tensor('float32', x, [1, F, m.latent.channels, m.latent.height, m.latent.width]) })).frames!.data as Float32Array;

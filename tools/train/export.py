@@ -86,6 +86,7 @@ def main():
     ap.add_argument('--checkpoint', default='tools/train/runs/main/checkpoint.pt')
     ap.add_argument('--out', default='models/sprites')
     ap.add_argument('--name', default='block-cascade-sprites')
+    ap.add_argument('--sampler', default='ve-ddim', choices=['ve-ddim', 'euler', 'renoise'], help="the manifest's sampler.update")
     args = ap.parse_args()
     ck = torch.load(args.checkpoint, map_location='cpu')
     c = Config(**ck['config'])
@@ -166,7 +167,10 @@ def main():
         'heads': c.heads,
         'headDim': c.head_dim,
         'text': {'vocabulary': ck['vocabulary'], 'maxTokens': c.max_tokens, 'contextDim': c.context_dim},
-        'sampler': {'shift': 5, 'timesteps': [1000, 750, 500, 250], 'warp': True},
+        # Evenly spaced σ without re-noising: this model is trained with flow matching, not
+        # distilled for Self-Forcing's re-noising few-step sampler, under which (and under the
+        # plain Euler ODE) its first block never leaves the mean: blank frames (docs/quality.md).
+        'sampler': {'shift': 5, 'timesteps': [1000, 750, 500, 250], 'warp': False, 'update': args.sampler},
         # Trained on clips of 4 blocks: keys at most 11 frames behind a query. No sink, so that
         # long videos never attend further back than that.
         'kv': {'sinkFrames': 0, 'windowFrames': 3 * c.frames_per_block},

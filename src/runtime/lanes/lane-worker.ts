@@ -11,7 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { STAGES } from '../../protocol/domain.js';
 import type { DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, TickTask } from '../../protocol/lane-messages.js';
 import { gaussianNoise } from '../noise.js';
-import { samplerStep } from '../sampler.js';
+import { samplerStep, stepNeedsNoise } from '../sampler.js';
 import { gatherPast, scatterPresent } from '../kv/kv-slabs.js';
 import { buildAttentionMask } from '../model/attention-mask.js';
 import { slotView } from '../slot-slab.js';
@@ -156,10 +156,10 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
       return;
     }
     const latent = slotView(data.latents, member.latentSlot);
-    const noise = member.sigmaNext > 0
+    const noise = stepNeedsNoise(member.sigmaNext, m.sampler.update)
       ? gaussianNoise({ seed: member.seed, block: member.block, step: member.stage + 1 }, new Float32Array(latent.length))
       : null;
-    samplerStep(latent, flow.subarray(i * blockSize, (i + 1) * blockSize), member.sigma, member.sigmaNext, noise, latent);
+    samplerStep(latent, flow.subarray(i * blockSize, (i + 1) * blockSize), member.sigma, member.sigmaNext, noise, latent, m.sampler.update);
   });
   return { runMs, workerMs: performance.now() - start };
 }

@@ -12,7 +12,7 @@ import type { ShareResult, ShareTask } from '../../protocol/lane-messages.js';
 import { arriveAndWait, abortExchange, exchangeToSlots, fullKeyValues, publishLayer } from '../cascade/exchange.js';
 import { buildAttentionMask } from '../model/attention-mask.js';
 import { gaussianNoise } from '../noise.js';
-import { samplerStep } from '../sampler.js';
+import { samplerStep, stepNeedsNoise } from '../sampler.js';
 import { slotView } from '../slot-slab.js';
 import type { LaneWorkerData } from './worker-data.js';
 
@@ -127,11 +127,11 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
         const slot = slotView(data.latents, member.latentSlot);
         const a = (f % F) * frameSize;
         const b = a + (end - f) * frameSize;
-        const noise = member.sigmaNext > 0
+        const noise = stepNeedsNoise(member.sigmaNext, m.sampler.update)
           ? gaussianNoise({ seed: member.seed, block: member.block, step: member.stage + 1 }, new Float32Array(F * frameSize)).subarray(a, b)
           : null;
         const xs = slot.subarray(a, b);
-        samplerStep(xs, flow.subarray((f - from) * frameSize, (end - from) * frameSize), member.sigma, member.sigmaNext, noise, xs);
+        samplerStep(xs, flow.subarray((f - from) * frameSize, (end - from) * frameSize), member.sigma, member.sigmaNext, noise, xs, m.sampler.update);
       }
       f = end;
     }

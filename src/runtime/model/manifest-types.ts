@@ -2,6 +2,9 @@
  * The `model.json` manifest of a model package (see docs/model-contract.md).
  * The decoder in `manifest.ts` turns untrusted JSON into this type.
  */
+/** How a sampler step moves between noise levels (see `ModelManifest.sampler.update`). */
+export type SamplerUpdate = 'renoise' | 'euler' | 've-ddim';
+
 export interface ModelManifest {
   /** Always `block-cascade/model@2` (format 1, whose layer graphs took `past_key`, is refused). */
   readonly format: 'block-cascade/model@2';
@@ -36,6 +39,15 @@ export interface ModelManifest {
     readonly timesteps: readonly number[];
     /** Whether the raw timesteps are warped by the shift (true in Self-Forcing). */
     readonly warp: boolean;
+    /**
+     * How a step moves from σ to the next σ. `renoise` (default, Self-Forcing's few-step
+     * sampler): `x0 = x − σ·v`, then `(1 − σn)·x0 + σn·ε` with fresh noise for (seed, block,
+     * step). `euler`: the flow ODE, `x + (σn − σ)·v`. `ve-ddim`: `x0 + σn·ε̂` with the implied
+     * noise `ε̂ = (x − (1 − σ)·x0)/σ`, i.e. the Euler step plus `σn·x0`: the next input carries
+     * more signal than its σ says, which makes a briefly trained model commit to a sample
+     * (docs/quality.md). The last two draw no noise after the first.
+     */
+    readonly update?: SamplerUpdate;
   };
   readonly kv: {
     /** Frames kept forever at the start of the video (the first block). */

@@ -63,6 +63,7 @@ const ManifestSchema = struct({
     shift: PositiveNumber,
     timesteps: array(Timestep, 'numbers in (0, 1000]'),
     warp: Bool,
+    update: Schema.optionalWith(Schema.Literal('renoise', 'euler', 've-ddim').annotations(expect('expected "renoise", "euler" or "ve-ddim"')), { exact: true }),
   }),
   kv: struct({ sinkFrames: NonNegativeInt, windowFrames: PositiveInt }),
   files: struct({
