@@ -14,7 +14,7 @@ interface LossPoint {
 }
 
 function readLoss(file: string): LossPoint[] {
-  const [header, ...rows] = readFileSync(file, 'utf8').trim().split('\n');
+  const [header, ...rows] = readFileSync(file, 'utf8').trim().split(/\r?\n/);
   if (header !== 'step,seconds,loss,loss_sampler_sigmas') throw new Error(`${file}: unexpected header ${header}`);
   return rows.map((row, i) => {
     const [step, seconds, loss, atSamplerSigmas] = row.split(',').map(Number) as [number, number, number, number];
