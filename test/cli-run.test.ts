@@ -39,4 +39,13 @@ describe('block-cascade run', () => {
     expect(pngs).toHaveLength(expected);
     expect(pngs[0]).toBe('frame-00000.png');
   }, 180_000);
+
+  it('follows a session timeline: switches, and a stop that ends the video at its block', async () => {
+    const framesDir = join(dir, 'switch');
+    const { code, stderr } = await runCli(['run', 'examples/sessions/switch.json', '--frames-dir', framesDir], 120_000);
+    expect(stderr).toContain('10 blocks');
+    expect(code).toBe(0);
+    expect((await readdir(framesDir)).filter((f) => f.endsWith('.png'))).toHaveLength(30);
+  }, 180_000);
 });
+

@@ -82,4 +82,32 @@ describe('loadSessionFile', () => {
     const missing = join(dir, 'nope.json');
     await expect(loadSessionFile(missing)).rejects.toThrow(`${missing}: cannot read session file`);
   });
+
+  it('decodes a timeline into prompt switches and a stop', async () => {
+    expect(await loadSessionFile('examples/sessions/switch.json')).toMatchObject({
+      blocks: 12,
+      switches: [{ atBlock: 4, prompt: 'blue triangle moving right' }, { atBlock: 8, prompt: 'red triangle moving up' }],
+      stopAtBlock: 10,
+    });
+  });
+
+  it('names the bad timeline field and what was expected', async () => {
+    const base = { seed: 1, blocks: 8, prompt: 'red ball moving left' };
+    const cases: [unknown, string, RegExp][] = [
+      ['nope', 'timeline', /expected an array of .* got "nope"/],
+      [[{ atBlock: 'x', prompt: 'a' }], 'timeline.0.atBlock', /expected a positive integer .* got "x"/],
+      [[{ atBlock: 4 }], 'timeline.0', /exactly one of "prompt" or "stop"/],
+      [[{ atBlock: 4, prompt: 'a', stop: true }], 'timeline.0', /exactly one of "prompt" or "stop"/],
+      [[{ atBlock: 9, prompt: 'a' }], 'timeline.0.atBlock', /not inside the video's 8 blocks/],
+      [[{ atBlock: 4, prompt: 'a' }, { atBlock: 4, prompt: 'b' }], 'timeline.1.atBlock', /after the entry before it \(block 4\)/],
+      [[{ atBlock: 4, stop: true }, { atBlock: 5, prompt: 'a' }], 'timeline.0', /a stop must be the last entry/],
+      [[{ atBlock: 4, prompt: 'a', colour: 'red' }], 'timeline.0.colour', /not a timeline field/],
+    ];
+    for (const [timeline, field, message] of cases) {
+      const err = await failure({ ...base, timeline });
+      expect(err.field, JSON.stringify(timeline)).toBe(field);
+      expect(err.message).toMatch(message);
+    }
+  });
 });
+

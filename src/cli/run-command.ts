@@ -83,10 +83,13 @@ async function generateInto(
  */
 export async function runSession(sessionPath: string, options: RunOptions): Promise<number> {
   const session = await loadSessionFile(sessionPath);
+  const blocks = options.blocks ?? session.blocks;
   const request: GenerateRequest = {
     seed: options.seed ?? session.seed,
-    blocks: options.blocks ?? session.blocks,
+    // A timeline stop ends the video at its block (whatever --blocks says).
+    blocks: session.stopAtBlock === undefined ? blocks : Math.min(blocks, session.stopAtBlock),
     prompt: session.prompt,
+    ...(session.switches === undefined ? {} : { switches: session.switches }),
   };
   const out = options.out ?? (options.framesDir === undefined ? DEFAULT_OUT : undefined);
   // Created before the model loads so that a bad --fps fails at once.
@@ -138,7 +141,7 @@ export function registerRunCommand(program: Command): Command {
   return program
     .command('run')
     .description('generate the video described by a session file')
-    .argument('<session.json>', 'session file: { seed, blocks, prompt, model?, lanes? }')
+    .argument('<session.json>', 'session file: { seed, blocks, prompt, model?, lanes?, parallelism?, attention?, exec?, timeline? }')
     .option('--out <video.gif>', `write an animated GIF (default ${DEFAULT_OUT} when --frames-dir is not given)`)
     .option('--frames-dir <dir>', 'write each frame as frame-00000.png, … into this folder')
     .option('--lanes <n>', 'number of CPU lanes (overrides the session file)', parsePositiveInt)

@@ -3,9 +3,8 @@
  * that the CLI runs. They come from users, so every field is checked and every error names
  * the file, the field and what was expected.
  *
- * To add a field (e.g. the coming timeline of prompt switches), add it to
- * {@link SESSION_FIELDS} with its expectation, and put checks that relate fields to each
- * other in `relationIssues`.
+ * To add a field, add it to {@link SESSION_FIELDS} with its expectation; checks that relate
+ * fields to each other go after the schema (see `timelineIssues`).
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -33,6 +32,27 @@ export interface SessionFile {
   readonly attention?: 'causal' | 'bidirectional';
   /** How a tick's forwards run. */
   readonly exec?: 'joint' | 'lanes';
+  /**
+   * Prompt switches by block, from the file's `timeline` (entries with a `prompt`), in block
+   * order.
+   */
+  readonly switches?: readonly { readonly atBlock: number; readonly prompt: string }[];
+  /** The block at which a `timeline` entry `{ "atBlock": k, "stop": true }` ends the video. */
+  readonly stopAtBlock?: number;
+}
+
+/**
+ * One entry of a session file's `timeline`: at block `atBlock`, switch to `prompt`, or `stop`.
+ *
+ * @example
+ * ```json
+ * "timeline": [{ "atBlock": 4, "prompt": "blue ball moving up" }, { "atBlock": 8, "stop": true }]
+ * ```
+ */
+export interface TimelineEntry {
+  readonly atBlock: number;
+  readonly prompt?: string;
+  readonly stop?: true;
 }
 
 /** Codes of {@link SessionFileError}. */
@@ -113,7 +133,21 @@ export const SESSION_FIELDS = {
   parallelism: field(Schema.Literal(0, 1, 2, 3, 4), 'a parallelism level 0, 1, 2, 3 or 4'),
   attention: field(Schema.Literal('causal', 'bidirectional'), '"causal" or "bidirectional"'),
   exec: field(Schema.Literal('joint', 'lanes'), '"joint" or "lanes"'),
+  timeline: field(Schema.Array(Schema.Unknown), 'an array of { "atBlock": k, "prompt": "…" } or { "atBlock": k, "stop": true }'),
 } as const;
+
+/** The fields of a timeline entry, with what each must be. */
+const TIMELINE_FIELDS = {
+  atBlock: field(PositiveInt, 'a positive integer (the block the event applies to; block 0 takes "prompt")'),
+  prompt: field(NonEmpty, 'a non-empty string'),
+  stop: field(Schema.Literal(true), 'true'),
+} as const;
+
+const TimelineEntrySchema = Schema.Struct({
+  atBlock: TIMELINE_FIELDS.atBlock.schema,
+  prompt: Schema.optionalWith(TIMELINE_FIELDS.prompt.schema, { exact: true }),
+  stop: Schema.optionalWith(TIMELINE_FIELDS.stop.schema, { exact: true }),
+});
 
 const SessionSchema = Schema.Struct({
   model: Schema.optionalWith(SESSION_FIELDS.model.schema, { exact: true }),
@@ -124,6 +158,9 @@ const SessionSchema = Schema.Struct({
   parallelism: Schema.optionalWith(SESSION_FIELDS.parallelism.schema, { exact: true }),
   attention: Schema.optionalWith(SESSION_FIELDS.attention.schema, { exact: true }),
   exec: Schema.optionalWith(SESSION_FIELDS.exec.schema, { exact: true }),
+  // No message on the array itself: it would hide the entries' own messages (a non-array is
+  // reported before decoding, in decodeSessionFile).
+  timeline: Schema.optionalWith(Schema.Array(TimelineEntrySchema), { exact: true }),
 });
 
 const KNOWN_KEYS = Object.keys(SESSION_FIELDS).join(', ');
@@ -131,7 +168,12 @@ const KNOWN_KEYS = Object.keys(SESSION_FIELDS).join(', ');
 function expectedFor(path: readonly PropertyKey[]): string {
   const top = path[0];
   const known = typeof top === 'string' && Object.hasOwn(SESSION_FIELDS, top) ? SESSION_FIELDS[top as keyof typeof SESSION_FIELDS] : undefined;
-  return path.length === 1 && known ? `expected ${known.expected}` : 'a value is required';
+  if (path.length === 1 && known) return `expected ${known.expected}`;
+  const leaf = path[2];
+  if (top === 'timeline' && path.length === 3 && typeof leaf === 'string' && Object.hasOwn(TIMELINE_FIELDS, leaf)) {
+    return `expected ${TIMELINE_FIELDS[leaf as keyof typeof TIMELINE_FIELDS].expected}`;
+  }
+  return 'a value is required';
 }
 
 function schemaIssues(file: string, json: unknown, error: ParseResult.ParseError): SessionFileIssue[] {
@@ -139,15 +181,34 @@ function schemaIssues(file: string, json: unknown, error: ParseResult.ParseError
     const name = i.path.map(String).join('.');
     let text: string;
     if (i._tag === 'Missing') text = `is missing (${expectedFor(i.path)})`;
-    else if (i._tag === 'Unexpected') text = `is not a session field (known fields: ${KNOWN_KEYS})`;
+    else if (i._tag === 'Unexpected') {
+      text = i.path[0] === 'timeline' ? 'is not a timeline field (known fields: atBlock, prompt, stop)' : `is not a session field (known fields: ${KNOWN_KEYS})`;
+    }
     else text = `${i.message}, got ${show(valueAt(json, i.path))}`;
     return name === '' ? { message: `${file}: ${text}` } : { field: name, message: `${file}: field "${name}": ${text}` };
   });
 }
 
-/** Checks between fields that a schema cannot express; none yet (a timeline will need them). */
-function relationIssues(_file: string, _session: SessionFile): SessionFileIssue[] {
-  return [];
+/** Checks between fields that a schema cannot express: the timeline against itself and `blocks`. */
+function timelineIssues(file: string, blocks: number, timeline: readonly TimelineEntry[]): SessionFileIssue[] {
+  const issues: SessionFileIssue[] = [];
+  const bad = (field: string, text: string) => issues.push({ field, message: `${file}: field "${field}": ${text}` });
+  timeline.forEach((entry, i) => {
+    const at = `timeline.${i}`;
+    if ((entry.prompt === undefined) === (entry.stop === undefined)) bad(at, 'needs exactly one of "prompt" or "stop"');
+    if (entry.atBlock >= blocks) bad(`${at}.atBlock`, `block ${entry.atBlock} is not inside the video's ${blocks} blocks (0..${blocks - 1})`);
+    const before = timeline[i - 1];
+    if (before && entry.atBlock <= before.atBlock) bad(`${at}.atBlock`, `must be after the entry before it (block ${before.atBlock}), got ${entry.atBlock}`);
+    if (entry.stop && i !== timeline.length - 1) bad(at, 'a stop must be the last entry');
+  });
+  return issues;
+}
+
+/** Turns a checked timeline into prompt switches and a stop. */
+function fromTimeline(timeline: readonly TimelineEntry[]): Pick<SessionFile, 'switches' | 'stopAtBlock'> {
+  const switches = timeline.flatMap((e) => (e.prompt === undefined ? [] : [{ atBlock: e.atBlock, prompt: e.prompt }]));
+  const stop = timeline.find((e) => e.stop);
+  return { ...(switches.length > 0 ? { switches } : {}), ...(stop ? { stopAtBlock: stop.atBlock } : {}) };
 }
 
 function nonEmpty(issues: SessionFileIssue[], file: string): [SessionFileIssue, ...SessionFileIssue[]] {
@@ -175,15 +236,24 @@ export function decodeSessionFile(json: unknown, file: string): SessionFile {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     throw new SessionFileError('E_SESSION_INVALID', file, [{ message: `${file}: expected a JSON object, got ${show(json)}` }]);
   }
+  const rawTimeline: unknown = (json as Record<string, unknown>).timeline;
+  if (rawTimeline !== undefined && !Array.isArray(rawTimeline)) {
+    throw new SessionFileError('E_SESSION_INVALID', file, [
+      { field: 'timeline', message: `${file}: field "timeline": expected ${SESSION_FIELDS.timeline.expected}, got ${show(rawTimeline)}` },
+    ]);
+  }
   const decoded = Schema.decodeUnknownEither(SessionSchema, { errors: 'all', onExcessProperty: 'error' })(json);
   if (Either.isLeft(decoded)) {
     throw new SessionFileError('E_SESSION_INVALID', file, nonEmpty(schemaIssues(file, json, decoded.left), file));
   }
-  const { model, ...rest } = decoded.right;
-  const session: SessionFile = model === undefined ? rest : { ...rest, model: resolve(dirname(file), model) };
-  const issues = relationIssues(file, session);
+  const { model, timeline, ...rest } = decoded.right;
+  const issues = timeline === undefined ? [] : timelineIssues(file, rest.blocks, timeline);
   if (issues.length > 0) throw new SessionFileError('E_SESSION_INVALID', file, nonEmpty(issues, file));
-  return session;
+  return {
+    ...rest,
+    ...(model === undefined ? {} : { model: resolve(dirname(file), model) }),
+    ...(timeline === undefined ? {} : fromTimeline(timeline)),
+  };
 }
 
 /** Line and column (1-based) of a character offset. */
