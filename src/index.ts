@@ -12,6 +12,7 @@
  * ```
  */
 export { createRuntime, Runtime, GenerationFailedError, type RuntimeInternals } from './runtime/runtime.js';
+export type { GenerationSession, SessionEvent, SessionOptions } from './runtime/session-types.js';
 export type { Frame, GenerateOptions, GenerateRequest, Progress, PromptSwitch, RuntimeOptions, RuntimeStats } from './runtime/api-types.js';
 export { GenerationAbortedError, InvalidOptionError, LaneError } from './runtime/errors.js';
 export type { BlockIndex, Device, FramePosition, LaneId, LaneOptions, Stage } from './protocol/domain.js';

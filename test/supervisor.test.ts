@@ -105,8 +105,36 @@ describe('supervisor: a prompt timeline', () => {
     await toPromise(actor);
     expect([...new Set(contexts)]).toEqual(['b0:ctx0', 'b1:ctx0', 'b2:ctx1', 'b3:ctx1']);
     expect(actor.getSnapshot().context.prompts).toEqual([{ fromBlock: 0, contextSlot: 0 }, { fromBlock: 2, contextSlot: 1 }]);
-    const busy = { prompts: [{ fromBlock: 0, contextSlot: 0 }, { fromBlock: 1, contextSlot: 1 }], progress: { 0: 3, 1: 0 } } as const;
+    const busy = { prompts: [{ fromBlock: 0, contextSlot: 0 }, { fromBlock: 1, contextSlot: 1 }], progress: { 0: 3, 1: 0 }, nextBlock: 2 } as const;
     expect(freeContextSlot(busy, 2)).toBeNull();
     expect(freeContextSlot(busy, 3)).toBe(2);
   });
+
+  it('a scheduled switch the next block has not reached is protected; a live switch replaces it', () => {
+    const prompts = [{ fromBlock: 0, contextSlot: 0 }, { fromBlock: 5, contextSlot: 1 }];
+    expect(freeContextSlot({ prompts, progress: {}, nextBlock: 2 }, 3)).toBe(2);
+  });
+
+  it('pause stops admission until resume; blocks in flight finish', async () => {
+    const { machine, log } = recordingSupervisor();
+    const actor = createActor(machine, { input });
+    let paused = false;
+    let forwardsWhilePaused = -1;
+    actor.subscribe((snapshot) => {
+      if (!paused && snapshot.context.nextBlock === 2) {
+        paused = true;
+        actor.send({ type: 'supervisor.pause' });
+        // Resume once block 1 is done: nothing else may have been admitted meanwhile.
+      } else if (paused && snapshot.context.paused && snapshot.context.progress[1] === undefined && forwardsWhilePaused < 0) {
+        forwardsWhilePaused = log.filter((l) => l.startsWith('b2')).length;
+        actor.send({ type: 'supervisor.resume' });
+      }
+    });
+    actor.start();
+    await toPromise(actor);
+    expect(forwardsWhilePaused).toBe(0);
+    expect(actor.getSnapshot().value).toBe('finished');
+    expect(log.filter((l) => l.startsWith('b3s4'))).toHaveLength(1);
+  });
 });
+

@@ -44,6 +44,8 @@ export interface SupervisorContext extends SupervisorInput {
   readonly decodedBlocks: readonly number[];
   readonly finishedBlocks: number;
   readonly failure: { readonly block: number; readonly message: string } | null;
+  /** While paused no block is admitted; blocks in flight finish. */
+  readonly paused: boolean;
 }
 
 /** One entry of the prompt timeline: the prompt in `contextSlot` applies from `fromBlock` on. */
@@ -79,7 +81,8 @@ type DecodeErrorEvent = { readonly type: `xstate.error.actor.decode.${number}`; 
  */
 export type PromptSwitchEvent = { readonly type: 'prompt.switch'; readonly contextSlot: number };
 export type SupervisorEvent =
-  | BlockReport | BlockDoneEvent | DecodeDoneEvent | DecodeErrorEvent | PromptSwitchEvent | { readonly type: 'supervisor.stop' };
+  | BlockReport | BlockDoneEvent | DecodeDoneEvent | DecodeErrorEvent | PromptSwitchEvent
+  | { readonly type: 'supervisor.stop' } | { readonly type: 'supervisor.pause' } | { readonly type: 'supervisor.resume' };
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -94,8 +97,10 @@ function errorMessage(error: unknown): string {
  * const slot = freeContextSlot(actor.getSnapshot().context, 8);
  * ```
  */
-export function freeContextSlot(ctx: Pick<SupervisorContext, 'prompts' | 'progress'>, slots: number): number | null {
-  const used = new Set<number>([(ctx.prompts[ctx.prompts.length - 1] as PromptSegment).contextSlot]);
+export function freeContextSlot(ctx: Pick<SupervisorContext, 'prompts' | 'progress' | 'nextBlock'>, slots: number): number | null {
+  // The prompt of the next block and every scheduled one after it.
+  const current = contextSlotOf(ctx.prompts, ctx.nextBlock);
+  const used = new Set<number>([current, ...ctx.prompts.filter((p) => p.fromBlock > ctx.nextBlock).map((p) => p.contextSlot)]);
   for (const [block, progress] of Object.entries(ctx.progress)) {
     if (progress !== DONE) used.add(contextSlotOf(ctx.prompts, Number(block)));
   }
@@ -105,7 +110,7 @@ export function freeContextSlot(ctx: Pick<SupervisorContext, 'prompts' | 'progre
 
 /** Whether the next block may start: Δ stages behind the newest one, with a free latent slot. */
 function canAdmit(ctx: SupervisorContext): boolean {
-  if (ctx.nextBlock >= ctx.blocks || ctx.freeLatentSlots.length === 0) return false;
+  if (ctx.paused || ctx.nextBlock >= ctx.blocks || ctx.freeLatentSlots.length === 0) return false;
   if (ctx.nextBlock === 0) return true;
   const newest = ctx.progress[ctx.nextBlock - 1];
   // The newest block may already be gone (done and decoded): then nothing holds us back.
@@ -192,21 +197,23 @@ export const supervisorMachine = setup({
     decodedBlocks: [],
     finishedBlocks: 0,
     failure: null,
+    paused: false,
   }),
   initial: 'encoding',
   on: {
     'supervisor.stop': '.stopped',
     'prompt.switch': {
       actions: assign({
+        // Switches no block was admitted under yet (pending or scheduled later) give way to
+        // the live one; the first segment always stays at block 0.
         prompts: ({ context, event }) => {
-          const last = context.prompts[context.prompts.length - 1] as PromptSegment;
-          // A switch no block was admitted under yet is replaced, not kept.
-          const kept = last.fromBlock === context.nextBlock && context.prompts.length > 1 ? context.prompts.slice(0, -1) : context.prompts;
-          const segment = { fromBlock: context.nextBlock, contextSlot: event.contextSlot };
-          return kept.length === 1 && kept[0]?.fromBlock === context.nextBlock ? [segment] : [...kept, segment];
+          const kept = context.prompts.filter((p) => p.fromBlock < context.nextBlock);
+          return [...kept, { fromBlock: kept.length === 0 ? 0 : context.nextBlock, contextSlot: event.contextSlot }];
         },
       }),
     },
+    'supervisor.pause': { actions: assign({ paused: true }) },
+    'supervisor.resume': { actions: assign({ paused: false }) },
   },
   states: {
     encoding: {

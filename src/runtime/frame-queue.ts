@@ -21,8 +21,17 @@ export class OrderedFrameQueue implements AsyncIterable<Frame> {
   #failure: unknown = null;
   #wake: (() => void) | null = null;
 
-  constructor(geometry: FrameGeometry) {
+  readonly #onTake: (() => void) | undefined;
+
+  /** `onTake` runs after the consumer takes a frame (backpressure: room in the buffer). */
+  constructor(geometry: FrameGeometry, onTake?: () => void) {
     this.#geometry = geometry;
+    this.#onTake = onTake;
+  }
+
+  /** Frames decoded and in order, not yet taken by the consumer. */
+  get bufferedFrames(): number {
+    return this.#ready.length;
   }
 
   /** Blocks handed to the consumer's buffer so far. */
@@ -75,6 +84,7 @@ export class OrderedFrameQueue implements AsyncIterable<Frame> {
       if (this.#failure !== null) throw this.#failure;
       const frame = this.#ready.shift();
       if (frame) {
+        this.#onTake?.();
         yield frame;
         continue;
       }

@@ -8,7 +8,7 @@ import { asLaneId, STAGES, type LaneOptions } from '../protocol/domain.js';
 import { reportingBlockMachine } from '../actors/block.js';
 import { capacityFor } from '../actors/kv-pool.js';
 import { laneProxies } from '../actors/lane-proxy.js';
-import { supervisorMachine } from '../actors/supervisor.js';
+import { freeContextSlot, supervisorMachine, type PromptSegment, type SupervisorEvent } from '../actors/supervisor.js';
 import { TickBarrier } from '../actors/tick-barrier.js';
 import { lagOf, resolveCascade, SEQUENTIAL_CASCADE, type CascadeOptions } from './cascade/cascade-options.js';
 import { allocateExchange } from './cascade/exchange.js';
@@ -27,6 +27,7 @@ import { loadModelPackage } from './model/loader.js';
 import { tokenizePrompt } from './model/tokenizer.js';
 import { defaultModelDir } from './paths.js';
 import { buildSchedule, type Schedule } from './sampler.js';
+import type { GenerationSession, LiveControls, SessionEvent, SessionLink, SessionOptions } from './session-types.js';
 import { allocateSlotSlab } from './slot-slab.js';
 
 /** Blocks that may hold a latent slot at once: five in flight at P4, plus decodes behind them. */
@@ -117,7 +118,68 @@ export class Runtime {
    * await runtime.close();
    * ```
    */
-  async *generate(request: GenerateRequest, options: GenerateOptions = {}): AsyncGenerator<Frame, void, undefined> {
+  generate(request: GenerateRequest, options: GenerateOptions = {}): AsyncGenerator<Frame, void, undefined> {
+    return this.#run(request, options);
+  }
+
+  /**
+   * Starts a live session: the same generation as {@link generate}, steered while it runs
+   * (prompt switches, pause, resume, stop) and with backpressure from a slow consumer.
+   *
+   * @example
+   * ```ts
+   * const session = runtime.session({ seed: 1, blocks: 64, prompt: 'red ball moving left' });
+   * let n = 0;
+   * for await (const frame of session.frames) {
+   *   if (++n === 12) await session.switchPrompt('blue ball moving up');
+   * }
+   * ```
+   */
+  session(request: GenerateRequest, options: SessionOptions = {}): GenerationSession {
+    const max = options.maxBufferedBlocks ?? 4;
+    if (!Number.isInteger(max) || max < 1) throw new InvalidOptionError('maxBufferedBlocks', 'a positive integer', max);
+    const listeners = new Set<(event: SessionEvent) => void>();
+    let controls: LiveControls | null = null;
+    let ended = false;
+    let waiting: { resolve: (c: LiveControls) => void; reject: (e: unknown) => void }[] = [];
+    const link: SessionLink = {
+      maxBufferedBlocks: max,
+      attach: (c) => {
+        controls = c;
+        for (const w of waiting) w.resolve(c);
+        waiting = [];
+      },
+      detach: () => {
+        controls = null;
+        ended = true;
+        for (const w of waiting) w.reject(new Error('the session has ended'));
+        waiting = [];
+      },
+      emit: (event) => listeners.forEach((listener) => listener(event)),
+    };
+    const live = (): Promise<LiveControls> => {
+      if (controls) return Promise.resolve(controls);
+      if (ended) return Promise.reject(new Error('the session has ended'));
+      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+    };
+    const frames = this.#run(request, options, link);
+    return {
+      frames,
+      switchPrompt: async (prompt) => {
+        if (typeof prompt !== 'string') throw new InvalidOptionError('prompt', 'a string', prompt);
+        return (await live()).switchPrompt(prompt);
+      },
+      pause: () => void live().then((c) => c.pause(), () => {}),
+      resume: () => void live().then((c) => c.resume(), () => {}),
+      stop: () => void live().then((c) => c.stop(), () => {}),
+      on: (listener) => {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+  }
+
+  async *#run(request: GenerateRequest, options: GenerateOptions, link?: SessionLink): AsyncGenerator<Frame, void, undefined> {
     validateRequest(request);
     if (this.#closed) throw new Error('the runtime is closed');
     // Everything that can reject the request happens before the generation lock is taken.
@@ -135,7 +197,19 @@ export class Runtime {
     await previous;
 
     const m = this.manifest;
-    const queue = new OrderedFrameQueue({ framesPerBlock: m.framesPerBlock, width: m.video.width, height: m.video.height });
+    // Backpressure: admission pauses while the consumer leaves too many blocks unread.
+    const bufferLimit = (link?.maxBufferedBlocks ?? Number.POSITIVE_INFINITY) * m.framesPerBlock;
+    const flow = { user: false, backpressure: false };
+    let send: (event: SupervisorEvent) => void = () => {};
+    const queue: OrderedFrameQueue = new OrderedFrameQueue({ framesPerBlock: m.framesPerBlock, width: m.video.width, height: m.video.height }, () => {
+      if (flow.backpressure && queue.bufferedFrames < bufferLimit) {
+        flow.backpressure = false;
+        if (!flow.user) {
+          send({ type: 'supervisor.resume' });
+          link?.emit({ type: 'resumed' });
+        }
+      }
+    });
     const start = performance.now();
     let blocksDone = 0;
     const barrier = new TickBarrier({
@@ -163,6 +237,12 @@ export class Runtime {
         queue.push(block, rgb);
         blocksDone++;
         const elapsedMs = performance.now() - start;
+        link?.emit({ type: 'block', block, elapsedMs, bufferedBlocks: queue.bufferedFrames / m.framesPerBlock });
+        if (!flow.backpressure && queue.bufferedFrames >= bufferLimit) {
+          flow.backpressure = true;
+          send({ type: 'supervisor.pause' });
+          if (!flow.user) link?.emit({ type: 'paused', reason: 'backpressure' });
+        }
         const framesDone = blocksDone * m.framesPerBlock;
         onProgress?.({ blocksDone, blocksTotal: request.blocks, framesDone, elapsedMs, fps: (framesDone * 1000) / elapsedMs });
       },
@@ -199,10 +279,49 @@ export class Runtime {
     });
     const onAbort = () => queue.fail(new GenerationAbortedError(signal?.reason));
     signal?.addEventListener('abort', onAbort, { once: true });
+    send = (event) => actor.send(event);
+    let stopped = false;
+    let switching: Promise<unknown> = Promise.resolve();
+    link?.attach({
+      // One switch at a time: a slot is chosen, encoded and handed over before the next.
+      switchPrompt: (prompt) => {
+        const next = switching.then(async () => {
+          const tokens = Array.from(tokenizePrompt(prompt, m.text), Number);
+          const contextSlot = freeContextSlot(actor.getSnapshot().context, this.#data.contexts.slots);
+          if (contextSlot === null) throw new Error('no free prompt slot: too many switches in flight');
+          await this.#pickLane().encode({ kind: 'encode', tokens, contextSlot });
+          actor.send({ type: 'prompt.switch', contextSlot });
+          const prompts = actor.getSnapshot().context.prompts;
+          const fromBlock = (prompts[prompts.length - 1] as PromptSegment).fromBlock;
+          link.emit({ type: 'switch', prompt, fromBlock });
+          return { fromBlock };
+        });
+        switching = next.catch(() => {});
+        return next;
+      },
+      pause: () => {
+        if (flow.user) return;
+        flow.user = true;
+        if (!flow.backpressure) send({ type: 'supervisor.pause' });
+        link.emit({ type: 'paused', reason: 'user' });
+      },
+      resume: () => {
+        if (!flow.user) return;
+        flow.user = false;
+        if (!flow.backpressure) send({ type: 'supervisor.resume' });
+        link.emit({ type: 'resumed' });
+      },
+      stop: () => {
+        stopped = true;
+        send({ type: 'supervisor.stop' });
+      },
+    });
     try {
       actor.start();
       yield* queue;
     } finally {
+      link?.detach();
+      link?.emit({ type: 'end', blocks: blocksDone, stopped });
       signal?.removeEventListener('abort', onAbort);
       actor.stop();
       barrier.stop();

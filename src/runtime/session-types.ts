@@ -1,0 +1,66 @@
+/**
+ * Live sessions: a generation the caller steers while its frames stream (prompt switches,
+ * pause, resume, stop), with typed events.
+ */
+import type { Frame, GenerateOptions } from './api-types.js';
+
+/** Options of {@link Runtime.session}, beyond those of `generate`. */
+export interface SessionOptions extends GenerateOptions {
+  /**
+   * Decoded blocks the consumer may leave unread before generation pauses (backpressure): a
+   * slow consumer slows generation down instead of growing memory. Default 4.
+   */
+  readonly maxBufferedBlocks?: number;
+}
+
+/** What a session reports, in order. */
+export type SessionEvent =
+  | { readonly type: 'switch'; readonly prompt: string; readonly fromBlock: number }
+  | { readonly type: 'block'; readonly block: number; readonly elapsedMs: number; readonly bufferedBlocks: number }
+  | { readonly type: 'paused'; readonly reason: 'user' | 'backpressure' }
+  | { readonly type: 'resumed' }
+  | { readonly type: 'end'; readonly blocks: number; readonly stopped: boolean };
+
+/**
+ * A running generation. Iterate `frames` to run it; the controls work once iteration started
+ * (calls made before wait for it).
+ *
+ * @example
+ * ```ts
+ * const session = runtime.session({ seed: 1, blocks: 100, prompt: 'red ball moving left' });
+ * session.on((e) => console.log(e.type));
+ * setTimeout(() => session.switchPrompt('blue ball moving up'), 500);
+ * for await (const frame of session.frames) show(frame);
+ * ```
+ */
+export interface GenerationSession {
+  readonly frames: AsyncIterable<Frame>;
+  /**
+   * Switches the prompt for every block admitted from now on (and, in a cascade, the blocks in
+   * flight). Resolves with the first block made under the new prompt.
+   */
+  switchPrompt(prompt: string): Promise<{ readonly fromBlock: number }>;
+  /** Admits no new block until `resume()`; blocks in flight finish. */
+  pause(): void;
+  resume(): void;
+  /** Ends the video: frames already decoded are still delivered, then `frames` ends. */
+  stop(): void;
+  /** Subscribes to events; returns the unsubscribe function. */
+  on(listener: (event: SessionEvent) => void): () => void;
+}
+
+/** The controls a running generation hands to its session. @internal */
+export interface LiveControls {
+  switchPrompt(prompt: string): Promise<{ readonly fromBlock: number }>;
+  pause(): void;
+  resume(): void;
+  stop(): void;
+}
+
+/** Connects a session handle to the generation behind it. @internal */
+export interface SessionLink {
+  readonly maxBufferedBlocks: number;
+  attach(controls: LiveControls): void;
+  detach(): void;
+  emit(event: SessionEvent): void;
+}
