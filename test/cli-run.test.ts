@@ -47,5 +47,12 @@ describe('block-cascade run', () => {
     expect(code).toBe(0);
     expect((await readdir(framesDir)).filter((f) => f.endsWith('.png'))).toHaveLength(30);
   }, 180_000);
+
+  it('takes prompt switches typed on stdin, one per line, and exits although stdin stays open', async () => {
+    const framesDir = join(dir, 'stdin');
+    const { code, stderr } = await runCli(['run', 'examples/sessions/sprite.json', '--blocks', '4', '--frames-dir', framesDir], 120_000, 'blue square moving up\n');
+    expect(stderr).toMatch(/switched to "blue square moving up" from block \d+/);
+    expect(code).toBe(0);
+  }, 180_000);
 });
 

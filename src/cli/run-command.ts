@@ -5,6 +5,7 @@
 import { Option, type Command } from 'commander';
 import type { AttentionMode, ExecMode, Parallelism } from '../runtime/cascade/cascade-options.js';
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import { loadSessionFile } from '../protocol/session-file.js';
 import type { Frame, GenerateRequest } from '../runtime/api-types.js';
 import { GifWriter } from '../runtime/output/gif.js';
@@ -31,6 +32,8 @@ export interface RunOptions {
   readonly parallelism?: Parallelism;
   readonly attention?: AttentionMode;
   readonly exec?: ExecMode;
+  /** Read prompt switches from stdin, one per line (commander's `--no-stdin` sets false). */
+  readonly stdin?: boolean;
 }
 
 interface Outcome {
@@ -54,13 +57,25 @@ async function generateInto(
   signal: AbortSignal,
   gif: GifWriter | undefined,
   framesDir: string | undefined,
+  input: NodeJS.ReadableStream | null,
 ): Promise<Outcome> {
   const progress = progressReporter(request.blocks);
   const start = performance.now();
   let frames = 0;
   let first: Frame | undefined;
+  const session = runtime.session(request, { signal, onProgress: (p) => progress.update(p) });
+  // Each line typed (or piped) on stdin switches the prompt while the video is made.
+  const lines = input === null ? null : createInterface({ input, terminal: false });
+  lines?.on('line', (line) => {
+    const prompt = line.trim();
+    if (prompt === '') return;
+    session.switchPrompt(prompt).then(
+      ({ fromBlock }) => process.stderr.write(`block-cascade: switched to "${prompt}" from block ${fromBlock}\n`),
+      (err: unknown) => process.stderr.write(`block-cascade: switch to "${prompt}" not applied: ${err instanceof Error ? err.message : String(err)}\n`),
+    );
+  });
   try {
-    for await (const frame of runtime.generate(request, { signal, onProgress: (p) => progress.update(p) })) {
+    for await (const frame of session.frames) {
       first ??= frame;
       frames++;
       // Encode and write each frame as it arrives, so no frame list is kept.
@@ -69,6 +84,8 @@ async function generateInto(
     }
   } finally {
     progress.stop();
+    lines?.close();
+    if (input === process.stdin) process.stdin.pause();
   }
   return { frames, first, seconds: (performance.now() - start) / 1000 };
 }
@@ -114,7 +131,7 @@ export async function runSession(sessionPath: string, options: RunOptions): Prom
       cascade: chosen,
     });
     interrupt.signal.throwIfAborted();
-    const outcome = await generateInto(runtime, request, interrupt.signal, gif, options.framesDir);
+    const outcome = await generateInto(runtime, request, interrupt.signal, gif, options.framesDir, options.stdin === false ? null : process.stdin);
     await gif?.finish();
     process.stderr.write(`${summary(request, outcome, outputs)}\n`);
     return 0;
@@ -148,6 +165,7 @@ export function registerRunCommand(program: Command): Command {
     .option('--seed <s>', 'noise seed (overrides the session file)', parseNonNegativeInt)
     .option('--blocks <n>', 'number of blocks to generate (overrides the session file)', parsePositiveInt)
     .option('--fps <n>', 'GIF playback frame rate', parsePositiveNumber, DEFAULT_FPS)
+    .option('--no-stdin', 'do not read prompt switches from stdin (by default each line switches the prompt)')
     .option('--parallelism <p>', 'Block Cascading level 0 (sequential) to 4 (five blocks in flight)', parseParallelism)
     .addOption(new Option('--attention <mode>', 'attention inside the cascade window').choices(['causal', 'bidirectional']))
     .addOption(new Option('--exec <mode>', 'joint: one forward per tick on one lane; lanes: spread over lanes with per-layer K/V exchange').choices(['joint', 'lanes']))

@@ -12,18 +12,20 @@ export interface CliResult {
 }
 
 /** Runs the CLI from the sources (a stale dist/ must not decide the result) and collects its output. */
-export function runCli(args: readonly string[], timeoutMs = 60_000): Promise<CliResult> {
+export function runCli(args: readonly string[], timeoutMs = 60_000, input?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: ROOT,
       env: { ...process.env, BLOCK_CASCADE_FROM_SOURCE: '1', BLOCK_CASCADE_DEBUG: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       timeout: timeoutMs,
     });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
     child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    // The lines go in at once and stdin stays open, like a terminal nobody types into.
+    if (input !== undefined) child.stdin?.write(input);
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
