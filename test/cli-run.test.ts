@@ -1,6 +1,7 @@
 /**
  * End-to-end `block-cascade run` with the bundled default model (the trained `models/sprites`).
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,3 +57,21 @@ describe('block-cascade run', () => {
   }, 180_000);
 });
 
+
+describe('examples/scripted.ts', () => {
+  it('replays a session script headless into a GIF', async () => {
+    const gifPath = join(dir, 'scripted.gif');
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'examples/scripted.ts', 'examples/sessions/switch.json', gifPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+      child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+      child.on('error', reject);
+      child.on('close', (c) => resolve({ code: c, stdout: out, stderr: err }));
+    });
+    expect(code, stderr).toBe(0);
+    expect(stdout).toContain('end: 10 blocks');
+    expect(decodeGif(new Uint8Array(await readFile(gifPath))).frames).toHaveLength(30);
+  }, 180_000);
+});

@@ -17,15 +17,17 @@ export function runCli(args: readonly string[], timeoutMs = 60_000, input?: stri
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: ROOT,
       env: { ...process.env, BLOCK_CASCADE_FROM_SOURCE: '1', BLOCK_CASCADE_DEBUG: '' },
-      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
       timeout: timeoutMs,
     });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
     child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    // The lines go in at once and stdin stays open, like a terminal nobody types into.
-    if (input !== undefined) child.stdin?.write(input);
+    // Without input stdin is closed at once; with input the lines go in at once and stdin stays
+    // open, like a terminal nobody types into any more.
+    if (input === undefined) child.stdin.end();
+    else child.stdin.write(input);
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
