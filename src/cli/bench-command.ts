@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { cascadeConfigs, formatCascadeTable, runCascadeBench, shapeKey } from '../runtime/bench/cascade-bench.js';
+import { formatInteractiveTable, INTERACTIVE_CONFIGS, runInteractiveBench } from '../runtime/bench/interactive-bench.js';
 import { formatBenchTable, machineInfo, type BenchReport } from '../runtime/bench/report.js';
 import { fpsPlot } from '../runtime/bench/svg-plot.js';
 import { runBench, summarize, type BenchConfig } from '../runtime/bench/run-bench.js';
@@ -29,6 +30,8 @@ export interface BenchOptions {
   readonly configs?: string;
   /** With --cascade: write an SVG plot of FPS against the P level. */
   readonly plot?: string;
+  /** Measure prompt switches in live sessions (frame rhythm around a switch). */
+  readonly interactive?: boolean;
 }
 
 /** Seed and prompt of every benchmark generation: fixed, so runs are comparable. */
@@ -46,6 +49,7 @@ const BENCH_PROMPT = 'red ball moving left';
  */
 export async function runBenchCommand(options: BenchOptions): Promise<number> {
   if (options.cascade) return runCascadeBenchCommand(options);
+  if (options.interactive) return runInteractiveBenchCommand(options);
   const config: BenchConfig = {
     blocks: options.blocks,
     repeats: options.repeats,
@@ -145,6 +149,31 @@ async function runCascadeBenchCommand(options: BenchOptions): Promise<number> {
   }
 }
 
+/** `bench --interactive`: a live prompt switch halfway through, sequential vs cascades. */
+async function runInteractiveBenchCommand(options: BenchOptions): Promise<number> {
+  const interrupt = onInterrupt();
+  const runtimes = new Map<number, Runtime>();
+  try {
+    const { createRuntime } = await import('../runtime/runtime.js');
+    for (const lanes of new Set(INTERACTIVE_CONFIGS.map((c) => c.lanes))) runtimes.set(lanes, await createRuntime({ lanes }));
+    const blocks = Math.max(options.blocks, 8);
+    const switchAt = Math.floor(blocks / 2);
+    process.stderr.write(`block-cascade bench --interactive: ${INTERACTIVE_CONFIGS.length} configurations × (${options.warmup} warm-up + ${options.repeats} repeats), ${blocks} blocks, prompt switched after block ${switchAt - 1}\n`);
+    const records = await runInteractiveBench(runtimes, INTERACTIVE_CONFIGS, { blocks, switchAt, repeats: options.repeats, warmup: options.warmup }, () => interrupt.signal.throwIfAborted());
+    process.stdout.write(`${formatInteractiveTable(records)}\n`);
+    if (options.json !== undefined) {
+      await writeOutput(options.json, `${JSON.stringify({ machine: machineInfo(), model: defaultModelDir(), blocks, switchAt, repeats: options.repeats, warmup: options.warmup, records }, null, 2)}\n`);
+    }
+    return 0;
+  } catch (err) {
+    if (interrupt.signal.aborted) return SIGINT_EXIT_CODE;
+    throw err;
+  } finally {
+    await Promise.all([...runtimes.values()].map((r) => r.close()));
+    interrupt.dispose();
+  }
+}
+
 /**
  * Adds the `bench` command to a program.
  *
@@ -165,6 +194,7 @@ export function registerBenchCommand(program: Command): Command {
     .option('--cascade', 'measure P0..P4 × causal/bidirectional × joint/lanes on 1 and 2 lanes, interleaved, with drift vs P0')
     .option('--configs <regex>', 'with --cascade: only configurations whose label matches (the P0 baseline always runs)')
     .option('--plot <file.svg>', 'with --cascade: write an SVG plot of FPS against the P level')
+    .option('--interactive', 'switch the prompt live halfway through: frame rhythm and switch latency, sequential vs cascades')
     .action(async (options: BenchOptions) => {
       try {
         process.exitCode = await runBenchCommand(options);
