@@ -23,8 +23,11 @@ async function runActors(lag: Lag, blocks: number) {
       await Promise.resolve();
       return { forwards: plan.members.length, calls: 1, runMs: 0, workerMs: 0, taskMs: 0 };
     },
+    recache: async () => {
+      throw new Error('a video without prompt switches never re-caches');
+    },
   };
-  const barrier = new TickBarrier({ lag, blocks, attention: 'bidirectional', executor });
+  const barrier = new TickBarrier({ lag, blocks, attention: 'bidirectional', executor, recache: lag === 5 });
   const { forward, encodePrompt, decode } = laneProxies(barrier, { encodePrompts: async () => {}, decode: async () => {} });
   const machine = supervisorMachine.provide({ actors: { block: reportingBlockMachine.provide({ actors: { forward } }), encodePrompt, decode } });
   const actor = createActor(machine, {
@@ -55,7 +58,10 @@ describe('cascade schedule', () => {
     expect(() => resolveCascade({ parallelism: 5 as never }, 1)).toThrow(/option "parallelism": expected an integer from 0 to 4/);
     expect(() => resolveCascade({ exec: 'lanes' }, 1)).toThrow(/option "exec"/);
     expect(() => resolveCascade({ attention: 'sideways' as never }, 1)).toThrow(/option "attention"/);
-    expect(resolveCascade({ parallelism: 4, exec: 'lanes' }, 2)).toEqual({ parallelism: 4, attention: 'bidirectional', exec: 'lanes' });
+    expect(resolveCascade({ parallelism: 4, exec: 'lanes' }, 2)).toEqual({ parallelism: 4, attention: 'bidirectional', exec: 'lanes', recache: 'off' });
+    expect(resolveCascade({}, 1).recache).toBe('on');
+    expect(() => resolveCascade({ parallelism: 2, recache: 'on' }, 1)).toThrow(/option "recache": expected "off" at P2/);
+    expect(() => resolveCascade({ recache: 'sometimes' as never }, 1)).toThrow(/option "recache": expected "on" or "off"/);
   });
 
   for (const lag of [1, 2, 3, 4, 5] as const) {

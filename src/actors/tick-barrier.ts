@@ -11,7 +11,7 @@ import type { ActorRefFrom } from 'xstate';
 import { STAGES, type StageIndex } from '../protocol/domain.js';
 import type { AttentionMode, Lag } from '../runtime/cascade/cascade-options.js';
 import { tickMembers, tickOf } from '../runtime/cascade/schedule.js';
-import type { TickExecutor, TickMember, TickTiming } from '../runtime/cascade/tick.js';
+import type { RecachePlan, TickExecutor, TickMember, TickTiming } from '../runtime/cascade/tick.js';
 import type { ForwardInput } from './block.js';
 import { kvPoolMachine, readableSlots, slotsOfBlock, type SlotEntry } from './kv-pool.js';
 
@@ -30,6 +30,13 @@ export interface TickBarrierOptions {
   readonly executor: TickExecutor;
   /** Called once per completed tick, for stats and traces. */
   readonly onTick?: (tick: number, members: readonly TickMember[], timing: TickTiming) => void;
+  /**
+   * Re-cache at a prompt switch (sequential mode only, see `RecacheMode`): before the first tick
+   * of a block whose prompt differs from the one the cache was made under.
+   */
+  readonly recache?: boolean;
+  /** Called after each re-cache. */
+  readonly onRecache?: (plan: RecachePlan, timing: TickTiming) => void;
 }
 
 /** @internal */
@@ -37,6 +44,8 @@ export class TickBarrier {
   readonly #options: TickBarrierOptions;
   readonly #waiting = new Map<number, Waiting[]>();
   #stopped = false;
+  /** The prompt (context slot) the committed K/V were made under; null before any cache step. */
+  #cachedUnder: number | null = null;
 
   constructor(options: TickBarrierOptions) {
     this.#options = options;
@@ -88,6 +97,8 @@ export class TickBarrier {
       .sort((a, b) => a.block - b.block);
     try {
       const readable = readableSlots(kvPool.getSnapshot().context);
+      await this.#recacheIfSwitched(members, readable);
+      if (this.#stopped) return;
       const pastSlots = readable.map((s) => s.slot);
       const caching = members.find((m) => m.stage === (STAGES.length - 1 as StageIndex));
       let cacheSlots: number[] | null = null;
@@ -100,12 +111,36 @@ export class TickBarrier {
       const timing = await this.#options.executor.run({ tick, members, attention: this.#options.attention, pastSlots, cacheSlots });
       if (this.#stopped) return;
       assertStillHeld(tick, readable, kvPool.getSnapshot().context.slots);
-      if (caching) kvPool.send({ type: 'kv.commit', block: caching.block });
+      if (caching) {
+        kvPool.send({ type: 'kv.commit', block: caching.block });
+        this.#cachedUnder = caching.contextSlot;
+      }
       this.#options.onTick?.(tick, members, timing);
       for (const waiting of arrived) waiting.resolve(timing);
     } catch (error) {
       for (const waiting of arrived) waiting.reject(error);
     }
+  }
+
+  /**
+   * Sequential mode: a block's first forward under a prompt other than the cache's first
+   * re-caches the committed frames under it. Only at P0, where the previous block's cache step
+   * has committed before this tick starts, so nothing else reads or writes those slots meanwhile.
+   */
+  async #recacheIfSwitched(members: readonly TickMember[], readable: readonly SlotEntry[]): Promise<void> {
+    const [first] = members;
+    if (!this.#options.recache || members.length !== 1 || !first || first.stage !== 0) return;
+    if (this.#cachedUnder === null || this.#cachedUnder === first.contextSlot || readable.length === 0) return;
+    const plan: RecachePlan = {
+      beforeBlock: first.block,
+      contextSlot: first.contextSlot,
+      slots: readable.map((s) => s.slot),
+      positions: readable.map((s) => s.position as number),
+      blocks: readable.map((s) => s.block as number),
+    };
+    const timing = await this.#options.executor.recache(plan);
+    this.#cachedUnder = first.contextSlot;
+    this.#options.onRecache?.(plan, timing);
   }
 }
 

@@ -61,6 +61,25 @@ export interface ShareTask extends Omit<TickTask, 'kind'> {
   readonly lanes: number;
 }
 
+/**
+ * Re-cache after a prompt switch (sequential mode, like LongLive): one forward over the clean
+ * latents of the cached frames at the cache step's timestep under the new prompt, block-causal
+ * among them and with no past, whose K/V replace those frames' K/V in place.
+ */
+export interface RecacheTask {
+  readonly kind: 'recache';
+  /** The new prompt. */
+  readonly contextSlot: number;
+  /** The cached frames' KV slots, in position order; each also names the frame's clean latent. */
+  readonly slots: readonly number[];
+  /** Absolute positions of those frames. */
+  readonly positions: readonly number[];
+  /** The block each frame belongs to (frames of one block see each other). */
+  readonly blocks: readonly number[];
+  /** Model timestep of a clean frame (the cache step's). */
+  readonly timestep: number;
+}
+
 /** Decode a block's final latents into RGB frames. */
 export interface DecodeTask {
   readonly kind: 'decode';
@@ -73,7 +92,7 @@ export interface PingTask {
   readonly kind: 'ping';
 }
 
-export type LaneTask = PingTask | EncodeTask | TickTask | ShareTask | DecodeTask;
+export type LaneTask = PingTask | EncodeTask | TickTask | ShareTask | RecacheTask | DecodeTask;
 
 /** What every task reports back: timings only. */
 export interface LaneTiming {

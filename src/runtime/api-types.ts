@@ -93,4 +93,8 @@ export interface RuntimeStats {
   readonly forwardTaskMs: number;
   /** `lanes` execution: total milliseconds lanes waited for each other at the per-layer K/V barriers. */
   readonly exchangeWaitMs: number;
+  /** Re-caches run at prompt switches (sequential mode with `recache: 'on'`). */
+  readonly recaches: number;
+  /** Milliseconds from handing those re-caches to a lane to their results, summed. */
+  readonly recacheTaskMs: number;
 }

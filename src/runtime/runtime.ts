@@ -10,7 +10,7 @@ import { capacityFor } from '../actors/kv-pool.js';
 import { laneProxies } from '../actors/lane-proxy.js';
 import { freeContextSlot, supervisorMachine, type PromptSegment, type SupervisorEvent } from '../actors/supervisor.js';
 import { TickBarrier } from '../actors/tick-barrier.js';
-import { lagOf, resolveCascade, SEQUENTIAL_CASCADE, type CascadeOptions } from './cascade/cascade-options.js';
+import { lagOf, resolveCascade, type CascadeOptions } from './cascade/cascade-options.js';
 import { allocateExchange } from './cascade/exchange.js';
 import { JointExecutor } from './cascade/joint-executor.js';
 import { LanesExecutor } from './cascade/lanes-executor.js';
@@ -86,8 +86,9 @@ export class Runtime {
   readonly lanes: readonly Lane[];
   readonly #data: SharedLaneData;
   readonly #inspect: RuntimeInternals['inspect'];
-  readonly #cascade: CascadeOptions;
-  #stats = { ticks: 0, forwards: 0, forwardRunMs: 0, forwardWorkerMs: 0, forwardTaskMs: 0, exchangeWaitMs: 0 };
+  /** The runtime's cascade settings as given (checked), so a generation's own override them field by field. */
+  readonly #cascade: Partial<CascadeOptions>;
+  #stats = { ticks: 0, forwards: 0, forwardRunMs: 0, forwardWorkerMs: 0, forwardTaskMs: 0, exchangeWaitMs: 0, recaches: 0, recacheTaskMs: 0 };
   #idle: Promise<void> = Promise.resolve();
   #closed = false;
 
@@ -97,7 +98,8 @@ export class Runtime {
     this.lanes = lanes;
     this.#data = data;
     this.#inspect = internals.inspect;
-    this.#cascade = resolveCascade(internals.cascade, lanes.length);
+    resolveCascade(internals.cascade, lanes.length);
+    this.#cascade = internals.cascade ?? {};
   }
 
   /** Work counters since the runtime was created. */
@@ -224,6 +226,12 @@ export class Runtime {
         this.#stats.forwardRunMs += timing.runMs;
         this.#stats.forwardWorkerMs += timing.workerMs;
         this.#stats.forwardTaskMs += timing.taskMs;
+      },
+      recache: cascade.recache === 'on',
+      onRecache: (plan, timing) => {
+        this.#stats.recaches++;
+        this.#stats.recacheTaskMs += timing.taskMs;
+        link?.emit({ type: 'recache', beforeBlock: plan.beforeBlock, frames: plan.slots.length, ms: timing.taskMs });
       },
     });
     const proxies = laneProxies(barrier, {
@@ -400,6 +408,7 @@ export async function createRuntime(options: RuntimeOptions & RuntimeInternals =
     exchange: allocateExchange(m, MAX_IN_FLIGHT_BLOCKS * m.framesPerBlock),
     kv: allocateKvSlabs(kvLayoutFor(m, capacitySlots)),
     latents: allocateSlotSlab(LATENT_SLOTS, m.framesPerBlock * m.latent.channels * m.latent.height * m.latent.width),
+    cleanLatents: allocateSlotSlab(capacitySlots, m.latent.channels * m.latent.height * m.latent.width),
     contexts: allocateSlotSlab(1 + MAX_PROMPT_SWITCHES, m.text.maxTokens * m.text.contextDim),
   };
   const totalThreads = laneOptions.reduce((sum, lane) => sum + lane.threads, 0);

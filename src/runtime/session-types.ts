@@ -16,6 +16,8 @@ export interface SessionOptions extends GenerateOptions {
 /** What a session reports, in order. */
 export type SessionEvent =
   | { readonly type: 'switch'; readonly prompt: string; readonly fromBlock: number }
+  /** Sequential mode re-cached the cached frames under the new prompt before `beforeBlock`. */
+  | { readonly type: 'recache'; readonly beforeBlock: number; readonly frames: number; readonly ms: number }
   | { readonly type: 'block'; readonly block: number; readonly elapsedMs: number; readonly bufferedBlocks: number }
   | { readonly type: 'paused'; readonly reason: 'user' | 'backpressure' }
   | { readonly type: 'resumed' }

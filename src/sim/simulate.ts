@@ -75,6 +75,13 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
       maxInFlight = Math.max(maxInFlight, plan.members.length);
       return { forwards: plan.members.length, calls: 1, runMs: cost, workerMs: cost, taskMs: cost };
     },
+    // The simulated video has no prompt switch: no barrier asks for a re-cache. Costed as a
+    // forward over the cached frames for completeness.
+    async recache(plan) {
+      const cost = (o.forwardMs * plan.slots.length) / (o.latentFramesPerBlock ?? 3);
+      clock += cost;
+      return { forwards: 1, calls: 1, runMs: cost, workerMs: cost, taskMs: cost };
+    },
   };
   const lag = lagOf(o.parallelism);
   const barrier = new TickBarrier({ lag, blocks: o.blocks, attention: 'bidirectional', executor });

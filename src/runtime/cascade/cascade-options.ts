@@ -19,14 +19,24 @@ export type AttentionMode = 'causal' | 'bidirectional';
  */
 export type ExecMode = 'joint' | 'lanes';
 
+/**
+ * What a prompt switch does to the KV cache in sequential mode: `on` re-caches like LongLive
+ * (one forward over the cached frames' clean latents at t = 0 under the new prompt, before the
+ * first block under it), `off` keeps the K/V made under the old prompt. Cascades never re-cache:
+ * their in-flight blocks already take the new prompt at their next step.
+ */
+export type RecacheMode = 'on' | 'off';
+
 export interface CascadeOptions {
   readonly parallelism: Parallelism;
   readonly attention: AttentionMode;
   readonly exec: ExecMode;
+  /** Default: `on` at P0, `off` in a cascade (where `on` is an error). */
+  readonly recache: RecacheMode;
 }
 
 /** Sequential generation: the default. */
-export const SEQUENTIAL_CASCADE: CascadeOptions = { parallelism: 0, attention: 'bidirectional', exec: 'joint' };
+export const SEQUENTIAL_CASCADE: CascadeOptions = { parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'on' };
 
 /**
  * Lag of a parallelism level.
@@ -45,11 +55,12 @@ export function lagOf(parallelism: Parallelism): Lag {
  *
  * @example
  * ```ts
- * resolveCascade({ parallelism: 4, exec: 'lanes' }, 2); // { parallelism: 4, attention: 'bidirectional', exec: 'lanes' }
+ * resolveCascade({ parallelism: 4, exec: 'lanes' }, 2); // { parallelism: 4, attention: 'bidirectional', exec: 'lanes', recache: 'off' }
  * ```
  */
 export function resolveCascade(options: Partial<CascadeOptions> | undefined, lanes: number): CascadeOptions {
-  const cascade = { ...SEQUENTIAL_CASCADE, ...options };
+  const merged = { ...SEQUENTIAL_CASCADE, ...options };
+  const cascade = { ...merged, recache: options?.recache ?? (merged.parallelism === 0 ? 'on' : 'off') };
   if (![0, 1, 2, 3, 4].includes(cascade.parallelism)) {
     throw new InvalidOptionError('parallelism', 'an integer from 0 to 4', cascade.parallelism);
   }
@@ -61,6 +72,12 @@ export function resolveCascade(options: Partial<CascadeOptions> | undefined, lan
   }
   if (cascade.exec === 'lanes' && lanes < 2) {
     throw new InvalidOptionError('exec', `"joint" with ${lanes} lane ("lanes" spreads a tick's frames over two or more lanes)`, cascade.exec);
+  }
+  if (cascade.recache !== 'on' && cascade.recache !== 'off') {
+    throw new InvalidOptionError('recache', '"on" or "off"', cascade.recache);
+  }
+  if (cascade.recache === 'on' && cascade.parallelism !== 0) {
+    throw new InvalidOptionError('recache', `"off" at P${cascade.parallelism} (a cascade switches prompts without re-cache; re-cache is for P0)`, cascade.recache);
   }
   return cascade;
 }

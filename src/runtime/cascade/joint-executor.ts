@@ -6,7 +6,8 @@
 import type { TickMemberTask } from '../../protocol/lane-messages.js';
 import type { Lane } from '../lanes/lane.js';
 import { stagePlan, type Schedule } from '../sampler.js';
-import type { TickExecutor, TickPlan, TickTiming } from './tick.js';
+import { STAGES, type StageIndex } from '../../protocol/domain.js';
+import type { RecachePlan, TickExecutor, TickPlan, TickTiming } from './tick.js';
 
 /** A tick member with its sampler step resolved from the schedule. */
 export function memberTask(member: TickPlan['members'][number], schedule: Schedule): TickMemberTask {
@@ -41,4 +42,23 @@ export class JointExecutor implements TickExecutor {
     });
     return { forwards: plan.members.length, calls: 1, runMs: timing.runMs, workerMs: timing.workerMs, taskMs: timing.taskMs };
   }
+
+  recache(plan: RecachePlan): Promise<TickTiming> {
+    return recacheOn(this.pickLane(), plan, this.schedule);
+  }
+}
+
+/**
+ * Runs a re-cache on one lane with the monolithic model (in `lanes` execution too: it is one
+ * forward with no cascade partner to exchange with).
+ *
+ * @example
+ * ```ts
+ * await recacheOn(lanes[0], plan, schedule);
+ * ```
+ */
+export async function recacheOn(lane: Lane, plan: RecachePlan, schedule: Schedule): Promise<TickTiming> {
+  const { timestep } = stagePlan(schedule, (STAGES.length - 1) as StageIndex);
+  const timing = await lane.recache({ kind: 'recache', contextSlot: plan.contextSlot, slots: plan.slots, positions: plan.positions, blocks: plan.blocks, timestep });
+  return { forwards: 1, calls: 1, runMs: timing.runMs, workerMs: timing.workerMs, taskMs: timing.taskMs };
 }

@@ -7,8 +7,8 @@ import type { ShareResult } from '../../protocol/lane-messages.js';
 import type { Lane } from '../lanes/lane.js';
 import type { Schedule } from '../sampler.js';
 import { resetExchange, type ExchangeSlab } from './exchange.js';
-import { memberTask } from './joint-executor.js';
-import type { TickExecutor, TickPlan, TickTiming } from './tick.js';
+import { memberTask, recacheOn } from './joint-executor.js';
+import type { RecachePlan, TickExecutor, TickPlan, TickTiming } from './tick.js';
 
 /**
  * Contiguous frame ranges of `frames` frames over at most `lanes` lanes, as equal as possible.
@@ -74,5 +74,9 @@ export class LanesExecutor implements TickExecutor {
       taskMs: performance.now() - start,
       exchangeWaitMs: sum((r) => r.exchangeWaitMs),
     };
+  }
+
+  recache(plan: RecachePlan): Promise<TickTiming> {
+    return recacheOn(this.lanes[0] as Lane, plan, this.schedule);
   }
 }

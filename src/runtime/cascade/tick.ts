@@ -47,7 +47,24 @@ export interface TickTiming {
   readonly exchangeWaitMs?: number;
 }
 
+/**
+ * A re-cache before the first block under a new prompt (sequential mode): the committed frames
+ * (sink ∪ window) recomputed from their clean latents under `contextSlot`.
+ */
+export interface RecachePlan {
+  /** The block about to start under the new prompt. */
+  readonly beforeBlock: number;
+  readonly contextSlot: number;
+  /** Committed KV slots, in position order. */
+  readonly slots: readonly number[];
+  readonly positions: readonly number[];
+  /** The block of each of those frames. */
+  readonly blocks: readonly number[];
+}
+
 /** Runs ticks: on real lanes, or on a virtual clock in the simulator. */
 export interface TickExecutor {
   run(plan: TickPlan): Promise<TickTiming>;
+  /** One forward over the cached frames under a new prompt; their K/V are replaced in place. */
+  recache(plan: RecachePlan): Promise<TickTiming>;
 }

@@ -9,12 +9,13 @@ import { workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { STAGES } from '../../protocol/domain.js';
-import type { DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, TickTask } from '../../protocol/lane-messages.js';
+import type { DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, RecacheTask, TickTask } from '../../protocol/lane-messages.js';
 import { gaussianNoise } from '../noise.js';
 import { samplerStep, stepNeedsNoise } from '../sampler.js';
 import { gatherPast, scatterPresent } from '../kv/kv-slabs.js';
 import { buildAttentionMask } from '../model/attention-mask.js';
 import { slotView } from '../slot-slab.js';
+import { gatherCleanLatents, storeCleanLatents } from './clean-latents.js';
 import { runShare, type LayeredSessions } from './share-tick.js';
 import type { LaneWorkerData } from './worker-data.js';
 
@@ -153,6 +154,7 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
         firstFrame: i * framesPerBlock,
         frames,
       });
+      storeCleanLatents(data.latents, data.cleanLatents, member.latentSlot, task.cacheSlots);
       return;
     }
     const latent = slotView(data.latents, member.latentSlot);
@@ -161,6 +163,37 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
       : null;
     samplerStep(latent, flow.subarray(i * blockSize, (i + 1) * blockSize), member.sigma, member.sigmaNext, noise, latent, m.sampler.update);
   });
+  return { runMs, workerMs: performance.now() - start };
+}
+
+async function recache(task: RecacheTask, { denoiser }: Sessions): Promise<LaneTiming> {
+  const start = performance.now();
+  const frames = task.slots.length;
+  if (frames === 0) return { runMs: 0, workerMs: performance.now() - start };
+  const blocks = new Set(task.blocks).size;
+  if (blocks > 1 && !denoiser.inputNames.includes('attention_mask')) {
+    // Without a mask the cached blocks would see later ones: not the cache they were made as.
+    throw new Error(`re-cache over ${blocks} blocks needs a model with an "attention_mask" input`);
+  }
+  const n = frames * m.tokensPerFrame;
+  const empty = new Float32Array(0);
+  const pastDims = [m.layers, 1, m.heads, 0, m.headDim];
+  const feeds: Record<string, ort.Tensor> = {
+    latents: new ort.Tensor('float32', gatherCleanLatents(data.cleanLatents, task.slots), [1, frames, m.latent.channels, m.latent.height, m.latent.width]),
+    timesteps: new ort.Tensor('float32', new Float32Array(frames).fill(task.timestep), [1, frames]),
+    frame_positions: new ort.Tensor('float32', Float32Array.from(task.positions), [1, frames]),
+    context: new ort.Tensor('float32', slotView(data.contexts, task.contextSlot).slice(), [1, m.text.maxTokens, m.text.contextDim]),
+    past_key: new ort.Tensor('float32', empty, pastDims),
+    past_value: new ort.Tensor('float32', empty, pastDims),
+  };
+  if (denoiser.inputNames.includes('attention_mask')) {
+    // Block-causal among the cached frames: each block sees itself and older ones, as when cached.
+    const cached = task.blocks.map((block) => ({ block }));
+    const mask = buildAttentionMask({ pastTokens: 0, queryFrames: cached, keyFrames: cached, tokensPerFrame: m.tokensPerFrame, mode: 'causal' });
+    feeds.attention_mask = new ort.Tensor('float32', mask, [1, 1, n, n]);
+  }
+  const { outputs, runMs } = await timedRun(denoiser, feeds);
+  scatterPresent(data.kv, task.slots, output(outputs, 'present_key'), output(outputs, 'present_value'));
   return { runMs, workerMs: performance.now() - start };
 }
 
@@ -205,6 +238,8 @@ export default async function runLaneTask(task: LaneTask): Promise<LaneTiming | 
       return tick(task, loaded);
     case 'share':
       return runShare(task, await loadLayered(), slotView(data.contexts, task.contextSlot).slice(), data);
+    case 'recache':
+      return recache(task, loaded);
     case 'decode':
       return decode(task, loaded);
   }

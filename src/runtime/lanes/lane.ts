@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import type { LaneId, LaneOptions } from '../../protocol/domain.js';
-import type { DecodeResult, DecodeTask, EncodeTask, LaneTiming, PingTask, ShareResult, ShareTask, TickTask } from '../../protocol/lane-messages.js';
+import type { DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, PingTask, RecacheTask, ShareResult, ShareTask, TickTask } from '../../protocol/lane-messages.js';
 import { LaneError } from '../errors.js';
 import type { LaneWorkerData } from './worker-data.js';
 
@@ -78,6 +78,10 @@ export class Lane {
     return this.#run<ShareResult>(task);
   }
 
+  recache(task: RecacheTask): Promise<TaskTiming> {
+    return this.#run<LaneTiming>(task);
+  }
+
   decode(task: DecodeTask): Promise<DecodeResult & TaskTiming> {
     return this.#run<DecodeResult>(task);
   }
@@ -96,7 +100,7 @@ export class Lane {
    * that `taskMs` starts when the worker is free: it then measures the runtime's own cost
    * around `session.run` (messages, copies, gathers), not time spent waiting for the lane.
    */
-  #run<R extends LaneTiming>(task: EncodeTask | TickTask | ShareTask | DecodeTask): Promise<R & TaskTiming> {
+  #run<R extends LaneTiming>(task: Exclude<LaneTask, PingTask>): Promise<R & TaskTiming> {
     const queuedAt = performance.now();
     const promise = this.#tail.then(() => this.#dispatch<R>(task, queuedAt));
     this.#tail = promise.then(
@@ -112,7 +116,7 @@ export class Lane {
     return promise;
   }
 
-  async #dispatch<R extends LaneTiming>(task: EncodeTask | TickTask | ShareTask | DecodeTask, queuedAt: number): Promise<R & TaskTiming> {
+  async #dispatch<R extends LaneTiming>(task: Exclude<LaneTask, PingTask>, queuedAt: number): Promise<R & TaskTiming> {
     const start = performance.now();
     try {
       const result = (await this.#pool.run(task)) as R;

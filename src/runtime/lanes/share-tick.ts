@@ -8,12 +8,13 @@
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { STAGES } from '../../protocol/domain.js';
-import type { ShareResult, ShareTask } from '../../protocol/lane-messages.js';
+import type { ShareResult, ShareTask, TickMemberTask } from '../../protocol/lane-messages.js';
 import { arriveAndWait, abortExchange, exchangeToSlots, fullKeyValues, publishLayer } from '../cascade/exchange.js';
 import { buildAttentionMask } from '../model/attention-mask.js';
 import { gaussianNoise } from '../noise.js';
 import { samplerStep, stepNeedsNoise } from '../sampler.js';
 import { slotView } from '../slot-slab.js';
+import { storeCleanLatents } from './clean-latents.js';
 import type { LaneWorkerData } from './worker-data.js';
 
 export interface LayeredSessions {
@@ -137,7 +138,10 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
     }
     // Every lane has published every layer (each passed the last barrier): the lane that holds
     // the tick's first frame stores the caching block's clean K/V.
-    if (task.cacheSlots && from === 0) exchangeToSlots(x, data.kv.keys, data.kv.values, tpf, task.cacheSlots, 0);
+    if (task.cacheSlots && from === 0) {
+      exchangeToSlots(x, data.kv.keys, data.kv.values, tpf, task.cacheSlots, 0);
+      storeCleanLatents(data.latents, data.cleanLatents, (task.members[0] as TickMemberTask).latentSlot, task.cacheSlots);
+    }
     return { runMs, workerMs: performance.now() - start, exchangeWaitMs };
   } catch (error) {
     abortExchange(x);

@@ -20,6 +20,8 @@ export interface LaneWorkerData {
   readonly exchange: ExchangeSlab;
   readonly kv: KvSlabs;
   readonly latents: SlotSlab;
+  /** One slot per KV slot: the clean latent of the frame whose K/V that slot holds (for re-cache). */
+  readonly cleanLatents: SlotSlab;
   readonly contexts: SlotSlab;
   /** False when lanes share cores: spinning intra-op threads would steal them from each other. */
   readonly allowSpinning: boolean;
