@@ -6,7 +6,7 @@
  * Uses only the package's public API (`src/index.ts` is what `import … from 'block-cascade'`
  * gives an installed package).
  */
-import { createRuntime, GifWriter, loadSessionFile, type SessionEvent } from '../src/index.js';
+import { createRuntime, GifWriter, loadSessionFile, planSession, type SessionEvent } from '../src/index.js';
 
 const [script, out = 'scripted.gif'] = process.argv.slice(2);
 if (script === undefined) {
@@ -14,21 +14,16 @@ if (script === undefined) {
   process.exit(2);
 }
 
-// A bad script fails here, before any model is loaded, naming the file and the field.
-const s = await loadSessionFile(script);
-const runtime = await createRuntime({
-  ...(s.model === undefined ? {} : { model: s.model }),
-  ...(s.lanes === undefined ? {} : { lanes: s.lanes }),
-  cascade: Object.fromEntries(Object.entries({ parallelism: s.parallelism, attention: s.attention, exec: s.exec }).filter(([, v]) => v !== undefined)),
-});
+// A bad script fails here, before any lane starts, naming the file and the field.
+const plan = await planSession(await loadSessionFile(script), script);
+const runtime = await createRuntime(plan.runtime);
 try {
-  const blocks = s.stopAtBlock === undefined ? s.blocks : Math.min(s.blocks, s.stopAtBlock);
-  const session = runtime.session({ seed: s.seed, blocks, prompt: s.prompt, ...(s.switches ? { switches: s.switches } : {}) });
+  const session = runtime.session(plan.request);
   session.on((e: SessionEvent) => {
     if (e.type === 'block') console.log(`block ${e.block} at ${e.elapsedMs.toFixed(0)} ms`);
     else if (e.type === 'end') console.log(`end: ${e.blocks} blocks${e.stopped ? ' (stopped)' : ''}`);
   });
-  const gif = new GifWriter(out, { fps: 12 });
+  const gif = new GifWriter(out, { fps: plan.fps });
   let frames = 0;
   for await (const frame of session.frames) {
     gif.add(frame);

@@ -19,9 +19,10 @@ export type { BlockIndex, Device, FramePosition, LaneId, LaneOptions, Stage } fr
 export { STAGES } from './protocol/domain.js';
 export type { ModelManifest } from './runtime/model/manifest-types.js';
 export { gaussianNoise, type NoiseKey } from './runtime/noise.js';
-export { loadSessionFile, decodeSessionFile, SessionFileError, type SessionFile } from './protocol/session-file.js';
+export { loadSessionFile, decodeSessionFile, resolveTimeline, SessionFileError, type SessionFile, type TimelineEntry } from './protocol/session-file.js';
+export { planSession, type SessionOverrides, type SessionPlan } from './runtime/session-plan.js';
 export { loadModelPackage, type ModelPackage } from './runtime/model/loader.js';
 export { ModelPackageError } from './runtime/model/errors.js';
 export { encodeGif, writeGif, GifWriter, type GifOptions } from './runtime/output/gif.js';
-export { writePngFrames, writePngFrame } from './runtime/output/png.js';
+export { encodePng, writePngFrames, writePngFrame } from './runtime/output/png.js';
 export { encodeMessage, decodeMessage, encodeTensorFrame, decodeTensorFrame, CorruptMessageError } from './protocol/codec.js';

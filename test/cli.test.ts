@@ -17,7 +17,7 @@ describe('block-cascade CLI', () => {
   it('run --help and bench --help list their options', async () => {
     const run = await runCli(['run', '--help']);
     expect(run.code).toBe(0);
-    for (const flag of ['--out', '--frames-dir', '--lanes', '--seed', '--blocks', '--fps']) expect(run.stdout).toContain(flag);
+    for (const flag of ['--out', '--frames-dir', '--lanes', '--seed', '--blocks', '--fps', '--recache']) expect(run.stdout).toContain(flag);
     const bench = await runCli(['bench', '--help']);
     expect(bench.code).toBe(0);
     for (const flag of ['--json', '--blocks', '--repeats', '--warmup', '--lanes']) expect(bench.stdout).toContain(flag);
@@ -40,6 +40,12 @@ describe('block-cascade CLI', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('re-cache in a cascade is refused before any work, saying why', async () => {
+    const { code, stderr } = await runCli(['run', 'examples/sessions/sprite.json', '--parallelism', '4', '--recache', 'on', '--out', join(tmpdir(), 'never.gif')]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/option "recache": expected "off" at P4 \(a cascade switches prompts without re-cache/);
   });
 
   it('a bad flag value is a usage error', async () => {

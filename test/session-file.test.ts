@@ -2,7 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SessionFileError, loadSessionFile } from '../src/protocol/session-file.js';
+import { SessionFileError, blockAtSecond, loadSessionFile, resolveTimeline } from '../src/protocol/session-file.js';
+import { planSession } from '../src/runtime/session-plan.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -84,11 +85,51 @@ describe('loadSessionFile', () => {
   });
 
   it('decodes a timeline into prompt switches and a stop', async () => {
-    expect(await loadSessionFile('examples/sessions/switch.json')).toMatchObject({
-      blocks: 12,
+    const session = await loadSessionFile('examples/sessions/switch.json');
+    expect(session.blocks).toBe(12);
+    expect(resolveTimeline(session, { framesPerBlock: 3, fps: 16 }, 'switch.json')).toEqual({
       switches: [{ atBlock: 4, prompt: 'blue triangle moving right' }, { atBlock: 8, prompt: 'red triangle moving up' }],
       stopAtBlock: 10,
     });
+  });
+
+  it('places entries given in seconds on the first block that starts at or after that time', async () => {
+    const clock = { framesPerBlock: 3, fps: 16 };
+    expect([0.1, 0.75, 1, 1.125, 2].map((t) => blockAtSecond(t, clock))).toEqual([1, 4, 6, 6, 11]);
+    const file = await sessionFile({ seed: 1, blocks: 20, prompt: 'red ball moving left', fps: 16, timeline: [{ atSecond: 0.75, prompt: 'blue ball moving up' }, { atBlock: 8, prompt: 'red ball moving up' }, { atSecond: 2, stop: true }] });
+    const session = await loadSessionFile(file);
+    expect(resolveTimeline(session, clock, file)).toEqual({
+      switches: [{ atBlock: 4, prompt: 'blue ball moving up' }, { atBlock: 8, prompt: 'red ball moving up' }],
+      stopAtBlock: 11,
+    });
+    // The default model has 3 frames per block; the plan applies the file's fps and the stop.
+    const plan = await planSession(session, file, { lanes: 2 });
+    expect(plan.request).toEqual({ seed: 1, blocks: 11, prompt: 'red ball moving left', switches: [{ atBlock: 4, prompt: 'blue ball moving up' }, { atBlock: 8, prompt: 'red ball moving up' }] });
+    expect(plan.runtime.lanes).toBe(2);
+    // A faster clock moves the same second to a later block.
+    expect((await planSession(session, file, { fps: 24 })).request.switches?.[0]?.atBlock).toBe(6);
+  });
+
+  it('rejects times that land out of order or outside the video, naming the entry', async () => {
+    const clock = { framesPerBlock: 3, fps: 16 };
+    const base = { seed: 1, blocks: 8, prompt: 'red ball moving left' };
+    const cases: [unknown, string, RegExp][] = [
+      [[{ atBlock: 5, prompt: 'a' }, { atSecond: 0.8, prompt: 'b' }], 'timeline.1.atSecond', /0.8 s is block 5, which must be after the entry before it \(block 5\)/],
+      [[{ atSecond: 1.5, prompt: 'a' }], 'timeline.0.atSecond', /1.5 s is block 8, which is not inside the video's 8 blocks/],
+    ];
+    for (const [timeline, field, message] of cases) {
+      const file = await sessionFile({ ...base, timeline });
+      const session = await loadSessionFile(file);
+      let error: unknown;
+      try {
+        resolveTimeline(session, clock, file);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, JSON.stringify(timeline)).toBeInstanceOf(SessionFileError);
+      expect((error as SessionFileError).field).toBe(field);
+      expect((error as SessionFileError).message).toMatch(message);
+    }
   });
 
   it('names the bad timeline field and what was expected', async () => {
@@ -97,6 +138,9 @@ describe('loadSessionFile', () => {
       ['nope', 'timeline', /expected an array of .* got "nope"/],
       [[{ atBlock: 'x', prompt: 'a' }], 'timeline.0.atBlock', /expected a positive integer .* got "x"/],
       [[{ atBlock: 4 }], 'timeline.0', /exactly one of "prompt" or "stop"/],
+      [[{ prompt: 'a' }], 'timeline.0', /exactly one of "atBlock" or "atSecond"/],
+      [[{ atBlock: 2, atSecond: 1, prompt: 'a' }], 'timeline.0', /exactly one of "atBlock" or "atSecond"/],
+      [[{ atSecond: -1, prompt: 'a' }], 'timeline.0.atSecond', /expected a positive number of seconds/],
       [[{ atBlock: 4, prompt: 'a', stop: true }], 'timeline.0', /exactly one of "prompt" or "stop"/],
       [[{ atBlock: 9, prompt: 'a' }], 'timeline.0.atBlock', /not inside the video's 8 blocks/],
       [[{ atBlock: 4, prompt: 'a' }, { atBlock: 4, prompt: 'b' }], 'timeline.1.atBlock', /after the entry before it \(block 4\)/],

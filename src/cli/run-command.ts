@@ -3,10 +3,10 @@
  * as a GIF and/or PNG frames, with a progress bar, Ctrl-C handling and one-line errors.
  */
 import { Option, type Command } from 'commander';
-import type { AttentionMode, ExecMode, Parallelism } from '../runtime/cascade/cascade-options.js';
+import type { AttentionMode, ExecMode, Parallelism, RecacheMode } from '../runtime/cascade/cascade-options.js';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { loadSessionFile } from '../protocol/session-file.js';
+import { DEFAULT_FPS, loadSessionFile } from '../protocol/session-file.js';
 import type { Frame, GenerateRequest } from '../runtime/api-types.js';
 import { GifWriter } from '../runtime/output/gif.js';
 import { writePngFrame } from '../runtime/output/png.js';
@@ -16,8 +16,6 @@ import { parseNonNegativeInt, parseParallelism, parsePositiveInt, parsePositiveN
 import { progressReporter } from './progress.js';
 import { reportError } from './report-error.js';
 
-/** GIF playback rate when `--fps` is not given. */
-export const DEFAULT_FPS = 16;
 /** Output when neither `--out` nor `--frames-dir` is given. */
 export const DEFAULT_OUT = 'out.gif';
 
@@ -28,10 +26,12 @@ export interface RunOptions {
   readonly lanes?: number;
   readonly seed?: number;
   readonly blocks?: number;
-  readonly fps: number;
+  /** GIF playback rate and the clock of `atSecond` timeline entries (default: the file's, else 16). */
+  readonly fps?: number;
   readonly parallelism?: Parallelism;
   readonly attention?: AttentionMode;
   readonly exec?: ExecMode;
+  readonly recache?: RecacheMode;
   /** Read prompt switches from stdin, one per line (commander's `--no-stdin` sets false). */
   readonly stdin?: boolean;
 }
@@ -100,17 +100,14 @@ async function generateInto(
  */
 export async function runSession(sessionPath: string, options: RunOptions): Promise<number> {
   const session = await loadSessionFile(sessionPath);
-  const blocks = options.blocks ?? session.blocks;
-  const request: GenerateRequest = {
-    seed: options.seed ?? session.seed,
-    // A timeline stop ends the video at its block (whatever --blocks says).
-    blocks: session.stopAtBlock === undefined ? blocks : Math.min(blocks, session.stopAtBlock),
-    prompt: session.prompt,
-    ...(session.switches === undefined ? {} : { switches: session.switches }),
-  };
-  const out = options.out ?? (options.framesDir === undefined ? DEFAULT_OUT : undefined);
+  const { framesDir, out: _out, stdin: _stdin, ...overrides } = options;
+  // Loaded lazily, like the runtime: `--help` must not pay for (or depend on) ONNX Runtime.
+  const { planSession } = await import('../runtime/session-plan.js');
+  const plan = await planSession(session, sessionPath, overrides);
+  const request = plan.request;
+  const out = options.out ?? (framesDir === undefined ? DEFAULT_OUT : undefined);
   // Created before the model loads so that a bad --fps fails at once.
-  const gif = out === undefined ? undefined : new GifWriter(out, { fps: options.fps });
+  const gif = out === undefined ? undefined : new GifWriter(out, { fps: plan.fps });
   const outputs = [out, options.framesDir === undefined ? undefined : `${options.framesDir}/`].filter((o) => o !== undefined);
 
   const interrupt = onInterrupt();
@@ -118,18 +115,7 @@ export async function runSession(sessionPath: string, options: RunOptions): Prom
   try {
     // Loaded lazily: `--help` and session-file errors must not pay for (or depend on) ONNX Runtime.
     const { createRuntime } = await import('../runtime/runtime.js');
-    const lanes = options.lanes ?? session.lanes;
-    const cascade = {
-      parallelism: options.parallelism ?? session.parallelism,
-      attention: options.attention ?? session.attention,
-      exec: options.exec ?? session.exec,
-    };
-    const chosen = Object.fromEntries(Object.entries(cascade).filter(([, v]) => v !== undefined));
-    runtime = await createRuntime({
-      ...(session.model === undefined ? {} : { model: session.model }),
-      ...(lanes === undefined ? {} : { lanes }),
-      cascade: chosen,
-    });
+    runtime = await createRuntime(plan.runtime);
     interrupt.signal.throwIfAborted();
     const outcome = await generateInto(runtime, request, interrupt.signal, gif, options.framesDir, options.stdin === false ? null : process.stdin);
     await gif?.finish();
@@ -158,17 +144,18 @@ export function registerRunCommand(program: Command): Command {
   return program
     .command('run')
     .description('generate the video described by a session file')
-    .argument('<session.json>', 'session file: { seed, blocks, prompt, model?, lanes?, parallelism?, attention?, exec?, timeline? }')
+    .argument('<session.json>', 'session file: { seed, blocks, prompt, model?, lanes?, parallelism?, attention?, exec?, recache?, fps?, timeline? }')
     .option('--out <video.gif>', `write an animated GIF (default ${DEFAULT_OUT} when --frames-dir is not given)`)
     .option('--frames-dir <dir>', 'write each frame as frame-00000.png, … into this folder')
     .option('--lanes <n>', 'number of CPU lanes (overrides the session file)', parsePositiveInt)
     .option('--seed <s>', 'noise seed (overrides the session file)', parseNonNegativeInt)
     .option('--blocks <n>', 'number of blocks to generate (overrides the session file)', parsePositiveInt)
-    .option('--fps <n>', 'GIF playback frame rate', parsePositiveNumber, DEFAULT_FPS)
+    .option('--fps <n>', `video frame rate: GIF playback and the clock of "atSecond" timeline entries (default: the session file's, else ${DEFAULT_FPS})`, parsePositiveNumber)
     .option('--no-stdin', 'do not read prompt switches from stdin (by default each line switches the prompt)')
     .option('--parallelism <p>', 'Block Cascading level 0 (sequential) to 4 (five blocks in flight)', parseParallelism)
     .addOption(new Option('--attention <mode>', 'attention inside the cascade window').choices(['causal', 'bidirectional']))
     .addOption(new Option('--exec <mode>', 'joint: one forward per tick on one lane; lanes: spread over lanes with per-layer K/V exchange').choices(['joint', 'lanes']))
+    .addOption(new Option('--recache <mode>', 'at a prompt switch in sequential mode, recompute the cached frames\' K/V under the new prompt (default on at P0; cascades never re-cache)').choices(['on', 'off']))
     .action(async (sessionPath: string, options: RunOptions) => {
       try {
         process.exitCode = await runSession(sessionPath, options);

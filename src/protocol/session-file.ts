@@ -32,25 +32,30 @@ export interface SessionFile {
   readonly attention?: 'causal' | 'bidirectional';
   /** How a tick's forwards run. */
   readonly exec?: 'joint' | 'lanes';
+  /** Re-cache at prompt switches in sequential mode (P0 only). */
+  readonly recache?: 'on' | 'off';
+  /** Frame rate of the video (GIF playback and the clock of `atSecond` entries). */
+  readonly fps?: number;
   /**
-   * Prompt switches by block, from the file's `timeline` (entries with a `prompt`), in block
-   * order.
+   * Prompt switches and a stop, checked against each other where they are given by block;
+   * {@link resolveTimeline} turns entries given by time into blocks.
    */
-  readonly switches?: readonly { readonly atBlock: number; readonly prompt: string }[];
-  /** The block at which a `timeline` entry `{ "atBlock": k, "stop": true }` ends the video. */
-  readonly stopAtBlock?: number;
+  readonly timeline?: readonly TimelineEntry[];
 }
 
 /**
- * One entry of a session file's `timeline`: at block `atBlock`, switch to `prompt`, or `stop`.
+ * One entry of a session file's `timeline`: at block `atBlock` or at second `atSecond` of the
+ * video, switch to `prompt`, or `stop`.
  *
  * @example
  * ```json
- * "timeline": [{ "atBlock": 4, "prompt": "blue ball moving up" }, { "atBlock": 8, "stop": true }]
+ * "timeline": [{ "atBlock": 4, "prompt": "blue ball moving up" }, { "atSecond": 2.5, "stop": true }]
  * ```
  */
 export interface TimelineEntry {
-  readonly atBlock: number;
+  readonly atBlock?: number;
+  /** Seconds into the video: the event applies from the first block that starts at or after it. */
+  readonly atSecond?: number;
   readonly prompt?: string;
   readonly stop?: true;
 }
@@ -133,18 +138,22 @@ export const SESSION_FIELDS = {
   parallelism: field(Schema.Literal(0, 1, 2, 3, 4), 'a parallelism level 0, 1, 2, 3 or 4'),
   attention: field(Schema.Literal('causal', 'bidirectional'), '"causal" or "bidirectional"'),
   exec: field(Schema.Literal('joint', 'lanes'), '"joint" or "lanes"'),
-  timeline: field(Schema.Array(Schema.Unknown), 'an array of { "atBlock": k, "prompt": "…" } or { "atBlock": k, "stop": true }'),
+  recache: field(Schema.Literal('on', 'off'), '"on" or "off" (re-cache at prompt switches; sequential mode only)'),
+  fps: field(Schema.Number.pipe(Schema.positive(), Schema.filter(Number.isFinite)), 'a positive number of frames per second'),
+  timeline: field(Schema.Array(Schema.Unknown), 'an array of { "atBlock": k, "prompt": "…" }, { "atSecond": t, "prompt": "…" } or { "atBlock": k, "stop": true }'),
 } as const;
 
 /** The fields of a timeline entry, with what each must be. */
 const TIMELINE_FIELDS = {
   atBlock: field(PositiveInt, 'a positive integer (the block the event applies to; block 0 takes "prompt")'),
+  atSecond: field(Schema.Number.pipe(Schema.positive(), Schema.filter(Number.isFinite)), 'a positive number of seconds into the video'),
   prompt: field(NonEmpty, 'a non-empty string'),
   stop: field(Schema.Literal(true), 'true'),
 } as const;
 
 const TimelineEntrySchema = Schema.Struct({
-  atBlock: TIMELINE_FIELDS.atBlock.schema,
+  atBlock: Schema.optionalWith(TIMELINE_FIELDS.atBlock.schema, { exact: true }),
+  atSecond: Schema.optionalWith(TIMELINE_FIELDS.atSecond.schema, { exact: true }),
   prompt: Schema.optionalWith(TIMELINE_FIELDS.prompt.schema, { exact: true }),
   stop: Schema.optionalWith(TIMELINE_FIELDS.stop.schema, { exact: true }),
 });
@@ -158,6 +167,8 @@ const SessionSchema = Schema.Struct({
   parallelism: Schema.optionalWith(SESSION_FIELDS.parallelism.schema, { exact: true }),
   attention: Schema.optionalWith(SESSION_FIELDS.attention.schema, { exact: true }),
   exec: Schema.optionalWith(SESSION_FIELDS.exec.schema, { exact: true }),
+  recache: Schema.optionalWith(SESSION_FIELDS.recache.schema, { exact: true }),
+  fps: Schema.optionalWith(SESSION_FIELDS.fps.schema, { exact: true }),
   // No message on the array itself: it would hide the entries' own messages (a non-array is
   // reported before decoding, in decodeSessionFile).
   timeline: Schema.optionalWith(Schema.Array(TimelineEntrySchema), { exact: true }),
@@ -182,33 +193,89 @@ function schemaIssues(file: string, json: unknown, error: ParseResult.ParseError
     let text: string;
     if (i._tag === 'Missing') text = `is missing (${expectedFor(i.path)})`;
     else if (i._tag === 'Unexpected') {
-      text = i.path[0] === 'timeline' ? 'is not a timeline field (known fields: atBlock, prompt, stop)' : `is not a session field (known fields: ${KNOWN_KEYS})`;
+      text = i.path[0] === 'timeline' ? `is not a timeline field (known fields: ${Object.keys(TIMELINE_FIELDS).join(', ')})` : `is not a session field (known fields: ${KNOWN_KEYS})`;
     }
     else text = `${i.message}, got ${show(valueAt(json, i.path))}`;
     return name === '' ? { message: `${file}: ${text}` } : { field: name, message: `${file}: field "${name}": ${text}` };
   });
 }
 
-/** Checks between fields that a schema cannot express: the timeline against itself and `blocks`. */
-function timelineIssues(file: string, blocks: number, timeline: readonly TimelineEntry[]): SessionFileIssue[] {
+/**
+ * Checks between fields that a schema cannot express: the timeline against itself and `blocks`.
+ * `blockOf` gives each entry's block; entries it cannot place yet (times, before the model's
+ * block length is known) are only checked for their shape.
+ */
+function timelineIssues(file: string, blocks: number, timeline: readonly TimelineEntry[], blockOf: (e: TimelineEntry) => number | undefined): SessionFileIssue[] {
   const issues: SessionFileIssue[] = [];
   const bad = (field: string, text: string) => issues.push({ field, message: `${file}: field "${field}": ${text}` });
+  let before: { block: number; i: number } | undefined;
   timeline.forEach((entry, i) => {
     const at = `timeline.${i}`;
     if ((entry.prompt === undefined) === (entry.stop === undefined)) bad(at, 'needs exactly one of "prompt" or "stop"');
-    if (entry.atBlock >= blocks) bad(`${at}.atBlock`, `block ${entry.atBlock} is not inside the video's ${blocks} blocks (0..${blocks - 1})`);
-    const before = timeline[i - 1];
-    if (before && entry.atBlock <= before.atBlock) bad(`${at}.atBlock`, `must be after the entry before it (block ${before.atBlock}), got ${entry.atBlock}`);
+    if ((entry.atBlock === undefined) === (entry.atSecond === undefined)) bad(at, 'needs exactly one of "atBlock" or "atSecond"');
     if (entry.stop && i !== timeline.length - 1) bad(at, 'a stop must be the last entry');
+    const block = blockOf(entry);
+    if (block === undefined) return;
+    const key = entry.atBlock === undefined ? `${at}.atSecond` : `${at}.atBlock`;
+    const what = entry.atBlock === undefined ? `${entry.atSecond} s is block ${block}, which` : `block ${block}`;
+    if (block < 1) bad(key, `${what} is the first block: give the first prompt as "prompt"`);
+    else if (block >= blocks) bad(key, `${what} is not inside the video's ${blocks} blocks (0..${blocks - 1})`);
+    if (before && block <= before.block) bad(key, `${what} must be after the entry before it (block ${before.block})`);
+    before = { block, i };
   });
   return issues;
 }
 
-/** Turns a checked timeline into prompt switches and a stop. */
-function fromTimeline(timeline: readonly TimelineEntry[]): Pick<SessionFile, 'switches' | 'stopAtBlock'> {
-  const switches = timeline.flatMap((e) => (e.prompt === undefined ? [] : [{ atBlock: e.atBlock, prompt: e.prompt }]));
+/** Frame rate of a video whose session file and command line give none. */
+export const DEFAULT_FPS = 16;
+
+/** How time maps to blocks: video frames per block and the video's frame rate. */
+export interface TimelineClock {
+  readonly framesPerBlock: number;
+  readonly fps: number;
+}
+
+/**
+ * The first block that starts at or after `seconds` into the video.
+ *
+ * @example
+ * ```ts
+ * blockAtSecond(1, { framesPerBlock: 3, fps: 16 }); // 6 (frame 16 is in block 5, block 6 starts at frame 18)
+ * ```
+ */
+export function blockAtSecond(seconds: number, clock: TimelineClock): number {
+  // A tolerance so that 0.75 s at 16 FPS is frame 12 exactly, not 12.000000000000002.
+  const frame = Math.ceil(seconds * clock.fps - 1e-9);
+  return Math.ceil(frame / clock.framesPerBlock);
+}
+
+/** Prompt switches and a stop by block: what a generation request takes. */
+export interface ResolvedTimeline {
+  readonly switches: readonly { readonly atBlock: number; readonly prompt: string }[];
+  /** The block the video stops at; absent when the timeline has no stop. */
+  readonly stopAtBlock?: number;
+}
+
+/**
+ * Places every timeline entry on a block (times through `clock`) and checks the order again.
+ *
+ * @param file - The session file, for error messages.
+ * @throws {SessionFileError} `E_SESSION_INVALID` when entries given by time land on the same
+ *   block as the entry before them, on block 0, or after the end of the video.
+ *
+ * @example
+ * ```ts
+ * const { switches, stopAtBlock } = resolveTimeline(session, { framesPerBlock: 3, fps: 16 }, 'switch.json');
+ * ```
+ */
+export function resolveTimeline(session: Pick<SessionFile, 'blocks' | 'timeline'>, clock: TimelineClock, file: string): ResolvedTimeline {
+  const timeline = session.timeline ?? [];
+  const blockOf = (e: TimelineEntry) => e.atBlock ?? blockAtSecond(e.atSecond as number, clock);
+  const issues = timelineIssues(file, session.blocks, timeline, blockOf);
+  if (issues.length > 0) throw new SessionFileError('E_SESSION_INVALID', file, nonEmpty(issues, file));
+  const switches = timeline.flatMap((e) => (e.prompt === undefined ? [] : [{ atBlock: blockOf(e), prompt: e.prompt }]));
   const stop = timeline.find((e) => e.stop);
-  return { ...(switches.length > 0 ? { switches } : {}), ...(stop ? { stopAtBlock: stop.atBlock } : {}) };
+  return { switches, ...(stop ? { stopAtBlock: blockOf(stop) } : {}) };
 }
 
 function nonEmpty(issues: SessionFileIssue[], file: string): [SessionFileIssue, ...SessionFileIssue[]] {
@@ -247,12 +314,12 @@ export function decodeSessionFile(json: unknown, file: string): SessionFile {
     throw new SessionFileError('E_SESSION_INVALID', file, nonEmpty(schemaIssues(file, json, decoded.left), file));
   }
   const { model, timeline, ...rest } = decoded.right;
-  const issues = timeline === undefined ? [] : timelineIssues(file, rest.blocks, timeline);
+  const issues = timeline === undefined ? [] : timelineIssues(file, rest.blocks, timeline, (e) => e.atBlock);
   if (issues.length > 0) throw new SessionFileError('E_SESSION_INVALID', file, nonEmpty(issues, file));
   return {
     ...rest,
     ...(model === undefined ? {} : { model: resolve(dirname(file), model) }),
-    ...(timeline === undefined ? {} : fromTimeline(timeline)),
+    ...(timeline === undefined ? {} : { timeline }),
   };
 }
 
