@@ -1,0 +1,22 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadSessionFile } from '../src/protocol/session-file.js';
+import { planSession } from '../src/runtime/session-plan.js';
+
+const DIR = 'examples/sessions';
+
+describe('example session scripts', () => {
+  it('every script decodes and plans, and shows what its README says', async () => {
+    const files = (await readdir(DIR)).filter((f) => f.endsWith('.json')).sort();
+    expect(files).toEqual(['lanes.json', 'long.json', 'recache.json', 'sprite.json', 'switch.json', 'timed.json']);
+    const plans = Object.fromEntries(
+      await Promise.all(files.map(async (f) => [f, await planSession(await loadSessionFile(join(DIR, f)), join(DIR, f))] as const)),
+    );
+    expect(plans['timed.json']?.request).toMatchObject({ blocks: 18, switches: [{ atBlock: 6 }, { atBlock: 12 }] });
+    expect(plans['timed.json']?.fps).toBe(12);
+    expect(plans['recache.json']?.cascade).toEqual({ parallelism: 0, recache: 'on' });
+    expect(plans['switch.json']?.request.blocks).toBe(10);
+    expect(plans['lanes.json']?.runtime.lanes).toBe(2);
+  });
+});
