@@ -159,7 +159,11 @@ async function runInteractiveBenchCommand(options: BenchOptions): Promise<number
     const blocks = Math.max(options.blocks, 8);
     const switchAt = Math.floor(blocks / 2);
     process.stderr.write(`block-cascade bench --interactive: ${INTERACTIVE_CONFIGS.length} configurations × (${options.warmup} warm-up + ${options.repeats} repeats), ${blocks} blocks, prompt switched after block ${switchAt - 1}\n`);
-    const records = await runInteractiveBench(runtimes, INTERACTIVE_CONFIGS, { blocks, switchAt, repeats: options.repeats, warmup: options.warmup }, () => interrupt.signal.throwIfAborted());
+    const records = await runInteractiveBench(runtimes, INTERACTIVE_CONFIGS, { blocks, switchAt, repeats: options.repeats, warmup: options.warmup }, (done, total) => {
+      interrupt.signal.throwIfAborted();
+      if (process.stderr.isTTY) process.stderr.write(`\r  ${done}/${total} sessions`);
+    });
+    if (process.stderr.isTTY) process.stderr.write('\n');
     process.stdout.write(`${formatInteractiveTable(records)}\n`);
     if (options.json !== undefined) {
       await writeOutput(options.json, `${JSON.stringify({ machine: machineInfo(), model: defaultModelDir(), blocks, switchAt, repeats: options.repeats, warmup: options.warmup, records }, null, 2)}\n`);
