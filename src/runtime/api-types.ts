@@ -1,5 +1,6 @@
 import type { BlockIndex, LaneOptions } from '../protocol/domain.js';
 import type { CascadeOptions } from './cascade/cascade-options.js';
+import type { TraceRecord } from '../trace/trace-records.js';
 
 /** One decoded RGB video frame. */
 export interface Frame {
@@ -60,6 +61,11 @@ export interface GenerateOptions {
   readonly onProgress?: (progress: Progress) => void;
   /** Block Cascading settings for this generation; override the runtime's. */
   readonly cascade?: Partial<CascadeOptions>;
+  /**
+   * Receives this generation's trace records (docs/inspector.md): actor states and events,
+   * lane activity, KV-pool occupancy, switches, frames. Small records, never tensors.
+   */
+  readonly trace?: (record: TraceRecord) => void;
 }
 
 /** Options of `createRuntime`. */

@@ -29,6 +29,8 @@ import { defaultModelDir } from './paths.js';
 import { buildSchedule, type Schedule } from './sampler.js';
 import type { GenerationSession, LiveControls, SessionEvent, SessionLink, SessionOptions } from './session-types.js';
 import { allocateSlotSlab } from './slot-slab.js';
+import { TRACE_VERSION, type EndRecord } from '../trace/trace-records.js';
+import { Tracer } from '../trace/tracer.js';
 
 /** Blocks that may hold a latent slot at once: five in flight at P4, plus decodes behind them. */
 const LATENT_SLOTS = 8;
@@ -63,6 +65,21 @@ function validateRequest(request: GenerateRequest): void {
     }
     if (typeof s.prompt !== 'string') throw new InvalidOptionError(`switches[${i}].prompt`, 'a string', s.prompt);
   });
+}
+
+/** The block machine's states in the order a block passes them (for traces). */
+const BLOCK_STATES = ['queued', ...STAGES, 'done'] as const;
+
+/** One inspection observer that feeds the user's and the tracer's. */
+function combineInspectors(
+  user: RuntimeInternals['inspect'],
+  tracer: ((event: InspectionEvent) => void) | undefined,
+): (event: InspectionEvent) => void {
+  const deliver = typeof user === 'function' ? user : user?.next?.bind(user);
+  return (event) => {
+    deliver?.(event);
+    tracer?.(event);
+  };
 }
 
 /** Scheduled prompt switches per generation: the context slab holds one slot per prompt. */
@@ -214,6 +231,22 @@ export class Runtime {
     });
     const start = performance.now();
     let blocksDone = 0;
+    const tracer = options.trace ? new Tracer(options.trace, lag, start) : null;
+    tracer?.record({
+      kind: 'meta',
+      version: TRACE_VERSION,
+      startedAt: Date.now(),
+      model: m.name,
+      lanes: this.lanes.length,
+      ...cascade,
+      seed: request.seed,
+      blocks: request.blocks,
+      framesPerBlock: m.framesPerBlock,
+      kvCapacity: this.#data.kv.layout.capacitySlots,
+      blockStates: BLOCK_STATES,
+    });
+    for (const s of request.switches ?? []) tracer?.record({ kind: 'switch', prompt: s.prompt, fromBlock: s.atBlock, live: false });
+    const unobserve = tracer ? this.lanes.map((lane) => lane.observe(tracer.lane)) : [];
     const barrier = new TickBarrier({
       lag,
       blocks: request.blocks,
@@ -232,6 +265,7 @@ export class Runtime {
         this.#stats.recaches++;
         this.#stats.recacheTaskMs += timing.taskMs;
         link?.emit({ type: 'recache', beforeBlock: plan.beforeBlock, frames: plan.slots.length, ms: timing.taskMs });
+        tracer?.record({ kind: 'recache', beforeBlock: plan.beforeBlock, frames: plan.slots.length, ms: timing.taskMs });
       },
     });
     const proxies = laneProxies(barrier, {
@@ -243,6 +277,7 @@ export class Runtime {
       decode: async (block, latentSlot) => {
         const { rgb } = await this.#pickLane().decode({ kind: 'decode', block, latentSlot });
         queue.push(block, rgb);
+        tracer?.record({ kind: 'frame', block, firstFrame: block * m.framesPerBlock, frames: m.framesPerBlock });
         blocksDone++;
         const elapsedMs = performance.now() - start;
         link?.emit({ type: 'block', block, elapsedMs, bufferedBlocks: queue.bufferedFrames / m.framesPerBlock });
@@ -272,7 +307,7 @@ export class Runtime {
         prompts: timeline.map((p, contextSlot) => ({ fromBlock: p.atBlock, contextSlot })),
         kv: { capacity: this.#data.kv.layout.capacitySlots, sinkFrames: m.kv.sinkFrames, windowFrames: m.kv.windowFrames },
       },
-      ...(this.#inspect ? { inspect: this.#inspect } : {}),
+      ...(this.#inspect || tracer ? { inspect: combineInspectors(this.#inspect, tracer?.inspect) } : {}),
     });
     actor.subscribe({
       next: (snapshot) => {
@@ -302,6 +337,7 @@ export class Runtime {
           const prompts = actor.getSnapshot().context.prompts;
           const fromBlock = (prompts[prompts.length - 1] as PromptSegment).fromBlock;
           link.emit({ type: 'switch', prompt, fromBlock });
+          tracer?.record({ kind: 'switch', prompt, fromBlock, live: true });
           return { fromBlock };
         });
         switching = next.catch(() => {});
@@ -324,10 +360,19 @@ export class Runtime {
         send({ type: 'supervisor.stop' });
       },
     });
+    let outcome: EndRecord['outcome'] = 'stopped';
+    let failure: string | undefined;
     try {
       actor.start();
       yield* queue;
+      if (!stopped) outcome = 'finished';
+    } catch (error) {
+      outcome = error instanceof GenerationAbortedError ? 'aborted' : 'failed';
+      failure = error instanceof Error ? error.message : String(error);
+      throw error;
     } finally {
+      tracer?.record({ kind: 'end', blocks: blocksDone, outcome, ...(failure === undefined ? {} : { error: failure }) });
+      for (const stop of unobserve) stop();
       link?.detach();
       link?.emit({ type: 'end', blocks: blocksDone, stopped });
       signal?.removeEventListener('abort', onAbort);

@@ -28,6 +28,19 @@ export interface TaskTiming extends LaneTiming {
   readonly queueMs: number;
 }
 
+/** A task starting on a lane's worker or finishing there (for traces). */
+export interface LaneActivity {
+  readonly lane: LaneId;
+  readonly phase: 'start' | 'end';
+  readonly task: Exclude<LaneTask, PingTask>;
+  /** `performance.now()` of the moment. */
+  readonly at: number;
+  /** `end`: what the worker reported (absent when the task failed). */
+  readonly result?: LaneTiming & { readonly exchangeWaitMs?: number };
+  /** `end` of a failed task. */
+  readonly error?: unknown;
+}
+
 export class Lane {
   readonly id: LaneId;
   readonly options: LaneOptions;
@@ -35,6 +48,7 @@ export class Lane {
   readonly #inFlight = new Set<Promise<unknown>>();
   #tasksRun = 0;
   #tail: Promise<void> = Promise.resolve();
+  readonly #observers = new Set<(activity: LaneActivity) => void>();
 
   constructor(id: LaneId, data: LaneWorkerData) {
     this.id = id;
@@ -86,6 +100,20 @@ export class Lane {
     return this.#run<DecodeResult>(task);
   }
 
+  /**
+   * Calls `observer` when a task starts on the worker and when it ends; returns the function
+   * that stops it. Observers only see handles and timings.
+   *
+   * @example
+   * ```ts
+   * const stop = lane.observe((a) => console.log(a.lane, a.phase, a.task.kind));
+   * ```
+   */
+  observe(observer: (activity: LaneActivity) => void): () => void {
+    this.#observers.add(observer);
+    return () => this.#observers.delete(observer);
+  }
+
   /** Waits until the worker has loaded its sessions, so that start-up errors surface here. */
   async ready(): Promise<void> {
     try {
@@ -118,10 +146,17 @@ export class Lane {
 
   async #dispatch<R extends LaneTiming>(task: Exclude<LaneTask, PingTask>, queuedAt: number): Promise<R & TaskTiming> {
     const start = performance.now();
+    const notify = (activity: Omit<LaneActivity, 'lane' | 'task'>) => {
+      for (const observer of this.#observers) observer({ lane: this.id, task, ...activity });
+    };
+    if (this.#observers.size > 0) notify({ phase: 'start', at: start });
     try {
       const result = (await this.#pool.run(task)) as R;
-      return { ...result, taskMs: performance.now() - start, queueMs: start - queuedAt };
+      const end = performance.now();
+      if (this.#observers.size > 0) notify({ phase: 'end', at: end, result });
+      return { ...result, taskMs: end - start, queueMs: start - queuedAt };
     } catch (error) {
+      if (this.#observers.size > 0) notify({ phase: 'end', at: performance.now(), error });
       const oldest = task.kind === 'tick' || task.kind === 'share' ? task.members[0] : undefined;
       const block = 'block' in task ? task.block : (oldest?.block ?? null);
       const stage = oldest?.stage ?? null;

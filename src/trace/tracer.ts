@@ -1,0 +1,152 @@
+/**
+ * Turns what a generation does into trace records: XState's inspection stream (actor state
+ * changes, event types, KV-pool occupancy), lane activity, prompt switches, re-caches and
+ * frames. Each record is built from handles and timings only, so tracing never copies a tensor.
+ */
+import { performance } from 'node:perf_hooks';
+import type { InspectionEvent } from 'xstate';
+import type { KvPoolContext } from '../actors/kv-pool.js';
+import type { Lag } from '../runtime/cascade/cascade-options.js';
+import { tickOf } from '../runtime/cascade/schedule.js';
+import type { LaneActivity } from '../runtime/lanes/lane.js';
+import type { KvRecord, LaneRecord, LaneTaskKind, TraceRecord } from './trace-records.js';
+
+/** Where records go, one at a time, in order. */
+export type TraceSink = (record: TraceRecord) => void;
+
+/** Drops the `t` field from each member of a union (so callers need not give it). */
+type Untimed<R> = R extends TraceRecord ? Omit<R, 't'> : never;
+
+const ROOT_ACTOR = 'supervisor';
+
+/** A snapshot's state value as one string: `t2`, or `running.waiting` for nested states. */
+function flatten(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value !== null && typeof value === 'object') {
+    const [key, inner] = Object.entries(value)[0] ?? ['?', null];
+    return inner === null || inner === undefined || (typeof inner === 'object' && Object.keys(inner).length === 0) ? key : `${key}.${flatten(inner)}`;
+  }
+  return String(value);
+}
+
+function kvCounts(ctx: KvPoolContext): Omit<KvRecord, 'kind' | 't'> {
+  let free = 0;
+  let reserved = 0;
+  let committed = 0;
+  let low = Number.POSITIVE_INFINITY;
+  let high = Number.NEGATIVE_INFINITY;
+  for (const slot of ctx.slots) {
+    if (slot.state === 'free') free++;
+    else if (slot.state === 'reserved') reserved++;
+    else {
+      committed++;
+      low = Math.min(low, slot.position as number);
+      high = Math.max(high, slot.position as number);
+    }
+  }
+  return { free, reserved, committed, window: committed === 0 ? null : [low, high] };
+}
+
+const stagesOf = (task: LaneActivity['task'], lag: Lag): { blocks: number[]; stages: number[]; tick?: number } => {
+  switch (task.kind) {
+    case 'tick': {
+      const first = task.members[0];
+      const tick = first === undefined ? undefined : tickOf(first.block, first.stage, lag);
+      return { blocks: task.members.map((m) => m.block), stages: task.members.map((m) => m.stage), ...(tick === undefined ? {} : { tick }) };
+    }
+    case 'share':
+      return { blocks: task.members.map((m) => m.block), stages: task.members.map((m) => m.stage), tick: task.tick };
+    case 'recache':
+      return { blocks: [...new Set(task.blocks)], stages: [] };
+    case 'decode':
+      return { blocks: [task.block], stages: [] };
+    case 'encode':
+      return { blocks: [], stages: [] };
+  }
+};
+
+/**
+ * One generation's tracer.
+ *
+ * @example
+ * ```ts
+ * const tracer = new Tracer((record) => out.write(`${JSON.stringify(record)}\n`), lagOf(4));
+ * createActor(machine, { inspect: tracer.inspect });
+ * lane.observe(tracer.lane);
+ * ```
+ */
+export class Tracer {
+  readonly #sink: TraceSink;
+  readonly #origin: number;
+  /** Last state recorded per actor, so that only changes are written. */
+  readonly #states = new Map<string, string>();
+  #kv = '';
+  readonly #lag: Lag;
+
+  /** `lag` numbers the ticks of joint lane tasks (which carry their members, not their tick). */
+  constructor(sink: TraceSink, lag: Lag, origin = performance.now()) {
+    this.#sink = sink;
+    this.#lag = lag;
+    this.#origin = origin;
+  }
+
+  /** Milliseconds since the trace began. */
+  now(at = performance.now()): number {
+    return Math.round((at - this.#origin) * 1000) / 1000;
+  }
+
+  /** Writes a record stamped with the current time (or `at`, a `performance.now()` value). */
+  record(record: Untimed<TraceRecord>, at?: number): void {
+    this.#sink({ ...record, t: record.kind === 'meta' ? 0 : this.now(at) } as TraceRecord);
+  }
+
+  /** An XState `inspect` observer. */
+  readonly inspect = (event: InspectionEvent): void => {
+    const ref = event.actorRef as unknown as { id: string; _parent?: unknown };
+    const actor = ref._parent === undefined ? ROOT_ACTOR : ref.id;
+    if (event.type === '@xstate.snapshot') {
+      const snapshot = event.snapshot as { value?: unknown; context?: unknown; status?: string };
+      // Promise actors (forwards, decodes) have no state value: their lanes are traced instead.
+      if (snapshot.value === undefined) return;
+      // A machine without states (the KV pool) has an empty value: only its context matters.
+      const stateless = typeof snapshot.value === 'object' && snapshot.value !== null && Object.keys(snapshot.value).length === 0;
+      const state = flatten(snapshot.value);
+      if (!stateless && this.#states.get(actor) !== state) {
+        this.#states.set(actor, state);
+        this.record({ kind: 'state', actor, state });
+      }
+      if (actor === 'kv-pool') {
+        const counts = kvCounts(snapshot.context as KvPoolContext);
+        const key = `${counts.free}/${counts.reserved}/${counts.committed}/${counts.window?.join('-')}`;
+        if (key !== this.#kv) {
+          this.#kv = key;
+          this.record({ kind: 'kv', ...counts });
+        }
+      }
+    } else if (event.type === '@xstate.event') {
+      const type = (event.event as { type: string }).type;
+      // XState's own start/stop events and promise actors' resolutions say nothing a reader
+      // needs: the parent's `xstate.done.actor.*` event follows each resolution.
+      if (type === 'xstate.init' || type === 'xstate.stop' || type.startsWith('xstate.promise.')) return;
+      this.record({ kind: 'event', actor, event: type });
+    }
+  };
+
+  /** A lane observer (see `Lane.observe`). */
+  readonly lane = (activity: LaneActivity): void => {
+    const { blocks, stages, tick } = stagesOf(activity.task, this.#lag);
+    const record: Omit<LaneRecord, 't'> = {
+      kind: 'lane',
+      lane: activity.lane,
+      phase: activity.phase,
+      task: activity.task.kind as LaneTaskKind,
+      blocks,
+      stages,
+      ...(tick === undefined ? {} : { tick }),
+      ...(activity.result?.runMs === undefined ? {} : { runMs: Math.round(activity.result.runMs * 1000) / 1000 }),
+      ...(activity.result?.exchangeWaitMs === undefined ? {} : { exchangeWaitMs: Math.round(activity.result.exchangeWaitMs * 1000) / 1000 }),
+      ...(activity.error === undefined ? {} : { error: activity.error instanceof Error ? activity.error.message : String(activity.error) }),
+    };
+    this.record(record, activity.at);
+  };
+}
