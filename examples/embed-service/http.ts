@@ -1,0 +1,106 @@
+/**
+ * Small node:http helpers: JSON responses, a size-limited body reader and the check of the
+ * prompt-switch body, which names the field at fault.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpError } from './errors.js';
+
+/** Request bodies are one short prompt: anything larger is a mistake or abuse. */
+export const MAX_BODY_BYTES = 4096;
+/** Longest prompt accepted; the model reads only its first few words anyway. */
+export const MAX_PROMPT_CHARS = 200;
+
+/**
+ * Sends `body` as JSON with `status`.
+ *
+ * @example
+ * ```ts
+ * sendJson(res, 200, { fromBlock: 12 });
+ * ```
+ */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...headers });
+  res.end(text);
+}
+
+/**
+ * Reads a JSON request body of at most {@link MAX_BODY_BYTES} bytes as text.
+ *
+ * @throws {HttpError} 415 when it is not declared JSON, 413 when it is too large.
+ *
+ * @example
+ * ```ts
+ * const text = await readJsonText(req);
+ * ```
+ */
+export async function readJsonText(req: IncomingMessage): Promise<string> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/json') {
+    throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `expected Content-Type: application/json, got ${JSON.stringify(req.headers['content-type'] ?? null)}`);
+  }
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body may be at most ${MAX_BODY_BYTES} bytes, got ${declared}`, '');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    // A chunked body has no declared length: count as it comes.
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body may be at most ${MAX_BODY_BYTES} bytes`, '');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * Checks the body of `POST /prompt`: a JSON object with exactly one field, `prompt`, a
+ * non-empty string of at most {@link MAX_PROMPT_CHARS} characters. Returns the prompt trimmed.
+ *
+ * @throws {HttpError} 400 naming the field at fault (`""` for the body as a whole).
+ *
+ * @example
+ * ```ts
+ * parseSwitchBody('{"prompt": " blue square moving up "}'); // 'blue square moving up'
+ * parseSwitchBody('{"promt": "blue"}'); // throws: unknown field "promt" (field: "promt")
+ * ```
+ */
+export function parseSwitchBody(text: string): string {
+  const example = '{"prompt": "blue square moving up"}';
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    throw new HttpError(400, 'INVALID_JSON', `the body is not valid JSON (${(error as Error).message}); send ${example}`, '');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HttpError(400, 'INVALID_BODY', `the body must be a JSON object such as ${example}, got ${Array.isArray(body) ? 'an array' : JSON.stringify(body)}`, '');
+  }
+  const record = body as Record<string, unknown>;
+  // Unknown fields first: a typo ("promt") is then named as such, not as a missing "prompt".
+  const unknown = Object.keys(record).find((key) => key !== 'prompt');
+  if (unknown !== undefined) throw new HttpError(400, 'INVALID_FIELD', `unknown field ${JSON.stringify(unknown)}: the body takes only "prompt"`, unknown);
+  const prompt = record['prompt'];
+  if (prompt === undefined) throw new HttpError(400, 'INVALID_FIELD', `field "prompt" is required: a non-empty string such as "blue square moving up"`, 'prompt');
+  if (typeof prompt !== 'string') throw new HttpError(400, 'INVALID_FIELD', `field "prompt": expected a string, got ${JSON.stringify(prompt)}`, 'prompt');
+  const trimmed = prompt.trim();
+  if (trimmed === '') throw new HttpError(400, 'INVALID_FIELD', 'field "prompt": expected a non-empty string, got only white space', 'prompt');
+  if (trimmed.length > MAX_PROMPT_CHARS) {
+    throw new HttpError(400, 'INVALID_FIELD', `field "prompt": expected at most ${MAX_PROMPT_CHARS} characters, got ${trimmed.length}`, 'prompt');
+  }
+  return trimmed;
+}
+
+/**
+ * Words of `prompt` the model's vocabulary lacks (it reads them as "unknown"), split the way
+ * the runtime's tokenizer splits: lower case, on anything that is not a letter.
+ *
+ * @example
+ * ```ts
+ * unknownWords('Blue squirrel moving up', manifest.text.vocabulary); // ['squirrel']
+ * ```
+ */
+export function unknownWords(prompt: string, vocabulary: readonly string[]): string[] {
+  // Entries 0 and 1 are the padding and unknown tokens, never words.
+  const known = new Set(vocabulary.slice(2));
+  return [...new Set(prompt.toLowerCase().split(/[^\p{L}]+/u).filter((word) => word !== '' && !known.has(word)))];
+}

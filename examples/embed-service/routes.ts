@@ -1,0 +1,160 @@
+/**
+ * The service's HTTP routes:
+ *
+ * - `GET /`        the viewer page
+ * - `GET /stream`  the live frames as a `multipart/x-mixed-replace` PNG stream (`<img src>`)
+ * - `GET /events`  Server-Sent Events: `hello` (the status), then `start`, `frame`, `switch`, `recache`, `end`
+ * - `POST /prompt` `{"prompt": "…"}` → `{ prompt, fromBlock, unknownWords }`
+ * - `GET /status`  a JSON snapshot of the channel
+ *
+ * Errors are JSON: `{ "error": { "code", "message", "field"? } }`.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Channel, ChannelError, type ChannelEvent } from './channel.js';
+import { HttpError } from './errors.js';
+import { parseSwitchBody, readJsonText, sendJson, unknownWords } from './http.js';
+import { renderPage } from './page.js';
+
+const BOUNDARY = 'frame';
+/** Keeps idle proxies and load balancers from closing the events stream. */
+const HEARTBEAT_MS = 15_000;
+
+/** What the routes need from the service. */
+export interface RouteContext {
+  readonly channel: Channel;
+  readonly vocabulary: readonly string[];
+  readonly startPrompt: string;
+  /** Open long-lived responses (streams, events), ended when the service closes. */
+  readonly open: Set<ServerResponse>;
+  readonly closing: () => boolean;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, ctx: RouteContext) => void | Promise<void>;
+
+function page(_req: IncomingMessage, res: ServerResponse, ctx: RouteContext): void {
+  const nonce = randomBytes(16).toString('base64');
+  const html = renderPage(nonce, ctx.startPrompt);
+  res.writeHead(200, {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Cache-Control': 'no-store',
+    // Nothing but this service: proves the page needs no external network.
+    'Content-Security-Policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; img-src 'self'; connect-src 'self'; form-action 'self'`,
+  });
+  res.end(html);
+}
+
+function stream(_req: IncomingMessage, res: ServerResponse, ctx: RouteContext): void {
+  const leave = ctx.channel.addViewer({
+    send: (png) => {
+      // A viewer still busy with an earlier frame skips this one ("replace" semantics):
+      // one slow browser must not hold the others back or grow the server's memory.
+      if (res.destroyed || res.writableEnded || res.writableNeedDrain) return false;
+      res.write(`Content-Type: image/png\r\nContent-Length: ${png.length}\r\n\r\n`);
+      res.write(png);
+      // The boundary goes right after the part, not before the next one: a browser may hold a
+      // part back until the boundary that ends it arrives, which would show every frame late.
+      res.write(`\r\n--${BOUNDARY}\r\n`);
+      return true;
+    },
+    end: () => res.end(),
+  });
+  res.writeHead(200, {
+    'Content-Type': `multipart/x-mixed-replace; boundary=${BOUNDARY}`,
+    'Cache-Control': 'no-store',
+    'X-Accel-Buffering': 'no',
+  });
+  res.write(`--${BOUNDARY}\r\n`);
+  ctx.open.add(res);
+  // A closed tab or a dropped connection: the viewer leaves; the last one stops the session.
+  res.on('close', () => {
+    ctx.open.delete(res);
+    leave();
+  });
+}
+
+function events(_req: IncomingMessage, res: ServerResponse, ctx: RouteContext): void {
+  res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
+  const send = (type: string, data: unknown) => {
+    if (!res.destroyed && !res.writableEnded) res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+  };
+  res.write('retry: 2000\n\n');
+  // A page that connects mid-session learns which session the frames it gets belong to.
+  send('hello', ctx.channel.status());
+  const off = ctx.channel.subscribe((event: ChannelEvent) => send(event.type, event));
+  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+  ctx.open.add(res);
+  res.on('close', () => {
+    ctx.open.delete(res);
+    off();
+    clearInterval(heartbeat);
+  });
+}
+
+const SWITCH_ERROR_STATUS: Record<ChannelError['code'], number> = { NO_SESSION: 409, SESSION_ENDED: 409, TOO_MANY_SWITCHES: 503 };
+
+async function prompt(req: IncomingMessage, res: ServerResponse, ctx: RouteContext): Promise<void> {
+  const text = parseSwitchBody(await readJsonText(req));
+  try {
+    const { fromBlock } = await ctx.channel.switchPrompt(text);
+    sendJson(res, 200, { prompt: text, fromBlock, unknownWords: unknownWords(text, ctx.vocabulary) });
+  } catch (error) {
+    if (!(error instanceof ChannelError)) throw error;
+    throw new HttpError(SWITCH_ERROR_STATUS[error.code], error.code, error.message, undefined, error.code === 'TOO_MANY_SWITCHES' ? { 'Retry-After': '1' } : {});
+  }
+}
+
+function status(_req: IncomingMessage, res: ServerResponse, ctx: RouteContext): void {
+  sendJson(res, 200, ctx.channel.status());
+}
+
+/** Browsers ask for it unprompted; "no content" keeps their consoles free of 404s. */
+function noIcon(_req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(204, { 'Cache-Control': 'max-age=86400' });
+  res.end();
+}
+
+const ROUTES: Record<string, Partial<Record<string, Handler>>> = {
+  '/': { GET: page },
+  '/favicon.ico': { GET: noIcon },
+  '/stream': { GET: stream },
+  '/events': { GET: events },
+  '/prompt': { POST: prompt },
+  '/status': { GET: status },
+};
+
+/**
+ * Routes one request; every failure becomes a JSON error response.
+ *
+ * @example
+ * ```ts
+ * createServer((req, res) => void route(req, res, ctx));
+ * ```
+ */
+export async function route(req: IncomingMessage, res: ServerResponse, ctx: RouteContext): Promise<void> {
+  try {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const methods = ROUTES[path];
+    if (methods === undefined) throw new HttpError(404, 'NOT_FOUND', `no route ${path}; try ${Object.keys(ROUTES).join(', ')}`);
+    const handler = methods[req.method ?? 'GET'];
+    if (handler === undefined) {
+      const allow = Object.keys(methods).join(', ');
+      throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} ${path} is not supported; use ${allow}`, undefined, { Allow: allow });
+    }
+    if (ctx.closing()) throw new HttpError(503, 'SHUTTING_DOWN', 'the service is shutting down');
+    await handler(req, res, ctx);
+  } catch (error) {
+    if (res.headersSent) {
+      res.destroy(error as Error);
+      return;
+    }
+    if (error instanceof HttpError) {
+      // An oversized body is left unread: close the connection rather than read it to the end.
+      const headers = error.status === 413 ? { ...error.headers, Connection: 'close' } : error.headers;
+      sendJson(res, error.status, error.toBody(), headers);
+    } else {
+      console.error('embed-service:', error);
+      sendJson(res, 500, { error: { code: 'INTERNAL', message: (error as Error).message ?? String(error) } });
+    }
+  }
+}
