@@ -43,10 +43,17 @@ describe('block-cascade run', () => {
 
   it('follows a session timeline: switches, and a stop that ends the video at its block', async () => {
     const framesDir = join(dir, 'switch');
-    const { code, stderr } = await runCli(['run', 'examples/sessions/switch.json', '--frames-dir', framesDir], 120_000);
+    const tracePath = join(dir, 'switch.jsonl');
+    const { code, stderr } = await runCli(['run', 'examples/sessions/switch.json', '--frames-dir', framesDir, '--trace', tracePath], 120_000);
     expect(stderr).toContain('10 blocks');
     expect(code).toBe(0);
     expect((await readdir(framesDir)).filter((f) => f.endsWith('.png'))).toHaveLength(30);
+    // --trace: JSON Lines from the meta record to the end record, with the timeline's switches.
+    const records = (await readFile(tracePath, 'utf8')).trimEnd().split('\n').map((line) => JSON.parse(line) as { kind: string; [k: string]: unknown });
+    expect(records[0]).toMatchObject({ kind: 'meta', parallelism: 4, attention: 'causal', blocks: 10 });
+    expect(records.at(-1)).toMatchObject({ kind: 'end', blocks: 10, outcome: 'finished' });
+    expect(records.filter((r) => r.kind === 'switch').map((r) => r.fromBlock)).toEqual([4, 8]);
+    expect(records.filter((r) => r.kind === 'frame')).toHaveLength(10);
   }, 180_000);
 
   it('takes prompt switches typed on stdin, one per line, and exits although stdin stays open', async () => {

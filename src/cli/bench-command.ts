@@ -2,7 +2,7 @@
  * `block-cascade bench`: throughput and runtime overhead of the default model — a warm-up,
  * then repeats, reported as medians (the measuring lives in `src/runtime/bench/`).
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { availableParallelism } from 'node:os';
@@ -14,7 +14,11 @@ import { runBench, summarize, type BenchConfig } from '../runtime/bench/run-benc
 import { defaultModelDir } from '../runtime/paths.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { SIGINT_EXIT_CODE, onInterrupt } from './interrupt.js';
-import { parseNonNegativeInt, parsePositiveInt } from './options.js';
+import { parseNonNegativeInt, parseParallelism, parsePositiveInt } from './options.js';
+import type { AttentionMode, ExecMode, Parallelism } from '../runtime/cascade/cascade-options.js';
+import type { Measurement } from '../runtime/bench/measure.js';
+import { measureTraceOverhead } from '../runtime/bench/trace-overhead.js';
+import { toJsonl } from '../trace/jsonl.js';
 import { reportError } from './report-error.js';
 
 /** Options of `bench`, as commander parses them. */
@@ -32,6 +36,12 @@ export interface BenchOptions {
   readonly plot?: string;
   /** Measure prompt switches in live sessions (frame rhythm around a switch). */
   readonly interactive?: boolean;
+  /** Plain bench: alternate traced and untraced generations, report the slowdown, write the last trace here. */
+  readonly trace?: string;
+  /** Plain bench: cascade settings of the measured generations. */
+  readonly parallelism?: Parallelism;
+  readonly attention?: AttentionMode;
+  readonly exec?: ExecMode;
 }
 
 /** Seed and prompt of every benchmark generation: fixed, so runs are comparable. */
@@ -68,20 +78,39 @@ export async function runBenchCommand(options: BenchOptions): Promise<number> {
       `block-cascade bench: ${runtime.manifest.name}, ${options.lanes} lane(s), ${config.blocks} blocks, ` +
         `${config.warmup} warm-up + ${config.repeats} repeats\n`,
     );
-    const runs = await runBench(runtime, config, {
-      signal: interrupt.signal,
-      onRun: (run, i) =>
-        process.stderr.write(`  repeat ${i + 1}/${config.repeats}: ${run.framesPerSecond.toFixed(1)} FPS, ${run.msPerForward.toFixed(2)} ms/forward\n`),
-    });
+    const cascade = Object.fromEntries(Object.entries({ parallelism: options.parallelism, attention: options.attention, exec: options.exec }).filter(([, v]) => v !== undefined));
+    let runs: Measurement[];
+    let traceOverhead: BenchReport['traceOverhead'];
+    if (options.trace === undefined) {
+      runs = await runBench(runtime, config, {
+        signal: interrupt.signal,
+        cascade,
+        onRun: (run, i) =>
+          process.stderr.write(`  repeat ${i + 1}/${config.repeats}: ${run.framesPerSecond.toFixed(1)} FPS, ${run.msPerForward.toFixed(2)} ms/forward\n`),
+      });
+    } else {
+      const request = { seed: config.seed, blocks: config.blocks, prompt: config.prompt };
+      const measured = await measureTraceOverhead(runtime, request, {
+        repeats: config.repeats,
+        warmup: config.warmup,
+        options: { signal: interrupt.signal, cascade },
+        onPair: (done, total) => process.stderr.write(`  pair ${done}/${total} (untraced, traced)\n`),
+      });
+      runs = [...measured.untraced];
+      traceOverhead = { slowdown: measured.slowdown, traced: measured.traced, records: measured.records.length, file: options.trace };
+      await writeOutput(options.trace, toJsonl(measured.records));
+      process.stderr.write(`block-cascade bench: tracing costs ${((measured.slowdown - 1) * 100).toFixed(1)}% (median ms/block traced ÷ untraced = ${measured.slowdown.toFixed(3)}, ${measured.records.length} records per generation)\n`);
+    }
     const results = summarize(runs);
     process.stdout.write(`${formatBenchTable(results)}\n`);
     if (options.json !== undefined) {
       const report: BenchReport = {
         machine: machineInfo(),
         model: { name: runtime.manifest.name, dir: model },
-        config: { ...config, lanes: options.lanes },
+        config: { ...config, lanes: options.lanes, cascade },
         results,
         runs,
+        ...(traceOverhead === undefined ? {} : { traceOverhead }),
       };
       await writeOutput(options.json, `${JSON.stringify(report, null, 2)}\n`);
     }
@@ -199,6 +228,10 @@ export function registerBenchCommand(program: Command): Command {
     .option('--configs <regex>', 'with --cascade: only configurations whose label matches (the P0 baseline always runs)')
     .option('--plot <file.svg>', 'with --cascade: write an SVG plot of FPS against the P level')
     .option('--interactive', 'switch the prompt live halfway through: frame rhythm and switch latency, sequential vs cascades')
+    .option('--trace <file.jsonl>', 'alternate traced and untraced generations, print what tracing costs, write the last trace (see block-cascade inspect)')
+    .option('--parallelism <p>', 'Block Cascading level of the measured generations (plain bench)', parseParallelism)
+    .addOption(new Option('--attention <mode>', 'attention inside the cascade window (plain bench)').choices(['causal', 'bidirectional']))
+    .addOption(new Option('--exec <mode>', 'joint or lanes execution (plain bench)').choices(['joint', 'lanes']))
     .action(async (options: BenchOptions) => {
       try {
         process.exitCode = await runBenchCommand(options);

@@ -9,6 +9,8 @@ import { createInterface } from 'node:readline';
 import { DEFAULT_FPS, loadSessionFile } from '../protocol/session-file.js';
 import type { Frame, GenerateRequest } from '../runtime/api-types.js';
 import { GifWriter } from '../runtime/output/gif.js';
+import { openTraceFile } from '../trace/jsonl.js';
+import type { TraceSink } from '../trace/tracer.js';
 import { writePngFrame } from '../runtime/output/png.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { SIGINT_EXIT_CODE, onInterrupt } from './interrupt.js';
@@ -34,6 +36,8 @@ export interface RunOptions {
   readonly recache?: RecacheMode;
   /** Read prompt switches from stdin, one per line (commander's `--no-stdin` sets false). */
   readonly stdin?: boolean;
+  /** Write the generation's trace here (JSON Lines). */
+  readonly trace?: string;
 }
 
 interface Outcome {
@@ -58,12 +62,13 @@ async function generateInto(
   gif: GifWriter | undefined,
   framesDir: string | undefined,
   input: NodeJS.ReadableStream | null,
+  trace: TraceSink | undefined,
 ): Promise<Outcome> {
   const progress = progressReporter(request.blocks);
   const start = performance.now();
   let frames = 0;
   let first: Frame | undefined;
-  const session = runtime.session(request, { signal, onProgress: (p) => progress.update(p) });
+  const session = runtime.session(request, { signal, onProgress: (p) => progress.update(p), ...(trace ? { trace } : {}) });
   // Each line typed (or piped) on stdin switches the prompt while the video is made.
   const lines = input === null ? null : createInterface({ input, terminal: false });
   lines?.on('line', (line) => {
@@ -100,7 +105,7 @@ async function generateInto(
  */
 export async function runSession(sessionPath: string, options: RunOptions): Promise<number> {
   const session = await loadSessionFile(sessionPath);
-  const { framesDir, out: _out, stdin: _stdin, ...overrides } = options;
+  const { framesDir, out: _out, stdin: _stdin, trace: _trace, ...overrides } = options;
   // Loaded lazily, like the runtime: `--help` must not pay for (or depend on) ONNX Runtime.
   const { planSession } = await import('../runtime/session-plan.js');
   const plan = await planSession(session, sessionPath, overrides);
@@ -108,16 +113,17 @@ export async function runSession(sessionPath: string, options: RunOptions): Prom
   const out = options.out ?? (framesDir === undefined ? DEFAULT_OUT : undefined);
   // Created before the model loads so that a bad --fps fails at once.
   const gif = out === undefined ? undefined : new GifWriter(out, { fps: plan.fps });
-  const outputs = [out, options.framesDir === undefined ? undefined : `${options.framesDir}/`].filter((o) => o !== undefined);
+  const outputs = [out, options.framesDir === undefined ? undefined : `${options.framesDir}/`, options.trace].filter((o) => o !== undefined);
 
   const interrupt = onInterrupt();
   let runtime: Runtime | undefined;
+  const trace = options.trace === undefined ? undefined : await openTraceFile(options.trace);
   try {
     // Loaded lazily: `--help` and session-file errors must not pay for (or depend on) ONNX Runtime.
     const { createRuntime } = await import('../runtime/runtime.js');
     runtime = await createRuntime(plan.runtime);
     interrupt.signal.throwIfAborted();
-    const outcome = await generateInto(runtime, request, interrupt.signal, gif, options.framesDir, options.stdin === false ? null : process.stdin);
+    const outcome = await generateInto(runtime, request, interrupt.signal, gif, options.framesDir, options.stdin === false ? null : process.stdin, trace?.sink);
     await gif?.finish();
     process.stderr.write(`${summary(request, outcome, outputs)}\n`);
     return 0;
@@ -127,6 +133,8 @@ export async function runSession(sessionPath: string, options: RunOptions): Prom
   } finally {
     await runtime?.close();
     interrupt.dispose();
+    // Also after a failure or Ctrl-C: the trace up to that point is what explains it.
+    await trace?.close();
   }
 }
 
@@ -151,6 +159,7 @@ export function registerRunCommand(program: Command): Command {
     .option('--seed <s>', 'noise seed (overrides the session file)', parseNonNegativeInt)
     .option('--blocks <n>', 'number of blocks to generate (overrides the session file)', parsePositiveInt)
     .option('--fps <n>', `video frame rate: GIF playback and the clock of "atSecond" timeline entries (default: the session file's, else ${DEFAULT_FPS})`, parsePositiveNumber)
+    .option('--trace <file.jsonl>', 'record actor states, lane activity, KV occupancy, switches and frames (open with block-cascade inspect)')
     .option('--no-stdin', 'do not read prompt switches from stdin (by default each line switches the prompt)')
     .option('--parallelism <p>', 'Block Cascading level 0 (sequential) to 4 (five blocks in flight)', parseParallelism)
     .addOption(new Option('--attention <mode>', 'attention inside the cascade window').choices(['causal', 'bidirectional']))

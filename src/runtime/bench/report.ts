@@ -1,5 +1,6 @@
 /** The JSON document `block-cascade bench --json` writes: where, what and the results. */
 import { availableParallelism, cpus } from 'node:os';
+import type { CascadeOptions } from '../cascade/cascade-options.js';
 import type { BenchConfig, BenchRow } from './run-bench.js';
 import type { Measurement } from './measure.js';
 
@@ -18,11 +19,19 @@ export interface MachineInfo {
 export interface BenchReport {
   readonly machine: MachineInfo;
   readonly model: { readonly name: string; readonly dir: string };
-  readonly config: BenchConfig & { readonly lanes: number };
+  readonly config: BenchConfig & { readonly lanes: number; readonly cascade?: Partial<CascadeOptions> };
   /** Median, min and max of every figure. */
   readonly results: readonly BenchRow[];
-  /** Every measured repeat. */
+  /** Every measured repeat (untraced, when tracing was measured). */
   readonly runs: readonly Measurement[];
+  /** With `--trace`: the traced repeats, alternated with `runs`, and the slowdown (ratio of medians of ms/block). */
+  readonly traceOverhead?: {
+    readonly slowdown: number;
+    readonly traced: readonly Measurement[];
+    /** Records of one traced generation. */
+    readonly records: number;
+    readonly file: string;
+  };
 }
 
 /**
