@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, type Frame, type Runtime, type SessionEvent } from '../src/index.js';
+import { createRuntime, GenerationAbortedError, type Frame, type Runtime, type SessionEvent } from '../src/index.js';
 
 const request = { seed: 4, blocks: 8, prompt: 'green triangle moving right' };
 const bytes = (frames: readonly Frame[]) => Buffer.concat(frames.map((f) => f.rgb));
@@ -41,6 +41,23 @@ describe('live sessions', () => {
       expect(events.at(-1)).toEqual({ type: 'end', blocks: request.blocks, stopped: false });
     });
   }
+
+  it('an AbortSignal ends a cascade session with a typed error and frees every lane', async () => {
+    const controller = new AbortController();
+    const session = runtime.session({ ...request, blocks: 60 }, { signal: controller.signal, cascade: { parallelism: 4, exec: 'lanes' } });
+    const events: SessionEvent[] = [];
+    session.on((e) => events.push(e));
+    let frames = 0;
+    await expect(async () => {
+      for await (const _frame of session.frames) if (++frames === 6) controller.abort();
+    }).rejects.toBeInstanceOf(GenerationAbortedError);
+    expect(frames).toBeLessThan(60 * 3);
+    // The generation waits for the tasks already on a lane before it ends: nothing is left.
+    expect(runtime.lanes.map((lane) => lane.pending)).toEqual([0, 0]);
+    expect(events.at(-1)).toMatchObject({ type: 'end', stopped: false });
+    await expect(session.switchPrompt('red ball moving left')).rejects.toThrow(/ended/);
+    expect(await collect(runtime.generate({ ...request, blocks: 2 }))).toHaveLength(6);
+  });
 
   it('stop ends the stream early, after the frames already decoded', async () => {
     const session = runtime.session({ ...request, blocks: 40 });
