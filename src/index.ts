@@ -26,3 +26,4 @@ export { ModelPackageError } from './runtime/model/errors.js';
 export { encodeGif, writeGif, GifWriter, type GifOptions } from './runtime/output/gif.js';
 export { encodePng, writePngFrames, writePngFrame } from './runtime/output/png.js';
 export { encodeMessage, decodeMessage, encodeTensorFrame, decodeTensorFrame, CorruptMessageError } from './protocol/codec.js';
+export * from './inspector/index.js';

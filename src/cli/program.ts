@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { packageVersion } from '../runtime/paths.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerEvalCommand } from './eval-command.js';
+import { registerInspectCommand } from './inspect-command.js';
 import { registerRunCommand } from './run-command.js';
 import { registerSimulateCommand } from './simulate-command.js';
 
@@ -23,5 +24,6 @@ export function createProgram(): Command {
   registerBenchCommand(program);
   registerSimulateCommand(program);
   registerEvalCommand(program);
+  registerInspectCommand(program);
   return program;
 }

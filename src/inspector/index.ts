@@ -1,0 +1,8 @@
+/** The inspector's public API (docs/inspector.md): read traces, derive their views, serve them, export them. */
+export { readTraceFile, parseTrace, generations } from './trace-file.js';
+export { TraceFileError, InspectorServerError } from './errors.js';
+export { deriveModel, blocksByState, type TraceModel, type DiagonalCell, type KvPoint, type SwitchMarker, type RecacheMarker, type FrameMark } from './model.js';
+export { FORWARD_TASKS, isForwardTask, type LaneTask } from './lane-tasks.js';
+export { stateAt, type BlockTimeline, type BlockTransition } from './block-timeline.js';
+export { chromeTrace, type ChromeTrace, type ChromeTraceEvent } from './chrome-trace.js';
+export { startInspector, type Inspector, type InspectorOptions } from './server.js';

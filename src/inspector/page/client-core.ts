@@ -1,0 +1,270 @@
+/**
+ * Browser code, part 1: the page's state, small helpers (SVG elements, colours, formatting),
+ * the state of each block at a time, loading `/model`, the live connection, the scrubber,
+ * replay and selection. Plain JavaScript kept as text (the package has no browser build step);
+ * it avoids template literals so it can sit inside this module's own template string.
+ * The views (client-views.ts) and the details panel (client-details.ts) share its globals.
+ */
+export const CLIENT_CORE = `
+'use strict';
+const SVG_NS = 'http://www.w3.org/2000/svg';
+const $ = (id) => document.getElementById(id);
+const LIVE = document.body.dataset.live === 'true';
+// time: the scrubbed time (ms); follow: stay at the newest record (live) or the end.
+const state = { model: null, time: 0, follow: true, selected: null, zoom: 1, playing: false };
+// Scales and element handles the views leave for updateTime().
+const views = { timelineX: null, kvX: null, diagonal: null, chart: {} };
+
+function svg(tag, attrs, parent, text) {
+  const e = document.createElementNS(SVG_NS, tag);
+  for (const k in attrs) e.setAttribute(k, String(attrs[k]));
+  if (text !== undefined) e.textContent = text;
+  if (parent) parent.appendChild(e);
+  return e;
+}
+function el(tag, attrs, parent, text) {
+  const e = document.createElement(tag);
+  for (const k in attrs) e.setAttribute(k, String(attrs[k]));
+  if (text !== undefined) e.textContent = text;
+  if (parent) parent.appendChild(e);
+  return e;
+}
+const ms = (x) => (Math.abs(x) < 10 ? x.toFixed(2) : x.toFixed(1)) + ' ms';
+const widthOf = (id, min) => Math.max(min, Math.floor($(id).clientWidth));
+
+// Hue by block, golden angle apart so neighbouring blocks differ; lightness by stage, t3
+// (noisiest) darkest to cache lightest; no stage (re-cache, queued, done) is greyish.
+const hue = (block) => ((block * 137.508) % 360).toFixed(0);
+function colour(block, stage) {
+  if (stage === null || stage === undefined || stage < 0) return 'hsl(' + hue(block) + ', 22%, 66%)';
+  return 'hsl(' + hue(block) + ', 70%, ' + (30 + stage * 11) + '%)';
+}
+const inkOn = (stage) => (stage !== null && stage !== undefined && stage >= 0 && stage <= 2 ? '#fff' : '#111');
+const stageIndex = (name) => state.model.stages.indexOf(name);
+
+function niceStep(span, count) {
+  const raw = span / Math.max(1, count);
+  const p = Math.pow(10, Math.floor(Math.log10(raw)));
+  for (const m of [1, 2, 5, 10]) if (m * p >= raw) return m * p;
+  return 10 * p;
+}
+
+/** The state a block is in at time t (the last transition at or before it), or null. */
+function stateAt(timeline, t) {
+  let lo = 0;
+  let hi = timeline.transitions.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (timeline.transitions[mid].t <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo === 0 ? null : timeline.transitions[lo - 1].state;
+}
+function blocksByState(t) {
+  const out = {};
+  for (const s of state.model.chartStates) out[s] = [];
+  for (const tl of state.model.blocks) {
+    const s = stateAt(tl, t);
+    if (s !== null) (out[s] = out[s] || []).push(tl.block);
+  }
+  return out;
+}
+/** The last item of a time-ordered list at or before t. */
+function lastAt(list, t) {
+  let found = null;
+  for (const item of list) {
+    if (item.t > t) break;
+    found = item;
+  }
+  return found;
+}
+function taskName(task) {
+  if (task.task === 'tick' || task.task === 'share') {
+    return task.blocks.map((b, i) => 'B' + b + ' ' + (state.model.stages[task.stages[i]] || '?')).join(' · ');
+  }
+  return [task.task].concat(task.blocks.map((b) => 'B' + b)).join(' ');
+}
+function promptOf(block) {
+  let found = null;
+  for (const s of state.model.switches) if (s.fromBlock <= block && (found === null || s.fromBlock >= found.fromBlock)) found = s;
+  return found;
+}
+
+function showError(err) {
+  $('error').textContent = 'inspector: ' + (err && err.message ? err.message : String(err));
+}
+
+async function load() {
+  const res = await fetch('/model', { cache: 'no-store' });
+  if (!res.ok) throw new Error('GET /model answered ' + res.status);
+  state.model = await res.json();
+  $('error').textContent = '';
+  render();
+}
+
+function render() {
+  const m = state.model;
+  if (m === null) return;
+  const scrubber = $('scrubber');
+  scrubber.max = String(m.duration);
+  if (state.follow || state.time > m.duration) state.time = m.duration;
+  scrubber.value = String(state.time);
+  drawMeta();
+  drawChart();
+  drawTimeline();
+  drawDiagonal();
+  drawKv();
+  drawBlockList();
+  drawDetails();
+  markSelection();
+  updateTime();
+}
+
+function drawMeta() {
+  const m = state.model;
+  const meta = m.meta;
+  $('meta').textContent = meta === null
+    ? 'waiting for a generation…'
+    : [meta.model, 'P' + meta.parallelism + ' (Δ = ' + m.lag + ')', meta.exec + ' execution', meta.lanes + (meta.lanes === 1 ? ' lane' : ' lanes'),
+       meta.attention, 'recache ' + meta.recache, 'seed ' + meta.seed, meta.blocks + ' blocks × ' + meta.framesPerBlock + ' frames'].join(' · ');
+  const count = $('forward-count');
+  count.dataset.count = String(m.forwards);
+  count.textContent = m.forwards + ' forwards · ' + m.diagonal.ticks + ' ticks · ' + m.records + ' records' +
+    (m.end ? ' · ' + m.end.outcome + (m.end.error ? ': ' + m.end.error : '') : '') +
+    (m.unmatchedEnds ? ' · ' + m.unmatchedEnds + ' unmatched lane ends' : '');
+}
+
+/** Everything that depends on the scrubbed time only: cheap, so it runs on every scrub. */
+function updateTime() {
+  const m = state.model;
+  if (m === null) return;
+  const t = state.time;
+  const sup = lastAt(m.supervisor, t);
+  $('time-label').textContent = 't = ' + ms(t) + ' of ' + ms(m.duration) + (sup ? ' · supervisor ' + sup.state : '');
+  updateChart(t);
+  if (views.timelineX) $('timeline-cursor').setAttribute('transform', 'translate(' + views.timelineX(t).toFixed(1) + ',0)');
+  if (views.kvX) $('kv-cursor').setAttribute('transform', 'translate(' + views.kvX(t).toFixed(1) + ',0)');
+  updateDiagonalCursor(t);
+  const kv = lastAt(m.kv.points, t);
+  $('kv-readout').textContent = kv ? 'committed ' + kv.committed + ' · reserved ' + kv.reserved + ' · free ' + kv.free + ' of ' + (m.kv.capacity === null ? '?' : m.kv.capacity) + ' slots' : '';
+  for (const item of document.querySelectorAll('#block-list li[data-block]')) {
+    const tl = m.blocks.find((b) => b.block === Number(item.dataset.block));
+    item.lastChild.textContent = (tl && stateAt(tl, t)) || '–';
+  }
+  for (const row of document.querySelectorAll('#block-details tr[data-state]')) {
+    row.classList.toggle('now', Number(row.dataset.at) <= t && t < Number(row.dataset.until));
+  }
+}
+
+function setTime(t) {
+  state.time = Math.max(0, Math.min(t, state.model ? state.model.duration : 0));
+  state.follow = state.model !== null && state.time >= state.model.duration;
+  $('scrubber').value = String(state.time);
+  updateTime();
+}
+
+function select(block) {
+  state.selected = block;
+  drawDetails();
+  markSelection();
+  updateTime();
+}
+function markSelection() {
+  for (const id of ['timeline', 'diagonal']) $(id).classList.toggle('has-selection', state.selected !== null);
+  for (const e of document.querySelectorAll('#timeline [data-block], #diagonal [data-block], #block-list [data-block], #chart [data-block]')) {
+    e.classList.toggle('selected', Number(e.dataset.block) === state.selected);
+  }
+}
+
+// Live: every record pushed on /live asks for a fresh model; requests are coalesced to at most
+// one per animation frame, so a fast generation does not flood the page or the server.
+let refreshWanted = false;
+let refreshRunning = false;
+function scheduleRefresh() {
+  refreshWanted = true;
+  if (refreshRunning) return;
+  refreshRunning = true;
+  requestAnimationFrame(async function pump() {
+    refreshWanted = false;
+    try {
+      await load();
+    } catch (err) {
+      showError(err);
+    }
+    if (refreshWanted) requestAnimationFrame(pump);
+    else refreshRunning = false;
+  });
+}
+function setStatus(name, text) {
+  const s = $('live-status');
+  s.dataset.state = name;
+  s.textContent = text;
+}
+function connect(delay) {
+  const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/live');
+  ws.addEventListener('open', () => {
+    delay = 250;
+    setStatus('open', 'live');
+    // Records pushed before the connection opened are in the model fetched now.
+    scheduleRefresh();
+  });
+  ws.addEventListener('message', (e) => {
+    const record = JSON.parse(e.data);
+    // A new generation starts over: the old selection means nothing in it.
+    if (record.kind === 'meta') {
+      state.selected = null;
+      state.follow = true;
+    }
+    scheduleRefresh();
+  });
+  ws.addEventListener('close', () => {
+    setStatus('closed', 'disconnected, retrying');
+    setTimeout(() => connect(Math.min(delay * 2, 5000)), delay);
+  });
+}
+
+let lastFrame = 0;
+function play(now) {
+  if (!state.playing) return;
+  const speed = Number($('speed').value);
+  if (lastFrame !== 0) setTime(state.time + (now - lastFrame) * speed);
+  lastFrame = now;
+  if (state.time >= state.model.duration) stopPlay();
+  else requestAnimationFrame(play);
+}
+function stopPlay() {
+  state.playing = false;
+  $('play').textContent = '▶';
+}
+
+$('scrubber').addEventListener('input', (e) => {
+  stopPlay();
+  setTime(Number(e.target.value));
+});
+$('play').addEventListener('click', () => {
+  if (state.model === null) return;
+  if (state.playing) return stopPlay();
+  if (state.time >= state.model.duration) setTime(0);
+  state.playing = true;
+  lastFrame = 0;
+  $('play').textContent = '⏸';
+  requestAnimationFrame(play);
+});
+$('zoom').addEventListener('change', (e) => {
+  state.zoom = Number(e.target.value);
+  drawTimeline();
+  markSelection();
+  updateTime();
+});
+// A click on anything that names a block (a bar's segment, a diagonal cell, a chip in the
+// state chart, a list item) selects that block.
+document.addEventListener('click', (e) => {
+  const target = e.target.closest('[data-block]');
+  if (target && target.closest('#chart, #timeline, #diagonal, #block-list')) select(Number(target.dataset.block));
+});
+let resizeTimer = 0;
+window.addEventListener('resize', () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(render, 100);
+});
+`;

@@ -1,0 +1,169 @@
+/**
+ * The inspector's HTTP server on 127.0.0.1: the page, the records, the derived model, a Chrome
+ * trace download and, in live mode, a WebSocket that pushes each record as it is traced.
+ *
+ * Routes: `GET /` page · `/inspector.js`, `/inspector.css` its script and style · `/trace` the
+ * records so far (JSON array) · `/model` the views derived from them (model.ts) ·
+ * `/chrome-trace.json` (chrome-trace.ts) · `/live` WebSocket (live mode): one text message per
+ * record, in order.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { TraceRecord } from '../trace/trace-records.js';
+import { chromeTrace } from './chrome-trace.js';
+import { InspectorServerError } from './errors.js';
+import { deriveModel, type TraceModel } from './model.js';
+import { pageHtml, PAGE_SCRIPT, PAGE_STYLE } from './page/index.js';
+import { generations } from './trace-file.js';
+import { acceptWebSocket, CLOSE_CODES, refuseUpgrade, WebSocketHandshakeError, type PushSocket } from './websocket.js';
+
+/** Where the inspector listens: loopback only, the page is for the person at this machine. */
+export const INSPECTOR_HOST = '127.0.0.1';
+
+/** Options of {@link startInspector}. */
+export interface InspectorOptions {
+  /** Records to start with (a recorded trace). Of several generations, the last is shown. */
+  readonly records?: readonly TraceRecord[];
+  /** TCP port; 0 (the default) picks a free one. */
+  readonly port?: number;
+  /** Serve `/live` and have the page follow pushed records as they come. */
+  readonly live?: boolean;
+}
+
+/** A running inspector. */
+export interface Inspector {
+  /** `http://127.0.0.1:PORT/`. */
+  readonly url: string;
+  readonly port: number;
+  /**
+   * Adds a record (and, live, sends it to every connected page). A `meta` record starts a new
+   * generation: the records before it are dropped, as a page shows one generation. A plain
+   * function, safe to pass as is (`trace: inspector.push`).
+   */
+  readonly push: (record: TraceRecord) => void;
+  /** The records of the generation shown. */
+  records(): readonly TraceRecord[];
+  /** Closes the pages' connections and the server. */
+  close(): Promise<void>;
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, {
+    'Content-Type': `${type}; charset=utf-8`,
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    ...headers,
+  });
+  res.end(body);
+}
+
+/**
+ * Starts an inspector.
+ *
+ * @throws {InspectorServerError} when the port is taken or out of range.
+ *
+ * @example
+ * ```ts
+ * // A recorded trace:
+ * const inspector = await startInspector({ records: await readTraceFile('run.jsonl') });
+ * console.log(`inspector: ${inspector.url}`);
+ *
+ * // Live, while generating:
+ * const live = await startInspector({ live: true });
+ * for await (const frame of runtime.generate(request, { trace: live.push })) use(frame);
+ * ```
+ */
+export async function startInspector(options: InspectorOptions = {}): Promise<Inspector> {
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InspectorServerError(`port must be an integer in [0, 65535], got ${port}`);
+  const live = options.live ?? false;
+  let records: TraceRecord[] = generations(options.records ?? []).at(-1) ?? [];
+  // The model is derived on demand and kept until the next record: a live page asks at most
+  // once per animation frame, a recorded one once.
+  let model: TraceModel | null = null;
+  const sockets = new Set<PushSocket>();
+  let bound = 0;
+
+  // Loopback alone does not stop a web page elsewhere from reaching us through a rebound DNS
+  // name: answer only requests addressed to this server by its own name.
+  const hosts = (): string[] => [`${INSPECTOR_HOST}:${bound}`, `localhost:${bound}`];
+  const hostAllowed = (req: IncomingMessage): boolean => hosts().includes(String(req.headers.host ?? '').toLowerCase());
+
+  const server = createServer((req, res) => {
+    if (!hostAllowed(req)) return send(res, 403, 'text/plain', `unexpected Host ${JSON.stringify(req.headers.host ?? null)}: use http://${INSPECTOR_HOST}:${bound}/\n`);
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'only GET\n', { Allow: 'GET, HEAD' });
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    switch (path) {
+      case '/':
+      case '/index.html':
+        return send(res, 200, 'text/html', pageHtml({ live }), {
+          'Content-Security-Policy': `default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' ws://${INSPECTOR_HOST}:${bound} ws://localhost:${bound}; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+        });
+      case '/inspector.js':
+        return send(res, 200, 'text/javascript', PAGE_SCRIPT);
+      case '/inspector.css':
+        return send(res, 200, 'text/css', PAGE_STYLE);
+      case '/trace':
+        return send(res, 200, 'application/json', JSON.stringify(records));
+      case '/model':
+        model ??= deriveModel(records);
+        return send(res, 200, 'application/json', JSON.stringify(model));
+      case '/chrome-trace.json':
+        return send(res, 200, 'application/json', JSON.stringify(chromeTrace(records)), { 'Content-Disposition': 'attachment; filename="chrome-trace.json"' });
+      case '/favicon.ico':
+        res.writeHead(204).end();
+        return;
+      default:
+        return send(res, 404, 'text/plain', `no ${path} here\n`);
+    }
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (!hostAllowed(req)) return refuseUpgrade(socket, 403, 'unexpected Host');
+    if (path !== '/live' || !live) return refuseUpgrade(socket, 404, live ? `no WebSocket at ${path}` : 'not a live inspector');
+    // Browsers always send Origin: only this server's own page may listen.
+    const origin = req.headers.origin;
+    if (origin !== undefined && !hosts().some((h) => origin === `http://${h}`)) return refuseUpgrade(socket, 403, `origin ${origin} may not connect`);
+    try {
+      const ws = acceptWebSocket(req, socket);
+      sockets.add(ws);
+      ws.onClose(() => sockets.delete(ws));
+    } catch (err) {
+      if (!(err instanceof WebSocketHandshakeError)) throw err;
+      refuseUpgrade(socket, err.status, err.message);
+    }
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new InspectorServerError(err.code === 'EADDRINUSE' ? `port ${port} on ${INSPECTOR_HOST} is taken: pick another with --port, or 0 for any` : `cannot listen on ${INSPECTOR_HOST}:${port}: ${err.message}`, { cause: err })),
+    );
+    server.listen(port, INSPECTOR_HOST, () => resolve());
+  });
+  bound = (server.address() as AddressInfo).port;
+
+  return {
+    url: `http://${INSPECTOR_HOST}:${bound}/`,
+    port: bound,
+    push: (record) => {
+      if (record.kind === 'meta') records = [];
+      records.push(record);
+      model = null;
+      if (sockets.size === 0) return;
+      const text = JSON.stringify(record);
+      for (const ws of sockets) ws.send(text);
+    },
+    records: () => records,
+    async close() {
+      for (const ws of sockets) ws.close(CLOSE_CODES.goingAway, 'inspector closing');
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

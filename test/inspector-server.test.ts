@@ -1,0 +1,191 @@
+/**
+ * The inspector's server without a browser: its routes and guards (Host, Origin, methods), the
+ * port check, and the hand-written WebSocket — handshake, a pushed record arriving as one text
+ * frame, the closing handshake — spoken from a raw socket.
+ */
+import { request } from 'node:http';
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InspectorServerError } from '../src/inspector/errors.js';
+import type { TraceModel } from '../src/inspector/model.js';
+import { startInspector, type Inspector } from '../src/inspector/server.js';
+import { parseTrace } from '../src/inspector/trace-file.js';
+import { acceptKey, encodeFrame } from '../src/inspector/websocket.js';
+import type { TraceRecord } from '../src/trace/trace-records.js';
+
+const FIXTURE = 'test/fixtures/p4-lanes.jsonl';
+const records = parseTrace(readFileSync(FIXTURE, 'utf8'), FIXTURE);
+
+interface Reply {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+}
+
+function get(inspector: Inspector, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: inspector.port, path, method, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (s: string) => (body += s));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const KEY = Buffer.from('0123456789abcdef').toString('base64');
+
+/** Opens a WebSocket by hand; resolves with the socket, or the refusal's status. */
+function upgrade(inspector: Inspector, path: string, headers: Record<string, string> = {}): Promise<{ socket: Socket; accept: string } | { status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = request({
+      host: '127.0.0.1',
+      port: inspector.port,
+      path,
+      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': KEY, ...headers },
+    });
+    req.on('upgrade', (res, socket: Socket) => resolve({ socket, accept: String(res.headers['sec-websocket-accept']) }));
+    req.on('response', (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0 });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Reads server frames (unmasked, unfragmented) until `count` have come. */
+function readFrames(socket: Socket, count: number): Promise<{ opcode: number; payload: Buffer }[]> {
+  return new Promise((resolve) => {
+    let buffer = Buffer.alloc(0);
+    const frames: { opcode: number; payload: Buffer }[] = [];
+    const onData = (chunk: Buffer): void => {
+      buffer = Buffer.concat([buffer, chunk]);
+      for (;;) {
+        if (buffer.length < 2) break;
+        let length = (buffer[1] as number) & 0x7f;
+        let at = 2;
+        if (length === 126) {
+          if (buffer.length < 4) break;
+          length = buffer.readUInt16BE(2);
+          at = 4;
+        } else if (length === 127) {
+          if (buffer.length < 10) break;
+          length = Number(buffer.readBigUInt64BE(2));
+          at = 10;
+        }
+        if (buffer.length < at + length) break;
+        frames.push({ opcode: (buffer[0] as number) & 0x0f, payload: buffer.subarray(at, at + length) });
+        buffer = buffer.subarray(at + length);
+      }
+      if (frames.length >= count) {
+        socket.off('data', onData);
+        resolve(frames);
+      }
+    };
+    socket.on('data', onData);
+  });
+}
+
+/** A client frame: clients must mask. */
+function masked(opcode: number, payload: Buffer): Buffer {
+  const mask = Buffer.from([1, 2, 3, 4]);
+  const body = Buffer.from(payload.map((b, i) => b ^ (mask[i & 3] as number)));
+  return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length]), mask, body]);
+}
+
+describe('inspector server', () => {
+  let inspector: Inspector;
+  beforeAll(async () => {
+    inspector = await startInspector({ records });
+  });
+  afterAll(async () => {
+    await inspector?.close();
+  });
+
+  it('listens on 127.0.0.1 and serves the page, its script and style, with a strict CSP', async () => {
+    expect(inspector.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const page = await get(inspector, '/');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(page.body).toContain('id="scrubber"');
+    // Every reference is to the inspector itself.
+    for (const [, ref] of page.body.matchAll(/(?:src|href)="([^"]*)"/g)) expect(ref?.startsWith('/')).toBe(true);
+    const script = await get(inspector, '/inspector.js');
+    expect(script.headers['content-type']).toMatch(/^text\/javascript/);
+    expect(() => new Function(script.body)).not.toThrow();
+    expect((await get(inspector, '/inspector.css')).status).toBe(200);
+  });
+
+  it('serves the records, the derived model and a Chrome trace', async () => {
+    expect(JSON.parse((await get(inspector, '/trace')).body)).toEqual(records);
+    const model = JSON.parse((await get(inspector, '/model')).body) as TraceModel;
+    expect(model.forwards).toBe(32);
+    const chrome = await get(inspector, '/chrome-trace.json');
+    expect(chrome.headers['content-disposition']).toContain('attachment');
+    expect(JSON.parse(chrome.body)).toHaveProperty('traceEvents');
+  });
+
+  it('answers only by its own name, only GET, and 404 elsewhere', async () => {
+    expect((await get(inspector, '/trace', { Host: 'attacker.example:80' })).status).toBe(403);
+    expect((await get(inspector, '/trace', { Host: `localhost:${inspector.port}` })).status).toBe(200);
+    expect((await get(inspector, '/trace', {}, 'POST')).status).toBe(405);
+    expect((await get(inspector, '/nothing')).status).toBe(404);
+  });
+
+  it('refuses a WebSocket when not live', async () => {
+    expect(await upgrade(inspector, '/live')).toEqual({ status: 404 });
+  });
+
+  it('refuses a port out of range or taken', async () => {
+    await expect(startInspector({ port: 70000 })).rejects.toThrow(InspectorServerError);
+    await expect(startInspector({ port: inspector.port })).rejects.toThrow(/is taken/);
+  });
+});
+
+describe('live inspector WebSocket', () => {
+  let inspector: Inspector;
+  beforeAll(async () => {
+    inspector = await startInspector({ live: true });
+  });
+  afterAll(async () => {
+    await inspector?.close();
+  });
+
+  it('computes the accept key as RFC 6455 does', () => {
+    expect(acceptKey('dGhlIHNhbXBsZSBub25jZQ==')).toBe('s3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
+    expect(encodeFrame(1, Buffer.alloc(300)).subarray(0, 4)).toEqual(Buffer.from([0x81, 126, 1, 44]));
+  });
+
+  it('pushes each record as one text frame, answers ping and closes cleanly', async () => {
+    const opened = await upgrade(inspector, '/live', { Origin: inspector.url.slice(0, -1) });
+    if (!('socket' in opened)) throw new Error(`refused: ${opened.status}`);
+    const { socket, accept } = opened;
+    expect(accept).toBe(acceptKey(KEY));
+    const incoming = readFrames(socket, 3);
+    const pushed = records.slice(0, 2) as TraceRecord[];
+    for (const r of pushed) inspector.push(r);
+    socket.write(masked(0x9, Buffer.from('hi')));
+    const frames = await incoming;
+    expect(frames.slice(0, 2).map((f) => [f.opcode, JSON.parse(f.payload.toString('utf8'))])).toEqual(pushed.map((r) => [1, r]));
+    expect(frames[2]).toEqual({ opcode: 0xa, payload: Buffer.from('hi') });
+    expect(inspector.records()).toEqual(pushed);
+    // A meta record starts a new generation.
+    inspector.push(records[0] as TraceRecord);
+    expect(inspector.records()).toHaveLength(1);
+    await readFrames(socket, 1);
+    const closing = readFrames(socket, 1);
+    const code = Buffer.alloc(2);
+    code.writeUInt16BE(1000);
+    socket.write(masked(0x8, code));
+    const [close] = await closing;
+    expect(close).toEqual({ opcode: 0x8, payload: code });
+    await new Promise((resolve) => socket.on('close', resolve));
+  });
+
+  it("refuses another site's page", async () => {
+    expect(await upgrade(inspector, '/live', { Origin: 'http://attacker.example' })).toEqual({ status: 403 });
+  });
+});
