@@ -2,7 +2,7 @@
  * A minimal server-push WebSocket (RFC 6455) over node:http's `upgrade` event: the handshake,
  * unfragmented text frames out, and from the client only what the protocol obliges a server to
  * answer (close, ping). The inspector only pushes records to a page, so this is all it needs;
- * a hand-written ~150 lines keep the package free of another dependency (docs/inspector.md).
+ * a couple of hundred hand-written lines keep the package free of another dependency (docs/inspector.md).
  * No extensions are negotiated: Chromium's `permessage-deflate` offer is simply not accepted.
  */
 import { createHash } from 'node:crypto';
