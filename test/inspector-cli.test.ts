@@ -58,3 +58,47 @@ describe('block-cascade inspect', () => {
     expect(await exited).toBe(0);
   });
 });
+
+describe('block-cascade run --inspect and --chrome-trace', () => {
+  it('serves the live trace while generating, keeps serving after, exits 0 on Ctrl-C; writes the Chrome trace', async () => {
+    const chrome = join(dir, 'run.json');
+    const child = spawn(process.execPath, [BIN, 'run', 'examples/sessions/switch.json', '--lanes', '2', '--inspect', '--no-stdin', '--chrome-trace', chrome, '--out', join(dir, 'run.gif')], {
+      cwd: ROOT,
+      env: { ...process.env, BLOCK_CASCADE_FROM_SOURCE: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      let err = '';
+      const waiters: (() => void)[] = [];
+      child.stderr.setEncoding('utf8').on('data', (s: string) => {
+        err += s;
+        for (const check of [...waiters]) check();
+      });
+      const serving = (pattern: RegExp) =>
+        new Promise<string>((resolve, reject) => {
+          const check = () => {
+            const m = pattern.exec(err);
+            if (m) resolve(m[1] as string);
+          };
+          waiters.push(check);
+          check();
+          child.on('close', (code) => reject(new Error(`exited ${code}: ${err}`)));
+        });
+      const url = await serving(/inspector (http:\/\/127\.0\.0\.1:\d+\/) \(live\)/);
+      // After the video the page goes on serving every record of the run.
+      expect(await serving(/inspector still serving (http:\/\/127\.0\.0\.1:\d+\/)/)).toBe(url);
+      const records = (await (await fetch(`${url}trace`)).json()) as { kind: string; outcome?: string }[];
+      expect(records[0]?.kind).toBe('meta');
+      expect(records.at(-1)).toMatchObject({ kind: 'end', outcome: 'finished' });
+      const model = (await (await fetch(`${url}model`)).json()) as { forwards: number; blocks: unknown[] };
+      expect(model.blocks).toHaveLength(10);
+      expect(model.forwards).toBeGreaterThan(10);
+      const trace = JSON.parse(readFileSync(chrome, 'utf8')) as { traceEvents: { ph: string; name: string }[] };
+      expect(trace.traceEvents.filter((e) => e.ph === 'X').length).toBeGreaterThan(model.forwards);
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
+  }, 60_000);
+});

@@ -19,6 +19,7 @@ import type { AttentionMode, ExecMode, Parallelism } from '../runtime/cascade/ca
 import type { Measurement } from '../runtime/bench/measure.js';
 import { measureTraceOverhead } from '../runtime/bench/trace-overhead.js';
 import { toJsonl } from '../trace/jsonl.js';
+import { chromeTrace } from '../inspector/chrome-trace.js';
 import { reportError } from './report-error.js';
 
 /** Options of `bench`, as commander parses them. */
@@ -38,6 +39,8 @@ export interface BenchOptions {
   readonly interactive?: boolean;
   /** Plain bench: alternate traced and untraced generations, report the slowdown, write the last trace here. */
   readonly trace?: string;
+  /** Plain bench: also write the last trace as Chrome trace-event JSON (implies measuring tracing). */
+  readonly chromeTrace?: string;
   /** Plain bench: cascade settings of the measured generations. */
   readonly parallelism?: Parallelism;
   readonly attention?: AttentionMode;
@@ -81,7 +84,7 @@ export async function runBenchCommand(options: BenchOptions): Promise<number> {
     const cascade = Object.fromEntries(Object.entries({ parallelism: options.parallelism, attention: options.attention, exec: options.exec }).filter(([, v]) => v !== undefined));
     let runs: Measurement[];
     let traceOverhead: BenchReport['traceOverhead'];
-    if (options.trace === undefined) {
+    if (options.trace === undefined && options.chromeTrace === undefined) {
       runs = await runBench(runtime, config, {
         signal: interrupt.signal,
         cascade,
@@ -97,8 +100,9 @@ export async function runBenchCommand(options: BenchOptions): Promise<number> {
         onPair: (done, total) => process.stderr.write(`  pair ${done}/${total} (untraced, traced)\n`),
       });
       runs = [...measured.untraced];
-      traceOverhead = { slowdown: measured.slowdown, traced: measured.traced, records: measured.records.length, file: options.trace };
-      await writeOutput(options.trace, toJsonl(measured.records));
+      traceOverhead = { slowdown: measured.slowdown, traced: measured.traced, records: measured.records.length, ...(options.trace === undefined ? {} : { file: options.trace }) };
+      if (options.trace !== undefined) await writeOutput(options.trace, toJsonl(measured.records));
+      if (options.chromeTrace !== undefined) await writeOutput(options.chromeTrace, JSON.stringify(chromeTrace(measured.records)));
       process.stderr.write(`block-cascade bench: tracing costs ${((measured.slowdown - 1) * 100).toFixed(1)}% (median ms/block traced ÷ untraced = ${measured.slowdown.toFixed(3)}, ${measured.records.length} records per generation)\n`);
     }
     const results = summarize(runs);
@@ -229,6 +233,7 @@ export function registerBenchCommand(program: Command): Command {
     .option('--plot <file.svg>', 'with --cascade: write an SVG plot of FPS against the P level')
     .option('--interactive', 'switch the prompt live halfway through: frame rhythm and switch latency, sequential vs cascades')
     .option('--trace <file.jsonl>', 'alternate traced and untraced generations, print what tracing costs, write the last trace (see block-cascade inspect)')
+    .option('--chrome-trace <file.json>', 'like --trace, written as Chrome trace-event JSON (Perfetto)')
     .option('--parallelism <p>', 'Block Cascading level of the measured generations (plain bench)', parseParallelism)
     .addOption(new Option('--attention <mode>', 'attention inside the cascade window (plain bench)').choices(['causal', 'bidirectional']))
     .addOption(new Option('--exec <mode>', 'joint or lanes execution (plain bench)').choices(['joint', 'lanes']))

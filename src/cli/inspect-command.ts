@@ -3,13 +3,14 @@
  * 127.0.0.1 until Ctrl-C, and/or writes it as Chrome trace-event JSON for Perfetto.
  */
 import { writeFile } from 'node:fs/promises';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { chromeTrace } from '../inspector/chrome-trace.js';
 import { deriveModel } from '../inspector/model.js';
 import { startInspector } from '../inspector/server.js';
 import { TraceFileError } from '../inspector/errors.js';
 import { generations, readTraceFile } from '../inspector/trace-file.js';
-import { parsePositiveInt } from './options.js';
+import { untilStopped } from './interrupt.js';
+import { parsePort, parsePositiveInt } from './options.js';
 import { reportError } from './report-error.js';
 
 interface InspectOptions {
@@ -17,25 +18,6 @@ interface InspectOptions {
   readonly chromeTrace?: string;
   readonly serve: boolean;
   readonly generation?: number;
-}
-
-function parsePort(value: string): number {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || n > 65535) throw new InvalidArgumentError('expected a port in [0, 65535] (0 picks a free one)');
-  return n;
-}
-
-/** Waits for Ctrl-C (or SIGTERM): a server command's normal way to end. */
-function untilStopped(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
 }
 
 /**

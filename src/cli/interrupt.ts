@@ -37,3 +37,26 @@ export function onInterrupt(): Interrupt {
   process.on('SIGINT', handler);
   return { signal: controller.signal, dispose: () => process.off('SIGINT', handler) };
 }
+
+/**
+ * Waits for Ctrl-C (or SIGTERM): a server command's normal way to end. Call it once the
+ * work's own {@link onInterrupt} handler is disposed, or the first Ctrl-C goes to both.
+ *
+ * @example
+ * ```ts
+ * const inspector = await startInspector({ records });
+ * await untilStopped();
+ * await inspector.close();
+ * ```
+ */
+export function untilStopped(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

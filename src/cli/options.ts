@@ -57,3 +57,17 @@ export function parseParallelism(value: string): 0 | 1 | 2 | 3 | 4 {
   if (!/^\s*[0-4]\s*$/.test(value)) throw new InvalidArgumentError('expected a parallelism level 0, 1, 2, 3 or 4');
   return Number(value) as 0 | 1 | 2 | 3 | 4;
 }
+
+/**
+ * Parses a TCP port (`--port 8080`; 0 lets the system pick a free one).
+ *
+ * @example
+ * ```ts
+ * program.option('--port <n>', 'port on 127.0.0.1', parsePort, 0);
+ * ```
+ */
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || n > 65535) throw new InvalidArgumentError('expected a port in [0, 65535] (0 picks a free one)');
+  return n;
+}

@@ -9,12 +9,12 @@ import { createInterface } from 'node:readline';
 import { DEFAULT_FPS, loadSessionFile } from '../protocol/session-file.js';
 import type { Frame, GenerateRequest } from '../runtime/api-types.js';
 import { GifWriter } from '../runtime/output/gif.js';
-import { openTraceFile } from '../trace/jsonl.js';
+import { openTraceOutputs } from './trace-outputs.js';
 import type { TraceSink } from '../trace/tracer.js';
 import { writePngFrame } from '../runtime/output/png.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { SIGINT_EXIT_CODE, onInterrupt } from './interrupt.js';
-import { parseNonNegativeInt, parseParallelism, parsePositiveInt, parsePositiveNumber } from './options.js';
+import { SIGINT_EXIT_CODE, onInterrupt, untilStopped } from './interrupt.js';
+import { parseNonNegativeInt, parseParallelism, parsePort, parsePositiveInt, parsePositiveNumber } from './options.js';
 import { progressReporter } from './progress.js';
 import { reportError } from './report-error.js';
 
@@ -38,6 +38,11 @@ export interface RunOptions {
   readonly stdin?: boolean;
   /** Write the generation's trace here (JSON Lines). */
   readonly trace?: string;
+  /** Write the trace as Chrome trace-event JSON here (Perfetto). */
+  readonly chromeTrace?: string;
+  /** Serve the inspector page live while generating, then until Ctrl-C. */
+  readonly inspect?: boolean;
+  readonly inspectPort?: number;
 }
 
 interface Outcome {
@@ -105,7 +110,7 @@ async function generateInto(
  */
 export async function runSession(sessionPath: string, options: RunOptions): Promise<number> {
   const session = await loadSessionFile(sessionPath);
-  const { framesDir, out: _out, stdin: _stdin, trace: _trace, ...overrides } = options;
+  const { framesDir, out: _out, stdin: _stdin, trace: _trace, chromeTrace: _chrome, inspect: _inspect, inspectPort: _port, ...overrides } = options;
   // Loaded lazily, like the runtime: `--help` must not pay for (or depend on) ONNX Runtime.
   const { planSession } = await import('../runtime/session-plan.js');
   const plan = await planSession(session, sessionPath, overrides);
@@ -113,28 +118,39 @@ export async function runSession(sessionPath: string, options: RunOptions): Prom
   const out = options.out ?? (framesDir === undefined ? DEFAULT_OUT : undefined);
   // Created before the model loads so that a bad --fps fails at once.
   const gif = out === undefined ? undefined : new GifWriter(out, { fps: plan.fps });
-  const outputs = [out, options.framesDir === undefined ? undefined : `${options.framesDir}/`, options.trace].filter((o) => o !== undefined);
+  const outputs = [out, options.framesDir === undefined ? undefined : `${options.framesDir}/`, options.trace, options.chromeTrace].filter((o) => o !== undefined);
 
   const interrupt = onInterrupt();
   let runtime: Runtime | undefined;
-  const trace = options.trace === undefined ? undefined : await openTraceFile(options.trace);
+  const trace = await openTraceOutputs(options);
+  if (trace.inspector) process.stderr.write(`block-cascade: inspector ${trace.inspector.url} (live)\n`);
+  let interrupted = false;
   try {
     // Loaded lazily: `--help` and session-file errors must not pay for (or depend on) ONNX Runtime.
     const { createRuntime } = await import('../runtime/runtime.js');
     runtime = await createRuntime(plan.runtime);
     interrupt.signal.throwIfAborted();
-    const outcome = await generateInto(runtime, request, interrupt.signal, gif, options.framesDir, options.stdin === false ? null : process.stdin, trace?.sink);
+    const outcome = await generateInto(runtime, request, interrupt.signal, gif, options.framesDir, options.stdin === false ? null : process.stdin, trace.sink);
     await gif?.finish();
     process.stderr.write(`${summary(request, outcome, outputs)}\n`);
     return 0;
   } catch (err) {
-    if (interrupt.signal.aborted) return SIGINT_EXIT_CODE;
+    interrupted = interrupt.signal.aborted;
+    if (interrupted) return SIGINT_EXIT_CODE;
     throw err;
   } finally {
     await runtime?.close();
     interrupt.dispose();
     // Also after a failure or Ctrl-C: the trace up to that point is what explains it.
-    await trace?.close();
+    await trace.finish();
+    if (trace.inspector) {
+      // The page stays useful after the video is made (scrub, click): serve until Ctrl-C.
+      if (!interrupted) {
+        process.stderr.write(`block-cascade: inspector still serving ${trace.inspector.url} (Ctrl-C to quit)\n`);
+        await untilStopped();
+      }
+      await trace.inspector.close();
+    }
   }
 }
 
@@ -160,6 +176,9 @@ export function registerRunCommand(program: Command): Command {
     .option('--blocks <n>', 'number of blocks to generate (overrides the session file)', parsePositiveInt)
     .option('--fps <n>', `video frame rate: GIF playback and the clock of "atSecond" timeline entries (default: the session file's, else ${DEFAULT_FPS})`, parsePositiveNumber)
     .option('--trace <file.jsonl>', 'record actor states, lane activity, KV occupancy, switches and frames (open with block-cascade inspect)')
+    .option('--chrome-trace <file.json>', 'also write the trace as Chrome trace-event JSON (Perfetto, chrome://tracing)')
+    .option('--inspect', 'serve the inspector page on 127.0.0.1, live while generating, then until Ctrl-C')
+    .option('--inspect-port <n>', 'port of --inspect (0 picks a free one)', parsePort, 0)
     .option('--no-stdin', 'do not read prompt switches from stdin (by default each line switches the prompt)')
     .option('--parallelism <p>', 'Block Cascading level 0 (sequential) to 4 (five blocks in flight)', parseParallelism)
     .addOption(new Option('--attention <mode>', 'attention inside the cascade window').choices(['causal', 'bidirectional']))

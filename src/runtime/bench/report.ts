@@ -30,7 +30,8 @@ export interface BenchReport {
     readonly traced: readonly Measurement[];
     /** Records of one traced generation. */
     readonly records: number;
-    readonly file: string;
+    /** The JSONL trace written, if any. */
+    readonly file?: string;
   };
 }
 
