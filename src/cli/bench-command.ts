@@ -13,6 +13,7 @@ import { fpsPlot } from '../runtime/bench/svg-plot.js';
 import { runBench, summarize, type BenchConfig } from '../runtime/bench/run-bench.js';
 import { defaultModelDir } from '../runtime/paths.js';
 import type { Runtime } from '../runtime/runtime.js';
+import type { RuntimeOptions } from '../runtime/api-types.js';
 import { SIGINT_EXIT_CODE, onInterrupt } from './interrupt.js';
 import { parseNonNegativeInt, parseParallelism, parsePositiveInt } from './options.js';
 import type { AttentionMode, ExecMode, Parallelism } from '../runtime/cascade/cascade-options.js';
@@ -70,13 +71,9 @@ export async function runBenchCommand(options: BenchOptions): Promise<number> {
     seed: BENCH_SEED,
     prompt: BENCH_PROMPT,
   };
-  const interrupt = onInterrupt();
-  let runtime: Runtime | undefined;
-  try {
-    const { createRuntime } = await import('../runtime/runtime.js');
+  return interruptible(async ({ signal, open }) => {
     const model = defaultModelDir();
-    runtime = await createRuntime({ model, lanes: options.lanes });
-    interrupt.signal.throwIfAborted();
+    const runtime = await open({ model, lanes: options.lanes });
     process.stderr.write(
       `block-cascade bench: ${runtime.manifest.name}, ${options.lanes} lane(s), ${config.blocks} blocks, ` +
         `${config.warmup} warm-up + ${config.repeats} repeats\n`,
@@ -86,7 +83,7 @@ export async function runBenchCommand(options: BenchOptions): Promise<number> {
     let traceOverhead: BenchReport['traceOverhead'];
     if (options.trace === undefined && options.chromeTrace === undefined) {
       runs = await runBench(runtime, config, {
-        signal: interrupt.signal,
+        signal,
         cascade,
         onRun: (run, i) =>
           process.stderr.write(`  repeat ${i + 1}/${config.repeats}: ${run.framesPerSecond.toFixed(1)} FPS, ${run.msPerForward.toFixed(2)} ms/forward\n`),
@@ -96,7 +93,7 @@ export async function runBenchCommand(options: BenchOptions): Promise<number> {
       const measured = await measureTraceOverhead(runtime, request, {
         repeats: config.repeats,
         warmup: config.warmup,
-        options: { signal: interrupt.signal, cascade },
+        options: { signal, cascade },
         onPair: (done, total) => process.stderr.write(`  pair ${done}/${total} (untraced, traced)\n`),
       });
       runs = [...measured.untraced];
@@ -118,12 +115,39 @@ export async function runBenchCommand(options: BenchOptions): Promise<number> {
       };
       await writeOutput(options.json, `${JSON.stringify(report, null, 2)}\n`);
     }
+  });
+}
+
+/** What a bench body gets: the Ctrl-C signal, and a way to open runtimes that are closed for it. */
+interface BenchScope {
+  readonly signal: AbortSignal;
+  open(options: RuntimeOptions): Promise<Runtime>;
+}
+
+/**
+ * Runs a bench body with Ctrl-C handling: returns 0, or 130 when interrupted, and closes every
+ * runtime the body opened, whatever happened.
+ */
+async function interruptible(body: (scope: BenchScope) => Promise<void>): Promise<number> {
+  const interrupt = onInterrupt();
+  const opened: Runtime[] = [];
+  try {
+    const { createRuntime } = await import('../runtime/runtime.js');
+    await body({
+      signal: interrupt.signal,
+      open: async (options) => {
+        const runtime = await createRuntime(options);
+        opened.push(runtime);
+        interrupt.signal.throwIfAborted();
+        return runtime;
+      },
+    });
     return 0;
   } catch (err) {
     if (interrupt.signal.aborted) return SIGINT_EXIT_CODE;
     throw err;
   } finally {
-    await runtime?.close();
+    await Promise.all(opened.map((r) => r.close()));
     interrupt.dispose();
   }
 }
@@ -142,14 +166,12 @@ async function runCascadeBenchCommand(options: BenchOptions): Promise<number> {
   const cores = availableParallelism();
   const filter = options.configs === undefined ? null : new RegExp(options.configs);
   const configs = cascadeConfigs(cores).filter((c, i) => i === 0 || !filter || filter.test(c.label));
-  const interrupt = onInterrupt();
-  const runtimes = new Map<string, Runtime>();
-  try {
-    const { createRuntime } = await import('../runtime/runtime.js');
+  return interruptible(async ({ signal, open }) => {
+    const runtimes = new Map<string, Runtime>();
     for (const c of configs) {
       const key = shapeKey(c.lanes, c.threadsPerLane);
       if (!runtimes.has(key)) {
-        runtimes.set(key, await createRuntime({ lanes: Array.from({ length: c.lanes }, () => ({ device: 'cpu' as const, threads: c.threadsPerLane })) }));
+        runtimes.set(key, await open({ lanes: Array.from({ length: c.lanes }, () => ({ device: 'cpu' as const, threads: c.threadsPerLane })) }));
       }
     }
     const request = { seed: BENCH_SEED, blocks: options.blocks, prompt: BENCH_PROMPT };
@@ -158,7 +180,7 @@ async function runCascadeBenchCommand(options: BenchOptions): Promise<number> {
       repeats: options.repeats,
       warmup: options.warmup,
       onProgress: (done, total) => {
-        interrupt.signal.throwIfAborted();
+        signal.throwIfAborted();
         if (process.stderr.isTTY) process.stderr.write(`\r  ${done}/${total} generations`);
       },
     });
@@ -172,28 +194,23 @@ async function runCascadeBenchCommand(options: BenchOptions): Promise<number> {
     if (options.plot !== undefined) {
       await writeOutput(options.plot, fpsPlot(records, `FPS by parallelism level (${options.blocks} blocks, ${cores} cores)`));
     }
-    return 0;
-  } catch (err) {
-    if (interrupt.signal.aborted) return SIGINT_EXIT_CODE;
-    throw err;
-  } finally {
-    await Promise.all([...runtimes.values()].map((r) => r.close()));
-    interrupt.dispose();
-  }
+  });
 }
+
+/** Blocks of an interactive-bench session at least (whatever `--blocks` says). */
+const INTERACTIVE_MIN_BLOCKS = 20;
 
 /** `bench --interactive`: a live prompt switch halfway through, sequential vs cascades. */
 async function runInteractiveBenchCommand(options: BenchOptions): Promise<number> {
-  const interrupt = onInterrupt();
-  const runtimes = new Map<number, Runtime>();
-  try {
-    const { createRuntime } = await import('../runtime/runtime.js');
-    for (const lanes of new Set(INTERACTIVE_CONFIGS.map((c) => c.lanes))) runtimes.set(lanes, await createRuntime({ lanes }));
-    const blocks = Math.max(options.blocks, 8);
+  return interruptible(async ({ signal, open }) => {
+    const runtimes = new Map<number, Runtime>();
+    for (const lanes of new Set(INTERACTIVE_CONFIGS.map((c) => c.lanes))) runtimes.set(lanes, await open({ lanes }));
+    // A P4 switch lands up to 5 blocks after it is asked for, halfway: fewer blocks leave no room.
+    const blocks = Math.max(options.blocks, INTERACTIVE_MIN_BLOCKS);
     const switchAt = Math.floor(blocks / 2);
     process.stderr.write(`block-cascade bench --interactive: ${INTERACTIVE_CONFIGS.length} configurations × (${options.warmup} warm-up + ${options.repeats} repeats), ${blocks} blocks, prompt switched after block ${switchAt - 1}\n`);
     const records = await runInteractiveBench(runtimes, INTERACTIVE_CONFIGS, { blocks, switchAt, repeats: options.repeats, warmup: options.warmup }, (done, total) => {
-      interrupt.signal.throwIfAborted();
+      signal.throwIfAborted();
       if (process.stderr.isTTY) process.stderr.write(`\r  ${done}/${total} sessions`);
     });
     if (process.stderr.isTTY) process.stderr.write('\n');
@@ -201,14 +218,7 @@ async function runInteractiveBenchCommand(options: BenchOptions): Promise<number
     if (options.json !== undefined) {
       await writeOutput(options.json, `${JSON.stringify({ machine: machineInfo(), model: defaultModelDir(), blocks, switchAt, repeats: options.repeats, warmup: options.warmup, records }, null, 2)}\n`);
     }
-    return 0;
-  } catch (err) {
-    if (interrupt.signal.aborted) return SIGINT_EXIT_CODE;
-    throw err;
-  } finally {
-    await Promise.all([...runtimes.values()].map((r) => r.close()));
-    interrupt.dispose();
-  }
+  });
 }
 
 /**
@@ -231,7 +241,7 @@ export function registerBenchCommand(program: Command): Command {
     .option('--cascade', 'measure P0..P4 × causal/bidirectional × joint/lanes on 1 and 2 lanes, interleaved, with drift vs P0')
     .option('--configs <regex>', 'with --cascade: only configurations whose label matches (the P0 baseline always runs)')
     .option('--plot <file.svg>', 'with --cascade: write an SVG plot of FPS against the P level')
-    .option('--interactive', 'switch the prompt live halfway through: frame rhythm and switch latency, sequential vs cascades')
+    .option('--interactive', `switch the prompt live halfway through: frame rhythm and switch latency, sequential vs cascades (at least ${INTERACTIVE_MIN_BLOCKS} blocks)`)
     .option('--trace <file.jsonl>', 'alternate traced and untraced generations, print what tracing costs, write the last trace (see block-cascade inspect)')
     .option('--chrome-trace <file.json>', 'like --trace, written as Chrome trace-event JSON (Perfetto)')
     .option('--parallelism <p>', 'Block Cascading level of the measured generations (plain bench)', parseParallelism)
