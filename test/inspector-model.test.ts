@@ -100,6 +100,19 @@ describe('the inspector model', () => {
     expect(unmatchedEnds).toBe(1);
   });
 
+  it('keeps the per-layer K/V waits of a share, into the Chrome trace too', () => {
+    const meta = parseTrace(readFileSync('test/fixtures/p4-lanes.jsonl', 'utf8'), 'p4')[0] as TraceRecord;
+    const records: TraceRecord[] = [
+      meta,
+      { kind: 'lane', t: 1, lane: 0, phase: 'start', task: 'share', blocks: [0], stages: [0], tick: 0 },
+      { kind: 'lane', t: 9, lane: 0, phase: 'end', task: 'share', blocks: [0], stages: [0], tick: 0, runMs: 5, exchangeWaitMs: 3, layerWaitsMs: [0.5, 1, 1, 0.5] },
+    ];
+    expect(pairLaneTasks(records).tasks[0]?.layerWaitsMs).toEqual([0.5, 1, 1, 0.5]);
+    const share = chromeTrace(records).traceEvents.find((e) => e.ph === 'X' && e.pid === CHROME_PIDS.lanes);
+    expect(share?.args).toMatchObject({ exchangeWaitMs: 3, layerWaitsMs: [0.5, 1, 1, 0.5] });
+    expect(() => parseTrace([meta, { ...records[2], layerWaitsMs: ['x'] }].map((r) => JSON.stringify(r)).join('\n'), 'bad')).toThrow(/layerWaitsMs/);
+  });
+
   it("follows each block through the machine with the time spent in each state", () => {
     expect(model.blocks.map((b) => b.block)).toEqual([...Array(12).keys()]);
     for (const b of model.blocks) {

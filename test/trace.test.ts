@@ -48,7 +48,15 @@ describe('generation traces', () => {
       const forwardTasks = ends.filter((r) => r.task === 'tick' || r.task === 'share');
       const tickNumbers = new Set(forwardTasks.map((r) => r.tick));
       expect(tickNumbers.size).toBe(ticks);
-      if ('exec' in cascade && cascade.exec === 'lanes') expect(forwardTasks.filter((r) => r.task === 'share').length).toBeGreaterThan(ticks);
+      if ('exec' in cascade && cascade.exec === 'lanes') {
+        const shares = forwardTasks.filter((r) => r.task === 'share');
+        expect(shares.length).toBeGreaterThan(ticks);
+        // Per-layer barrier waits: one per layer, summing to the share's total wait.
+        for (const share of shares) {
+          expect(share.layerWaitsMs).toHaveLength(runtime.manifest.layers);
+          expect(share.layerWaitsMs!.reduce((a, b) => a + b, 0)).toBeCloseTo(share.exchangeWaitMs!, 2);
+        }
+      }
       expect(ends.filter((r) => r.task === 'recache')).toHaveLength(recaches);
       expect(records.filter((r) => r.kind === 'recache')).toHaveLength(cascade.parallelism === 0 ? 1 : 0);
       expect(ends.filter((r) => r.task === 'decode')).toHaveLength(10);

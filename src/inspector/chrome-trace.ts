@@ -93,6 +93,7 @@ export function chromeTrace(records: readonly TraceRecord[]): ChromeTrace {
         tick: task.tick,
         runMs: task.runMs,
         exchangeWaitMs: task.exchangeWaitMs,
+        ...(task.layerWaitsMs === null ? {} : { layerWaitsMs: task.layerWaitsMs }),
         ...(task.end === null ? { unfinished: true } : {}),
         ...(task.error === null ? {} : { error: task.error }),
       },

@@ -41,6 +41,8 @@ export interface LaneTask {
   readonly tick: number | null;
   readonly runMs: number | null;
   readonly exchangeWaitMs: number | null;
+  /** `share`: the K/V wait at each layer's barrier. */
+  readonly layerWaitsMs: readonly number[] | null;
   readonly error: string | null;
 }
 
@@ -86,6 +88,7 @@ export function pairLaneTasks(records: readonly TraceRecord[]): PairedTasks {
         tick: record.tick ?? null,
         runMs: null,
         exchangeWaitMs: null,
+        layerWaitsMs: null,
         error: null,
       });
       continue;
@@ -100,6 +103,7 @@ export function pairLaneTasks(records: readonly TraceRecord[]): PairedTasks {
     task.end = record.t;
     task.runMs = record.runMs ?? null;
     task.exchangeWaitMs = record.exchangeWaitMs ?? null;
+    task.layerWaitsMs = record.layerWaitsMs ?? null;
     task.error = record.error ?? null;
   }
   return { tasks, unmatchedEnds };

@@ -8,14 +8,14 @@ import { TRACE_VERSION, type TraceRecord } from '../trace/trace-records.js';
 import { TraceFileError } from './errors.js';
 
 /** How a field must look: a JSON type, an integer (≥ 0), an array of those, or one of some strings. */
-type FieldSpec = 'string' | 'number' | 'int' | 'boolean' | 'int[]' | 'string[]' | readonly string[];
+type FieldSpec = 'string' | 'number' | 'int' | 'boolean' | 'int[]' | 'number[]' | 'string[]' | readonly string[];
 
 /** Required fields per known kind (`?` marks an optional one); `kind` and `t` are checked for all. */
 const FIELDS: Record<TraceRecord['kind'], Record<string, FieldSpec>> = {
   meta: { version: 'int', lanes: 'int', parallelism: 'int', blocks: 'int', framesPerBlock: 'int', kvCapacity: 'int', blockStates: 'string[]', model: 'string', exec: 'string', attention: 'string' },
   state: { actor: 'string', state: 'string' },
   event: { actor: 'string', event: 'string' },
-  lane: { lane: 'int', phase: ['start', 'end'], task: ['encode', 'tick', 'share', 'recache', 'decode'], blocks: 'int[]', stages: 'int[]', 'tick?': 'int', 'runMs?': 'number', 'exchangeWaitMs?': 'number', 'error?': 'string' },
+  lane: { lane: 'int', phase: ['start', 'end'], task: ['encode', 'tick', 'share', 'recache', 'decode'], blocks: 'int[]', stages: 'int[]', 'tick?': 'int', 'runMs?': 'number', 'exchangeWaitMs?': 'number', 'layerWaitsMs?': 'number[]', 'error?': 'string' },
   kv: { free: 'int', reserved: 'int', committed: 'int' },
   switch: { prompt: 'string', fromBlock: 'int', live: 'boolean' },
   recache: { beforeBlock: 'int', frames: 'int', ms: 'number' },
@@ -38,6 +38,8 @@ function matches(value: unknown, spec: FieldSpec): boolean {
       return typeof value === 'boolean';
     case 'int[]':
       return Array.isArray(value) && value.every(isInt);
+    case 'number[]':
+      return Array.isArray(value) && value.every((v) => typeof v === 'number' && Number.isFinite(v));
     case 'string[]':
       return Array.isArray(value) && value.every((v) => typeof v === 'string');
   }
@@ -45,7 +47,7 @@ function matches(value: unknown, spec: FieldSpec): boolean {
 }
 
 const describe = (spec: FieldSpec): string =>
-  Array.isArray(spec) ? `one of ${spec.map((s) => JSON.stringify(s)).join(', ')}` : ({ int: 'a non-negative integer', 'int[]': 'an array of non-negative integers', 'string[]': 'an array of strings' } as Record<string, string>)[spec as string] ?? `a ${spec as string}`;
+  Array.isArray(spec) ? `one of ${spec.map((s) => JSON.stringify(s)).join(', ')}` : ({ int: 'a non-negative integer', 'int[]': 'an array of non-negative integers', 'number[]': 'an array of numbers', 'string[]': 'an array of strings' } as Record<string, string>)[spec as string] ?? `a ${spec as string}`;
 
 /** Why `object` is not a well-formed record of its kind, or null when it is. */
 function fault(object: Record<string, unknown>): string | null {

@@ -105,6 +105,8 @@ export interface LaneTiming {
 export interface ShareResult extends LaneTiming {
   /** Milliseconds this lane waited for the others at the per-layer barriers. */
   readonly exchangeWaitMs: number;
+  /** The same, layer by layer (for traces). */
+  readonly layerWaitsMs: readonly number[];
 }
 
 export interface DecodeResult extends LaneTiming {

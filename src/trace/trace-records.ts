@@ -66,6 +66,8 @@ export interface LaneRecord {
   readonly tick?: number;
   /** `end` of a `share`: milliseconds this lane waited at the per-layer K/V barriers. */
   readonly exchangeWaitMs?: number;
+  /** `end` of a `share`: the same wait, layer by layer. */
+  readonly layerWaitsMs?: readonly number[];
   /** `end`: milliseconds inside `session.run`. */
   readonly runMs?: number;
   /** `end` of a failed task. */

@@ -19,6 +19,9 @@ type Untimed<R> = R extends TraceRecord ? Omit<R, 't'> : never;
 
 const ROOT_ACTOR = 'supervisor';
 
+/** Milliseconds to the microsecond: enough for a trace, and short lines. */
+const ms = (value: number): number => Math.round(value * 1000) / 1000;
+
 /** A snapshot's state value as one string: `t2`, or `running.waiting` for nested states. */
 function flatten(value: unknown): string {
   if (typeof value === 'string') return value;
@@ -92,7 +95,7 @@ export class Tracer {
 
   /** Milliseconds since the trace began. */
   now(at = performance.now()): number {
-    return Math.round((at - this.#origin) * 1000) / 1000;
+    return ms(at - this.#origin);
   }
 
   /** Writes a record stamped with the current time (or `at`, a `performance.now()` value). */
@@ -143,8 +146,9 @@ export class Tracer {
       blocks,
       stages,
       ...(tick === undefined ? {} : { tick }),
-      ...(activity.result?.runMs === undefined ? {} : { runMs: Math.round(activity.result.runMs * 1000) / 1000 }),
-      ...(activity.result?.exchangeWaitMs === undefined ? {} : { exchangeWaitMs: Math.round(activity.result.exchangeWaitMs * 1000) / 1000 }),
+      ...(activity.result?.runMs === undefined ? {} : { runMs: ms(activity.result.runMs) }),
+      ...(activity.result?.exchangeWaitMs === undefined ? {} : { exchangeWaitMs: ms(activity.result.exchangeWaitMs) }),
+      ...(activity.result?.layerWaitsMs === undefined ? {} : { layerWaitsMs: activity.result.layerWaitsMs.map(ms) }),
       ...(activity.error === undefined ? {} : { error: activity.error instanceof Error ? activity.error.message : String(activity.error) }),
     };
     this.record(record, activity.at);

@@ -36,7 +36,7 @@ export interface LaneActivity {
   /** `performance.now()` of the moment. */
   readonly at: number;
   /** `end`: what the worker reported (absent when the task failed). */
-  readonly result?: LaneTiming & { readonly exchangeWaitMs?: number };
+  readonly result?: LaneTiming & { readonly exchangeWaitMs?: number; readonly layerWaitsMs?: readonly number[] };
   /** `end` of a failed task. */
   readonly error?: unknown;
 }
