@@ -224,3 +224,27 @@ describe('Chrome trace export', () => {
     expect(laneTaskName({ task: 'recache', blocks: [0, 1], stages: [] }, STAGES)).toBe('recache B0 B1');
   });
 });
+
+describe('tick breakdown', () => {
+  it('splits each tick into session.run, K/V wait and the rest, and measures the gaps between ticks', async () => {
+    const { tickBreakdown } = await import('../src/inspector/tick-breakdown.js');
+    const share = (lane: number, tick: number, start: number, end: number, runMs: number, exchangeWaitMs: number): TraceRecord[] => [
+      { kind: 'lane', t: start, lane, phase: 'start', task: 'share', blocks: [tick], stages: [0], tick },
+      { kind: 'lane', t: end, lane, phase: 'end', task: 'share', blocks: [tick], stages: [0], tick, runMs, exchangeWaitMs },
+    ];
+    // Three ticks of 10 ms on two lanes, 2 ms apart; a decode in between is not a tick.
+    const records: TraceRecord[] = [
+      ...share(0, 0, 0, 10, 6, 1), ...share(1, 0, 0.5, 9, 5, 3),
+      { kind: 'lane', t: 10.5, lane: 1, phase: 'start', task: 'decode', blocks: [0], stages: [] },
+      { kind: 'lane', t: 11, lane: 1, phase: 'end', task: 'decode', blocks: [0], stages: [] },
+      ...share(0, 1, 12, 22, 7, 1), ...share(1, 1, 12, 21, 6, 2),
+      ...share(0, 2, 24, 34, 6, 2), ...share(1, 2, 24, 33, 5, 2),
+    ];
+    expect(tickBreakdown(records)).toEqual({ ticks: 3, tickMs: 10, runMs: 6, waitMs: 2, otherMs: 1, gapMs: 2 });
+    expect(tickBreakdown(records.filter((r) => r.kind !== 'lane' || r.task === 'decode'))).toBeNull();
+    const fixture = tickBreakdown(parseTrace(readFileSync('test/fixtures/p4-lanes.jsonl', 'utf8'), 'p4'));
+    expect(fixture?.ticks).toBe(16);
+    expect(fixture!.runMs).toBeGreaterThan(0);
+    expect(fixture!.waitMs).toBeGreaterThan(0);
+  });
+});

@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { chromeTrace } from '../inspector/chrome-trace.js';
 import { deriveModel } from '../inspector/model.js';
+import { tickBreakdown } from '../inspector/tick-breakdown.js';
 import { startInspector } from '../inspector/server.js';
 import { TraceFileError } from '../inspector/errors.js';
 import { generations, readTraceFile } from '../inspector/trace-file.js';
@@ -51,6 +52,14 @@ export function registerInspectCommand(program: Command): Command {
           `${file}${all.length > 1 ? ` (generation ${n} of ${all.length})` : ''}: ${meta ? `P${meta.parallelism} ${meta.exec}, ${meta.lanes} lane${meta.lanes === 1 ? '' : 's'}, ` : ''}` +
             `${model.blocks.length} blocks, ${model.forwards} forwards, ${model.diagonal.ticks} ticks, ${model.duration.toFixed(1)} ms${model.end ? `, ${model.end.outcome}` : ', no end record'}\n`,
         );
+        const ticks = tickBreakdown(records);
+        if (ticks) {
+          const f = (v: number) => v.toFixed(2);
+          process.stdout.write(
+            `median tick ${f(ticks.tickMs)} ms = session.run ${f(ticks.runMs)} + K/V wait ${f(ticks.waitMs)} + other ${f(ticks.otherMs)}; ` +
+              `${f(ticks.gapMs)} ms between ticks (the actors' turn)\n`,
+          );
+        }
         if (o.chromeTrace !== undefined) {
           await writeFile(o.chromeTrace, JSON.stringify(chromeTrace(records)));
           process.stdout.write(`chrome trace: ${o.chromeTrace} (open it in https://ui.perfetto.dev or chrome://tracing)\n`);
