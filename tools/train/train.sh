@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Trains the default model the way the shipped package was made and exports it to
 # models/sprites (tools/train/README.md). Run 1 trains the patch autoencoder (its DiT is not
-# kept); run 2 trains a fresh text encoder and DiT on top of that autoencoder.
+# kept); run 2 trains a fresh text encoder and DiT on top of that autoencoder; run 3 continues
+# run 2 with a fresh learning-rate schedule.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-/usr/bin/python3}
@@ -11,5 +12,7 @@ npx tsx tools/train/make-clips.ts --out tools/train/data/clips8k --count 8000 --
   --minutes "${RUN1_MINUTES:-7.2}" --ae-steps 4000 --batch 512
 "$PY" tools/train/train.py --data tools/train/data/clips8k --out tools/train/runs/run2 \
   --minutes "${RUN2_MINUTES:-45}" --batch 24 --lr 1e-3 --resume tools/train/runs/main/run/checkpoint.pt --fresh-dit
-"$PY" tools/train/export.py --checkpoint tools/train/runs/run2/checkpoint.pt --out models/sprites
-npx tsx tools/train/plot-loss.ts docs/training-loss.svg tools/train/runs/run2/loss.csv
+"$PY" tools/train/train.py --data tools/train/data/clips8k --out tools/train/runs/run3 \
+  --minutes "${RUN3_MINUTES:-60}" --batch 24 --lr 5e-4 --resume tools/train/runs/run2/checkpoint.pt
+"$PY" tools/train/export.py --checkpoint tools/train/runs/run3/checkpoint.pt --out models/sprites
+npx tsx tools/train/plot-loss.ts docs/training-loss.svg tools/train/runs/run2/loss.csv tools/train/runs/run3/loss.csv
