@@ -20,3 +20,24 @@ describe('example session scripts', () => {
     expect(plans['lanes.json']?.runtime.lanes).toBe(2);
   });
 });
+
+describe('the README demo', () => {
+  it('makes a video whose sprite follows the prompt (the bundled model on examples/sessions/sprite.json)', async () => {
+    const { createRuntime } = await import('../src/runtime/runtime.js');
+    const { probeVideo } = await import('../src/quality/probe.js');
+    const { parsePrompt } = await import('../src/data/prompt.js');
+    const plan = await planSession(await loadSessionFile(join(DIR, 'sprite.json')), 'sprite.json');
+    const runtime = await createRuntime(plan.runtime);
+    try {
+      const frames = [];
+      for await (const frame of runtime.generate(plan.request, { cascade: plan.cascade })) frames.push(frame);
+      const facts = parsePrompt(plan.request.prompt);
+      const report = probeVideo(frames, { framesPerBlock: runtime.manifest.framesPerBlock, prompts: Array.from({ length: plan.request.blocks }, () => facts) });
+      expect(report.colourAdherence).toBe(1);
+      expect(report.directionAdherence).toBeGreaterThanOrEqual(0.75);
+      expect(report.integrity).toBeGreaterThanOrEqual(0.75);
+    } finally {
+      await runtime.close();
+    }
+  });
+});

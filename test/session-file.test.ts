@@ -35,7 +35,7 @@ async function failure(content: unknown): Promise<SessionFileError> {
 
 describe('loadSessionFile', () => {
   it('decodes the example sessions', async () => {
-    expect(await loadSessionFile('examples/sessions/sprite.json')).toEqual({ seed: 7, blocks: 8, prompt: 'red ball moving left' });
+    expect(await loadSessionFile('examples/sessions/sprite.json')).toEqual({ seed: 0, blocks: 8, prompt: 'red ball moving left' });
     expect(await loadSessionFile('examples/sessions/long.json')).toMatchObject({ seed: 1, blocks: 64 });
   });
 

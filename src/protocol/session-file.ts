@@ -361,7 +361,7 @@ function parseJson(text: string, file: string): unknown {
  * @example
  * ```ts
  * const session = await loadSessionFile('examples/sessions/sprite.json');
- * // { seed: 7, blocks: 8, prompt: 'red ball moving left' }
+ * // { seed: 0, blocks: 8, prompt: 'red ball moving left' }
  * ```
  */
 export async function loadSessionFile(path: string): Promise<SessionFile> {
