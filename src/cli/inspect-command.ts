@@ -34,7 +34,7 @@ interface InspectOptions {
 export function registerInspectCommand(program: Command): Command {
   return program
     .command('inspect')
-    .description('Serve the inspector page for a trace (--trace FILE.jsonl of run/bench) on 127.0.0.1, or export it for Perfetto')
+    .description('serve the inspector page for a trace (--trace FILE.jsonl of run/bench) on 127.0.0.1, or export it for Perfetto')
     .argument('<trace>', 'JSONL trace file')
     .option('--port <n>', 'port on 127.0.0.1 (0 picks a free one)', parsePort, 0)
     .option('--chrome-trace <out>', 'also write Chrome trace-event JSON (open it in ui.perfetto.dev or chrome://tracing)')
