@@ -110,12 +110,12 @@ async function generateInto(
  */
 export async function runSession(sessionPath: string, options: RunOptions): Promise<number> {
   const session = await loadSessionFile(sessionPath);
-  const { framesDir, out: _out, stdin: _stdin, trace: _trace, chromeTrace: _chrome, inspect: _inspect, inspectPort: _port, ...overrides } = options;
   // Loaded lazily, like the runtime: `--help` must not pay for (or depend on) ONNX Runtime.
   const { planSession } = await import('../runtime/session-plan.js');
-  const plan = await planSession(session, sessionPath, overrides);
+  // planSession reads only the overriding fields (lanes, seed, blocks, fps, cascade settings).
+  const plan = await planSession(session, sessionPath, options);
   const request = plan.request;
-  const out = options.out ?? (framesDir === undefined ? DEFAULT_OUT : undefined);
+  const out = options.out ?? (options.framesDir === undefined ? DEFAULT_OUT : undefined);
   // Created before the model loads so that a bad --fps fails at once.
   const gif = out === undefined ? undefined : new GifWriter(out, { fps: plan.fps });
   const outputs = [out, options.framesDir === undefined ? undefined : `${options.framesDir}/`, options.trace, options.chromeTrace].filter((o) => o !== undefined);

@@ -4,6 +4,7 @@
  * one tick's last result and the next tick's first dispatch (the actors' turn on the main
  * thread). Medians over the ticks, so one slow tick does not speak for the run.
  */
+import { median } from '../runtime/bench/median.js';
 import type { TraceRecord } from '../trace/trace-records.js';
 import { pairLaneTasks, type LaneTask } from './lane-tasks.js';
 
@@ -20,13 +21,6 @@ export interface TickBreakdown {
   readonly otherMs: number;
   /** From a tick's last lane end to the next tick's first lane start. */
   readonly gapMs: number;
-}
-
-function median(values: readonly number[]): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /**
@@ -59,6 +53,7 @@ export function tickBreakdown(records: readonly TraceRecord[]): TickBreakdown | 
     runMs: median(ticks.map((t) => t.run)),
     waitMs: median(ticks.map((t) => t.wait)),
     otherMs: median(ticks.map((t) => t.end - t.start - t.run - t.wait)),
-    gapMs: median(gaps),
+    // One tick has no gap after it.
+    gapMs: gaps.length === 0 ? 0 : median(gaps),
   };
 }

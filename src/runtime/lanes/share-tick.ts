@@ -55,7 +55,6 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
   const totalTokens = task.members.length * F * tpf;
   const mine = { from: from * tpf, to: to * tpf };
   let runMs = 0;
-  let exchangeWaitMs = 0;
   const layerWaitsMs: number[] = [];
   const run = async (session: ort.InferenceSession, feeds: Record<string, ort.Tensor>) => {
     const t = performance.now();
@@ -103,9 +102,7 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
         frame_positions: perFrame(positions),
       });
       publishLayer(x, l, mine.from, output(kv, 'key'), output(kv, 'value'));
-      const waited = arriveAndWait(x, l, task.lanes);
-      layerWaitsMs.push(waited);
-      exchangeWaitMs += waited;
+      layerWaitsMs.push(arriveAndWait(x, l, task.lanes));
       // The cache past, then every tick token, own included: layer_<l> takes the full K/V set.
       const layerPast = fullKeyValues(x, l, data.kv, task.pastSlots, totalTokens, keyValues);
       const pastDims = [1, m.heads, layerPast.tokens, m.headDim];
@@ -145,6 +142,7 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
       exchangeToSlots(x, data.kv.keys, data.kv.values, tpf, task.cacheSlots, 0);
       storeCleanLatents(data.latents, data.cleanLatents, (task.members[0] as TickMemberTask).latentSlot, task.cacheSlots);
     }
+    const exchangeWaitMs = layerWaitsMs.reduce((total, ms) => total + ms, 0);
     return { runMs, workerMs: performance.now() - start, exchangeWaitMs, layerWaitsMs };
   } catch (error) {
     abortExchange(x);
