@@ -8,7 +8,7 @@ import { asLaneId, STAGES, type LaneOptions } from '../protocol/domain.js';
 import { reportingBlockMachine } from '../actors/block.js';
 import { capacityFor } from '../actors/kv-pool.js';
 import { laneProxies } from '../actors/lane-proxy.js';
-import { freeContextSlot, supervisorMachine, type PromptSegment, type SupervisorEvent } from '../actors/supervisor.js';
+import { supervisorMachine, type SupervisorEvent } from '../actors/supervisor.js';
 import { TickBarrier } from '../actors/tick-barrier.js';
 import { lagOf, resolveCascade, type CascadeOptions } from './cascade/cascade-options.js';
 import { allocateExchange } from './cascade/exchange.js';
@@ -17,6 +17,7 @@ import { LanesExecutor } from './cascade/lanes-executor.js';
 import type { TickExecutor } from './cascade/tick.js';
 import type { Frame, GenerateOptions, GenerateRequest, PromptSwitch, RuntimeOptions, RuntimeStats } from './api-types.js';
 import { GenerationAbortedError, InvalidOptionError } from './errors.js';
+import { liveControls, type AdmissionFlow } from './live-controls.js';
 import { OrderedFrameQueue } from './frame-queue.js';
 import { allocateKvSlabs, kvLayoutFor } from './kv/kv-slabs.js';
 import { Lane } from './lanes/lane.js';
@@ -218,7 +219,7 @@ export class Runtime {
     const m = this.manifest;
     // Backpressure: admission pauses while the consumer leaves too many blocks unread.
     const bufferLimit = (link?.maxBufferedBlocks ?? Number.POSITIVE_INFINITY) * m.framesPerBlock;
-    const flow = { user: false, backpressure: false };
+    const flow: AdmissionFlow = { user: false, backpressure: false };
     let send: (event: SupervisorEvent) => void = () => {};
     const queue: OrderedFrameQueue = new OrderedFrameQueue({ framesPerBlock: m.framesPerBlock, width: m.video.width, height: m.video.height }, () => {
       if (flow.backpressure && queue.bufferedFrames < bufferLimit) {
@@ -247,27 +248,7 @@ export class Runtime {
     });
     for (const s of request.switches ?? []) tracer?.record({ kind: 'switch', prompt: s.prompt, fromBlock: s.atBlock, live: false });
     const unobserve = tracer ? this.lanes.map((lane) => lane.observe(tracer.lane)) : [];
-    const barrier = new TickBarrier({
-      lag,
-      blocks: request.blocks,
-      attention: cascade.attention,
-      executor: this.#executorFor(cascade, schedule),
-      onTick: (_tick, _members, timing) => {
-        this.#stats.ticks++;
-        this.#stats.forwards += timing.forwards;
-        this.#stats.exchangeWaitMs += timing.exchangeWaitMs ?? 0;
-        this.#stats.forwardRunMs += timing.runMs;
-        this.#stats.forwardWorkerMs += timing.workerMs;
-        this.#stats.forwardTaskMs += timing.taskMs;
-      },
-      recache: cascade.recache === 'on',
-      onRecache: (plan, timing) => {
-        this.#stats.recaches++;
-        this.#stats.recacheTaskMs += timing.taskMs;
-        link?.emit({ type: 'recache', beforeBlock: plan.beforeBlock, frames: plan.slots.length, ms: timing.taskMs });
-        tracer?.record({ kind: 'recache', beforeBlock: plan.beforeBlock, frames: plan.slots.length, ms: timing.taskMs });
-      },
-    });
+    const barrier = this.#barrierFor(request.blocks, cascade, schedule, link, tracer);
     const proxies = laneProxies(barrier, {
       encodePrompts: async (contextSlots) => {
         for (const contextSlot of contextSlots) {
@@ -324,42 +305,18 @@ export class Runtime {
     signal?.addEventListener('abort', onAbort, { once: true });
     send = (event) => actor.send(event);
     let stopped = false;
-    let switching: Promise<unknown> = Promise.resolve();
-    link?.attach({
-      // One switch at a time: a slot is chosen, encoded and handed over before the next.
-      switchPrompt: (prompt) => {
-        const next = switching.then(async () => {
-          const tokens = Array.from(tokenizePrompt(prompt, m.text), Number);
-          const contextSlot = freeContextSlot(actor.getSnapshot().context, this.#data.contexts.slots);
-          if (contextSlot === null) throw new Error('no free prompt slot: too many switches in flight');
-          await this.#pickLane().encode({ kind: 'encode', tokens, contextSlot });
-          actor.send({ type: 'prompt.switch', contextSlot });
-          const prompts = actor.getSnapshot().context.prompts;
-          const fromBlock = (prompts[prompts.length - 1] as PromptSegment).fromBlock;
-          link.emit({ type: 'switch', prompt, fromBlock });
-          tracer?.record({ kind: 'switch', prompt, fromBlock, live: true });
-          return { fromBlock };
-        });
-        switching = next.catch(() => {});
-        return next;
-      },
-      pause: () => {
-        if (flow.user) return;
-        flow.user = true;
-        if (!flow.backpressure) send({ type: 'supervisor.pause' });
-        link.emit({ type: 'paused', reason: 'user' });
-      },
-      resume: () => {
-        if (!flow.user) return;
-        flow.user = false;
-        if (!flow.backpressure) send({ type: 'supervisor.resume' });
-        link.emit({ type: 'resumed' });
-      },
-      stop: () => {
-        stopped = true;
-        send({ type: 'supervisor.stop' });
-      },
-    });
+    link?.attach(
+      liveControls({
+        actor,
+        flow,
+        link,
+        text: m.text,
+        contextSlots: this.#data.contexts.slots,
+        encode: (tokens, contextSlot) => this.#pickLane().encode({ kind: 'encode', tokens, contextSlot }),
+        onSwitch: (prompt, fromBlock) => tracer?.record({ kind: 'switch', prompt, fromBlock, live: true }),
+        onStop: () => (stopped = true),
+      }),
+    );
     let outcome: EndRecord['outcome'] = 'stopped';
     let failure: string | undefined;
     try {
@@ -383,6 +340,31 @@ export class Runtime {
       await Promise.all(this.lanes.map((lane) => lane.settled()));
       release();
     }
+  }
+
+  /** The tick barrier of one generation, adding its ticks and re-caches to the runtime's stats. */
+  #barrierFor(blocks: number, cascade: CascadeOptions, schedule: Schedule, link: SessionLink | undefined, tracer: Tracer | null): TickBarrier {
+    return new TickBarrier({
+      lag: lagOf(cascade.parallelism),
+      blocks,
+      attention: cascade.attention,
+      executor: this.#executorFor(cascade, schedule),
+      onTick: (_tick, _members, timing) => {
+        this.#stats.ticks++;
+        this.#stats.forwards += timing.forwards;
+        this.#stats.exchangeWaitMs += timing.exchangeWaitMs ?? 0;
+        this.#stats.forwardRunMs += timing.runMs;
+        this.#stats.forwardWorkerMs += timing.workerMs;
+        this.#stats.forwardTaskMs += timing.taskMs;
+      },
+      recache: cascade.recache === 'on',
+      onRecache: (plan, timing) => {
+        this.#stats.recaches++;
+        this.#stats.recacheTaskMs += timing.taskMs;
+        link?.emit({ type: 'recache', beforeBlock: plan.beforeBlock, frames: plan.slots.length, ms: timing.taskMs });
+        tracer?.record({ kind: 'recache', beforeBlock: plan.beforeBlock, frames: plan.slots.length, ms: timing.taskMs });
+      },
+    });
   }
 
   #executorFor(cascade: CascadeOptions, schedule: Schedule): TickExecutor {
