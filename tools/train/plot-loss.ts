@@ -11,22 +11,26 @@ interface LossPoint {
   readonly seconds: number;
   readonly loss: number;
   readonly atSamplerSigmas: number;
+  /** The first-block distillation loss (runs with --pairs); 0 when the run had none. */
+  readonly firstBlock: number;
 }
+
+const HEADERS = ['step,seconds,loss,loss_sampler_sigmas', 'step,seconds,loss,loss_sampler_sigmas,loss_first_block'];
 
 function readLoss(file: string): LossPoint[] {
   const [header, ...rows] = readFileSync(file, 'utf8').trim().split(/\r?\n/);
-  if (header !== 'step,seconds,loss,loss_sampler_sigmas') throw new Error(`${file}: unexpected header ${header}`);
+  if (!HEADERS.includes(header ?? '')) throw new Error(`${file}: unexpected header ${header}, expected one of ${HEADERS.join(' | ')}`);
   return rows.map((row, i) => {
-    const [step, seconds, loss, atSamplerSigmas] = row.split(',').map(Number) as [number, number, number, number];
+    const [step, seconds, loss, atSamplerSigmas, firstBlock = 0] = row.split(',').map(Number) as [number, number, number, number, number?];
     if (![step, seconds, loss].every(Number.isFinite)) throw new Error(`${file}:${i + 2}: not a number in "${row}"`);
-    return { step, seconds, loss, atSamplerSigmas };
+    return { step, seconds, loss, atSamplerSigmas, firstBlock };
   });
 }
 
 function plot(points: readonly LossPoint[], title: string): string {
   const W = 720, H = 400, left = 70, right = 200, top = 40, bottom = 50;
   const pw = W - left - right, ph = H - top - bottom;
-  const values = points.flatMap((p) => [p.loss, p.atSamplerSigmas]).filter((v) => v > 0 && Number.isFinite(v));
+  const values = points.flatMap((p) => [p.loss, p.atSamplerSigmas, p.firstBlock]).filter((v) => v > 0 && Number.isFinite(v));
   const lo = Math.floor(Math.log10(Math.min(...values))), hi = Math.ceil(Math.log10(Math.max(...values)));
   const maxStep = Math.max(...points.map((p) => p.step));
   const x = (step: number) => left + (step / maxStep) * pw;
@@ -52,11 +56,14 @@ ${grid.join('\n')}
 <rect x="${left}" y="${top}" width="${pw}" height="${ph}" fill="none" stroke="#888"/>
 ${line((p) => p.loss, '#1f77b4')}
 ${line((p) => p.atSamplerSigmas, '#d62728')}
+${line((p) => p.firstBlock, '#2ca02c')}
 <text x="${left + pw / 2}" y="${H - 10}" text-anchor="middle" font-size="12">training step</text>
 <line x1="${left + pw + 15}" x2="${left + pw + 35}" y1="${top + 10}" y2="${top + 10}" stroke="#1f77b4" stroke-width="2"/>
 <text x="${left + pw + 40}" y="${top + 14}" font-size="12">weighted flow loss</text>
 <line x1="${left + pw + 15}" x2="${left + pw + 35}" y1="${top + 30}" y2="${top + 30}" stroke="#d62728" stroke-width="2"/>
 <text x="${left + pw + 40}" y="${top + 34}" font-size="12">x̂0 MSE at sampler σ</text>
+<line x1="${left + pw + 15}" x2="${left + pw + 35}" y1="${top + 50}" y2="${top + 50}" stroke="#2ca02c" stroke-width="2"/>
+<text x="${left + pw + 40}" y="${top + 54}" font-size="12">first-block distillation</text>
 </svg>
 `;
 }

@@ -34,6 +34,9 @@ SHIFT = 5.0
 # σ of the default sampler's steps (timesteps 1000/750/500/250 warped by shift 5): the model
 # only ever denoises at these, and sees context at these or at 0.
 SAMPLER_SIGMAS = (1.0, 0.9375, 0.8333333, 0.625)
+# σ of the shipped package's sampler (model.json: timesteps 1000/750/500/250, no warp): the
+# first-block distillation trains half of its samples on them, half uniformly in (0, 1).
+PACKAGE_SIGMAS = (1.0, 0.75, 0.5, 0.25)
 
 
 def load_clips(prefix):
@@ -109,6 +112,33 @@ def clip_sigmas(batch, blocks, clean_context, device, gen):
     return sigma, index >= k
 
 
+def load_pairs(prefix, device):
+    """The teacher pairs that filter-pairs.ts kept: noise ε and the ODE's end point x0* of one
+    first block each, with the prompt's tokens."""
+    data = torch.load(prefix + '.pt', map_location='cpu')
+    kept = torch.tensor(json.load(open(prefix + '.keep.json'))['kept'], dtype=torch.long)
+    return {'noise': data['noise'][kept].float().to(device), 'x0': data['x0'][kept].float().to(device),
+            'tokens': data['tokens'][kept].to(device), 'teacher': data['teacher'], 'steps': data['steps']}
+
+
+def first_block_distillation(dit, text, pairs, batch, positions, mask, c, device, gen, amp):
+    """Flow matching on the teacher's couplings: x_σ = (1 − σ)·x0* + σ·ε for a kept pair (ε, x0*)
+    of a first block (no context), so that the path from ε is straight and the few sampler
+    steps land on the teacher's single sprite; at σ = 1 the model maps ε to x0* directly."""
+    idx = torch.randint(0, pairs['noise'].shape[0], (batch,), device=device, generator=gen)
+    noise, x0 = pairs['noise'][idx], pairs['x0'][idx]
+    u = torch.rand((batch, 1), device=device, generator=gen)
+    table = torch.tensor(PACKAGE_SIGMAS, device=device)
+    on_steps = table[torch.randint(0, len(PACKAGE_SIGMAS), (batch, 1), device=device, generator=gen)]
+    sigma = torch.where(torch.rand((batch, 1), device=device, generator=gen) < 0.5, on_steps, u).expand(batch, c.frames_per_block)
+    s5 = sigma[:, :, None, None, None]
+    xt = (1 - s5) * x0 + s5 * noise
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
+        ctx = text(pairs['tokens'][idx])[:, None].repeat(1, c.frames_per_block, 1, 1)
+        x0_hat = dit.train_x0(xt, sigma * 1000.0, positions, ctx, mask)
+    return ((x0_hat.float() - x0) ** 2).mean()
+
+
 def resume_run(ck):
     """The run record of a checkpoint written before runs were recorded."""
     return {'steps': ck['steps'], 'seconds': round(ck['train_seconds']), 'resumed': False}
@@ -120,12 +150,15 @@ def main():
     ap.add_argument('--out', default='tools/train/runs/main')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--minutes', type=float, default=8.0, help='DiT training time budget')
+    ap.add_argument('--schedule-minutes', type=float, help='length of the cosine learning-rate schedule (default: --minutes); longer stops the run part-way down it')
     ap.add_argument('--ae-steps', type=int, default=3000)
     ap.add_argument('--batch', type=int, default=256)
     ap.add_argument('--lr', type=float, default=4e-4)
     ap.add_argument('--clean-context', type=float, default=0.75, help='probability that a clip has a clean prefix of context blocks')
     ap.add_argument('--resume', help='continue from this checkpoint (its autoencoder, text encoder and DiT)')
     ap.add_argument('--fresh-dit', action='store_true', help='with --resume: keep only its autoencoder; new text encoder and DiT')
+    ap.add_argument('--pairs', help='teacher pairs of the first block (make-pairs.py, filter-pairs.ts): PREFIX of PREFIX.pt and PREFIX.keep.json')
+    ap.add_argument('--pair-batch', type=int, default=24, help='first blocks distilled per step with --pairs')
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     args = ap.parse_args()
 
@@ -188,15 +221,21 @@ def main():
     ema_text, ema_dit = copy.deepcopy(text), copy.deepcopy(dit)
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
     mask = block_causal_mask(c, blocks, device)
+    pairs = load_pairs(args.pairs, device) if args.pairs else None
+    if pairs is not None:
+        log(f'{pairs["noise"].shape[0]} teacher pairs from {args.pairs} (teacher {pairs["teacher"]}, {pairs["steps"]} Euler steps)')
+        pair_mask = block_causal_mask(c, 1, device)
+        pair_positions = torch.arange(fpb, device=device).float()[None].repeat(args.pair_batch, 1)
     gen = torch.Generator(device=device)
     gen.manual_seed(args.seed)
     amp = device.type == 'cuda'
     budget = args.minutes * 60.0
+    schedule = (args.schedule_minutes or args.minutes) * 60.0
     t0 = time.time()
     losses = open(os.path.join(args.out, 'loss.csv'), 'w', newline='')
     writer = csv.writer(losses)
-    writer.writerow(['step', 'seconds', 'loss', 'loss_sampler_sigmas'])
-    step, window, window_s = 0, [], []
+    writer.writerow(['step', 'seconds', 'loss', 'loss_sampler_sigmas', 'loss_first_block'])
+    step, window, window_s, window_d = 0, [], [], []
     # A resumed run continues the step count and clock of the checkpoint's runs.
     continues = resume is not None and not args.fresh_dit
     step_offset = resume['steps'] if continues else 0
@@ -225,7 +264,7 @@ def main():
         elapsed = time.time() - t0
         if elapsed > budget:
             break
-        progress = elapsed / budget
+        progress = elapsed / schedule
         lr = args.lr * min(1.0, (step + 1) / 500) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
         for g in opt.param_groups:
             g['lr'] = lr
@@ -250,8 +289,9 @@ def main():
         # where a block must be made from its context, dominate, as they should for 4 steps.
         weight = (trained_f & (sigma_f > 0)).float()
         loss = (weight * err).sum() / weight.gt(0).sum().clamp(min=1)
+        distill = first_block_distillation(dit, text, pairs, args.pair_batch, pair_positions, pair_mask, c, device, gen, amp) if pairs is not None else None
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss if distill is None else loss + distill).backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         with torch.no_grad():
@@ -264,6 +304,8 @@ def main():
             for s in SAMPLER_SIGMAS:
                 near |= (sigma_f - s).abs() < 1e-4
             window.append(loss.item())
+            if distill is not None:
+                window_d.append(distill.item())
             if near.any():
                 window_s.append(((err * near).sum() / near.sum()).item())
         step += 1
@@ -271,11 +313,12 @@ def main():
             save_checkpoint()  # a look at the model mid-run (tools: scratch diagnostics, eval)
             next_save += 600
         if step % 200 == 0:
-            writer.writerow([step + step_offset, round(time.time() - t0 + seconds_offset, 1), float(np.mean(window)), float(np.mean(window_s)) if window_s else ''])
+            writer.writerow([step + step_offset, round(time.time() - t0 + seconds_offset, 1), float(np.mean(window)), float(np.mean(window_s)) if window_s else '', float(np.mean(window_d)) if window_d else ''])
             losses.flush()
             if step % 1000 == 0:
-                log(f'step {step} lr {lr:.2e} loss {np.mean(window):.4f} x0-mse at sampler σ {np.mean(window_s):.4f}')
-            window, window_s = [], []
+                log(f'step {step} lr {lr:.2e} loss {np.mean(window):.4f} x0-mse at sampler σ {np.mean(window_s):.4f}'
+                    + (f' first-block distillation {np.mean(window_d):.4f}' if window_d else ''))
+            window, window_s, window_d = [], [], []
 
     log(f'done: {step} steps in {time.time() - t0:.0f}s')
     save_checkpoint()
