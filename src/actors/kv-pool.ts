@@ -217,6 +217,40 @@ export function slotsOfBlock(ctx: KvPoolContext, block: number): SlotEntry[] {
   return ctx.slots.filter((s) => s.block === block && s.state !== 'free').sort(byPosition);
 }
 
+/** Slot counts by state, and the positions the committed slots span (null when none). */
+export interface PoolCounts {
+  readonly free: number;
+  readonly reserved: number;
+  readonly committed: number;
+  readonly window: readonly [number, number] | null;
+}
+
+/**
+ * Slot counts by state (what the trace records on every change).
+ *
+ * @example
+ * ```ts
+ * const { free, reserved, committed, window } = poolCounts(ctx); // window: [oldest, newest] position
+ * ```
+ */
+export function poolCounts(ctx: KvPoolContext): PoolCounts {
+  let free = 0;
+  let reserved = 0;
+  let committed = 0;
+  let low = Number.POSITIVE_INFINITY;
+  let high = Number.NEGATIVE_INFINITY;
+  for (const slot of ctx.slots) {
+    if (slot.state === 'free') free++;
+    else if (slot.state === 'reserved') reserved++;
+    else {
+      committed++;
+      low = Math.min(low, slot.position as number);
+      high = Math.max(high, slot.position as number);
+    }
+  }
+  return { free, reserved, committed, window: committed === 0 ? null : [low, high] };
+}
+
 /**
  * Slots in use (reserved or committed).
  *
@@ -226,9 +260,8 @@ export function slotsOfBlock(ctx: KvPoolContext, block: number): SlotEntry[] {
  * ```
  */
 export function occupancy(ctx: KvPoolContext): number {
-  let n = 0;
-  for (const s of ctx.slots) if (s.state !== 'free') n++;
-  return n;
+  const { reserved, committed } = poolCounts(ctx);
+  return reserved + committed;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { InspectionEvent } from 'xstate';
-import type { KvPoolContext } from '../actors/kv-pool.js';
+import { poolCounts, type KvPoolContext } from '../actors/kv-pool.js';
 import type { Lag } from '../runtime/cascade/cascade-options.js';
 import { tickOf } from '../runtime/cascade/schedule.js';
 import type { LaneActivity } from '../runtime/lanes/lane.js';
@@ -32,23 +32,6 @@ function flatten(value: unknown): string {
   return String(value);
 }
 
-function kvCounts(ctx: KvPoolContext): Omit<KvRecord, 'kind' | 't'> {
-  let free = 0;
-  let reserved = 0;
-  let committed = 0;
-  let low = Number.POSITIVE_INFINITY;
-  let high = Number.NEGATIVE_INFINITY;
-  for (const slot of ctx.slots) {
-    if (slot.state === 'free') free++;
-    else if (slot.state === 'reserved') reserved++;
-    else {
-      committed++;
-      low = Math.min(low, slot.position as number);
-      high = Math.max(high, slot.position as number);
-    }
-  }
-  return { free, reserved, committed, window: committed === 0 ? null : [low, high] };
-}
 
 const stagesOf = (task: LaneActivity['task'], lag: Lag): { blocks: number[]; stages: number[]; tick?: number } => {
   switch (task.kind) {
@@ -119,7 +102,7 @@ export class Tracer {
         this.record({ kind: 'state', actor, state });
       }
       if (actor === 'kv-pool') {
-        const counts = kvCounts(snapshot.context as KvPoolContext);
+        const counts = poolCounts(snapshot.context as KvPoolContext);
         const key = `${counts.free}/${counts.reserved}/${counts.committed}/${counts.window?.join('-')}`;
         if (key !== this.#kv) {
           this.#kv = key;
