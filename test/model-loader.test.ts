@@ -103,6 +103,7 @@ describe('manifest decoding', () => {
     expect(bad((j) => { j.sampler.timesteps = [1000, 250, 500]; }).field).toBe('sampler.timesteps.2');
     expect(bad((j) => { j.patchSize = 3; }).message).toContain('does not divide latent.height');
     expect(bad((j) => { (j.sampler as { update?: string }).update = 'ddim'; }).message).toContain('field "sampler.update": expected "renoise", "euler" or "ve-ddim", got "ddim"');
+    expect(bad((j) => { (j.kv as { recache?: unknown }).recache = true; }).message).toContain('field "kv.recache": expected "on" or "off"');
   });
 
   it('refuses a format-1 manifest with a message that says to rebuild', async () => {

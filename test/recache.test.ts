@@ -60,7 +60,7 @@ describe('prompt switches and the KV cache', () => {
 
   it('P0 re-caches once, under the new prompt, over the cached frames, before the first block under it', async () => {
     const at = 6;
-    const { tasks, slotOf } = await run(at, { parallelism: 0 });
+    const { tasks, slotOf } = await run(at, { parallelism: 0, recache: 'on' });
     const newSlot = slotOf(NEW);
     expect(newSlot).toBeDefined();
     expect(newSlot).not.toBe(slotOf(OLD));
@@ -126,6 +126,28 @@ describe('re-cache arithmetic', () => {
         const other = await collect(runtime.generate({ ...request, switches: [{ atBlock: 2, prompt: NEW }] }, { cascade: { recache: 'on' } }));
         const otherOff = await collect(runtime.generate({ ...request, switches: [{ atBlock: 2, prompt: NEW }] }, { cascade: { recache: 'off' } }));
         expect(bytesOf(other).equals(bytesOf(otherOff))).toBe(false);
+      } finally {
+        await runtime.close();
+      }
+    }
+  });
+
+  it("the model package's kv.recache sets whether P0 re-caches when the caller does not say", async () => {
+    // The bundled model declares "off" (it switches better without, docs/interactive.md); the
+    // random-weight model declares nothing, so LongLive's "on" applies. An explicit option wins.
+    for (const [model, declared] of [[undefined, 'off'], [RANDOM_MODEL, undefined]] as const) {
+      const runtime = await createRuntime({ lanes: 1, ...(model ? { model } : {}) });
+      try {
+        expect(runtime.manifest.kv.recache).toBe(declared);
+        const request = { seed: 2, blocks: 6, prompt: OLD, switches: [{ atBlock: 4, prompt: NEW }] };
+        const recachesOf = async (cascade: Partial<CascadeOptions>) => {
+          const before = runtime.stats().recaches;
+          await collect(runtime.generate(request, { cascade }));
+          return runtime.stats().recaches - before;
+        };
+        expect(await recachesOf({})).toBe(declared === 'off' ? 0 : 1);
+        expect(await recachesOf({ recache: 'on' })).toBe(1);
+        expect(await recachesOf({ recache: 'off' })).toBe(0);
       } finally {
         await runtime.close();
       }

@@ -26,7 +26,7 @@ describe('generation traces', () => {
     await runtime?.close();
   });
 
-  for (const cascade of [{ parallelism: 0 }, { parallelism: 4, exec: 'lanes' }, { parallelism: 3, attention: 'causal', exec: 'joint' }] as const) {
+  for (const cascade of [{ parallelism: 0, recache: 'on' }, { parallelism: 4, exec: 'lanes' }, { parallelism: 3, attention: 'causal', exec: 'joint' }] as const) {
     it(`P${cascade.parallelism} ${'exec' in cascade ? cascade.exec : 'joint'}: records every block's stages, every lane task and the switch, changing no frame`, async () => {
       const { records, frames, plain, ticks, recaches } = await traced(runtime, cascade);
       expect(bytes(frames).equals(bytes(plain))).toBe(true);

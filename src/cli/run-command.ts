@@ -183,7 +183,7 @@ export function registerRunCommand(program: Command): Command {
     .option('--parallelism <p>', 'Block Cascading level 0 (sequential) to 4 (five blocks in flight)', parseParallelism)
     .addOption(new Option('--attention <mode>', 'attention inside the cascade window').choices(['causal', 'bidirectional']))
     .addOption(new Option('--exec <mode>', 'joint: one forward per tick on one lane; lanes: spread over lanes with per-layer K/V exchange').choices(['joint', 'lanes']))
-    .addOption(new Option('--recache <mode>', 'at a prompt switch in sequential mode, recompute the cached frames\' K/V under the new prompt (default on at P0; cascades never re-cache)').choices(['on', 'off']))
+    .addOption(new Option('--recache <mode>', 'at a prompt switch in sequential mode, recompute the cached frames\' K/V under the new prompt (default: the model package\'s kv.recache, else on; cascades never re-cache)').choices(['on', 'off']))
     .action(async (sessionPath: string, options: RunOptions) => {
       try {
         process.exitCode = await runSession(sessionPath, options);

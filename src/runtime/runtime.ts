@@ -203,7 +203,7 @@ export class Runtime {
     validateRequest(request);
     if (this.#closed) throw new Error('the runtime is closed');
     // Everything that can reject the request happens before the generation lock is taken.
-    const cascade = resolveCascade({ ...this.#cascade, ...options.cascade }, this.lanes.length);
+    const cascade = resolveCascade({ ...this.#cascade, ...options.cascade }, this.lanes.length, this.manifest.kv.recache);
     const lag = lagOf(cascade.parallelism);
     const schedule = buildSchedule(this.manifest.sampler);
     // Context slot i holds prompt i of the timeline: the initial prompt, then each switch.

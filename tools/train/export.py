@@ -86,7 +86,7 @@ def main():
     ap.add_argument('--checkpoint', default='tools/train/runs/main/checkpoint.pt')
     ap.add_argument('--out', default='models/sprites')
     ap.add_argument('--name', default='block-cascade-sprites')
-    ap.add_argument('--sampler', default='ve-ddim', choices=['ve-ddim', 'euler', 'renoise'], help="the manifest's sampler.update")
+    ap.add_argument('--sampler', default='euler', choices=['ve-ddim', 'euler', 'renoise'], help="the manifest's sampler.update")
     args = ap.parse_args()
     ck = torch.load(args.checkpoint, map_location='cpu')
     c = Config(**ck['config'])
@@ -167,13 +167,16 @@ def main():
         'heads': c.heads,
         'headDim': c.head_dim,
         'text': {'vocabulary': ck['vocabulary'], 'maxTokens': c.max_tokens, 'contextDim': c.context_dim},
-        # Evenly spaced σ without re-noising: this model is trained with flow matching, not
-        # distilled for Self-Forcing's re-noising few-step sampler, under which (and under the
-        # plain Euler ODE) its first block never leaves the mean: blank frames (docs/quality.md).
+        # Evenly spaced σ on the plain flow ODE: the first block is distilled onto the straight
+        # paths of its teacher's ODE (make-pairs.py), so four Euler steps land on one sprite.
+        # Not Self-Forcing's re-noising sampler: the model is not distilled for it (docs/quality.md).
         'sampler': {'shift': 5, 'timesteps': [1000, 750, 500, 250], 'warp': False, 'update': args.sampler},
         # Trained on clips of 4 blocks: keys at most 11 frames behind a query. No sink, so that
         # long videos never attend further back than that.
-        'kv': {'sinkFrames': 0, 'windowFrames': 3 * c.frames_per_block},
+        # Re-caching the window under a new prompt (LongLive) is not something this model was
+        # trained for: after the window has slid it loses the sprite in ~1 switch in 5, against
+        # ~1 in 30 without (docs/interactive.md). Sequential mode does not re-cache by default.
+        'kv': {'sinkFrames': 0, 'windowFrames': 3 * c.frames_per_block, 'recache': 'off'},
         'files': {
             'denoiser': 'denoiser.onnx',
             'layered': {'embed': 'embed.onnx', 'layers': layers, 'head': 'head.onnx'},

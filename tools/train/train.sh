@@ -2,7 +2,8 @@
 # Trains the default model the way the shipped package was made and exports it to
 # models/sprites (tools/train/README.md). Run 1 trains the patch autoencoder (its DiT is not
 # kept); run 2 trains a fresh text encoder and DiT on top of that autoencoder; run 3 continues
-# run 2 with a fresh learning-rate schedule.
+# run 2 with a fresh learning-rate schedule; run 4 continues run 3 (stopped 30 minutes into a
+# 115-minute schedule); run 5 continues run 4 and distils the first block onto run 3's ODE.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-/usr/bin/python3}
@@ -14,5 +15,11 @@ npx tsx tools/train/make-clips.ts --out tools/train/data/clips8k --count 8000 --
   --minutes "${RUN2_MINUTES:-45}" --batch 24 --lr 1e-3 --resume tools/train/runs/main/run/checkpoint.pt --fresh-dit
 "$PY" tools/train/train.py --data tools/train/data/clips8k --out tools/train/runs/run3 \
   --minutes "${RUN3_MINUTES:-60}" --batch 24 --lr 5e-4 --resume tools/train/runs/run2/checkpoint.pt
-"$PY" tools/train/export.py --checkpoint tools/train/runs/run3/checkpoint.pt --out models/sprites
-npx tsx tools/train/plot-loss.ts docs/training-loss.svg tools/train/runs/run2/loss.csv tools/train/runs/run3/loss.csv
+"$PY" tools/train/train.py --data tools/train/data/clips8k --out tools/train/runs/run4 \
+  --minutes "${RUN4_MINUTES:-30}" --schedule-minutes 115 --batch 24 --lr 3e-4 --resume tools/train/runs/run3/checkpoint.pt
+"$PY" tools/train/make-pairs.py --checkpoint tools/train/runs/run3/checkpoint.pt --out tools/train/data/pairs --count 10240
+npx tsx tools/train/filter-pairs.ts tools/train/data/pairs
+"$PY" tools/train/train.py --data tools/train/data/clips8k --out tools/train/runs/run5 \
+  --minutes "${RUN5_MINUTES:-70}" --batch 24 --lr 2e-4 --resume tools/train/runs/run4/checkpoint.pt --pairs tools/train/data/pairs
+"$PY" tools/train/export.py --checkpoint tools/train/runs/run5/checkpoint.pt --out models/sprites --sampler euler
+npx tsx tools/train/plot-loss.ts docs/training-loss.svg tools/train/runs/run{2,3,4,5}/loss.csv

@@ -51,16 +51,19 @@ export function lagOf(parallelism: Parallelism): Lag {
 }
 
 /**
- * Checks cascade options against each other and the lane count; fills defaults.
+ * Checks cascade options against each other and the lane count; fills defaults. `recache`
+ * defaults to `sequentialRecache` at P0 (the model package's `kv.recache`, else `on`) and to
+ * `off` in a cascade.
  *
  * @example
  * ```ts
  * resolveCascade({ parallelism: 4, exec: 'lanes' }, 2); // { parallelism: 4, attention: 'bidirectional', exec: 'lanes', recache: 'off' }
+ * resolveCascade({}, 1, 'off').recache; // 'off': the model says it switches better without
  * ```
  */
-export function resolveCascade(options: Partial<CascadeOptions> | undefined, lanes: number): CascadeOptions {
+export function resolveCascade(options: Partial<CascadeOptions> | undefined, lanes: number, sequentialRecache: RecacheMode = 'on'): CascadeOptions {
   const merged = { ...SEQUENTIAL_CASCADE, ...options };
-  const cascade = { ...merged, recache: options?.recache ?? (merged.parallelism === 0 ? 'on' : 'off') };
+  const cascade = { ...merged, recache: options?.recache ?? (merged.parallelism === 0 ? sequentialRecache : 'off') };
   if (![0, 1, 2, 3, 4].includes(cascade.parallelism)) {
     throw new InvalidOptionError('parallelism', 'an integer from 0 to 4', cascade.parallelism);
   }

@@ -2,6 +2,8 @@
  * The `model.json` manifest of a model package (see docs/model-contract.md).
  * The decoder in `manifest.ts` turns untrusted JSON into this type.
  */
+import type { RecacheMode } from '../cascade/cascade-options.js';
+
 /** How a sampler step moves between noise levels (see `ModelManifest.sampler.update`). */
 export type SamplerUpdate = 'renoise' | 'euler' | 've-ddim';
 
@@ -54,6 +56,12 @@ export interface ModelManifest {
     readonly sinkFrames: number;
     /** Most recent frames kept in the rolling window. */
     readonly windowFrames: number;
+    /**
+     * Whether sequential mode re-caches at a prompt switch when the caller does not say
+     * (`cascade.recache`). Default `on` (LongLive's choice); a model that switches better
+     * without it says `off` (the bundled one, docs/interactive.md).
+     */
+    readonly recache?: RecacheMode;
   };
   /** File names, relative to the model folder. */
   readonly files: {

@@ -65,7 +65,11 @@ const ManifestSchema = struct({
     warp: Bool,
     update: Schema.optionalWith(Schema.Literal('renoise', 'euler', 've-ddim').annotations(expect('expected "renoise", "euler" or "ve-ddim"')), { exact: true }),
   }),
-  kv: struct({ sinkFrames: NonNegativeInt, windowFrames: PositiveInt }),
+  kv: struct({
+    sinkFrames: NonNegativeInt,
+    windowFrames: PositiveInt,
+    recache: Schema.optionalWith(Schema.Literal('on', 'off').annotations(expect('expected "on" or "off"')), { exact: true }),
+  }),
   files: struct({
     denoiser: FileName,
     layered: struct({
