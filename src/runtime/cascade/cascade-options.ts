@@ -31,7 +31,7 @@ export interface CascadeOptions {
   readonly parallelism: Parallelism;
   readonly attention: AttentionMode;
   readonly exec: ExecMode;
-  /** Default: `on` at P0, `off` in a cascade (where `on` is an error). */
+  /** Default at P0: the model package's `kv.recache`, else `on`; `off` in a cascade (where `on` is an error). */
   readonly recache: RecacheMode;
 }
 
