@@ -14,7 +14,7 @@ import os
 import torch
 import torch.nn as nn
 
-from model import Config, DiT, PatchDecoder, TextEncoder
+from model import load_checkpoint
 from tokens import tokenize
 
 OPSET = 17
@@ -88,14 +88,7 @@ def main():
     ap.add_argument('--name', default='block-cascade-sprites')
     ap.add_argument('--sampler', default='euler', choices=['ve-ddim', 'euler', 'renoise'], help="the manifest's sampler.update")
     args = ap.parse_args()
-    ck = torch.load(args.checkpoint, map_location='cpu')
-    c = Config(**ck['config'])
-    dit, text, dec = DiT(c), TextEncoder(c), PatchDecoder(c)
-    dit.load_state_dict(ck['dit'])
-    text.load_state_dict(ck['text'])
-    dec.load_state_dict(ck['decoder'])
-    for m in (dit, text, dec):
-        m.eval()
+    ck, c, dit, text, dec = load_checkpoint(args.checkpoint)
     os.makedirs(args.out, exist_ok=True)
     out = lambda name: os.path.join(args.out, name)
 

@@ -17,7 +17,7 @@ os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
 import numpy as np
 import torch
 
-from model import Config, DiT, PatchDecoder, TextEncoder, block_causal_mask
+from model import block_causal_mask, load_checkpoint
 from tokens import tokenize
 
 PROMPTS = ['red ball moving left', 'blue square moving up', 'green triangle moving right', 'yellow ball moving down']
@@ -75,15 +75,8 @@ def one_blob_share(models, c, per, sigmas, update):
 
 def main():
     torch.set_num_threads(1)
-    ck = torch.load(sys.argv[1], map_location='cpu')
+    _, c, dit, text, dec = load_checkpoint(sys.argv[1])
     per = int(sys.argv[2]) if len(sys.argv) > 2 else 32
-    c = Config(**ck['config'])
-    dit, text, dec = DiT(c), TextEncoder(c), PatchDecoder(c)
-    dit.load_state_dict(ck['dit'])
-    text.load_state_dict(ck['text'])
-    dec.load_state_dict(ck['decoder'])
-    for m in (dit, text, dec):
-        m.eval()
     for name, sigmas, update in [
         ('ve-ddim 4', [1.0, 0.75, 0.5, 0.25], 've-ddim'),
         ('euler 4', [1.0, 0.75, 0.5, 0.25], 'euler'),

@@ -26,7 +26,7 @@ os.environ.setdefault('OMP_NUM_THREADS', '1')
 import numpy as np
 import torch
 
-from model import Config, DiT, PatchDecoder, TextEncoder, block_causal_mask
+from model import block_causal_mask, load_checkpoint
 from tokens import tokenize
 
 COLOURS = ['red', 'green', 'blue', 'yellow', 'purple', 'orange', 'white']
@@ -58,14 +58,7 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
 
-    ck = torch.load(args.checkpoint, map_location='cpu')
-    c = Config(**ck['config'])
-    dit, text, dec = DiT(c), TextEncoder(c), PatchDecoder(c)
-    dit.load_state_dict(ck['dit'])
-    text.load_state_dict(ck['text'])
-    dec.load_state_dict(ck['decoder'])
-    for m in (dit, text, dec):
-        m.eval()
+    _, c, dit, text, dec = load_checkpoint(args.checkpoint)
     f = c.frames_per_block
     mask = block_causal_mask(c, 1)
     prompts_all = [f'{col} {shape} moving {d}' for col, shape, d in itertools.product(COLOURS, SHAPES, DIRECTIONS)]

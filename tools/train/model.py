@@ -336,3 +336,17 @@ def block_causal_mask(c: Config, blocks: int, device=None):
     visible = block_of[None, :] <= block_of[:, None]  # [query frame, key frame]
     tokens = visible.repeat_interleave(c.tokens_per_frame, 0).repeat_interleave(c.tokens_per_frame, 1)
     return torch.where(tokens, torch.zeros((), device=device), torch.full((), -1e9, device=device))[None, None]
+
+
+def load_checkpoint(path):
+    """A train.py checkpoint's config and its DiT, text encoder and decoder, in eval mode:
+    (checkpoint dict, Config, dit, text, decoder)."""
+    ck = torch.load(path, map_location='cpu')
+    c = Config(**ck['config'])
+    dit, text, dec = DiT(c), TextEncoder(c), PatchDecoder(c)
+    dit.load_state_dict(ck['dit'])
+    text.load_state_dict(ck['text'])
+    dec.load_state_dict(ck['decoder'])
+    for m in (dit, text, dec):
+        m.eval()
+    return ck, c, dit, text, dec
