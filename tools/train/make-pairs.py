@@ -1,11 +1,11 @@
 """Teacher pairs for few-step distillation of the first block (tools/train/README.md, run 5).
 
     /usr/bin/python3 tools/train/make-pairs.py --checkpoint tools/train/runs/run3/checkpoint.pt \
-        --out tools/train/data/pairs --count 8192
+        --out tools/train/data/pairs --count 10240
 
-A video's first block has no context: the model must place a sprite from pure noise. With the
-package's 4 steps it splits the sprite in ~40% of first blocks, while the same model integrated
-as a flow ODE with 32 Euler steps draws one sprite in ~88% (measured on run 3). This script
+A video's first block has no context: the model must place a sprite from pure noise. Sampled with 4
+steps, run 3 drew one sprite in only 56% of first blocks (ve-ddim; 37% with Euler steps), while
+the same weights integrated as a flow ODE with 32 Euler steps drew one in 88% (first-block.py). This script
 records that ODE's map: for each pair a seeded noise ε of one block, a prompt drawn from the
 training vocabulary, and the ODE's end point x0* (normalised latents), plus the decoded frames
 so that `filter-pairs.ts` can keep only the pairs the quality probe accepts. Training on
