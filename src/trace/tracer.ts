@@ -32,7 +32,6 @@ function flatten(value: unknown): string {
   return String(value);
 }
 
-
 const stagesOf = (task: LaneActivity['task'], lag: Lag): { blocks: number[]; stages: number[]; tick?: number } => {
   switch (task.kind) {
     case 'tick': {

@@ -14,7 +14,7 @@ import os
 import torch
 import torch.nn as nn
 
-from model import load_checkpoint
+from model import PACKAGE_TIMESTEPS, load_checkpoint
 from tokens import tokenize
 
 OPSET = 17
@@ -163,7 +163,7 @@ def main():
         # Evenly spaced σ on the plain flow ODE: the first block is distilled onto the straight
         # paths of its teacher's ODE (make-pairs.py), so four Euler steps land on one sprite.
         # Not Self-Forcing's re-noising sampler: the model is not distilled for it (docs/quality.md).
-        'sampler': {'shift': 5, 'timesteps': [1000, 750, 500, 250], 'warp': False, 'update': args.sampler},
+        'sampler': {'shift': 5, 'timesteps': list(PACKAGE_TIMESTEPS), 'warp': False, 'update': args.sampler},
         # Trained on clips of 4 blocks: keys at most 11 frames behind a query. No sink, so that
         # long videos never attend further back than that.
         # Re-caching the window under a new prompt (LongLive) is not something this model was

@@ -17,7 +17,7 @@ os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
 import numpy as np
 import torch
 
-from model import block_causal_mask, load_checkpoint
+from model import PACKAGE_SIGMAS, block_causal_mask, load_checkpoint
 from tokens import tokenize
 
 PROMPTS = ['red ball moving left', 'blue square moving up', 'green triangle moving right', 'yellow ball moving down']
@@ -78,8 +78,8 @@ def main():
     _, c, dit, text, dec = load_checkpoint(sys.argv[1])
     per = int(sys.argv[2]) if len(sys.argv) > 2 else 32
     for name, sigmas, update in [
-        ('ve-ddim 4', [1.0, 0.75, 0.5, 0.25], 've-ddim'),
-        ('euler 4', [1.0, 0.75, 0.5, 0.25], 'euler'),
+        ('ve-ddim 4', list(PACKAGE_SIGMAS), 've-ddim'),
+        ('euler 4', list(PACKAGE_SIGMAS), 'euler'),
         ('euler 8', [1.0 - i / 8 for i in range(8)], 'euler'),
         ('euler 32', [1.0 - i / 32 for i in range(32)], 'euler'),
     ]:

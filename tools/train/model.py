@@ -15,6 +15,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 MIN_SIGMA = 0.05
+# The exported package's sampler timesteps (model.json, no warp: σ = t/1000). The first-block
+# distillation trains on these σ and first-block.py samples with them.
+PACKAGE_TIMESTEPS = (1000, 750, 500, 250)
+PACKAGE_SIGMAS = tuple(t / 1000.0 for t in PACKAGE_TIMESTEPS)
 
 
 def layer_norm(x, eps=1e-6):

@@ -27,16 +27,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from model import Config, DiT, PatchDecoder, PatchEncoder, TextEncoder, block_causal_mask
+from model import PACKAGE_SIGMAS, Config, DiT, PatchDecoder, PatchEncoder, TextEncoder, block_causal_mask
 from tokens import VOCABULARY, flip_prompt, tokenize
 
 SHIFT = 5.0
 # σ of the default sampler's steps (timesteps 1000/750/500/250 warped by shift 5): the model
 # only ever denoises at these, and sees context at these or at 0.
 SAMPLER_SIGMAS = (1.0, 0.9375, 0.8333333, 0.625)
-# σ of the shipped package's sampler (model.json: timesteps 1000/750/500/250, no warp): the
-# first-block distillation trains half of its samples on them, half uniformly in (0, 1).
-PACKAGE_SIGMAS = (1.0, 0.75, 0.5, 0.25)
 
 
 def load_clips(prefix):
@@ -122,7 +119,8 @@ def load_pairs(prefix, device):
 
 
 def first_block_distillation(dit, text, pairs, batch, positions, mask, c, device, gen, amp):
-    """Flow matching on the teacher's couplings: x_σ = (1 − σ)·x0* + σ·ε for a kept pair (ε, x0*)
+    """Flow matching on the teacher's couplings (σ half on the package's steps, PACKAGE_SIGMAS,
+    half uniform in (0, 1)): x_σ = (1 − σ)·x0* + σ·ε for a kept pair (ε, x0*)
     of a first block (no context), so that the path from ε is straight and the few sampler
     steps land on the teacher's single sprite; at σ = 1 the model maps ε to x0* directly."""
     idx = torch.randint(0, pairs['noise'].shape[0], (batch,), device=device, generator=gen)
