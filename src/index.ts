@@ -11,19 +11,19 @@
  * await runtime.close();
  * ```
  */
-export { createRuntime, Runtime, GenerationFailedError, type RuntimeInternals } from './runtime/runtime.js';
-export type { GenerationSession, SessionEvent, SessionOptions } from './runtime/session-types.js';
-export type { Frame, GenerateOptions, GenerateRequest, Progress, PromptSwitch, RuntimeOptions, RuntimeStats } from './runtime/api-types.js';
-export { GenerationAbortedError, InvalidOptionError, LaneError } from './runtime/errors.js';
-export type { BlockIndex, Device, FramePosition, LaneId, LaneOptions, Stage } from './protocol/domain.js';
-export { STAGES } from './protocol/domain.js';
-export type { ModelManifest } from './runtime/model/manifest-types.js';
-export { gaussianNoise, type NoiseKey } from './runtime/noise.js';
+export { createRuntime, Runtime, GenerationFailedError, type RuntimeInternals } from './api/runtime.js';
+export type { GenerationSession, SessionEvent, SessionOptions } from './core/session-types.js';
+export type { Frame, GenerateOptions, GenerateRequest, Progress, PromptSwitch, RuntimeOptions, RuntimeStats } from './core/api-types.js';
+export { GenerationAbortedError, InvalidOptionError, LaneError } from './core/errors.js';
+export type { BlockIndex, Device, FramePosition, LaneId, LaneOptions, Stage } from './core/domain.js';
+export { STAGES } from './core/domain.js';
+export type { ModelManifest } from './core/manifest-types.js';
+export { gaussianNoise, type NoiseKey } from './core/noise.js';
 export { loadSessionFile, decodeSessionFile, resolveTimeline, SessionFileError, type SessionFile, type TimelineEntry } from './protocol/session-file.js';
-export { planSession, type SessionOverrides, type SessionPlan } from './runtime/session-plan.js';
-export { loadModelPackage, type ModelPackage } from './runtime/model/loader.js';
-export { ModelPackageError } from './runtime/model/errors.js';
-export { encodeGif, writeGif, GifWriter, type GifOptions } from './runtime/output/gif.js';
-export { encodePng, writePngFrames, writePngFrame } from './runtime/output/png.js';
+export { planSession, type SessionOverrides, type SessionPlan } from './api/session-plan.js';
+export { loadModelPackage, type ModelPackage } from './engine/model/loader.js';
+export { ModelPackageError } from './engine/model/errors.js';
+export { encodeGif, writeGif, GifWriter, type GifOptions } from './output/gif.js';
+export { encodePng, writePngFrames, writePngFrame } from './output/png.js';
 export { encodeMessage, decodeMessage, encodeTensorFrame, decodeTensorFrame, CorruptMessageError } from './protocol/codec.js';
 export * from './inspector/index.js';

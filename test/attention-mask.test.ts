@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildAttentionMask, MASK_HIDDEN, type MaskFrame } from '../src/runtime/model/attention-mask.js';
+import { buildAttentionMask, MASK_HIDDEN, type MaskFrame } from '../src/engine/model/attention-mask.js';
 
 const H = MASK_HIDDEN;
 const frames = (...blocks: number[]): MaskFrame[] => blocks.map((block) => ({ block }));

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { asBlockIndex } from '../src/protocol/domain.js';
-import type { Frame, GenerateRequest, RuntimeStats } from '../src/runtime/api-types.js';
-import { median } from '../src/runtime/bench/median.js';
-import { measureGeneration, measurementOf, type MeasurableRuntime } from '../src/runtime/bench/measure.js';
-import { formatBenchTable } from '../src/runtime/bench/report.js';
-import { runBench, summarize } from '../src/runtime/bench/run-bench.js';
+import { asBlockIndex } from '../src/core/domain.js';
+import type { Frame, GenerateRequest, RuntimeStats } from '../src/core/api-types.js';
+import { median } from '../src/core/median.js';
+import { measureGeneration, measurementOf, type MeasurableRuntime } from '../src/bench/measure.js';
+import { formatBenchTable } from '../src/bench/report.js';
+import { runBench, summarize } from '../src/bench/run-bench.js';
 
 /** A runtime that "runs" 5 forwards per block, each 2 ms in session.run and 3 ms as a task. */
 function fakeRuntime(framesPerBlock = 3): MeasurableRuntime & { generations: number } {

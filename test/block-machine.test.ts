@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, waitFor } from 'xstate';
 import { getShortestPaths, getSimplePaths } from 'xstate/graph';
 import { blockMachine, type BlockInput, type ForwardInput } from '../src/actors/block.js';
-import { asBlockIndex } from '../src/protocol/domain.js';
+import { asBlockIndex } from '../src/core/domain.js';
 
 const input: BlockInput = { block: asBlockIndex(3), seed: 1, latentSlot: 2, positions: [9, 10, 11] };
 const events = [

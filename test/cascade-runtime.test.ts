@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Frame, type GenerateRequest, type Runtime } from '../src/index.js';
-import type { CascadeOptions } from '../src/runtime/cascade/cascade-options.js';
-import { frameDrift } from '../src/runtime/bench/drift.js';
+import type { CascadeOptions } from '../src/core/cascade-options.js';
+import { frameDrift } from '../src/quality/drift.js';
 import { RANDOM_MODEL } from './support/models.js';
 
 const request = { seed: 5, blocks: 7, prompt: 'green triangle moving right' };

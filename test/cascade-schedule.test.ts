@@ -5,10 +5,10 @@ import { initialKvPool, commit, reserve, release } from '../src/actors/kv-pool.j
 import { laneProxies } from '../src/actors/lane-proxy.js';
 import { supervisorMachine } from '../src/actors/supervisor.js';
 import { assertStillHeld, TickBarrier } from '../src/actors/tick-barrier.js';
-import { lagOf, resolveCascade, type Lag } from '../src/runtime/cascade/cascade-options.js';
-import { tickCount, tickMembers } from '../src/runtime/cascade/schedule.js';
-import type { TickExecutor, TickPlan } from '../src/runtime/cascade/tick.js';
-import { STAGES } from '../src/protocol/domain.js';
+import { lagOf, resolveCascade, type Lag } from '../src/core/cascade-options.js';
+import { tickCount, tickMembers } from '../src/core/schedule.js';
+import type { TickExecutor, TickPlan } from '../src/core/tick.js';
+import { STAGES } from '../src/core/domain.js';
 
 const fmt = (entries: readonly { block: number; stage: number }[]) => entries.map((e) => `B${e.block}@${STAGES[e.stage] === 'cache' ? 'cache' : STAGES[e.stage]}`).join(' ');
 
@@ -38,7 +38,7 @@ async function runActors(lag: Lag, blocks: number) {
 }
 
 describe('cascade schedule', () => {
-  it('matches the tick table of DESIGN.md for Δ = 1', () => {
+  it('matches the P4 tick table of docs/design.md (Δ = 1)', () => {
     expect([0, 1, 2, 3, 4].map((k) => fmt(tickMembers(k, 1, 100)))).toEqual([
       'B0@t3',
       'B0@t2 B1@t3',

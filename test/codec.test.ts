@@ -12,8 +12,8 @@ import {
   TensorShapeError,
   type KvSlice,
 } from '../src/protocol/codec.js';
-import { exportKvSlice, importKvSlice } from '../src/runtime/kv/kv-slice.js';
-import { allocateKvSlabs, gatherPast, scatterPresent } from '../src/runtime/kv/kv-slabs.js';
+import { exportKvSlice, importKvSlice } from '../src/engine/kv/kv-slice.js';
+import { allocateKvSlabs, gatherPast, scatterPresent } from '../src/engine/kv/kv-slabs.js';
 
 const bits = (a: Float32Array<ArrayBufferLike>) => [...new Uint32Array(a.buffer, a.byteOffset, a.length)];
 const floatsFromBits = (...words: number[]) => new Float32Array(Uint32Array.from(words).buffer);

@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSessionFile } from '../src/protocol/session-file.js';
-import { planSession } from '../src/runtime/session-plan.js';
+import { planSession } from '../src/api/session-plan.js';
 
 const DIR = 'examples/sessions';
 
@@ -23,7 +23,7 @@ describe('example session scripts', () => {
 
 describe('the README demo', () => {
   it('makes a video whose sprite follows the prompt (the bundled model on examples/sessions/sprite.json)', async () => {
-    const { createRuntime } = await import('../src/runtime/runtime.js');
+    const { createRuntime } = await import('../src/api/runtime.js');
     const { probeVideo } = await import('../src/quality/probe.js');
     const { parsePrompt } = await import('../src/data/prompt.js');
     const plan = await planSession(await loadSessionFile(join(DIR, 'sprite.json')), 'sprite.json');

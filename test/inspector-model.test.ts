@@ -12,8 +12,8 @@ import { TraceFileError } from '../src/inspector/errors.js';
 import { FORWARD_TASKS, pairLaneTasks } from '../src/inspector/lane-tasks.js';
 import { blocksByState, deriveModel } from '../src/inspector/model.js';
 import { generations, parseTrace, readTraceFile } from '../src/inspector/trace-file.js';
-import { STAGES } from '../src/protocol/domain.js';
-import type { TraceRecord } from '../src/trace/trace-records.js';
+import { STAGES } from '../src/core/domain.js';
+import type { TraceRecord } from '../src/core/trace-records.js';
 
 const P4 = 'test/fixtures/p4-lanes.jsonl';
 const P0 = 'test/fixtures/p0-recache.jsonl';

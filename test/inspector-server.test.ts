@@ -12,7 +12,7 @@ import type { TraceModel } from '../src/inspector/model.js';
 import { startInspector, type Inspector } from '../src/inspector/server.js';
 import { parseTrace } from '../src/inspector/trace-file.js';
 import { acceptKey, encodeFrame } from '../src/inspector/websocket.js';
-import type { TraceRecord } from '../src/trace/trace-records.js';
+import type { TraceRecord } from '../src/core/trace-records.js';
 
 const FIXTURE = 'test/fixtures/p4-lanes.jsonl';
 const records = parseTrace(readFileSync(FIXTURE, 'utf8'), FIXTURE);

@@ -12,7 +12,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startInspector, type Inspector } from '../src/inspector/server.js';
 import { parseTrace } from '../src/inspector/trace-file.js';
-import type { TraceRecord } from '../src/trace/trace-records.js';
+import type { TraceRecord } from '../src/core/trace-records.js';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const FIXTURE = 'test/fixtures/p4-lanes.jsonl';

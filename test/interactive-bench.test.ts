@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../src/index.js';
-import { formatInteractiveTable, interactiveRun, runInteractiveBench, summarizeInteractive, type InteractiveRun } from '../src/runtime/bench/interactive-bench.js';
+import { formatInteractiveTable, interactiveRun, runInteractiveBench, summarizeInteractive, type InteractiveRun } from '../src/bench/interactive-bench.js';
 import { RANDOM_MODEL } from './support/models.js';
 
 describe('interactive benchmark', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { kvLayoutFor, kvTensorFloats } from '../src/runtime/kv/kv-layout.js';
-import { allocateKvSlabs, gatherPast, KvShapeError, scatterPresent, type KvLayout } from '../src/runtime/kv/kv-slabs.js';
+import { kvLayoutFor, kvTensorFloats } from '../src/engine/kv/kv-layout.js';
+import { allocateKvSlabs, gatherPast, KvShapeError, scatterPresent, type KvLayout } from '../src/engine/kv/kv-slabs.js';
 
 const layout: KvLayout = { capacitySlots: 4, layers: 2, heads: 3, tokensPerFrame: 2, headDim: 4 };
 const rows = layout.tokensPerFrame * layout.headDim;

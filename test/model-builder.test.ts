@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tensor } from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildModel, buildModelPackage } from '../src/model-builder/build.js';
-import { DEFAULT_VOCABULARY } from '../src/model-builder/config.js';
-import { fromFloat16Bits, toFloat16Bits } from '../src/model-builder/float16.js';
-import { buildAttentionMask, MASK_HIDDEN } from '../src/runtime/model/attention-mask.js';
-import type { ModelManifest } from '../src/runtime/model/manifest-types.js';
-import { gaussianNoise } from '../src/runtime/noise.js';
+import { buildModel, buildModelPackage } from '../tools/model-builder/build.js';
+import { DEFAULT_VOCABULARY } from '../tools/model-builder/config.js';
+import { fromFloat16Bits, toFloat16Bits } from '../tools/model-builder/float16.js';
+import { buildAttentionMask, MASK_HIDDEN } from '../src/engine/model/attention-mask.js';
+import type { ModelManifest } from '../src/core/manifest-types.js';
+import { gaussianNoise } from '../src/core/noise.js';
 import { allFinite, f32, Harness, maskRows, maxAbsDiff, open, rms, run, type Feeds, type Outputs } from './helpers/model-harness.js';
 
 const noise = (n: number, block: number) => gaussianNoise({ seed: 99, block, step: 0 }, new Float32Array(n));

@@ -2,13 +2,13 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildModelPackage } from '../src/model-builder/build.js';
-import { DEFAULT_VOCABULARY } from '../src/model-builder/config.js';
-import { ModelPackageError } from '../src/runtime/model/errors.js';
-import { loadModelPackage, readManifest, validateModelGraphs } from '../src/runtime/model/loader.js';
-import { decodeManifest } from '../src/runtime/model/manifest.js';
-import type { ModelManifest } from '../src/runtime/model/manifest-types.js';
-import { tokenizePrompt } from '../src/runtime/model/tokenizer.js';
+import { buildModelPackage } from '../tools/model-builder/build.js';
+import { DEFAULT_VOCABULARY } from '../tools/model-builder/config.js';
+import { ModelPackageError } from '../src/engine/model/errors.js';
+import { loadModelPackage, readManifest, validateModelGraphs } from '../src/engine/model/loader.js';
+import { decodeManifest } from '../src/engine/model/manifest.js';
+import type { ModelManifest } from '../src/core/manifest-types.js';
+import { tokenizePrompt } from '../src/engine/model/tokenizer.js';
 
 let root: string;
 let built: string;
@@ -116,7 +116,7 @@ describe('manifest decoding', () => {
     expect(err.code).toBe('E_MODEL_MANIFEST_INVALID');
     expect(err.field).toBe('format');
     expect(err.issues).toHaveLength(1);
-    expect(err.message).toMatch(/field "format": model format 1 is no longer supported .*rebuild the package with `npx tsx src\/model-builder\/cli.ts --out <dir>`/);
+    expect(err.message).toMatch(/field "format": model format 1 is no longer supported .*rebuild the package with `npx tsx tools\/model-builder\/cli.ts --out <dir>`/);
   });
 
   it('accepts a valid manifest unchanged', () => {

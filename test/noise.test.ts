@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gaussianNoise, NoiseStream, philox4x32 } from '../src/runtime/noise.js';
+import { gaussianNoise, NoiseStream, philox4x32 } from '../src/core/noise.js';
 
 describe('counter-based noise', () => {
   it('matches the Random123 known-answer vectors for Philox4x32-10', () => {

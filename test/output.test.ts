@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Frame } from '../src/runtime/api-types.js';
-import { asBlockIndex } from '../src/protocol/domain.js';
-import { OutputError } from '../src/runtime/output/errors.js';
-import { GifWriter, encodeGif, writeGif } from '../src/runtime/output/gif.js';
-import { writePngFrames } from '../src/runtime/output/png.js';
+import type { Frame } from '../src/core/api-types.js';
+import { asBlockIndex } from '../src/core/domain.js';
+import { OutputError } from '../src/output/errors.js';
+import { GifWriter, encodeGif, writeGif } from '../src/output/gif.js';
+import { writePngFrames } from '../src/output/png.js';
 import { decodeGif } from './support/gif-decode.js';
 
 /** A frame whose every pixel depends on (frame, x, y) through `color`. */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../src/index.js';
-import { defaultEvalPlan, IDENTICAL_PSNR_DB, runQualityEval, summarizeScores, type CaseScore } from '../src/quality/eval.js';
-import { evalMarkdown, formatEvalTable } from '../src/quality/eval-report.js';
+import { defaultEvalPlan, IDENTICAL_PSNR_DB, runQualityEval, summarizeScores, type CaseScore } from '../src/eval/eval.js';
+import { evalMarkdown, formatEvalTable } from '../src/eval/eval-report.js';
 import { meanInterval } from '../src/quality/stats.js';
 import { RANDOM_MODEL } from './support/models.js';
 

@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Frame, type Runtime } from '../src/index.js';
 import type { EncodeTask, RecacheTask, TickTask } from '../src/protocol/lane-messages.js';
-import type { CascadeOptions } from '../src/runtime/cascade/cascade-options.js';
-import { tokenizePrompt } from '../src/runtime/model/tokenizer.js';
+import type { CascadeOptions } from '../src/core/cascade-options.js';
+import { tokenizePrompt } from '../src/engine/model/tokenizer.js';
 import { RANDOM_MODEL } from './support/models.js';
 
 type Recorded = { readonly kind: 'encode'; readonly task: EncodeTask } | { readonly kind: 'tick'; readonly task: TickTask } | { readonly kind: 'recache'; readonly task: RecacheTask };

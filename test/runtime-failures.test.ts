@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InspectionEvent } from 'xstate';
 import { createRuntime, GenerationFailedError, InvalidOptionError, type Frame } from '../src/index.js';
 import { readableSlots, occupancy, type KvPoolContext } from '../src/actors/kv-pool.js';
-import { ModelPackageError } from '../src/runtime/model/errors.js';
-import { defaultModelDir } from '../src/runtime/paths.js';
+import { ModelPackageError } from '../src/engine/model/errors.js';
+import { defaultModelDir } from '../src/engine/model/paths.js';
 
 let dir: string;
 beforeAll(async () => {

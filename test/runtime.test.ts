@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, GenerationAbortedError, type Frame, type Runtime } from '../src/index.js';
-import { loadModelPackage } from '../src/runtime/model/loader.js';
-import { defaultModelDir } from '../src/runtime/paths.js';
+import { loadModelPackage } from '../src/engine/model/loader.js';
+import { defaultModelDir } from '../src/engine/model/paths.js';
 import { referenceFrames } from './helpers/reference-pipeline.js';
 
 const request = { seed: 11, blocks: 8, prompt: 'red ball moving left' };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildSchedule, samplerStep, SamplerError, stagePlan, stepNeedsNoise, type Schedule } from '../src/runtime/sampler.js';
-import type { StageIndex } from '../src/protocol/domain.js';
+import { buildSchedule, samplerStep, SamplerError, stagePlan, stepNeedsNoise, type Schedule } from '../src/core/sampler.js';
+import type { StageIndex } from '../src/core/domain.js';
 
 const selfForcing = { shift: 5, timesteps: [1000, 750, 500, 250], warp: true };
 

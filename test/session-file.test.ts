@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SessionFileError, blockAtSecond, loadSessionFile, resolveTimeline } from '../src/protocol/session-file.js';
-import { planSession } from '../src/runtime/session-plan.js';
+import { planSession } from '../src/api/session-plan.js';
 
 let dir: string;
 beforeEach(async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, STAGES, type Frame, type Runtime } from '../src/index.js';
-import type { CascadeOptions } from '../src/runtime/cascade/cascade-options.js';
-import type { LaneRecord, TraceRecord } from '../src/trace/trace-records.js';
+import type { CascadeOptions } from '../src/core/cascade-options.js';
+import type { LaneRecord, TraceRecord } from '../src/core/trace-records.js';
 
 async function traced(runtime: Runtime, cascade: Partial<CascadeOptions>, blocks = 10) {
   const records: TraceRecord[] = [];
@@ -84,7 +84,7 @@ describe('generation traces', () => {
 
 describe('tracing overhead', () => {
   it('alternates traced and untraced generations and keeps the last trace', async () => {
-    const { measureTraceOverhead } = await import('../src/runtime/bench/trace-overhead.js');
+    const { measureTraceOverhead } = await import('../src/bench/trace-overhead.js');
     const { RANDOM_MODEL } = await import('./support/models.js');
     const runtime = await createRuntime({ model: RANDOM_MODEL });
     try {

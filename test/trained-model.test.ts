@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAttentionMask } from '../src/runtime/model/attention-mask.js';
-import { loadModelPackage } from '../src/runtime/model/loader.js';
-import type { ModelManifest } from '../src/runtime/model/manifest-types.js';
-import { tokenizePrompt } from '../src/runtime/model/tokenizer.js';
+import { buildAttentionMask } from '../src/engine/model/attention-mask.js';
+import { loadModelPackage } from '../src/engine/model/loader.js';
+import type { ModelManifest } from '../src/core/manifest-types.js';
+import { tokenizePrompt } from '../src/engine/model/tokenizer.js';
 import { Tensor } from 'onnxruntime-node';
 import { allFinite, Harness, maxAbsDiff, open, run } from './helpers/model-harness.js';
 import { ROOT } from './support/cli.js';

@@ -14,7 +14,7 @@ import { chromium } from 'playwright-core';
 import { startInspector } from '../src/inspector/server.js';
 import { readTraceFile } from '../src/inspector/trace-file.js';
 import { createRuntime } from '../src/index.js';
-import type { TraceRecord } from '../src/trace/trace-records.js';
+import type { TraceRecord } from '../src/core/trace-records.js';
 
 const docs = (name: string): string => fileURLToPath(new URL(`../docs/${name}`, import.meta.url));
 const TRACE = docs('inspector-trace.jsonl');

@@ -6,7 +6,7 @@
  * machine stays cheap to inspect.
  */
 import { assign, fromPromise, sendParent, setup } from 'xstate';
-import { STAGES, type BlockIndex, type Stage, type StageIndex } from '../protocol/domain.js';
+import { STAGES, type BlockIndex, type Stage, type StageIndex } from '../core/domain.js';
 
 /** Handles a block's forwards need; all small numbers. */
 export interface BlockInput {

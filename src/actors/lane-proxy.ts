@@ -8,7 +8,7 @@
  * shared memory and never enter an actor or an event.
  */
 import { fromPromise, type ActorRefFrom } from 'xstate';
-import { STAGES } from '../protocol/domain.js';
+import { STAGES } from '../core/domain.js';
 import type { ForwardInput, ForwardOutput } from './block.js';
 import type { kvPoolMachine } from './kv-pool.js';
 import type { DecodeInput, EncodeInput } from './supervisor.js';

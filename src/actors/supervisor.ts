@@ -7,10 +7,10 @@
  * `cache`), and recycles a block's latent slot once it is both cached and decoded.
  */
 import { assign, enqueueActions, fromPromise, setup, type ActorRefFrom } from 'xstate';
-import { asBlockIndex, type BlockIndex, type StageIndex } from '../protocol/domain.js';
+import { asBlockIndex, type BlockIndex, type StageIndex } from '../core/domain.js';
 import { reportingBlockMachine, type BlockInput, type BlockReport } from './block.js';
 import { kvPoolMachine } from './kv-pool.js';
-import type { Lag } from '../runtime/cascade/cascade-options.js';
+import type { Lag } from '../core/cascade-options.js';
 
 
 /** Progress of a block as the supervisor sees it: a stage index, or 5 once done. */

@@ -8,10 +8,10 @@
  * grouping is the same however the event loop interleaves.
  */
 import type { ActorRefFrom } from 'xstate';
-import { STAGES, type StageIndex } from '../protocol/domain.js';
-import type { AttentionMode, Lag } from '../runtime/cascade/cascade-options.js';
-import { tickMembers, tickOf } from '../runtime/cascade/schedule.js';
-import type { RecachePlan, TickExecutor, TickMember, TickTiming } from '../runtime/cascade/tick.js';
+import { STAGES, type StageIndex } from '../core/domain.js';
+import type { AttentionMode, Lag } from '../core/cascade-options.js';
+import { tickMembers, tickOf } from '../core/schedule.js';
+import type { RecachePlan, TickExecutor, TickMember, TickTiming } from '../core/tick.js';
 import type { ForwardInput } from './block.js';
 import { kvPoolMachine, readableSlots, slotsOfBlock, type SlotEntry } from './kv-pool.js';
 

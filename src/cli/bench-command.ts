@@ -1,24 +1,24 @@
 /**
  * `block-cascade bench`: throughput and runtime overhead of the default model — a warm-up,
- * then repeats, reported as medians (the measuring lives in `src/runtime/bench/`).
+ * then repeats, reported as medians (the measuring lives in `src/bench/`).
  */
 import { Option, type Command } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { cascadeConfigs, formatCascadeTable, runCascadeBench, shapeKey } from '../runtime/bench/cascade-bench.js';
-import { formatInteractiveTable, INTERACTIVE_CONFIGS, runInteractiveBench } from '../runtime/bench/interactive-bench.js';
-import { formatBenchTable, machineInfo, type BenchReport } from '../runtime/bench/report.js';
-import { fpsPlot } from '../runtime/bench/svg-plot.js';
-import { runBench, summarize, type BenchConfig } from '../runtime/bench/run-bench.js';
-import { defaultModelDir } from '../runtime/paths.js';
-import type { Runtime } from '../runtime/runtime.js';
-import type { RuntimeOptions } from '../runtime/api-types.js';
+import { cascadeConfigs, formatCascadeTable, runCascadeBench, shapeKey } from '../bench/cascade-bench.js';
+import { formatInteractiveTable, INTERACTIVE_CONFIGS, runInteractiveBench } from '../bench/interactive-bench.js';
+import { formatBenchTable, machineInfo, type BenchReport } from '../bench/report.js';
+import { fpsPlot } from '../bench/svg-plot.js';
+import { runBench, summarize, type BenchConfig } from '../bench/run-bench.js';
+import { defaultModelDir } from '../engine/model/paths.js';
+import type { Runtime } from '../api/runtime.js';
+import type { RuntimeOptions } from '../core/api-types.js';
 import { SIGINT_EXIT_CODE, onInterrupt } from './interrupt.js';
 import { parseNonNegativeInt, parseParallelism, parsePositiveInt } from './options.js';
-import type { AttentionMode, ExecMode, Parallelism } from '../runtime/cascade/cascade-options.js';
-import type { Measurement } from '../runtime/bench/measure.js';
-import { measureTraceOverhead } from '../runtime/bench/trace-overhead.js';
+import type { AttentionMode, ExecMode, Parallelism } from '../core/cascade-options.js';
+import type { Measurement } from '../bench/measure.js';
+import { measureTraceOverhead } from '../bench/trace-overhead.js';
 import { toJsonl } from '../trace/jsonl.js';
 import { chromeTrace } from '../inspector/chrome-trace.js';
 import { reportError } from './report-error.js';
@@ -132,7 +132,7 @@ async function interruptible(body: (scope: BenchScope) => Promise<void>): Promis
   const interrupt = onInterrupt();
   const opened: Runtime[] = [];
   try {
-    const { createRuntime } = await import('../runtime/runtime.js');
+    const { createRuntime } = await import('../api/runtime.js');
     await body({
       signal: interrupt.signal,
       open: async (options) => {

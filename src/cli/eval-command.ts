@@ -7,11 +7,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
-import { defaultEvalPlan, runQualityEval } from '../quality/eval.js';
-import { evalMarkdown, formatEvalTable } from '../quality/eval-report.js';
-import { machineInfo } from '../runtime/bench/report.js';
-import { defaultModelDir } from '../runtime/paths.js';
-import type { Runtime } from '../runtime/runtime.js';
+import { defaultEvalPlan, runQualityEval } from '../eval/eval.js';
+import { evalMarkdown, formatEvalTable } from '../eval/eval-report.js';
+import { machineInfo } from '../bench/report.js';
+import { defaultModelDir } from '../engine/model/paths.js';
+import type { Runtime } from '../api/runtime.js';
 import { SIGINT_EXIT_CODE, onInterrupt } from './interrupt.js';
 import { parsePositiveInt } from './options.js';
 import { reportError } from './report-error.js';
@@ -64,7 +64,7 @@ export async function runEvalCommand(options: EvalOptions): Promise<number> {
     ? new SingleBar({ stream: process.stderr, format: 'evaluating |{bar}| {value}/{total} videos | {duration_formatted}', hideCursor: true }, Presets.shades_classic)
     : null;
   try {
-    const { createRuntime } = await import('../runtime/runtime.js');
+    const { createRuntime } = await import('../api/runtime.js');
     runtime = await createRuntime({ model, lanes: 2 });
     process.stderr.write(
       `block-cascade eval: ${runtime.manifest.name}, ${plan.configs.length} configurations × ${plan.cases.length} videos of ${plan.blocks} blocks\n`,

@@ -1,6 +1,6 @@
 /** The `block-cascade` command-line program: its commands, options and help. */
 import { Command } from 'commander';
-import { packageVersion } from '../runtime/paths.js';
+import { packageVersion } from '../engine/model/paths.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerEvalCommand } from './eval-command.js';
 import { registerInspectCommand } from './inspect-command.js';

@@ -3,7 +3,7 @@
  * terminal; nothing while running otherwise, since redraw codes would litter logs and pipes.
  */
 import { Presets, SingleBar } from 'cli-progress';
-import type { Progress } from '../runtime/api-types.js';
+import type { Progress } from '../core/api-types.js';
 
 /** Receives progress updates and is stopped once, at the end. */
 export interface ProgressReporter {

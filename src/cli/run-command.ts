@@ -3,16 +3,16 @@
  * as a GIF and/or PNG frames, with a progress bar, Ctrl-C handling and one-line errors.
  */
 import { Option, type Command } from 'commander';
-import type { AttentionMode, ExecMode, Parallelism, RecacheMode } from '../runtime/cascade/cascade-options.js';
+import type { AttentionMode, ExecMode, Parallelism, RecacheMode } from '../core/cascade-options.js';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { DEFAULT_FPS, loadSessionFile } from '../protocol/session-file.js';
-import type { Frame, GenerateRequest } from '../runtime/api-types.js';
-import { GifWriter } from '../runtime/output/gif.js';
+import type { Frame, GenerateRequest } from '../core/api-types.js';
+import { GifWriter } from '../output/gif.js';
 import { openTraceOutputs } from './trace-outputs.js';
 import type { TraceSink } from '../trace/tracer.js';
-import { writePngFrame } from '../runtime/output/png.js';
-import type { Runtime } from '../runtime/runtime.js';
+import { writePngFrame } from '../output/png.js';
+import type { Runtime } from '../api/runtime.js';
 import { SIGINT_EXIT_CODE, onInterrupt, untilStopped } from './interrupt.js';
 import { parseNonNegativeInt, parseParallelism, parsePort, parsePositiveInt, parsePositiveNumber } from './options.js';
 import { progressReporter } from './progress.js';
@@ -111,7 +111,7 @@ async function generateInto(
 export async function runSession(sessionPath: string, options: RunOptions): Promise<number> {
   const session = await loadSessionFile(sessionPath);
   // Loaded lazily, like the runtime: `--help` must not pay for (or depend on) ONNX Runtime.
-  const { planSession } = await import('../runtime/session-plan.js');
+  const { planSession } = await import('../api/session-plan.js');
   // planSession reads only the overriding fields (lanes, seed, blocks, fps, cascade settings).
   const plan = await planSession(session, sessionPath, options);
   const request = plan.request;
@@ -127,7 +127,7 @@ export async function runSession(sessionPath: string, options: RunOptions): Prom
   let interrupted = false;
   try {
     // Loaded lazily: `--help` and session-file errors must not pay for (or depend on) ONNX Runtime.
-    const { createRuntime } = await import('../runtime/runtime.js');
+    const { createRuntime } = await import('../api/runtime.js');
     runtime = await createRuntime(plan.runtime);
     interrupt.signal.throwIfAborted();
     const outcome = await generateInto(runtime, request, interrupt.signal, gif, options.framesDir, options.stdin === false ? null : process.stdin, trace.sink);

@@ -4,7 +4,7 @@
  */
 import { Option, type Command } from 'commander';
 import { forwardMsFromFps, impliedExchangeMs, simulate, type SimOptions } from '../sim/simulate.js';
-import type { ExecMode, Parallelism } from '../runtime/cascade/cascade-options.js';
+import type { ExecMode, Parallelism } from '../core/cascade-options.js';
 import { parsePositiveInt, parsePositiveNumber } from './options.js';
 import { reportError } from './report-error.js';
 

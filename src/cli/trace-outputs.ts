@@ -5,7 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Inspector } from '../inspector/server.js';
 import { openTraceFile } from '../trace/jsonl.js';
-import type { TraceRecord } from '../trace/trace-records.js';
+import type { TraceRecord } from '../core/trace-records.js';
 import type { TraceSink } from '../trace/tracer.js';
 
 /** The trace flags of a command. */

@@ -3,7 +3,7 @@
  * function of (seed, index): workers can render any slice of a dataset in any order, and
  * evaluation can rebuild clip 17 without drawing clips 0..16 first.
  */
-import { philox4x32 } from '../runtime/noise.js';
+import { philox4x32 } from '../core/noise.js';
 import { InvalidClipError } from './errors.js';
 
 const TWO_POW_32 = 2 ** 32;

@@ -2,7 +2,7 @@
  * Each block's walk through the block machine (queued → t3 → t2 → t1 → t0 → cache → done, or
  * failed), from the `state` records of actors `block.<n>`, and the state a block is in at a time.
  */
-import type { TraceRecord } from '../trace/trace-records.js';
+import type { TraceRecord } from '../core/trace-records.js';
 
 /** States a block does not leave. */
 export const TERMINAL_BLOCK_STATES: readonly string[] = ['done', 'failed'];

@@ -4,7 +4,7 @@
  * on process 2 (a thread per block), KV-pool occupancy as a counter on process 3, prompt
  * switches and re-caches as global instant events. Times are microseconds.
  */
-import type { TraceRecord } from '../trace/trace-records.js';
+import type { TraceRecord } from '../core/trace-records.js';
 import { TERMINAL_BLOCK_STATES } from './block-timeline.js';
 import type { LaneTask } from './lane-tasks.js';
 import { deriveModel } from './model.js';

@@ -7,7 +7,7 @@
  * over the cached frames. `encode` (text encoder) and `decode` (VAE) are lane tasks but not
  * forwards: the inspector draws them thin and grey and never counts them.
  */
-import type { LaneRecord, LaneTaskKind, TraceRecord } from '../trace/trace-records.js';
+import type { LaneRecord, LaneTaskKind, TraceRecord } from '../core/trace-records.js';
 
 /** The lane task kinds that are forwards (see the module comment). */
 export const FORWARD_TASKS: readonly LaneTaskKind[] = ['tick', 'share', 'recache'];

@@ -4,8 +4,8 @@
  * occupancy, prompt switches and re-caches. Pure and JSON-serialisable: the server sends it to
  * the page as is (`GET /model`), so the page only draws.
  */
-import { STAGES } from '../protocol/domain.js';
-import type { EndRecord, MetaRecord, TraceRecord } from '../trace/trace-records.js';
+import { STAGES } from '../core/domain.js';
+import type { EndRecord, MetaRecord, TraceRecord } from '../core/trace-records.js';
 import { blockTimelines, stateAt, type BlockTimeline } from './block-timeline.js';
 import { pairLaneTasks, type LaneTask } from './lane-tasks.js';
 

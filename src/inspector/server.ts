@@ -10,7 +10,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { TraceRecord } from '../trace/trace-records.js';
+import type { TraceRecord } from '../core/trace-records.js';
 import { chromeTrace } from './chrome-trace.js';
 import { InspectorServerError } from './errors.js';
 import { deriveModel, type TraceModel } from './model.js';

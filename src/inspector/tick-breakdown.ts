@@ -4,8 +4,8 @@
  * one tick's last result and the next tick's first dispatch (the actors' turn on the main
  * thread). Medians over the ticks, so one slow tick does not speak for the run.
  */
-import { median } from '../runtime/bench/median.js';
-import type { TraceRecord } from '../trace/trace-records.js';
+import { median } from '../core/median.js';
+import type { TraceRecord } from '../core/trace-records.js';
 import { pairLaneTasks, type LaneTask } from './lane-tasks.js';
 
 /** Medians, in milliseconds, over the ticks of a trace. */

@@ -1,10 +1,10 @@
 /**
- * Reading a trace file (`--trace FILE.jsonl`, see src/trace/trace-records.ts) back into
+ * Reading a trace file (`--trace FILE.jsonl`, see src/core/trace-records.ts) back into
  * records. Every fault is reported with the file and line, and the fields the inspector relies
  * on are checked here, once, so the views never meet a half-formed record.
  */
 import { readFile } from 'node:fs/promises';
-import { TRACE_VERSION, type TraceRecord } from '../trace/trace-records.js';
+import { TRACE_VERSION, type TraceRecord } from '../core/trace-records.js';
 import { TraceFileError } from './errors.js';
 
 /** How a field must look: a JSON type, an integer (≥ 0), an array of those, or one of some strings. */

@@ -6,7 +6,7 @@
  * a decode's RGB output, which leaves the worker by structured clone because it is the
  * product the caller asked for.
  */
-import type { StageIndex } from './domain.js';
+import type { StageIndex } from '../core/domain.js';
 
 /** Encode a prompt into a context slot. */
 export interface EncodeTask {

@@ -14,9 +14,9 @@ import { reportingBlockMachine } from '../actors/block.js';
 import { laneProxies } from '../actors/lane-proxy.js';
 import { supervisorMachine } from '../actors/supervisor.js';
 import { TickBarrier } from '../actors/tick-barrier.js';
-import { lagOf, type ExecMode, type Parallelism } from '../runtime/cascade/cascade-options.js';
-import { shareFrames } from '../runtime/cascade/lanes-executor.js';
-import type { TickExecutor, TickPlan } from '../runtime/cascade/tick.js';
+import { lagOf, type ExecMode, type Parallelism } from '../core/cascade-options.js';
+import { shareFrames } from '../engine/executors/lanes.js';
+import type { TickExecutor, TickPlan } from '../core/tick.js';
 
 export interface SimOptions {
   readonly parallelism: Parallelism;

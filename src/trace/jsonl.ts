@@ -5,7 +5,7 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { TraceRecord } from './trace-records.js';
+import type { TraceRecord } from '../core/trace-records.js';
 
 /** A trace being written to a file. */
 export interface TraceFile {

@@ -6,10 +6,10 @@
 import { performance } from 'node:perf_hooks';
 import type { InspectionEvent } from 'xstate';
 import { poolCounts, type KvPoolContext } from '../actors/kv-pool.js';
-import type { Lag } from '../runtime/cascade/cascade-options.js';
-import { tickOf } from '../runtime/cascade/schedule.js';
-import type { LaneActivity } from '../runtime/lanes/lane.js';
-import type { KvRecord, LaneRecord, LaneTaskKind, TraceRecord } from './trace-records.js';
+import type { Lag } from '../core/cascade-options.js';
+import { tickOf } from '../core/schedule.js';
+import type { LaneActivity } from '../engine/lanes/lane.js';
+import type { KvRecord, LaneRecord, LaneTaskKind, TraceRecord } from '../core/trace-records.js';
 
 /** Where records go, one at a time, in order. */
 export type TraceSink = (record: TraceRecord) => void;

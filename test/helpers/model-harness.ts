@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { expect } from 'vitest';
-import type { ModelManifest } from '../../src/runtime/model/manifest-types.js';
+import type { ModelManifest } from '../../src/core/manifest-types.js';
 
 export type Feeds = Record<string, Tensor>;
 export type Outputs = Record<string, Float32Array>;

@@ -3,10 +3,10 @@
  * lanes, no slabs, the K/V cache a JS array. Tests compare the runtime against it.
  */
 import ort from 'onnxruntime-node';
-import { gaussianNoise } from '../../src/runtime/noise.js';
-import { buildSchedule, samplerStep, stepNeedsNoise } from '../../src/runtime/sampler.js';
-import type { ModelPackage } from '../../src/runtime/model/loader.js';
-import { tokenizePrompt } from '../../src/runtime/model/tokenizer.js';
+import { gaussianNoise } from '../../src/core/noise.js';
+import { buildSchedule, samplerStep, stepNeedsNoise } from '../../src/core/sampler.js';
+import type { ModelPackage } from '../../src/engine/model/loader.js';
+import { tokenizePrompt } from '../../src/engine/model/tokenizer.js';
 
 const sessionOptions: ort.InferenceSession.SessionOptions = {
   intraOpNumThreads: 1,

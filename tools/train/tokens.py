@@ -1,5 +1,5 @@
 """Prompt vocabulary and the contract's tokenizer rule (docs/model-contract.md, "Tokenizer
-rule"; the runtime's copy is src/runtime/model/tokenizer.ts)."""
+rule"; the runtime's copy is src/engine/model/tokenizer.ts)."""
 import re
 
 VOCABULARY = [

@@ -1,0 +1,106 @@
+import type { BlockIndex, LaneOptions } from './domain.js';
+import type { CascadeOptions } from './cascade-options.js';
+import type { TraceRecord } from './trace-records.js';
+
+/** One decoded RGB video frame. */
+export interface Frame {
+  /** The block this frame belongs to. */
+  readonly block: BlockIndex;
+  /** Frame index in the whole video, 0-based. */
+  readonly index: number;
+  readonly width: number;
+  readonly height: number;
+  /** Interleaved RGB bytes, row-major, `width · height · 3` long. */
+  readonly rgb: Uint8Array;
+}
+
+/** What to generate. */
+export interface GenerateRequest {
+  /** Noise seed (a non-negative safe integer). The same seed gives the same frames. */
+  readonly seed: number;
+  /** Number of blocks to generate. */
+  readonly blocks: number;
+  /** Text prompt (of the first block, and of every block until the first switch). */
+  readonly prompt: string;
+  /**
+   * Scheduled prompt switches, by block (at most 7, `atBlock` increasing, inside the video).
+   * Block `atBlock` and later blocks are admitted under the new prompt; in a cascade every
+   * forward uses the prompt of its newest in-flight block, so blocks already in flight follow
+   * the new prompt from then on, without a re-cache.
+   */
+  readonly switches?: readonly PromptSwitch[];
+}
+
+/**
+ * A scheduled prompt switch.
+ *
+ * @example
+ * ```ts
+ * runtime.generate({ seed: 1, blocks: 8, prompt: 'red ball moving left', switches: [{ atBlock: 4, prompt: 'blue ball moving up' }] });
+ * ```
+ */
+export interface PromptSwitch {
+  readonly atBlock: number;
+  readonly prompt: string;
+}
+
+/** Progress of one generation, reported after each decoded block. */
+export interface Progress {
+  readonly blocksDone: number;
+  readonly blocksTotal: number;
+  readonly framesDone: number;
+  readonly elapsedMs: number;
+  /** Frames per second so far. */
+  readonly fps: number;
+}
+
+/** Options of {@link Runtime.generate}. */
+export interface GenerateOptions {
+  /** Aborts the generation; the frame iterator then throws an `AbortError`. */
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: Progress) => void;
+  /** Block Cascading settings for this generation; override the runtime's. */
+  readonly cascade?: Partial<CascadeOptions>;
+  /**
+   * Receives this generation's trace records (docs/inspector.md): actor states and events,
+   * lane activity, KV-pool occupancy, switches, frames. Small records, never tensors.
+   */
+  readonly trace?: (record: TraceRecord) => void;
+}
+
+/** Options of `createRuntime`. */
+export interface RuntimeOptions {
+  /** Model package folder; defaults to the bundled trained `models/sprites`. */
+  readonly model?: string;
+  /** Number of CPU lanes (1 thread each) or explicit lane options. Default 1. */
+  readonly lanes?: number | readonly LaneOptions[];
+  /**
+   * Block Cascading settings (default: sequential P0). `parallelism` 0..4 (lag Δ = 5 − P),
+   * `attention` inside the cascade window, `exec` joint (one forward per tick) or lanes.
+   */
+  readonly cascade?: Partial<CascadeOptions>;
+}
+
+/** Counters of the work done so far, for benchmarks. */
+export interface RuntimeStats {
+  /** Ticks run: forwards run together (one per block at P0, up to five in a cascade). */
+  readonly ticks: number;
+  /** Denoiser forwards run (cache steps included). */
+  readonly forwards: number;
+  /** Total milliseconds spent inside `session.run` for those forwards. */
+  readonly forwardRunMs: number;
+  /** Total milliseconds of those forwards' tasks inside the lane workers (K/V gathers, copies, sampler included). */
+  readonly forwardWorkerMs: number;
+  /**
+   * Total milliseconds from handing a forward to its (free) lane to receiving the result, on the
+   * actor thread. Minus `forwardRunMs`, this is the runtime's own cost per forward: messages,
+   * K/V gathers and scatters, copies into ONNX tensors, the sampler update.
+   */
+  readonly forwardTaskMs: number;
+  /** `lanes` execution: total milliseconds lanes waited for each other at the per-layer K/V barriers. */
+  readonly exchangeWaitMs: number;
+  /** Re-caches run at prompt switches (sequential mode with `recache: 'on'`). */
+  readonly recaches: number;
+  /** Milliseconds from handing those re-caches to a lane to their results, summed. */
+  readonly recacheTaskMs: number;
+}

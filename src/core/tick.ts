@@ -1,0 +1,70 @@
+/**
+ * A tick: every in-flight block's next forward, run together.
+ *
+ * In a cascade the in-flight blocks attend to each other's same-tick tokens, so their forwards
+ * cannot run independently: they form one joint call (or one call per lane with K/V exchanged
+ * at every layer). A {@link TickPlan} is the unit of work handed to a {@link TickExecutor}.
+ */
+import type { StageIndex } from './domain.js';
+import type { AttentionMode } from './cascade-options.js';
+
+/** One block's part of a tick: handles only, no tensors. */
+export interface TickMember {
+  readonly block: number;
+  readonly stage: StageIndex;
+  readonly seed: number;
+  readonly latentSlot: number;
+  readonly contextSlot: number;
+  /** Absolute positions of the block's frames. */
+  readonly positions: readonly number[];
+}
+
+export interface TickPlan {
+  /** Tick number (block · Δ + stage for each member). */
+  readonly tick: number;
+  /** The blocks of this tick, oldest first. */
+  readonly members: readonly TickMember[];
+  readonly attention: AttentionMode;
+  /** Committed KV slots every member attends to (sink ∪ window), in position order. */
+  readonly pastSlots: readonly number[];
+  /** The caching member's frames receive their K/V here, one slot per frame. */
+  readonly cacheSlots: readonly number[] | null;
+}
+
+/** Timings of one tick. */
+export interface TickTiming {
+  /** Denoiser forwards this tick stands for (one per member). */
+  readonly forwards: number;
+  /** Lane calls made (1 for a joint tick). */
+  readonly calls: number;
+  /** Milliseconds inside `session.run`, summed over lanes. */
+  readonly runMs: number;
+  /** Milliseconds inside the lane workers, summed over lanes. */
+  readonly workerMs: number;
+  /** Milliseconds from dispatch to the last lane's result, on the actor thread. */
+  readonly taskMs: number;
+  /** `lanes` execution: milliseconds lanes waited at the per-layer K/V barriers, summed. */
+  readonly exchangeWaitMs?: number;
+}
+
+/**
+ * A re-cache before the first block under a new prompt (sequential mode): the committed frames
+ * (sink ∪ window) recomputed from their clean latents under `contextSlot`.
+ */
+export interface RecachePlan {
+  /** The block about to start under the new prompt. */
+  readonly beforeBlock: number;
+  readonly contextSlot: number;
+  /** Committed KV slots, in position order. */
+  readonly slots: readonly number[];
+  readonly positions: readonly number[];
+  /** The block of each of those frames. */
+  readonly blocks: readonly number[];
+}
+
+/** Runs ticks: on real lanes, or on a virtual clock in the simulator. */
+export interface TickExecutor {
+  run(plan: TickPlan): Promise<TickTiming>;
+  /** One forward over the cached frames under a new prompt; their K/V are replaced in place. */
+  recache(plan: RecachePlan): Promise<TickTiming>;
+}

@@ -1,0 +1,126 @@
+/**
+ * The trace format (`--trace FILE.jsonl`): one JSON object per line, small records only —
+ * handles, names and milliseconds, never a tensor. `t` is milliseconds since the trace began
+ * (the first record, `meta`, has t = 0). Readers ignore kinds they do not know.
+ */
+import type { AttentionMode, ExecMode, Parallelism, RecacheMode } from './cascade-options.js';
+
+/** Version of the record shapes below; a reader refuses a trace of another version. */
+export const TRACE_VERSION = 1;
+
+/** First record: what was run. */
+export interface MetaRecord {
+  readonly kind: 'meta';
+  readonly t: 0;
+  readonly version: typeof TRACE_VERSION;
+  /** `Date.now()` when the trace began, for humans. */
+  readonly startedAt: number;
+  readonly model: string;
+  readonly lanes: number;
+  readonly parallelism: Parallelism;
+  readonly attention: AttentionMode;
+  readonly exec: ExecMode;
+  readonly recache: RecacheMode;
+  readonly seed: number;
+  readonly blocks: number;
+  readonly framesPerBlock: number;
+  /** Slots of the KV pool. */
+  readonly kvCapacity: number;
+  /** The block machine's states in order, for drawing the state chart. */
+  readonly blockStates: readonly string[];
+}
+
+/** An actor entered a state (from XState's inspection stream: only changes are recorded). */
+export interface StateRecord {
+  readonly kind: 'state';
+  readonly t: number;
+  /** Actor id: `supervisor`, `kv-pool`, `block.<n>`. */
+  readonly actor: string;
+  /** The state value, flattened (`t2`, `running`). */
+  readonly state: string;
+}
+
+/** An actor received an event (from XState's inspection stream; the type only, never a payload). */
+export interface EventRecord {
+  readonly kind: 'event';
+  readonly t: number;
+  readonly actor: string;
+  readonly event: string;
+}
+
+/** What a lane task was. */
+export type LaneTaskKind = 'encode' | 'tick' | 'share' | 'recache' | 'decode';
+
+/** A lane started or finished a task (start = the worker took it, end = its result arrived). */
+export interface LaneRecord {
+  readonly kind: 'lane';
+  readonly t: number;
+  readonly lane: number;
+  readonly phase: 'start' | 'end';
+  readonly task: LaneTaskKind;
+  /** Blocks the task works on (oldest first); empty for `encode`. */
+  readonly blocks: readonly number[];
+  /** Stage index (0 = t3 … 4 = cache) of each of `blocks`, for `tick` and `share`. */
+  readonly stages: readonly number[];
+  /** Tick number, for `tick` and `share`. */
+  readonly tick?: number;
+  /** `end` of a `share`: milliseconds this lane waited at the per-layer K/V barriers. */
+  readonly exchangeWaitMs?: number;
+  /** `end` of a `share`: the same wait, layer by layer. */
+  readonly layerWaitsMs?: readonly number[];
+  /** `end`: milliseconds inside `session.run`. */
+  readonly runMs?: number;
+  /** `end` of a failed task. */
+  readonly error?: string;
+}
+
+/** KV-pool occupancy after a change. */
+export interface KvRecord {
+  readonly kind: 'kv';
+  readonly t: number;
+  readonly free: number;
+  readonly reserved: number;
+  readonly committed: number;
+  /** Lowest and highest committed frame position (null when none). */
+  readonly window: readonly [number, number] | null;
+}
+
+/** A prompt switch was requested (live) or is scheduled (from the request). */
+export interface SwitchRecord {
+  readonly kind: 'switch';
+  readonly t: number;
+  readonly prompt: string;
+  /** The first block under the new prompt. */
+  readonly fromBlock: number;
+  readonly live: boolean;
+}
+
+/** A re-cache ran before `beforeBlock` (sequential mode). */
+export interface RecacheRecord {
+  readonly kind: 'recache';
+  readonly t: number;
+  readonly beforeBlock: number;
+  readonly frames: number;
+  readonly ms: number;
+}
+
+/** A block's frames were handed to the consumer. */
+export interface FrameRecord {
+  readonly kind: 'frame';
+  readonly t: number;
+  readonly block: number;
+  /** Index of the block's first frame in the video. */
+  readonly firstFrame: number;
+  readonly frames: number;
+}
+
+/** Last record of a generation. */
+export interface EndRecord {
+  readonly kind: 'end';
+  readonly t: number;
+  readonly blocks: number;
+  readonly outcome: 'finished' | 'stopped' | 'failed' | 'aborted';
+  readonly error?: string;
+}
+
+export type TraceRecord = MetaRecord | StateRecord | EventRecord | LaneRecord | KvRecord | SwitchRecord | RecacheRecord | FrameRecord | EndRecord;

@@ -1,0 +1,64 @@
+/**
+ * Runs each tick as one joint forward on one lane: the tick's blocks joined along the frame
+ * axis, each with its own timestep, the caching block at t = 0 in the same call. With one
+ * block per tick (P0) this is exactly the sequential pipeline's forward.
+ */
+import type { TickMemberTask } from '../../protocol/lane-messages.js';
+import type { Lane } from '../lanes/lane.js';
+import { stagePlan, type Schedule } from '../../core/sampler.js';
+import { STAGES, type StageIndex } from '../../core/domain.js';
+import type { RecachePlan, TickExecutor, TickPlan, TickTiming } from '../../core/tick.js';
+
+/** A tick member with its sampler step resolved from the schedule. */
+export function memberTask(member: TickPlan['members'][number], schedule: Schedule): TickMemberTask {
+  const { timestep, sigma, sigmaNext } = stagePlan(schedule, member.stage);
+  return { ...member, timestep, sigma, sigmaNext };
+}
+
+/**
+ * @example
+ * ```ts
+ * const executor = new JointExecutor(schedule, () => leastBusy(lanes));
+ * await executor.run(plan);
+ * ```
+ */
+export class JointExecutor implements TickExecutor {
+  constructor(
+    private readonly schedule: Schedule,
+    private readonly pickLane: () => Lane,
+  ) {}
+
+  async run(plan: TickPlan): Promise<TickTiming> {
+    const newest = plan.members[plan.members.length - 1];
+    if (!newest) throw new Error(`tick ${plan.tick} has no blocks`);
+    const timing = await this.pickLane().tick({
+      kind: 'tick',
+      members: plan.members.map((member) => memberTask(member, this.schedule)),
+      // One call has one prompt context: the newest block's, i.e. the current prompt.
+      contextSlot: newest.contextSlot,
+      attention: plan.attention,
+      pastSlots: plan.pastSlots,
+      cacheSlots: plan.cacheSlots,
+    });
+    return { forwards: plan.members.length, calls: 1, runMs: timing.runMs, workerMs: timing.workerMs, taskMs: timing.taskMs };
+  }
+
+  recache(plan: RecachePlan): Promise<TickTiming> {
+    return recacheOn(this.pickLane(), plan, this.schedule);
+  }
+}
+
+/**
+ * Runs a re-cache on one lane with the monolithic model (in `lanes` execution too: it is one
+ * forward with no cascade partner to exchange with).
+ *
+ * @example
+ * ```ts
+ * await recacheOn(lanes[0], plan, schedule);
+ * ```
+ */
+export async function recacheOn(lane: Lane, plan: RecachePlan, schedule: Schedule): Promise<TickTiming> {
+  const { timestep } = stagePlan(schedule, (STAGES.length - 1) as StageIndex);
+  const timing = await lane.recache({ kind: 'recache', contextSlot: plan.contextSlot, slots: plan.slots, positions: plan.positions, blocks: plan.blocks, timestep });
+  return { forwards: 1, calls: 1, runMs: timing.runMs, workerMs: timing.workerMs, taskMs: timing.taskMs };
+}

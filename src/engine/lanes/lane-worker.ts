@@ -1,0 +1,246 @@
+/**
+ * The body of a lane: one worker thread that owns the ONNX Runtime sessions of one device.
+ *
+ * Sessions are created once, by the start-up ping, so the first forward finds them warm.
+ * `session.run` blocks this thread for the whole forward, which is why forwards never run on
+ * the thread that hosts the actors.
+ */
+import { workerData } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import * as ort from 'onnxruntime-node';
+import { STAGES } from '../../core/domain.js';
+import type { DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, RecacheTask, TickTask } from '../../protocol/lane-messages.js';
+import { gaussianNoise } from '../../core/noise.js';
+import { samplerStep, stepNeedsNoise } from '../../core/sampler.js';
+import { gatherPast, scatterPresent } from '../kv/kv-slabs.js';
+import { buildAttentionMask } from '../model/attention-mask.js';
+import { slotView } from '../memory/slot-slab.js';
+import { gatherCleanLatents, storeCleanLatents } from './clean-latents.js';
+import { runShare, type LayeredSessions } from './share-tick.js';
+import type { LaneWorkerData } from './worker-data.js';
+
+const data = workerData as LaneWorkerData;
+const m = data.manifest;
+const framesPerBlock = m.framesPerBlock;
+const latentFrameSize = m.latent.channels * m.latent.height * m.latent.width;
+const latentDims = [1, framesPerBlock, m.latent.channels, m.latent.height, m.latent.width];
+
+function sessionOptions(): ort.InferenceSession.SessionOptions {
+  const device = data.lane.device;
+  const executionProviders: ort.InferenceSession.ExecutionProviderConfig[] =
+    device === 'cpu' ? ['cpu'] : [{ name: 'cuda', deviceId: Number(device.slice('cuda:'.length)) }, 'cpu'];
+  return {
+    executionProviders,
+    executionMode: 'sequential',
+    intraOpNumThreads: data.lane.threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    extra: data.allowSpinning ? {} : { session: { intra_op: { allow_spinning: '0' } } },
+  };
+}
+
+interface Sessions {
+  readonly denoiser: ort.InferenceSession;
+  readonly textEncoder: ort.InferenceSession;
+  readonly vaeDecoder: ort.InferenceSession;
+}
+
+let sessions: Promise<Sessions> | null = null;
+let layered: Promise<LayeredSessions> | null = null;
+
+/** The layered model, loaded on the first `lanes` tick only (joint ticks never need it). */
+function loadLayered(): Promise<LayeredSessions> {
+  layered ??= (async () => {
+    const options = sessionOptions();
+    const files = data.files.layered;
+    const [embed, head, layers, keyValues] = await Promise.all([
+      ort.InferenceSession.create(files.embed, options),
+      ort.InferenceSession.create(files.head, options),
+      Promise.all(files.layers.map((f) => ort.InferenceSession.create(f, options))),
+      Promise.all(files.keyValues.map((f) => ort.InferenceSession.create(f, options))),
+    ]);
+    return { embed, head, layers, keyValues };
+  })();
+  return layered;
+}
+
+/**
+ * Creates the sessions once, on the first task (the runtime sends a `ping` at start-up).
+ * Not a top-level await: under tsx, Node 20 workers cannot load a TypeScript module that has one.
+ */
+function loadSessions(): Promise<Sessions> {
+  sessions ??= (async () => {
+    const options = sessionOptions();
+    const [denoiser, textEncoder, vaeDecoder] = await Promise.all([
+      ort.InferenceSession.create(data.files.denoiser, options),
+      ort.InferenceSession.create(data.files.textEncoder, options),
+      ort.InferenceSession.create(data.files.vaeDecoder, options),
+    ]);
+    return { denoiser, textEncoder, vaeDecoder };
+  })();
+  return sessions;
+}
+
+/** Runs a session and times only `session.run`, the part the runtime cannot make cheaper. */
+async function timedRun(
+  session: ort.InferenceSession,
+  feeds: Record<string, ort.Tensor>,
+): Promise<{ outputs: ort.InferenceSession.OnnxValueMapType; runMs: number }> {
+  const start = performance.now();
+  const outputs = await session.run(feeds);
+  return { outputs, runMs: performance.now() - start };
+}
+
+function output(outputs: ort.InferenceSession.OnnxValueMapType, name: string): Float32Array {
+  const tensor = outputs[name];
+  if (!tensor) throw new Error(`lane ${data.laneId}: the model returned no output "${name}"`);
+  return tensor.data as Float32Array;
+}
+
+async function encode(task: EncodeTask, { textEncoder }: Sessions): Promise<LaneTiming> {
+  const start = performance.now();
+  const tokens = BigInt64Array.from(task.tokens, (t) => BigInt(t));
+  const { outputs, runMs } = await timedRun(textEncoder, {
+    tokens: new ort.Tensor('int64', tokens, [1, tokens.length]),
+  });
+  slotView(data.contexts, task.contextSlot).set(output(outputs, 'context'));
+  return { runMs, workerMs: performance.now() - start };
+}
+
+async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming> {
+  const start = performance.now();
+  const members = task.members;
+  const frames = members.length * framesPerBlock;
+  const blockSize = framesPerBlock * latentFrameSize;
+  const latents = new Float32Array(members.length * blockSize);
+  const timesteps = new Float32Array(frames);
+  const positions = new Float32Array(frames);
+  members.forEach((member, i) => {
+    const latent = slotView(data.latents, member.latentSlot);
+    // A block's first step starts from pure noise drawn for (seed, block, step 0).
+    if (member.stage === 0) gaussianNoise({ seed: member.seed, block: member.block, step: 0 }, latent);
+    latents.set(latent, i * blockSize);
+    timesteps.fill(member.timestep, i * framesPerBlock, (i + 1) * framesPerBlock);
+    positions.set(member.positions, i * framesPerBlock);
+  });
+  const past = gatherPast(data.kv, task.pastSlots);
+  const pastTokens = task.pastSlots.length * m.tokensPerFrame;
+  const pastDims = [m.layers, 1, m.heads, pastTokens, m.headDim];
+  const feeds: Record<string, ort.Tensor> = {
+    latents: new ort.Tensor('float32', latents, [1, frames, m.latent.channels, m.latent.height, m.latent.width]),
+    timesteps: new ort.Tensor('float32', timesteps, [1, frames]),
+    frame_positions: new ort.Tensor('float32', positions, [1, frames]),
+    context: new ort.Tensor('float32', slotView(data.contexts, task.contextSlot).slice(), [1, m.text.maxTokens, m.text.contextDim]),
+    past_key: new ort.Tensor('float32', past.key, pastDims),
+    past_value: new ort.Tensor('float32', past.value, pastDims),
+  };
+  if (denoiser.inputNames.includes('attention_mask')) {
+    const n = frames * m.tokensPerFrame;
+    // Queries and keys are the same in-flight frames: the joint call's mask (all zeros, i.e.
+    // no change to any float, for a single block).
+    const inFlight = members.flatMap((member) => Array.from({ length: framesPerBlock }, () => ({ block: member.block })));
+    const mask = buildAttentionMask({ pastTokens, queryFrames: inFlight, keyFrames: inFlight, tokensPerFrame: m.tokensPerFrame, mode: task.attention });
+    feeds.attention_mask = new ort.Tensor('float32', mask, [1, 1, n, pastTokens + n]);
+  } else if (task.attention === 'causal' && members.length > 1) {
+    throw new Error('causal attention inside the cascade window needs a model with an "attention_mask" input');
+  }
+  const { outputs, runMs } = await timedRun(denoiser, feeds);
+  const flow = output(outputs, 'flow');
+  members.forEach((member, i) => {
+    if (member.stage === STAGES.length - 1) {
+      // Cache step: only the clean K/V matter; the flow of a block fed at σ = 0 is discarded.
+      if (!task.cacheSlots) throw new Error(`block ${member.block}: cache step without KV slots`);
+      scatterPresent(data.kv, task.cacheSlots, output(outputs, 'present_key'), output(outputs, 'present_value'), {
+        firstFrame: i * framesPerBlock,
+        frames,
+      });
+      storeCleanLatents(data.latents, data.cleanLatents, member.latentSlot, task.cacheSlots);
+      return;
+    }
+    const latent = slotView(data.latents, member.latentSlot);
+    const noise = stepNeedsNoise(member.sigmaNext, m.sampler.update)
+      ? gaussianNoise({ seed: member.seed, block: member.block, step: member.stage + 1 }, new Float32Array(latent.length))
+      : null;
+    samplerStep(latent, flow.subarray(i * blockSize, (i + 1) * blockSize), member.sigma, member.sigmaNext, noise, latent, m.sampler.update);
+  });
+  return { runMs, workerMs: performance.now() - start };
+}
+
+async function recache(task: RecacheTask, { denoiser }: Sessions): Promise<LaneTiming> {
+  const start = performance.now();
+  const frames = task.slots.length;
+  if (frames === 0) return { runMs: 0, workerMs: performance.now() - start };
+  const blocks = new Set(task.blocks).size;
+  if (blocks > 1 && !denoiser.inputNames.includes('attention_mask')) {
+    // Without a mask the cached blocks would see later ones: not the cache they were made as.
+    throw new Error(`re-cache over ${blocks} blocks needs a model with an "attention_mask" input`);
+  }
+  const n = frames * m.tokensPerFrame;
+  const empty = new Float32Array(0);
+  const pastDims = [m.layers, 1, m.heads, 0, m.headDim];
+  const feeds: Record<string, ort.Tensor> = {
+    latents: new ort.Tensor('float32', gatherCleanLatents(data.cleanLatents, task.slots), [1, frames, m.latent.channels, m.latent.height, m.latent.width]),
+    timesteps: new ort.Tensor('float32', new Float32Array(frames).fill(task.timestep), [1, frames]),
+    frame_positions: new ort.Tensor('float32', Float32Array.from(task.positions), [1, frames]),
+    context: new ort.Tensor('float32', slotView(data.contexts, task.contextSlot).slice(), [1, m.text.maxTokens, m.text.contextDim]),
+    past_key: new ort.Tensor('float32', empty, pastDims),
+    past_value: new ort.Tensor('float32', empty, pastDims),
+  };
+  if (denoiser.inputNames.includes('attention_mask')) {
+    // Block-causal among the cached frames: each block sees itself and older ones, as when cached.
+    const cached = task.blocks.map((block) => ({ block }));
+    const mask = buildAttentionMask({ pastTokens: 0, queryFrames: cached, keyFrames: cached, tokensPerFrame: m.tokensPerFrame, mode: 'causal' });
+    feeds.attention_mask = new ort.Tensor('float32', mask, [1, 1, n, n]);
+  }
+  const { outputs, runMs } = await timedRun(denoiser, feeds);
+  scatterPresent(data.kv, task.slots, output(outputs, 'present_key'), output(outputs, 'present_value'));
+  return { runMs, workerMs: performance.now() - start };
+}
+
+async function decode(task: DecodeTask, { vaeDecoder }: Sessions): Promise<DecodeResult> {
+  const start = performance.now();
+  const latent = slotView(data.latents, task.latentSlot);
+  const { outputs, runMs } = await timedRun(vaeDecoder, {
+    latents: new ort.Tensor('float32', latent.slice(), latentDims),
+  });
+  const rgb = toRgbBytes(output(outputs, 'frames'), framesPerBlock, m.video.height, m.video.width);
+  // Copied by structured clone (Piscina transfers only a top-level return value); a block's
+  // frames are a few kilobytes.
+  return { rgb, runMs, workerMs: performance.now() - start };
+}
+
+/** [F,3,H,W] floats in [-1, 1] → F frames of interleaved RGB bytes. */
+function toRgbBytes(planar: Float32Array, frames: number, height: number, width: number): Uint8Array {
+  const plane = height * width;
+  const rgb = new Uint8Array(frames * plane * 3);
+  for (let f = 0; f < frames; f++) {
+    const src = f * 3 * plane;
+    const dst = f * plane * 3;
+    for (let p = 0; p < plane; p++) {
+      for (let c = 0; c < 3; c++) {
+        const v = Math.round(((planar[src + c * plane + p] as number) + 1) * 127.5);
+        rgb[dst + p * 3 + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+      }
+    }
+  }
+  return rgb;
+}
+
+/** Piscina entry point. */
+export default async function runLaneTask(task: LaneTask): Promise<LaneTiming | DecodeResult> {
+  const loaded = await loadSessions();
+  switch (task.kind) {
+    case 'ping':
+      return { runMs: 0, workerMs: 0 };
+    case 'encode':
+      return encode(task, loaded);
+    case 'tick':
+      return tick(task, loaded);
+    case 'share':
+      return runShare(task, await loadLayered(), slotView(data.contexts, task.contextSlot).slice(), data);
+    case 'recache':
+      return recache(task, loaded);
+    case 'decode':
+      return decode(task, loaded);
+  }
+}

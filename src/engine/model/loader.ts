@@ -1,0 +1,233 @@
+/**
+ * Loading of a model package folder: the manifest, the files it names, and a check of every
+ * ONNX graph's real inputs and outputs against the contract derived from the manifest.
+ *
+ * ONNX Runtime 1.30's Node API reports each input's and output's element type and shape
+ * (`session.inputMetadata` / `outputMetadata`: numbers for fixed dims, strings for symbolic
+ * ones), so no protobuf parsing is needed at run time.
+ */
+import { access, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { InferenceSession } from 'onnxruntime-node';
+import { MANIFEST_FILE, packageGraphs, type DimSpec, type GraphSpec, type PackageGraph, type TensorSpec } from './contract.js';
+import { ModelPackageError, issue, modelPackageError, type ModelPackageIssue } from './errors.js';
+import { decodeManifest } from './manifest.js';
+import type { ModelManifest } from '../../core/manifest-types.js';
+
+/** Absolute paths of a package's files. */
+export interface ModelPaths {
+  readonly manifest: string;
+  readonly denoiser: string;
+  /**
+   * The layered form as parallel per-layer arrays (what a lane loads into session arrays):
+   * `layers[i]` is layer i's `block` graph (`layer_<i>.onnx`), `keyValues[i]` its `kv` graph
+   * (`layer_<i>_kv.onnx`); see `files.layered.layers` in the manifest.
+   */
+  readonly layered: {
+    readonly embed: string;
+    readonly layers: readonly string[];
+    readonly keyValues: readonly string[];
+    readonly head: string;
+  };
+  readonly textEncoder: string;
+  readonly vaeDecoder: string;
+}
+
+/** A loaded (and by default validated) model package. */
+export interface ModelPackage {
+  /** Absolute path of the package folder. */
+  readonly dir: string;
+  readonly manifest: ModelManifest;
+  readonly paths: ModelPaths;
+}
+
+export interface LoadModelPackageOptions {
+  /**
+   * Open every ONNX file and check its inputs and outputs against the contract (default
+   * true). Worth turning off where the same package was already validated, e.g. in lane
+   * workers after the main thread validated it.
+   */
+  readonly validateGraphs?: boolean;
+}
+
+/**
+ * Reads and decodes `dir/model.json`.
+ * @throws {ModelPackageError} `E_MODEL_MANIFEST_UNREADABLE` or `E_MODEL_MANIFEST_INVALID`.
+ */
+export async function readManifest(dir: string): Promise<ModelManifest> {
+  const file = join(dir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    const why = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'file is missing' : `cannot be read (${String(cause)})`;
+    throw modelPackageError('E_MODEL_MANIFEST_UNREADABLE', file, undefined, why, { cause });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw modelPackageError('E_MODEL_MANIFEST_UNREADABLE', file, undefined, `is not valid JSON (${(cause as Error).message})`, { cause });
+  }
+  return decodeManifest(json, file);
+}
+
+function pathsOf(dir: string, m: ModelManifest): ModelPaths {
+  const at = (f: string) => join(dir, f);
+  return {
+    manifest: at(MANIFEST_FILE),
+    denoiser: at(m.files.denoiser),
+    layered: {
+      embed: at(m.files.layered.embed),
+      layers: m.files.layered.layers.map((l) => at(l.block)),
+      keyValues: m.files.layered.layers.map((l) => at(l.kv)),
+      head: at(m.files.layered.head),
+    },
+    textEncoder: at(m.files.textEncoder),
+    vaeDecoder: at(m.files.vaeDecoder),
+  };
+}
+
+/**
+ * Loads a model package: decodes its manifest, checks that every file it names exists and,
+ * unless `validateGraphs` is false, validates every ONNX graph with {@link validateModelGraphs}.
+ *
+ * @param dir - The package folder (relative paths resolve against the working directory;
+ *   error messages show them as given).
+ * @throws {ModelPackageError} naming the file, and the field, input or output that is wrong.
+ *
+ * @example
+ * ```ts
+ * const pkg = await loadModelPackage('models/random');
+ * const session = await InferenceSession.create(pkg.paths.denoiser);
+ * ```
+ */
+export async function loadModelPackage(dir: string, options: LoadModelPackageOptions = {}): Promise<ModelPackage> {
+  const manifest = await readManifest(dir);
+  const missing: ModelPackageIssue[] = [];
+  for (const g of packageGraphs(manifest)) {
+    const file = join(dir, g.file);
+    try {
+      await access(file);
+    } catch {
+      missing.push(issue(file, g.field, `file is missing (named by ${MANIFEST_FILE} ${g.field})`));
+    }
+  }
+  const [first, ...rest] = missing;
+  if (first !== undefined) throw new ModelPackageError('E_MODEL_FILE_MISSING', [first, ...rest]);
+  if (options.validateGraphs ?? true) await validateModelGraphs(dir, manifest);
+  const abs = resolve(dir);
+  return { dir: abs, manifest, paths: pathsOf(abs, manifest) };
+}
+
+type Metadata = InferenceSession.ValueMetadata;
+
+function describeDim(d: DimSpec): string {
+  return d.kind === 'static' ? String(d.size) : d.symbol;
+}
+
+function isDynamic(dim: number | string): boolean {
+  return typeof dim === 'string' || dim < 0;
+}
+
+function checkTensor(
+  file: string, kind: 'input' | 'output', spec: TensorSpec, meta: Metadata, issues: ModelPackageIssue[],
+): void {
+  const bad = (message: string) => issues.push(issue(file, spec.name, `${kind} "${spec.name}" ${message}`));
+  if (!meta.isTensor) {
+    bad('is not a tensor');
+    return;
+  }
+  if (meta.type !== spec.type) bad(`has element type ${meta.type} but the contract needs ${spec.type}`);
+  const want = `[${spec.dims.map(describeDim).join(', ')}]`;
+  if (meta.shape.length === 0) {
+    bad(`declares no shape; the contract needs ${want}`);
+    return;
+  }
+  if (meta.shape.length !== spec.dims.length) {
+    bad(`has rank ${meta.shape.length} [${meta.shape.join(', ')}] but the contract needs rank ${spec.dims.length} ${want}`);
+    return;
+  }
+  spec.dims.forEach((d, i) => {
+    const got = meta.shape[i] as number | string;
+    if (d.kind === 'dynamic') {
+      if (!isDynamic(got)) bad(`dim ${i} is fixed to ${got} but must be dynamic (${d.symbol}) in ${want}`);
+    } else if (!isDynamic(got) && got !== d.size) {
+      // A symbolic dim where the contract has a fixed size cannot disagree: it is accepted.
+      const source = d.field === undefined ? 'the contract needs' : `${MANIFEST_FILE} ${d.field} is`;
+      bad(`dim ${i} is ${got} but ${source} ${d.size}`);
+    }
+  });
+}
+
+function checkGraph(file: string, spec: GraphSpec, session: InferenceSession): ModelPackageIssue[] {
+  const issues: ModelPackageIssue[] = [];
+  const sides = [
+    ['input', spec.inputs, session.inputMetadata],
+    ['output', spec.outputs, session.outputMetadata],
+  ] as const;
+  for (const [kind, specs, metas] of sides) {
+    for (const s of specs) {
+      const meta = metas.find((m) => m.name === s.name);
+      if (meta === undefined) {
+        const names = metas.map((m) => `"${m.name}"`).join(', ');
+        issues.push(issue(file, s.name, `${kind} "${s.name}" is missing (the graph's ${kind}s are ${names || 'none'})`));
+      } else {
+        checkTensor(file, kind, s, meta, issues);
+      }
+    }
+  }
+  // The runtime feeds only contract inputs: any other input would be left unfed. Extra
+  // outputs are harmless (never fetched) and allowed.
+  for (const meta of session.inputMetadata) {
+    if (!spec.inputs.some((s) => s.name === meta.name)) {
+      issues.push(issue(file, meta.name, `input "${meta.name}" is not part of the model contract`));
+    }
+  }
+  return issues;
+}
+
+async function openGraph(dir: string, g: PackageGraph): Promise<InferenceSession> {
+  const file = join(dir, g.file);
+  try {
+    return await InferenceSession.create(file, {
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      // Only the IO metadata is read: skip graph optimisations to open fast.
+      graphOptimizationLevel: 'disabled',
+    });
+  } catch (cause) {
+    throw modelPackageError('E_MODEL_GRAPH_UNREADABLE', file, undefined, `ONNX Runtime cannot open it (${String(cause)})`, { cause });
+  }
+}
+
+/**
+ * Opens every ONNX file of the package with ONNX Runtime and checks its inputs and outputs
+ * (names, element types, ranks, fixed dims, and that per-call dims are left dynamic) against
+ * the contract that `manifest` implies (see `contract.ts`). All files are checked; the error
+ * lists every difference.
+ *
+ * @throws {ModelPackageError} `E_MODEL_GRAPH_MISMATCH`, e.g.
+ *   `models/x/denoiser.onnx: input "latents" dim 2 is 4 but model.json latent.channels is 8`,
+ *   or `E_MODEL_GRAPH_UNREADABLE` when a file is not a valid ONNX model.
+ *
+ * @example
+ * ```ts
+ * const manifest = await readManifest('models/random');
+ * await validateModelGraphs('models/random', manifest);
+ * ```
+ */
+export async function validateModelGraphs(dir: string, manifest: ModelManifest): Promise<void> {
+  const issues: ModelPackageIssue[] = [];
+  for (const g of packageGraphs(manifest)) {
+    const session = await openGraph(dir, g);
+    try {
+      issues.push(...checkGraph(join(dir, g.file), g.spec, session));
+    } finally {
+      await session.release();
+    }
+  }
+  const [first, ...rest] = issues;
+  if (first !== undefined) throw new ModelPackageError('E_MODEL_GRAPH_MISMATCH', [first, ...rest]);
+}
