@@ -6,7 +6,7 @@ attention masks, an x̂0 head converted to a flow. Its methods mirror the contra
 (embed, layer_kv, layer_block, head) so that export.py can export each one from the same code
 that was trained. Written for torch 1.13 (export, here) and torch 2.x (training on a GPU):
 no scaled_dot_product_attention, no parameter-free nn.LayerNorm (torch 1.13 exports it at
-opset 17 as an invalid node, DESIGN.md §7).
+opset 17 as an invalid node: docs/design.md).
 """
 import math
 
