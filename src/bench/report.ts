@@ -1,8 +1,10 @@
 /** The JSON document `block-cascade bench --json` writes: where, what and the results. */
 import { availableParallelism, cpus } from 'node:os';
+import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
 import type { CascadeOptions } from '../core/cascade-options.js';
 import type { BenchConfig, BenchRow } from './run-bench.js';
 import type { Measurement } from './measure.js';
+import { packageRoot } from '../engine/model/paths.js';
 
 /** The machine a benchmark ran on. */
 export interface MachineInfo {
@@ -33,6 +35,23 @@ export interface BenchReport {
     /** The JSONL trace written, if any. */
     readonly file?: string;
   };
+}
+
+/**
+ * A model folder as a report records it: relative to the package root when it lies inside it
+ * (`models/sprites`), else only its own name, so that no report holds a machine's absolute path.
+ *
+ * @example
+ * ```ts
+ * reportedModelDir(defaultModelDir()); // 'models/sprites'
+ * reportedModelDir('/data/models/my-model'); // 'my-model'
+ * ```
+ */
+export function reportedModelDir(dir: string): string {
+  const abs = resolve(dir);
+  const rel = relative(packageRoot(), abs);
+  if (rel !== '' && !rel.startsWith('..') && !isAbsolute(rel)) return rel.split(sep).join('/');
+  return basename(abs);
 }
 
 /**

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { cascadeConfigs, formatCascadeTable, runCascadeBench, shapeKey } from '../bench/cascade-bench.js';
 import { formatInteractiveTable, INTERACTIVE_CONFIGS, runInteractiveBench } from '../bench/interactive-bench.js';
-import { formatBenchTable, machineInfo, type BenchReport } from '../bench/report.js';
+import { formatBenchTable, machineInfo, reportedModelDir, type BenchReport } from '../bench/report.js';
 import { fpsPlot } from '../bench/svg-plot.js';
 import { runBench, summarize, type BenchConfig } from '../bench/run-bench.js';
 import { defaultModelDir } from '../engine/model/paths.js';
@@ -107,7 +107,7 @@ export async function runBenchCommand(options: BenchOptions): Promise<number> {
     if (options.json !== undefined) {
       const report: BenchReport = {
         machine: machineInfo(),
-        model: { name: runtime.manifest.name, dir: model },
+        model: { name: runtime.manifest.name, dir: reportedModelDir(model) },
         config: { ...config, lanes: options.lanes, cascade },
         results,
         runs,
@@ -188,7 +188,7 @@ async function runCascadeBenchCommand(options: BenchOptions): Promise<number> {
     process.stdout.write(`${formatCascadeTable(records)}\n`);
     const model = defaultModelDir();
     if (options.json !== undefined) {
-      const report = { machine: machineInfo(), model: { name: (runtimes.values().next().value as Runtime).manifest.name, dir: model }, request, repeats: options.repeats, warmup: options.warmup, records };
+      const report = { machine: machineInfo(), model: { name: (runtimes.values().next().value as Runtime).manifest.name, dir: reportedModelDir(model) }, request, repeats: options.repeats, warmup: options.warmup, records };
       await writeOutput(options.json, `${JSON.stringify(report, (_, v) => (v === Number.POSITIVE_INFINITY ? 'Infinity' : v), 2)}\n`);
     }
     if (options.plot !== undefined) {
@@ -216,7 +216,7 @@ async function runInteractiveBenchCommand(options: BenchOptions): Promise<number
     if (process.stderr.isTTY) process.stderr.write('\n');
     process.stdout.write(`${formatInteractiveTable(records)}\n`);
     if (options.json !== undefined) {
-      await writeOutput(options.json, `${JSON.stringify({ machine: machineInfo(), model: defaultModelDir(), blocks, switchAt, repeats: options.repeats, warmup: options.warmup, records }, null, 2)}\n`);
+      await writeOutput(options.json, `${JSON.stringify({ machine: machineInfo(), model: reportedModelDir(defaultModelDir()), blocks, switchAt, repeats: options.repeats, warmup: options.warmup, records }, null, 2)}\n`);
     }
   });
 }

@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { defaultEvalPlan, runQualityEval } from '../eval/eval.js';
 import { evalMarkdown, formatEvalTable } from '../eval/eval-report.js';
-import { machineInfo } from '../bench/report.js';
+import { machineInfo, reportedModelDir } from '../bench/report.js';
 import { defaultModelDir } from '../engine/model/paths.js';
 import type { Runtime } from '../api/runtime.js';
 import { SIGINT_EXIT_CODE, onInterrupt } from './interrupt.js';
@@ -77,7 +77,7 @@ export async function runEvalCommand(options: EvalOptions): Promise<number> {
     process.stdout.write(`${formatEvalTable(result)}\n`);
     const ctx = { model: runtime.manifest.name, seeds: options.seeds, blocks: plan.blocks, videosPerConfig: plan.cases.length, seconds };
     if (options.json !== undefined) {
-      await write(options.json, `${JSON.stringify({ machine: machineInfo(), ...ctx, model: { name: runtime.manifest.name, dir: model }, ...result }, null, 2)}\n`);
+      await write(options.json, `${JSON.stringify({ machine: machineInfo(), ...ctx, model: { name: runtime.manifest.name, dir: reportedModelDir(model) }, ...result }, null, 2)}\n`);
     }
     if (options.markdown !== undefined) await writeMarkdown(options.markdown, evalMarkdown(result, ctx));
     return 0;
