@@ -1,25 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, toPromise } from 'xstate';
-import { reportingBlockMachine } from '../src/actors/block.js';
+import { toPromise } from 'xstate';
 import { initialKvPool, commit, reserve, release } from '../src/actors/kv-pool.js';
-import { laneProxies } from '../src/actors/lane-proxy.js';
-import { supervisorMachine } from '../src/actors/supervisor.js';
-import { assertStillHeld, TickBarrier } from '../src/actors/tick-barrier.js';
-import { lagOf, resolveCascade, type Lag } from '../src/core/cascade-options.js';
-import { tickCount, tickMembers } from '../src/core/schedule.js';
+import { createGenerationSystem } from '../src/actors/system.js';
+import { assertStillHeld } from '../src/actors/tick-barrier.js';
+import type { Parallelism } from '../src/core/cascade-options.js';
+import { stageNames } from '../src/core/domain.js';
+import { admissionStage, cacheStage, cascadeSchedule, lagFor, maxInFlight, tickCount, tickMembers, type CascadeSchedule } from '../src/core/schedule.js';
 import type { TickExecutor, TickPlan } from '../src/core/tick.js';
-import { STAGES } from '../src/core/domain.js';
 
-const fmt = (entries: readonly { block: number; stage: number }[]) => entries.map((e) => `B${e.block}@${STAGES[e.stage] === 'cache' ? 'cache' : STAGES[e.stage]}`).join(' ');
+const fmt = (entries: readonly { block: number; stage: number }[], steps = 4) => entries.map((e) => `B${e.block}@${stageNames(steps)[e.stage]}`).join(' ');
 
 /** Runs the real supervisor and block actors; the executor only records what each tick holds. */
-async function runActors(lag: Lag, blocks: number) {
+async function runActors(schedule: CascadeSchedule, blocks: number) {
   const ticks: TickPlan[] = [];
-  let inFlightMax = 0;
   const executor: TickExecutor = {
     async run(plan) {
       ticks.push(plan);
-      inFlightMax = Math.max(inFlightMax, plan.members.length);
       await Promise.resolve();
       return { forwards: plan.members.length, calls: 1, runMs: 0, workerMs: 0, taskMs: 0 };
     },
@@ -27,19 +23,22 @@ async function runActors(lag: Lag, blocks: number) {
       throw new Error('a video without prompt switches never re-caches');
     },
   };
-  const barrier = new TickBarrier({ lag, blocks, attention: 'bidirectional', executor, recache: lag === 5 });
-  const { forward, encodePrompt, decode } = laneProxies(barrier, { encodePrompts: async () => {}, decode: async () => {} });
-  const machine = supervisorMachine.provide({ actors: { block: reportingBlockMachine.provide({ actors: { forward } }), encodePrompt, decode } });
-  const actor = createActor(machine, {
-    input: { seed: 1, blocks, lag, framesPerBlock: 3, latentSlots: 8, prompts: [{ fromBlock: 0, contextSlot: 0 }], kv: { capacity: 27, sinkFrames: 3, windowFrames: 9 } },
-  }).start();
+  const { actor } = createGenerationSystem({
+    seed: 1, blocks, schedule, attention: 'bidirectional', recache: schedule.parallelism === 0, executor,
+    port: { encodePrompts: async () => {}, decode: async () => {} },
+    framesPerBlock: 3, latentSlots: 8, prompts: [{ fromBlock: 0, contextSlot: 0 }], kv: { capacity: 27, sinkFrames: 3, windowFrames: 9 },
+  });
+  actor.start();
   await toPromise(actor);
-  return { ticks, inFlightMax, state: actor.getSnapshot().value };
+  return { ticks, inFlightMax: Math.max(...ticks.map((t) => t.members.length)), state: actor.getSnapshot().value };
 }
+
+const LEVELS = [0, 1, 2, 3, 4] as const satisfies readonly Parallelism[];
 
 describe('cascade schedule', () => {
   it('matches the P4 tick table of docs/design.md (Δ = 1)', () => {
-    expect([0, 1, 2, 3, 4].map((k) => fmt(tickMembers(k, 1, 100)))).toEqual([
+    const p4 = cascadeSchedule(4, 4);
+    expect([0, 1, 2, 3, 4].map((k) => fmt(tickMembers(p4, k, 100)))).toEqual([
       'B0@t3',
       'B0@t2 B1@t3',
       'B0@t1 B1@t2 B2@t3',
@@ -48,36 +47,63 @@ describe('cascade schedule', () => {
     ]);
   });
 
-  it('is the sequential pipeline for Δ = 5', () => {
-    expect([0, 4, 5, 9, 10].map((k) => fmt(tickMembers(k, 5, 100)))).toEqual(['B0@t3', 'B0@cache', 'B1@t3', 'B1@cache', 'B2@t3']);
-    expect(tickCount(8, 5)).toBe(40);
+  it('is the sequential pipeline at P0', () => {
+    const p0 = cascadeSchedule(4, 0);
+    expect([0, 4, 5, 9, 10].map((k) => fmt(tickMembers(p0, k, 100)))).toEqual(['B0@t3', 'B0@cache', 'B1@t3', 'B1@cache', 'B2@t3']);
+    expect(tickCount(p0, 8)).toBe(40);
+    expect(admissionStage(p0)).toBe(5);
   });
 
-  it('maps P levels to lags and refuses invalid combinations', () => {
-    expect([0, 1, 2, 3, 4].map((p) => lagOf(p as 0))).toEqual([5, 4, 3, 2, 1]);
-    expect(() => resolveCascade({ parallelism: 5 as never }, 1)).toThrow(/option "parallelism": expected an integer from 0 to 4/);
-    expect(() => resolveCascade({ exec: 'lanes' }, 1)).toThrow(/option "exec"/);
-    expect(() => resolveCascade({ attention: 'sideways' as never }, 1)).toThrow(/option "attention"/);
-    expect(resolveCascade({ parallelism: 4, exec: 'lanes' }, 2)).toEqual({ parallelism: 4, attention: 'bidirectional', exec: 'lanes', recache: 'off' });
-    expect(resolveCascade({}, 1).recache).toBe('on');
-    expect(() => resolveCascade({ parallelism: 2, recache: 'on' }, 1)).toThrow(/option "recache": expected "off" at P2/);
-    expect(() => resolveCascade({ recache: 'sometimes' as never }, 1)).toThrow(/option "recache": expected "on" or "off"/);
+  it('gives Δ = ⌈(N + 1)(5 − k)/5⌉: today\'s 5 − k at four steps', () => {
+    expect(LEVELS.map((k) => lagFor(4, k))).toEqual([5, 4, 3, 2, 1]);
+    expect(LEVELS.map((k) => lagFor(8, k))).toEqual([9, 8, 6, 4, 2]);
+    expect(LEVELS.map((k) => lagFor(32, k))).toEqual([33, 27, 20, 14, 7]);
+    for (const steps of [1, 2, 4, 8, 16, 32, 50]) {
+      for (const k of LEVELS) expect(maxInFlight(cascadeSchedule(steps, k)), `N=${steps} P${k}`).toBeLessThanOrEqual(k + 1);
+    }
   });
 
-  for (const lag of [1, 2, 3, 4, 5] as const) {
-    it(`runs the actors in exactly the table's ticks for Δ = ${lag}, never more than 5 blocks in flight`, async () => {
-      const blocks = 9;
-      const { ticks, inFlightMax, state } = await runActors(lag, blocks);
-      expect(state).toBe('finished');
-      expect(ticks.map((t) => t.tick)).toEqual(Array.from({ length: tickCount(blocks, lag) }, (_, k) => k));
-      expect(ticks.map((t) => fmt(t.members))).toEqual(ticks.map((t) => fmt(tickMembers(t.tick, lag, blocks))));
-      expect(inFlightMax).toBe(Math.min(5, Math.ceil(5 / lag)));
-      expect(inFlightMax).toBeLessThanOrEqual(5);
-    });
+  it('tick table at eight steps, P4 (Δ = 2)', () => {
+    const s = cascadeSchedule(8, 4);
+    expect([0, 1, 2, 3, 8, 9].map((k) => fmt(tickMembers(s, k, 100), 8))).toEqual([
+      'B0@t7',
+      'B0@t6',
+      'B0@t5 B1@t7',
+      'B0@t4 B1@t6',
+      'B0@cache B1@t1 B2@t3 B3@t5 B4@t7',
+      'B1@t0 B2@t2 B3@t4 B4@t6',
+    ]);
+    expect(admissionStage(s)).toBe(2);
+  });
+
+  it('tick table at 32 steps, P4 (Δ = 7) and P0', () => {
+    const p4 = cascadeSchedule(32, 4);
+    expect(fmt(tickMembers(p4, 28, 100), 32)).toBe('B0@t3 B1@t10 B2@t17 B3@t24 B4@t31');
+    expect(fmt(tickMembers(p4, 32, 100), 32)).toBe('B0@cache B1@t6 B2@t13 B3@t20 B4@t27');
+    expect(tickCount(p4, 10)).toBe(9 * 7 + 33);
+    const p0 = cascadeSchedule(32, 0);
+    expect(fmt(tickMembers(p0, 33, 100), 32)).toBe('B1@t31');
+    expect(cacheStage(p0)).toBe(32);
+  });
+
+  for (const steps of [4, 8, 32]) {
+    for (const k of LEVELS) {
+      it(`runs the actors in exactly the table's ticks at ${steps} steps, P${k}, at most ${k + 1} blocks in flight`, async () => {
+        const blocks = 9;
+        const schedule = cascadeSchedule(steps, k);
+        const { ticks, inFlightMax, state } = await runActors(schedule, blocks);
+        expect(state).toBe('finished');
+        expect(ticks.map((t) => t.tick)).toEqual(Array.from({ length: tickCount(schedule, blocks) }, (_, i) => i));
+        expect(ticks.map((t) => fmt(t.members, steps))).toEqual(ticks.map((t) => fmt(tickMembers(schedule, t.tick, blocks), steps)));
+        expect(inFlightMax).toBe(maxInFlight(schedule));
+        expect(inFlightMax).toBeLessThanOrEqual(k + 1);
+        expect(ticks.reduce((n, t) => n + t.members.length, 0)).toBe(blocks * (steps + 1));
+      });
+    }
   }
 
   it('gives the caching block fresh slots and the others only committed ones', async () => {
-    const { ticks } = await runActors(1, 7);
+    const { ticks } = await runActors(cascadeSchedule(4, 4), 7);
     for (const t of ticks) {
       const caching = t.members.find((m) => m.stage === 4);
       expect(t.cacheSlots === null).toBe(caching === undefined);

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import {
-  capacityFor,
   commit,
   initialKvPool,
   kvPoolMachine,
@@ -14,6 +13,7 @@ import {
   type KvPoolContext,
   type KvRefusedEvent,
 } from '../src/actors/kv-pool.js';
+import { capacityFor } from '../src/core/schedule.js';
 
 const sinkFrames = 3;
 const windowFrames = 9;

@@ -75,14 +75,25 @@ describe('runtime: bad input and failures', () => {
     }
   });
 
-  it('refuses a model whose sampler does not have four steps, naming the file and field', async () => {
+  it('runs a model whose sampler has three steps (t2 → t1 → t0 → cache) and refuses a bad step count', async () => {
     const model = await modelWith('three-steps', (m) => {
       m.sampler.timesteps = [1000, 750, 500];
     });
-    const error = await createRuntime({ model }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ModelPackageError);
-    expect(String((error as Error).message)).toContain(join(model, 'model.json'));
-    expect(String((error as Error).message)).toContain('sampler.timesteps');
+    const runtime = await createRuntime({ model });
+    try {
+      const states: string[] = [];
+      const frames: Frame[] = [];
+      for await (const frame of runtime.generate({ seed: 1, blocks: 2, prompt: 'red ball moving left' }, {
+        trace: (r) => void (r.kind === 'state' && r.actor === 'block.0' && states.push(r.state)),
+      })) frames.push(frame);
+      expect(frames).toHaveLength(6);
+      expect(states).toEqual(['queued', 't2', 't1', 't0', 'cache', 'done']);
+      expect(runtime.stats().forwards).toBe(2 * 4);
+      await expect(drain(runtime.generate({ seed: 1, blocks: 2, prompt: 'red' }, { steps: 0 }))).rejects.toThrow(/option "steps": expected an integer from 1 to 1000, got 0/);
+    } finally {
+      await runtime.close();
+    }
+    await expect(createRuntime({ model, steps: 2.5 })).rejects.toBeInstanceOf(InvalidOptionError);
   });
 
   it('reports a lane failure with the lane and task, and stays usable', async () => {

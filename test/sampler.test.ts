@@ -42,9 +42,24 @@ describe('stagePlan', () => {
     ]);
   });
 
-  it('refuses a schedule whose step count does not match the block machine, and a bad index', () => {
-    expect(() => stagePlan(buildSchedule({ ...selfForcing, timesteps: [1000, 500] }), 0)).toThrow(/4 denoising stages but the schedule has 2 steps/);
+  it('plans N-step schedules (t{N−1} … t0, then cache) and refuses a stage outside them', () => {
+    const two = buildSchedule({ ...selfForcing, timesteps: [1000, 500] });
+    expect([0, 1, 2].map((i) => stagePlan(two, i).stage)).toEqual(['t1', 't0', 'cache']);
+    expect(stagePlan(two, 1).sigmaNext).toBe(0);
+    expect(() => stagePlan(two, 3)).toThrow(/stage index 3 is not one of 0..2/);
     expect(() => stagePlan(schedule, 5 as StageIndex)).toThrow(/stage index 5/);
+  });
+
+  it('keeps the manifest\'s own timesteps at its step count and spreads N steps on an even grid, warped', () => {
+    expect(buildSchedule(selfForcing, 4)).toEqual(buildSchedule(selfForcing));
+    const eight = buildSchedule({ shift: 5, timesteps: [1000, 750, 500, 250], warp: false }, 8);
+    expect(eight.sigmas).toEqual([1, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125]);
+    const warped = buildSchedule({ ...selfForcing }, 32);
+    expect(warped.sigmas).toHaveLength(32);
+    expect(warped.sigmas[0]).toBe(1);
+    // σ = 5r/(1 + 4r) at r = 1 − 1/32.
+    expect(warped.sigmas[1]).toBeCloseTo((5 * (31 / 32)) / (1 + 4 * (31 / 32)), 12);
+    expect(() => buildSchedule(selfForcing, 0)).toThrow(/steps: 0 is not a positive integer/);
   });
 });
 

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, toPromise } from 'xstate';
 import { reportingBlockMachine, type ForwardInput } from '../src/actors/block.js';
+import { cascadeSchedule } from '../src/core/schedule.js';
 import { freeContextSlot, supervisorMachine, type DecodeInput, type EncodeInput, type SupervisorInput } from '../src/actors/supervisor.js';
 
 const input: SupervisorInput = {
   seed: 1,
   blocks: 4,
-  lag: 5,
+  schedule: cascadeSchedule(4, 0),
   framesPerBlock: 3,
   latentSlots: 2,
   prompts: [{ fromBlock: 0, contextSlot: 0 }],
@@ -105,14 +106,14 @@ describe('supervisor: a prompt timeline', () => {
     await toPromise(actor);
     expect([...new Set(contexts)]).toEqual(['b0:ctx0', 'b1:ctx0', 'b2:ctx1', 'b3:ctx1']);
     expect(actor.getSnapshot().context.prompts).toEqual([{ fromBlock: 0, contextSlot: 0 }, { fromBlock: 2, contextSlot: 1 }]);
-    const busy = { prompts: [{ fromBlock: 0, contextSlot: 0 }, { fromBlock: 1, contextSlot: 1 }], progress: { 0: 3, 1: 0 }, nextBlock: 2 } as const;
+    const busy = { prompts: [{ fromBlock: 0, contextSlot: 0 }, { fromBlock: 1, contextSlot: 1 }], progress: { 0: 3, 1: 0 }, nextBlock: 2, schedule: cascadeSchedule(4, 0) } as const;
     expect(freeContextSlot(busy, 2)).toBeNull();
     expect(freeContextSlot(busy, 3)).toBe(2);
   });
 
   it('a scheduled switch the next block has not reached is protected; a live switch replaces it', () => {
     const prompts = [{ fromBlock: 0, contextSlot: 0 }, { fromBlock: 5, contextSlot: 1 }];
-    expect(freeContextSlot({ prompts, progress: {}, nextBlock: 2 }, 3)).toBe(2);
+    expect(freeContextSlot({ prompts, progress: {}, nextBlock: 2, schedule: cascadeSchedule(4, 0) }, 3)).toBe(2);
   });
 
   it('pause stops admission until resume; blocks in flight finish', async () => {

@@ -1,12 +1,13 @@
 /**
- * The block machine: one video block's life, `queued → t3 → t2 → t1 → t0 → cache → done`.
+ * The block machine: one video block's life, `queued → t{N−1} → … → t0 → cache → done` for an
+ * N-step schedule (`queued → t3 → t2 → t1 → t0 → cache → done` at four steps).
  *
  * Each stage invokes the `forward` actor (a lane proxy provided by the runtime) and moves on
  * when it resolves. The context holds handles (slots, positions), never tensors, so the
  * machine stays cheap to inspect.
  */
 import { assign, fromPromise, sendParent, setup } from 'xstate';
-import { STAGES, type BlockIndex, type Stage, type StageIndex } from '../core/domain.js';
+import { stageNames, STAGES, type BlockIndex, type Stage, type StageIndex } from '../core/domain.js';
 
 /** Handles a block's forwards need; all small numbers. */
 export interface BlockInput {
@@ -50,7 +51,7 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-const stageState = (stage: StageIndex, next: Stage | 'done') => ({
+const stageState = (stage: StageIndex, name: Stage, next: Stage | 'done') => ({
   entry: { type: 'reportStage' as const, params: { stage } },
   invoke: {
     // One id for every stage, so the done/error events are the same type at each stage.
@@ -68,25 +69,14 @@ const stageState = (stage: StageIndex, next: Stage | 'done') => ({
     onError: {
       target: 'failed' as const,
       actions: [
-        { type: 'recordFailure' as const, params: ({ event }: { event: { error: unknown } }) => ({ stage, message: errorMessage(event.error) }) },
+        { type: 'recordFailure' as const, params: ({ event }: { event: { error: unknown } }) => ({ stage, name, message: errorMessage(event.error) }) },
         { type: 'reportFailure' as const, params: ({ event }: { event: { error: unknown } }) => ({ stage, message: errorMessage(event.error) }) },
       ],
     },
   },
 });
 
-/**
- * The block machine. Provide `forward` with `blockMachine.provide({ actors: { forward } })`.
- *
- * @example
- * ```ts
- * const machine = blockMachine.provide({ actors: { forward: fromPromise(async ({ input }) => runOnLane(input)) } });
- * const block = createActor(machine, { input: { block: asBlockIndex(0), seed: 1, latentSlot: 0, positions: [0, 1, 2] } });
- * block.start();
- * block.send({ type: 'block.admit', contextSlot: 0 });
- * ```
- */
-export const blockMachine = setup({
+const blockSetup = setup({
   types: {
     context: {} as BlockContext,
     input: {} as BlockInput,
@@ -98,43 +88,72 @@ export const blockMachine = setup({
     }),
   },
   actions: {
-    recordFailure: assign((_, params: { stage: StageIndex; message: string }) => ({
-      failure: `stage ${STAGES[params.stage]}: ${params.message}`,
+    recordFailure: assign((_, params: { stage: StageIndex; name: Stage; message: string }) => ({
+      failure: `stage ${params.name}: ${params.message}`,
     })),
     // Reports are no-ops on a stand-alone block; `reportingBlockMachine` sends them to the parent.
     reportStage: (_, _params: { stage: StageIndex }) => {},
     reportFailure: (_, _params: { stage: StageIndex; message: string }) => {},
   },
-}).createMachine({
-  id: 'block',
-  initial: 'queued',
-  context: ({ input }) => ({ ...input, contextSlot: -1, failure: null }),
-  states: {
-    queued: {
-      on: {
-        'block.admit': {
-          target: 't3',
-          actions: assign({ contextSlot: ({ event }) => event.contextSlot }),
-        },
-      },
-    },
-    t3: stageState(0, 't2'),
-    t2: stageState(1, 't1'),
-    t1: stageState(2, 't0'),
-    t0: stageState(3, 'cache'),
-    cache: stageState(4, 'done'),
-    // The parent learns of completion from XState's own `xstate.done.actor.block.N` event.
-    done: { type: 'final' },
-    // Terminal but not final: a final state would also send a done event, after the parent
-    // has already stopped on `block.failed`.
-    failed: {},
-  },
 });
 
-/** The stage a state name stands for, or null for `queued`, `done` and `failed`. */
-export function stageOfState(state: string): StageIndex | null {
-  const index = (STAGES as readonly string[]).indexOf(state);
-  return index < 0 ? null : (index as StageIndex);
+/**
+ * The block machine of an N-step schedule: its denoising states are the step list's,
+ * `t{N−1} … t0`, then `cache`. Machines are made once per step count. Provide `forward` with
+ * `.provide({ actors: { forward } })`.
+ *
+ * @example
+ * ```ts
+ * const machine = blockMachineFor(8).provide({ actors: { forward: fromPromise(async ({ input }) => runOnLane(input)) } });
+ * const block = createActor(machine, { input: { block: asBlockIndex(0), seed: 1, latentSlot: 0, positions: [0, 1, 2] } });
+ * block.start();
+ * block.send({ type: 'block.admit', contextSlot: 0 });
+ * ```
+ */
+export function blockMachineFor(steps: number): BlockMachine {
+  let machine = machines.get(steps);
+  if (!machine) {
+    machine = buildBlockMachine(steps);
+    machines.set(steps, machine);
+  }
+  return machine;
+}
+
+function buildBlockMachine(steps: number) {
+    const names = stageNames(steps);
+    return blockSetup.createMachine({
+      id: 'block',
+      initial: 'queued',
+      context: ({ input }) => ({ ...input, contextSlot: -1, failure: null }),
+      states: {
+        queued: {
+          on: {
+            'block.admit': {
+              target: names[0] as Stage,
+              actions: assign({ contextSlot: ({ event }) => event.contextSlot }),
+            },
+          },
+        },
+        ...Object.fromEntries(names.map((name, stage) => [name, stageState(stage, name, names[stage + 1] ?? 'done')])),
+        // The parent learns of completion from XState's own `xstate.done.actor.block.N` event.
+        done: { type: 'final' },
+        // Terminal but not final: a final state would also send a done event, after the parent
+        // has already stopped on `block.failed`.
+        failed: {},
+      },
+    });
+}
+
+type BlockMachine = ReturnType<typeof buildBlockMachine>;
+const machines = new Map<number, BlockMachine>();
+
+/** The four-step block machine: `queued → t3 → t2 → t1 → t0 → cache → done`. */
+export const blockMachine = blockMachineFor(STAGES.length - 1);
+
+/** The stage a state name stands for in an N-step block, or null for `queued`, `done` and `failed`. */
+export function stageOfState(state: string, steps = STAGES.length - 1): StageIndex | null {
+  const index = (stageNames(steps) as readonly string[]).indexOf(state);
+  return index < 0 ? null : index;
 }
 
 /**
@@ -143,10 +162,10 @@ export function stageOfState(state: string): StageIndex | null {
  *
  * @example
  * ```ts
- * const block = reportingBlockMachine.provide({ actors: { forward } });
+ * const block = reportingBlockMachineFor(32).provide({ actors: { forward } });
  * ```
  */
-export const reportingBlockMachine = blockMachine.provide({
+export const reportingBlockMachineFor = (steps: number) => blockMachineFor(steps).provide({
   actions: {
     reportStage: sendParent(({ context }, params: { stage: StageIndex }): BlockReport => ({
       type: 'block.stage',
@@ -161,3 +180,6 @@ export const reportingBlockMachine = blockMachine.provide({
     })),
   },
 });
+
+/** The four-step reporting block machine (the supervisor's default `block` actor). */
+export const reportingBlockMachine = reportingBlockMachineFor(STAGES.length - 1);

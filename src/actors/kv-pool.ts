@@ -29,7 +29,7 @@ export interface SlotEntry {
 }
 
 export interface KvPoolInput {
-  /** Slots in the slabs; see {@link capacityFor}. */
+  /** Slots in the slabs; see `capacityFor` (`core/schedule.ts`). */
   readonly capacity: number;
   readonly sinkFrames: number;
   readonly windowFrames: number;
@@ -56,19 +56,6 @@ export interface KvRefusedEvent {
   readonly type: 'kv.refused';
   readonly block: number;
   readonly message: string;
-}
-
-/**
- * Slots a pool needs: the sink, the window, and the frames of the blocks in flight (whose
- * slots are reserved while older frames are still readable).
- *
- * @example
- * ```ts
- * capacityFor({ sinkFrames: 3, windowFrames: 9, framesPerBlock: 3, inFlightBlocks: 5 }); // 27
- * ```
- */
-export function capacityFor(p: { sinkFrames: number; windowFrames: number; framesPerBlock: number; inFlightBlocks: number }): number {
-  return p.sinkFrames + p.windowFrames + p.inFlightBlocks * p.framesPerBlock;
 }
 
 /**

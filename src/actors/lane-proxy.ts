@@ -8,7 +8,6 @@
  * shared memory and never enter an actor or an event.
  */
 import { fromPromise, type ActorRefFrom } from 'xstate';
-import { STAGES } from '../core/domain.js';
 import type { ForwardInput, ForwardOutput } from './block.js';
 import type { kvPoolMachine } from './kv-pool.js';
 import type { DecodeInput, EncodeInput } from './supervisor.js';
@@ -36,7 +35,7 @@ export interface ProxyPort {
 export function laneProxies(barrier: TickBarrier, port: ProxyPort) {
   const forward = fromPromise<ForwardOutput, ForwardInput>(async ({ input, system }) => {
     const kvPool = system.get('kv-pool') as ActorRefFrom<typeof kvPoolMachine> | undefined;
-    if (!kvPool) throw new Error(`block ${input.block}, stage ${STAGES[input.stage]}: no KV pool in the actor system`);
+    if (!kvPool) throw new Error(`block ${input.block}, stage ${input.stage}: no KV pool in the actor system`);
     const timing = await barrier.submit(input, kvPool);
     return { tickMembers: timing.forwards, runMs: timing.runMs, taskMs: timing.taskMs };
   });

@@ -2,25 +2,25 @@
  * The supervisor: owns the schedule of one generation.
  *
  * It encodes the prompt, spawns the KV-pool actor and one block actor per block, admits a new
- * block when the newest one has reached the lag stage Δ (Δ = 5: when it is done, the
- * sequential pipeline), asks for a block's decode as soon as its latents are final (it enters
- * `cache`), and recycles a block's latent slot once it is both cached and decoded.
+ * block when the newest one has reached the schedule's admission stage (`admissionStage`: the
+ * lag stage Δ, or done in the sequential pipeline), asks for a block's decode as soon as its
+ * latents are final (it enters `cache`), and recycles a block's latent slot once it is both
+ * cached and decoded.
  */
 import { assign, enqueueActions, fromPromise, setup, type ActorRefFrom } from 'xstate';
 import { asBlockIndex, type BlockIndex, type StageIndex } from '../core/domain.js';
 import { reportingBlockMachine, type BlockInput, type BlockReport } from './block.js';
 import { kvPoolMachine } from './kv-pool.js';
-import type { Lag } from '../core/cascade-options.js';
+import { admissionStage, cacheStage, stageCount, type CascadeSchedule } from '../core/schedule.js';
 
-
-/** Progress of a block as the supervisor sees it: a stage index, or 5 once done. */
-type BlockProgress = StageIndex | 5;
-const DONE: BlockProgress = 5;
+/** Progress of a block as the supervisor sees it: a stage index, or the stage count once done. */
+type BlockProgress = StageIndex;
 
 export interface SupervisorInput {
   readonly seed: number;
   readonly blocks: number;
-  readonly lag: Lag;
+  /** Steps and lag: admission reads them through `admissionStage`. */
+  readonly schedule: CascadeSchedule;
   readonly framesPerBlock: number;
   /** Latent slots available; bounds the blocks alive (in flight or waiting for decode). */
   readonly latentSlots: number;
@@ -97,12 +97,12 @@ function errorMessage(error: unknown): string {
  * const slot = freeContextSlot(actor.getSnapshot().context, 8);
  * ```
  */
-export function freeContextSlot(ctx: Pick<SupervisorContext, 'prompts' | 'progress' | 'nextBlock'>, slots: number): number | null {
+export function freeContextSlot(ctx: Pick<SupervisorContext, 'prompts' | 'progress' | 'nextBlock' | 'schedule'>, slots: number): number | null {
   // The prompt of the next block and every scheduled one after it.
   const current = contextSlotOf(ctx.prompts, ctx.nextBlock);
   const used = new Set<number>([current, ...ctx.prompts.filter((p) => p.fromBlock > ctx.nextBlock).map((p) => p.contextSlot)]);
   for (const [block, progress] of Object.entries(ctx.progress)) {
-    if (progress !== DONE) used.add(contextSlotOf(ctx.prompts, Number(block)));
+    if (progress !== stageCount(ctx.schedule)) used.add(contextSlotOf(ctx.prompts, Number(block)));
   }
   for (let slot = 0; slot < slots; slot++) if (!used.has(slot)) return slot;
   return null;
@@ -114,12 +114,12 @@ function canAdmit(ctx: SupervisorContext): boolean {
   if (ctx.nextBlock === 0) return true;
   const newest = ctx.progress[ctx.nextBlock - 1];
   // The newest block may already be gone (done and decoded): then nothing holds us back.
-  return newest === undefined || newest >= ctx.lag;
+  return newest === undefined || newest >= admissionStage(ctx.schedule);
 }
 
 /** Frees a block's latent slot once it is both cached (done) and decoded. */
 function recycle(ctx: SupervisorContext, block: number): Partial<SupervisorContext> {
-  if (ctx.progress[block] !== DONE || !ctx.decodedBlocks.includes(block)) return {};
+  if (ctx.progress[block] !== stageCount(ctx.schedule) || !ctx.decodedBlocks.includes(block)) return {};
   const { [block]: slot, ...latentSlotOf } = ctx.latentSlotOf;
   const { [block]: _progress, ...progress } = ctx.progress;
   return {
@@ -138,7 +138,7 @@ function recycle(ctx: SupervisorContext, block: number): Partial<SupervisorConte
  * @example
  * ```ts
  * const supervisor = createActor(supervisorMachine.provide({ actors: { block, encodePrompt, decode } }), {
- *   input: { seed: 7, blocks: 8, lag: 5, framesPerBlock: 3, latentSlots: 8,
+ *   input: { seed: 7, blocks: 8, schedule: cascadeSchedule(4, 0), framesPerBlock: 3, latentSlots: 8,
  *            prompts: [{ fromBlock: 0, contextSlot: 0 }], kv: { capacity: 15, sinkFrames: 3, windowFrames: 9 } },
  * });
  * supervisor.start();
@@ -236,7 +236,7 @@ export const supervisorMachine = setup({
         'block.stage': {
           actions: enqueueActions(({ context, event, enqueue }) => {
             enqueue.assign({ progress: { ...context.progress, [event.block]: event.stage } });
-            if (event.stage === 4) {
+            if (event.stage === cacheStage(context.schedule)) {
               // Its latents are final once it enters the cache step: decode in parallel with it.
               enqueue.spawnChild('decode', {
                 id: `decode.${event.block}`,
@@ -248,7 +248,7 @@ export const supervisorMachine = setup({
         'xstate.done.actor.block.*': {
           actions: assign(({ context, event }) => {
             const block = Number(event.type.slice('xstate.done.actor.block.'.length));
-            const marked = { ...context, progress: { ...context.progress, [block]: DONE } };
+            const marked = { ...context, progress: { ...context.progress, [block]: stageCount(context.schedule) } };
             return { progress: marked.progress, ...recycle(marked, block) };
           }),
         },

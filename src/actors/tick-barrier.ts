@@ -4,14 +4,13 @@
  * Each block actor invokes one forward per stage on its own; in a cascade the blocks of a tick
  * must run together (they attend to each other's same-tick tokens). The barrier holds each
  * forward until every block of its tick has arrived, then runs the tick once. It knows whom to
- * expect from the schedule (block b runs stage s at tick b·Δ + s), never from timing, so the
- * grouping is the same however the event loop interleaves.
+ * expect from the schedule (block b runs stage s at tick b·Δ + s, `core/schedule.ts`), never
+ * from timing, so the grouping is the same however the event loop interleaves.
  */
 import type { ActorRefFrom } from 'xstate';
-import { STAGES, type StageIndex } from '../core/domain.js';
-import type { AttentionMode, Lag } from '../core/cascade-options.js';
-import { tickMembers, tickOf } from '../core/schedule.js';
-import type { RecachePlan, TickExecutor, TickMember, TickTiming } from '../core/tick.js';
+import type { AttentionMode } from '../core/cascade-options.js';
+import { cacheStage, tickMembers, tickOf, type CascadeSchedule } from '../core/schedule.js';
+import type { FeatureUse, RecachePlan, TickExecutor, TickMember, TickTiming } from '../core/tick.js';
 import type { ForwardInput } from './block.js';
 import { kvPoolMachine, readableSlots, slotsOfBlock, type SlotEntry } from './kv-pool.js';
 
@@ -24,7 +23,7 @@ interface Waiting {
 }
 
 export interface TickBarrierOptions {
-  readonly lag: Lag;
+  readonly schedule: CascadeSchedule;
   readonly blocks: number;
   readonly attention: AttentionMode;
   readonly executor: TickExecutor;
@@ -37,6 +36,11 @@ export interface TickBarrierOptions {
   readonly recache?: boolean;
   /** Called after each re-cache. */
   readonly onRecache?: (plan: RecachePlan, timing: TickTiming) => void;
+  /**
+   * Whether a member computes its layers or reuses cached features (block-wise feature
+   * caching decides per block and step). Default: every member computes.
+   */
+  readonly features?: (input: ForwardInput) => FeatureUse;
 }
 
 /** @internal */
@@ -71,13 +75,13 @@ export class TickBarrier {
    * ```
    */
   submit(input: ForwardInput, kvPool: KvPoolRef): Promise<TickTiming> {
-    const { lag, blocks } = this.#options;
-    const tick = tickOf(input.block, input.stage, lag);
+    const { schedule, blocks } = this.#options;
+    const tick = tickOf(schedule, input.block, input.stage);
     return new Promise<TickTiming>((resolve, reject) => {
       const arrived = this.#waiting.get(tick) ?? [];
       arrived.push({ input, resolve, reject });
       this.#waiting.set(tick, arrived);
-      if (arrived.length === tickMembers(tick, lag, blocks).length) {
+      if (arrived.length === tickMembers(schedule, tick, blocks).length) {
         this.#waiting.delete(tick);
         void this.#run(tick, arrived, kvPool);
       }
@@ -89,6 +93,7 @@ export class TickBarrier {
       .map(({ input }) => ({
         block: input.block,
         stage: input.stage,
+        features: this.#options.features?.(input) ?? 'compute',
         seed: input.seed,
         latentSlot: input.latentSlot,
         contextSlot: input.contextSlot,
@@ -100,7 +105,7 @@ export class TickBarrier {
       await this.#recacheIfSwitched(members, readable);
       if (this.#stopped) return;
       const pastSlots = readable.map((s) => s.slot);
-      const caching = members.find((m) => m.stage === (STAGES.length - 1 as StageIndex));
+      const caching = members.find((m) => m.stage === cacheStage(this.#options.schedule));
       let cacheSlots: number[] | null = null;
       if (caching) {
         kvPool.send({ type: 'kv.reserve', block: caching.block, positions: [...caching.positions] });

@@ -61,6 +61,8 @@ export interface GenerateOptions {
   readonly onProgress?: (progress: Progress) => void;
   /** Block Cascading settings for this generation; override the runtime's. */
   readonly cascade?: Partial<CascadeOptions>;
+  /** Denoising steps per block (default: the runtime's, else the model's sampler). */
+  readonly steps?: number;
   /**
    * Receives this generation's trace records (docs/inspector.md): actor states and events,
    * lane activity, KV-pool occupancy, switches, frames. Small records, never tensors.
@@ -79,6 +81,12 @@ export interface RuntimeOptions {
    * `attention` inside the cascade window, `exec` joint (one forward per tick) or lanes.
    */
   readonly cascade?: Partial<CascadeOptions>;
+  /**
+   * Denoising steps per block for every generation (default: the model's sampler, e.g. 4). At
+   * N steps σ follows the model's sampler (shift, warp) on an even grid; the P levels keep
+   * their meaning (Pk: at most k + 1 blocks in flight, lag ⌈(N + 1)(5 − k)/5⌉).
+   */
+  readonly steps?: number;
 }
 
 /** Counters of the work done so far, for benchmarks. */

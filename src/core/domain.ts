@@ -27,13 +27,28 @@ export const asLaneId = (n: number): LaneId => n as LaneId;
 export const asKvSlot = (n: number): KvSlot => n as KvSlot;
 
 /**
- * The five forwards a block goes through: four denoising steps at decreasing noise, then the
- * cache step over the clean result at t = 0 that writes the block's K/V.
+ * A stage of a block: one denoising step `t{N−1} … t0` at decreasing noise, then `cache`, the
+ * forward over the clean result at t = 0 that writes the block's K/V.
  */
-export const STAGES = ['t3', 't2', 't1', 't0', 'cache'] as const;
-export type Stage = (typeof STAGES)[number];
-/** Position of a stage in {@link STAGES}: 0 for `t3` … 4 for `cache`. */
-export type StageIndex = 0 | 1 | 2 | 3 | 4;
+export type Stage = `t${number}` | 'cache';
+/** Position of a stage in a block's life: 0 for the first (noisiest) step … N for `cache`. */
+export type StageIndex = number;
+
+/**
+ * The stages of an N-step schedule, in the order a block passes them.
+ *
+ * @example
+ * ```ts
+ * stageNames(4); // ['t3', 't2', 't1', 't0', 'cache']
+ * stageNames(8); // ['t7', …, 't0', 'cache']
+ * ```
+ */
+export function stageNames(steps: number): readonly Stage[] {
+  return [...Array.from({ length: steps }, (_, i): Stage => `t${steps - 1 - i}`), 'cache'];
+}
+
+/** The stages of the four-step schedule: `t3 → t2 → t1 → t0 → cache`. */
+export const STAGES = ['t3', 't2', 't1', 't0', 'cache'] as const satisfies readonly Stage[];
 
 /** Where a lane runs its forwards. */
 export type Device = 'cpu' | `cuda:${number}`;

@@ -2,7 +2,7 @@
  * Typed errors of the runtime. Each says what went wrong and where (lane, block, stage), so
  * that a failure deep in a worker reads like a sentence at the top.
  */
-import { STAGES, type StageIndex } from './domain.js';
+import type { Stage } from './domain.js';
 
 /** A lane's worker failed a task or could not start. */
 export class LaneError extends Error {
@@ -10,11 +10,11 @@ export class LaneError extends Error {
   constructor(
     readonly lane: number,
     readonly block: number | null,
-    readonly stage: StageIndex | null,
+    readonly stage: Stage | null,
     what: string,
     cause: unknown,
   ) {
-    const where = [`lane ${lane}`, block === null ? null : `block ${block}`, stage === null ? null : `stage ${STAGES[stage]}`]
+    const where = [`lane ${lane}`, block === null ? null : `block ${block}`, stage === null ? null : `stage ${stage}`]
       .filter(Boolean)
       .join(', ');
     super(`${where}: ${what}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
@@ -37,5 +37,14 @@ export class InvalidOptionError extends TypeError {
   constructor(readonly option: string, expected: string, got: unknown) {
     super(`option "${option}": expected ${expected}, got ${JSON.stringify(got)}`);
     this.name = 'InvalidOptionError';
+  }
+}
+
+/** A block failed; the message says which block, lane and stage. */
+export class GenerationFailedError extends Error {
+  readonly code = 'GENERATION_FAILED';
+  constructor(readonly block: number, message: string) {
+    super(block >= 0 ? `block ${block}: ${message}` : message);
+    this.name = 'GenerationFailedError';
   }
 }

@@ -1,9 +1,9 @@
 /**
- * The Self-Forcing flow-matching sampler: a warped few-step schedule, `x0 = x_t − σ·v`, and
+ * The flow-matching sampler of block-causal models: a warped N-step schedule, `x0 = x_t − σ·v`, and
  * fresh noise between steps. Pure functions over Float32Arrays; the noise is passed in so that
  * the caller decides where it comes from (a counter-based generator).
  */
-import { STAGES, type Stage, type StageIndex } from './domain.js';
+import { stageNames, type Stage, type StageIndex } from './domain.js';
 import type { ModelManifest, SamplerUpdate } from './manifest-types.js';
 
 /** Noise levels and model timesteps of the denoising steps, highest noise first. */
@@ -34,22 +34,41 @@ export class SamplerError extends RangeError {
 }
 
 /**
- * Warps raw timesteps with the shift: `σ_raw = t/1000`, `σ = shift·σ_raw / (1 + (shift − 1)·σ_raw)`,
- * `t = 1000σ`. Throws {@link SamplerError} unless the σ descend strictly inside (0, 1].
+ * The raw timesteps of an N-step schedule: the manifest's own list when N is its length (or
+ * not given), else an even grid `1000·(1 − i/N)`, i = 0 … N − 1.
+ *
+ * @example
+ * ```ts
+ * rawTimesteps({ timesteps: [1000, 750, 500, 250] }, 8); // [1000, 875, 750, 625, 500, 375, 250, 125]
+ * ```
+ */
+export function rawTimesteps(sampler: Pick<ModelManifest['sampler'], 'timesteps'>, steps?: number): readonly number[] {
+  if (steps === undefined || steps === sampler.timesteps.length) return sampler.timesteps;
+  if (!Number.isInteger(steps) || steps < 1) throw new SamplerError(`steps: ${steps} is not a positive integer`);
+  return Array.from({ length: steps }, (_, i) => 1000 * (1 - i / steps));
+}
+
+/**
+ * The σ and model timesteps of `steps` denoising steps (default: the manifest's own list).
+ * Raw timesteps are warped with the shift when the sampler says so: `σ_raw = t/1000`,
+ * `σ = shift·σ_raw / (1 + (shift − 1)·σ_raw)`, `t = 1000σ`. Throws {@link SamplerError} unless
+ * the σ descend strictly inside (0, 1].
  *
  * @example
  * ```ts
  * buildSchedule({ shift: 5, timesteps: [1000, 750, 500, 250], warp: true }).sigmas; // [1, 0.9375, 0.8333…, 0.625]
+ * buildSchedule({ shift: 5, timesteps: [1000, 750, 500, 250], warp: false }, 32).sigmas.length; // 32
  * ```
  */
-export function buildSchedule(sampler: ModelManifest['sampler']): Schedule {
+export function buildSchedule(sampler: Pick<ModelManifest['sampler'], 'shift' | 'timesteps' | 'warp'>, steps?: number): Schedule {
   if (sampler.warp && !(Number.isFinite(sampler.shift) && sampler.shift > 0)) {
     throw new SamplerError(`sampler.shift: ${sampler.shift} is not a positive number`);
   }
-  if (sampler.timesteps.length === 0) throw new SamplerError('sampler.timesteps: no denoising step');
-  const sigmas = sampler.timesteps.map((t) => {
-    const raw = t / 1000;
-    return sampler.warp ? (sampler.shift * raw) / (1 + (sampler.shift - 1) * raw) : raw;
+  const raw = rawTimesteps(sampler, steps);
+  if (raw.length === 0) throw new SamplerError('sampler.timesteps: no denoising step');
+  const sigmas = raw.map((t) => {
+    const r = t / 1000;
+    return sampler.warp ? (sampler.shift * r) / (1 + (sampler.shift - 1) * r) : r;
   });
   sigmas.forEach((sigma, i) => {
     if (!(sigma > 0 && sigma <= 1)) throw new SamplerError(`sampler.timesteps[${i}]: σ ${sigma} is outside (0, 1]`);
@@ -61,19 +80,17 @@ export function buildSchedule(sampler: ModelManifest['sampler']): Schedule {
 }
 
 /**
- * The plan of stage `index` (0 = t3 … 3 = t0, 4 = cache) of a four-step schedule.
+ * The plan of stage `index` of a schedule: 0 … N − 1 denoise (`t{N−1}` … `t0`), N caches.
  *
  * @example
  * ```ts
- * stagePlan(schedule, 3); // { stage: 't0', timestep: 625, sigma: 0.625, sigmaNext: 0, isCache: false }
+ * stagePlan(schedule, 3); // four steps: { stage: 't0', timestep: 625, sigma: 0.625, sigmaNext: 0, isCache: false }
  * ```
  */
 export function stagePlan(schedule: Schedule, index: StageIndex): StagePlan {
-  const stage = STAGES[index];
-  if (stage === undefined) throw new SamplerError(`stage index ${index} is not one of 0..${STAGES.length - 1}`);
-  if (schedule.sigmas.length !== STAGES.length - 1) {
-    throw new SamplerError(`the block machine has ${STAGES.length - 1} denoising stages but the schedule has ${schedule.sigmas.length} steps`);
-  }
+  const steps = schedule.sigmas.length;
+  const stage = stageNames(steps)[index];
+  if (stage === undefined || !Number.isInteger(index)) throw new SamplerError(`stage index ${index} is not one of 0..${steps}`);
   if (stage === 'cache') return { stage, timestep: 0, sigma: 0, sigmaNext: 0, isCache: true };
   return {
     stage,

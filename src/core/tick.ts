@@ -8,10 +8,18 @@
 import type { StageIndex } from './domain.js';
 import type { AttentionMode } from './cascade-options.js';
 
+/**
+ * Whether a tick member runs its layers (`compute`) or reuses features cached at an earlier step
+ * (`reuse`, block-wise feature caching). The K/V write pass (the cache step) always computes.
+ */
+export type FeatureUse = 'compute' | 'reuse';
+
 /** One block's part of a tick: handles only, no tensors. */
 export interface TickMember {
   readonly block: number;
   readonly stage: StageIndex;
+  /** Per-member input of the tick: compute the layer stack or reuse cached features. */
+  readonly features: FeatureUse;
   readonly seed: number;
   readonly latentSlot: number;
   readonly contextSlot: number;
@@ -20,7 +28,7 @@ export interface TickMember {
 }
 
 export interface TickPlan {
-  /** Tick number (block · Δ + stage for each member). */
+  /** Tick number (block · Δ + stage for each member, `core/schedule.ts`). */
   readonly tick: number;
   /** The blocks of this tick, oldest first. */
   readonly members: readonly TickMember[];
@@ -60,6 +68,26 @@ export interface RecachePlan {
   readonly positions: readonly number[];
   /** The block of each of those frames. */
   readonly blocks: readonly number[];
+}
+
+/**
+ * What an execution mode needs of the runtime, declared by each registered executor and read by
+ * the options resolver (`resolveGeneration`) before anything runs.
+ */
+export interface ExecutorNeeds {
+  /** Fewest lanes the mode runs on. */
+  readonly minLanes: number;
+  /** Whether it runs the model's layered graphs (embed, one graph per layer, head). */
+  readonly layered: boolean;
+  /** Whether it can reuse cached features for a member (`features: 'reuse'`). */
+  readonly reusesFeatures: boolean;
+}
+
+/** An execution mode as the options resolver sees it: a name, a sentence, its needs. */
+export interface ExecutorInfo {
+  readonly name: string;
+  readonly description: string;
+  readonly needs: ExecutorNeeds;
 }
 
 /** Runs ticks: on real lanes, or on a virtual clock in the simulator. */

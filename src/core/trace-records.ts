@@ -21,6 +21,10 @@ export interface MetaRecord {
   readonly attention: AttentionMode;
   readonly exec: ExecMode;
   readonly recache: RecacheMode;
+  /** Denoising steps per block; absent in traces recorded before N-step schedules (4). */
+  readonly steps?: number;
+  /** Stages between the starts of consecutive blocks (Δ); absent in older traces (5 − P). */
+  readonly lag?: number;
   readonly seed: number;
   readonly blocks: number;
   readonly framesPerBlock: number;

@@ -4,7 +4,8 @@
  * occupancy, prompt switches and re-caches. Pure and JSON-serialisable: the server sends it to
  * the page as is (`GET /model`), so the page only draws.
  */
-import { STAGES } from '../core/domain.js';
+import { stageNames, STAGES } from '../core/domain.js';
+import { lagFor } from '../core/schedule.js';
 import type { EndRecord, MetaRecord, TraceRecord } from '../core/trace-records.js';
 import { blockTimelines, stateAt, type BlockTimeline } from './block-timeline.js';
 import { pairLaneTasks, type LaneTask } from './lane-tasks.js';
@@ -88,7 +89,7 @@ export interface TraceModel {
   readonly end: EndRecord | null;
 }
 
-function diagonalOf(tasks: readonly LaneTask[], lag: number | null, plannedBlocks: number): TraceModel['diagonal'] {
+function diagonalOf(tasks: readonly LaneTask[], lag: number | null, stageCount: number, plannedBlocks: number): TraceModel['diagonal'] {
   const cells = new Map<string, { -readonly [K in keyof DiagonalCell]: DiagonalCell[K] }>();
   for (const task of tasks) {
     // Re-caches and decodes have no tick: they are not on the diagonal.
@@ -108,8 +109,8 @@ function diagonalOf(tasks: readonly LaneTask[], lag: number | null, plannedBlock
     });
   }
   const list = [...cells.values()].sort((a, b) => a.block - b.block || a.tick - b.tick);
-  // The schedule's tick count, (blocks − 1)·Δ + 5, or more if the records say so.
-  const planned = lag === null || plannedBlocks === 0 ? 0 : (plannedBlocks - 1) * lag + STAGES.length;
+  // The schedule's tick count, (blocks − 1)·Δ + N + 1, or more if the records say so.
+  const planned = lag === null || plannedBlocks === 0 ? 0 : (plannedBlocks - 1) * lag + stageCount;
   return { ticks: Math.max(planned, ...list.map((c) => c.tick + 1)), cells: list };
 }
 
@@ -125,12 +126,15 @@ function diagonalOf(tasks: readonly LaneTask[], lag: number | null, plannedBlock
  */
 export function deriveModel(records: readonly TraceRecord[]): TraceModel {
   const meta = (records.find((r) => r.kind === 'meta') as MetaRecord | undefined) ?? null;
-  const lag = meta === null ? null : STAGES.length - meta.parallelism;
+  // Traces recorded before N-step schedules have neither field: four steps, Δ = 5 − P.
+  const steps = meta?.steps ?? STAGES.length - 1;
+  const lag = meta === null ? null : (meta.lag ?? lagFor(steps, meta.parallelism));
+  const stages = stageNames(steps);
   const { tasks, unmatchedEnds } = pairLaneTasks(records);
   const blocks = blockTimelines(records);
   const laneIds = new Set<number>(Array.from({ length: meta?.lanes ?? 0 }, (_, i) => i));
   for (const task of tasks) laneIds.add(task.lane);
-  const chartStates = [...(meta?.blockStates ?? ['queued', ...STAGES, 'done'])];
+  const chartStates = [...(meta?.blockStates ?? ['queued', ...stages, 'done'])];
   for (const timeline of blocks) for (const x of timeline.transitions) if (!chartStates.includes(x.state)) chartStates.push(x.state);
   if (!chartStates.includes('failed')) chartStates.push('failed');
   const firstStageAt = (block: number): number | null =>
@@ -157,13 +161,13 @@ export function deriveModel(records: readonly TraceRecord[]): TraceModel {
     duration,
     records: records.length,
     lanes: [...laneIds].sort((a, b) => a - b),
-    stages: STAGES,
+    stages,
     chartStates,
     tasks,
     forwards: tasks.filter((task) => task.forward).length,
     unmatchedEnds,
     blocks,
-    diagonal: diagonalOf(tasks, lag, meta?.blocks ?? 0),
+    diagonal: diagonalOf(tasks, lag, steps + 1, meta?.blocks ?? 0),
     kv: { capacity: meta?.kvCapacity ?? null, points: kv },
     switches,
     recaches,

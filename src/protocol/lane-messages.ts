@@ -6,7 +6,7 @@
  * a decode's RGB output, which leaves the worker by structured clone because it is the
  * product the caller asked for.
  */
-import type { StageIndex } from '../core/domain.js';
+import type { Stage, StageIndex } from '../core/domain.js';
 
 /** Encode a prompt into a context slot. */
 export interface EncodeTask {
@@ -20,6 +20,8 @@ export interface EncodeTask {
 export interface TickMemberTask {
   readonly block: number;
   readonly stage: StageIndex;
+  /** The stage's name (`t3`, `cache`), for error messages. */
+  readonly stageName: Stage;
   readonly seed: number;
   readonly latentSlot: number;
   /** Absolute frame positions of the block's frames. */
@@ -30,6 +32,8 @@ export interface TickMemberTask {
   readonly sigma: number;
   /** Noise level after this step; 0 after the last denoising step. */
   readonly sigmaNext: number;
+  /** The cache step: only the block's clean K/V are kept, its flow is discarded. */
+  readonly cache: boolean;
 }
 
 /**

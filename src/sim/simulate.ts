@@ -9,18 +9,19 @@
  *   in blocks, times forwardMs, plus exchangeMs per layer when more than one lane is busy.
  * Decoding is not modelled (it overlaps on other lanes in the runtime).
  */
-import { createActor, toPromise } from 'xstate';
-import { reportingBlockMachine } from '../actors/block.js';
-import { laneProxies } from '../actors/lane-proxy.js';
-import { supervisorMachine } from '../actors/supervisor.js';
-import { TickBarrier } from '../actors/tick-barrier.js';
-import { lagOf, type ExecMode, type Parallelism } from '../core/cascade-options.js';
-import { shareFrames } from '../engine/executors/lanes.js';
-import type { TickExecutor, TickPlan } from '../core/tick.js';
+import { toPromise } from 'xstate';
+import { createGenerationSystem } from '../actors/system.js';
+import type { ExecMode, Parallelism } from '../core/cascade-options.js';
+import { cascadeSchedule } from '../core/schedule.js';
+import type { TickPlan } from '../core/tick.js';
+import type { CostModel } from '../engine/executors/kind.js';
+import { executorKind } from '../engine/executors/registry.js';
+import { VirtualExecutor } from '../engine/executors/virtual.js';
 
 export interface SimOptions {
   readonly parallelism: Parallelism;
   readonly lanes: number;
+  /** A registered execution mode: its cost model prices each tick. */
   readonly exec: ExecMode;
   /** Milliseconds of one block's forward on one lane. */
   readonly forwardMs: number;
@@ -33,6 +34,8 @@ export interface SimOptions {
   /** Latent frames per block (how a block's work can be split over lanes). */
   readonly latentFramesPerBlock?: number;
   readonly jointScaling?: number;
+  /** Denoising steps per block (default 4). */
+  readonly steps?: number;
 }
 
 export interface SimResult {
@@ -44,14 +47,18 @@ export interface SimResult {
   readonly maxInFlight: number;
 }
 
-/** Virtual milliseconds of one tick under the cost model. */
+const costModelOf = (o: SimOptions): CostModel => ({
+  forwardMs: o.forwardMs,
+  exchangeMs: o.exchangeMs,
+  layers: o.layers,
+  lanes: o.lanes,
+  latentFramesPerBlock: o.latentFramesPerBlock ?? 3,
+  jointScaling: o.jointScaling ?? 1,
+});
+
+/** Virtual milliseconds of one tick under the execution mode's cost model. */
 export function tickCost(plan: Pick<TickPlan, 'members'>, o: SimOptions): number {
-  const m = plan.members.length;
-  if (o.exec === 'joint' || o.lanes === 1) return o.forwardMs * m ** (o.jointScaling ?? 1);
-  const perBlock = o.latentFramesPerBlock ?? 3;
-  const shares = shareFrames(m * perBlock, o.lanes);
-  const busiest = Math.max(...shares.map((s) => s.to - s.from)) / perBlock;
-  return o.forwardMs * busiest + (shares.length > 1 ? o.exchangeMs * o.layers : 0);
+  return executorKind(o.exec).cost(plan, costModelOf(o));
 }
 
 /**
@@ -64,40 +71,37 @@ export function tickCost(plan: Pick<TickPlan, 'members'>, o: SimOptions): number
  * ```
  */
 export async function simulate(o: SimOptions): Promise<SimResult> {
-  let clock = 0;
-  let ticks = 0;
-  let maxInFlight = 0;
-  const executor: TickExecutor = {
-    async run(plan) {
-      const cost = tickCost(plan, o);
-      clock += cost;
-      ticks++;
-      maxInFlight = Math.max(maxInFlight, plan.members.length);
-      return { forwards: plan.members.length, calls: 1, runMs: cost, workerMs: cost, taskMs: cost };
-    },
-    // The simulated video has no prompt switch: no barrier asks for a re-cache. Costed as a
-    // forward over the cached frames for completeness.
-    async recache(plan) {
-      const cost = (o.forwardMs * plan.slots.length) / (o.latentFramesPerBlock ?? 3);
-      clock += cost;
-      return { forwards: 1, calls: 1, runMs: cost, workerMs: cost, taskMs: cost };
-    },
-  };
-  const lag = lagOf(o.parallelism);
-  const barrier = new TickBarrier({ lag, blocks: o.blocks, attention: 'bidirectional', executor });
-  const { forward, encodePrompt, decode } = laneProxies(barrier, { encodePrompts: async () => {}, decode: async () => {} });
-  const machine = supervisorMachine.provide({ actors: { block: reportingBlockMachine.provide({ actors: { forward } }), encodePrompt, decode } });
+  const executor = new VirtualExecutor(executorKind(o.exec), costModelOf(o));
   const perBlock = o.latentFramesPerBlock ?? 3;
-  const actor = createActor(machine, {
-    input: { seed: 0, blocks: o.blocks, lag, framesPerBlock: perBlock, latentSlots: 8, prompts: [{ fromBlock: 0, contextSlot: 0 }], kv: { capacity: 64, sinkFrames: perBlock, windowFrames: 3 * perBlock } },
-  }).start();
+  const { actor } = createGenerationSystem({
+    seed: 0,
+    blocks: o.blocks,
+    schedule: cascadeSchedule(o.steps ?? 4, o.parallelism),
+    attention: 'bidirectional',
+    // The simulated video has no prompt switch: nothing to re-cache.
+    recache: false,
+    executor,
+    port: { encodePrompts: async () => {}, decode: async () => {} },
+    framesPerBlock: perBlock,
+    latentSlots: 8,
+    prompts: [{ fromBlock: 0, contextSlot: 0 }],
+    kv: { capacity: 64, sinkFrames: perBlock, windowFrames: 3 * perBlock },
+  });
+  actor.start();
   await toPromise(actor);
-  const seconds = clock / 1000;
-  return { parallelism: o.parallelism, ticks, virtualMs: clock, blocksPerSecond: o.blocks / seconds, fps: (o.blocks * o.videoFramesPerBlock) / seconds, maxInFlight };
+  const seconds = executor.elapsedMs / 1000;
+  return {
+    parallelism: o.parallelism,
+    ticks: executor.ticks,
+    virtualMs: executor.elapsedMs,
+    blocksPerSecond: o.blocks / seconds,
+    fps: (o.blocks * o.videoFramesPerBlock) / seconds,
+    maxInFlight: executor.maxInFlight,
+  };
 }
 
-/** Forward time implied by a sequential FPS: one block = 5 forwards = videoFramesPerBlock frames. */
-export const forwardMsFromFps = (fps: number, videoFramesPerBlock = 12) => (1000 * videoFramesPerBlock) / (fps * 5);
+/** Forward time implied by a sequential FPS: one block = steps + 1 forwards = videoFramesPerBlock frames. */
+export const forwardMsFromFps = (fps: number, videoFramesPerBlock = 12, steps = 4) => (1000 * videoFramesPerBlock) / (fps * (steps + 1));
 
 /**
  * The per-layer exchange cost at which P4 on `lanes` lanes reaches `targetFps` (bisection on

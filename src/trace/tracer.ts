@@ -6,8 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import type { InspectionEvent } from 'xstate';
 import { poolCounts, type KvPoolContext } from '../actors/kv-pool.js';
-import type { Lag } from '../core/cascade-options.js';
-import { tickOf } from '../core/schedule.js';
+import { tickOf, type CascadeSchedule } from '../core/schedule.js';
 import type { LaneActivity } from '../engine/lanes/lane.js';
 import type { KvRecord, LaneRecord, LaneTaskKind, TraceRecord } from '../core/trace-records.js';
 
@@ -32,11 +31,11 @@ function flatten(value: unknown): string {
   return String(value);
 }
 
-const stagesOf = (task: LaneActivity['task'], lag: Lag): { blocks: number[]; stages: number[]; tick?: number } => {
+const stagesOf = (task: LaneActivity['task'], schedule: CascadeSchedule): { blocks: number[]; stages: number[]; tick?: number } => {
   switch (task.kind) {
     case 'tick': {
       const first = task.members[0];
-      const tick = first === undefined ? undefined : tickOf(first.block, first.stage, lag);
+      const tick = first === undefined ? undefined : tickOf(schedule, first.block, first.stage);
       return { blocks: task.members.map((m) => m.block), stages: task.members.map((m) => m.stage), ...(tick === undefined ? {} : { tick }) };
     }
     case 'share':
@@ -55,7 +54,7 @@ const stagesOf = (task: LaneActivity['task'], lag: Lag): { blocks: number[]; sta
  *
  * @example
  * ```ts
- * const tracer = new Tracer((record) => out.write(`${JSON.stringify(record)}\n`), lagOf(4));
+ * const tracer = new Tracer((record) => out.write(`${JSON.stringify(record)}\n`), cascadeSchedule(4, 4));
  * createActor(machine, { inspect: tracer.inspect });
  * lane.observe(tracer.lane);
  * ```
@@ -66,12 +65,12 @@ export class Tracer {
   /** Last state recorded per actor, so that only changes are written. */
   readonly #states = new Map<string, string>();
   #kv = '';
-  readonly #lag: Lag;
+  readonly #schedule: CascadeSchedule;
 
-  /** `lag` numbers the ticks of joint lane tasks (which carry their members, not their tick). */
-  constructor(sink: TraceSink, lag: Lag, origin = performance.now()) {
+  /** `schedule` numbers the ticks of joint lane tasks (which carry their members, not their tick). */
+  constructor(sink: TraceSink, schedule: CascadeSchedule, origin = performance.now()) {
     this.#sink = sink;
-    this.#lag = lag;
+    this.#schedule = schedule;
     this.#origin = origin;
   }
 
@@ -119,7 +118,7 @@ export class Tracer {
 
   /** A lane observer (see `Lane.observe`). */
   readonly lane = (activity: LaneActivity): void => {
-    const { blocks, stages, tick } = stagesOf(activity.task, this.#lag);
+    const { blocks, stages, tick } = stagesOf(activity.task, this.#schedule);
     const record: Omit<LaneRecord, 't'> = {
       kind: 'lane',
       lane: activity.lane,

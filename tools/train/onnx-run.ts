@@ -11,7 +11,7 @@
  *
  * @example
  * ```sh
- * npx tsx tools/train/onnx-run.ts models/sprites/denoiser.onnx /tmp/in.json /tmp/out.json
+ * npx tsx tools/train/onnx-run.ts models/sprites/denoiser.onnx in.json out.json
  * ```
  */
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -6,13 +6,13 @@
 import type { TickMemberTask } from '../../protocol/lane-messages.js';
 import type { Lane } from '../lanes/lane.js';
 import { stagePlan, type Schedule } from '../../core/sampler.js';
-import { STAGES, type StageIndex } from '../../core/domain.js';
 import type { RecachePlan, TickExecutor, TickPlan, TickTiming } from '../../core/tick.js';
+import { assertComputes, type ExecutorKind } from './kind.js';
 
 /** A tick member with its sampler step resolved from the schedule. */
 export function memberTask(member: TickPlan['members'][number], schedule: Schedule): TickMemberTask {
-  const { timestep, sigma, sigmaNext } = stagePlan(schedule, member.stage);
-  return { ...member, timestep, sigma, sigmaNext };
+  const { stage, timestep, sigma, sigmaNext, isCache } = stagePlan(schedule, member.stage);
+  return { ...member, stageName: stage, timestep, sigma, sigmaNext, cache: isCache };
 }
 
 /**
@@ -31,6 +31,7 @@ export class JointExecutor implements TickExecutor {
   async run(plan: TickPlan): Promise<TickTiming> {
     const newest = plan.members[plan.members.length - 1];
     if (!newest) throw new Error(`tick ${plan.tick} has no blocks`);
+    assertComputes(plan, 'joint');
     const timing = await this.pickLane().tick({
       kind: 'tick',
       members: plan.members.map((member) => memberTask(member, this.schedule)),
@@ -58,7 +59,19 @@ export class JointExecutor implements TickExecutor {
  * ```
  */
 export async function recacheOn(lane: Lane, plan: RecachePlan, schedule: Schedule): Promise<TickTiming> {
-  const { timestep } = stagePlan(schedule, (STAGES.length - 1) as StageIndex);
+  const { timestep } = stagePlan(schedule, schedule.sigmas.length);
   const timing = await lane.recache({ kind: 'recache', contextSlot: plan.contextSlot, slots: plan.slots, positions: plan.positions, blocks: plan.blocks, timestep });
   return { forwards: 1, calls: 1, runMs: timing.runMs, workerMs: timing.workerMs, taskMs: timing.taskMs };
 }
+
+/**
+ * `joint`: every in-flight block in one forward on the least busy lane. Runs on one lane and on
+ * the monolithic graph. Simulated cost: forwardMs · m^jointScaling for m blocks.
+ */
+export const joint: ExecutorKind = {
+  name: 'joint',
+  description: 'one forward per tick on one lane',
+  needs: { minLanes: 1, layered: false, reusesFeatures: false },
+  create: (context) => new JointExecutor(context.schedule, context.pickLane),
+  cost: (plan, model) => model.forwardMs * plan.members.length ** model.jointScaling,
+};

@@ -7,8 +7,9 @@ import type { ShareResult } from '../../protocol/lane-messages.js';
 import type { Lane } from '../lanes/lane.js';
 import type { Schedule } from '../../core/sampler.js';
 import { resetExchange, type ExchangeSlab } from '../lanes/exchange.js';
-import { memberTask, recacheOn } from './joint.js';
+import { joint, memberTask, recacheOn } from './joint.js';
 import type { RecachePlan, TickExecutor, TickPlan, TickTiming } from '../../core/tick.js';
+import { assertComputes, type ExecutorKind } from './kind.js';
 
 /**
  * Contiguous frame ranges of `frames` frames over at most `lanes` lanes, as equal as possible.
@@ -45,6 +46,7 @@ export class LanesExecutor implements TickExecutor {
   async run(plan: TickPlan): Promise<LanesTickTiming> {
     const newest = plan.members[plan.members.length - 1];
     if (!newest) throw new Error(`tick ${plan.tick} has no blocks`);
+    assertComputes(plan, 'lanes');
     const shares = shareFrames(plan.members.length * this.framesPerBlock, this.lanes.length);
     const members = plan.members.map((member) => memberTask(member, this.schedule));
     // Every lane of the previous tick has returned: nobody is inside the exchange now.
@@ -80,3 +82,22 @@ export class LanesExecutor implements TickExecutor {
     return recacheOn(this.lanes[0] as Lane, plan, this.schedule);
   }
 }
+
+/**
+ * `lanes`: a tick's frames in equal contiguous shares over the lanes, K/V exchanged at every
+ * layer. Needs two lanes and the layered graphs. Simulated cost: the busiest lane's share in
+ * blocks times forwardMs, plus one exchange per layer when more than one lane is busy.
+ */
+export const lanes: ExecutorKind = {
+  name: 'lanes',
+  description: 'a tick spread over two or more lanes with per-layer K/V exchange',
+  needs: { minLanes: 2, layered: true, reusesFeatures: false },
+  create: (context) => new LanesExecutor(context.schedule, context.lanes, context.exchange, context.framesPerBlock),
+  cost: (plan, model) => {
+    if (model.lanes === 1) return joint.cost(plan, model);
+    const perBlock = model.latentFramesPerBlock;
+    const shares = shareFrames(plan.members.length * perBlock, model.lanes);
+    const busiest = Math.max(...shares.map((s) => s.to - s.from)) / perBlock;
+    return model.forwardMs * busiest + (shares.length > 1 ? model.exchangeMs * model.layers : 0);
+  },
+};

@@ -17,7 +17,7 @@ export interface KvLayout {
 }
 
 /**
- * The slab layout for a model and a number of slots (see `capacityFor` in the KV-pool actor).
+ * The slab layout for a model and a number of slots (see `capacityFor` in `core/schedule.ts`).
  *
  * @example
  * ```ts

@@ -8,7 +8,6 @@
 import { workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
-import { STAGES } from '../../core/domain.js';
 import type { DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, RecacheTask, TickTask } from '../../protocol/lane-messages.js';
 import { gaussianNoise } from '../../core/noise.js';
 import { samplerStep, stepNeedsNoise } from '../../core/sampler.js';
@@ -147,7 +146,7 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
   const { outputs, runMs } = await timedRun(denoiser, feeds);
   const flow = output(outputs, 'flow');
   members.forEach((member, i) => {
-    if (member.stage === STAGES.length - 1) {
+    if (member.cache) {
       // Cache step: only the clean K/V matter; the flow of a block fed at σ = 0 is discarded.
       if (!task.cacheSlots) throw new Error(`block ${member.block}: cache step without KV slots`);
       scatterPresent(data.kv, task.cacheSlots, output(outputs, 'present_key'), output(outputs, 'present_value'), {

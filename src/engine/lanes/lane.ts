@@ -159,7 +159,7 @@ export class Lane {
       if (this.#observers.size > 0) notify({ phase: 'end', at: performance.now(), error });
       const oldest = task.kind === 'tick' || task.kind === 'share' ? task.members[0] : undefined;
       const block = 'block' in task ? task.block : (oldest?.block ?? null);
-      const stage = oldest?.stage ?? null;
+      const stage = oldest?.stageName ?? null;
       throw new LaneError(this.id, block, stage, `${task.kind} failed`, error);
     }
   }

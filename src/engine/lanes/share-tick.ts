@@ -7,7 +7,6 @@
  */
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
-import { STAGES } from '../../core/domain.js';
 import type { ShareResult, ShareTask, TickMemberTask } from '../../protocol/lane-messages.js';
 import { arriveAndWait, abortExchange, exchangeToSlots, fullKeyValues, publishLayer } from './exchange.js';
 import { buildAttentionMask } from '../model/attention-mask.js';
@@ -124,7 +123,7 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
       const index = Math.floor(f / F);
       const member = task.members[index]!;
       const end = Math.min(to, (index + 1) * F);
-      if (member.stage !== STAGES.length - 1) {
+      if (!member.cache) {
         const slot = slotView(data.latents, member.latentSlot);
         const a = (f % F) * frameSize;
         const b = a + (end - f) * frameSize;

@@ -1,0 +1,227 @@
+/**
+ * One generation, from admission to cleanup: it wires a resolved request to the actor system
+ * and the lanes, applies backpressure and live controls, records its trace, honours its
+ * AbortSignal, and leaves the lanes idle when it ends. The runtime starts one at a time.
+ */
+import { performance } from 'node:perf_hooks';
+import type { InspectionEvent, Observer } from 'xstate';
+import { createGenerationSystem } from '../actors/system.js';
+import type { SupervisorEvent } from '../actors/supervisor.js';
+import type { Frame, GenerateOptions, RuntimeStats } from '../core/api-types.js';
+import { stageNames } from '../core/domain.js';
+import { GenerationAbortedError, GenerationFailedError } from '../core/errors.js';
+import type { ModelManifest } from '../core/manifest-types.js';
+import type { ResolvedGeneration } from '../core/options.js';
+import { buildSchedule } from '../core/sampler.js';
+import type { SessionLink } from '../core/session-types.js';
+import type { RecachePlan, TickTiming } from '../core/tick.js';
+import { TRACE_VERSION, type EndRecord } from '../core/trace-records.js';
+import { executorKind } from '../engine/executors/registry.js';
+import type { Lane } from '../engine/lanes/lane.js';
+import type { SharedMemory } from '../engine/memory/memory-plan.js';
+import { tokenizePrompt } from '../engine/model/tokenizer.js';
+import { Tracer } from '../trace/tracer.js';
+import { OrderedFrameQueue } from './frame-queue.js';
+import { liveControls, type AdmissionFlow } from './live-controls.js';
+
+/** An XState inspection observer (e.g. Stately's inspector), or a plain callback. */
+export type InspectObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+
+/** What a runtime lends a generation. */
+export interface GenerationHost {
+  readonly manifest: ModelManifest;
+  readonly lanes: readonly Lane[];
+  readonly memory: SharedMemory;
+  readonly inspect: InspectObserver | undefined;
+  /** The least busy lane. */
+  pickLane(): Lane;
+  /** Adds a finished tick or re-cache to the runtime's counters. */
+  count(update: Partial<RuntimeStats>): void;
+}
+
+/** One inspection observer that feeds the user's and the tracer's. */
+function combineInspectors(user: InspectObserver | undefined, tracer: ((event: InspectionEvent) => void) | undefined): ((event: InspectionEvent) => void) | undefined {
+  if (!user && !tracer) return undefined;
+  const deliver = typeof user === 'function' ? user : user?.next?.bind(user);
+  return (event) => {
+    deliver?.(event);
+    tracer?.(event);
+  };
+}
+
+const tickStats = (timing: TickTiming): Partial<RuntimeStats> => ({
+  ticks: 1,
+  forwards: timing.forwards,
+  exchangeWaitMs: timing.exchangeWaitMs ?? 0,
+  forwardRunMs: timing.runMs,
+  forwardWorkerMs: timing.workerMs,
+  forwardTaskMs: timing.taskMs,
+});
+
+/**
+ * A generation's frames, produced as the consumer iterates.
+ *
+ * @example
+ * ```ts
+ * const generation = new Generation(host, resolveGeneration(request, [settings], context), options);
+ * for await (const frame of generation.run()) show(frame);
+ * ```
+ */
+export class Generation {
+  readonly #host: GenerationHost;
+  readonly #resolved: ResolvedGeneration;
+  readonly #options: GenerateOptions;
+  readonly #link: SessionLink | undefined;
+
+  constructor(host: GenerationHost, resolved: ResolvedGeneration, options: GenerateOptions, link?: SessionLink) {
+    this.#host = host;
+    this.#resolved = resolved;
+    this.#options = options;
+    this.#link = link;
+  }
+
+  /** Runs the generation; the lanes are idle again when the iterator ends, however it ends. */
+  async *run(): AsyncGenerator<Frame, void, undefined> {
+    const host = this.#host;
+    const link = this.#link;
+    const m = host.manifest;
+    const { request, settings, schedule } = this.#resolved;
+    const { signal, onProgress } = this.#options;
+    signal?.throwIfAborted();
+    // Context slot i holds prompt i of the timeline: the initial prompt, then each switch.
+    const timeline = [{ atBlock: 0, prompt: request.prompt }, ...request.switches];
+    const promptTokens = timeline.map((p) => Array.from(tokenizePrompt(p.prompt, m.text), Number));
+    // Backpressure: admission pauses while the consumer leaves too many blocks unread.
+    const bufferLimit = (link?.maxBufferedBlocks ?? Number.POSITIVE_INFINITY) * m.framesPerBlock;
+    const flow: AdmissionFlow = { user: false, backpressure: false };
+    let send: (event: SupervisorEvent) => void = () => {};
+    const queue: OrderedFrameQueue = new OrderedFrameQueue({ framesPerBlock: m.framesPerBlock, width: m.video.width, height: m.video.height }, () => {
+      if (flow.backpressure && queue.bufferedFrames < bufferLimit) {
+        flow.backpressure = false;
+        if (!flow.user) {
+          send({ type: 'supervisor.resume' });
+          link?.emit({ type: 'resumed' });
+        }
+      }
+    });
+    const start = performance.now();
+    let blocksDone = 0;
+    const tracer = this.#options.trace ? new Tracer(this.#options.trace, schedule, start) : null;
+    tracer?.record({
+      kind: 'meta',
+      version: TRACE_VERSION,
+      startedAt: Date.now(),
+      model: m.name,
+      lanes: host.lanes.length,
+      parallelism: settings.parallelism,
+      attention: settings.attention,
+      exec: settings.exec,
+      recache: settings.recache,
+      steps: settings.steps,
+      lag: schedule.lag,
+      seed: request.seed,
+      blocks: request.blocks,
+      framesPerBlock: m.framesPerBlock,
+      kvCapacity: host.memory.kv.layout.capacitySlots,
+      blockStates: ['queued', ...stageNames(settings.steps), 'done'],
+    });
+    for (const s of request.switches) tracer?.record({ kind: 'switch', prompt: s.prompt, fromBlock: s.atBlock, live: false });
+    const unobserve = tracer ? host.lanes.map((lane) => lane.observe(tracer.lane)) : [];
+    const { actor, barrier } = createGenerationSystem({
+      seed: request.seed,
+      blocks: request.blocks,
+      schedule,
+      attention: settings.attention,
+      recache: settings.recache === 'on',
+      executor: executorKind(settings.exec).create({
+        schedule: buildSchedule(m.sampler, settings.steps),
+        lanes: host.lanes,
+        exchange: host.memory.exchange,
+        framesPerBlock: m.framesPerBlock,
+        pickLane: () => host.pickLane(),
+      }),
+      port: {
+        encodePrompts: async (contextSlots) => {
+          for (const contextSlot of contextSlots) {
+            await host.pickLane().encode({ kind: 'encode', tokens: promptTokens[contextSlot] as number[], contextSlot });
+          }
+        },
+        decode: async (block, latentSlot) => {
+          const { rgb } = await host.pickLane().decode({ kind: 'decode', block, latentSlot });
+          queue.push(block, rgb);
+          tracer?.record({ kind: 'frame', block, firstFrame: block * m.framesPerBlock, frames: m.framesPerBlock });
+          blocksDone++;
+          const elapsedMs = performance.now() - start;
+          link?.emit({ type: 'block', block, elapsedMs, bufferedBlocks: queue.bufferedFrames / m.framesPerBlock });
+          if (!flow.backpressure && queue.bufferedFrames >= bufferLimit) {
+            flow.backpressure = true;
+            send({ type: 'supervisor.pause' });
+            if (!flow.user) link?.emit({ type: 'paused', reason: 'backpressure' });
+          }
+          const framesDone = blocksDone * m.framesPerBlock;
+          onProgress?.({ blocksDone, blocksTotal: request.blocks, framesDone, elapsedMs, fps: (framesDone * 1000) / elapsedMs });
+        },
+      },
+      framesPerBlock: m.framesPerBlock,
+      latentSlots: host.memory.latents.slots,
+      prompts: timeline.map((p, contextSlot) => ({ fromBlock: p.atBlock, contextSlot })),
+      kv: { capacity: host.memory.kv.layout.capacitySlots, sinkFrames: m.kv.sinkFrames, windowFrames: m.kv.windowFrames },
+      onTick: (_tick, _members, timing) => host.count(tickStats(timing)),
+      onRecache: (plan: RecachePlan, timing) => {
+        host.count({ recaches: 1, recacheTaskMs: timing.taskMs });
+        link?.emit({ type: 'recache', beforeBlock: plan.beforeBlock, frames: plan.slots.length, ms: timing.taskMs });
+        tracer?.record({ kind: 'recache', beforeBlock: plan.beforeBlock, frames: plan.slots.length, ms: timing.taskMs });
+      },
+      ...(combineInspectors(host.inspect, tracer?.inspect) ? { inspect: combineInspectors(host.inspect, tracer?.inspect) } : {}),
+    });
+    actor.subscribe({
+      next: (snapshot) => {
+        if (snapshot.status !== 'done') return;
+        if (snapshot.value === 'failed') {
+          queue.fail(new GenerationFailedError(snapshot.context.failure?.block ?? -1, snapshot.context.failure?.message ?? 'unknown failure'));
+        } else {
+          queue.end();
+        }
+      },
+      error: (error) => queue.fail(error),
+    });
+    const onAbort = () => queue.fail(new GenerationAbortedError(signal?.reason));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    send = (event) => actor.send(event);
+    let stopped = false;
+    link?.attach(
+      liveControls({
+        actor,
+        flow,
+        link,
+        text: m.text,
+        contextSlots: host.memory.contexts.slots,
+        encode: (tokens, contextSlot) => host.pickLane().encode({ kind: 'encode', tokens, contextSlot }),
+        onSwitch: (prompt, fromBlock) => tracer?.record({ kind: 'switch', prompt, fromBlock, live: true }),
+        onStop: () => (stopped = true),
+      }),
+    );
+    let outcome: EndRecord['outcome'] = 'stopped';
+    let failure: string | undefined;
+    try {
+      actor.start();
+      yield* queue;
+      if (!stopped) outcome = 'finished';
+    } catch (error) {
+      outcome = error instanceof GenerationAbortedError ? 'aborted' : 'failed';
+      failure = error instanceof Error ? error.message : String(error);
+      throw error;
+    } finally {
+      tracer?.record({ kind: 'end', blocks: blocksDone, outcome, ...(failure === undefined ? {} : { error: failure }) });
+      for (const stop of unobserve) stop();
+      link?.detach();
+      link?.emit({ type: 'end', blocks: blocksDone, stopped });
+      signal?.removeEventListener('abort', onAbort);
+      actor.stop();
+      barrier.stop();
+      // Tasks already on a lane still write into the slabs: let them land before the next
+      // generation reuses the slots.
+      await Promise.all(host.lanes.map((lane) => lane.settled()));
+    }
+  }
+}

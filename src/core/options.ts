@@ -1,0 +1,165 @@
+/**
+ * The one resolver of a generation's options. API calls, session files and CLI flags all end up
+ * as a {@link GenerationInput} (later sources override earlier ones field by field), and
+ * {@link resolveGeneration} checks it once, fills the defaults and derives the schedule.
+ * Everything downstream takes its resolved, typed values and checks nothing again.
+ *
+ * Messages name the field path and what was expected: `option "switches[1].atBlock": expected
+ * an integer in (3, 8) …, got 2`. Callers with a file (session files) prefix the file.
+ */
+import type { GenerateRequest, PromptSwitch } from './api-types.js';
+import type { CascadeOptions, GenerationSettings, RecacheMode } from './cascade-options.js';
+import type { LaneOptions } from './domain.js';
+import { InvalidOptionError } from './errors.js';
+import { cascadeSchedule, PARALLELISM_LEVELS, type CascadeSchedule } from './schedule.js';
+import type { ExecutorInfo } from './tick.js';
+
+/** Scheduled prompt switches per generation: the context slab holds one slot per prompt. */
+export const MAX_PROMPT_SWITCHES = 7;
+/** The most denoising steps per block a generation may ask for. */
+export const MAX_STEPS = 1000;
+
+/** Sequential generation: the default cascade settings. */
+export const SEQUENTIAL_CASCADE: CascadeOptions = { parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'on' };
+
+/** A generation's settings as given: any subset, from any source. */
+export type GenerationInput = Partial<GenerationSettings>;
+
+/** What the resolver needs to know of the runtime: its lanes, executors and model defaults. */
+export interface ResolveContext {
+  readonly lanes: number;
+  /** The registered execution modes. */
+  readonly executors: readonly ExecutorInfo[];
+  /** The model's sampler steps (`sampler.timesteps.length`). */
+  readonly defaultSteps: number;
+  /** The model's `kv.recache`: the default at P0. */
+  readonly defaultRecache?: RecacheMode;
+  /** Whether the model ships layered graphs. */
+  readonly layered?: boolean;
+}
+
+/** A generation ready to run: checked request and settings, and the schedule they give. */
+export interface ResolvedGeneration {
+  readonly request: Required<GenerateRequest>;
+  readonly settings: GenerationSettings;
+  readonly schedule: CascadeSchedule;
+}
+
+/**
+ * Merges settings from several sources, later ones winning field by field; undefined keeps
+ * what came before.
+ *
+ * @example
+ * ```ts
+ * mergeSettings({ parallelism: 4 }, { parallelism: undefined, exec: 'lanes' }); // { parallelism: 4, exec: 'lanes' }
+ * ```
+ */
+export function mergeSettings(...sources: readonly (GenerationInput | undefined)[]): GenerationInput {
+  const merged: Record<string, unknown> = {};
+  for (const source of sources) for (const [key, value] of Object.entries(source ?? {})) if (value !== undefined) merged[key] = value;
+  return merged as GenerationInput;
+}
+
+/**
+ * Checks settings and fills their defaults: cascade level, attention, execution mode (one of
+ * the registered ones, with the lanes it needs), re-cache (the model's default at P0, `off` in a
+ * cascade, where `on` is an error) and steps (the model's sampler by default).
+ *
+ * @throws {InvalidOptionError} naming the field and what was expected.
+ *
+ * @example
+ * ```ts
+ * resolveSettings({ parallelism: 4, exec: 'lanes' }, { lanes: 2, executors: EXECUTORS, defaultSteps: 4 });
+ * // { parallelism: 4, attention: 'bidirectional', exec: 'lanes', recache: 'off', steps: 4 }
+ * ```
+ */
+export function resolveSettings(input: GenerationInput | undefined, context: ResolveContext): GenerationSettings {
+  const merged = { ...SEQUENTIAL_CASCADE, ...mergeSettings(input) };
+  const { parallelism, attention, exec } = merged;
+  if (!(PARALLELISM_LEVELS as readonly unknown[]).includes(parallelism)) {
+    throw new InvalidOptionError('parallelism', 'an integer from 0 to 4', parallelism);
+  }
+  if (attention !== 'causal' && attention !== 'bidirectional') throw new InvalidOptionError('attention', '"causal" or "bidirectional"', attention);
+  const executor = context.executors.find((e) => e.name === exec);
+  if (!executor) throw new InvalidOptionError('exec', context.executors.map((e) => `"${e.name}"`).join(' or '), exec);
+  if (context.lanes < executor.needs.minLanes) {
+    throw new InvalidOptionError('exec', `a mode that runs on ${context.lanes} lane ("${exec}" needs ${executor.needs.minLanes}: ${executor.description})`, exec);
+  }
+  if (executor.needs.layered && context.layered === false) {
+    throw new InvalidOptionError('exec', `a mode this model supports ("${exec}" needs the layered graphs, which the model does not ship)`, exec);
+  }
+  const recache = input?.recache ?? (parallelism === 0 ? (context.defaultRecache ?? 'on') : 'off');
+  if (recache !== 'on' && recache !== 'off') throw new InvalidOptionError('recache', '"on" or "off"', recache);
+  if (recache === 'on' && parallelism !== 0) {
+    throw new InvalidOptionError('recache', `"off" at P${parallelism} (a cascade switches prompts without re-cache; re-cache is for P0)`, recache);
+  }
+  const steps = input?.steps ?? context.defaultSteps;
+  if (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS) throw new InvalidOptionError('steps', `an integer from 1 to ${MAX_STEPS}`, steps);
+  return { parallelism, attention, exec, recache, steps };
+}
+
+/**
+ * Checks a generation request: seed, block count, prompt and scheduled switches.
+ *
+ * @throws {InvalidOptionError} naming the field (`switches[1].atBlock`) and what was expected.
+ *
+ * @example
+ * ```ts
+ * resolveRequest({ seed: 1, blocks: 8, prompt: 'red ball moving left' }).switches; // []
+ * ```
+ */
+export function resolveRequest(request: GenerateRequest): Required<GenerateRequest> {
+  if (request === null || typeof request !== 'object') throw new InvalidOptionError('request', 'an object { seed, blocks, prompt, switches? }', request);
+  if (!Number.isSafeInteger(request.seed) || request.seed < 0) throw new InvalidOptionError('seed', 'a non-negative safe integer', request.seed);
+  if (!Number.isInteger(request.blocks) || request.blocks < 1) throw new InvalidOptionError('blocks', 'a positive integer', request.blocks);
+  if (typeof request.prompt !== 'string') throw new InvalidOptionError('prompt', 'a string', request.prompt);
+  const switches = request.switches ?? [];
+  if (!Array.isArray(switches)) throw new InvalidOptionError('switches', 'an array of { atBlock, prompt }', switches);
+  if (switches.length > MAX_PROMPT_SWITCHES) throw new InvalidOptionError('switches', `at most ${MAX_PROMPT_SWITCHES} prompt switches`, switches.length);
+  switches.forEach((s: PromptSwitch, i) => {
+    const after = i === 0 ? 0 : (switches[i - 1] as PromptSwitch).atBlock;
+    if (!Number.isInteger(s.atBlock) || s.atBlock <= after || s.atBlock >= request.blocks) {
+      throw new InvalidOptionError(`switches[${i}].atBlock`, `an integer in (${after}, ${request.blocks}) (after the previous switch, before the end)`, s.atBlock);
+    }
+    if (typeof s.prompt !== 'string') throw new InvalidOptionError(`switches[${i}].prompt`, 'a string', s.prompt);
+  });
+  return { seed: request.seed, blocks: request.blocks, prompt: request.prompt, switches };
+}
+
+/**
+ * Resolves one generation: its request and its settings (the sources merged, later winning),
+ * and the cascade schedule they give.
+ *
+ * @example
+ * ```ts
+ * const { settings, schedule } = resolveGeneration(request, [runtimeDefaults, { parallelism: 4, steps: 32 }], context);
+ * schedule.lag; // 7
+ * ```
+ */
+export function resolveGeneration(request: GenerateRequest, sources: readonly (GenerationInput | undefined)[], context: ResolveContext): ResolvedGeneration {
+  const resolvedRequest = resolveRequest(request);
+  const settings = resolveSettings(mergeSettings(...sources), context);
+  return { request: resolvedRequest, settings, schedule: cascadeSchedule(settings.steps, settings.parallelism) };
+}
+
+/**
+ * The lanes of a runtime: a count of CPU lanes (one thread each) or explicit lane options.
+ *
+ * @example
+ * ```ts
+ * resolveLanes(2); // [{ device: 'cpu', threads: 1 }, { device: 'cpu', threads: 1 }]
+ * ```
+ */
+export function resolveLanes(lanes: number | readonly LaneOptions[] | undefined): readonly LaneOptions[] {
+  if (lanes === undefined) return [{ device: 'cpu', threads: 1 }];
+  if (typeof lanes === 'number') {
+    if (!Number.isInteger(lanes) || lanes < 1) throw new InvalidOptionError('lanes', 'a positive integer', lanes);
+    return Array.from({ length: lanes }, () => ({ device: 'cpu', threads: 1 }) as const);
+  }
+  if (!Array.isArray(lanes) || lanes.length === 0) throw new InvalidOptionError('lanes', 'a positive integer or at least one { device, threads }', lanes);
+  lanes.forEach((lane, i) => {
+    if (!/^(cpu|cuda:\d+)$/.test(String(lane?.device))) throw new InvalidOptionError(`lanes[${i}].device`, '"cpu" or "cuda:N"', lane?.device);
+    if (!Number.isInteger(lane.threads) || lane.threads < 1) throw new InvalidOptionError(`lanes[${i}].threads`, 'a positive integer', lane.threads);
+  });
+  return lanes;
+}

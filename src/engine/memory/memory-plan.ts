@@ -1,0 +1,97 @@
+/**
+ * The one memory plan: every shared slab a runtime allocates (K/V, latents, clean latents,
+ * prompt contexts, the per-layer exchange), sized from the model's manifest alone. Lane
+ * workers map the same SharedArrayBuffers; nothing else allocates shared memory.
+ */
+import type { ModelManifest } from '../../core/manifest-types.js';
+import { MAX_PROMPT_SWITCHES } from '../../core/options.js';
+import { capacityFor } from '../../core/schedule.js';
+import { allocateKvSlabs, kvLayoutFor, type KvSlabs } from '../kv/kv-slabs.js';
+import { allocateExchange, type ExchangeSlab } from '../lanes/exchange.js';
+import { allocateSlotSlab, type SlotSlab } from './slot-slab.js';
+
+/**
+ * The most blocks a cascade keeps in flight: five at P4 (⌈(N + 1)/Δ⌉ ≤ 5 at every step count).
+ * Sizes the KV reservations and the exchange.
+ */
+export const MAX_IN_FLIGHT_BLOCKS = 5;
+/** Blocks that may hold a latent slot at once: five in flight, plus decodes behind them. */
+export const LATENT_SLOTS = 8;
+/** Prompt contexts per generation: the first prompt and each scheduled switch. */
+export const CONTEXT_SLOTS = 1 + MAX_PROMPT_SWITCHES;
+
+/** One shared slab of the plan. */
+export interface SlabPlan {
+  readonly name: 'kv' | 'latents' | 'cleanLatents' | 'contexts' | 'exchange';
+  /** What one slot holds. */
+  readonly holds: string;
+  readonly slots: number;
+  /** Bytes of one slot (for `kv` and `exchange`: keys and values together). */
+  readonly slotBytes: number;
+  readonly bytes: number;
+}
+
+/** Every shared slab of a runtime, and the sizes they derive from. */
+export interface MemoryPlan {
+  readonly kvCapacitySlots: number;
+  readonly slabs: readonly SlabPlan[];
+  readonly totalBytes: number;
+}
+
+/** The shared memory itself, as lane workers receive it. */
+export interface SharedMemory {
+  readonly kv: KvSlabs;
+  readonly latents: SlotSlab;
+  readonly cleanLatents: SlotSlab;
+  readonly contexts: SlotSlab;
+  readonly exchange: ExchangeSlab;
+}
+
+type Sizes = Pick<ModelManifest, 'framesPerBlock' | 'latent' | 'layers' | 'heads' | 'headDim' | 'tokensPerFrame' | 'text' | 'kv'>;
+
+const F32 = Float32Array.BYTES_PER_ELEMENT;
+
+/**
+ * Sizes every slab for a model.
+ *
+ * @example
+ * ```ts
+ * const plan = planMemory(manifest);
+ * console.log(plan.slabs.map((s) => `${s.name}: ${s.bytes} B`), plan.totalBytes);
+ * ```
+ */
+export function planMemory(m: Sizes): MemoryPlan {
+  const kvCapacitySlots = capacityFor({ sinkFrames: m.kv.sinkFrames, windowFrames: m.kv.windowFrames, framesPerBlock: m.framesPerBlock, inFlightBlocks: MAX_IN_FLIGHT_BLOCKS });
+  const frameFloats = m.latent.channels * m.latent.height * m.latent.width;
+  const kvSlotFloats = m.layers * m.heads * m.tokensPerFrame * m.headDim;
+  const exchangeFrames = MAX_IN_FLIGHT_BLOCKS * m.framesPerBlock;
+  const slab = (name: SlabPlan['name'], holds: string, slots: number, slotBytes: number): SlabPlan => ({ name, holds, slots, slotBytes, bytes: slots * slotBytes });
+  const slabs = [
+    slab('kv', "one frame's K and V for every layer", kvCapacitySlots, 2 * kvSlotFloats * F32),
+    slab('latents', "one block's latents", LATENT_SLOTS, m.framesPerBlock * frameFloats * F32),
+    slab('cleanLatents', "the clean latent of the frame in the same KV slot (for re-cache)", kvCapacitySlots, frameFloats * F32),
+    slab('contexts', "one prompt's text context", CONTEXT_SLOTS, m.text.maxTokens * m.text.contextDim * F32),
+    slab('exchange', "one in-flight frame's K and V for every layer (lanes execution)", exchangeFrames, 2 * kvSlotFloats * F32),
+  ];
+  return { kvCapacitySlots, slabs, totalBytes: slabs.reduce((sum, s) => sum + s.bytes, 0) };
+}
+
+/**
+ * Allocates the slabs of a plan.
+ *
+ * @example
+ * ```ts
+ * const memory = allocateMemory(manifest, planMemory(manifest));
+ * ```
+ */
+export function allocateMemory(m: ModelManifest, plan: MemoryPlan): SharedMemory {
+  const slotsOf = (name: SlabPlan['name']) => (plan.slabs.find((s) => s.name === name) as SlabPlan).slots;
+  const frameFloats = m.latent.channels * m.latent.height * m.latent.width;
+  return {
+    kv: allocateKvSlabs(kvLayoutFor(m, plan.kvCapacitySlots)),
+    latents: allocateSlotSlab(slotsOf('latents'), m.framesPerBlock * frameFloats),
+    cleanLatents: allocateSlotSlab(slotsOf('cleanLatents'), frameFloats),
+    contexts: allocateSlotSlab(slotsOf('contexts'), m.text.maxTokens * m.text.contextDim),
+    exchange: allocateExchange(m, slotsOf('exchange')),
+  };
+}
