@@ -45,7 +45,7 @@ describe('block-cascade CLI', () => {
   it('re-cache in a cascade is refused before any work, saying why', async () => {
     const { code, stderr } = await runCli(['run', 'examples/sessions/sprite.json', '--parallelism', '4', '--recache', 'on', '--out', join(tmpdir(), 'never.gif')]);
     expect(code).toBe(1);
-    expect(stderr).toMatch(/option "recache": expected "off" at P4 \(a cascade switches prompts without re-cache/);
+    expect(stderr).toMatch(/option --recache: expected "off" at P4 \(a cascade switches prompts without re-cache/);
   });
 
   it('a bad flag value is a usage error', async () => {

@@ -15,7 +15,8 @@ describe('example session scripts', () => {
     );
     expect(plans['timed.json']?.request).toMatchObject({ blocks: 18, switches: [{ atBlock: 6 }, { atBlock: 12 }] });
     expect(plans['timed.json']?.fps).toBe(12);
-    expect(plans['recache.json']?.cascade).toEqual({ parallelism: 0, recache: 'on' });
+    expect(plans['recache.json']?.runtime.cascade).toEqual({ parallelism: 0, recache: 'on' });
+    expect(plans['recache.json']?.settings).toEqual({ parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'on', steps: 4 });
     expect(plans['switch.json']?.request.blocks).toBe(10);
     expect(plans['lanes.json']?.runtime.lanes).toBe(2);
   });
@@ -30,7 +31,7 @@ describe('the README demo', () => {
     const runtime = await createRuntime(plan.runtime);
     try {
       const frames = [];
-      for await (const frame of runtime.generate(plan.request, { cascade: plan.cascade })) frames.push(frame);
+      for await (const frame of runtime.generate(plan.request)) frames.push(frame);
       const facts = parsePrompt(plan.request.prompt);
       const report = probeVideo(frames, { framesPerBlock: runtime.manifest.framesPerBlock, prompts: Array.from({ length: plan.request.blocks }, () => facts) });
       expect(report.colourAdherence).toBe(1);

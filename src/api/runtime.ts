@@ -6,15 +6,15 @@ import { availableParallelism } from 'node:os';
 import { asLaneId } from '../core/domain.js';
 import type { Frame, GenerateOptions, GenerateRequest, RuntimeOptions, RuntimeStats } from '../core/api-types.js';
 import type { ModelManifest } from '../core/manifest-types.js';
-import { resolveGeneration, resolveLanes, resolveSettings, type GenerationInput, type ResolveContext } from '../core/options.js';
+import { resolveGeneration, resolveLanes, resolveSettings, type ResolveContext, type UncheckedInput } from '../core/options.js';
 import type { GenerationSession, SessionOptions } from '../core/session-types.js';
-import { EXECUTORS } from '../engine/executors/registry.js';
 import { Lane } from '../engine/lanes/lane.js';
 import { allocateMemory, planMemory, type SharedMemory } from '../engine/memory/memory-plan.js';
 import { loadModelPackage } from '../engine/model/loader.js';
 import { defaultModelDir } from '../engine/model/paths.js';
 import { Generation, type InspectObserver } from './generation.js';
 import { DEFAULT_MAX_BUFFERED_BLOCKS, liveSession } from './live-session.js';
+import { resolveContextFor } from './resolve-context.js';
 
 /** Options of {@link createRuntime} beyond the public ones. */
 export interface RuntimeInternals {
@@ -22,7 +22,7 @@ export interface RuntimeInternals {
   readonly inspect?: InspectObserver;
 }
 
-const settingsOf = (o: { readonly cascade?: Partial<GenerationInput> | undefined; readonly steps?: number | undefined }): GenerationInput => ({ ...o.cascade, ...(o.steps === undefined ? {} : { steps: o.steps }) });
+const settingsOf = (o: { readonly cascade?: UncheckedInput | undefined; readonly steps?: number | undefined }): UncheckedInput => ({ ...o.cascade, ...(o.steps === undefined ? {} : { steps: o.steps }) });
 
 /**
  * A loaded model on a set of lanes. Create it with {@link createRuntime}; one generation runs
@@ -34,14 +34,14 @@ export class Runtime {
   readonly #memory: SharedMemory;
   readonly #inspect: InspectObserver | undefined;
   /** The runtime's settings as given (checked at the door); a generation's own override them field by field. */
-  readonly #defaults: GenerationInput;
+  readonly #defaults: UncheckedInput;
   readonly #context: ResolveContext;
   #stats: { -readonly [K in keyof RuntimeStats]: RuntimeStats[K] } = { ticks: 0, forwards: 0, forwardRunMs: 0, forwardWorkerMs: 0, forwardTaskMs: 0, exchangeWaitMs: 0, recaches: 0, recacheTaskMs: 0 };
   #idle: Promise<void> = Promise.resolve();
   #closed = false;
 
   /** @internal Use {@link createRuntime}. */
-  constructor(manifest: ModelManifest, lanes: readonly Lane[], memory: SharedMemory, defaults: GenerationInput, internals: RuntimeInternals) {
+  constructor(manifest: ModelManifest, lanes: readonly Lane[], memory: SharedMemory, defaults: UncheckedInput, internals: RuntimeInternals) {
     this.manifest = manifest;
     this.lanes = lanes;
     this.#memory = memory;
@@ -132,11 +132,6 @@ export class Runtime {
     await this.#idle;
     await Promise.all(this.lanes.map((lane) => lane.close()));
   }
-}
-
-/** What the options resolver must know of a model on `lanes` lanes. */
-function resolveContextFor(m: ModelManifest, lanes: number): ResolveContext {
-  return { lanes, executors: EXECUTORS, defaultSteps: m.sampler.timesteps.length, ...(m.kv.recache ? { defaultRecache: m.kv.recache } : {}), layered: true };
 }
 
 /**

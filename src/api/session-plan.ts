@@ -3,45 +3,54 @@
  * generation request, with command-line overrides applied and timeline times placed on blocks.
  * Shared by `block-cascade run` and scripts, so both read a session file the same way.
  */
-import { DEFAULT_FPS, resolveTimeline, type SessionFile } from '../protocol/session-file.js';
+import { DEFAULT_FPS, resolveTimeline, SessionFileError, type SessionFile } from '../protocol/session-file.js';
+import { show } from '../protocol/json-value.js';
 import type { GenerateRequest, RuntimeOptions } from '../core/api-types.js';
-import type { CascadeOptions } from '../core/cascade-options.js';
+import type { CascadeOptions, GenerationSettings } from '../core/cascade-options.js';
+import { InvalidOptionError } from '../core/errors.js';
+import { mergeSettings, resolveSettings, type UncheckedInput } from '../core/options.js';
 import { readManifest } from '../engine/model/loader.js';
 import { defaultModelDir } from '../engine/model/paths.js';
+import { resolveContextFor } from './resolve-context.js';
 
 /** Settings that override the session file's (e.g. command-line flags); undefined keeps the file's. */
-export interface SessionOverrides extends Partial<CascadeOptions> {
-  readonly lanes?: number;
-  readonly seed?: number;
-  readonly blocks?: number;
-  readonly fps?: number;
+export interface SessionOverrides extends UncheckedInput {
+  readonly lanes?: number | undefined;
+  readonly seed?: number | undefined;
+  readonly blocks?: number | undefined;
+  readonly fps?: number | undefined;
+  /** How an override is named in messages (`--parallelism`); default `option "parallelism"`. */
+  readonly describe?: (field: string) => string;
 }
 
 /** What to run for a session file. */
 export interface SessionPlan {
+  /** Runtime options, carrying the file's and the overrides' settings as its defaults. */
   readonly runtime: RuntimeOptions;
-  /** Cascade settings given by the file or the overrides (the runtime fills the rest). */
-  readonly cascade: Partial<CascadeOptions>;
+  /** The settings, resolved (defaults filled, checked once). */
+  readonly settings: GenerationSettings;
   /** Blocks as asked, cut at the timeline's stop. */
   readonly request: GenerateRequest;
   readonly fps: number;
 }
 
-const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+const SETTING_KEYS = ['parallelism', 'attention', 'exec', 'recache', 'steps'] as const;
 
 /**
  * Plans a decoded session file. Reads the model's manifest (not its graphs) to place timeline
- * entries given in seconds, so a timeline that does not fit fails before any lane starts.
+ * entries given in seconds and to resolve the settings, so a session that cannot run fails
+ * before any lane starts, naming the file and field (or the overriding flag).
  *
  * @param file - The session file, for error messages.
- * @throws {SessionFileError} when a timeline entry lands outside the video or out of order.
+ * @throws {SessionFileError} when a timeline entry lands outside the video or out of order, or a
+ *   setting is not one the resolver accepts.
  * @throws {ModelPackageError} when the model's manifest cannot be read.
  *
  * @example
  * ```ts
- * const plan = await planSession(await loadSessionFile('switch.json'), 'switch.json', { lanes: 2 });
+ * const plan = await planSession(await loadSessionFile('switch.json'), 'switch.json', { lanes: 2, steps: 8 });
  * const runtime = await createRuntime(plan.runtime);
- * for await (const frame of runtime.generate(plan.request, { cascade: plan.cascade })) show(frame);
+ * for await (const frame of runtime.generate(plan.request)) show(frame);
  * ```
  */
 export async function planSession(session: SessionFile, file: string, overrides: SessionOverrides = {}): Promise<SessionPlan> {
@@ -50,15 +59,21 @@ export async function planSession(session: SessionFile, file: string, overrides:
   const manifest = await readManifest(session.model ?? defaultModelDir());
   const { switches, stopAtBlock } = resolveTimeline({ blocks, ...(session.timeline ? { timeline: session.timeline } : {}) }, { framesPerBlock: manifest.framesPerBlock, fps }, file);
   const lanes = overrides.lanes ?? session.lanes;
-  const cascade = defined({
-    parallelism: overrides.parallelism ?? session.parallelism,
-    attention: overrides.attention ?? session.attention,
-    exec: overrides.exec ?? session.exec,
-    recache: overrides.recache ?? session.recache,
-  });
+  const given = mergeSettings(pick(session), pick(overrides));
+  let settings: GenerationSettings;
+  try {
+    settings = resolveSettings(given, resolveContextFor(manifest, lanes ?? 1));
+  } catch (error) {
+    if (!(error instanceof InvalidOptionError)) throw error;
+    const field = error.option;
+    const where = overrides[field as keyof UncheckedInput] !== undefined
+      ? (overrides.describe?.(field) ?? `option "${field}"`)
+      : `${file}: field "${field}"`;
+    throw new SessionFileError('E_SESSION_INVALID', file, [{ field, message: `${where}: expected ${error.expected}, got ${show(error.got)}` }], { cause: error });
+  }
   return {
-    runtime: { ...(session.model === undefined ? {} : { model: session.model }), ...(lanes === undefined ? {} : { lanes }), cascade },
-    cascade,
+    runtime: { ...(session.model === undefined ? {} : { model: session.model }), ...(lanes === undefined ? {} : { lanes }), cascade: given as Partial<CascadeOptions>, ...(given.steps === undefined ? {} : { steps: given.steps as number }) },
+    settings,
     request: {
       seed: overrides.seed ?? session.seed,
       // A timeline stop ends the video at its block (whatever the overrides say).
@@ -68,4 +83,9 @@ export async function planSession(session: SessionFile, file: string, overrides:
     },
     fps,
   };
+}
+
+/** The generation settings of a source, without its other fields. */
+function pick(source: UncheckedInput): UncheckedInput {
+  return Object.fromEntries(SETTING_KEYS.filter((k) => source[k] !== undefined).map((k) => [k, source[k]]));
 }

@@ -2,7 +2,7 @@
  * `block-cascade bench`: throughput and runtime overhead of the default model — a warm-up,
  * then repeats, reported as medians (the measuring lives in `src/bench/`).
  */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { availableParallelism } from 'node:os';
@@ -15,8 +15,8 @@ import { defaultModelDir } from '../engine/model/paths.js';
 import type { Runtime } from '../api/runtime.js';
 import type { RuntimeOptions } from '../core/api-types.js';
 import { SIGINT_EXIT_CODE, onInterrupt } from './interrupt.js';
-import { parseNonNegativeInt, parseParallelism, parsePositiveInt } from './options.js';
-import type { AttentionMode, ExecMode, Parallelism } from '../core/cascade-options.js';
+import { addGenerationFlags, runtimeSettings, type GenerationFlags } from './generation-flags.js';
+import { parseNonNegativeInt, parsePositiveInt } from './options.js';
 import type { Measurement } from '../bench/measure.js';
 import { measureTraceOverhead } from '../bench/trace-overhead.js';
 import { toJsonl } from '../trace/jsonl.js';
@@ -24,7 +24,7 @@ import { chromeTrace } from '../inspector/chrome-trace.js';
 import { reportError } from './report-error.js';
 
 /** Options of `bench`, as commander parses them. */
-export interface BenchOptions {
+export interface BenchOptions extends GenerationFlags {
   readonly json?: string;
   readonly blocks: number;
   readonly repeats: number;
@@ -42,10 +42,6 @@ export interface BenchOptions {
   readonly trace?: string;
   /** Plain bench: also write the last trace as Chrome trace-event JSON (implies measuring tracing). */
   readonly chromeTrace?: string;
-  /** Plain bench: cascade settings of the measured generations. */
-  readonly parallelism?: Parallelism;
-  readonly attention?: AttentionMode;
-  readonly exec?: ExecMode;
 }
 
 /** Seed and prompt of every benchmark generation: fixed, so runs are comparable. */
@@ -73,18 +69,17 @@ export async function runBenchCommand(options: BenchOptions): Promise<number> {
   };
   return interruptible(async ({ signal, open }) => {
     const model = defaultModelDir();
-    const runtime = await open({ model, lanes: options.lanes });
+    const settings = runtimeSettings(options);
+    const runtime = await open({ model, lanes: options.lanes, ...settings });
     process.stderr.write(
       `block-cascade bench: ${runtime.manifest.name}, ${options.lanes} lane(s), ${config.blocks} blocks, ` +
         `${config.warmup} warm-up + ${config.repeats} repeats\n`,
     );
-    const cascade = Object.fromEntries(Object.entries({ parallelism: options.parallelism, attention: options.attention, exec: options.exec }).filter(([, v]) => v !== undefined));
     let runs: Measurement[];
     let traceOverhead: BenchReport['traceOverhead'];
     if (options.trace === undefined && options.chromeTrace === undefined) {
       runs = await runBench(runtime, config, {
         signal,
-        cascade,
         onRun: (run, i) =>
           process.stderr.write(`  repeat ${i + 1}/${config.repeats}: ${run.framesPerSecond.toFixed(1)} FPS, ${run.msPerForward.toFixed(2)} ms/forward\n`),
       });
@@ -93,7 +88,7 @@ export async function runBenchCommand(options: BenchOptions): Promise<number> {
       const measured = await measureTraceOverhead(runtime, request, {
         repeats: config.repeats,
         warmup: config.warmup,
-        options: { signal, cascade },
+        options: { signal },
         onPair: (done, total) => process.stderr.write(`  pair ${done}/${total} (untraced, traced)\n`),
       });
       runs = [...measured.untraced];
@@ -108,7 +103,7 @@ export async function runBenchCommand(options: BenchOptions): Promise<number> {
       const report: BenchReport = {
         machine: machineInfo(),
         model: { name: runtime.manifest.name, dir: reportedModelDir(model) },
-        config: { ...config, lanes: options.lanes, cascade },
+        config: { ...config, lanes: options.lanes, cascade: settings.cascade ?? {}, ...(settings.steps === undefined ? {} : { steps: settings.steps }) },
         results,
         runs,
         ...(traceOverhead === undefined ? {} : { traceOverhead }),
@@ -230,7 +225,7 @@ async function runInteractiveBenchCommand(options: BenchOptions): Promise<number
  * ```
  */
 export function registerBenchCommand(program: Command): Command {
-  return program
+  const command = program
     .command('bench')
     .description('measure generation speed and runtime overhead with the default model (medians of repeats)')
     .option('--json <file>', 'also write the results as JSON')
@@ -243,11 +238,8 @@ export function registerBenchCommand(program: Command): Command {
     .option('--plot <file.svg>', 'with --cascade: write an SVG plot of FPS against the P level')
     .option('--interactive', `switch the prompt live halfway through: frame rhythm and switch latency, sequential vs cascades (at least ${INTERACTIVE_MIN_BLOCKS} blocks)`)
     .option('--trace <file.jsonl>', 'alternate traced and untraced generations, print what tracing costs, write the last trace (see block-cascade inspect)')
-    .option('--chrome-trace <file.json>', 'like --trace, written as Chrome trace-event JSON (Perfetto)')
-    .option('--parallelism <p>', 'Block Cascading level of the measured generations (plain bench)', parseParallelism)
-    .addOption(new Option('--attention <mode>', 'attention inside the cascade window (plain bench)').choices(['causal', 'bidirectional']))
-    .addOption(new Option('--exec <mode>', 'joint or lanes execution (plain bench)').choices(['joint', 'lanes']))
-    .action(async (options: BenchOptions) => {
+    .option('--chrome-trace <file.json>', 'like --trace, written as Chrome trace-event JSON (Perfetto)');
+  return addGenerationFlags(command, '(plain bench)').action(async (options: BenchOptions) => {
       try {
         process.exitCode = await runBenchCommand(options);
       } catch (err) {

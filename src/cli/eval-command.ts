@@ -2,7 +2,8 @@
  * `block-cascade eval`: prompt adherence, sprite integrity, block-boundary jumps and switch
  * response of P0 against P1..P4 cascades, on the same seeds and prompts (src/quality/).
  */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import type { Parallelism } from '../core/cascade-options.js';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -23,6 +24,10 @@ export interface EvalOptions {
   readonly seeds: number;
   readonly blocks: number;
   readonly model?: string;
+  /** Denoising steps per block (default: the model's sampler). */
+  readonly steps?: number;
+  /** Cascade levels to compare with P0 (default 1–4). */
+  readonly levels?: readonly Parallelism[];
 }
 
 /** The generated table replaces what lies between these markers in an existing Markdown file. */
@@ -56,7 +61,7 @@ async function writeMarkdown(file: string, table: string): Promise<void> {
  * ```
  */
 export async function runEvalCommand(options: EvalOptions): Promise<number> {
-  const plan = defaultEvalPlan({ seeds: options.seeds, blocks: options.blocks });
+  const plan = defaultEvalPlan({ seeds: options.seeds, blocks: options.blocks, ...(options.levels ? { levels: options.levels } : {}) });
   const model = options.model ?? defaultModelDir();
   const interrupt = onInterrupt();
   let runtime: Runtime | undefined;
@@ -65,7 +70,7 @@ export async function runEvalCommand(options: EvalOptions): Promise<number> {
     : null;
   try {
     const { createRuntime } = await import('../api/runtime.js');
-    runtime = await createRuntime({ model, lanes: 2 });
+    runtime = await createRuntime({ model, lanes: 2, ...(options.steps === undefined ? {} : { steps: options.steps }) });
     process.stderr.write(
       `block-cascade eval: ${runtime.manifest.name}, ${plan.configs.length} configurations × ${plan.cases.length} videos of ${plan.blocks} blocks\n`,
     );
@@ -75,7 +80,8 @@ export async function runEvalCommand(options: EvalOptions): Promise<number> {
     bar?.stop();
     const seconds = (performance.now() - start) / 1000;
     process.stdout.write(`${formatEvalTable(result)}\n`);
-    const ctx = { model: runtime.manifest.name, seeds: options.seeds, blocks: plan.blocks, videosPerConfig: plan.cases.length, seconds };
+    const steps = options.steps ?? runtime.manifest.sampler.timesteps.length;
+    const ctx = { model: runtime.manifest.name, seeds: options.seeds, blocks: plan.blocks, steps, videosPerConfig: plan.cases.length, seconds };
     if (options.json !== undefined) {
       await write(options.json, `${JSON.stringify({ machine: machineInfo(), ...ctx, model: { name: runtime.manifest.name, dir: reportedModelDir(model) }, ...result }, null, 2)}\n`);
     }
@@ -89,6 +95,13 @@ export async function runEvalCommand(options: EvalOptions): Promise<number> {
     await runtime?.close();
     interrupt.dispose();
   }
+}
+
+/** `--levels 4` or `--levels 1,4`: P levels 1–4 (P0 is always the reference). */
+function parseLevels(value: string): Parallelism[] {
+  const levels = value.split(',').map((v) => v.trim());
+  if (levels.some((v) => !/^[1-4]$/.test(v))) throw new InvalidArgumentError('expected P levels from 1 to 4, comma-separated (P0 always runs)');
+  return levels.map((v) => Number(v) as Parallelism);
 }
 
 /**
@@ -108,6 +121,8 @@ export function registerEvalCommand(program: Command): Command {
     .option('--seeds <n>', 'seeds (each: 4 prompts + 1 prompt switch)', parsePositiveInt, 16)
     .option('--blocks <n>', 'blocks per video (the switch comes at half)', parsePositiveInt, 6)
     .option('--model <dir>', 'model package folder (default: the bundled trained model)')
+    .option('--steps <n>', 'denoising steps per block (default: the model\'s sampler)', parsePositiveInt)
+    .option('--levels <list>', 'cascade levels compared with P0, comma-separated (default 1,2,3,4)', parseLevels)
     .action(async (options: EvalOptions) => {
       try {
         process.exitCode = await runEvalCommand(options);

@@ -46,19 +46,6 @@ export function parsePositiveNumber(value: string): number {
 }
 
 /**
- * Parses a Block Cascading level (`--parallelism 4`).
- *
- * @example
- * ```ts
- * program.option('--parallelism <p>', 'cascade level', parseParallelism);
- * ```
- */
-export function parseParallelism(value: string): 0 | 1 | 2 | 3 | 4 {
-  if (!/^\s*[0-4]\s*$/.test(value)) throw new InvalidArgumentError('expected a parallelism level 0, 1, 2, 3 or 4');
-  return Number(value) as 0 | 1 | 2 | 3 | 4;
-}
-
-/**
  * Parses a TCP port (`--port 8080`; 0 lets the system pick a free one).
  *
  * @example

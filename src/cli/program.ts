@@ -4,6 +4,7 @@ import { packageVersion } from '../engine/model/paths.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerEvalCommand } from './eval-command.js';
 import { registerInspectCommand } from './inspect-command.js';
+import { registerModelCommand } from './model-command.js';
 import { registerRunCommand } from './run-command.js';
 import { registerSimulateCommand } from './simulate-command.js';
 
@@ -25,5 +26,6 @@ export function createProgram(): Command {
   registerSimulateCommand(program);
   registerEvalCommand(program);
   registerInspectCommand(program);
+  registerModelCommand(program);
   return program;
 }

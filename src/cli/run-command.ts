@@ -2,8 +2,7 @@
  * `block-cascade run <session.json>`: generate the video a session file describes and write it
  * as a GIF and/or PNG frames, with a progress bar, Ctrl-C handling and one-line errors.
  */
-import { Option, type Command } from 'commander';
-import type { AttentionMode, ExecMode, Parallelism, RecacheMode } from '../core/cascade-options.js';
+import type { Command } from 'commander';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { DEFAULT_FPS, loadSessionFile } from '../protocol/session-file.js';
@@ -14,7 +13,8 @@ import type { TraceSink } from '../trace/tracer.js';
 import { writePngFrame } from '../output/png.js';
 import type { Runtime } from '../api/runtime.js';
 import { SIGINT_EXIT_CODE, onInterrupt, untilStopped } from './interrupt.js';
-import { parseNonNegativeInt, parseParallelism, parsePort, parsePositiveInt, parsePositiveNumber } from './options.js';
+import { addGenerationFlags, flagName, type GenerationFlags } from './generation-flags.js';
+import { parseNonNegativeInt, parsePort, parsePositiveInt, parsePositiveNumber } from './options.js';
 import { progressReporter } from './progress.js';
 import { reportError } from './report-error.js';
 
@@ -22,7 +22,7 @@ import { reportError } from './report-error.js';
 export const DEFAULT_OUT = 'out.gif';
 
 /** Options of `run`, as commander parses them (flags override the session file). */
-export interface RunOptions {
+export interface RunOptions extends GenerationFlags {
   readonly out?: string;
   readonly framesDir?: string;
   readonly lanes?: number;
@@ -30,10 +30,6 @@ export interface RunOptions {
   readonly blocks?: number;
   /** GIF playback rate and the clock of `atSecond` timeline entries (default: the file's, else 16). */
   readonly fps?: number;
-  readonly parallelism?: Parallelism;
-  readonly attention?: AttentionMode;
-  readonly exec?: ExecMode;
-  readonly recache?: RecacheMode;
   /** Read prompt switches from stdin, one per line (commander's `--no-stdin` sets false). */
   readonly stdin?: boolean;
   /** Write the generation's trace here (JSON Lines). */
@@ -113,7 +109,7 @@ export async function runSession(sessionPath: string, options: RunOptions): Prom
   // Loaded lazily, like the runtime: `--help` must not pay for (or depend on) ONNX Runtime.
   const { planSession } = await import('../api/session-plan.js');
   // planSession reads only the overriding fields (lanes, seed, blocks, fps, cascade settings).
-  const plan = await planSession(session, sessionPath, options);
+  const plan = await planSession(session, sessionPath, { ...options, describe: flagName });
   const request = plan.request;
   const out = options.out ?? (options.framesDir === undefined ? DEFAULT_OUT : undefined);
   // Created before the model loads so that a bad --fps fails at once.
@@ -165,10 +161,10 @@ export async function runSession(sessionPath: string, options: RunOptions): Prom
  * ```
  */
 export function registerRunCommand(program: Command): Command {
-  return program
+  const command = program
     .command('run')
     .description('generate the video described by a session file')
-    .argument('<session.json>', 'session file: { seed, blocks, prompt, model?, lanes?, parallelism?, attention?, exec?, recache?, fps?, timeline? }')
+    .argument('<session.json>', 'session file: { seed, blocks, prompt, model?, lanes?, parallelism?, attention?, exec?, recache?, steps?, fps?, timeline? }')
     .option('--out <video.gif>', `write an animated GIF (default ${DEFAULT_OUT} when --frames-dir is not given)`)
     .option('--frames-dir <dir>', 'write each frame as frame-00000.png, … into this folder')
     .option('--lanes <n>', 'number of CPU lanes (overrides the session file)', parsePositiveInt)
@@ -179,12 +175,8 @@ export function registerRunCommand(program: Command): Command {
     .option('--chrome-trace <file.json>', 'also write the trace as Chrome trace-event JSON (Perfetto, chrome://tracing)')
     .option('--inspect', 'serve the inspector page on 127.0.0.1, live while generating, then until Ctrl-C')
     .option('--inspect-port <n>', 'port of --inspect (0 picks a free one)', parsePort, 0)
-    .option('--no-stdin', 'do not read prompt switches from stdin (by default each line switches the prompt)')
-    .option('--parallelism <p>', 'Block Cascading level 0 (sequential) to 4 (five blocks in flight)', parseParallelism)
-    .addOption(new Option('--attention <mode>', 'attention inside the cascade window').choices(['causal', 'bidirectional']))
-    .addOption(new Option('--exec <mode>', 'joint: one forward per tick on one lane; lanes: spread over lanes with per-layer K/V exchange').choices(['joint', 'lanes']))
-    .addOption(new Option('--recache <mode>', 'at a prompt switch in sequential mode, recompute the cached frames\' K/V under the new prompt (default: the model package\'s kv.recache, else on; cascades never re-cache)').choices(['on', 'off']))
-    .action(async (sessionPath: string, options: RunOptions) => {
+    .option('--no-stdin', 'do not read prompt switches from stdin (by default each line switches the prompt)');
+  return addGenerationFlags(command, '(overrides the session file)').action(async (sessionPath: string, options: RunOptions) => {
       try {
         process.exitCode = await runSession(sessionPath, options);
       } catch (err) {

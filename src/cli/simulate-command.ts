@@ -3,6 +3,7 @@
  * paper's arithmetic (`--paper 1.3b|14b`).
  */
 import { Option, type Command } from 'commander';
+import { EXECUTORS } from '../engine/executors/registry.js';
 import { forwardMsFromFps, impliedExchangeMs, simulate, type SimOptions } from '../sim/simulate.js';
 import type { ExecMode, Parallelism } from '../core/cascade-options.js';
 import { parsePositiveInt, parsePositiveNumber } from './options.js';
@@ -16,6 +17,7 @@ interface SimulateOptions {
   readonly blocks: number;
   readonly framesPerBlock: number;
   readonly exec: ExecMode;
+  readonly steps: number;
   readonly paper?: '1.3b' | '14b';
 }
 
@@ -71,7 +73,8 @@ export function registerSimulateCommand(program: Command): Command {
     .option('--layers <l>', 'transformer layers (exchanges per tick)', parsePositiveInt, 30)
     .option('--blocks <b>', 'blocks to generate', parsePositiveInt, 60)
     .option('--frames-per-block <f>', 'video frames per block, for FPS', parsePositiveInt, 12)
-    .addOption(new Option('--exec <mode>', 'joint (one lane) or lanes').choices(['joint', 'lanes']).default('lanes'))
+    .addOption(new Option('--exec <mode>', 'the execution mode whose cost model prices each tick').choices(EXECUTORS.map((e) => e.name)).default('lanes'))
+    .option('--steps <n>', 'denoising steps per block', parsePositiveInt, 4)
     .addOption(new Option('--paper <model>', "the paper's numbers: sequential baseline, ideal 5-GPU P4, implied exchange cost").choices(['1.3b', '14b']))
     .action(async (o: SimulateOptions) => {
       try {
@@ -81,7 +84,7 @@ export function registerSimulateCommand(program: Command): Command {
         }
         const table = await simulationTable({
           lanes: o.lanes, exec: o.exec, forwardMs: o.forwardMs, exchangeMs: o.exchangeMs, layers: o.layers,
-          blocks: o.blocks, videoFramesPerBlock: o.framesPerBlock, latentFramesPerBlock: 1,
+          blocks: o.blocks, videoFramesPerBlock: o.framesPerBlock, latentFramesPerBlock: 1, steps: o.steps,
         });
         process.stdout.write(`${table}\n`);
       } catch (err) {

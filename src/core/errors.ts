@@ -34,7 +34,12 @@ export class GenerationAbortedError extends Error {
 /** Options given to `createRuntime` or `generate` are invalid. */
 export class InvalidOptionError extends TypeError {
   readonly code = 'INVALID_OPTION';
-  constructor(readonly option: string, expected: string, got: unknown) {
+  constructor(
+    readonly option: string,
+    /** What the option must be, as a phrase (`an integer from 0 to 4`). */
+    readonly expected: string,
+    readonly got: unknown,
+  ) {
     super(`option "${option}": expected ${expected}, got ${JSON.stringify(got)}`);
     this.name = 'InvalidOptionError';
   }

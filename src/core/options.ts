@@ -8,7 +8,7 @@
  * an integer in (3, 8) …, got 2`. Callers with a file (session files) prefix the file.
  */
 import type { GenerateRequest, PromptSwitch } from './api-types.js';
-import type { CascadeOptions, GenerationSettings, RecacheMode } from './cascade-options.js';
+import type { CascadeOptions, GenerationSettings, Parallelism, RecacheMode } from './cascade-options.js';
 import type { LaneOptions } from './domain.js';
 import { InvalidOptionError } from './errors.js';
 import { cascadeSchedule, PARALLELISM_LEVELS, type CascadeSchedule } from './schedule.js';
@@ -22,8 +22,10 @@ export const MAX_STEPS = 1000;
 /** Sequential generation: the default cascade settings. */
 export const SEQUENTIAL_CASCADE: CascadeOptions = { parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'on' };
 
-/** A generation's settings as given: any subset, from any source. */
-export type GenerationInput = Partial<GenerationSettings>;
+/** A generation's settings as given: any subset, from any source, not checked yet. */
+export type GenerationInput = { readonly [K in keyof GenerationSettings]?: GenerationSettings[K] | undefined };
+/** The same, untyped: what a session file or a command line hands over before the resolver. */
+export type UncheckedInput = { readonly [K in keyof GenerationSettings]?: unknown };
 
 /** What the resolver needs to know of the runtime: its lanes, executors and model defaults. */
 export interface ResolveContext {
@@ -54,10 +56,10 @@ export interface ResolvedGeneration {
  * mergeSettings({ parallelism: 4 }, { parallelism: undefined, exec: 'lanes' }); // { parallelism: 4, exec: 'lanes' }
  * ```
  */
-export function mergeSettings(...sources: readonly (GenerationInput | undefined)[]): GenerationInput {
+export function mergeSettings(...sources: readonly (UncheckedInput | undefined)[]): UncheckedInput {
   const merged: Record<string, unknown> = {};
   for (const source of sources) for (const [key, value] of Object.entries(source ?? {})) if (value !== undefined) merged[key] = value;
-  return merged as GenerationInput;
+  return merged as UncheckedInput;
 }
 
 /**
@@ -73,13 +75,14 @@ export function mergeSettings(...sources: readonly (GenerationInput | undefined)
  * // { parallelism: 4, attention: 'bidirectional', exec: 'lanes', recache: 'off', steps: 4 }
  * ```
  */
-export function resolveSettings(input: GenerationInput | undefined, context: ResolveContext): GenerationSettings {
-  const merged = { ...SEQUENTIAL_CASCADE, ...mergeSettings(input) };
+export function resolveSettings(input: UncheckedInput | undefined, context: ResolveContext): GenerationSettings {
+  const merged: Record<keyof CascadeOptions, unknown> = { ...SEQUENTIAL_CASCADE, ...mergeSettings(input) };
   const { parallelism, attention, exec } = merged;
   if (!(PARALLELISM_LEVELS as readonly unknown[]).includes(parallelism)) {
     throw new InvalidOptionError('parallelism', 'an integer from 0 to 4', parallelism);
   }
   if (attention !== 'causal' && attention !== 'bidirectional') throw new InvalidOptionError('attention', '"causal" or "bidirectional"', attention);
+  if (typeof exec !== 'string') throw new InvalidOptionError('exec', context.executors.map((e) => `"${e.name}"`).join(' or '), exec);
   const executor = context.executors.find((e) => e.name === exec);
   if (!executor) throw new InvalidOptionError('exec', context.executors.map((e) => `"${e.name}"`).join(' or '), exec);
   if (context.lanes < executor.needs.minLanes) {
@@ -94,8 +97,8 @@ export function resolveSettings(input: GenerationInput | undefined, context: Res
     throw new InvalidOptionError('recache', `"off" at P${parallelism} (a cascade switches prompts without re-cache; re-cache is for P0)`, recache);
   }
   const steps = input?.steps ?? context.defaultSteps;
-  if (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS) throw new InvalidOptionError('steps', `an integer from 1 to ${MAX_STEPS}`, steps);
-  return { parallelism, attention, exec, recache, steps };
+  if (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS) throw new InvalidOptionError('steps', `an integer from 1 to ${MAX_STEPS}`, steps);
+  return { parallelism: parallelism as Parallelism, attention, exec, recache, steps };
 }
 
 /**
@@ -136,7 +139,7 @@ export function resolveRequest(request: GenerateRequest): Required<GenerateReque
  * schedule.lag; // 7
  * ```
  */
-export function resolveGeneration(request: GenerateRequest, sources: readonly (GenerationInput | undefined)[], context: ResolveContext): ResolvedGeneration {
+export function resolveGeneration(request: GenerateRequest, sources: readonly (UncheckedInput | undefined)[], context: ResolveContext): ResolvedGeneration {
   const resolvedRequest = resolveRequest(request);
   const settings = resolveSettings(mergeSettings(...sources), context);
   return { request: resolvedRequest, settings, schedule: cascadeSchedule(settings.steps, settings.parallelism) };

@@ -9,6 +9,8 @@ export interface EvalReportContext {
   readonly model: string;
   readonly seeds: number;
   readonly blocks: number;
+  /** Denoising steps per block; absent: the model's own. */
+  readonly steps?: number;
   readonly videosPerConfig: number;
   readonly seconds: number;
 }
@@ -57,5 +59,5 @@ export function formatEvalTable(result: EvalResult): string {
 export function evalMarkdown(result: EvalResult, ctx: EvalReportContext): string {
   const header = `| ${COLUMNS.join(' | ')} |\n|${COLUMNS.map(() => '---').join('|')}|`;
   const body = rows(result).map((r) => `| ${r.join(' | ')} |`).join('\n');
-  return `${header}\n${body}\n\n_${ctx.model}, ${ctx.seeds} seeds, ${ctx.blocks} blocks per video, ${ctx.videosPerConfig} videos per configuration, ${Math.round(ctx.seconds)} s; means ± 95% interval half-widths (Student's t over videos)._\n`;
+  return `${header}\n${body}\n\n_${ctx.model}, ${ctx.seeds} seeds, ${ctx.blocks} blocks per video, ${ctx.steps === undefined ? '' : `${ctx.steps} steps per block, `}${ctx.videosPerConfig} videos per configuration, ${Math.round(ctx.seconds)} s; means ± 95% interval half-widths (Student's t over videos)._\n`;
 }

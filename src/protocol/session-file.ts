@@ -26,14 +26,20 @@ export interface SessionFile {
   readonly prompt: string;
   /** Number of CPU lanes, a positive integer. */
   readonly lanes?: number;
+  /*
+   * Generation settings: typed here, checked with every other source's by the options resolver
+   * (`resolveSettings`), which `planSession` runs with this file's name in its messages.
+   */
   /** Block Cascading level P, 0 (sequential) to 4. */
-  readonly parallelism?: 0 | 1 | 2 | 3 | 4;
-  /** Attention inside the cascade window. */
-  readonly attention?: 'causal' | 'bidirectional';
-  /** How a tick's forwards run. */
-  readonly exec?: 'joint' | 'lanes';
-  /** Re-cache at prompt switches in sequential mode (P0 only). */
-  readonly recache?: 'on' | 'off';
+  readonly parallelism?: number;
+  /** Attention inside the cascade window: `causal` or `bidirectional`. */
+  readonly attention?: string;
+  /** How a tick's forwards run: a registered execution mode (`joint`, `lanes`). */
+  readonly exec?: string;
+  /** Re-cache at prompt switches in sequential mode (P0 only): `on` or `off`. */
+  readonly recache?: string;
+  /** Denoising steps per block (default: the model's sampler). */
+  readonly steps?: number;
   /** Frame rate of the video (GIF playback and the clock of `atSecond` entries). */
   readonly fps?: number;
   /**
@@ -135,10 +141,12 @@ export const SESSION_FIELDS = {
   blocks: field(PositiveInt, 'a positive integer'),
   prompt: field(NonEmpty, 'a non-empty string'),
   lanes: field(PositiveInt, 'a positive integer'),
-  parallelism: field(Schema.Literal(0, 1, 2, 3, 4), 'a parallelism level 0, 1, 2, 3 or 4'),
-  attention: field(Schema.Literal('causal', 'bidirectional'), '"causal" or "bidirectional"'),
-  exec: field(Schema.Literal('joint', 'lanes'), '"joint" or "lanes"'),
-  recache: field(Schema.Literal('on', 'off'), '"on" or "off" (re-cache at prompt switches; sequential mode only)'),
+  // Only their types here: what values they may take is the options resolver's to say.
+  parallelism: field(Schema.Number, 'a parallelism level 0, 1, 2, 3 or 4'),
+  attention: field(Schema.String, '"causal" or "bidirectional"'),
+  exec: field(Schema.String, 'an execution mode ("joint", "lanes")'),
+  recache: field(Schema.String, '"on" or "off" (re-cache at prompt switches; sequential mode only)'),
+  steps: field(Schema.Number, 'a number of denoising steps per block'),
   fps: field(Schema.Number.pipe(Schema.positive(), Schema.filter(Number.isFinite)), 'a positive number of frames per second'),
   timeline: field(Schema.Array(Schema.Unknown), 'an array of { "atBlock": k, "prompt": "…" }, { "atSecond": t, "prompt": "…" } or { "atBlock": k, "stop": true }'),
 } as const;
@@ -168,6 +176,7 @@ const SessionSchema = Schema.Struct({
   attention: Schema.optionalWith(SESSION_FIELDS.attention.schema, { exact: true }),
   exec: Schema.optionalWith(SESSION_FIELDS.exec.schema, { exact: true }),
   recache: Schema.optionalWith(SESSION_FIELDS.recache.schema, { exact: true }),
+  steps: Schema.optionalWith(SESSION_FIELDS.steps.schema, { exact: true }),
   fps: Schema.optionalWith(SESSION_FIELDS.fps.schema, { exact: true }),
   // No message on the array itself: it would hide the entries' own messages (a non-array is
   // reported before decoding, in decodeSessionFile).

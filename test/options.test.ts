@@ -1,0 +1,84 @@
+/**
+ * One resolver for every source of options: API calls, session files and CLI flags end in
+ * `resolveSettings`, whose messages name the field (or the flag) and what was expected.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planSession } from '../src/api/session-plan.js';
+import { InvalidOptionError } from '../src/core/errors.js';
+import { mergeSettings, resolveGeneration, resolveLanes, resolveSettings, type ResolveContext } from '../src/core/options.js';
+import { EXECUTORS } from '../src/engine/executors/registry.js';
+import { decodeSessionFile, SessionFileError } from '../src/protocol/session-file.js';
+import { flagName } from '../src/cli/generation-flags.js';
+
+const context: ResolveContext = { lanes: 2, executors: EXECUTORS, defaultSteps: 4, defaultRecache: 'off' };
+
+describe('resolveSettings', () => {
+  it('fills defaults from the model and the P level', () => {
+    expect(resolveSettings({}, context)).toEqual({ parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'off', steps: 4 });
+    expect(resolveSettings({ parallelism: 4, exec: 'lanes', steps: 32 }, context)).toEqual({ parallelism: 4, attention: 'bidirectional', exec: 'lanes', recache: 'off', steps: 32 });
+    expect(resolveSettings({}, { ...context, defaultRecache: undefined }).recache).toBe('on');
+  });
+
+  it('names the field and what was expected', () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ parallelism: 5 }, /option "parallelism": expected an integer from 0 to 4, got 5/],
+      [{ attention: 'sideways' }, /option "attention": expected "causal" or "bidirectional", got "sideways"/],
+      [{ exec: 'gpu' }, /option "exec": expected "joint" or "lanes", got "gpu"/],
+      [{ recache: 'sometimes' }, /option "recache": expected "on" or "off"/],
+      [{ parallelism: 2, recache: 'on' }, /option "recache": expected "off" at P2/],
+      [{ steps: 0 }, /option "steps": expected an integer from 1 to 1000, got 0/],
+      [{ steps: 2.5 }, /option "steps"/],
+    ];
+    for (const [input, message] of cases) expect(() => resolveSettings(input, context)).toThrow(message);
+  });
+
+  it('asks each registered execution mode for the lanes it needs', () => {
+    expect(() => resolveSettings({ exec: 'lanes' }, { ...context, lanes: 1 })).toThrow(/option "exec": expected a mode that runs on 1 lane \("lanes" needs 2/);
+    const extra = { name: 'virtual', description: 'test mode', needs: { minLanes: 3, layered: false, reusesFeatures: true } };
+    expect(resolveSettings({ exec: 'virtual' }, { ...context, lanes: 3, executors: [...EXECUTORS, extra] }).exec).toBe('virtual');
+  });
+
+  it('merges sources field by field, later ones winning, undefined keeping what came before', () => {
+    expect(mergeSettings({ parallelism: 4, attention: 'causal' }, { parallelism: undefined, exec: 'lanes' }, { attention: 'bidirectional' })).toEqual({ parallelism: 4, attention: 'bidirectional', exec: 'lanes' });
+  });
+
+  it('resolves a whole generation: request, settings and the schedule they give', () => {
+    const g = resolveGeneration({ seed: 1, blocks: 8, prompt: 'red', switches: [{ atBlock: 3, prompt: 'blue' }] }, [{ parallelism: 4 }, { steps: 32 }], context);
+    expect(g.schedule).toEqual({ steps: 32, parallelism: 4, lag: 7 });
+    expect(() => resolveGeneration({ seed: 1, blocks: 8, prompt: 'red', switches: [{ atBlock: 9, prompt: 'x' }] }, [], context)).toThrow(/option "switches\[0\]\.atBlock": expected an integer in \(0, 8\)/);
+    expect(() => resolveLanes(0)).toThrow(InvalidOptionError);
+    expect(() => resolveLanes([{ device: 'tpu' as never, threads: 1 }])).toThrow(/option "lanes\[0\]\.device"/);
+  });
+});
+
+describe('session files go through the same resolver', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bc-options-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function plan(json: Record<string, unknown>, overrides = {}) {
+    const file = join(dir, 'session.json');
+    await writeFile(file, JSON.stringify(json));
+    return planSession(decodeSessionFile(json, file), file, { describe: flagName, ...overrides });
+  }
+
+  it('names the file and field for a bad setting in the file, and the flag for a bad override', async () => {
+    const base = { seed: 1, blocks: 4, prompt: 'red ball moving left' };
+    const fromFile = await plan({ ...base, parallelism: 7 }).catch((e: unknown) => e);
+    expect(fromFile).toBeInstanceOf(SessionFileError);
+    expect((fromFile as SessionFileError).field).toBe('parallelism');
+    expect((fromFile as Error).message).toMatch(/session\.json: field "parallelism": expected an integer from 0 to 4, got 7$/);
+    await expect(plan({ ...base, exec: 'lanes' })).rejects.toThrow(/field "exec": expected a mode that runs on 1 lane/);
+    await expect(plan(base, { steps: 0 })).rejects.toThrow(/^option --steps: expected an integer from 1 to 1000, got 0$/);
+    const ok = await plan({ ...base, steps: 8, parallelism: 4 });
+    expect(ok.settings).toMatchObject({ steps: 8, parallelism: 4, recache: 'off' });
+    expect(ok.runtime).toMatchObject({ steps: 8, cascade: { parallelism: 4 } });
+  });
+});
