@@ -1,10 +1,10 @@
 /**
  * `block-cascade eval` on other seeds and a subset of its configurations: held-out seeds for a
  * candidate model (tools/train/README.md, "Cascade fine-tune"). Same plan, probe and table as the
- * CLI (src/quality/eval.ts), with the seeds starting at --from and only the P levels of --levels
+ * CLI (src/eval/eval.ts), with the seeds starting at --from and only the P levels of --levels
  * (P0 always first: the other levels are compared with it).
  *
- *   npx tsx tools/train/eval-seeds.ts --model /tmp/cand-model --from 100 --seeds 32 --levels 0,4 [--json out.json]
+ *   npx tsx tools/train/eval-seeds.ts --model runs/cand-model --from 100 --seeds 32 --levels 0,4 [--steps N] [--json out.json]
  *
  * Imports the runtime from this checkout's src/ (run it from a checkout whose src/ matches).
  *
@@ -15,9 +15,9 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { defaultEvalPlan, runQualityEval } from '../../src/quality/eval.js';
-import { formatEvalTable } from '../../src/quality/eval-report.js';
-import { createRuntime } from '../../src/runtime/runtime.js';
+import { defaultEvalPlan, runQualityEval } from '../../src/eval/eval.js';
+import { formatEvalTable } from '../../src/eval/eval-report.js';
+import { createRuntime } from '../../src/api/runtime.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -28,6 +28,7 @@ async function main(): Promise<void> {
       blocks: { type: 'string', default: '6' },
       levels: { type: 'string', default: '0,4' },
       json: { type: 'string' },
+      steps: { type: 'string' },
     },
   });
   const from = Number(values.from);
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
     cases: base.cases.map((c) => ({ ...c, seed: c.seed + from })),
     configs: base.configs.filter((c) => levels.has(c.parallelism)),
   };
-  const runtime = await createRuntime({ model: values.model as string, lanes: 2 });
+  const runtime = await createRuntime({ model: values.model as string, lanes: 2, ...(values.steps ? { steps: Number(values.steps) } : {}) });
   const start = performance.now();
   try {
     const result = await runQualityEval(runtime, plan);
