@@ -157,4 +157,37 @@ describe('inspector page', () => {
       await inspector.close();
     }
   });
+
+  describe('an eight-step trace', () => {
+    it('draws the N-step block machine, one bar per forward and the N + 1 stages of every block', async () => {
+      const { createRuntime } = await import('../src/index.js');
+      const { RANDOM_MODEL } = await import('./support/models.js');
+      const runtime = await createRuntime({ lanes: 2, model: RANDOM_MODEL });
+      const records: TraceRecord[] = [];
+      try {
+        for await (const _frame of runtime.generate({ seed: 2, blocks: 4, prompt: 'red ball moving left' }, { steps: 8, cascade: { parallelism: 4 }, trace: (r) => records.push(r) })) {
+          // Only the trace is needed.
+        }
+      } finally {
+        await runtime.close();
+      }
+      const inspector = await startInspector({ records });
+      const { page, errors } = await open(inspector.url);
+      try {
+        await page.waitForSelector('#timeline .bar', WAIT);
+        const stages = ['t7', 't6', 't5', 't4', 't3', 't2', 't1', 't0', 'cache'];
+        for (const state of ['queued', ...stages, 'done', 'failed']) expect(await page.locator(`#state-${state}`).count(), state).toBe(1);
+        // Every node is drawn at a readable width, wrapped over lines rather than squeezed.
+        const widths = await page.locator('#chart .state-box').evaluateAll((boxes) => boxes.map((b) => Number((b as unknown as { getAttribute(n: string): string }).getAttribute('width'))));
+        expect(Math.min(...widths)).toBeGreaterThanOrEqual(90);
+        const forwards = records.filter((r) => r.kind === 'lane' && r.phase === 'end' && (r.task === 'tick' || r.task === 'share')).length;
+        expect(await page.locator('#timeline .bar').count()).toBe(forwards);
+        expect(await page.locator('#diagonal .cell').count()).toBe(4 * stages.length);
+        expect(errors).toEqual([]);
+      } finally {
+        await page.close();
+        await inspector.close();
+      }
+    });
+  });
 });

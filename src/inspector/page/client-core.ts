@@ -32,14 +32,16 @@ function el(tag, attrs, parent, text) {
 const ms = (x) => (Math.abs(x) < 10 ? x.toFixed(2) : x.toFixed(1)) + ' ms';
 const widthOf = (id, min) => Math.max(min, Math.floor($(id).clientWidth));
 
-// Hue by block, golden angle apart so neighbouring blocks differ; lightness by stage, t3
-// (noisiest) darkest to cache lightest; no stage (re-cache, queued, done) is greyish.
+// Hue by block, golden angle apart so neighbouring blocks differ; lightness by stage, the
+// noisiest step darkest to cache lightest whatever the step count; no stage (re-cache, queued,
+// done) is greyish.
 const hue = (block) => ((block * 137.508) % 360).toFixed(0);
+const stageFraction = (stage) => stage / Math.max(1, (state.model ? state.model.stages.length : 5) - 1);
 function colour(block, stage) {
   if (stage === null || stage === undefined || stage < 0) return 'hsl(' + hue(block) + ', 22%, 66%)';
-  return 'hsl(' + hue(block) + ', 70%, ' + (30 + stage * 11) + '%)';
+  return 'hsl(' + hue(block) + ', 70%, ' + (30 + stageFraction(stage) * 44).toFixed(1) + '%)';
 }
-const inkOn = (stage) => (stage !== null && stage !== undefined && stage >= 0 && stage <= 2 ? '#fff' : '#111');
+const inkOn = (stage) => (stage !== null && stage !== undefined && stage >= 0 && stageFraction(stage) <= 0.5 ? '#fff' : '#111');
 const stageIndex = (name) => state.model.stages.indexOf(name);
 
 function niceStep(span, count) {
@@ -110,6 +112,7 @@ function render() {
   if (state.follow || state.time > m.duration) state.time = m.duration;
   scrubber.value = String(state.time);
   drawMeta();
+  drawLegend();
   drawChart();
   drawTimeline();
   drawDiagonal();
@@ -125,7 +128,7 @@ function drawMeta() {
   const meta = m.meta;
   $('meta').textContent = meta === null
     ? 'waiting for a generation…'
-    : [meta.model, 'P' + meta.parallelism + ' (Δ = ' + m.lag + ')', meta.exec + ' execution', meta.lanes + (meta.lanes === 1 ? ' lane' : ' lanes'),
+    : [meta.model, 'P' + meta.parallelism + ' (Δ = ' + m.lag + ')', (m.stages.length - 1) + ' steps', meta.exec + ' execution', meta.lanes + (meta.lanes === 1 ? ' lane' : ' lanes'),
        meta.attention, 'recache ' + meta.recache, 'seed ' + meta.seed, meta.blocks + ' blocks × ' + meta.framesPerBlock + ' frames'].join(' · ');
   const count = $('forward-count');
   count.dataset.count = String(m.forwards);

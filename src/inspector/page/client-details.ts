@@ -73,7 +73,6 @@ function drawDetails() {
   }
 }
 
-drawLegend();
 if (LIVE) connect(250);
 load().catch(showError);
 `;

@@ -7,10 +7,14 @@ export const CLIENT_VIEWS = `
 function drawLegend() {
   const legend = $('legend');
   legend.replaceChildren();
-  ['t3', 't2', 't1', 't0', 'cache'].forEach((name, i) => {
+  // Many-step schedules: the first two steps, the last two, and cache.
+  const stages = state.model.stages;
+  const shown = stages.length <= 6 ? stages.map((_, i) => i) : [0, 1, -1, stages.length - 3, stages.length - 2, stages.length - 1];
+  shown.forEach((i) => {
     const item = el('span', {}, legend);
+    if (i < 0) return void item.append('…');
     el('span', { class: 'swatch' }, item).style.background = colour(0, i);
-    item.append(name);
+    item.append(stages[i]);
   });
   const recache = el('span', {}, legend);
   el('span', { class: 'swatch' }, recache).style.background = colour(0, null);
@@ -23,7 +27,8 @@ function drawLegend() {
   sw.append('prompt switch');
 }
 
-// ---- (a) the block machine: queued → t3 → t2 → t1 → t0 → cache → done, and failed from any stage
+// ---- (a) the block machine: queued → t{N−1} … t0 → cache → done, and failed from any stage;
+// a many-step machine wraps over several lines of states.
 function drawChart() {
   const m = state.model;
   const root = $('chart');
@@ -32,26 +37,36 @@ function drawChart() {
   const main = m.chartStates.filter((s) => s !== 'failed');
   const width = widthOf('chart-plot', 560);
   const gap = 26;
-  const nodeW = Math.min(170, (width - 8 - gap * (main.length - 1)) / main.length);
+  const perLine = Math.max(2, Math.min(main.length, Math.floor((width - 8 + gap) / (96 + gap))));
+  const lines = Math.ceil(main.length / perLine);
+  const nodeW = Math.min(170, (width - 8 - gap * (perLine - 1)) / perLine);
   const blocks = Math.max(m.meta ? m.meta.blocks : 0, m.blocks.length, 1);
   const perRow = Math.max(1, Math.floor((nodeW - 8) / 26));
   // At most three rows of chips: a node holding more shows some and a count of the rest.
   const rows = Math.min(3, Math.ceil(blocks / perRow));
   const nodeH = 28 + rows * 19;
-  const failedY = 4 + nodeH + 22;
+  const lineH = nodeH + 22;
+  const failedY = 4 + lines * lineH;
+  const at = (i) => ({ x: 4 + (i % perLine) * (nodeW + gap), y: 4 + Math.floor(i / perLine) * lineH });
   root.setAttribute('width', width);
   root.setAttribute('height', failedY + 28 + 19 + 4);
   const marker = svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, svg('defs', {}, root));
   svg('path', { id: 'arrow-head', d: 'M 0 0 L 10 5 L 0 10 z' }, marker);
   const failedX = width / 2 - nodeW / 2;
   main.forEach((name, i) => {
-    const x = 4 + i * (nodeW + gap);
-    if (i > 0) svg('line', { class: 'edge', x1: x - gap + 1, y1: 4 + nodeH / 2, x2: x - 2, y2: 4 + nodeH / 2, 'marker-end': 'url(#arrow)' }, root);
-    if (stageIndex(name) >= 0) {
-      svg('line', { class: 'edge to-failed', x1: x + nodeW / 2, y1: 4 + nodeH, x2: failedX + nodeW / 2, y2: failedY - 1, 'marker-end': 'url(#arrow)' }, root);
+    const { x, y } = at(i);
+    if (i > 0 && i % perLine !== 0) svg('line', { class: 'edge', x1: x - gap + 1, y1: y + nodeH / 2, x2: x - 2, y2: y + nodeH / 2, 'marker-end': 'url(#arrow)' }, root);
+    // A wrapped line starts under the previous line's last state.
+    if (i > 0 && i % perLine === 0) {
+      const prev = at(i - 1);
+      svg('polyline', { class: 'edge', fill: 'none', points: [prev.x + nodeW / 2, prev.y + nodeH, prev.x + nodeW / 2, y - 10, x + nodeW / 2, y - 10, x + nodeW / 2, y - 2].join(' '), 'marker-end': 'url(#arrow)' }, root);
+    }
+    // Many stages: one arrow to failed from the last line only, so the lines stay readable.
+    if (stageIndex(name) >= 0 && (lines === 1 || Math.floor(i / perLine) === lines - 1)) {
+      svg('line', { class: 'edge to-failed', x1: x + nodeW / 2, y1: y + nodeH, x2: failedX + nodeW / 2, y2: failedY - 1, 'marker-end': 'url(#arrow)' }, root);
     }
   });
-  main.forEach((name, i) => addStateNode(root, name, 4 + i * (nodeW + gap), 4, nodeW, nodeH, perRow, rows));
+  main.forEach((name, i) => addStateNode(root, name, at(i).x, at(i).y, nodeW, nodeH, perRow, rows));
   addStateNode(root, 'failed', failedX, failedY, nodeW, 28 + 19, perRow, 1);
 }
 function addStateNode(root, name, x, y, w, h, perRow, rows) {
