@@ -5,8 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { InspectionEvent, Observer } from 'xstate';
-import { createGenerationSystem } from '../actors/system.js';
-import type { SupervisorEvent } from '../actors/supervisor.js';
+import { createGenerationSystem, type GenerationSystem } from '../actors/system.js';
 import type { Frame, GenerateOptions, RuntimeStats } from '../core/api-types.js';
 import { stageNames } from '../core/domain.js';
 import { GenerationAbortedError, GenerationFailedError } from '../core/errors.js';
@@ -15,14 +14,15 @@ import type { ResolvedGeneration } from '../core/options.js';
 import { buildSchedule } from '../core/sampler.js';
 import type { SessionLink } from '../core/session-types.js';
 import type { RecachePlan, TickTiming } from '../core/tick.js';
-import { TRACE_VERSION, type EndRecord } from '../core/trace-records.js';
+import { TRACE_VERSION, type EndRecord, type MetaRecord } from '../core/trace-records.js';
 import { executorKind } from '../engine/executors/registry.js';
 import type { Lane } from '../engine/lanes/lane.js';
 import type { SharedMemory } from '../engine/memory/memory-plan.js';
 import { tokenizePrompt } from '../engine/model/tokenizer.js';
 import { Tracer } from '../trace/tracer.js';
 import { OrderedFrameQueue } from './frame-queue.js';
-import { liveControls, type AdmissionFlow } from './live-controls.js';
+import { BackpressureGate } from './backpressure.js';
+import { liveControls } from './live-controls.js';
 
 /** An XState inspection observer (e.g. Stately's inspector), or a plain callback. */
 export type InspectObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
@@ -48,6 +48,9 @@ function combineInspectors(user: InspectObserver | undefined, tracer: ((event: I
     tracer?.(event);
   };
 }
+
+/** `{ key: value }` when the value is defined, else nothing (optional properties stay absent). */
+const optional = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } => (value === undefined ? {} : ({ [key]: value } as { [P in K]: V }));
 
 const tickStats = (timing: TickTiming): Partial<RuntimeStats> => ({
   ticks: 1,
@@ -82,121 +85,40 @@ export class Generation {
 
   /** Runs the generation; the lanes are idle again when the iterator ends, however it ends. */
   async *run(): AsyncGenerator<Frame, void, undefined> {
-    const host = this.#host;
+    const { manifest: m, lanes } = this.#host;
+    const { request } = this.#resolved;
     const link = this.#link;
-    const m = host.manifest;
-    const { request, settings, schedule } = this.#resolved;
-    const { signal, onProgress } = this.#options;
+    const { signal } = this.#options;
     signal?.throwIfAborted();
-    // Context slot i holds prompt i of the timeline: the initial prompt, then each switch.
-    const timeline = [{ atBlock: 0, prompt: request.prompt }, ...request.switches];
-    const promptTokens = timeline.map((p) => Array.from(tokenizePrompt(p.prompt, m.text), Number));
-    // Backpressure: admission pauses while the consumer leaves too many blocks unread.
-    const bufferLimit = (link?.maxBufferedBlocks ?? Number.POSITIVE_INFINITY) * m.framesPerBlock;
-    const flow: AdmissionFlow = { user: false, backpressure: false };
-    let send: (event: SupervisorEvent) => void = () => {};
-    const queue: OrderedFrameQueue = new OrderedFrameQueue({ framesPerBlock: m.framesPerBlock, width: m.video.width, height: m.video.height }, () => {
-      if (flow.backpressure && queue.bufferedFrames < bufferLimit) {
-        flow.backpressure = false;
-        if (!flow.user) {
-          send({ type: 'supervisor.resume' });
-          link?.emit({ type: 'resumed' });
-        }
-      }
-    });
+    const gate = new BackpressureGate((link?.maxBufferedBlocks ?? Number.POSITIVE_INFINITY) * m.framesPerBlock, link);
+    const queue: OrderedFrameQueue = new OrderedFrameQueue({ framesPerBlock: m.framesPerBlock, width: m.video.width, height: m.video.height }, () => gate.taken(queue.bufferedFrames));
     const start = performance.now();
-    let blocksDone = 0;
-    const tracer = this.#options.trace ? new Tracer(this.#options.trace, schedule, start) : null;
-    tracer?.record({
-      kind: 'meta',
-      version: TRACE_VERSION,
-      startedAt: Date.now(),
-      model: m.name,
-      lanes: host.lanes.length,
-      parallelism: settings.parallelism,
-      attention: settings.attention,
-      exec: settings.exec,
-      recache: settings.recache,
-      steps: settings.steps,
-      lag: schedule.lag,
-      seed: request.seed,
-      blocks: request.blocks,
-      framesPerBlock: m.framesPerBlock,
-      kvCapacity: host.memory.kv.layout.capacitySlots,
-      blockStates: ['queued', ...stageNames(settings.steps), 'done'],
-    });
+    const tracer = this.#options.trace ? new Tracer(this.#options.trace, this.#resolved.schedule, start) : null;
+    tracer?.record(this.#metaRecord());
     for (const s of request.switches) tracer?.record({ kind: 'switch', prompt: s.prompt, fromBlock: s.atBlock, live: false });
-    const unobserve = tracer ? host.lanes.map((lane) => lane.observe(tracer.lane)) : [];
-    const { actor, barrier } = createGenerationSystem({
-      seed: request.seed,
-      blocks: request.blocks,
-      schedule,
-      attention: settings.attention,
-      recache: settings.recache === 'on',
-      executor: executorKind(settings.exec).create({
-        schedule: buildSchedule(m.sampler, settings.steps),
-        lanes: host.lanes,
-        exchange: host.memory.exchange,
-        framesPerBlock: m.framesPerBlock,
-        pickLane: () => host.pickLane(),
-      }),
-      port: {
-        encodePrompts: async (contextSlots) => {
-          for (const contextSlot of contextSlots) {
-            await host.pickLane().encode({ kind: 'encode', tokens: promptTokens[contextSlot] as number[], contextSlot });
-          }
-        },
-        decode: async (block, latentSlot) => {
-          const { rgb } = await host.pickLane().decode({ kind: 'decode', block, latentSlot });
-          queue.push(block, rgb);
-          tracer?.record({ kind: 'frame', block, firstFrame: block * m.framesPerBlock, frames: m.framesPerBlock });
-          blocksDone++;
-          const elapsedMs = performance.now() - start;
-          link?.emit({ type: 'block', block, elapsedMs, bufferedBlocks: queue.bufferedFrames / m.framesPerBlock });
-          if (!flow.backpressure && queue.bufferedFrames >= bufferLimit) {
-            flow.backpressure = true;
-            send({ type: 'supervisor.pause' });
-            if (!flow.user) link?.emit({ type: 'paused', reason: 'backpressure' });
-          }
-          const framesDone = blocksDone * m.framesPerBlock;
-          onProgress?.({ blocksDone, blocksTotal: request.blocks, framesDone, elapsedMs, fps: (framesDone * 1000) / elapsedMs });
-        },
-      },
-      framesPerBlock: m.framesPerBlock,
-      latentSlots: host.memory.latents.slots,
-      prompts: timeline.map((p, contextSlot) => ({ fromBlock: p.atBlock, contextSlot })),
-      kv: { capacity: host.memory.kv.layout.capacitySlots, sinkFrames: m.kv.sinkFrames, windowFrames: m.kv.windowFrames },
-      onTick: (_tick, _members, timing) => host.count(tickStats(timing)),
-      onRecache: (plan: RecachePlan, timing) => {
-        host.count({ recaches: 1, recacheTaskMs: timing.taskMs });
-        link?.emit({ type: 'recache', beforeBlock: plan.beforeBlock, frames: plan.slots.length, ms: timing.taskMs });
-        tracer?.record({ kind: 'recache', beforeBlock: plan.beforeBlock, frames: plan.slots.length, ms: timing.taskMs });
-      },
-      ...(combineInspectors(host.inspect, tracer?.inspect) ? { inspect: combineInspectors(host.inspect, tracer?.inspect) } : {}),
-    });
-    actor.subscribe({
-      next: (snapshot) => {
-        if (snapshot.status !== 'done') return;
-        if (snapshot.value === 'failed') {
-          queue.fail(new GenerationFailedError(snapshot.context.failure?.block ?? -1, snapshot.context.failure?.message ?? 'unknown failure'));
-        } else {
-          queue.end();
-        }
-      },
-      error: (error) => queue.fail(error),
-    });
+    const unobserve = tracer ? lanes.map((lane) => lane.observe(tracer.lane)) : [];
+    let blocksDone = 0;
+    const onDecoded = (block: number) => {
+      tracer?.record({ kind: 'frame', block, firstFrame: block * m.framesPerBlock, frames: m.framesPerBlock });
+      const elapsedMs = performance.now() - start;
+      link?.emit({ type: 'block', block, elapsedMs, bufferedBlocks: queue.bufferedFrames / m.framesPerBlock });
+      gate.buffered(queue.bufferedFrames);
+      const framesDone = ++blocksDone * m.framesPerBlock;
+      this.#options.onProgress?.({ blocksDone, blocksTotal: request.blocks, framesDone, elapsedMs, fps: (framesDone * 1000) / elapsedMs });
+    };
+    const { actor, barrier } = this.#assemble(queue, onDecoded, tracer);
+    gate.connect((event) => actor.send(event));
     const onAbort = () => queue.fail(new GenerationAbortedError(signal?.reason));
     signal?.addEventListener('abort', onAbort, { once: true });
-    send = (event) => actor.send(event);
     let stopped = false;
     link?.attach(
       liveControls({
         actor,
-        flow,
+        flow: gate.flow,
         link,
         text: m.text,
-        contextSlots: host.memory.contexts.slots,
-        encode: (tokens, contextSlot) => host.pickLane().encode({ kind: 'encode', tokens, contextSlot }),
+        contextSlots: this.#host.memory.contexts.slots,
+        encode: (tokens, contextSlot) => this.#host.pickLane().encode({ kind: 'encode', tokens, contextSlot }),
         onSwitch: (prompt, fromBlock) => tracer?.record({ kind: 'switch', prompt, fromBlock, live: true }),
         onStop: () => (stopped = true),
       }),
@@ -221,7 +143,90 @@ export class Generation {
       barrier.stop();
       // Tasks already on a lane still write into the slabs: let them land before the next
       // generation reuses the slots.
-      await Promise.all(host.lanes.map((lane) => lane.settled()));
+      await Promise.all(lanes.map((lane) => lane.settled()));
     }
+  }
+
+  /** The actor system on this runtime's lanes: prompts encoded, blocks decoded into `queue`. */
+  #assemble(queue: OrderedFrameQueue, onDecoded: (block: number) => void, tracer: Tracer | null): GenerationSystem {
+    const host = this.#host;
+    const m = host.manifest;
+    const { request, settings, schedule } = this.#resolved;
+    // Context slot i holds prompt i of the timeline: the initial prompt, then each switch.
+    const timeline = [{ atBlock: 0, prompt: request.prompt }, ...request.switches];
+    const promptTokens = timeline.map((p) => Array.from(tokenizePrompt(p.prompt, m.text), Number));
+    const system = createGenerationSystem({
+      seed: request.seed,
+      blocks: request.blocks,
+      schedule,
+      attention: settings.attention,
+      recache: settings.recache === 'on',
+      executor: executorKind(settings.exec).create({
+        schedule: buildSchedule(m.sampler, settings.steps),
+        lanes: host.lanes,
+        exchange: host.memory.exchange,
+        framesPerBlock: m.framesPerBlock,
+        pickLane: () => host.pickLane(),
+      }),
+      port: {
+        encodePrompts: async (contextSlots) => {
+          for (const contextSlot of contextSlots) {
+            await host.pickLane().encode({ kind: 'encode', tokens: promptTokens[contextSlot] as number[], contextSlot });
+          }
+        },
+        decode: async (block, latentSlot) => {
+          const { rgb } = await host.pickLane().decode({ kind: 'decode', block, latentSlot });
+          queue.push(block, rgb);
+          onDecoded(block);
+        },
+      },
+      framesPerBlock: m.framesPerBlock,
+      latentSlots: host.memory.latents.slots,
+      prompts: timeline.map((p, contextSlot) => ({ fromBlock: p.atBlock, contextSlot })),
+      kv: { capacity: host.memory.kv.layout.capacitySlots, sinkFrames: m.kv.sinkFrames, windowFrames: m.kv.windowFrames },
+      onTick: (_tick, _members, timing) => host.count(tickStats(timing)),
+      onRecache: (plan: RecachePlan, timing) => {
+        host.count({ recaches: 1, recacheTaskMs: timing.taskMs });
+        this.#link?.emit({ type: 'recache', beforeBlock: plan.beforeBlock, frames: plan.slots.length, ms: timing.taskMs });
+        tracer?.record({ kind: 'recache', beforeBlock: plan.beforeBlock, frames: plan.slots.length, ms: timing.taskMs });
+      },
+      ...optional('inspect', combineInspectors(host.inspect, tracer?.inspect)),
+    });
+    system.actor.subscribe({
+      next: (snapshot) => {
+        if (snapshot.status !== 'done') return;
+        if (snapshot.value === 'failed') {
+          queue.fail(new GenerationFailedError(snapshot.context.failure?.block ?? -1, snapshot.context.failure?.message ?? 'unknown failure'));
+        } else {
+          queue.end();
+        }
+      },
+      error: (error) => queue.fail(error),
+    });
+    return system;
+  }
+
+  /** The trace's first record: what runs. */
+  #metaRecord(): Omit<MetaRecord, 't'> {
+    const { manifest: m, lanes, memory } = this.#host;
+    const { request, settings, schedule } = this.#resolved;
+    return {
+      kind: 'meta',
+      version: TRACE_VERSION,
+      startedAt: Date.now(),
+      model: m.name,
+      lanes: lanes.length,
+      parallelism: settings.parallelism,
+      attention: settings.attention,
+      exec: settings.exec,
+      recache: settings.recache,
+      steps: settings.steps,
+      lag: schedule.lag,
+      seed: request.seed,
+      blocks: request.blocks,
+      framesPerBlock: m.framesPerBlock,
+      kvCapacity: memory.kv.layout.capacitySlots,
+      blockStates: ['queued', ...stageNames(settings.steps), 'done'],
+    };
   }
 }
