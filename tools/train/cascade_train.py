@@ -15,11 +15,15 @@ Every step:
    up to that tick; the tick's forward then runs with gradients and the loss is the x̂0 error of
    its denoising blocks against the clip (train.py's loss), given context the model made
    itself. P0 is the sequential pipeline on the model's own committed blocks.
-2. **Sequential teacher-forced term** (weight --tf-weight): train.py's loss (clean prefix, then
-   blocks in flight at non-decreasing σ) on 4-block windows of the same clips, so that what the
-   shipped run learned does not drift.
-The first-block distillation pairs of run 5 (make-pairs.py) are not regenerated here: they are
-not in the repository and cost 25 minutes of CPU.
+2. **Sequential teacher-forced term** (weight --tf-weight): train.py's loss (a clean prefix of
+   1-3 blocks, then blocks in flight at non-decreasing σ) on 4-block windows of the same clips,
+   so that what the shipped run learned does not drift. Never without a clean prefix: plain flow
+   matching on first blocks undid run 5's first-block distillation within 10 minutes (P0 colour
+   96 → 75%, whole videos blank) in the first attempt.
+3. **First-block term** (weight --first-weight): a video's first block (no context) along the
+   --teacher's own four Euler steps from fresh noise; the model's x̂0 at each step's state is
+   matched to the teacher's. It keeps the first block as run 5's distillation left it (the
+   distillation pairs of make-pairs.py are not in the repository and cost 25 minutes of CPU).
 
 Resumable: the checkpoint holds the live weights, the optimizer and the clock; --resume with a
 checkpoint of this script continues its schedule (--minutes is the whole run's budget). With a
@@ -45,7 +49,8 @@ sys.path.insert(0, HERE)
 from cascade import rollout  # noqa: E402
 from model import Config, DiT, PatchDecoder, PatchEncoder, TextEncoder, block_causal_mask  # noqa: E402
 from tokens import VOCABULARY, flip_prompt, tokenize  # noqa: E402
-from train import clip_sigmas, encode_all, load_clips  # noqa: E402
+from model import PACKAGE_SIGMAS, PACKAGE_TIMESTEPS  # noqa: E402
+from train import encode_all, load_clips, sample_sigmas  # noqa: E402
 
 ATTENTION = ('causal', 'bidirectional')
 
@@ -60,6 +65,9 @@ def main():
     ap.add_argument('--batch', type=int, default=8, help='clips per cascade rollout')
     ap.add_argument('--tf-batch', type=int, default=12, help='4-block windows of the teacher-forced term')
     ap.add_argument('--tf-weight', type=float, default=0.5)
+    ap.add_argument('--first-batch', type=int, default=16, help='first blocks of the first-block term')
+    ap.add_argument('--first-weight', type=float, default=1.0)
+    ap.add_argument('--teacher', default='tools/train/checkpoints/sprites-run5.pt', help='the first-block term keeps the first block as this model makes it')
     ap.add_argument('--lr', type=float, default=1e-4)
     ap.add_argument('--warmup', type=int, default=100)
     ap.add_argument('--levels', default='0,1,2,3,4', help='P levels sampled uniformly')
@@ -94,9 +102,14 @@ def main():
     ema_text, ema_dit = TextEncoder(c), DiT(c)
     ema_text.load_state_dict(ck['text'])
     ema_dit.load_state_dict(ck['dit'])
-    for m in (enc, dec, text, dit, ema_text, ema_dit):
+    teacher = torch.load(args.teacher, map_location='cpu')
+    teacher_text, teacher_dit = TextEncoder(c), DiT(c)
+    teacher_text.load_state_dict(teacher['text'])
+    teacher_dit.load_state_dict(teacher['dit'])
+    del teacher
+    for m in (enc, dec, text, dit, ema_text, ema_dit, teacher_text, teacher_dit):
         m.to(device)
-    for m in (ema_text, ema_dit, enc, dec):
+    for m in (ema_text, ema_dit, enc, dec, teacher_text, teacher_dit):
         m.eval()
         for p in m.parameters():
             p.requires_grad_(False)
@@ -136,8 +149,8 @@ def main():
     losses = open(loss_path, 'a', newline='')
     writer = csv.writer(losses)
     if new_file:
-        writer.writerow(['step', 'seconds', 'loss_cascade', 'loss_teacher_forced'] + [f'loss_P{p}' for p in range(5)])
-    window = {'cascade': [], 'tf': [], **{p: [] for p in range(5)}}
+        writer.writerow(['step', 'seconds', 'loss_cascade', 'loss_teacher_forced', 'loss_first_block'] + [f'loss_P{p}' for p in range(5)])
+    window = {'cascade': [], 'tf': [], 'first': [], **{p: [] for p in range(5)}}
 
     def rint(high):
         return int(torch.randint(0, high, (1,), device=device, generator=gen))
@@ -195,7 +208,14 @@ def main():
             frames = slice(start * fpb, (start + 4) * fpb)
             dy, dx = (int(v) for v in torch.randint(0, c.latent, (2,), generator=gen, device=device))
             w0 = torch.roll(latents[idx][:, frames], shifts=(dy, dx), dims=(3, 4))
-            sigma, trained = clip_sigmas(args.tf_batch, 4, 0.75, device, gen)
+            # A clean prefix of 1-3 blocks, then blocks in flight at non-decreasing σ (train.py's
+            # clip_sigmas without its prefix-free clips: those train the first block by plain flow
+            # matching, which undid run 5's first-block distillation in a first attempt).
+            k = torch.randint(1, 4, (args.tf_batch, 1), device=device, generator=gen)
+            index = torch.arange(4, device=device)[None]
+            flying_sigma = sample_sigmas((args.tf_batch, 4), device, gen).sort(dim=1).values
+            sigma = torch.where(index < k, torch.zeros_like(flying_sigma), flying_sigma)
+            trained = index >= k
             sigma_f, trained_f = sigma.repeat_interleave(fpb, 1), trained.repeat_interleave(fpb, 1)
             wn = torch.randn(w0.shape, device=device, generator=gen)
             s5 = sigma_f[:, :, None, None, None]
@@ -207,8 +227,31 @@ def main():
             err = ((x0_hat.float() - w0) ** 2).mean(dim=(2, 3, 4))
             weight = (trained_f & (sigma_f > 0)).float()
             loss_tf = (weight * err).sum() / weight.gt(0).sum().clamp(min=1)
+        # ---- first-block term: x̂0 of a video's first block (no context) at each of the package's
+        # steps, on the teacher's own 4-step Euler path, matched to the teacher's x̂0
+        loss_first = torch.zeros((), device=device)
+        if args.first_weight > 0:
+            fb = args.first_batch
+            idx = torch.randint(0, n, (fb,), device=device, generator=gen)
+            ftok = tokens[idx][:, 0]
+            fstate = torch.randn((fb, fpb, c.channels, c.latent, c.latent), device=device, generator=gen)
+            fpos = torch.randint(0, 100, (fb, 1), device=device, generator=gen).float() + torch.arange(fpb, device=device).float()[None]
+            states, targets = [], []
+            with torch.no_grad(), torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
+                tctx = teacher_text(ftok)
+                for s_i, t_s in enumerate(PACKAGE_TIMESTEPS):
+                    t_hat = teacher_dit.train_x0(fstate, torch.full((fb, fpb), float(t_s), device=device), fpos, tctx, None).float()
+                    states.append(fstate)
+                    targets.append(t_hat)
+                    sigma, sigma_next = PACKAGE_SIGMAS[s_i], (PACKAGE_SIGMAS[s_i + 1] if s_i + 1 < len(PACKAGE_SIGMAS) else 0.0)
+                    fstate = fstate + (sigma_next - sigma) * (fstate - t_hat) / sigma
+            ts = torch.tensor(PACKAGE_TIMESTEPS, device=device, dtype=torch.float32).repeat_interleave(fb)[:, None].expand(-1, fpb)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
+                sctx = text(ftok).repeat(len(PACKAGE_TIMESTEPS), 1, 1)
+                s_hat = dit.train_x0(torch.cat(states), ts, fpos.repeat(len(PACKAGE_TIMESTEPS), 1), sctx, None)
+            loss_first = ((s_hat.float() - torch.cat(targets)) ** 2).mean()
         opt.zero_grad(set_to_none=True)
-        (loss_cascade + args.tf_weight * loss_tf).backward()
+        (loss_cascade + args.tf_weight * loss_tf + args.first_weight * loss_first).backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         with torch.no_grad():
@@ -219,17 +262,18 @@ def main():
                 torch._foreach_add_(ema_params, [p.detach() for p in live.parameters()], alpha=1 - decay)
         window['cascade'].append(loss_cascade.item())
         window['tf'].append(loss_tf.item())
+        window['first'].append(loss_first.item())
         window[level].append(loss_cascade.item())
         step += 1
         if step % 50 == 0:
             mean = lambda v: float(np.mean(v)) if v else ''
-            writer.writerow([base_steps + step, round(time.time() - t0 + base_seconds, 1), mean(window['cascade']), mean(window['tf'])]
+            writer.writerow([base_steps + step, round(time.time() - t0 + base_seconds, 1), mean(window['cascade']), mean(window['tf']), mean(window['first'])]
                             + [mean(window[p]) for p in range(5)])
             losses.flush()
             if step % 200 == 0:
-                log(f'step {step} lr {lr:.2e} cascade x̂0 loss {mean(window["cascade"]):.4f} teacher-forced {mean(window["tf"]):.4f} '
+                log(f'step {step} lr {lr:.2e} cascade x̂0 loss {mean(window["cascade"]):.4f} teacher-forced {mean(window["tf"]):.4f} first block {mean(window["first"]):.4f} '
                     + ' '.join(f'P{p} {mean(window[p]):.4f}' if window[p] else f'P{p} -' for p in range(5)))
-            window = {'cascade': [], 'tf': [], **{p: [] for p in range(5)}}
+            window = {'cascade': [], 'tf': [], 'first': [], **{p: [] for p in range(5)}}
         if time.time() > next_save:
             save()
             next_save += 600
