@@ -3,15 +3,20 @@
  * then repeats, reported as medians (the measuring lives in `src/bench/`).
  */
 import type { Command } from 'commander';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { availableParallelism } from 'node:os';
-import { cascadeConfigs, formatCascadeTable, runCascadeBench, shapeKey } from '../bench/cascade-bench.js';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { availableParallelism, tmpdir } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { cascadeConfigs, formatCascadeTable, formatCeiling, runCascadeBench, shapeKey, type CascadeConfig } from '../bench/cascade-bench.js';
+import { formatSweepSummary, planSweep, sweepModelDir, type PlannedSize, type SweepSizeResult } from '../bench/sweep.js';
 import { formatInteractiveTable, INTERACTIVE_CONFIGS, runInteractiveBench } from '../bench/interactive-bench.js';
 import { formatBenchTable, machineInfo, reportedModelDir, type BenchReport } from '../bench/report.js';
-import { fpsPlot } from '../bench/svg-plot.js';
+import { fpsPlot, sweepPlot } from '../bench/svg-plot.js';
 import { runBench, summarize, type BenchConfig } from '../bench/run-bench.js';
-import { defaultModelDir } from '../engine/model/paths.js';
+import { defaultModelDir, packageRoot } from '../engine/model/paths.js';
+import { MANIFEST_FILE } from '../engine/model/contract.js';
 import type { Runtime } from '../api/runtime.js';
 import type { RuntimeOptions } from '../core/api-types.js';
 import { SIGINT_EXIT_CODE, onInterrupt } from './interrupt.js';
@@ -34,8 +39,17 @@ export interface BenchOptions extends GenerationFlags {
   readonly cascade?: boolean;
   /** With --cascade: only configurations whose label matches this regular expression. */
   readonly configs?: string;
-  /** With --cascade: write an SVG plot of FPS against the P level. */
+  /** With --cascade: write an SVG plot of FPS against the P level; with --sweep: speed-ups by size. */
   readonly plot?: string;
+  /** Run the size sweep: the cascade bench and its ceiling on the default, a medium and a large model. */
+  readonly sweep?: boolean;
+  /** With --sweep: the sizes to run, comma-separated (default: default,medium,large). */
+  readonly sizes?: string;
+  /**
+   * Which of blocks, repeats and warmup hold commander's defaults rather than given values: the
+   * sweep then uses each size's own default instead.
+   */
+  readonly defaulted?: readonly ('blocks' | 'repeats' | 'warmup')[];
   /** Measure prompt switches in live sessions (frame rhythm around a switch). */
   readonly interactive?: boolean;
   /** Plain bench: alternate traced and untraced generations, report the slowdown, write the last trace here. */
@@ -58,6 +72,7 @@ const BENCH_PROMPT = 'red ball moving left';
  * ```
  */
 export async function runBenchCommand(options: BenchOptions): Promise<number> {
+  if (options.sweep) return runSweepCommand(options);
   if (options.cascade) return runCascadeBenchCommand(options);
   if (options.interactive) return runInteractiveBenchCommand(options);
   const config: BenchConfig = {
@@ -153,44 +168,203 @@ async function writeOutput(file: string, text: string): Promise<void> {
   process.stderr.write(`block-cascade bench: wrote ${file}\n`);
 }
 
+/** Generations at once in `bench --cascade`'s ceiling: one per lane of its 2-lane configurations. */
+const CEILING_RUNTIMES = 2;
+
+/** The runtimes a cascade run needs: one per shape, and the ceiling's (the 1 × 1 one among them). */
+interface CascadeRuntimes {
+  readonly runtimes: ReadonlyMap<string, Runtime>;
+  readonly ceilingRuntimes: readonly Runtime[];
+  /** Every runtime opened, to close. */
+  readonly all: readonly Runtime[];
+}
+
+async function openCascadeRuntimes(open: BenchScope['open'], configs: readonly CascadeConfig[], model: string, ceiling: number): Promise<CascadeRuntimes> {
+  const runtimes = new Map<string, Runtime>();
+  const all: Runtime[] = [];
+  const openLanes = async (lanes: number, threads: number) => {
+    const runtime = await open({ model, lanes: Array.from({ length: lanes }, () => ({ device: 'cpu' as const, threads })) });
+    all.push(runtime);
+    return runtime;
+  };
+  for (const c of configs) {
+    const key = shapeKey(c.lanes, c.threadsPerLane);
+    if (!runtimes.has(key)) runtimes.set(key, await openLanes(c.lanes, c.threadsPerLane));
+  }
+  // The baseline's runtime (1 lane × 1 thread) runs one of the ceiling's generations; the others get their own.
+  const ceilingRuntimes = [runtimes.get(shapeKey(1, 1)) as Runtime];
+  while (ceilingRuntimes.length < ceiling) ceilingRuntimes.push(await openLanes(1, 1));
+  return { runtimes, ceilingRuntimes, all };
+}
+
+/** JSON text of a report: Infinity (identical frames' PSNR) as the string 'Infinity'. */
+const reportJson = (report: unknown): string => `${JSON.stringify(report, (_, v) => (v === Number.POSITIVE_INFINITY ? 'Infinity' : v), 2)}\n`;
+
 /**
  * `bench --cascade`: the configurations of {@link cascadeConfigs}, interleaved, on three
- * runtimes (1 lane, 2 lanes, 1 lane with every core).
+ * runtimes (1 lane, 2 lanes, 1 lane with every core), and the ceiling (two 1-lane runtimes at once).
  */
 async function runCascadeBenchCommand(options: BenchOptions): Promise<number> {
   const cores = availableParallelism();
   const filter = options.configs === undefined ? null : new RegExp(options.configs);
   const configs = cascadeConfigs(cores).filter((c, i) => i === 0 || !filter || filter.test(c.label));
+  const model = defaultModelDir();
   return interruptible(async ({ signal, open }) => {
-    const runtimes = new Map<string, Runtime>();
-    for (const c of configs) {
-      const key = shapeKey(c.lanes, c.threadsPerLane);
-      if (!runtimes.has(key)) {
-        runtimes.set(key, await open({ lanes: Array.from({ length: c.lanes }, () => ({ device: 'cpu' as const, threads: c.threadsPerLane })) }));
-      }
-    }
+    const { runtimes, ceilingRuntimes } = await openCascadeRuntimes(open, configs, model, CEILING_RUNTIMES);
     const request = { seed: BENCH_SEED, blocks: options.blocks, prompt: BENCH_PROMPT };
-    process.stderr.write(`block-cascade bench --cascade: ${configs.length} configurations × (${options.warmup} warm-up + ${options.repeats} repeats), ${options.blocks} blocks each, interleaved\n`);
-    const records = await runCascadeBench(runtimes, configs, request, {
+    process.stderr.write(
+      `block-cascade bench --cascade: ${configs.length} configurations + the ceiling (${CEILING_RUNTIMES} P0 generations at once) × ` +
+        `(${options.warmup} warm-up + ${options.repeats} repeats), ${options.blocks} blocks each, interleaved\n`,
+    );
+    const { records, ceiling } = await runCascadeBench(runtimes, configs, request, {
       repeats: options.repeats,
       warmup: options.warmup,
+      ceilingRuntimes,
       onProgress: (done, total) => {
         signal.throwIfAborted();
         if (process.stderr.isTTY) process.stderr.write(`\r  ${done}/${total} generations`);
       },
     });
     if (process.stderr.isTTY) process.stderr.write('\n');
-    process.stdout.write(`${formatCascadeTable(records)}\n`);
-    const model = defaultModelDir();
+    process.stdout.write(`${formatCascadeTable(records)}\n${formatCeiling(ceiling)}\n`);
     if (options.json !== undefined) {
-      const report = { machine: machineInfo(), model: { name: (runtimes.values().next().value as Runtime).manifest.name, dir: reportedModelDir(model) }, request, repeats: options.repeats, warmup: options.warmup, records };
-      await writeOutput(options.json, `${JSON.stringify(report, (_, v) => (v === Number.POSITIVE_INFINITY ? 'Infinity' : v), 2)}\n`);
+      const report = {
+        machine: machineInfo(),
+        model: { name: records[0]?.modelName, dir: reportedModelDir(model) },
+        request,
+        repeats: options.repeats,
+        warmup: options.warmup,
+        ceiling: ceiling?.ceiling ?? null,
+        ceilingDetail: ceiling,
+        records,
+      };
+      await writeOutput(options.json, reportJson(report));
     }
     if (options.plot !== undefined) {
       await writeOutput(options.plot, fpsPlot(records, `FPS by parallelism level (${options.blocks} blocks, ${cores} cores)`));
     }
   });
 }
+
+/**
+ * The model folder of a sweep size: the bundled default model, or a random-weight package built
+ * with `tools/model-builder` (in a child process: the runtime never imports a tool) into a cache
+ * folder under the OS temp folder named after the size's builder arguments, reused when present.
+ */
+async function sweepModel(size: PlannedSize, signal: AbortSignal): Promise<string> {
+  if (size.builderArgs === null) return defaultModelDir();
+  const dir = sweepModelDir(size, tmpdir());
+  if (existsSync(join(dir, MANIFEST_FILE))) {
+    process.stderr.write(`block-cascade bench --sweep: ${size.name}: reusing the model built in ${dir}\n`);
+    return dir;
+  }
+  const root = packageRoot();
+  const builder = join(root, 'tools', 'model-builder', 'cli.ts');
+  if (!existsSync(builder) || !existsSync(join(root, 'node_modules', 'tsx'))) {
+    throw new Error(
+      `bench --sweep builds its ${size.name} model with tools/model-builder, a development tool run through tsx: ` +
+        'run it from a clone of the repository after npm ci',
+    );
+  }
+  process.stderr.write(`block-cascade bench --sweep: ${size.name}: building ${size.builderArgs.join(' ')} into ${dir}\n`);
+  // Built beside the cache folder and renamed into it when complete, so a half-written build is never reused.
+  const partial = `${dir}.partial-${process.pid}`;
+  await rm(partial, { recursive: true, force: true });
+  await mkdir(dirname(dir), { recursive: true });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', builder, '--out', partial, ...size.builderArgs!], { cwd: root, stdio: ['ignore', 2, 2], signal });
+    child.on('error', reject);
+    child.on('exit', resolve);
+  });
+  if (code !== 0) {
+    await rm(partial, { recursive: true, force: true });
+    throw new Error(`the model builder exited with ${code} building the ${size.name} model`);
+  }
+  try {
+    await rename(partial, dir);
+  } catch (err) {
+    // Another sweep finished the same build first: use its copy.
+    await rm(partial, { recursive: true, force: true });
+    if (!existsSync(join(dir, MANIFEST_FILE))) throw err;
+  }
+  return dir;
+}
+
+/**
+ * `bench --sweep`: per size, the sweep's configurations and the ceiling, interleaved; a table per
+ * size on stdout, progress on stderr, one JSON with the records of every size (written again
+ * after each size, so an interrupted sweep keeps what it measured) and an SVG plot.
+ */
+async function runSweepCommand(options: BenchOptions): Promise<number> {
+  const defaulted = new Set(options.defaulted ?? []);
+  const given = (k: 'blocks' | 'repeats' | 'warmup') => (defaulted.has(k) ? undefined : options[k]);
+  const plan = planSweep({
+    ...(options.sizes === undefined ? {} : { sizes: options.sizes.split(',').map((s) => s.trim()).filter((s) => s !== '') }),
+    ...(given('blocks') === undefined ? {} : { blocks: given('blocks') }),
+    ...(given('repeats') === undefined ? {} : { repeats: given('repeats') }),
+    ...(given('warmup') === undefined ? {} : { warmup: given('warmup') }),
+  });
+  process.stderr.write(
+    `block-cascade bench --sweep: ${plan.sizes.map((s) => `${s.name} (${s.blocks} blocks, ${s.warmup} warm-up + ${s.repeats} repeats, ~${Math.round(s.estimatedSeconds / 60)} min)`).join(', ')}; ` +
+      `${plan.configs.length} configurations + the ceiling (${plan.ceilingRuntimes} P0 generations at once) per round; ` +
+      `estimated ${Math.round(plan.estimatedSeconds / 60)} min at most\n`,
+  );
+  const started = performance.now();
+  return interruptible(async ({ signal, open }) => {
+    const results: SweepSizeResult[] = [];
+    const sizes: Record<string, unknown>[] = [];
+    for (const size of plan.sizes) {
+      const model = await sweepModel(size, signal);
+      const opened = await openCascadeRuntimes(open, plan.configs, model, plan.ceilingRuntimes);
+      const request = { seed: BENCH_SEED, blocks: size.blocks, prompt: BENCH_PROMPT };
+      let last = performance.now();
+      process.stderr.write(`block-cascade bench --sweep: ${size.name}: ${opened.all[0]?.manifest.name} from ${reportedModelDir(model)} (${minutesSince(started)} so far)\n`);
+      const run = await runCascadeBench(opened.runtimes, plan.configs, request, {
+        repeats: size.repeats,
+        warmup: size.warmup,
+        ceilingRuntimes: opened.ceilingRuntimes,
+        onProgress: (done, total, config) => {
+          signal.throwIfAborted();
+          const now = performance.now();
+          process.stderr.write(`  [${size.name}] ${done}/${total} ${config === null ? 'ceiling' : config.label}: ${((now - last) / 1000).toFixed(1)} s (${minutesSince(started)})\n`);
+          last = now;
+        },
+      });
+      await Promise.all(opened.all.map((r) => r.close()));
+      const result: SweepSizeResult = {
+        size: size.name,
+        modelName: run.records[0]?.modelName ?? '',
+        blocks: size.blocks,
+        repeats: size.repeats,
+        warmup: size.warmup,
+        ceiling: run.ceiling,
+        records: run.records,
+      };
+      results.push(result);
+      sizes.push({ size: size.name, modelName: result.modelName, modelDir: reportedModelDir(model), builderArgs: size.builderArgs, blocks: size.blocks, repeats: size.repeats, warmup: size.warmup, ceiling: run.ceiling?.ceiling ?? null, ceilingDetail: run.ceiling });
+      process.stdout.write(`\n== ${size.name}: ${result.modelName} ==\n${formatCascadeTable(run.records)}\n${formatCeiling(run.ceiling)}\n${formatSweepSummary(result)}\n`);
+      if (options.json !== undefined) {
+        const report = {
+          machine: machineInfo(),
+          kind: 'sweep',
+          seed: BENCH_SEED,
+          prompt: BENCH_PROMPT,
+          sizes,
+          records: results.flatMap((r) => r.records.map((record) => ({ size: r.size, ...record }))),
+        };
+        await writeOutput(options.json, reportJson(report));
+      }
+    }
+    if (options.plot !== undefined) {
+      const panels = results.map((r) => ({ title: `${r.size} (${r.records[0]?.msPerForward.toFixed(0)} ms/forward)`, records: r.records, ceiling: r.ceiling?.ceiling ?? null }));
+      await writeOutput(options.plot, sweepPlot(panels, `Speed-up vs P0 by model size (${availableParallelism()} cores)`));
+    }
+    process.stderr.write(`block-cascade bench --sweep: done in ${minutesSince(started)}\n`);
+  });
+}
+
+/** Minutes since a `performance.now()` reading, for progress lines. */
+const minutesSince = (since: number) => `${((performance.now() - since) / 60000).toFixed(1)} min`;
 
 /** Blocks of an interactive-bench session at least (whatever `--blocks` says). */
 const INTERACTIVE_MIN_BLOCKS = 20;
@@ -235,13 +409,21 @@ export function registerBenchCommand(program: Command): Command {
     .option('--lanes <n>', 'number of CPU lanes', parsePositiveInt, 1)
     .option('--cascade', 'measure P0..P4 × causal/bidirectional × joint/lanes on 1 and 2 lanes, interleaved, with drift vs P0')
     .option('--configs <regex>', 'with --cascade: only configurations whose label matches (the P0 baseline always runs)')
-    .option('--plot <file.svg>', 'with --cascade: write an SVG plot of FPS against the P level')
+    .option('--plot <file.svg>', 'with --cascade: write an SVG plot of FPS against the P level; with --sweep: speed-up vs P0 per size, with the ceiling')
+    .option(
+      '--sweep',
+      'size sweep: the cascade bench (P0 on 1 lane; P1..P4 joint/lanes on 2 lanes; P4 joint on 1 lane) and the ceiling on the default model and ' +
+        'a medium and a large random-weight model built at bench time (cached under the OS temp folder). Needs a clone of the repository: ' +
+        'the models are built with tools/model-builder, a development tool. Per-size defaults of --blocks/--repeats/--warmup fit in 25 minutes on 2 cores',
+    )
+    .option('--sizes <list>', 'with --sweep: the sizes to run, comma-separated (default,medium,large)')
     .option('--interactive', `switch the prompt live halfway through: frame rhythm and switch latency, sequential vs cascades (at least ${INTERACTIVE_MIN_BLOCKS} blocks)`)
     .option('--trace <file.jsonl>', 'alternate traced and untraced generations, print what tracing costs, write the last trace (see block-cascade inspect)')
     .option('--chrome-trace <file.json>', 'like --trace, written as Chrome trace-event JSON (Perfetto)');
   return addGenerationFlags(command, '(plain bench)').action(async (options: BenchOptions) => {
       try {
-        process.exitCode = await runBenchCommand(options);
+        const defaulted = (['blocks', 'repeats', 'warmup'] as const).filter((k) => command.getOptionValueSource(k) === 'default');
+        process.exitCode = await runBenchCommand({ ...options, defaulted });
       } catch (err) {
         reportError(err);
       }

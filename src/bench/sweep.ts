@@ -1,0 +1,213 @@
+/**
+ * The size sweep of `bench --sweep`: the cascade benchmark (with its ceiling) at three model
+ * sizes — the bundled default model and two random-weight models built at bench time — planned
+ * so that a sweep with its default settings fits in {@link SWEEP_BUDGET_SECONDS} on a 2-core
+ * machine. This module only plans and names things (pure); the command builds the models and
+ * opens the runtimes.
+ */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { CascadeConfig, CascadeRecord } from './cascade-bench.js';
+import type { CeilingFigures } from './ceiling.js';
+
+/** Names of the sweep's sizes, smallest first. */
+export type SweepSizeName = 'default' | 'medium' | 'large';
+
+/** One size of the sweep and its default measuring budget. */
+export interface SweepSize {
+  readonly name: SweepSizeName;
+  /**
+   * Arguments of `tools/model-builder/cli.ts` that build the model (without `--out`); null for
+   * the bundled default model.
+   */
+  readonly builderArgs: readonly string[] | null;
+  /** What one P0 forward is expected to cost on a 2-core machine (ms, wall), for the estimate only. */
+  readonly estimatedMsPerForward: number;
+  readonly blocks: number;
+  readonly repeats: number;
+  readonly warmup: number;
+}
+
+/** What a sweep may take with its default settings on a 2-core machine. */
+export const SWEEP_BUDGET_SECONDS = 25 * 60;
+
+/** Generations at once in the ceiling: one per lane of the 2-lane configurations. */
+export const SWEEP_CEILING_RUNTIMES = 2;
+
+const BUILT_SHAPE = ['--latent-height', '16', '--latent-width', '16', '--video-height', '64', '--video-width', '64'] as const;
+
+/**
+ * The three sizes. The same number of blocks everywhere, so the pipeline's fill and drain weigh
+ * alike at every size and the ratios compare across sizes; fewer repeats for the bigger models.
+ */
+export const SWEEP_SIZES: readonly SweepSize[] = [
+  { name: 'default', builderArgs: null, estimatedMsPerForward: 7, blocks: 8, repeats: 5, warmup: 1 },
+  {
+    name: 'medium',
+    builderArgs: ['--name', 'block-cascade-sweep-medium', '--layers', '8', '--width', '384', '--heads', '6', ...BUILT_SHAPE],
+    estimatedMsPerForward: 175,
+    blocks: 8,
+    repeats: 3,
+    warmup: 1,
+  },
+  {
+    name: 'large',
+    builderArgs: ['--name', 'block-cascade-sweep-large', '--layers', '12', '--width', '512', '--heads', '8', ...BUILT_SHAPE],
+    estimatedMsPerForward: 450,
+    blocks: 8,
+    repeats: 3,
+    warmup: 1,
+  },
+];
+
+/**
+ * The configurations measured at every size: the P0 baseline on 1 lane, P1..P4 bidirectional ×
+ * {joint, lanes} on 2 lanes, and P4 bidirectional joint on 1 lane (the reference of P4's
+ * `laneScaling`). Bidirectional only: causal attention costs the same per forward.
+ *
+ * @example
+ * ```ts
+ * sweepConfigs().map((c) => c.label); // ['P0 baseline', 'P1 bidirectional joint 2L', …, 'P4 bidirectional joint 1L']
+ * ```
+ */
+export function sweepConfigs(): CascadeConfig[] {
+  const configs: Omit<CascadeConfig, 'label'>[] = [{ parallelism: 0, attention: 'bidirectional', exec: 'joint', lanes: 1, threadsPerLane: 1 }];
+  for (const parallelism of [1, 2, 3, 4] as const) {
+    for (const exec of ['joint', 'lanes'] as const) configs.push({ parallelism, attention: 'bidirectional', exec, lanes: 2, threadsPerLane: 1 });
+  }
+  configs.push({ parallelism: 4, attention: 'bidirectional', exec: 'joint', lanes: 1, threadsPerLane: 1 });
+  return configs.map((c, i) => ({ ...c, label: i === 0 ? 'P0 baseline' : `P${c.parallelism} ${c.attention} ${c.exec} ${c.lanes}L` }));
+}
+
+/** Seconds per size for building or finding the model and starting its runtimes (estimate). */
+const SETUP_SECONDS = 30;
+/** Seconds of each generation beyond its forwards: prompt encoding, decodes, start and end (estimate). */
+const PER_GENERATION_SECONDS = 0.2;
+/** Forwards per block at the bundled packages' four steps (four steps + the cache step). */
+const FORWARDS_PER_BLOCK = 5;
+/**
+ * The ceiling's concurrent generations cost about one P0 generation ÷ (ceiling ÷ N): 1.25 P0
+ * generations at a ceiling of 1.6 on 2 cores.
+ */
+const CEILING_GENERATIONS = 1.25;
+
+/**
+ * Estimated seconds of one size (pure). Every configuration is counted as slow as P0 on 1 lane
+ * (cascades are faster: the estimate leans to the safe side).
+ *
+ * @example
+ * ```ts
+ * estimateSizeSeconds(SWEEP_SIZES[1]!, sweepConfigs().length); // ≈ 354
+ * ```
+ */
+export function estimateSizeSeconds(size: Pick<SweepSize, 'estimatedMsPerForward' | 'blocks' | 'repeats' | 'warmup'>, configs: number): number {
+  const p0Seconds = (size.blocks * FORWARDS_PER_BLOCK * size.estimatedMsPerForward) / 1000;
+  const round = (configs + CEILING_GENERATIONS) * p0Seconds + (configs + 1) * PER_GENERATION_SECONDS;
+  return SETUP_SECONDS + (size.warmup + size.repeats) * round;
+}
+
+/** Overrides of the sweep's defaults (flags): they apply to every size. */
+export interface SweepOverrides {
+  /** Names of the sizes to run, in order (default: all three). */
+  readonly sizes?: readonly string[];
+  readonly blocks?: number;
+  readonly repeats?: number;
+  readonly warmup?: number;
+}
+
+/** One size as the sweep will run it. */
+export interface PlannedSize extends SweepSize {
+  readonly estimatedSeconds: number;
+}
+
+/** What a sweep will run. */
+export interface SweepPlan {
+  readonly sizes: readonly PlannedSize[];
+  readonly configs: readonly CascadeConfig[];
+  readonly ceilingRuntimes: number;
+  readonly estimatedSeconds: number;
+  readonly budgetSeconds: number;
+}
+
+/**
+ * Plans a sweep (pure): the sizes asked for, each with its blocks, repeats and warm-up (the
+ * overrides, else the size's defaults) and the estimated time.
+ *
+ * @throws {RangeError} on an unknown size name.
+ *
+ * @example
+ * ```ts
+ * planSweep().estimatedSeconds <= SWEEP_BUDGET_SECONDS; // true
+ * planSweep({ sizes: ['default'], blocks: 4, repeats: 1, warmup: 0 }).sizes.length; // 1
+ * ```
+ */
+export function planSweep(overrides: SweepOverrides = {}): SweepPlan {
+  const names = overrides.sizes ?? SWEEP_SIZES.map((s) => s.name);
+  const configs = sweepConfigs();
+  const sizes = names.map((name): PlannedSize => {
+    const size = SWEEP_SIZES.find((s) => s.name === name);
+    if (!size) throw new RangeError(`unknown sweep size "${name}": expected one of ${SWEEP_SIZES.map((s) => s.name).join(', ')}`);
+    const planned = {
+      ...size,
+      blocks: overrides.blocks ?? size.blocks,
+      repeats: overrides.repeats ?? size.repeats,
+      warmup: overrides.warmup ?? size.warmup,
+    };
+    return { ...planned, estimatedSeconds: estimateSizeSeconds(planned, configs.length) };
+  });
+  return {
+    sizes,
+    configs,
+    ceilingRuntimes: SWEEP_CEILING_RUNTIMES,
+    estimatedSeconds: sizes.reduce((sum, s) => sum + s.estimatedSeconds, 0),
+    budgetSeconds: SWEEP_BUDGET_SECONDS,
+  };
+}
+
+/**
+ * Where a built size's model is cached: a folder under `root` (the OS temp folder) named after
+ * the size and a hash of its builder arguments, so a changed config never reuses an old build.
+ *
+ * @example
+ * ```ts
+ * sweepModelDir(SWEEP_SIZES[1]!, os.tmpdir()); // '/tmp/block-cascade-sweep-models/medium-3f1c…'
+ * ```
+ */
+export function sweepModelDir(size: Pick<SweepSize, 'name' | 'builderArgs'>, root: string): string {
+  const hash = createHash('sha256').update(JSON.stringify(size.builderArgs ?? [])).digest('hex').slice(0, 12);
+  return join(root, 'block-cascade-sweep-models', `${size.name}-${hash}`);
+}
+
+/** The results of one size. */
+export interface SweepSizeResult {
+  readonly size: SweepSizeName;
+  readonly modelName: string;
+  readonly blocks: number;
+  readonly repeats: number;
+  readonly warmup: number;
+  readonly ceiling: CeilingFigures | null;
+  readonly records: readonly CascadeRecord[];
+}
+
+/**
+ * The headline figures of one size (pure): P0's ms per forward, overhead and efficiency, the
+ * ceiling, and the best 2-lane configuration.
+ *
+ * @example
+ * ```ts
+ * formatSweepSummary(result); // 'medium (block-cascade-sweep-medium): P0 52.1 ms/forward, …'
+ * ```
+ */
+export function formatSweepSummary(result: SweepSizeResult): string {
+  const p0 = result.records[0];
+  if (!p0) return `${result.size}: no records`;
+  const best = result.records.filter((r) => r.lanes > 1).sort((a, b) => b.speedupVsP0 - a.speedupVsP0)[0];
+  const ceiling = result.ceiling === null ? 'not measured' : `${result.ceiling.ceiling.toFixed(2)}×`;
+  return (
+    `${result.size} (${result.modelName}, ${result.blocks} blocks, ${result.warmup} warm-up + ${result.repeats} repeats): ` +
+    `P0 ${p0.msPerForward.toFixed(1)} ms/forward (${p0.runMsPerForward.toFixed(1)} in session.run), ` +
+    `overhead ${p0.overheadMsPerForward.toFixed(2)} ms/forward (${p0.overheadPercent.toFixed(1)}%), efficiency ${(p0.efficiency * 100).toFixed(0)}%, ` +
+    `ceiling ${ceiling}` +
+    (best ? `; best on 2 lanes: ${best.label} ${best.speedupVsP0.toFixed(2)}× P0, laneScaling ${best.laneScaling === null ? '–' : `${best.laneScaling.toFixed(2)}×`}` : '')
+  );
+}
