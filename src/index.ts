@@ -13,7 +13,7 @@
  */
 export { createRuntime, Runtime, type RuntimeInternals } from './api/runtime.js';
 export type { GenerationSession, SessionEvent, SessionOptions } from './core/session-types.js';
-export type { Frame, GenerateOptions, GenerateRequest, Progress, PromptSwitch, RuntimeOptions, RuntimeStats } from './core/api-types.js';
+export type { Frame, GenerateOptions, GenerateRequest, Progress, PromptSwitch, RuntimeOptions, RuntimeStartup, RuntimeStats } from './core/api-types.js';
 export { GenerationAbortedError, GenerationFailedError, InvalidOptionError, LaneError } from './core/errors.js';
 export type { BlockIndex, Device, FramePosition, LaneId, LaneOptions, Stage } from './core/domain.js';
 export { STAGES } from './core/domain.js';

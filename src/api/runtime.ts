@@ -3,13 +3,15 @@
  * generations ({@link Generation}), one at a time, and resolves each one's options once.
  */
 import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { asLaneId } from '../core/domain.js';
-import type { Frame, GenerateOptions, GenerateRequest, RuntimeOptions, RuntimeStats } from '../core/api-types.js';
+import type { Frame, GenerateOptions, GenerateRequest, RuntimeOptions, RuntimeStartup, RuntimeStats } from '../core/api-types.js';
 import type { ModelManifest } from '../core/manifest-types.js';
 import { resolveGeneration, resolveLanes, resolveSettings, type ResolveContext, type UncheckedInput } from '../core/options.js';
 import type { GenerationSession, SessionOptions } from '../core/session-types.js';
+import { executorKind } from '../engine/executors/registry.js';
 import { Lane } from '../engine/lanes/lane.js';
-import { allocateMemory, planMemory, type SharedMemory } from '../engine/memory/memory-plan.js';
+import { allocateMemory, MAX_IN_FLIGHT_BLOCKS, planMemory, type SharedMemory } from '../engine/memory/memory-plan.js';
 import { loadModelPackage } from '../engine/model/loader.js';
 import { defaultModelDir } from '../engine/model/paths.js';
 import { Generation, type InspectObserver } from './generation.js';
@@ -31,6 +33,8 @@ const settingsOf = (o: { readonly cascade?: UncheckedInput | undefined; readonly
 export class Runtime {
   readonly manifest: ModelManifest;
   readonly lanes: readonly Lane[];
+  /** How long `createRuntime` took, and its warm-up. */
+  readonly startup: RuntimeStartup;
   readonly #memory: SharedMemory;
   readonly #inspect: InspectObserver | undefined;
   /** The runtime's settings as given (checked at the door); a generation's own override them field by field. */
@@ -41,9 +45,10 @@ export class Runtime {
   #closed = false;
 
   /** @internal Use {@link createRuntime}. */
-  constructor(manifest: ModelManifest, lanes: readonly Lane[], memory: SharedMemory, defaults: UncheckedInput, internals: RuntimeInternals) {
+  constructor(manifest: ModelManifest, lanes: readonly Lane[], memory: SharedMemory, defaults: UncheckedInput, internals: RuntimeInternals & { startup: RuntimeStartup }) {
     this.manifest = manifest;
     this.lanes = lanes;
+    this.startup = internals.startup;
     this.#memory = memory;
     this.#inspect = internals.inspect;
     this.#defaults = defaults;
@@ -145,6 +150,7 @@ export class Runtime {
  * ```
  */
 export async function createRuntime(options: RuntimeOptions & RuntimeInternals = {}): Promise<Runtime> {
+  const started = performance.now();
   const laneOptions = resolveLanes(options.lanes);
   const defaults = settingsOf(options);
   const pkg = await loadModelPackage(options.model ?? defaultModelDir());
@@ -155,11 +161,17 @@ export async function createRuntime(options: RuntimeOptions & RuntimeInternals =
   const totalThreads = laneOptions.reduce((sum, lane) => sum + lane.threads, 0);
   const allowSpinning = totalThreads <= availableParallelism();
   const lanes = laneOptions.map((lane, i) => new Lane(asLaneId(i), { manifest: m, files, ...memory, laneId: i, lane, allowSpinning }));
+  const warm = options.warmUp ?? true;
+  let warmUpMs: number;
   try {
-    await Promise.all(lanes.map((lane) => lane.ready()));
+    // The layered graphs are loaded (and warmed) now only when the runtime's own settings run
+    // them; otherwise the first tick that needs them loads them.
+    const layered = warm && executorKind(resolveSettings(defaults, resolveContextFor(m, laneOptions.length)).exec).needs.layered;
+    const ready = await Promise.all(lanes.map((lane) => lane.ready({ warm, layered, inFlightBlocks: MAX_IN_FLIGHT_BLOCKS })));
+    warmUpMs = Math.max(...ready);
   } catch (error) {
     await Promise.allSettled(lanes.map((lane) => lane.close()));
     throw error;
   }
-  return new Runtime(m, lanes, memory, defaults, options);
+  return new Runtime(m, lanes, memory, defaults, { ...options, startup: { createMs: performance.now() - started, warmUpMs } });
 }

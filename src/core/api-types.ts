@@ -87,6 +87,19 @@ export interface RuntimeOptions {
    * their meaning (Pk: at most k + 1 blocks in flight, lag ⌈(N + 1)(5 − k)/5⌉).
    */
   readonly steps?: number;
+  /**
+   * Run every lane's sessions once on zero inputs before `createRuntime` resolves, so that the
+   * first frame does not pay for onnxruntime's first-run set-up. Default true.
+   */
+  readonly warmUp?: boolean;
+}
+
+/** How long a runtime took to start. */
+export interface RuntimeStartup {
+  /** Milliseconds of `createRuntime`, from the call to the lanes being ready. */
+  readonly createMs: number;
+  /** Milliseconds the slowest lane spent warming its sessions (0 without warm-up). */
+  readonly warmUpMs: number;
 }
 
 /** Counters of the work done so far, for benchmarks. */

@@ -91,9 +91,15 @@ export interface DecodeTask {
   readonly latentSlot: number;
 }
 
-/** Answers once the worker has loaded its sessions. */
+/** Answers once the worker has loaded its sessions (and, with `warm`, run each once). */
 export interface PingTask {
   readonly kind: 'ping';
+  /** Run every session once on zero inputs of generation's shapes before answering. */
+  readonly warm: boolean;
+  /** Also load and warm the layered graphs (lanes that may take part in a `lanes` tick). */
+  readonly layered: boolean;
+  /** Blocks a tick may hold (the warm-up's largest joint forward). */
+  readonly inFlightBlocks: number;
 }
 
 export type LaneTask = PingTask | EncodeTask | TickTask | ShareTask | RecacheTask | DecodeTask;

@@ -1,7 +1,8 @@
 /**
  * The body of a lane: one worker thread that owns the ONNX Runtime sessions of one device.
  *
- * Sessions are created once, by the start-up ping, so the first forward finds them warm.
+ * Sessions are created once, by the start-up ping, which also runs them once on zero inputs
+ * (`warm-up.ts`), so the first forward costs what later ones cost.
  * `session.run` blocks this thread for the whole forward, which is why forwards never run on
  * the thread that hosts the actors.
  */
@@ -16,6 +17,7 @@ import { buildAttentionMask } from '../model/attention-mask.js';
 import { slotView } from '../memory/slot-slab.js';
 import { gatherCleanLatents, storeCleanLatents } from './clean-latents.js';
 import { runShare, type LayeredSessions } from './share-tick.js';
+import { warmUp } from './warm-up.js';
 import type { LaneWorkerData } from './worker-data.js';
 
 const data = workerData as LaneWorkerData;
@@ -229,8 +231,12 @@ function toRgbBytes(planar: Float32Array, frames: number, height: number, width:
 export default async function runLaneTask(task: LaneTask): Promise<LaneTiming | DecodeResult> {
   const loaded = await loadSessions();
   switch (task.kind) {
-    case 'ping':
-      return { runMs: 0, workerMs: 0 };
+    case 'ping': {
+      if (!task.warm) return { runMs: 0, workerMs: 0 };
+      // Lanes that may take part in a `lanes` tick load and warm the layered graphs too.
+      const ms = await warmUp(m, loaded, task.layered ? await loadLayered() : null, task.inFlightBlocks);
+      return { runMs: ms, workerMs: ms };
+    }
     case 'encode':
       return encode(task, loaded);
     case 'tick':

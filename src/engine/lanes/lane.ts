@@ -114,10 +114,20 @@ export class Lane {
     return () => this.#observers.delete(observer);
   }
 
-  /** Waits until the worker has loaded its sessions, so that start-up errors surface here. */
-  async ready(): Promise<void> {
+  /**
+   * Waits until the worker has loaded its sessions, so that start-up errors surface here; with
+   * `warm`, also until it has run them once on zero inputs (see `warm-up.ts`). Resolves with the
+   * warm-up's milliseconds.
+   *
+   * @example
+   * ```ts
+   * await lane.ready({ warm: true, layered: lanes.length > 1, inFlightBlocks: 5 });
+   * ```
+   */
+  async ready(options: Omit<PingTask, 'kind'> = { warm: false, layered: false, inFlightBlocks: 1 }): Promise<number> {
     try {
-      await this.#pool.run({ kind: 'ping' } satisfies PingTask);
+      const timing = (await this.#pool.run({ kind: 'ping', ...options } satisfies PingTask)) as LaneTiming;
+      return timing.runMs;
     } catch (error) {
       throw new LaneError(this.id, null, null, 'failed to start', error);
     }
