@@ -124,7 +124,7 @@ export function sweepPlot(panels: readonly SweepPlotPanel[], title: string): str
     parts.push(`<line x1="${x0}" y1="${y(1)}" x2="${x0 + panelW}" y2="${y(1)}" stroke="#555" stroke-dasharray="5,4"/>`);
     if (panel.ceiling !== null) {
       parts.push(`<line x1="${x0}" y1="${y(panel.ceiling)}" x2="${x0 + panelW}" y2="${y(panel.ceiling)}" stroke="#d00" stroke-width="2" stroke-dasharray="8,4"/>`);
-      parts.push(`<text x="${x0 + panelW - 4}" y="${y(panel.ceiling) - 5}" text-anchor="end" fill="#d00">ceiling ${panel.ceiling.toFixed(2)}×</text>`);
+      parts.push(`<text x="${x0 + 4}" y="${y(panel.ceiling) - 5}" fill="#d00">ceiling ${panel.ceiling.toFixed(2)}×</text>`);
     }
     for (const family of families) {
       const rs = panel.records.filter((r) => r.parallelism > 0 && familyOf(r) === family).sort((a, b) => a.parallelism - b.parallelism);

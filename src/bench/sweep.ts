@@ -170,7 +170,7 @@ export function planSweep(overrides: SweepOverrides = {}): SweepPlan {
  *
  * @example
  * ```ts
- * sweepModelDir(SWEEP_SIZES[1]!, os.tmpdir()); // '/tmp/block-cascade-sweep-models/medium-3f1c…'
+ * sweepModelDir(SWEEP_SIZES[1]!, os.tmpdir()); // os.tmpdir() + '/block-cascade-sweep-models/medium-3f1c…'
  * ```
  */
 export function sweepModelDir(size: Pick<SweepSize, 'name' | 'builderArgs'>, root: string): string {
