@@ -34,6 +34,9 @@ describe('the size sweep plan', () => {
     expect(plan.ceilingRuntimes).toBe(2);
     const large = plan.sizes.find((s) => s.name === 'large')!;
     expect(large.estimatedMsPerForward).toBeGreaterThanOrEqual(400);
+    // Fewer blocks for the large model; and room left for a machine slower than the estimate.
+    expect(large.blocks).toBeLessThan(plan.sizes.find((s) => s.name === 'medium')!.blocks);
+    expect(plan.estimatedSeconds).toBeLessThanOrEqual(0.85 * SWEEP_BUDGET_SECONDS);
     for (const s of plan.sizes) {
       expect(s.repeats).toBeGreaterThanOrEqual(3);
       expect(s.warmup).toBeGreaterThanOrEqual(1);

@@ -37,16 +37,18 @@ export const SWEEP_CEILING_RUNTIMES = 2;
 const BUILT_SHAPE = ['--latent-height', '16', '--latent-width', '16', '--video-height', '64', '--video-width', '64'] as const;
 
 /**
- * The three sizes. The same number of blocks everywhere, so the pipeline's fill and drain weigh
- * alike at every size and the ratios compare across sizes; fewer repeats for the bigger models.
+ * The three sizes. Blocks and repeats shrink with the model so that the default sweep fits the
+ * budget (about 21 minutes estimated at the forward times below, which lean to the slow side):
+ * 16 blocks of the default model, 12 of the medium one, 6 of the large one (P4 still reaches
+ * five blocks in flight), 3 repeats and a warm-up round each at least.
  */
 export const SWEEP_SIZES: readonly SweepSize[] = [
-  { name: 'default', builderArgs: null, estimatedMsPerForward: 7, blocks: 8, repeats: 5, warmup: 1 },
+  { name: 'default', builderArgs: null, estimatedMsPerForward: 7, blocks: 16, repeats: 5, warmup: 1 },
   {
     name: 'medium',
     builderArgs: ['--name', 'block-cascade-sweep-medium', '--layers', '8', '--width', '384', '--heads', '6', ...BUILT_SHAPE],
     estimatedMsPerForward: 175,
-    blocks: 8,
+    blocks: 12,
     repeats: 3,
     warmup: 1,
   },
@@ -54,7 +56,7 @@ export const SWEEP_SIZES: readonly SweepSize[] = [
     name: 'large',
     builderArgs: ['--name', 'block-cascade-sweep-large', '--layers', '12', '--width', '512', '--heads', '8', ...BUILT_SHAPE],
     estimatedMsPerForward: 450,
-    blocks: 8,
+    blocks: 6,
     repeats: 3,
     warmup: 1,
   },
@@ -97,7 +99,7 @@ const CEILING_GENERATIONS = 1.25;
  *
  * @example
  * ```ts
- * estimateSizeSeconds(SWEEP_SIZES[1]!, sweepConfigs().length); // ≈ 354
+ * estimateSizeSeconds(SWEEP_SIZES[1]!, sweepConfigs().length); // ≈ 511
  * ```
  */
 export function estimateSizeSeconds(size: Pick<SweepSize, 'estimatedMsPerForward' | 'blocks' | 'repeats' | 'warmup'>, configs: number): number {
