@@ -1,6 +1,6 @@
 /** One memory plan: what it says is what the runtime allocates, and `block-cascade model` prints it. */
 import { describe, expect, it } from 'vitest';
-import { allocateMemory, planMemory } from '../src/engine/memory/memory-plan.js';
+import { allocateFeatureCache, allocateMemory, planMemory } from '../src/engine/memory/memory-plan.js';
 import { readManifest } from '../src/engine/model/loader.js';
 import { RANDOM_MODEL } from './support/models.js';
 import { runCli } from './support/cli.js';
@@ -21,6 +21,19 @@ describe('memory plan', () => {
     expect(plan.totalBytes).toBe(Object.values(allocated).reduce((a, b) => a + b, 0));
     // Sink + window + five blocks in flight.
     expect(plan.kvCapacitySlots).toBe(manifest.kv.sinkFrames + manifest.kv.windowFrames + 5 * manifest.framesPerBlock);
+  });
+
+  it('plans the feature cache only when asked, one slot per latent slot, and allocates what it plans', async () => {
+    const manifest = await readManifest(RANDOM_MODEL);
+    expect(planMemory(manifest).slabs.map((s) => s.name)).not.toContain('featureCache');
+    const plan = planMemory(manifest, { featureCache: true });
+    const slab = plan.slabs.find((s) => s.name === 'featureCache');
+    const tokens = manifest.framesPerBlock * manifest.tokensPerFrame;
+    // Layer inputs, the residual, and K and V of every layer, for one block's tokens.
+    expect(slab?.slotBytes).toBe(4 * tokens * ((manifest.layers + 1) * manifest.width + 2 * manifest.layers * manifest.heads * manifest.headDim));
+    expect(slab?.slots).toBe(planMemory(manifest).slabs.find((s) => s.name === 'latents')?.slots);
+    expect(allocateFeatureCache(manifest, plan).buffer.byteLength).toBe(slab?.bytes);
+    expect(() => allocateFeatureCache(manifest, planMemory(manifest))).toThrow(/no feature-cache slab/);
   });
 
   it('block-cascade model prints the card and the plan', async () => {

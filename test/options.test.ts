@@ -17,8 +17,8 @@ const context: ResolveContext = { lanes: 2, executors: EXECUTORS, defaultSteps: 
 
 describe('resolveSettings', () => {
   it('fills defaults from the model and the P level', () => {
-    expect(resolveSettings({}, context)).toEqual({ parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'off', steps: 4 });
-    expect(resolveSettings({ parallelism: 4, exec: 'lanes', steps: 32 }, context)).toEqual({ parallelism: 4, attention: 'bidirectional', exec: 'lanes', recache: 'off', steps: 32 });
+    expect(resolveSettings({}, context)).toEqual({ parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'off', steps: 4, featureCache: { policy: 'none' } });
+    expect(resolveSettings({ parallelism: 4, exec: 'lanes', steps: 32 }, context)).toEqual({ parallelism: 4, attention: 'bidirectional', exec: 'lanes', recache: 'off', steps: 32, featureCache: { policy: 'none' } });
     expect(resolveSettings({}, { ...context, defaultRecache: undefined }).recache).toBe('on');
   });
 
@@ -26,7 +26,7 @@ describe('resolveSettings', () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ parallelism: 5 }, /option "parallelism": expected an integer from 0 to 4, got 5/],
       [{ attention: 'sideways' }, /option "attention": expected "causal" or "bidirectional", got "sideways"/],
-      [{ exec: 'gpu' }, /option "exec": expected "joint" or "lanes", got "gpu"/],
+      [{ exec: 'gpu' }, /option "exec": expected "joint" or "lanes" or "layered", got "gpu"/],
       [{ recache: 'sometimes' }, /option "recache": expected "on" or "off"/],
       [{ parallelism: 2, recache: 'on' }, /option "recache": expected "off" at P2/],
       [{ steps: 0 }, /option "steps": expected an integer from 1 to 1000, got 0/],

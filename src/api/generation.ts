@@ -6,6 +6,9 @@
 import { performance } from 'node:perf_hooks';
 import type { InspectionEvent, Observer } from 'xstate';
 import { createGenerationSystem, type GenerationSystem } from '../actors/system.js';
+import type { ForwardInput } from '../actors/block.js';
+import { createFeatureCachePolicy } from '../core/feature-cache.js';
+import type { FeatureStore } from '../engine/lanes/feature-store.js';
 import type { Frame, GenerateOptions, RuntimeStats } from '../core/api-types.js';
 import { stageNames } from '../core/domain.js';
 import { GenerationAbortedError, GenerationFailedError } from '../core/errors.js';
@@ -37,6 +40,8 @@ export interface GenerationHost {
   pickLane(): Lane;
   /** Adds a finished tick or re-cache to the runtime's counters. */
   count(update: Partial<RuntimeStats>): void;
+  /** The feature cache's shared store (allocated on first use through the memory plan). */
+  featureStore(): FeatureStore;
 }
 
 /** One inspection observer that feeds the user's and the tracer's. */
@@ -55,6 +60,8 @@ const optional = <K extends string, V>(key: K, value: V | undefined): { [P in K]
 const tickStats = (timing: TickTiming): Partial<RuntimeStats> => ({
   ticks: 1,
   forwards: timing.forwards,
+  reusedForwards: timing.reused ?? 0,
+  featureCacheMs: timing.featureMs ?? 0,
   exchangeWaitMs: timing.exchangeWaitMs ?? 0,
   forwardRunMs: timing.runMs,
   forwardWorkerMs: timing.workerMs,
@@ -154,6 +161,10 @@ export class Generation {
     const { request, settings, schedule } = this.#resolved;
     // Context slot i holds prompt i of the timeline: the initial prompt, then each switch.
     const timeline = [{ atBlock: 0, prompt: request.prompt }, ...request.switches];
+    // Block-wise feature caching: the policy decides each member's compute/reuse from the
+    // indicators the lanes report with each tick; the tensors stay in the lanes' shared store.
+    const policy = createFeatureCachePolicy(settings.featureCache, settings.steps);
+    const caching = settings.featureCache.policy !== 'none';
     const promptTokens = timeline.map((p) => Array.from(tokenizePrompt(p.prompt, m.text), Number));
     const system = createGenerationSystem({
       seed: request.seed,
@@ -167,6 +178,7 @@ export class Generation {
         exchange: host.memory.exchange,
         framesPerBlock: m.framesPerBlock,
         pickLane: () => host.pickLane(),
+        featureStore: caching ? host.featureStore() : null,
       }),
       port: {
         encodePrompts: async (contextSlots) => {
@@ -184,7 +196,12 @@ export class Generation {
       latentSlots: host.memory.latents.slots,
       prompts: timeline.map((p, contextSlot) => ({ fromBlock: p.atBlock, contextSlot })),
       kv: { capacity: host.memory.kv.layout.capacitySlots, sinkFrames: m.kv.sinkFrames, windowFrames: m.kv.windowFrames },
-      onTick: (_tick, _members, timing) => host.count(tickStats(timing)),
+      onTick: (_tick, members, timing) => {
+        policy.observe(timing.indicators ?? []);
+        for (const member of members) if (member.stage === schedule.steps) policy.forget(member.block);
+        host.count(tickStats(timing));
+      },
+      ...(caching ? { features: (input: ForwardInput) => policy.use(input.block, input.stage) } : {}),
       onRecache: (plan: RecachePlan, timing) => {
         host.count({ recaches: 1, recacheTaskMs: timing.taskMs });
         this.#link?.emit({ type: 'recache', beforeBlock: plan.beforeBlock, frames: plan.slots.length, ms: timing.taskMs });
@@ -222,6 +239,7 @@ export class Generation {
       recache: settings.recache,
       steps: settings.steps,
       lag: schedule.lag,
+      ...(settings.featureCache.policy === 'none' ? {} : { featureCache: settings.featureCache }),
       seed: request.seed,
       blocks: request.blocks,
       framesPerBlock: m.framesPerBlock,

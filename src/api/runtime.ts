@@ -11,7 +11,8 @@ import { resolveGeneration, resolveLanes, resolveSettings, type ResolveContext, 
 import type { GenerationSession, SessionOptions } from '../core/session-types.js';
 import { executorKind } from '../engine/executors/registry.js';
 import { Lane } from '../engine/lanes/lane.js';
-import { allocateMemory, MAX_IN_FLIGHT_BLOCKS, planMemory, type SharedMemory } from '../engine/memory/memory-plan.js';
+import { allocateFeatureCache, allocateMemory, MAX_IN_FLIGHT_BLOCKS, planMemory, type SharedMemory } from '../engine/memory/memory-plan.js';
+import type { FeatureStore } from '../engine/lanes/feature-store.js';
 import { loadModelPackage } from '../engine/model/loader.js';
 import { defaultModelDir } from '../engine/model/paths.js';
 import { Generation, type InspectObserver } from './generation.js';
@@ -24,7 +25,11 @@ export interface RuntimeInternals {
   readonly inspect?: InspectObserver;
 }
 
-const settingsOf = (o: { readonly cascade?: UncheckedInput | undefined; readonly steps?: number | undefined }): UncheckedInput => ({ ...o.cascade, ...(o.steps === undefined ? {} : { steps: o.steps }) });
+const settingsOf = (o: { readonly cascade?: UncheckedInput | undefined; readonly steps?: number | undefined; readonly featureCache?: unknown }): UncheckedInput => ({
+  ...o.cascade,
+  ...(o.steps === undefined ? {} : { steps: o.steps }),
+  ...(o.featureCache === undefined ? {} : { featureCache: o.featureCache }),
+});
 
 /**
  * A loaded model on a set of lanes. Create it with {@link createRuntime}; one generation runs
@@ -40,7 +45,9 @@ export class Runtime {
   /** The runtime's settings as given (checked at the door); a generation's own override them field by field. */
   readonly #defaults: UncheckedInput;
   readonly #context: ResolveContext;
-  #stats: { -readonly [K in keyof RuntimeStats]: RuntimeStats[K] } = { ticks: 0, forwards: 0, forwardRunMs: 0, forwardWorkerMs: 0, forwardTaskMs: 0, exchangeWaitMs: 0, recaches: 0, recacheTaskMs: 0 };
+  #stats: { -readonly [K in keyof RuntimeStats]: RuntimeStats[K] } = { ticks: 0, forwards: 0, forwardRunMs: 0, forwardWorkerMs: 0, forwardTaskMs: 0, exchangeWaitMs: 0, reusedForwards: 0, featureCacheMs: 0, recaches: 0, recacheTaskMs: 0 };
+  /** Block-wise feature caching's store, allocated by the first generation that caches. */
+  #featureStore: FeatureStore | null = null;
   #idle: Promise<void> = Promise.resolve();
   #closed = false;
 
@@ -113,6 +120,7 @@ export class Runtime {
         count: (update: Partial<RuntimeStats>) => {
           for (const [key, value] of Object.entries(update)) this.#stats[key as keyof RuntimeStats] += value;
         },
+        featureStore: () => (this.#featureStore ??= allocateFeatureCache(this.manifest, planMemory(this.manifest, { featureCache: true }))),
       };
       yield* new Generation(host, resolved, options, link).run();
     } finally {

@@ -8,6 +8,7 @@ import { show } from '../protocol/json-value.js';
 import type { GenerateRequest, RuntimeOptions } from '../core/api-types.js';
 import type { CascadeOptions, GenerationSettings } from '../core/cascade-options.js';
 import { InvalidOptionError } from '../core/errors.js';
+import type { FeatureCacheOptions } from '../core/feature-cache.js';
 import { mergeSettings, resolveSettings, type UncheckedInput } from '../core/options.js';
 import { readManifest } from '../engine/model/loader.js';
 import { defaultModelDir } from '../engine/model/paths.js';
@@ -34,7 +35,10 @@ export interface SessionPlan {
   readonly fps: number;
 }
 
-const SETTING_KEYS = ['parallelism', 'attention', 'exec', 'recache', 'steps'] as const;
+const SETTING_KEYS = ['parallelism', 'attention', 'exec', 'recache', 'steps', 'featureCache'] as const;
+
+/** The value at a dotted field path (`featureCache.threshold`), or undefined. */
+const valueAt = (source: object, path: string): unknown => path.split('.').reduce<unknown>((o, key) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[key] : undefined), source);
 
 /**
  * Plans a decoded session file. Reads the model's manifest (not its graphs) to place timeline
@@ -66,13 +70,13 @@ export async function planSession(session: SessionFile, file: string, overrides:
   } catch (error) {
     if (!(error instanceof InvalidOptionError)) throw error;
     const field = error.option;
-    const where = overrides[field as keyof UncheckedInput] !== undefined
+    const where = valueAt(overrides, field) !== undefined
       ? (overrides.describe?.(field) ?? `option "${field}"`)
       : `${file}: field "${field}"`;
     throw new SessionFileError('E_SESSION_INVALID', file, [{ field, message: `${where}: expected ${error.expected}, got ${show(error.got)}` }], { cause: error });
   }
   return {
-    runtime: { ...(session.model === undefined ? {} : { model: session.model }), ...(lanes === undefined ? {} : { lanes }), cascade: given as Partial<CascadeOptions>, ...(given.steps === undefined ? {} : { steps: given.steps as number }) },
+    runtime: { ...(session.model === undefined ? {} : { model: session.model }), ...(lanes === undefined ? {} : { lanes }), cascade: cascadeOf(given), ...(given.steps === undefined ? {} : { steps: given.steps as number }), ...(given.featureCache === undefined ? {} : { featureCache: given.featureCache as FeatureCacheOptions }) },
     settings,
     request: {
       seed: overrides.seed ?? session.seed,
@@ -83,6 +87,12 @@ export async function planSession(session: SessionFile, file: string, overrides:
     },
     fps,
   };
+}
+
+/** The cascade settings among the given ones. */
+function cascadeOf(given: UncheckedInput): Partial<CascadeOptions> {
+  const { steps: _steps, featureCache: _featureCache, ...cascade } = given;
+  return cascade as Partial<CascadeOptions>;
 }
 
 /** The generation settings of a source, without its other fields. */

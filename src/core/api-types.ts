@@ -1,5 +1,6 @@
 import type { BlockIndex, LaneOptions } from './domain.js';
 import type { CascadeOptions } from './cascade-options.js';
+import type { FeatureCacheOptions } from './feature-cache.js';
 import type { TraceRecord } from './trace-records.js';
 
 /** One decoded RGB video frame. */
@@ -64,6 +65,12 @@ export interface GenerateOptions {
   /** Denoising steps per block (default: the runtime's, else the model's sampler). */
   readonly steps?: number;
   /**
+   * Block-wise feature caching for this generation (overrides the runtime's field by field):
+   * `{ policy: 'bwcache', threshold?: 0.15, interval?: 3, lastStep?: 0.5 }` or `{ policy: 'none' }`
+   * (the default). See docs/caching.md.
+   */
+  readonly featureCache?: FeatureCacheOptions;
+  /**
    * Receives this generation's trace records (docs/inspector.md): actor states and events,
    * lane activity, KV-pool occupancy, switches, frames. Small records, never tensors.
    */
@@ -87,6 +94,12 @@ export interface RuntimeOptions {
    * their meaning (Pk: at most k + 1 blocks in flight, lag ⌈(N + 1)(5 − k)/5⌉).
    */
   readonly steps?: number;
+  /**
+   * Block-wise feature caching for every generation (default `{ policy: 'none' }`); a policy
+   * other than none runs ticks through a mode that reuses features (`layered` unless `exec` says
+   * `lanes`). See docs/caching.md.
+   */
+  readonly featureCache?: FeatureCacheOptions;
   /**
    * Run every lane's sessions once on zero inputs before `createRuntime` resolves, so that the
    * first frame does not pay for onnxruntime's first-run set-up. Default true.
@@ -120,6 +133,13 @@ export interface RuntimeStats {
   readonly forwardTaskMs: number;
   /** `lanes` execution: total milliseconds lanes waited for each other at the per-layer K/V barriers. */
   readonly exchangeWaitMs: number;
+  /**
+   * Of `forwards`, those that reused cached features (block-wise feature caching): embedding and
+   * head only, no layer evaluated. Computed forwards are `forwards − reusedForwards`.
+   */
+  readonly reusedForwards: number;
+  /** Milliseconds the lane workers spent on the feature cache (indicator, stores, residuals), summed. */
+  readonly featureCacheMs: number;
   /** Re-caches run at prompt switches (sequential mode with `recache: 'on'`). */
   readonly recaches: number;
   /** Milliseconds from handing those re-caches to a lane to their results, summed. */

@@ -1,3 +1,5 @@
+import type { FeatureCacheSettings } from './feature-cache.js';
+
 /**
  * Block Cascading settings: how many blocks denoise at once, what they see of each other, and
  * how their forwards are executed.
@@ -35,8 +37,10 @@ export interface CascadeOptions {
   readonly recache: RecacheMode;
 }
 
-/** Everything a generation may set besides its request: cascade settings and the step count. */
+/** Everything a generation may set besides its request: cascade settings, the step count, feature caching. */
 export interface GenerationSettings extends CascadeOptions {
   /** Denoising steps per block; default: the model's sampler (`sampler.timesteps.length`). */
   readonly steps: number;
+  /** Block-wise feature caching (`core/feature-cache.ts`); default `{ policy: 'none' }`. */
+  readonly featureCache: FeatureCacheSettings;
 }

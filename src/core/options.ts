@@ -9,10 +9,12 @@
  */
 import type { GenerateRequest, PromptSwitch } from './api-types.js';
 import type { CascadeOptions, GenerationSettings, Parallelism, RecacheMode } from './cascade-options.js';
+import type { FeatureCacheOptions } from './feature-cache.js';
 import type { LaneOptions } from './domain.js';
 import { InvalidOptionError } from './errors.js';
 import { cascadeSchedule, PARALLELISM_LEVELS, type CascadeSchedule } from './schedule.js';
 import type { ExecutorInfo } from './tick.js';
+import { FEATURE_CACHE_DEFAULTS, FEATURE_CACHE_POLICIES, NO_FEATURE_CACHE, type FeatureCacheSettings } from './feature-cache.js';
 
 /** Scheduled prompt switches per generation: the context slab holds one slot per prompt. */
 export const MAX_PROMPT_SWITCHES = 7;
@@ -23,7 +25,9 @@ export const MAX_STEPS = 1000;
 export const SEQUENTIAL_CASCADE: CascadeOptions = { parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'on' };
 
 /** A generation's settings as given: any subset, from any source, not checked yet. */
-export type GenerationInput = { readonly [K in keyof GenerationSettings]?: GenerationSettings[K] | undefined };
+export type GenerationInput = { readonly [K in Exclude<keyof GenerationSettings, 'featureCache'>]?: GenerationSettings[K] | undefined } & {
+  readonly featureCache?: FeatureCacheOptions | undefined;
+};
 /** The same, untyped: what a session file or a command line hands over before the resolver. */
 export type UncheckedInput = { readonly [K in keyof GenerationSettings]?: unknown };
 
@@ -47,36 +51,82 @@ export interface ResolvedGeneration {
   readonly schedule: CascadeSchedule;
 }
 
+const isPlainObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+
 /**
  * Merges settings from several sources, later ones winning field by field; undefined keeps
- * what came before.
+ * what came before. Object settings (`featureCache`) merge field by field too.
  *
  * @example
  * ```ts
  * mergeSettings({ parallelism: 4 }, { parallelism: undefined, exec: 'lanes' }); // { parallelism: 4, exec: 'lanes' }
+ * mergeSettings({ featureCache: { policy: 'bwcache' } }, { featureCache: { threshold: 0.1 } }); // { featureCache: { policy: 'bwcache', threshold: 0.1 } }
  * ```
  */
 export function mergeSettings(...sources: readonly (UncheckedInput | undefined)[]): UncheckedInput {
   const merged: Record<string, unknown> = {};
-  for (const source of sources) for (const [key, value] of Object.entries(source ?? {})) if (value !== undefined) merged[key] = value;
+  for (const source of sources) {
+    for (const [key, value] of Object.entries(source ?? {})) {
+      if (value === undefined) continue;
+      const before = merged[key];
+      merged[key] = isPlainObject(before) && isPlainObject(value) ? mergeSettings(before as UncheckedInput, value as UncheckedInput) : value;
+    }
+  }
   return merged as UncheckedInput;
+}
+
+/**
+ * Checks feature-cache settings and fills their defaults (`core/feature-cache.ts`).
+ *
+ * @throws {InvalidOptionError} naming the field (`featureCache.interval`).
+ *
+ * @example
+ * ```ts
+ * resolveFeatureCache({ policy: 'bwcache' }); // { policy: 'bwcache', threshold: 0.15, interval: 3, lastStep: 0.5 }
+ * ```
+ */
+export function resolveFeatureCache(input: unknown): FeatureCacheSettings {
+  if (input === undefined) return NO_FEATURE_CACHE;
+  if (!isPlainObject(input)) throw new InvalidOptionError('featureCache', '{ policy, threshold?, interval?, lastStep? }', input);
+  const { policy = 'none', threshold = FEATURE_CACHE_DEFAULTS.threshold, interval = FEATURE_CACHE_DEFAULTS.interval, lastStep = FEATURE_CACHE_DEFAULTS.lastStep, ...rest } = input;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) throw new InvalidOptionError(`featureCache.${unknown}`, 'no such field (policy, threshold, interval, lastStep)', rest[unknown]);
+  if (!(FEATURE_CACHE_POLICIES as readonly unknown[]).includes(policy)) {
+    throw new InvalidOptionError('featureCache.policy', FEATURE_CACHE_POLICIES.map((p) => `"${p}"`).join(' or '), policy);
+  }
+  if (typeof threshold !== 'number' || !Number.isFinite(threshold) || threshold < 0) throw new InvalidOptionError('featureCache.threshold', 'a non-negative number (δ)', threshold);
+  if (typeof interval !== 'number' || !Number.isInteger(interval) || interval < 1) throw new InvalidOptionError('featureCache.interval', 'a positive integer (R, steps reused between computed ones)', interval);
+  if (typeof lastStep !== 'number' || !Number.isFinite(lastStep) || lastStep < 0 || (lastStep >= 1 && !Number.isInteger(lastStep))) {
+    throw new InvalidOptionError('featureCache.lastStep', 'a number in [0, 1) (a share of the trigger step) or an integer ≥ 1 (steps)', lastStep);
+  }
+  return policy === 'none' ? NO_FEATURE_CACHE : { policy: 'bwcache', threshold, interval, lastStep };
 }
 
 /**
  * Checks settings and fills their defaults: cascade level, attention, execution mode (one of
  * the registered ones, with the lanes it needs), re-cache (the model's default at P0, `off` in a
- * cascade, where `on` is an error) and steps (the model's sampler by default).
+ * cascade, where `on` is an error), steps (the model's sampler by default) and the feature cache
+ * (policy `none` by default; another policy needs a mode that reuses features and, when no mode
+ * is given, takes the reusing mode with the fewest lanes, `layered`).
  *
  * @throws {InvalidOptionError} naming the field and what was expected.
  *
  * @example
  * ```ts
  * resolveSettings({ parallelism: 4, exec: 'lanes' }, { lanes: 2, executors: EXECUTORS, defaultSteps: 4 });
- * // { parallelism: 4, attention: 'bidirectional', exec: 'lanes', recache: 'off', steps: 4 }
+ * // { parallelism: 4, attention: 'bidirectional', exec: 'lanes', recache: 'off', steps: 4, featureCache: { policy: 'none' } }
  * ```
  */
 export function resolveSettings(input: UncheckedInput | undefined, context: ResolveContext): GenerationSettings {
-  const merged: Record<keyof CascadeOptions, unknown> = { ...SEQUENTIAL_CASCADE, ...mergeSettings(input) };
+  const featureCache = resolveFeatureCache(input?.featureCache);
+  if (featureCache.policy !== 'none' && context.layered === false) {
+    throw new InvalidOptionError('featureCache.policy', `"none" for this model (${featureCache.policy} runs the layered graphs, which the model does not ship)`, featureCache.policy);
+  }
+  // With a feature cache and no mode asked for, the reusing mode with the fewest lanes
+  // (`layered`: one lane per tick); a mode asked for must reuse features.
+  const reusing = [...context.executors].filter((e) => e.needs.reusesFeatures).sort((a, b) => a.needs.minLanes - b.needs.minLanes);
+  const cachedExec = featureCache.policy !== 'none' && input?.exec === undefined ? reusing[0]?.name : undefined;
+  const merged: Record<keyof CascadeOptions, unknown> = { ...SEQUENTIAL_CASCADE, ...mergeSettings(input), ...(cachedExec === undefined ? {} : { exec: cachedExec }) };
   const { parallelism, attention, exec } = merged;
   if (!(PARALLELISM_LEVELS as readonly unknown[]).includes(parallelism)) {
     throw new InvalidOptionError('parallelism', 'an integer from 0 to 4', parallelism);
@@ -91,6 +141,10 @@ export function resolveSettings(input: UncheckedInput | undefined, context: Reso
   if (executor.needs.layered && context.layered === false) {
     throw new InvalidOptionError('exec', `a mode this model supports ("${exec}" needs the layered graphs, which the model does not ship)`, exec);
   }
+  if (featureCache.policy !== 'none' && !executor.needs.reusesFeatures) {
+    const names = reusing.map((e) => `"${e.name}"`).join(' or ');
+    throw new InvalidOptionError('exec', `a mode that reuses features (${names === '' ? 'none is registered' : names}) with featureCache.policy "${featureCache.policy}"`, exec);
+  }
   const recache = input?.recache ?? (parallelism === 0 ? (context.defaultRecache ?? 'on') : 'off');
   if (recache !== 'on' && recache !== 'off') throw new InvalidOptionError('recache', '"on" or "off"', recache);
   if (recache === 'on' && parallelism !== 0) {
@@ -98,7 +152,7 @@ export function resolveSettings(input: UncheckedInput | undefined, context: Reso
   }
   const steps = input?.steps ?? context.defaultSteps;
   if (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS) throw new InvalidOptionError('steps', `an integer from 1 to ${MAX_STEPS}`, steps);
-  return { parallelism: parallelism as Parallelism, attention, exec, recache, steps };
+  return { parallelism: parallelism as Parallelism, attention, exec, recache, steps, featureCache };
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import type { StageIndex } from './domain.js';
 import type { AttentionMode } from './cascade-options.js';
+import type { MemberIndicator } from './feature-cache.js';
 
 /**
  * Whether a tick member runs its layers (`compute`) or reuses features cached at an earlier step
@@ -53,6 +54,12 @@ export interface TickTiming {
   readonly taskMs: number;
   /** `lanes` execution: milliseconds lanes waited at the per-layer K/V barriers, summed. */
   readonly exchangeWaitMs?: number;
+  /** Feature caching: members that reused cached features (no layer evaluated for them). */
+  readonly reused?: number;
+  /** Feature caching: the indicator of each computed denoising member past its first step. */
+  readonly indicators?: readonly MemberIndicator[];
+  /** Feature caching: milliseconds the lanes spent on it (indicator, stores, residuals), summed. */
+  readonly featureMs?: number;
 }
 
 /**
@@ -79,7 +86,7 @@ export interface ExecutorNeeds {
   readonly minLanes: number;
   /** Whether it runs the model's layered graphs (embed, one graph per layer, head). */
   readonly layered: boolean;
-  /** Whether it can reuse cached features for a member (`features: 'reuse'`). */
+  /** Whether it can reuse cached features for a member (`features: 'reuse'`, block-wise feature caching). */
   readonly reusesFeatures: boolean;
 }
 

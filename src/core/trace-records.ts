@@ -4,6 +4,7 @@
  * (the first record, `meta`, has t = 0). Readers ignore kinds they do not know.
  */
 import type { AttentionMode, ExecMode, Parallelism, RecacheMode } from './cascade-options.js';
+import type { FeatureCacheSettings } from './feature-cache.js';
 
 /** Version of the record shapes below; a reader refuses a trace of another version. */
 export const TRACE_VERSION = 1;
@@ -25,6 +26,8 @@ export interface MetaRecord {
   readonly steps?: number;
   /** Stages between the starts of consecutive blocks (Δ); absent in older traces (5 − P). */
   readonly lag?: number;
+  /** Block-wise feature caching's settings; absent when the policy is `none`. */
+  readonly featureCache?: FeatureCacheSettings;
   readonly seed: number;
   readonly blocks: number;
   readonly framesPerBlock: number;
@@ -68,6 +71,8 @@ export interface LaneRecord {
   readonly stages: readonly number[];
   /** Tick number, for `tick` and `share`. */
   readonly tick?: number;
+  /** `share` with feature caching: the blocks of `blocks` that reused cached features (no layer ran for them). */
+  readonly reused?: readonly number[];
   /** `end` of a `share`: milliseconds this lane waited at the per-layer K/V barriers. */
   readonly exchangeWaitMs?: number;
   /** `end` of a `share`: the same wait, layer by layer. */

@@ -7,6 +7,7 @@
  * product the caller asked for.
  */
 import type { Stage, StageIndex } from '../core/domain.js';
+import type { FeatureUse } from '../core/tick.js';
 
 /** Encode a prompt into a context slot. */
 export interface EncodeTask {
@@ -34,6 +35,8 @@ export interface TickMemberTask {
   readonly sigmaNext: number;
   /** The cache step: only the block's clean K/V are kept, its flow is discarded. */
   readonly cache: boolean;
+  /** Run the layer stack (`compute`, the default) or reuse the block's cached features (`reuse`). */
+  readonly features?: FeatureUse;
 }
 
 /**
@@ -63,6 +66,25 @@ export interface ShareTask extends Omit<TickTask, 'kind'> {
   readonly frames: { readonly from: number; readonly to: number };
   /** Lanes taking part in this tick (each waits for all of them at every layer). */
   readonly lanes: number;
+  /**
+   * Block-wise feature caching is on: the shared store of each in-flight block's layer inputs,
+   * residual and K/V at its last computed step (`engine/lanes/feature-store.ts`), one slot per
+   * latent slot. Absent: no member reuses and nothing is stored.
+   */
+  readonly featureStore?: { readonly buffer: SharedArrayBuffer; readonly slots: number; readonly slotLength: number };
+}
+
+/**
+ * What a lane measured of one computed member for the feature cache: per layer, Σ|x − last| and
+ * Σ|last| over the member's tokens on this lane (x: the layer's input now, last: at the block's
+ * previous computed step). Lanes' sums add up; the indicator is the mean over layers of their
+ * ratio (`indicatorOf`).
+ */
+export interface MemberFeatureSums {
+  readonly block: number;
+  readonly stage: number;
+  readonly change: readonly number[];
+  readonly base: readonly number[];
 }
 
 /**
@@ -117,6 +139,10 @@ export interface ShareResult extends LaneTiming {
   readonly exchangeWaitMs: number;
   /** The same, layer by layer (for traces). */
   readonly layerWaitsMs: readonly number[];
+  /** Feature caching: the sums of each computed denoising member past its first step. */
+  readonly featureSums?: readonly MemberFeatureSums[];
+  /** Feature caching: milliseconds spent on the indicator, the stores and the residuals. */
+  readonly featureMs?: number;
 }
 
 export interface DecodeResult extends LaneTiming {

@@ -40,6 +40,8 @@ export interface SessionFile {
   readonly recache?: string;
   /** Denoising steps per block (default: the model's sampler). */
   readonly steps?: number;
+  /** Block-wise feature caching: `{ "policy": "bwcache", "threshold": 0.15, "interval": 3, "lastStep": 0.5 }` (docs/caching.md). */
+  readonly featureCache?: { readonly policy?: string; readonly threshold?: number; readonly interval?: number; readonly lastStep?: number };
   /** Frame rate of the video (GIF playback and the clock of `atSecond` entries). */
   readonly fps?: number;
   /**
@@ -147,9 +149,25 @@ export const SESSION_FIELDS = {
   exec: field(Schema.String, 'an execution mode ("joint", "lanes")'),
   recache: field(Schema.String, '"on" or "off" (re-cache at prompt switches; sequential mode only)'),
   steps: field(Schema.Number, 'a number of denoising steps per block'),
+  featureCache: field(Schema.Object, 'an object { "policy": "none" | "bwcache", "threshold"?, "interval"?, "lastStep"? }'),
   fps: field(Schema.Number.pipe(Schema.positive(), Schema.filter(Number.isFinite)), 'a positive number of frames per second'),
   timeline: field(Schema.Array(Schema.Unknown), 'an array of { "atBlock": k, "prompt": "…" }, { "atSecond": t, "prompt": "…" } or { "atBlock": k, "stop": true }'),
 } as const;
+
+/** The fields of `featureCache`, typed only: the options resolver checks their values. */
+const FEATURE_CACHE_FIELDS = {
+  policy: field(Schema.String, '"none" or "bwcache"'),
+  threshold: field(Schema.Number, 'a number (δ)'),
+  interval: field(Schema.Number, 'a number of steps (R)'),
+  lastStep: field(Schema.Number, 'a number (the protected tail)'),
+} as const;
+
+const FeatureCacheSchema = Schema.Struct({
+  policy: Schema.optionalWith(FEATURE_CACHE_FIELDS.policy.schema, { exact: true }),
+  threshold: Schema.optionalWith(FEATURE_CACHE_FIELDS.threshold.schema, { exact: true }),
+  interval: Schema.optionalWith(FEATURE_CACHE_FIELDS.interval.schema, { exact: true }),
+  lastStep: Schema.optionalWith(FEATURE_CACHE_FIELDS.lastStep.schema, { exact: true }),
+});
 
 /** The fields of a timeline entry, with what each must be. */
 const TIMELINE_FIELDS = {
@@ -177,6 +195,7 @@ const SessionSchema = Schema.Struct({
   exec: Schema.optionalWith(SESSION_FIELDS.exec.schema, { exact: true }),
   recache: Schema.optionalWith(SESSION_FIELDS.recache.schema, { exact: true }),
   steps: Schema.optionalWith(SESSION_FIELDS.steps.schema, { exact: true }),
+  featureCache: Schema.optionalWith(FeatureCacheSchema, { exact: true }),
   fps: Schema.optionalWith(SESSION_FIELDS.fps.schema, { exact: true }),
   // No message on the array itself: it would hide the entries' own messages (a non-array is
   // reported before decoding, in decodeSessionFile).
@@ -189,6 +208,9 @@ function expectedFor(path: readonly PropertyKey[]): string {
   const top = path[0];
   const known = typeof top === 'string' && Object.hasOwn(SESSION_FIELDS, top) ? SESSION_FIELDS[top as keyof typeof SESSION_FIELDS] : undefined;
   if (path.length === 1 && known) return `expected ${known.expected}`;
+  if (top === 'featureCache' && path.length === 2 && typeof path[1] === 'string' && Object.hasOwn(FEATURE_CACHE_FIELDS, path[1])) {
+    return `expected ${FEATURE_CACHE_FIELDS[path[1] as keyof typeof FEATURE_CACHE_FIELDS].expected}`;
+  }
   const leaf = path[2];
   if (top === 'timeline' && path.length === 3 && typeof leaf === 'string' && Object.hasOwn(TIMELINE_FIELDS, leaf)) {
     return `expected ${TIMELINE_FIELDS[leaf as keyof typeof TIMELINE_FIELDS].expected}`;
@@ -202,7 +224,11 @@ function schemaIssues(file: string, json: unknown, error: ParseResult.ParseError
     let text: string;
     if (i._tag === 'Missing') text = `is missing (${expectedFor(i.path)})`;
     else if (i._tag === 'Unexpected') {
-      text = i.path[0] === 'timeline' ? `is not a timeline field (known fields: ${Object.keys(TIMELINE_FIELDS).join(', ')})` : `is not a session field (known fields: ${KNOWN_KEYS})`;
+      text = i.path[0] === 'timeline'
+        ? `is not a timeline field (known fields: ${Object.keys(TIMELINE_FIELDS).join(', ')})`
+        : i.path[0] === 'featureCache'
+          ? `is not a featureCache field (known fields: ${Object.keys(FEATURE_CACHE_FIELDS).join(', ')})`
+          : `is not a session field (known fields: ${KNOWN_KEYS})`;
     }
     else text = `${i.message}, got ${show(valueAt(json, i.path))}`;
     return name === '' ? { message: `${file}: ${text}` } : { field: name, message: `${file}: field "${name}": ${text}` };

@@ -31,15 +31,17 @@ function flatten(value: unknown): string {
   return String(value);
 }
 
-const stagesOf = (task: LaneActivity['task'], schedule: CascadeSchedule): { blocks: number[]; stages: number[]; tick?: number } => {
+const stagesOf = (task: LaneActivity['task'], schedule: CascadeSchedule): { blocks: number[]; stages: number[]; tick?: number; reused?: number[] } => {
   switch (task.kind) {
     case 'tick': {
       const first = task.members[0];
       const tick = first === undefined ? undefined : tickOf(schedule, first.block, first.stage);
       return { blocks: task.members.map((m) => m.block), stages: task.members.map((m) => m.stage), ...(tick === undefined ? {} : { tick }) };
     }
-    case 'share':
-      return { blocks: task.members.map((m) => m.block), stages: task.members.map((m) => m.stage), tick: task.tick };
+    case 'share': {
+      const reused = task.members.filter((m) => m.features === 'reuse').map((m) => m.block);
+      return { blocks: task.members.map((m) => m.block), stages: task.members.map((m) => m.stage), tick: task.tick, ...(reused.length === 0 ? {} : { reused }) };
+    }
     case 'recache':
       return { blocks: [...new Set(task.blocks)], stages: [] };
     case 'decode':
@@ -118,7 +120,7 @@ export class Tracer {
 
   /** A lane observer (see `Lane.observe`). */
   readonly lane = (activity: LaneActivity): void => {
-    const { blocks, stages, tick } = stagesOf(activity.task, this.#schedule);
+    const { blocks, stages, tick, reused } = stagesOf(activity.task, this.#schedule);
     const record: Omit<LaneRecord, 't'> = {
       kind: 'lane',
       lane: activity.lane,
@@ -127,6 +129,7 @@ export class Tracer {
       blocks,
       stages,
       ...(tick === undefined ? {} : { tick }),
+      ...(reused === undefined ? {} : { reused }),
       ...(activity.result?.runMs === undefined ? {} : { runMs: ms(activity.result.runMs) }),
       ...(activity.result?.exchangeWaitMs === undefined ? {} : { exchangeWaitMs: ms(activity.result.exchangeWaitMs) }),
       ...(activity.result?.layerWaitsMs === undefined ? {} : { layerWaitsMs: activity.result.layerWaitsMs.map(ms) }),

@@ -5,6 +5,7 @@
 import type { Schedule } from '../../core/sampler.js';
 import type { ExecutorInfo, TickExecutor, TickPlan } from '../../core/tick.js';
 import type { ExchangeSlab } from '../lanes/exchange.js';
+import type { FeatureStore } from '../lanes/feature-store.js';
 import type { Lane } from '../lanes/lane.js';
 
 /** What an executor may use of a runtime. */
@@ -16,6 +17,11 @@ export interface ExecutorContext {
   readonly framesPerBlock: number;
   /** The least busy lane. */
   readonly pickLane: () => Lane;
+  /**
+   * Block-wise feature caching's shared store, when the generation's policy is not `none`
+   * (modes that reuse features pass it to their lanes; absent: nothing is cached).
+   */
+  readonly featureStore?: FeatureStore | null;
 }
 
 /** The simulator's cost model: what one forward and one exchange cost, and on how many lanes. */

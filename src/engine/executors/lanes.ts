@@ -9,7 +9,9 @@ import type { Schedule } from '../../core/sampler.js';
 import { resetExchange, type ExchangeSlab } from '../lanes/exchange.js';
 import { joint, memberTask, recacheOn } from './joint.js';
 import type { RecachePlan, TickExecutor, TickPlan, TickTiming } from '../../core/tick.js';
-import { assertComputes, type ExecutorKind } from './kind.js';
+import type { ExecutorKind } from './kind.js';
+import type { FeatureStore } from '../lanes/feature-store.js';
+import { indicatorOf, type MemberIndicator } from '../../core/feature-cache.js';
 
 /**
  * Contiguous frame ranges of `frames` frames over at most `lanes` lanes, as equal as possible.
@@ -29,6 +31,84 @@ export interface LanesTickTiming extends TickTiming {
   readonly exchangeWaitMs: number;
 }
 
+/** What a tick through the layered graphs needs besides its plan. */
+export interface SharedTickContext {
+  readonly schedule: Schedule;
+  readonly exchange: ExchangeSlab;
+  readonly framesPerBlock: number;
+  /** Block-wise feature caching's store, or null (no member may reuse). */
+  readonly featureStore: FeatureStore | null;
+}
+
+/**
+ * Runs one tick through the layered graphs, its frames in equal contiguous shares over `lanes`
+ * (one lane: a single-lane layered forward), and gathers the feature cache's indicators.
+ *
+ * @example
+ * ```ts
+ * const timing = await runSharedTick(plan, [lane], { schedule, exchange, framesPerBlock: 3, featureStore: null });
+ * ```
+ */
+export async function runSharedTick(plan: TickPlan, lanes: readonly Lane[], context: SharedTickContext): Promise<LanesTickTiming> {
+  const newest = plan.members[plan.members.length - 1];
+  if (!newest) throw new Error(`tick ${plan.tick} has no blocks`);
+  const shares = shareFrames(plan.members.length * context.framesPerBlock, lanes.length);
+  const members = plan.members.map((member) => memberTask(member, context.schedule));
+  // Every lane of the previous tick has returned: nobody is inside the exchange now.
+  resetExchange(context.exchange);
+  const start = performance.now();
+  const results = await Promise.all(
+    shares.map((frames, i) =>
+      (lanes[i] as Lane).share({
+        kind: 'share',
+        tick: plan.tick,
+        members,
+        contextSlot: newest.contextSlot,
+        attention: plan.attention,
+        pastSlots: plan.pastSlots,
+        cacheSlots: plan.cacheSlots,
+        frames,
+        lanes: shares.length,
+        ...(context.featureStore ? { featureStore: context.featureStore } : {}),
+      }),
+    ),
+  );
+  const sum = (f: (r: ShareResult) => number) => results.reduce((total, r) => total + f(r), 0);
+  const timing = {
+    forwards: plan.members.length,
+    calls: results.length,
+    runMs: sum((r) => r.runMs),
+    workerMs: sum((r) => r.workerMs),
+    taskMs: performance.now() - start,
+    exchangeWaitMs: sum((r) => r.exchangeWaitMs),
+  };
+  if (!context.featureStore) return timing;
+  return {
+    ...timing,
+    reused: plan.members.filter((m) => m.features === 'reuse').length,
+    indicators: indicatorsOf(results),
+    featureMs: sum((r) => r.featureMs ?? 0),
+  };
+}
+
+/** Each computed member's indicator from the lanes' sums (lanes' parts added in lane order). */
+function indicatorsOf(results: readonly ShareResult[]): MemberIndicator[] {
+  const byBlock = new Map<number, { stage: number; change: number[]; base: number[] }>();
+  for (const result of results) {
+    for (const s of result.featureSums ?? []) {
+      const into = byBlock.get(s.block);
+      if (!into) byBlock.set(s.block, { stage: s.stage, change: [...s.change], base: [...s.base] });
+      else {
+        s.change.forEach((c, l) => {
+          into.change[l] = (into.change[l] as number) + c;
+          into.base[l] = (into.base[l] as number) + (s.base[l] as number);
+        });
+      }
+    }
+  }
+  return [...byBlock].sort(([a], [b]) => a - b).map(([block, s]) => ({ block, stage: s.stage, indicator: indicatorOf(s.change, s.base) }));
+}
+
 /**
  * @example
  * ```ts
@@ -41,41 +121,13 @@ export class LanesExecutor implements TickExecutor {
     private readonly lanes: readonly Lane[],
     private readonly exchange: ExchangeSlab,
     private readonly framesPerBlock: number,
+    private readonly featureStore: FeatureStore | null = null,
   ) {}
 
   async run(plan: TickPlan): Promise<LanesTickTiming> {
-    const newest = plan.members[plan.members.length - 1];
-    if (!newest) throw new Error(`tick ${plan.tick} has no blocks`);
-    assertComputes(plan, 'lanes');
-    const shares = shareFrames(plan.members.length * this.framesPerBlock, this.lanes.length);
-    const members = plan.members.map((member) => memberTask(member, this.schedule));
-    // Every lane of the previous tick has returned: nobody is inside the exchange now.
-    resetExchange(this.exchange);
-    const start = performance.now();
-    const results = await Promise.all(
-      shares.map((frames, i) =>
-        (this.lanes[i] as Lane).share({
-          kind: 'share',
-          tick: plan.tick,
-          members,
-          contextSlot: newest.contextSlot,
-          attention: plan.attention,
-          pastSlots: plan.pastSlots,
-          cacheSlots: plan.cacheSlots,
-          frames,
-          lanes: shares.length,
-        }),
-      ),
-    );
-    const sum = (f: (r: ShareResult) => number) => results.reduce((total, r) => total + f(r), 0);
-    return {
-      forwards: plan.members.length,
-      calls: results.length,
-      runMs: sum((r) => r.runMs),
-      workerMs: sum((r) => r.workerMs),
-      taskMs: performance.now() - start,
-      exchangeWaitMs: sum((r) => r.exchangeWaitMs),
-    };
+    const reusing = plan.members.find((m) => m.features === 'reuse');
+    if (reusing && !this.featureStore) throw new Error(`tick ${plan.tick}: block ${reusing.block} asks to reuse cached features, but this generation has no feature cache`);
+    return runSharedTick(plan, this.lanes, { schedule: this.schedule, exchange: this.exchange, framesPerBlock: this.framesPerBlock, featureStore: this.featureStore });
   }
 
   recache(plan: RecachePlan): Promise<TickTiming> {
@@ -85,14 +137,15 @@ export class LanesExecutor implements TickExecutor {
 
 /**
  * `lanes`: a tick's frames in equal contiguous shares over the lanes, K/V exchanged at every
- * layer. Needs two lanes and the layered graphs. Simulated cost: the busiest lane's share in
+ * layer. Needs two lanes and the layered graphs; reuses features (block-wise feature caching),
+ * each lane for its share of a reusing block. Simulated cost: the busiest lane's share in
  * blocks times forwardMs, plus one exchange per layer when more than one lane is busy.
  */
 export const lanes: ExecutorKind = {
   name: 'lanes',
   description: 'a tick spread over two or more lanes with per-layer K/V exchange',
-  needs: { minLanes: 2, layered: true, reusesFeatures: false },
-  create: (context) => new LanesExecutor(context.schedule, context.lanes, context.exchange, context.framesPerBlock),
+  needs: { minLanes: 2, layered: true, reusesFeatures: true },
+  create: (context) => new LanesExecutor(context.schedule, context.lanes, context.exchange, context.framesPerBlock, context.featureStore ?? null),
   cost: (plan, model) => {
     if (model.lanes === 1) return joint.cost(plan, model);
     const perBlock = model.latentFramesPerBlock;

@@ -7,9 +7,10 @@ import type { ExecMode } from '../../core/cascade-options.js';
 import { joint } from './joint.js';
 import type { ExecutorKind } from './kind.js';
 import { lanes } from './lanes.js';
+import { layered } from './layered.js';
 
 /** Every execution mode, the default (`joint`) first. */
-export const EXECUTORS: readonly ExecutorKind[] = [joint, lanes];
+export const EXECUTORS: readonly ExecutorKind[] = [joint, lanes, layered];
 
 /**
  * The registered mode called `name`.

@@ -56,6 +56,23 @@ export function publishLayer(x: ExchangeSlab, layer: number, firstToken: number,
   }
 }
 
+/**
+ * Writes `count` tokens of `key`/`value` (`[heads][srcTokens][headDim]`, from token `srcFirst`)
+ * into layer `layer` at global token `firstToken` (a share's computing frames, or a reusing
+ * block's cached K/V).
+ */
+export function publishRows(x: ExchangeSlab, layer: number, firstToken: number, key: Float32Array, value: Float32Array, srcTokens: number, srcFirst: number, count: number): void {
+  const keys = new Float32Array(x.keys);
+  const values = new Float32Array(x.values);
+  const d = x.headDim;
+  for (let h = 0; h < x.heads; h++) {
+    const src = (h * srcTokens + srcFirst) * d;
+    const dst = ((layer * x.heads + h) * x.maxTokens + firstToken) * d;
+    keys.set(key.subarray(src, src + count * d), dst);
+    values.set(value.subarray(src, src + count * d), dst);
+  }
+}
+
 const ABORT = (x: ExchangeSlab) => x.layers;
 
 /** Tells every waiting lane that this tick is lost. */

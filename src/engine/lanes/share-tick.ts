@@ -4,11 +4,18 @@
  * slab, then the sampler step for these frames. Same arithmetic as a joint tick, split by
  * frames, with the keys in the joint call's order ([cache past ; every tick token]); the graphs
  * and matrix shapes differ, so results agree with `joint` to float rounding.
+ *
+ * With block-wise feature caching (`task.featureStore`), a member may reuse: its frames are
+ * embedded and go through the head, but no layer runs on them; the head gets their embedding
+ * plus the residual of their block's last computed step, and the tick's other members attend to
+ * the K/V of that step. Computing members keep their layer inputs, residual and K/V in the store
+ * and report the indicator's sums. Without a store the computation is the plain layered one.
  */
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import type { ShareResult, ShareTask, TickMemberTask } from '../../protocol/lane-messages.js';
-import { arriveAndWait, abortExchange, exchangeToSlots, fullKeyValues, publishLayer } from './exchange.js';
+import { arriveAndWait, abortExchange, exchangeToSlots, fullKeyValues, publishLayer, publishRows } from './exchange.js';
+import { featureSlot, type FeatureStore } from './feature-store.js';
 import { buildAttentionMask } from '../model/attention-mask.js';
 import { gaussianNoise } from '../../core/noise.js';
 import { samplerStep, stepNeedsNoise } from '../../core/sampler.js';
@@ -42,6 +49,45 @@ function keyValueBuffers(floats: number): { readonly key: Float32Array; readonly
   return pair;
 }
 
+/** A member's frames on this lane: global frames [from, to), and where they sit in the compact (computing) rows. */
+interface Segment {
+  readonly member: TickMemberTask;
+  readonly from: number;
+  readonly to: number;
+  /** Index of the segment's first frame among this lane's frames. */
+  readonly local: number;
+  /** Index of its first frame among this lane's computing frames; −1 when the member reuses. */
+  readonly compact: number;
+  /** Index of its first frame inside its block. */
+  readonly blockFrame: number;
+}
+
+/** |a − b| and |b| summed (float64), then `b` overwritten with `a`. */
+function compareAndStore(a: Float32Array, b: Float32Array, measure: boolean): { change: number; base: number } {
+  let change = 0;
+  let base = 0;
+  if (measure) {
+    for (let i = 0; i < a.length; i++) {
+      const prev = b[i] as number;
+      change += Math.abs((a[i] as number) - prev);
+      base += Math.abs(prev);
+    }
+  }
+  b.set(a);
+  return { change, base };
+}
+
+/**
+ * Copies `count` tokens' rows of every head from `src` (`[heads][srcTokens][d]`, starting at
+ * token `srcFirst`) to `dst` (`[heads][dstTokens][d]`, starting at `dstFirst`).
+ */
+function copyHeadRows(src: Float32Array, srcTokens: number, srcFirst: number, dst: Float32Array, dstTokens: number, dstFirst: number, count: number, heads: number, d: number): void {
+  for (let h = 0; h < heads; h++) {
+    const from = (h * srcTokens + srcFirst) * d;
+    dst.set(src.subarray(from, from + count * d), (h * dstTokens + dstFirst) * d);
+  }
+}
+
 export async function runShare(task: ShareTask, sessions: LayeredSessions, context: Float32Array, data: LaneWorkerData): Promise<ShareResult> {
   const start = performance.now();
   const m = data.manifest;
@@ -49,11 +95,13 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
   const F = m.framesPerBlock;
   const frameSize = m.latent.channels * m.latent.height * m.latent.width;
   const tpf = m.tokensPerFrame;
+  const D = m.width;
   const { from, to } = task.frames;
   const frames = to - from;
   const totalTokens = task.members.length * F * tpf;
-  const mine = { from: from * tpf, to: to * tpf };
+  const store = task.featureStore ?? null;
   let runMs = 0;
+  let featureMs = 0;
   const layerWaitsMs: number[] = [];
   const run = async (session: ort.InferenceSession, feeds: Record<string, ort.Tensor>) => {
     const t = performance.now();
@@ -62,12 +110,32 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
     return outputs;
   };
   try {
+    // This lane's frames, member by member; members that reuse skip the layer stack.
+    const segments: Segment[] = [];
+    let computing = 0;
+    for (let f = from; f < to; ) {
+      const index = Math.floor(f / F);
+      const member = task.members[index];
+      if (!member) throw new Error(`frame ${f} is outside the tick's ${task.members.length} blocks`);
+      const end = Math.min(to, (index + 1) * F);
+      const reuse = member.features === 'reuse';
+      if (reuse && (member.cache || member.stage === 0)) throw new Error(`block ${member.block} cannot reuse features at stage ${member.stageName} (the cache step and the first step always compute)`);
+      if (reuse && !store) throw new Error(`block ${member.block} asks to reuse features, but the tick carries no feature store`);
+      segments.push({ member, from: f, to: end, local: f - from, compact: reuse ? -1 : computing, blockFrame: f % F });
+      if (!reuse) computing += end - f;
+      f = end;
+    }
+    const allCompute = computing === frames;
+    const cachedOf = (member: TickMemberTask) => featureSlot(store as FeatureStore, m, member.latentSlot);
+    // Computing denoising members keep their features (the cache step's are never reused).
+    const keeps = store ? segments.filter((s) => s.compact >= 0 && !s.member.cache) : [];
+    const reusing = segments.filter((s) => s.compact < 0);
+
     const latents = new Float32Array(frames * frameSize);
     const timesteps = new Float32Array(frames);
     const positions = new Float32Array(frames);
     for (let f = from; f < to; f++) {
-      const member = task.members[Math.floor(f / F)];
-      if (!member) throw new Error(`frame ${f} is outside the tick's ${task.members.length} blocks`);
+      const member = task.members[Math.floor(f / F)] as TickMemberTask;
       const local = f % F;
       const slot = slotView(data.latents, member.latentSlot);
       if (member.stage === 0) {
@@ -80,35 +148,87 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
       timesteps[f - from] = member.timestep;
       positions[f - from] = member.positions[local] as number;
     }
-    const perFrame = (a: Float32Array) => new ort.Tensor('float32', a, [1, frames]);
+    const perFrame = (a: Float32Array, n = frames) => new ort.Tensor('float32', a, [1, n]);
     const latentTensor = new ort.Tensor('float32', latents, [1, frames, m.latent.channels, m.latent.height, m.latent.width]);
     const e = await run(sessions.embed, { latents: latentTensor, timesteps: perFrame(timesteps) });
-    let hidden = output(e, 'hidden');
-    const timeEmbedding = new ort.Tensor('float32', output(e, 'time_embedding'), [1, frames, m.width]);
-    const hiddenDims = [1, frames * tpf, m.width];
+    const embedded = output(e, 'hidden');
+    const timeEmbeddingAll = output(e, 'time_embedding');
+    // The layer stack runs on the computing frames only (all of them unless a member reuses).
+    const rowFloats = tpf * D;
+    const compact = <T extends Float32Array>(all: T, perFrameFloats: number): Float32Array => {
+      if (allCompute) return all;
+      const out = new Float32Array(computing * perFrameFloats);
+      for (const s of segments) if (s.compact >= 0) out.set(all.subarray(s.local * perFrameFloats, (s.local + s.to - s.from) * perFrameFloats), s.compact * perFrameFloats);
+      return out;
+    };
+    const hiddenIn = compact(embedded, rowFloats);
+    let hidden = hiddenIn;
+    const timeEmbedding = new ort.Tensor('float32', compact(timeEmbeddingAll, D), [1, computing, D]);
+    const queryPositions = perFrame(compact(positions, 1), computing);
+    const hiddenDims = [1, computing * tpf, D];
     const pastTokens = task.pastSlots.length * tpf;
     // One key/value buffer pair for every layer of this tick (the runs are sequential).
     const keyValues = keyValueBuffers(m.heads * (pastTokens + totalTokens) * m.headDim);
-    // Rows: this lane's frames; columns: the cache past, then every tick frame in tick order.
+    // Rows: this lane's computing frames; columns: the cache past, then every tick frame in tick order.
     const tickFrames = task.members.flatMap((member) => Array.from({ length: F }, () => ({ block: member.block })));
-    const mask = buildAttentionMask({ pastTokens, queryFrames: tickFrames.slice(from, to), keyFrames: tickFrames, tokensPerFrame: tpf, mode: task.attention });
-    const maskTensor = new ort.Tensor('float32', mask, [1, 1, frames * tpf, pastTokens + totalTokens]);
+    const queryFrames = allCompute ? tickFrames.slice(from, to) : segments.flatMap((s) => (s.compact < 0 ? [] : tickFrames.slice(s.from, s.to)));
+    const mask = buildAttentionMask({ pastTokens, queryFrames, keyFrames: tickFrames, tokensPerFrame: tpf, mode: task.attention });
+    const maskTensor = new ort.Tensor('float32', mask, [1, 1, computing * tpf, pastTokens + totalTokens]);
     const contextTensor = new ort.Tensor('float32', context, [1, m.text.maxTokens, m.text.contextDim]);
+    const blockTokens = F * tpf;
+    const sums = keeps.map((s) => ({ block: s.member.block, stage: s.member.stage, change: [] as number[], base: [] as number[] }));
     for (let l = 0; l < m.layers; l++) {
-      const kv = await run(sessions.keyValues[l] as ort.InferenceSession, {
-        hidden: new ort.Tensor('float32', hidden, hiddenDims),
-        time_embedding: timeEmbedding,
-        frame_positions: perFrame(positions),
-      });
-      publishLayer(x, l, mine.from, output(kv, 'key'), output(kv, 'value'));
+      if (keeps.length > 0) {
+        // The indicator's sums against the block's last computed step, then this step's inputs kept.
+        const t = performance.now();
+        keeps.forEach((s, i) => {
+          const n = (s.to - s.from) * rowFloats;
+          const kept = cachedOf(s.member).input(l).subarray(s.blockFrame * rowFloats, s.blockFrame * rowFloats + n);
+          const { change, base } = compareAndStore(hidden.subarray(s.compact * rowFloats, s.compact * rowFloats + n), kept, s.member.stage > 0);
+          (sums[i] as { change: number[] }).change.push(change);
+          (sums[i] as { base: number[] }).base.push(base);
+        });
+        featureMs += performance.now() - t;
+      }
+      if (computing > 0) {
+        const kv = await run(sessions.keyValues[l] as ort.InferenceSession, {
+          hidden: new ort.Tensor('float32', hidden, hiddenDims),
+          time_embedding: timeEmbedding,
+          frame_positions: queryPositions,
+        });
+        const key = output(kv, 'key');
+        const value = output(kv, 'value');
+        if (allCompute) publishLayer(x, l, from * tpf, key, value);
+        else {
+          for (const s of segments) {
+            if (s.compact < 0) continue;
+            publishRows(x, l, s.from * tpf, key, value, computing * tpf, s.compact * tpf, (s.to - s.from) * tpf);
+          }
+        }
+        if (keeps.length > 0) {
+          const t = performance.now();
+          for (const s of keeps) {
+            const cached = cachedOf(s.member);
+            copyHeadRows(key, computing * tpf, s.compact * tpf, cached.key(l), blockTokens, s.blockFrame * tpf, (s.to - s.from) * tpf, m.heads, m.headDim);
+            copyHeadRows(value, computing * tpf, s.compact * tpf, cached.value(l), blockTokens, s.blockFrame * tpf, (s.to - s.from) * tpf, m.heads, m.headDim);
+          }
+          featureMs += performance.now() - t;
+        }
+      }
+      // A reusing member's K/V: those of its last computed step.
+      for (const s of reusing) {
+        const cached = cachedOf(s.member);
+        publishRows(x, l, s.from * tpf, cached.key(l), cached.value(l), blockTokens, s.blockFrame * tpf, (s.to - s.from) * tpf);
+      }
       layerWaitsMs.push(arriveAndWait(x, l, task.lanes));
+      if (computing === 0) continue;
       // The cache past, then every tick token, own included: layer_<l> takes the full K/V set.
       const layerPast = fullKeyValues(x, l, data.kv, task.pastSlots, totalTokens, keyValues);
       const pastDims = [1, m.heads, layerPast.tokens, m.headDim];
       const out = await run(sessions.layers[l] as ort.InferenceSession, {
         hidden: new ort.Tensor('float32', hidden, hiddenDims),
         time_embedding: timeEmbedding,
-        frame_positions: perFrame(positions),
+        frame_positions: queryPositions,
         context: contextTensor,
         key: new ort.Tensor('float32', layerPast.key, pastDims),
         value: new ort.Tensor('float32', layerPast.value, pastDims),
@@ -116,24 +236,53 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
       });
       hidden = output(out, 'hidden_out');
     }
-    const flow = output(await run(sessions.head, { hidden: new ort.Tensor('float32', hidden, hiddenDims), time_embedding: timeEmbedding, latents: latentTensor, timesteps: perFrame(timesteps) }), 'flow');
+    // The head's input: the stack's output for computing frames; for reusing ones, their
+    // embedded input plus the residual of their block's last computed step.
+    let headInput = hidden;
+    if (store) {
+      const t = performance.now();
+      for (const s of keeps) {
+        const n = (s.to - s.from) * rowFloats;
+        const a = s.compact * rowFloats;
+        const residual = cachedOf(s.member).residual.subarray(s.blockFrame * rowFloats, s.blockFrame * rowFloats + n);
+        for (let i = 0; i < n; i++) residual[i] = (hidden[a + i] as number) - (hiddenIn[a + i] as number);
+      }
+      if (!allCompute) {
+        headInput = new Float32Array(frames * rowFloats);
+        for (const s of segments) {
+          const n = (s.to - s.from) * rowFloats;
+          const dst = s.local * rowFloats;
+          if (s.compact >= 0) headInput.set(hidden.subarray(s.compact * rowFloats, s.compact * rowFloats + n), dst);
+          else {
+            const residual = cachedOf(s.member).residual.subarray(s.blockFrame * rowFloats, s.blockFrame * rowFloats + n);
+            for (let i = 0; i < n; i++) headInput[dst + i] = (embedded[dst + i] as number) + (residual[i] as number);
+          }
+        }
+      }
+      featureMs += performance.now() - t;
+    }
+    const flow = output(
+      await run(sessions.head, {
+        hidden: new ort.Tensor('float32', headInput, [1, frames * tpf, D]),
+        time_embedding: new ort.Tensor('float32', timeEmbeddingAll, [1, frames, D]),
+        latents: latentTensor,
+        timesteps: perFrame(timesteps),
+      }),
+      'flow',
+    );
 
     // Sampler step for this lane's frames of every denoising block.
-    for (let f = from; f < to; ) {
-      const index = Math.floor(f / F);
-      const member = task.members[index]!;
-      const end = Math.min(to, (index + 1) * F);
-      if (!member.cache) {
-        const slot = slotView(data.latents, member.latentSlot);
-        const a = (f % F) * frameSize;
-        const b = a + (end - f) * frameSize;
-        const noise = stepNeedsNoise(member.sigmaNext, m.sampler.update)
-          ? gaussianNoise({ seed: member.seed, block: member.block, step: member.stage + 1 }, new Float32Array(F * frameSize)).subarray(a, b)
-          : null;
-        const xs = slot.subarray(a, b);
-        samplerStep(xs, flow.subarray((f - from) * frameSize, (end - from) * frameSize), member.sigma, member.sigmaNext, noise, xs, m.sampler.update);
-      }
-      f = end;
+    for (const s of segments) {
+      const member = s.member;
+      if (member.cache) continue;
+      const slot = slotView(data.latents, member.latentSlot);
+      const a = s.blockFrame * frameSize;
+      const b = a + (s.to - s.from) * frameSize;
+      const noise = stepNeedsNoise(member.sigmaNext, m.sampler.update)
+        ? gaussianNoise({ seed: member.seed, block: member.block, step: member.stage + 1 }, new Float32Array(F * frameSize)).subarray(a, b)
+        : null;
+      const xs = slot.subarray(a, b);
+      samplerStep(xs, flow.subarray(s.local * frameSize, (s.local + s.to - s.from) * frameSize), member.sigma, member.sigmaNext, noise, xs, m.sampler.update);
     }
     // Every lane has published every layer (each passed the last barrier): the lane that holds
     // the tick's first frame stores the caching block's clean K/V.
@@ -142,7 +291,8 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
       storeCleanLatents(data.latents, data.cleanLatents, (task.members[0] as TickMemberTask).latentSlot, task.cacheSlots);
     }
     const exchangeWaitMs = layerWaitsMs.reduce((total, ms) => total + ms, 0);
-    return { runMs, workerMs: performance.now() - start, exchangeWaitMs, layerWaitsMs };
+    const featureSums = sums.filter((s) => s.stage > 0);
+    return { runMs, workerMs: performance.now() - start, exchangeWaitMs, layerWaitsMs, ...(store ? { featureSums, featureMs } : {}) };
   } catch (error) {
     abortExchange(x);
     throw error;

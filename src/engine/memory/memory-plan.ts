@@ -1,6 +1,6 @@
 /**
  * The one memory plan: every shared slab a runtime allocates (K/V, latents, clean latents,
- * prompt contexts, the per-layer exchange), sized from the model's manifest alone. Lane
+ * prompt contexts, the per-layer exchange, and with feature caching its store), sized from the model's manifest alone. Lane
  * workers map the same SharedArrayBuffers; nothing else allocates shared memory.
  */
 import type { ModelManifest } from '../../core/manifest-types.js';
@@ -9,6 +9,7 @@ import { capacityFor } from '../../core/schedule.js';
 import { allocateKvSlabs, kvLayoutFor, type KvSlabs } from '../kv/kv-slabs.js';
 import { allocateExchange, type ExchangeSlab } from '../lanes/exchange.js';
 import { allocateSlotSlab, type SlotSlab } from './slot-slab.js';
+import { featureSlotFloats, type FeatureStore } from '../lanes/feature-store.js';
 
 /**
  * The most blocks a cascade keeps in flight: five at P4 (⌈(N + 1)/Δ⌉ ≤ 5 at every step count).
@@ -22,7 +23,7 @@ export const CONTEXT_SLOTS = 1 + MAX_PROMPT_SWITCHES;
 
 /** One shared slab of the plan. */
 export interface SlabPlan {
-  readonly name: 'kv' | 'latents' | 'cleanLatents' | 'contexts' | 'exchange';
+  readonly name: 'kv' | 'latents' | 'cleanLatents' | 'contexts' | 'exchange' | 'featureCache';
   /** What one slot holds. */
   readonly holds: string;
   readonly slots: number;
@@ -47,7 +48,16 @@ export interface SharedMemory {
   readonly exchange: ExchangeSlab;
 }
 
-type Sizes = Pick<ModelManifest, 'framesPerBlock' | 'latent' | 'layers' | 'heads' | 'headDim' | 'tokensPerFrame' | 'text' | 'kv'>;
+type Sizes = Pick<ModelManifest, 'framesPerBlock' | 'latent' | 'layers' | 'heads' | 'headDim' | 'tokensPerFrame' | 'text' | 'kv' | 'width'>;
+
+/** What the plan covers beyond the slabs every runtime has. */
+export interface MemoryPlanOptions {
+  /**
+   * Include the feature cache's slab (block-wise feature caching, one slot per latent slot). A
+   * runtime allocates it on its first generation with a feature-cache policy.
+   */
+  readonly featureCache?: boolean;
+}
 
 const F32 = Float32Array.BYTES_PER_ELEMENT;
 
@@ -60,7 +70,7 @@ const F32 = Float32Array.BYTES_PER_ELEMENT;
  * console.log(plan.slabs.map((s) => `${s.name}: ${s.bytes} B`), plan.totalBytes);
  * ```
  */
-export function planMemory(m: Sizes): MemoryPlan {
+export function planMemory(m: Sizes, options: MemoryPlanOptions = {}): MemoryPlan {
   const kvCapacitySlots = capacityFor({ sinkFrames: m.kv.sinkFrames, windowFrames: m.kv.windowFrames, framesPerBlock: m.framesPerBlock, inFlightBlocks: MAX_IN_FLIGHT_BLOCKS });
   const frameFloats = m.latent.channels * m.latent.height * m.latent.width;
   const kvSlotFloats = m.layers * m.heads * m.tokensPerFrame * m.headDim;
@@ -72,6 +82,9 @@ export function planMemory(m: Sizes): MemoryPlan {
     slab('cleanLatents', "the clean latent of the frame in the same KV slot (for re-cache)", kvCapacitySlots, frameFloats * F32),
     slab('contexts', "one prompt's text context", CONTEXT_SLOTS, m.text.maxTokens * m.text.contextDim * F32),
     slab('exchange', "one in-flight frame's K and V for every layer (lanes execution)", exchangeFrames, 2 * kvSlotFloats * F32),
+    ...(options.featureCache
+      ? [slab('featureCache', "one block's layer inputs, stack residual and K/V at its last computed step (feature caching)", LATENT_SLOTS, featureSlotFloats(m) * F32)]
+      : []),
   ];
   return { kvCapacitySlots, slabs, totalBytes: slabs.reduce((sum, s) => sum + s.bytes, 0) };
 }
@@ -94,4 +107,19 @@ export function allocateMemory(m: ModelManifest, plan: MemoryPlan): SharedMemory
     contexts: allocateSlotSlab(slotsOf('contexts'), m.text.maxTokens * m.text.contextDim),
     exchange: allocateExchange(m, slotsOf('exchange')),
   };
+}
+
+/**
+ * Allocates the feature cache's slab of a plan made with `{ featureCache: true }`.
+ *
+ * @example
+ * ```ts
+ * const store = allocateFeatureCache(manifest, planMemory(manifest, { featureCache: true }));
+ * ```
+ */
+export function allocateFeatureCache(m: ModelManifest, plan: MemoryPlan): FeatureStore {
+  const slab = plan.slabs.find((s) => s.name === 'featureCache');
+  if (!slab) throw new Error('the memory plan has no feature-cache slab (plan it with { featureCache: true })');
+  const slotLength = featureSlotFloats(m);
+  return { buffer: new SharedArrayBuffer(slab.slots * slotLength * F32), slots: slab.slots, slotLength };
 }

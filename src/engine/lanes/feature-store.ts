@@ -1,0 +1,69 @@
+/**
+ * The feature cache's shared memory: per block in flight (keyed by its latent slot), what block-
+ * wise feature caching keeps between the block's steps, so that whichever lane runs the block's
+ * next step finds it.
+ *
+ * One slot, float32, for a block of T = framesPerBlock · tokensPerFrame tokens and width D:
+ * - `inputs` `[layer][token][D]`: every layer's input at the block's last computed step (the
+ *   indicator compares the next computed step's inputs with these);
+ * - `residual` `[token][D]`: the layer stack's output minus its input at that step (a reused
+ *   step adds it to its embedded input);
+ * - `keys`, `values` `[layer][head][token][headDim]`: each layer's K/V of the block's tokens at
+ *   that step (what the tick's other members attend to while the block reuses a step).
+ * Tokens are frame-major, so a lane holding frames [a, b) of the block touches token rows
+ * [a·tpf, b·tpf) only. Lanes write disjoint rows, and a tick's reads of a block come after its
+ * writes of the previous tick, so no lock is needed.
+ */
+import type { ModelManifest } from '../../core/manifest-types.js';
+
+type Sizes = Pick<ModelManifest, 'framesPerBlock' | 'tokensPerFrame' | 'width' | 'layers' | 'heads' | 'headDim'>;
+
+/** The shared slab (allocated by the memory plan, `allocateFeatureCache`). */
+export interface FeatureStore {
+  readonly buffer: SharedArrayBuffer;
+  readonly slots: number;
+  /** Floats per slot. */
+  readonly slotLength: number;
+}
+
+/** Floats of one slot: (3·layers + 1) · tokens · width. */
+export function featureSlotFloats(m: Sizes): number {
+  const tokens = m.framesPerBlock * m.tokensPerFrame;
+  return tokens * (2 * m.layers * m.heads * m.headDim + (m.layers + 1) * m.width);
+}
+
+/** Views of one slot. */
+export interface FeatureSlot {
+  /** Layer `l`'s input rows. */
+  input(layer: number): Float32Array;
+  readonly residual: Float32Array;
+  /** Layer `l`'s keys `[head][token][headDim]`. */
+  key(layer: number): Float32Array;
+  value(layer: number): Float32Array;
+}
+
+/**
+ * Views of slot `slot` (no copy).
+ *
+ * @example
+ * ```ts
+ * const cached = featureSlot(store, manifest, member.latentSlot);
+ * cached.residual.subarray(0, tokensPerFrame * width); // frame 0's residual rows
+ * ```
+ */
+export function featureSlot(store: FeatureStore, m: Sizes, slot: number): FeatureSlot {
+  if (!Number.isInteger(slot) || slot < 0 || slot >= store.slots) throw new RangeError(`feature slot ${slot} is outside the store's ${store.slots} slots`);
+  const tokens = m.framesPerBlock * m.tokensPerFrame;
+  const hidden = tokens * m.width;
+  const kv = m.heads * tokens * m.headDim;
+  const base = slot * store.slotLength;
+  const view = (offset: number, length: number) => new Float32Array(store.buffer, (base + offset) * 4, length);
+  const keysAt = (m.layers + 1) * hidden;
+  const valuesAt = keysAt + m.layers * kv;
+  return {
+    input: (layer) => view(layer * hidden, hidden),
+    residual: view(m.layers * hidden, hidden),
+    key: (layer) => view(keysAt + layer * kv, kv),
+    value: (layer) => view(valuesAt + layer * kv, kv),
+  };
+}
