@@ -33,3 +33,14 @@ describe('simulator (real actors, virtual clock)', () => {
     expect(implied).toBeCloseTo(7, 3);
   });
 });
+
+describe('exchange cost by bytes', () => {
+  it('counts what one lane receives per layer and converts it to time and back', async () => {
+    const { exchangeBytesPerLayer, exchangeMsPerLayer, impliedGbps } = await import('../src/sim/exchange-cost.js');
+    // Five blocks over five lanes: each lane receives the K and V of the four others.
+    const bytes = exchangeBytesPerLayer({ tokensPerBlock: 10, width: 8, bytesPerValue: 2 }, 5, 5);
+    expect(bytes).toBe(4 * 10 * 8 * 2 * 2);
+    expect(exchangeMsPerLayer(1e6, { latencyMs: 0.5, gbps: 1 })).toBeCloseTo(1.5, 12);
+    expect(impliedGbps(1e6, 1.5, 0.5)).toBeCloseTo(1, 12);
+  });
+});

@@ -4,6 +4,7 @@
  */
 import { Option, type Command } from 'commander';
 import { EXECUTORS } from '../engine/executors/registry.js';
+import { exchangeBytesPerLayer, exchangeMsPerLayer, impliedGbps } from '../sim/exchange-cost.js';
 import { forwardMsFromFps, impliedExchangeMs, simulate, type SimOptions } from '../sim/simulate.js';
 import type { ExecMode, Parallelism } from '../core/cascade-options.js';
 import { parsePositiveInt, parsePositiveNumber } from './options.js';
@@ -22,10 +23,20 @@ interface SimulateOptions {
 }
 
 /** The paper's sequential baselines on one H100 and its measured P4 results on 5 GPUs. */
+/**
+ * The paper's models: FPS, depth, and what one block's K/V weigh (480p: 1,560 tokens per latent
+ * frame, 3 latent frames per block; widths of Wan 2.1 1.3B and 14B; bf16).
+ */
 const PAPER = {
-  '1.3b': { sequentialFps: 16, cascadeFps: 30, layers: 30 },
-  '14b': { sequentialFps: 4.5, cascadeFps: 12.5, layers: 40 },
+  '1.3b': { sequentialFps: 16, cascadeFps: 30, layers: 30, exchange: { tokensPerBlock: 4680, width: 1536, bytesPerValue: 2 } },
+  '14b': { sequentialFps: 4.5, cascadeFps: 12.5, layers: 40, exchange: { tokensPerBlock: 4680, width: 5120, bytesPerValue: 2 } },
 } as const;
+
+/** Links between the 5 GPUs, each lane's receive bandwidth. */
+const LINKS = [
+  { name: 'NVLink 4 (H100 SXM)', link: { latencyMs: 0.02, gbps: 450 } },
+  { name: 'PCIe 5 x16', link: { latencyMs: 0.02, gbps: 50 } },
+] as const;
 
 const parseNonNegativeNumber = (value: string) => (Number(value) === 0 && value.trim() !== '' ? 0 : parsePositiveNumber(value));
 
@@ -47,11 +58,22 @@ async function paperReport(model: '1.3b' | '14b', blocks: number): Promise<strin
   const base = { lanes: 5, exec: 'lanes' as const, forwardMs, layers: p.layers, blocks, videoFramesPerBlock: 12, latentFramesPerBlock: 1 };
   const ideal = await simulate({ ...base, parallelism: 4, exchangeMs: 0 });
   const exchange = await impliedExchangeMs({ ...base, targetFps: p.cascadeFps });
+  const bytes = exchangeBytesPerLayer(p.exchange, 5, 5);
+  const links = await Promise.all(
+    LINKS.map(async ({ name, link }) => {
+      const ms = exchangeMsPerLayer(bytes, link);
+      const r = await simulate({ ...base, parallelism: 4, exchangeMs: ms });
+      return `  ${name}: ${ms.toFixed(2)} ms per layer → P4 ${r.fps.toFixed(1)} FPS (if the exchange does not overlap compute)`;
+    }),
+  );
   return [
     `paper ${model}: sequential ${p.sequentialFps} FPS on one H100 → ${forwardMs.toFixed(1)} ms per forward (12 video frames, 5 forwards per block)`,
     await simulationTable({ ...base, exchangeMs: 0 }),
     `P4 on 5 GPUs with free exchange: ${ideal.fps.toFixed(1)} FPS (${(ideal.fps / p.sequentialFps).toFixed(2)}×)`,
     `the paper's ${p.cascadeFps} FPS at P4 implies ${exchange.toFixed(2)} ms of K/V exchange per layer per tick (${p.layers} layers: ${(exchange * p.layers).toFixed(0)} ms per tick)`,
+    `each GPU receives ${(bytes / 1e6).toFixed(0)} MB of K/V per layer per tick (4 other blocks × ${p.exchange.tokensPerBlock} tokens × K and V × ${p.exchange.width} × bf16): ${exchange.toFixed(2)} ms is ${impliedGbps(bytes, exchange).toFixed(0)} GB/s`,
+    'the same exchange over:',
+    ...links,
   ].join('\n');
 }
 
