@@ -1,0 +1,106 @@
+/**
+ * Block-wise feature caching on real lanes (the random model, 12 steps): frames identical on 1
+ * and 2 lanes and across repeats at P0 and P4, reused forwards counted and traced, the cache
+ * step always computed; with policy none the `layered` mode makes `joint`'s frames.
+ *
+ * The random model's sampler re-noises every step, so its layer inputs change by about 1.2 a
+ * step: δ = 1.5 makes every block trigger at its first comparable step (step 1, a zero-step
+ * tail), which exercises reuse as much as possible.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRuntime, type Frame, type Runtime } from '../src/index.js';
+import type { FeatureCacheOptions } from '../src/core/feature-cache.js';
+import type { LaneRecord, TraceRecord } from '../src/core/trace-records.js';
+import { frameDrift } from '../src/quality/drift.js';
+import { RANDOM_MODEL } from './support/models.js';
+
+const STEPS = 12;
+const BLOCKS = 4;
+const request = { seed: 11, blocks: BLOCKS, prompt: 'green square moving up' };
+const bwcache: FeatureCacheOptions = { policy: 'bwcache', threshold: 1.5 };
+
+interface Run {
+  readonly frames: Frame[];
+  readonly forwards: number;
+  readonly reused: number;
+  readonly trace: TraceRecord[];
+}
+
+async function generate(runtime: Runtime, parallelism: 0 | 4, featureCache: FeatureCacheOptions | undefined, exec?: string): Promise<Run> {
+  const before = runtime.stats();
+  const frames: Frame[] = [];
+  const trace: TraceRecord[] = [];
+  const options = { steps: STEPS, cascade: { parallelism, ...(exec ? { exec } : {}) }, trace: (r: TraceRecord) => trace.push(r), ...(featureCache ? { featureCache } : {}) };
+  for await (const frame of runtime.generate(request, options)) frames.push(frame);
+  const after = runtime.stats();
+  return { frames, forwards: after.forwards - before.forwards, reused: after.reusedForwards - before.reusedForwards, trace };
+}
+
+const same = (a: readonly Frame[], b: readonly Frame[]) => a.length === b.length && a.every((f, i) => Buffer.from(f.rgb).equals(Buffer.from((b[i] as Frame).rgb)));
+
+describe('feature caching on real lanes', () => {
+  let one: Runtime;
+  let two: Runtime;
+  beforeAll(async () => {
+    [one, two] = await Promise.all([createRuntime({ lanes: 1, model: RANDOM_MODEL }), createRuntime({ lanes: 2, model: RANDOM_MODEL })]);
+  });
+  afterAll(async () => {
+    await Promise.all([one?.close(), two?.close()]);
+  });
+
+  for (const parallelism of [0, 4] as const) {
+    it(`P${parallelism}: identical frames on 1 and 2 lanes and across repeats; reuse counted, traced, never at the cache step`, async () => {
+      const a = await generate(one, parallelism, bwcache);
+      const b = await generate(two, parallelism, bwcache);
+      const c = await generate(two, parallelism, bwcache);
+      expect(same(a.frames, b.frames)).toBe(true);
+      expect(same(b.frames, c.frames)).toBe(true);
+      expect(a.frames).toHaveLength(BLOCKS * 3);
+      // Every block still takes N + 1 forwards; triggered at step 1 with no tail, 12 steps
+      // compute 0, 1, 5, 9 and the cache step: 8 of 12 steps reused.
+      expect(a.forwards).toBe(BLOCKS * (STEPS + 1));
+      expect(a.reused).toBe(BLOCKS * 8);
+      expect(b.reused).toBe(a.reused);
+      const meta = a.trace.find((r) => r.kind === 'meta');
+      expect(meta).toMatchObject({ exec: 'layered', featureCache: { policy: 'bwcache', threshold: 1.5, interval: 3, lastStep: 0.5 } });
+      const ends = a.trace.filter((r): r is LaneRecord => r.kind === 'lane' && r.phase === 'end' && r.task === 'share');
+      const reusedInTrace = ends.flatMap((r) => (r.reused ?? []).map((block) => ({ block, stage: r.stages[r.blocks.indexOf(block)] as number })));
+      expect(reusedInTrace).toHaveLength(a.reused);
+      for (const { stage } of reusedInTrace) expect(stage).not.toBe(STEPS);
+      for (const { stage } of reusedInTrace) expect(stage).not.toBe(0);
+      for (let block = 0; block < BLOCKS; block++) {
+        const stages = reusedInTrace.filter((r) => r.block === block).map((r) => r.stage);
+        expect(stages, `block ${block}`).toEqual([2, 3, 4, 6, 7, 8, 10, 11]);
+      }
+    });
+  }
+
+  it('reused steps change the frames; a trigger that never comes (δ = 0) changes no byte of layered mode\'s frames', async () => {
+    const none = await generate(one, 0, { policy: 'none' }, 'layered');
+    const cached = await generate(one, 0, bwcache);
+    expect(same(none.frames, cached.frames)).toBe(false);
+    expect(none.reused).toBe(0);
+    const never = await generate(one, 0, { policy: 'bwcache', threshold: 0 });
+    expect(never.reused).toBe(0);
+    expect(same(never.frames, none.frames)).toBe(true);
+  });
+
+  it('with policy none, layered makes joint frames (within 1/255) at P0 and P4, and reuses nothing', async () => {
+    for (const parallelism of [0, 4] as const) {
+      const joint = await generate(two, parallelism, undefined);
+      const layered = await generate(two, parallelism, { policy: 'none' }, 'layered');
+      expect(frameDrift(layered.frames, joint.frames).maxAbs, `P${parallelism}`).toBeLessThanOrEqual(1);
+      expect(layered.reused).toBe(0);
+    }
+  });
+
+  it('lanes execution reuses too: repeats byte for byte on 2 lanes, with the same schedule as layered', async () => {
+    const a = await generate(two, 4, bwcache, 'lanes');
+    const b = await generate(two, 4, bwcache, 'lanes');
+    expect(same(a.frames, b.frames)).toBe(true);
+    expect(a.reused).toBe(BLOCKS * 8);
+    const layered = await generate(two, 4, bwcache);
+    // The lanes split blocks across lanes: float rounding only.
+    expect(frameDrift(a.frames, layered.frames).maxAbs).toBeLessThanOrEqual(2);
+  });
+});
