@@ -12,6 +12,8 @@ import { createRuntime, type Frame, type Runtime } from '../src/index.js';
 import type { FeatureCacheOptions } from '../src/core/feature-cache.js';
 import type { LaneRecord, TraceRecord } from '../src/core/trace-records.js';
 import { frameDrift } from '../src/quality/drift.js';
+import { deriveModel } from '../src/inspector/model.js';
+import { chromeTrace } from '../src/inspector/chrome-trace.js';
 import { RANDOM_MODEL } from './support/models.js';
 
 const STEPS = 12;
@@ -92,6 +94,19 @@ describe('feature caching on real lanes', () => {
       expect(frameDrift(layered.frames, joint.frames).maxAbs, `P${parallelism}`).toBeLessThanOrEqual(1);
       expect(layered.reused).toBe(0);
     }
+  });
+
+  it('the inspector model marks reused steps on the diagonal and the lane tasks, and the Chrome trace names them', async () => {
+    const run = await generate(two, 4, bwcache);
+    const model = deriveModel(run.trace);
+    const cells = model.diagonal.cells.filter((c) => c.reused);
+    expect(cells).toHaveLength(run.reused);
+    expect(cells.every((c) => c.stage > 0 && c.stage < STEPS)).toBe(true);
+    expect(model.tasks.filter((t) => t.reused.length > 0).length).toBeGreaterThan(0);
+    const events = chromeTrace(run.trace).traceEvents.filter((e) => e.ph === 'X' && e.cat === 'share');
+    const named = events.filter((e) => / reused/.test(e.name));
+    expect(named.length).toBeGreaterThan(0);
+    expect(named.every((e) => Array.isArray((e.args as { reused?: unknown }).reused))).toBe(true);
   });
 
   it('lanes execution reuses too: repeats byte for byte on 2 lanes, with the same schedule as layered', async () => {

@@ -47,10 +47,13 @@ const us = (ms: number): number => Math.round(ms * 1e6) / 1e3;
  * ```ts
  * laneTaskName({ task: 'share', blocks: [3, 4], stages: [1, 0] }, STAGES); // 'B3 t2 · B4 t3'
  * laneTaskName({ task: 'recache', blocks: [0, 1], stages: [] }, STAGES); // 'recache B0 B1'
+ * laneTaskName({ task: 'share', blocks: [3, 4], stages: [1, 0], reused: [3] }, STAGES); // 'B3 t2 reused · B4 t3'
  * ```
  */
-export function laneTaskName(task: Pick<LaneTask, 'task' | 'blocks' | 'stages'>, stages: readonly string[]): string {
-  if (task.task === 'tick' || task.task === 'share') return task.blocks.map((b, i) => `B${b} ${stages[task.stages[i] ?? -1] ?? '?'}`).join(' · ');
+export function laneTaskName(task: Pick<LaneTask, 'task' | 'blocks' | 'stages'> & { readonly reused?: readonly number[] }, stages: readonly string[]): string {
+  if (task.task === 'tick' || task.task === 'share') {
+    return task.blocks.map((b, i) => `B${b} ${stages[task.stages[i] ?? -1] ?? '?'}${task.reused?.includes(b) ? ' reused' : ''}`).join(' · ');
+  }
   return [task.task, ...task.blocks.map((b) => `B${b}`)].join(' ');
 }
 
@@ -94,6 +97,7 @@ export function chromeTrace(records: readonly TraceRecord[]): ChromeTrace {
         runMs: task.runMs,
         exchangeWaitMs: task.exchangeWaitMs,
         ...(task.layerWaitsMs === null ? {} : { layerWaitsMs: task.layerWaitsMs }),
+        ...(task.reused.length === 0 ? {} : { reused: task.reused }),
         ...(task.end === null ? { unfinished: true } : {}),
         ...(task.error === null ? {} : { error: task.error }),
       },

@@ -38,6 +38,8 @@ export interface LaneTask {
   readonly blocks: readonly number[];
   /** Stage index (0 = t3 … 4 = cache) of each of `blocks`, for `tick` and `share`; empty otherwise. */
   readonly stages: readonly number[];
+  /** Blocks of `blocks` that reused cached features in this task (feature caching: no layer ran for them). */
+  readonly reused: readonly number[];
   readonly tick: number | null;
   readonly runMs: number | null;
   readonly exchangeWaitMs: number | null;
@@ -85,6 +87,7 @@ export function pairLaneTasks(records: readonly TraceRecord[]): PairedTasks {
         end: null,
         blocks: record.blocks,
         stages: record.stages,
+        reused: record.reused ?? [],
         tick: record.tick ?? null,
         runMs: null,
         exchangeWaitMs: null,

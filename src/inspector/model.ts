@@ -22,6 +22,8 @@ export interface DiagonalCell {
   readonly lanes: readonly number[];
   /** Whether it ran at the tick the schedule gives, b·Δ + s (false would be a scheduling bug). */
   readonly onSchedule: boolean;
+  /** Whether the step reused cached features (feature caching) instead of running the layers. */
+  readonly reused: boolean;
 }
 
 /** KV-pool occupancy from time `t` on (slots). */
@@ -100,7 +102,7 @@ function diagonalOf(tasks: readonly LaneTask[], lag: number | null, stageCount: 
       const cell = cells.get(key);
       if (cell === undefined) {
         const onSchedule = lag === null || block * lag + stage === task.tick;
-        cells.set(key, { block, tick: task.tick as number, stage, start: task.start, end: task.end, lanes: [task.lane], onSchedule });
+        cells.set(key, { block, tick: task.tick as number, stage, start: task.start, end: task.end, lanes: [task.lane], onSchedule, reused: task.reused.includes(block) });
         return;
       }
       cell.start = Math.min(cell.start, task.start);

@@ -82,7 +82,7 @@ function lastAt(list, t) {
 }
 function taskName(task) {
   if (task.task === 'tick' || task.task === 'share') {
-    return task.blocks.map((b, i) => 'B' + b + ' ' + (state.model.stages[task.stages[i]] || '?')).join(' · ');
+    return task.blocks.map((b, i) => 'B' + b + ' ' + (state.model.stages[task.stages[i]] || '?') + (task.reused && task.reused.includes(b) ? ' reused' : '')).join(' · ');
   }
   return [task.task].concat(task.blocks.map((b) => 'B' + b)).join(' ');
 }
@@ -129,10 +129,12 @@ function drawMeta() {
   $('meta').textContent = meta === null
     ? 'waiting for a generation…'
     : [meta.model, 'P' + meta.parallelism + ' (Δ = ' + m.lag + ')', (m.stages.length - 1) + ' steps', meta.exec + ' execution', meta.lanes + (meta.lanes === 1 ? ' lane' : ' lanes'),
-       meta.attention, 'recache ' + meta.recache, 'seed ' + meta.seed, meta.blocks + ' blocks × ' + meta.framesPerBlock + ' frames'].join(' · ');
+       meta.attention, 'recache ' + meta.recache, 'seed ' + meta.seed, meta.blocks + ' blocks × ' + meta.framesPerBlock + ' frames']
+      .concat(meta.featureCache ? [meta.featureCache.policy + ' δ = ' + meta.featureCache.threshold + ', R = ' + meta.featureCache.interval] : []).join(' · ');
   const count = $('forward-count');
   count.dataset.count = String(m.forwards);
-  count.textContent = m.forwards + ' forwards · ' + m.diagonal.ticks + ' ticks · ' + m.records + ' records' +
+  const reused = m.diagonal.cells.filter((c) => c.reused).length;
+  count.textContent = m.forwards + ' forwards' + (reused > 0 ? ' (' + reused + ' block steps reused features)' : '') + ' · ' + m.diagonal.ticks + ' ticks · ' + m.records + ' records' +
     (m.end ? ' · ' + m.end.outcome + (m.end.error ? ': ' + m.end.error : '') : '') +
     (m.unmatchedEnds ? ' · ' + m.unmatchedEnds + ' unmatched lane ends' : '');
 }

@@ -56,18 +56,20 @@ function drawDetails() {
   }
 
   const tasks = m.tasks.filter((t) => t.blocks.includes(b));
-  el('h3', {}, box, 'Lane tasks (' + tasks.filter((t) => t.forward).length + ' forwards)');
+  const reusedSteps = tasks.filter((t) => t.reused && t.reused.includes(b)).length;
+  el('h3', {}, box, 'Lane tasks (' + tasks.filter((t) => t.forward).length + ' forwards' + (reusedSteps > 0 ? ', ' + reusedSteps + ' reused features' : '') + ')');
   const tt = el('table', { class: 'tasks' }, box);
   const th = el('tr', {}, el('thead', {}, tt));
   for (const name of ['task', 'lane', 'tick', 'stage', 'start', 'duration']) el('th', { class: name === 'start' || name === 'duration' ? 'num' : '' }, th, name);
   const tb = el('tbody', {}, tt);
   for (const t of tasks) {
     const k = t.blocks.indexOf(b);
-    const row = el('tr', { 'data-task': t.task, 'data-index': t.index }, tb);
+    const reused = t.reused !== undefined && t.reused.includes(b);
+    const row = el('tr', { 'data-task': t.task, 'data-index': t.index, class: reused ? 'reused' : '' }, tb);
     el('td', {}, row, t.task);
     el('td', {}, row, String(t.lane));
     el('td', {}, row, t.tick === null ? '' : String(t.tick));
-    el('td', {}, row, t.stages[k] === undefined ? '' : m.stages[t.stages[k]]);
+    el('td', {}, row, t.stages[k] === undefined ? '' : m.stages[t.stages[k]] + (reused ? ' (reused)' : ''));
     el('td', { class: 'num' }, row, ms(t.start));
     el('td', { class: 'num' }, row, t.end === null ? 'running' : ms(t.end - t.start));
   }

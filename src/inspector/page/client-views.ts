@@ -19,6 +19,11 @@ function drawLegend() {
   const recache = el('span', {}, legend);
   el('span', { class: 'swatch' }, recache).style.background = colour(0, null);
   recache.append('re-cache (dashed)');
+  if (state.model.tasks.some((t) => t.reused && t.reused.length > 0)) {
+    const reused = el('span', {}, legend);
+    el('span', { class: 'swatch reused-swatch' }, reused).style.background = colour(0, 2);
+    reused.append('reused features (pale, dotted: no layer ran)');
+  }
   const aux = el('span', {}, legend);
   el('span', { class: 'swatch' }, aux).style.background = '#a9afbb';
   aux.append('decode / encode (not forwards)');
@@ -174,8 +179,9 @@ function drawTimeline() {
     task.blocks.forEach((b, k) => {
       const stage = task.task === 'recache' ? null : task.stages[k];
       const y = y0 + 3 + k * h;
-      svg('rect', { class: 'seg', x: x0, y: y, width: w, height: Math.max(1, h - 1), fill: colour(b, stage), 'data-block': b, 'data-stage': stage === null ? 'recache' : m.stages[stage] }, bar);
-      if (w > 40 && h >= 11) svg('text', { class: 'seg-label', x: x0 + 3, y: y + h / 2 + 3.5, fill: inkOn(stage) }, bar, 'B' + b + ' ' + (stage === null ? 'rc' : m.stages[stage]));
+      const reused = task.reused !== undefined && task.reused.includes(b);
+      svg('rect', { class: 'seg' + (reused ? ' reused' : ''), x: x0, y: y, width: w, height: Math.max(1, h - 1), fill: colour(b, stage), 'data-block': b, 'data-stage': stage === null ? 'recache' : m.stages[stage], 'data-reused': reused ? '1' : '0' }, bar);
+      if (w > 40 && h >= 11) svg('text', { class: 'seg-label', x: x0 + 3, y: y + h / 2 + 3.5, fill: inkOn(stage) }, bar, 'B' + b + ' ' + (stage === null ? 'rc' : m.stages[stage]) + (reused ? ' ↺' : ''));
     });
   }
   for (const s of m.switches) {
@@ -225,10 +231,10 @@ function drawDiagonal() {
   }
   for (const c of m.diagonal.cells) {
     const cell = svg('rect', {
-      class: 'cell' + (c.onSchedule ? '' : ' off'), x: left + c.tick * cw + 0.5, y: top + c.block * ch + 0.5, width: cw - 1, height: ch - 1,
+      class: 'cell' + (c.onSchedule ? '' : ' off') + (c.reused ? ' reused' : ''), x: left + c.tick * cw + 0.5, y: top + c.block * ch + 0.5, width: cw - 1, height: ch - 1,
       fill: colour(c.block, c.stage), 'data-block': c.block, 'data-tick': c.tick, 'data-stage': m.stages[c.stage],
     }, root);
-    svg('title', {}, cell, 'B' + c.block + ' ' + m.stages[c.stage] + ' at tick ' + c.tick + ' on lane ' + c.lanes.join(', ') + ' · ' + ms(c.start) + ' → ' + (c.end === null ? 'running' : ms(c.end)) + (c.onSchedule ? '' : ' · OFF SCHEDULE'));
+    svg('title', {}, cell, 'B' + c.block + ' ' + m.stages[c.stage] + ' at tick ' + c.tick + ' on lane ' + c.lanes.join(', ') + ' · ' + ms(c.start) + ' → ' + (c.end === null ? 'running' : ms(c.end)) + (c.reused ? ' · reused features' : '') + (c.onSchedule ? '' : ' · OFF SCHEDULE'));
   }
 }
 function updateDiagonalCursor(t) {

@@ -48,6 +48,9 @@ export const PAGE_STYLE = `
   .bar.open .seg { opacity: .6; }
   .bar.failed .seg { stroke: var(--accent); stroke-width: 2; }
   .seg-label { font-size: 10px; pointer-events: none; }
+  .bar .seg.reused, .cell.reused { fill-opacity: .35; stroke: #111; stroke-dasharray: 1 2; stroke-width: 1; }
+  .reused-swatch { opacity: .35; outline: 1px dotted #111; }
+  tr.reused td { color: var(--muted); font-style: italic; }
   .has-selection .seg:not(.selected), .has-selection .cell:not(.selected) { opacity: .3; }
   .seg.selected, .cell.selected { stroke: var(--cursor); stroke-width: 1.5; }
   .aux { fill: #a9afbb; cursor: pointer; }
