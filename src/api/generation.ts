@@ -196,8 +196,11 @@ export class Generation {
       latentSlots: host.memory.latents.slots,
       prompts: timeline.map((p, contextSlot) => ({ fromBlock: p.atBlock, contextSlot })),
       kv: { capacity: host.memory.kv.layout.capacitySlots, sinkFrames: m.kv.sinkFrames, windowFrames: m.kv.windowFrames },
-      onTick: (_tick, members, timing) => {
+      onTick: (tick, members, timing) => {
         policy.observe(timing.indicators ?? []);
+        if (caching && tracer && timing.indicators && timing.indicators.length > 0) {
+          tracer.record({ kind: 'features', tick, indicators: timing.indicators.map((i) => ({ ...i, trigger: policy.triggerStep(i.block) })) });
+        }
         for (const member of members) if (member.stage === schedule.steps) policy.forget(member.block);
         host.count(tickStats(timing));
       },

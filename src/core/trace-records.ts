@@ -123,6 +123,18 @@ export interface FrameRecord {
   readonly frames: number;
 }
 
+/**
+ * Feature caching, after each tick: the indicator of each computed denoising member past its
+ * first step (the mean over layers of the relative L1 change of the layer inputs since the
+ * block's last computed step), and the step at which a block's schedule was fixed, if it was.
+ */
+export interface FeaturesRecord {
+  readonly kind: 'features';
+  readonly t: number;
+  readonly tick: number;
+  readonly indicators: readonly { readonly block: number; readonly stage: number; readonly indicator: number | null; readonly trigger: number | null }[];
+}
+
 /** Last record of a generation. */
 export interface EndRecord {
   readonly kind: 'end';
@@ -132,4 +144,4 @@ export interface EndRecord {
   readonly error?: string;
 }
 
-export type TraceRecord = MetaRecord | StateRecord | EventRecord | LaneRecord | KvRecord | SwitchRecord | RecacheRecord | FrameRecord | EndRecord;
+export type TraceRecord = MetaRecord | StateRecord | EventRecord | LaneRecord | KvRecord | SwitchRecord | RecacheRecord | FrameRecord | FeaturesRecord | EndRecord;

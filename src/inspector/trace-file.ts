@@ -15,11 +15,12 @@ const FIELDS: Record<TraceRecord['kind'], Record<string, FieldSpec>> = {
   meta: { version: 'int', lanes: 'int', parallelism: 'int', blocks: 'int', framesPerBlock: 'int', kvCapacity: 'int', blockStates: 'string[]', model: 'string', exec: 'string', attention: 'string' },
   state: { actor: 'string', state: 'string' },
   event: { actor: 'string', event: 'string' },
-  lane: { lane: 'int', phase: ['start', 'end'], task: ['encode', 'tick', 'share', 'recache', 'decode'], blocks: 'int[]', stages: 'int[]', 'tick?': 'int', 'runMs?': 'number', 'exchangeWaitMs?': 'number', 'layerWaitsMs?': 'number[]', 'error?': 'string' },
+  lane: { lane: 'int', phase: ['start', 'end'], task: ['encode', 'tick', 'share', 'recache', 'decode'], blocks: 'int[]', stages: 'int[]', 'tick?': 'int', 'runMs?': 'number', 'exchangeWaitMs?': 'number', 'layerWaitsMs?': 'number[]', 'reused?': 'int[]', 'error?': 'string' },
   kv: { free: 'int', reserved: 'int', committed: 'int' },
   switch: { prompt: 'string', fromBlock: 'int', live: 'boolean' },
   recache: { beforeBlock: 'int', frames: 'int', ms: 'number' },
   frame: { block: 'int', firstFrame: 'int', frames: 'int' },
+  features: { tick: 'int' },
   end: { blocks: 'int', outcome: ['finished', 'stopped', 'failed', 'aborted'], 'error?': 'string' },
 };
 

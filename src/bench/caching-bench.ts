@@ -1,0 +1,209 @@
+/**
+ * Block-wise feature caching, measured: each policy setting against `none` in the same run, at
+ * P0 on one lane and P4 on two, on one model at N steps. Speed is blocks per second, median of
+ * interleaved repeats; the schedule's bound is forwards ÷ computed forwards; quality is the PSNR
+ * of decoded frames against `none` (same seeds; the first block and the whole video) and the
+ * quality probe's colour, direction and integrity over a few seeds and prompts.
+ */
+import { performance } from 'node:perf_hooks';
+import { createRuntime, type Runtime } from '../api/runtime.js';
+import type { Frame } from '../core/api-types.js';
+import type { Parallelism } from '../core/cascade-options.js';
+import type { FeatureCacheOptions } from '../core/feature-cache.js';
+import { median } from '../core/median.js';
+import { parsePrompt } from '../data/prompt.js';
+import { frameDrift } from '../quality/drift.js';
+import { probeVideo } from '../quality/probe.js';
+import { meanInterval, type MeanInterval } from '../quality/stats.js';
+
+/** One configuration of a setting: a policy (none: δ null) through an execution mode. */
+export interface CachingConfig {
+  readonly policy: 'none' | 'bwcache';
+  readonly threshold: number | null;
+  readonly exec: string;
+}
+
+/** A cascade setting: its level and lanes, and the configurations measured on it. */
+export interface CachingSetting {
+  readonly parallelism: Parallelism;
+  readonly lanes: number;
+  /** The first is the reference (`none`) that speed-ups and PSNR compare with. */
+  readonly configs: readonly CachingConfig[];
+}
+
+export interface CachingBenchOptions {
+  readonly model?: string;
+  readonly steps: number;
+  readonly settings: readonly CachingSetting[];
+  /** Blocks per speed run. */
+  readonly blocks: number;
+  /** Timed runs per configuration (after one warm-up run each), interleaved. */
+  readonly repeats: number;
+  /** Seeds × prompts of the quality part, `qualityBlocks` blocks each. */
+  readonly seeds: readonly number[];
+  readonly prompts: readonly string[];
+  readonly qualityBlocks: number;
+  readonly onProgress?: (line: string) => void;
+}
+
+/** One configuration's figures. */
+export interface CachingRecord {
+  readonly steps: number;
+  readonly policy: 'none' | 'bwcache';
+  readonly threshold: number | null;
+  readonly exec: string;
+  readonly parallelism: Parallelism;
+  readonly lanes: number;
+  readonly blocksPerSecond: number;
+  /** Blocks per second ÷ the reference's (the setting's first configuration), same run. */
+  readonly speedup: number;
+  /** Share of layer evaluations skipped: reused forwards ÷ forwards (a reused forward runs no layer). */
+  readonly skippedShare: number;
+  /** What the schedule allows at most: forwards ÷ computed forwards. */
+  readonly bound: number;
+  /** Milliseconds the lanes spent on the feature cache per block (indicator, stores, residuals). */
+  readonly featureMsPerBlock: number;
+  /** Mean PSNR (dB) against the reference over the quality videos: first block, whole video (99 when identical). */
+  readonly psnrFirstBlockDb: number;
+  readonly psnrVideoDb: number;
+  readonly colour: MeanInterval;
+  readonly direction: MeanInterval;
+  readonly integrity: MeanInterval;
+}
+
+/** PSNR given to identical videos, so that means stay finite. */
+const IDENTICAL_DB = 99;
+
+/**
+ * The default plan: at P0 on 1 lane, none (joint, the reference; layered) and bwcache at each δ
+ * (layered); at P4 on 2 lanes, none (joint, the reference; lanes; layered) and bwcache at each δ
+ * through lanes and through layered.
+ */
+export function defaultCachingSettings(thresholds: readonly number[]): CachingSetting[] {
+  const bw = (exec: string) => thresholds.map((threshold): CachingConfig => ({ policy: 'bwcache', threshold, exec }));
+  return [
+    { parallelism: 0, lanes: 1, configs: [{ policy: 'none', threshold: null, exec: 'joint' }, { policy: 'none', threshold: null, exec: 'layered' }, ...bw('layered')] },
+    {
+      parallelism: 4,
+      lanes: 2,
+      configs: [
+        { policy: 'none', threshold: null, exec: 'joint' },
+        { policy: 'none', threshold: null, exec: 'lanes' },
+        { policy: 'none', threshold: null, exec: 'layered' },
+        ...bw('lanes'),
+        ...bw('layered'),
+      ],
+    },
+  ];
+}
+
+const featureCacheOf = (c: CachingConfig): FeatureCacheOptions => (c.policy === 'none' ? { policy: 'none' } : { policy: 'bwcache', threshold: c.threshold as number });
+
+async function generate(runtime: Runtime, request: { seed: number; blocks: number; prompt: string }, steps: number, parallelism: Parallelism, c: CachingConfig) {
+  const before = runtime.stats();
+  const start = performance.now();
+  const frames: Frame[] = [];
+  for await (const frame of runtime.generate(request, { steps, cascade: { parallelism, exec: c.exec }, featureCache: featureCacheOf(c) })) frames.push(frame);
+  const ms = performance.now() - start;
+  const after = runtime.stats();
+  return { frames, ms, forwards: after.forwards - before.forwards, reused: after.reusedForwards - before.reusedForwards, featureMs: after.featureCacheMs - before.featureCacheMs };
+}
+
+/**
+ * Runs the plan; one runtime per setting.
+ *
+ * @example
+ * ```ts
+ * const records = await runCachingBench({ steps: 32, settings: defaultCachingSettings([0.1, 0.15]), blocks: 6, repeats: 3, seeds: [0, 1], prompts: ['red ball moving left'], qualityBlocks: 4 });
+ * ```
+ */
+export async function runCachingBench(o: CachingBenchOptions): Promise<CachingRecord[]> {
+  const records: CachingRecord[] = [];
+  for (const setting of o.settings) {
+    const runtime = await createRuntime({ ...(o.model ? { model: o.model } : {}), lanes: setting.lanes });
+    const framesPerBlock = runtime.manifest.framesPerBlock;
+    try {
+      const speedRequest = { seed: 1000, blocks: o.blocks, prompt: o.prompts[0] ?? 'red ball moving left' };
+      // Speed: one warm-up run each, then `repeats` rounds with every configuration once per round.
+      const times = setting.configs.map(() => [] as number[]);
+      const counts = setting.configs.map(() => ({ forwards: 0, reused: 0, featureMs: 0, blocks: 0 }));
+      for (const c of setting.configs) await generate(runtime, speedRequest, o.steps, setting.parallelism, c);
+      for (let r = 0; r < o.repeats; r++) {
+        for (const [i, c] of setting.configs.entries()) {
+          const run = await generate(runtime, speedRequest, o.steps, setting.parallelism, c);
+          (times[i] as number[]).push((o.blocks * 1000) / run.ms);
+          const n = counts[i] as { forwards: number; reused: number; featureMs: number; blocks: number };
+          n.forwards += run.forwards;
+          n.reused += run.reused;
+          n.featureMs += run.featureMs;
+          n.blocks += o.blocks;
+        }
+        o.onProgress?.(`P${setting.parallelism} ${setting.lanes} lane(s): speed round ${r + 1}/${o.repeats}`);
+      }
+      // Quality: the same seeds and prompts under every configuration, against the reference.
+      const cases = o.seeds.flatMap((seed) => o.prompts.map((prompt) => ({ seed, prompt })));
+      const reference: Frame[][] = [];
+      const quality = setting.configs.map(() => ({ first: [] as number[], video: [] as number[], colour: [] as number[], direction: [] as number[], integrity: [] as number[] }));
+      for (const [i, c] of setting.configs.entries()) {
+        for (const [k, kase] of cases.entries()) {
+          const { frames } = await generate(runtime, { ...kase, blocks: o.qualityBlocks }, o.steps, setting.parallelism, c);
+          if (i === 0) reference[k] = frames;
+          const ref = reference[k] as Frame[];
+          const q = quality[i] as (typeof quality)[number];
+          q.first.push(Math.min(IDENTICAL_DB, frameDrift(frames.slice(0, framesPerBlock), ref.slice(0, framesPerBlock)).psnrDb));
+          q.video.push(Math.min(IDENTICAL_DB, frameDrift(frames, ref).psnrDb));
+          const facts = parsePrompt(kase.prompt);
+          const report = probeVideo(frames, { framesPerBlock, prompts: Array.from({ length: o.qualityBlocks }, () => ({ colour: facts.colour, direction: facts.direction, shape: facts.shape })) });
+          q.colour.push(report.colourAdherence);
+          q.direction.push(report.directionAdherence);
+          q.integrity.push(report.integrity);
+        }
+        o.onProgress?.(`P${setting.parallelism} ${setting.lanes} lane(s): quality of ${c.policy}${c.threshold === null ? '' : ` δ=${c.threshold}`} (${c.exec})`);
+      }
+      const referenceSpeed = median(times[0] as number[]);
+      setting.configs.forEach((c, i) => {
+        const n = counts[i] as (typeof counts)[number];
+        const q = quality[i] as (typeof quality)[number];
+        const bps = median(times[i] as number[]);
+        const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+        records.push({
+          steps: o.steps,
+          policy: c.policy,
+          threshold: c.threshold,
+          exec: c.exec,
+          parallelism: setting.parallelism,
+          lanes: setting.lanes,
+          blocksPerSecond: bps,
+          speedup: bps / referenceSpeed,
+          skippedShare: n.forwards === 0 ? 0 : n.reused / n.forwards,
+          bound: n.forwards === 0 ? 1 : n.forwards / (n.forwards - n.reused),
+          featureMsPerBlock: n.blocks === 0 ? 0 : n.featureMs / n.blocks,
+          psnrFirstBlockDb: mean(q.first),
+          psnrVideoDb: mean(q.video),
+          colour: meanInterval(q.colour),
+          direction: meanInterval(q.direction),
+          integrity: meanInterval(q.integrity),
+        });
+      });
+    } finally {
+      await runtime.close();
+    }
+  }
+  return records;
+}
+
+/** A Markdown table of the records. */
+export function cachingTable(records: readonly CachingRecord[]): string {
+  const pct = (m: MeanInterval) => `${(m.mean * 100).toFixed(0)} ± ${(m.ci95 * 100).toFixed(0)}%`;
+  const lines = [
+    '| setting | policy | exec | blocks/s | speed-up | skipped | bound | PSNR first block | PSNR video | colour | direction | integrity |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of records) {
+    lines.push(
+      `| P${r.parallelism}, ${r.lanes} lane${r.lanes === 1 ? '' : 's'} | ${r.policy}${r.threshold === null ? '' : ` δ = ${r.threshold}`} | ${r.exec} | ${r.blocksPerSecond.toFixed(2)} | ${r.speedup.toFixed(2)}× | ${(r.skippedShare * 100).toFixed(0)}% | ${r.bound.toFixed(2)}× | ` +
+        `${r.psnrFirstBlockDb >= IDENTICAL_DB ? '=' : r.psnrFirstBlockDb.toFixed(1)} | ${r.psnrVideoDb >= IDENTICAL_DB ? '=' : r.psnrVideoDb.toFixed(1)} | ${pct(r.colour)} | ${pct(r.direction)} | ${pct(r.integrity)} |`,
+    );
+  }
+  return lines.join('\n');
+}
