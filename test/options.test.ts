@@ -26,7 +26,7 @@ describe('resolveSettings', () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ parallelism: 5 }, /option "parallelism": expected an integer from 0 to 4, got 5/],
       [{ attention: 'sideways' }, /option "attention": expected "causal" or "bidirectional", got "sideways"/],
-      [{ exec: 'gpu' }, /option "exec": expected "joint" or "lanes" or "layered", got "gpu"/],
+      [{ exec: 'gpu' }, new RegExp(`option "exec": expected one of ${EXECUTORS.map((e) => `"${e.name}"`).join(", ")}, got "gpu"`)],
       [{ recache: 'sometimes' }, /option "recache": expected "on" or "off"/],
       [{ parallelism: 2, recache: 'on' }, /option "recache": expected "off" at P2/],
       [{ steps: 0 }, /option "steps": expected an integer from 1 to 1000, got 0/],
@@ -37,7 +37,7 @@ describe('resolveSettings', () => {
 
   it('asks each registered execution mode for the lanes it needs', () => {
     expect(() => resolveSettings({ exec: 'lanes' }, { ...context, lanes: 1 })).toThrow(/option "exec": expected a mode that runs on 1 lane \("lanes" needs 2/);
-    const extra = { name: 'virtual', description: 'test mode', needs: { minLanes: 3, layered: false, reusesFeatures: true } };
+    const extra = { name: 'virtual', description: 'test mode', needs: { minLanes: 3, layered: false, reusesFeatures: true }, exact: true };
     expect(resolveSettings({ exec: 'virtual' }, { ...context, lanes: 3, executors: [...EXECUTORS, extra] }).exec).toBe('virtual');
   });
 

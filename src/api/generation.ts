@@ -9,6 +9,7 @@ import { createGenerationSystem, type GenerationSystem } from '../actors/system.
 import type { ForwardInput } from '../actors/block.js';
 import { createFeatureCachePolicy } from '../core/feature-cache.js';
 import type { FeatureStore } from '../engine/lanes/feature-store.js';
+import type { StaleStore } from '../engine/lanes/stale-store.js';
 import type { Frame, GenerateOptions, RuntimeStats } from '../core/api-types.js';
 import { stageNames } from '../core/domain.js';
 import { GenerationAbortedError, GenerationFailedError } from '../core/errors.js';
@@ -42,6 +43,8 @@ export interface GenerationHost {
   count(update: Partial<RuntimeStats>): void;
   /** The feature cache's shared store (allocated on first use through the memory plan). */
   featureStore(): FeatureStore;
+  /** The `stale` mode's store (allocated on first use through the memory plan). */
+  staleStore(): StaleStore;
 }
 
 /** One inspection observer that feeds the user's and the tracer's. */
@@ -179,6 +182,7 @@ export class Generation {
         framesPerBlock: m.framesPerBlock,
         pickLane: () => host.pickLane(),
         featureStore: caching ? host.featureStore() : null,
+        staleStore: () => host.staleStore(),
       }),
       port: {
         encodePrompts: async (contextSlots) => {

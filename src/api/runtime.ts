@@ -11,8 +11,9 @@ import { resolveGeneration, resolveLanes, resolveSettings, type ResolveContext, 
 import type { GenerationSession, SessionOptions } from '../core/session-types.js';
 import { executorKind } from '../engine/executors/registry.js';
 import { Lane } from '../engine/lanes/lane.js';
-import { allocateFeatureCache, allocateMemory, MAX_IN_FLIGHT_BLOCKS, planMemory, type SharedMemory } from '../engine/memory/memory-plan.js';
+import { allocateFeatureCache, allocateMemory, allocateStale, MAX_IN_FLIGHT_BLOCKS, planMemory, type SharedMemory } from '../engine/memory/memory-plan.js';
 import type { FeatureStore } from '../engine/lanes/feature-store.js';
+import type { StaleStore } from '../engine/lanes/stale-store.js';
 import { loadModelPackage } from '../engine/model/loader.js';
 import { defaultModelDir } from '../engine/model/paths.js';
 import { Generation, type InspectObserver } from './generation.js';
@@ -48,6 +49,7 @@ export class Runtime {
   #stats: { -readonly [K in keyof RuntimeStats]: RuntimeStats[K] } = { ticks: 0, forwards: 0, forwardRunMs: 0, forwardWorkerMs: 0, forwardTaskMs: 0, exchangeWaitMs: 0, reusedForwards: 0, featureCacheMs: 0, recaches: 0, recacheTaskMs: 0 };
   /** Block-wise feature caching's store, allocated by the first generation that caches. */
   #featureStore: FeatureStore | null = null;
+  #staleStore: StaleStore | null = null;
   #idle: Promise<void> = Promise.resolve();
   #closed = false;
 
@@ -121,6 +123,7 @@ export class Runtime {
           for (const [key, value] of Object.entries(update)) this.#stats[key as keyof RuntimeStats] += value;
         },
         featureStore: () => (this.#featureStore ??= allocateFeatureCache(this.manifest, planMemory(this.manifest, { featureCache: true }))),
+        staleStore: () => (this.#staleStore ??= allocateStale(this.manifest, planMemory(this.manifest, { stale: true }))),
       };
       yield* new Generation(host, resolved, options, link).run();
     } finally {

@@ -26,6 +26,8 @@ export interface EvalOptions {
   readonly model?: string;
   /** Denoising steps per block (default: the model's sampler). */
   readonly steps?: number;
+  /** How the cascades' ticks run (default `joint`; P0 always runs `joint`). */
+  readonly exec?: string;
   /** Cascade levels to compare with P0 (default 1–4). */
   readonly levels?: readonly Parallelism[];
 }
@@ -76,12 +78,12 @@ export async function runEvalCommand(options: EvalOptions): Promise<number> {
     );
     const start = performance.now();
     bar?.start(plan.configs.length * plan.cases.length, 0);
-    const result = await runQualityEval(runtime, plan, { signal: interrupt.signal, onVideo: (done) => bar?.update(done) });
+    const result = await runQualityEval(runtime, plan, { signal: interrupt.signal, onVideo: (done) => bar?.update(done), ...(options.exec === undefined ? {} : { exec: options.exec }) });
     bar?.stop();
     const seconds = (performance.now() - start) / 1000;
     process.stdout.write(`${formatEvalTable(result)}\n`);
     const steps = options.steps ?? runtime.manifest.sampler.timesteps.length;
-    const ctx = { model: runtime.manifest.name, seeds: options.seeds, blocks: plan.blocks, steps, videosPerConfig: plan.cases.length, seconds };
+    const ctx = { model: runtime.manifest.name, seeds: options.seeds, blocks: plan.blocks, steps, exec: options.exec ?? 'joint', videosPerConfig: plan.cases.length, seconds };
     if (options.json !== undefined) {
       await write(options.json, `${JSON.stringify({ machine: machineInfo(), ...ctx, model: { name: runtime.manifest.name, dir: reportedModelDir(model) }, ...result }, null, 2)}\n`);
     }
@@ -122,6 +124,7 @@ export function registerEvalCommand(program: Command): Command {
     .option('--blocks <n>', 'blocks per video (the switch comes at half)', parsePositiveInt, 6)
     .option('--model <dir>', 'model package folder (default: the bundled trained model)')
     .option('--steps <n>', 'denoising steps per block (default: the model\'s sampler)', parsePositiveInt)
+    .option('--exec <mode>', 'how the cascades\' ticks run (a registered execution mode; default joint, P0 always joint)')
     .option('--levels <list>', 'cascade levels compared with P0, comma-separated (default 1,2,3,4)', parseLevels)
     .action(async (options: EvalOptions) => {
       try {

@@ -132,9 +132,9 @@ export function resolveSettings(input: UncheckedInput | undefined, context: Reso
     throw new InvalidOptionError('parallelism', 'an integer from 0 to 4', parallelism);
   }
   if (attention !== 'causal' && attention !== 'bidirectional') throw new InvalidOptionError('attention', '"causal" or "bidirectional"', attention);
-  if (typeof exec !== 'string') throw new InvalidOptionError('exec', context.executors.map((e) => `"${e.name}"`).join(' or '), exec);
+  if (typeof exec !== 'string') throw new InvalidOptionError('exec', `one of ${context.executors.map((e) => `"${e.name}"`).join(', ')}`, exec);
   const executor = context.executors.find((e) => e.name === exec);
-  if (!executor) throw new InvalidOptionError('exec', context.executors.map((e) => `"${e.name}"`).join(' or '), exec);
+  if (!executor) throw new InvalidOptionError('exec', `one of ${context.executors.map((e) => `"${e.name}"`).join(', ')}`, exec);
   if (context.lanes < executor.needs.minLanes) {
     throw new InvalidOptionError('exec', `a mode that runs on ${context.lanes} lane ("${exec}" needs ${executor.needs.minLanes}: ${executor.description})`, exec);
   }

@@ -95,6 +95,11 @@ export interface ExecutorInfo {
   readonly name: string;
   readonly description: string;
   readonly needs: ExecutorNeeds;
+  /**
+   * Whether the mode makes `joint`'s frames (up to float rounding). A mode that trades exactness
+   * for speed (`stale`) says false, and its quality is measured, not assumed.
+   */
+  readonly exact: boolean;
 }
 
 /** Runs ticks: on real lanes, or on a virtual clock in the simulator. */

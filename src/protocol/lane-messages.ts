@@ -88,6 +88,30 @@ export interface MemberFeatureSums {
 }
 
 /**
+ * A lane's share of a tick in `stale` execution: its frames [from, to) in one monolithic
+ * forward, the tick's other frames seen through their K/V of the tick before (kept in `store`).
+ */
+export interface StaleTask extends Omit<TickTask, 'kind'> {
+  readonly kind: 'stale';
+  readonly tick: number;
+  readonly frames: { readonly from: number; readonly to: number };
+  /** The stale store's slabs (`engine/lanes/stale-store.ts`): handles to shared memory. */
+  readonly store: StaleStoreHandles;
+}
+
+/** The shared memory of the stale exchange, as a task carries it (a K/V slab and its stamps). */
+export interface StaleStoreHandles {
+  readonly kv: {
+    readonly layout: { readonly capacitySlots: number; readonly layers: number; readonly heads: number; readonly tokensPerFrame: number; readonly headDim: number };
+    readonly keys: SharedArrayBuffer;
+    readonly values: SharedArrayBuffer;
+  };
+  readonly stamps: SharedArrayBuffer;
+  readonly latentSlots: number;
+  readonly framesPerBlock: number;
+}
+
+/**
  * Re-cache after a prompt switch (sequential mode, like LongLive): one forward over the clean
  * latents of the cached frames at the cache step's timestep under the new prompt, block-causal
  * among them and with no past, whose K/V replace those frames' K/V in place.
@@ -124,7 +148,7 @@ export interface PingTask {
   readonly inFlightBlocks: number;
 }
 
-export type LaneTask = PingTask | EncodeTask | TickTask | ShareTask | RecacheTask | DecodeTask;
+export type LaneTask = PingTask | EncodeTask | TickTask | ShareTask | StaleTask | RecacheTask | DecodeTask;
 
 /** What every task reports back: timings only. */
 export interface LaneTiming {

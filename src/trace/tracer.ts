@@ -38,6 +38,8 @@ const stagesOf = (task: LaneActivity['task'], schedule: CascadeSchedule): { bloc
       const tick = first === undefined ? undefined : tickOf(schedule, first.block, first.stage);
       return { blocks: task.members.map((m) => m.block), stages: task.members.map((m) => m.stage), ...(tick === undefined ? {} : { tick }) };
     }
+    case 'stale':
+      return { blocks: task.members.map((m) => m.block), stages: task.members.map((m) => m.stage), tick: task.tick };
     case 'share': {
       const reused = task.members.filter((m) => m.features === 'reuse').map((m) => m.block);
       return { blocks: task.members.map((m) => m.block), stages: task.members.map((m) => m.stage), tick: task.tick, ...(reused.length === 0 ? {} : { reused }) };
@@ -125,7 +127,8 @@ export class Tracer {
       kind: 'lane',
       lane: activity.lane,
       phase: activity.phase,
-      task: activity.task.kind as LaneTaskKind,
+      // A stale share is a lane's share of a tick like a `lanes` one: the same record.
+      task: (activity.task.kind === 'stale' ? 'share' : activity.task.kind) as LaneTaskKind,
       blocks,
       stages,
       ...(tick === undefined ? {} : { tick }),

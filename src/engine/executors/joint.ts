@@ -72,6 +72,7 @@ export const joint: ExecutorKind = {
   name: 'joint',
   description: 'one forward per tick on one lane',
   needs: { minLanes: 1, layered: false, reusesFeatures: false },
+  exact: true,
   create: (context) => new JointExecutor(context.schedule, context.pickLane),
   cost: (plan, model) => model.forwardMs * plan.members.length ** model.jointScaling,
 };

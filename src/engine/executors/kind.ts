@@ -6,6 +6,7 @@ import type { Schedule } from '../../core/sampler.js';
 import type { ExecutorInfo, TickExecutor, TickPlan } from '../../core/tick.js';
 import type { ExchangeSlab } from '../lanes/exchange.js';
 import type { FeatureStore } from '../lanes/feature-store.js';
+import type { StaleStore } from '../lanes/stale-store.js';
 import type { Lane } from '../lanes/lane.js';
 
 /** What an executor may use of a runtime. */
@@ -22,6 +23,8 @@ export interface ExecutorContext {
    * (modes that reuse features pass it to their lanes; absent: nothing is cached).
    */
   readonly featureStore?: FeatureStore | null;
+  /** The `stale` mode's store of the tick before's K/V (allocated on first use). */
+  readonly staleStore?: () => StaleStore;
 }
 
 /** The simulator's cost model: what one forward and one exchange cost, and on how many lanes. */

@@ -145,6 +145,7 @@ export const lanes: ExecutorKind = {
   name: 'lanes',
   description: 'a tick spread over two or more lanes with per-layer K/V exchange',
   needs: { minLanes: 2, layered: true, reusesFeatures: true },
+  exact: true,
   create: (context) => new LanesExecutor(context.schedule, context.lanes, context.exchange, context.framesPerBlock, context.featureStore ?? null),
   cost: (plan, model) => {
     if (model.lanes === 1) return joint.cost(plan, model);

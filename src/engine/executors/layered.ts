@@ -50,6 +50,7 @@ export const layered: ExecutorKind = {
   name: 'layered',
   description: 'one lane per tick through the layered graphs (feature caching can skip layers)',
   needs: { minLanes: 1, layered: true, reusesFeatures: true },
+  exact: true,
   create: (context) => new LayeredExecutor(context.schedule, context.pickLane, context.exchange, context.framesPerBlock, context.featureStore ?? null),
   cost: (plan, model) => {
     const reusing = plan.members.filter((m) => m.features === 'reuse').length;

@@ -7,10 +7,11 @@ import type { ExecMode } from '../../core/cascade-options.js';
 import { joint } from './joint.js';
 import type { ExecutorKind } from './kind.js';
 import { lanes } from './lanes.js';
+import { stale } from './stale.js';
 import { layered } from './layered.js';
 
 /** Every execution mode, the default (`joint`) first. */
-export const EXECUTORS: readonly ExecutorKind[] = [joint, lanes, layered];
+export const EXECUTORS: readonly ExecutorKind[] = [joint, lanes, layered, stale];
 
 /**
  * The registered mode called `name`.

@@ -17,6 +17,7 @@ import { buildAttentionMask } from '../model/attention-mask.js';
 import { slotView } from '../memory/slot-slab.js';
 import { gatherCleanLatents, storeCleanLatents } from './clean-latents.js';
 import { runShare, type LayeredSessions } from './share-tick.js';
+import { runStaleShare } from './stale-tick.js';
 import { warmUp } from './warm-up.js';
 import type { LaneWorkerData } from './worker-data.js';
 
@@ -243,6 +244,8 @@ export default async function runLaneTask(task: LaneTask): Promise<LaneTiming | 
       return tick(task, loaded);
     case 'share':
       return runShare(task, await loadLayered(), slotView(data.contexts, task.contextSlot).slice(), data);
+    case 'stale':
+      return runStaleShare(task, loaded.denoiser, data);
     case 'recache':
       return recache(task, loaded);
     case 'decode':

@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import type { LaneId, LaneOptions } from '../../core/domain.js';
-import type { DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, PingTask, RecacheTask, ShareResult, ShareTask, TickTask } from '../../protocol/lane-messages.js';
+import type { DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, PingTask, RecacheTask, ShareResult, ShareTask, StaleTask, TickTask } from '../../protocol/lane-messages.js';
 import { LaneError } from '../../core/errors.js';
 import type { LaneWorkerData } from './worker-data.js';
 
@@ -90,6 +90,10 @@ export class Lane {
 
   share(task: ShareTask): Promise<ShareResult & TaskTiming> {
     return this.#run<ShareResult>(task);
+  }
+
+  stale(task: StaleTask): Promise<TaskTiming> {
+    return this.#run<LaneTiming>(task);
   }
 
   recache(task: RecacheTask): Promise<TaskTiming> {

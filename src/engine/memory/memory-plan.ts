@@ -10,6 +10,7 @@ import { allocateKvSlabs, kvLayoutFor, type KvSlabs } from '../kv/kv-slabs.js';
 import { allocateExchange, type ExchangeSlab } from '../lanes/exchange.js';
 import { allocateSlotSlab, type SlotSlab } from './slot-slab.js';
 import { featureSlotFloats, type FeatureStore } from '../lanes/feature-store.js';
+import { allocateStaleStore, type StaleStore } from '../lanes/stale-store.js';
 
 /**
  * The most blocks a cascade keeps in flight: five at P4 (⌈(N + 1)/Δ⌉ ≤ 5 at every step count).
@@ -23,7 +24,7 @@ export const CONTEXT_SLOTS = 1 + MAX_PROMPT_SWITCHES;
 
 /** One shared slab of the plan. */
 export interface SlabPlan {
-  readonly name: 'kv' | 'latents' | 'cleanLatents' | 'contexts' | 'exchange' | 'featureCache';
+  readonly name: 'kv' | 'latents' | 'cleanLatents' | 'contexts' | 'exchange' | 'featureCache' | 'stale';
   /** What one slot holds. */
   readonly holds: string;
   readonly slots: number;
@@ -57,6 +58,8 @@ export interface MemoryPlanOptions {
    * runtime allocates it on its first generation with a feature-cache policy.
    */
   readonly featureCache?: boolean;
+  /** Include the `stale` execution mode's store (allocated on the first `stale` generation). */
+  readonly stale?: boolean;
 }
 
 const F32 = Float32Array.BYTES_PER_ELEMENT;
@@ -84,6 +87,9 @@ export function planMemory(m: Sizes, options: MemoryPlanOptions = {}): MemoryPla
     slab('exchange', "one in-flight frame's K and V for every layer (lanes execution)", exchangeFrames, 2 * kvSlotFloats * F32),
     ...(options.featureCache
       ? [slab('featureCache', "one block's layer inputs, stack residual and K/V at its last computed step (feature caching)", LATENT_SLOTS, featureSlotFloats(m) * F32)]
+      : []),
+    ...(options.stale
+      ? [slab('stale', "one in-flight frame's K and V for every layer at the tick before, in two tick parities (stale execution)", 2 * LATENT_SLOTS * m.framesPerBlock, 2 * kvSlotFloats * F32)]
       : []),
   ];
   return { kvCapacitySlots, slabs, totalBytes: slabs.reduce((sum, s) => sum + s.bytes, 0) };
@@ -122,4 +128,18 @@ export function allocateFeatureCache(m: ModelManifest, plan: MemoryPlan): Featur
   if (!slab) throw new Error('the memory plan has no feature-cache slab (plan it with { featureCache: true })');
   const slotLength = featureSlotFloats(m);
   return { buffer: new SharedArrayBuffer(slab.slots * slotLength * F32), slots: slab.slots, slotLength };
+}
+
+/**
+ * Allocates the `stale` mode's store of a plan made with `{ stale: true }`.
+ *
+ * @example
+ * ```ts
+ * const store = allocateStale(manifest, planMemory(manifest, { stale: true }));
+ * ```
+ */
+export function allocateStale(m: ModelManifest, plan: MemoryPlan): StaleStore {
+  const slab = plan.slabs.find((s) => s.name === 'stale');
+  if (!slab) throw new Error('the memory plan has no stale slab (plan it with { stale: true })');
+  return allocateStaleStore(m, slab.slots / (2 * m.framesPerBlock));
 }

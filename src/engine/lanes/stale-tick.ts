@@ -1,0 +1,143 @@
+/**
+ * A lane's share of a tick in `stale` execution (worker side): one monolithic forward over this
+ * lane's frames of the tick, attending to the committed cache, to its own frames, and to the
+ * tick's other frames through their K/V of the tick before (written by whichever lane computed
+ * them then). No lane waits for another inside a tick: the price is that a block sees its
+ * neighbours on the other lane one step behind. A tick of one block runs whole on one lane, so
+ * the sequential pipeline (P0) is exact.
+ */
+import { performance } from 'node:perf_hooks';
+import * as ort from 'onnxruntime-node';
+import type { LaneTiming, StaleTask, TickMemberTask } from '../../protocol/lane-messages.js';
+import { gaussianNoise } from '../../core/noise.js';
+import { samplerStep, stepNeedsNoise } from '../../core/sampler.js';
+import { scatterPresent, type KvSlabs } from '../kv/kv-slabs.js';
+import { kvRowFloats, kvSlotFloats } from '../kv/kv-layout.js';
+import { buildAttentionMask } from '../model/attention-mask.js';
+import { slotView } from '../memory/slot-slab.js';
+import { stamp, stampIs, staleSlot } from './stale-store.js';
+import type { LaneWorkerData } from './worker-data.js';
+
+/**
+ * `[layers, 1, heads, Σ slots · tokensPerFrame, headDim]` from several slabs of one layout, in
+ * order: the committed cache, then the stale frames.
+ */
+function gatherFrom(sources: readonly { readonly slabs: KvSlabs; readonly slots: readonly number[] }[]): { key: Float32Array; value: Float32Array; frames: number } {
+  const layout = (sources[0] as { slabs: KvSlabs }).slabs.layout;
+  const rows = kvRowFloats(layout);
+  const perSlot = kvSlotFloats(layout);
+  const frames = sources.reduce((n, s) => n + s.slots.length, 0);
+  const key = new Float32Array(frames * perSlot);
+  const value = new Float32Array(frames * perSlot);
+  const views = sources.map((s) => ({ k: new Float32Array(s.slabs.keys), v: new Float32Array(s.slabs.values), slots: s.slots }));
+  let o = 0;
+  for (let lh = 0; lh < layout.layers * layout.heads; lh++) {
+    for (const { k, v, slots } of views) {
+      for (const slot of slots) {
+        const src = slot * perSlot + lh * rows;
+        key.set(k.subarray(src, src + rows), o);
+        value.set(v.subarray(src, src + rows), o);
+        o += rows;
+      }
+    }
+  }
+  return { key, value, frames };
+}
+
+/**
+ * Runs this lane's frames `[from, to)` of the tick (global frame indices, oldest block first).
+ *
+ * @example
+ * ```ts
+ * const timing = await runStaleShare(task, sessions.denoiser, workerData);
+ * ```
+ */
+export async function runStaleShare(task: StaleTask, denoiser: ort.InferenceSession, data: LaneWorkerData): Promise<LaneTiming> {
+  const start = performance.now();
+  const m = data.manifest;
+  const store = task.store;
+  const F = m.framesPerBlock;
+  const tpf = m.tokensPerFrame;
+  const frameSize = m.latent.channels * m.latent.height * m.latent.width;
+  const { from, to } = task.frames;
+  const frames = to - from;
+  const memberOf = (f: number) => task.members[Math.floor(f / F)] as TickMemberTask;
+  const latents = new Float32Array(frames * frameSize);
+  const timesteps = new Float32Array(frames);
+  const positions = new Float32Array(frames);
+  for (let f = from; f < to; f++) {
+    const member = memberOf(f);
+    const local = f % F;
+    const slot = slotView(data.latents, member.latentSlot);
+    if (member.stage === 0) {
+      // The whole block's noise, of which this lane keeps its frames (as in a joint call).
+      const noise = gaussianNoise({ seed: member.seed, block: member.block, step: 0 }, new Float32Array(F * frameSize));
+      slot.set(noise.subarray(local * frameSize, (local + 1) * frameSize), local * frameSize);
+    }
+    latents.set(slot.subarray(local * frameSize, (local + 1) * frameSize), (f - from) * frameSize);
+    timesteps[f - from] = member.timestep;
+    positions[f - from] = member.positions[local] as number;
+  }
+  // The tick's other frames, as the tick before left them (a block that just started has none).
+  const stale: { slot: number; block: number }[] = [];
+  const total = task.members.length * F;
+  for (let f = 0; f < total; f++) {
+    if (f >= from && f < to) continue;
+    const member = memberOf(f);
+    const slot = staleSlot(store, task.tick - 1, member.latentSlot, f % F);
+    if (member.stage > 0 && stampIs(store, slot, task.tick - 1, member.block)) stale.push({ slot, block: member.block });
+  }
+  const past = gatherFrom([{ slabs: data.kv, slots: task.pastSlots }, { slabs: store.kv, slots: stale.map((s) => s.slot) }]);
+  const pastTokens = past.frames * tpf;
+  const pastDims = [m.layers, 1, m.heads, pastTokens, m.headDim];
+  const own = Array.from({ length: frames }, (_, i) => ({ block: memberOf(from + i).block }));
+  const n = frames * tpf;
+  const mask = buildAttentionMask({
+    pastTokens: task.pastSlots.length * tpf,
+    queryFrames: own,
+    keyFrames: [...stale.map((s) => ({ block: s.block })), ...own],
+    tokensPerFrame: tpf,
+    mode: task.attention,
+  });
+  const t = performance.now();
+  const outputs = await denoiser.run({
+    latents: new ort.Tensor('float32', latents, [1, frames, m.latent.channels, m.latent.height, m.latent.width]),
+    timesteps: new ort.Tensor('float32', timesteps, [1, frames]),
+    frame_positions: new ort.Tensor('float32', positions, [1, frames]),
+    context: new ort.Tensor('float32', slotView(data.contexts, task.contextSlot).slice(), [1, m.text.maxTokens, m.text.contextDim]),
+    past_key: new ort.Tensor('float32', past.key, pastDims),
+    past_value: new ort.Tensor('float32', past.value, pastDims),
+    attention_mask: new ort.Tensor('float32', mask, [1, 1, n, pastTokens + n]),
+  });
+  const runMs = performance.now() - t;
+  const flow = (outputs['flow'] as ort.Tensor).data as Float32Array;
+  const presentKey = (outputs['present_key'] as ort.Tensor).data as Float32Array;
+  const presentValue = (outputs['present_value'] as ort.Tensor).data as Float32Array;
+  // This tick's K/V of this lane's frames, for the other lanes' next tick.
+  const ownSlots = Array.from({ length: frames }, (_, i) => staleSlot(store, task.tick, memberOf(from + i).latentSlot, (from + i) % F));
+  scatterPresent(store.kv, ownSlots, presentKey, presentValue);
+  ownSlots.forEach((slot, i) => stamp(store, slot, task.tick, memberOf(from + i).block));
+  for (let f = from; f < to; ) {
+    const index = Math.floor(f / F);
+    const member = task.members[index] as TickMemberTask;
+    const end = Math.min(to, (index + 1) * F);
+    const a = (f % F) * frameSize;
+    const b = a + (end - f) * frameSize;
+    if (member.cache) {
+      // The caching block's clean K/V, for the frames this lane holds.
+      if (!task.cacheSlots) throw new Error(`block ${member.block}: cache step without KV slots`);
+      scatterPresent(data.kv, task.cacheSlots.slice(f % F, (f % F) + (end - f)), presentKey, presentValue, { firstFrame: f - from, frames });
+      const latent = slotView(data.latents, member.latentSlot);
+      for (let g = f; g < end; g++) slotView(data.cleanLatents, task.cacheSlots[g % F] as number).set(latent.subarray((g % F) * frameSize, (g % F + 1) * frameSize));
+    } else {
+      const slot = slotView(data.latents, member.latentSlot);
+      const noise = stepNeedsNoise(member.sigmaNext, m.sampler.update)
+        ? gaussianNoise({ seed: member.seed, block: member.block, step: member.stage + 1 }, new Float32Array(F * frameSize)).subarray(a, b)
+        : null;
+      const xs = slot.subarray(a, b);
+      samplerStep(xs, flow.subarray((f - from) * frameSize, (end - from) * frameSize), member.sigma, member.sigmaNext, noise, xs, m.sampler.update);
+    }
+    f = end;
+  }
+  return { runMs, workerMs: performance.now() - start };
+}
