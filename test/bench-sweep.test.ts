@@ -15,14 +15,15 @@ describe('the size sweep plan', () => {
     expect(args('medium')).not.toContain('--out');
   });
 
-  it('measures P0 on 1 lane, P1..P4 × joint/lanes on 2 lanes and P4 joint on 1 lane', () => {
+  it('measures P0 on 1 lane, P1..P4 × joint/lanes and P4 stale on 2 lanes, and P4 joint on 1 lane', () => {
     const configs = sweepConfigs();
     expect(configs[0]).toMatchObject({ label: 'P0 baseline', parallelism: 0, exec: 'joint', lanes: 1, threadsPerLane: 1 });
     for (const p of [1, 2, 3, 4]) {
       for (const exec of ['joint', 'lanes']) expect(configs.filter((c) => c.parallelism === p && c.exec === exec && c.lanes === 2)).toHaveLength(1);
     }
     expect(configs.filter((c) => c.parallelism === 4 && c.exec === 'joint' && c.lanes === 1)).toHaveLength(1);
-    expect(configs).toHaveLength(10);
+    expect(configs.filter((c) => c.parallelism === 4 && c.exec === 'stale' && c.lanes === 2)).toHaveLength(1);
+    expect(configs).toHaveLength(11);
     expect(new Set(configs.map((c) => c.label)).size).toBe(configs.length);
   });
 
