@@ -41,7 +41,14 @@ export function modelCard(m: ModelManifest, plan: MemoryPlan): string {
     '',
     `memory plan (${bytes(plan.totalBytes)} shared, ${plan.kvCapacitySlots} KV slots)`,
     pad([['slab', 'slots', 'per slot', 'bytes', 'holds'], ...plan.slabs.map((s) => [s.name, String(s.slots), bytes(s.slotBytes), String(s.bytes), s.holds])]),
+    ...featureCacheLine(m),
   ].join('\n');
+}
+
+/** The feature cache's slab, allocated only by a generation with a feature-cache policy (docs/caching.md). */
+function featureCacheLine(m: ModelManifest): string[] {
+  const slab = planMemory(m, { featureCache: true }).slabs.find((s) => s.name === 'featureCache');
+  return slab ? [`with a feature cache (--feature-cache bwcache): featureCache ${slab.slots} slots × ${bytes(slab.slotBytes)} = ${bytes(slab.bytes)} more`] : [];
 }
 
 /**
