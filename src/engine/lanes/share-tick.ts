@@ -155,7 +155,8 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
     const timeEmbeddingAll = output(e, 'time_embedding');
     // The layer stack runs on the computing frames only (all of them unless a member reuses).
     const rowFloats = tpf * D;
-    const compact = <T extends Float32Array>(all: T, perFrameFloats: number): Float32Array => {
+    /** The computing frames' rows of a per-frame array (the array itself when every frame computes). */
+    const compact = (all: Float32Array, perFrameFloats: number): Float32Array => {
       if (allCompute) return all;
       const out = new Float32Array(computing * perFrameFloats);
       for (const s of segments) if (s.compact >= 0) out.set(all.subarray(s.local * perFrameFloats, (s.local + s.to - s.from) * perFrameFloats), s.compact * perFrameFloats);
