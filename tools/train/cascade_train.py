@@ -71,6 +71,7 @@ def main():
     ap.add_argument('--lr', type=float, default=1e-4)
     ap.add_argument('--warmup', type=int, default=100)
     ap.add_argument('--levels', default='0,1,2,3,4', help='P levels sampled uniformly')
+    ap.add_argument('--switch-fraction', type=float, default=0.5, help='share of the cascade term\'s clips drawn from clips with a prompt switch (the data has ~29%%)')
     ap.add_argument('--max-prefix', type=int, default=3, help='clean ground-truth blocks committed before the cascade: 1..this')
     ap.add_argument('--steps', type=int, default=0, help='stop after this many steps (0: only the clock); for smoke tests')
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
@@ -127,6 +128,8 @@ def main():
     all_prompts = prompts + [[flip_prompt(p) for p in clip] for clip in prompts]
     tokens = torch.tensor([[tokenize(p, c.max_tokens) for p in clip] for clip in all_prompts], device=device)
     n = latents.shape[0]
+    switched = torch.tensor([len(set(clip)) > 1 for clip in all_prompts], device=device)
+    switch_ids, plain_ids = switched.nonzero()[:, 0], (~switched).nonzero()[:, 0]
     log(f'{meta["count"]} clips of {blocks} blocks (+ mirror images): latents {tuple(latents.shape)}')
 
     params = list(text.parameters()) + list(dit.parameters())
@@ -187,7 +190,12 @@ def main():
         flying = blocks - prefix
         # A (block, denoising stage) uniformly; the loss takes every denoising block of its tick.
         grad_tick = rint(flying) * lag + rint(4)
-        idx = torch.randint(0, n, (args.batch,), device=device, generator=gen)
+        # Clips with a prompt switch at --switch-fraction: at P4 a switch reaches the three
+        # blocks already in flight (they finish under the new prompt) and the new block's
+        # context still shows the old prompt; the plain videos were already at P0's level.
+        pick = torch.rand((args.batch,), device=device, generator=gen) < args.switch_fraction
+        idx = torch.where(pick, switch_ids[torch.randint(0, len(switch_ids), (args.batch,), device=device, generator=gen)],
+                          plain_ids[torch.randint(0, len(plain_ids), (args.batch,), device=device, generator=gen)])
         dy, dx = (int(v) for v in torch.randint(0, c.latent, (2,), generator=gen, device=device))
         x0 = torch.roll(latents[idx], shifts=(dy, dx), dims=(3, 4))
         noise = torch.randn(x0.shape, device=device, generator=gen)
