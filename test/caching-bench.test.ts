@@ -1,6 +1,6 @@
 /** The caching bench on the random model, tiny: every figure present and consistent with the schedule. */
 import { describe, expect, it } from 'vitest';
-import { cachingTable, runCachingBench } from '../src/bench/caching-bench.js';
+import { cachingPlot, cachingTable, runCachingBench } from '../src/bench/caching-bench.js';
 import { RANDOM_MODEL } from './support/models.js';
 
 describe('caching bench', () => {
@@ -21,6 +21,11 @@ describe('caching bench', () => {
     expect(cached?.skippedShare).toBeCloseTo(5 / 9, 9);
     expect(cached?.bound).toBeCloseTo(9 / 4, 9);
     expect(cached?.psnrVideoDb).toBeLessThan(99);
+    expect(none?.ssim).toBe(1);
+    expect(cached?.ssim).toBeLessThan(1);
+    const svg = cachingPlot(records, 'test');
+    expect(svg).toMatch(/^<svg/);
+    expect(svg.match(/<circle /g)?.length).toBe(2 + 1 + 2); // two speed-ups, one bound, a legend dot per mode
     expect(cached?.colour.n).toBe(1);
     expect(cachingTable(records)).toMatch(/\| P0, 1 lane \| bwcache δ = 1.5 \| layered \|/);
   });

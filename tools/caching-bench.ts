@@ -1,11 +1,11 @@
 /**
  * Block-wise feature caching on this machine: `npx tsx tools/caching-bench.ts [--steps 32]
- * [--thresholds 0.03,0.05,0.1,0.15,0.25] [--blocks 6] [--repeats 3] [--seeds 4] [--json FILE]`.
+ * [--thresholds 0.03,0.05,0.1,0.15,0.25] [--blocks 6] [--repeats 3] [--seeds 4] [--json FILE] [--plot FILE.svg]`.
  * The trained model (models/sprites) by default; prints a Markdown table (docs/caching.md).
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { cachingTable, defaultCachingSettings, runCachingBench } from '../src/bench/caching-bench.js';
+import { cachingPlot, cachingTable, defaultCachingSettings, runCachingBench } from '../src/bench/caching-bench.js';
 
 const { values } = parseArgs({
   options: {
@@ -17,6 +17,7 @@ const { values } = parseArgs({
     seeds: { type: 'string', default: '4' },
     'quality-blocks': { type: 'string', default: '4' },
     json: { type: 'string' },
+    plot: { type: 'string' },
   },
 });
 const thresholds = values.thresholds.split(',').map(Number);
@@ -35,3 +36,4 @@ const records = await runCachingBench({
 process.stdout.write(`${cachingTable(records)}\n`);
 process.stderr.write(`caching bench: ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 if (values.json) await writeFile(values.json, `${JSON.stringify(records, null, 2)}\n`);
+if (values.plot) await writeFile(values.plot, `${cachingPlot(records, `bwcache on ${values.model ?? 'models/sprites'}, ${values.steps} steps`)}\n`);

@@ -15,6 +15,7 @@ import { parsePrompt } from '../data/prompt.js';
 import { frameDrift } from '../quality/drift.js';
 import { probeVideo } from '../quality/probe.js';
 import { meanInterval, type MeanInterval } from '../quality/stats.js';
+import { videoSsim } from '../quality/ssim.js';
 
 /** One configuration of a setting: a policy (none: δ null) through an execution mode. */
 export interface CachingConfig {
@@ -66,6 +67,8 @@ export interface CachingRecord {
   /** Mean PSNR (dB) against the reference over the quality videos: first block, whole video (99 when identical). */
   readonly psnrFirstBlockDb: number;
   readonly psnrVideoDb: number;
+  /** Mean SSIM (luma) of the whole video against the reference (1 when identical). */
+  readonly ssim: number;
   readonly colour: MeanInterval;
   readonly direction: MeanInterval;
   readonly integrity: MeanInterval;
@@ -143,7 +146,7 @@ export async function runCachingBench(o: CachingBenchOptions): Promise<CachingRe
       // Quality: the same seeds and prompts under every configuration, against the reference.
       const cases = o.seeds.flatMap((seed) => o.prompts.map((prompt) => ({ seed, prompt })));
       const reference: Frame[][] = [];
-      const quality = setting.configs.map(() => ({ first: [] as number[], video: [] as number[], colour: [] as number[], direction: [] as number[], integrity: [] as number[] }));
+      const quality = setting.configs.map(() => ({ first: [] as number[], video: [] as number[], ssim: [] as number[], colour: [] as number[], direction: [] as number[], integrity: [] as number[] }));
       for (const [i, c] of setting.configs.entries()) {
         for (const [k, kase] of cases.entries()) {
           const { frames } = await generate(runtime, { ...kase, blocks: o.qualityBlocks }, o.steps, setting.parallelism, c);
@@ -152,6 +155,7 @@ export async function runCachingBench(o: CachingBenchOptions): Promise<CachingRe
           const q = quality[i] as (typeof quality)[number];
           q.first.push(Math.min(IDENTICAL_DB, frameDrift(frames.slice(0, framesPerBlock), ref.slice(0, framesPerBlock)).psnrDb));
           q.video.push(Math.min(IDENTICAL_DB, frameDrift(frames, ref).psnrDb));
+          q.ssim.push(videoSsim(frames, ref));
           const facts = parsePrompt(kase.prompt);
           const report = probeVideo(frames, { framesPerBlock, prompts: Array.from({ length: o.qualityBlocks }, () => ({ colour: facts.colour, direction: facts.direction, shape: facts.shape })) });
           q.colour.push(report.colourAdherence);
@@ -180,6 +184,7 @@ export async function runCachingBench(o: CachingBenchOptions): Promise<CachingRe
           featureMsPerBlock: n.blocks === 0 ? 0 : n.featureMs / n.blocks,
           psnrFirstBlockDb: mean(q.first),
           psnrVideoDb: mean(q.video),
+          ssim: mean(q.ssim),
           colour: meanInterval(q.colour),
           direction: meanInterval(q.direction),
           integrity: meanInterval(q.integrity),
@@ -196,14 +201,71 @@ export async function runCachingBench(o: CachingBenchOptions): Promise<CachingRe
 export function cachingTable(records: readonly CachingRecord[]): string {
   const pct = (m: MeanInterval) => `${(m.mean * 100).toFixed(0)} ± ${(m.ci95 * 100).toFixed(0)}%`;
   const lines = [
-    '| setting | policy | exec | blocks/s | speed-up | skipped | bound | PSNR first block | PSNR video | colour | direction | integrity |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| setting | policy | exec | blocks/s | speed-up | skipped | bound | PSNR first block | PSNR video | SSIM | colour | direction | integrity |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of records) {
     lines.push(
       `| P${r.parallelism}, ${r.lanes} lane${r.lanes === 1 ? '' : 's'} | ${r.policy}${r.threshold === null ? '' : ` δ = ${r.threshold}`} | ${r.exec} | ${r.blocksPerSecond.toFixed(2)} | ${r.speedup.toFixed(2)}× | ${(r.skippedShare * 100).toFixed(0)}% | ${r.bound.toFixed(2)}× | ` +
-        `${r.psnrFirstBlockDb >= IDENTICAL_DB ? '=' : r.psnrFirstBlockDb.toFixed(1)} | ${r.psnrVideoDb >= IDENTICAL_DB ? '=' : r.psnrVideoDb.toFixed(1)} | ${pct(r.colour)} | ${pct(r.direction)} | ${pct(r.integrity)} |`,
+        `${r.psnrFirstBlockDb >= IDENTICAL_DB ? '=' : r.psnrFirstBlockDb.toFixed(1)} | ${r.psnrVideoDb >= IDENTICAL_DB ? '=' : r.psnrVideoDb.toFixed(1)} | ${r.ssim.toFixed(3)} | ${pct(r.colour)} | ${pct(r.direction)} | ${pct(r.integrity)} |`,
     );
   }
   return lines.join('\n');
+}
+
+const COLOURS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b'];
+
+/**
+ * An SVG scatter of speed-up (filled) and the schedule's bound (hollow) against first-block PSNR,
+ * one colour per setting and mode; `none` (identical frames) is drawn at the right edge.
+ *
+ * @example
+ * ```ts
+ * await writeFile('caching.svg', cachingPlot(records, 'bwcache at 32 steps'));
+ * ```
+ */
+export function cachingPlot(records: readonly CachingRecord[], title: string): string {
+  const width = 760;
+  const height = 420;
+  const left = 60;
+  const right = 230;
+  const top = 40;
+  const bottom = 50;
+  const plotW = width - left - right;
+  const plotH = height - top - bottom;
+  const cached = records.filter((r) => r.policy !== 'none');
+  const finite = cached.map((r) => r.psnrFirstBlockDb).filter((db) => db < IDENTICAL_DB);
+  const minDb = Math.floor(Math.min(25, ...finite) / 5) * 5;
+  const maxDb = Math.ceil(Math.max(40, ...finite) / 5) * 5 + 5;
+  const maxY = Math.ceil(Math.max(2, ...records.map((r) => Math.max(r.speedup, r.bound))) + 0.5);
+  const x = (db: number) => left + ((Math.min(db, maxDb) - minDb) / (maxDb - minDb)) * plotW;
+  const y = (v: number) => top + plotH - (v / maxY) * plotH;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="${left}" y="22" font-size="15">${title.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</text>`,
+    `<line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}" stroke="black"/>`,
+    `<line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotH}" stroke="black"/>`,
+    `<text x="${left + plotW / 2}" y="${height - 10}" text-anchor="middle">PSNR of the first block against none (dB); right edge: identical</text>`,
+    `<text x="16" y="${top + plotH / 2}" transform="rotate(-90 16 ${top + plotH / 2})" text-anchor="middle">speed-up (filled), bound (hollow)</text>`,
+  ];
+  for (let db = minDb; db <= maxDb; db += 5) parts.push(`<text x="${x(db)}" y="${top + plotH + 18}" text-anchor="middle">${db}</text>`, `<line x1="${x(db)}" y1="${top}" x2="${x(db)}" y2="${top + plotH}" stroke="#eee"/>`);
+  for (let v = 0; v <= maxY; v += 0.5) parts.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${v.toFixed(1)}×</text>`, `<line x1="${left}" y1="${y(v)}" x2="${left + plotW}" y2="${y(v)}" stroke="${v === 1 ? '#999' : '#eee'}"/>`);
+  const families = new Map<string, CachingRecord[]>();
+  for (const r of records) {
+    const key = `P${r.parallelism}, ${r.lanes} lane${r.lanes === 1 ? '' : 's'}, ${r.exec}`;
+    families.set(key, [...(families.get(key) ?? []), r]);
+  }
+  [...families.entries()].forEach(([key, rs], i) => {
+    const colour = COLOURS[i % COLOURS.length] as string;
+    for (const r of rs) {
+      const cx = x(r.psnrFirstBlockDb);
+      parts.push(`<circle cx="${cx}" cy="${y(r.speedup)}" r="4.5" fill="${colour}"><title>${key} ${r.policy}${r.threshold === null ? '' : ` δ = ${r.threshold}`}: ${r.speedup.toFixed(2)}×</title></circle>`);
+      if (r.policy !== 'none') parts.push(`<circle cx="${cx}" cy="${y(r.bound)}" r="4.5" fill="none" stroke="${colour}" stroke-width="1.5"/>`);
+    }
+    const ly = top + 10 + i * 18;
+    parts.push(`<circle cx="${left + plotW + 22}" cy="${ly}" r="4.5" fill="${colour}"/>`, `<text x="${left + plotW + 34}" y="${ly + 4}">${key}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
 }
