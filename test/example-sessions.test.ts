@@ -9,7 +9,7 @@ const DIR = 'examples/sessions';
 describe('example session scripts', () => {
   it('every script decodes and plans, and shows what its README says', async () => {
     const files = (await readdir(DIR)).filter((f) => f.endsWith('.json')).sort();
-    expect(files).toEqual(['lanes.json', 'long.json', 'recache.json', 'sprite.json', 'switch.json', 'timed.json']);
+    expect(files).toEqual(['caching.json', 'lanes.json', 'long.json', 'recache.json', 'sprite.json', 'switch.json', 'timed.json']);
     const plans = Object.fromEntries(
       await Promise.all(files.map(async (f) => [f, await planSession(await loadSessionFile(join(DIR, f)), join(DIR, f))] as const)),
     );
@@ -19,6 +19,7 @@ describe('example session scripts', () => {
     expect(plans['recache.json']?.settings).toEqual({ parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'on', steps: 4, featureCache: { policy: 'none' } });
     expect(plans['switch.json']?.request.blocks).toBe(10);
     expect(plans['lanes.json']?.runtime.lanes).toBe(2);
+    expect(plans['caching.json']?.settings).toMatchObject({ steps: 32, exec: 'layered', featureCache: { policy: 'bwcache', threshold: 0.05, interval: 3, lastStep: 0.5 } });
   });
 });
 
