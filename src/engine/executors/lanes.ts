@@ -26,6 +26,53 @@ export function shareFrames(frames: number, lanes: number): { from: number; to: 
   return Array.from({ length: used }, (_, i) => ({ from: Math.ceil((i * frames) / used), to: Math.ceil(((i + 1) * frames) / used) }));
 }
 
+/**
+ * What a frame that reuses cached features costs next to one that computes its layers: the
+ * embedding and the head only (an estimate; it only moves share boundaries).
+ */
+export const REUSED_FRAME_WORK = 0.1;
+
+/**
+ * Contiguous frame ranges over at most `lanes` lanes that balance `work` (one weight per frame):
+ * the split whose busiest lane has the least work, ties to the earlier cut; with equal weights
+ * the same ranges as {@link shareFrames}.
+ *
+ * @example
+ * ```ts
+ * // A tick of two blocks whose first reuses: the second block's frames are shared out.
+ * shareFramesByWork([0.1, 0.1, 0.1, 1, 1, 1], 2); // [{ from: 0, to: 4 }, { from: 4, to: 6 }]
+ * ```
+ */
+export function shareFramesByWork(work: readonly number[], lanes: number): { from: number; to: number }[] {
+  const frames = work.length;
+  const used = Math.min(lanes, frames);
+  if (work.every((w) => w === work[0])) return shareFrames(frames, lanes);
+  const prefix = [0];
+  for (const w of work) prefix.push((prefix[prefix.length - 1] as number) + w);
+  // best[k][i]: the least possible busiest-lane work for frames [0, i) over k lanes (each ≥ 1 frame).
+  const best = Array.from({ length: used + 1 }, () => new Array<number>(frames + 1).fill(Number.POSITIVE_INFINITY));
+  const cut = Array.from({ length: used + 1 }, () => new Array<number>(frames + 1).fill(0));
+  (best[0] as number[])[0] = 0;
+  for (let k = 1; k <= used; k++) {
+    for (let i = k; i <= frames; i++) {
+      for (let j = k - 1; j < i; j++) {
+        const load = Math.max((best[k - 1] as number[])[j] as number, (prefix[i] as number) - (prefix[j] as number));
+        if (load < ((best[k] as number[])[i] as number) - 1e-12) {
+          (best[k] as number[])[i] = load;
+          (cut[k] as number[])[i] = j;
+        }
+      }
+    }
+  }
+  const shares: { from: number; to: number }[] = [];
+  for (let k = used, i = frames; k > 0; k--) {
+    const j = (cut[k] as number[])[i] as number;
+    shares.unshift({ from: j, to: i });
+    i = j;
+  }
+  return shares;
+}
+
 /** Timing of a lanes tick, with the time lanes waited for each other at layer barriers. */
 export interface LanesTickTiming extends TickTiming {
   readonly exchangeWaitMs: number;
@@ -52,7 +99,11 @@ export interface SharedTickContext {
 export async function runSharedTick(plan: TickPlan, lanes: readonly Lane[], context: SharedTickContext): Promise<LanesTickTiming> {
   const newest = plan.members[plan.members.length - 1];
   if (!newest) throw new Error(`tick ${plan.tick} has no blocks`);
-  const shares = shareFrames(plan.members.length * context.framesPerBlock, lanes.length);
+  // Reusing members cost little: balance the lanes by work, not by frames.
+  const reusing = plan.members.some((m) => m.features === 'reuse');
+  const shares = reusing
+    ? shareFramesByWork(plan.members.flatMap((m) => Array.from({ length: context.framesPerBlock }, () => (m.features === 'reuse' ? REUSED_FRAME_WORK : 1))), lanes.length)
+    : shareFrames(plan.members.length * context.framesPerBlock, lanes.length);
   const members = plan.members.map((member) => memberTask(member, context.schedule));
   // Every lane of the previous tick has returned: nobody is inside the exchange now.
   resetExchange(context.exchange);
