@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { cachingPlot, cachingTable, runCachingBench } from '../src/bench/caching-bench.js';
 import { RANDOM_MODEL } from './support/models.js';
+import { runCli } from './support/cli.js';
 
 describe('caching bench', () => {
   it('measures none against bwcache: speed-up 1 for the reference, bound and skipped share from the schedule, PSNR and probe', async () => {
@@ -28,5 +29,10 @@ describe('caching bench', () => {
     expect(svg.match(/<circle /g)?.length).toBe(2 + 1 + 2); // two speed-ups, one bound, a legend dot per mode
     expect(cached?.colour.n).toBe(1);
     expect(cachingTable(records)).toMatch(/\| P0, 1 lane \| bwcache δ = 1.5 \| layered \|/);
+  });
+
+  it('is block-cascade bench --caching', async () => {
+    const help = await runCli(['bench', '--help']);
+    expect(help.stdout).toContain('--caching');
   });
 });

@@ -27,6 +27,7 @@ import { measureTraceOverhead } from '../bench/trace-overhead.js';
 import { toJsonl } from '../trace/jsonl.js';
 import { chromeTrace } from '../inspector/chrome-trace.js';
 import { reportError } from './report-error.js';
+import { runCachingBenchCommand } from './caching-bench-command.js';
 
 /** Options of `bench`, as commander parses them. */
 export interface BenchOptions extends GenerationFlags {
@@ -52,6 +53,8 @@ export interface BenchOptions extends GenerationFlags {
   readonly defaulted?: readonly ('blocks' | 'repeats' | 'warmup')[];
   /** Measure prompt switches in live sessions (frame rhythm around a switch). */
   readonly interactive?: boolean;
+  /** Measure block-wise feature caching against none (docs/caching.md). */
+  readonly caching?: boolean;
   /** Plain bench: alternate traced and untraced generations, report the slowdown, write the last trace here. */
   readonly trace?: string;
   /** Plain bench: also write the last trace as Chrome trace-event JSON (implies measuring tracing). */
@@ -75,6 +78,7 @@ export async function runBenchCommand(options: BenchOptions): Promise<number> {
   if (options.sweep) return runSweepCommand(options);
   if (options.cascade) return runCascadeBenchCommand(options);
   if (options.interactive) return runInteractiveBenchCommand(options);
+  if (options.caching) return runCachingBenchCommand(options);
   const config: BenchConfig = {
     blocks: options.blocks,
     repeats: options.repeats,
@@ -418,6 +422,7 @@ export function registerBenchCommand(program: Command): Command {
     )
     .option('--sizes <list>', 'with --sweep: the sizes to run, comma-separated (default,medium,large)')
     .option('--interactive', `switch the prompt live halfway through: frame rhythm and switch latency, sequential vs cascades (at least ${INTERACTIVE_MIN_BLOCKS} blocks)`)
+    .option('--caching', 'block-wise feature caching on the trained model at --steps (default 32): none vs bwcache δ ∈ {0.03, 0.05, 0.1, 0.15, 0.25}, P0 on 1 lane and P4 on 2; speed-up, skipped layers, bound, PSNR/SSIM vs none, probe (--json, --plot)')
     .option('--trace <file.jsonl>', 'alternate traced and untraced generations, print what tracing costs, write the last trace (see block-cascade inspect)')
     .option('--chrome-trace <file.json>', 'like --trace, written as Chrome trace-event JSON (Perfetto)');
   return addGenerationFlags(command, '(plain bench)').action(async (options: BenchOptions) => {

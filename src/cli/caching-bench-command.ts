@@ -1,0 +1,54 @@
+/**
+ * `block-cascade bench --caching`: block-wise feature caching against no caching on the bundled
+ * trained model (`src/bench/caching-bench.ts`, docs/caching.md): P0 on one lane and P4 on two,
+ * bwcache at several δ, speed and quality, a table on stdout, optional JSON and SVG plot.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { cachingPlot, cachingTable, defaultCachingSettings, runCachingBench } from '../bench/caching-bench.js';
+import { machineInfo } from '../bench/report.js';
+
+/** The thresholds `bench --caching` measures: the default δ, and lower ones for models whose indicator is small. */
+export const CACHING_THRESHOLDS = [0.03, 0.05, 0.1, 0.15, 0.25] as const;
+
+/** What `bench --caching` takes of the bench command's options. */
+export interface CachingBenchFlags {
+  readonly blocks: number;
+  readonly repeats: number;
+  readonly steps?: unknown;
+  readonly json?: string;
+  readonly plot?: string;
+}
+
+async function writeOut(file: string, text: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, text);
+}
+
+/**
+ * Runs the caching bench with the bench command's `--blocks`, `--repeats` and `--steps` (default
+ * 32), 4 seeds × 4 prompts × 4 blocks for quality; returns the exit status.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await runCachingBenchCommand({ blocks: 8, repeats: 5, json: 'caching.json', plot: 'caching.svg' });
+ * ```
+ */
+export async function runCachingBenchCommand(options: CachingBenchFlags): Promise<number> {
+  const steps = typeof options.steps === 'number' ? options.steps : 32;
+  process.stderr.write(`block-cascade bench --caching: models/sprites, ${steps} steps, δ ∈ {${CACHING_THRESHOLDS.join(', ')}}, ${options.blocks} blocks × ${options.repeats} repeats\n`);
+  const records = await runCachingBench({
+    steps,
+    settings: defaultCachingSettings(CACHING_THRESHOLDS),
+    blocks: options.blocks,
+    repeats: options.repeats,
+    seeds: [0, 1, 2, 3],
+    prompts: ['red ball moving left', 'blue square moving up', 'green triangle moving right', 'yellow ball moving down'],
+    qualityBlocks: 4,
+    onProgress: (line) => process.stderr.write(`  ${line}\n`),
+  });
+  process.stdout.write(`${cachingTable(records)}\n`);
+  if (options.json !== undefined) await writeOut(options.json, `${JSON.stringify({ machine: machineInfo(), steps, records }, null, 2)}\n`);
+  if (options.plot !== undefined) await writeOut(options.plot, `${cachingPlot(records, `bwcache on the bundled model, ${steps} steps`)}\n`);
+  return 0;
+}
