@@ -50,7 +50,11 @@ export interface TickTiming {
   readonly runMs: number;
   /** Milliseconds inside the lane workers, summed over lanes. */
   readonly workerMs: number;
-  /** Milliseconds from dispatch to the last lane's result, on the actor thread. */
+  /**
+   * Milliseconds from handing the tick's calls to their lanes to their results, on the actor
+   * thread, summed over lanes like `runMs` (so `taskMs − runMs` is the runtime's own cost,
+   * barrier waits included).
+   */
   readonly taskMs: number;
   /** `lanes` execution: milliseconds lanes waited at the per-layer K/V barriers, summed. */
   readonly exchangeWaitMs?: number;

@@ -107,7 +107,6 @@ export async function runSharedTick(plan: TickPlan, lanes: readonly Lane[], cont
   const members = plan.members.map((member) => memberTask(member, context.schedule));
   // Every lane of the previous tick has returned: nobody is inside the exchange now.
   resetExchange(context.exchange);
-  const start = performance.now();
   const results = await Promise.all(
     shares.map((frames, i) =>
       (lanes[i] as Lane).share({
@@ -130,7 +129,8 @@ export async function runSharedTick(plan: TickPlan, lanes: readonly Lane[], cont
     calls: results.length,
     runMs: sum((r) => r.runMs),
     workerMs: sum((r) => r.workerMs),
-    taskMs: performance.now() - start,
+    // Summed like runMs, so that task − run is the lanes' own cost (waits included), as in joint ticks.
+    taskMs: results.reduce((total, r) => total + r.taskMs, 0),
     exchangeWaitMs: sum((r) => r.exchangeWaitMs),
   };
   if (!context.featureStore) return timing;
