@@ -72,6 +72,7 @@ def main():
     ap.add_argument('--warmup', type=int, default=100)
     ap.add_argument('--levels', default='0,1,2,3,4', help='P levels sampled uniformly')
     ap.add_argument('--switch-fraction', type=float, default=0.5, help='share of the cascade term\'s clips drawn from clips with a prompt switch (the data has ~29%%)')
+    ap.add_argument('--switch-focus', type=float, default=0.5, help='share of steps whose batch shares one switch block k and whose tick has block k in flight (its older blocks still under way at P > 0)')
     ap.add_argument('--max-prefix', type=int, default=3, help='clean ground-truth blocks committed before the cascade: 1..this')
     ap.add_argument('--steps', type=int, default=0, help='stop after this many steps (0: only the clock); for smoke tests')
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
@@ -130,6 +131,11 @@ def main():
     n = latents.shape[0]
     switched = torch.tensor([len(set(clip)) > 1 for clip in all_prompts], device=device)
     switch_ids, plain_ids = switched.nonzero()[:, 0], (~switched).nonzero()[:, 0]
+    # The block at which each clip's prompt first changes (0: none).
+    switch_block = torch.tensor([next((b for b, p in enumerate(clip) if p != clip[0]), 0) for clip in all_prompts], device=device)
+    by_switch = {k: (switch_block == k).nonzero()[:, 0] for k in range(2, blocks)}
+    if args.switch_focus > 0 and min(len(v) for v in by_switch.values()) == 0:
+        raise SystemExit(f'{args.data}: --switch-focus needs clips that switch at every block 2..{blocks - 1}')
     log(f'{meta["count"]} clips of {blocks} blocks (+ mirror images): latents {tuple(latents.shape)}')
 
     params = list(text.parameters()) + list(dit.parameters())
@@ -186,16 +192,26 @@ def main():
         level = levels[rint(len(levels))]
         lag = 5 - level
         attention = ATTENTION[rint(2)]
-        prefix = 1 + rint(args.max_prefix)
-        flying = blocks - prefix
-        # A (block, denoising stage) uniformly; the loss takes every denoising block of its tick.
-        grad_tick = rint(flying) * lag + rint(4)
+        focus = torch.rand((1,), device=device, generator=gen).item() < args.switch_focus
+        if focus:
+            # Every clip switches prompt at block k; the tick is one where k denoises (at P > 0
+            # its older blocks are still in flight and take their steps under k's prompt).
+            k = 2 + rint(blocks - 2)
+            prefix = 1 + rint(min(args.max_prefix, k - 1))
+            grad_tick = (k - prefix) * lag + rint(4)
+        else:
+            prefix = 1 + rint(args.max_prefix)
+            # A (block, denoising stage) uniformly; the loss takes every denoising block of its tick.
+            grad_tick = rint(blocks - prefix) * lag + rint(4)
         # Clips with a prompt switch at --switch-fraction: at P4 a switch reaches the three
         # blocks already in flight (they finish under the new prompt) and the new block's
         # context still shows the old prompt; the plain videos were already at P0's level.
-        pick = torch.rand((args.batch,), device=device, generator=gen) < args.switch_fraction
-        idx = torch.where(pick, switch_ids[torch.randint(0, len(switch_ids), (args.batch,), device=device, generator=gen)],
-                          plain_ids[torch.randint(0, len(plain_ids), (args.batch,), device=device, generator=gen)])
+        if focus:
+            idx = by_switch[k][torch.randint(0, len(by_switch[k]), (args.batch,), device=device, generator=gen)]
+        else:
+            pick = torch.rand((args.batch,), device=device, generator=gen) < args.switch_fraction
+            idx = torch.where(pick, switch_ids[torch.randint(0, len(switch_ids), (args.batch,), device=device, generator=gen)],
+                              plain_ids[torch.randint(0, len(plain_ids), (args.batch,), device=device, generator=gen)])
         dy, dx = (int(v) for v in torch.randint(0, c.latent, (2,), generator=gen, device=device))
         x0 = torch.roll(latents[idx], shifts=(dy, dx), dims=(3, 4))
         noise = torch.randn(x0.shape, device=device, generator=gen)
