@@ -123,6 +123,25 @@ describe('feature caching on real lanes', () => {
     expect(frames).toHaveLength(BLOCKS * 3);
   });
 
+  it('a generation aborted mid-way leaves nothing behind: the next one makes a fresh runtime\'s frames', async () => {
+    const controller = new AbortController();
+    let seen = 0;
+    await expect(
+      (async () => {
+        for await (const _ of two.generate({ ...request, seed: 99 }, { steps: STEPS, cascade: { parallelism: 4 }, featureCache: bwcache, signal: controller.signal })) {
+          if (++seen === 3) controller.abort();
+        }
+      })(),
+    ).rejects.toThrow();
+    const after = await generate(two, 4, bwcache);
+    const fresh = await createRuntime({ lanes: 2, model: RANDOM_MODEL });
+    try {
+      expect(same(after.frames, (await generate(fresh, 4, bwcache)).frames)).toBe(true);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('lanes execution reuses too: repeats byte for byte on 2 lanes, with the same schedule as layered', async () => {
     const a = await generate(two, 4, bwcache, 'lanes');
     const b = await generate(two, 4, bwcache, 'lanes');
