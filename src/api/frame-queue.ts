@@ -22,11 +22,16 @@ export class OrderedFrameQueue implements AsyncIterable<Frame> {
   #wake: (() => void) | null = null;
 
   readonly #onTake: (() => void) | undefined;
+  readonly #onRelease: ((block: number) => void) | undefined;
 
-  /** `onTake` runs after the consumer takes a frame (backpressure: room in the buffer). */
-  constructor(geometry: FrameGeometry, onTake?: () => void) {
+  /**
+   * `onTake` runs after the consumer takes a frame (backpressure: room in the buffer);
+   * `onRelease` when a block's frames join the consumer's buffer, in block order.
+   */
+  constructor(geometry: FrameGeometry, onTake?: () => void, onRelease?: (block: number) => void) {
     this.#geometry = geometry;
     this.#onTake = onTake;
+    this.#onRelease = onRelease;
   }
 
   /** Frames decoded and in order, not yet taken by the consumer. */
@@ -44,6 +49,7 @@ export class OrderedFrameQueue implements AsyncIterable<Frame> {
     for (let next = this.#early.get(this.#nextBlock); next; next = this.#early.get(this.#nextBlock)) {
       this.#early.delete(this.#nextBlock);
       this.#split(this.#nextBlock, next);
+      this.#onRelease?.(this.#nextBlock);
       this.#nextBlock++;
     }
     this.#notify();

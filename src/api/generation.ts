@@ -101,14 +101,20 @@ export class Generation {
     const { signal } = this.#options;
     signal?.throwIfAborted();
     const gate = new BackpressureGate((link?.maxBufferedBlocks ?? Number.POSITIVE_INFINITY) * m.framesPerBlock, link);
-    const queue: OrderedFrameQueue = new OrderedFrameQueue({ framesPerBlock: m.framesPerBlock, width: m.video.width, height: m.video.height }, () => gate.taken(queue.bufferedFrames));
+    // Blocks are reported (trace, events, progress) as they reach the consumer, in block order,
+    // whatever order two lanes finish their decodes in.
+    const queue: OrderedFrameQueue = new OrderedFrameQueue(
+      { framesPerBlock: m.framesPerBlock, width: m.video.width, height: m.video.height },
+      () => gate.taken(queue.bufferedFrames),
+      (block) => onReleased(block),
+    );
     const start = performance.now();
     const tracer = this.#options.trace ? new Tracer(this.#options.trace, this.#resolved.schedule, start) : null;
     tracer?.record(this.#metaRecord());
     for (const s of request.switches) tracer?.record({ kind: 'switch', prompt: s.prompt, fromBlock: s.atBlock, live: false });
     const unobserve = tracer ? lanes.map((lane) => lane.observe(tracer.lane)) : [];
     let blocksDone = 0;
-    const onDecoded = (block: number) => {
+    const onReleased = (block: number) => {
       tracer?.record({ kind: 'frame', block, firstFrame: block * m.framesPerBlock, frames: m.framesPerBlock });
       const elapsedMs = performance.now() - start;
       link?.emit({ type: 'block', block, elapsedMs, bufferedBlocks: queue.bufferedFrames / m.framesPerBlock });
@@ -116,7 +122,7 @@ export class Generation {
       const framesDone = ++blocksDone * m.framesPerBlock;
       this.#options.onProgress?.({ blocksDone, blocksTotal: request.blocks, framesDone, elapsedMs, fps: (framesDone * 1000) / elapsedMs });
     };
-    const { actor, barrier } = this.#assemble(queue, onDecoded, tracer);
+    const { actor, barrier } = this.#assemble(queue, tracer);
     gate.connect((event) => actor.send(event));
     const onAbort = () => queue.fail(new GenerationAbortedError(signal?.reason));
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -158,7 +164,7 @@ export class Generation {
   }
 
   /** The actor system on this runtime's lanes: prompts encoded, blocks decoded into `queue`. */
-  #assemble(queue: OrderedFrameQueue, onDecoded: (block: number) => void, tracer: Tracer | null): GenerationSystem {
+  #assemble(queue: OrderedFrameQueue, tracer: Tracer | null): GenerationSystem {
     const host = this.#host;
     const m = host.manifest;
     const { request, settings, schedule } = this.#resolved;
@@ -193,7 +199,6 @@ export class Generation {
         decode: async (block, latentSlot) => {
           const { rgb } = await host.pickLane().decode({ kind: 'decode', block, latentSlot });
           queue.push(block, rgb);
-          onDecoded(block);
         },
       },
       framesPerBlock: m.framesPerBlock,
