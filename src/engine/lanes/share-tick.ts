@@ -17,10 +17,8 @@ import type { ShareResult, ShareTask, TickMemberTask } from '../../protocol/lane
 import { arriveAndWait, abortExchange, exchangeToSlots, fullKeyValues, publishLayer, publishRows } from './exchange.js';
 import { featureSlot, type FeatureStore } from './feature-store.js';
 import { buildAttentionMask } from '../model/attention-mask.js';
-import { gaussianNoise } from '../../core/noise.js';
-import { samplerStep, stepNeedsNoise } from '../../core/sampler.js';
-import { slotView } from '../memory/slot-slab.js';
 import { storeCleanLatents } from './clean-latents.js';
+import { frameInputs, stepFrames } from './frame-range.js';
 import type { LaneWorkerData } from './worker-data.js';
 
 export interface LayeredSessions {
@@ -131,23 +129,7 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
     const keeps = store ? segments.filter((s) => s.compact >= 0 && !s.member.cache) : [];
     const reusing = segments.filter((s) => s.compact < 0);
 
-    const latents = new Float32Array(frames * frameSize);
-    const timesteps = new Float32Array(frames);
-    const positions = new Float32Array(frames);
-    for (let f = from; f < to; f++) {
-      const member = task.members[Math.floor(f / F)] as TickMemberTask;
-      const local = f % F;
-      const slot = slotView(data.latents, member.latentSlot);
-      if (member.stage === 0) {
-        // The whole block's noise, of which this lane keeps its frames: a split block gets the
-        // same noise as in a joint call.
-        const noise = gaussianNoise({ seed: member.seed, block: member.block, step: 0 }, new Float32Array(F * frameSize));
-        slot.set(noise.subarray(local * frameSize, (local + 1) * frameSize), local * frameSize);
-      }
-      latents.set(slot.subarray(local * frameSize, (local + 1) * frameSize), (f - from) * frameSize);
-      timesteps[f - from] = member.timestep;
-      positions[f - from] = member.positions[local] as number;
-    }
+    const { latents, timesteps, positions } = frameInputs(task.members, from, to, data);
     const perFrame = (a: Float32Array, n = frames) => new ort.Tensor('float32', a, [1, n]);
     const latentTensor = new ort.Tensor('float32', latents, [1, frames, m.latent.channels, m.latent.height, m.latent.width]);
     const e = await run(sessions.embed, { latents: latentTensor, timesteps: perFrame(timesteps) });
@@ -274,16 +256,7 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
 
     // Sampler step for this lane's frames of every denoising block.
     for (const s of segments) {
-      const member = s.member;
-      if (member.cache) continue;
-      const slot = slotView(data.latents, member.latentSlot);
-      const a = s.blockFrame * frameSize;
-      const b = a + (s.to - s.from) * frameSize;
-      const noise = stepNeedsNoise(member.sigmaNext, m.sampler.update)
-        ? gaussianNoise({ seed: member.seed, block: member.block, step: member.stage + 1 }, new Float32Array(F * frameSize)).subarray(a, b)
-        : null;
-      const xs = slot.subarray(a, b);
-      samplerStep(xs, flow.subarray(s.local * frameSize, (s.local + s.to - s.from) * frameSize), member.sigma, member.sigmaNext, noise, xs, m.sampler.update);
+      if (!s.member.cache) stepFrames(s.member, s.blockFrame, s.to - s.from, flow.subarray(s.local * frameSize, (s.local + s.to - s.from) * frameSize), data);
     }
     // Every lane has published every layer (each passed the last barrier): the lane that holds
     // the tick's first frame stores the caching block's clean K/V.

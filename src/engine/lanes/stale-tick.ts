@@ -9,12 +9,11 @@
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import type { LaneTiming, StaleTask, TickMemberTask } from '../../protocol/lane-messages.js';
-import { gaussianNoise } from '../../core/noise.js';
-import { samplerStep, stepNeedsNoise } from '../../core/sampler.js';
 import { scatterPresent, type KvSlabs } from '../kv/kv-slabs.js';
 import { kvRowFloats, kvSlotFloats } from '../kv/kv-layout.js';
 import { buildAttentionMask } from '../model/attention-mask.js';
 import { slotView } from '../memory/slot-slab.js';
+import { frameInputs, stepFrames } from './frame-range.js';
 import { stamp, stampIs, staleSlot } from './stale-store.js';
 import type { LaneWorkerData } from './worker-data.js';
 
@@ -62,22 +61,7 @@ export async function runStaleShare(task: StaleTask, denoiser: ort.InferenceSess
   const { from, to } = task.frames;
   const frames = to - from;
   const memberOf = (f: number) => task.members[Math.floor(f / F)] as TickMemberTask;
-  const latents = new Float32Array(frames * frameSize);
-  const timesteps = new Float32Array(frames);
-  const positions = new Float32Array(frames);
-  for (let f = from; f < to; f++) {
-    const member = memberOf(f);
-    const local = f % F;
-    const slot = slotView(data.latents, member.latentSlot);
-    if (member.stage === 0) {
-      // The whole block's noise, of which this lane keeps its frames (as in a joint call).
-      const noise = gaussianNoise({ seed: member.seed, block: member.block, step: 0 }, new Float32Array(F * frameSize));
-      slot.set(noise.subarray(local * frameSize, (local + 1) * frameSize), local * frameSize);
-    }
-    latents.set(slot.subarray(local * frameSize, (local + 1) * frameSize), (f - from) * frameSize);
-    timesteps[f - from] = member.timestep;
-    positions[f - from] = member.positions[local] as number;
-  }
+  const { latents, timesteps, positions } = frameInputs(task.members, from, to, data);
   // The tick's other frames, as the tick before left them (a block that just started has none).
   const stale: { slot: number; block: number }[] = [];
   const total = task.members.length * F;
@@ -121,8 +105,6 @@ export async function runStaleShare(task: StaleTask, denoiser: ort.InferenceSess
     const index = Math.floor(f / F);
     const member = task.members[index] as TickMemberTask;
     const end = Math.min(to, (index + 1) * F);
-    const a = (f % F) * frameSize;
-    const b = a + (end - f) * frameSize;
     if (member.cache) {
       // The caching block's clean K/V, for the frames this lane holds.
       if (!task.cacheSlots) throw new Error(`block ${member.block}: cache step without KV slots`);
@@ -130,12 +112,7 @@ export async function runStaleShare(task: StaleTask, denoiser: ort.InferenceSess
       const latent = slotView(data.latents, member.latentSlot);
       for (let g = f; g < end; g++) slotView(data.cleanLatents, task.cacheSlots[g % F] as number).set(latent.subarray((g % F) * frameSize, (g % F + 1) * frameSize));
     } else {
-      const slot = slotView(data.latents, member.latentSlot);
-      const noise = stepNeedsNoise(member.sigmaNext, m.sampler.update)
-        ? gaussianNoise({ seed: member.seed, block: member.block, step: member.stage + 1 }, new Float32Array(F * frameSize)).subarray(a, b)
-        : null;
-      const xs = slot.subarray(a, b);
-      samplerStep(xs, flow.subarray((f - from) * frameSize, (end - from) * frameSize), member.sigma, member.sigmaNext, noise, xs, m.sampler.update);
+      stepFrames(member, f % F, end - f, flow.subarray((f - from) * frameSize, (end - from) * frameSize), data);
     }
     f = end;
   }
