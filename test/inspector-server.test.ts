@@ -3,9 +3,10 @@
  * port check, and the hand-written WebSocket — handshake, a pushed record arriving as one text
  * frame, the closing handshake — spoken from a raw socket.
  */
+import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { readFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InspectorServerError } from '../src/inspector/errors.js';
 import type { TraceModel } from '../src/inspector/model.js';
@@ -187,5 +188,73 @@ describe('live inspector WebSocket', () => {
 
   it("refuses another site's page", async () => {
     expect(await upgrade(inspector, '/live', { Origin: 'http://attacker.example' })).toEqual({ status: 403 });
+  });
+});
+
+/**
+ * A live inspector in a child process that reports each server-side socket's close on stdout:
+ * a process that an unhandled socket error would crash, and a way to know that the server has
+ * seen a client's reset without waiting on a clock.
+ */
+const CHILD = `
+import { subscribe } from 'node:diagnostics_channel';
+import { startInspector } from './src/inspector/server.ts';
+subscribe('net.server.socket', ({ socket }) => socket.on('close', () => console.log('closed')));
+const inspector = await startInspector({ live: true });
+console.log('port ' + inspector.port);
+`;
+
+describe('inspector against clients that reset', () => {
+  it('survives a refused upgrade (Origin, Host, path) whose socket the client then resets', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', CHILD], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const lines: string[] = [];
+    const waiters: (() => void)[] = [];
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      lines.push(...s.split('\n').filter(Boolean));
+      for (const w of waiters.splice(0)) w();
+    });
+    /** Resolves when stdout holds `count` lines matching `pattern`; rejects if the child exits first. */
+    const until = (pattern: RegExp, count = 1): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const check = (): void => {
+          const hits = lines.filter((l) => pattern.test(l));
+          if (hits.length >= count) resolve(hits[count - 1] as string);
+          else waiters.push(check);
+        };
+        void exited.then((code) => reject(new Error(`inspector exited (${code}): ${stderr}`)));
+        check();
+      });
+    try {
+      const port = Number((await until(/^port /)).slice(5));
+      const host = `127.0.0.1:${port}`;
+      const refusals = [
+        { path: '/live', host, origin: 'http://attacker.example', status: 403 },
+        { path: '/live', host: 'attacker.example', origin: `http://${host}`, status: 403 },
+        { path: '/elsewhere', host, origin: `http://${host}`, status: 404 },
+      ];
+      for (const [i, r] of refusals.entries()) {
+        const status = await new Promise<string>((resolve, reject) => {
+          const socket = connect(port, '127.0.0.1', () =>
+            socket.write(`GET ${r.path} HTTP/1.1\r\nHost: ${r.host}\r\nOrigin: ${r.origin}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${KEY}\r\n\r\n`),
+          );
+          socket.once('data', (d: Buffer) => {
+            resolve(d.toString('latin1').split('\r\n')[0] as string);
+            socket.resetAndDestroy();
+          });
+          socket.on('error', reject);
+        });
+        expect(status).toBe(`HTTP/1.1 ${r.status} Refused`);
+        // The server has seen the reset: its side of the connection is closed, the process alive.
+        await until(/^closed$/, i + 1);
+      }
+      const page = await fetch(`http://${host}/`);
+      expect(page.status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    await exited;
   });
 });

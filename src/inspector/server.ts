@@ -122,6 +122,9 @@ export async function startInspector(options: InspectorOptions = {}): Promise<In
   });
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+    // node:http hands an upgrade's socket over without an 'error' listener: a peer that resets
+    // it (refused or accepted) would otherwise crash the inspector and the run it serves.
+    socket.on('error', () => socket.destroy());
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (!hostAllowed(req)) return refuseUpgrade(socket, 403, 'unexpected Host');
     if (path !== '/live' || !live) return refuseUpgrade(socket, 404, live ? `no WebSocket at ${path}` : 'not a live inspector');

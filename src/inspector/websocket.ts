@@ -153,6 +153,10 @@ function checkHandshake(req: IncomingMessage): string {
  * ```
  */
 export function refuseUpgrade(socket: Duplex, status: number, message: string): void {
+  // A client reset after the refusal (ECONNRESET) must not become an unhandled 'error' that
+  // takes the whole process down; nor may a client that never closes keep the socket.
+  if (socket.listenerCount('error') === 0) socket.on('error', () => socket.destroy());
+  setTimeout(() => socket.destroy(), 1000).unref();
   const body = `${message}\n`;
   socket.end(`HTTP/1.1 ${status} ${status === 426 ? 'Upgrade Required' : 'Refused'}\r\nSec-WebSocket-Version: 13\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
