@@ -33,7 +33,7 @@ describe('featureCache in the resolver', () => {
       [{ policy: 'bwcache', threshold: -0.1 }, /option "featureCache\.threshold": expected a non-negative number \(δ\), got -0\.1/],
       [{ policy: 'bwcache', interval: 0 }, /option "featureCache\.interval": expected a positive integer/],
       [{ policy: 'bwcache', interval: 1.5 }, /option "featureCache\.interval"/],
-      [{ policy: 'teacache' }, /option "featureCache\.policy": expected "none" or "bwcache", got "teacache"/],
+      [{ policy: 'magcache' }, /option "featureCache\.policy": expected "none" or "bwcache" or "teacache" or "fbcache", got "magcache"/],
       [{ policy: 'bwcache', lastStep: 1.5 }, /option "featureCache\.lastStep"/],
       [{ policy: 'bwcache', lastStep: -1 }, /option "featureCache\.lastStep"/],
       [{ policy: 'bwcache', thresh: 0.1 }, /option "featureCache\.thresh": expected no such field/],

@@ -77,6 +77,31 @@ describe('feature caching on real lanes', () => {
     });
   }
 
+  // The peer policies on the same machinery (random model: layer 0's input changes by about 1.2
+  // and its residual by about 0.55 a step, so these thresholds reuse one or two steps at a time).
+  const peers: [string, FeatureCacheOptions][] = [
+    ['teacache', { policy: 'teacache', threshold: 1.2 }],
+    ['fbcache', { policy: 'fbcache', threshold: 1.2 }],
+  ];
+  for (const [name, options] of peers) {
+    for (const parallelism of [0, 4] as const) {
+      it(`${name} P${parallelism}: identical frames on 1 and 2 lanes and across repeats; never reuses the first, last or cache step`, async () => {
+        const a = await generate(one, parallelism, options);
+        const b = await generate(two, parallelism, options);
+        const c = await generate(two, parallelism, options);
+        expect(same(a.frames, b.frames)).toBe(true);
+        expect(same(b.frames, c.frames)).toBe(true);
+        expect(a.reused).toBeGreaterThan(0);
+        expect(b.reused).toBe(a.reused);
+        expect(a.forwards).toBe(BLOCKS * (STEPS + 1));
+        const ends = a.trace.filter((r): r is LaneRecord => r.kind === 'lane' && r.phase === 'end' && r.task === 'share');
+        const stages = ends.flatMap((r) => (r.reused ?? []).map((block) => r.stages[r.blocks.indexOf(block)] as number));
+        expect(stages).toHaveLength(a.reused);
+        for (const stage of stages) expect([0, STEPS - 1, STEPS]).not.toContain(stage);
+      });
+    }
+  }
+
   it('reused steps change the frames; a trigger that never comes (δ = 0) changes no byte of layered mode\'s frames', async () => {
     const none = await generate(one, 0, { policy: 'none' }, 'layered');
     const cached = await generate(one, 0, bwcache);

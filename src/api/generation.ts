@@ -7,7 +7,8 @@ import { performance } from 'node:perf_hooks';
 import type { InspectionEvent, Observer } from 'xstate';
 import { createGenerationSystem, type GenerationSystem } from '../actors/system.js';
 import type { ForwardInput } from '../actors/block.js';
-import { createFeatureCachePolicy } from '../core/feature-cache.js';
+import { createFeatureCachePolicy, featureTrackingOf } from '../core/feature-cache.js';
+import { loadCalibration } from '../engine/model/calibration.js';
 import type { FeatureStore } from '../engine/lanes/feature-store.js';
 import type { StaleStore } from '../engine/lanes/stale-store.js';
 import type { Frame, GenerateOptions, RuntimeStats } from '../core/api-types.js';
@@ -172,8 +173,17 @@ export class Generation {
     const timeline = [{ atBlock: 0, prompt: request.prompt }, ...request.switches];
     // Block-wise feature caching: the policy decides each member's compute/reuse from the
     // indicators the lanes report with each tick; the tensors stay in the lanes' shared store.
-    const policy = createFeatureCachePolicy(settings.featureCache, settings.steps);
+    // teacache without coefficients: the model's calibration (calibrations/<model name>.json).
+    const cacheSettings =
+      settings.featureCache.policy === 'teacache' && settings.featureCache.coefficients === undefined
+        ? (() => {
+            const calibration = loadCalibration(m.name);
+            return { ...settings.featureCache, coefficients: calibration.coefficients, ...(calibration.inputRange ? { inputRange: calibration.inputRange } : {}) };
+          })()
+        : settings.featureCache;
+    const policy = createFeatureCachePolicy(cacheSettings, settings.steps);
     const caching = settings.featureCache.policy !== 'none';
+    const track = featureTrackingOf(settings.featureCache);
     const promptTokens = timeline.map((p) => Array.from(tokenizePrompt(p.prompt, m.text), Number));
     const system = createGenerationSystem({
       seed: request.seed,
@@ -187,7 +197,7 @@ export class Generation {
         exchange: host.memory.exchange,
         framesPerBlock: m.framesPerBlock,
         pickLane: () => host.pickLane(),
-        featureStore: caching ? host.featureStore() : null,
+        featureStore: caching ? (track ? { ...host.featureStore(), track } : host.featureStore()) : null,
         staleStore: () => host.staleStore(),
       }),
       port: {

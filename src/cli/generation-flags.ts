@@ -47,8 +47,8 @@ export function addGenerationFlags(command: Command, note = ''): Command {
     .option('--exec <mode>', `how a tick runs (${modes})${suffix}`)
     .option('--recache <mode>', `on or off: at a prompt switch in sequential mode, recompute the cached frames' K/V under the new prompt (default: the model package's kv.recache, else on; cascades never re-cache)${suffix}`)
     .option('--steps <n>', `denoising steps per block (default: the model's sampler; σ on an even grid otherwise)${suffix}`, parsePositiveInt)
-    .option('--feature-cache <policy>', `block-wise feature caching: none or bwcache (docs/caching.md; bwcache runs ticks in "layered" mode unless --exec lanes)${suffix}`)
-    .option('--feature-cache-threshold <δ>', `bwcache: fix the schedule when the mean relative L1 change of the layers' inputs falls below δ (default 0.15)${suffix}`, parseNumber)
+    .option('--feature-cache <policy>', `block-wise feature caching: none, bwcache, teacache or fbcache (docs/caching.md; a policy runs ticks in "layered" mode unless --exec lanes)${suffix}`)
+    .option('--feature-cache-threshold <δ>', `bwcache: fix the schedule when the mean relative L1 change of the layers' inputs falls below δ (default 0.15); teacache: compute when the accumulated rescaled change of layer 0's input reaches δ (default 0.1); fbcache: reuse while layer 0's residual changed less than δ (default 0.1)${suffix}`, parseNumber)
     .option('--feature-cache-interval <R>', `bwcache: after the trigger, reuse R steps between computed ones (default 3)${suffix}`, parseNumber)
     .option('--feature-cache-last-step <x>', `bwcache: compute the last ⌊s·x⌋ steps after a trigger at step s (x ≥ 1: x steps; default 0.5)${suffix}`, parseNumber)
     .hook('preAction', (_command, action) => {

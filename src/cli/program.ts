@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { packageVersion } from '../engine/model/paths.js';
 import { registerBenchCommand } from './bench-command.js';
+import { registerCalibrateCacheCommand } from './calibrate-cache-command.js';
 import { registerEvalCommand } from './eval-command.js';
 import { registerInspectCommand } from './inspect-command.js';
 import { registerModelCommand } from './model-command.js';
@@ -27,5 +28,6 @@ export function createProgram(): Command {
   registerEvalCommand(program);
   registerInspectCommand(program);
   registerModelCommand(program);
+  registerCalibrateCacheCommand(program);
   return program;
 }

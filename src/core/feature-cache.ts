@@ -21,7 +21,7 @@
 import type { FeatureUse } from './tick.js';
 
 /** The feature-cache policies. */
-export const FEATURE_CACHE_POLICIES = ['none', 'bwcache'] as const;
+export const FEATURE_CACHE_POLICIES = ['none', 'bwcache', 'teacache', 'fbcache'] as const;
 export type FeatureCachePolicyName = (typeof FEATURE_CACHE_POLICIES)[number];
 
 /** Feature-cache settings as given (API, session file, CLI); the resolver fills the rest. */
@@ -33,14 +33,36 @@ export interface FeatureCacheOptions {
   readonly interval?: number;
   /** The protected tail: `⌊s · lastStep⌋` steps when below 1, else `lastStep` steps (default 0.5). */
   readonly lastStep?: number;
+  /**
+   * teacache: the rescaling polynomial's coefficients, highest degree first (default: the
+   * model's calibration, `calibrations/<model name>.json`).
+   */
+  readonly coefficients?: readonly number[];
 }
 
 /** Resolved feature-cache settings. */
 export type FeatureCacheSettings =
   | { readonly policy: 'none' }
-  | { readonly policy: 'bwcache'; readonly threshold: number; readonly interval: number; readonly lastStep: number };
+  | { readonly policy: 'bwcache'; readonly threshold: number; readonly interval: number; readonly lastStep: number }
+  | { readonly policy: 'teacache'; readonly threshold: number; readonly coefficients?: readonly number[]; readonly inputRange?: readonly [number, number] }
+  | { readonly policy: 'fbcache'; readonly threshold: number };
 
 export const FEATURE_CACHE_DEFAULTS = { threshold: 0.15, interval: 3, lastStep: 0.5 } as const;
+/** Default thresholds per policy (docs/caching.md says why). */
+export const FEATURE_CACHE_THRESHOLDS = { bwcache: 0.15, teacache: 0.1, fbcache: 0.1 } as const;
+
+/**
+ * What the lane workers measure beyond the bwcache sums: `first-input` also compares layer 0's
+ * input of reusing members with the previous step's (and keeps it), for teacache;
+ * `first-residual` also measures layer 0's output residual change, for fbcache. Both also
+ * measure the whole stack's residual change at computed steps (calibration).
+ */
+export type FeatureTracking = 'first-input' | 'first-residual';
+
+/** The tracking a policy needs from the workers (none for bwcache). */
+export function featureTrackingOf(settings: FeatureCacheSettings): FeatureTracking | undefined {
+  return settings.policy === 'teacache' ? 'first-input' : settings.policy === 'fbcache' ? 'first-residual' : undefined;
+}
 
 /** No feature caching: every step computes. */
 export const NO_FEATURE_CACHE: FeatureCacheSettings = { policy: 'none' };
@@ -109,6 +131,14 @@ export interface MemberIndicator {
   readonly block: number;
   readonly stage: number;
   readonly indicator: number | null;
+  /** Layer 0's input, relative L1 change against the block's previous step (teacache). */
+  readonly firstInput?: number | null;
+  /** Layer 0's output residual, relative L1 change against the last computed step (fbcache). */
+  readonly firstResidual?: number | null;
+  /** The whole stack's residual, relative L1 change against the last computed step (calibration). */
+  readonly residual?: number | null;
+  /** The member reused this step (teacache reports layer 0's input change of reusing members too). */
+  readonly reused?: boolean;
 }
 
 /**
@@ -141,6 +171,8 @@ export function createFeatureCachePolicy(settings: FeatureCacheSettings, steps: 
   if (settings.policy === 'none') {
     return { settings, use: () => 'compute', observe: () => {}, forget: () => {}, triggerStep: () => null };
   }
+  if (settings.policy === 'teacache') return createTeaCachePolicy(settings, steps);
+  if (settings.policy === 'fbcache') return createFirstBlockPolicy(settings, steps);
   const { threshold, interval, lastStep } = settings;
   const lists = new Map<number, { trigger: number; list: boolean[] }>();
   return {
@@ -162,5 +194,222 @@ export function createFeatureCachePolicy(settings: FeatureCacheSettings, steps: 
     triggerStep(block) {
       return lists.get(block)?.trigger ?? null;
     },
+  };
+}
+
+/**
+ * A polynomial's value, coefficients highest degree first (Horner).
+ *
+ * @example
+ * ```ts
+ * polynomial([2, 0, 1], 3); // 19
+ * ```
+ */
+export function polynomial(coefficients: readonly number[], x: number): number {
+  let y = 0;
+  for (const c of coefficients) y = y * x + c;
+  return y;
+}
+
+/**
+ * Least-squares fit of a polynomial of `degree` to points (x, y); coefficients highest degree
+ * first. Normal equations in float64 on x centred and scaled to [−1, 1] (a calibration's x
+ * values may span a narrow range far from 0), solved by Gauss–Jordan elimination with partial
+ * pivoting, then expanded back to powers of x.
+ *
+ * @example
+ * ```ts
+ * fitPolynomial([0, 1, 2, 3], [1, 2, 5, 10], 2); // ≈ [1, 0, 1]
+ * ```
+ */
+export function fitPolynomial(xs: readonly number[], ys: readonly number[], degree: number): number[] {
+  if (xs.length !== ys.length) throw new Error(`fitPolynomial: ${xs.length} x values but ${ys.length} y values`);
+  if (xs.length < degree + 1) throw new Error(`fitPolynomial: a degree-${degree} fit needs at least ${degree + 1} points, got ${xs.length}`);
+  const lo = Math.min(...xs);
+  const hi = Math.max(...xs);
+  const centre = (lo + hi) / 2;
+  const scale = (hi - lo) / 2 || 1;
+  const n = degree + 1;
+  // a[i][j] = Σ u^(i+j), a[i][n] = Σ y·u^i with u = (x − centre) / scale (ascending powers).
+  const a = Array.from({ length: n }, () => new Array<number>(n + 1).fill(0));
+  xs.forEach((x, k) => {
+    const u = (x - centre) / scale;
+    const powers = [1];
+    for (let p = 1; p < 2 * n; p++) powers.push((powers[p - 1] as number) * u);
+    for (let i = 0; i < n; i++) {
+      const row = a[i] as number[];
+      for (let j = 0; j < n; j++) row[j] = (row[j] as number) + (powers[i + j] as number);
+      row[n] = (row[n] as number) + (ys[k] as number) * (powers[i] as number);
+    }
+  });
+  for (let c = 0; c < n; c++) {
+    let pivot = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs((a[r] as number[])[c] as number) > Math.abs((a[pivot] as number[])[c] as number)) pivot = r;
+    [a[c], a[pivot]] = [a[pivot] as number[], a[c] as number[]];
+    const row = a[c] as number[];
+    const d = row[c] as number;
+    if (Math.abs(d) < 1e-300) throw new Error('fitPolynomial: the points do not determine the polynomial (too few distinct x values)');
+    for (let r = 0; r < n; r++) {
+      if (r === c) continue;
+      const other = a[r] as number[];
+      const f = (other[c] as number) / d;
+      for (let j = c; j <= n; j++) other[j] = (other[j] as number) - f * (row[j] as number);
+    }
+  }
+  const inU = a.map((row, i) => (row[n] as number) / (row[i] as number));
+  // Σ a_i ((x − c)/s)^i = Σ_k x^k Σ_{i ≥ k} a_i s^−i C(i, k) (−c)^(i−k).
+  const binomial = (i: number, k: number) => {
+    let b = 1;
+    for (let j = 1; j <= k; j++) b = (b * (i - k + j)) / j;
+    return b;
+  };
+  const inX = Array.from({ length: n }, (_, k) => {
+    let sum = 0;
+    for (let i = k; i < n; i++) sum += ((inU[i] as number) / scale ** i) * binomial(i, k) * (-centre) ** (i - k);
+    return sum;
+  });
+  return inX.reverse();
+}
+
+/**
+ * TeaCache's decisions for one block, as a pure function of the layer-0 input changes it saw:
+ * `changes[t]` is the relative L1 change of layer 0's input from step t − 1 to step t (null at
+ * step 0). The runtime decides a step before its input is measured, so the change that step t
+ * would add to the accumulator is predicted by the last one measured (step t − 1's); the
+ * accumulator itself adds the measured changes. Step t computes when
+ * `acc + |p(changes[t − 1])| ≥ threshold` (then acc resets to 0), else reuses and
+ * acc += |p(changes[t])|. The first and last steps, and a step without a prediction, compute.
+ *
+ * @example
+ * ```ts
+ * // p(x) = x, threshold 0.25, changes 0.1 a step: two reuses between computed steps.
+ * formatComputeList(teacacheComputeList([null, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], [1, 0], 0.25)); // '11001001'
+ * ```
+ */
+export function teacacheComputeList(changes: readonly (number | null)[], coefficients: readonly number[], threshold: number): boolean[] {
+  const steps = changes.length;
+  const list: boolean[] = [];
+  let acc = 0;
+  for (let t = 0; t < steps; t++) {
+    const compute = teacacheDecides(t, steps, acc, t > 0 ? (changes[t - 1] ?? null) : null, coefficients, threshold);
+    list.push(compute);
+    acc = teacacheAccumulate(acc, compute, changes[t] ?? null, coefficients);
+  }
+  return list;
+}
+
+/** |p(x)|, x clamped to the calibration's input range when there is one (a degree-4 fit extrapolates wildly). */
+function rescaled(coefficients: readonly number[], x: number, range?: readonly [number, number]): number {
+  const clamped = range ? Math.min(range[1], Math.max(range[0], x)) : x;
+  return Math.abs(polynomial(coefficients, clamped));
+}
+
+function teacacheDecides(stage: number, steps: number, acc: number, lastChange: number | null, coefficients: readonly number[], threshold: number, range?: readonly [number, number]): boolean {
+  if (stage === 0 || stage >= steps - 1 || lastChange === null) return true;
+  return acc + rescaled(coefficients, lastChange, range) >= threshold;
+}
+
+function teacacheAccumulate(acc: number, computed: boolean, change: number | null, coefficients: readonly number[], range?: readonly [number, number]): number {
+  if (computed || change === null) return 0;
+  return acc + rescaled(coefficients, change, range);
+}
+
+function createTeaCachePolicy(settings: Extract<FeatureCacheSettings, { policy: 'teacache' }>, steps: number): FeatureCachePolicy {
+  const coefficients = settings.coefficients;
+  if (!coefficients || coefficients.length === 0) throw new Error("teacache needs the rescaling polynomial (featureCache.coefficients or the model's calibration file)");
+  const blocks = new Map<number, { acc: number; last: number | null; decided: Map<number, boolean> }>();
+  const state = (block: number) => {
+    let s = blocks.get(block);
+    if (!s) blocks.set(block, (s = { acc: 0, last: null, decided: new Map() }));
+    return s;
+  };
+  return {
+    settings,
+    use(block, stage) {
+      if (stage >= steps) return 'compute';
+      const s = state(block);
+      let compute = s.decided.get(stage);
+      if (compute === undefined) {
+        compute = teacacheDecides(stage, steps, s.acc, s.last, coefficients, settings.threshold, settings.inputRange);
+        s.decided.set(stage, compute);
+      }
+      return compute ? 'compute' : 'reuse';
+    },
+    observe(indicators) {
+      for (const { block, stage, firstInput = null } of indicators) {
+        if (stage >= steps) continue;
+        const s = state(block);
+        const computed = s.decided.get(stage) ?? true;
+        s.decided.delete(stage);
+        s.acc = teacacheAccumulate(s.acc, computed, firstInput, coefficients, settings.inputRange);
+        s.last = firstInput;
+      }
+    },
+    forget(block) {
+      blocks.delete(block);
+    },
+    triggerStep: () => null,
+  };
+}
+
+/**
+ * First-block caching's decisions for one block, the cheap version: the runtime decides a step
+ * before layer 0 runs on it, so it decides from the last computed step's measurement.
+ * `residualChanges[t]` is, at a computed step t, the relative L1 change of layer 0's output
+ * residual against the previous computed step (null at step 0 or at a reused step). Over the k
+ * steps between those two computed steps the change grew at about `change / k` a step, so the
+ * step j steps after the last computed one reuses while `j · change / k < threshold`. The first
+ * and last steps, and a step without a measurement yet, always compute.
+ *
+ * @example
+ * ```ts
+ * // residual change 0.04 a step, threshold 0.1: two reuses after each computed step.
+ * formatComputeList(fbcacheComputeList([null, 0.04, null, null, 0.12, null, null, null], 0.1)); // '11001001'
+ * ```
+ */
+export function fbcacheComputeList(residualChanges: readonly (number | null)[], threshold: number): boolean[] {
+  const steps = residualChanges.length;
+  const list: boolean[] = [];
+  let anchor: { stage: number; rate: number } | null = null;
+  let lastComputed = -1;
+  for (let t = 0; t < steps; t++) {
+    const compute = fbcacheDecides(t, steps, anchor, threshold);
+    list.push(compute);
+    if (compute) {
+      const change = residualChanges[t] ?? null;
+      if (change !== null && lastComputed >= 0) anchor = { stage: t, rate: change / (t - lastComputed) };
+      lastComputed = t;
+    }
+  }
+  return list;
+}
+
+function fbcacheDecides(stage: number, steps: number, anchor: { stage: number; rate: number } | null, threshold: number): boolean {
+  if (stage === 0 || stage >= steps - 1 || anchor === null) return true;
+  return !((stage - anchor.stage) * anchor.rate < threshold);
+}
+
+function createFirstBlockPolicy(settings: Extract<FeatureCacheSettings, { policy: 'fbcache' }>, steps: number): FeatureCachePolicy {
+  const blocks = new Map<number, { anchor: { stage: number; rate: number } | null; lastComputed: number }>();
+  return {
+    settings,
+    use(block, stage) {
+      if (stage >= steps) return 'compute';
+      return fbcacheDecides(stage, steps, blocks.get(block)?.anchor ?? null, settings.threshold) ? 'compute' : 'reuse';
+    },
+    observe(indicators) {
+      for (const { block, stage, firstResidual = null, reused } of indicators) {
+        if (stage >= steps || reused) continue;
+        // Step 0 always computes and reports nothing.
+        const s = blocks.get(block) ?? { anchor: null, lastComputed: 0 };
+        if (firstResidual !== null && stage > s.lastComputed) s.anchor = { stage, rate: firstResidual / (stage - s.lastComputed) };
+        s.lastComputed = stage;
+        blocks.set(block, s);
+      }
+    },
+    forget(block) {
+      blocks.delete(block);
+    },
+    triggerStep: () => null,
   };
 }

@@ -14,7 +14,7 @@ import type { LaneOptions } from './domain.js';
 import { InvalidOptionError } from './errors.js';
 import { cascadeSchedule, PARALLELISM_LEVELS, type CascadeSchedule } from './schedule.js';
 import type { ExecutorInfo } from './tick.js';
-import { FEATURE_CACHE_DEFAULTS, FEATURE_CACHE_POLICIES, NO_FEATURE_CACHE, type FeatureCacheSettings } from './feature-cache.js';
+import { FEATURE_CACHE_DEFAULTS, FEATURE_CACHE_POLICIES, FEATURE_CACHE_THRESHOLDS, NO_FEATURE_CACHE, type FeatureCacheSettings } from './feature-cache.js';
 
 /** Scheduled prompt switches per generation: the context slab holds one slot per prompt. */
 export const MAX_PROMPT_SWITCHES = 7;
@@ -88,17 +88,23 @@ export function mergeSettings(...sources: readonly (UncheckedInput | undefined)[
 export function resolveFeatureCache(input: unknown): FeatureCacheSettings {
   if (input === undefined) return NO_FEATURE_CACHE;
   if (!isPlainObject(input)) throw new InvalidOptionError('featureCache', '{ policy, threshold?, interval?, lastStep? }', input);
-  const { policy = 'none', threshold = FEATURE_CACHE_DEFAULTS.threshold, interval = FEATURE_CACHE_DEFAULTS.interval, lastStep = FEATURE_CACHE_DEFAULTS.lastStep, ...rest } = input;
+  const { policy = 'none', threshold: givenThreshold, interval = FEATURE_CACHE_DEFAULTS.interval, lastStep = FEATURE_CACHE_DEFAULTS.lastStep, coefficients, ...rest } = input;
   const unknown = Object.keys(rest)[0];
-  if (unknown !== undefined) throw new InvalidOptionError(`featureCache.${unknown}`, 'no such field (policy, threshold, interval, lastStep)', rest[unknown]);
+  if (unknown !== undefined) throw new InvalidOptionError(`featureCache.${unknown}`, 'no such field (policy, threshold, interval, lastStep, coefficients)', rest[unknown]);
   if (!(FEATURE_CACHE_POLICIES as readonly unknown[]).includes(policy)) {
     throw new InvalidOptionError('featureCache.policy', FEATURE_CACHE_POLICIES.map((p) => `"${p}"`).join(' or '), policy);
+  }
+  const threshold = givenThreshold ?? (policy === 'none' ? FEATURE_CACHE_DEFAULTS.threshold : FEATURE_CACHE_THRESHOLDS[policy as keyof typeof FEATURE_CACHE_THRESHOLDS]);
+  if (coefficients !== undefined && (!Array.isArray(coefficients) || coefficients.length === 0 || !coefficients.every((c) => typeof c === 'number' && Number.isFinite(c)))) {
+    throw new InvalidOptionError('featureCache.coefficients', 'a non-empty array of finite numbers (the teacache polynomial, highest degree first)', coefficients);
   }
   if (typeof threshold !== 'number' || !Number.isFinite(threshold) || threshold < 0) throw new InvalidOptionError('featureCache.threshold', 'a non-negative number (δ)', threshold);
   if (typeof interval !== 'number' || !Number.isInteger(interval) || interval < 1) throw new InvalidOptionError('featureCache.interval', 'a positive integer (R, steps reused between computed ones)', interval);
   if (typeof lastStep !== 'number' || !Number.isFinite(lastStep) || lastStep < 0 || (lastStep >= 1 && !Number.isInteger(lastStep))) {
     throw new InvalidOptionError('featureCache.lastStep', 'a number in [0, 1) (a share of the trigger step) or an integer ≥ 1 (steps)', lastStep);
   }
+  if (policy === 'teacache') return { policy, threshold, ...(coefficients ? { coefficients: [...(coefficients as number[])] } : {}) };
+  if (policy === 'fbcache') return { policy, threshold };
   return policy === 'none' ? NO_FEATURE_CACHE : { policy: 'bwcache', threshold, interval, lastStep };
 }
 

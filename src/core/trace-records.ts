@@ -132,7 +132,20 @@ export interface FeaturesRecord {
   readonly kind: 'features';
   readonly t: number;
   readonly tick: number;
-  readonly indicators: readonly { readonly block: number; readonly stage: number; readonly indicator: number | null; readonly trigger: number | null }[];
+  readonly indicators: readonly {
+    readonly block: number;
+    readonly stage: number;
+    readonly indicator: number | null;
+    readonly trigger: number | null;
+    /** Layer 0's input change (teacache: against the previous step, also for reusing members). */
+    readonly firstInput?: number | null;
+    /** fbcache: layer 0's output residual change against the last computed step. */
+    readonly firstResidual?: number | null;
+    /** teacache, fbcache: the layer stack's residual change against the last computed step. */
+    readonly residual?: number | null;
+    /** teacache: a reusing member (only its layer-0 input was measured). */
+    readonly reused?: boolean;
+  }[];
 }
 
 /** Last record of a generation. */

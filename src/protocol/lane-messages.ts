@@ -71,7 +71,7 @@ export interface ShareTask extends Omit<TickTask, 'kind'> {
    * residual and K/V at its last computed step (`engine/lanes/feature-store.ts`), one slot per
    * latent slot. Absent: no member reuses and nothing is stored.
    */
-  readonly featureStore?: { readonly buffer: SharedArrayBuffer; readonly slots: number; readonly slotLength: number };
+  readonly featureStore?: { readonly buffer: SharedArrayBuffer; readonly slots: number; readonly slotLength: number; readonly track?: 'first-input' | 'first-residual' };
 }
 
 /**
@@ -85,6 +85,12 @@ export interface MemberFeatureSums {
   readonly stage: number;
   readonly change: readonly number[];
   readonly base: readonly number[];
+  /** With `track`: layer 0's output residual, Σ|r − last| and Σ|last| (`first-residual`). */
+  readonly firstResidual?: readonly [number, number];
+  /** With `track`: the whole stack's residual, Σ|r − last| and Σ|last|. */
+  readonly residual?: readonly [number, number];
+  /** A reusing member (`first-input`): `change`, `base` hold layer 0's sums only. */
+  readonly reused?: boolean;
 }
 
 /**

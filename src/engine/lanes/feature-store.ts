@@ -24,6 +24,8 @@ export interface FeatureStore {
   readonly slots: number;
   /** Floats per slot. */
   readonly slotLength: number;
+  /** What the workers measure beyond bwcache's sums (`FeatureTracking`, core/feature-cache.ts). */
+  readonly track?: 'first-input' | 'first-residual';
 }
 
 /** Floats of one slot: (3·layers + 1) · tokens · width. */

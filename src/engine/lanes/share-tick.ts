@@ -10,6 +10,9 @@
  * plus the residual of their block's last computed step, and the tick's other members attend to
  * the K/V of that step. Computing members keep their layer inputs, residual and K/V in the store
  * and report the indicator's sums. Without a store the computation is the plain layered one.
+ * The store's `track` asks for more: `first-input` (teacache) also compares and keeps a reusing
+ * member's layer-0 input (its embedding), `first-residual` (fbcache) measures layer 0's output
+ * residual against the last computed step's; both measure the whole residual's change.
  */
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
@@ -159,7 +162,22 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
     const maskTensor = new ort.Tensor('float32', mask, [1, 1, computing * tpf, pastTokens + totalTokens]);
     const contextTensor = new ort.Tensor('float32', context, [1, m.text.maxTokens, m.text.contextDim]);
     const blockTokens = F * tpf;
-    const sums = keeps.map((s) => ({ block: s.member.block, stage: s.member.stage, change: [] as number[], base: [] as number[] }));
+    const track = store?.track;
+    type Sums = { block: number; stage: number; change: number[]; base: number[]; firstResidual?: [number, number]; residual?: [number, number]; reused?: boolean };
+    const sums: Sums[] = keeps.map((s) => ({ block: s.member.block, stage: s.member.stage, change: [] as number[], base: [] as number[] }));
+    // fbcache: layer 0's input at the last computed step, kept before it is overwritten.
+    const firstInputs: Float32Array[] = [];
+    if (track === 'first-input' && reusing.length > 0) {
+      // teacache: a reusing member's layer-0 input (its embedding) against the previous step's, then kept.
+      const t = performance.now();
+      for (const s of reusing) {
+        const n = (s.to - s.from) * rowFloats;
+        const kept = cachedOf(s.member).input(0).subarray(s.blockFrame * rowFloats, s.blockFrame * rowFloats + n);
+        const { change, base } = compareAndStore(embedded.subarray(s.local * rowFloats, s.local * rowFloats + n), kept, true);
+        sums.push({ block: s.member.block, stage: s.member.stage, change: [change], base: [base], reused: true });
+      }
+      featureMs += performance.now() - t;
+    }
     for (let l = 0; l < m.layers; l++) {
       if (keeps.length > 0) {
         // The indicator's sums against the block's last computed step, then this step's inputs kept.
@@ -167,6 +185,21 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
         keeps.forEach((s, i) => {
           const n = (s.to - s.from) * rowFloats;
           const kept = cachedOf(s.member).input(l).subarray(s.blockFrame * rowFloats, s.blockFrame * rowFloats + n);
+          if (track === 'first-residual' && l === 0) firstInputs[i] = kept.slice();
+          if (track === 'first-residual' && l === 1) {
+            // Layer 0's output residual now (h1 − h0) against the last computed step's (o1 − o0).
+            const h0 = hiddenIn.subarray(s.compact * rowFloats, s.compact * rowFloats + n);
+            const h1 = hidden.subarray(s.compact * rowFloats, s.compact * rowFloats + n);
+            const o0 = firstInputs[i] as Float32Array;
+            let change = 0;
+            let base = 0;
+            for (let k = 0; k < n; k++) {
+              const last = (kept[k] as number) - (o0[k] as number);
+              change += Math.abs((h1[k] as number) - (h0[k] as number) - last);
+              base += Math.abs(last);
+            }
+            (sums[i] as Sums).firstResidual = [change, base];
+          }
           const { change, base } = compareAndStore(hidden.subarray(s.compact * rowFloats, s.compact * rowFloats + n), kept, s.member.stage > 0);
           (sums[i] as { change: number[] }).change.push(change);
           (sums[i] as { base: number[] }).base.push(base);
@@ -224,12 +257,29 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
     let headInput = hidden;
     if (store) {
       const t = performance.now();
-      for (const s of keeps) {
+      keeps.forEach((s, j) => {
         const n = (s.to - s.from) * rowFloats;
         const a = s.compact * rowFloats;
         const residual = cachedOf(s.member).residual.subarray(s.blockFrame * rowFloats, s.blockFrame * rowFloats + n);
-        for (let i = 0; i < n; i++) residual[i] = (hidden[a + i] as number) - (hiddenIn[a + i] as number);
-      }
+        if (track !== undefined) {
+          // The stack's residual change against the last computed step (calibration; fbcache's
+          // layer-0 residual when the stack has one layer).
+          let change = 0;
+          let base = 0;
+          for (let i = 0; i < n; i++) {
+            const r = (hidden[a + i] as number) - (hiddenIn[a + i] as number);
+            const last = residual[i] as number;
+            change += Math.abs(r - last);
+            base += Math.abs(last);
+            residual[i] = r;
+          }
+          const into = sums[j] as Sums;
+          into.residual = [change, base];
+          if (track === 'first-residual' && m.layers < 2) into.firstResidual = [change, base];
+        } else {
+          for (let i = 0; i < n; i++) residual[i] = (hidden[a + i] as number) - (hiddenIn[a + i] as number);
+        }
+      });
       if (!allCompute) {
         headInput = new Float32Array(frames * rowFloats);
         for (const s of segments) {

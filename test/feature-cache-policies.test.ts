@@ -1,0 +1,125 @@
+/**
+ * The peer policies' decision logic against hand-computed sequences: teacache (accumulated,
+ * rescaled layer-0 input change) and fbcache (first-block residual change, decided from the last
+ * computed step), the polynomial fit of the calibration on synthetic data, and the policies'
+ * per-block objects agreeing with the pure lists.
+ */
+import { describe, expect, it } from 'vitest';
+import { createFeatureCachePolicy, fbcacheComputeList, fitPolynomial, formatComputeList, polynomial, teacacheComputeList, type MemberIndicator } from '../src/core/feature-cache.js';
+import { resolveFeatureCache } from '../src/core/options.js';
+
+/** Drives a policy over one block's steps with the given per-step measurements; returns its list. */
+function drive(policyName: 'teacache' | 'fbcache', threshold: number, measured: readonly (number | null)[], coefficients?: number[]): string {
+  const settings = policyName === 'teacache' ? { policy: policyName, threshold, coefficients: coefficients as number[] } : { policy: policyName, threshold };
+  const policy = createFeatureCachePolicy(settings, measured.length);
+  let list = '';
+  for (let stage = 0; stage < measured.length; stage++) {
+    const use = policy.use(0, stage);
+    list += use === 'compute' ? '1' : '0';
+    if (stage === 0) continue; // the workers report nothing at a block's first step
+    const value = measured[stage] ?? null;
+    const indicator: MemberIndicator =
+      policyName === 'teacache'
+        ? { block: 0, stage, indicator: null, firstInput: value, ...(use === 'reuse' ? { reused: true } : {}) }
+        : use === 'compute'
+          ? { block: 0, stage, indicator: null, firstResidual: value }
+          : { block: 0, stage, indicator: null };
+    // fbcache reports only computed members (a reused step runs no layer).
+    if (policyName === 'fbcache' && use === 'reuse') continue;
+    policy.observe([indicator]);
+  }
+  expect(policy.use(0, measured.length)).toBe('compute'); // the cache step
+  return list;
+}
+
+describe('teacache', () => {
+  it('accumulates the rescaled change and computes when the sum passes the threshold (hand-computed)', () => {
+    // p(x) = x, δ = 0.25, 0.1 a step: t1 computes (no prediction yet); t2: 0 + 0.1 < 0.25 reuse
+    // (acc 0.1); t3: 0.1 + 0.1 reuse (acc 0.2); t4: 0.2 + 0.1 ≥ 0.25 compute (acc 0); …; last computes.
+    const changes = [null, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1];
+    expect(formatComputeList(teacacheComputeList(changes, [1, 0], 0.25))).toBe('11001001');
+    expect(drive('teacache', 0.25, changes, [1, 0])).toBe('11001001');
+  });
+
+  it('rescales through the polynomial: p(x) = 2x doubles the change, so fewer reuses', () => {
+    const changes = [null, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1];
+    // 0.2 a step: t2 0 + 0.2 < 0.25 reuse (acc 0.2); t3 0.4 ≥ compute; t4 reuse; t5 compute; t6 reuse; t7 last.
+    expect(formatComputeList(teacacheComputeList(changes, [2, 0], 0.25))).toBe('11010101');
+    expect(drive('teacache', 0.25, changes, [2, 0])).toBe('11010101');
+  });
+
+  it('uses the measured change, not the prediction, in the sum; a large change forces a compute', () => {
+    // t2 predicted 0.05 → reuse, measured 0.3 → acc 0.3; t3: 0.3 + p(0.3) ≥ 0.25 → compute.
+    const changes = [null, 0.05, 0.3, 0.05, 0.05, 0.05];
+    expect(formatComputeList(teacacheComputeList(changes, [1, 0], 0.25))).toBe('110101');
+    expect(drive('teacache', 0.25, changes, [1, 0])).toBe('110101');
+  });
+
+  it('threshold 0 computes every step; the first and last always compute', () => {
+    expect(formatComputeList(teacacheComputeList([null, 0, 0, 0, 0], [1, 0], 0))).toBe('11111');
+    expect(formatComputeList(teacacheComputeList([null, 0, 0, 0, 0], [1, 0], 10))).toBe('11001');
+  });
+});
+
+describe('fbcache', () => {
+  it('reuses while the extrapolated first-block residual change stays below the threshold (hand-computed)', () => {
+    // t1 measures 0.04 against t0 (rate 0.04); t2 (0.04), t3 (0.08) reuse; t4 (0.12) computes and
+    // measures 0.12 over 3 steps (rate 0.04); t5, t6 reuse; t7 is the last step.
+    const changes = [null, 0.04, null, null, 0.12, null, null, null];
+    expect(formatComputeList(fbcacheComputeList(changes, 0.1))).toBe('11001001');
+    expect(drive('fbcache', 0.1, changes)).toBe('11001001');
+  });
+
+  it('a change above the threshold computes every step; a faster change shortens the runs', () => {
+    expect(formatComputeList(fbcacheComputeList([null, 0.2, 0.2, 0.2, 0.2, 0.2], 0.1))).toBe('111111');
+    // rate 0.06: one reuse (0.06), then compute (0.12); the second measure 0.18 over 2 → 0.09 a step: one reuse.
+    const changes = [null, 0.06, null, 0.18, null, 0.09, null];
+    expect(formatComputeList(fbcacheComputeList(changes, 0.1))).toBe('1101011');
+    expect(drive('fbcache', 0.1, changes)).toBe('1101011');
+  });
+});
+
+describe('the calibration fit', () => {
+  it('recovers a degree-4 polynomial from synthetic points', () => {
+    const truth = [3, -2, 0.5, 1.5, 0.01];
+    const xs = Array.from({ length: 40 }, (_, i) => 0.005 + i * 0.01);
+    const ys = xs.map((x) => polynomial(truth, x));
+    const fitted = fitPolynomial(xs, ys, 4);
+    fitted.forEach((c, i) => expect(c).toBeCloseTo(truth[i] as number, 6));
+  });
+
+  it('is the least-squares line through noisy points', () => {
+    // y = 2x + 1 with ± 0.1 alternating: the line is exact (the noise sums to zero, symmetric).
+    const xs = [0, 1, 2, 3];
+    const ys = [1.1, 2.9, 5.1, 6.9];
+    const [a, b] = fitPolynomial(xs, ys, 1) as [number, number];
+    expect(a).toBeCloseTo(1.96, 10);
+    expect(b).toBeCloseTo(1.06, 10);
+    expect(() => fitPolynomial([1, 2], [1, 2], 4)).toThrow(/at least 5 points/);
+  });
+});
+
+describe('options', () => {
+  it('fills per-policy thresholds and checks coefficients', () => {
+    expect(resolveFeatureCache({ policy: 'teacache' })).toEqual({ policy: 'teacache', threshold: 0.1 });
+    expect(resolveFeatureCache({ policy: 'fbcache' })).toEqual({ policy: 'fbcache', threshold: 0.1 });
+    expect(resolveFeatureCache({ policy: 'teacache', threshold: 0.2, coefficients: [1, 0] })).toEqual({ policy: 'teacache', threshold: 0.2, coefficients: [1, 0] });
+    expect(() => resolveFeatureCache({ policy: 'teacache', coefficients: [] })).toThrow(/featureCache\.coefficients/);
+    expect(() => resolveFeatureCache({ policy: 'fbcache', threshold: -1 })).toThrow(/featureCache\.threshold/);
+    expect(() => resolveFeatureCache({ policy: 'magcache' })).toThrow(/"none" or "bwcache" or "teacache" or "fbcache"/);
+  });
+});
+
+describe('calibrations', () => {
+  it('ship for both bundled models; a missing one fails naming the file', async () => {
+    const { loadCalibration, calibrationPath } = await import('../src/engine/model/calibration.js');
+    for (const name of ['block-cascade-sprites', 'block-cascade-default']) {
+      const calibration = loadCalibration(name);
+      expect(calibration.model).toBe(name);
+      expect(calibration.coefficients).toHaveLength(5);
+    }
+    const missing = calibrationPath('no-such-model');
+    expect(() => loadCalibration('no-such-model')).toThrow(missing);
+    expect(() => loadCalibration('no-such-model')).toThrow(/calibrate-cache/);
+  });
+});
