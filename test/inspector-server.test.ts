@@ -4,7 +4,7 @@
  * frame, the closing handshake — spoken from a raw socket.
  */
 import { spawn } from 'node:child_process';
-import { request } from 'node:http';
+import { createServer, request, type IncomingMessage } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,8 @@ import { InspectorServerError } from '../src/inspector/errors.js';
 import type { TraceModel } from '../src/inspector/model.js';
 import { startInspector, type Inspector } from '../src/inspector/server.js';
 import { parseTrace } from '../src/inspector/trace-file.js';
-import { acceptKey, encodeFrame } from '../src/inspector/websocket.js';
+import { acceptKey, acceptWebSocket, encodeFrame, type PushSocket } from '../src/inspector/websocket.js';
+import type { AddressInfo } from 'node:net';
 import type { TraceRecord } from '../src/core/trace-records.js';
 
 const FIXTURE = 'test/fixtures/p4-lanes.jsonl';
@@ -256,5 +257,46 @@ describe('inspector against clients that reset', () => {
       child.kill('SIGTERM');
     }
     await exited;
+  });
+});
+
+describe('WebSocket buffer limit', () => {
+  it('drops a client that floods pings and never reads the pongs', async () => {
+    const LIMIT = 256 * 1024;
+    const CAP = 64 * 1024 * 1024; // far past the limit plus both sides' kernel buffers
+    const server = createServer();
+    const accepted = new Promise<{ ws: PushSocket; socket: import('node:stream').Duplex }>((resolve) =>
+      server.on('upgrade', (req: IncomingMessage, socket) => resolve({ ws: acceptWebSocket(req, socket, LIMIT), socket })),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    let upgraded: import('node:stream').Duplex | undefined;
+    try {
+      const client = connect(port, '127.0.0.1');
+      client.on('error', () => undefined); // the server drops us: EPIPE / ECONNRESET expected
+      await new Promise((resolve) => client.on('connect', resolve));
+      client.write(`GET /live HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${KEY}\r\n\r\n`);
+      client.pause(); // never read: not the 101, not a pong
+      const { ws, socket } = await accepted;
+      upgraded = socket;
+      const gone = new Promise<void>((resolve) => ws.onClose(resolve));
+      const batch = Buffer.concat(Array.from({ length: 1024 }, () => masked(0x9, Buffer.alloc(125, 7))));
+      let sent = 0;
+      while (sent < CAP && !socket.destroyed && !client.destroyed) {
+        sent += batch.length;
+        if (!client.write(batch)) await Promise.race([new Promise((resolve) => client.once('drain', resolve)), gone]);
+      }
+      // The client can run ahead of the server's reading only by the kernel's buffers (a few MB):
+      // a server that keeps the limit has dropped it long before CAP; one that does not still
+      // holds the connection, with tens of MB of pongs queued.
+      expect(socket.destroyed).toBe(true);
+      await gone;
+      expect(ws.closed).toBe(true);
+      expect(sent).toBeLessThan(CAP);
+      client.destroy();
+    } finally {
+      upgraded?.destroy(); // an upgraded socket is no longer the HTTP server's to close
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -207,7 +207,17 @@ export function acceptWebSocket(req: IncomingMessage, socket: Duplex, maxBuffere
         if (frame.opcode === OPCODE.close) {
           // Echo the status code (the first two bytes), as the closing handshake asks.
           close(frame.payload.length >= 2 ? frame.payload.readUInt16BE(0) : CLOSE_CODES.normal);
-        } else if (frame.opcode === OPCODE.ping && !closeSent) socket.write(encodeFrame(OPCODE.pong, frame.payload));
+        } else if (frame.opcode === OPCODE.ping && !closeSent) {
+          // Pongs count against the same limit as records: a client that floods pings and never
+          // reads the answers must not grow the server's memory. It cannot read a close frame
+          // either, so the connection is dropped at once.
+          if (socket.writableLength > maxBufferedBytes) {
+            close(CLOSE_CODES.policy, 'client reads too slowly');
+            socket.destroy();
+            return;
+          }
+          socket.write(encodeFrame(OPCODE.pong, frame.payload));
+        }
         // Text, binary and pong frames from the page carry nothing the server needs.
       }
     } catch (err) {
