@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { createRuntime, type Runtime } from '../api/runtime.js';
 import type { Frame } from '../core/api-types.js';
 import type { Parallelism } from '../core/cascade-options.js';
-import type { FeatureCacheOptions } from '../core/feature-cache.js';
+import type { FeatureCacheOptions, FeatureCachePolicyName } from '../core/feature-cache.js';
 import { median } from '../core/median.js';
 import { parsePrompt } from '../data/prompt.js';
 import { frameDrift } from '../quality/drift.js';
@@ -19,7 +19,7 @@ import { videoSsim } from '../quality/ssim.js';
 
 /** One configuration of a setting: a policy (none: δ null) through an execution mode. */
 export interface CachingConfig {
-  readonly policy: 'none' | 'bwcache';
+  readonly policy: FeatureCachePolicyName;
   readonly threshold: number | null;
   readonly exec: string;
 }
@@ -50,7 +50,7 @@ export interface CachingBenchOptions {
 /** One configuration's figures. */
 export interface CachingRecord {
   readonly steps: number;
-  readonly policy: 'none' | 'bwcache';
+  readonly policy: FeatureCachePolicyName;
   readonly threshold: number | null;
   readonly exec: string;
   readonly parallelism: Parallelism;
@@ -78,12 +78,22 @@ export interface CachingRecord {
 const IDENTICAL_DB = 99;
 
 /**
+ * The peer policies `bench --caching` measures beside bwcache (through `layered`): teacache at
+ * its paper's two thresholds (0.1 and 0.2 of accumulated, calibrated change) and fbcache at 0.1.
+ */
+export const PEER_POLICIES: readonly Omit<CachingConfig, 'exec'>[] = [
+  { policy: 'teacache', threshold: 0.1 },
+  { policy: 'teacache', threshold: 0.2 },
+  { policy: 'fbcache', threshold: 0.1 },
+];
+
+/**
  * The default plan: at P0 on 1 lane, none (joint, the reference; layered) and bwcache at each δ
  * (layered); at P4 on 2 lanes, none (joint, the reference; lanes; layered) and bwcache at each δ
- * through lanes and through layered.
+ * through lanes and through layered; the peer policies (`PEER_POLICIES`) through layered at both.
  */
-export function defaultCachingSettings(thresholds: readonly number[]): CachingSetting[] {
-  const bw = (exec: string) => thresholds.map((threshold): CachingConfig => ({ policy: 'bwcache', threshold, exec }));
+export function defaultCachingSettings(thresholds: readonly number[], peers: readonly Omit<CachingConfig, 'exec'>[] = PEER_POLICIES): CachingSetting[] {
+  const bw = (exec: string) => [...thresholds.map((threshold): CachingConfig => ({ policy: 'bwcache', threshold, exec })), ...(exec === 'layered' ? peers.map((p) => ({ ...p, exec })) : [])];
   return [
     { parallelism: 0, lanes: 1, configs: [{ policy: 'none', threshold: null, exec: 'joint' }, { policy: 'none', threshold: null, exec: 'layered' }, ...bw('layered')] },
     {
@@ -100,7 +110,7 @@ export function defaultCachingSettings(thresholds: readonly number[]): CachingSe
   ];
 }
 
-const featureCacheOf = (c: CachingConfig): FeatureCacheOptions => (c.policy === 'none' ? { policy: 'none' } : { policy: 'bwcache', threshold: c.threshold as number });
+const featureCacheOf = (c: CachingConfig): FeatureCacheOptions => (c.policy === 'none' ? { policy: 'none' } : { policy: c.policy, threshold: c.threshold as number });
 
 async function generate(runtime: Runtime, request: { seed: number; blocks: number; prompt: string }, steps: number, parallelism: Parallelism, c: CachingConfig) {
   const before = runtime.stats();

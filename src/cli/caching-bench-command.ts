@@ -1,11 +1,11 @@
 /**
  * `block-cascade bench --caching`: block-wise feature caching against no caching on the bundled
  * trained model (`src/bench/caching-bench.ts`, docs/caching.md): P0 on one lane and P4 on two,
- * bwcache at several δ, speed and quality, a table on stdout, optional JSON and SVG plot.
+ * bwcache at several δ, teacache at two thresholds and fbcache at one, speed and quality, a table on stdout, optional JSON and SVG plot.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { cachingPlot, cachingTable, defaultCachingSettings, runCachingBench } from '../bench/caching-bench.js';
+import { cachingPlot, cachingTable, defaultCachingSettings, PEER_POLICIES, runCachingBench } from '../bench/caching-bench.js';
 import { machineInfo } from '../bench/report.js';
 
 /** The thresholds `bench --caching` measures: the default δ, and lower ones for models whose indicator is small. */
@@ -36,7 +36,7 @@ async function writeOut(file: string, text: string): Promise<void> {
  */
 export async function runCachingBenchCommand(options: CachingBenchFlags): Promise<number> {
   const steps = typeof options.steps === 'number' ? options.steps : 32;
-  process.stderr.write(`block-cascade bench --caching: models/sprites, ${steps} steps, δ ∈ {${CACHING_THRESHOLDS.join(', ')}}, ${options.blocks} blocks × ${options.repeats} repeats\n`);
+  process.stderr.write(`block-cascade bench --caching: models/sprites, ${steps} steps, bwcache δ ∈ {${CACHING_THRESHOLDS.join(', ')}}, ${PEER_POLICIES.map((p) => `${p.policy} δ = ${p.threshold}`).join(', ')}, ${options.blocks} blocks × ${options.repeats} repeats\n`);
   const records = await runCachingBench({
     steps,
     settings: defaultCachingSettings(CACHING_THRESHOLDS),
@@ -49,6 +49,6 @@ export async function runCachingBenchCommand(options: CachingBenchFlags): Promis
   });
   process.stdout.write(`${cachingTable(records)}\n`);
   if (options.json !== undefined) await writeOut(options.json, `${JSON.stringify({ machine: machineInfo(), steps, records }, null, 2)}\n`);
-  if (options.plot !== undefined) await writeOut(options.plot, `${cachingPlot(records, `bwcache on the bundled model, ${steps} steps`)}\n`);
+  if (options.plot !== undefined) await writeOut(options.plot, `${cachingPlot(records, `feature caching on the bundled model, ${steps} steps`)}\n`);
   return 0;
 }
