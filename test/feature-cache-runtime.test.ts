@@ -7,6 +7,9 @@
  * step: δ = 1.5 makes every block trigger at its first comparable step (step 1, a zero-step
  * tail), which exercises reuse as much as possible.
  */
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Frame, type Runtime } from '../src/index.js';
 import type { FeatureCacheOptions } from '../src/core/feature-cache.js';
@@ -102,6 +105,26 @@ describe('feature caching on real lanes', () => {
     }
   }
 
+  it('teacache on a model without a calibration fails naming the file; featureCache.coefficients stands in for it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bc-uncalibrated-'));
+    try {
+      await cp(RANDOM_MODEL, dir, { recursive: true });
+      const manifest = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as { name: string };
+      await writeFile(join(dir, 'model.json'), JSON.stringify({ ...manifest, name: 'uncalibrated-test-model' }));
+      const runtime = await createRuntime({ lanes: 1, model: dir });
+      try {
+        await expect(generate(runtime, 0, { policy: 'teacache' })).rejects.toThrow(/calibrations[/\\]uncalibrated-test-model\.json.*calibrate-cache/);
+        const run = await generate(runtime, 0, { policy: 'teacache', threshold: 1.2, coefficients: [0.5, 0] });
+        expect(run.frames).toHaveLength(BLOCKS * 3);
+        expect(run.reused).toBeGreaterThan(0);
+      } finally {
+        await runtime.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reused steps change the frames; a trigger that never comes (δ = 0) changes no byte of layered mode\'s frames', async () => {
     const none = await generate(one, 0, { policy: 'none' }, 'layered');
     const cached = await generate(one, 0, bwcache);
@@ -175,5 +198,15 @@ describe('feature caching on real lanes', () => {
     const layered = await generate(two, 4, bwcache);
     // The lanes split blocks across lanes: float rounding only.
     expect(frameDrift(a.frames, layered.frames).maxAbs).toBeLessThanOrEqual(2);
+  });
+
+  it('the peers through lanes execution: repeat byte for byte on 2 lanes and reuse', async () => {
+    for (const [name, options] of peers) {
+      const a = await generate(two, 4, options, 'lanes');
+      const b = await generate(two, 4, options, 'lanes');
+      expect(same(a.frames, b.frames), name).toBe(true);
+      expect(a.reused, name).toBeGreaterThan(0);
+      expect(b.reused, name).toBe(a.reused);
+    }
   });
 });
