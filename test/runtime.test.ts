@@ -95,6 +95,27 @@ describe('runtime, sequential (P0)', () => {
     expect(Buffer.concat(again.map((f) => f.rgb)).equals(Buffer.concat(fresh.map((f) => f.rgb)))).toBe(true);
   });
 
+  it('ends the wait of a generation aborted behind another: it never runs, the lock passes on in order', async () => {
+    const before = oneLane.stats().forwards;
+    // The first generation holds the runtime until its frames are drained.
+    const first = oneLane.generate({ ...request, blocks: 2 })[Symbol.asyncIterator]();
+    const head = await first.next();
+    const controller = new AbortController();
+    const waiting = oneLane.generate({ ...request, blocks: 50 }, { signal: controller.signal })[Symbol.asyncIterator]();
+    const second = waiting.next();
+    const third = collect(oneLane.generate({ ...request, blocks: 2 }));
+    controller.abort();
+    // Settles while the first still holds the runtime (without the fix it would wait for it: a hang here).
+    await expect(second).rejects.toBeInstanceOf(GenerationAbortedError);
+    const rest = await collect({ [Symbol.asyncIterator]: () => first });
+    expect([head.value as Frame, ...rest]).toHaveLength(2 * oneLane.manifest.framesPerBlock);
+    expect(await third).toHaveLength(2 * oneLane.manifest.framesPerBlock);
+    // Only the first and the third ran: five forwards a block, none of the aborted one's 50 blocks.
+    expect(oneLane.stats().forwards - before).toBe(20);
+    // Aborted before the start: the same typed error.
+    await expect(collect(oneLane.generate(request, { signal: AbortSignal.abort() }))).rejects.toBeInstanceOf(GenerationAbortedError);
+  }, 20_000);
+
   it('counts forwards: five per block', async () => {
     const before = oneLane.stats().forwards;
     await collect(oneLane.generate({ ...request, blocks: 3 }));

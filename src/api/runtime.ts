@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { asLaneId } from '../core/domain.js';
 import type { Frame, GenerateOptions, GenerateRequest, RuntimeOptions, RuntimeStartup, RuntimeStats } from '../core/api-types.js';
+import { GenerationAbortedError } from '../core/errors.js';
 import type { ModelManifest } from '../core/manifest-types.js';
 import { resolveGeneration, resolveLanes, resolveSettings, type ResolveContext, type UncheckedInput } from '../core/options.js';
 import type { GenerationSession, SessionOptions } from '../core/session-types.js';
@@ -107,12 +108,17 @@ export class Runtime {
     // Everything that can reject the request happens before the generation lock is taken.
     const resolved = resolveGeneration(request, [this.#defaults, settingsOf(options)], this.#context);
     if (this.#closed) throw new Error('the runtime is closed');
-    options.signal?.throwIfAborted();
+    const { signal } = options;
+    if (signal?.aborted) throw new GenerationAbortedError(signal.reason);
     const previous = this.#idle;
     let release!: () => void;
-    this.#idle = new Promise((resolve) => (release = resolve));
-    await previous;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    // The lock passes on only when the generation before has ended, even if this one is
+    // aborted while it waits (and so releases at once).
+    this.#idle = previous.then(() => mine);
     try {
+      // An abort while waiting behind another generation ends the wait: this one never runs.
+      await waitOrAbort(previous, signal);
       const host = {
         manifest: this.manifest,
         lanes: this.lanes,
@@ -185,4 +191,23 @@ export async function createRuntime(options: RuntimeOptions & RuntimeInternals =
     throw error;
   }
   return new Runtime(m, lanes, memory, defaults, { ...options, startup: { createMs: performance.now() - started, warmUpMs } });
+}
+
+/**
+ * Waits for `previous`, or rejects with {@link GenerationAbortedError} as soon as `signal` aborts.
+ *
+ * @throws {GenerationAbortedError} when the signal aborts first (or had aborted).
+ */
+function waitOrAbort(previous: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return previous;
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => reject(new GenerationAbortedError(signal.reason));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    void previous.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      if (signal.aborted) onAbort();
+      else resolve();
+    });
+  });
 }
