@@ -3,13 +3,15 @@
  * layered graphs): with the residual and K/V cached at the same step from the same input, a
  * reused step gives what the computed step gave, within 1e-5, also for a computing member that
  * attends to the reusing one's cached K/V. A reused step writes neither the store nor the KV
- * cache.
+ * cache. The peers' tracking (fbcache: layer 0's residual; teacache: a reusing member's layer-0
+ * input) measures against the right step.
  */
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSchedule } from '../src/core/sampler.js';
 import type { FeatureUse } from '../src/core/tick.js';
 import { memberTask } from '../src/engine/executors/joint.js';
+import { resetExchange } from '../src/engine/lanes/exchange.js';
 import { featureSlot, type FeatureStore } from '../src/engine/lanes/feature-store.js';
 import { runShare, type LayeredSessions } from '../src/engine/lanes/share-tick.js';
 import type { LaneWorkerData } from '../src/engine/lanes/worker-data.js';
@@ -56,8 +58,9 @@ describe('a reused step', () => {
   const input = (slot: number, phase: number) => slotView(memory.latents, slot).map((_, i) => Math.sin(i * 0.05 + phase));
 
   /** One tick over `members` (block, stage, latent slot, use), from the given latents; returns each member's latents after the step. */
-  async function tick(members: readonly { block: number; stage: number; slot: number; use: FeatureUse; x: Float32Array }[]): Promise<{ after: Float32Array[]; result: Awaited<ReturnType<typeof runShare>> }> {
+  async function tick(members: readonly { block: number; stage: number; slot: number; use: FeatureUse; x: Float32Array }[], track?: 'first-input' | 'first-residual'): Promise<{ after: Float32Array[]; result: Awaited<ReturnType<typeof runShare>> }> {
     for (const member of members) slotView(memory.latents, member.slot).set(member.x);
+    resetExchange(memory.exchange); // as the executors do before every tick (an aborted tick leaves it aborted)
     const F = m.framesPerBlock;
     const task: ShareTask = {
       kind: 'share',
@@ -71,7 +74,7 @@ describe('a reused step', () => {
       cacheSlots: null,
       frames: { from: 0, to: members.length * F },
       lanes: 1,
-      featureStore: store,
+      featureStore: track ? { ...store, track } : store,
     };
     const result = await runShare(task, sessions, slotView(memory.contexts, 0).slice(), data);
     return { after: members.map((member) => slotView(memory.latents, member.slot).slice()), result };
@@ -128,5 +131,42 @@ describe('a reused step', () => {
     const x = input(7, 0.1);
     await expect(tick([{ block: 5, stage: 0, slot: 7, use: 'reuse', x }])).rejects.toThrow(/cannot reuse features at stage/);
     await expect(tick([{ block: 5, stage: STEPS, slot: 7, use: 'reuse', x }])).rejects.toThrow(/cannot reuse features at stage cache/);
+  });
+
+  it('fbcache tracking: layer 0\'s residual and the stack residual, against the last computed step', async () => {
+    const x = input(2, 0.9);
+    await tick([{ block: 6, stage: 2, slot: 2, use: 'compute', x }], 'first-residual');
+    const same = await tick([{ block: 6, stage: 2, slot: 2, use: 'compute', x }], 'first-residual'); // same input, same step
+    const [s0] = same.result.featureSums ?? [];
+    expect(s0?.firstResidual?.[0]).toBe(0);
+    expect(s0?.firstResidual?.[1]).toBeGreaterThan(0);
+    // The stored residual is rounded to float32, the new one compared in float64: rounding only.
+    expect(s0?.residual?.[1]).toBeGreaterThan(0);
+    expect((s0?.residual?.[0] as number) / (s0?.residual?.[1] as number)).toBeLessThan(1e-6);
+    const moved = await tick([{ block: 6, stage: 3, slot: 2, use: 'compute', x: input(2, 1.4) }], 'first-residual');
+    const [s1] = moved.result.featureSums ?? [];
+    expect(s1?.firstResidual?.[0]).toBeGreaterThan(0);
+    expect(s1?.residual?.[0]).toBeGreaterThan(0);
+    // Without tracking, nothing beyond bwcache's sums.
+    const plain = await tick([{ block: 6, stage: 5, slot: 2, use: 'compute', x }]);
+    expect(plain.result.featureSums?.[0]?.firstResidual).toBeUndefined();
+  });
+
+  it('teacache tracking: a reusing member reports layer 0\'s input change against the previous step and keeps its input', async () => {
+    const x = input(1, 0.2);
+    await tick([{ block: 7, stage: 2, slot: 1, use: 'compute', x }], 'first-input');
+    const kept = featureSlot(store, m, 1);
+    const residualBefore = kept.residual.slice();
+    const reusedSame = await tick([{ block: 7, stage: 3, slot: 1, use: 'reuse', x }], 'first-input');
+    expect(reusedSame.result.featureSums).toEqual([{ block: 7, stage: 3, change: [0], base: [expect.any(Number)], reused: true }]);
+    const y = input(1, 0.6);
+    const reusedMoved = await tick([{ block: 7, stage: 4, slot: 1, use: 'reuse', x: y }], 'first-input');
+    const [s] = reusedMoved.result.featureSums ?? [];
+    expect(s?.change[0]).toBeGreaterThan(0);
+    // Compared with the previous (reused) step's input, which was kept: the same input again changes nothing.
+    const again = await tick([{ block: 7, stage: 5, slot: 1, use: 'reuse', x: y }], 'first-input');
+    expect(again.result.featureSums?.[0]?.change).toEqual([0]);
+    // The residual is still the last computed step's.
+    expect(kept.residual).toEqual(residualBefore);
   });
 });
