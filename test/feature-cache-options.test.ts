@@ -82,7 +82,7 @@ describe('featureCache in session files and flags', () => {
     expect((fromFile as Error).message).toMatch(/session\.json: field "featureCache\.interval": expected a positive integer/);
     await expect(plan(base, { featureCache: { policy: 'bwcache', threshold: -1 } })).rejects.toThrow(/^option --feature-cache-threshold: expected a non-negative number/);
     await expect(plan(base, { featureCache: { policy: 'bogus' } })).rejects.toThrow(/^option --feature-cache: expected "none" or "bwcache"/);
-    expect(() => decodeSessionFile({ ...base, featureCache: { policy: 3 } }, 'x.json')).toThrow(/x\.json: field "featureCache\.policy": expected "none" or "bwcache", got 3/);
+    expect(() => decodeSessionFile({ ...base, featureCache: { policy: 3 } }, 'x.json')).toThrow(/x\.json: field "featureCache\.policy": expected "none", "bwcache", "teacache" or "fbcache", got 3/);
     expect(() => decodeSessionFile({ ...base, featureCache: { delta: 3 } }, 'x.json')).toThrow(/field "featureCache\.delta": is not a featureCache field/);
   });
 

@@ -66,8 +66,9 @@ export interface GenerateOptions {
   readonly steps?: number;
   /**
    * Block-wise feature caching for this generation (overrides the runtime's field by field):
-   * `{ policy: 'bwcache', threshold?: 0.15, interval?: 3, lastStep?: 0.5 }` or `{ policy: 'none' }`
-   * (the default). See docs/caching.md.
+   * `{ policy: 'bwcache', threshold?: 0.15, interval?: 3, lastStep?: 0.5 }`,
+   * `{ policy: 'teacache', threshold?: 0.1, coefficients? }`, `{ policy: 'fbcache', threshold?: 0.1 }`
+   * or `{ policy: 'none' }` (the default). See docs/caching.md.
    */
   readonly featureCache?: FeatureCacheOptions;
   /**

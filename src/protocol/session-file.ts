@@ -41,7 +41,7 @@ export interface SessionFile {
   /** Denoising steps per block (default: the model's sampler). */
   readonly steps?: number;
   /** Block-wise feature caching: `{ "policy": "bwcache", "threshold": 0.15, "interval": 3, "lastStep": 0.5 }` (docs/caching.md). */
-  readonly featureCache?: { readonly policy?: string; readonly threshold?: number; readonly interval?: number; readonly lastStep?: number };
+  readonly featureCache?: { readonly policy?: string; readonly threshold?: number; readonly interval?: number; readonly lastStep?: number; readonly coefficients?: readonly number[] };
   /** Frame rate of the video (GIF playback and the clock of `atSecond` entries). */
   readonly fps?: number;
   /**
@@ -149,17 +149,18 @@ export const SESSION_FIELDS = {
   exec: field(Schema.String, 'an execution mode ("joint", "lanes")'),
   recache: field(Schema.String, '"on" or "off" (re-cache at prompt switches; sequential mode only)'),
   steps: field(Schema.Number, 'a number of denoising steps per block'),
-  featureCache: field(Schema.Object, 'an object { "policy": "none" | "bwcache", "threshold"?, "interval"?, "lastStep"? }'),
+  featureCache: field(Schema.Object, 'an object { "policy": "none" | "bwcache" | "teacache" | "fbcache", "threshold"?, "interval"?, "lastStep"?, "coefficients"? }'),
   fps: field(Schema.Number.pipe(Schema.positive(), Schema.filter(Number.isFinite)), 'a positive number of frames per second'),
   timeline: field(Schema.Array(Schema.Unknown), 'an array of { "atBlock": k, "prompt": "…" }, { "atSecond": t, "prompt": "…" } or { "atBlock": k, "stop": true }'),
 } as const;
 
 /** The fields of `featureCache`, typed only: the options resolver checks their values. */
 const FEATURE_CACHE_FIELDS = {
-  policy: field(Schema.String, '"none" or "bwcache"'),
+  policy: field(Schema.String, '"none", "bwcache", "teacache" or "fbcache"'),
   threshold: field(Schema.Number, 'a number (δ)'),
   interval: field(Schema.Number, 'a number of steps (R)'),
   lastStep: field(Schema.Number, 'a number (the protected tail)'),
+  coefficients: field(Schema.Array(Schema.Number), 'an array of numbers (the teacache polynomial)'),
 } as const;
 
 const FeatureCacheSchema = Schema.Struct({
@@ -167,6 +168,7 @@ const FeatureCacheSchema = Schema.Struct({
   threshold: Schema.optionalWith(FEATURE_CACHE_FIELDS.threshold.schema, { exact: true }),
   interval: Schema.optionalWith(FEATURE_CACHE_FIELDS.interval.schema, { exact: true }),
   lastStep: Schema.optionalWith(FEATURE_CACHE_FIELDS.lastStep.schema, { exact: true }),
+  coefficients: Schema.optionalWith(FEATURE_CACHE_FIELDS.coefficients.schema, { exact: true }),
 });
 
 /** The fields of a timeline entry, with what each must be. */

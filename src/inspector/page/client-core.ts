@@ -130,7 +130,7 @@ function drawMeta() {
     ? 'waiting for a generation…'
     : [meta.model, 'P' + meta.parallelism + ' (Δ = ' + m.lag + ')', (m.stages.length - 1) + ' steps', meta.exec + ' execution', meta.lanes + (meta.lanes === 1 ? ' lane' : ' lanes'),
        meta.attention, 'recache ' + meta.recache, 'seed ' + meta.seed, meta.blocks + ' blocks × ' + meta.framesPerBlock + ' frames']
-      .concat(meta.featureCache ? [meta.featureCache.policy + ' δ = ' + meta.featureCache.threshold + ', R = ' + meta.featureCache.interval] : []).join(' · ');
+      .concat(meta.featureCache ? [meta.featureCache.policy + ' δ = ' + meta.featureCache.threshold + (meta.featureCache.interval === undefined ? '' : ', R = ' + meta.featureCache.interval)] : []).join(' · ');
   const count = $('forward-count');
   count.dataset.count = String(m.forwards);
   const reused = m.diagonal.cells.filter((c) => c.reused).length;
