@@ -62,6 +62,32 @@ describe('runtime: bounded memory', () => {
   });
 });
 
+describe('runtime: bounded actors', () => {
+  it('keeps the supervisor\'s children bounded over 60 blocks at P0 and 30 at P4 lanes: finished block and decode actors are stopped', async () => {
+    let sizes: number[] = [];
+    const runtime = await createRuntime({
+      lanes: 2,
+      inspect: (event: InspectionEvent) => {
+        if (event.type !== '@xstate.snapshot') return;
+        const snapshot = event.snapshot as unknown as { machine?: { id?: string }; children?: Record<string, unknown> } | undefined;
+        if (snapshot?.machine?.id === 'supervisor' && snapshot.children) sizes.push(Object.keys(snapshot.children).length);
+      },
+    });
+    try {
+      for (const [blocks, cascade] of [[60, {}], [30, { parallelism: 4, exec: 'lanes' }]] as const) {
+        sizes = [];
+        expect(await drain(runtime.generate({ seed: 5, blocks, prompt: 'red ball moving left' }, { cascade }))).toBe(blocks * runtime.manifest.framesPerBlock);
+        expect(sizes.length).toBeGreaterThan(blocks);
+        // The KV pool, at most five blocks in flight and their decodes: never one per block.
+        expect(Math.max(...sizes)).toBeLessThanOrEqual(1 + 2 * 5 + 2);
+        expect(sizes.at(-1)).toBeLessThanOrEqual(1);
+      }
+    } finally {
+      await runtime.close();
+    }
+  });
+});
+
 describe('runtime: bad input and failures', () => {
   it('rejects bad options with the option named', async () => {
     await expect(createRuntime({ lanes: 0 })).rejects.toThrow(/option "lanes": expected a positive integer, got 0/);

@@ -245,18 +245,22 @@ export const supervisorMachine = setup({
             }
           }),
         },
+        // A finished child is stopped (removed from the supervisor's children): kept, every
+        // block would leave two actors behind until the generation ends.
         'xstate.done.actor.block.*': {
-          actions: assign(({ context, event }) => {
+          actions: enqueueActions(({ context, event, enqueue }) => {
             const block = Number(event.type.slice('xstate.done.actor.block.'.length));
             const marked = { ...context, progress: { ...context.progress, [block]: stageCount(context.schedule) } };
-            return { progress: marked.progress, ...recycle(marked, block) };
+            enqueue.assign({ progress: marked.progress, ...recycle(marked, block) });
+            enqueue.stopChild(`block.${block}`);
           }),
         },
         'xstate.done.actor.decode.*': {
-          actions: assign(({ context, event }) => {
+          actions: enqueueActions(({ context, event, enqueue }) => {
             const block = (event as DecodeDoneEvent).output.block;
             const marked = { ...context, decodedBlocks: [...context.decodedBlocks, block] };
-            return { decodedBlocks: marked.decodedBlocks, ...recycle(marked, block) };
+            enqueue.assign({ decodedBlocks: marked.decodedBlocks, ...recycle(marked, block) });
+            enqueue.stopChild(`decode.${block}`);
           }),
         },
         'block.failed': {
