@@ -7,6 +7,7 @@ import { DEFAULT_VOCABULARY } from '../tools/model-builder/config.js';
 import { ModelPackageError } from '../src/engine/model/errors.js';
 import { loadModelPackage, readManifest, validateModelGraphs } from '../src/engine/model/loader.js';
 import { decodeManifest } from '../src/engine/model/manifest.js';
+import { defaultModelDir } from '../src/engine/model/paths.js';
 import type { ModelManifest } from '../src/core/manifest-types.js';
 import { tokenizePrompt } from '../src/engine/model/tokenizer.js';
 
@@ -182,6 +183,22 @@ describe('graph validation against the manifest', () => {
     expect(err.message).toContain('layer_0.onnx: input "context" dim 2 is 32');
     expect(err.message).toContain('vae_decoder.onnx: output "frames" dim 3 is 32 but model.json video.height is 64');
     expect(err.message).not.toContain('video.width');
+  });
+
+  it('runs a decoder whose frame size is symbolic once, and names the file and video when it disagrees', async () => {
+    // The bundled model's VAE decoder leaves height and width symbolic: the metadata cannot disagree.
+    const dir = join(root, 'symbolic-video');
+    await cp(defaultModelDir(), dir, { recursive: true });
+    const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as Record<string, any>;
+    const { height, width } = json.video as { height: number; width: number };
+    await expect(loadModelPackage(dir)).resolves.toBeDefined();
+    json.video = { height: height / 2, width: width / 2 };
+    await writeFile(join(dir, 'model.json'), JSON.stringify(json));
+    const err = await failure(loadModelPackage(dir));
+    expect(err.code).toBe('E_MODEL_GRAPH_MISMATCH');
+    expect(err.field).toBe('video');
+    expect(err.file).toBe(join(dir, 'vae_decoder.onnx'));
+    expect(err.message).toContain(`output "frames" is [1, ${json.framesPerBlock}, 3, ${height}, ${width}] for one block, but model.json video is ${height / 2}×${width / 2}`);
   });
 
   it('catches a graph with the wrong inputs (head file replaced by the embed graph)', async () => {

@@ -205,7 +205,13 @@ async function decode(task: DecodeTask, { vaeDecoder }: Sessions): Promise<Decod
   const { outputs, runMs } = await timedRun(vaeDecoder, {
     latents: new ort.Tensor('float32', latent.slice(), latentDims),
   });
-  const rgb = toRgbBytes(output(outputs, 'frames'), framesPerBlock, m.video.height, m.video.width);
+  const planar = output(outputs, 'frames');
+  // Never read a decoder's output past its end (black frames): the loader checks the size, but
+  // a package loaded without validation reaches here unchecked.
+  if (planar.length !== framesPerBlock * 3 * m.video.height * m.video.width) {
+    throw new Error(`${data.files.vaeDecoder}: output "frames" has ${planar.length} values for one block, but model.json video is ${m.video.height}×${m.video.width} with framesPerBlock ${framesPerBlock} (${framesPerBlock * 3 * m.video.height * m.video.width} values)`);
+  }
+  const rgb = toRgbBytes(planar, framesPerBlock, m.video.height, m.video.width);
   // Copied by structured clone (Piscina transfers only a top-level return value); a block's
   // frames are a few kilobytes.
   return { rgb, runMs, workerMs: performance.now() - start };

@@ -8,7 +8,7 @@
  */
 import { access, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { InferenceSession } from 'onnxruntime-node';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { MANIFEST_FILE, packageGraphs, type DimSpec, type GraphSpec, type PackageGraph, type TensorSpec } from './contract.js';
 import { ModelPackageError, issue, modelPackageError, type ModelPackageIssue } from './errors.js';
 import { decodeManifest } from './manifest.js';
@@ -203,6 +203,28 @@ async function openGraph(dir: string, g: PackageGraph): Promise<InferenceSession
 }
 
 /**
+ * The VAE decoder's real frame size, when its graph leaves height or width symbolic (so the
+ * metadata check above cannot see a disagreement): one run on zero latents of one block. A
+ * decoder that makes frames of another size than `video` says would otherwise be read past its
+ * end and give black frames.
+ */
+async function probeDecoderSize(file: string, m: ModelManifest, session: InferenceSession): Promise<ModelPackageIssue[]> {
+  const meta = session.outputMetadata.find((o) => o.name === 'frames');
+  if (meta === undefined || !meta.isTensor || (!isDynamic(meta.shape[3] as number | string) && !isDynamic(meta.shape[4] as number | string))) return [];
+  const dims = [1, m.framesPerBlock, m.latent.channels, m.latent.height, m.latent.width];
+  const latents = new Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
+  let shape: readonly number[];
+  try {
+    shape = ((await session.run({ latents })) as Record<string, Tensor>)['frames']?.dims ?? [];
+  } catch (cause) {
+    return [issue(file, 'frames', `cannot be run on zero latents of one block [${dims.join(', ')}] to check its frame size (${String(cause)})`)];
+  }
+  const [, frames, channels, height, width] = shape;
+  if (shape.length === 5 && frames === m.framesPerBlock && channels === 3 && height === m.video.height && width === m.video.width) return [];
+  return [issue(file, 'video', `output "frames" is [${shape.join(', ')}] for one block, but ${MANIFEST_FILE} video is ${m.video.height}×${m.video.width} (height×width) with framesPerBlock ${m.framesPerBlock}: expected [1, ${m.framesPerBlock}, 3, ${m.video.height}, ${m.video.width}]`)];
+}
+
+/**
  * Opens every ONNX file of the package with ONNX Runtime and checks its inputs and outputs
  * (names, element types, ranks, fixed dims, and that per-call dims are left dynamic) against
  * the contract that `manifest` implies (see `contract.ts`). All files are checked; the error
@@ -223,7 +245,9 @@ export async function validateModelGraphs(dir: string, manifest: ModelManifest):
   for (const g of packageGraphs(manifest)) {
     const session = await openGraph(dir, g);
     try {
-      issues.push(...checkGraph(join(dir, g.file), g.spec, session));
+      const found = checkGraph(join(dir, g.file), g.spec, session);
+      issues.push(...found);
+      if (g.role === 'vaeDecoder' && found.length === 0) issues.push(...(await probeDecoderSize(join(dir, g.file), manifest, session)));
     } finally {
       await session.release();
     }
