@@ -2,12 +2,15 @@
  * End-to-end `block-cascade run` with the bundled default model (the trained `models/sprites`).
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, ROOT } from './support/cli.js';
 import { decodeGif } from './support/gif-decode.js';
+import { OutputError } from '../src/output/errors.js';
+import { GifWriter } from '../src/output/gif.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -39,7 +42,42 @@ describe('block-cascade run', () => {
     const pngs = (await readdir(framesDir)).filter((f) => /^frame-\d{5}\.png$/.test(f)).sort();
     expect(pngs).toHaveLength(expected);
     expect(pngs[0]).toBe('frame-00000.png');
+    // Written under a temporary name and renamed: none is left behind.
+    expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect((await readdir(framesDir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   }, 180_000);
+
+  it('refuses an unwritable --out or --frames-dir before generating, naming the path', async () => {
+    const folder = join(dir, 'a-folder.gif');
+    await mkdir(folder, { recursive: true });
+    const file = join(dir, 'a-file');
+    await writeFile(file, 'x');
+    for (const [flags, named] of [
+      [['--out', folder], `${folder}: is a folder`],
+      [['--out', join(dir, 'ok.gif'), '--frames-dir', join(file, 'frames')], join(file, 'frames')],
+    ] as const) {
+      const trace = join(dir, `refused-${flags.length}-${named.length}.jsonl`);
+      const { code, stderr } = await runCli(['run', 'examples/sessions/sprite.json', '--blocks', '2', '--no-stdin', '--trace', trace, ...flags]);
+      expect(code).not.toBe(0);
+      expect(stderr).toContain(named);
+      // Refused before the trace was opened and the model loaded: nothing was generated.
+      expect(existsSync(trace)).toBe(false);
+    }
+  }, 120_000);
+
+  it('writes the GIF atomically and names it when the write fails', async () => {
+    const frame = { index: 0, block: 0, width: 2, height: 2, rgb: new Uint8Array(12) };
+    const path = join(dir, 'atomic.gif');
+    const gif = new GifWriter(path, { fps: 8 });
+    gif.add(frame as never);
+    // A folder appears where the GIF goes after the check: the rename fails, named, no temporary left.
+    await mkdir(join(path, 'inside'), { recursive: true });
+    const err = await gif.finish().then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(OutputError);
+    expect((err as OutputError).code).toBe('E_OUTPUT_WRITE');
+    expect((err as Error).message).toMatch(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot write`));
+    expect((await readdir(dir)).filter((f) => f.startsWith('.atomic.gif.'))).toEqual([]);
+  });
 
   it('follows a session timeline: switches, and a stop that ends the video at its block', async () => {
     const framesDir = join(dir, 'switch');

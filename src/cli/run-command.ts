@@ -10,6 +10,7 @@ import type { Frame, GenerateRequest } from '../core/api-types.js';
 import { GifWriter } from '../output/gif.js';
 import { openTraceOutputs } from './trace-outputs.js';
 import type { TraceSink } from '../trace/tracer.js';
+import { checkOutputFile, checkOutputFolder } from '../output/output-file.js';
 import { writePngFrame } from '../output/png.js';
 import type { Runtime } from '../api/runtime.js';
 import { SIGINT_EXIT_CODE, onInterrupt, untilStopped } from './interrupt.js';
@@ -115,6 +116,11 @@ export async function runSession(sessionPath: string, options: RunOptions): Prom
   // Created before the model loads so that a bad --fps fails at once.
   const gif = out === undefined ? undefined : new GifWriter(out, { fps: plan.fps });
   const outputs = [out, options.framesDir === undefined ? undefined : `${options.framesDir}/`, options.trace, options.chromeTrace].filter((o) => o !== undefined);
+
+  // Checked before the model loads and the first forward: an unwritable output must not be
+  // found after the whole generation.
+  if (out !== undefined) await checkOutputFile(out);
+  if (options.framesDir !== undefined) await checkOutputFolder(options.framesDir);
 
   const interrupt = onInterrupt();
   let runtime: Runtime | undefined;

@@ -10,7 +10,9 @@ export type OutputErrorCode =
   /** An option (e.g. `fps`) is invalid. */
   | 'E_OUTPUT_OPTION'
   /** A writer was used after `finish()`, or finished with no frames. */
-  | 'E_OUTPUT_STATE';
+  | 'E_OUTPUT_STATE'
+  /** The file or folder cannot be written (a folder where a file goes, no permission, a full disk). */
+  | 'E_OUTPUT_WRITE';
 
 /**
  * An output could not be written.

@@ -3,13 +3,12 @@
  * writer that encodes each frame as it arrives, so that a long generation keeps only the
  * compressed GIF in memory, not every RGB frame.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { Frame } from '../core/api-types.js';
 import { OutputError } from './errors.js';
 import { checkFrame } from './frame-check.js';
 import { gifenc, type GifEncoderStream } from './gifenc.js';
 import { indexFrame } from './palette.js';
+import { writeFileAtomic } from './output-file.js';
 
 /** Options of the GIF writers. */
 export interface GifOptions {
@@ -111,9 +110,9 @@ export async function writeGif(path: string, frames: readonly Frame[], options: 
   await writeBytes(path, gif.finish());
 }
 
+/** Writes the file atomically (temporary name, then rename), naming it on failure. */
 async function writeBytes(path: string, bytes: Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, bytes);
+  await writeFileAtomic(path, bytes);
 }
 
 /**

@@ -2,11 +2,11 @@
  * PNG frame output (pngjs): one lossless RGB file per frame, `frame-00000.png`, … named by the
  * frame's index in the video, so files written as frames stream in sort in video order.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import type { Frame } from '../core/api-types.js';
 import { checkFrame } from './frame-check.js';
+import { writeFileAtomic } from './output-file.js';
 
 /**
  * File name of a frame: `frame-` and its video index padded to five digits.
@@ -48,8 +48,7 @@ export function encodePng(frame: Frame, where = 'PNG'): Buffer {
 export async function writePngFrame(dir: string, frame: Frame): Promise<string> {
   const path = join(dir, pngFrameName(frame.index));
   const bytes = encodePng(frame, path);
-  await mkdir(dir, { recursive: true });
-  await writeFile(path, bytes);
+  await writeFileAtomic(path, bytes);
   return path;
 }
 
