@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planSession } from '../src/api/session-plan.js';
 import { InvalidOptionError } from '../src/core/errors.js';
-import { mergeSettings, resolveGeneration, resolveLanes, resolveSettings, type ResolveContext } from '../src/core/options.js';
+import { MAX_LANES_ENV, maxLanes, mergeSettings, resolveGeneration, resolveLanes, resolveSettings, type ResolveContext } from '../src/core/options.js';
+import { createRuntime } from '../src/api/runtime.js';
 import { EXECUTORS } from '../src/engine/executors/registry.js';
 import { decodeSessionFile, SessionFileError } from '../src/protocol/session-file.js';
 import { flagName } from '../src/cli/generation-flags.js';
@@ -51,6 +52,23 @@ describe('resolveSettings', () => {
     expect(() => resolveGeneration({ seed: 1, blocks: 8, prompt: 'red', switches: [{ atBlock: 9, prompt: 'x' }] }, [], context)).toThrow(/option "switches\[0\]\.atBlock": expected an integer in \(0, 8\)/);
     expect(() => resolveLanes(0)).toThrow(InvalidOptionError);
     expect(() => resolveLanes([{ device: 'tpu' as never, threads: 1 }])).toThrow(/option "lanes\[0\]\.device"/);
+  });
+
+  it('bounds real lanes: 4 per core, or BLOCK_CASCADE_MAX_LANES; a runtime refuses more before starting one', async () => {
+    expect(maxLanes(16)).toBe(4 * 16);
+    expect(maxLanes(16, '100')).toBe(100);
+    expect(maxLanes(16, 'many')).toBe(64);
+    expect(resolveLanes(4, 4)).toHaveLength(4);
+    expect(() => resolveLanes(5, 4)).toThrow(/option "lanes": expected at most 4 \(4 per core; BLOCK_CASCADE_MAX_LANES raises it\), got 5/);
+    expect(() => resolveLanes(Array.from({ length: 5 }, () => ({ device: 'cpu', threads: 1 }) as const), 4)).toThrow(/option "lanes": expected at most 4 lanes/);
+    const before = process.env[MAX_LANES_ENV];
+    process.env[MAX_LANES_ENV] = '1';
+    try {
+      await expect(createRuntime({ lanes: 2 })).rejects.toThrow(/option "lanes": expected at most 1/);
+    } finally {
+      if (before === undefined) delete process.env[MAX_LANES_ENV];
+      else process.env[MAX_LANES_ENV] = before;
+    }
   });
 });
 

@@ -8,7 +8,7 @@ import { asLaneId } from '../core/domain.js';
 import type { Frame, GenerateOptions, GenerateRequest, RuntimeOptions, RuntimeStartup, RuntimeStats } from '../core/api-types.js';
 import { GenerationAbortedError } from '../core/errors.js';
 import type { ModelManifest } from '../core/manifest-types.js';
-import { resolveGeneration, resolveLanes, resolveSettings, type ResolveContext, type UncheckedInput } from '../core/options.js';
+import { MAX_LANES_ENV, maxLanes, resolveGeneration, resolveLanes, resolveSettings, type ResolveContext, type UncheckedInput } from '../core/options.js';
 import type { GenerationSession, SessionOptions } from '../core/session-types.js';
 import { executorKind } from '../engine/executors/registry.js';
 import { Lane } from '../engine/lanes/lane.js';
@@ -168,7 +168,7 @@ export class Runtime {
  */
 export async function createRuntime(options: RuntimeOptions & RuntimeInternals = {}): Promise<Runtime> {
   const started = performance.now();
-  const laneOptions = resolveLanes(options.lanes);
+  const laneOptions = resolveLanes(options.lanes, maxLanes(availableParallelism(), process.env[MAX_LANES_ENV]));
   const defaults = settingsOf(options);
   const pkg = await loadModelPackage(options.model ?? defaultModelDir());
   const m = pkg.manifest;

@@ -205,21 +205,44 @@ export function resolveGeneration(request: GenerateRequest, sources: readonly (U
   return { request: resolvedRequest, settings, schedule: cascadeSchedule(settings.steps, settings.parallelism) };
 }
 
+/** Real lanes allowed per core of this machine: each is a worker thread with its own ONNX sessions. */
+export const MAX_LANES_PER_CORE = 4;
+/** Environment variable that sets another upper bound on real lanes (a positive integer). */
+export const MAX_LANES_ENV = 'BLOCK_CASCADE_MAX_LANES';
+
+/**
+ * The most real lanes a runtime may start on a machine of `cores` cores:
+ * {@link MAX_LANES_PER_CORE} per core, or `override` (the value of `BLOCK_CASCADE_MAX_LANES`)
+ * when it is a positive integer. The simulator's virtual lanes are not limited.
+ *
+ * @example
+ * ```ts
+ * maxLanes(os.availableParallelism(), process.env.BLOCK_CASCADE_MAX_LANES); // 64 on 16 cores
+ * ```
+ */
+export function maxLanes(cores: number, override?: string): number {
+  const set = Number(override);
+  return override !== undefined && Number.isInteger(set) && set > 0 ? set : MAX_LANES_PER_CORE * Math.max(1, cores);
+}
+
 /**
  * The lanes of a runtime: a count of CPU lanes (one thread each) or explicit lane options.
+ * At most `max` (the runtime passes {@link maxLanes}): a thousand lanes would start a thousand threads.
  *
  * @example
  * ```ts
  * resolveLanes(2); // [{ device: 'cpu', threads: 1 }, { device: 'cpu', threads: 1 }]
  * ```
  */
-export function resolveLanes(lanes: number | readonly LaneOptions[] | undefined): readonly LaneOptions[] {
+export function resolveLanes(lanes: number | readonly LaneOptions[] | undefined, max = Number.POSITIVE_INFINITY): readonly LaneOptions[] {
   if (lanes === undefined) return [{ device: 'cpu', threads: 1 }];
   if (typeof lanes === 'number') {
     if (!Number.isInteger(lanes) || lanes < 1) throw new InvalidOptionError('lanes', 'a positive integer', lanes);
+    if (lanes > max) throw new InvalidOptionError('lanes', `at most ${max} (${MAX_LANES_PER_CORE} per core; ${MAX_LANES_ENV} raises it)`, lanes);
     return Array.from({ length: lanes }, () => ({ device: 'cpu', threads: 1 }) as const);
   }
   if (!Array.isArray(lanes) || lanes.length === 0) throw new InvalidOptionError('lanes', 'a positive integer or at least one { device, threads }', lanes);
+  if (lanes.length > max) throw new InvalidOptionError('lanes', `at most ${max} lanes (${MAX_LANES_PER_CORE} per core; ${MAX_LANES_ENV} raises it)`, `${lanes.length} lanes`);
   lanes.forEach((lane, i) => {
     if (!/^(cpu|cuda:\d+)$/.test(String(lane?.device))) throw new InvalidOptionError(`lanes[${i}].device`, '"cpu" or "cuda:N"', lane?.device);
     if (!Number.isInteger(lane.threads) || lane.threads < 1) throw new InvalidOptionError(`lanes[${i}].threads`, 'a positive integer', lane.threads);
