@@ -8,6 +8,7 @@
  * `CHROMIUM_PATH`. No sleeps: every wait is for a condition, with a timeout.
  */
 import { existsSync } from 'node:fs';
+import { request } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceOptionError } from '../examples/embed-service/errors.js';
@@ -189,6 +190,30 @@ describe('embed service in headless Chromium', () => {
     expect(await post('prompt=blue', 'application/x-www-form-urlencoded')).toMatchObject({ status: 415 });
     expect(await post(JSON.stringify({ prompt: 'x'.repeat(5000) }))).toMatchObject({ status: 413 });
     expect(await post(`{"prompt": "${BLUE}"}`)).toMatchObject({ status: 409, body: { error: { code: 'NO_SESSION' } } });
+  });
+
+  it('answers only by its own name and its own origin: no DNS rebinding, no cross-site <img> starting a session', async () => {
+    const port = Number(new URL(service.url).port);
+    const ask = (method: string, path: string, headers: Record<string, string>, body?: string) =>
+      new Promise<{ status: number; code: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (d: string) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, code: (JSON.parse(text || '{}') as { error?: { code: string } }).error?.code ?? '' }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    const before = (await status(service)).session;
+    const json = { 'Content-Type': 'application/json' };
+    expect(await ask('GET', '/status', { Host: `attacker.example:${port}` })).toEqual({ status: 403, code: 'FORBIDDEN_HOST' });
+    expect(await ask('POST', '/prompt', { ...json, Host: `attacker.example:${port}` }, `{"prompt": "${BLUE}"}`)).toEqual({ status: 403, code: 'FORBIDDEN_HOST' });
+    expect(await ask('POST', '/prompt', { ...json, Origin: 'http://attacker.example' }, `{"prompt": "${BLUE}"}`)).toEqual({ status: 403, code: 'FORBIDDEN_ORIGIN' });
+    // What a browser sends for <img src="http://127.0.0.1:PORT/stream"> on another site's page.
+    expect(await ask('GET', '/stream', { 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Dest': 'image' })).toEqual({ status: 403, code: 'FORBIDDEN_ORIGIN' });
+    expect(await status(service)).toMatchObject({ session: before, viewers: 0 });
+    // Its own name and origin pass.
+    expect((await ask('GET', '/status', { Host: `localhost:${port}`, Origin: `http://localhost:${port}`, 'Sec-Fetch-Site': 'same-origin' })).status).toBe(200);
   });
 
   it('close() ends the open streams, then the service is gone', async () => {

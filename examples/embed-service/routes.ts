@@ -28,6 +28,30 @@ export interface RouteContext {
   /** Open long-lived responses (streams, events), ended when the service closes. */
   readonly open: Set<ServerResponse>;
   readonly closing: () => boolean;
+  /**
+   * The `Host` values this service answers (`127.0.0.1:PORT`, `localhost:PORT`, …), or null to
+   * answer any (listening on every interface, where the names it is reached by are unknown).
+   */
+  readonly hosts?: () => readonly string[] | null;
+}
+
+/**
+ * The guard in front of every route: a web page elsewhere must not reach the service through a
+ * rebound DNS name (the Host check), call it from its scripts (the Origin check), or start a
+ * session by embedding `/stream` in an `<img>` (browsers mark such requests
+ * `Sec-Fetch-Site: cross-site`; requests without the header, as from curl, pass).
+ *
+ * @throws {HttpError} 403 `FORBIDDEN_HOST` or `FORBIDDEN_ORIGIN`.
+ */
+function guard(req: IncomingMessage, ctx: RouteContext): void {
+  const hosts = ctx.hosts?.() ?? null;
+  if (hosts === null) return;
+  const host = String(req.headers.host ?? '').toLowerCase();
+  if (!hosts.includes(host)) throw new HttpError(403, 'FORBIDDEN_HOST', `unexpected Host ${JSON.stringify(req.headers.host ?? null)}: use http://${hosts[0]}/`);
+  const origin = req.headers.origin;
+  if (origin !== undefined && !hosts.some((h) => origin.toLowerCase() === `http://${h}`)) throw new HttpError(403, 'FORBIDDEN_ORIGIN', `origin ${origin} may not use this service`);
+  const site = req.headers['sec-fetch-site'];
+  if (site === 'cross-site' || site === 'same-site') throw new HttpError(403, 'FORBIDDEN_ORIGIN', `a ${site} request may not use this service`);
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, ctx: RouteContext) => void | Promise<void>;
@@ -133,6 +157,7 @@ const ROUTES: Record<string, Partial<Record<string, Handler>>> = {
  */
 export async function route(req: IncomingMessage, res: ServerResponse, ctx: RouteContext): Promise<void> {
   try {
+    guard(req, ctx);
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const methods = ROUTES[path];
     if (methods === undefined) throw new HttpError(404, 'NOT_FOUND', `no route ${path}; try ${Object.keys(ROUTES).join(', ')}`);

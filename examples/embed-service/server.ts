@@ -57,7 +57,13 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   });
   const open = new Set<ServerResponse>();
   let closing = false;
-  const ctx: RouteContext = { channel, vocabulary: runtime.manifest.text.vocabulary, startPrompt: o.prompt, open, closing: () => closing };
+  let bound = 0;
+  // Loopback and named hosts answer only by their own names; every interface (0.0.0.0, ::)
+  // cannot know the names it is reached by and answers any (the operator's choice).
+  const wildcard = o.host === '0.0.0.0' || o.host === '::';
+  const own = o.host.includes(':') ? `[${o.host}]` : o.host;
+  const hosts = () => (wildcard ? null : [...new Set([`${own}`, '127.0.0.1', 'localhost', '[::1]'])].map((h) => `${h.toLowerCase()}:${bound}`));
+  const ctx: RouteContext = { channel, vocabulary: runtime.manifest.text.vocabulary, startPrompt: o.prompt, open, closing: () => closing, hosts };
   const server = createServer((req, res) => void route(req, res, ctx));
   try {
     server.listen(o.port, o.host);
@@ -67,6 +73,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     throw error;
   }
   const { port } = server.address() as AddressInfo;
+  bound = port;
   let closed: Promise<void> | null = null;
   return {
     url: urlOf(o.host, port),
