@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, ROOT } from './support/cli.js';
+import { BIN, runCli, ROOT } from './support/cli.js';
 import { decodeGif } from './support/gif-decode.js';
 import { OutputError } from '../src/output/errors.js';
 import { GifWriter } from '../src/output/gif.js';
@@ -64,6 +64,31 @@ describe('block-cascade run', () => {
       expect(existsSync(trace)).toBe(false);
     }
   }, 120_000);
+
+  it('stops on SIGTERM as on Ctrl-C: the runtime closes, the trace ends with its end record, exit 143', async () => {
+    const trace = join(dir, 'sigterm.jsonl');
+    const child = spawn(process.execPath, [BIN, 'run', 'examples/sessions/sprite.json', '--blocks', '100000', '--trace', trace, '--out', join(dir, 'sigterm.gif')], {
+      cwd: ROOT,
+      env: { ...process.env, BLOCK_CASCADE_FROM_SOURCE: '1', BLOCK_CASCADE_DEBUG: '' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    let stderr = '';
+    // A switch typed on stdin is answered once the generation runs: then SIGTERM.
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+        if (stderr.includes('switched to')) resolve();
+      });
+      void exited.then((code) => reject(new Error(`exited ${code} before generating: ${stderr}`)));
+      child.stdin.write('blue ball moving up\n');
+    });
+    child.kill('SIGTERM');
+    expect(await exited).toBe(143);
+    expect(stderr).toContain('terminated, stopping');
+    const records = (await readFile(trace, 'utf8')).trimEnd().split('\n').map((line) => JSON.parse(line) as { kind: string; outcome?: string });
+    expect(records.at(-1)).toMatchObject({ kind: 'end', outcome: 'aborted' });
+  }, 60_000);
 
   it('writes the GIF atomically and names it when the write fails', async () => {
     const frame = { index: 0, block: 0, width: 2, height: 2, rgb: new Uint8Array(12) };

@@ -19,7 +19,7 @@ import { defaultModelDir, packageRoot } from '../engine/model/paths.js';
 import { MANIFEST_FILE } from '../engine/model/contract.js';
 import type { Runtime } from '../api/runtime.js';
 import type { RuntimeOptions } from '../core/api-types.js';
-import { SIGINT_EXIT_CODE, onInterrupt } from './interrupt.js';
+import { onInterrupt } from './interrupt.js';
 import { addGenerationFlags, runtimeSettings, type GenerationFlags } from './generation-flags.js';
 import { parseNonNegativeInt, parsePositiveInt } from './options.js';
 import type { Measurement } from '../bench/measure.js';
@@ -158,7 +158,7 @@ async function interruptible(body: (scope: BenchScope) => Promise<void>): Promis
     });
     return 0;
   } catch (err) {
-    if (interrupt.signal.aborted) return SIGINT_EXIT_CODE;
+    if (interrupt.signal.aborted) return interrupt.exitCode;
     throw err;
   } finally {
     await Promise.all(opened.map((r) => r.close()));

@@ -13,7 +13,7 @@ import { evalMarkdown, formatEvalTable } from '../eval/eval-report.js';
 import { machineInfo, reportedModelDir } from '../bench/report.js';
 import { defaultModelDir } from '../engine/model/paths.js';
 import type { Runtime } from '../api/runtime.js';
-import { SIGINT_EXIT_CODE, onInterrupt } from './interrupt.js';
+import { onInterrupt } from './interrupt.js';
 import { parsePositiveInt } from './options.js';
 import { reportError } from './report-error.js';
 
@@ -90,7 +90,7 @@ export async function runEvalCommand(options: EvalOptions): Promise<number> {
     if (options.markdown !== undefined) await writeMarkdown(options.markdown, evalMarkdown(result, ctx));
     return 0;
   } catch (err) {
-    if (interrupt.signal.aborted) return SIGINT_EXIT_CODE;
+    if (interrupt.signal.aborted) return interrupt.exitCode;
     throw err;
   } finally {
     bar?.stop();

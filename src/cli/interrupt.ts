@@ -7,10 +7,15 @@
 /** Exit status of a process stopped by SIGINT (128 + 2), as shells report it. */
 export const SIGINT_EXIT_CODE = 130;
 
-/** An abort signal wired to Ctrl-C. */
+/** Exit status of a process stopped by SIGTERM (128 + 15). */
+export const SIGTERM_EXIT_CODE = 143;
+
+/** An abort signal wired to Ctrl-C and SIGTERM. */
 export interface Interrupt {
   readonly signal: AbortSignal;
-  /** Removes the SIGINT handler (restoring Node's default: exit). */
+  /** The exit status for the signal that came: 130 (SIGINT) or 143 (SIGTERM). */
+  readonly exitCode: number;
+  /** Removes the SIGINT and SIGTERM handlers (restoring Node's default: exit). */
   dispose(): void;
 }
 
@@ -29,13 +34,27 @@ export interface Interrupt {
  */
 export function onInterrupt(): Interrupt {
   const controller = new AbortController();
-  const handler = (): void => {
-    if (controller.signal.aborted) process.exit(SIGINT_EXIT_CODE);
-    process.stderr.write('\nblock-cascade: interrupted, stopping (Ctrl-C again to quit now)\n');
-    controller.abort(new Error('interrupted by Ctrl-C'));
+  let exitCode = SIGINT_EXIT_CODE;
+  // SIGTERM (a service manager, `kill`, a container stopping) is handled as Ctrl-C is: the
+  // generation stops, the runtime closes, the trace gets its `end` record.
+  const handler = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) process.exit(exitCode);
+    exitCode = signal === 'SIGTERM' ? SIGTERM_EXIT_CODE : SIGINT_EXIT_CODE;
+    process.stderr.write(`\nblock-cascade: ${signal === 'SIGTERM' ? 'terminated' : 'interrupted'}, stopping (Ctrl-C again to quit now)\n`);
+    controller.abort(new Error(signal === 'SIGTERM' ? 'terminated by SIGTERM' : 'interrupted by Ctrl-C'));
   };
   process.on('SIGINT', handler);
-  return { signal: controller.signal, dispose: () => process.off('SIGINT', handler) };
+  process.on('SIGTERM', handler);
+  return {
+    signal: controller.signal,
+    get exitCode() {
+      return exitCode;
+    },
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
 }
 
 /**

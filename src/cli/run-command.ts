@@ -13,7 +13,7 @@ import type { TraceSink } from '../trace/tracer.js';
 import { checkOutputFile, checkOutputFolder } from '../output/output-file.js';
 import { writePngFrame } from '../output/png.js';
 import type { Runtime } from '../api/runtime.js';
-import { SIGINT_EXIT_CODE, onInterrupt, untilStopped } from './interrupt.js';
+import { onInterrupt, untilStopped } from './interrupt.js';
 import { addGenerationFlags, flagName, type GenerationFlags } from './generation-flags.js';
 import { parseNonNegativeInt, parsePort, parsePositiveInt, parsePositiveNumber } from './options.js';
 import { progressReporter } from './progress.js';
@@ -98,7 +98,7 @@ async function generateInto(
 }
 
 /**
- * Runs a session file; returns the exit status (0, or 130 when interrupted). Errors are thrown.
+ * Runs a session file; returns the exit status (0; 130 after Ctrl-C, 143 after SIGTERM). Errors are thrown.
  *
  * @example
  * ```ts
@@ -138,7 +138,7 @@ export async function runSession(sessionPath: string, options: RunOptions): Prom
     return 0;
   } catch (err) {
     interrupted = interrupt.signal.aborted;
-    if (interrupted) return SIGINT_EXIT_CODE;
+    if (interrupted) return interrupt.exitCode;
     throw err;
   } finally {
     await runtime?.close();
