@@ -22,6 +22,17 @@ describe('block-cascade inspect', () => {
     expect(r.stderr).toBe(`block-cascade: ${bad}:2: state record without field "state"\n`);
   });
 
+  it('reads a trace whose last line a crash cut off, with a warning naming the line', async () => {
+    const text = readFileSync(FIXTURE, 'utf8');
+    const cut = join(dir, 'cut.jsonl');
+    writeFileSync(cut, text.slice(0, text.trimEnd().lastIndexOf('\n') + 20));
+    const lines = text.trimEnd().split('\n').length;
+    const r = await runCli(['inspect', cut, '--no-serve']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`block-cascade: warning: ${cut}:${lines}: the last line was cut off`);
+    expect(r.stdout).toContain('12 blocks');
+  });
+
   it('writes a Chrome trace and exits with --no-serve', async () => {
     const out = join(dir, 'trace.json');
     const r = await runCli(['inspect', FIXTURE, '--no-serve', '--chrome-trace', out]);

@@ -58,6 +58,16 @@ describe('trace files', () => {
     expect(e.message).toMatch(message);
   });
 
+  it('keeps the records before a last line cut off by a crash, with a warning; refuses a bad line that is not last', () => {
+    const warnings: string[] = [];
+    const cut = `${META}\n{"kind":"state",`;
+    expect(parseTrace(cut, 'run.jsonl', (w) => warnings.push(w))).toHaveLength(1);
+    expect(warnings).toEqual(['run.jsonl:2: the last line was cut off (16 characters, no newline, not JSON): ignored']);
+    // A whole line (newline-terminated) that is not JSON is a fault, not a cut.
+    expect(() => parseTrace(`${cut}\n`, 'run.jsonl', () => undefined)).toThrow(/^run\.jsonl:2: not valid JSON/);
+    expect(() => parseTrace(`${cut}\n${META}`, 'run.jsonl', () => undefined)).toThrow(/^run\.jsonl:2: not valid JSON/);
+  });
+
   it('refuses an empty or missing file as a whole (line 0)', async () => {
     expect(() => parseTrace('\n\n', 'empty.jsonl')).toThrow(/^empty\.jsonl: no records/);
     await expect(readTraceFile('test/fixtures/nope.jsonl')).rejects.toThrow(/^test\/fixtures\/nope\.jsonl: cannot read the trace \(ENOENT\)/);

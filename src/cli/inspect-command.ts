@@ -42,7 +42,7 @@ export function registerInspectCommand(program: Command): Command {
     .option('--generation <n>', 'of a file holding several generations, the n-th (default: the last)', parsePositiveInt)
     .action(async (file: string, o: InspectOptions) => {
       try {
-        const all = generations(await readTraceFile(file));
+        const all = generations(await readTraceFile(file, (warning) => process.stderr.write(`block-cascade: warning: ${warning}\n`)));
         const n = o.generation ?? all.length;
         const records = all[n - 1];
         if (records === undefined) throw new TraceFileError(file, 0, `--generation ${n}: the file holds ${all.length} generation${all.length === 1 ? '' : 's'}`);

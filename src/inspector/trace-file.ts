@@ -70,6 +70,8 @@ function fault(object: Record<string, unknown>): string | null {
  * generations, each starting with its `meta` record (see {@link generations}).
  *
  * @param file Names the source in error messages.
+ * @param onWarning When given, a last line cut off mid-record (no newline, not JSON: the writer
+ *   crashed) is reported to it and skipped instead of refusing the whole trace.
  * @throws {TraceFileError} naming the line: not JSON, not an object, no `kind` or `t`, a field
  *   of the wrong type, a first record other than `meta`, or a `meta` of another version.
  *
@@ -79,7 +81,7 @@ function fault(object: Record<string, unknown>): string | null {
  * parseTrace('{"kind":"state"}', 'bad.jsonl'); // throws: bad.jsonl:1: record without "t" …
  * ```
  */
-export function parseTrace(text: string, file: string): TraceRecord[] {
+export function parseTrace(text: string, file: string, onWarning?: (warning: string) => void): TraceRecord[] {
   const records: TraceRecord[] = [];
   const lines = text.split('\n');
   let seenMeta = false;
@@ -93,6 +95,12 @@ export function parseTrace(text: string, file: string): TraceRecord[] {
     try {
       value = JSON.parse(line);
     } catch (err) {
+      // The writer ends every record with a newline: a last line without one that is not JSON
+      // was cut off by a crash (or a full disk). The records before it are whole: keep them.
+      if (i === lines.length - 1 && onWarning !== undefined) {
+        onWarning(`${file}:${i + 1}: the last line was cut off (${line.length} characters, no newline, not JSON): ignored`);
+        break;
+      }
       fail(`not valid JSON (${(err as Error).message})`, err);
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail(`expected a JSON object, got ${line.slice(0, 40)}`);
@@ -115,7 +123,7 @@ export function parseTrace(text: string, file: string): TraceRecord[] {
 }
 
 /**
- * Reads and parses a JSONL trace file.
+ * Reads and parses a JSONL trace file (`onWarning` as in {@link parseTrace}).
  *
  * @throws {TraceFileError} for a file that cannot be read or parsed (see {@link parseTrace}).
  *
@@ -124,14 +132,14 @@ export function parseTrace(text: string, file: string): TraceRecord[] {
  * const records = await readTraceFile('run.jsonl');
  * ```
  */
-export async function readTraceFile(path: string): Promise<TraceRecord[]> {
+export async function readTraceFile(path: string, onWarning?: (warning: string) => void): Promise<TraceRecord[]> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
     throw new TraceFileError(path, 0, `cannot read the trace (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
   }
-  return parseTrace(text, path);
+  return parseTrace(text, path, onWarning);
 }
 
 /**
