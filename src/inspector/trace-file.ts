@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { TRACE_VERSION, type TraceRecord } from '../core/trace-records.js';
 import { TraceFileError } from './errors.js';
+import { show } from '../protocol/json-value.js';
 
 /** How a field must look: a JSON type, an integer (≥ 0), an array of those, or one of some strings. */
 type FieldSpec = 'string' | 'number' | 'int' | 'boolean' | 'int[]' | 'number[]' | 'string[]' | readonly string[];
@@ -59,7 +60,7 @@ function fault(object: Record<string, unknown>): string | null {
     const value = object[name];
     if (value === undefined && optional) continue;
     if (value === undefined) return `${object['kind'] as string} record without field "${name}"`;
-    if (!matches(value, spec)) return `${object['kind'] as string} record: field "${name}" should be ${describe(spec)}, got ${JSON.stringify(value)}`;
+    if (!matches(value, spec)) return `${object['kind'] as string} record: field "${name}" should be ${describe(spec)}, got ${show(value)}`;
   }
   return null;
 }
@@ -106,11 +107,11 @@ export function parseTrace(text: string, file: string, onWarning?: (warning: str
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail(`expected a JSON object, got ${line.slice(0, 40)}`);
     const object = value as Record<string, unknown>;
     if (typeof object['kind'] !== 'string') fail('record without a string "kind"');
-    if (typeof object['t'] !== 'number' || !Number.isFinite(object['t']) || object['t'] < 0) fail(`record without a time "t" (milliseconds ≥ 0), got ${JSON.stringify(object['t'])}`);
+    if (typeof object['t'] !== 'number' || !Number.isFinite(object['t']) || object['t'] < 0) fail(`record without a time "t" (milliseconds ≥ 0), got ${show(object['t'])}`);
     const kind = object['kind'] as string;
     if (!seenMeta && kind !== 'meta') fail(`the first record must be "meta" (what was run), got "${kind}": is this a block-cascade trace?`);
     if (kind === 'meta') {
-      if (object['version'] !== TRACE_VERSION) fail(`trace version ${JSON.stringify(object['version'])}, but this inspector reads version ${TRACE_VERSION}`);
+      if (object['version'] !== TRACE_VERSION) fail(`trace version ${show(object['version'])}, but this inspector reads version ${TRACE_VERSION}`);
       seenMeta = true;
     }
     if (!Object.hasOwn(FIELDS, kind)) continue;

@@ -27,6 +27,34 @@ export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
  */
 export function show(value: unknown): string {
   if (value === undefined) return 'undefined';
-  const json = JSON.stringify(value);
-  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
+  // Written by hand, stopping once past the limit: JSON.stringify of untrusted input nested
+  // 100,000 deep overflows the stack, and of a huge array takes its whole length.
+  const LIMIT = 60;
+  let out = '';
+  const write = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      out += '[';
+      for (let i = 0; i < v.length && out.length <= LIMIT; i++) {
+        if (i > 0) out += ',';
+        write(v[i] === undefined || typeof v[i] === 'function' ? null : v[i]);
+      }
+      out += ']';
+    } else if (v !== null && typeof v === 'object') {
+      out += '{';
+      let first = true;
+      for (const key of Object.keys(v)) {
+        if (out.length > LIMIT) break;
+        const x = (v as Record<string, unknown>)[key];
+        if (x === undefined || typeof x === 'function') continue;
+        out += `${first ? '' : ','}${JSON.stringify(key)}:`;
+        first = false;
+        write(x);
+      }
+      out += '}';
+    } else {
+      out += JSON.stringify(v) ?? 'null';
+    }
+  };
+  write(value);
+  return out.length > LIMIT ? `${out.slice(0, LIMIT - 3)}...` : out;
 }

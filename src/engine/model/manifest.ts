@@ -5,6 +5,7 @@
 import { Either, ParseResult, Schema } from 'effect';
 import { ModelPackageError, issue, type ModelPackageIssue } from './errors.js';
 import type { ModelManifest } from '../../core/manifest-types.js';
+import { show } from '../../protocol/json-value.js';
 
 /** The only manifest format this runtime reads. */
 export const MANIFEST_FORMAT = 'block-cascade/model@2';
@@ -90,12 +91,6 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
     v = (v as Record<PropertyKey, unknown>)[key];
   }
   return v;
-}
-
-function show(value: unknown): string {
-  if (value === undefined) return 'undefined';
-  const json = JSON.stringify(value);
-  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }
 
 function crossFieldIssues(file: string, m: ModelManifest): ModelPackageIssue[] {
