@@ -54,6 +54,11 @@ describe('resolveSettings', () => {
     expect(() => resolveLanes([{ device: 'tpu' as never, threads: 1 }])).toThrow(/option "lanes\[0\]\.device"/);
   });
 
+  it('refuses a session file fps the GIF cannot hold, naming the file and field', () => {
+    expect(() => decodeSessionFile({ seed: 1, blocks: 1, prompt: 'x', fps: 1000 }, 's.json')).toThrow(/^s\.json: field "fps": expected a number of frames per second in \(0, 100\], got 1000/);
+    expect(decodeSessionFile({ seed: 1, blocks: 1, prompt: 'x', fps: 100 }, 's.json').fps).toBe(100);
+  });
+
   it('bounds real lanes: 4 per core, or BLOCK_CASCADE_MAX_LANES; a runtime refuses more before starting one', async () => {
     expect(maxLanes(16)).toBe(4 * 16);
     expect(maxLanes(16, '100')).toBe(100);

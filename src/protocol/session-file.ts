@@ -150,7 +150,8 @@ export const SESSION_FIELDS = {
   recache: field(Schema.String, '"on" or "off" (re-cache at prompt switches; sequential mode only)'),
   steps: field(Schema.Number, 'a number of denoising steps per block'),
   featureCache: field(Schema.Object, 'an object { "policy": "none" | "bwcache" | "teacache" | "fbcache", "threshold"?, "interval"?, "lastStep"?, "coefficients"? }'),
-  fps: field(Schema.Number.pipe(Schema.positive(), Schema.filter(Number.isFinite)), 'a positive number of frames per second'),
+  // At most 100: a GIF's frame delay is counted in hundredths of a second (the GIF writer's limit).
+  fps: field(Schema.Number.pipe(Schema.positive(), Schema.lessThanOrEqualTo(100)), 'a number of frames per second in (0, 100]'),
   timeline: field(Schema.Array(Schema.Unknown), 'an array of { "atBlock": k, "prompt": "…" }, { "atSecond": t, "prompt": "…" } or { "atBlock": k, "stop": true }'),
 } as const;
 
