@@ -187,6 +187,35 @@ describe('live inspector WebSocket', () => {
     await new Promise((resolve) => socket.on('close', resolve));
   });
 
+  it('answers a close code it may not send, or a control frame over 125 bytes, with 1002', async () => {
+    const open = async () => {
+      const opened = await upgrade(inspector, '/live', { Origin: inspector.url.slice(0, -1) });
+      if (!('socket' in opened)) throw new Error(`refused: ${opened.status}`);
+      return opened.socket;
+    };
+    const code = (n: number) => {
+      const b = Buffer.alloc(2);
+      b.writeUInt16BE(n);
+      return b;
+    };
+    for (const n of [1005, 1006, 1015, 999, 2000]) {
+      const socket = await open();
+      const reply = readFrames(socket, 1);
+      socket.write(masked(0x8, code(n)));
+      expect((await reply)[0]).toEqual({ opcode: 0x8, payload: Buffer.concat([code(1002), Buffer.from('')]) });
+      socket.destroy();
+    }
+    // A ping of 126 bytes: the 16-bit length form, which only data frames may use.
+    const socket = await open();
+    const reply = readFrames(socket, 1);
+    const mask = Buffer.from([1, 2, 3, 4]);
+    socket.write(Buffer.concat([Buffer.from([0x89, 0x80 | 126, 0, 126]), mask, Buffer.alloc(126)]));
+    const [close] = await reply;
+    expect(close?.opcode).toBe(0x8);
+    expect(close?.payload.readUInt16BE(0)).toBe(1002);
+    socket.destroy();
+  });
+
   it("refuses another site's page", async () => {
     expect(await upgrade(inspector, '/live', { Origin: 'http://attacker.example' })).toEqual({ status: 403 });
   });

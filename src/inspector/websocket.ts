@@ -17,6 +17,11 @@ const OPCODE = { text: 0x1, close: 0x8, ping: 0x9, pong: 0xa } as const;
 /** Status codes used here (RFC 6455 section 7.4.1). */
 export const CLOSE_CODES = { normal: 1000, goingAway: 1001, protocolError: 1002, policy: 1008, tooBig: 1009 } as const;
 
+/** Whether a close code may be sent on the wire (RFC 6455 section 7.4). */
+function sendableCloseCode(code: number): boolean {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) || (code >= 3000 && code <= 4999);
+}
+
 /** Largest frame a client may send: clients only ever send close and ping frames here. */
 const MAX_CLIENT_FRAME_BYTES = 64 * 1024;
 
@@ -118,6 +123,8 @@ function readFrames(buffer: Buffer): { frames: ClientFrame[]; rest: Buffer } {
       offset += 8;
     }
     if (length > MAX_CLIENT_FRAME_BYTES) throw new WebSocketFrameError(CLOSE_CODES.tooBig, `client frame of ${length} bytes`);
+    // Control frames (close, ping, pong) carry at most 125 bytes (RFC 6455 section 5.5).
+    if ((b0 & 0x08) !== 0 && length > 125) throw new WebSocketFrameError(CLOSE_CODES.protocolError, `control frame of ${length} bytes (at most 125)`);
     if (buffer.length < offset + 4 + length) break;
     const mask = buffer.subarray(offset, offset + 4);
     const payload = Buffer.from(buffer.subarray(offset + 4, offset + 4 + length));
@@ -205,8 +212,11 @@ export function acceptWebSocket(req: IncomingMessage, socket: Duplex, maxBuffere
       pending = rest;
       for (const frame of frames) {
         if (frame.opcode === OPCODE.close) {
-          // Echo the status code (the first two bytes), as the closing handshake asks.
-          close(frame.payload.length >= 2 ? frame.payload.readUInt16BE(0) : CLOSE_CODES.normal);
+          // Echo the status code (the first two bytes), as the closing handshake asks: only a
+          // code an endpoint may send (1005, 1006, 1015 and unassigned ones may not be) — any
+          // other, or a one-byte payload, is answered as a protocol error.
+          const code = frame.payload.length >= 2 ? frame.payload.readUInt16BE(0) : CLOSE_CODES.normal;
+          close(frame.payload.length === 1 || !sendableCloseCode(code) ? CLOSE_CODES.protocolError : code);
         } else if (frame.opcode === OPCODE.ping && !closeSent) {
           // Pongs count against the same limit as records: a client that floods pings and never
           // reads the answers must not grow the server's memory. It cannot read a close frame
