@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, toPromise } from 'xstate';
 import { reportingBlockMachine, type ForwardInput } from '../src/actors/block.js';
 import { cascadeSchedule } from '../src/core/schedule.js';
+import { LaneError } from '../src/core/errors.js';
 import { freeContextSlot, supervisorMachine, type DecodeInput, type EncodeInput, type SupervisorInput } from '../src/actors/supervisor.js';
 
 const input: SupervisorInput = {
@@ -15,7 +16,7 @@ const input: SupervisorInput = {
 };
 
 /** A supervisor whose lanes are replaced by recorders (the real lanes are tested in runtime.test.ts). */
-function recordingSupervisor(failAt?: { block: number; stage: number }) {
+function recordingSupervisor(failAt?: { block: number; stage: number }, decodeError?: unknown) {
   const log: string[] = [];
   const contexts: string[] = [];
   let active = 0;
@@ -38,6 +39,7 @@ function recordingSupervisor(failAt?: { block: number; stage: number }) {
       }),
       decode: fromPromise(async ({ input: d }: { input: DecodeInput }) => {
         log.push(`decode b${d.block}`);
+        if (decodeError !== undefined) throw decodeError;
         return { block: Number(d.block) };
       }),
     },
@@ -62,6 +64,13 @@ describe('supervisor (P0, sequential)', () => {
     for (const b of [0, 1, 2, 3]) {
       expect(log.indexOf(`decode b${b}`)).toBeGreaterThan(log.findIndex((l) => l.startsWith(`b${b}s3`)));
     }
+  });
+
+  it('says a lane\'s decode failure once: the lane and the cause, not "decode failed" twice', async () => {
+    const { machine } = recordingSupervisor(undefined, new LaneError(1, 0, null, 'decode failed', new Error('out of memory')));
+    const actor = createActor(machine, { input }).start();
+    await toPromise(actor);
+    expect(actor.getSnapshot().context.failure).toEqual({ block: 0, message: 'decode failed on lane 1: out of memory' });
   });
 
   it('recycles latent slots: two slots serve four blocks', async () => {

@@ -12,6 +12,7 @@ import { asBlockIndex, type BlockIndex, type StageIndex } from '../core/domain.j
 import { reportingBlockMachine, type BlockInput, type BlockReport } from './block.js';
 import { kvPoolMachine } from './kv-pool.js';
 import { admissionStage, cacheStage, stageCount, type CascadeSchedule } from '../core/schedule.js';
+import { LaneError } from '../core/errors.js';
 
 /** Progress of a block as the supervisor sees it: a stage index, or the stage count once done. */
 type BlockProgress = StageIndex;
@@ -86,6 +87,15 @@ export type SupervisorEvent =
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A decode failure's message, once: a lane's error already says "lane N, block B: decode
+ * failed: …", and the generation's error adds the block again.
+ */
+function decodeFailure(error: unknown): string {
+  if (error instanceof LaneError) return `decode failed on lane ${error.lane}: ${errorMessage(error.cause)}`;
+  return `decode failed: ${errorMessage(error)}`;
 }
 
 /**
@@ -272,7 +282,7 @@ export const supervisorMachine = setup({
           actions: assign({
             failure: ({ event }) => ({
               block: Number(event.type.slice('xstate.error.actor.decode.'.length)),
-              message: `decode failed: ${errorMessage((event as DecodeErrorEvent).error)}`,
+              message: decodeFailure((event as DecodeErrorEvent).error),
             }),
           }),
         },
