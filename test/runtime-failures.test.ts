@@ -89,6 +89,16 @@ describe('runtime: bounded actors', () => {
 });
 
 describe('runtime: bad input and failures', () => {
+  it('names the manifest and kv.windowFrames when the memory plan cannot be allocated', async () => {
+    const model = await modelWith('huge-window', (m) => {
+      m.kv.windowFrames = 1e9;
+    });
+    const err = await createRuntime({ model }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelPackageError);
+    expect((err as ModelPackageError).field).toBe('kv.windowFrames');
+    expect((err as Error).message).toMatch(/model\.json: field "kv\.windowFrames": the memory plan needs \d+ bytes of shared memory/);
+  });
+
   it('rejects bad options with the option named', async () => {
     await expect(createRuntime({ lanes: 0 })).rejects.toThrow(/option "lanes": expected a positive integer, got 0/);
     await expect(createRuntime({ lanes: [{ device: 'tpu' as never, threads: 1 }] })).rejects.toBeInstanceOf(InvalidOptionError);

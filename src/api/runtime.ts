@@ -16,6 +16,7 @@ import { allocateFeatureCache, allocateMemory, allocateStale, MAX_IN_FLIGHT_BLOC
 import type { FeatureStore } from '../engine/lanes/feature-store.js';
 import type { StaleStore } from '../engine/lanes/stale-store.js';
 import { loadModelPackage } from '../engine/model/loader.js';
+import { modelPackageError } from '../engine/model/errors.js';
 import { defaultModelDir } from '../engine/model/paths.js';
 import { Generation, type InspectObserver } from './generation.js';
 import { DEFAULT_MAX_BUFFERED_BLOCKS, liveSession } from './live-session.js';
@@ -173,7 +174,7 @@ export async function createRuntime(options: RuntimeOptions & RuntimeInternals =
   const pkg = await loadModelPackage(options.model ?? defaultModelDir());
   const m = pkg.manifest;
   resolveSettings(defaults, resolveContextFor(m, laneOptions.length)); // fail before any lane starts
-  const memory = allocateMemory(m, planMemory(m));
+  const memory = allocateShared(m, pkg.paths.manifest);
   const files = { denoiser: pkg.paths.denoiser, textEncoder: pkg.paths.textEncoder, vaeDecoder: pkg.paths.vaeDecoder, layered: pkg.paths.layered };
   const totalThreads = laneOptions.reduce((sum, lane) => sum + lane.threads, 0);
   const allowSpinning = totalThreads <= availableParallelism();
@@ -210,4 +211,28 @@ function waitOrAbort(previous: Promise<void>, signal: AbortSignal | undefined): 
       else resolve();
     });
   });
+}
+
+/**
+ * The shared slabs of a model's memory plan.
+ *
+ * @throws {ModelPackageError} naming the manifest and the field behind the largest slab when the
+ *   plan cannot be allocated (e.g. `kv.windowFrames: 1e9`), instead of a bare RangeError.
+ */
+function allocateShared(m: ModelManifest, manifestFile: string): SharedMemory {
+  const plan = planMemory(m);
+  try {
+    return allocateMemory(m, plan);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    const largest = plan.slabs.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+    const kv = largest.name === 'kv';
+    throw modelPackageError(
+      'E_MODEL_MANIFEST_INVALID',
+      manifestFile,
+      kv ? 'kv.windowFrames' : undefined,
+      `${kv ? 'field "kv.windowFrames": ' : ''}the memory plan needs ${plan.totalBytes} bytes of shared memory (the largest slab, ${largest.name}: ${largest.bytes} bytes${kv ? `, for kv.sinkFrames + kv.windowFrames = ${m.kv.sinkFrames + m.kv.windowFrames} frames` : ''}), which cannot be allocated (${err.message})`,
+      { cause: err },
+    );
+  }
 }
