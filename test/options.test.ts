@@ -92,6 +92,14 @@ describe('session files go through the same resolver', () => {
     return planSession(decodeSessionFile(json, file), file, { describe: flagName, ...overrides });
   }
 
+  it('names the file and the timeline for too many prompt switches', async () => {
+    const timeline = Array.from({ length: 8 }, (_, i) => ({ atBlock: i + 1, prompt: 'blue ball moving up' }));
+    const err = await plan({ seed: 1, blocks: 12, prompt: 'red ball moving left', timeline }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SessionFileError);
+    expect((err as SessionFileError).field).toBe('timeline');
+    expect((err as Error).message).toMatch(/session\.json: field "timeline": expected at most 7 prompt switches, got 8$/);
+  });
+
   it('names the file and field for a bad setting in the file, and the flag for a bad override', async () => {
     const base = { seed: 1, blocks: 4, prompt: 'red ball moving left' };
     const fromFile = await plan({ ...base, parallelism: 7 }).catch((e: unknown) => e);

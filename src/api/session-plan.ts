@@ -9,7 +9,7 @@ import type { GenerateRequest, RuntimeOptions } from '../core/api-types.js';
 import type { CascadeOptions, GenerationSettings } from '../core/cascade-options.js';
 import { InvalidOptionError } from '../core/errors.js';
 import type { FeatureCacheOptions } from '../core/feature-cache.js';
-import { mergeSettings, resolveSettings, type UncheckedInput } from '../core/options.js';
+import { MAX_PROMPT_SWITCHES, mergeSettings, resolveSettings, type UncheckedInput } from '../core/options.js';
 import { readManifest } from '../engine/model/loader.js';
 import { defaultModelDir } from '../engine/model/paths.js';
 import { resolveContextFor } from './resolve-context.js';
@@ -62,6 +62,10 @@ export async function planSession(session: SessionFile, file: string, overrides:
   const fps = overrides.fps ?? session.fps ?? DEFAULT_FPS;
   const manifest = await readManifest(session.model ?? defaultModelDir());
   const { switches, stopAtBlock } = resolveTimeline({ blocks, ...(session.timeline ? { timeline: session.timeline } : {}) }, { framesPerBlock: manifest.framesPerBlock, fps }, file);
+  // Named here by the file and field, rather than later by the request's `switches`.
+  if (switches.length > MAX_PROMPT_SWITCHES) {
+    throw new SessionFileError('E_SESSION_INVALID', file, [{ field: 'timeline', message: `${file}: field "timeline": expected at most ${MAX_PROMPT_SWITCHES} prompt switches, got ${switches.length}` }]);
+  }
   const lanes = overrides.lanes ?? session.lanes;
   const given = mergeSettings(pick(session), pick(overrides));
   let settings: GenerationSettings;
