@@ -24,22 +24,31 @@ describe('example session scripts', () => {
 });
 
 describe('the README demo', () => {
-  it('makes a video whose sprite follows the prompt (the bundled model on examples/sessions/sprite.json)', async () => {
-    const { createRuntime } = await import('../src/api/runtime.js');
-    const { probeVideo } = await import('../src/quality/probe.js');
-    const { parsePrompt } = await import('../src/data/prompt.js');
-    const plan = await planSession(await loadSessionFile(join(DIR, 'sprite.json')), 'sprite.json');
-    const runtime = await createRuntime(plan.runtime);
-    try {
-      const frames = [];
-      for await (const frame of runtime.generate(plan.request)) frames.push(frame);
-      const facts = parsePrompt(plan.request.prompt);
-      const report = probeVideo(frames, { framesPerBlock: runtime.manifest.framesPerBlock, prompts: Array.from({ length: plan.request.blocks }, () => facts) });
-      expect(report.colourAdherence).toBe(1);
-      expect(report.directionAdherence).toBeGreaterThanOrEqual(0.75);
-      expect(report.integrity).toBeGreaterThanOrEqual(0.75);
-    } finally {
-      await runtime.close();
-    }
-  });
+  // The README's commands on examples/sessions/sprite.json: sequential, and P4 as `joint` on
+  // one lane and as `lanes` on two.
+  const commands = [
+    { name: 'P0', lanes: 1, cascade: {} },
+    { name: 'P4 joint (bidirectional)', lanes: 1, cascade: { parallelism: 4, attention: 'bidirectional', exec: 'joint' } },
+    { name: 'P4 lanes on 2 lanes', lanes: 2, cascade: { parallelism: 4, exec: 'lanes' } },
+  ] as const;
+  for (const command of commands) {
+    it(`${command.name}: the sprite follows the prompt (the bundled model on examples/sessions/sprite.json)`, async () => {
+      const { createRuntime } = await import('../src/api/runtime.js');
+      const { probeVideo } = await import('../src/quality/probe.js');
+      const { parsePrompt } = await import('../src/data/prompt.js');
+      const plan = await planSession(await loadSessionFile(join(DIR, 'sprite.json')), 'sprite.json', { lanes: command.lanes, ...command.cascade });
+      const runtime = await createRuntime(plan.runtime);
+      try {
+        const frames = [];
+        for await (const frame of runtime.generate(plan.request)) frames.push(frame);
+        const facts = parsePrompt(plan.request.prompt);
+        const report = probeVideo(frames, { framesPerBlock: runtime.manifest.framesPerBlock, prompts: Array.from({ length: plan.request.blocks }, () => facts) });
+        expect(report.colourAdherence).toBe(1);
+        expect(report.directionAdherence).toBeGreaterThanOrEqual(0.75);
+        expect(report.integrity).toBeGreaterThanOrEqual(0.75);
+      } finally {
+        await runtime.close();
+      }
+    });
+  }
 });
