@@ -57,6 +57,14 @@ function summary(request: GenerateRequest, outcome: Outcome, outputs: readonly s
   );
 }
 
+/** Longest prompt line taken from stdin: the tokenizer keeps a few dozen words of it anyway. */
+const MAX_STDIN_PROMPT = 4096;
+
+/** A line as it may be echoed to a terminal: control characters escaped (`\x1b`), never sent raw. */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 async function generateInto(
   runtime: Runtime,
   request: GenerateRequest,
@@ -76,9 +84,13 @@ async function generateInto(
   lines?.on('line', (line) => {
     const prompt = line.trim();
     if (prompt === '') return;
+    if (prompt.length > MAX_STDIN_PROMPT) {
+      process.stderr.write(`block-cascade: a prompt of ${prompt.length} characters ignored (at most ${MAX_STDIN_PROMPT})\n`);
+      return;
+    }
     session.switchPrompt(prompt).then(
-      ({ fromBlock }) => process.stderr.write(`block-cascade: switched to "${prompt}" from block ${fromBlock}\n`),
-      (err: unknown) => process.stderr.write(`block-cascade: switch to "${prompt}" not applied: ${err instanceof Error ? err.message : String(err)}\n`),
+      ({ fromBlock }) => process.stderr.write(`block-cascade: switched to "${printable(prompt)}" from block ${fromBlock}\n`),
+      (err: unknown) => process.stderr.write(`block-cascade: switch to "${printable(prompt)}" not applied: ${err instanceof Error ? err.message : String(err)}\n`),
     );
   });
   try {
