@@ -12,7 +12,7 @@ import type { Lane } from '../lanes/lane.js';
 import type { StaleStore } from '../lanes/stale-store.js';
 import { memberTask, recacheOn } from './joint.js';
 import { assertComputes, type ExecutorKind } from './kind.js';
-import { shareFrames } from './lanes.js';
+import { lanes, shareFrames } from './lanes.js';
 
 /**
  * @example
@@ -74,9 +74,6 @@ export const stale: ExecutorKind = {
     if (!context.staleStore) throw new Error('"stale" execution needs the runtime\'s stale store');
     return new StaleExecutor(context.schedule, context.lanes, context.staleStore(), context.framesPerBlock);
   },
-  cost: (plan, model) => {
-    if (plan.members.length === 1 || model.lanes === 1) return model.forwardMs * plan.members.length;
-    const shares = shareFrames(plan.members.length * model.latentFramesPerBlock, model.lanes);
-    return (model.forwardMs * Math.max(...shares.map((s) => s.to - s.from))) / model.latentFramesPerBlock;
-  },
+  // `lanes` without its exchange; a one-block tick runs whole on one lane.
+  cost: (plan, model) => (plan.members.length === 1 ? model.forwardMs : lanes.cost(plan, { ...model, exchangeMs: 0 })),
 };
