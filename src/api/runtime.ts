@@ -173,7 +173,7 @@ export async function createRuntime(options: RuntimeOptions & RuntimeInternals =
   const defaults = settingsOf(options);
   const pkg = await loadModelPackage(options.model ?? defaultModelDir());
   const m = pkg.manifest;
-  resolveSettings(defaults, resolveContextFor(m, laneOptions.length)); // fail before any lane starts
+  const settings = resolveSettings(defaults, resolveContextFor(m, laneOptions.length)); // fail before any lane starts
   const memory = allocateShared(m, pkg.paths.manifest);
   const files = { denoiser: pkg.paths.denoiser, textEncoder: pkg.paths.textEncoder, vaeDecoder: pkg.paths.vaeDecoder, layered: pkg.paths.layered };
   const totalThreads = laneOptions.reduce((sum, lane) => sum + lane.threads, 0);
@@ -184,7 +184,7 @@ export async function createRuntime(options: RuntimeOptions & RuntimeInternals =
   try {
     // The layered graphs are loaded (and warmed) now only when the runtime's own settings run
     // them; otherwise the first tick that needs them loads them.
-    const layered = warm && executorKind(resolveSettings(defaults, resolveContextFor(m, laneOptions.length)).exec).needs.layered;
+    const layered = warm && executorKind(settings.exec).needs.layered;
     const ready = await Promise.all(lanes.map((lane) => lane.ready({ warm, layered, inFlightBlocks: MAX_IN_FLIGHT_BLOCKS })));
     warmUpMs = Math.max(...ready);
   } catch (error) {
