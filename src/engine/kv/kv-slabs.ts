@@ -76,12 +76,33 @@ function describe(layout: KvLayout, frames: number): string {
  * ```
  */
 export function gatherPast(slabs: KvSlabs, slots: readonly number[], out?: KvTensors): KvTensors {
-  const { layout } = slabs;
-  checkSlots(layout, slots);
-  const floats = kvTensorFloats(layout, slots.length);
+  return gatherPastFrom([{ slabs, slots }], out);
+}
+
+/**
+ * {@link gatherPast} over several slabs of one layout, their slots joined in order (e.g. the
+ * committed cache, then another store's frames).
+ *
+ * @example
+ * ```ts
+ * const past = gatherPastFrom([{ slabs: kv, slots: pastSlots }, { slabs: store.kv, slots: staleSlots }]);
+ * ```
+ */
+export function gatherPastFrom(sources: readonly { readonly slabs: KvSlabs; readonly slots: readonly number[] }[], out?: KvTensors): KvTensors {
+  const first = sources[0];
+  if (!first) throw new KvShapeError('gatherPast: no slab to gather from');
+  const { layout } = first.slabs;
+  for (const { slabs, slots } of sources) {
+    for (const dim of ['layers', 'heads', 'tokensPerFrame', 'headDim'] as const) {
+      if (slabs.layout[dim] !== layout[dim]) throw new KvShapeError(`gatherPast: slabs of different layouts (${dim} ${slabs.layout[dim]} and ${layout[dim]})`);
+    }
+    checkSlots(slabs.layout, slots);
+  }
+  const count = sources.reduce((n, s) => n + s.slots.length, 0);
+  const floats = kvTensorFloats(layout, count);
   if (out && (out.key.length !== floats || out.value.length !== floats)) {
     throw new KvShapeError(
-      `gatherPast: ${slots.length} slots fill ${floats} floats (${describe(layout, slots.length)}), ` +
+      `gatherPast: ${count} slots fill ${floats} floats (${describe(layout, count)}), ` +
         `out has key ${out.key.length}, value ${out.value.length}`,
     );
   }
@@ -89,15 +110,16 @@ export function gatherPast(slabs: KvSlabs, slots: readonly number[], out?: KvTen
   const value = out?.value ?? new Float32Array(floats);
   const rows = kvRowFloats(layout);
   const perSlot = kvSlotFloats(layout);
-  const keys = new Float32Array(slabs.keys);
-  const values = new Float32Array(slabs.values);
+  const views = sources.map((s) => ({ keys: new Float32Array(s.slabs.keys), values: new Float32Array(s.slabs.values), slots: s.slots }));
   let o = 0;
   for (let lh = 0; lh < layout.layers * layout.heads; lh++) {
-    for (const slot of slots) {
-      const src = slot * perSlot + lh * rows;
-      key.set(keys.subarray(src, src + rows), o);
-      value.set(values.subarray(src, src + rows), o);
-      o += rows;
+    for (const { keys, values, slots } of views) {
+      for (const slot of slots) {
+        const src = slot * perSlot + lh * rows;
+        key.set(keys.subarray(src, src + rows), o);
+        value.set(values.subarray(src, src + rows), o);
+        o += rows;
+      }
     }
   }
   return { key, value };

@@ -9,39 +9,12 @@
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import type { LaneTiming, StaleTask, TickMemberTask } from '../../protocol/lane-messages.js';
-import { scatterPresent, type KvSlabs } from '../kv/kv-slabs.js';
-import { kvRowFloats, kvSlotFloats } from '../kv/kv-layout.js';
+import { gatherPastFrom, scatterPresent } from '../kv/kv-slabs.js';
 import { buildAttentionMask } from '../model/attention-mask.js';
 import { slotView } from '../memory/slot-slab.js';
 import { frameInputs, stepFrames } from './frame-range.js';
 import { stamp, stampIs, staleSlot } from './stale-store.js';
 import type { LaneWorkerData } from './worker-data.js';
-
-/**
- * `[layers, 1, heads, Σ slots · tokensPerFrame, headDim]` from several slabs of one layout, in
- * order: the committed cache, then the stale frames.
- */
-function gatherFrom(sources: readonly { readonly slabs: KvSlabs; readonly slots: readonly number[] }[]): { key: Float32Array; value: Float32Array; frames: number } {
-  const layout = (sources[0] as { slabs: KvSlabs }).slabs.layout;
-  const rows = kvRowFloats(layout);
-  const perSlot = kvSlotFloats(layout);
-  const frames = sources.reduce((n, s) => n + s.slots.length, 0);
-  const key = new Float32Array(frames * perSlot);
-  const value = new Float32Array(frames * perSlot);
-  const views = sources.map((s) => ({ k: new Float32Array(s.slabs.keys), v: new Float32Array(s.slabs.values), slots: s.slots }));
-  let o = 0;
-  for (let lh = 0; lh < layout.layers * layout.heads; lh++) {
-    for (const { k, v, slots } of views) {
-      for (const slot of slots) {
-        const src = slot * perSlot + lh * rows;
-        key.set(k.subarray(src, src + rows), o);
-        value.set(v.subarray(src, src + rows), o);
-        o += rows;
-      }
-    }
-  }
-  return { key, value, frames };
-}
 
 /**
  * Runs this lane's frames `[from, to)` of the tick (global frame indices, oldest block first).
@@ -71,8 +44,8 @@ export async function runStaleShare(task: StaleTask, denoiser: ort.InferenceSess
     const slot = staleSlot(store, task.tick - 1, member.latentSlot, f % F);
     if (member.stage > 0 && stampIs(store, slot, task.tick - 1, member.block)) stale.push({ slot, block: member.block });
   }
-  const past = gatherFrom([{ slabs: data.kv, slots: task.pastSlots }, { slabs: store.kv, slots: stale.map((s) => s.slot) }]);
-  const pastTokens = past.frames * tpf;
+  const past = gatherPastFrom([{ slabs: data.kv, slots: task.pastSlots }, { slabs: store.kv, slots: stale.map((s) => s.slot) }]);
+  const pastTokens = (task.pastSlots.length + stale.length) * tpf;
   const pastDims = [m.layers, 1, m.heads, pastTokens, m.headDim];
   const own = Array.from({ length: frames }, (_, i) => ({ block: memberOf(from + i).block }));
   const n = frames * tpf;
