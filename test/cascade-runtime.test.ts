@@ -86,18 +86,54 @@ describe('lanes execution: K/V exchanged per layer between two lanes', () => {
     expect(drift.psnrDb).toBeGreaterThan(70);
   });
 
-  it('a prompt switch inside a P4 cascade: lanes equals joint, and only blocks from the switch on change', async () => {
-    const switches = [{ atBlock: 5, prompt: 'purple square moving down' }];
-    const cascade = { parallelism: 4, attention: 'causal', exec: 'joint' } as const;
+  const switches = [{ atBlock: 5, prompt: 'purple square moving down' }];
+  const blocksOf = (frames: Frame[], from: number, to: number) => frames.filter((f) => f.block >= from && f.block < to);
+  const blockBytes = (frames: Frame[], from: number, to: number) => Buffer.concat(blocksOf(frames, from, to).map((f) => f.rgb));
+
+  it('a prompt switch inside a P4 cascade, in-flight: lanes equals joint, and the blocks in flight change too', async () => {
+    const cascade = { parallelism: 4, attention: 'causal', exec: 'joint', switchMode: 'in-flight' } as const;
     const plain = await collect(cascade);
     const joint = await collect(cascade, switches);
     const lanes = await collect({ ...cascade, exec: 'lanes' }, switches);
     expect(frameDrift(lanes, joint).maxAbs).toBeLessThanOrEqual(1);
-    const blockBytes = (frames: Frame[], from: number, to: number) => Buffer.concat(frames.filter((f) => f.block >= from && f.block < to).map((f) => f.rgb));
     // At P4 block j denoises in ticks j..j+3 and block 5 joins at tick 5: blocks 0 and 1 are
     // final before the switch; blocks 2–4 take their remaining steps under the new prompt.
     expect(blockBytes(joint, 0, 2).equals(blockBytes(plain, 0, 2))).toBe(true);
     expect(blockBytes(joint, 2, 3).equals(blockBytes(plain, 2, 3))).toBe(false);
     expect(blockBytes(joint, 5, request.blocks).equals(blockBytes(plain, 5, request.blocks))).toBe(false);
+  });
+
+  for (const exec of ['joint', 'lanes'] as const) {
+    it(`a prompt switch inside a P4 causal cascade, at-block (${exec}): blocks before the switch are those of the video without it`, async () => {
+      const cascade = { parallelism: 4, attention: 'causal', exec } as const;
+      const plain = await collect(cascade);
+      const before = two.stats();
+      const switched = await collect(cascade, switches);
+      const after = two.stats();
+      // A causal block never sees a newer one, so blocks 2–4, run under their own prompt, are unchanged.
+      expect(frameDrift(blocksOf(switched, 0, 5), blocksOf(plain, 0, 5)).maxAbs).toBeLessThanOrEqual(1);
+      expect(blockBytes(switched, 5, request.blocks).equals(blockBytes(plain, 5, request.blocks))).toBe(false);
+      // The ticks that hold blocks of both prompts (5–8, ending with block 4's cache step) ran twice.
+      expect(after.forwards - before.forwards).toBeGreaterThan(request.blocks * 5);
+    });
+  }
+
+  it('a prompt switch inside a P4 cascade, at-block, stale: repeats byte for byte; blocks final before the switch are unchanged', async () => {
+    const cascade = { parallelism: 4, attention: 'causal', exec: 'stale' } as const;
+    const plain = await collect(cascade);
+    const [a, b] = [await collect(cascade, switches), await collect(cascade, switches)];
+    expect(blockBytes(a, 0, request.blocks).equals(blockBytes(b, 0, request.blocks))).toBe(true);
+    expect(blockBytes(a, 0, 2).equals(blockBytes(plain, 0, 2))).toBe(true);
+    expect(blockBytes(a, 5, request.blocks).equals(blockBytes(plain, 5, request.blocks))).toBe(false);
+  });
+
+  it('a prompt switch inside a P4 bidirectional cascade, at-block: lanes equals joint, and the video differs from in-flight', async () => {
+    const cascade = { parallelism: 4, attention: 'bidirectional', exec: 'joint' } as const;
+    const joint = await collect(cascade, switches);
+    const lanes = await collect({ ...cascade, exec: 'lanes' }, switches);
+    const inFlight = await collect({ ...cascade, switchMode: 'in-flight' }, switches);
+    expect(frameDrift(lanes, joint).maxAbs).toBeLessThanOrEqual(1);
+    expect(blockBytes(joint, 0, 2).equals(blockBytes(inFlight, 0, 2))).toBe(true);
+    expect(blockBytes(joint, 2, 5).equals(blockBytes(inFlight, 2, 5))).toBe(false);
   });
 });

@@ -18,8 +18,8 @@ const context: ResolveContext = { lanes: 2, executors: EXECUTORS, defaultSteps: 
 
 describe('resolveSettings', () => {
   it('fills defaults from the model and the P level', () => {
-    expect(resolveSettings({}, context)).toEqual({ parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'off', steps: 4, featureCache: { policy: 'none' } });
-    expect(resolveSettings({ parallelism: 4, exec: 'lanes', steps: 32 }, context)).toEqual({ parallelism: 4, attention: 'bidirectional', exec: 'lanes', recache: 'off', steps: 32, featureCache: { policy: 'none' } });
+    expect(resolveSettings({}, context)).toEqual({ parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'off', switchMode: 'at-block', steps: 4, featureCache: { policy: 'none' } });
+    expect(resolveSettings({ parallelism: 4, exec: 'lanes', steps: 32 }, context)).toEqual({ parallelism: 4, attention: 'bidirectional', exec: 'lanes', recache: 'off', switchMode: 'at-block', steps: 32, featureCache: { policy: 'none' } });
     expect(resolveSettings({}, { ...context, defaultRecache: undefined }).recache).toBe('on');
   });
 
@@ -29,6 +29,7 @@ describe('resolveSettings', () => {
       [{ attention: 'sideways' }, /option "attention": expected "causal" or "bidirectional", got "sideways"/],
       [{ exec: 'gpu' }, new RegExp(`option "exec": expected one of ${EXECUTORS.map((e) => `"${e.name}"`).join(", ")}, got "gpu"`)],
       [{ recache: 'sometimes' }, /option "recache": expected "on" or "off"/],
+      [{ switchMode: 'later' }, /option "switchMode": expected "at-block" or "in-flight", got "later"/],
       [{ parallelism: 2, recache: 'on' }, /option "recache": expected "off" at P2/],
       [{ steps: 0 }, /option "steps": expected an integer from 1 to 1000, got 0/],
       [{ steps: 2.5 }, /option "steps"/],

@@ -18,8 +18,9 @@ import type { ModelManifest } from '../core/manifest-types.js';
 import type { ResolvedGeneration } from '../core/options.js';
 import { buildSchedule } from '../core/sampler.js';
 import type { SessionLink } from '../core/session-types.js';
-import type { RecachePlan, TickTiming } from '../core/tick.js';
+import type { RecachePlan, TickExecutor, TickTiming } from '../core/tick.js';
 import { TRACE_VERSION, type EndRecord, type MetaRecord } from '../core/trace-records.js';
+import { OwnPromptsExecutor } from '../engine/executors/own-prompts.js';
 import { executorKind } from '../engine/executors/registry.js';
 import type { Lane } from '../engine/lanes/lane.js';
 import type { SharedMemory } from '../engine/memory/memory-plan.js';
@@ -191,15 +192,7 @@ export class Generation {
       schedule,
       attention: settings.attention,
       recache: settings.recache === 'on',
-      executor: executorKind(settings.exec).create({
-        schedule: buildSchedule(m.sampler, settings.steps),
-        lanes: host.lanes,
-        exchange: host.memory.exchange,
-        framesPerBlock: m.framesPerBlock,
-        pickLane: () => host.pickLane(),
-        featureStore: caching ? (track ? { ...host.featureStore(), track } : host.featureStore()) : null,
-        staleStore: () => host.staleStore(),
-      }),
+      executor: this.#executor(caching ? (track ? { ...host.featureStore(), track } : host.featureStore()) : null),
       port: {
         encodePrompts: async (contextSlots) => {
           for (const contextSlot of contextSlots) {
@@ -246,6 +239,22 @@ export class Generation {
   }
 
   /** The trace's first record: what runs. */
+  /** The generation's execution mode on the runtime's lanes; at `at-block`, each block under its own prompt. */
+  #executor(featureStore: FeatureStore | null): TickExecutor {
+    const { manifest: m, lanes, memory } = this.#host;
+    const { settings } = this.#resolved;
+    const executor = executorKind(settings.exec).create({
+      schedule: buildSchedule(m.sampler, settings.steps),
+      lanes,
+      exchange: memory.exchange,
+      framesPerBlock: m.framesPerBlock,
+      pickLane: () => this.#host.pickLane(),
+      featureStore,
+      staleStore: () => this.#host.staleStore(),
+    });
+    return settings.switchMode === 'at-block' ? new OwnPromptsExecutor(executor) : executor;
+  }
+
   #metaRecord(): Omit<MetaRecord, 't'> {
     const { manifest: m, lanes, memory } = this.#host;
     const { request, settings, schedule } = this.#resolved;
@@ -259,6 +268,7 @@ export class Generation {
       attention: settings.attention,
       exec: settings.exec,
       recache: settings.recache,
+      switchMode: settings.switchMode,
       steps: settings.steps,
       lag: schedule.lag,
       ...(settings.featureCache.policy === 'none' ? {} : { featureCache: settings.featureCache }),

@@ -25,9 +25,9 @@ export interface GenerateRequest {
   readonly prompt: string;
   /**
    * Scheduled prompt switches, by block (at most 7, `atBlock` increasing, inside the video).
-   * Block `atBlock` and later blocks are admitted under the new prompt; in a cascade every
-   * forward uses the prompt of its newest in-flight block, so blocks already in flight follow
-   * the new prompt from then on, without a re-cache.
+   * Block `atBlock` and later blocks are admitted under the new prompt; in a cascade the blocks
+   * already in flight keep theirs (`switchMode: 'at-block'`, the default) or follow the new
+   * prompt from their next step (`'in-flight'`). Neither re-caches.
    */
   readonly switches?: readonly PromptSwitch[];
 }

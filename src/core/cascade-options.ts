@@ -24,10 +24,19 @@ export type ExecMode = string;
 /**
  * What a prompt switch does to the KV cache in sequential mode: `on` re-caches like LongLive
  * (one forward over the cached frames' clean latents at t = 0 under the new prompt, before the
- * first block under it), `off` keeps the K/V made under the old prompt. Cascades never re-cache:
- * their in-flight blocks already take the new prompt at their next step.
+ * first block under it), `off` keeps the K/V made under the old prompt. Cascades never re-cache
+ * (see {@link SwitchMode}).
  */
 export type RecacheMode = 'on' | 'off';
+
+/**
+ * Which blocks a prompt switch at block k reaches in a cascade: `at-block` (block k and later;
+ * the blocks already in flight finish under the prompt they were admitted with, the ticks that
+ * span the switch running one call per prompt) or `in-flight` (the blocks in flight too: every
+ * forward runs under its newest block's prompt, one call per tick, and the switch shows
+ * earlier). Sequential mode (P0) has no block in flight: both are the same there.
+ */
+export type SwitchMode = 'at-block' | 'in-flight';
 
 export interface CascadeOptions {
   readonly parallelism: Parallelism;
@@ -35,6 +44,8 @@ export interface CascadeOptions {
   readonly exec: ExecMode;
   /** Default at P0: the model package's `kv.recache`, else `on`; `off` in a cascade (where `on` is an error). */
   readonly recache: RecacheMode;
+  /** Default `at-block`. */
+  readonly switchMode: SwitchMode;
 }
 
 /** Everything a generation may set besides its request: cascade settings, the step count, feature caching. */

@@ -8,7 +8,7 @@
  * an integer in (3, 8) …, got 2`. Callers with a file (session files) prefix the file.
  */
 import type { GenerateRequest, PromptSwitch } from './api-types.js';
-import type { CascadeOptions, GenerationSettings, Parallelism, RecacheMode } from './cascade-options.js';
+import type { CascadeOptions, GenerationSettings, Parallelism, RecacheMode, SwitchMode } from './cascade-options.js';
 import type { FeatureCacheOptions } from './feature-cache.js';
 import type { LaneOptions } from './domain.js';
 import { InvalidOptionError } from './errors.js';
@@ -22,7 +22,7 @@ export const MAX_PROMPT_SWITCHES = 7;
 export const MAX_STEPS = 1000;
 
 /** Sequential generation: the default cascade settings. */
-export const SEQUENTIAL_CASCADE: CascadeOptions = { parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'on' };
+export const SEQUENTIAL_CASCADE: CascadeOptions = { parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'on', switchMode: 'at-block' };
 
 /** A generation's settings as given: any subset, from any source, not checked yet. */
 export type GenerationInput = { readonly [K in Exclude<keyof GenerationSettings, 'featureCache'>]?: GenerationSettings[K] | undefined } & {
@@ -120,7 +120,7 @@ export function resolveFeatureCache(input: unknown): FeatureCacheSettings {
  * @example
  * ```ts
  * resolveSettings({ parallelism: 4, exec: 'lanes' }, { lanes: 2, executors: EXECUTORS, defaultSteps: 4 });
- * // { parallelism: 4, attention: 'bidirectional', exec: 'lanes', recache: 'off', steps: 4, featureCache: { policy: 'none' } }
+ * // { parallelism: 4, attention: 'bidirectional', exec: 'lanes', recache: 'off', switchMode: 'at-block', steps: 4, featureCache: { policy: 'none' } }
  * ```
  */
 export function resolveSettings(input: UncheckedInput | undefined, context: ResolveContext): GenerationSettings {
@@ -133,11 +133,12 @@ export function resolveSettings(input: UncheckedInput | undefined, context: Reso
   const reusing = [...context.executors].filter((e) => e.needs.reusesFeatures).sort((a, b) => a.needs.minLanes - b.needs.minLanes);
   const cachedExec = featureCache.policy !== 'none' && input?.exec === undefined ? reusing[0]?.name : undefined;
   const merged: Record<keyof CascadeOptions, unknown> = { ...SEQUENTIAL_CASCADE, ...mergeSettings(input), ...(cachedExec === undefined ? {} : { exec: cachedExec }) };
-  const { parallelism, attention, exec } = merged;
+  const { parallelism, attention, exec, switchMode } = merged;
   if (!(PARALLELISM_LEVELS as readonly unknown[]).includes(parallelism)) {
     throw new InvalidOptionError('parallelism', 'an integer from 0 to 4', parallelism);
   }
   if (attention !== 'causal' && attention !== 'bidirectional') throw new InvalidOptionError('attention', '"causal" or "bidirectional"', attention);
+  if (switchMode !== 'at-block' && switchMode !== 'in-flight') throw new InvalidOptionError('switchMode', '"at-block" or "in-flight"', switchMode);
   if (typeof exec !== 'string') throw new InvalidOptionError('exec', `one of ${context.executors.map((e) => `"${e.name}"`).join(', ')}`, exec);
   const executor = context.executors.find((e) => e.name === exec);
   if (!executor) throw new InvalidOptionError('exec', `one of ${context.executors.map((e) => `"${e.name}"`).join(', ')}`, exec);
@@ -158,7 +159,7 @@ export function resolveSettings(input: UncheckedInput | undefined, context: Reso
   }
   const steps = input?.steps ?? context.defaultSteps;
   if (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS) throw new InvalidOptionError('steps', `an integer from 1 to ${MAX_STEPS}`, steps);
-  return { parallelism: parallelism as Parallelism, attention, exec, recache, steps, featureCache };
+  return { parallelism: parallelism as Parallelism, attention, exec, recache, switchMode, steps, featureCache };
 }
 
 /**

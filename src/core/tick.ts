@@ -26,6 +26,12 @@ export interface TickMember {
   readonly contextSlot: number;
   /** Absolute positions of the block's frames. */
   readonly positions: readonly number[];
+  /**
+   * `false`: the member is context only. Its frames take part in the forward (others attend to
+   * them) but nothing it computes is kept: no sampler step, no cache K/V, no feature or stale
+   * store write. Used to run one tick under each of its prompts (`core/prompt-groups.ts`).
+   */
+  readonly commit?: boolean;
 }
 
 export interface TickPlan {

@@ -37,6 +37,8 @@ export interface TickMemberTask {
   readonly cache: boolean;
   /** Run the layer stack (`compute`, the default) or reuse the block's cached features (`reuse`). */
   readonly features?: FeatureUse;
+  /** `false`: context only, nothing it computes is kept (`TickMember.commit`). */
+  readonly commit?: boolean;
 }
 
 /**

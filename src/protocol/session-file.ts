@@ -38,6 +38,8 @@ export interface SessionFile {
   readonly exec?: string;
   /** Re-cache at prompt switches in sequential mode (P0 only): `on` or `off`. */
   readonly recache?: string;
+  /** Which blocks a prompt switch reaches in a cascade: `at-block` (default) or `in-flight`. */
+  readonly switchMode?: string;
   /** Denoising steps per block (default: the model's sampler). */
   readonly steps?: number;
   /** Block-wise feature caching: `{ "policy": "bwcache", "threshold": 0.15, "interval": 3, "lastStep": 0.5 }` (docs/caching.md). */
@@ -148,6 +150,7 @@ export const SESSION_FIELDS = {
   attention: field(Schema.String, '"causal" or "bidirectional"'),
   exec: field(Schema.String, 'an execution mode ("joint", "lanes")'),
   recache: field(Schema.String, '"on" or "off" (re-cache at prompt switches; sequential mode only)'),
+  switchMode: field(Schema.String, '"at-block" or "in-flight" (which blocks a prompt switch reaches in a cascade)'),
   steps: field(Schema.Number, 'a number of denoising steps per block'),
   featureCache: field(Schema.Object, 'an object { "policy": "none" | "bwcache" | "teacache" | "fbcache", "threshold"?, "interval"?, "lastStep"?, "coefficients"? }'),
   // At most 100: a GIF's frame delay is counted in hundredths of a second (the GIF writer's limit).
@@ -197,6 +200,7 @@ const SessionSchema = Schema.Struct({
   attention: Schema.optionalWith(SESSION_FIELDS.attention.schema, { exact: true }),
   exec: Schema.optionalWith(SESSION_FIELDS.exec.schema, { exact: true }),
   recache: Schema.optionalWith(SESSION_FIELDS.recache.schema, { exact: true }),
+  switchMode: Schema.optionalWith(SESSION_FIELDS.switchMode.schema, { exact: true }),
   steps: Schema.optionalWith(SESSION_FIELDS.steps.schema, { exact: true }),
   featureCache: Schema.optionalWith(FeatureCacheSchema, { exact: true }),
   fps: Schema.optionalWith(SESSION_FIELDS.fps.schema, { exact: true }),

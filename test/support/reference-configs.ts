@@ -32,7 +32,8 @@ function configs(): ReferenceConfig[] {
       }
     }
   }
-  out.push({ name: 'p4-bidirectional-lanes-switch-at-3', lanes: 2, request: { ...base, switches: [{ atBlock: 3, prompt: SWITCH_PROMPT }] }, cascade: { parallelism: 4, attention: 'bidirectional', exec: 'lanes' } });
+  out.push({ name: 'p4-bidirectional-lanes-switch-at-3', lanes: 2, request: { ...base, switches: [{ atBlock: 3, prompt: SWITCH_PROMPT }] }, cascade: { parallelism: 4, attention: 'bidirectional', exec: 'lanes', switchMode: 'in-flight' } });
+  out.push({ name: 'p4-causal-joint-switch-at-3-at-block', lanes: 2, request: { ...base, switches: [{ atBlock: 3, prompt: SWITCH_PROMPT }] }, cascade: { parallelism: 4, attention: 'causal', exec: 'joint', switchMode: 'at-block' } });
   return out;
 }
 

@@ -71,6 +71,8 @@ def runtime_frames(root, model, seed, blocks, prompt, parallelism, attention, sw
         session = os.path.join(tmp, 'session.json')
         json.dump({'seed': seed, 'blocks': blocks, 'prompt': prompt, 'model': os.path.abspath(model),
                    'parallelism': parallelism, 'attention': attention, 'exec': 'joint', 'lanes': 1,
+                   # the rollout runs every call under its newest block's prompt (as training did)
+                   'switchMode': 'in-flight',
                    **({'timeline': [{'atBlock': switch[0], 'prompt': switch[1]}]} if switch else {})}, open(session, 'w'))
         subprocess.run(['npx', 'block-cascade', 'run', session, '--frames-dir', os.path.join(tmp, 'frames'), '--no-stdin'],
                        cwd=root, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

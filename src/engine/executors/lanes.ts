@@ -136,7 +136,7 @@ export async function runSharedTick(plan: TickPlan, lanes: readonly Lane[], cont
   if (!context.featureStore) return timing;
   return {
     ...timing,
-    reused: plan.members.filter((m) => m.features === 'reuse').length,
+    reused: plan.members.filter((m) => m.features === 'reuse' && m.commit !== false).length,
     indicators: indicatorsOf(results),
     featureMs: sum((r) => r.featureMs ?? 0),
   };

@@ -149,6 +149,7 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
   const { outputs, runMs } = await timedRun(denoiser, feeds);
   const flow = output(outputs, 'flow');
   members.forEach((member, i) => {
+    if (member.commit === false) return;
     if (member.cache) {
       // Cache step: only the clean K/V matter; the flow of a block fed at σ = 0 is discarded.
       if (!task.cacheSlots) throw new Error(`block ${member.block}: cache step without KV slots`);

@@ -129,8 +129,8 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
     const allCompute = computing === frames;
     const cachedOf = (member: TickMemberTask) => featureSlot(store as FeatureStore, m, member.latentSlot);
     // Computing denoising members keep their features (the cache step's are never reused).
-    const keeps = store ? segments.filter((s) => s.compact >= 0 && !s.member.cache) : [];
-    const reusing = segments.filter((s) => s.compact < 0);
+    const keeps = store ? segments.filter((s) => s.compact >= 0 && !s.member.cache && s.member.commit !== false) : [];
+    const reusing = segments.filter((s) => s.compact < 0 && s.member.commit !== false);
 
     const { latents, timesteps, positions } = frameInputs(task.members, from, to, data);
     const perFrame = (a: Float32Array, n = frames) => new ort.Tensor('float32', a, [1, n]);
@@ -306,7 +306,7 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
 
     // Sampler step for this lane's frames of every denoising block.
     for (const s of segments) {
-      if (!s.member.cache) stepFrames(s.member, s.blockFrame, s.to - s.from, flow.subarray(s.local * frameSize, (s.local + s.to - s.from) * frameSize), data);
+      if (!s.member.cache && s.member.commit !== false) stepFrames(s.member, s.blockFrame, s.to - s.from, flow.subarray(s.local * frameSize, (s.local + s.to - s.from) * frameSize), data);
     }
     // Every lane has published every layer (each passed the last barrier): the lane that holds
     // the tick's first frame stores the caching block's clean K/V.

@@ -71,13 +71,20 @@ export async function runStaleShare(task: StaleTask, denoiser: ort.InferenceSess
   const presentKey = (outputs['present_key'] as ort.Tensor).data as Float32Array;
   const presentValue = (outputs['present_value'] as ort.Tensor).data as Float32Array;
   // This tick's K/V of this lane's frames, for the other lanes' next tick.
-  const ownSlots = Array.from({ length: frames }, (_, i) => staleSlot(store, task.tick, memberOf(from + i).latentSlot, (from + i) % F));
-  scatterPresent(store.kv, ownSlots, presentKey, presentValue);
-  ownSlots.forEach((slot, i) => stamp(store, slot, task.tick, memberOf(from + i).block));
+  // A context-only member's K/V are written by the call that commits it.
+  const kept = Array.from({ length: frames }, (_, i) => i).filter((i) => memberOf(from + i).commit !== false);
+  const ownSlots = kept.map((i) => staleSlot(store, task.tick, memberOf(from + i).latentSlot, (from + i) % F));
+  if (kept.length === frames) scatterPresent(store.kv, ownSlots, presentKey, presentValue);
+  else kept.forEach((i, j) => scatterPresent(store.kv, [ownSlots[j] as number], presentKey, presentValue, { firstFrame: i, frames }));
+  kept.forEach((i, j) => stamp(store, ownSlots[j] as number, task.tick, memberOf(from + i).block));
   for (let f = from; f < to; ) {
     const index = Math.floor(f / F);
     const member = task.members[index] as TickMemberTask;
     const end = Math.min(to, (index + 1) * F);
+    if (member.commit === false) {
+      f = end;
+      continue;
+    }
     if (member.cache) {
       // The caching block's clean K/V, for the frames this lane holds.
       if (!task.cacheSlots) throw new Error(`block ${member.block}: cache step without KV slots`);
