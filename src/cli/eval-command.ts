@@ -3,7 +3,7 @@
  * response of P0 against P1..P4 cascades, on the same seeds and prompts (src/quality/).
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import type { Parallelism } from '../core/cascade-options.js';
+import type { Parallelism, SwitchMode } from '../core/cascade-options.js';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -28,6 +28,8 @@ export interface EvalOptions {
   readonly steps?: number;
   /** How the cascades' ticks run (default `joint`; P0 always runs `joint`). */
   readonly exec?: string;
+  /** Which blocks a prompt switch reaches in the cascades (default `at-block`). */
+  readonly switchMode?: SwitchMode;
   /** Cascade levels to compare with P0 (default 1–4). */
   readonly levels?: readonly Parallelism[];
 }
@@ -78,12 +80,12 @@ export async function runEvalCommand(options: EvalOptions): Promise<number> {
     );
     const start = performance.now();
     bar?.start(plan.configs.length * plan.cases.length, 0);
-    const result = await runQualityEval(runtime, plan, { signal: interrupt.signal, onVideo: (done) => bar?.update(done), ...(options.exec === undefined ? {} : { exec: options.exec }) });
+    const result = await runQualityEval(runtime, plan, { signal: interrupt.signal, onVideo: (done) => bar?.update(done), ...(options.exec === undefined ? {} : { exec: options.exec }), ...(options.switchMode === undefined ? {} : { switchMode: options.switchMode }) });
     bar?.stop();
     const seconds = (performance.now() - start) / 1000;
     process.stdout.write(`${formatEvalTable(result)}\n`);
     const steps = options.steps ?? runtime.manifest.sampler.timesteps.length;
-    const ctx = { model: runtime.manifest.name, seeds: options.seeds, blocks: plan.blocks, steps, exec: options.exec ?? 'joint', videosPerConfig: plan.cases.length, seconds };
+    const ctx = { model: runtime.manifest.name, seeds: options.seeds, blocks: plan.blocks, steps, exec: options.exec ?? 'joint', switchMode: options.switchMode ?? 'at-block', videosPerConfig: plan.cases.length, seconds };
     if (options.json !== undefined) {
       await write(options.json, `${JSON.stringify({ machine: machineInfo(), ...ctx, model: { name: runtime.manifest.name, dir: reportedModelDir(model) }, ...result }, null, 2)}\n`);
     }
@@ -97,6 +99,12 @@ export async function runEvalCommand(options: EvalOptions): Promise<number> {
     await runtime?.close();
     interrupt.dispose();
   }
+}
+
+/** `--switch-mode at-block|in-flight`. */
+function parseSwitchMode(value: string): SwitchMode {
+  if (value !== 'at-block' && value !== 'in-flight') throw new InvalidArgumentError('expected at-block or in-flight');
+  return value;
 }
 
 /** `--levels 4` or `--levels 1,4`: P levels 1–4 (P0 is always the reference). */
@@ -125,6 +133,7 @@ export function registerEvalCommand(program: Command): Command {
     .option('--model <dir>', 'model package folder (default: the bundled trained model)')
     .option('--steps <n>', 'denoising steps per block (default: the model\'s sampler)', parsePositiveInt)
     .option('--exec <mode>', 'how the cascades\' ticks run (a registered execution mode; default joint, P0 always joint)')
+    .option('--switch-mode <mode>', 'at-block or in-flight: which blocks a prompt switch reaches in the cascades (default at-block)', parseSwitchMode)
     .option('--levels <list>', 'cascade levels compared with P0, comma-separated (default 1,2,3,4)', parseLevels)
     .action(async (options: EvalOptions) => {
       try {

@@ -4,7 +4,7 @@
  * CLI (src/eval/eval.ts), with the seeds starting at --from and only the P levels of --levels
  * (P0 always first: the other levels are compared with it).
  *
- *   npx tsx tools/train/eval-seeds.ts --model runs/cand-model --from 100 --seeds 32 --levels 0,4 [--steps N] [--json out.json]
+ *   npx tsx tools/train/eval-seeds.ts --model runs/cand-model --from 100 --seeds 32 --levels 0,4 [--steps N] [--switch-mode in-flight] [--json out.json]
  *
  * Imports the runtime from this checkout's src/ (run it from a checkout whose src/ matches).
  *
@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { defaultEvalPlan, runQualityEval } from '../../src/eval/eval.js';
 import { formatEvalTable } from '../../src/eval/eval-report.js';
 import { createRuntime } from '../../src/api/runtime.js';
+import type { SwitchMode } from '../../src/core/cascade-options.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
       levels: { type: 'string', default: '0,4' },
       json: { type: 'string' },
       steps: { type: 'string' },
+      'switch-mode': { type: 'string' },
     },
   });
   const from = Number(values.from);
@@ -43,11 +45,12 @@ async function main(): Promise<void> {
   const runtime = await createRuntime({ model: values.model as string, lanes: 2, ...(values.steps ? { steps: Number(values.steps) } : {}) });
   const start = performance.now();
   try {
-    const result = await runQualityEval(runtime, plan);
+    const switchMode = values['switch-mode'] as SwitchMode | undefined;
+    const result = await runQualityEval(runtime, plan, switchMode ? { switchMode } : {});
     const seconds = (performance.now() - start) / 1000;
     process.stdout.write(`${formatEvalTable(result)}\n`);
     process.stdout.write(`${runtime.manifest.name} (${values.model}), seeds ${from}..${from + Number(values.seeds) - 1}, ${plan.blocks} blocks, ${plan.cases.length} videos per configuration, ${Math.round(seconds)} s\n`);
-    if (values.json) await writeFile(values.json, `${JSON.stringify({ model: values.model, from, seeds: Number(values.seeds), blocks: plan.blocks, seconds, ...result }, null, 2)}\n`);
+    if (values.json) await writeFile(values.json, `${JSON.stringify({ model: values.model, from, seeds: Number(values.seeds), blocks: plan.blocks, switchMode: switchMode ?? "at-block", seconds, ...result }, null, 2)}\n`);
   } finally {
     await runtime.close();
   }
