@@ -44,12 +44,17 @@ export interface TickBarrierOptions {
 }
 
 /** @internal */
+/** Tick barriers made in this process: each one's number keys its past (`TickPlan.pastKey`). */
+let barriers = 0;
+
 export class TickBarrier {
   readonly #options: TickBarrierOptions;
   readonly #waiting = new Map<number, Waiting[]>();
   #stopped = false;
   /** The prompt (context slot) the committed K/V were made under; null before any cache step. */
   #cachedUnder: number | null = null;
+  readonly #id = ++barriers;
+  #recaches = 0;
 
   constructor(options: TickBarrierOptions) {
     this.#options = options;
@@ -105,6 +110,9 @@ export class TickBarrier {
       await this.#recacheIfSwitched(members, readable);
       if (this.#stopped) return;
       const pastSlots = readable.map((s) => s.slot);
+      // A committed slot's bytes change only when it is released and reused (its generation
+      // moves) or re-cached (the count moves); the barrier's id separates generations.
+      const pastKey = `${this.#id}.${this.#recaches}:${readable.map((s) => `${s.slot}/${s.generation}`).join(',')}`;
       const caching = members.find((m) => m.stage === cacheStage(this.#options.schedule));
       let cacheSlots: number[] | null = null;
       if (caching) {
@@ -113,7 +121,7 @@ export class TickBarrier {
         if (pool.refusal) throw new Error(pool.refusal);
         cacheSlots = slotsOfBlock(pool, caching.block).map((s) => s.slot);
       }
-      const timing = await this.#options.executor.run({ tick, members, attention: this.#options.attention, pastSlots, cacheSlots });
+      const timing = await this.#options.executor.run({ tick, members, attention: this.#options.attention, pastSlots, pastKey, cacheSlots });
       if (this.#stopped) return;
       assertStillHeld(tick, readable, kvPool.getSnapshot().context.slots);
       if (caching) {
@@ -143,6 +151,7 @@ export class TickBarrier {
       positions: readable.map((s) => s.position as number),
       blocks: readable.map((s) => s.block as number),
     };
+    this.#recaches++;
     const timing = await this.#options.executor.recache(plan);
     this.#cachedUnder = first.contextSlot;
     this.#options.onRecache?.(plan, timing);

@@ -42,6 +42,12 @@ export interface TickPlan {
   readonly attention: AttentionMode;
   /** Committed KV slots every member attends to (sink ∪ window), in position order. */
   readonly pastSlots: readonly number[];
+  /**
+   * Names the contents of `pastSlots`: plans with the same key read the same K/V bytes, so a
+   * lane may keep what it gathered for the last one (at P0 a block's five forwards share one
+   * past). Absent: gather every time.
+   */
+  readonly pastKey?: string;
   /** The caching member's frames receive their K/V here, one slot per frame. */
   readonly cacheSlots: readonly number[] | null;
 }

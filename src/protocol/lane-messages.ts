@@ -53,6 +53,8 @@ export interface TickTask {
   readonly attention: 'causal' | 'bidirectional';
   /** KV slots every member attends to, in position order. */
   readonly pastSlots: readonly number[];
+  /** Names their contents (`TickPlan.pastKey`): the lane reuses its last gather for the same key. */
+  readonly pastKey?: string;
   /** The caching member's K/V go here, one slot per frame; null when no member caches. */
   readonly cacheSlots: readonly number[] | null;
 }

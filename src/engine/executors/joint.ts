@@ -39,6 +39,7 @@ export class JointExecutor implements TickExecutor {
       contextSlot: newest.contextSlot,
       attention: plan.attention,
       pastSlots: plan.pastSlots,
+      ...(plan.pastKey === undefined ? {} : { pastKey: plan.pastKey }),
       cacheSlots: plan.cacheSlots,
     });
     return { forwards: plan.members.length, calls: 1, runMs: timing.runMs, workerMs: timing.workerMs, taskMs: timing.taskMs };

@@ -12,7 +12,7 @@ import * as ort from 'onnxruntime-node';
 import type { DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, RecacheTask, TickTask } from '../../protocol/lane-messages.js';
 import { gaussianNoise } from '../../core/noise.js';
 import { samplerStep, stepNeedsNoise } from '../../core/sampler.js';
-import { gatherPast, scatterPresent } from '../kv/kv-slabs.js';
+import { gatherPast, scatterPresent, type KvTensors } from '../kv/kv-slabs.js';
 import { buildAttentionMask } from '../model/attention-mask.js';
 import { slotView } from '../memory/slot-slab.js';
 import { gatherCleanLatents, storeCleanLatents } from './clean-latents.js';
@@ -109,6 +109,28 @@ async function encode(task: EncodeTask, { textEncoder }: Sessions): Promise<Lane
   return { runMs, workerMs: performance.now() - start };
 }
 
+/** The last past gathered on this lane, by its key: a block's forwards at P0 share one. */
+let lastPast: { readonly key: string; readonly past: KvTensors } | null = null;
+
+function pastFor(task: TickTask): KvTensors {
+  if (task.pastKey !== undefined && lastPast?.key === task.pastKey) return lastPast.past;
+  const past = gatherPast(data.kv, task.pastSlots);
+  lastPast = task.pastKey === undefined ? null : { key: task.pastKey, past };
+  return past;
+}
+
+/** The last joint mask built on this lane: it depends only on the past's length, the block count and the mode. */
+let lastMask: { readonly key: string; readonly mask: Float32Array } | null = null;
+
+function jointMask(pastTokens: number, blocks: number, mode: TickTask['attention']): Float32Array {
+  const key = `${pastTokens}:${blocks}:${mode}`;
+  if (lastMask?.key === key) return lastMask.mask;
+  const inFlight = Array.from({ length: blocks * framesPerBlock }, (_, f) => ({ block: Math.floor(f / framesPerBlock) }));
+  const mask = buildAttentionMask({ pastTokens, queryFrames: inFlight, keyFrames: inFlight, tokensPerFrame: m.tokensPerFrame, mode });
+  lastMask = { key, mask };
+  return mask;
+}
+
 async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming> {
   const start = performance.now();
   const members = task.members;
@@ -125,7 +147,7 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
     timesteps.fill(member.timestep, i * framesPerBlock, (i + 1) * framesPerBlock);
     positions.set(member.positions, i * framesPerBlock);
   });
-  const past = gatherPast(data.kv, task.pastSlots);
+  const past = pastFor(task);
   const pastTokens = task.pastSlots.length * m.tokensPerFrame;
   const pastDims = [m.layers, 1, m.heads, pastTokens, m.headDim];
   const feeds: Record<string, ort.Tensor> = {
@@ -140,8 +162,7 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
     const n = frames * m.tokensPerFrame;
     // Queries and keys are the same in-flight frames: the joint call's mask (all zeros, i.e.
     // no change to any float, for a single block).
-    const inFlight = members.flatMap((member) => Array.from({ length: framesPerBlock }, () => ({ block: member.block })));
-    const mask = buildAttentionMask({ pastTokens, queryFrames: inFlight, keyFrames: inFlight, tokensPerFrame: m.tokensPerFrame, mode: task.attention });
+    const mask = jointMask(pastTokens, members.length, task.attention);
     feeds.attention_mask = new ort.Tensor('float32', mask, [1, 1, n, pastTokens + n]);
   } else if (task.attention === 'causal' && members.length > 1) {
     throw new Error('causal attention inside the cascade window needs a model with an "attention_mask" input');
