@@ -57,7 +57,7 @@ describe('a reused step', () => {
 
   const input = (slot: number, phase: number) => slotView(memory.latents, slot).map((_, i) => Math.sin(i * 0.05 + phase));
 
-  /** One tick over `members` (block, stage, latent slot, use), from the given latents; returns each member's latents after the step. */
+  /** One tick over `members` (block, stage, latent slot, use), from the given latents; returns each member's staged latents after the step. */
   async function tick(members: readonly { block: number; stage: number; slot: number; use: FeatureUse; x: Float32Array }[], track?: 'first-input' | 'first-residual'): Promise<{ after: Float32Array[]; result: Awaited<ReturnType<typeof runShare>> }> {
     for (const member of members) slotView(memory.latents, member.slot).set(member.x);
     resetExchange(memory.exchange); // as the executors do before every tick (an aborted tick leaves it aborted)
@@ -77,7 +77,7 @@ describe('a reused step', () => {
       featureStore: track ? { ...store, track } : store,
     };
     const result = await runShare(task, sessions, slotView(memory.contexts, 0).slice(), data);
-    return { after: members.map((member) => slotView(memory.latents, member.slot).slice()), result };
+    return { after: members.map((member) => slotView(memory.latentSteps, member.slot).slice()), result };
   }
 
   const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((worst, v, i) => Math.max(worst, Math.abs(v - (b[i] as number))), 0);

@@ -13,6 +13,7 @@ describe('memory plan', () => {
     const allocated = {
       kv: memory.kv.keys.byteLength + memory.kv.values.byteLength,
       latents: memory.latents.buffer.byteLength,
+      latentSteps: memory.latentSteps.buffer.byteLength,
       cleanLatents: memory.cleanLatents.buffer.byteLength,
       contexts: memory.contexts.buffer.byteLength,
       exchange: memory.exchange.keys.byteLength + memory.exchange.values.byteLength,

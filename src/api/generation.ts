@@ -21,6 +21,8 @@ import type { SessionLink } from '../core/session-types.js';
 import type { RecachePlan, TickExecutor, TickTiming } from '../core/tick.js';
 import { TRACE_VERSION, type EndRecord, type MetaRecord } from '../core/trace-records.js';
 import { OwnPromptsExecutor } from '../engine/executors/own-prompts.js';
+import { RecoveringExecutor } from '../engine/executors/recovering.js';
+import { retryCrashes, type CrashRecovery } from '../engine/lanes/crash-recovery.js';
 import { executorKind } from '../engine/executors/registry.js';
 import type { Lane } from '../engine/lanes/lane.js';
 import type { SharedMemory } from '../engine/memory/memory-plan.js';
@@ -186,21 +188,27 @@ export class Generation {
     const caching = settings.featureCache.policy !== 'none';
     const track = featureTrackingOf(settings.featureCache);
     const promptTokens = timeline.map((p) => Array.from(tokenizePrompt(p.prompt, m.text), Number));
+    const recovery: CrashRecovery = {
+      lanes: host.lanes,
+      exchange: host.memory.exchange,
+      unrecoverable: caching ? 'crash recovery is not available with feature caching (its store is updated in place)' : null,
+      onRetire: (lane, error) => this.#link?.emit({ type: 'lane-retired', lane: lane.id, crashes: lane.crashes, message: error.message }),
+    };
     const system = createGenerationSystem({
       seed: request.seed,
       blocks: request.blocks,
       schedule,
       attention: settings.attention,
       recache: settings.recache === 'on',
-      executor: this.#executor(caching ? (track ? { ...host.featureStore(), track } : host.featureStore()) : null),
+      executor: this.#executor(caching ? (track ? { ...host.featureStore(), track } : host.featureStore()) : null, recovery),
       port: {
         encodePrompts: async (contextSlots) => {
           for (const contextSlot of contextSlots) {
-            await host.pickLane().encode({ kind: 'encode', tokens: promptTokens[contextSlot] as number[], contextSlot });
+            await retryCrashes(() => host.pickLane().encode({ kind: 'encode', tokens: promptTokens[contextSlot] as number[], contextSlot }), recovery);
           }
         },
         decode: async (block, latentSlot) => {
-          const { rgb } = await host.pickLane().decode({ kind: 'decode', block, latentSlot });
+          const { rgb } = await retryCrashes(() => host.pickLane().decode({ kind: 'decode', block, latentSlot }), recovery);
           queue.push(block, rgb);
         },
       },
@@ -240,7 +248,7 @@ export class Generation {
 
   /** The trace's first record: what runs. */
   /** The generation's execution mode on the runtime's lanes; at `at-block`, each block under its own prompt. */
-  #executor(featureStore: FeatureStore | null): TickExecutor {
+  #executor(featureStore: FeatureStore | null, recovery: CrashRecovery): TickExecutor {
     const { manifest: m, lanes, memory } = this.#host;
     const { settings } = this.#resolved;
     const executor = executorKind(settings.exec).create({
@@ -252,7 +260,8 @@ export class Generation {
       featureStore,
       staleStore: () => this.#host.staleStore(),
     });
-    return settings.switchMode === 'at-block' ? new OwnPromptsExecutor(executor) : executor;
+    const prompted = settings.switchMode === 'at-block' ? new OwnPromptsExecutor(executor) : executor;
+    return new RecoveringExecutor(prompted, { latents: memory.latents, latentSteps: memory.latentSteps, steps: settings.steps }, recovery);
   }
 
   #metaRecord(): Omit<MetaRecord, 't'> {

@@ -10,8 +10,9 @@ import { GenerationAbortedError } from '../core/errors.js';
 import type { ModelManifest } from '../core/manifest-types.js';
 import { MAX_LANES_ENV, maxLanes, resolveGeneration, resolveLanes, resolveSettings, type ResolveContext, type UncheckedInput } from '../core/options.js';
 import type { GenerationSession, SessionOptions } from '../core/session-types.js';
+import { faultsOfLane, type LaneFault } from '../engine/lanes/faults.js';
 import { executorKind } from '../engine/executors/registry.js';
-import { Lane } from '../engine/lanes/lane.js';
+import { inService, Lane } from '../engine/lanes/lane.js';
 import { allocateFeatureCache, allocateMemory, allocateStale, MAX_IN_FLIGHT_BLOCKS, planMemory, type SharedMemory } from '../engine/memory/memory-plan.js';
 import type { FeatureStore } from '../engine/lanes/feature-store.js';
 import type { StaleStore } from '../engine/lanes/stale-store.js';
@@ -26,7 +27,11 @@ import { resolveContextFor } from './resolve-context.js';
 export interface RuntimeInternals {
   /** An XState inspection observer, called for every actor event (e.g. Stately's inspector). */
   readonly inspect?: InspectObserver;
+  /** Crash-recovery tests: lane workers kill themselves at these tasks (`engine/lanes/faults.ts`). */
+  readonly faults?: readonly LaneFault[];
 }
+
+const optional = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } => (value === undefined ? {} : ({ [key]: value } as { [P in K]?: V }));
 
 const settingsOf = (o: { readonly cascade?: UncheckedInput | undefined; readonly steps?: number | undefined; readonly featureCache?: unknown }): UncheckedInput => ({
   ...o.cascade,
@@ -143,8 +148,9 @@ export class Runtime {
    * gives the lowest ids the larger shares (and lane 0 the cache store).
    */
   #pickLane(): Lane {
-    let best = this.lanes[this.lanes.length - 1] as Lane;
-    for (let i = this.lanes.length - 1; i >= 0; i--) if ((this.lanes[i] as Lane).pending < best.pending) best = this.lanes[i] as Lane;
+    const lanes = inService(this.lanes);
+    let best = lanes[lanes.length - 1] as Lane;
+    for (let i = lanes.length - 1; i >= 0; i--) if ((lanes[i] as Lane).pending < best.pending) best = lanes[i] as Lane;
     return best;
   }
 
@@ -178,7 +184,7 @@ export async function createRuntime(options: RuntimeOptions & RuntimeInternals =
   const files = { denoiser: pkg.paths.denoiser, textEncoder: pkg.paths.textEncoder, vaeDecoder: pkg.paths.vaeDecoder, layered: pkg.paths.layered };
   const totalThreads = laneOptions.reduce((sum, lane) => sum + lane.threads, 0);
   const allowSpinning = totalThreads <= availableParallelism();
-  const lanes = laneOptions.map((lane, i) => new Lane(asLaneId(i), { manifest: m, files, ...memory, laneId: i, lane, allowSpinning }));
+  const lanes = laneOptions.map((lane, i) => new Lane(asLaneId(i), { manifest: m, files, ...memory, laneId: i, lane, allowSpinning, ...optional('faults', faultsOfLane(i, options.faults)) }));
   const warm = options.warmUp ?? true;
   let warmUpMs: number;
   try {

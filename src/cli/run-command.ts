@@ -150,8 +150,13 @@ export async function runSession(sessionPath: string, options: RunOptions): Prom
     return 0;
   } catch (err) {
     interrupted = interrupt.signal.aborted;
-    if (interrupted) return interrupt.exitCode;
-    throw err;
+    if (!interrupted) throw err;
+    // Ctrl-C or SIGTERM: the frames made so far are a video too, shorter.
+    if (gif !== undefined && gif.frames > 0) {
+      await gif.finish();
+      process.stderr.write(`block-cascade: stopped after ${gif.frames} frames; wrote ${gif.path}\n`);
+    }
+    return interrupt.exitCode;
   } finally {
     await runtime?.close();
     interrupt.dispose();

@@ -13,6 +13,8 @@ export class LaneError extends Error {
     readonly stage: Stage | null,
     what: string,
     cause: unknown,
+    /** The worker thread died (exit, uncaught error, out of memory), rather than its task failing. */
+    readonly crashed = false,
   ) {
     const where = [`lane ${lane}`, block === null ? null : `block ${block}`, stage === null ? null : `stage ${stage}`]
       .filter(Boolean)

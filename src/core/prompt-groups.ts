@@ -10,8 +10,8 @@
  *   Under causal attention an older block never sees a newer one, so this is exactly its forward
  *   under its prompt; under bidirectional attention it does not see the newer blocks during the
  *   ticks that span the switch.
- * Newest first matters: the first call reads every member's latents before any is updated, and
- * a later call only reads members it commits itself.
+ * Every call reads the latents as the tick found them: lanes stage their steps, and the runtime
+ * commits them only after the whole tick (`docs/reliability.md`).
  */
 import type { TickPlan } from './tick.js';
 

@@ -21,6 +21,8 @@ export type SessionEvent =
   | { readonly type: 'block'; readonly block: number; readonly elapsedMs: number; readonly bufferedBlocks: number }
   | { readonly type: 'paused'; readonly reason: 'user' | 'backpressure' }
   | { readonly type: 'resumed' }
+  /** A lane crashed too often and was taken out of service; the generation goes on without it. */
+  | { readonly type: 'lane-retired'; readonly lane: number; readonly crashes: number; readonly message: string }
   | { readonly type: 'end'; readonly blocks: number; readonly stopped: boolean };
 
 /**

@@ -4,7 +4,7 @@
  * count), one share per lane, and the lanes exchange every layer's K/V through shared memory.
  */
 import type { ShareResult } from '../../protocol/lane-messages.js';
-import type { Lane } from '../lanes/lane.js';
+import { inService, type Lane } from '../lanes/lane.js';
 import type { Schedule } from '../../core/sampler.js';
 import { resetExchange, type ExchangeSlab } from '../lanes/exchange.js';
 import { joint, memberTask, recacheOn } from './joint.js';
@@ -201,11 +201,11 @@ export class LanesExecutor implements TickExecutor {
   async run(plan: TickPlan): Promise<LanesTickTiming> {
     const reusing = plan.members.find((m) => m.features === 'reuse');
     if (reusing && !this.featureStore) throw new Error(`tick ${plan.tick}: block ${reusing.block} asks to reuse cached features, but this generation has no feature cache`);
-    return runSharedTick(plan, this.lanes, { schedule: this.schedule, exchange: this.exchange, framesPerBlock: this.framesPerBlock, featureStore: this.featureStore });
+    return runSharedTick(plan, inService(this.lanes), { schedule: this.schedule, exchange: this.exchange, framesPerBlock: this.framesPerBlock, featureStore: this.featureStore });
   }
 
   recache(plan: RecachePlan): Promise<TickTiming> {
-    return recacheOn(this.lanes[0] as Lane, plan, this.schedule);
+    return recacheOn(inService(this.lanes)[0] as Lane, plan, this.schedule);
   }
 }
 

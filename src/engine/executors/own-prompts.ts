@@ -21,7 +21,7 @@ export class OwnPromptsExecutor implements TickExecutor {
     const calls = promptGroups(plan);
     if (calls.length === 1) return this.inner.run(plan);
     const timings: TickTiming[] = [];
-    // In order: the first call reads every latent before a later one updates its members.
+    // One after the other: they may share a lane, and each reads only unstaged latents.
     for (const call of calls) timings.push(await this.inner.run(call));
     return sumTimings(timings);
   }

@@ -8,7 +8,7 @@
  */
 import type { Schedule } from '../../core/sampler.js';
 import type { RecachePlan, TickExecutor, TickPlan, TickTiming } from '../../core/tick.js';
-import type { Lane } from '../lanes/lane.js';
+import { inService, type Lane } from '../lanes/lane.js';
 import type { StaleStore } from '../lanes/stale-store.js';
 import { memberTask, recacheOn } from './joint.js';
 import { assertComputes, type ExecutorKind } from './kind.js';
@@ -34,11 +34,12 @@ export class StaleExecutor implements TickExecutor {
     assertComputes(plan, 'stale');
     const frames = plan.members.length * this.framesPerBlock;
     // One block: no neighbour to be stale about; it runs whole on one lane.
-    const shares = plan.members.length === 1 ? [{ from: 0, to: frames }] : shareFrames(frames, this.lanes.length);
+    const lanes = inService(this.lanes);
+    const shares = plan.members.length === 1 ? [{ from: 0, to: frames }] : shareFrames(frames, lanes.length);
     const members = plan.members.map((member) => memberTask(member, this.schedule));
     const results = await Promise.all(
       shares.map((share, i) =>
-        (this.lanes[plan.members.length === 1 ? this.lanes.length - 1 : i] as Lane).stale({
+        (lanes[plan.members.length === 1 ? lanes.length - 1 : i] as Lane).stale({
           kind: 'stale',
           tick: plan.tick,
           members,
@@ -56,7 +57,7 @@ export class StaleExecutor implements TickExecutor {
   }
 
   recache(plan: RecachePlan): Promise<TickTiming> {
-    return recacheOn(this.lanes[0] as Lane, plan, this.schedule);
+    return recacheOn(inService(this.lanes)[0] as Lane, plan, this.schedule);
   }
 }
 

@@ -52,8 +52,9 @@ export function frameInputs(members: readonly TickMemberTask[], from: number, to
 }
 
 /**
- * The sampler step of `count` frames of a denoising member from its frame `firstFrame`, in place
- * in the latent slab, with `flow` holding exactly those frames.
+ * The sampler step of `count` frames of a denoising member from its frame `firstFrame`, from the
+ * latent slab into the staged steps (committed by the actor thread once the tick succeeds), with
+ * `flow` holding exactly those frames.
  *
  * @example
  * ```ts
@@ -69,5 +70,6 @@ export function stepFrames(member: TickMemberTask, firstFrame: number, count: nu
     ? gaussianNoise({ seed: member.seed, block: member.block, step: member.stage + 1 }, new Float32Array(m.framesPerBlock * size)).subarray(a, b)
     : null;
   const xs = slotView(data.latents, member.latentSlot).subarray(a, b);
-  samplerStep(xs, flow, member.sigma, member.sigmaNext, noise, xs, m.sampler.update);
+  const out = slotView(data.latentSteps, member.latentSlot).subarray(a, b);
+  samplerStep(xs, flow, member.sigma, member.sigmaNext, noise, out, m.sampler.update);
 }

@@ -18,6 +18,7 @@ import { slotView } from '../memory/slot-slab.js';
 import { gatherCleanLatents, storeCleanLatents } from './clean-latents.js';
 import { runShare, type LayeredSessions } from './share-tick.js';
 import { runStaleShare } from './stale-tick.js';
+import { crashIfDue, taskStarted } from './faults.js';
 import { warmUp } from './warm-up.js';
 import type { LaneWorkerData } from './worker-data.js';
 
@@ -185,7 +186,9 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
     const noise = stepNeedsNoise(member.sigmaNext, m.sampler.update)
       ? gaussianNoise({ seed: member.seed, block: member.block, step: member.stage + 1 }, new Float32Array(latent.length))
       : null;
-    samplerStep(latent, flow.subarray(i * blockSize, (i + 1) * blockSize), member.sigma, member.sigmaNext, noise, latent, m.sampler.update);
+    // Staged: the actor thread commits it once the tick has succeeded on every lane.
+    samplerStep(latent, flow.subarray(i * blockSize, (i + 1) * blockSize), member.sigma, member.sigmaNext, noise, slotView(data.latentSteps, member.latentSlot), m.sampler.update);
+    crashIfDue(data.faults, 'tick', 'after-step');
   });
   return { runMs, workerMs: performance.now() - start };
 }
@@ -218,6 +221,8 @@ async function recache(task: RecacheTask, { denoiser }: Sessions): Promise<LaneT
   }
   const { outputs, runMs } = await timedRun(denoiser, feeds);
   scatterPresent(data.kv, task.slots, output(outputs, 'present_key'), output(outputs, 'present_value'));
+  // Rewritten in place, but from clean latents nothing here changes: a re-run writes the same.
+  crashIfDue(data.faults, 'recache', 'after-step');
   return { runMs, workerMs: performance.now() - start };
 }
 
@@ -234,6 +239,7 @@ async function decode(task: DecodeTask, { vaeDecoder }: Sessions): Promise<Decod
     throw new Error(`${data.files.vaeDecoder}: output "frames" has ${planar.length} values for one block, but model.json video is ${m.video.height}×${m.video.width} with framesPerBlock ${framesPerBlock} (${framesPerBlock * 3 * m.video.height * m.video.width} values)`);
   }
   const rgb = toRgbBytes(planar, framesPerBlock, m.video.height, m.video.width);
+  crashIfDue(data.faults, 'decode', 'after-step');
   // Copied by structured clone (Piscina transfers only a top-level return value); a block's
   // frames are a few kilobytes.
   return { rgb, runMs, workerMs: performance.now() - start };
@@ -259,6 +265,7 @@ function toRgbBytes(planar: Float32Array, frames: number, height: number, width:
 /** Piscina entry point. */
 export default async function runLaneTask(task: LaneTask): Promise<LaneTiming | DecodeResult> {
   const loaded = await loadSessions();
+  if (task.kind !== 'ping') taskStarted(data.faults, task.kind);
   switch (task.kind) {
     case 'ping': {
       if (!task.warm) return { runMs: 0, workerMs: 0 };

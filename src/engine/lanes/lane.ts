@@ -41,12 +41,24 @@ export interface LaneActivity {
   readonly error?: unknown;
 }
 
+/**
+ * The lanes not retired after crashing ({@link Lane.retire}): ticks, decodes and encodes go to these.
+ *
+ * @example
+ * ```ts
+ * const shares = shareFrames(frames, inService(runtime.lanes).length);
+ * ```
+ */
+export const inService = (lanes: readonly Lane[]): readonly Lane[] => lanes.filter((lane) => !lane.retired);
+
 export class Lane {
   readonly id: LaneId;
   readonly options: LaneOptions;
   readonly #pool: Piscina;
   readonly #inFlight = new Set<Promise<unknown>>();
   #tasksRun = 0;
+  #crashes = 0;
+  #retired = false;
   #tail: Promise<void> = Promise.resolve();
   readonly #observers = new Set<(activity: LaneActivity) => void>();
 
@@ -164,6 +176,8 @@ export class Lane {
       for (const observer of this.#observers) observer({ lane: this.id, task, ...activity });
     };
     if (this.#observers.size > 0) notify({ phase: 'start', at: start });
+    // Piscina removes a dead worker before it rejects its task: a thread that is gone has crashed.
+    const thread = this.#pool.threads[0]?.threadId;
     try {
       const result = (await this.#pool.run(task)) as R;
       const end = performance.now();
@@ -174,8 +188,25 @@ export class Lane {
       const oldest = task.kind === 'tick' || task.kind === 'share' ? task.members[0] : undefined;
       const block = 'block' in task ? task.block : (oldest?.block ?? null);
       const stage = oldest?.stageName ?? null;
-      throw new LaneError(this.id, block, stage, `${task.kind} failed`, error);
+      const crashed = thread === undefined || !this.#pool.threads.some((t) => t.threadId === thread);
+      if (crashed) this.#crashes++;
+      throw new LaneError(this.id, block, stage, crashed ? `${task.kind} failed: the worker died` : `${task.kind} failed`, error, crashed);
     }
+  }
+
+  /** Times this lane's worker died during a task (each time Piscina started a replacement). */
+  get crashes(): number {
+    return this.#crashes;
+  }
+
+  /** Whether the lane was taken out of service after crashing too often ({@link retire}). */
+  get retired(): boolean {
+    return this.#retired;
+  }
+
+  /** Takes the lane out of service: pickers and executors skip it from now on. Its worker stays up until `close`. */
+  retire(): void {
+    this.#retired = true;
   }
 
   async close(): Promise<void> {

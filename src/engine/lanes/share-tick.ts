@@ -21,6 +21,7 @@ import { arriveAndWait, abortExchange, exchangeToSlots, fullKeyValues, publishLa
 import { featureSlot, type FeatureStore } from './feature-store.js';
 import { buildAttentionMask } from '../model/attention-mask.js';
 import { storeCleanLatents } from './clean-latents.js';
+import { crashIfDue } from './faults.js';
 import { frameInputs, stepFrames } from './frame-range.js';
 import type { LaneWorkerData } from './worker-data.js';
 
@@ -307,6 +308,7 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
     // Sampler step for this lane's frames of every denoising block.
     for (const s of segments) {
       if (!s.member.cache && s.member.commit !== false) stepFrames(s.member, s.blockFrame, s.to - s.from, flow.subarray(s.local * frameSize, (s.local + s.to - s.from) * frameSize), data);
+      crashIfDue(data.faults, 'share', 'after-step');
     }
     // Every lane has published every layer (each passed the last barrier): the lane that holds
     // the tick's first frame stores the caching block's clean K/V.

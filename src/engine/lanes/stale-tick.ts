@@ -12,6 +12,7 @@ import type { LaneTiming, StaleTask, TickMemberTask } from '../../protocol/lane-
 import { gatherPastFrom, scatterPresent } from '../kv/kv-slabs.js';
 import { buildAttentionMask } from '../model/attention-mask.js';
 import { slotView } from '../memory/slot-slab.js';
+import { crashIfDue } from './faults.js';
 import { frameInputs, stepFrames } from './frame-range.js';
 import { stamp, stampIs, staleSlot } from './stale-store.js';
 import type { LaneWorkerData } from './worker-data.js';
@@ -93,6 +94,7 @@ export async function runStaleShare(task: StaleTask, denoiser: ort.InferenceSess
       for (let g = f; g < end; g++) slotView(data.cleanLatents, task.cacheSlots[g % F] as number).set(latent.subarray((g % F) * frameSize, (g % F + 1) * frameSize));
     } else {
       stepFrames(member, f % F, end - f, flow.subarray((f - from) * frameSize, (end - from) * frameSize), data);
+      crashIfDue(data.faults, 'stale', 'after-step');
     }
     f = end;
   }

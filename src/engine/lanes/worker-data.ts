@@ -3,6 +3,7 @@ import type { ModelManifest } from '../../core/manifest-types.js';
 import type { KvSlabs } from '../kv/kv-slabs.js';
 import type { SlotSlab } from '../memory/slot-slab.js';
 import type { ExchangeSlab } from './exchange.js';
+import type { LaneFaults } from './faults.js';
 
 /** Everything a lane worker needs, passed once as `workerData`. */
 export interface LaneWorkerData {
@@ -20,9 +21,13 @@ export interface LaneWorkerData {
   readonly exchange: ExchangeSlab;
   readonly kv: KvSlabs;
   readonly latents: SlotSlab;
+  /** Where a tick's sampler steps land until the tick succeeds (`SharedMemory.latentSteps`). */
+  readonly latentSteps: SlotSlab;
   /** One slot per KV slot: the clean latent of the frame whose K/V that slot holds (for re-cache). */
   readonly cleanLatents: SlotSlab;
   readonly contexts: SlotSlab;
   /** False when lanes share cores: spinning intra-op threads would steal them from each other. */
   readonly allowSpinning: boolean;
+  /** Crash-recovery tests only: where this lane's worker kills itself (`faults.ts`). */
+  readonly faults?: LaneFaults;
 }

@@ -24,7 +24,7 @@ export const CONTEXT_SLOTS = 1 + MAX_PROMPT_SWITCHES;
 
 /** One shared slab of the plan. */
 export interface SlabPlan {
-  readonly name: 'kv' | 'latents' | 'cleanLatents' | 'contexts' | 'exchange' | 'featureCache' | 'stale';
+  readonly name: 'kv' | 'latents' | 'latentSteps' | 'cleanLatents' | 'contexts' | 'exchange' | 'featureCache' | 'stale';
   /** What one slot holds. */
   readonly holds: string;
   readonly slots: number;
@@ -44,6 +44,12 @@ export interface MemoryPlan {
 export interface SharedMemory {
   readonly kv: KvSlabs;
   readonly latents: SlotSlab;
+  /**
+   * A block's latents after the step a tick gives it, one slot per latent slot: lanes write
+   * here, and the actor thread copies them into `latents` once the whole tick has succeeded,
+   * so that a lane dying mid-tick leaves every input of the tick as it was (`docs/reliability.md`).
+   */
+  readonly latentSteps: SlotSlab;
   readonly cleanLatents: SlotSlab;
   readonly contexts: SlotSlab;
   readonly exchange: ExchangeSlab;
@@ -82,6 +88,7 @@ export function planMemory(m: Sizes, options: MemoryPlanOptions = {}): MemoryPla
   const slabs = [
     slab('kv', "one frame's K and V for every layer", kvCapacitySlots, 2 * kvSlotFloats * F32),
     slab('latents', "one block's latents", LATENT_SLOTS, m.framesPerBlock * frameFloats * F32),
+    slab('latentSteps', "one block's latents after a tick's step, until the tick succeeds", LATENT_SLOTS, m.framesPerBlock * frameFloats * F32),
     slab('cleanLatents', "the clean latent of the frame in the same KV slot (for re-cache)", kvCapacitySlots, frameFloats * F32),
     slab('contexts', "one prompt's text context", CONTEXT_SLOTS, m.text.maxTokens * m.text.contextDim * F32),
     slab('exchange', "one in-flight frame's K and V for every layer (lanes execution)", exchangeFrames, 2 * kvSlotFloats * F32),
@@ -109,6 +116,7 @@ export function allocateMemory(m: ModelManifest, plan: MemoryPlan): SharedMemory
   return {
     kv: allocateKvSlabs(kvLayoutFor(m, plan.kvCapacitySlots)),
     latents: allocateSlotSlab(slotsOf('latents'), m.framesPerBlock * frameFloats),
+    latentSteps: allocateSlotSlab(slotsOf('latentSteps'), m.framesPerBlock * frameFloats),
     cleanLatents: allocateSlotSlab(slotsOf('cleanLatents'), frameFloats),
     contexts: allocateSlotSlab(slotsOf('contexts'), m.text.maxTokens * m.text.contextDim),
     exchange: allocateExchange(m, slotsOf('exchange')),

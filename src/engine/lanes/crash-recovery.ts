@@ -1,0 +1,62 @@
+/**
+ * What the runtime does when a lane's worker dies: Piscina has already started a replacement
+ * thread; the interrupted work runs again, from inputs the crash cannot have touched (every
+ * write of a task lands in memory that no task reads until the task has succeeded, see
+ * `docs/reliability.md`). A lane that crashes {@link MAX_LANE_CRASHES} times is retired; the
+ * work goes on with the lanes left, and fails, naming lane and block, when none is left.
+ */
+import { LaneError } from '../../core/errors.js';
+import { abortExchange, type ExchangeSlab } from './exchange.js';
+import type { Lane } from './lane.js';
+
+/** Crashes after which a lane is retired. */
+export const MAX_LANE_CRASHES = 3;
+
+/** What recovery needs of the runtime. */
+export interface CrashRecovery {
+  readonly lanes: readonly Lane[];
+  /** The `lanes` tick exchange: aborted after a crash so that no lane waits for the dead one. */
+  readonly exchange: ExchangeSlab;
+  /**
+   * Why a crash cannot be recovered from in this generation (feature caching updates its store
+   * in place), or null.
+   */
+  readonly unrecoverable: string | null;
+  /** Told when a lane is retired (the generation goes on without it). */
+  readonly onRetire?: (lane: Lane, error: LaneError) => void;
+}
+
+/**
+ * Runs `work`; when it fails because a lane's worker died, waits until every lane is idle,
+ * counts the crash, retires the lane at {@link MAX_LANE_CRASHES}, and runs `work` again.
+ * Other errors pass through unchanged.
+ *
+ * @throws {LaneError} the crash itself when recovery is not possible, or one that names the
+ *   retired lane when no lane is left.
+ *
+ * @example
+ * ```ts
+ * const { rgb } = await retryCrashes(() => pickLane().decode(task), recovery);
+ * ```
+ */
+export async function retryCrashes<T>(work: () => Promise<T>, recovery: CrashRecovery): Promise<T> {
+  for (;;) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof LaneError) || !error.crashed) throw error;
+      if (recovery.unrecoverable !== null) throw new LaneError(error.lane, error.block, error.stage, `the worker died, and ${recovery.unrecoverable}`, error, true);
+      // A `lanes` tick's other lanes may wait at a layer barrier for the dead one: release them.
+      abortExchange(recovery.exchange);
+      await Promise.all(recovery.lanes.map((lane) => lane.settled()));
+      const lane = recovery.lanes.find((l) => l.id === error.lane);
+      if (lane && !lane.retired && lane.crashes >= MAX_LANE_CRASHES) {
+        lane.retire();
+        recovery.onRetire?.(lane, error);
+      }
+      if (recovery.lanes.every((l) => l.retired)) {
+        throw new LaneError(error.lane, error.block, error.stage, `retired after ${MAX_LANE_CRASHES} crashes, and no lane is left`, error, true);
+      }
+    }
+  }
+}
