@@ -10,8 +10,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
 
-/** Status codes used here (RFC 6455 section 7.4.1). */
-export const CLOSE_CODES = { normal: 1000, goingAway: 1001, protocolError: 1002, policy: 1008, tooBig: 1009 } as const;
+/** Close codes the inspector sends itself (RFC 6455 section 7.4.1); `ws` sends 1002 and 1009 for bad frames. */
+export const CLOSE_CODES = { normal: 1000, goingAway: 1001, policy: 1008 } as const;
 
 /** Largest message a client may send: a page sends nothing, and close and ping frames are small. */
 export const MAX_CLIENT_PAYLOAD_BYTES = 64 * 1024;
