@@ -1,9 +1,11 @@
 /**
  * The inspector's server without a browser: its routes and guards (Host, Origin, methods), the
- * port check, and the hand-written WebSocket — handshake, a pushed record arriving as one text
- * frame, the closing handshake — spoken from a raw socket.
+ * port check, and the `/live` WebSocket — handshake, a pushed record arriving as one text
+ * frame, the closing handshake, the frame and buffer limits — spoken from a raw socket, so the
+ * bytes on the wire are checked, not what a client library makes of them.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createServer, request, type IncomingMessage } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -12,7 +14,7 @@ import { InspectorServerError } from '../src/inspector/errors.js';
 import type { TraceModel } from '../src/inspector/model.js';
 import { startInspector, type Inspector } from '../src/inspector/server.js';
 import { parseTrace } from '../src/inspector/trace-file.js';
-import { acceptKey, acceptWebSocket, encodeFrame, type PushSocket } from '../src/inspector/websocket.js';
+import { createPushServer, MAX_CLIENT_PAYLOAD_BYTES, type PushSocket } from '../src/inspector/websocket.js';
 import type { AddressInfo } from 'node:net';
 import type { TraceRecord } from '../src/core/trace-records.js';
 
@@ -38,6 +40,9 @@ function get(inspector: Inspector, path: string, headers: Record<string, string>
 }
 
 const KEY = Buffer.from('0123456789abcdef').toString('base64');
+
+/** The `Sec-WebSocket-Accept` RFC 6455 (section 1.3) asks for a client's key. */
+const acceptKey = (key: string): string => createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
 
 /** Opens a WebSocket by hand; resolves with the socket, or the refusal's status. */
 function upgrade(inspector: Inspector, path: string, headers: Record<string, string> = {}): Promise<{ socket: Socket; accept: string } | { status: number }> {
@@ -91,11 +96,21 @@ function readFrames(socket: Socket, count: number): Promise<{ opcode: number; pa
   });
 }
 
-/** A client frame: clients must mask. */
+/** A client frame: clients must mask. Any length, in the 7-, 16- or 64-bit form it needs. */
 function masked(opcode: number, payload: Buffer): Buffer {
   const mask = Buffer.from([1, 2, 3, 4]);
   const body = Buffer.from(payload.map((b, i) => b ^ (mask[i & 3] as number)));
-  return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length]), mask, body]);
+  const n = payload.length;
+  const head = n < 126 ? Buffer.from([0x80 | opcode, 0x80 | n]) : n < 65536 ? Buffer.alloc(4) : Buffer.alloc(10);
+  if (n >= 126) head[0] = 0x80 | opcode;
+  if (n >= 126 && n < 65536) {
+    head[1] = 0x80 | 126;
+    head.writeUInt16BE(n, 2);
+  } else if (n >= 65536) {
+    head[1] = 0x80 | 127;
+    head.writeBigUInt64BE(BigInt(n), 2);
+  }
+  return Buffer.concat([head, mask, body]);
 }
 
 describe('inspector server', () => {
@@ -156,9 +171,8 @@ describe('live inspector WebSocket', () => {
     await inspector?.close();
   });
 
-  it('computes the accept key as RFC 6455 does', () => {
+  it("checks the handshake against RFC 6455's own example of the accept key", () => {
     expect(acceptKey('dGhlIHNhbXBsZSBub25jZQ==')).toBe('s3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
-    expect(encodeFrame(1, Buffer.alloc(300)).subarray(0, 4)).toEqual(Buffer.from([0x81, 126, 1, 44]));
   });
 
   it('pushes each record as one text frame, answers ping and closes cleanly', async () => {
@@ -218,6 +232,26 @@ describe('live inspector WebSocket', () => {
 
   it("refuses another site's page", async () => {
     expect(await upgrade(inspector, '/live', { Origin: 'http://attacker.example' })).toEqual({ status: 403 });
+    expect(await upgrade(inspector, '/live', { Origin: inspector.url.slice(0, -1), 'Sec-Fetch-Site': 'cross-site' })).toEqual({ status: 403 });
+  });
+
+  it('closes a client frame over the payload limit with 1009, and goes on serving', async () => {
+    const opened = await upgrade(inspector, '/live', { Origin: inspector.url.slice(0, -1) });
+    if (!('socket' in opened)) throw new Error(`refused: ${opened.status}`);
+    const { socket } = opened;
+    socket.on('error', () => undefined); // the server may drop us before the payload is all written
+    const reply = readFrames(socket, 1);
+    const gone = new Promise((resolve) => socket.on('close', resolve));
+    socket.write(masked(0x2, Buffer.alloc(MAX_CLIENT_PAYLOAD_BYTES + 1, 7)));
+    const [close] = await reply;
+    expect(close?.opcode).toBe(0x8);
+    expect(close?.payload.readUInt16BE(0)).toBe(1009);
+    // Not answering the close: the server destroys the socket after its short grace, not ws's 30 s.
+    await gone;
+    expect((await get(inspector, '/trace')).status).toBe(200);
+    const again = await upgrade(inspector, '/live', { Origin: inspector.url.slice(0, -1) });
+    expect('socket' in again).toBe(true);
+    if ('socket' in again) again.socket.destroy();
   });
 });
 
@@ -289,26 +323,37 @@ describe('inspector against clients that reset', () => {
   });
 });
 
+/** A push server on a bare HTTP server, and a raw client that has sent the handshake and reads nothing. */
+async function unreadClient(maxBufferedBytes: number) {
+  const server = createServer();
+  const push = createPushServer({ maxBufferedBytes });
+  const accepted = new Promise<{ ws: PushSocket; socket: import('node:stream').Duplex }>((resolve) =>
+    server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => push.accept(req, socket, head, (ws) => resolve({ ws, socket }))),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const client = connect(port, '127.0.0.1');
+  client.on('error', () => undefined); // the server drops us: EPIPE / ECONNRESET expected
+  await new Promise((resolve) => client.on('connect', resolve));
+  client.write(`GET /live HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${KEY}\r\n\r\n`);
+  client.pause(); // never read: not the 101, not a pong, not a record
+  const { ws, socket } = await accepted;
+  const gone = new Promise<void>((resolve) => ws.onClose(resolve));
+  const stop = async (): Promise<void> => {
+    client.destroy();
+    socket.destroy(); // an upgraded socket is no longer the HTTP server's to close
+    await new Promise((resolve) => server.close(resolve));
+  };
+  return { ws, socket, client, gone, stop };
+}
+
 describe('WebSocket buffer limit', () => {
+  const LIMIT = 256 * 1024;
+  const CAP = 64 * 1024 * 1024; // far past the limit plus both sides' kernel buffers
+
   it('drops a client that floods pings and never reads the pongs', async () => {
-    const LIMIT = 256 * 1024;
-    const CAP = 64 * 1024 * 1024; // far past the limit plus both sides' kernel buffers
-    const server = createServer();
-    const accepted = new Promise<{ ws: PushSocket; socket: import('node:stream').Duplex }>((resolve) =>
-      server.on('upgrade', (req: IncomingMessage, socket) => resolve({ ws: acceptWebSocket(req, socket, LIMIT), socket })),
-    );
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as AddressInfo).port;
-    let upgraded: import('node:stream').Duplex | undefined;
+    const { ws, socket, client, gone, stop } = await unreadClient(LIMIT);
     try {
-      const client = connect(port, '127.0.0.1');
-      client.on('error', () => undefined); // the server drops us: EPIPE / ECONNRESET expected
-      await new Promise((resolve) => client.on('connect', resolve));
-      client.write(`GET /live HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${KEY}\r\n\r\n`);
-      client.pause(); // never read: not the 101, not a pong
-      const { ws, socket } = await accepted;
-      upgraded = socket;
-      const gone = new Promise<void>((resolve) => ws.onClose(resolve));
       const batch = Buffer.concat(Array.from({ length: 1024 }, () => masked(0x9, Buffer.alloc(125, 7))));
       let sent = 0;
       while (sent < CAP && !socket.destroyed && !client.destroyed) {
@@ -322,10 +367,36 @@ describe('WebSocket buffer limit', () => {
       await gone;
       expect(ws.closed).toBe(true);
       expect(sent).toBeLessThan(CAP);
-      client.destroy();
     } finally {
-      upgraded?.destroy(); // an upgraded socket is no longer the HTTP server's to close
-      await new Promise((resolve) => server.close(resolve));
+      await stop();
+    }
+  });
+
+  it('cuts off a page that stops reading the records at the limit', async () => {
+    const { ws, socket, gone, stop } = await unreadClient(LIMIT);
+    try {
+      const record = JSON.stringify({ kind: 'filler', text: 'x'.repeat(64 * 1024) });
+      let sent = 0;
+      let refused = false;
+      while (sent < CAP) {
+        if (!ws.send(record)) {
+          refused = true;
+          break;
+        }
+        sent += record.length;
+        // Let the socket hand what it can to the kernel, as between records of a real run.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      // Refused once the kernel's buffers are full and LIMIT more is queued: long before CAP.
+      expect(refused).toBe(true);
+      expect(sent).toBeLessThan(CAP);
+      expect(ws.closed).toBe(true);
+      expect(ws.send(record)).toBe(false);
+      // The close frame waits behind output the client never reads: the grace ends it.
+      await gone;
+      expect(socket.destroyed).toBe(true);
+    } finally {
+      await stop();
     }
   });
 });

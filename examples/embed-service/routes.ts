@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { checkOrigin } from '../../src/index.js';
 import { Channel, ChannelError, type ChannelEvent } from './channel.js';
 import { HttpError } from './errors.js';
 import { parseSwitchBody, readJsonText, sendJson, unknownWords } from './http.js';
@@ -30,28 +31,22 @@ export interface RouteContext {
   readonly closing: () => boolean;
   /**
    * The `Host` values this service answers (`127.0.0.1:PORT`, `localhost:PORT`, …), or null to
-   * answer any (listening on every interface, where the names it is reached by are unknown).
+   * answer any (listening on every interface, where the names it is reached by are unknown):
+   * `allowedHosts` of the address it listens on.
    */
   readonly hosts?: () => readonly string[] | null;
 }
 
 /**
- * The guard in front of every route: a web page elsewhere must not reach the service through a
- * rebound DNS name (the Host check), call it from its scripts (the Origin check), or start a
- * session by embedding `/stream` in an `<img>` (browsers mark such requests
- * `Sec-Fetch-Site: cross-site`; requests without the header, as from curl, pass).
+ * The guard in front of every route: the inspector's Host and Origin policy (`checkOrigin`), so
+ * that a web page elsewhere cannot reach the service through a rebound DNS name, call it from its
+ * scripts, or start a session by embedding `/stream` in an `<img>`.
  *
  * @throws {HttpError} 403 `FORBIDDEN_HOST` or `FORBIDDEN_ORIGIN`.
  */
 function guard(req: IncomingMessage, ctx: RouteContext): void {
-  const hosts = ctx.hosts?.() ?? null;
-  if (hosts === null) return;
-  const host = String(req.headers.host ?? '').toLowerCase();
-  if (!hosts.includes(host)) throw new HttpError(403, 'FORBIDDEN_HOST', `unexpected Host ${JSON.stringify(req.headers.host ?? null)}: use http://${hosts[0]}/`);
-  const origin = req.headers.origin;
-  if (origin !== undefined && !hosts.some((h) => origin.toLowerCase() === `http://${h}`)) throw new HttpError(403, 'FORBIDDEN_ORIGIN', `origin ${origin} may not use this service`);
-  const site = req.headers['sec-fetch-site'];
-  if (site === 'cross-site' || site === 'same-site') throw new HttpError(403, 'FORBIDDEN_ORIGIN', `a ${site} request may not use this service`);
+  const refusal = checkOrigin(req.headers, ctx.hosts?.() ?? null);
+  if (refusal) throw new HttpError(403, refusal.code, refusal.message);
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, ctx: RouteContext) => void | Promise<void>;

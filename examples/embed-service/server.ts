@@ -12,7 +12,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRuntime } from '../../src/index.js';
+import { allowedHosts, createRuntime } from '../../src/index.js';
 import { Channel } from './channel.js';
 import { ServiceOptionError } from './errors.js';
 import { parseCommandLine, resolveOptions, type ServiceOptions } from './options.js';
@@ -58,11 +58,9 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   const open = new Set<ServerResponse>();
   let closing = false;
   let bound = 0;
-  // Loopback and named hosts answer only by their own names; every interface (0.0.0.0, ::)
-  // cannot know the names it is reached by and answers any (the operator's choice).
-  const wildcard = o.host === '0.0.0.0' || o.host === '::';
-  const own = o.host.includes(':') ? `[${o.host}]` : o.host;
-  const hosts = () => (wildcard ? null : [...new Set([`${own}`, '127.0.0.1', 'localhost', '[::1]'])].map((h) => `${h.toLowerCase()}:${bound}`));
+  // The inspector's policy (allowedHosts): loopback and named hosts answer only by their own
+  // names; every interface (0.0.0.0, ::) answers any (the operator's choice).
+  const hosts = () => allowedHosts(o.host, bound);
   const ctx: RouteContext = { channel, vocabulary: runtime.manifest.text.vocabulary, startPrompt: o.prompt, open, closing: () => closing, hosts };
   const server = createServer((req, res) => void route(req, res, ctx));
   try {

@@ -6,3 +6,4 @@ export { FORWARD_TASKS, isForwardTask, type LaneTask } from './lane-tasks.js';
 export { stateAt, type BlockTimeline, type BlockTransition } from './block-timeline.js';
 export { chromeTrace, type ChromeTrace, type ChromeTraceEvent } from './chrome-trace.js';
 export { startInspector, type Inspector, type InspectorOptions } from './server.js';
+export { allowedHosts, checkOrigin, type OriginRefusal, type OriginRefusalCode } from './origin-policy.js';

@@ -16,7 +16,8 @@ import { InspectorServerError } from './errors.js';
 import { deriveModel, type TraceModel } from './model.js';
 import { pageHtml, PAGE_SCRIPT, PAGE_STYLE } from './page/index.js';
 import { generations } from './trace-file.js';
-import { acceptWebSocket, CLOSE_CODES, refuseUpgrade, WebSocketHandshakeError, type PushSocket } from './websocket.js';
+import { allowedHosts, checkOrigin } from './origin-policy.js';
+import { CLOSE_CODES, createPushServer, refuseUpgrade, type PushSocket } from './websocket.js';
 
 /** Where the inspector listens: loopback only, the page is for the person at this machine. */
 export const INSPECTOR_HOST = '127.0.0.1';
@@ -87,13 +88,14 @@ export async function startInspector(options: InspectorOptions = {}): Promise<In
   const sockets = new Set<PushSocket>();
   let bound = 0;
 
-  // Loopback alone does not stop a web page elsewhere from reaching us through a rebound DNS
-  // name: answer only requests addressed to this server by its own name.
-  const hosts = (): string[] => [`${INSPECTOR_HOST}:${bound}`, `localhost:${bound}`];
-  const hostAllowed = (req: IncomingMessage): boolean => hosts().includes(String(req.headers.host ?? '').toLowerCase());
+  // Loopback alone does not keep out a web page elsewhere: the shared policy (origin-policy.ts)
+  // answers only requests addressed to this server by its own name, from its own page.
+  const policy = (req: IncomingMessage) => checkOrigin(req.headers, allowedHosts(INSPECTOR_HOST, bound));
+  const push = createPushServer();
 
   const server = createServer((req, res) => {
-    if (!hostAllowed(req)) return send(res, 403, 'text/plain', `unexpected Host ${JSON.stringify(req.headers.host ?? null)}: use http://${INSPECTOR_HOST}:${bound}/\n`);
+    const refusal = policy(req);
+    if (refusal) return send(res, 403, 'text/plain', `${refusal.message}\n`);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'only GET\n', { Allow: 'GET, HEAD' });
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     switch (path) {
@@ -121,24 +123,18 @@ export async function startInspector(options: InspectorOptions = {}): Promise<In
     }
   });
 
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // node:http hands an upgrade's socket over without an 'error' listener: a peer that resets
     // it (refused or accepted) would otherwise crash the inspector and the run it serves.
     socket.on('error', () => socket.destroy());
+    const refusal = policy(req);
+    if (refusal) return refuseUpgrade(socket, 403, refusal.message);
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (!hostAllowed(req)) return refuseUpgrade(socket, 403, 'unexpected Host');
     if (path !== '/live' || !live) return refuseUpgrade(socket, 404, live ? `no WebSocket at ${path}` : 'not a live inspector');
-    // Browsers always send Origin: only this server's own page may listen.
-    const origin = req.headers.origin;
-    if (origin !== undefined && !hosts().some((h) => origin === `http://${h}`)) return refuseUpgrade(socket, 403, `origin ${origin} may not connect`);
-    try {
-      const ws = acceptWebSocket(req, socket);
+    push.accept(req, socket, head, (ws) => {
       sockets.add(ws);
       ws.onClose(() => sockets.delete(ws));
-    } catch (err) {
-      if (!(err instanceof WebSocketHandshakeError)) throw err;
-      refuseUpgrade(socket, err.status, err.message);
-    }
+    });
   });
 
   await new Promise<void>((resolve, reject) => {
