@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planSession } from '../src/api/session-plan.js';
 import { InvalidOptionError } from '../src/core/errors.js';
-import { MAX_LANES_ENV, maxLanes, mergeSettings, resolveGeneration, resolveLanes, resolveSettings, type ResolveContext } from '../src/core/options.js';
+import { MAX_LANES_ENV, MAX_PROMPT_CHARS, maxLanes, mergeSettings, resolveGeneration, resolveLanes, resolveRequest, resolveSettings, type ResolveContext } from '../src/core/options.js';
 import { createRuntime } from '../src/api/runtime.js';
 import { EXECUTORS } from '../src/engine/executors/registry.js';
 import { decodeSessionFile, SessionFileError } from '../src/protocol/session-file.js';
@@ -21,6 +21,13 @@ describe('resolveSettings', () => {
     expect(resolveSettings({}, context)).toEqual({ parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'off', switchMode: 'at-block', steps: 4, featureCache: { policy: 'none' } });
     expect(resolveSettings({ parallelism: 4, exec: 'lanes', steps: 32 }, context)).toEqual({ parallelism: 4, attention: 'bidirectional', exec: 'lanes', recache: 'off', switchMode: 'at-block', steps: 32, featureCache: { policy: 'none' } });
     expect(resolveSettings({}, { ...context, defaultRecache: undefined }).recache).toBe('on');
+  });
+
+  it('refuses a prompt longer than the limit, naming the field (request and switches)', () => {
+    const long = 'x'.repeat(MAX_PROMPT_CHARS + 1);
+    expect(() => resolveRequest({ seed: 1, blocks: 4, prompt: long })).toThrow(`option "prompt": expected a prompt of at most ${MAX_PROMPT_CHARS} characters, got "${MAX_PROMPT_CHARS + 1} characters"`);
+    expect(() => resolveRequest({ seed: 1, blocks: 4, prompt: 'red ball', switches: [{ atBlock: 2, prompt: long }] })).toThrow(/option "switches\[0\]\.prompt": expected a prompt of at most/);
+    expect(resolveRequest({ seed: 1, blocks: 4, prompt: 'x'.repeat(MAX_PROMPT_CHARS) }).prompt).toHaveLength(MAX_PROMPT_CHARS);
   });
 
   it('names the field and what was expected', () => {

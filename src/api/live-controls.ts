@@ -2,6 +2,7 @@
  * The controls a live session steers a running generation with: prompt switches, pause,
  * resume and stop, sent to its supervisor actor.
  */
+import { checkPrompt } from '../core/options.js';
 import type { Actor } from 'xstate';
 import { freeContextSlot, type PromptSegment, type supervisorMachine } from '../actors/supervisor.js';
 import type { ModelManifest } from '../core/manifest-types.js';
@@ -48,6 +49,7 @@ export function liveControls(target: LiveControlTarget): LiveControls {
   return {
     switchPrompt: (prompt) => {
       const next = switching.then(async () => {
+        checkPrompt('prompt', prompt);
         const tokens = Array.from(tokenizePrompt(prompt, target.text), Number);
         const contextSlot = freeContextSlot(actor.getSnapshot().context, target.contextSlots);
         if (contextSlot === null) throw new Error('no free prompt slot: too many switches in flight');

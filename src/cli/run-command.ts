@@ -2,6 +2,7 @@
  * `block-cascade run <session.json>`: generate the video a session file describes and write it
  * as a GIF and/or PNG frames, with a progress bar, Ctrl-C handling and one-line errors.
  */
+import { MAX_PROMPT_CHARS } from '../core/options.js';
 import type { Command } from 'commander';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -57,8 +58,6 @@ function summary(request: GenerateRequest, outcome: Outcome, outputs: readonly s
   );
 }
 
-/** Longest prompt line taken from stdin: the tokenizer keeps a few dozen words of it anyway. */
-const MAX_STDIN_PROMPT = 4096;
 
 /** A line as it may be echoed to a terminal: control characters escaped (`\x1b`), never sent raw. */
 function printable(text: string): string {
@@ -84,8 +83,8 @@ async function generateInto(
   lines?.on('line', (line) => {
     const prompt = line.trim();
     if (prompt === '') return;
-    if (prompt.length > MAX_STDIN_PROMPT) {
-      process.stderr.write(`block-cascade: a prompt of ${prompt.length} characters ignored (at most ${MAX_STDIN_PROMPT})\n`);
+    if (prompt.length > MAX_PROMPT_CHARS) {
+      process.stderr.write(`block-cascade: a prompt of ${prompt.length} characters ignored (at most ${MAX_PROMPT_CHARS})\n`);
       return;
     }
     session.switchPrompt(prompt).then(

@@ -20,6 +20,24 @@ import { FEATURE_CACHE_DEFAULTS, FEATURE_CACHE_POLICIES, FEATURE_CACHE_THRESHOLD
 export const MAX_PROMPT_SWITCHES = 7;
 /** The most denoising steps per block a generation may ask for. */
 export const MAX_STEPS = 1000;
+/** Longest prompt accepted (characters): a tokenizer keeps a few dozen words of it anyway. */
+export const MAX_PROMPT_CHARS = 4096;
+
+/**
+ * Checks one prompt (the request's, a switch's, a live one).
+ *
+ * @throws {InvalidOptionError} naming `field` when it is not a string of at most {@link MAX_PROMPT_CHARS} characters.
+ *
+ * @example
+ * ```ts
+ * checkPrompt('switches[0].prompt', 'blue ball moving up');
+ * ```
+ */
+export function checkPrompt(field: string, prompt: unknown): string {
+  if (typeof prompt !== 'string') throw new InvalidOptionError(field, 'a string', prompt);
+  if (prompt.length > MAX_PROMPT_CHARS) throw new InvalidOptionError(field, `a prompt of at most ${MAX_PROMPT_CHARS} characters`, `${prompt.length} characters`);
+  return prompt;
+}
 
 /** Sequential generation: the default cascade settings. */
 export const SEQUENTIAL_CASCADE: CascadeOptions = { parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'on', switchMode: 'at-block' };
@@ -176,7 +194,7 @@ export function resolveRequest(request: GenerateRequest): Required<GenerateReque
   if (request === null || typeof request !== 'object') throw new InvalidOptionError('request', 'an object { seed, blocks, prompt, switches? }', request);
   if (!Number.isSafeInteger(request.seed) || request.seed < 0) throw new InvalidOptionError('seed', 'a non-negative safe integer', request.seed);
   if (!Number.isInteger(request.blocks) || request.blocks < 1) throw new InvalidOptionError('blocks', 'a positive integer', request.blocks);
-  if (typeof request.prompt !== 'string') throw new InvalidOptionError('prompt', 'a string', request.prompt);
+  checkPrompt('prompt', request.prompt);
   const switches = request.switches ?? [];
   if (!Array.isArray(switches)) throw new InvalidOptionError('switches', 'an array of { atBlock, prompt }', switches);
   if (switches.length > MAX_PROMPT_SWITCHES) throw new InvalidOptionError('switches', `at most ${MAX_PROMPT_SWITCHES} prompt switches`, switches.length);
@@ -185,7 +203,7 @@ export function resolveRequest(request: GenerateRequest): Required<GenerateReque
     if (!Number.isInteger(s.atBlock) || s.atBlock <= after || s.atBlock >= request.blocks) {
       throw new InvalidOptionError(`switches[${i}].atBlock`, `an integer in (${after}, ${request.blocks}) (after the previous switch, before the end)`, s.atBlock);
     }
-    if (typeof s.prompt !== 'string') throw new InvalidOptionError(`switches[${i}].prompt`, 'a string', s.prompt);
+    checkPrompt(`switches[${i}].prompt`, s.prompt);
   });
   return { seed: request.seed, blocks: request.blocks, prompt: request.prompt, switches };
 }
