@@ -43,6 +43,8 @@ export interface SoakSample {
   readonly heapUsedBytes: number;
   /** Resident set of the whole process (lane workers and ONNX Runtime included). */
   readonly rssBytes: number;
+  /** C++ objects bound to JS, ArrayBuffers (frames' bytes, the shared slabs) included: the part of RSS the main heap's figure misses. */
+  readonly externalBytes: number;
   readonly liveActors: number;
   readonly sharedBytes: number;
 }
@@ -51,6 +53,7 @@ export interface SoakSample {
 export interface SoakReport {
   readonly heapSlopeKbPer1000Blocks: number;
   readonly rssSlopeKbPer1000Blocks: number;
+  readonly externalSlopeKbPer1000Blocks: number;
   /** The most actors alive at any block boundary (checked every block, not only at samples). */
   readonly maxLiveActors: number;
   /** `runtime.sharedBytes()` before the session starts and after it ends. */
@@ -113,7 +116,7 @@ export async function runSoak(runtime: SoakRuntime, o: SoakOptions): Promise<Soa
     if (current % sampleEvery === 0) {
       gc.collect();
       const memory = process.memoryUsage();
-      samples.push({ block: current, elapsedMs: performance.now() - started, heapUsedBytes: memory.heapUsed, rssBytes: memory.rss, liveActors: runtime.liveActors(), sharedBytes: runtime.sharedBytes() });
+      samples.push({ block: current, elapsedMs: performance.now() - started, heapUsedBytes: memory.heapUsed, rssBytes: memory.rss, externalBytes: memory.external, liveActors: runtime.liveActors(), sharedBytes: runtime.sharedBytes() });
     }
     if (current > 0 && current % switchEvery === 0) {
       // Awaited: switches are serialised anyway, and this one's encode is a few milliseconds.
@@ -126,6 +129,7 @@ export async function runSoak(runtime: SoakRuntime, o: SoakOptions): Promise<Soa
   return {
     heapSlopeKbPer1000Blocks: slope((s) => s.heapUsedBytes),
     rssSlopeKbPer1000Blocks: slope((s) => s.rssBytes),
+    externalSlopeKbPer1000Blocks: slope((s) => s.externalBytes),
     maxLiveActors,
     sharedBytesStart,
     sharedBytesEnd: runtime.sharedBytes(),
@@ -160,6 +164,7 @@ export function formatSoakTable(r: SoakReport): string {
     ['samples', `${r.samples.length}, every ${r.sampleEvery} blocks; first ${r.warmupSamples} left out of the slopes; GC: ${r.gc}`],
     ['heap after GC', `${first && last ? `${mib(first.heapUsedBytes)} → ${mib(last.heapUsedBytes)}` : '-'}, slope ${r.heapSlopeKbPer1000Blocks.toFixed(1)} KB / 1,000 blocks`],
     ['RSS', `${first && last ? `${mib(first.rssBytes)} → ${mib(last.rssBytes)}` : '-'}, slope ${r.rssSlopeKbPer1000Blocks.toFixed(1)} KB / 1,000 blocks`],
+    ['external', `${first && last ? `${mib(first.externalBytes)} → ${mib(last.externalBytes)}` : '-'}, slope ${r.externalSlopeKbPer1000Blocks.toFixed(1)} KB / 1,000 blocks`],
     ['live actors (max)', String(r.maxLiveActors)],
     ['shared bytes', `${r.sharedBytesStart} → ${r.sharedBytesEnd}`],
   ];
