@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../src/index.js';
-import { runSoak, formatSoakTable, type SoakReport } from '../src/bench/soak-bench.js';
+import { runSoak, formatSoakTable, SOAK_CASCADE, type SoakReport } from '../src/bench/soak-bench.js';
 import { leastSquaresSlope } from '../src/bench/least-squares.js';
 import { LATENT_SLOTS } from '../src/engine/memory/memory-plan.js';
 import { RANDOM_MODEL } from './support/models.js';
@@ -56,6 +56,22 @@ describe('soak benchmark', () => {
   it('switched the prompt every 50 blocks, each switch reported', () => {
     expect(report.switchesRequested).toBe(Math.floor((BLOCKS - 1) / SWITCH_EVERY));
     expect(report.switchEvents).toBe(report.switchesRequested);
+  });
+
+  it('liveActors() still sees the running generation after one waiting behind it is aborted', async () => {
+    const request = { seed: 1, blocks: 6, prompt: 'red ball moving left' };
+    const controller = new AbortController();
+    let during = -1;
+    for await (const frame of runtime.generate(request, { cascade: SOAK_CASCADE })) {
+      if (frame.block !== 2 || controller.signal.aborted) continue;
+      // Started now, it waits for the running generation; aborted, it ends without running.
+      const waiting = runtime.generate(request, { signal: controller.signal }).next();
+      controller.abort();
+      await expect(waiting).rejects.toThrow();
+      during = runtime.liveActors();
+    }
+    expect(during).toBeGreaterThan(2);
+    expect(runtime.liveActors()).toBe(0);
   });
 });
 
