@@ -3,12 +3,16 @@
  * invariants only (actors bounded by the cascade window, shared memory constant, switches
  * delivered, the report's fields). Heap and RSS slopes are reported, never asserted here.
  */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../src/index.js';
 import { runSoak, formatSoakTable, SOAK_CASCADE, type SoakReport } from '../src/bench/soak-bench.js';
 import { leastSquaresSlope } from '../src/bench/least-squares.js';
 import { LATENT_SLOTS } from '../src/engine/memory/memory-plan.js';
 import { RANDOM_MODEL } from './support/models.js';
+import { runCli } from './support/cli.js';
 
 const BLOCKS = 300;
 const SWITCH_EVERY = 50;
@@ -72,6 +76,21 @@ describe('soak benchmark', () => {
     }
     expect(during).toBeGreaterThan(2);
     expect(runtime.liveActors()).toBe(0);
+  });
+});
+
+describe('bench --soak', () => {
+  it('runs on the default model with 2 lanes and writes the figures and samples', async () => {
+    const json = join(mkdtempSync(join(tmpdir(), 'soak-')), 'soak.json');
+    const { code, stdout, stderr } = await runCli(['bench', '--soak', '--blocks', '60', '--sample-every', '10', '--switch-every', '25', '--json', json]);
+    expect(code, stderr).toBe(0);
+    expect(stderr).toContain('2 lane(s), P4 bidirectional joint, 60 blocks');
+    expect(stdout).toMatch(/live actors \(max\)\s+\d+/);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    expect(report).toMatchObject({ lanes: 2, blocks: 60, sampleEvery: 10, switchEvery: 25, switchesRequested: 2, switchEvents: 2 });
+    expect(report.sharedBytesEnd).toBe(report.sharedBytesStart);
+    expect(report.maxLiveActors).toBeLessThanOrEqual(ACTOR_BOUND);
+    expect(report.samples).toHaveLength(6);
   });
 });
 

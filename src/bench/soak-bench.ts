@@ -49,7 +49,7 @@ export interface SoakSample {
   readonly sharedBytes: number;
 }
 
-/** A soak's figures; the first five fields are what the goals are stated against. */
+/** A soak's figures: the goals are stated against the heap slope, the live actors and the shared bytes. */
 export interface SoakReport {
   readonly heapSlopeKbPer1000Blocks: number;
   readonly rssSlopeKbPer1000Blocks: number;

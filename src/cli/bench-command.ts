@@ -48,8 +48,8 @@ export interface BenchOptions extends GenerationFlags {
   /** With --sweep: the sizes to run, comma-separated (default: default,medium,large). */
   readonly sizes?: string;
   /**
-   * Which of blocks, repeats and warmup hold commander's defaults rather than given values: the
-   * sweep then uses each size's own default instead.
+   * Which of blocks, repeats, warmup and lanes hold commander's defaults rather than given values:
+   * the sweep then uses each size's own default instead, and the soak its own blocks and lanes.
    */
   readonly defaulted?: readonly ('blocks' | 'repeats' | 'warmup' | 'lanes')[];
   /** Measure prompt switches in live sessions (frame rhythm around a switch). */
@@ -440,7 +440,7 @@ export function registerBenchCommand(program: Command): Command {
     )
     .option('--sample-every <n>', 'with --soak: blocks between samples (default 100)', parsePositiveInt)
     .option('--switch-every <n>', 'with --soak: blocks between prompt switches (default 50)', parsePositiveInt);
-  return addGenerationFlags(command, '(plain bench)').action(async (options: BenchOptions) => {
+  return addGenerationFlags(command, '(plain bench and --soak)').action(async (options: BenchOptions) => {
       try {
         const defaulted = (['blocks', 'repeats', 'warmup', 'lanes'] as const).filter((k) => command.getOptionValueSource(k) === 'default');
         process.exitCode = await runBenchCommand({ ...options, defaulted });
