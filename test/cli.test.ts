@@ -20,7 +20,7 @@ describe('block-cascade CLI', () => {
     for (const flag of ['--out', '--frames-dir', '--lanes', '--seed', '--blocks', '--fps', '--recache']) expect(run.stdout).toContain(flag);
     const bench = await runCli(['bench', '--help']);
     expect(bench.code).toBe(0);
-    for (const flag of ['--json', '--blocks', '--repeats', '--warmup', '--lanes']) expect(bench.stdout).toContain(flag);
+    for (const flag of ['--json', '--blocks', '--repeats', '--warmup', '--lanes', '--soak', '--sample-every', '--switch-every']) expect(bench.stdout).toContain(flag);
   });
 
   it('--version prints the package version', async () => {

@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import type { InspectionEvent, Observer } from 'xstate';
 import { createGenerationSystem, type GenerationSystem } from '../actors/system.js';
+import { countLiveActors } from '../actors/live-actors.js';
 import type { ForwardInput } from '../actors/block.js';
 import { createFeatureCachePolicy, featureTrackingOf } from '../core/feature-cache.js';
 import { loadCalibration } from '../engine/model/calibration.js';
@@ -89,12 +90,23 @@ export class Generation {
   readonly #resolved: ResolvedGeneration;
   readonly #options: GenerateOptions;
   readonly #link: SessionLink | undefined;
+  /** The supervisor while the generation runs (between assembly and cleanup), else null. */
+  #actor: GenerationSystem['actor'] | null = null;
 
   constructor(host: GenerationHost, resolved: ResolvedGeneration, options: GenerateOptions, link?: SessionLink) {
     this.#host = host;
     this.#resolved = resolved;
     this.#options = options;
     this.#link = link;
+  }
+
+  /**
+   * Actors alive in this generation's XState system (supervisor, KV pool, blocks, their
+   * forwards, decodes); 0 before it starts and once it has ended. Read-only: for soak checks
+   * that the count stays bounded by the cascade window however long the video.
+   */
+  liveActors(): number {
+    return this.#actor === null ? 0 : countLiveActors(this.#actor);
   }
 
   /** Runs the generation; the lanes are idle again when the iterator ends, however it ends. */
@@ -127,6 +139,7 @@ export class Generation {
       this.#options.onProgress?.({ blocksDone, blocksTotal: request.blocks, framesDone, elapsedMs, fps: (framesDone * 1000) / elapsedMs });
     };
     const { actor, barrier } = this.#assemble(queue, tracer);
+    this.#actor = actor;
     gate.connect((event) => actor.send(event));
     const onAbort = () => queue.fail(new GenerationAbortedError(signal?.reason));
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -160,6 +173,7 @@ export class Generation {
       link?.emit({ type: 'end', blocks: blocksDone, stopped });
       signal?.removeEventListener('abort', onAbort);
       actor.stop();
+      this.#actor = null;
       barrier.stop();
       // Tasks already on a lane still write into the slabs: let them land before the next
       // generation reuses the slots.

@@ -16,6 +16,7 @@ import { inService, Lane } from '../engine/lanes/lane.js';
 import { allocateFeatureCache, allocateMemory, allocateStale, MAX_IN_FLIGHT_BLOCKS, planMemory, type SharedMemory } from '../engine/memory/memory-plan.js';
 import type { FeatureStore } from '../engine/lanes/feature-store.js';
 import type { StaleStore } from '../engine/lanes/stale-store.js';
+import { sharedBytesOf } from '../engine/memory/shared-bytes.js';
 import { loadModelPackage } from '../engine/model/loader.js';
 import { modelPackageError } from '../engine/model/errors.js';
 import { defaultModelDir } from '../engine/model/paths.js';
@@ -59,6 +60,8 @@ export class Runtime {
   #staleStore: StaleStore | null = null;
   #idle: Promise<void> = Promise.resolve();
   #closed = false;
+  /** The generation running now, if any (for {@link liveActors}). */
+  #running: Generation | null = null;
 
   /** @internal Use {@link createRuntime}. */
   constructor(manifest: ModelManifest, lanes: readonly Lane[], memory: SharedMemory, defaults: UncheckedInput, internals: RuntimeInternals & { startup: RuntimeStartup }) {
@@ -74,6 +77,38 @@ export class Runtime {
   /** Work counters since the runtime was created. */
   stats(): RuntimeStats {
     return { ...this.#stats };
+  }
+
+  /**
+   * Actors alive in the running generation's XState system; 0 between generations. A gauge,
+   * not a counter (so not in {@link stats}): the soak benchmark checks it stays bounded by the
+   * cascade window over thousands of blocks.
+   *
+   * @example
+   * ```ts
+   * for await (const frame of runtime.generate({ seed: 1, blocks: 100, prompt: 'red ball moving left' })) {
+   *   console.log(frame.block, runtime.liveActors());
+   * }
+   * ```
+   */
+  liveActors(): number {
+    return this.#running?.liveActors() ?? 0;
+  }
+
+  /**
+   * Bytes of every SharedArrayBuffer this runtime has allocated (the memory plan's slabs, and
+   * the feature cache's and `stale` mode's stores once a generation needed them), counted from
+   * the buffers themselves. It should not move while generations run.
+   *
+   * @example
+   * ```ts
+   * const before = runtime.sharedBytes();
+   * for await (const _ of runtime.generate({ seed: 1, blocks: 100, prompt: 'red ball moving left' }));
+   * console.log(runtime.sharedBytes() === before); // true
+   * ```
+   */
+  sharedBytes(): number {
+    return sharedBytesOf(this.#memory, this.#featureStore, this.#staleStore);
   }
 
   /**
@@ -122,6 +157,7 @@ export class Runtime {
     // The lock passes on only when the generation before has ended, even if this one is
     // aborted while it waits (and so releases at once).
     this.#idle = previous.then(() => mine);
+    let generation: Generation | null = null;
     try {
       // An abort while waiting behind another generation ends the wait: this one never runs.
       await waitOrAbort(previous, signal);
@@ -137,8 +173,12 @@ export class Runtime {
         featureStore: () => (this.#featureStore ??= allocateFeatureCache(this.manifest, planMemory(this.manifest, { featureCache: true }))),
         staleStore: () => (this.#staleStore ??= allocateStale(this.manifest, planMemory(this.manifest, { stale: true }))),
       };
-      yield* new Generation(host, resolved, options, link).run();
+      generation = new Generation(host, resolved, options, link);
+      this.#running = generation;
+      yield* generation.run();
     } finally {
+      // A generation aborted while it waited never ran: it must not clear the running one.
+      if (this.#running === generation) this.#running = null;
       release();
     }
   }

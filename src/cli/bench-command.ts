@@ -28,6 +28,7 @@ import { toJsonl } from '../trace/jsonl.js';
 import { chromeTrace } from '../inspector/chrome-trace.js';
 import { reportError } from './report-error.js';
 import { runCachingBenchCommand } from './caching-bench-command.js';
+import { runSoakCommand, SOAK_DEFAULT_BLOCKS, SOAK_DEFAULT_LANES } from './soak-command.js';
 
 /** Options of `bench`, as commander parses them. */
 export interface BenchOptions extends GenerationFlags {
@@ -47,10 +48,10 @@ export interface BenchOptions extends GenerationFlags {
   /** With --sweep: the sizes to run, comma-separated (default: default,medium,large). */
   readonly sizes?: string;
   /**
-   * Which of blocks, repeats and warmup hold commander's defaults rather than given values: the
-   * sweep then uses each size's own default instead.
+   * Which of blocks, repeats, warmup and lanes hold commander's defaults rather than given values:
+   * the sweep then uses each size's own default instead, and the soak its own blocks and lanes.
    */
-  readonly defaulted?: readonly ('blocks' | 'repeats' | 'warmup')[];
+  readonly defaulted?: readonly ('blocks' | 'repeats' | 'warmup' | 'lanes')[];
   /** Measure prompt switches in live sessions (frame rhythm around a switch). */
   readonly interactive?: boolean;
   /** Measure block-wise feature caching against none (docs/caching.md). */
@@ -59,6 +60,12 @@ export interface BenchOptions extends GenerationFlags {
   readonly trace?: string;
   /** Plain bench: also write the last trace as Chrome trace-event JSON (implies measuring tracing). */
   readonly chromeTrace?: string;
+  /** One long P4 live session with prompt switches, sampled for memory and actor growth. */
+  readonly soak?: boolean;
+  /** With --soak: blocks between samples. */
+  readonly sampleEvery?: number;
+  /** With --soak: blocks between prompt switches. */
+  readonly switchEvery?: number;
 }
 
 /** Seed and prompt of every benchmark generation: fixed, so runs are comparable. */
@@ -79,6 +86,7 @@ export async function runBenchCommand(options: BenchOptions): Promise<number> {
   if (options.cascade) return runCascadeBenchCommand(options);
   if (options.interactive) return runInteractiveBenchCommand(options);
   if (options.caching) return runCachingBenchCommand(options);
+  if (options.soak) return runSoakCommand(options);
   const config: BenchConfig = {
     blocks: options.blocks,
     repeats: options.repeats,
@@ -424,10 +432,17 @@ export function registerBenchCommand(program: Command): Command {
     .option('--interactive', `switch the prompt live halfway through: frame rhythm and switch latency, sequential vs cascades (at least ${INTERACTIVE_MIN_BLOCKS} blocks)`)
     .option('--caching', 'block-wise feature caching on the trained model at --steps (default 32): none vs bwcache δ ∈ {0.03, 0.05, 0.1, 0.15, 0.25}, teacache δ ∈ {0.1, 0.2}, fbcache δ = 0.1, P0 on 1 lane and P4 on 2; speed-up, skipped layers, bound, PSNR/SSIM vs none, probe (--json, --plot)')
     .option('--trace <file.jsonl>', 'alternate traced and untraced generations, print what tracing costs, write the last trace (see block-cascade inspect)')
-    .option('--chrome-trace <file.json>', 'like --trace, written as Chrome trace-event JSON (Perfetto)');
-  return addGenerationFlags(command, '(plain bench)').action(async (options: BenchOptions) => {
+    .option('--chrome-trace <file.json>', 'like --trace, written as Chrome trace-event JSON (Perfetto)')
+    .option(
+      '--soak',
+      `one long live session (P4 bidirectional joint, ${SOAK_DEFAULT_LANES} lanes and ${SOAK_DEFAULT_BLOCKS} blocks unless --lanes/--blocks say otherwise) with a prompt switch every --switch-every blocks, ` +
+        'sampled every --sample-every blocks: heap after a forced GC, RSS, live actors, shared memory; prints their growth per 1,000 blocks (least squares after the first 10% of samples), --json adds the samples',
+    )
+    .option('--sample-every <n>', 'with --soak: blocks between samples (default 100)', parsePositiveInt)
+    .option('--switch-every <n>', 'with --soak: blocks between prompt switches (default 50)', parsePositiveInt);
+  return addGenerationFlags(command, '(plain bench and --soak)').action(async (options: BenchOptions) => {
       try {
-        const defaulted = (['blocks', 'repeats', 'warmup'] as const).filter((k) => command.getOptionValueSource(k) === 'default');
+        const defaulted = (['blocks', 'repeats', 'warmup', 'lanes'] as const).filter((k) => command.getOptionValueSource(k) === 'default');
         process.exitCode = await runBenchCommand({ ...options, defaulted });
       } catch (err) {
         reportError(err);
