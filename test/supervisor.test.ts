@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, fromPromise, toPromise } from 'xstate';
+import { createActor, fromCallback, fromPromise, toPromise, type EventObject } from 'xstate';
 import { reportingBlockMachine, type ForwardInput } from '../src/actors/block.js';
 import { cascadeSchedule } from '../src/core/schedule.js';
 import { LaneError } from '../src/core/errors.js';
@@ -37,10 +37,12 @@ function recordingSupervisor(failAt?: { block: number; stage: number }, decodeEr
       encodePrompt: fromPromise(async ({ input: e }: { input: EncodeInput }) => {
         log.push(e.contextSlots.length === 1 ? 'encode' : `encode ${e.contextSlots.join(',')}`);
       }),
-      decode: fromPromise(async ({ input: d }: { input: DecodeInput }) => {
+      decode: fromCallback<EventObject, DecodeInput>(({ input: d, sendBack }) => {
         log.push(`decode b${d.block}`);
-        if (decodeError !== undefined) throw decodeError;
-        return { block: Number(d.block) };
+        // Reported a microtask later, as a decode on a lane would be.
+        void Promise.resolve().then(() =>
+          sendBack(decodeError === undefined ? { type: 'decode.done', block: d.block } : { type: 'decode.failed', block: d.block, error: decodeError }),
+        );
       }),
     },
   });

@@ -43,7 +43,8 @@ export interface ForwardOutput {
 /** Events the block sends to its parent (the supervisor). */
 export type BlockReport =
   | { readonly type: 'block.stage'; readonly block: BlockIndex; readonly stage: StageIndex }
-  | { readonly type: 'block.failed'; readonly block: BlockIndex; readonly stage: StageIndex; readonly message: string };
+  | { readonly type: 'block.failed'; readonly block: BlockIndex; readonly stage: StageIndex; readonly message: string }
+  | { readonly type: 'block.done'; readonly block: BlockIndex };
 
 export type BlockEvent = { readonly type: 'block.admit'; readonly contextSlot: number };
 
@@ -94,6 +95,7 @@ const blockSetup = setup({
     // Reports are no-ops on a stand-alone block; `reportingBlockMachine` sends them to the parent.
     reportStage: (_, _params: { stage: StageIndex }) => {},
     reportFailure: (_, _params: { stage: StageIndex; message: string }) => {},
+    reportDone: () => {},
   },
 });
 
@@ -135,8 +137,10 @@ function buildBlockMachine(steps: number) {
           },
         },
         ...Object.fromEntries(names.map((name, stage) => [name, stageState(stage, name, names[stage + 1] ?? 'done')])),
-        // The parent learns of completion from XState's own `xstate.done.actor.block.N` event.
-        done: { type: 'final' },
+        // Terminal but not final, like `failed`: a final state would make XState send the parent
+        // `xstate.done.actor.block.N`, a new event type per block, each of which XState's
+        // transition cache keeps for the rest of the generation (a heap leak over long runs).
+        done: { entry: 'reportDone' },
         // Terminal but not final: a final state would also send a done event, after the parent
         // has already stopped on `block.failed`.
         failed: {},
@@ -158,7 +162,7 @@ export function stageOfState(state: string, steps = STAGES.length - 1): StageInd
 
 /**
  * The block machine as the supervisor spawns it: stage changes, completion and failures are
- * sent to the parent as {@link BlockReport} events (completion arrives as XState's done event).
+ * sent to the parent as {@link BlockReport} events.
  *
  * @example
  * ```ts
@@ -178,6 +182,7 @@ export const reportingBlockMachineFor = (steps: number) => blockMachineFor(steps
       stage: params.stage,
       message: params.message,
     })),
+    reportDone: sendParent(({ context }): BlockReport => ({ type: 'block.done', block: context.block })),
   },
 });
 

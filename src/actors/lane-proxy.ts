@@ -7,10 +7,10 @@
  * an executor (lanes, or the simulator's virtual clock). Tasks carry handles; tensors stay in
  * shared memory and never enter an actor or an event.
  */
-import { fromPromise, type ActorRefFrom } from 'xstate';
+import { fromCallback, fromPromise, type ActorRefFrom, type EventObject } from 'xstate';
 import type { ForwardInput, ForwardOutput } from './block.js';
 import type { kvPoolMachine } from './kv-pool.js';
-import type { DecodeInput, EncodeInput } from './supervisor.js';
+import type { DecodeInput, DecodeReport, EncodeInput } from './supervisor.js';
 import type { TickBarrier } from './tick-barrier.js';
 
 /** What the proxies need besides the barrier: prompt encoding and decoding. */
@@ -44,9 +44,13 @@ export function laneProxies(barrier: TickBarrier, port: ProxyPort) {
     await port.encodePrompts(input.contextSlots);
   });
 
-  const decode = fromPromise<{ block: number }, DecodeInput>(async ({ input }) => {
-    await port.decode(input.block, input.latentSlot);
-    return { block: input.block };
+  // A callback actor, not a promise: a promise actor's completion is `xstate.done.actor.decode.N`,
+  // a new event type per block that XState's transition cache would keep (see the block machine).
+  const decode = fromCallback<EventObject, DecodeInput>(({ input, sendBack }) => {
+    port.decode(input.block, input.latentSlot).then(
+      () => sendBack({ type: 'decode.done', block: input.block } satisfies DecodeReport),
+      (error: unknown) => sendBack({ type: 'decode.failed', block: input.block, error } satisfies DecodeReport),
+    );
   });
 
   return { forward, encodePrompt, decode };

@@ -7,7 +7,7 @@
  * latents are final (it enters `cache`), and recycles a block's latent slot once it is both
  * cached and decoded.
  */
-import { assign, enqueueActions, fromPromise, setup, type ActorRefFrom } from 'xstate';
+import { assign, enqueueActions, fromCallback, fromPromise, setup, type ActorRefFrom, type EventObject } from 'xstate';
 import { asBlockIndex, type BlockIndex, type StageIndex } from '../core/domain.js';
 import { reportingBlockMachine, type BlockInput, type BlockReport } from './block.js';
 import { kvPoolMachine } from './kv-pool.js';
@@ -73,16 +73,17 @@ export interface DecodeInput {
   readonly latentSlot: number;
 }
 
-type BlockDoneEvent = { readonly type: `xstate.done.actor.block.${number}` };
-type DecodeDoneEvent = { readonly type: `xstate.done.actor.decode.${number}`; readonly output: { readonly block: number } };
-type DecodeErrorEvent = { readonly type: `xstate.error.actor.decode.${number}`; readonly error: unknown };
+/** What a `decode` actor sends back when its block's frames are out, or when the decode failed. */
+export type DecodeReport =
+  | { readonly type: 'decode.done'; readonly block: number }
+  | { readonly type: 'decode.failed'; readonly block: number; readonly error: unknown };
 /**
  * A live prompt switch: the prompt already encoded into `contextSlot` applies from the next
  * block admitted on (see {@link freeContextSlot} for a slot that is safe to encode into).
  */
 export type PromptSwitchEvent = { readonly type: 'prompt.switch'; readonly contextSlot: number };
 export type SupervisorEvent =
-  | BlockReport | BlockDoneEvent | DecodeDoneEvent | DecodeErrorEvent | PromptSwitchEvent
+  | BlockReport | DecodeReport | PromptSwitchEvent
   | { readonly type: 'supervisor.stop' } | { readonly type: 'supervisor.pause' } | { readonly type: 'supervisor.resume' };
 
 function errorMessage(error: unknown): string {
@@ -167,8 +168,8 @@ export const supervisorMachine = setup({
     encodePrompt: fromPromise<void, EncodeInput>(async () => {
       throw new Error('supervisorMachine: the "encodePrompt" actor was not provided');
     }),
-    decode: fromPromise<{ block: number }, DecodeInput>(async () => {
-      throw new Error('supervisorMachine: the "decode" actor was not provided');
+    decode: fromCallback<EventObject, DecodeInput>(({ input, sendBack }) => {
+      sendBack({ type: 'decode.failed', block: input.block, error: new Error('supervisorMachine: the "decode" actor was not provided') } satisfies DecodeReport);
     }),
   },
   guards: {
@@ -257,17 +258,17 @@ export const supervisorMachine = setup({
         },
         // A finished child is stopped (removed from the supervisor's children): kept, every
         // block would leave two actors behind until the generation ends.
-        'xstate.done.actor.block.*': {
+        'block.done': {
           actions: enqueueActions(({ context, event, enqueue }) => {
-            const block = Number(event.type.slice('xstate.done.actor.block.'.length));
+            const block = event.block;
             const marked = { ...context, progress: { ...context.progress, [block]: stageCount(context.schedule) } };
             enqueue.assign({ progress: marked.progress, ...recycle(marked, block) });
             enqueue.stopChild(`block.${block}`);
           }),
         },
-        'xstate.done.actor.decode.*': {
+        'decode.done': {
           actions: enqueueActions(({ context, event, enqueue }) => {
-            const block = (event as DecodeDoneEvent).output.block;
+            const block = event.block;
             const marked = { ...context, decodedBlocks: [...context.decodedBlocks, block] };
             enqueue.assign({ decodedBlocks: marked.decodedBlocks, ...recycle(marked, block) });
             enqueue.stopChild(`decode.${block}`);
@@ -277,14 +278,9 @@ export const supervisorMachine = setup({
           target: 'failed',
           actions: assign({ failure: ({ event }) => ({ block: event.block, message: event.message }) }),
         },
-        'xstate.error.actor.decode.*': {
+        'decode.failed': {
           target: 'failed',
-          actions: assign({
-            failure: ({ event }) => ({
-              block: Number(event.type.slice('xstate.error.actor.decode.'.length)),
-              message: decodeFailure((event as DecodeErrorEvent).error),
-            }),
-          }),
+          actions: assign({ failure: ({ event }) => ({ block: event.block, message: decodeFailure(event.error) }) }),
         },
       },
     },
