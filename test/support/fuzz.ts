@@ -3,22 +3,23 @@
  * same cases every time, and a number of runs that `FUZZ_RUNS` scales (docs/fuzzing.md).
  *
  * `FUZZ_RUNS=20000 npx vitest run test/fuzz-` runs each property with 20,000 cases instead of
- * its default; `FUZZ_SEED=123` picks other cases (fast-check prints the seed and the shrunk
- * counterexample of a failure, to replay with `FUZZ_SEED` and, when given, its `path`).
+ * its default; `FUZZ_SEED=123` picks other cases. fast-check prints the seed and the shrunk
+ * counterexample of a failure: the same `FUZZ_SEED` and `FUZZ_RUNS` replay it.
  */
 import fc from 'fast-check';
 import { expect } from 'vitest';
 
-const positive = (name: string): number | undefined => {
+const fromEnv = (name: string, min: number): number | undefined => {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name}=${raw}: expected a positive integer`);
+  if (!Number.isSafeInteger(n) || n < min) throw new Error(`${name}=${raw}: expected an integer ≥ ${min}`);
   return n;
 };
+const positive = (name: string) => fromEnv(name, 1);
 
-/** The seed of every property; 0x5eed unless FUZZ_SEED says otherwise. */
-export const FUZZ_SEED = positive('FUZZ_SEED') ?? 0x5eed;
+/** The seed of every property; 0x5eed unless FUZZ_SEED says otherwise (fast-check's seeds may be negative). */
+export const FUZZ_SEED = fromEnv('FUZZ_SEED', -(2 ** 31)) ?? 0x5eed;
 
 /** Cases per property: `FUZZ_RUNS` when given, else the property's own default. */
 export function runs(byDefault: number): number {
