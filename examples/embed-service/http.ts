@@ -53,6 +53,20 @@ export async function readJsonText(req: IncomingMessage): Promise<string> {
 }
 
 /**
+ * A value as short JSON for an error message: cut at 60 characters, and never a stack overflow
+ * (JSON.stringify of a value nested thousands deep throws a RangeError).
+ */
+function brief(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = Array.isArray(value) ? '[[[...' : '{...';
+  }
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/**
  * Checks the body of `POST /prompt`: a JSON object with exactly one field, `prompt`, a
  * non-empty string of at most {@link MAX_PROMPT_CHARS} characters. Returns the prompt trimmed.
  *
@@ -73,7 +87,7 @@ export function parseSwitchBody(text: string): string {
     throw new HttpError(400, 'INVALID_JSON', `the body is not valid JSON (${(error as Error).message}); send ${example}`, '');
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new HttpError(400, 'INVALID_BODY', `the body must be a JSON object such as ${example}, got ${Array.isArray(body) ? 'an array' : JSON.stringify(body)}`, '');
+    throw new HttpError(400, 'INVALID_BODY', `the body must be a JSON object such as ${example}, got ${Array.isArray(body) ? 'an array' : brief(body)}`, '');
   }
   const record = body as Record<string, unknown>;
   // Unknown fields first: a typo ("promt") is then named as such, not as a missing "prompt".
@@ -81,7 +95,7 @@ export function parseSwitchBody(text: string): string {
   if (unknown !== undefined) throw new HttpError(400, 'INVALID_FIELD', `unknown field ${JSON.stringify(unknown)}: the body takes only "prompt"`, unknown);
   const prompt = record['prompt'];
   if (prompt === undefined) throw new HttpError(400, 'INVALID_FIELD', `field "prompt" is required: a non-empty string such as "blue square moving up"`, 'prompt');
-  if (typeof prompt !== 'string') throw new HttpError(400, 'INVALID_FIELD', `field "prompt": expected a string, got ${JSON.stringify(prompt)}`, 'prompt');
+  if (typeof prompt !== 'string') throw new HttpError(400, 'INVALID_FIELD', `field "prompt": expected a string, got ${brief(prompt)}`, 'prompt');
   const trimmed = prompt.trim();
   if (trimmed === '') throw new HttpError(400, 'INVALID_FIELD', 'field "prompt": expected a non-empty string, got only white space', 'prompt');
   if (trimmed.length > MAX_PROMPT_CHARS) {

@@ -143,6 +143,20 @@ const ROUTES: Record<string, Partial<Record<string, Handler>>> = {
 };
 
 /**
+ * The path of a request target. A target that is no URL path (`//`, `//[`, which `new URL`
+ * reads as a host and refuses) is the client's mistake: a 400, not a 500.
+ *
+ * @throws {HttpError} 400 `BAD_REQUEST`.
+ */
+function pathOf(target: string): string {
+  try {
+    return new URL(target, 'http://localhost').pathname;
+  } catch {
+    throw new HttpError(400, 'BAD_REQUEST', `request target ${JSON.stringify(target.slice(0, 60))} is not a path such as /status`);
+  }
+}
+
+/**
  * Routes one request; every failure becomes a JSON error response.
  *
  * @example
@@ -153,7 +167,7 @@ const ROUTES: Record<string, Partial<Record<string, Handler>>> = {
 export async function route(req: IncomingMessage, res: ServerResponse, ctx: RouteContext): Promise<void> {
   try {
     guard(req, ctx);
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const path = pathOf(req.url ?? '/');
     const methods = ROUTES[path];
     if (methods === undefined) throw new HttpError(404, 'NOT_FOUND', `no route ${path}; try ${Object.keys(ROUTES).join(', ')}`);
     const handler = methods[req.method ?? 'GET'];

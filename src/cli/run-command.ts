@@ -58,9 +58,27 @@ function summary(request: GenerateRequest, outcome: Outcome, outputs: readonly s
   );
 }
 
+/** What a line read from stdin asks for: a prompt switch, nothing (a blank line), or a refusal to report. */
+export type StdinLine = { readonly prompt: string } | { readonly ignored: string } | null;
+
+/**
+ * Reads one stdin line: the prompt it switches to (trimmed), null for a blank line, or why it is
+ * ignored (too long).
+ *
+ * @example
+ * ```ts
+ * stdinPrompt('  blue ball moving up '); // { prompt: 'blue ball moving up' }
+ * ```
+ */
+export function stdinPrompt(line: string): StdinLine {
+  const prompt = line.trim();
+  if (prompt === '') return null;
+  if (prompt.length > MAX_PROMPT_CHARS) return { ignored: `a prompt of ${prompt.length} characters ignored (at most ${MAX_PROMPT_CHARS})` };
+  return { prompt };
+}
 
 /** A line as it may be echoed to a terminal: control characters escaped (`\x1b`), never sent raw. */
-function printable(text: string): string {
+export function printable(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
@@ -81,12 +99,13 @@ async function generateInto(
   // Each line typed (or piped) on stdin switches the prompt while the video is made.
   const lines = input === null ? null : createInterface({ input, terminal: false });
   lines?.on('line', (line) => {
-    const prompt = line.trim();
-    if (prompt === '') return;
-    if (prompt.length > MAX_PROMPT_CHARS) {
-      process.stderr.write(`block-cascade: a prompt of ${prompt.length} characters ignored (at most ${MAX_PROMPT_CHARS})\n`);
+    const read = stdinPrompt(line);
+    if (read === null) return;
+    if ('ignored' in read) {
+      process.stderr.write(`block-cascade: ${read.ignored}\n`);
       return;
     }
+    const { prompt } = read;
     session.switchPrompt(prompt).then(
       ({ fromBlock }) => process.stderr.write(`block-cascade: switched to "${printable(prompt)}" from block ${fromBlock}\n`),
       (err: unknown) => process.stderr.write(`block-cascade: switch to "${printable(prompt)}" not applied: ${err instanceof Error ? err.message : String(err)}\n`),

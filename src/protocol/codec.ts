@@ -46,6 +46,46 @@ const MAX_FRAME_BYTES = 0xffffffff;
 const unpackable = (bytes: Uint8Array): Uint8Array =>
   typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer ? bytes.slice() : bytes;
 
+/**
+ * Offset of the first 0xC1 where a value starts, or -1. msgpack never uses 0xC1 and msgpackr
+ * decodes it to a placeholder object rather than refusing it, so the codec walks the tokens
+ * itself (payloads of strings, binaries and extensions skipped: 0xC1 is any byte there). The walk
+ * is linear, with no nesting to track: a container's head is followed by its items' tokens. It
+ * stops at a length that runs past the end, which msgpackr then reports as truncated.
+ */
+function neverUsedByteAt(bytes: Uint8Array): number {
+  const n = bytes.length;
+  const u8 = (at: number) => bytes[at] as number;
+  const u16 = (at: number) => (u8(at) << 8) | u8(at + 1);
+  const u32 = (at: number) => u16(at) * 0x10000 + u16(at + 2);
+  let at = 0;
+  while (at < n) {
+    const t = u8(at);
+    if (t === 0xc1) return at;
+    let size: number;
+    if (t < 0xa0 || t >= 0xe0 || t === 0xc0 || t === 0xc2 || t === 0xc3) size = 1; // fixint, fixmap, fixarray, nil, false, true
+    else if (t < 0xc0) size = 1 + (t & 0x1f); // fixstr
+    else if (t === 0xc4 || t === 0xd9) size = at + 1 < n ? 2 + u8(at + 1) : n; // bin8, str8
+    else if (t === 0xc5 || t === 0xda) size = at + 2 < n ? 3 + u16(at + 1) : n; // bin16, str16
+    else if (t === 0xc6 || t === 0xdb) size = at + 4 < n ? 5 + u32(at + 1) : n; // bin32, str32
+    else if (t === 0xc7) size = at + 1 < n ? 3 + u8(at + 1) : n; // ext8: length, type, payload
+    else if (t === 0xc8) size = at + 2 < n ? 4 + u16(at + 1) : n; // ext16
+    else if (t === 0xc9) size = at + 4 < n ? 6 + u32(at + 1) : n; // ext32
+    else size = FIXED_HEAD[t - 0xca] as number; // 0xca..0xdf: numbers, fixext, array and map heads
+    at += size;
+  }
+  return -1;
+}
+
+/** Bytes of the heads 0xca..0xdf: float32/64, uint8..64, int8..64, fixext 1..16 (type and payload), str8..32 (sized above), array16/32, map16/32. */
+const FIXED_HEAD = [5, 9, 2, 3, 5, 9, 2, 3, 5, 9, 3, 4, 6, 10, 18, 0, 0, 0, 3, 5, 3, 5];
+
+/** Refuses a never-used 0xC1 byte, naming `where` and the byte's offset (`bytes` starting at offset `base`). */
+function refuseNeverUsed(bytes: Uint8Array, where: string, base = 0): void {
+  const at = neverUsedByteAt(bytes);
+  if (at >= 0) throw new CorruptMessageError(where, `not valid msgpack (byte ${base + at} is 0xC1, which msgpack never uses)`);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Messages
 
@@ -71,6 +111,7 @@ export function encodeMessage(value: unknown): Uint8Array {
  * ```
  */
 export function decodeMessage(bytes: Uint8Array): unknown {
+  refuseNeverUsed(bytes, `message of ${bytes.length} bytes`);
   try {
     return packr.unpack(unpackable(bytes));
   } catch (cause) {
@@ -261,9 +302,11 @@ export function decodeTensorFrame(bytes: Uint8Array): DecodedTensorFrame {
   if (dataStart > bytes.length) {
     throw new CorruptMessageError('tensor frame: bytes 8..12', `header length ${headerLength} runs past the frame's ${bytes.length} bytes`);
   }
+  const headerBytes = bytes.subarray(PREAMBLE, dataStart);
+  refuseNeverUsed(headerBytes, `tensor frame: header at bytes ${PREAMBLE}..${dataStart}`, PREAMBLE);
   let header: unknown;
   try {
-    header = packr.unpack(unpackable(bytes.subarray(PREAMBLE, dataStart)));
+    header = packr.unpack(unpackable(headerBytes));
   } catch (cause) {
     throw new CorruptMessageError(`tensor frame: header at bytes ${PREAMBLE}..${dataStart}`, `not valid msgpack (${(cause as Error).message})`, { cause });
   }

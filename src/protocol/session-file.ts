@@ -167,13 +167,20 @@ const FEATURE_CACHE_FIELDS = {
   coefficients: field(Schema.Array(Schema.Number), 'an array of numbers (the teacache polynomial)'),
 } as const;
 
+/**
+ * A container's message applies only when the container itself is wrong (not an object), keeping
+ * its fields' own messages. Without one, Effect's default message prints the value whole, which
+ * overflows the stack on untrusted input nested 100,000 deep.
+ */
+const expectContainer = (message: string) => ({ message: () => message });
+
 const FeatureCacheSchema = Schema.Struct({
   policy: Schema.optionalWith(FEATURE_CACHE_FIELDS.policy.schema, { exact: true }),
   threshold: Schema.optionalWith(FEATURE_CACHE_FIELDS.threshold.schema, { exact: true }),
   interval: Schema.optionalWith(FEATURE_CACHE_FIELDS.interval.schema, { exact: true }),
   lastStep: Schema.optionalWith(FEATURE_CACHE_FIELDS.lastStep.schema, { exact: true }),
   coefficients: Schema.optionalWith(FEATURE_CACHE_FIELDS.coefficients.schema, { exact: true }),
-});
+}).annotations(expectContainer(`expected ${SESSION_FIELDS.featureCache.expected}`));
 
 /** The fields of a timeline entry, with what each must be. */
 const TIMELINE_FIELDS = {
@@ -188,7 +195,7 @@ const TimelineEntrySchema = Schema.Struct({
   atSecond: Schema.optionalWith(TIMELINE_FIELDS.atSecond.schema, { exact: true }),
   prompt: Schema.optionalWith(TIMELINE_FIELDS.prompt.schema, { exact: true }),
   stop: Schema.optionalWith(TIMELINE_FIELDS.stop.schema, { exact: true }),
-});
+}).annotations(expectContainer('expected an object { "atBlock": k, "prompt": "…" }, { "atSecond": t, "prompt": "…" } or { "atBlock": k, "stop": true }'));
 
 const SessionSchema = Schema.Struct({
   model: Schema.optionalWith(SESSION_FIELDS.model.schema, { exact: true }),

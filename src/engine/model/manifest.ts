@@ -139,7 +139,7 @@ function crossFieldIssues(file: string, m: ModelManifest): ModelPackageIssue[] {
  */
 export function decodeManifest(json: unknown, file: string): ModelManifest {
   const format = valueAt(json, ['format']);
-  const retired = typeof format === 'string' ? RETIRED_FORMATS[format] : undefined;
+  const retired = typeof format === 'string' && Object.hasOwn(RETIRED_FORMATS, format) ? RETIRED_FORMATS[format] : undefined;
   if (retired !== undefined) {
     throw new ModelPackageError('E_MODEL_MANIFEST_INVALID', [issue(file, 'format', `field "format": ${retired}`)]);
   }
