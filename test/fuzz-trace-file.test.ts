@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TraceFileError } from '../src/inspector/errors.js';
-import { generations, parseTrace } from '../src/inspector/trace-file.js';
+import { generations, MAX_TRACE_LINE_CHARS, parseTrace } from '../src/inspector/trace-file.js';
 import { hostileJson, outcome, params } from './support/fuzz.js';
 
 const FILE = 'fuzz/run.jsonl';
@@ -68,6 +68,12 @@ function apply(lines: readonly string[], edits: readonly LineEdit[]): string {
 }
 
 describe('fuzz: trace files', () => {
+  it('refuses a line over the size limit, naming the file and line', () => {
+    // Refused before it is parsed: even valid JSON.
+    const huge = `{"kind":"meta","t":0,"pad":"${'x'.repeat(MAX_TRACE_LINE_CHARS)}"}`;
+    expect(() => parseTrace(`\n${huge}\n`, 'big.jsonl')).toThrow(/^big\.jsonl:2: a line of \d+ characters \(a record has at most 1048576\)$/);
+  });
+
   it('the recorded traces parse', () => {
     for (const t of TRACES) expect(parseTrace(t, FILE).length).toBeGreaterThan(100);
   });

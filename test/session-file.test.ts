@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SessionFileError, blockAtSecond, loadSessionFile, resolveTimeline } from '../src/protocol/session-file.js';
+import { MAX_SESSION_FILE_BYTES, SessionFileError, blockAtSecond, loadSessionFile, resolveTimeline } from '../src/protocol/session-file.js';
 import { planSession } from '../src/api/session-plan.js';
 
 let dir: string;
@@ -37,6 +37,12 @@ describe('loadSessionFile', () => {
   it('decodes the example sessions', async () => {
     expect(await loadSessionFile('examples/sessions/sprite.json')).toEqual({ seed: 0, blocks: 8, prompt: 'red ball moving left' });
     expect(await loadSessionFile('examples/sessions/long.json')).toMatchObject({ seed: 1, blocks: 64 });
+  });
+
+  it('refuses a file over the size limit before reading it, naming it', async () => {
+    const file = join(dir, 'huge.json');
+    await writeFile(file, `{"seed":0,"blocks":1,"prompt":"a","pad":"${'x'.repeat(MAX_SESSION_FILE_BYTES)}"}`);
+    await expect(loadSessionFile(file)).rejects.toThrow(`${file}: a session file of ${MAX_SESSION_FILE_BYTES + 43} bytes (at most ${MAX_SESSION_FILE_BYTES})`);
   });
 
   it('resolves model against the session file folder and keeps lanes', async () => {

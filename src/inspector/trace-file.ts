@@ -65,6 +65,9 @@ function fault(object: Record<string, unknown>): string | null {
   return null;
 }
 
+/** Longest trace line read: the largest record the tracer writes is a few kilobytes. */
+export const MAX_TRACE_LINE_CHARS = 1 << 20;
+
 /**
  * Parses the text of a JSONL trace. Blank lines are skipped; records of kinds this version does
  * not know are dropped (the format lets writers add kinds). A file may hold several
@@ -92,6 +95,8 @@ export function parseTrace(text: string, file: string, onWarning?: (warning: str
     const fail = (reason: string, cause?: unknown): never => {
       throw new TraceFileError(file, i + 1, reason, cause === undefined ? undefined : { cause });
     };
+    // Records are small (handles, names, milliseconds); a huge line is not a trace's.
+    if (line.length > MAX_TRACE_LINE_CHARS) fail(`a line of ${line.length} characters (a record has at most ${MAX_TRACE_LINE_CHARS})`);
     let value: unknown;
     try {
       value = JSON.parse(line);

@@ -6,7 +6,7 @@
  * To add a field, add it to {@link SESSION_FIELDS} with its expectation; checks that relate
  * fields to each other go after the schema (see `timelineIssues`).
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Either, ParseResult, Schema } from 'effect';
 import { show, valueAt } from './json-value.js';
@@ -399,6 +399,9 @@ function parseJson(text: string, file: string): unknown {
   }
 }
 
+/** Largest session file read (bytes). */
+export const MAX_SESSION_FILE_BYTES = 1 << 20;
+
 /**
  * Reads and decodes a session file.
  *
@@ -416,8 +419,14 @@ function parseJson(text: string, file: string): unknown {
 export async function loadSessionFile(path: string): Promise<SessionFile> {
   let text: string;
   try {
+    const { size } = await stat(path);
+    // Checked before reading: a session script is a few hundred bytes.
+    if (size > MAX_SESSION_FILE_BYTES) {
+      throw new SessionFileError('E_SESSION_UNREADABLE', path, [{ message: `${path}: a session file of ${size} bytes (at most ${MAX_SESSION_FILE_BYTES})` }]);
+    }
     text = await readFile(path, 'utf8');
   } catch (err) {
+    if (err instanceof SessionFileError) throw err;
     const reason = err instanceof Error ? err.message : String(err);
     throw new SessionFileError('E_SESSION_UNREADABLE', path, [{ message: `${path}: cannot read session file: ${reason}` }], { cause: err });
   }
