@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ChannelError, type Channel, type ChannelStatus } from '../examples/embed-service/channel.js';
 import { HttpError } from '../examples/embed-service/errors.js';
 import { MAX_BODY_BYTES, MAX_PROMPT_CHARS, parseSwitchBody } from '../examples/embed-service/http.js';
@@ -60,6 +60,8 @@ describe('fuzz: embed service requests', () => {
   let server: Server;
   let port = 0;
   let switches = 0;
+  /** Every request's handling, in arrival order. */
+  const handled: Promise<void>[] = [];
   const status: ChannelStatus = { state: 'running', session: 1, viewers: 0, prompt: 'red ball moving left', block: 3, frames: 9, dropped: 0 };
   // What the routes use of a channel; a third of the switches are refused as a busy channel refuses them.
   const channel = {
@@ -78,7 +80,9 @@ describe('fuzz: embed service requests', () => {
   beforeAll(async () => {
     const open = new Set<import('node:http').ServerResponse>();
     const ctx: RouteContext = { channel, vocabulary: ['<pad>', '<unk>', 'red', 'ball'], startPrompt: 'red ball', open, closing: () => false, hosts: () => [`127.0.0.1:${port}`, `localhost:${port}`] };
-    server = createServer((req, res) => void route(req, res, ctx));
+    server = createServer((req, res) => {
+      handled.push(route(req, res, ctx));
+    });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     port = (server.address() as AddressInfo).port;
@@ -140,6 +144,24 @@ describe('fuzz: embed service requests', () => {
     site: mostly(fc.constantFrom(undefined, 'same-origin', 'none'), fc.constantFrom('cross-site', 'same-site')),
     contentType: mostly(fc.constantFrom('application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON'), fc.constantFrom(undefined, 'text/plain', '')),
     body: mostly(fc.string({ maxLength: 40 }).map((prompt) => JSON.stringify({ prompt })), fc.oneof(bodyText, fc.nat(MAX_BODY_BYTES + 200).map((n) => JSON.stringify({ prompt: 'a'.repeat(n) })))),
+  });
+
+  it('a client that aborts its POST body is let go quietly: no stack trace, the next request is answered', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const arrived = once(server, 'request');
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write(`POST /prompt HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"prompt":`);
+      await arrived;
+      socket.destroy();
+      await handled.at(-1);
+      expect(logged).not.toHaveBeenCalled();
+      const next = await send(Buffer.from(`GET /status HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`));
+      expect(next.status).toBe(200);
+    } finally {
+      logged.mockRestore();
+    }
   });
 
   it('answers every request with a status other than 500, errors as JSON with their code (regression: a target such as "//" was a 500)', async () => {

@@ -5,12 +5,13 @@
  * why; what is echoed to the terminal has no control characters. See docs/fuzzing.md.
  */
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_PROMPT_CHARS } from '../src/core/options.js';
 import { printable, stdinPrompt, type StdinLine } from '../src/cli/run-command.js';
+import { LineSplitter, readLines } from '../src/cli/stdin-lines.js';
 import { tokenizePrompt } from '../src/engine/model/tokenizer.js';
 import { params } from './support/fuzz.js';
 
@@ -39,12 +40,16 @@ function checkLine(line: string): StdinLine {
   return read;
 }
 
-/** The non-blank lines readline gives for `chunks` (stdin as it arrives), set up as `run` sets it up. */
+/** The non-blank lines `run` reads from `chunks` (stdin as it arrives), through `readLines`. */
 async function linesOf(chunks: readonly Uint8Array[]): Promise<string[]> {
   const lines: string[] = [];
-  const rl = createInterface({ input: Readable.from(chunks.map((c) => Buffer.from(c))), terminal: false });
-  // A "\r" ending one chunk and a "\n" starting the next may give one blank line more: blank lines switch nothing.
-  for await (const line of rl) if (line.trim() !== '') lines.push(line);
+  const input = Readable.from(chunks.map((c) => Buffer.from(c)));
+  const ended = once(input, 'end');
+  readLines(input, MAX_PROMPT_CHARS, (line) => {
+    if ('overlong' in line) lines.push(`<${line.overlong} characters>`);
+    else if (line.line.trim() !== '') lines.push(line.line);
+  });
+  await ended;
   return lines;
 }
 
@@ -60,6 +65,14 @@ describe('fuzz: stdin prompt lines', () => {
     fc.assert(fc.property(lineText, (line) => void checkLine(line)), params(3000));
     expect(stdinPrompt('x'.repeat(MAX_PROMPT_CHARS + 1))).toEqual({ ignored: `a prompt of ${MAX_PROMPT_CHARS + 1} characters ignored (at most ${MAX_PROMPT_CHARS})` });
     expect(stdinPrompt(`  ${'x'.repeat(MAX_PROMPT_CHARS)}  `)).toEqual({ prompt: 'x'.repeat(MAX_PROMPT_CHARS) });
+  });
+
+  it('a line without a newline is counted, never kept whole: 10 MB arrive, one overlong line comes out', () => {
+    const lines = new LineSplitter(MAX_PROMPT_CHARS);
+    for (let i = 0; i < 100; i++) expect(lines.push('y'.repeat(100_000))).toEqual([]);
+    expect(lines.push('\nblue ball moving up\r\n')).toEqual([{ overlong: 10_000_000 }, { line: 'blue ball moving up' }]);
+    expect(lines.push('x'.repeat(MAX_PROMPT_CHARS))).toEqual([]);
+    expect(lines.end()).toEqual([{ line: 'x'.repeat(MAX_PROMPT_CHARS) }]);
   });
 
   it('random bytes in random chunks give the same prompts as in one chunk, none spanning a line', async () => {

@@ -178,6 +178,8 @@ export async function route(req: IncomingMessage, res: ServerResponse, ctx: Rout
     if (ctx.closing()) throw new HttpError(503, 'SHUTTING_DOWN', 'the service is shutting down');
     await handler(req, res, ctx);
   } catch (error) {
+    // The client went away (e.g. it aborted its body): nobody is left to answer, nothing to log.
+    if (req.destroyed && !req.complete) return;
     if (res.headersSent) {
       res.destroy(error as Error);
       return;

@@ -5,7 +5,6 @@
 import { MAX_PROMPT_CHARS } from '../core/options.js';
 import type { Command } from 'commander';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import { DEFAULT_FPS, loadSessionFile } from '../protocol/session-file.js';
 import type { Frame, GenerateRequest } from '../core/api-types.js';
 import { GifWriter } from '../output/gif.js';
@@ -15,6 +14,7 @@ import { checkOutputFile, checkOutputFolder } from '../output/output-file.js';
 import { writePngFrame } from '../output/png.js';
 import type { Runtime } from '../api/runtime.js';
 import { onInterrupt, untilStopped } from './interrupt.js';
+import { readLines } from './stdin-lines.js';
 import { addGenerationFlags, flagName, type GenerationFlags } from './generation-flags.js';
 import { parseNonNegativeInt, parsePort, parsePositiveInt, parsePositiveNumber } from './options.js';
 import { progressReporter } from './progress.js';
@@ -58,6 +58,8 @@ function summary(request: GenerateRequest, outcome: Outcome, outputs: readonly s
   );
 }
 
+const overlong = (chars: number) => `a prompt of ${chars} characters ignored (at most ${MAX_PROMPT_CHARS})`;
+
 /** What a line read from stdin asks for: a prompt switch, nothing (a blank line), or a refusal to report. */
 export type StdinLine = { readonly prompt: string } | { readonly ignored: string } | null;
 
@@ -73,7 +75,7 @@ export type StdinLine = { readonly prompt: string } | { readonly ignored: string
 export function stdinPrompt(line: string): StdinLine {
   const prompt = line.trim();
   if (prompt === '') return null;
-  if (prompt.length > MAX_PROMPT_CHARS) return { ignored: `a prompt of ${prompt.length} characters ignored (at most ${MAX_PROMPT_CHARS})` };
+  if (prompt.length > MAX_PROMPT_CHARS) return { ignored: overlong(prompt.length) };
   return { prompt };
 }
 
@@ -97,9 +99,8 @@ async function generateInto(
   let first: Frame | undefined;
   const session = runtime.session(request, { signal, onProgress: (p) => progress.update(p), ...(trace ? { trace } : {}) });
   // Each line typed (or piped) on stdin switches the prompt while the video is made.
-  const lines = input === null ? null : createInterface({ input, terminal: false });
-  lines?.on('line', (line) => {
-    const read = stdinPrompt(line);
+  const stopReading = input === null ? null : readLines(input, MAX_PROMPT_CHARS, (line) => {
+    const read = 'overlong' in line ? { ignored: overlong(line.overlong) } : stdinPrompt(line.line);
     if (read === null) return;
     if ('ignored' in read) {
       process.stderr.write(`block-cascade: ${read.ignored}\n`);
@@ -121,8 +122,7 @@ async function generateInto(
     }
   } finally {
     progress.stop();
-    lines?.close();
-    if (input === process.stdin) process.stdin.pause();
+    stopReading?.();
   }
   return { frames, first, seconds: (performance.now() - start) / 1000 };
 }
