@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, STAGES, type Frame, type Runtime } from '../src/index.js';
 import type { CascadeOptions } from '../src/core/cascade-options.js';
 import type { LaneRecord, TraceRecord } from '../src/core/trace-records.js';
+import { cascadeSchedule } from '../src/core/schedule.js';
+import { Tracer } from '../src/trace/tracer.js';
 
 async function traced(runtime: Runtime, cascade: Partial<CascadeOptions>, blocks = 10) {
   const records: TraceRecord[] = [];
@@ -99,5 +101,16 @@ describe('tracing overhead', () => {
     } finally {
       await runtime.close();
     }
+  });
+});
+
+describe('Tracer', () => {
+  it("ends a generation's trace at its end record: later records (a decode still on a lane) are dropped", () => {
+    const records: TraceRecord[] = [];
+    const tracer = new Tracer((r) => records.push(r), cascadeSchedule(4, 4));
+    tracer.record({ kind: 'frame', block: 0, firstFrame: 0, frames: 3 });
+    tracer.record({ kind: 'end', blocks: 1, outcome: 'aborted' });
+    tracer.record({ kind: 'frame', block: 1, firstFrame: 3, frames: 3 });
+    expect(records.map((r) => r.kind)).toEqual(['frame', 'end']);
   });
 });

@@ -69,6 +69,7 @@ export class Tracer {
   /** Last state recorded per actor, so that only changes are written. */
   readonly #states = new Map<string, string>();
   #kv = '';
+  #ended = false;
   readonly #schedule: CascadeSchedule;
 
   /** `schedule` numbers the ticks of joint lane tasks (which carry their members, not their tick). */
@@ -83,8 +84,14 @@ export class Tracer {
     return ms(at - this.#origin);
   }
 
-  /** Writes a record stamped with the current time (or `at`, a `performance.now()` value). */
+  /**
+   * Writes a record stamped with the current time (or `at`, a `performance.now()` value). A
+   * generation's trace ends with its `end` record: what arrives later (a decode that was on a
+   * lane when the generation stopped, its lane activity) is dropped.
+   */
   record(record: Untimed<TraceRecord>, at?: number): void {
+    if (this.#ended) return;
+    if (record.kind === 'end') this.#ended = true;
     this.#sink({ ...record, t: record.kind === 'meta' ? 0 : this.now(at) } as TraceRecord);
   }
 
