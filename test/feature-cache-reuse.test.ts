@@ -12,7 +12,7 @@ import { buildSchedule } from '../src/core/sampler.js';
 import type { FeatureUse } from '../src/core/tick.js';
 import { memberTask } from '../src/engine/executors/joint.js';
 import { resetExchange } from '../src/engine/lanes/exchange.js';
-import { featureSlot, type FeatureStore } from '../src/engine/lanes/feature-store.js';
+import { commitFeatureSteps, featureSlot, type FeatureStore } from '../src/engine/lanes/feature-store.js';
 import { runShare, type LayeredSessions } from '../src/engine/lanes/share-tick.js';
 import type { LaneWorkerData } from '../src/engine/lanes/worker-data.js';
 import { allocateFeatureCache, allocateMemory, planMemory, type SharedMemory } from '../src/engine/memory/memory-plan.js';
@@ -77,6 +77,8 @@ describe('a reused step', () => {
       featureStore: track ? { ...store, track } : store,
     };
     const result = await runShare(task, sessions, slotView(memory.contexts, 0).slice(), data);
+    // The tick succeeded: commit its staged features, as the runtime does.
+    commitFeatureSteps(track ? { ...store, track } : store, m, members.map((member) => ({ latentSlot: member.slot, features: member.use })));
     return { after: members.map((member) => slotView(memory.latentSteps, member.slot).slice()), result };
   }
 

@@ -205,7 +205,6 @@ export class Generation {
     const recovery: CrashRecovery = {
       lanes: host.lanes,
       exchange: host.memory.exchange,
-      unrecoverable: caching ? 'crash recovery is not available with feature caching (its store is updated in place)' : null,
       onRetire: (lane, error) => this.#link?.emit({ type: 'lane-retired', lane: lane.id, crashes: lane.crashes, message: error.message }),
     };
     const system = createGenerationSystem({
@@ -275,7 +274,8 @@ export class Generation {
       staleStore: () => this.#host.staleStore(),
     });
     const prompted = settings.switchMode === 'at-block' ? new OwnPromptsExecutor(executor) : executor;
-    return new RecoveringExecutor(prompted, { latents: memory.latents, latentSteps: memory.latentSteps, steps: settings.steps }, recovery);
+    const features = featureStore === null ? null : { store: featureStore, manifest: m };
+    return new RecoveringExecutor(prompted, { latents: memory.latents, latentSteps: memory.latentSteps, steps: settings.steps, features }, recovery);
   }
 
   #metaRecord(): Omit<MetaRecord, 't'> {

@@ -17,11 +17,6 @@ export interface CrashRecovery {
   readonly lanes: readonly Lane[];
   /** The `lanes` tick exchange: aborted after a crash so that no lane waits for the dead one. */
   readonly exchange: ExchangeSlab;
-  /**
-   * Why a crash cannot be recovered from in this generation (feature caching updates its store
-   * in place), or null.
-   */
-  readonly unrecoverable: string | null;
   /** Told when a lane is retired (the generation goes on without it). */
   readonly onRetire?: (lane: Lane, error: LaneError) => void;
 }
@@ -45,7 +40,6 @@ export async function retryCrashes<T>(work: () => Promise<T>, recovery: CrashRec
       return await work();
     } catch (error) {
       if (!(error instanceof LaneError) || !error.crashed) throw error;
-      if (recovery.unrecoverable !== null) throw new LaneError(error.lane, error.block, error.stage, `the worker died, and ${recovery.unrecoverable}`, error, true);
       // A `lanes` tick's other lanes may wait at a layer barrier for the dead one: release them.
       abortExchange(recovery.exchange);
       await Promise.all(recovery.lanes.map((lane) => lane.settled()));

@@ -64,8 +64,8 @@ interface Segment {
   readonly blockFrame: number;
 }
 
-/** |a − b| and |b| summed (float64), then `b` overwritten with `a`. */
-function compareAndStore(a: Float32Array, b: Float32Array, measure: boolean): { change: number; base: number } {
+/** |a − b| and |b| summed (float64), then `a` stored into `out` (the staged step; `b` stays). */
+function compareAndStore(a: Float32Array, b: Float32Array, out: Float32Array, measure: boolean): { change: number; base: number } {
   let change = 0;
   let base = 0;
   if (measure) {
@@ -75,7 +75,7 @@ function compareAndStore(a: Float32Array, b: Float32Array, measure: boolean): { 
       base += Math.abs(prev);
     }
   }
-  b.set(a);
+  out.set(a);
   return { change, base };
 }
 
@@ -128,7 +128,9 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
       f = end;
     }
     const allCompute = computing === frames;
+    // Read the committed store, write the staged one: the runtime commits it after the tick.
     const cachedOf = (member: TickMemberTask) => featureSlot(store as FeatureStore, m, member.latentSlot);
+    const stagedOf = (member: TickMemberTask) => featureSlot(store as FeatureStore, m, member.latentSlot, 'steps');
     // Computing denoising members keep their features (the cache step's are never reused).
     const keeps = store ? segments.filter((s) => s.compact >= 0 && !s.member.cache && s.member.commit !== false) : [];
     const reusing = segments.filter((s) => s.compact < 0 && s.member.commit !== false);
@@ -173,8 +175,8 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
       const t = performance.now();
       for (const s of reusing) {
         const n = (s.to - s.from) * rowFloats;
-        const kept = cachedOf(s.member).input(0).subarray(s.blockFrame * rowFloats, s.blockFrame * rowFloats + n);
-        const { change, base } = compareAndStore(embedded.subarray(s.local * rowFloats, s.local * rowFloats + n), kept, true);
+        const rows = [s.blockFrame * rowFloats, s.blockFrame * rowFloats + n] as const;
+        const { change, base } = compareAndStore(embedded.subarray(s.local * rowFloats, s.local * rowFloats + n), cachedOf(s.member).input(0).subarray(...rows), stagedOf(s.member).input(0).subarray(...rows), true);
         sums.push({ block: s.member.block, stage: s.member.stage, change: [change], base: [base], reused: true });
       }
       featureMs += performance.now() - t;
@@ -201,7 +203,8 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
             }
             (sums[i] as Sums).firstResidual = [change, base];
           }
-          const { change, base } = compareAndStore(hidden.subarray(s.compact * rowFloats, s.compact * rowFloats + n), kept, s.member.stage > 0);
+          const staged = stagedOf(s.member).input(l).subarray(s.blockFrame * rowFloats, s.blockFrame * rowFloats + n);
+          const { change, base } = compareAndStore(hidden.subarray(s.compact * rowFloats, s.compact * rowFloats + n), kept, staged, s.member.stage > 0);
           (sums[i] as { change: number[] }).change.push(change);
           (sums[i] as { base: number[] }).base.push(base);
         });
@@ -225,7 +228,7 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
         if (keeps.length > 0) {
           const t = performance.now();
           for (const s of keeps) {
-            const cached = cachedOf(s.member);
+            const cached = stagedOf(s.member);
             copyHeadRows(key, computing * tpf, s.compact * tpf, cached.key(l), blockTokens, s.blockFrame * tpf, (s.to - s.from) * tpf, m.heads, m.headDim);
             copyHeadRows(value, computing * tpf, s.compact * tpf, cached.value(l), blockTokens, s.blockFrame * tpf, (s.to - s.from) * tpf, m.heads, m.headDim);
           }
@@ -262,6 +265,7 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
         const n = (s.to - s.from) * rowFloats;
         const a = s.compact * rowFloats;
         const residual = cachedOf(s.member).residual.subarray(s.blockFrame * rowFloats, s.blockFrame * rowFloats + n);
+        const staged = stagedOf(s.member).residual.subarray(s.blockFrame * rowFloats, s.blockFrame * rowFloats + n);
         if (track !== undefined) {
           // The stack's residual change against the last computed step (calibration; fbcache's
           // layer-0 residual when the stack has one layer).
@@ -272,13 +276,13 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
             const last = residual[i] as number;
             change += Math.abs(r - last);
             base += Math.abs(last);
-            residual[i] = r;
+            staged[i] = r;
           }
           const into = sums[j] as Sums;
           into.residual = [change, base];
           if (track === 'first-residual' && m.layers < 2) into.firstResidual = [change, base];
         } else {
-          for (let i = 0; i < n; i++) residual[i] = (hidden[a + i] as number) - (hiddenIn[a + i] as number);
+          for (let i = 0; i < n; i++) staged[i] = (hidden[a + i] as number) - (hiddenIn[a + i] as number);
         }
       });
       if (!allCompute) {

@@ -24,7 +24,7 @@ export const CONTEXT_SLOTS = 1 + MAX_PROMPT_SWITCHES;
 
 /** One shared slab of the plan. */
 export interface SlabPlan {
-  readonly name: 'kv' | 'latents' | 'latentSteps' | 'cleanLatents' | 'contexts' | 'exchange' | 'featureCache' | 'stale';
+  readonly name: 'kv' | 'latents' | 'latentSteps' | 'cleanLatents' | 'contexts' | 'exchange' | 'featureCache' | 'featureSteps' | 'stale';
   /** What one slot holds. */
   readonly holds: string;
   readonly slots: number;
@@ -93,7 +93,10 @@ export function planMemory(m: Sizes, options: MemoryPlanOptions = {}): MemoryPla
     slab('contexts', "one prompt's text context", CONTEXT_SLOTS, m.text.maxTokens * m.text.contextDim * F32),
     slab('exchange', "one in-flight frame's K and V for every layer (lanes execution)", exchangeFrames, 2 * kvSlotFloats * F32),
     ...(options.featureCache
-      ? [slab('featureCache', "one block's layer inputs, stack residual and K/V at its last computed step (feature caching)", LATENT_SLOTS, featureSlotFloats(m) * F32)]
+      ? [
+          slab('featureCache', "one block's layer inputs, stack residual and K/V at its last computed step (feature caching)", LATENT_SLOTS, featureSlotFloats(m) * F32),
+          slab('featureSteps', "the same, written by a tick and committed when it succeeds (crash recovery)", LATENT_SLOTS, featureSlotFloats(m) * F32),
+        ]
       : []),
     ...(options.stale
       ? [slab('stale', "one in-flight frame's K and V for every layer at the tick before, in two tick parities (stale execution)", 2 * LATENT_SLOTS * m.framesPerBlock, 2 * kvSlotFloats * F32)]
@@ -135,7 +138,7 @@ export function allocateFeatureCache(m: ModelManifest, plan: MemoryPlan): Featur
   const slab = plan.slabs.find((s) => s.name === 'featureCache');
   if (!slab) throw new Error('the memory plan has no feature-cache slab (plan it with { featureCache: true })');
   const slotLength = featureSlotFloats(m);
-  return { buffer: new SharedArrayBuffer(slab.slots * slotLength * F32), slots: slab.slots, slotLength };
+  return { buffer: new SharedArrayBuffer(slab.slots * slotLength * F32), steps: new SharedArrayBuffer(slab.slots * slotLength * F32), slots: slab.slots, slotLength };
 }
 
 /**
