@@ -45,10 +45,10 @@ export function modelCard(m: ModelManifest, plan: MemoryPlan): string {
   ].join('\n');
 }
 
-/** The feature cache's slab, allocated only by a generation with a feature-cache policy (docs/caching.md). */
+/** The feature cache's slabs (the store and its staged copy), allocated only by a generation with a feature-cache policy (docs/caching.md). */
 function featureCacheLine(m: ModelManifest): string[] {
-  const slab = planMemory(m, { featureCache: true }).slabs.find((s) => s.name === 'featureCache');
-  return slab ? [`with a feature cache (--feature-cache bwcache): featureCache ${slab.slots} slots × ${bytes(slab.slotBytes)} = ${bytes(slab.bytes)} more`] : [];
+  const slabs = planMemory(m, { featureCache: true }).slabs.filter((s) => s.name === 'featureCache' || s.name === 'featureSteps');
+  return slabs.map((slab) => `with a feature cache (--feature-cache bwcache): ${slab.name} ${slab.slots} slots × ${bytes(slab.slotBytes)} = ${bytes(slab.bytes)} more`);
 }
 
 /**
