@@ -79,7 +79,7 @@ describe('fuzz: embed service requests', () => {
 
   beforeAll(async () => {
     const open = new Set<import('node:http').ServerResponse>();
-    const ctx: RouteContext = { channel, vocabulary: ['<pad>', '<unk>', 'red', 'ball'], startPrompt: 'red ball', open, closing: () => false, hosts: () => [`127.0.0.1:${port}`, `localhost:${port}`] };
+    const ctx: RouteContext = { channel, text: { vocabulary: ['<pad>', '<unk>', 'red', 'ball'], maxTokens: 8 }, startPrompt: 'red ball', open, closing: () => false, hosts: () => [`127.0.0.1:${port}`, `localhost:${port}`] };
     server = createServer((req, res) => {
       handled.push(route(req, res, ctx));
     });

@@ -270,7 +270,6 @@ export function resolveRequest(request: GenerateRequest, checkWords?: ResolveCon
   if (!Number.isSafeInteger(request.seed) || request.seed < 0) throw new InvalidOptionError('seed', 'a non-negative safe integer', request.seed);
   if (!Number.isInteger(request.blocks) || request.blocks < 1) throw new InvalidOptionError('blocks', 'a positive integer', request.blocks);
   checkPrompt('prompt', request.prompt);
-  checkWords?.('prompt', request.prompt);
   const switches = request.switches ?? [];
   if (!Array.isArray(switches)) throw new InvalidOptionError('switches', 'an array of { atBlock, prompt }', switches);
   if (switches.length > MAX_PROMPT_SWITCHES) throw new InvalidOptionError('switches', `at most ${MAX_PROMPT_SWITCHES} prompt switches`, switches.length);
@@ -282,9 +281,16 @@ export function resolveRequest(request: GenerateRequest, checkWords?: ResolveCon
       throw new InvalidOptionError(`switches[${i}].atBlock`, `an integer in (${after}, ${request.blocks}) (after the previous switch, before the end)`, s.atBlock);
     }
     checkPrompt(`switches[${i}].prompt`, s.prompt);
-    checkWords?.(`switches[${i}].prompt`, s.prompt);
   });
+  // Words last: a request that is wrong in shape is named for its shape first.
+  if (checkWords) checkRequestWords(request, checkWords);
   return { seed: request.seed, blocks: request.blocks, prompt: request.prompt, switches };
+}
+
+/** Checks the words of a request's prompt and its switches' prompts. */
+function checkRequestWords(request: GenerateRequest, checkWords: NonNullable<ResolveContext['checkWords']>): void {
+  checkWords('prompt', request.prompt);
+  (request.switches ?? []).forEach((s, i) => checkWords(`switches[${i}].prompt`, s.prompt));
 }
 
 /**
@@ -298,8 +304,9 @@ export function resolveRequest(request: GenerateRequest, checkWords?: ResolveCon
  * ```
  */
 export function resolveGeneration(request: GenerateRequest, sources: readonly (UncheckedInput | undefined)[], context: ResolveContext): ResolvedGeneration {
-  const resolvedRequest = resolveRequest(request, context.checkWords);
+  const resolvedRequest = resolveRequest(request);
   const settings = resolveSettings(mergeSettings(...sources), context);
+  if (context.checkWords) checkRequestWords(resolvedRequest, context.checkWords);
   return { request: resolvedRequest, settings, schedule: cascadeSchedule(settings.steps, settings.parallelism) };
 }
 
