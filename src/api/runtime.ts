@@ -126,7 +126,6 @@ export class Runtime {
    * ```
    */
   generate(request: GenerateRequest, options: GenerateOptions = {}): AsyncGenerator<Frame, void, undefined> {
-    checkGenerateOptions(options, 'generate');
     return this.#start(request, options);
   }
 
@@ -149,7 +148,9 @@ export class Runtime {
   }
 
   async *#start(request: GenerateRequest, options: GenerateOptions, link?: Parameters<Parameters<typeof liveSession>[1]>[0]): AsyncGenerator<Frame, void, undefined> {
-    // Everything that can reject the request happens before the generation lock is taken.
+    // Everything that can reject the request happens before the generation lock is taken,
+    // and (like every refusal of `generate`) when iteration starts, not at the call.
+    checkGenerateOptions(options, link ? 'session' : 'generate');
     const context = options.allowUnknownWords === true ? resolveContextFor(this.manifest, this.lanes.length, { allowUnknownWords: true }) : this.#context;
     const resolved = resolveGeneration(request, [this.#defaults, settingsOf(options)], context);
     if (this.#closed) throw new Error('the runtime is closed');
