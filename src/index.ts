@@ -13,8 +13,12 @@
  */
 export { createRuntime, Runtime, type RuntimeInternals } from './api/runtime.js';
 export type { GenerationSession, SessionEvent, SessionOptions } from './core/session-types.js';
-export type { Frame, GenerateOptions, GenerateRequest, Progress, PromptSwitch, RuntimeOptions, RuntimeStartup, RuntimeStats } from './core/api-types.js';
-export { GenerationAbortedError, GenerationFailedError, InvalidOptionError, LaneError } from './core/errors.js';
+export type { Frame, GenerateOptions, GenerateRequest, LoadProgress, Progress, PromptSwitch, RuntimeOptions, RuntimeStartup, RuntimeStats } from './core/api-types.js';
+export type { AttentionMode, CascadeOptions, ExecMode, GenerationSettings, Parallelism, RecacheMode, SwitchMode } from './core/cascade-options.js';
+export type { FeatureCacheOptions } from './core/feature-cache.js';
+export type { TraceRecord } from './core/trace-records.js';
+export { GenerationAbortedError, GenerationFailedError, InvalidOptionError, LaneError, PromptTooLongError, UnknownWordsError } from './core/errors.js';
+export { checkPromptWords, knownWords, promptWords, tokenizePrompt, unknownWords, type PromptCheckOptions, type PromptVocabulary } from './engine/model/tokenizer.js';
 export type { BlockIndex, Device, FramePosition, LaneId, LaneOptions, Stage } from './core/domain.js';
 export { STAGES } from './core/domain.js';
 export type { ModelManifest } from './core/manifest-types.js';
@@ -25,5 +29,5 @@ export { loadModelPackage, type ModelPackage } from './engine/model/loader.js';
 export { ModelPackageError } from './engine/model/errors.js';
 export { encodeGif, writeGif, GifWriter, type GifOptions } from './output/gif.js';
 export { encodePng, writePngFrames, writePngFrame } from './output/png.js';
-export { encodeMessage, decodeMessage, encodeTensorFrame, decodeTensorFrame, CorruptMessageError } from './protocol/codec.js';
+export { encodeMessage, decodeMessage, encodeTensorFrame, decodeTensorFrame, CorruptMessageError, TensorShapeError } from './protocol/codec.js';
 export * from './inspector/index.js';

@@ -92,13 +92,16 @@ describe('block-cascade run', () => {
     await new Promise<void>((resolve, reject) => {
       child.stderr.setEncoding('utf8').on('data', (d: string) => {
         stderr += d;
-        if (stderr.includes('switched to "blue ball moving up"') && stderr.includes('switched to "\\x1b[31mred\\x07 ball"')) resolve();
+        if (stderr.includes('switched to "blue ball moving up"') && stderr.includes('switched to "\\x1b\\x07red\\x07 ball"')) resolve();
       });
       void exited.then((code) => reject(new Error(`exited ${code} before generating: ${stderr}`)));
-      child.stdin.write(`\x1b[31mred\x07 ball\n${'x'.repeat(5000)}\nblue ball moving up\n`);
+      // Control bytes with no letters among them: an ANSI colour's "m" would be a word the model does not know.
+      child.stdin.write(`\x1b\x07red\x07 ball\n${'x'.repeat(5000)}\npurple squirrel\nblue ball moving up\n`);
     });
     expect(stderr).not.toContain('\x1b');
     expect(stderr).toContain('block-cascade: a prompt of 5000 characters ignored (at most 4096)');
+    // Switched in order, so the refusal is written before the switch after it.
+    expect(stderr).toContain('block-cascade: switch to "purple squirrel" not applied: option "prompt": the model does not know the word "squirrel"; it knows: ');
     await firstFrame;
     child.kill('SIGTERM');
     const code = await exited;

@@ -42,6 +42,26 @@ describe('block-cascade CLI', () => {
     }
   });
 
+  it('a session file with words the model does not know exits 1 naming them and the vocabulary, before any work', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'block-cascade-cli-'));
+    try {
+      const file = join(dir, 'words.json');
+      await writeFile(file, JSON.stringify({ seed: 7, blocks: 4, prompt: 'red squirrel moving left' }));
+      const { code, stderr } = await runCli(['run', file, '--out', join(dir, 'a.gif')]);
+      expect(code).toBe(1);
+      expect(stderr.trim()).toMatch(new RegExp(`^block-cascade: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: field "prompt": the model does not know the word "squirrel"; it knows: red green blue`));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('block-cascade model shows the vocabulary and the token limit', async () => {
+    const { code, stdout } = await runCli(['model']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('a prompt may have at most 8 words (the token limit)');
+    expect(stdout).toMatch(/vocabulary {2}20 words, the only ones a prompt may use: red green blue yellow purple orange white ball/);
+  });
+
   it('re-cache in a cascade is refused before any work, saying why', async () => {
     const { code, stderr } = await runCli(['run', 'examples/sessions/sprite.json', '--parallelism', '4', '--recache', 'on', '--out', join(tmpdir(), 'never.gif')]);
     expect(code).toBe(1);

@@ -79,7 +79,7 @@ describe('fuzz: embed service requests', () => {
 
   beforeAll(async () => {
     const open = new Set<import('node:http').ServerResponse>();
-    const ctx: RouteContext = { channel, vocabulary: ['<pad>', '<unk>', 'red', 'ball'], startPrompt: 'red ball', open, closing: () => false, hosts: () => [`127.0.0.1:${port}`, `localhost:${port}`] };
+    const ctx: RouteContext = { channel, text: { vocabulary: ['<pad>', '<unk>', 'red', 'ball'], maxTokens: 8 }, startPrompt: 'red ball', open, closing: () => false, hosts: () => [`127.0.0.1:${port}`, `localhost:${port}`] };
     server = createServer((req, res) => {
       handled.push(route(req, res, ctx));
     });
@@ -143,7 +143,25 @@ describe('fuzz: embed service requests', () => {
     origin: mostly(fc.constantFrom(undefined, 'own'), fc.oneof(fc.constantFrom('http://evil.example', 'null'), token)),
     site: mostly(fc.constantFrom(undefined, 'same-origin', 'none'), fc.constantFrom('cross-site', 'same-site')),
     contentType: mostly(fc.constantFrom('application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON'), fc.constantFrom(undefined, 'text/plain', '')),
-    body: mostly(fc.string({ maxLength: 40 }).map((prompt) => JSON.stringify({ prompt })), fc.oneof(bodyText, fc.nat(MAX_BODY_BYTES + 200).map((n) => JSON.stringify({ prompt: 'a'.repeat(n) })))),
+    // Prompts the stub model knows (switched), and any string (mostly refused for its words).
+    body: mostly(fc.oneof(fc.constantFrom('red ball', 'ball', 'Red, ball!'), fc.string({ maxLength: 40 })).map((prompt) => JSON.stringify({ prompt })), fc.oneof(bodyText, fc.nat(MAX_BODY_BYTES + 200).map((n) => JSON.stringify({ prompt: 'a'.repeat(n) })))),
+  });
+
+  it('refuses a prompt with words the model does not know, naming them and listing the vocabulary (the library tokenizer), and one over the token limit', async () => {
+    const post = (prompt: string) => {
+      const body = Buffer.from(JSON.stringify({ prompt }), 'utf8');
+      return send(Buffer.concat([Buffer.from(`POST /prompt HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`, 'latin1'), body]));
+    };
+    const before = switches;
+    const unknown = await post('Red squirrel, ball and Squirrel');
+    expect(unknown.status).toBe(400);
+    expect((unknown.body as { error: unknown }).error).toMatchObject({ code: 'UNKNOWN_WORDS', field: 'prompt', unknownWords: ['squirrel', 'and'], vocabulary: ['red', 'ball'] });
+    expect((unknown.body as { error: { message: string } }).error.message).toMatch(/^field "prompt": the model does not know the words "squirrel", "and"; it knows: red ball/);
+    const long = await post('red ball red ball red ball red ball red');
+    expect(long.status).toBe(400);
+    expect((long.body as { error: unknown }).error).toMatchObject({ code: 'PROMPT_TOO_LONG', field: 'prompt', maxTokens: 8 });
+    // Refused before the channel was asked to switch.
+    expect(switches).toBe(before);
   });
 
   it('a client that aborts its POST body is let go quietly: no stack trace, the next request is answered', async () => {

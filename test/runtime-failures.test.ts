@@ -154,8 +154,8 @@ describe('runtime: a refused request leaves the runtime usable', () => {
   it('rejects a bad cascade option per generation, then generates', async () => {
     const runtime = await createRuntime({ lanes: 1 });
     try {
-      await expect(drain(runtime.generate({ seed: 1, blocks: 1, prompt: 'x' }, { cascade: { exec: 'lanes' } }))).rejects.toThrow(/option "exec"/);
-      expect(await drain(runtime.generate({ seed: 1, blocks: 1, prompt: 'x' }))).toBe(3);
+      await expect(drain(runtime.generate({ seed: 1, blocks: 1, prompt: 'red ball' }, { cascade: { exec: 'lanes' } }))).rejects.toThrow(/option "exec"/);
+      expect(await drain(runtime.generate({ seed: 1, blocks: 1, prompt: 'red ball' }))).toBe(3);
     } finally {
       await runtime.close();
     }

@@ -14,6 +14,8 @@ export class HttpError extends Error {
     readonly field?: string,
     /** Extra response headers (`Allow` for a 405, `Retry-After` for a 503). */
     readonly headers: Readonly<Record<string, string>> = {},
+    /** Extra fields of the error body, for programs (`unknownWords` and `vocabulary` of a refused prompt). */
+    readonly details: Readonly<Record<string, unknown>> = {},
   ) {
     super(message);
     this.name = 'HttpError';
@@ -21,7 +23,7 @@ export class HttpError extends Error {
 
   /** The JSON body of the error response. */
   toBody(): { error: { code: string; message: string; field?: string } } {
-    return { error: { code: this.code, message: this.message, ...(this.field === undefined ? {} : { field: this.field }) } };
+    return { error: { ...this.details, code: this.code, message: this.message, ...(this.field === undefined ? {} : { field: this.field }) } };
   }
 }
 

@@ -103,18 +103,3 @@ export function parseSwitchBody(text: string): string {
   }
   return trimmed;
 }
-
-/**
- * Words of `prompt` the model's vocabulary lacks (it reads them as "unknown"), split the way
- * the runtime's tokenizer splits: lower case, on anything that is not a letter.
- *
- * @example
- * ```ts
- * unknownWords('Blue squirrel moving up', manifest.text.vocabulary); // ['squirrel']
- * ```
- */
-export function unknownWords(prompt: string, vocabulary: readonly string[]): string[] {
-  // Entries 0 and 1 are the padding and unknown tokens, never words.
-  const known = new Set(vocabulary.slice(2));
-  return [...new Set(prompt.toLowerCase().split(/[^\p{L}]+/u).filter((word) => word !== '' && !known.has(word)))];
-}

@@ -93,11 +93,11 @@ const SCRIPT = `
       const body = await res.json();
       if (!res.ok) {
         $('error').textContent = body.error.message;
+        if (body.error.code === 'UNKNOWN_WORDS') $('notice').textContent = 'words it knows: ' + body.error.vocabulary.join(' ');
         return;
       }
       $('from-block').textContent = String(body.fromBlock);
       $('from-block').dataset.prompt = body.prompt;
-      if (body.unknownWords.length > 0) $('notice').textContent = 'words the model does not know: ' + body.unknownWords.join(', ');
     } catch (err) {
       $('error').textContent = String(err);
     } finally {

@@ -4,17 +4,19 @@
  * - `GET /`        the viewer page
  * - `GET /stream`  the live frames as a `multipart/x-mixed-replace` PNG stream (`<img src>`)
  * - `GET /events`  Server-Sent Events: `hello` (the status), then `start`, `frame`, `switch`, `recache`, `end`
- * - `POST /prompt` `{"prompt": "…"}` → `{ prompt, fromBlock, unknownWords }`
+ * - `POST /prompt` `{"prompt": "…"}` → `{ prompt, fromBlock }`; a word the model does not know is
+ *   refused (400 `UNKNOWN_WORDS` with `unknownWords` and `vocabulary`), as is a prompt over the
+ *   model's token limit (400 `PROMPT_TOO_LONG` with `maxTokens`), by the library's tokenizer
  * - `GET /status`  a JSON snapshot of the channel
  *
  * Errors are JSON: `{ "error": { "code", "message", "field"? } }`.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { checkOrigin } from '../../src/index.js';
+import { checkOrigin, checkPromptWords, PromptTooLongError, UnknownWordsError, type PromptVocabulary } from '../../src/index.js';
 import { Channel, ChannelError, type ChannelEvent } from './channel.js';
 import { HttpError } from './errors.js';
-import { parseSwitchBody, readJsonText, sendJson, unknownWords } from './http.js';
+import { parseSwitchBody, readJsonText, sendJson } from './http.js';
 import { renderPage } from './page.js';
 
 const BOUNDARY = 'frame';
@@ -24,7 +26,8 @@ const HEARTBEAT_MS = 15_000;
 /** What the routes need from the service. */
 export interface RouteContext {
   readonly channel: Channel;
-  readonly vocabulary: readonly string[];
+  /** The model's vocabulary and token limit (`runtime.manifest.text`): prompts are checked against them. */
+  readonly text: PromptVocabulary;
   readonly startPrompt: string;
   /** Open long-lived responses (streams, events), ended when the service closes. */
   readonly open: Set<ServerResponse>;
@@ -112,11 +115,29 @@ function events(_req: IncomingMessage, res: ServerResponse, ctx: RouteContext): 
 
 const SWITCH_ERROR_STATUS: Record<ChannelError['code'], number> = { NO_SESSION: 409, SESSION_ENDED: 409, TOO_MANY_SWITCHES: 503 };
 
+/**
+ * Refuses a prompt the model cannot read as written, before the switch, with the library's
+ * tokenizer check (the one the runtime applies), so a client learns which words to change.
+ *
+ * @throws {HttpError} 400 `UNKNOWN_WORDS` (with `unknownWords`, `vocabulary`) or `PROMPT_TOO_LONG` (with `maxTokens`).
+ */
+function checkWords(prompt: string, text: PromptVocabulary): void {
+  try {
+    checkPromptWords('prompt', prompt, text);
+  } catch (error) {
+    const message = error instanceof Error ? error.message.replace(/^option "prompt"/, 'field "prompt"') : String(error);
+    if (error instanceof UnknownWordsError) throw new HttpError(400, 'UNKNOWN_WORDS', message, 'prompt', {}, { unknownWords: error.unknownWords, vocabulary: error.vocabulary });
+    if (error instanceof PromptTooLongError) throw new HttpError(400, 'PROMPT_TOO_LONG', message, 'prompt', {}, { maxTokens: error.maxTokens });
+    throw error;
+  }
+}
+
 async function prompt(req: IncomingMessage, res: ServerResponse, ctx: RouteContext): Promise<void> {
   const text = parseSwitchBody(await readJsonText(req));
+  checkWords(text, ctx.text);
   try {
     const { fromBlock } = await ctx.channel.switchPrompt(text);
-    sendJson(res, 200, { prompt: text, fromBlock, unknownWords: unknownWords(text, ctx.vocabulary) });
+    sendJson(res, 200, { prompt: text, fromBlock });
   } catch (error) {
     if (!(error instanceof ChannelError)) throw error;
     throw new HttpError(SWITCH_ERROR_STATUS[error.code], error.code, error.message, undefined, error.code === 'TOO_MANY_SWITCHES' ? { 'Retry-After': '1' } : {});

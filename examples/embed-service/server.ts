@@ -12,7 +12,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { allowedHosts, createRuntime } from '../../src/index.js';
+import { allowedHosts, checkPromptWords, createRuntime } from '../../src/index.js';
 import { Channel } from './channel.js';
 import { ServiceOptionError } from './errors.js';
 import { parseCommandLine, resolveOptions, type ServiceOptions } from './options.js';
@@ -50,6 +50,13 @@ function urlOf(host: string, port: number): string {
 export async function startService(options: ServiceOptions = {}): Promise<Service> {
   const o = resolveOptions(options);
   const runtime = await createRuntime({ lanes: o.lanes, ...(o.model === undefined ? {} : { model: o.model }) });
+  try {
+    // The start prompt is checked like a posted one, before the service listens.
+    checkPromptWords('prompt', o.prompt, runtime.manifest.text);
+  } catch (error) {
+    await runtime.close();
+    throw error;
+  }
   const channel = new Channel(runtime, o);
   // Pages see a failed session in its `end` event; the operator sees it here.
   channel.subscribe((event) => {
@@ -61,7 +68,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   // The inspector's policy (allowedHosts): loopback and named hosts answer only by their own
   // names; every interface (0.0.0.0, ::) answers any (the operator's choice).
   const hosts = () => allowedHosts(o.host, bound);
-  const ctx: RouteContext = { channel, vocabulary: runtime.manifest.text.vocabulary, startPrompt: o.prompt, open, closing: () => closing, hosts };
+  const ctx: RouteContext = { channel, text: runtime.manifest.text, startPrompt: o.prompt, open, closing: () => closing, hosts };
   const server = createServer((req, res) => void route(req, res, ctx));
   try {
     server.listen(o.port, o.host);

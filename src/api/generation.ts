@@ -150,6 +150,7 @@ export class Generation {
         flow: gate.flow,
         link,
         text: m.text,
+        allowUnknownWords: this.#options.allowUnknownWords === true,
         contextSlots: this.#host.memory.contexts.slots,
         encode: (tokens, contextSlot) => this.#host.pickLane().encode({ kind: 'encode', tokens, contextSlot }),
         onSwitch: (prompt, fromBlock) => tracer?.record({ kind: 'switch', prompt, fromBlock, live: true }),

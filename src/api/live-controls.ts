@@ -6,7 +6,7 @@ import { checkPrompt } from '../core/options.js';
 import type { Actor } from 'xstate';
 import { freeContextSlot, type PromptSegment, type supervisorMachine } from '../actors/supervisor.js';
 import type { ModelManifest } from '../core/manifest-types.js';
-import { tokenizePrompt } from '../engine/model/tokenizer.js';
+import { checkPromptWords, tokenizePrompt } from '../engine/model/tokenizer.js';
 import type { LiveControls, SessionLink } from '../core/session-types.js';
 
 /**
@@ -24,6 +24,8 @@ export interface LiveControlTarget {
   readonly flow: AdmissionFlow;
   readonly link: SessionLink;
   readonly text: ModelManifest['text'];
+  /** The generation's `allowUnknownWords`: live prompts are checked as the request's were. */
+  readonly allowUnknownWords?: boolean;
   /** Prompt context slots of the runtime. */
   readonly contextSlots: number;
   /** Encodes a prompt's tokens into a context slot on some lane. */
@@ -50,6 +52,8 @@ export function liveControls(target: LiveControlTarget): LiveControls {
     switchPrompt: (prompt) => {
       const next = switching.then(async () => {
         checkPrompt('prompt', prompt);
+        // Before a slot is taken or a lane encodes: a refused prompt costs nothing.
+        checkPromptWords('prompt', prompt, target.text, { allowUnknownWords: target.allowUnknownWords });
         const tokens = Array.from(tokenizePrompt(prompt, target.text), Number);
         const contextSlot = freeContextSlot(actor.getSnapshot().context, target.contextSlots);
         if (contextSlot === null) throw new Error('no free prompt slot: too many switches in flight');

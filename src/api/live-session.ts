@@ -4,6 +4,7 @@
  */
 import { InvalidOptionError } from '../core/errors.js';
 import type { Frame } from '../core/api-types.js';
+import { ASYNC_DISPOSE } from '../core/dispose.js';
 import type { GenerationSession, LiveControls, SessionEvent, SessionLink } from '../core/session-types.js';
 
 /** Decoded blocks a consumer may leave unread before the generation pauses, by default. */
@@ -43,8 +44,9 @@ export function liveSession(maxBufferedBlocks: number, start: (link: SessionLink
     if (ended) return Promise.reject(new Error('the session has ended'));
     return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
   };
+  const frames = start(link);
   return {
-    frames: start(link),
+    frames,
     switchPrompt: async (prompt) => {
       if (typeof prompt !== 'string') throw new InvalidOptionError('prompt', 'a string', prompt);
       return (await live()).switchPrompt(prompt);
@@ -55,6 +57,12 @@ export function liveSession(maxBufferedBlocks: number, start: (link: SessionLink
     on: (listener) => {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    [ASYNC_DISPOSE]: async () => {
+      // stop() ends a running generation at its next block; return() ends the iterator (and,
+      // when iteration never began, keeps the generation from ever starting).
+      if (controls) controls.stop();
+      await frames.return(undefined);
     },
   };
 }

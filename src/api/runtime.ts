@@ -5,10 +5,11 @@
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { asLaneId } from '../core/domain.js';
-import type { Frame, GenerateOptions, GenerateRequest, RuntimeOptions, RuntimeStartup, RuntimeStats } from '../core/api-types.js';
+import type { Frame, GenerateOptions, GenerateRequest, LoadProgress, RuntimeOptions, RuntimeStartup, RuntimeStats } from '../core/api-types.js';
 import { GenerationAbortedError } from '../core/errors.js';
 import type { ModelManifest } from '../core/manifest-types.js';
-import { MAX_LANES_ENV, maxLanes, resolveGeneration, resolveLanes, resolveSettings, type ResolveContext, type UncheckedInput } from '../core/options.js';
+import { checkGenerateOptions, checkRuntimeOptions, MAX_LANES_ENV, maxLanes, resolveGeneration, resolveLanes, resolveSettings, type ResolveContext, type UncheckedInput } from '../core/options.js';
+import { ASYNC_DISPOSE } from '../core/dispose.js';
 import type { GenerationSession, SessionOptions } from '../core/session-types.js';
 import { faultsOfLane, type LaneFault } from '../engine/lanes/faults.js';
 import { executorKind } from '../engine/executors/registry.js';
@@ -142,12 +143,16 @@ export class Runtime {
    * ```
    */
   session(request: GenerateRequest, options: SessionOptions = {}): GenerationSession {
+    checkGenerateOptions(options, 'session');
     return liveSession(options.maxBufferedBlocks ?? DEFAULT_MAX_BUFFERED_BLOCKS, (link) => this.#start(request, options, link));
   }
 
   async *#start(request: GenerateRequest, options: GenerateOptions, link?: Parameters<Parameters<typeof liveSession>[1]>[0]): AsyncGenerator<Frame, void, undefined> {
-    // Everything that can reject the request happens before the generation lock is taken.
-    const resolved = resolveGeneration(request, [this.#defaults, settingsOf(options)], this.#context);
+    // Everything that can reject the request happens before the generation lock is taken,
+    // and (like every refusal of `generate`) when iteration starts, not at the call.
+    checkGenerateOptions(options, link ? 'session' : 'generate');
+    const context = options.allowUnknownWords === true ? resolveContextFor(this.manifest, this.lanes.length, { allowUnknownWords: true }) : this.#context;
+    const resolved = resolveGeneration(request, [this.#defaults, settingsOf(options)], context);
     if (this.#closed) throw new Error('the runtime is closed');
     const { signal } = options;
     if (signal?.aborted) throw new GenerationAbortedError(signal.reason);
@@ -201,6 +206,20 @@ export class Runtime {
     await this.#idle;
     await Promise.all(this.lanes.map((lane) => lane.close()));
   }
+
+  /**
+   * {@link close}, for `await using`: the runtime closes when the block that holds it ends.
+   *
+   * @example
+   * ```ts
+   * await using runtime = await createRuntime();
+   * for await (const frame of runtime.generate({ seed: 1, blocks: 4, prompt: 'red ball moving left' })) show(frame);
+   * // closed here, even if the loop threw
+   * ```
+   */
+  [ASYNC_DISPOSE](): Promise<void> {
+    return this.close();
+  }
 }
 
 /**
@@ -215,10 +234,15 @@ export class Runtime {
  */
 export async function createRuntime(options: RuntimeOptions & RuntimeInternals = {}): Promise<Runtime> {
   const started = performance.now();
+  checkRuntimeOptions(options);
   const laneOptions = resolveLanes(options.lanes, maxLanes(availableParallelism(), process.env[MAX_LANES_ENV]));
   const defaults = settingsOf(options);
   const pkg = await loadModelPackage(options.model ?? defaultModelDir());
   const m = pkg.manifest;
+  const onLoad: (progress: LoadProgress) => void = options.onLoad ?? (() => {});
+  // The loader has found and checked each file by now; lanes load them into sessions next.
+  const checked = [['manifest', pkg.paths.manifest], ['textEncoder', pkg.paths.textEncoder], ['denoiser', pkg.paths.denoiser], ['vaeDecoder', pkg.paths.vaeDecoder]] as const;
+  checked.forEach(([file, path], i) => onLoad({ stage: 'file', file, path, done: i + 1, total: checked.length }));
   const settings = resolveSettings(defaults, resolveContextFor(m, laneOptions.length)); // fail before any lane starts
   const memory = allocateShared(m, pkg.paths.manifest);
   const files = { denoiser: pkg.paths.denoiser, textEncoder: pkg.paths.textEncoder, vaeDecoder: pkg.paths.vaeDecoder, layered: pkg.paths.layered };
@@ -231,7 +255,14 @@ export async function createRuntime(options: RuntimeOptions & RuntimeInternals =
     // The layered graphs are loaded (and warmed) now only when the runtime's own settings run
     // them; otherwise the first tick that needs them loads them.
     const layered = warm && executorKind(settings.exec).needs.layered;
-    const ready = await Promise.all(lanes.map((lane) => lane.ready({ warm, layered, inFlightBlocks: MAX_IN_FLIGHT_BLOCKS })));
+    let lanesReady = 0;
+    const ready = await Promise.all(
+      lanes.map(async (lane, i) => {
+        const ms = await lane.ready({ warm, layered, inFlightBlocks: MAX_IN_FLIGHT_BLOCKS });
+        onLoad({ stage: 'lane', lane: i, done: ++lanesReady, total: lanes.length });
+        return ms;
+      }),
+    );
     warmUpMs = Math.max(...ready);
   } catch (error) {
     await Promise.allSettled(lanes.map((lane) => lane.close()));

@@ -11,6 +11,7 @@ import { InvalidOptionError } from '../core/errors.js';
 import type { FeatureCacheOptions } from '../core/feature-cache.js';
 import { MAX_PROMPT_SWITCHES, mergeSettings, resolveSettings, type UncheckedInput } from '../core/options.js';
 import { readManifest } from '../engine/model/loader.js';
+import { checkPromptWords } from '../engine/model/tokenizer.js';
 import { defaultModelDir } from '../engine/model/paths.js';
 import { resolveContextFor } from './resolve-context.js';
 
@@ -20,6 +21,8 @@ export interface SessionOverrides extends UncheckedInput {
   readonly seed?: number | undefined;
   readonly blocks?: number | undefined;
   readonly fps?: number | undefined;
+  /** Read words the model does not know as `<unk>` instead of refusing the session (default false). */
+  readonly allowUnknownWords?: boolean | undefined;
   /** How an override is named in messages (`--parallelism`); default `option "parallelism"`. */
   readonly describe?: (field: string) => string;
 }
@@ -66,6 +69,7 @@ export async function planSession(session: SessionFile, file: string, overrides:
   if (switches.length > MAX_PROMPT_SWITCHES) {
     throw new SessionFileError('E_SESSION_INVALID', file, [{ field: 'timeline', message: `${file}: field "timeline": expected at most ${MAX_PROMPT_SWITCHES} prompt switches, got ${switches.length}` }]);
   }
+  checkSessionWords(session, file, manifest.text, overrides.allowUnknownWords === true);
   const lanes = overrides.lanes ?? session.lanes;
   const given = mergeSettings(pick(session), pick(overrides));
   let settings: GenerationSettings;
@@ -91,6 +95,26 @@ export async function planSession(session: SessionFile, file: string, overrides:
     },
     fps,
   };
+}
+
+/**
+ * Checks the session's prompts (its own and the timeline's) against the model, before any
+ * lane starts, through the one tokenizer check the runtime uses.
+ *
+ * @throws {SessionFileError} naming the file and field (`timeline[2].prompt`), the unknown words
+ *   and the vocabulary, or the token limit; its `cause` is the tokenizer's typed error.
+ */
+function checkSessionWords(session: SessionFile, file: string, text: Parameters<typeof checkPromptWords>[2], allowUnknownWords: boolean): void {
+  const prompts: [string, string][] = [['prompt', session.prompt]];
+  (session.timeline ?? []).forEach((entry, i) => entry.prompt !== undefined && prompts.push([`timeline[${i}].prompt`, entry.prompt]));
+  for (const [field, prompt] of prompts) {
+    try {
+      checkPromptWords(field, prompt, text, { allowUnknownWords });
+    } catch (error) {
+      if (!(error instanceof InvalidOptionError)) throw error;
+      throw new SessionFileError('E_SESSION_INVALID', file, [{ field, message: `${file}: field ${error.message.slice('option '.length)}` }], { cause: error });
+    }
+  }
 }
 
 /** The cascade settings among the given ones. */

@@ -9,6 +9,7 @@ import type { ModelManifest } from '../core/manifest-types.js';
 import { planMemory, type MemoryPlan } from '../engine/memory/memory-plan.js';
 import { loadModelPackage } from '../engine/model/loader.js';
 import { defaultModelDir } from '../engine/model/paths.js';
+import { knownWords } from '../engine/model/tokenizer.js';
 import { reportError } from './report-error.js';
 
 const bytes = (n: number): string => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : n >= 1 << 10 ? `${(n / (1 << 10)).toFixed(1)} KiB` : `${n} B`);
@@ -33,7 +34,8 @@ export function modelCard(m: ModelManifest, plan: MemoryPlan): string {
     `  video       ${m.video.width}×${m.video.height} RGB, ${m.framesPerBlock} frames per block`,
     `  latent      ${m.latent.channels}×${m.latent.height}×${m.latent.width} per frame, patch ${m.patchSize}, ${m.tokensPerFrame} tokens per frame`,
     `  denoiser    ${m.layers} layers, width ${m.width}, ${m.heads} heads × ${m.headDim}`,
-    `  text        ${m.text.vocabulary.length} words, ${m.text.maxTokens} tokens, context ${m.text.contextDim}: ${m.text.vocabulary.filter((w) => !w.startsWith('<')).join(' ')}`,
+    `  text        context ${m.text.contextDim}; a prompt may have at most ${m.text.maxTokens} words (the token limit)`,
+    `  vocabulary  ${knownWords(m.text.vocabulary).length} words, the only ones a prompt may use: ${knownWords(m.text.vocabulary).join(' ')}`,
     `  sampler     ${steps} steps (default; --steps N for an even grid), timesteps [${m.sampler.timesteps.join(', ')}], warp ${m.sampler.warp ? `on (shift ${m.sampler.shift})` : 'off'}, update ${m.sampler.update ?? 'renoise'}`,
     `              σ [${sigmas}]`,
     `  KV          sink ${m.kv.sinkFrames} frames, window ${m.kv.windowFrames} frames, re-cache at P0 ${m.kv.recache ?? 'on'}`,

@@ -76,7 +76,42 @@ export interface GenerateOptions {
    * lane activity, KV-pool occupancy, switches, frames. Small records, never tensors.
    */
   readonly trace?: (record: TraceRecord) => void;
+  /**
+   * Read words the model's vocabulary lacks as `<unk>` instead of refusing the prompt with an
+   * `UnknownWordsError` (applies to the request's prompt, its switches and live switches).
+   * Default false. A prompt over the model's token limit is refused either way.
+   */
+  readonly allowUnknownWords?: boolean;
 }
+
+/**
+ * One step of loading a runtime, reported to {@link RuntimeOptions.onLoad}: each model file
+ * found and checked (`stage: 'file'`), then each lane ready with its sessions (`stage: 'lane'`).
+ * `done` of `total` counts the steps of that stage.
+ *
+ * @example
+ * ```ts
+ * await createRuntime({ lanes: 2, onLoad: (e) => console.log(e.stage, e.stage === 'file' ? e.file : e.lane, `${e.done}/${e.total}`) });
+ * // file manifest 1/4 … file vaeDecoder 4/4, lane 0 1/2, lane 1 2/2 (lanes in the order they get ready)
+ * ```
+ */
+export type LoadProgress =
+  | {
+      readonly stage: 'file';
+      /** Which file of the package. */
+      readonly file: 'manifest' | 'textEncoder' | 'denoiser' | 'vaeDecoder';
+      /** Its absolute path. */
+      readonly path: string;
+      readonly done: number;
+      readonly total: number;
+    }
+  | {
+      readonly stage: 'lane';
+      /** The lane now ready (its worker started, sessions loaded, warmed up if asked). */
+      readonly lane: number;
+      readonly done: number;
+      readonly total: number;
+    };
 
 /** Options of `createRuntime`. */
 export interface RuntimeOptions {
@@ -106,6 +141,11 @@ export interface RuntimeOptions {
    * first frame does not pay for onnxruntime's first-run set-up. Default true.
    */
   readonly warmUp?: boolean;
+  /**
+   * Called as loading progresses: once per model file, then once per lane as it gets ready
+   * (see {@link LoadProgress}). A throwing callback fails `createRuntime`.
+   */
+  readonly onLoad?: (progress: LoadProgress) => void;
 }
 
 /** How long a runtime took to start. */

@@ -55,3 +55,55 @@ export class GenerationFailedError extends Error {
     this.name = 'GenerationFailedError';
   }
 }
+
+/**
+ * A prompt has words the model's vocabulary lacks. The model would read each as "unknown", so
+ * the prompt is refused before any work; `allowUnknownWords: true` (generate or session options)
+ * lets it through.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   for await (const frame of runtime.generate({ seed: 1, blocks: 4, prompt: 'red squirrel moving left' }));
+ * } catch (error) {
+ *   if (error instanceof UnknownWordsError) console.log(error.unknownWords, error.vocabulary); // ['squirrel'], ['ball', …]
+ * }
+ * ```
+ */
+export class UnknownWordsError extends InvalidOptionError {
+  constructor(
+    option: string,
+    /** The words of the prompt that are not in the vocabulary, each once, in prompt order. */
+    readonly unknownWords: readonly string[],
+    /** The words the model knows (its vocabulary without the padding and unknown entries). */
+    readonly vocabulary: readonly string[],
+  ) {
+    super(option, `words of the model's vocabulary (${vocabulary.join(' ')})`, unknownWords);
+    const quoted = unknownWords.map((w) => `"${w}"`).join(', ');
+    this.message = `option "${option}": the model does not know ${unknownWords.length === 1 ? 'the word' : 'the words'} ${quoted}; it knows: ${vocabulary.join(' ')} (allowUnknownWords: true reads unknown words as <unk>)`;
+    this.name = 'UnknownWordsError';
+  }
+}
+
+/**
+ * A prompt has more words than the model's text encoder takes (`text.maxTokens`); the rest
+ * would be cut, so the prompt is refused instead.
+ *
+ * @example
+ * ```ts
+ * new PromptTooLongError('prompt', 11, 8).message; // 'option "prompt": expected at most 8 words (the model's token limit), got 11 words'
+ * ```
+ */
+export class PromptTooLongError extends InvalidOptionError {
+  constructor(
+    option: string,
+    /** Words (tokens) in the prompt. */
+    readonly tokens: number,
+    /** The model's token limit (`text.maxTokens`). */
+    readonly maxTokens: number,
+  ) {
+    super(option, `at most ${maxTokens} words (the model's token limit)`, `${tokens} words`);
+    this.message = `option "${option}": expected at most ${maxTokens} words (the model's token limit), got ${tokens} words`;
+    this.name = 'PromptTooLongError';
+  }
+}

@@ -39,6 +39,73 @@ export function checkPrompt(field: string, prompt: unknown): string {
   return prompt;
 }
 
+/** The fields of each option object, for {@link checkFields}. */
+export const OPTION_FIELDS = {
+  request: ['seed', 'blocks', 'prompt', 'switches'],
+  switch: ['atBlock', 'prompt'],
+  cascade: ['parallelism', 'attention', 'exec', 'recache', 'switchMode'],
+  generate: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords'],
+  session: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords', 'maxBufferedBlocks'],
+  runtime: ['model', 'lanes', 'cascade', 'steps', 'featureCache', 'warmUp', 'onLoad', 'inspect', 'faults'],
+} as const satisfies Record<string, readonly string[]>;
+
+/**
+ * Refuses fields an option object does not have, so that a typo from plain JavaScript
+ * (`{ parallelsim: 4 }`) fails loudly instead of being ignored. `$schema` is always allowed
+ * (editors add it to JSON files).
+ *
+ * @param prefix - Prepended to the field in the error (`cascade.`, `switches[0].`).
+ * @throws {InvalidOptionError} naming the first unknown field and listing the known ones.
+ *
+ * @example
+ * ```ts
+ * checkFields({ parallelism: 4, parallelsim: 2 }, OPTION_FIELDS.cascade, 'cascade.'); // throws: option "cascade.parallelsim": expected no such field …
+ * ```
+ */
+export function checkFields(value: unknown, fields: readonly string[], prefix = ''): void {
+  if (!isPlainObject(value)) return;
+  const unknown = Object.keys(value).find((key) => key !== '$schema' && !fields.includes(key));
+  if (unknown !== undefined) throw new InvalidOptionError(`${prefix}${unknown}`, `no such field (${fields.join(', ')})`, value[unknown]);
+}
+
+/**
+ * Refuses unknown fields of `generate`/`session` options (and of their `cascade`).
+ *
+ * @throws {InvalidOptionError} naming the field (`cascade.parallelsim`).
+ *
+ * @example
+ * ```ts
+ * checkGenerateOptions({ steps: 8, cascade: { parallelism: 4 } }, 'generate'); // passes
+ * ```
+ */
+export function checkGenerateOptions(options: unknown, kind: 'generate' | 'session'): void {
+  if (options === undefined) return;
+  if (!isPlainObject(options)) throw new InvalidOptionError('options', 'an object', options);
+  checkFields(options, OPTION_FIELDS[kind]);
+  checkFields(options['cascade'], OPTION_FIELDS.cascade, 'cascade.');
+  const allow = options['allowUnknownWords'];
+  if (allow !== undefined && typeof allow !== 'boolean') throw new InvalidOptionError('allowUnknownWords', 'a boolean', allow);
+}
+
+/**
+ * Refuses unknown fields of `createRuntime` options (and of their `cascade`).
+ *
+ * @throws {InvalidOptionError} naming the field (`warmup`).
+ *
+ * @example
+ * ```ts
+ * checkRuntimeOptions({ lanes: 2, warmUp: false }); // passes
+ * ```
+ */
+export function checkRuntimeOptions(options: unknown): void {
+  if (options === undefined) return;
+  if (!isPlainObject(options)) throw new InvalidOptionError('options', 'an object', options);
+  checkFields(options, OPTION_FIELDS.runtime);
+  checkFields(options['cascade'], OPTION_FIELDS.cascade, 'cascade.');
+  const onLoad = options['onLoad'];
+  if (onLoad !== undefined && typeof onLoad !== 'function') throw new InvalidOptionError('onLoad', 'a function', typeof onLoad);
+}
+
 /** Sequential generation: the default cascade settings. */
 export const SEQUENTIAL_CASCADE: CascadeOptions = { parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'on', switchMode: 'at-block' };
 
@@ -60,6 +127,12 @@ export interface ResolveContext {
   readonly defaultRecache?: RecacheMode;
   /** Whether the model ships layered graphs. */
   readonly layered?: boolean;
+  /**
+   * Checks a prompt's words against the model (its vocabulary and token limit), throwing an
+   * InvalidOptionError that names `field`. The api layer supplies it from the tokenizer, which
+   * this layer cannot import.
+   */
+  readonly checkWords?: (field: string, prompt: string) => void;
 }
 
 /** A generation ready to run: checked request and settings, and the schedule they give. */
@@ -181,7 +254,8 @@ export function resolveSettings(input: UncheckedInput | undefined, context: Reso
 }
 
 /**
- * Checks a generation request: seed, block count, prompt and scheduled switches.
+ * Checks a generation request: seed, block count, prompt and scheduled switches, and with
+ * `checkWords` (the model's tokenizer check) every prompt's words. Unknown fields are refused.
  *
  * @throws {InvalidOptionError} naming the field (`switches[1].atBlock`) and what was expected.
  *
@@ -190,8 +264,9 @@ export function resolveSettings(input: UncheckedInput | undefined, context: Reso
  * resolveRequest({ seed: 1, blocks: 8, prompt: 'red ball moving left' }).switches; // []
  * ```
  */
-export function resolveRequest(request: GenerateRequest): Required<GenerateRequest> {
+export function resolveRequest(request: GenerateRequest, checkWords?: ResolveContext['checkWords']): Required<GenerateRequest> {
   if (request === null || typeof request !== 'object') throw new InvalidOptionError('request', 'an object { seed, blocks, prompt, switches? }', request);
+  checkFields(request, OPTION_FIELDS.request);
   if (!Number.isSafeInteger(request.seed) || request.seed < 0) throw new InvalidOptionError('seed', 'a non-negative safe integer', request.seed);
   if (!Number.isInteger(request.blocks) || request.blocks < 1) throw new InvalidOptionError('blocks', 'a positive integer', request.blocks);
   checkPrompt('prompt', request.prompt);
@@ -199,13 +274,23 @@ export function resolveRequest(request: GenerateRequest): Required<GenerateReque
   if (!Array.isArray(switches)) throw new InvalidOptionError('switches', 'an array of { atBlock, prompt }', switches);
   if (switches.length > MAX_PROMPT_SWITCHES) throw new InvalidOptionError('switches', `at most ${MAX_PROMPT_SWITCHES} prompt switches`, switches.length);
   switches.forEach((s: PromptSwitch, i) => {
+    if (!isPlainObject(s)) throw new InvalidOptionError(`switches[${i}]`, 'an object { atBlock, prompt }', s);
+    checkFields(s, OPTION_FIELDS.switch, `switches[${i}].`);
     const after = i === 0 ? 0 : (switches[i - 1] as PromptSwitch).atBlock;
     if (!Number.isInteger(s.atBlock) || s.atBlock <= after || s.atBlock >= request.blocks) {
       throw new InvalidOptionError(`switches[${i}].atBlock`, `an integer in (${after}, ${request.blocks}) (after the previous switch, before the end)`, s.atBlock);
     }
     checkPrompt(`switches[${i}].prompt`, s.prompt);
   });
+  // Words last: a request that is wrong in shape is named for its shape first.
+  if (checkWords) checkRequestWords(request, checkWords);
   return { seed: request.seed, blocks: request.blocks, prompt: request.prompt, switches };
+}
+
+/** Checks the words of a request's prompt and its switches' prompts. */
+function checkRequestWords(request: GenerateRequest, checkWords: NonNullable<ResolveContext['checkWords']>): void {
+  checkWords('prompt', request.prompt);
+  (request.switches ?? []).forEach((s, i) => checkWords(`switches[${i}].prompt`, s.prompt));
 }
 
 /**
@@ -221,6 +306,7 @@ export function resolveRequest(request: GenerateRequest): Required<GenerateReque
 export function resolveGeneration(request: GenerateRequest, sources: readonly (UncheckedInput | undefined)[], context: ResolveContext): ResolvedGeneration {
   const resolvedRequest = resolveRequest(request);
   const settings = resolveSettings(mergeSettings(...sources), context);
+  if (context.checkWords) checkRequestWords(resolvedRequest, context.checkWords);
   return { request: resolvedRequest, settings, schedule: cascadeSchedule(settings.steps, settings.parallelism) };
 }
 

@@ -3,6 +3,7 @@
  * pause, resume, stop), with typed events.
  */
 import type { Frame, GenerateOptions } from './api-types.js';
+import type { ASYNC_DISPOSE } from './dispose.js';
 
 /** Options of {@link Runtime.session}, beyond those of `generate`. */
 export interface SessionOptions extends GenerateOptions {
@@ -51,6 +52,19 @@ export interface GenerationSession {
   stop(): void;
   /** Subscribes to events; returns the unsubscribe function. */
   on(listener: (event: SessionEvent) => void): () => void;
+  /**
+   * For `await using`: stops the session and ends `frames` (frames not yet read are dropped),
+   * so the runtime is free for the next generation when the block that holds the session ends.
+   *
+   * @example
+   * ```ts
+   * {
+   *   await using session = runtime.session({ seed: 1, blocks: 100, prompt: 'red ball moving left' });
+   *   for await (const frame of session.frames) if (frame.index === 20) break;
+   * } // stopped here
+   * ```
+   */
+  [ASYNC_DISPOSE](): Promise<void>;
 }
 
 /** The controls a running generation hands to its session. @internal */
