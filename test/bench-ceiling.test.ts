@@ -29,10 +29,9 @@ describe('the parallel ceiling', () => {
     const [first, second] = figures.samples[0]!.generations;
     expect(first!.blocks).toBe(3);
     expect(second!.blocks).toBe(3);
-    // The two generations overlapped: each made its first frame before the other had finished.
+    // The two generations were started together: the second before the first had finished.
+    // (When each made its first frame depends on the OS's scheduling, not on the code: not asserted.)
     expect(second!.startMs).toBeLessThan(first!.endMs);
-    expect(second!.firstFrameMs).toBeLessThan(first!.endMs);
-    expect(first!.firstFrameMs).toBeLessThan(second!.endMs);
   });
 
   it('is part of every cascade run, against the P0 baseline of the same run', async () => {
