@@ -3,14 +3,14 @@
  * `run -` with the session on stdin, the summary line, progress lines without a terminal,
  * `--scale`, and MP4/WebM through ffmpeg (probed with ffprobe), including a missing ffmpeg.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, watch } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './support/cli.js';
+import { BIN, ROOT, runCli } from './support/cli.js';
 import { decodeGif } from './support/gif-decode.js';
 import { findFfmpeg } from '../src/output/video.js';
 import { scaleFrame } from '../src/output/scale.js';
@@ -154,4 +154,36 @@ describe('block-cascade run --out video.mp4 / video.webm', () => {
     }
     expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   }, 120_000);
+
+  it.skipIf(!hasFfmpeg)('on SIGTERM writes the frames made so far as a whole, shorter MP4', async () => {
+    const out = join(dir, 'stopped.mp4');
+    const framesDir = join(dir, 'stopped-frames');
+    await mkdir(framesDir, { recursive: true });
+    // The first PNG renamed into place means a frame reached ffmpeg too (the video is fed first).
+    const firstFrame = new Promise<void>((resolve) => {
+      const watcher = watch(framesDir, (_event, name) => {
+        if (!/^frame-\d+\.png$/.test(String(name))) return;
+        watcher.close();
+        resolve();
+      });
+    });
+    const child = spawn(process.execPath, [BIN, 'run', '--prompt', 'red ball moving left', '--blocks', '100000', '--no-stdin', '--quiet', '--out', out, '--frames-dir', framesDir], {
+      cwd: ROOT,
+      env: { ...process.env, BLOCK_CASCADE_FROM_SOURCE: '1', BLOCK_CASCADE_DEBUG: '' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    // Never left running, whatever fails below.
+    const reap = setTimeout(() => child.kill('SIGKILL'), 55_000);
+    await Promise.race([firstFrame, exited.then((code) => Promise.reject(new Error(`exited ${code} before a frame: ${stderr}`)))]);
+    child.kill('SIGTERM');
+    const code = await exited;
+    clearTimeout(reap);
+    expect(code, stderr).toBe(143);
+    const made = /stopped after (\d+) frames; wrote (.*stopped\.mp4)/.exec(stderr);
+    expect(Number(made?.[1]), stderr).toBeGreaterThan(0);
+    expect(probe(out)).toEqual({ codec: 'h264', width: SIZE, height: SIZE, frames: Number(made?.[1]) });
+  }, 60_000);
 });
