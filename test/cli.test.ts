@@ -9,7 +9,7 @@ describe('block-cascade CLI', () => {
     const { code, stdout } = await runCli(['--help']);
     expect(code).toBe(0);
     expect(stdout).toContain('Usage: block-cascade');
-    expect(stdout).toMatch(/run \[options\] <session\.json>/);
+    expect(stdout).toMatch(/run \[options\] \[session\.json\]/);
     expect(stdout).toMatch(/bench \[options\]/);
     expect(stdout).toContain('--version');
   });
@@ -17,7 +17,9 @@ describe('block-cascade CLI', () => {
   it('run --help and bench --help list their options', async () => {
     const run = await runCli(['run', '--help']);
     expect(run.code).toBe(0);
-    for (const flag of ['--out', '--frames-dir', '--lanes', '--seed', '--blocks', '--fps', '--recache']) expect(run.stdout).toContain(flag);
+    for (const flag of ['--out', '--frames-dir', '--lanes', '--seed', '--blocks', '--fps', '--recache', '--prompt', '--model', '--scale', '--quiet']) expect(run.stdout).toContain(flag);
+    // `run -` takes the session from stdin, so stdin carries no prompt switches then: --help says so.
+    expect(run.stdout.replace(/\s+/g, ' ')).toContain('"-" reads it from stdin (prompt switches are then not read from stdin)');
     const bench = await runCli(['bench', '--help']);
     expect(bench.code).toBe(0);
     for (const flag of ['--json', '--blocks', '--repeats', '--warmup', '--lanes', '--soak', '--sample-every', '--switch-every']) expect(bench.stdout).toContain(flag);

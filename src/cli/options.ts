@@ -58,3 +58,17 @@ export function parsePort(value: string): number {
   if (!/^\s*\d+\s*$/.test(value) || n > 65535) throw new InvalidArgumentError('expected a port in [0, 65535] (0 picks a free one)');
   return n;
 }
+
+/**
+ * Parses a scale factor (`--scale 4`): an integer in 1..16, each pixel becoming an N×N block.
+ *
+ * @example
+ * ```ts
+ * program.option('--scale <n>', 'enlarge every output N times', parseScale, 1);
+ * ```
+ */
+export function parseScale(value: string): number {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || n < 1 || n > 16) throw new InvalidArgumentError('expected an integer from 1 to 16');
+  return n;
+}

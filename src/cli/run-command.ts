@@ -1,13 +1,19 @@
 /**
- * `block-cascade run <session.json>`: generate the video a session file describes and write it
- * as a GIF and/or PNG frames, with a progress bar, Ctrl-C handling and one-line errors.
+ * `block-cascade run [session.json | -] [--prompt "…"]`: generate the video a session file (or
+ * stdin, or the flags alone) describes and write it as a GIF, MP4/WebM (through ffmpeg) and/or
+ * PNG frames, with progress, Ctrl-C handling and one-line errors.
  */
 import { MAX_PROMPT_CHARS } from '../core/options.js';
 import type { Command } from 'commander';
 import { performance } from 'node:perf_hooks';
-import { DEFAULT_FPS, loadSessionFile } from '../protocol/session-file.js';
+import { relative, resolve, isAbsolute } from 'node:path';
+import { DEFAULT_FPS, decodeSessionFile, decodeSessionText, loadSessionFile, MAX_SESSION_FILE_BYTES, SessionFileError, type SessionFile } from '../protocol/session-file.js';
 import type { Frame, GenerateRequest } from '../core/api-types.js';
+import type { GenerationSettings } from '../core/cascade-options.js';
+import { defaultModelDir } from '../engine/model/paths.js';
 import { GifWriter } from '../output/gif.js';
+import { scaleFrame } from '../output/scale.js';
+import { findVideoEncoder, VideoWriter, videoFormatOf } from '../output/video.js';
 import { openTraceOutputs } from './trace-outputs.js';
 import type { TraceSink } from '../trace/tracer.js';
 import { checkOutputFile, checkOutputFolder } from '../output/output-file.js';
@@ -16,16 +22,35 @@ import type { Runtime } from '../api/runtime.js';
 import { onInterrupt, untilStopped } from './interrupt.js';
 import { readLines } from './stdin-lines.js';
 import { addGenerationFlags, flagName, type GenerationFlags } from './generation-flags.js';
-import { parseNonNegativeInt, parsePort, parsePositiveInt, parsePositiveNumber } from './options.js';
+import { parseNonNegativeInt, parsePort, parsePositiveInt, parsePositiveNumber, parseScale } from './options.js';
 import { progressReporter } from './progress.js';
 import { reportError } from './report-error.js';
 
 /** Output when neither `--out` nor `--frames-dir` is given. */
 export const DEFAULT_OUT = 'out.gif';
 
+/** Blocks generated from `--prompt` when `--blocks` is not given (a few seconds of video). */
+export const DEFAULT_PROMPT_BLOCKS = 8;
+
+/** The session argument that reads the session file from stdin. */
+export const STDIN_SESSION = '-';
+
+/** How messages name a session built from flags, and the session read from stdin. */
+const FLAGS_SOURCE = 'command line';
+const STDIN_SOURCE = '<stdin>';
+
 /** Options of `run`, as commander parses them (flags override the session file). */
 export interface RunOptions extends GenerationFlags {
+  /** The prompt of a session built from the flags (no session file). */
+  readonly prompt?: string;
+  /** Model package folder (overrides the session file's). */
+  readonly model?: string;
+  /** GIF, or MP4/WebM by the extension. */
   readonly out?: string;
+  /** Enlarge every output this many times (nearest neighbour), 1..16. */
+  readonly scale?: number;
+  /** No progress output. */
+  readonly quiet?: boolean;
   readonly framesDir?: string;
   readonly lanes?: number;
   readonly seed?: number;
@@ -49,12 +74,35 @@ interface Outcome {
   readonly seconds: number;
 }
 
-function summary(request: GenerateRequest, outcome: Outcome, outputs: readonly string[]): string {
-  const size = outcome.first ? ` (${outcome.first.width}×${outcome.first.height})` : '';
+/** What the summary line names besides the outcome. */
+interface RunSetup {
+  readonly model: string;
+  readonly settings: GenerationSettings;
+  readonly lanes: number;
+  readonly scale: number;
+}
+
+/** A model folder as the user would type it: relative to the working directory when inside it. */
+function shownPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
+/**
+ * The last line of a run: what ran (model, steps, P level, attention, exec, lanes) and what it
+ * gave (blocks, frames, FPS, generation and wall time, outputs), so a log says how a video was made.
+ */
+function summary(setup: RunSetup, request: GenerateRequest, outcome: Outcome, outputs: readonly string[]): string {
+  const { settings, scale } = setup;
+  const first = outcome.first;
+  const size = first ? ` (${first.width}×${first.height}${scale > 1 ? `, written ×${scale} as ${first.width * scale}×${first.height * scale}` : ''})` : '';
   const fps = outcome.seconds > 0 ? outcome.frames / outcome.seconds : 0;
+  // performance.now() counts from the process start: the wall time includes start-up and model load.
+  const wall = performance.now() / 1000;
   return (
-    `block-cascade: ${request.blocks} blocks, ${outcome.frames} frames${size} in ${outcome.seconds.toFixed(2)} s, ` +
-    `${fps.toFixed(1)} FPS → ${outputs.join(', ')}`
+    `block-cascade: model ${setup.model}, ${settings.steps} steps, P${settings.parallelism}, ${settings.attention} attention, exec ${settings.exec}, ` +
+    `${setup.lanes} lane${setup.lanes === 1 ? '' : 's'}: ${request.blocks} blocks, ${outcome.frames} frames${size} in ${outcome.seconds.toFixed(2)} s, ` +
+    `${fps.toFixed(1)} FPS, wall ${wall.toFixed(2)} s → ${outputs.join(', ')}`
   );
 }
 
@@ -84,16 +132,34 @@ export function printable(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
+/** The single-file video output: a GIF or an MP4/WebM written through ffmpeg. */
+interface VideoOut {
+  readonly path: string;
+  readonly frames: number;
+  add(frame: Frame): void | Promise<void>;
+  finish(): Promise<void>;
+  /** Drops the unfinished file (ffmpeg stopped, its temporary file removed). */
+  abort?(): Promise<void>;
+}
+
+/** Where the frames go and how. */
+interface Outputs {
+  readonly video: VideoOut | undefined;
+  readonly framesDir: string | undefined;
+  readonly scale: number;
+}
+
 async function generateInto(
   runtime: Runtime,
   request: GenerateRequest,
   signal: AbortSignal,
-  gif: GifWriter | undefined,
-  framesDir: string | undefined,
+  outputs: Outputs,
   input: NodeJS.ReadableStream | null,
   trace: TraceSink | undefined,
+  quiet: boolean,
 ): Promise<Outcome> {
-  const progress = progressReporter(request.blocks);
+  const { video, framesDir, scale } = outputs;
+  const progress = progressReporter(request.blocks, process.stderr, { quiet });
   const start = performance.now();
   let frames = 0;
   let first: Frame | undefined;
@@ -117,8 +183,9 @@ async function generateInto(
       first ??= frame;
       frames++;
       // Encode and write each frame as it arrives, so no frame list is kept.
-      gif?.add(frame);
-      if (framesDir !== undefined) await writePngFrame(framesDir, frame);
+      const written = scale === 1 ? frame : scaleFrame(frame, scale);
+      await video?.add(written);
+      if (framesDir !== undefined) await writePngFrame(framesDir, written);
     }
   } finally {
     progress.stop();
@@ -127,25 +194,99 @@ async function generateInto(
   return { frames, first, seconds: (performance.now() - start) / 1000 };
 }
 
+/** Reads a whole session file from stdin (`run -`), refusing more than a session file may hold. */
+async function readStdinText(stdin: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stdin) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    size += bytes.length;
+    // Stopped at the limit rather than after reading whatever is piped in.
+    if (size > MAX_SESSION_FILE_BYTES) {
+      throw new SessionFileError('E_SESSION_UNREADABLE', STDIN_SOURCE, [{ message: `${STDIN_SOURCE}: more than ${MAX_SESSION_FILE_BYTES} bytes (the most a session file may hold)` }]);
+    }
+    chunks.push(bytes);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /**
- * Runs a session file; returns the exit status (0; 130 after Ctrl-C, 143 after SIGTERM). Errors are thrown.
+ * The session of a run without a session file: built from the flags and decoded like a file, so
+ * that planning, overrides and checks are the same path; a bad value is named by its flag.
+ */
+function sessionFromFlags(options: RunOptions): SessionFile {
+  const json = {
+    seed: options.seed ?? 0,
+    blocks: options.blocks ?? DEFAULT_PROMPT_BLOCKS,
+    prompt: options.prompt,
+    ...(options.model === undefined ? {} : { model: options.model }),
+  };
+  try {
+    return decodeSessionFile(json, FLAGS_SOURCE);
+  } catch (err) {
+    if (!(err instanceof SessionFileError)) throw err;
+    const [first, ...rest] = err.issues.map((issue) =>
+      issue.field === undefined ? issue : { ...issue, message: issue.message.replace(`${FLAGS_SOURCE}: field "${issue.field}"`, flagName(issue.field)) },
+    );
+    throw new SessionFileError(err.code, FLAGS_SOURCE, [first ?? { message: err.message }, ...rest], { cause: err });
+  }
+}
+
+/** The session a run asks for, and the name its messages use; checks that exactly one source is given. */
+async function sessionSource(sessionArg: string | undefined, options: RunOptions): Promise<{ session: SessionFile; file: string }> {
+  if (sessionArg !== undefined && options.prompt !== undefined) {
+    throw new RunUsageError(`give a session file or --prompt, not both (got "${sessionArg}" and --prompt)`);
+  }
+  if (options.prompt !== undefined) return { session: sessionFromFlags(options), file: FLAGS_SOURCE };
+  if (sessionArg === undefined) throw new RunUsageError('give a session file (run session.json), "-" to read one from stdin, or --prompt "red ball moving left"');
+  const loaded = sessionArg === STDIN_SESSION
+    ? { session: decodeSessionText(await readStdinText(process.stdin), STDIN_SOURCE), file: STDIN_SOURCE }
+    : { session: await loadSessionFile(sessionArg), file: sessionArg };
+  // --model overrides the file's model, resolved against the working directory like any path typed.
+  if (options.model === undefined) return loaded;
+  return { ...loaded, session: { ...loaded.session, model: resolve(options.model) } };
+}
+
+/** A `run` invoked with no session source or two: commander prints it as a usage error. */
+export class RunUsageError extends Error {
+  override readonly name = 'RunUsageError';
+}
+
+/**
+ * Runs a session file (`-`: read from stdin; undefined: built from `options.prompt`); returns the
+ * exit status (0; 130 after Ctrl-C, 143 after SIGTERM). Errors are thrown.
+ *
+ * @throws {RunUsageError} when neither or both of a session and `prompt` are given.
  *
  * @example
  * ```ts
  * process.exitCode = await runSession('examples/sessions/sprite.json', { out: 'a.gif', fps: 16 });
+ * process.exitCode = await runSession(undefined, { prompt: 'red ball moving left', blocks: 16, out: 'a.mp4', scale: 4 });
  * ```
  */
-export async function runSession(sessionPath: string, options: RunOptions): Promise<number> {
-  const session = await loadSessionFile(sessionPath);
+export async function runSession(sessionArg: string | undefined, options: RunOptions): Promise<number> {
+  const { session, file } = await sessionSource(sessionArg, options);
   // Loaded lazily, like the runtime: `--help` must not pay for (or depend on) ONNX Runtime.
   const { planSession } = await import('../api/session-plan.js');
   // planSession reads only the overriding fields (lanes, seed, blocks, fps, cascade settings).
-  const plan = await planSession(session, sessionPath, { ...options, describe: flagName });
+  const plan = await planSession(session, file, { ...options, describe: flagName });
   const request = plan.request;
+  const scale = options.scale ?? 1;
   const out = options.out ?? (options.framesDir === undefined ? DEFAULT_OUT : undefined);
-  // Created before the model loads so that a bad --fps fails at once.
-  const gif = out === undefined ? undefined : new GifWriter(out, { fps: plan.fps });
+  // Created before the model loads so that a bad --fps, or a missing ffmpeg for .mp4/.webm,
+  // fails at once rather than after the whole generation.
+  const video: VideoOut | undefined = out === undefined
+    ? undefined
+    : videoFormatOf(out) === undefined
+      ? new GifWriter(out, { fps: plan.fps })
+      : new VideoWriter(out, { fps: plan.fps, encoder: findVideoEncoder(out) });
   const outputs = [out, options.framesDir === undefined ? undefined : `${options.framesDir}/`, options.trace, options.chromeTrace].filter((o) => o !== undefined);
+  const setup: RunSetup = {
+    model: shownPath(plan.runtime.model ?? defaultModelDir()),
+    settings: plan.settings,
+    lanes: typeof plan.runtime.lanes === 'number' ? plan.runtime.lanes : (plan.runtime.lanes?.length ?? 1),
+    scale,
+  };
 
   // Checked before the model loads and the first forward: an unwritable output must not be
   // found after the whole generation.
@@ -157,22 +298,29 @@ export async function runSession(sessionPath: string, options: RunOptions): Prom
   const trace = await openTraceOutputs(options);
   if (trace.inspector) process.stderr.write(`block-cascade: inspector ${trace.inspector.url} (live)\n`);
   let interrupted = false;
+  // Stdin carries the session itself with `run -`: no prompt switches are read from it then.
+  const input = options.stdin === false || sessionArg === STDIN_SESSION ? null : process.stdin;
   try {
     // Loaded lazily: `--help` and session-file errors must not pay for (or depend on) ONNX Runtime.
     const { createRuntime } = await import('../api/runtime.js');
     runtime = await createRuntime(plan.runtime);
     interrupt.signal.throwIfAborted();
-    const outcome = await generateInto(runtime, request, interrupt.signal, gif, options.framesDir, options.stdin === false ? null : process.stdin, trace.sink);
-    await gif?.finish();
-    process.stderr.write(`${summary(request, outcome, outputs)}\n`);
+    const outcome = await generateInto(runtime, request, interrupt.signal, { video, framesDir: options.framesDir, scale }, input, trace.sink, options.quiet === true);
+    await video?.finish();
+    process.stderr.write(`${summary(setup, request, outcome, outputs)}\n`);
     return 0;
   } catch (err) {
     interrupted = interrupt.signal.aborted;
-    if (!interrupted) throw err;
+    if (!interrupted) {
+      await video?.abort?.();
+      throw err;
+    }
     // Ctrl-C or SIGTERM: the frames made so far are a video too, shorter.
-    if (gif !== undefined && gif.frames > 0) {
-      await gif.finish();
-      process.stderr.write(`block-cascade: stopped after ${gif.frames} frames; wrote ${gif.path}\n`);
+    if (video !== undefined && video.frames > 0) {
+      await video.finish();
+      process.stderr.write(`block-cascade: stopped after ${video.frames} frames; wrote ${video.path}\n`);
+    } else {
+      await video?.abort?.();
     }
     return interrupt.exitCode;
   } finally {
@@ -204,10 +352,14 @@ export async function runSession(sessionPath: string, options: RunOptions): Prom
 export function registerRunCommand(program: Command): Command {
   const command = program
     .command('run')
-    .description('generate the video described by a session file')
-    .argument('<session.json>', 'session file: { seed, blocks, prompt, model?, lanes?, parallelism?, attention?, exec?, recache?, steps?, fps?, timeline? }')
-    .option('--out <video.gif>', `write an animated GIF (default ${DEFAULT_OUT} when --frames-dir is not given)`)
+    .description('generate a video from a session file, from a session file on stdin ("-"), or from --prompt alone')
+    .argument('[session.json]', 'session file: { seed, blocks, prompt, model?, lanes?, parallelism?, attention?, exec?, recache?, steps?, fps?, timeline? }; "-" reads it from stdin (prompt switches are then not read from stdin); omit it with --prompt')
+    .option('--prompt <text>', `generate without a session file: this prompt, with --seed (default 0), --blocks (default ${DEFAULT_PROMPT_BLOCKS}) and --model`)
+    .option('--model <dir>', 'model package folder (overrides the session file; default: the bundled models/sprites)')
+    .option('--out <video>', `write the video: .mp4 or .webm through ffmpeg (apt-get install ffmpeg), else an animated GIF (default ${DEFAULT_OUT} when --frames-dir is not given)`)
     .option('--frames-dir <dir>', 'write each frame as frame-00000.png, … into this folder')
+    .option('--scale <n>', 'enlarge every output n times (1 to 16), each pixel an n×n block', parseScale, 1)
+    .option('--quiet', 'no progress output (without a terminal, progress is a plain line every few seconds)')
     .option('--lanes <n>', 'number of CPU lanes (overrides the session file)', parsePositiveInt)
     .option('--seed <s>', 'noise seed (overrides the session file)', parseNonNegativeInt)
     .option('--blocks <n>', 'number of blocks to generate (overrides the session file)', parsePositiveInt)
@@ -216,11 +368,13 @@ export function registerRunCommand(program: Command): Command {
     .option('--chrome-trace <file.json>', 'also write the trace as Chrome trace-event JSON (Perfetto, chrome://tracing)')
     .option('--inspect', 'serve the inspector page on 127.0.0.1, live while generating, then until Ctrl-C')
     .option('--inspect-port <n>', 'port of --inspect (0 picks a free one)', parsePort, 0)
-    .option('--no-stdin', 'do not read prompt switches from stdin (by default each line switches the prompt)');
-  return addGenerationFlags(command, '(overrides the session file)').action(async (sessionPath: string, options: RunOptions) => {
+    .option('--no-stdin', 'do not read prompt switches from stdin (by default each line switches the prompt; always off with "run -")');
+  return addGenerationFlags(command, '(overrides the session file)').action(async (sessionArg: string | undefined, options: RunOptions, self: Command) => {
       try {
-        process.exitCode = await runSession(sessionPath, options);
+        process.exitCode = await runSession(sessionArg, options);
       } catch (err) {
+        // Commander prints it as the usage errors it finds itself (with the --help hint), exit 1.
+        if (err instanceof RunUsageError) self.error(`error: ${err.message}`);
         reportError(err);
       }
     });

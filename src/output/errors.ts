@@ -1,5 +1,5 @@
 /**
- * Errors of the output writers (GIF, PNG): a frame that does not fit, or options that make no
+ * Errors of the output writers (GIF, PNG, MP4/WebM): a frame that does not fit, or options that make no
  * sense. The message names the output and the frame.
  */
 
@@ -11,6 +11,8 @@ export type OutputErrorCode =
   | 'E_OUTPUT_OPTION'
   /** A writer was used after `finish()`, or finished with no frames. */
   | 'E_OUTPUT_STATE'
+  /** An external program the output needs (ffmpeg for MP4/WebM) is missing, lacks an encoder, or failed. */
+  | 'E_OUTPUT_TOOL'
   /** The file or folder cannot be written (a folder where a file goes, no permission, a full disk). */
   | 'E_OUTPUT_WRITE';
 

@@ -14,8 +14,16 @@ const describe = (err: unknown): string => {
   return e.code === 'ENOSPC' ? 'no space left on the device (ENOSPC)' : e.code ? `${e.code}: ${e.message.replace(/^\w+: /, '')}` : String(err);
 };
 
-/** A temporary name next to `path`, hidden and unique to this process. */
-function temporaryName(path: string): string {
+/**
+ * A temporary name next to `path`, hidden and unique to this process: in the same folder so
+ * that the final rename stays on one file system (and so is atomic).
+ *
+ * @example
+ * ```ts
+ * temporaryName('out/video.mp4'); // "out/.video.mp4.4242.1a2b3c4d.tmp"
+ * ```
+ */
+export function temporaryName(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
@@ -81,6 +89,29 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
     } finally {
       await file.close();
     }
+    await rename(temporary, path);
+  } catch (err) {
+    await rm(temporary, { force: true }).catch(() => undefined);
+    throw new OutputError('E_OUTPUT_WRITE', `${path}: cannot write (${describe(err)})`);
+  }
+}
+
+/**
+ * Moves a finished temporary file (from {@link temporaryName}) over `path`; on failure the
+ * temporary file is removed and the error names `path`. For writers whose bytes are produced by
+ * another program (ffmpeg) rather than held in memory.
+ *
+ * @throws {OutputError} `E_OUTPUT_WRITE`, naming `path`.
+ *
+ * @example
+ * ```ts
+ * const temporary = temporaryName('out.mp4');
+ * await encodeInto(temporary);
+ * await renameIntoPlace(temporary, 'out.mp4');
+ * ```
+ */
+export async function renameIntoPlace(temporary: string, path: string): Promise<void> {
+  try {
     await rename(temporary, path);
   } catch (err) {
     await rm(temporary, { force: true }).catch(() => undefined);

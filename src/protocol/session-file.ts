@@ -403,6 +403,27 @@ function parseJson(text: string, file: string): unknown {
 export const MAX_SESSION_FILE_BYTES = 1 << 20;
 
 /**
+ * Decodes a session file's text that did not come from a file (`block-cascade run -` reads it
+ * from stdin), with the same size limit and messages as {@link loadSessionFile}.
+ *
+ * @param file - Names the source in messages (e.g. `<stdin>`); a relative `model` is resolved
+ *   against its folder, which for a name without one is the working directory.
+ * @throws {SessionFileError} as {@link loadSessionFile}.
+ *
+ * @example
+ * ```ts
+ * const session = decodeSessionText('{ "seed": 0, "blocks": 8, "prompt": "red ball moving left" }', '<stdin>');
+ * ```
+ */
+export function decodeSessionText(text: string, file: string): SessionFile {
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > MAX_SESSION_FILE_BYTES) {
+    throw new SessionFileError('E_SESSION_UNREADABLE', file, [{ message: `${file}: a session file of ${size} bytes (at most ${MAX_SESSION_FILE_BYTES})` }]);
+  }
+  return decodeSessionFile(parseJson(text, file), file);
+}
+
+/**
  * Reads and decodes a session file.
  *
  * @param path - The session file; relative paths are relative to the working directory.

@@ -11,12 +11,16 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the CLI from the sources (a stale dist/ must not decide the result) and collects its output. */
-export function runCli(args: readonly string[], timeoutMs = 60_000, input?: string): Promise<CliResult> {
+/**
+ * Runs the CLI from the sources (a stale dist/ must not decide the result) and collects its
+ * output; `env` adds to (or, with undefined values, removes from) the environment; `endInput` closes stdin after `input`
+ * (a piped file) instead of leaving it open (a terminal).
+ */
+export function runCli(args: readonly string[], timeoutMs = 60_000, input?: string, env: Readonly<Record<string, string | undefined>> = {}, endInput = false): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: ROOT,
-      env: { ...process.env, BLOCK_CASCADE_FROM_SOURCE: '1', BLOCK_CASCADE_DEBUG: '' },
+      env: { ...process.env, BLOCK_CASCADE_FROM_SOURCE: '1', BLOCK_CASCADE_DEBUG: '', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
       timeout: timeoutMs,
     });
@@ -27,6 +31,7 @@ export function runCli(args: readonly string[], timeoutMs = 60_000, input?: stri
     // Without input stdin is closed at once; with input the lines go in at once and stdin stays
     // open, like a terminal nobody types into any more.
     if (input === undefined) child.stdin.end();
+    else if (endInput) child.stdin.end(input);
     else child.stdin.write(input);
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
