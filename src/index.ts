@@ -29,5 +29,7 @@ export { loadModelPackage, type ModelPackage } from './engine/model/loader.js';
 export { ModelPackageError } from './engine/model/errors.js';
 export { encodeGif, writeGif, GifWriter, type GifOptions } from './output/gif.js';
 export { encodePng, writePngFrames, writePngFrame } from './output/png.js';
+export { VideoWriter, type VideoFormat, type VideoOptions } from './output/video.js';
+export { scaleFrame } from './output/scale.js';
 export { encodeMessage, decodeMessage, encodeTensorFrame, decodeTensorFrame, CorruptMessageError, TensorShapeError } from './protocol/codec.js';
 export * from './inspector/index.js';
