@@ -51,6 +51,8 @@ export interface RunOptions extends GenerationFlags {
   readonly scale?: number;
   /** No progress output. */
   readonly quiet?: boolean;
+  /** Let prompts hold words the model does not know (they become its unknown token). */
+  readonly allowUnknownWords?: boolean;
   readonly framesDir?: string;
   readonly lanes?: number;
   readonly seed?: number;
@@ -156,14 +158,14 @@ async function generateInto(
   outputs: Outputs,
   input: NodeJS.ReadableStream | null,
   trace: TraceSink | undefined,
-  quiet: boolean,
+  flags: { readonly quiet: boolean; readonly allowUnknownWords: boolean },
 ): Promise<Outcome> {
   const { video, framesDir, scale } = outputs;
-  const progress = progressReporter(request.blocks, process.stderr, { quiet });
+  const progress = progressReporter(request.blocks, process.stderr, { quiet: flags.quiet });
   const start = performance.now();
   let frames = 0;
   let first: Frame | undefined;
-  const session = runtime.session(request, { signal, onProgress: (p) => progress.update(p), ...(trace ? { trace } : {}) });
+  const session = runtime.session(request, { signal, onProgress: (p) => progress.update(p), ...(trace ? { trace } : {}), ...(flags.allowUnknownWords ? { allowUnknownWords: true } : {}) });
   // Each line typed (or piped) on stdin switches the prompt while the video is made.
   const stopReading = input === null ? null : readLines(input, MAX_PROMPT_CHARS, (line) => {
     const read = 'overlong' in line ? { ignored: overlong(line.overlong) } : stdinPrompt(line.line);
@@ -305,7 +307,7 @@ export async function runSession(sessionArg: string | undefined, options: RunOpt
     const { createRuntime } = await import('../api/runtime.js');
     runtime = await createRuntime(plan.runtime);
     interrupt.signal.throwIfAborted();
-    const outcome = await generateInto(runtime, request, interrupt.signal, { video, framesDir: options.framesDir, scale }, input, trace.sink, options.quiet === true);
+    const outcome = await generateInto(runtime, request, interrupt.signal, { video, framesDir: options.framesDir, scale }, input, trace.sink, { quiet: options.quiet === true, allowUnknownWords: options.allowUnknownWords === true });
     await video?.finish();
     process.stderr.write(`${summary(setup, request, outcome, outputs)}\n`);
     return 0;
@@ -360,6 +362,7 @@ export function registerRunCommand(program: Command): Command {
     .option('--frames-dir <dir>', 'write each frame as frame-00000.png, … into this folder')
     .option('--scale <n>', 'enlarge every output n times (1 to 16), each pixel an n×n block', parseScale, 1)
     .option('--quiet', 'no progress output (without a terminal, progress is a plain line every few seconds)')
+    .option('--allow-unknown-words', "accept prompts with words the model does not know (by default they are refused, naming the words and the vocabulary)")
     .option('--lanes <n>', 'number of CPU lanes (overrides the session file)', parsePositiveInt)
     .option('--seed <s>', 'noise seed (overrides the session file)', parseNonNegativeInt)
     .option('--blocks <n>', 'number of blocks to generate (overrides the session file)', parsePositiveInt)
