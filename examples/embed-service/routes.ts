@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { checkOrigin } from '../../src/index.js';
+import { checkOrigin } from 'block-cascade';
 import { Channel, ChannelError, type ChannelEvent } from './channel.js';
 import { HttpError } from './errors.js';
 import { parseSwitchBody, readJsonText, sendJson, unknownWords } from './http.js';
