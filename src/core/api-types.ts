@@ -106,6 +106,12 @@ export interface RuntimeOptions {
    * first frame does not pay for onnxruntime's first-run set-up. Default true.
    */
   readonly warmUp?: boolean;
+  /**
+   * How loud ONNX Runtime's own log (stderr) is: `verbose`, `info`, `warning`, `error` or
+   * `fatal`. Default: the `BLOCK_CASCADE_ONNX_LOG_LEVEL` environment variable, else `error`.
+   * Failures are thrown as errors whatever the level.
+   */
+  readonly onnxLogLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
 }
 
 /** How long a runtime took to start. */
