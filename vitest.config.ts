@@ -1,6 +1,13 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
+// `import … from 'block-cascade'` (the examples) resolves to the TypeScript sources through
+// the package's `block-cascade-source` export condition, so that tests need no build.
+const conditions = ['block-cascade-source', ...defaultServerConditions];
+
 export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,

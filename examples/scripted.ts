@@ -1,16 +1,17 @@
 /**
  * Replays a session script headless and writes a GIF, logging the session's events.
  *
- *   npx tsx examples/scripted.ts examples/sessions/switch.json switch.gif
+ *   npx tsx --conditions=block-cascade-source examples/scripted.ts examples/sessions/switch.json switch.gif
  *
- * Uses only the package's public API (`src/index.ts` is what `import … from 'block-cascade'`
- * gives an installed package).
+ * Uses only the package's public API: `import … from 'block-cascade'` is the compiled package
+ * (dist/) once installed, and the TypeScript sources (src/index.ts) in a clone run with the
+ * `block-cascade-source` condition (package.json `exports`), so no build is needed.
  */
-import { createRuntime, GifWriter, loadSessionFile, planSession, type SessionEvent } from '../src/index.js';
+import { createRuntime, GifWriter, loadSessionFile, planSession, type SessionEvent } from 'block-cascade';
 
 const [script, out = 'scripted.gif'] = process.argv.slice(2);
 if (script === undefined) {
-  console.error('usage: npx tsx examples/scripted.ts <session.json> [out.gif]');
+  console.error('usage: npx tsx --conditions=block-cascade-source examples/scripted.ts <session.json> [out.gif]');
   process.exit(2);
 }
 

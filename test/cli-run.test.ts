@@ -161,7 +161,7 @@ describe('examples/scripted.ts', () => {
   it('replays a session script headless into a GIF', async () => {
     const gifPath = join(dir, 'scripted.gif');
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'examples/scripted.ts', 'examples/sessions/switch.json', gifPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--conditions=block-cascade-source', '--import', 'tsx', 'examples/scripted.ts', 'examples/sessions/switch.json', gifPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
       child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));

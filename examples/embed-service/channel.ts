@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { encodePng, type Frame, type GenerationSession, type Runtime } from '../../src/index.js';
+import { encodePng, type Frame, type GenerationSession, type Runtime } from 'block-cascade';
 import type { ResolvedOptions } from './options.js';
 
 /**

@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { checkOrigin, checkPromptWords, PromptTooLongError, UnknownWordsError, type PromptVocabulary } from '../../src/index.js';
+import { checkOrigin, checkPromptWords, PromptTooLongError, UnknownWordsError, type PromptVocabulary } from 'block-cascade';
 import { Channel, ChannelError, type ChannelEvent } from './channel.js';
 import { HttpError } from './errors.js';
 import { parseSwitchBody, readJsonText, sendJson } from './http.js';

@@ -12,7 +12,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { allowedHosts, checkPromptWords, createRuntime } from '../../src/index.js';
+import { allowedHosts, checkPromptWords, createRuntime } from 'block-cascade';
 import { Channel } from './channel.js';
 import { ServiceOptionError } from './errors.js';
 import { parseCommandLine, resolveOptions, type ServiceOptions } from './options.js';

@@ -12,6 +12,7 @@ import { checkGenerateOptions, checkRuntimeOptions, MAX_LANES_ENV, maxLanes, res
 import { ASYNC_DISPOSE } from '../core/dispose.js';
 import type { GenerationSession, SessionOptions } from '../core/session-types.js';
 import { faultsOfLane, type LaneFault } from '../engine/lanes/faults.js';
+import { applyOnnxLogLevel, resolveOnnxLogLevel } from '../engine/lanes/execution-provider.js';
 import { executorKind } from '../engine/executors/registry.js';
 import { inService, Lane } from '../engine/lanes/lane.js';
 import { allocateFeatureCache, allocateMemory, allocateStale, MAX_IN_FLIGHT_BLOCKS, planMemory, type SharedMemory } from '../engine/memory/memory-plan.js';
@@ -237,6 +238,8 @@ export async function createRuntime(options: RuntimeOptions & RuntimeInternals =
   checkRuntimeOptions(options);
   const laneOptions = resolveLanes(options.lanes, maxLanes(availableParallelism(), process.env[MAX_LANES_ENV]));
   const defaults = settingsOf(options);
+  const onnxLogLevel = resolveOnnxLogLevel(options.onnxLogLevel);
+  applyOnnxLogLevel(onnxLogLevel);
   const pkg = await loadModelPackage(options.model ?? defaultModelDir());
   const m = pkg.manifest;
   const onLoad: (progress: LoadProgress) => void = options.onLoad ?? (() => {});
@@ -248,7 +251,7 @@ export async function createRuntime(options: RuntimeOptions & RuntimeInternals =
   const files = { denoiser: pkg.paths.denoiser, textEncoder: pkg.paths.textEncoder, vaeDecoder: pkg.paths.vaeDecoder, layered: pkg.paths.layered };
   const totalThreads = laneOptions.reduce((sum, lane) => sum + lane.threads, 0);
   const allowSpinning = totalThreads <= availableParallelism();
-  const lanes = laneOptions.map((lane, i) => new Lane(asLaneId(i), { manifest: m, files, ...memory, laneId: i, lane, allowSpinning, ...optional('faults', faultsOfLane(i, options.faults)) }));
+  const lanes = laneOptions.map((lane, i) => new Lane(asLaneId(i), { manifest: m, files, ...memory, laneId: i, lane, allowSpinning, onnxLogLevel, ...optional('faults', faultsOfLane(i, options.faults)) }));
   const warm = options.warmUp ?? true;
   let warmUpMs: number;
   try {

@@ -146,6 +146,12 @@ export interface RuntimeOptions {
    * (see {@link LoadProgress}). A throwing callback fails `createRuntime`.
    */
   readonly onLoad?: (progress: LoadProgress) => void;
+  /**
+   * How loud ONNX Runtime's own log (stderr) is: `verbose`, `info`, `warning`, `error` or
+   * `fatal`. Default: the `BLOCK_CASCADE_ONNX_LOG_LEVEL` environment variable, else `error`.
+   * Failures are thrown as errors whatever the level.
+   */
+  readonly onnxLogLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
 }
 
 /** How long a runtime took to start. */

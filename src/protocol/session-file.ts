@@ -8,7 +8,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { Either, ParseResult, Schema } from 'effect';
+import { Either, JSONSchema, ParseResult, Schema } from 'effect';
 import { show, valueAt } from './json-value.js';
 
 /** A decoded session file. */
@@ -127,13 +127,18 @@ interface Field<S extends Schema.Schema.Any> {
   readonly expected: string;
 }
 const field = <S extends Schema.Schema.Any>(schema: S, expected: string): Field<S> => ({
-  schema: schema.annotations(expect(`expected ${expected}`)) as unknown as S,
+  // The description is what editors show from the JSON Schema (schemas/session.schema.json).
+  schema: schema.annotations({ ...expect(`expected ${expected}`), description: expected }) as unknown as S,
   expected,
 });
 
 const PositiveInt = Schema.Number.pipe(Schema.int(), Schema.positive());
-const Seed = Schema.Number.pipe(Schema.filter((n) => Number.isSafeInteger(n) && n >= 0));
-const NonEmpty = Schema.String.pipe(Schema.filter((s) => s.trim().length > 0));
+// The JSON Schema annotations say what the filters check, for sessionJsonSchema().
+const Seed = Schema.Number.pipe(Schema.filter((n) => Number.isSafeInteger(n) && n >= 0, { jsonSchema: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'a non-negative integer' } }));
+const NonEmpty = Schema.String.pipe(Schema.filter((s) => s.trim().length > 0, { jsonSchema: { pattern: '\\S' } }));
+
+/** `$schema`: where an editor finds the file's JSON Schema; the runtime ignores it. */
+const SCHEMA_REF = field(Schema.String, 'the path or URL of this file\'s JSON Schema (e.g. "../../schemas/session.schema.json"); ignored when the session runs');
 
 /**
  * Every field a session file may hold, with what it must be. Required fields are plain
@@ -198,6 +203,7 @@ const TimelineEntrySchema = Schema.Struct({
 }).annotations(expectContainer('expected an object { "atBlock": k, "prompt": "…" }, { "atSecond": t, "prompt": "…" } or { "atBlock": k, "stop": true }'));
 
 const SessionSchema = Schema.Struct({
+  $schema: Schema.optionalWith(SCHEMA_REF.schema, { exact: true }),
   model: Schema.optionalWith(SESSION_FIELDS.model.schema, { exact: true }),
   seed: SESSION_FIELDS.seed.schema,
   blocks: SESSION_FIELDS.blocks.schema,
@@ -214,7 +220,20 @@ const SessionSchema = Schema.Struct({
   // No message on the array itself: it would hide the entries' own messages (a non-array is
   // reported before decoding, in decodeSessionFile).
   timeline: Schema.optionalWith(Schema.Array(TimelineEntrySchema), { exact: true }),
+}).annotations({
+  title: 'block-cascade session file',
+  description: 'One generation for `block-cascade run`: model, seed, blocks, prompt, lanes, settings and a timeline of prompt switches (docs/interactive.md).',
 });
+
+/**
+ * The JSON Schema (draft-07) of session files, generated from the schema that decodes them;
+ * shipped as `schemas/session.schema.json` (`npm run schema` writes it). It checks each field's
+ * type and range; the checks between fields (the timeline's order, one of `atBlock` or
+ * `atSecond`) and the settings' allowed values are the decoder's and the options resolver's.
+ */
+export function sessionJsonSchema(): JSONSchema.JsonSchema7Root {
+  return JSONSchema.make(SessionSchema);
+}
 
 const KNOWN_KEYS = Object.keys(SESSION_FIELDS).join(', ');
 
@@ -362,7 +381,7 @@ export function decodeSessionFile(json: unknown, file: string): SessionFile {
   if (Either.isLeft(decoded)) {
     throw new SessionFileError('E_SESSION_INVALID', file, nonEmpty(schemaIssues(file, json, decoded.left), file));
   }
-  const { model, timeline, ...rest } = decoded.right;
+  const { $schema: _schema, model, timeline, ...rest } = decoded.right;
   const issues = timeline === undefined ? [] : timelineIssues(file, rest.blocks, timeline, (e) => e.atBlock);
   if (issues.length > 0) throw new SessionFileError('E_SESSION_INVALID', file, nonEmpty(issues, file));
   return {

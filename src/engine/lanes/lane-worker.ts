@@ -20,6 +20,7 @@ import { runShare, type LayeredSessions } from './share-tick.js';
 import { runStaleShare } from './stale-tick.js';
 import { crashIfDue, taskStarted } from './faults.js';
 import { warmUp } from './warm-up.js';
+import { applyOnnxLogLevel, DEFAULT_ONNX_LOG_LEVEL, executionProviderProblem, explainProviderError, onnxLogSeverity } from './execution-provider.js';
 import type { LaneWorkerData } from './worker-data.js';
 
 const data = workerData as LaneWorkerData;
@@ -27,6 +28,9 @@ const m = data.manifest;
 const framesPerBlock = m.framesPerBlock;
 const latentFrameSize = m.latent.channels * m.latent.height * m.latent.width;
 const latentDims = [1, framesPerBlock, m.latent.channels, m.latent.height, m.latent.width];
+const onnxLogLevel = data.onnxLogLevel ?? DEFAULT_ONNX_LOG_LEVEL;
+// ONNX Runtime's process-wide logger, read when its environment is created (the first session).
+applyOnnxLogLevel(onnxLogLevel);
 
 function sessionOptions(): ort.InferenceSession.SessionOptions {
   const device = data.lane.device;
@@ -38,6 +42,7 @@ function sessionOptions(): ort.InferenceSession.SessionOptions {
     intraOpNumThreads: data.lane.threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    logSeverityLevel: onnxLogSeverity(onnxLogLevel),
     extra: data.allowSpinning ? {} : { session: { intra_op: { allow_spinning: '0' } } },
   };
 }
@@ -51,16 +56,31 @@ interface Sessions {
 let sessions: Promise<Sessions> | null = null;
 let layered: Promise<LayeredSessions> | null = null;
 
+/**
+ * Creates a session on the lane's device. A CUDA lane whose provider files are not installed
+ * fails before ONNX Runtime tries (and logs) anything, with a sentence that says how to install
+ * them; ONNX Runtime's own CUDA errors are explained the same way.
+ */
+async function createSession(file: string, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
+  const problem = executionProviderProblem(data.lane.device);
+  if (problem !== null) throw new Error(problem);
+  try {
+    return await ort.InferenceSession.create(file, options);
+  } catch (error) {
+    throw explainProviderError(data.lane.device, error);
+  }
+}
+
 /** The layered model, loaded on the first `lanes` tick only (joint ticks never need it). */
 function loadLayered(): Promise<LayeredSessions> {
   layered ??= (async () => {
     const options = sessionOptions();
     const files = data.files.layered;
     const [embed, head, layers, keyValues] = await Promise.all([
-      ort.InferenceSession.create(files.embed, options),
-      ort.InferenceSession.create(files.head, options),
-      Promise.all(files.layers.map((f) => ort.InferenceSession.create(f, options))),
-      Promise.all(files.keyValues.map((f) => ort.InferenceSession.create(f, options))),
+      createSession(files.embed, options),
+      createSession(files.head, options),
+      Promise.all(files.layers.map((f) => createSession(f, options))),
+      Promise.all(files.keyValues.map((f) => createSession(f, options))),
     ]);
     return { embed, head, layers, keyValues };
   })();
@@ -75,9 +95,9 @@ function loadSessions(): Promise<Sessions> {
   sessions ??= (async () => {
     const options = sessionOptions();
     const [denoiser, textEncoder, vaeDecoder] = await Promise.all([
-      ort.InferenceSession.create(data.files.denoiser, options),
-      ort.InferenceSession.create(data.files.textEncoder, options),
-      ort.InferenceSession.create(data.files.vaeDecoder, options),
+      createSession(data.files.denoiser, options),
+      createSession(data.files.textEncoder, options),
+      createSession(data.files.vaeDecoder, options),
     ]);
     return { denoiser, textEncoder, vaeDecoder };
   })();

@@ -3,6 +3,7 @@ import type { ModelManifest } from '../../core/manifest-types.js';
 import type { KvSlabs } from '../kv/kv-slabs.js';
 import type { SlotSlab } from '../memory/slot-slab.js';
 import type { ExchangeSlab } from './exchange.js';
+import type { OnnxLogLevel } from './execution-provider.js';
 import type { LaneFaults } from './faults.js';
 
 /** Everything a lane worker needs, passed once as `workerData`. */
@@ -28,6 +29,8 @@ export interface LaneWorkerData {
   readonly contexts: SlotSlab;
   /** False when lanes share cores: spinning intra-op threads would steal them from each other. */
   readonly allowSpinning: boolean;
+  /** How loud ONNX Runtime's own log is (default `error`). */
+  readonly onnxLogLevel?: OnnxLogLevel;
   /** Crash-recovery tests only: where this lane's worker kills itself (`faults.ts`). */
   readonly faults?: LaneFaults;
 }
