@@ -2,7 +2,7 @@
  * An embedding example: a small node:http service that streams a live generation to browser
  * pages and takes prompt switches from them (see README.md in this folder).
  *
- *   npx tsx examples/embed-service/server.ts --port 8080
+ *   npx tsx --conditions=block-cascade-source examples/embed-service/server.ts --port 8080
  *
  * Uses only the package's public API (`src/index.ts` is what `import … from 'block-cascade'`
  * gives an installed package), node:http and no other dependency.
