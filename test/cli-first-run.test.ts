@@ -76,6 +76,9 @@ describe('block-cascade run without a session file', () => {
     // Not a terminal: plain progress lines, no redraw codes.
     expect(stderr).toMatch(PROGRESS_LINE);
     expect(stderr).not.toContain('\x1b');
+    // Loading is reported file by file and lane by lane.
+    expect(stderr).toMatch(/block-cascade: loaded denoiser \(\d\/4\)/);
+    expect(stderr).toContain('block-cascade: lane 0 ready (1/1)');
     // The summary names what ran and what it gave.
     const last = stderr.trimEnd().split('\n').at(-1) ?? '';
     expect(last).toMatch(/^block-cascade: model models\/sprites, \d+ steps, P0, (causal|bidirectional) attention, exec \w+, 1 lane: 2 blocks, 6 frames \(32×32, written ×2 as 64×64\) in [\d.]+ s, [\d.]+ FPS, wall [\d.]+ s → /);
@@ -117,6 +120,7 @@ describe('block-cascade run without a session file', () => {
     expect(code, stderr).toBe(0);
     expect(stderr).toContain('3 blocks, 9 frames');
     expect(stderr).not.toMatch(PROGRESS_LINE);
+    expect(stderr).not.toContain('block-cascade: loaded');
     expect(stderr).not.toContain('switched to');
     expect(decodeGif(new Uint8Array(await readFile(gifPath))).frames).toHaveLength(3 * FRAMES_PER_BLOCK);
   }, 120_000);

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { performance } from 'node:perf_hooks';
 import { relative, resolve, isAbsolute } from 'node:path';
 import { DEFAULT_FPS, decodeSessionFile, decodeSessionText, loadSessionFile, MAX_SESSION_FILE_BYTES, SessionFileError, type SessionFile } from '../protocol/session-file.js';
-import type { Frame, GenerateRequest } from '../core/api-types.js';
+import type { Frame, GenerateRequest, LoadProgress } from '../core/api-types.js';
 import type { GenerationSettings } from '../core/cascade-options.js';
 import { defaultModelDir } from '../engine/model/paths.js';
 import { GifWriter } from '../output/gif.js';
@@ -106,6 +106,11 @@ function summary(setup: RunSetup, request: GenerateRequest, outcome: Outcome, ou
     `${setup.lanes} lane${setup.lanes === 1 ? '' : 's'}: ${request.blocks} blocks, ${outcome.frames} frames${size} in ${outcome.seconds.toFixed(2)} s, ` +
     `${fps.toFixed(1)} FPS, wall ${wall.toFixed(2)} s → ${outputs.join(', ')}`
   );
+}
+
+/** One line per loading step: `block-cascade: loaded denoiser (3/4)`, `block-cascade: lane 1 ready (2/2)`. */
+function loadLine(e: LoadProgress): string {
+  return e.stage === 'file' ? `block-cascade: loaded ${e.file} (${e.done}/${e.total})` : `block-cascade: lane ${e.lane} ready (${e.done}/${e.total})`;
 }
 
 const overlong = (chars: number) => `a prompt of ${chars} characters ignored (at most ${MAX_PROMPT_CHARS})`;
@@ -305,7 +310,9 @@ export async function runSession(sessionArg: string | undefined, options: RunOpt
   try {
     // Loaded lazily: `--help` and session-file errors must not pay for (or depend on) ONNX Runtime.
     const { createRuntime } = await import('../api/runtime.js');
-    runtime = await createRuntime(plan.runtime);
+    // Loading can take a while for a real model: say what is being loaded (not with --quiet).
+    const onLoad = options.quiet === true ? undefined : (e: LoadProgress) => process.stderr.write(`${loadLine(e)}\n`);
+    runtime = await createRuntime({ ...plan.runtime, ...(onLoad ? { onLoad } : {}) });
     interrupt.signal.throwIfAborted();
     const outcome = await generateInto(runtime, request, interrupt.signal, { video, framesDir: options.framesDir, scale }, input, trace.sink, { quiet: options.quiet === true, allowUnknownWords: options.allowUnknownWords === true });
     await video?.finish();
