@@ -4,13 +4,13 @@
  * `--scale`, and MP4/WebM through ffmpeg (probed with ffprobe), including a missing ffmpeg.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, watch } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, ROOT, runCli } from './support/cli.js';
+import { BIN, firstFrameWritten, ROOT, runCli } from './support/cli.js';
 import { decodeGif } from './support/gif-decode.js';
 import { findFfmpeg } from '../src/output/video.js';
 import { scaleFrame } from '../src/output/scale.js';
@@ -163,14 +163,7 @@ describe('block-cascade run --out video.mp4 / video.webm', () => {
     const out = join(dir, 'stopped.mp4');
     const framesDir = join(dir, 'stopped-frames');
     await mkdir(framesDir, { recursive: true });
-    // The first PNG renamed into place means a frame reached ffmpeg too (the video is fed first).
-    const firstFrame = new Promise<void>((resolve) => {
-      const watcher = watch(framesDir, (_event, name) => {
-        if (!/^frame-\d+\.png$/.test(String(name))) return;
-        watcher.close();
-        resolve();
-      });
-    });
+    const firstFrame = firstFrameWritten(framesDir);
     const child = spawn(process.execPath, [BIN, 'run', '--prompt', 'red ball moving left', '--blocks', '100000', '--no-stdin', '--quiet', '--out', out, '--frames-dir', framesDir], {
       cwd: ROOT,
       env: { ...process.env, BLOCK_CASCADE_FROM_SOURCE: '1', BLOCK_CASCADE_DEBUG: '' },

@@ -3,11 +3,11 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { existsSync, watch } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, runCli, ROOT } from './support/cli.js';
+import { BIN, collectOutput, firstFrameWritten, runCli, ROOT } from './support/cli.js';
 import { decodeGif } from './support/gif-decode.js';
 import { OutputError } from '../src/output/errors.js';
 import { GifWriter } from '../src/output/gif.js';
@@ -69,15 +69,7 @@ describe('block-cascade run', () => {
     const trace = join(dir, 'sigterm.jsonl');
     const framesDir = join(dir, 'sigterm-frames');
     await mkdir(framesDir, { recursive: true });
-    // The first PNG renamed into place means a frame reached the GIF too (it is added first);
-    // the output check's probe file comes and goes before.
-    const firstFrame = new Promise<void>((resolve) => {
-      const watcher = watch(framesDir, (_event, name) => {
-        if (!/^frame-\d+\.png$/.test(String(name))) return;
-        watcher.close();
-        resolve();
-      });
-    });
+    const firstFrame = firstFrameWritten(framesDir);
     const child = spawn(process.execPath, [BIN, 'run', 'examples/sessions/sprite.json', '--blocks', '100000', '--trace', trace, '--out', join(dir, 'sigterm.gif'), '--frames-dir', framesDir], {
       cwd: ROOT,
       env: { ...process.env, BLOCK_CASCADE_FROM_SOURCE: '1', BLOCK_CASCADE_DEBUG: '' },
@@ -160,15 +152,8 @@ describe('block-cascade run', () => {
 describe('examples/scripted.ts', () => {
   it('replays a session script headless into a GIF', async () => {
     const gifPath = join(dir, 'scripted.gif');
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--conditions=block-cascade-source', '--import', 'tsx', 'examples/scripted.ts', 'examples/sessions/switch.json', gifPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-      child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-      child.on('error', reject);
-      child.on('close', (c) => resolve({ code: c, stdout: out, stderr: err }));
-    });
+    const child = spawn(process.execPath, ['--conditions=block-cascade-source', '--import', 'tsx', 'examples/scripted.ts', 'examples/sessions/switch.json', gifPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const { code, stdout, stderr } = await collectOutput(child);
     expect(code, stderr).toBe(0);
     expect(stdout).toContain('end: 10 blocks');
     expect(decodeGif(new Uint8Array(await readFile(gifPath))).frames).toHaveLength(30);

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../src/core/errors.js';
+import { collectOutput, ROOT, type CliResult } from './support/cli.js';
 import {
   executionProviderProblem,
   explainProviderError,
@@ -18,24 +19,16 @@ import {
   resolveOnnxLogLevel,
 } from '../src/engine/lanes/execution-provider.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
 const installed = executionProviderProblem('cuda:0') === null;
 
 /** Runs an ESM snippet that imports `block-cascade` (the sources) in a child process. */
-function runChild(code: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=block-cascade-source', '--import', 'tsx', '--input-type=module', '-e', code], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, BLOCK_CASCADE_ONNX_LOG_LEVEL: '' },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-    child.on('error', reject);
-    child.on('close', (c) => resolve({ code: c, stdout: out, stderr: err }));
+function runChild(code: string): Promise<CliResult> {
+  const child = spawn(process.execPath, ['--conditions=block-cascade-source', '--import', 'tsx', '--input-type=module', '-e', code], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, BLOCK_CASCADE_ONNX_LOG_LEVEL: '' },
   });
+  return collectOutput(child);
 }
 
 describe('a cuda lane without the CUDA execution provider', () => {
