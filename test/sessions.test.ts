@@ -201,6 +201,37 @@ describe('`lanes` execution, sessions sharing two lanes', () => {
   }, 60_000);
 });
 
+describe('lane crashes with sessions sharing the lanes', () => {
+  it('each session recovers its own work (its exchange aborted, its tasks waited for): frames as alone', async () => {
+    const specs: Spec[] = [
+      { request: { seed: 41, blocks: 5, prompt: 'red triangle moving down' }, cascade: { parallelism: 4, exec: 'lanes', attention: 'causal' } },
+      { request: { seed: 42, blocks: 5, prompt: 'green square moving left' }, cascade: { parallelism: 4, exec: 'lanes', attention: 'causal' } },
+      { request: { seed: 43, blocks: 4, prompt: 'blue triangle moving up' }, cascade: { parallelism: 0 } },
+    ];
+    const faults = [
+      { lane: 0, task: 'share', nth: 4, point: 'after-step' },
+      { lane: 1, task: 'share', nth: 7, point: 'start' },
+      { lane: 1, task: 'tick', nth: 3, point: 'after-step' },
+      { lane: 0, task: 'decode', nth: 2, point: 'after-step' },
+    ] as const;
+    const [faulty, clean] = await Promise.all([
+      createRuntime({ lanes: 2, model: RANDOM_MODEL, maxSessions: 3, warmUp: false, faults: [...faults] }),
+      createRuntime({ lanes: 2, model: RANDOM_MODEL, maxSessions: 1, warmUp: false }),
+    ]);
+    try {
+      const outcomes = await runConcurrently(faulty, specs);
+      expect(faulty.lanes.reduce((sum, lane) => sum + lane.crashes, 0)).toBe(faults.length);
+      for (const [i, spec] of specs.entries()) {
+        const outcome = outcomes[i] as Outcome;
+        expect(outcome.error, `session ${i}`).toBeUndefined();
+        expect(bytes(outcome.frames).equals(bytes(await alone(clean, spec))), `session ${i}`).toBe(true);
+      }
+    } finally {
+      await Promise.all([faulty.close(), clean.close()]);
+    }
+  }, 60_000);
+});
+
 describe('admission: maxSessions, the bounded queue, RuntimeBusyError', () => {
   const request: GenerateRequest = { seed: 5, blocks: 2, prompt: 'red ball moving left' };
 

@@ -217,6 +217,9 @@ export class Generation {
       memory: host.memoryIndex,
       onRetire: (lane, error) => this.#link?.emit({ type: 'lane-retired', lane: lane.id, crashes: lane.crashes, message: error.message }),
     };
+    // Encodes and decodes recover without aborting the exchange: a crash of theirs must not
+    // break a `lanes` tick of this generation that is running on the other lanes.
+    const taskRecovery: CrashRecovery = { lanes: recovery.lanes, memory: host.memoryIndex, ...(recovery.onRetire ? { onRetire: recovery.onRetire } : {}) };
     const system = createGenerationSystem({
       seed: request.seed,
       blocks: request.blocks,
@@ -227,11 +230,11 @@ export class Generation {
       port: {
         encodePrompts: async (contextSlots) => {
           for (const contextSlot of contextSlots) {
-            await retryCrashes(() => host.pickLane().encode({ kind: 'encode', memory: host.memoryIndex, tokens: promptTokens[contextSlot] as number[], contextSlot }), recovery);
+            await retryCrashes(() => host.pickLane().encode({ kind: 'encode', memory: host.memoryIndex, tokens: promptTokens[contextSlot] as number[], contextSlot }), taskRecovery);
           }
         },
         decode: async (block, latentSlot) => {
-          const { rgb } = await retryCrashes(() => host.pickLane().decode({ kind: 'decode', memory: host.memoryIndex, block, latentSlot }), recovery);
+          const { rgb } = await retryCrashes(() => host.pickLane().decode({ kind: 'decode', memory: host.memoryIndex, block, latentSlot }), taskRecovery);
           queue.push(block, rgb);
         },
       },

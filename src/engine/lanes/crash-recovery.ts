@@ -16,10 +16,12 @@ export const MAX_LANE_CRASHES = 3;
 export interface CrashRecovery {
   readonly lanes: readonly Lane[];
   /**
-   * The generation's `lanes` tick exchange (its memory set's): aborted after a crash so that
-   * none of its lanes waits for the dead one.
+   * The generation's `lanes` tick exchange (its memory set's): aborted after a crash of a tick
+   * so that none of its lanes waits for the dead one. Absent for encodes and decodes: their
+   * recovery must not abort a tick that is running fine on the other lanes (that tick would
+   * fail with "another lane failed" instead of finishing).
    */
-  readonly exchange: ExchangeSlab;
+  readonly exchange?: ExchangeSlab;
   /**
    * The generation's memory set: recovery waits only for that set's tasks to settle, not for
    * other sessions' (which recover on their own). Absent: every task of every lane.
@@ -52,7 +54,7 @@ export async function retryCrashes<T>(work: () => Promise<T>, recovery: CrashRec
       // A crash hits the task of one session only (a lane runs one task at a time); another
       // session whose task was queued behind it runs on the replacement worker. Each session
       // aborts its own exchange and waits for its own tasks.
-      abortExchange(recovery.exchange);
+      if (recovery.exchange) abortExchange(recovery.exchange);
       await Promise.all(recovery.lanes.map((lane) => lane.settled(recovery.memory)));
       const lane = recovery.lanes.find((l) => l.id === error.lane);
       if (lane && !lane.retired && lane.crashes >= MAX_LANE_CRASHES) {
