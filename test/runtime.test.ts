@@ -16,7 +16,8 @@ describe('runtime, sequential (P0)', () => {
   let oneLane: Runtime;
   let twoLanes: Runtime;
   beforeAll(async () => {
-    [oneLane, twoLanes] = await Promise.all([createRuntime({ lanes: 1 }), createRuntime({ lanes: 2 })]);
+    // oneLane runs one generation at a time (maxSessions 1): the queue tests below wait behind a running one.
+    [oneLane, twoLanes] = await Promise.all([createRuntime({ lanes: 1, maxSessions: 1 }), createRuntime({ lanes: 2 })]);
   });
   afterAll(async () => {
     await Promise.all([oneLane?.close(), twoLanes?.close()]);

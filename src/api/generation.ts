@@ -1,7 +1,8 @@
 /**
  * One generation, from admission to cleanup: it wires a resolved request to the actor system
  * and the lanes, applies backpressure and live controls, records its trace, honours its
- * AbortSignal, and leaves the lanes idle when it ends. The runtime starts one at a time.
+ * AbortSignal, and leaves its lane tasks settled when it ends. The runtime runs several at once,
+ * each on its own memory set (`GenerationHost.memory`), all on the same lanes.
  */
 import { performance } from 'node:perf_hooks';
 import type { InspectionEvent, Observer } from 'xstate';
@@ -40,15 +41,18 @@ export type InspectObserver = Observer<InspectionEvent> | ((event: InspectionEve
 export interface GenerationHost {
   readonly manifest: ModelManifest;
   readonly lanes: readonly Lane[];
+  /** This generation's memory set: its slabs, no other generation's while it runs. */
   readonly memory: SharedMemory;
+  /** The set's index: every task this generation hands a lane names it. */
+  readonly memoryIndex: number;
   readonly inspect: InspectObserver | undefined;
   /** The least busy lane. */
   pickLane(): Lane;
   /** Adds a finished tick or re-cache to the runtime's counters. */
   count(update: Partial<RuntimeStats>): void;
-  /** The feature cache's shared store (allocated on first use through the memory plan). */
+  /** The memory set's feature-cache store (allocated on first use through the memory plan). */
   featureStore(): FeatureStore;
-  /** The `stale` mode's store (allocated on first use through the memory plan). */
+  /** The memory set's `stale` mode store (allocated on first use through the memory plan). */
   staleStore(): StaleStore;
 }
 
@@ -128,7 +132,11 @@ export class Generation {
     const tracer = this.#options.trace ? new Tracer(this.#options.trace, this.#resolved.schedule, start) : null;
     tracer?.record(this.#metaRecord());
     for (const s of request.switches) tracer?.record({ kind: 'switch', prompt: s.prompt, fromBlock: s.atBlock, live: false });
-    const unobserve = tracer ? lanes.map((lane) => lane.observe(tracer.lane)) : [];
+    // Lanes are shared by concurrent sessions: the trace keeps this generation's tasks only.
+    const mine = this.#host.memoryIndex;
+    const unobserve = tracer ? lanes.map((lane) => lane.observe((activity) => {
+          if ((activity.task.memory ?? 0) === mine) tracer.lane(activity);
+        })) : [];
     let blocksDone = 0;
     const onReleased = (block: number) => {
       tracer?.record({ kind: 'frame', block, firstFrame: block * m.framesPerBlock, frames: m.framesPerBlock });
@@ -152,7 +160,7 @@ export class Generation {
         text: m.text,
         allowUnknownWords: this.#options.allowUnknownWords === true,
         contextSlots: this.#host.memory.contexts.slots,
-        encode: (tokens, contextSlot) => this.#host.pickLane().encode({ kind: 'encode', tokens, contextSlot }),
+        encode: (tokens, contextSlot) => this.#host.pickLane().encode({ kind: 'encode', memory: mine, tokens, contextSlot }),
         onSwitch: (prompt, fromBlock) => tracer?.record({ kind: 'switch', prompt, fromBlock, live: true }),
         onStop: () => (stopped = true),
       }),
@@ -177,8 +185,8 @@ export class Generation {
       this.#actor = null;
       barrier.stop();
       // Tasks already on a lane still write into the slabs: let them land before the next
-      // generation reuses the slots.
-      await Promise.all(lanes.map((lane) => lane.settled()));
+      // generation reuses the memory set (other sessions' tasks are not waited for).
+      await Promise.all(lanes.map((lane) => lane.settled(mine)));
     }
   }
 
@@ -206,8 +214,12 @@ export class Generation {
     const recovery: CrashRecovery = {
       lanes: host.lanes,
       exchange: host.memory.exchange,
+      memory: host.memoryIndex,
       onRetire: (lane, error) => this.#link?.emit({ type: 'lane-retired', lane: lane.id, crashes: lane.crashes, message: error.message }),
     };
+    // Encodes and decodes recover without aborting the exchange: a crash of theirs must not
+    // break a `lanes` tick of this generation that is running on the other lanes.
+    const taskRecovery: CrashRecovery = { lanes: recovery.lanes, memory: host.memoryIndex, ...(recovery.onRetire ? { onRetire: recovery.onRetire } : {}) };
     const system = createGenerationSystem({
       seed: request.seed,
       blocks: request.blocks,
@@ -218,11 +230,11 @@ export class Generation {
       port: {
         encodePrompts: async (contextSlots) => {
           for (const contextSlot of contextSlots) {
-            await retryCrashes(() => host.pickLane().encode({ kind: 'encode', tokens: promptTokens[contextSlot] as number[], contextSlot }), recovery);
+            await retryCrashes(() => host.pickLane().encode({ kind: 'encode', memory: host.memoryIndex, tokens: promptTokens[contextSlot] as number[], contextSlot }), taskRecovery);
           }
         },
         decode: async (block, latentSlot) => {
-          const { rgb } = await retryCrashes(() => host.pickLane().decode({ kind: 'decode', block, latentSlot }), recovery);
+          const { rgb } = await retryCrashes(() => host.pickLane().decode({ kind: 'decode', memory: host.memoryIndex, block, latentSlot }), taskRecovery);
           queue.push(block, rgb);
         },
       },
@@ -273,6 +285,7 @@ export class Generation {
       pickLane: () => this.#host.pickLane(),
       featureStore,
       staleStore: () => this.#host.staleStore(),
+      memory: this.#host.memoryIndex,
     });
     const prompted = settings.switchMode === 'at-block' ? new OwnPromptsExecutor(executor) : executor;
     const features = featureStore === null ? null : { store: featureStore, manifest: m };

@@ -1,12 +1,14 @@
 /**
- * The public runtime: a model loaded on a set of lanes with its shared memory. It starts
- * generations ({@link Generation}), one at a time, and resolves each one's options once.
+ * The public runtime: a model loaded on a set of lanes with its shared memory. It runs up to
+ * `maxSessions` generations ({@link Generation}) at once, each on its own memory set, queues a
+ * bounded number more, refuses the rest ({@link RuntimeBusyError}), and resolves each one's
+ * options once. See docs/serving.md.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { asLaneId } from '../core/domain.js';
 import type { Frame, GenerateOptions, GenerateRequest, LoadProgress, RuntimeOptions, RuntimeStartup, RuntimeStats } from '../core/api-types.js';
-import { GenerationAbortedError } from '../core/errors.js';
+import { GenerationAbortedError, RuntimeBusyError } from '../core/errors.js';
 import type { ModelManifest } from '../core/manifest-types.js';
 import { checkGenerateOptions, checkRuntimeOptions, MAX_LANES_ENV, maxLanes, resolveGeneration, resolveLanes, resolveSettings, type ResolveContext, type UncheckedInput } from '../core/options.js';
 import { ASYNC_DISPOSE } from '../core/dispose.js';
@@ -15,7 +17,7 @@ import { faultsOfLane, type LaneFault } from '../engine/lanes/faults.js';
 import { applyOnnxLogLevel, resolveOnnxLogLevel } from '../engine/lanes/execution-provider.js';
 import { executorKind } from '../engine/executors/registry.js';
 import { inService, Lane } from '../engine/lanes/lane.js';
-import { allocateFeatureCache, allocateMemory, allocateStale, MAX_IN_FLIGHT_BLOCKS, planMemory, type SharedMemory } from '../engine/memory/memory-plan.js';
+import { allocateFeatureCache, allocateMemory, allocateStale, defaultMaxSessions, MAX_IN_FLIGHT_BLOCKS, planMemory, type SharedMemory } from '../engine/memory/memory-plan.js';
 import type { FeatureStore } from '../engine/lanes/feature-store.js';
 import type { StaleStore } from '../engine/lanes/stale-store.js';
 import { sharedBytesOf } from '../engine/memory/shared-bytes.js';
@@ -42,35 +44,64 @@ const settingsOf = (o: { readonly cascade?: UncheckedInput | undefined; readonly
   ...(o.featureCache === undefined ? {} : { featureCache: o.featureCache }),
 });
 
+/** Generations that may wait for a memory set, by default (`RuntimeOptions.maxQueuedSessions`). */
+export const DEFAULT_MAX_QUEUED_SESSIONS = 8;
+/** `RuntimeBusyError.retryAfterMs` before any generation has finished. */
+const DEFAULT_RETRY_AFTER_MS = 1000;
+
+/** A generation waiting for a memory set. */
+interface Waiter {
+  readonly grant: (memory: number) => void;
+}
+
 /**
- * A loaded model on a set of lanes. Create it with {@link createRuntime}; one generation runs
- * at a time (a second `generate` waits for the first to finish).
+ * A loaded model on a set of lanes. Create it with {@link createRuntime}; up to
+ * {@link maxSessions} generations run at once, each on its own memory set, sharing the lanes;
+ * {@link maxQueuedSessions} more wait for a set (in arrival order), and beyond those a
+ * generation fails with {@link RuntimeBusyError} when its iteration starts.
  */
 export class Runtime {
   readonly manifest: ModelManifest;
   readonly lanes: readonly Lane[];
   /** How long `createRuntime` took, and its warm-up. */
   readonly startup: RuntimeStartup;
-  readonly #memory: SharedMemory;
+  /** Generations that run at once (one memory set each). */
+  readonly maxSessions: number;
+  /** Generations that may wait for a memory set once {@link maxSessions} run. */
+  readonly maxQueuedSessions: number;
+  /** One memory set per concurrent generation; index i is what lane tasks call `memory: i`. */
+  readonly #memories: readonly SharedMemory[];
+  /** Indices of the sets no generation holds, lowest first. */
+  readonly #free: number[];
+  readonly #waiters: Waiter[] = [];
+  /** Generations started (running or waiting), each until it has released its set: `close` waits for them. */
+  readonly #active = new Set<Promise<void>>();
+  /** Mean milliseconds a generation held its set (for `retryAfterMs`), and how many were seen. */
+  #heldMs = { mean: 0, count: 0 };
   readonly #inspect: InspectObserver | undefined;
   /** The runtime's settings as given (checked at the door); a generation's own override them field by field. */
   readonly #defaults: UncheckedInput;
   readonly #context: ResolveContext;
   #stats: { -readonly [K in keyof RuntimeStats]: RuntimeStats[K] } = { ticks: 0, forwards: 0, forwardRunMs: 0, forwardWorkerMs: 0, forwardTaskMs: 0, exchangeWaitMs: 0, reusedForwards: 0, featureCacheMs: 0, recaches: 0, recacheTaskMs: 0 };
-  /** Block-wise feature caching's store, allocated by the first generation that caches. */
-  #featureStore: FeatureStore | null = null;
-  #staleStore: StaleStore | null = null;
-  #idle: Promise<void> = Promise.resolve();
+  /** Block-wise feature caching's store per memory set, allocated by the set's first generation that caches. */
+  readonly #featureStores: (FeatureStore | null)[];
+  /** The `stale` mode's store per memory set, allocated the same way. */
+  readonly #staleStores: (StaleStore | null)[];
   #closed = false;
-  /** The generation running now, if any (for {@link liveActors}). */
-  #running: Generation | null = null;
+  /** The generations running now (for {@link liveActors}). */
+  readonly #running = new Set<Generation>();
 
   /** @internal Use {@link createRuntime}. */
-  constructor(manifest: ModelManifest, lanes: readonly Lane[], memory: SharedMemory, defaults: UncheckedInput, internals: RuntimeInternals & { startup: RuntimeStartup }) {
+  constructor(manifest: ModelManifest, lanes: readonly Lane[], memories: readonly SharedMemory[], defaults: UncheckedInput, internals: RuntimeInternals & { startup: RuntimeStartup; maxQueuedSessions: number }) {
     this.manifest = manifest;
     this.lanes = lanes;
     this.startup = internals.startup;
-    this.#memory = memory;
+    this.maxSessions = memories.length;
+    this.maxQueuedSessions = internals.maxQueuedSessions;
+    this.#memories = memories;
+    this.#free = memories.map((_, i) => i);
+    this.#featureStores = memories.map(() => null);
+    this.#staleStores = memories.map(() => null);
     this.#inspect = internals.inspect;
     this.#defaults = defaults;
     this.#context = resolveContextFor(manifest, lanes.length);
@@ -82,9 +113,9 @@ export class Runtime {
   }
 
   /**
-   * Actors alive in the running generation's XState system; 0 between generations. A gauge,
+   * Actors alive in the running generations' XState systems, summed; 0 when none runs. A gauge,
    * not a counter (so not in {@link stats}): the soak benchmark checks it stays bounded by the
-   * cascade window over thousands of blocks.
+   * cascade window over thousands of blocks (per generation: with k running, k times that).
    *
    * @example
    * ```ts
@@ -94,13 +125,16 @@ export class Runtime {
    * ```
    */
   liveActors(): number {
-    return this.#running?.liveActors() ?? 0;
+    let total = 0;
+    for (const generation of this.#running) total += generation.liveActors();
+    return total;
   }
 
   /**
-   * Bytes of every SharedArrayBuffer this runtime has allocated (the memory plan's slabs, and
-   * the feature cache's and `stale` mode's stores once a generation needed them), counted from
-   * the buffers themselves. It should not move while generations run.
+   * Bytes of every SharedArrayBuffer this runtime has allocated (the memory plan's slabs of
+   * every memory set, i.e. `maxSessions` sets, and the feature cache's and `stale` mode's stores
+   * of each set once a generation on it needed them), counted from the buffers themselves. It
+   * should not move while generations run, however many.
    *
    * @example
    * ```ts
@@ -110,7 +144,7 @@ export class Runtime {
    * ```
    */
   sharedBytes(): number {
-    return sharedBytesOf(this.#memory, this.#featureStore, this.#staleStore);
+    return sharedBytesOf(this.#memories, this.#featureStores, this.#staleStores);
   }
 
   /**
@@ -149,44 +183,97 @@ export class Runtime {
   }
 
   async *#start(request: GenerateRequest, options: GenerateOptions, link?: Parameters<Parameters<typeof liveSession>[1]>[0]): AsyncGenerator<Frame, void, undefined> {
-    // Everything that can reject the request happens before the generation lock is taken,
-    // and (like every refusal of `generate`) when iteration starts, not at the call.
-    checkGenerateOptions(options, link ? 'session' : 'generate');
-    const context = options.allowUnknownWords === true ? resolveContextFor(this.manifest, this.lanes.length, { allowUnknownWords: true }) : this.#context;
-    const resolved = resolveGeneration(request, [this.#defaults, settingsOf(options)], context);
-    if (this.#closed) throw new Error('the runtime is closed');
-    const { signal } = options;
-    if (signal?.aborted) throw new GenerationAbortedError(signal.reason);
-    const previous = this.#idle;
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    // The lock passes on only when the generation before has ended, even if this one is
-    // aborted while it waits (and so releases at once).
-    this.#idle = previous.then(() => mine);
     let generation: Generation | null = null;
+    let memory: number | null = null;
+    let done!: () => void;
+    const active = new Promise<void>((resolve) => (done = resolve));
+    this.#active.add(active);
     try {
-      // An abort while waiting behind another generation ends the wait: this one never runs.
-      await waitOrAbort(previous, signal);
+      // Everything that can reject the request happens before a memory set is taken, and
+      // (like every refusal of `generate`) when iteration starts, not at the call.
+      checkGenerateOptions(options, link ? 'session' : 'generate');
+      const context = options.allowUnknownWords === true ? resolveContextFor(this.manifest, this.lanes.length, { allowUnknownWords: true }) : this.#context;
+      const resolved = resolveGeneration(request, [this.#defaults, settingsOf(options)], context);
+      if (this.#closed) throw new Error('the runtime is closed');
+      const { signal } = options;
+      if (signal?.aborted) throw new GenerationAbortedError(signal.reason);
+      // A free set now, or a place in the bounded queue, or RuntimeBusyError; an abort while
+      // queued leaves the queue: this generation never runs.
+      memory = await this.#acquire(signal);
+      const set = memory;
+      const held = performance.now();
       const host = {
         manifest: this.manifest,
         lanes: this.lanes,
-        memory: this.#memory,
+        memory: this.#memories[set] as SharedMemory,
+        memoryIndex: set,
         inspect: this.#inspect,
         pickLane: () => this.#pickLane(),
         count: (update: Partial<RuntimeStats>) => {
           for (const [key, value] of Object.entries(update)) this.#stats[key as keyof RuntimeStats] += value;
         },
-        featureStore: () => (this.#featureStore ??= allocateFeatureCache(this.manifest, planMemory(this.manifest, { featureCache: true }))),
-        staleStore: () => (this.#staleStore ??= allocateStale(this.manifest, planMemory(this.manifest, { stale: true }))),
+        featureStore: () => (this.#featureStores[set] ??= allocateFeatureCache(this.manifest, planMemory(this.manifest, { featureCache: true }))),
+        staleStore: () => (this.#staleStores[set] ??= allocateStale(this.manifest, planMemory(this.manifest, { stale: true }))),
       };
       generation = new Generation(host, resolved, options, link);
-      this.#running = generation;
-      yield* generation.run();
+      this.#running.add(generation);
+      try {
+        yield* generation.run();
+      } finally {
+        const ms = performance.now() - held;
+        this.#heldMs = { mean: (this.#heldMs.mean * this.#heldMs.count + ms) / (this.#heldMs.count + 1), count: this.#heldMs.count + 1 };
+      }
     } finally {
-      // A generation aborted while it waited never ran: it must not clear the running one.
-      if (this.#running === generation) this.#running = null;
-      release();
+      if (generation !== null) this.#running.delete(generation);
+      // A session refused before it ran: its controls fail instead of waiting for it forever.
+      else link?.detach();
+      // The generation has ended and its lane tasks have settled (Generation.run waits for
+      // them): the set goes to the longest waiting generation, or back to the pool.
+      if (memory !== null) this.#release(memory);
+      this.#active.delete(active);
+      done();
     }
+  }
+
+  /**
+   * A memory set for a generation: a free one at once; else a place in the queue when it has
+   * room (resolves when a set is released to it); else {@link RuntimeBusyError}.
+   *
+   * @throws {RuntimeBusyError} when {@link maxSessions} run and {@link maxQueuedSessions} wait.
+   * @throws {GenerationAbortedError} when `signal` aborts while queued (the waiter is removed).
+   */
+  #acquire(signal: AbortSignal | undefined): Promise<number> {
+    const free = this.#free.shift();
+    if (free !== undefined) return Promise.resolve(free);
+    if (this.#waiters.length >= this.maxQueuedSessions) {
+      const mean = this.#heldMs.count === 0 ? DEFAULT_RETRY_AFTER_MS : this.#heldMs.mean;
+      // The queue ahead drains maxSessions at a time.
+      const retryAfterMs = Math.max(1, Math.ceil((mean * Math.ceil((this.#waiters.length + 1) / this.maxSessions))));
+      return Promise.reject(new RuntimeBusyError(this.maxSessions, this.#waiters.length, retryAfterMs));
+    }
+    return new Promise<number>((resolve, reject) => {
+      const onAbort = (): void => {
+        const at = this.#waiters.indexOf(waiter);
+        if (at >= 0) this.#waiters.splice(at, 1);
+        reject(new GenerationAbortedError(signal?.reason));
+      };
+      const waiter: Waiter = {
+        grant: (memory) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(memory);
+        },
+      };
+      this.#waiters.push(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Gives a set back: to the first waiting generation, or to the pool. */
+  #release(memory: number): void {
+    const next = this.#waiters.shift();
+    if (next) return next.grant(memory);
+    this.#free.push(memory);
+    this.#free.sort((a, b) => a - b);
   }
 
   /**
@@ -200,11 +287,14 @@ export class Runtime {
     return best;
   }
 
-  /** Stops the lanes and frees their sessions. */
+  /**
+   * Stops the lanes and frees their sessions, once every generation started before has ended
+   * (running ones and queued ones alike; none starts after).
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#idle;
+    while (this.#active.size > 0) await Promise.allSettled([...this.#active]);
     await Promise.all(this.lanes.map((lane) => lane.close()));
   }
 
@@ -247,11 +337,13 @@ export async function createRuntime(options: RuntimeOptions & RuntimeInternals =
   const checked = [['manifest', pkg.paths.manifest], ['textEncoder', pkg.paths.textEncoder], ['denoiser', pkg.paths.denoiser], ['vaeDecoder', pkg.paths.vaeDecoder]] as const;
   checked.forEach(([file, path], i) => onLoad({ stage: 'file', file, path, done: i + 1, total: checked.length }));
   const settings = resolveSettings(defaults, resolveContextFor(m, laneOptions.length)); // fail before any lane starts
-  const memory = allocateShared(m, pkg.paths.manifest);
+  // One memory set per generation that may run at once (docs/serving.md).
+  const maxSessions = options.maxSessions ?? defaultMaxSessions(laneOptions.length, planMemory(m), totalmem());
+  const memories = Array.from({ length: maxSessions }, () => allocateShared(m, pkg.paths.manifest, maxSessions));
   const files = { denoiser: pkg.paths.denoiser, textEncoder: pkg.paths.textEncoder, vaeDecoder: pkg.paths.vaeDecoder, layered: pkg.paths.layered };
   const totalThreads = laneOptions.reduce((sum, lane) => sum + lane.threads, 0);
   const allowSpinning = totalThreads <= availableParallelism();
-  const lanes = laneOptions.map((lane, i) => new Lane(asLaneId(i), { manifest: m, files, ...memory, laneId: i, lane, allowSpinning, onnxLogLevel, ...optional('faults', faultsOfLane(i, options.faults)) }));
+  const lanes = laneOptions.map((lane, i) => new Lane(asLaneId(i), { manifest: m, files, memories, laneId: i, lane, allowSpinning, onnxLogLevel, ...optional('faults', faultsOfLane(i, options.faults)) }));
   const warm = options.warmUp ?? true;
   let warmUpMs: number;
   try {
@@ -271,26 +363,7 @@ export async function createRuntime(options: RuntimeOptions & RuntimeInternals =
     await Promise.allSettled(lanes.map((lane) => lane.close()));
     throw error;
   }
-  return new Runtime(m, lanes, memory, defaults, { ...options, startup: { createMs: performance.now() - started, warmUpMs } });
-}
-
-/**
- * Waits for `previous`, or rejects with {@link GenerationAbortedError} as soon as `signal` aborts.
- *
- * @throws {GenerationAbortedError} when the signal aborts first (or had aborted).
- */
-function waitOrAbort(previous: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return previous;
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => reject(new GenerationAbortedError(signal.reason));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    void previous.then(() => {
-      signal.removeEventListener('abort', onAbort);
-      if (signal.aborted) onAbort();
-      else resolve();
-    });
-  });
+  return new Runtime(m, lanes, memories, defaults, { ...options, maxQueuedSessions: options.maxQueuedSessions ?? DEFAULT_MAX_QUEUED_SESSIONS, startup: { createMs: performance.now() - started, warmUpMs } });
 }
 
 /**
@@ -299,7 +372,7 @@ function waitOrAbort(previous: Promise<void>, signal: AbortSignal | undefined): 
  * @throws {ModelPackageError} naming the manifest and the field behind the largest slab when the
  *   plan cannot be allocated (e.g. `kv.windowFrames: 1e9`), instead of a bare RangeError.
  */
-function allocateShared(m: ModelManifest, manifestFile: string): SharedMemory {
+function allocateShared(m: ModelManifest, manifestFile: string, sets = 1): SharedMemory {
   const plan = planMemory(m);
   try {
     return allocateMemory(m, plan);
@@ -311,7 +384,7 @@ function allocateShared(m: ModelManifest, manifestFile: string): SharedMemory {
       'E_MODEL_MANIFEST_INVALID',
       manifestFile,
       kv ? 'kv.windowFrames' : undefined,
-      `${kv ? 'field "kv.windowFrames": ' : ''}the memory plan needs ${plan.totalBytes} bytes of shared memory (the largest slab, ${largest.name}: ${largest.bytes} bytes${kv ? `, for kv.sinkFrames + kv.windowFrames = ${m.kv.sinkFrames + m.kv.windowFrames} frames` : ''}), which cannot be allocated (${err.message})`,
+      `${kv ? 'field "kv.windowFrames": ' : ''}the memory plan needs ${plan.totalBytes} bytes of shared memory (the largest slab, ${largest.name}: ${largest.bytes} bytes${kv ? `, for kv.sinkFrames + kv.windowFrames = ${m.kv.sinkFrames + m.kv.windowFrames} frames` : ''}), which cannot be allocated${sets > 1 ? ` (${sets} sets of it for maxSessions ${sets})` : ''} (${err.message})`,
       { cause: err },
     );
   }

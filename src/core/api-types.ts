@@ -152,6 +152,17 @@ export interface RuntimeOptions {
    * Failures are thrown as errors whatever the level.
    */
   readonly onnxLogLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+  /**
+   * Generations (`generate` or `session`) that run at once, each on its own memory set from the
+   * memory plan, all sharing the lanes. Default: 2 × lanes, lowered so that the sets fit in a
+   * quarter of the machine's memory (`defaultMaxSessions`, docs/serving.md); at least 1.
+   */
+  readonly maxSessions?: number;
+  /**
+   * Generations that may wait for a memory set once `maxSessions` run (default 8; 0: none wait).
+   * Beyond them a generation fails with `RuntimeBusyError` when its iteration starts.
+   */
+  readonly maxQueuedSessions?: number;
 }
 
 /** How long a runtime took to start. */

@@ -33,6 +33,34 @@ export class GenerationAbortedError extends Error {
   }
 }
 
+/**
+ * The runtime runs `maxSessions` generations and `maxQueuedSessions` more wait for a memory set:
+ * this one was refused rather than queued without bound. Retry after about `retryAfterMs`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   for await (const frame of runtime.generate({ seed: 1, blocks: 4, prompt: 'red ball moving left' })) send(frame);
+ * } catch (error) {
+ *   if (error instanceof RuntimeBusyError) reply(503, { retryAfterMs: error.retryAfterMs });
+ * }
+ * ```
+ */
+export class RuntimeBusyError extends Error {
+  readonly code = 'RUNTIME_BUSY';
+  constructor(
+    /** Generations running now (the runtime's `maxSessions`). */
+    readonly running: number,
+    /** Generations waiting for a memory set (the runtime's `maxQueuedSessions`). */
+    readonly queued: number,
+    /** A hint: milliseconds after which a set is likely free (from the sessions seen so far). */
+    readonly retryAfterMs: number,
+  ) {
+    super(`the runtime is busy: ${running} session(s) running (maxSessions) and ${queued} waiting (maxQueuedSessions); retry in about ${retryAfterMs} ms`);
+    this.name = 'RuntimeBusyError';
+  }
+}
+
 /** Options given to `createRuntime` or `generate` are invalid. */
 export class InvalidOptionError extends TypeError {
   readonly code = 'INVALID_OPTION';

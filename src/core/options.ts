@@ -46,7 +46,7 @@ export const OPTION_FIELDS = {
   cascade: ['parallelism', 'attention', 'exec', 'recache', 'switchMode'],
   generate: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords'],
   session: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords', 'maxBufferedBlocks'],
-  runtime: ['model', 'lanes', 'cascade', 'steps', 'featureCache', 'warmUp', 'onLoad', 'onnxLogLevel', 'inspect', 'faults'],
+  runtime: ['model', 'lanes', 'cascade', 'steps', 'featureCache', 'warmUp', 'onLoad', 'onnxLogLevel', 'maxSessions', 'maxQueuedSessions', 'inspect', 'faults'],
 } as const satisfies Record<string, readonly string[]>;
 
 /**
@@ -104,6 +104,10 @@ export function checkRuntimeOptions(options: unknown): void {
   checkFields(options['cascade'], OPTION_FIELDS.cascade, 'cascade.');
   const onLoad = options['onLoad'];
   if (onLoad !== undefined && typeof onLoad !== 'function') throw new InvalidOptionError('onLoad', 'a function', typeof onLoad);
+  const maxSessions = options['maxSessions'];
+  if (maxSessions !== undefined && (typeof maxSessions !== 'number' || !Number.isInteger(maxSessions) || maxSessions < 1 || maxSessions > 1024)) throw new InvalidOptionError('maxSessions', 'an integer from 1 to 1024', maxSessions);
+  const maxQueued = options['maxQueuedSessions'];
+  if (maxQueued !== undefined && (typeof maxQueued !== 'number' || !Number.isInteger(maxQueued) || maxQueued < 0 || maxQueued > 1_000_000)) throw new InvalidOptionError('maxQueuedSessions', 'an integer from 0 to 1000000', maxQueued);
 }
 
 /** Sequential generation: the default cascade settings. */

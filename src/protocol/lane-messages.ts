@@ -12,6 +12,11 @@ import type { FeatureUse } from '../core/tick.js';
 /** Encode a prompt into a context slot. */
 export interface EncodeTask {
   readonly kind: 'encode';
+  /**
+   * The memory set (index into the lane's `memories`, one per concurrent session) whose slabs
+   * the task reads and writes; 0 when absent.
+   */
+  readonly memory?: number;
   /** Token ids of the prompt, `maxTokens` long. */
   readonly tokens: readonly number[];
   readonly contextSlot: number;
@@ -47,6 +52,11 @@ export interface TickMemberTask {
  */
 export interface TickTask {
   readonly kind: 'tick';
+  /**
+   * The memory set (index into the lane's `memories`, one per concurrent session) whose slabs
+   * the task reads and writes; 0 when absent.
+   */
+  readonly memory?: number;
   /** Oldest block first. */
   readonly members: readonly TickMemberTask[];
   readonly contextSlot: number;
@@ -128,6 +138,11 @@ export interface StaleStoreHandles {
  */
 export interface RecacheTask {
   readonly kind: 'recache';
+  /**
+   * The memory set (index into the lane's `memories`, one per concurrent session) whose slabs
+   * the task reads and writes; 0 when absent.
+   */
+  readonly memory?: number;
   /** The new prompt. */
   readonly contextSlot: number;
   /** The cached frames' KV slots, in position order; each also names the frame's clean latent. */
@@ -143,6 +158,11 @@ export interface RecacheTask {
 /** Decode a block's final latents into RGB frames. */
 export interface DecodeTask {
   readonly kind: 'decode';
+  /**
+   * The memory set (index into the lane's `memories`, one per concurrent session) whose slabs
+   * the task reads and writes; 0 when absent.
+   */
+  readonly memory?: number;
   readonly block: number;
   readonly latentSlot: number;
 }

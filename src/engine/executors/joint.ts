@@ -26,6 +26,8 @@ export class JointExecutor implements TickExecutor {
   constructor(
     private readonly schedule: Schedule,
     private readonly pickLane: () => Lane,
+    /** The generation's memory set (`ExecutorContext.memory`). */
+    private readonly memory = 0,
   ) {}
 
   async run(plan: TickPlan): Promise<TickTiming> {
@@ -34,6 +36,7 @@ export class JointExecutor implements TickExecutor {
     assertComputes(plan, 'joint');
     const timing = await this.pickLane().tick({
       kind: 'tick',
+      memory: this.memory,
       members: plan.members.map((member) => memberTask(member, this.schedule)),
       // One call has one prompt context: the newest block's, i.e. the current prompt.
       contextSlot: newest.contextSlot,
@@ -46,7 +49,7 @@ export class JointExecutor implements TickExecutor {
   }
 
   recache(plan: RecachePlan): Promise<TickTiming> {
-    return recacheOn(this.pickLane(), plan, this.schedule);
+    return recacheOn(this.pickLane(), plan, this.schedule, this.memory);
   }
 }
 
@@ -59,9 +62,9 @@ export class JointExecutor implements TickExecutor {
  * await recacheOn(lanes[0], plan, schedule);
  * ```
  */
-export async function recacheOn(lane: Lane, plan: RecachePlan, schedule: Schedule): Promise<TickTiming> {
+export async function recacheOn(lane: Lane, plan: RecachePlan, schedule: Schedule, memory = 0): Promise<TickTiming> {
   const { timestep } = stagePlan(schedule, schedule.sigmas.length);
-  const timing = await lane.recache({ kind: 'recache', contextSlot: plan.contextSlot, slots: plan.slots, positions: plan.positions, blocks: plan.blocks, timestep });
+  const timing = await lane.recache({ kind: 'recache', memory, contextSlot: plan.contextSlot, slots: plan.slots, positions: plan.positions, blocks: plan.blocks, timestep });
   return { forwards: 1, calls: 1, runMs: timing.runMs, workerMs: timing.workerMs, taskMs: timing.taskMs };
 }
 
@@ -74,6 +77,6 @@ export const joint: ExecutorKind = {
   description: 'one forward per tick on one lane',
   needs: { minLanes: 1, layered: false, reusesFeatures: false },
   exact: true,
-  create: (context) => new JointExecutor(context.schedule, context.pickLane),
+  create: (context) => new JointExecutor(context.schedule, context.pickLane, context.memory ?? 0),
   cost: (plan, model) => model.forwardMs * plan.members.length ** model.jointScaling,
 };

@@ -25,6 +25,11 @@ export interface ExecutorContext {
   readonly featureStore?: FeatureStore | null;
   /** The `stale` mode's store of the tick before's K/V (allocated on first use). */
   readonly staleStore?: () => StaleStore;
+  /**
+   * The generation's memory set (one per concurrent session): every task the executor hands a
+   * lane names it, and the exchange and stores above are that set's. Default 0.
+   */
+  readonly memory?: number;
 }
 
 /** The simulator's cost model: what one forward and one exchange cost, and on how many lanes. */

@@ -85,6 +85,8 @@ export interface SharedTickContext {
   readonly framesPerBlock: number;
   /** Block-wise feature caching's store, or null (no member may reuse). */
   readonly featureStore: FeatureStore | null;
+  /** The generation's memory set (the exchange above is that set's). Default 0. */
+  readonly memory?: number;
 }
 
 /**
@@ -105,12 +107,17 @@ export async function runSharedTick(plan: TickPlan, lanes: readonly Lane[], cont
     ? shareFramesByWork(plan.members.flatMap((m) => Array.from({ length: context.framesPerBlock }, () => (m.features === 'reuse' ? REUSED_FRAME_WORK : 1))), lanes.length)
     : shareFrames(plan.members.length * context.framesPerBlock, lanes.length);
   const members = plan.members.map((member) => memberTask(member, context.schedule));
-  // Every lane of the previous tick has returned: nobody is inside the exchange now.
+  // Every lane of the previous tick has returned: nobody is inside the exchange now (the
+  // exchange is this generation's own: concurrent sessions each have their memory set's).
   resetExchange(context.exchange);
+  // Every share is queued on its lane in this one synchronous step, with no await between: each
+  // lane's queue then holds concurrent sessions' multi-lane ticks in the same order, so no two
+  // ticks can each hold one lane while waiting at their barrier for the other (docs/serving.md).
   const results = await Promise.all(
     shares.map((frames, i) =>
       (lanes[i] as Lane).share({
         kind: 'share',
+        memory: context.memory ?? 0,
         tick: plan.tick,
         members,
         contextSlot: newest.contextSlot,
@@ -196,16 +203,18 @@ export class LanesExecutor implements TickExecutor {
     private readonly exchange: ExchangeSlab,
     private readonly framesPerBlock: number,
     private readonly featureStore: FeatureStore | null = null,
+    /** The generation's memory set (`ExecutorContext.memory`). */
+    private readonly memory = 0,
   ) {}
 
   async run(plan: TickPlan): Promise<LanesTickTiming> {
     const reusing = plan.members.find((m) => m.features === 'reuse');
     if (reusing && !this.featureStore) throw new Error(`tick ${plan.tick}: block ${reusing.block} asks to reuse cached features, but this generation has no feature cache`);
-    return runSharedTick(plan, inService(this.lanes), { schedule: this.schedule, exchange: this.exchange, framesPerBlock: this.framesPerBlock, featureStore: this.featureStore });
+    return runSharedTick(plan, inService(this.lanes), { schedule: this.schedule, exchange: this.exchange, framesPerBlock: this.framesPerBlock, featureStore: this.featureStore, memory: this.memory });
   }
 
   recache(plan: RecachePlan): Promise<TickTiming> {
-    return recacheOn(inService(this.lanes)[0] as Lane, plan, this.schedule);
+    return recacheOn(inService(this.lanes)[0] as Lane, plan, this.schedule, this.memory);
   }
 }
 
@@ -220,7 +229,7 @@ export const lanes: ExecutorKind = {
   description: 'a tick spread over two or more lanes with per-layer K/V exchange',
   needs: { minLanes: 2, layered: true, reusesFeatures: true },
   exact: true,
-  create: (context) => new LanesExecutor(context.schedule, context.lanes, context.exchange, context.framesPerBlock, context.featureStore ?? null),
+  create: (context) => new LanesExecutor(context.schedule, context.lanes, context.exchange, context.framesPerBlock, context.featureStore ?? null, context.memory ?? 0),
   cost: (plan, model) => {
     if (model.lanes === 1) return joint.cost(plan, model);
     const perBlock = model.latentFramesPerBlock;

@@ -28,16 +28,18 @@ export class LayeredExecutor implements TickExecutor {
     private readonly exchange: ExchangeSlab,
     private readonly framesPerBlock: number,
     private readonly featureStore: FeatureStore | null,
+    /** The generation's memory set (`ExecutorContext.memory`). */
+    private readonly memory = 0,
   ) {}
 
   run(plan: TickPlan): Promise<LanesTickTiming> {
     const reusing = plan.members.find((m) => m.features === 'reuse');
     if (reusing && !this.featureStore) throw new Error(`tick ${plan.tick}: block ${reusing.block} asks to reuse cached features, but this generation has no feature cache`);
-    return runSharedTick(plan, [this.pickLane()], { schedule: this.schedule, exchange: this.exchange, framesPerBlock: this.framesPerBlock, featureStore: this.featureStore });
+    return runSharedTick(plan, [this.pickLane()], { schedule: this.schedule, exchange: this.exchange, framesPerBlock: this.framesPerBlock, featureStore: this.featureStore, memory: this.memory });
   }
 
   recache(plan: RecachePlan): Promise<TickTiming> {
-    return recacheOn(this.pickLane(), plan, this.schedule);
+    return recacheOn(this.pickLane(), plan, this.schedule, this.memory);
   }
 }
 
@@ -51,7 +53,7 @@ export const layered: ExecutorKind = {
   description: 'one lane per tick through the layered graphs (feature caching can skip layers)',
   needs: { minLanes: 1, layered: true, reusesFeatures: true },
   exact: true,
-  create: (context) => new LayeredExecutor(context.schedule, context.pickLane, context.exchange, context.framesPerBlock, context.featureStore ?? null),
+  create: (context) => new LayeredExecutor(context.schedule, context.pickLane, context.exchange, context.framesPerBlock, context.featureStore ?? null, context.memory ?? 0),
   cost: (plan, model) => {
     const reusing = plan.members.filter((m) => m.features === 'reuse').length;
     const computing = plan.members.length - reusing;

@@ -26,6 +26,8 @@ export class StaleExecutor implements TickExecutor {
     private readonly lanes: readonly Lane[],
     private readonly store: StaleStore,
     private readonly framesPerBlock: number,
+    /** The generation's memory set (`ExecutorContext.memory`); the store is that set's. */
+    private readonly memory = 0,
   ) {}
 
   async run(plan: TickPlan): Promise<TickTiming> {
@@ -41,6 +43,7 @@ export class StaleExecutor implements TickExecutor {
       shares.map((share, i) =>
         (lanes[plan.members.length === 1 ? lanes.length - 1 : i] as Lane).stale({
           kind: 'stale',
+          memory: this.memory,
           tick: plan.tick,
           members,
           contextSlot: newest.contextSlot,
@@ -57,7 +60,7 @@ export class StaleExecutor implements TickExecutor {
   }
 
   recache(plan: RecachePlan): Promise<TickTiming> {
-    return recacheOn(inService(this.lanes)[0] as Lane, plan, this.schedule);
+    return recacheOn(inService(this.lanes)[0] as Lane, plan, this.schedule, this.memory);
   }
 }
 
@@ -73,7 +76,7 @@ export const stale: ExecutorKind = {
   exact: false,
   create: (context) => {
     if (!context.staleStore) throw new Error('"stale" execution needs the runtime\'s stale store');
-    return new StaleExecutor(context.schedule, context.lanes, context.staleStore(), context.framesPerBlock);
+    return new StaleExecutor(context.schedule, context.lanes, context.staleStore(), context.framesPerBlock, context.memory ?? 0);
   },
   // `lanes` without its exchange; a one-block tick runs whole on one lane.
   cost: (plan, model) => (plan.members.length === 1 ? model.forwardMs : lanes.cost(plan, { ...model, exchangeMs: 0 })),

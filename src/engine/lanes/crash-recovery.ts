@@ -15,8 +15,18 @@ export const MAX_LANE_CRASHES = 3;
 /** What recovery needs of the runtime. */
 export interface CrashRecovery {
   readonly lanes: readonly Lane[];
-  /** The `lanes` tick exchange: aborted after a crash so that no lane waits for the dead one. */
-  readonly exchange: ExchangeSlab;
+  /**
+   * The generation's `lanes` tick exchange (its memory set's): aborted after a crash of a tick
+   * so that none of its lanes waits for the dead one. Absent for encodes and decodes: their
+   * recovery must not abort a tick that is running fine on the other lanes (that tick would
+   * fail with "another lane failed" instead of finishing).
+   */
+  readonly exchange?: ExchangeSlab;
+  /**
+   * The generation's memory set: recovery waits only for that set's tasks to settle, not for
+   * other sessions' (which recover on their own). Absent: every task of every lane.
+   */
+  readonly memory?: number;
   /** Told when a lane is retired (the generation goes on without it). */
   readonly onRetire?: (lane: Lane, error: LaneError) => void;
 }
@@ -41,8 +51,11 @@ export async function retryCrashes<T>(work: () => Promise<T>, recovery: CrashRec
     } catch (error) {
       if (!(error instanceof LaneError) || !error.crashed) throw error;
       // A `lanes` tick's other lanes may wait at a layer barrier for the dead one: release them.
-      abortExchange(recovery.exchange);
-      await Promise.all(recovery.lanes.map((lane) => lane.settled()));
+      // A crash hits the task of one session only (a lane runs one task at a time); another
+      // session whose task was queued behind it runs on the replacement worker. Each session
+      // aborts its own exchange and waits for its own tasks.
+      if (recovery.exchange) abortExchange(recovery.exchange);
+      await Promise.all(recovery.lanes.map((lane) => lane.settled(recovery.memory)));
       const lane = recovery.lanes.find((l) => l.id === error.lane);
       if (lane && !lane.retired && lane.crashes >= MAX_LANE_CRASHES) {
         lane.retire();

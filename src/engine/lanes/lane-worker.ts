@@ -21,9 +21,25 @@ import { runStaleShare } from './stale-tick.js';
 import { crashIfDue, taskStarted } from './faults.js';
 import { warmUp } from './warm-up.js';
 import { applyOnnxLogLevel, DEFAULT_ONNX_LOG_LEVEL, executionProviderProblem, explainProviderError, onnxLogSeverity } from './execution-provider.js';
-import type { LaneWorkerData } from './worker-data.js';
+import type { LaneWorkerData, LaneWorkerInit } from './worker-data.js';
 
-const data = workerData as LaneWorkerData;
+const data = workerData as LaneWorkerInit;
+/** Each memory set as its tasks see it (the lane's data and that set's slabs), made once. */
+const views = new Map<number, LaneWorkerData>();
+
+/** The slabs of `task`'s memory set (one concurrent session's), with the lane's own data. */
+function memoryOf(task: { readonly memory?: number }): LaneWorkerData {
+  const index = task.memory ?? 0;
+  let view = views.get(index);
+  if (view === undefined) {
+    const memory = data.memories[index];
+    if (!Number.isInteger(index) || memory === undefined) throw new RangeError(`lane ${data.laneId}: memory set ${index} is outside the runtime's ${data.memories.length}`);
+    const { memories: _, ...common } = data;
+    view = { ...common, ...memory };
+    views.set(index, view);
+  }
+  return view;
+}
 const m = data.manifest;
 const framesPerBlock = m.framesPerBlock;
 const latentFrameSize = m.latent.channels * m.latent.height * m.latent.width;
@@ -122,38 +138,50 @@ function output(outputs: ort.InferenceSession.OnnxValueMapType, name: string): F
 
 async function encode(task: EncodeTask, { textEncoder }: Sessions): Promise<LaneTiming> {
   const start = performance.now();
+  const d = memoryOf(task);
   const tokens = BigInt64Array.from(task.tokens, (t) => BigInt(t));
   const { outputs, runMs } = await timedRun(textEncoder, {
     tokens: new ort.Tensor('int64', tokens, [1, tokens.length]),
   });
-  slotView(data.contexts, task.contextSlot).set(output(outputs, 'context'));
+  slotView(d.contexts, task.contextSlot).set(output(outputs, 'context'));
   return { runMs, workerMs: performance.now() - start };
 }
 
-/** The last past gathered on this lane, by its key: a block's forwards at P0 share one. */
-let lastPast: { readonly key: string; readonly past: KvTensors } | null = null;
+/**
+ * The last past gathered on this lane, by its memory set and key: a block's forwards at P0
+ * share one. Concurrent sessions' ticks interleave on a lane, so each set keeps its own.
+ */
+const lastPast = new Map<number, { readonly key: string; readonly past: KvTensors }>();
 
-function pastFor(task: TickTask): KvTensors {
-  if (task.pastKey !== undefined && lastPast?.key === task.pastKey) return lastPast.past;
-  const past = gatherPast(data.kv, task.pastSlots);
-  lastPast = task.pastKey === undefined ? null : { key: task.pastKey, past };
+function pastFor(task: TickTask, d: LaneWorkerData): KvTensors {
+  const memory = task.memory ?? 0;
+  const last = lastPast.get(memory);
+  if (task.pastKey !== undefined && last?.key === task.pastKey) return last.past;
+  const past = gatherPast(d.kv, task.pastSlots);
+  if (task.pastKey === undefined) lastPast.delete(memory);
+  else lastPast.set(memory, { key: task.pastKey, past });
   return past;
 }
 
-/** The last joint mask built on this lane: it depends only on the past's length, the block count and the mode. */
-let lastMask: { readonly key: string; readonly mask: Float32Array } | null = null;
+/**
+ * The last joint mask built on this lane, per memory set (sessions interleave on a lane): it
+ * depends only on the past's length, the block count and the mode.
+ */
+const lastMask = new Map<number, { readonly key: string; readonly mask: Float32Array }>();
 
-function jointMask(pastTokens: number, blocks: number, mode: TickTask['attention']): Float32Array {
+function jointMask(memory: number, pastTokens: number, blocks: number, mode: TickTask['attention']): Float32Array {
   const key = `${pastTokens}:${blocks}:${mode}`;
-  if (lastMask?.key === key) return lastMask.mask;
+  const last = lastMask.get(memory);
+  if (last?.key === key) return last.mask;
   const inFlight = Array.from({ length: blocks * framesPerBlock }, (_, f) => ({ block: Math.floor(f / framesPerBlock) }));
   const mask = buildAttentionMask({ pastTokens, queryFrames: inFlight, keyFrames: inFlight, tokensPerFrame: m.tokensPerFrame, mode });
-  lastMask = { key, mask };
+  lastMask.set(memory, { key, mask });
   return mask;
 }
 
 async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming> {
   const start = performance.now();
+  const d = memoryOf(task);
   const members = task.members;
   const frames = members.length * framesPerBlock;
   const blockSize = framesPerBlock * latentFrameSize;
@@ -161,21 +189,21 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
   const timesteps = new Float32Array(frames);
   const positions = new Float32Array(frames);
   members.forEach((member, i) => {
-    const latent = slotView(data.latents, member.latentSlot);
+    const latent = slotView(d.latents, member.latentSlot);
     // A block's first step starts from pure noise drawn for (seed, block, step 0).
     if (member.stage === 0) gaussianNoise({ seed: member.seed, block: member.block, step: 0 }, latent);
     latents.set(latent, i * blockSize);
     timesteps.fill(member.timestep, i * framesPerBlock, (i + 1) * framesPerBlock);
     positions.set(member.positions, i * framesPerBlock);
   });
-  const past = pastFor(task);
+  const past = pastFor(task, d);
   const pastTokens = task.pastSlots.length * m.tokensPerFrame;
   const pastDims = [m.layers, 1, m.heads, pastTokens, m.headDim];
   const feeds: Record<string, ort.Tensor> = {
     latents: new ort.Tensor('float32', latents, [1, frames, m.latent.channels, m.latent.height, m.latent.width]),
     timesteps: new ort.Tensor('float32', timesteps, [1, frames]),
     frame_positions: new ort.Tensor('float32', positions, [1, frames]),
-    context: new ort.Tensor('float32', slotView(data.contexts, task.contextSlot).slice(), [1, m.text.maxTokens, m.text.contextDim]),
+    context: new ort.Tensor('float32', slotView(d.contexts, task.contextSlot).slice(), [1, m.text.maxTokens, m.text.contextDim]),
     past_key: new ort.Tensor('float32', past.key, pastDims),
     past_value: new ort.Tensor('float32', past.value, pastDims),
   };
@@ -183,7 +211,7 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
     const n = frames * m.tokensPerFrame;
     // Queries and keys are the same in-flight frames: the joint call's mask (all zeros, i.e.
     // no change to any float, for a single block).
-    const mask = jointMask(pastTokens, members.length, task.attention);
+    const mask = jointMask(task.memory ?? 0, pastTokens, members.length, task.attention);
     feeds.attention_mask = new ort.Tensor('float32', mask, [1, 1, n, pastTokens + n]);
   } else if (task.attention === 'causal' && members.length > 1) {
     throw new Error('causal attention inside the cascade window needs a model with an "attention_mask" input');
@@ -195,19 +223,19 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
     if (member.cache) {
       // Cache step: only the clean K/V matter; the flow of a block fed at σ = 0 is discarded.
       if (!task.cacheSlots) throw new Error(`block ${member.block}: cache step without KV slots`);
-      scatterPresent(data.kv, task.cacheSlots, output(outputs, 'present_key'), output(outputs, 'present_value'), {
+      scatterPresent(d.kv, task.cacheSlots, output(outputs, 'present_key'), output(outputs, 'present_value'), {
         firstFrame: i * framesPerBlock,
         frames,
       });
-      storeCleanLatents(data.latents, data.cleanLatents, member.latentSlot, task.cacheSlots);
+      storeCleanLatents(d.latents, d.cleanLatents, member.latentSlot, task.cacheSlots);
       return;
     }
-    const latent = slotView(data.latents, member.latentSlot);
+    const latent = slotView(d.latents, member.latentSlot);
     const noise = stepNeedsNoise(member.sigmaNext, m.sampler.update)
       ? gaussianNoise({ seed: member.seed, block: member.block, step: member.stage + 1 }, new Float32Array(latent.length))
       : null;
     // Staged: the actor thread commits it once the tick has succeeded on every lane.
-    samplerStep(latent, flow.subarray(i * blockSize, (i + 1) * blockSize), member.sigma, member.sigmaNext, noise, slotView(data.latentSteps, member.latentSlot), m.sampler.update);
+    samplerStep(latent, flow.subarray(i * blockSize, (i + 1) * blockSize), member.sigma, member.sigmaNext, noise, slotView(d.latentSteps, member.latentSlot), m.sampler.update);
     crashIfDue(data.faults, 'tick', 'after-step');
   });
   return { runMs, workerMs: performance.now() - start };
@@ -215,6 +243,7 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
 
 async function recache(task: RecacheTask, { denoiser }: Sessions): Promise<LaneTiming> {
   const start = performance.now();
+  const d = memoryOf(task);
   const frames = task.slots.length;
   if (frames === 0) return { runMs: 0, workerMs: performance.now() - start };
   const blocks = new Set(task.blocks).size;
@@ -226,10 +255,10 @@ async function recache(task: RecacheTask, { denoiser }: Sessions): Promise<LaneT
   const empty = new Float32Array(0);
   const pastDims = [m.layers, 1, m.heads, 0, m.headDim];
   const feeds: Record<string, ort.Tensor> = {
-    latents: new ort.Tensor('float32', gatherCleanLatents(data.cleanLatents, task.slots), [1, frames, m.latent.channels, m.latent.height, m.latent.width]),
+    latents: new ort.Tensor('float32', gatherCleanLatents(d.cleanLatents, task.slots), [1, frames, m.latent.channels, m.latent.height, m.latent.width]),
     timesteps: new ort.Tensor('float32', new Float32Array(frames).fill(task.timestep), [1, frames]),
     frame_positions: new ort.Tensor('float32', Float32Array.from(task.positions), [1, frames]),
-    context: new ort.Tensor('float32', slotView(data.contexts, task.contextSlot).slice(), [1, m.text.maxTokens, m.text.contextDim]),
+    context: new ort.Tensor('float32', slotView(d.contexts, task.contextSlot).slice(), [1, m.text.maxTokens, m.text.contextDim]),
     past_key: new ort.Tensor('float32', empty, pastDims),
     past_value: new ort.Tensor('float32', empty, pastDims),
   };
@@ -240,7 +269,7 @@ async function recache(task: RecacheTask, { denoiser }: Sessions): Promise<LaneT
     feeds.attention_mask = new ort.Tensor('float32', mask, [1, 1, n, n]);
   }
   const { outputs, runMs } = await timedRun(denoiser, feeds);
-  scatterPresent(data.kv, task.slots, output(outputs, 'present_key'), output(outputs, 'present_value'));
+  scatterPresent(d.kv, task.slots, output(outputs, 'present_key'), output(outputs, 'present_value'));
   // Rewritten in place, but from clean latents nothing here changes: a re-run writes the same.
   crashIfDue(data.faults, 'recache', 'after-step');
   return { runMs, workerMs: performance.now() - start };
@@ -248,7 +277,8 @@ async function recache(task: RecacheTask, { denoiser }: Sessions): Promise<LaneT
 
 async function decode(task: DecodeTask, { vaeDecoder }: Sessions): Promise<DecodeResult> {
   const start = performance.now();
-  const latent = slotView(data.latents, task.latentSlot);
+  const d = memoryOf(task);
+  const latent = slotView(d.latents, task.latentSlot);
   const { outputs, runMs } = await timedRun(vaeDecoder, {
     latents: new ort.Tensor('float32', latent.slice(), latentDims),
   });
@@ -298,9 +328,9 @@ export default async function runLaneTask(task: LaneTask): Promise<LaneTiming | 
     case 'tick':
       return tick(task, loaded);
     case 'share':
-      return runShare(task, await loadLayered(), slotView(data.contexts, task.contextSlot).slice(), data);
+      return runShare(task, await loadLayered(), slotView(memoryOf(task).contexts, task.contextSlot).slice(), memoryOf(task));
     case 'stale':
-      return runStaleShare(task, loaded.denoiser, data);
+      return runStaleShare(task, loaded.denoiser, memoryOf(task));
     case 'recache':
       return recache(task, loaded);
     case 'decode':

@@ -12,7 +12,7 @@ import { Piscina } from 'piscina';
 import type { LaneId, LaneOptions } from '../../core/domain.js';
 import type { DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, PingTask, RecacheTask, ShareResult, ShareTask, StaleTask, TickTask } from '../../protocol/lane-messages.js';
 import { LaneError } from '../../core/errors.js';
-import type { LaneWorkerData } from './worker-data.js';
+import type { LaneWorkerInit } from './worker-data.js';
 
 /** Under tsx or vitest this file is TypeScript, and so is its worker; built, both are JS. */
 const runningFromSource = import.meta.url.endsWith('.ts');
@@ -55,14 +55,15 @@ export class Lane {
   readonly id: LaneId;
   readonly options: LaneOptions;
   readonly #pool: Piscina;
-  readonly #inFlight = new Set<Promise<unknown>>();
+  /** Unfinished tasks, each with the memory set it uses. */
+  readonly #inFlight = new Map<Promise<unknown>, number>();
   #tasksRun = 0;
   #crashes = 0;
   #retired = false;
   #tail: Promise<void> = Promise.resolve();
   readonly #observers = new Set<(activity: LaneActivity) => void>();
 
-  constructor(id: LaneId, data: LaneWorkerData) {
+  constructor(id: LaneId, data: LaneWorkerInit) {
     this.id = id;
     this.options = data.lane;
     this.#pool = new Piscina({
@@ -87,9 +88,13 @@ export class Lane {
     return this.#tasksRun;
   }
 
-  /** Resolves once every task dispatched so far has settled (whatever its outcome). */
-  async settled(): Promise<void> {
-    await Promise.allSettled([...this.#inFlight]);
+  /**
+   * Resolves once every task dispatched so far has settled (whatever its outcome); with
+   * `memory`, every task of that memory set (one session's), so that a session ending or
+   * recovering does not wait for the other sessions' work.
+   */
+  async settled(memory?: number): Promise<void> {
+    await Promise.allSettled([...this.#inFlight].filter(([, m]) => memory === undefined || m === memory).map(([p]) => p));
   }
 
   encode(task: EncodeTask): Promise<TaskTiming> {
@@ -161,7 +166,7 @@ export class Lane {
       () => undefined,
       () => undefined,
     );
-    this.#inFlight.add(promise);
+    this.#inFlight.set(promise, task.memory ?? 0);
     const forget = () => {
       this.#inFlight.delete(promise);
       this.#tasksRun++;

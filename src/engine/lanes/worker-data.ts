@@ -6,8 +6,8 @@ import type { ExchangeSlab } from './exchange.js';
 import type { OnnxLogLevel } from './execution-provider.js';
 import type { LaneFaults } from './faults.js';
 
-/** Everything a lane worker needs, passed once as `workerData`. */
-export interface LaneWorkerData {
+/** What a lane worker knows besides shared memory. */
+export interface LaneCommon {
   readonly laneId: number;
   readonly lane: LaneOptions;
   readonly manifest: ModelManifest;
@@ -18,6 +18,16 @@ export interface LaneWorkerData {
     readonly vaeDecoder: string;
     readonly layered: { readonly embed: string; readonly layers: readonly string[]; readonly keyValues: readonly string[]; readonly head: string };
   };
+  /** False when lanes share cores: spinning intra-op threads would steal them from each other. */
+  readonly allowSpinning: boolean;
+  /** How loud ONNX Runtime's own log is (default `error`). */
+  readonly onnxLogLevel?: OnnxLogLevel;
+  /** Crash-recovery tests only: where this lane's worker kills itself (`faults.ts`). */
+  readonly faults?: LaneFaults;
+}
+
+/** One memory set's slabs, as a lane worker maps them (`SharedMemory`). */
+export interface LaneMemory {
   /** Per-layer K/V exchange between the lanes of a tick (`lanes` execution). */
   readonly exchange: ExchangeSlab;
   readonly kv: KvSlabs;
@@ -27,10 +37,16 @@ export interface LaneWorkerData {
   /** One slot per KV slot: the clean latent of the frame whose K/V that slot holds (for re-cache). */
   readonly cleanLatents: SlotSlab;
   readonly contexts: SlotSlab;
-  /** False when lanes share cores: spinning intra-op threads would steal them from each other. */
-  readonly allowSpinning: boolean;
-  /** How loud ONNX Runtime's own log is (default `error`). */
-  readonly onnxLogLevel?: OnnxLogLevel;
-  /** Crash-recovery tests only: where this lane's worker kills itself (`faults.ts`). */
-  readonly faults?: LaneFaults;
+}
+
+/** What one task sees: the lane's own data and the slabs of the task's memory set. */
+export type LaneWorkerData = LaneCommon & LaneMemory;
+
+/**
+ * Everything a lane worker needs, passed once as `workerData`: one memory set per session the
+ * runtime may run at once (`maxSessions`); each task names its set (`memory`), and the worker
+ * hands the task's code a {@link LaneWorkerData} of that set.
+ */
+export interface LaneWorkerInit extends LaneCommon {
+  readonly memories: readonly LaneMemory[];
 }

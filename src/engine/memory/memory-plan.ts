@@ -105,6 +105,25 @@ export function planMemory(m: Sizes, options: MemoryPlanOptions = {}): MemoryPla
   return { kvCapacitySlots, slabs, totalBytes: slabs.reduce((sum, s) => sum + s.bytes, 0) };
 }
 
+/** The share of the machine's memory that the default `maxSessions` lets the memory sets take. */
+export const SESSION_MEMORY_SHARE = 0.25;
+
+/**
+ * The default `maxSessions`: two generations per lane (one can prepare its next tick, encode
+ * or decode while the other's forward runs), lowered so that that many memory sets of `plan`
+ * (`plan.totalBytes` each: every session has its own K/V, latents, contexts and exchange) fit in
+ * `memoryBytes` × {@link SESSION_MEMORY_SHARE}; never below 1.
+ *
+ * @example
+ * ```ts
+ * defaultMaxSessions(2, planMemory(manifest), os.totalmem()); // 4 for a small model
+ * ```
+ */
+export function defaultMaxSessions(lanes: number, plan: Pick<MemoryPlan, 'totalBytes'>, memoryBytes: number): number {
+  const fit = Math.floor((memoryBytes * SESSION_MEMORY_SHARE) / Math.max(1, plan.totalBytes));
+  return Math.max(1, Math.min(2 * lanes, fit));
+}
+
 /**
  * Allocates the slabs of a plan.
  *
