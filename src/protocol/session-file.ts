@@ -230,6 +230,11 @@ const SessionSchema = Schema.Struct({
  * shipped as `schemas/session.schema.json` (`npm run schema` writes it). It checks each field's
  * type and range; the checks between fields (the timeline's order, one of `atBlock` or
  * `atSecond`) and the settings' allowed values are the decoder's and the options resolver's.
+ *
+ * @example
+ * ```ts
+ * writeFileSync('schemas/session.schema.json', `${JSON.stringify(sessionJsonSchema(), null, 2)}\n`);
+ * ```
  */
 export function sessionJsonSchema(): JSONSchema.JsonSchema7Root {
   return JSONSchema.make(SessionSchema);
