@@ -103,3 +103,26 @@ export function parseSwitchBody(text: string): string {
   }
   return trimmed;
 }
+
+/**
+ * Checks the body of `POST /sessions`: empty, `{}`, or `{"prompt": "…"}` as for a switch.
+ * Returns the starting prompt, or undefined for the service's `--prompt`.
+ *
+ * @throws {HttpError} 400 naming the field at fault.
+ *
+ * @example
+ * ```ts
+ * parseOpenBody('{}'); // undefined
+ * parseOpenBody('{"prompt": "blue square moving up"}'); // 'blue square moving up'
+ * ```
+ */
+export function parseOpenBody(text: string): string | undefined {
+  if (text.trim() === '') return undefined;
+  try {
+    const body: unknown = JSON.parse(text);
+    if (typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).length === 0) return undefined;
+  } catch {
+    // parseSwitchBody names the fault
+  }
+  return parseSwitchBody(text);
+}
