@@ -233,8 +233,12 @@ export class Channel {
       // pacing): its cleanup frees the memory set and waits for the session's lane tasks.
       if (!finished) await frames.return?.(undefined).catch(() => {});
     }
-    if (!started) refused(this.#stopReason === null ? error : new Error(`the session was stopped (${this.#stopReason})`));
     this.#ended = true;
+    if (!started) {
+      // Refused or failed before it ran: the opener is told (`open` rejects); it never had viewers or events.
+      refused(this.#stopReason === null ? error : new Error(`the session was stopped (${this.#stopReason})`));
+      return;
+    }
     // The video is over for everyone watching it; the page offers to open a new one.
     for (const viewer of this.#viewers) viewer.end();
     this.#viewers.clear();

@@ -84,7 +84,7 @@ const SCRIPT = `
       $('blocks').prepend(li);
       while ($('blocks').children.length > RECENT) $('blocks').lastElementChild.remove();
     }
-  });
+  };
   const onSwitch = (e) => {
     const s = JSON.parse(e.data);
     if (s.session !== session) return;
