@@ -67,7 +67,7 @@ function brief(value: unknown): string {
 }
 
 /**
- * Checks the body of `POST /prompt`: a JSON object with exactly one field, `prompt`, a
+ * Checks the body of `POST /sessions/:id/prompt`: a JSON object with exactly one field, `prompt`, a
  * non-empty string of at most {@link MAX_PROMPT_CHARS} characters. Returns the prompt trimmed.
  *
  * @throws {HttpError} 400 naming the field at fault (`""` for the body as a whole).

@@ -49,7 +49,7 @@ export interface RouteContext {
 /**
  * The guard in front of every route: the inspector's Host and Origin policy (`checkOrigin`), so
  * that a web page elsewhere cannot reach the service through a rebound DNS name, call it from its
- * scripts, or start a session by embedding `/stream` in an `<img>`.
+ * scripts, or open or watch a session by embedding its stream in an `<img>`.
  *
  * @throws {HttpError} 403 `FORBIDDEN_HOST` or `FORBIDDEN_ORIGIN`.
  */
