@@ -2,7 +2,9 @@
  * End to end: the embed service (examples/embed-service) in headless Chromium. The page must
  * show live frames, and a prompt switch made through its form must take effect: every block
  * from the reported `fromBlock` on is generated under the new prompt, and the pixels the
- * browser shows turn from the red ball to the blue square.
+ * browser shows turn from the red ball to the blue square. Each page has its own session: two
+ * pages opened under different prompts show different sprites at once, and a third page beyond
+ * the cap (`maxViewers: 2`) is refused with a 503 and `Retry-After`.
  *
  * Needs a Chromium binary: Debian's `/usr/bin/chromium` (`.ci/run` installs it) or
  * `CHROMIUM_PATH`. No sleeps: every wait is for a condition, with a timeout.
@@ -13,7 +15,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceOptionError } from '../examples/embed-service/errors.js';
 import { parseCommandLine, resolveOptions } from '../examples/embed-service/options.js';
-import { startService, type ChannelStatus, type Service } from '../examples/embed-service/server.js';
+import { startService, type Service, type ServiceStatus } from '../examples/embed-service/server.js';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const RED = 'red ball moving left';
@@ -83,8 +85,26 @@ const shownColour = (): { colour: string; hash: number } => {
   return { colour: fg < 4 ? 'blank' : red * 2 > fg ? 'red' : blue * 2 > fg ? 'blue' : 'other', hash };
 };
 
-async function status(service: Service): Promise<ChannelStatus> {
-  return (await fetch(new URL('status', service.url))).json() as Promise<ChannelStatus>;
+async function status(service: Service): Promise<ServiceStatus> {
+  return (await fetch(new URL('status', service.url))).json() as Promise<ServiceStatus>;
+}
+
+/** Opens a session as a page does (`POST /sessions`); returns the response. */
+function openSession(service: Service, body: unknown = {}): Promise<Response> {
+  return fetch(new URL('sessions', service.url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+/** Collects the page errors, console errors and requests outside the service of `page`. */
+function watch(page: Page, service: Service): string[] {
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+  });
+  page.on('request', (request) => {
+    if (!request.url().startsWith(service.url)) problems.push(`external request: ${request.url()}`);
+  });
+  return problems;
 }
 
 /** The shown sprite's colour at `n` successive new frames (each sampled once the counter moved on). */
@@ -111,7 +131,7 @@ describe('embed service in headless Chromium', () => {
     if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's (apt-get install chromium) or set CHROMIUM_PATH`);
     // fps 30 keeps the test short; seed 1 is a video whose colours follow both prompts.
     [service, browser] = await Promise.all([
-      startService({ fps: 30, seed: 1, prompt: RED }),
+      startService({ fps: 30, seed: 1, prompt: RED, maxViewers: 2 }),
       chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] }),
     ]);
   });
@@ -123,14 +143,7 @@ describe('embed service in headless Chromium', () => {
 
   it('the page shows live frames; a switch from its form applies from the block it reports; leaving stops the session', async () => {
     const page = await browser.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-    });
-    page.on('request', (request) => {
-      if (!request.url().startsWith(service.url)) problems.push(`external request: ${request.url()}`);
-    });
+    const problems = watch(page, service);
     try {
       await page.goto(service.url);
 
@@ -167,18 +180,61 @@ describe('embed service in headless Chromium', () => {
       expect(await page.textContent('#prompt-current')).toBe(BLUE);
 
       const live = await status(service);
-      expect(live).toMatchObject({ state: 'running', viewers: 1, prompt: BLUE });
+      expect(live).toMatchObject({ maxViewers: 2, sessions: [{ state: 'running', viewers: 1, prompt: BLUE }] });
       expect(problems).toEqual([]);
     } finally {
-      // Closing the tab drops the stream: the session stops and its lanes come free ('idle').
+      // Closing the tab drops the stream: the session stops, its memory set comes free and it leaves the list.
       await page.close();
     }
-    await expect.poll(() => status(service), WAIT).toMatchObject({ state: 'idle', viewers: 0 });
+    await expect.poll(() => status(service), WAIT).toEqual({ maxViewers: 2, sessions: [] });
   });
 
-  it('a bad switch body gets a 400 naming the field; a switch with no session running gets a 409', async () => {
-    const post = async (body: string, type = 'application/json') => {
-      const res = await fetch(new URL('prompt', service.url), { method: 'POST', headers: { 'Content-Type': type }, body });
+  it('each page has its own session: two pages under different prompts show their own sprites; a third is refused with 503 and Retry-After', async () => {
+    const red = await browser.newPage();
+    const blue = await browser.newPage();
+    const problems = [...watch(red, service), ...watch(blue, service)];
+    try {
+      await Promise.all([red.goto(`${service.url}?prompt=${encodeURIComponent(RED)}`), blue.goto(`${service.url}?prompt=${encodeURIComponent(BLUE)}`)]);
+      await Promise.all([waitForNumber(red, 'frames', 4), waitForNumber(blue, 'frames', 4)]);
+      // Both run at once: the frames each page shows follow its own prompt.
+      const [a, b] = await Promise.all([sampleColours(red, 6), sampleColours(blue, 6)]);
+      expect(a.colours, 'the red page shows a red ball').toSatisfy((c: string[]) => majority(c, 'red'));
+      expect(b.colours, 'the blue page shows a blue sprite').toSatisfy((c: string[]) => majority(c, 'blue'));
+      expect(await red.textContent('#prompt-current')).toBe(RED);
+      expect(await blue.textContent('#prompt-current')).toBe(BLUE);
+      const both = await status(service);
+      expect(both.sessions.map((s) => [s.prompt, s.state, s.viewers]).sort()).toEqual([
+        [BLUE, 'running', 1],
+        [RED, 'running', 1],
+      ]);
+
+      // A third viewer: every memory set is taken, the runtime refuses it, the service says when to retry.
+      const refused = await openSession(service);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+      expect(await refused.json()).toMatchObject({ error: { code: 'RUNTIME_BUSY', maxViewers: 2 } });
+      // A third page says so.
+      const third = await browser.newPage();
+      try {
+        await third.goto(service.url);
+        await third.waitForSelector('#state:text-matches("^busy: .* reload in [1-9][0-9]* s$")', WAIT);
+      } finally {
+        await third.close();
+      }
+      expect((await status(service)).sessions).toHaveLength(2);
+      expect(problems).toEqual([]);
+    } finally {
+      await Promise.all([red.close(), blue.close()]);
+    }
+    await expect.poll(() => status(service), WAIT).toEqual({ maxViewers: 2, sessions: [] });
+  });
+
+  it('a bad switch body gets a 400 naming the field; a switch to a session that ended (or never was) gets a 404', async () => {
+    const opened = await openSession(service, { prompt: RED });
+    expect(opened.status).toBe(201);
+    const { id } = (await opened.json()) as { id: string };
+    const post = async (body: string, type = 'application/json', target = id) => {
+      const res = await fetch(new URL(`sessions/${target}/prompt`, service.url), { method: 'POST', headers: { 'Content-Type': type }, body });
       return { status: res.status, body: (await res.json()) as { error: { code: string; field?: string; message: string } } };
     };
     expect(await post('{"promt": "blue"}')).toMatchObject({ status: 400, body: { error: { code: 'INVALID_FIELD', field: 'promt' } } });
@@ -189,7 +245,13 @@ describe('embed service in headless Chromium', () => {
     expect(await post('["blue"]')).toMatchObject({ status: 400, body: { error: { code: 'INVALID_BODY', field: '' } } });
     expect(await post('prompt=blue', 'application/x-www-form-urlencoded')).toMatchObject({ status: 415 });
     expect(await post(JSON.stringify({ prompt: 'x'.repeat(5000) }))).toMatchObject({ status: 413 });
-    expect(await post(`{"prompt": "${BLUE}"}`)).toMatchObject({ status: 409, body: { error: { code: 'NO_SESSION' } } });
+    expect(await post(`{"prompt": "${BLUE}"}`, 'application/json', 'nope')).toMatchObject({ status: 404, body: { error: { code: 'NO_SESSION' } } });
+    // DELETE stops it (a page stops its session by closing its stream); then it is gone.
+    const stopped = await fetch(new URL(`sessions/${id}`, service.url), { method: 'DELETE' });
+    expect(stopped.status).toBe(200);
+    expect(await stopped.json()).toMatchObject({ state: 'ended', prompt: RED });
+    expect(await post(`{"prompt": "${BLUE}"}`)).toMatchObject({ status: 404, body: { error: { code: 'NO_SESSION' } } });
+    expect((await status(service)).sessions).toEqual([]);
   });
 
   it('answers only by its own name and its own origin: no DNS rebinding, no cross-site <img> starting a session', async () => {
@@ -204,21 +266,22 @@ describe('embed service in headless Chromium', () => {
         req.on('error', reject);
         req.end(body);
       });
-    const before = (await status(service)).session;
     const json = { 'Content-Type': 'application/json' };
     expect(await ask('GET', '/status', { Host: `attacker.example:${port}` })).toEqual({ status: 403, code: 'FORBIDDEN_HOST' });
-    expect(await ask('POST', '/prompt', { ...json, Host: `attacker.example:${port}` }, `{"prompt": "${BLUE}"}`)).toEqual({ status: 403, code: 'FORBIDDEN_HOST' });
-    expect(await ask('POST', '/prompt', { ...json, Origin: 'http://attacker.example' }, `{"prompt": "${BLUE}"}`)).toEqual({ status: 403, code: 'FORBIDDEN_ORIGIN' });
-    // What a browser sends for <img src="http://127.0.0.1:PORT/stream"> on another site's page.
-    expect(await ask('GET', '/stream', { 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Dest': 'image' })).toEqual({ status: 403, code: 'FORBIDDEN_ORIGIN' });
-    expect(await status(service)).toMatchObject({ session: before, viewers: 0 });
+    expect(await ask('POST', '/sessions', { ...json, Host: `attacker.example:${port}` }, `{"prompt": "${BLUE}"}`)).toEqual({ status: 403, code: 'FORBIDDEN_HOST' });
+    expect(await ask('POST', '/sessions', { ...json, Origin: 'http://attacker.example' }, `{"prompt": "${BLUE}"}`)).toEqual({ status: 403, code: 'FORBIDDEN_ORIGIN' });
+    expect(await ask('POST', '/sessions/any/prompt', { ...json, Origin: 'http://attacker.example' }, `{"prompt": "${BLUE}"}`)).toEqual({ status: 403, code: 'FORBIDDEN_ORIGIN' });
+    // What a browser sends for <img src="http://127.0.0.1:PORT/sessions/…/stream"> on another site's page.
+    expect(await ask('GET', '/sessions/any/stream', { 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Dest': 'image' })).toEqual({ status: 403, code: 'FORBIDDEN_ORIGIN' });
+    expect(await status(service)).toEqual({ maxViewers: 2, sessions: [] });
     // Its own name and origin pass.
     expect((await ask('GET', '/status', { Host: `localhost:${port}`, Origin: `http://localhost:${port}`, 'Sec-Fetch-Site': 'same-origin' })).status).toBe(200);
   });
 
   it('close() ends the open streams, then the service is gone', async () => {
     const controller = new AbortController();
-    const stream = await fetch(new URL('stream', service.url), { signal: controller.signal });
+    const { id } = (await (await openSession(service)).json()) as { id: string };
+    const stream = await fetch(new URL(`sessions/${id}/stream`, service.url), { signal: controller.signal });
     expect(stream.headers.get('content-type')).toBe('multipart/x-mixed-replace; boundary=frame');
     const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
     expect((await reader.read()).done).toBe(false);
@@ -231,7 +294,9 @@ describe('embed service in headless Chromium', () => {
 
 describe('embed service options', () => {
   it('flags and EMBED_* variables are read; a bad option is named before any model loads', async () => {
-    expect(parseCommandLine(['--port', '8080', '--max-buffered-blocks', '3'], { EMBED_FPS: '24', EMBED_PORT: '1' })).toEqual({ port: 8080, maxBufferedBlocks: 3, fps: 24 });
+    expect(parseCommandLine(['--port', '8080', '--max-buffered-blocks', '3'], { EMBED_FPS: '24', EMBED_PORT: '1', EMBED_MAX_VIEWERS: '3' })).toEqual({ port: 8080, maxBufferedBlocks: 3, fps: 24, maxViewers: 3 });
+    expect(resolveOptions({}).maxViewers).toBeUndefined(); // the runtime's default maxSessions
+    expect(() => resolveOptions({ maxViewers: 0 })).toThrow('option "maxViewers": expected an integer in [1, 1024], got 0');
     expect(() => parseCommandLine(['--prot', '1'], {})).toThrow(ServiceOptionError);
     expect(() => parseCommandLine(['--fps', 'fast'], {})).toThrow('option "fps": expected a number, got "fast"');
     expect(resolveOptions({ fps: 30 })).toMatchObject({ port: 0, fps: 30, seed: 1, blocks: 1_000_000 });

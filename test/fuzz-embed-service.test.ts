@@ -1,7 +1,8 @@
 /**
- * Fuzzing the embed service's HTTP inputs (examples/embed-service): the body of `POST /prompt`
- * through `parseSwitchBody`, and whole requests (method, target, Host, Origin, Content-Type,
- * body) sent raw to `route` on an ephemeral port. A bad input is a 4xx with a JSON error that
+ * Fuzzing the embed service's HTTP inputs (examples/embed-service): the body of
+ * `POST /sessions/:id/prompt` through `parseSwitchBody` (and of `POST /sessions` through
+ * `parseOpenBody`), and whole requests (method, target, Host, Origin, Content-Type,
+ * body) sent raw to `route`, with a stand-in for the sessions, on an ephemeral port. A bad input is a 4xx with a JSON error that
  * names its code (and, for a body, the field); never a 500, never a hang. See docs/fuzzing.md.
  */
 import { once } from 'node:events';
@@ -9,9 +10,10 @@ import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ChannelError, type Channel, type ChannelStatus } from '../examples/embed-service/channel.js';
+import { RuntimeBusyError } from 'block-cascade';
+import { ChannelError, type Channel, type Channels, type ChannelStatus } from '../examples/embed-service/channel.js';
 import { HttpError } from '../examples/embed-service/errors.js';
-import { MAX_BODY_BYTES, MAX_PROMPT_CHARS, parseSwitchBody } from '../examples/embed-service/http.js';
+import { MAX_BODY_BYTES, MAX_PROMPT_CHARS, parseOpenBody, parseSwitchBody } from '../examples/embed-service/http.js';
 import { route, type RouteContext } from '../examples/embed-service/routes.js';
 import { hostileJson, outcome, params } from './support/fuzz.js';
 
@@ -49,6 +51,20 @@ describe('fuzz: embed service request bodies', () => {
     fc.assert(fc.property(bodyText, parsesOrRefuses), params(3000));
   });
 
+  it('parseOpenBody takes an empty body or {} as "the default prompt", anything else as a switch body', () => {
+    expect(parseOpenBody('')).toBeUndefined();
+    expect(parseOpenBody(' {} ')).toBeUndefined();
+    expect(parseOpenBody('{"prompt": " blue "}')).toBe('blue');
+    fc.assert(
+      fc.property(bodyText, (text) => {
+        const result = outcome(() => parseOpenBody(text), [HttpError], /./);
+        if (!result.ok) expect((result.error as HttpError).status).toBe(400);
+        else if (result.value !== undefined) parsesOrRefuses(text);
+      }),
+      params(1000),
+    );
+  });
+
   it('refuses a prompt nested far deeper than any body with a 400 naming the field (regression: a RangeError)', () => {
     const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
     for (const text of [deep, `{"prompt":${deep}}`, `{"x":${deep}}`]) parsesOrRefuses(text);
@@ -60,11 +76,18 @@ describe('fuzz: embed service requests', () => {
   let server: Server;
   let port = 0;
   let switches = 0;
+  let opens = 0;
+  let busyNext = false;
   /** Every request's handling, in arrival order. */
   const handled: Promise<void>[] = [];
   const status: ChannelStatus = { state: 'running', session: 1, viewers: 0, prompt: 'red ball moving left', block: 3, frames: 9, dropped: 0 };
-  // What the routes use of a channel; a third of the switches are refused as a busy channel refuses them.
+  // What the routes use of a session (`s1`, the one listed); a third of the switches are refused
+  // as a busy session refuses them.
   const channel = {
+    id: 's1',
+    number: 1,
+    done: Promise.resolve(),
+    stop: () => {},
     status: () => status,
     addViewer: (viewer: { end: () => void }) => {
       setImmediate(() => viewer.end());
@@ -76,10 +99,23 @@ describe('fuzz: embed service requests', () => {
       return { fromBlock: 4 };
     },
   } as unknown as Channel;
+  // What the routes use of the sessions: every other open is refused as a full runtime refuses it.
+  const channels = {
+    maxViewers: 2,
+    get: (id: string) => (id === 's1' ? channel : undefined),
+    status: () => ({ maxViewers: 2, sessions: [status] }),
+    open: async () => {
+      if (busyNext || ++opens % 2 === 0) {
+        busyNext = false;
+        throw new RuntimeBusyError(2, 0, 1500);
+      }
+      return channel;
+    },
+  } as unknown as Channels;
 
   beforeAll(async () => {
     const open = new Set<import('node:http').ServerResponse>();
-    const ctx: RouteContext = { channel, text: { vocabulary: ['<pad>', '<unk>', 'red', 'ball'], maxTokens: 8 }, startPrompt: 'red ball', open, closing: () => false, hosts: () => [`127.0.0.1:${port}`, `localhost:${port}`] };
+    const ctx: RouteContext = { channels, text: { vocabulary: ['<pad>', '<unk>', 'red', 'ball'], maxTokens: 8 }, startPrompt: 'red ball', open, closing: () => false, hosts: () => [`127.0.0.1:${port}`, `localhost:${port}`] };
     server = createServer((req, res) => {
       handled.push(route(req, res, ctx));
     });
@@ -136,8 +172,8 @@ describe('fuzz: embed service requests', () => {
   const request = fc.record({
     method: mostly(fc.constantFrom('GET', 'POST'), fc.oneof(fc.constantFrom('PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH'), token.filter((t) => /^[A-Z]+$/.test(t)))),
     target: mostly(
-      fc.constantFrom('/prompt', '/prompt', '/status', '/', '/favicon.ico', '/stream', '/events', '/prompt?x=1', 'http://localhost/prompt'),
-      fc.oneof(fc.constantFrom('/nope', '//', '///', '//:99999', '//[', '*', '/%00', '/%ZZ', '/..%2F'), token.map((t) => `/${t}`), token),
+      fc.constantFrom('/sessions/s1/prompt', '/sessions/s1/prompt', '/sessions', '/sessions', '/status', '/', '/?prompt=blue', '/favicon.ico', '/sessions/s1', '/sessions/s1/stream', '/sessions/s1/events', '/sessions/s1/prompt?x=1', 'http://localhost/sessions/s1/prompt', '/sessions/nope/prompt'),
+      fc.oneof(fc.constantFrom('/nope', '/prompt', '/stream', '/sessions/', '/sessions/s1/', '/sessions/s1/nope', '/sessions/%2F/prompt', '//', '///', '//:99999', '//[', '*', '/%00', '/%ZZ', '/..%2F'), token.map((t) => `/sessions/${t}`), token.map((t) => `/${t}`), token),
     ),
     host: mostly(fc.constantFrom('own', 'localhost-own'), fc.oneof(fc.constantFrom('evil.example', '', 'none'), token)),
     origin: mostly(fc.constantFrom(undefined, 'own'), fc.oneof(fc.constantFrom('http://evil.example', 'null'), token)),
@@ -150,7 +186,7 @@ describe('fuzz: embed service requests', () => {
   it('refuses a prompt with words the model does not know, naming them and listing the vocabulary (the library tokenizer), and one over the token limit', async () => {
     const post = (prompt: string) => {
       const body = Buffer.from(JSON.stringify({ prompt }), 'utf8');
-      return send(Buffer.concat([Buffer.from(`POST /prompt HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`, 'latin1'), body]));
+      return send(Buffer.concat([Buffer.from(`POST /sessions/s1/prompt HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`, 'latin1'), body]));
     };
     const before = switches;
     const unknown = await post('Red squirrel, ball and Squirrel');
@@ -164,13 +200,27 @@ describe('fuzz: embed service requests', () => {
     expect(switches).toBe(before);
   });
 
+  it('a session beyond the cap is a 503 RUNTIME_BUSY with Retry-After in whole seconds from the runtime\'s retryAfterMs', async () => {
+    busyNext = true;
+    const body = Buffer.from('{"prompt": "red ball"}');
+    const raw = Buffer.concat([Buffer.from(`POST /sessions HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`, 'latin1'), body]);
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.setEncoding('latin1').on('data', (d: string) => (text += d));
+    socket.end(raw);
+    await once(socket, 'close');
+    expect(text).toMatch(/^HTTP\/1\.1 503 /);
+    expect(text).toMatch(/\r\nRetry-After: 2\r\n/i);
+    expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code: 'RUNTIME_BUSY', retryAfterMs: 1500, maxViewers: 2 } });
+  });
+
   it('a client that aborts its POST body is let go quietly: no stack trace, the next request is answered', async () => {
     const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
     try {
       const arrived = once(server, 'request');
       const socket = connect(port, '127.0.0.1');
       socket.on('error', () => {});
-      socket.write(`POST /prompt HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"prompt":`);
+      socket.write(`POST /sessions/s1/prompt HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"prompt":`);
       await arrived;
       socket.destroy();
       await handled.at(-1);

@@ -67,7 +67,7 @@ function brief(value: unknown): string {
 }
 
 /**
- * Checks the body of `POST /prompt`: a JSON object with exactly one field, `prompt`, a
+ * Checks the body of `POST /sessions/:id/prompt`: a JSON object with exactly one field, `prompt`, a
  * non-empty string of at most {@link MAX_PROMPT_CHARS} characters. Returns the prompt trimmed.
  *
  * @throws {HttpError} 400 naming the field at fault (`""` for the body as a whole).
@@ -102,4 +102,27 @@ export function parseSwitchBody(text: string): string {
     throw new HttpError(400, 'INVALID_FIELD', `field "prompt": expected at most ${MAX_PROMPT_CHARS} characters, got ${trimmed.length}`, 'prompt');
   }
   return trimmed;
+}
+
+/**
+ * Checks the body of `POST /sessions`: empty, `{}`, or `{"prompt": "…"}` as for a switch.
+ * Returns the starting prompt, or undefined for the service's `--prompt`.
+ *
+ * @throws {HttpError} 400 naming the field at fault.
+ *
+ * @example
+ * ```ts
+ * parseOpenBody('{}'); // undefined
+ * parseOpenBody('{"prompt": "blue square moving up"}'); // 'blue square moving up'
+ * ```
+ */
+export function parseOpenBody(text: string): string | undefined {
+  if (text.trim() === '') return undefined;
+  try {
+    const body: unknown = JSON.parse(text);
+    if (typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).length === 0) return undefined;
+  } catch {
+    // parseSwitchBody names the fault
+  }
+  return parseSwitchBody(text);
 }

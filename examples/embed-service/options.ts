@@ -32,10 +32,16 @@ export interface ServiceOptions {
    * after at most this many blocks already made under the old prompt.
    */
   readonly maxBufferedBlocks?: number;
+  /**
+   * Viewers (sessions, one per page) that may watch at once: the runtime's `maxSessions`, with no
+   * queue, so one more is refused (503 with `Retry-After`). Default: the runtime's default
+   * `maxSessions` (2 × lanes, fewer when memory is short).
+   */
+  readonly maxViewers?: number;
 }
 
 /** {@link ServiceOptions} with every default filled in. */
-export type ResolvedOptions = Required<Omit<ServiceOptions, 'model'>> & Pick<ServiceOptions, 'model'>;
+export type ResolvedOptions = Required<Omit<ServiceOptions, 'model' | 'maxViewers'>> & Pick<ServiceOptions, 'model' | 'maxViewers'>;
 
 /** The defaults, as the README documents them. */
 export const DEFAULTS: ResolvedOptions = {
@@ -74,6 +80,7 @@ export function resolveOptions(options: ServiceOptions = {}): ResolvedOptions {
   integer('seed', o.seed, 0);
   integer('blocks', o.blocks, 1);
   integer('maxBufferedBlocks', o.maxBufferedBlocks, 1, 64);
+  if (o.maxViewers !== undefined) integer('maxViewers', o.maxViewers, 1, 1024);
   if (typeof o.fps !== 'number' || !(o.fps >= 0 && o.fps <= 120)) throw new ServiceOptionError('fps', 'a number in [0, 120]', o.fps);
   if (typeof o.host !== 'string' || o.host === '') throw new ServiceOptionError('host', 'a host name or address', o.host);
   if (typeof o.prompt !== 'string' || o.prompt.trim() === '') throw new ServiceOptionError('prompt', 'a non-empty string', o.prompt);
@@ -81,7 +88,7 @@ export function resolveOptions(options: ServiceOptions = {}): ResolvedOptions {
   return o;
 }
 
-const NUMERIC = ['port', 'lanes', 'seed', 'blocks', 'fps', 'max-buffered-blocks'] as const;
+const NUMERIC = ['port', 'lanes', 'seed', 'blocks', 'fps', 'max-buffered-blocks', 'max-viewers'] as const;
 const TEXT = ['host', 'model', 'prompt'] as const;
 
 /** `max-buffered-blocks` → `maxBufferedBlocks`; `--port` → `EMBED_PORT`. */

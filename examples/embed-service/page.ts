@@ -1,6 +1,9 @@
 /**
- * The viewer page: the live stream in an `<img>`, a prompt form, and what the events stream
- * says (frame counter, the block on screen and its prompt, recent blocks). Everything is
+ * The viewer page: it opens its own session (`POST /sessions`, under the `?prompt=` of its URL
+ * when given), then shows that session's stream in an `<img>`, a prompt form that switches only
+ * this session, and what its events stream says (frame counter, the block on screen and its
+ * prompt, recent blocks). When every session is taken it says so, with the server's
+ * `Retry-After`. Everything is
  * inline — no CDN, no network beyond this service — and the page's CSP allows nothing else.
  * Element ids are stable: scripts and tests read them.
  */
@@ -29,27 +32,43 @@ const SCRIPT = `
   const $ = (id) => document.getElementById(id);
   const RECENT = ${RECENT_BLOCKS};
   let session = null;
+  let id = null;
+  let events = null;
   let frames = 0;
   let lastBlock = -1;
-  const events = new EventSource('/events');
-  // The stream starts once the events stream is open, so no frame goes unannounced.
-  events.addEventListener('open', () => {
-    $('state').textContent = 'live';
-    if (!$('video').getAttribute('src')) $('video').src = '/stream';
-  });
-  events.addEventListener('error', () => { $('state').textContent = 'disconnected, retrying'; });
-  events.addEventListener('hello', (e) => {
-    const s = JSON.parse(e.data);
-    if (s.state !== 'running') return;
-    session = s.session;
-    $('session').textContent = String(s.session);
-  });
-  events.addEventListener('start', (e) => {
-    const s = JSON.parse(e.data);
-    session = s.session;
-    $('session').textContent = String(s.session);
-  });
-  events.addEventListener('frame', (e) => {
+  async function openSession() {
+    const wanted = new URLSearchParams(location.search).get('prompt');
+    const res = await fetch('/sessions', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(wanted ? { prompt: wanted } : {}),
+    });
+    const body = await res.json();
+    if (!res.ok) {
+      const retry = res.headers.get('Retry-After');
+      $('state').textContent = body.error.code === 'RUNTIME_BUSY' ? 'busy: every session is taken; reload in ' + retry + ' s' : 'refused';
+      $('error').textContent = body.error.message;
+      return;
+    }
+    id = body.id;
+    session = body.session;
+    $('session').textContent = String(session);
+    $('prompt-current').textContent = body.prompt;
+    listen();
+  }
+  function listen() {
+    events = new EventSource('/sessions/' + id + '/events');
+    // The stream starts once the events stream is open, so no frame goes unannounced.
+    events.addEventListener('open', () => {
+      $('state').textContent = 'live';
+      if (!$('video').getAttribute('src')) $('video').src = '/sessions/' + id + '/stream';
+    });
+    events.addEventListener('error', () => { $('state').textContent = 'disconnected, retrying'; });
+    events.addEventListener('frame', onFrame);
+    events.addEventListener('switch', onSwitch);
+    events.addEventListener('end', onEnd);
+  }
+  const onFrame = (e) => {
     const f = JSON.parse(e.data);
     if (f.session !== session) return;
     $('frames').textContent = String(++frames);
@@ -65,27 +84,28 @@ const SCRIPT = `
       $('blocks').prepend(li);
       while ($('blocks').children.length > RECENT) $('blocks').lastElementChild.remove();
     }
-  });
-  events.addEventListener('switch', (e) => {
+  };
+  const onSwitch = (e) => {
     const s = JSON.parse(e.data);
     if (s.session !== session) return;
-    // Another page's switch shows here too: the session is shared.
     $('from-block').textContent = String(s.fromBlock);
     $('from-block').dataset.prompt = s.prompt;
-  });
-  events.addEventListener('end', (e) => {
+  };
+  const onEnd = (e) => {
     const s = JSON.parse(e.data);
     if (s.session !== session) return;
     $('state').textContent = 'ended (' + s.reason + (s.error ? ': ' + s.error : '') + '); reload to start again';
     events.close();
-  });
+  };
+  openSession().catch((err) => { $('error').textContent = String(err); });
   $('switch-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     $('switch').disabled = true;
     $('error').textContent = '';
     $('notice').textContent = '';
     try {
-      const res = await fetch('/prompt', {
+      if (id === null) throw new Error('no session: reload the page');
+      const res = await fetch('/sessions/' + id + '/prompt', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ prompt: $('prompt-input').value }),
@@ -111,7 +131,7 @@ const SCRIPT = `
  *
  * @example
  * ```ts
- * res.end(renderPage(nonce, 'red ball moving left'));
+ * res.end(renderPage(nonce, 'red ball moving left')); // the prompt its session starts with
  * ```
  */
 export function renderPage(nonce: string, prompt: string): string {

@@ -1,6 +1,7 @@
 /**
- * An embedding example: a small node:http service that streams a live generation to browser
- * pages and takes prompt switches from them (see README.md in this folder).
+ * An embedding example: a small node:http service that gives each browser page its own live
+ * generation session, streams it to that page and takes the page's prompt switches (see
+ * README.md in this folder).
  *
  *   npx tsx --conditions=block-cascade-source examples/embed-service/server.ts --port 8080
  *
@@ -13,19 +14,19 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { allowedHosts, checkPromptWords, createRuntime } from 'block-cascade';
-import { Channel } from './channel.js';
+import { Channels } from './channel.js';
 import { ServiceOptionError } from './errors.js';
 import { parseCommandLine, resolveOptions, type ServiceOptions } from './options.js';
 import { route, type RouteContext } from './routes.js';
 
 export type { ServiceOptions } from './options.js';
-export type { ChannelEvent, ChannelStatus } from './channel.js';
+export type { ChannelEvent, ChannelStatus, ServiceStatus } from './channel.js';
 
 /** A running service. */
 export interface Service {
   /** Base URL of the page, e.g. `http://127.0.0.1:40123/`. */
   readonly url: string;
-  /** Stops the session, ends every stream, closes the server and then the runtime. Idempotent. */
+  /** Stops every session, ends every stream, closes the server and then the runtime. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -36,7 +37,7 @@ function urlOf(host: string, port: number): string {
 
 /**
  * Loads the model, starts the lanes and listens. Nothing is generated until a page (or any
- * client of `GET /stream`) connects.
+ * client of `POST /sessions`) opens a session; at most `maxViewers` run at once.
  *
  * @throws {ServiceOptionError} for a bad option, before the model is loaded.
  *
@@ -49,7 +50,14 @@ function urlOf(host: string, port: number): string {
  */
 export async function startService(options: ServiceOptions = {}): Promise<Service> {
   const o = resolveOptions(options);
-  const runtime = await createRuntime({ lanes: o.lanes, ...(o.model === undefined ? {} : { model: o.model }) });
+  // The viewer cap is the runtime's own: one memory set per viewer, and no queue (a viewer
+  // beyond the cap is told to come back, not left watching a frozen page).
+  const runtime = await createRuntime({
+    lanes: o.lanes,
+    maxQueuedSessions: 0,
+    ...(o.maxViewers === undefined ? {} : { maxSessions: o.maxViewers }),
+    ...(o.model === undefined ? {} : { model: o.model }),
+  });
   try {
     // The start prompt is checked like a posted one, before the service listens.
     checkPromptWords('prompt', o.prompt, runtime.manifest.text);
@@ -57,10 +65,9 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     await runtime.close();
     throw error;
   }
-  const channel = new Channel(runtime, o);
   // Pages see a failed session in its `end` event; the operator sees it here.
-  channel.subscribe((event) => {
-    if (event.type === 'end' && event.reason === 'failed') console.error(`embed-service: session ${event.session} failed: ${event.error}`);
+  const channels = new Channels(runtime, o, (event) => {
+    if (event.reason === 'failed') console.error(`embed-service: session ${event.session} failed: ${event.error}`);
   });
   const open = new Set<ServerResponse>();
   let closing = false;
@@ -68,7 +75,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   // The inspector's policy (allowedHosts): loopback and named hosts answer only by their own
   // names; every interface (0.0.0.0, ::) answers any (the operator's choice).
   const hosts = () => allowedHosts(o.host, bound);
-  const ctx: RouteContext = { channel, text: runtime.manifest.text, startPrompt: o.prompt, open, closing: () => closing, hosts };
+  const ctx: RouteContext = { channels, text: runtime.manifest.text, startPrompt: o.prompt, open, closing: () => closing, hosts };
   const server = createServer((req, res) => void route(req, res, ctx));
   try {
     server.listen(o.port, o.host);
@@ -85,7 +92,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     close: () =>
       (closed ??= (async () => {
         closing = true;
-        await channel.close(); // the session is stopped and its lanes are free
+        await channels.close(); // every session is stopped and the lanes are free
         for (const res of open) res.end();
         server.close();
         server.closeAllConnections(); // idle keep-alive sockets would hold `close` open
