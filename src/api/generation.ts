@@ -45,6 +45,8 @@ export interface GenerationHost {
   readonly memory: SharedMemory;
   /** The set's index: every task this generation hands a lane names it. */
   readonly memoryIndex: number;
+  /** The generation's id on its runtime (`session` in the trace's meta record). */
+  readonly sessionId?: number;
   readonly inspect: InspectObserver | undefined;
   /** The least busy lane. */
   pickLane(): Lane;
@@ -299,6 +301,7 @@ export class Generation {
       kind: 'meta',
       version: TRACE_VERSION,
       startedAt: Date.now(),
+      ...(this.#host.sessionId === undefined ? {} : { session: this.#host.sessionId }),
       model: m.name,
       lanes: lanes.length,
       parallelism: settings.parallelism,

@@ -18,7 +18,7 @@ export const DEFAULT_MAX_BUFFERED_BLOCKS = 4;
  * const session = liveSession(4, (link) => new Generation(host, resolved, options, link).run());
  * ```
  */
-export function liveSession(maxBufferedBlocks: number, start: (link: SessionLink) => AsyncGenerator<Frame, void, undefined>): GenerationSession {
+export function liveSession(maxBufferedBlocks: number, start: (link: SessionLink) => AsyncGenerator<Frame, void, undefined>, id = 0): GenerationSession {
   if (!Number.isInteger(maxBufferedBlocks) || maxBufferedBlocks < 1) throw new InvalidOptionError('maxBufferedBlocks', 'a positive integer', maxBufferedBlocks);
   const listeners = new Set<(event: SessionEvent) => void>();
   let controls: LiveControls | null = null;
@@ -46,6 +46,7 @@ export function liveSession(maxBufferedBlocks: number, start: (link: SessionLink
   };
   const frames = start(link);
   return {
+    id,
     frames,
     switchPrompt: async (prompt) => {
       if (typeof prompt !== 'string') throw new InvalidOptionError('prompt', 'a string', prompt);

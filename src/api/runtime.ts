@@ -90,6 +90,8 @@ export class Runtime {
   #closed = false;
   /** The generations running now (for {@link liveActors}). */
   readonly #running = new Set<Generation>();
+  /** The next generation's id (`session` in its trace's meta record, `GenerationSession.id`). */
+  #nextSessionId = 1;
 
   /** @internal Use {@link createRuntime}. */
   constructor(manifest: ModelManifest, lanes: readonly Lane[], memories: readonly SharedMemory[], defaults: UncheckedInput, internals: RuntimeInternals & { startup: RuntimeStartup; maxQueuedSessions: number }) {
@@ -131,6 +133,21 @@ export class Runtime {
   }
 
   /**
+   * Generations running now, each holding a memory set (queued ones not counted): at most
+   * {@link maxSessions}. A gauge, like {@link liveActors}.
+   *
+   * @example
+   * ```ts
+   * const a = runtime.generate({ seed: 1, blocks: 8, prompt: 'red ball moving left' });
+   * await a.next();
+   * console.log(runtime.runningSessions()); // 1
+   * ```
+   */
+  runningSessions(): number {
+    return this.#running.size;
+  }
+
+  /**
    * Bytes of every SharedArrayBuffer this runtime has allocated (the memory plan's slabs of
    * every memory set, i.e. `maxSessions` sets, and the feature cache's and `stale` mode's stores
    * of each set once a generation on it needed them), counted from the buffers themselves. It
@@ -161,7 +178,7 @@ export class Runtime {
    * ```
    */
   generate(request: GenerateRequest, options: GenerateOptions = {}): AsyncGenerator<Frame, void, undefined> {
-    return this.#start(request, options);
+    return this.#start(request, options, undefined, this.#nextSessionId++);
   }
 
   /**
@@ -179,10 +196,12 @@ export class Runtime {
    */
   session(request: GenerateRequest, options: SessionOptions = {}): GenerationSession {
     checkGenerateOptions(options, 'session');
-    return liveSession(options.maxBufferedBlocks ?? DEFAULT_MAX_BUFFERED_BLOCKS, (link) => this.#start(request, options, link));
+    const id = this.#nextSessionId++;
+    return liveSession(options.maxBufferedBlocks ?? DEFAULT_MAX_BUFFERED_BLOCKS, (link) => this.#start(request, options, link, id), id);
   }
 
-  async *#start(request: GenerateRequest, options: GenerateOptions, link?: Parameters<Parameters<typeof liveSession>[1]>[0]): AsyncGenerator<Frame, void, undefined> {
+  /** Runs one generation; `id` numbers it among this runtime's generations (from 1, in call order). */
+  async *#start(request: GenerateRequest, options: GenerateOptions, link: Parameters<Parameters<typeof liveSession>[1]>[0] | undefined, id: number): AsyncGenerator<Frame, void, undefined> {
     let generation: Generation | null = null;
     let memory: number | null = null;
     let done!: () => void;
@@ -207,6 +226,7 @@ export class Runtime {
         lanes: this.lanes,
         memory: this.#memories[set] as SharedMemory,
         memoryIndex: set,
+        sessionId: id,
         inspect: this.#inspect,
         pickLane: () => this.#pickLane(),
         count: (update: Partial<RuntimeStats>) => {

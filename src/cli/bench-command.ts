@@ -66,6 +66,10 @@ export interface BenchOptions extends GenerationFlags {
   readonly sampleEvery?: number;
   /** With --soak: blocks between prompt switches. */
   readonly switchEvery?: number;
+  /** Serving bench: the session counts to run at once, comma-separated (e.g. `1,2,4,8`). */
+  readonly sessions?: string;
+  /** With --sessions: the model package (default: the bundled one). */
+  readonly model?: string;
 }
 
 /** Seed and prompt of every benchmark generation: fixed, so runs are comparable. */
@@ -87,6 +91,8 @@ export async function runBenchCommand(options: BenchOptions): Promise<number> {
   if (options.interactive) return runInteractiveBenchCommand(options);
   if (options.caching) return runCachingBenchCommand(options);
   if (options.soak) return runSoakCommand(options);
+  if (options.sessions !== undefined) return runSessionsBenchCommand(options);
+  if (options.model !== undefined) throw new Error('--model is an option of bench --sessions only');
   const config: BenchConfig = {
     blocks: options.blocks,
     repeats: options.repeats,
@@ -402,6 +408,70 @@ async function runInteractiveBenchCommand(options: BenchOptions): Promise<number
   });
 }
 
+/** Blocks per session of `bench --sessions` when `--blocks` is not given. */
+export const SESSIONS_DEFAULT_BLOCKS = 16;
+/** Repeats of `bench --sessions` when `--repeats` is not given. */
+export const SESSIONS_DEFAULT_REPEATS = 3;
+
+/**
+ * Parses `--sessions`' list: positive integers, comma-separated.
+ *
+ * @throws {Error} for anything else.
+ * @example
+ * ```ts
+ * parseSessionCounts('1,2,4,8'); // [1, 2, 4, 8]
+ * ```
+ */
+export function parseSessionCounts(list: string): number[] {
+  const counts = list.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+  if (counts.length === 0 || counts.some((n) => !Number.isSafeInteger(n) || n < 1 || n > 1024)) {
+    throw new Error(`--sessions takes session counts from 1 to 1024, comma-separated (e.g. 1,2,4,8), got ${JSON.stringify(list)}`);
+  }
+  return [...new Set(counts)].sort((a, b) => a - b);
+}
+
+/**
+ * `bench --sessions 1,2,4,8`: P0 and P4 generations n at a time on one 2-lane runtime
+ * (`maxSessions` = the largest n): aggregate and per-session FPS, block intervals, speed-up vs n = 1.
+ */
+async function runSessionsBenchCommand(options: BenchOptions): Promise<number> {
+  const counts = parseSessionCounts(options.sessions ?? '');
+  const defaulted = new Set(options.defaulted ?? []);
+  const blocks = defaulted.has('blocks') ? SESSIONS_DEFAULT_BLOCKS : options.blocks;
+  const repeats = defaulted.has('repeats') ? SESSIONS_DEFAULT_REPEATS : options.repeats;
+  const lanes = defaulted.has('lanes') ? 2 : options.lanes;
+  const model = options.model ?? defaultModelDir();
+  const maxSessions = Math.max(...counts);
+  const { runSessionsBench, formatSessionsTable, SESSIONS_LEVELS } = await import('../bench/sessions-bench.js');
+  return interruptible(async ({ signal, open }) => {
+    const runtime = await open({ model, lanes, maxSessions });
+    process.stderr.write(
+      `block-cascade bench --sessions: ${runtime.manifest.name}, ${lanes} lane(s), sessions ${counts.join(',')} × ${SESSIONS_LEVELS.map((l) => `P${l.parallelism}`).join(', ')}, ` +
+        `${blocks} blocks each, ${options.warmup} warm-up + ${repeats} repeat(s) per configuration, interleaved\n`,
+    );
+    const started = performance.now();
+    const { records } = await runSessionsBench(runtime, {
+      counts,
+      blocks,
+      repeats,
+      warmup: options.warmup,
+      prompt: BENCH_PROMPT,
+      seed: BENCH_SEED,
+      onRound: (done, total) => {
+        signal.throwIfAborted();
+        if (process.stderr.isTTY) process.stderr.write(`\r  ${done}/${total} rounds`);
+      },
+    });
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    process.stderr.write(`block-cascade bench --sessions: done in ${minutesSince(started)}\n`);
+    process.stdout.write(`${formatSessionsTable(records)}\n`);
+    if (options.json !== undefined) {
+      const report = { machine: machineInfo(), kind: 'sessions', model: { name: runtime.manifest.name, dir: reportedModelDir(model) }, lanes, maxSessions, blocks, repeats, warmup: options.warmup, prompt: BENCH_PROMPT, records };
+      await writeOutput(options.json, reportJson(report));
+    }
+  });
+}
+
 /**
  * Adds the `bench` command to a program.
  *
@@ -439,7 +509,13 @@ export function registerBenchCommand(program: Command): Command {
         'sampled every --sample-every blocks: heap after a forced GC, RSS, live actors, shared memory; prints their growth per 1,000 blocks (least squares after the first 10% of samples), --json adds the samples',
     )
     .option('--sample-every <n>', 'with --soak: blocks between samples (default 100)', parsePositiveInt)
-    .option('--switch-every <n>', 'with --soak: blocks between prompt switches (default 50)', parsePositiveInt);
+    .option('--switch-every <n>', 'with --soak: blocks between prompt switches (default 50)', parsePositiveInt)
+    .option(
+      '--sessions <list>',
+      `serving: for each count n (comma-separated, e.g. 1,2,4,8), n P0 and then n P4 generations at once on one runtime (2 lanes unless --lanes, maxSessions = the largest n; ` +
+        `${SESSIONS_DEFAULT_BLOCKS} blocks and ${SESSIONS_DEFAULT_REPEATS} repeats unless given): aggregate and per-session FPS, p50/p99 block interval, speed-up vs n = 1 (docs/serving.md)`,
+    )
+    .option('--model <dir>', 'with --sessions: the model package to run (default: the bundled one)');
   return addGenerationFlags(command, '(plain bench and --soak)').action(async (options: BenchOptions) => {
       try {
         const defaulted = (['blocks', 'repeats', 'warmup', 'lanes'] as const).filter((k) => command.getOptionValueSource(k) === 'default');

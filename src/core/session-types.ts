@@ -39,6 +39,11 @@ export type SessionEvent =
  * ```
  */
 export interface GenerationSession {
+  /**
+   * The generation's id on its runtime (from 1, in the order `generate` and `session` were
+   * called): the `session` field of its trace's meta record, to tell concurrent sessions' traces apart.
+   */
+  readonly id: number;
   readonly frames: AsyncIterable<Frame>;
   /**
    * Switches the prompt for every block admitted from now on (and, in a cascade, the blocks in

@@ -16,6 +16,11 @@ export interface MetaRecord {
   readonly version: typeof TRACE_VERSION;
   /** `Date.now()` when the trace began, for humans. */
   readonly startedAt: number;
+  /**
+   * The generation's id on its runtime (from 1, in call order; `GenerationSession.id`): tells
+   * apart the traces of sessions that ran at once. Absent in traces recorded before it.
+   */
+  readonly session?: number;
   readonly model: string;
   readonly lanes: number;
   readonly parallelism: Parallelism;

@@ -13,7 +13,7 @@ type FieldSpec = 'string' | 'number' | 'int' | 'boolean' | 'int[]' | 'number[]' 
 
 /** Required fields per known kind (`?` marks an optional one); `kind` and `t` are checked for all. */
 const FIELDS: Record<TraceRecord['kind'], Record<string, FieldSpec>> = {
-  meta: { version: 'int', lanes: 'int', parallelism: 'int', blocks: 'int', framesPerBlock: 'int', kvCapacity: 'int', blockStates: 'string[]', model: 'string', exec: 'string', attention: 'string' },
+  meta: { version: 'int', lanes: 'int', parallelism: 'int', blocks: 'int', framesPerBlock: 'int', kvCapacity: 'int', blockStates: 'string[]', model: 'string', exec: 'string', attention: 'string', 'session?': 'int' },
   state: { actor: 'string', state: 'string' },
   event: { actor: 'string', event: 'string' },
   lane: { lane: 'int', phase: ['start', 'end'], task: ['encode', 'tick', 'share', 'recache', 'decode'], blocks: 'int[]', stages: 'int[]', 'tick?': 'int', 'runMs?': 'number', 'exchangeWaitMs?': 'number', 'layerWaitsMs?': 'number[]', 'reused?': 'int[]', 'error?': 'string' },
