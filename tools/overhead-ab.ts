@@ -1,10 +1,10 @@
 /**
- * Before/after of the runtime's own cost at P0, measured side by side: alternates generations
+ * Before/after of the runtime's own cost (P0 on one lane unless told), measured side by side: alternates generations
  * between two checkouts (each imported from its own `src/`), one fresh process per measurement,
  * and prints the medians of the overhead per forward (actor-thread task time − `session.run`,
  * ÷ `session.run`, the bench's `overheadPercent`) and the efficiency (Σ `session.run` ÷ wall).
  *
- *   npx tsx tools/p0-overhead-ab.ts --before ../before --after . --model DIR [--repeats 3] [--json FILE]
+ *   npx tsx tools/overhead-ab.ts --before ../before --after . --model DIR [--repeats 3] [--json FILE]
  *     [--parallelism 4 --exec lanes --lanes 2]   (another configuration than P0 joint on one lane)
  *
  * (`git worktree add ../before <commit>` makes the other checkout; link its node_modules.)
