@@ -12,7 +12,7 @@ import { parseSessionCounts } from '../src/cli/bench-command.js';
 import { createRuntime, type Runtime } from '../src/index.js';
 import type { MetaRecord, TraceRecord } from '../src/core/trace-records.js';
 import { toJsonl } from '../src/trace/jsonl.js';
-import { parseTrace } from '../src/inspector/trace-file.js';
+import { generations, parseTrace } from '../src/inspector/trace-file.js';
 import { runCli } from './support/cli.js';
 import { RANDOM_MODEL } from './support/models.js';
 
@@ -119,6 +119,24 @@ describe('session ids in traces', () => {
   });
   afterAll(async () => {
     await runtime?.close();
+  });
+
+  it('two concurrent sessions tracing into one sink: every record carries its session, and generations() takes them apart', async () => {
+    const shared: TraceRecord[] = [];
+    const sessions = [0, 1].map((seed) => runtime.session({ seed, blocks: 2, prompt: 'red ball moving left' }, { trace: (r) => shared.push(r) }));
+    await Promise.all(sessions.map(async (s) => {
+      for await (const _ of s.frames) void _;
+    }));
+    expect(shared.every((r) => r.session !== undefined)).toBe(true);
+    // Interleaved in the sink (both ran at once), apart after the split.
+    const parts = generations(parseTrace(toJsonl(shared), 'shared.jsonl'));
+    expect(parts.map((p) => p[0]?.session).sort()).toEqual(sessions.map((s) => s.id).sort());
+    for (const part of parts) {
+      expect(part[0]?.kind).toBe('meta');
+      expect(part.at(-1)?.kind).toBe('end');
+      expect(new Set(part.map((r) => r.session)).size).toBe(1);
+      expect(part.filter((r) => r.kind === 'frame')).toHaveLength(2);
+    }
   });
 
   it('two concurrent traced sessions have meta records with different session ids, and the traces load', async () => {

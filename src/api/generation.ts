@@ -131,7 +131,7 @@ export class Generation {
       (block) => onReleased(block),
     );
     const start = performance.now();
-    const tracer = this.#options.trace ? new Tracer(this.#options.trace, this.#resolved.schedule, start) : null;
+    const tracer = this.#options.trace ? new Tracer(this.#options.trace, this.#resolved.schedule, start, this.#host.sessionId) : null;
     tracer?.record(this.#metaRecord());
     for (const s of request.switches) tracer?.record({ kind: 'switch', prompt: s.prompt, fromBlock: s.atBlock, live: false });
     // Lanes are shared by concurrent sessions: the trace keeps this generation's tasks only.

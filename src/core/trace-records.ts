@@ -9,6 +9,15 @@ import type { FeatureCacheSettings } from './feature-cache.js';
 /** Version of the record shapes below; a reader refuses a trace of another version. */
 export const TRACE_VERSION = 1;
 
+/**
+ * The generation a record belongs to (`MetaRecord.session`), on every record of a generation
+ * that has an id: concurrent sessions writing into one sink can be told apart line by line.
+ * Absent in traces recorded before it.
+ */
+export interface SessionTag {
+  readonly session?: number;
+}
+
 /** First record: what was run. */
 export interface MetaRecord {
   readonly kind: 'meta';
@@ -45,7 +54,7 @@ export interface MetaRecord {
 }
 
 /** An actor entered a state (from XState's inspection stream: only changes are recorded). */
-export interface StateRecord {
+export interface StateRecord extends SessionTag {
   readonly kind: 'state';
   readonly t: number;
   /** Actor id: `supervisor`, `kv-pool`, `block.<n>`. */
@@ -55,7 +64,7 @@ export interface StateRecord {
 }
 
 /** An actor received an event (from XState's inspection stream; the type only, never a payload). */
-export interface EventRecord {
+export interface EventRecord extends SessionTag {
   readonly kind: 'event';
   readonly t: number;
   readonly actor: string;
@@ -66,7 +75,7 @@ export interface EventRecord {
 export type LaneTaskKind = 'encode' | 'tick' | 'share' | 'recache' | 'decode';
 
 /** A lane started or finished a task (start = the worker took it, end = its result arrived). */
-export interface LaneRecord {
+export interface LaneRecord extends SessionTag {
   readonly kind: 'lane';
   readonly t: number;
   readonly lane: number;
@@ -91,7 +100,7 @@ export interface LaneRecord {
 }
 
 /** KV-pool occupancy after a change. */
-export interface KvRecord {
+export interface KvRecord extends SessionTag {
   readonly kind: 'kv';
   readonly t: number;
   readonly free: number;
@@ -102,7 +111,7 @@ export interface KvRecord {
 }
 
 /** A prompt switch was requested (live) or is scheduled (from the request). */
-export interface SwitchRecord {
+export interface SwitchRecord extends SessionTag {
   readonly kind: 'switch';
   readonly t: number;
   readonly prompt: string;
@@ -112,7 +121,7 @@ export interface SwitchRecord {
 }
 
 /** A re-cache ran before `beforeBlock` (sequential mode). */
-export interface RecacheRecord {
+export interface RecacheRecord extends SessionTag {
   readonly kind: 'recache';
   readonly t: number;
   readonly beforeBlock: number;
@@ -121,7 +130,7 @@ export interface RecacheRecord {
 }
 
 /** A block's frames were handed to the consumer. */
-export interface FrameRecord {
+export interface FrameRecord extends SessionTag {
   readonly kind: 'frame';
   readonly t: number;
   readonly block: number;
@@ -135,7 +144,7 @@ export interface FrameRecord {
  * first step (the mean over layers of the relative L1 change of the layer inputs since the
  * block's last computed step), and the step at which a block's schedule was fixed, if it was.
  */
-export interface FeaturesRecord {
+export interface FeaturesRecord extends SessionTag {
   readonly kind: 'features';
   readonly t: number;
   readonly tick: number;
@@ -156,7 +165,7 @@ export interface FeaturesRecord {
 }
 
 /** Last record of a generation. */
-export interface EndRecord {
+export interface EndRecord extends SessionTag {
   readonly kind: 'end';
   readonly t: number;
   readonly blocks: number;

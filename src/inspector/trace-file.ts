@@ -13,7 +13,7 @@ type FieldSpec = 'string' | 'number' | 'int' | 'boolean' | 'int[]' | 'number[]' 
 
 /** Required fields per known kind (`?` marks an optional one); `kind` and `t` are checked for all. */
 const FIELDS: Record<TraceRecord['kind'], Record<string, FieldSpec>> = {
-  meta: { version: 'int', lanes: 'int', parallelism: 'int', blocks: 'int', framesPerBlock: 'int', kvCapacity: 'int', blockStates: 'string[]', model: 'string', exec: 'string', attention: 'string', 'session?': 'int' },
+  meta: { version: 'int', lanes: 'int', parallelism: 'int', blocks: 'int', framesPerBlock: 'int', kvCapacity: 'int', blockStates: 'string[]', model: 'string', exec: 'string', attention: 'string' },
   state: { actor: 'string', state: 'string' },
   event: { actor: 'string', event: 'string' },
   lane: { lane: 'int', phase: ['start', 'end'], task: ['encode', 'tick', 'share', 'recache', 'decode'], blocks: 'int[]', stages: 'int[]', 'tick?': 'int', 'runMs?': 'number', 'exchangeWaitMs?': 'number', 'layerWaitsMs?': 'number[]', 'reused?': 'int[]', 'error?': 'string' },
@@ -53,7 +53,8 @@ const describe = (spec: FieldSpec): string =>
 
 /** Why `object` is not a well-formed record of its kind, or null when it is. */
 function fault(object: Record<string, unknown>): string | null {
-  const fields = FIELDS[object['kind'] as TraceRecord['kind']];
+  // Every kind may carry the generation's id (`SessionTag`).
+  const fields = { ...FIELDS[object['kind'] as TraceRecord['kind']], 'session?': 'int' as const };
   for (const [key, spec] of Object.entries(fields)) {
     const optional = key.endsWith('?');
     const name = optional ? key.slice(0, -1) : key;
@@ -150,7 +151,9 @@ export async function readTraceFile(path: string, onWarning?: (warning: string) 
 
 /**
  * Splits records into generations: each `meta` record starts one (a runtime traces each
- * `generate` on its own, and a writer may append several to a file).
+ * `generate` on its own, and a writer may append several to a file). Records that carry their
+ * generation's id (`session`) go to that generation wherever they are, so sessions that ran at
+ * once and shared one sink come apart; generations are ordered by their first record.
  *
  * @example
  * ```ts
@@ -159,9 +162,25 @@ export async function readTraceFile(path: string, onWarning?: (warning: string) 
  */
 export function generations(records: readonly TraceRecord[]): TraceRecord[][] {
   const out: TraceRecord[][] = [];
+  const bySession = new Map<number, TraceRecord[]>();
+  let current: TraceRecord[] | undefined;
   for (const record of records) {
-    if (record.kind === 'meta' || out.length === 0) out.push([]);
-    (out.at(-1) as TraceRecord[]).push(record);
+    if (record.session !== undefined) {
+      let list = bySession.get(record.session);
+      // A session id seen again after its generation ended is a new runtime's generation.
+      if (list === undefined || record.kind === 'meta') {
+        list = [];
+        bySession.set(record.session, list);
+        out.push(list);
+      }
+      list.push(record);
+      continue;
+    }
+    if (record.kind === 'meta' || current === undefined) {
+      current = [];
+      out.push(current);
+    }
+    current.push(record);
   }
   return out;
 }

@@ -70,13 +70,16 @@ export class Tracer {
   readonly #states = new Map<string, string>();
   #kv = '';
   #ended = false;
+  readonly #session: number | undefined;
   readonly #schedule: CascadeSchedule;
 
   /** `schedule` numbers the ticks of joint lane tasks (which carry their members, not their tick). */
-  constructor(sink: TraceSink, schedule: CascadeSchedule, origin = performance.now()) {
+  /** `session`: stamped on every record (`SessionTag`), so that sessions sharing a sink can be told apart. */
+  constructor(sink: TraceSink, schedule: CascadeSchedule, origin = performance.now(), session?: number) {
     this.#sink = sink;
     this.#schedule = schedule;
     this.#origin = origin;
+    this.#session = session;
   }
 
   /** Milliseconds since the trace began. */
@@ -92,7 +95,7 @@ export class Tracer {
   record(record: Untimed<TraceRecord>, at?: number): void {
     if (this.#ended) return;
     if (record.kind === 'end') this.#ended = true;
-    this.#sink({ ...record, t: record.kind === 'meta' ? 0 : this.now(at) } as TraceRecord);
+    this.#sink({ ...record, t: record.kind === 'meta' ? 0 : this.now(at), ...(this.#session === undefined ? {} : { session: this.#session }) } as TraceRecord);
   }
 
   /** An XState `inspect` observer. */
