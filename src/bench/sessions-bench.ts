@@ -82,16 +82,8 @@ export interface IntervalStats {
   readonly p99Ms: number;
 }
 
-/** A configuration's figures (medians over its repeats). */
-export interface SessionsRecord {
-  readonly modelName: string;
-  readonly sessions: number;
-  readonly parallelism: Parallelism;
-  readonly attention: AttentionMode;
-  readonly exec: ExecMode;
-  readonly lanes: number;
-  readonly blocks: number;
-  readonly repeats: number;
+/** A round's figures; a record holds their medians over its repeats. */
+export interface RoundFigures {
   /** Every frame of the round ÷ the round's wall time. */
   readonly aggregateFps: number;
   /** Median over sessions of a session's frames ÷ its own time (round start to its last frame). */
@@ -105,6 +97,18 @@ export interface SessionsRecord {
   readonly concurrentSessions: number;
   /** Forwards per round (n × one session's when every session ran in full). */
   readonly forwards: number;
+}
+
+/** A configuration's figures (medians over its repeats). */
+export interface SessionsRecord extends RoundFigures {
+  readonly modelName: string;
+  readonly sessions: number;
+  readonly parallelism: Parallelism;
+  readonly attention: AttentionMode;
+  readonly exec: ExecMode;
+  readonly lanes: number;
+  readonly blocks: number;
+  readonly repeats: number;
   /** aggregateFps ÷ the same P level's at n = 1 (null without an n = 1 record). */
   readonly speedupVsOne: number | null;
   /** perSessionFps ÷ the same P level's at n = 1. */
@@ -186,16 +190,6 @@ async function runRound(runtime: SessionsRuntime, n: number, level: SessionsLeve
   return { sessions: n, parallelism: level.parallelism, wallMs, frames: samples.reduce((s, x) => s + x.frames, 0), forwards: runtime.stats().forwards - before, samples };
 }
 
-/** A round's figures, before the medians over repeats. */
-interface RoundFigures {
-  readonly aggregateFps: number;
-  readonly perSessionFps: number;
-  readonly p50IntervalMs: number;
-  readonly p99IntervalMs: number;
-  readonly worstP99OverP50: number;
-  readonly concurrentSessions: number;
-  readonly forwards: number;
-}
 
 /**
  * The figures of one round.
