@@ -3,7 +3,7 @@
  * axis, each with its own timestep, the caching block at t = 0 in the same call. With one
  * block per tick (P0) this is exactly the sequential pipeline's forward.
  */
-import type { TickMemberTask } from '../../protocol/lane-messages.js';
+import type { TickMemberTask, TickTask } from '../../protocol/lane-messages.js';
 import type { Lane } from '../lanes/lane.js';
 import { stagePlan, type Schedule } from '../../core/sampler.js';
 import type { RecachePlan, TickExecutor, TickPlan, TickTiming } from '../../core/tick.js';
@@ -13,6 +13,31 @@ import { assertComputes, type ExecutorKind } from './kind.js';
 export function memberTask(member: TickPlan['members'][number], schedule: Schedule): TickMemberTask {
   const { stage, timestep, sigma, sigmaNext, isCache } = stagePlan(schedule, member.stage);
   return { ...member, stageName: stage, timestep, sigma, sigmaNext, cache: isCache };
+}
+
+/**
+ * What every call of a tick carries, whichever mode runs it (`tick`, `share`, `stale`): the
+ * members with their sampler steps, the newest block's prompt context (one call has one prompt:
+ * `switchMode: 'at-block'` gives a tick that spans a switch one call per prompt), the attention
+ * mode, the past and the caching member's slots.
+ *
+ * @example
+ * ```ts
+ * await lane.tick({ kind: 'tick', ...tickCall(plan, schedule, 0) });
+ * ```
+ */
+export function tickCall(plan: TickPlan, schedule: Schedule, memory: number): Omit<TickTask, 'kind'> {
+  const newest = plan.members[plan.members.length - 1];
+  if (!newest) throw new Error(`tick ${plan.tick} has no blocks`);
+  return {
+    memory,
+    members: plan.members.map((member) => memberTask(member, schedule)),
+    contextSlot: newest.contextSlot,
+    attention: plan.attention,
+    pastSlots: plan.pastSlots,
+    ...(plan.pastKey === undefined ? {} : { pastKey: plan.pastKey }),
+    cacheSlots: plan.cacheSlots,
+  };
 }
 
 /**
@@ -31,20 +56,8 @@ export class JointExecutor implements TickExecutor {
   ) {}
 
   async run(plan: TickPlan): Promise<TickTiming> {
-    const newest = plan.members[plan.members.length - 1];
-    if (!newest) throw new Error(`tick ${plan.tick} has no blocks`);
     assertComputes(plan, 'joint');
-    const timing = await this.pickLane().tick({
-      kind: 'tick',
-      memory: this.memory,
-      members: plan.members.map((member) => memberTask(member, this.schedule)),
-      // One call has one prompt context: the newest block's, i.e. the current prompt.
-      contextSlot: newest.contextSlot,
-      attention: plan.attention,
-      pastSlots: plan.pastSlots,
-      ...(plan.pastKey === undefined ? {} : { pastKey: plan.pastKey }),
-      cacheSlots: plan.cacheSlots,
-    });
+    const timing = await this.pickLane().tick({ kind: 'tick', ...tickCall(plan, this.schedule, this.memory) });
     return { forwards: plan.members.length, calls: 1, runMs: timing.runMs, workerMs: timing.workerMs, taskMs: timing.taskMs };
   }
 

@@ -7,7 +7,7 @@ import type { ShareResult } from '../../protocol/lane-messages.js';
 import { inService, type Lane } from '../lanes/lane.js';
 import type { Schedule } from '../../core/sampler.js';
 import { resetExchange, type ExchangeSlab } from '../lanes/exchange.js';
-import { joint, memberTask, recacheOn } from './joint.js';
+import { joint, recacheOn, tickCall } from './joint.js';
 import type { RecachePlan, TickExecutor, TickPlan, TickTiming } from '../../core/tick.js';
 import type { ExecutorKind } from './kind.js';
 import type { FeatureStore } from '../lanes/feature-store.js';
@@ -99,14 +99,12 @@ export interface SharedTickContext {
  * ```
  */
 export async function runSharedTick(plan: TickPlan, lanes: readonly Lane[], context: SharedTickContext): Promise<LanesTickTiming> {
-  const newest = plan.members[plan.members.length - 1];
-  if (!newest) throw new Error(`tick ${plan.tick} has no blocks`);
+  const call = tickCall(plan, context.schedule, context.memory ?? 0);
   // Reusing members cost little: balance the lanes by work, not by frames.
   const reusing = plan.members.some((m) => m.features === 'reuse');
   const shares = reusing
     ? shareFramesByWork(plan.members.flatMap((m) => Array.from({ length: context.framesPerBlock }, () => (m.features === 'reuse' ? REUSED_FRAME_WORK : 1))), lanes.length)
     : shareFrames(plan.members.length * context.framesPerBlock, lanes.length);
-  const members = plan.members.map((member) => memberTask(member, context.schedule));
   // Every lane of the previous tick has returned: nobody is inside the exchange now (the
   // exchange is this generation's own: concurrent sessions each have their memory set's).
   resetExchange(context.exchange);
@@ -117,13 +115,8 @@ export async function runSharedTick(plan: TickPlan, lanes: readonly Lane[], cont
     shares.map((frames, i) =>
       (lanes[i] as Lane).share({
         kind: 'share',
-        memory: context.memory ?? 0,
+        ...call,
         tick: plan.tick,
-        members,
-        contextSlot: newest.contextSlot,
-        attention: plan.attention,
-        pastSlots: plan.pastSlots,
-        cacheSlots: plan.cacheSlots,
         frames,
         lanes: shares.length,
         ...(context.featureStore ? { featureStore: context.featureStore } : {}),

@@ -10,7 +10,7 @@ import type { Schedule } from '../../core/sampler.js';
 import type { RecachePlan, TickExecutor, TickPlan, TickTiming } from '../../core/tick.js';
 import { inService, type Lane } from '../lanes/lane.js';
 import type { StaleStore } from '../lanes/stale-store.js';
-import { memberTask, recacheOn } from './joint.js';
+import { recacheOn, tickCall } from './joint.js';
 import { assertComputes, type ExecutorKind } from './kind.js';
 import { lanes, shareFrames } from './lanes.js';
 
@@ -31,25 +31,18 @@ export class StaleExecutor implements TickExecutor {
   ) {}
 
   async run(plan: TickPlan): Promise<TickTiming> {
-    const newest = plan.members[plan.members.length - 1];
-    if (!newest) throw new Error(`tick ${plan.tick} has no blocks`);
     assertComputes(plan, 'stale');
+    const call = tickCall(plan, this.schedule, this.memory);
     const frames = plan.members.length * this.framesPerBlock;
     // One block: no neighbour to be stale about; it runs whole on one lane.
     const lanes = inService(this.lanes);
     const shares = plan.members.length === 1 ? [{ from: 0, to: frames }] : shareFrames(frames, lanes.length);
-    const members = plan.members.map((member) => memberTask(member, this.schedule));
     const results = await Promise.all(
       shares.map((share, i) =>
         (lanes[plan.members.length === 1 ? lanes.length - 1 : i] as Lane).stale({
           kind: 'stale',
-          memory: this.memory,
+          ...call,
           tick: plan.tick,
-          members,
-          contextSlot: newest.contextSlot,
-          attention: plan.attention,
-          pastSlots: plan.pastSlots,
-          cacheSlots: plan.cacheSlots,
           frames: share,
           store: this.store,
         }),
