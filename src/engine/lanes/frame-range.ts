@@ -1,9 +1,12 @@
 /**
  * A lane's frames of a tick (worker side), shared by the modes that split a tick by frames
- * (`lanes`, `layered`, `stale`): the inputs of frames [from, to) and the sampler step of a run of
- * one block's frames. A split block gets the same noise and the same update as in a joint call.
+ * (`lanes`, `layered`, `stale`) and by the joint tick (all its frames): the inputs of frames
+ * [from, to) and the sampler step of a run of one block's frames. A split block gets the same
+ * noise and the same update as in a joint call.
  */
+import * as ort from 'onnxruntime-node';
 import { gaussianNoise } from '../../core/noise.js';
+import type { KvTensors } from '../kv/kv-slabs.js';
 import { samplerStep, stepNeedsNoise } from '../../core/sampler.js';
 import type { TickMemberTask } from '../../protocol/lane-messages.js';
 import { slotView } from '../memory/slot-slab.js';
@@ -35,13 +38,16 @@ export function frameInputs(members: readonly TickMemberTask[], from: number, to
   const latents = new Float32Array(frames * size);
   const timesteps = new Float32Array(frames);
   const positions = new Float32Array(frames);
+  // A block's first-step noise is drawn once per call, however many of its frames are here.
+  const noises = new Map<TickMemberTask, Float32Array>();
   for (let f = from; f < to; f++) {
     const member = members[Math.floor(f / F)];
     if (!member) throw new Error(`frame ${f} is outside the tick's ${members.length} blocks`);
     const local = f % F;
     const slot = slotView(data.latents, member.latentSlot);
     if (member.stage === 0) {
-      const noise = gaussianNoise({ seed: member.seed, block: member.block, step: 0 }, new Float32Array(F * size));
+      let noise = noises.get(member);
+      if (noise === undefined) noises.set(member, (noise = gaussianNoise({ seed: member.seed, block: member.block, step: 0 }, new Float32Array(F * size))));
       slot.set(noise.subarray(local * size, (local + 1) * size), local * size);
     }
     latents.set(slot.subarray(local * size, (local + 1) * size), (f - from) * size);
@@ -49,6 +55,29 @@ export function frameInputs(members: readonly TickMemberTask[], from: number, to
     positions[f - from] = member.positions[local] as number;
   }
   return { latents, timesteps, positions };
+}
+
+/**
+ * The monolithic denoiser's feeds for `inputs` (frames of a tick), the prompt in `contextSlot`
+ * and a past of `pastFrames` frames; the attention mask, when the call needs one, is the caller's.
+ *
+ * @example
+ * ```ts
+ * const feeds = denoiserFeeds(frameInputs(task.members, 0, frames, data), task.contextSlot, past, task.pastSlots.length, data);
+ * ```
+ */
+export function denoiserFeeds(inputs: FrameInputs, contextSlot: number, past: KvTensors, pastFrames: number, data: LaneWorkerData): Record<string, ort.Tensor> {
+  const m = data.manifest;
+  const frames = inputs.timesteps.length;
+  const pastDims = [m.layers, 1, m.heads, pastFrames * m.tokensPerFrame, m.headDim];
+  return {
+    latents: new ort.Tensor('float32', inputs.latents, [1, frames, m.latent.channels, m.latent.height, m.latent.width]),
+    timesteps: new ort.Tensor('float32', inputs.timesteps, [1, frames]),
+    frame_positions: new ort.Tensor('float32', inputs.positions, [1, frames]),
+    context: new ort.Tensor('float32', slotView(data.contexts, contextSlot).slice(), [1, m.text.maxTokens, m.text.contextDim]),
+    past_key: new ort.Tensor('float32', past.key, pastDims),
+    past_value: new ort.Tensor('float32', past.value, pastDims),
+  };
 }
 
 /**

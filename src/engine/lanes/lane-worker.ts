@@ -18,6 +18,7 @@ import { slotView } from '../memory/slot-slab.js';
 import { gatherCleanLatents, storeCleanLatents } from './clean-latents.js';
 import { runShare, type LayeredSessions } from './share-tick.js';
 import { runStaleShare } from './stale-tick.js';
+import { denoiserFeeds, frameInputs } from './frame-range.js';
 import { crashIfDue, taskStarted } from './faults.js';
 import { warmUp } from './warm-up.js';
 import { applyOnnxLogLevel, DEFAULT_ONNX_LOG_LEVEL, executionProviderProblem, explainProviderError, onnxLogSeverity } from './execution-provider.js';
@@ -185,28 +186,9 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
   const members = task.members;
   const frames = members.length * framesPerBlock;
   const blockSize = framesPerBlock * latentFrameSize;
-  const latents = new Float32Array(members.length * blockSize);
-  const timesteps = new Float32Array(frames);
-  const positions = new Float32Array(frames);
-  members.forEach((member, i) => {
-    const latent = slotView(d.latents, member.latentSlot);
-    // A block's first step starts from pure noise drawn for (seed, block, step 0).
-    if (member.stage === 0) gaussianNoise({ seed: member.seed, block: member.block, step: 0 }, latent);
-    latents.set(latent, i * blockSize);
-    timesteps.fill(member.timestep, i * framesPerBlock, (i + 1) * framesPerBlock);
-    positions.set(member.positions, i * framesPerBlock);
-  });
-  const past = pastFor(task, d);
   const pastTokens = task.pastSlots.length * m.tokensPerFrame;
-  const pastDims = [m.layers, 1, m.heads, pastTokens, m.headDim];
-  const feeds: Record<string, ort.Tensor> = {
-    latents: new ort.Tensor('float32', latents, [1, frames, m.latent.channels, m.latent.height, m.latent.width]),
-    timesteps: new ort.Tensor('float32', timesteps, [1, frames]),
-    frame_positions: new ort.Tensor('float32', positions, [1, frames]),
-    context: new ort.Tensor('float32', slotView(d.contexts, task.contextSlot).slice(), [1, m.text.maxTokens, m.text.contextDim]),
-    past_key: new ort.Tensor('float32', past.key, pastDims),
-    past_value: new ort.Tensor('float32', past.value, pastDims),
-  };
+  // A block's first step starts from pure noise drawn for (seed, block, step 0).
+  const feeds = denoiserFeeds(frameInputs(members, 0, frames, d), task.contextSlot, pastFor(task, d), task.pastSlots.length, d);
   if (denoiser.inputNames.includes('attention_mask')) {
     const n = frames * m.tokensPerFrame;
     // Queries and keys are the same in-flight frames: the joint call's mask (all zeros, i.e.

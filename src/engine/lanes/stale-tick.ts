@@ -13,7 +13,7 @@ import { gatherPastFrom, scatterPresent } from '../kv/kv-slabs.js';
 import { buildAttentionMask } from '../model/attention-mask.js';
 import { slotView } from '../memory/slot-slab.js';
 import { crashIfDue } from './faults.js';
-import { frameInputs, stepFrames } from './frame-range.js';
+import { denoiserFeeds, frameInputs, stepFrames } from './frame-range.js';
 import { stamp, stampIs, staleSlot } from './stale-store.js';
 import type { LaneWorkerData } from './worker-data.js';
 
@@ -35,7 +35,7 @@ export async function runStaleShare(task: StaleTask, denoiser: ort.InferenceSess
   const { from, to } = task.frames;
   const frames = to - from;
   const memberOf = (f: number) => task.members[Math.floor(f / F)] as TickMemberTask;
-  const { latents, timesteps, positions } = frameInputs(task.members, from, to, data);
+  const inputs = frameInputs(task.members, from, to, data);
   // The tick's other frames, as the tick before left them (a block that just started has none).
   const stale: { slot: number; block: number }[] = [];
   const total = task.members.length * F;
@@ -47,7 +47,6 @@ export async function runStaleShare(task: StaleTask, denoiser: ort.InferenceSess
   }
   const past = gatherPastFrom([{ slabs: data.kv, slots: task.pastSlots }, { slabs: store.kv, slots: stale.map((s) => s.slot) }]);
   const pastTokens = (task.pastSlots.length + stale.length) * tpf;
-  const pastDims = [m.layers, 1, m.heads, pastTokens, m.headDim];
   const own = Array.from({ length: frames }, (_, i) => ({ block: memberOf(from + i).block }));
   const n = frames * tpf;
   const mask = buildAttentionMask({
@@ -59,12 +58,7 @@ export async function runStaleShare(task: StaleTask, denoiser: ort.InferenceSess
   });
   const t = performance.now();
   const outputs = await denoiser.run({
-    latents: new ort.Tensor('float32', latents, [1, frames, m.latent.channels, m.latent.height, m.latent.width]),
-    timesteps: new ort.Tensor('float32', timesteps, [1, frames]),
-    frame_positions: new ort.Tensor('float32', positions, [1, frames]),
-    context: new ort.Tensor('float32', slotView(data.contexts, task.contextSlot).slice(), [1, m.text.maxTokens, m.text.contextDim]),
-    past_key: new ort.Tensor('float32', past.key, pastDims),
-    past_value: new ort.Tensor('float32', past.value, pastDims),
+    ...denoiserFeeds(inputs, task.contextSlot, past, task.pastSlots.length + stale.length, data),
     attention_mask: new ort.Tensor('float32', mask, [1, 1, n, pastTokens + n]),
   });
   const runMs = performance.now() - t;
