@@ -74,6 +74,9 @@ describe('a reused step', () => {
       cacheSlots: null,
       frames: { from: 0, to: members.length * F },
       lanes: 1,
+      lane: 0,
+      keyFrames: members.length * F,
+      waitFor: 1,
       featureStore: track ? { ...store, track } : store,
     };
     const result = await runShare(task, sessions, slotView(memory.contexts, 0).slice(), data);

@@ -1,6 +1,6 @@
 /** Lanes shares balanced by work when some members reuse features. */
 import { describe, expect, it } from 'vitest';
-import { REUSED_FRAME_WORK, shareFrames, shareFramesByWork } from '../src/engine/executors/lanes.js';
+import { keyFramesOf, keyFrameWorkOf, REUSED_FRAME_WORK, shareFrames, shareFramesByCost, shareFramesByWork, shareTick } from '../src/engine/executors/lanes.js';
 
 describe('shareFramesByWork', () => {
   it('equals shareFrames for equal work', () => {
@@ -20,5 +20,42 @@ describe('shareFramesByWork', () => {
     // Contiguous and covering every frame.
     expect(shares[0]?.from).toBe(0);
     expect(shares[shares.length - 1]?.to).toBe(work.length);
+  });
+});
+
+describe('causal shares', () => {
+  const tick = (attention: 'causal' | 'bidirectional', past = 12) => ({ members: Array.from({ length: 5 }, () => ({ features: 'compute' as const })), pastSlots: Array.from({ length: past }, (_, i) => i), attention });
+
+  it('a lane attends to the tick frames up to the end of its last block under causal attention, to all under bidirectional', () => {
+    expect(keyFramesOf(8, 15, 3, 'causal')).toBe(9);
+    expect(keyFramesOf(9, 15, 3, 'causal')).toBe(9);
+    expect(keyFramesOf(15, 15, 3, 'causal')).toBe(15);
+    expect(keyFramesOf(1, 15, 3, 'bidirectional')).toBe(15);
+  });
+
+  it('balances the lanes by their keys: the lanes holding older blocks take more frames', () => {
+    const r = 0.2; // heavy attention (many tokens per frame against a narrow layer), no past yet
+    expect(keyFrameWorkOf({ tokensPerFrame: 64, width: 384 })).toBeCloseTo(64 / 2304, 12);
+    // The older lane's fewer keys make room for more frames than an equal split's 8.
+    const heavy = shareTick(tick('causal', 0), 2, 3, r);
+    expect(heavy[0]?.to).toBeGreaterThan(8);
+    const cost = (s: { from: number; to: number }) => (s.to - s.from) * (1 + r * keyFramesOf(s.to, 15, 3, 'causal'));
+    // No other single cut has a lighter busiest lane.
+    for (let cut = 1; cut < 15; cut++) {
+      expect(Math.max(...heavy.map(cost))).toBeLessThanOrEqual(Math.max(cost({ from: 0, to: cut }), cost({ from: cut, to: 15 })) + 1e-12);
+    }
+    // Bidirectional or without a key cost: equal frame counts, as before.
+    expect(shareTick(tick('bidirectional', 60), 2, 3, r)).toEqual(shareFrames(15, 2));
+    expect(shareTick(tick('causal', 60), 2, 3, 0)).toEqual(shareFrames(15, 2));
+  });
+
+  it('shareFramesByCost covers every frame with contiguous shares, one per lane at most', () => {
+    for (const lanes of [1, 2, 3, 4, 20]) {
+      const shares = shareFramesByCost(15, lanes, (from, to) => (to - from) * (1 + 0.05 * to));
+      expect(shares.length).toBe(Math.min(lanes, 15));
+      expect(shares[0]?.from).toBe(0);
+      expect(shares[shares.length - 1]?.to).toBe(15);
+      shares.slice(1).forEach((s, i) => expect(s.from).toBe(shares[i]?.to));
+    }
   });
 });

@@ -5,7 +5,7 @@
  * ÷ `session.run`, the bench's `overheadPercent`) and the efficiency (Σ `session.run` ÷ wall).
  *
  *   npx tsx tools/overhead-ab.ts --before ../before --after . --model DIR [--repeats 3] [--json FILE]
- *     [--parallelism 4 --exec lanes --lanes 2]   (another configuration than P0 joint on one lane)
+ *     [--parallelism 4 --exec lanes --lanes 2 --attention causal]   (another configuration than P0 joint on one lane)
  *
  * (`git worktree add ../before <commit>` makes the other checkout; link its node_modules.)
  */
@@ -34,6 +34,7 @@ const { values } = parseArgs({
     parallelism: { type: 'string', default: '0' },
     exec: { type: 'string', default: 'joint' },
     lanes: { type: 'string', default: '1' },
+    attention: { type: 'string', default: 'bidirectional' },
   },
 });
 
@@ -41,7 +42,7 @@ const { values } = parseArgs({
 async function measure(tree: string): Promise<Measure> {
   const { createRuntime } = (await import(resolve(tree, 'src/index.ts'))) as typeof import('../src/index.js');
   const runtime = await createRuntime({ model: resolve(values.model as string), lanes: Number(values.lanes) });
-  const cascade = { parallelism: Number(values.parallelism) as 0, exec: values.exec as string, attention: 'bidirectional' as const };
+  const cascade = { parallelism: Number(values.parallelism) as 0, exec: values.exec as string, attention: values.attention as 'causal' | 'bidirectional' };
   const generate = async () => {
     for await (const _ of runtime.generate({ seed: 1, blocks: Number(values.blocks), prompt: 'red ball moving left' }, { cascade })) void _;
   };
@@ -63,7 +64,7 @@ if (values.child !== undefined) {
   const results: Record<'before' | 'after', Measure[]> = { before: [], after: [] };
   for (let r = 0; r < Number(values.repeats); r++) {
     for (const side of ['before', 'after'] as const) {
-      const args = ['--model', values.model as string, '--blocks', values.blocks as string, '--parallelism', values.parallelism as string, '--exec', values.exec as string, '--lanes', values.lanes as string];
+      const args = ['--model', values.model as string, '--blocks', values.blocks as string, '--parallelism', values.parallelism as string, '--exec', values.exec as string, '--lanes', values.lanes as string, '--attention', values.attention as string];
       const out = execFileSync(process.execPath, ['--import', 'tsx', import.meta.filename, '--child', trees[side], ...args], { encoding: 'utf8' });
       results[side].push(JSON.parse(out) as Measure);
     }

@@ -24,6 +24,7 @@ import type { RecachePlan, TickExecutor, TickTiming } from '../core/tick.js';
 import { TRACE_VERSION, type EndRecord, type MetaRecord } from '../core/trace-records.js';
 import { OwnPromptsExecutor } from '../engine/executors/own-prompts.js';
 import { RecoveringExecutor } from '../engine/executors/recovering.js';
+import { keyFrameWorkOf } from '../engine/executors/lanes.js';
 import { retryCrashes, type CrashRecovery } from '../engine/lanes/crash-recovery.js';
 import { executorKind } from '../engine/executors/registry.js';
 import type { Lane } from '../engine/lanes/lane.js';
@@ -288,6 +289,7 @@ export class Generation {
       featureStore,
       staleStore: () => this.#host.staleStore(),
       memory: this.#host.memoryIndex,
+      keyFrameWork: keyFrameWorkOf(m),
     });
     const prompted = settings.switchMode === 'at-block' ? new OwnPromptsExecutor(executor) : executor;
     const features = featureStore === null ? null : { store: featureStore, manifest: m };

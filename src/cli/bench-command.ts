@@ -68,7 +68,7 @@ export interface BenchOptions extends GenerationFlags {
   readonly switchEvery?: number;
   /** Serving bench: the session counts to run at once, comma-separated (e.g. `1,2,4,8`). */
   readonly sessions?: string;
-  /** With --sessions: the model package (default: the bundled one). */
+  /** With --cascade or --sessions: the model package (default: the bundled one). */
   readonly model?: string;
 }
 
@@ -86,13 +86,13 @@ const BENCH_PROMPT = 'red ball moving left';
  * ```
  */
 export async function runBenchCommand(options: BenchOptions): Promise<number> {
+  if (options.model !== undefined && (options.sweep || !(options.cascade || options.sessions !== undefined))) throw new Error('--model is an option of bench --cascade and bench --sessions only');
   if (options.sweep) return runSweepCommand(options);
   if (options.cascade) return runCascadeBenchCommand(options);
   if (options.interactive) return runInteractiveBenchCommand(options);
   if (options.caching) return runCachingBenchCommand(options);
   if (options.soak) return runSoakCommand(options);
   if (options.sessions !== undefined) return runSessionsBenchCommand(options);
-  if (options.model !== undefined) throw new Error('--model is an option of bench --sessions only');
   const config: BenchConfig = {
     blocks: options.blocks,
     repeats: options.repeats,
@@ -226,7 +226,7 @@ async function runCascadeBenchCommand(options: BenchOptions): Promise<number> {
   const cores = availableParallelism();
   const filter = options.configs === undefined ? null : new RegExp(options.configs);
   const configs = cascadeConfigs(cores).filter((c, i) => i === 0 || !filter || filter.test(c.label));
-  const model = defaultModelDir();
+  const model = options.model ?? defaultModelDir();
   return interruptible(async ({ signal, open }) => {
     const { runtimes, ceilingRuntimes } = await openCascadeRuntimes(open, configs, model, CEILING_RUNTIMES);
     const request = { seed: BENCH_SEED, blocks: options.blocks, prompt: BENCH_PROMPT };
@@ -515,7 +515,7 @@ export function registerBenchCommand(program: Command): Command {
       `serving: for each count n (comma-separated, e.g. 1,2,4,8), n P0 and then n P4 generations at once on one runtime (2 lanes unless --lanes, maxSessions = the largest n; ` +
         `${SESSIONS_DEFAULT_BLOCKS} blocks and ${SESSIONS_DEFAULT_REPEATS} repeats unless given): aggregate and per-session FPS, p50/p99 block interval, speed-up vs n = 1 (docs/serving.md)`,
     )
-    .option('--model <dir>', 'with --sessions: the model package to run (default: the bundled one)');
+    .option('--model <dir>', 'with --cascade or --sessions: the model package to run (default: the bundled one)');
   return addGenerationFlags(command, '(plain bench and --soak)').action(async (options: BenchOptions) => {
       try {
         const defaulted = (['blocks', 'repeats', 'warmup', 'lanes'] as const).filter((k) => command.getOptionValueSource(k) === 'default');

@@ -78,8 +78,17 @@ export interface ShareTask extends Omit<TickTask, 'kind'> {
   readonly kind: 'share';
   readonly tick: number;
   readonly frames: { readonly from: number; readonly to: number };
-  /** Lanes taking part in this tick (each waits for all of them at every layer). */
+  /** Lanes taking part in this tick. */
   readonly lanes: number;
+  /** This share's lane among them (0 holds the oldest frames). */
+  readonly lane: number;
+  /**
+   * The tick frames (a prefix, oldest block first) whose K/V this lane attends to: all of them
+   * under bidirectional attention, up to the end of its last block under causal.
+   */
+  readonly keyFrames: number;
+  /** Lanes `0 … waitFor − 1` hold those frames: at every layer this lane waits for them only. */
+  readonly waitFor: number;
   /**
    * Block-wise feature caching is on: the shared store of each in-flight block's layer inputs,
    * residual and K/V at its last computed step (`engine/lanes/feature-store.ts`), one slot per

@@ -30,6 +30,8 @@ export interface ExecutorContext {
    * lane names it, and the exchange and stores above are that set's. Default 0.
    */
   readonly memory?: number;
+  /** The model's `keyFrameWorkOf` (the `lanes` mode balances causal ticks by their keys); default 0. */
+  readonly keyFrameWork?: number;
 }
 
 /** The simulator's cost model: what one forward and one exchange cost, and on how many lanes. */

@@ -1,13 +1,13 @@
 /**
  * The per-layer K/V exchange between lanes: shared memory, synchronised with Atomics.
  *
- * Every lane of a tick writes its tokens' K/V of layer l at their global token offsets, bumps
- * layer l's arrival counter and waits until every lane of the tick has arrived; then each lane
- * reads the others' K/V straight from the slab. No message crosses the actor thread per layer.
+ * Every lane of a tick writes its tokens' K/V of layer l at their global token offsets, sets its
+ * bit in layer l's arrival word and waits until the lanes whose frames it attends to have
+ * arrived; then it reads their K/V straight from the slab. No message crosses the actor thread per layer.
  * The actor thread resets the counters before dispatching a tick, when no lane is inside one.
  *
  * Layout: keys and values float32 `[layer][head][token][headDim]` for up to `maxTokens` tokens of
- * a tick; control int32 `[arrivals of layer 0 … layer L−1, abort flag]`.
+ * a tick; control int32 `[arrived lanes of layer 0 … layer L−1 (one bit per lane), abort flag]`.
  */
 import { kvRowFloats, kvSlotFloats } from '../kv/kv-layout.js';
 import type { KvSlabs } from '../kv/kv-slabs.js';
@@ -83,21 +83,40 @@ export function abortExchange(x: ExchangeSlab): void {
 }
 
 /**
- * Marks this lane's layer `layer` as written and blocks until `lanes` lanes have written it.
- * Returns the milliseconds spent waiting. Throws if another lane aborted the tick or nobody came.
+ * Marks layer `layer` as written by lane `lane` (0-based among the tick's lanes) and blocks until
+ * lanes `0 … waitFor − 1` have written it: the lanes whose frames this lane attends to (under
+ * causal attention a lane never waits for the lanes that hold newer blocks, so the first lane
+ * runs ahead and the others follow it a layer behind). Returns the milliseconds spent waiting.
+ * Throws if another lane aborted the tick or nobody came.
+ *
+ * @example
+ * ```ts
+ * arriveAndWait(exchange, 3, 1, 2); // lane 1 published layer 3; wait for lane 0's too
+ * ```
  */
-export function arriveAndWait(x: ExchangeSlab, layer: number, lanes: number, timeoutMs = 60_000): number {
+export function arriveAndWait(x: ExchangeSlab, layer: number, lane: number, waitFor: number, timeoutMs = 60_000): number {
+  if (!Number.isInteger(lane) || lane < 0 || lane >= MAX_EXCHANGE_LANES || !Number.isInteger(waitFor) || waitFor < 1 || waitFor > MAX_EXCHANGE_LANES) {
+    throw new RangeError(`arriveAndWait: lane ${lane} waiting for ${waitFor} lanes (at most ${MAX_EXCHANGE_LANES} lanes share a tick)`);
+  }
   const control = new Int32Array(x.control);
-  Atomics.add(control, layer, 1);
+  Atomics.or(control, layer, 1 << lane);
   Atomics.notify(control, layer);
+  const needed = (1 << waitFor) - 1;
   const start = performance.now();
   for (;;) {
     if (Atomics.load(control, ABORT(x)) !== 0) throw new Error(`layer ${layer}: another lane failed during this tick`);
     const arrived = Atomics.load(control, layer);
-    if (arrived >= lanes) return performance.now() - start;
-    if (performance.now() - start > timeoutMs) throw new Error(`layer ${layer}: waited ${timeoutMs} ms for ${lanes - arrived} lane(s)`);
+    if ((arrived & needed) === needed) return performance.now() - start;
+    if (performance.now() - start > timeoutMs) throw new Error(`layer ${layer}: lane ${lane} waited ${timeoutMs} ms for lanes ${missingLanes(arrived, waitFor).join(', ')}`);
     Atomics.wait(control, layer, arrived, 100);
   }
+}
+
+/** Lanes of a tick that can meet at one exchange: one bit each in a layer's arrival word. */
+export const MAX_EXCHANGE_LANES = 31;
+
+function missingLanes(arrived: number, waitFor: number): number[] {
+  return Array.from({ length: waitFor }, (_, i) => i).filter((i) => (arrived & (1 << i)) === 0);
 }
 
 /** A layer's full key/value set: `[heads, tokens, headDim]` each. */

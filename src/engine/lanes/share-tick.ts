@@ -2,8 +2,10 @@
  * A lane's share of a tick in `lanes` execution (worker side): the layered model over this
  * lane's frames, exchanging every layer's K/V with the tick's other lanes through the exchange
  * slab, then the sampler step for these frames. Same arithmetic as a joint tick, split by
- * frames, with the keys in the joint call's order ([cache past ; every tick token]); the graphs
- * and matrix shapes differ, so results agree with `joint` to float rounding.
+ * frames, with the keys in the joint call's order ([cache past ; the tick tokens]); under causal
+ * attention the keys stop at the end of the lane's last block (those after it are hidden from
+ * every query here). The graphs and matrix shapes differ, so results agree with `joint` to float
+ * rounding.
  *
  * With block-wise feature caching (`task.featureStore`), a member may reuse: its frames are
  * embedded and go through the head, but no layer runs on them; the head gets their embedding
@@ -100,7 +102,9 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
   const D = m.width;
   const { from, to } = task.frames;
   const frames = to - from;
-  const totalTokens = task.members.length * F * tpf;
+  // The tick tokens this lane attends to (all of them, or under causal attention up to the end
+  // of its last block): keys past them are hidden from every query of this lane.
+  const keyTokens = task.keyFrames * tpf;
   const store = task.featureStore ?? null;
   let runMs = 0;
   let featureMs = 0;
@@ -157,12 +161,12 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
     const hiddenDims = [1, computing * tpf, D];
     const pastTokens = task.pastSlots.length * tpf;
     // One key/value buffer pair for every layer of this tick (the runs are sequential).
-    const keyValues = keyValueBuffers(m.heads * (pastTokens + totalTokens) * m.headDim);
-    // Rows: this lane's computing frames; columns: the cache past, then every tick frame in tick order.
+    const keyValues = keyValueBuffers(m.heads * (pastTokens + keyTokens) * m.headDim);
+    // Rows: this lane's computing frames; columns: the cache past, then the tick frames it attends to, in tick order.
     const tickFrames = task.members.flatMap((member) => Array.from({ length: F }, () => ({ block: member.block })));
     const queryFrames = allCompute ? tickFrames.slice(from, to) : segments.flatMap((s) => (s.compact < 0 ? [] : tickFrames.slice(s.from, s.to)));
-    const mask = buildAttentionMask({ pastTokens, queryFrames, keyFrames: tickFrames, tokensPerFrame: tpf, mode: task.attention });
-    const maskTensor = new ort.Tensor('float32', mask, [1, 1, computing * tpf, pastTokens + totalTokens]);
+    const mask = buildAttentionMask({ pastTokens, queryFrames, keyFrames: tickFrames.slice(0, task.keyFrames), tokensPerFrame: tpf, mode: task.attention });
+    const maskTensor = new ort.Tensor('float32', mask, [1, 1, computing * tpf, pastTokens + keyTokens]);
     const contextTensor = new ort.Tensor('float32', context, [1, m.text.maxTokens, m.text.contextDim]);
     const blockTokens = F * tpf;
     const track = store?.track;
@@ -240,10 +244,10 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
         const cached = cachedOf(s.member);
         publishRows(x, l, s.from * tpf, cached.key(l), cached.value(l), blockTokens, s.blockFrame * tpf, (s.to - s.from) * tpf);
       }
-      layerWaitsMs.push(arriveAndWait(x, l, task.lanes));
+      layerWaitsMs.push(arriveAndWait(x, l, task.lane, task.waitFor));
       if (computing === 0) continue;
-      // The cache past, then every tick token, own included: layer_<l> takes the full K/V set.
-      const layerPast = fullKeyValues(x, l, data.kv, task.pastSlots, totalTokens, keyValues);
+      // The cache past, then the tick tokens this lane attends to, own included.
+      const layerPast = fullKeyValues(x, l, data.kv, task.pastSlots, keyTokens, keyValues);
       const pastDims = [1, m.heads, layerPast.tokens, m.headDim];
       const out = await run(sessions.layers[l] as ort.InferenceSession, {
         hidden: new ort.Tensor('float32', hidden, hiddenDims),
