@@ -28,7 +28,7 @@ describe('caching bench', () => {
     expect(svg).toMatch(/^<svg/);
     expect(svg.match(/<circle /g)?.length).toBe(2 + 1 + 2); // two speed-ups, one bound, a legend dot per mode
     expect(cached?.colour.n).toBe(1);
-    expect(cachingTable(records)).toMatch(/\| P0, 1 lane \| bwcache δ = 1.5 \| layered \|/);
+    expect(cachingTable(records)).toMatch(/\| 8 \| P0, 1 lane \| bwcache δ = 1.5 \| layered \|/);
   });
 
   it('is block-cascade bench --caching', async () => {

@@ -211,12 +211,12 @@ export async function runCachingBench(o: CachingBenchOptions): Promise<CachingRe
 export function cachingTable(records: readonly CachingRecord[]): string {
   const pct = (m: MeanInterval) => `${(m.mean * 100).toFixed(0)} ± ${(m.ci95 * 100).toFixed(0)}%`;
   const lines = [
-    '| setting | policy | exec | blocks/s | speed-up | skipped | bound | PSNR first block | PSNR video | SSIM | colour | direction | integrity |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| steps | setting | policy | exec | blocks/s | speed-up | skipped | bound | PSNR first block | PSNR video | SSIM | colour | direction | integrity |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of records) {
     lines.push(
-      `| P${r.parallelism}, ${r.lanes} lane${r.lanes === 1 ? '' : 's'} | ${r.policy}${r.threshold === null ? '' : ` δ = ${r.threshold}`} | ${r.exec} | ${r.blocksPerSecond.toFixed(2)} | ${r.speedup.toFixed(2)}× | ${(r.skippedShare * 100).toFixed(0)}% | ${r.bound.toFixed(2)}× | ` +
+      `| ${r.steps} | P${r.parallelism}, ${r.lanes} lane${r.lanes === 1 ? '' : 's'} | ${r.policy}${r.threshold === null ? '' : ` δ = ${r.threshold}`} | ${r.exec} | ${r.blocksPerSecond.toFixed(2)} | ${r.speedup.toFixed(2)}× | ${(r.skippedShare * 100).toFixed(0)}% | ${r.bound.toFixed(2)}× | ` +
         `${r.psnrFirstBlockDb >= IDENTICAL_DB ? '=' : r.psnrFirstBlockDb.toFixed(1)} | ${r.psnrVideoDb >= IDENTICAL_DB ? '=' : r.psnrVideoDb.toFixed(1)} | ${r.ssim.toFixed(3)} | ${pct(r.colour)} | ${pct(r.direction)} | ${pct(r.integrity)} |`,
     );
   }
