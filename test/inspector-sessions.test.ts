@@ -5,6 +5,9 @@
  * into one sink: both swimlanes and both sessions' bars show, and the session filter leaves one
  * session's lane tasks only. No sleeps: every wait is for a condition, with a timeout.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime } from '../src/index.js';
@@ -13,7 +16,9 @@ import { toJsonl } from '../src/trace/jsonl.js';
 import { startInspector, type Inspector } from '../src/inspector/server.js';
 import { generations, parseTrace } from '../src/inspector/trace-file.js';
 import { alignGenerations, concurrentGroup, generationSpans } from '../src/inspector/session-groups.js';
-import { deriveSessionsModel } from '../src/inspector/sessions-model.js';
+import { deriveSessionsModel, type SessionsModel } from '../src/inspector/sessions-model.js';
+import type { TraceModel } from '../src/inspector/model.js';
+import { runCli } from './support/cli.js';
 import { RANDOM_MODEL } from './support/models.js';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -46,6 +51,7 @@ describe('sessions model', () => {
     expect(concurrentGroup(gens, 0)).toEqual([0, 1]);
     expect(concurrentGroup(gens, 1)).toEqual([0, 1]);
     expect(concurrentGroup(gens, 2)).toEqual([2]);
+    expect(() => concurrentGroup(gens, 3)).toThrow(RangeError);
     // Aligned copies: session 2's records move 5 ms later, the input stays.
     const aligned = alignGenerations(gens);
     expect(aligned[1]?.map((r) => r.t)).toEqual([5, 6, 20, 21, 22]);
@@ -111,10 +117,15 @@ describe('inspector page with two concurrent sessions', () => {
     await browser?.close();
   });
 
-  it('ran the two sessions at the same time, so the inspector shows both', () => {
+  it('ran the two sessions at the same time, so the inspector serves both', async () => {
     expect(ids).toHaveLength(2);
     const gens = generations(shared);
     expect(concurrentGroup(gens, gens.length - 1)).toEqual([0, 1]);
+    const served = (await (await fetch(`${inspector.url}sessions`)).json()) as SessionsModel;
+    expect(served.sessions.map((s) => s.id).sort()).toEqual([...ids].sort());
+    const one = (await (await fetch(`${inspector.url}model?session=${ids[0]}`)).json()) as TraceModel;
+    expect(one.meta?.session).toBe(ids[0]);
+    expect((await fetch(`${inspector.url}model?session=12345`)).status).toBe(404);
   });
 
   it("shows one swimlane per session and both sessions' lane tasks, told apart by session", async () => {
@@ -146,5 +157,45 @@ describe('inspector page with two concurrent sessions', () => {
     await page.waitForFunction(countAtLeast, ['#swimlanes .swimlane', 2] as const, WAIT);
     expect(await page.locator(`#timeline .bar[data-session="${first}"]`).count()).toBeGreaterThan(0);
     expect(errors).toEqual([]);
+  });
+
+  it('live: a new session joins the running one instead of replacing it; ended ones go', async () => {
+    const live = await startInspector({ live: true });
+    try {
+      const livePage = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      livePage.on('pageerror', (error) => errors.push(error.message));
+      try {
+        await livePage.goto(live.url);
+        await livePage.waitForSelector('#live-status[data-state="open"]', WAIT);
+        for (const r of shared) live.push(r);
+        expect(live.records()).toHaveLength(shared.length);
+        await livePage.waitForFunction(countIs, ['#swimlanes .swimlane', 2] as const, WAIT);
+        const forwards = shared.filter((r) => r.kind === 'lane' && r.phase === 'end' && (r.task === 'tick' || r.task === 'share')).length;
+        await livePage.waitForFunction(countIs, ['#timeline .bar:not(.open)', forwards] as const, WAIT);
+      } finally {
+        await livePage.close();
+      }
+      expect(errors).toEqual([]);
+      // Both ended: the next generation starts alone.
+      const next = generation(99, Date.now(), 0, 1, 2);
+      live.push(next[0] as TraceRecord);
+      expect(live.records()).toEqual([next[0]]);
+    } finally {
+      await live.close();
+    }
+  });
+
+  it('inspect: shows overlapping sessions together by default, one with --generation n', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'inspect-sessions-')), 'two.jsonl');
+    writeFileSync(file, toJsonl(shared));
+    const both = await runCli(['inspect', file, '--no-serve']);
+    expect(both.stderr).toBe('');
+    expect(both.code).toBe(0);
+    for (const id of ids) expect(both.stdout).toContain(`session ${id})`);
+    expect(both.stdout).toContain('2 sessions ran at the same time');
+    const one = await runCli(['inspect', file, '--no-serve', '--generation', '1']);
+    expect(one.code).toBe(0);
+    expect(one.stdout).toContain(`${file} (generation 1 of 2): P4`);
+    expect(one.stdout).not.toContain('sessions ran at the same time');
   });
 });

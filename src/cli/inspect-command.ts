@@ -80,7 +80,7 @@ export function registerInspectCommand(program: Command): Command {
         const records = all[shown.at(-1) as number] as TraceRecord[];
         if (o.chromeTrace !== undefined) {
           await writeFile(o.chromeTrace, JSON.stringify(chromeTrace(records)));
-          process.stdout.write(`chrome trace: ${o.chromeTrace} (open it in https://ui.perfetto.dev or chrome://tracing)\n`);
+          process.stdout.write(`chrome trace: ${o.chromeTrace}${shown.length > 1 ? ` (generation ${(shown.at(-1) as number) + 1}, the last shown)` : ''} (open it in https://ui.perfetto.dev or chrome://tracing)\n`);
         }
         if (!o.serve) return;
         const inspector = await startInspector({ records: shown.flatMap((i) => all[i] as TraceRecord[]), allGenerations: true, port: o.port });

@@ -9,6 +9,9 @@ export const CLIENT_SESSIONS = `
 // Distinct at a glance and apart from the block hues' lightness: a session is told by the
 // stripe on its bars and its swimlane, not by the blocks' colours (those are per block number).
 const SESSION_COLOURS = ['#1f6fd1', '#d3541f', '#2a9d4b', '#8e44ad', '#c0392b', '#138d90'];
+// Left margin of the sessions view and, with several sessions, of lanes × time: the same, so
+// their time axes line up.
+const SESSIONS_LEFT = 82;
 const isMulti = () => state.sessions !== null && state.sessions.sessions.length > 1;
 function sessionColour(id) {
   const list = state.sessions ? state.sessions.sessions : [];
@@ -56,11 +59,20 @@ function timelineTasks() {
   for (const s of visibleSessions()) for (const task of s.model.tasks) out.push({ task: task, session: s.id });
   return out;
 }
-function timelineLanes() {
-  if (!isMulti()) return state.model.lanes;
+/**
+ * Rows of lanes × time. Several sessions: one row per lane and session, as sessions that share
+ * a lane can hold it at once (their tasks batched or overlapping) and one row would hide a bar
+ * under another.
+ */
+function timelineRows() {
+  if (!isMulti()) return state.model.lanes.map((lane) => ({ lane: lane, session: null, label: 'lane ' + lane }));
   const lanes = new Set();
   for (const s of visibleSessions()) for (const lane of s.model.lanes) lanes.add(lane);
-  return Array.from(lanes).sort((a, b) => a - b);
+  const rows = [];
+  for (const lane of Array.from(lanes).sort((a, b) => a - b)) {
+    for (const s of visibleSessions()) rows.push({ lane: lane, session: s.id, label: 'lane ' + lane + ' · s' + s.id });
+  }
+  return rows;
 }
 
 function drawSessionFilter() {
@@ -87,7 +99,7 @@ function drawSwimlanes() {
   if (!isMulti()) return;
   const shown = visibleSessions();
   const width = Math.max(500, Math.floor((widthOf('timeline-wrap', 500) - 2) * state.zoom));
-  const left = 78;
+  const left = SESSIONS_LEFT;
   const right = 14;
   const top = 6;
   const rowH = 34;

@@ -135,15 +135,15 @@ function drawTimeline() {
   const root = $('timeline');
   root.replaceChildren();
   const width = Math.max(500, Math.floor((widthOf('timeline-wrap', 500) - 2) * state.zoom));
-  const left = 58;
+  const left = isMulti() ? SESSIONS_LEFT : 58;
   const right = 14;
   const top = 34;
   const laneH = 46;
   const span = Math.max(m.duration, 1);
   const x = (t) => left + (t / span) * (width - left - right);
   views.timelineX = x;
-  const lanes = timelineLanes();
-  const height = top + lanes.length * laneH + 4;
+  const rows = timelineRows();
+  const height = top + rows.length * laneH + 4;
   root.setAttribute('width', width);
   root.setAttribute('height', height);
   const axis = svg('g', { class: 'axis' }, root);
@@ -152,15 +152,15 @@ function drawTimeline() {
     svg('line', { x1: x(v), x2: x(v), y1: 16, y2: height }, axis);
     svg('text', { x: x(v) + 2, y: 12 }, axis, v.toFixed(step < 1 ? 1 : 0) + ' ms');
   }
-  const rowOf = new Map(lanes.map((lane, i) => [lane, i]));
-  lanes.forEach((lane, i) => {
+  const rowOf = new Map(rows.map((row, i) => [row.lane + ':' + row.session, i]));
+  rows.forEach((row, i) => {
     svg('rect', { class: 'lane-row' + (i % 2 ? ' odd' : ''), x: left, y: top + i * laneH, width: width - left - right, height: laneH - 2 }, root);
-    svg('text', { class: 'label', x: 4, y: top + i * laneH + laneH / 2 + 4 }, root, 'lane ' + lane);
+    svg('text', { class: 'label', x: 4, y: top + i * laneH + laneH / 2 + 4 }, root, row.label);
   });
   for (const item of timelineTasks()) {
     const task = item.task;
     const session = item.session;
-    const y0 = top + rowOf.get(task.lane) * laneH;
+    const y0 = top + rowOf.get(task.lane + ':' + session) * laneH;
     const end = task.end === null ? m.duration : task.end;
     const x0 = x(task.start);
     const w = Math.max(1, x(end) - x0);
