@@ -72,6 +72,9 @@ describe('sessions model', () => {
     expect(two?.model.tasks.map((t) => [t.lane, t.start])).toEqual([[1, 6]]);
     // Traces recorded before ids: named by their position.
     expect(deriveSessionsModel([generation(undefined, 0, 0, 1, 2)]).sessions[0]?.label).toBe('generation 1');
+    // Two runtimes' generations appended to one file may share an id: the page needs them apart.
+    const repeated = deriveSessionsModel([generation(1, 0, 0, 1, 2), generation(1, 10, 0, 1, 2)]).sessions;
+    expect(repeated.map((x) => [x.id, x.label])).toEqual([[1, 'session 1'], [3, 'session 1 (generation 2)']]);
   });
 });
 

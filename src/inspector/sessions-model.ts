@@ -83,12 +83,21 @@ export function sessionSwimlane(model: TraceModel): Swimlane {
 export function deriveSessionsModel(gens: readonly (readonly TraceRecord[])[]): SessionsModel {
   const spans = generationSpans(gens);
   const aligned = alignGenerations(gens);
+  const used = new Set<number>();
   const sessions = aligned.map((records, i): SessionView => {
     const span = spans[i] as (typeof spans)[number];
     const model = deriveModel(records);
-    // Old traces have no ids: their position in the file names them instead.
-    const id = span.session ?? i + 1;
-    return { id, label: span.session === null ? `generation ${id}` : `session ${id}`, start: span.start, end: span.end, model, swimlane: sessionSwimlane(model) };
+    // Old traces have no ids: their position in the file names them instead. Two runtimes'
+    // generations appended to one file can repeat an id: the page keys on it, so the later one
+    // takes a free number and says which generation it is.
+    let id = span.session ?? i + 1;
+    let label = span.session === null ? `generation ${id}` : `session ${id}`;
+    if (used.has(id)) {
+      label = `${label} (generation ${i + 1})`;
+      id = Math.max(...used, ...spans.map((x) => x.session ?? 0), gens.length) + 1;
+    }
+    used.add(id);
+    return { id, label, start: span.start, end: span.end, model, swimlane: sessionSwimlane(model) };
   });
   // In the order they began, whatever order their first records reached the sink in.
   sessions.sort((a, b) => a.start - b.start);

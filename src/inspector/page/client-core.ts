@@ -237,9 +237,10 @@ function connect(delay) {
   });
   ws.addEventListener('message', (e) => {
     const record = JSON.parse(e.data);
-    // A new generation starts over: the old selection means nothing in it.
+    // A new generation starts over: the old selection means nothing in it. A session joining
+    // running ones keeps it (applySessions drops it if the focus session went).
     if (record.kind === 'meta') {
-      state.selected = null;
+      if (record.session === undefined) state.selected = null;
       state.follow = true;
     }
     scheduleRefresh();
