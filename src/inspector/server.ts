@@ -3,9 +3,13 @@
  * trace download and, in live mode, a WebSocket that pushes each record as it is traced.
  *
  * Routes: `GET /` page · `/inspector.js`, `/inspector.css` its script and style · `/trace` the
- * records so far (JSON array) · `/model` the views derived from them (model.ts) ·
- * `/chrome-trace.json` (chrome-trace.ts) · `/live` WebSocket (live mode): one text message per
- * record, in order.
+ * records so far (JSON array) · `/model` the views derived from the last generation's
+ * (model.ts; `?session=ID` for another shown one) · `/sessions` every shown generation's views on
+ * one clock (sessions-model.ts) · `/chrome-trace.json` (chrome-trace.ts, the last generation) ·
+ * `/live` WebSocket (live mode): one text message per record, in order.
+ *
+ * Several generations are shown together when they ran at the same time (sessions sharing one
+ * runtime's lanes and one sink): the page then shows them as swimlanes and filters by session.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +18,8 @@ import type { TraceRecord } from '../core/trace-records.js';
 import { chromeTrace } from './chrome-trace.js';
 import { InspectorServerError } from './errors.js';
 import { deriveModel, type TraceModel } from './model.js';
+import { concurrentGroup } from './session-groups.js';
+import { deriveSessionsModel, type SessionsModel } from './sessions-model.js';
 import { pageHtml, PAGE_SCRIPT, PAGE_STYLE } from './page/index.js';
 import { generations } from './trace-file.js';
 import { allowedHosts, checkOrigin } from './origin-policy.js';
@@ -24,8 +30,13 @@ export const INSPECTOR_HOST = '127.0.0.1';
 
 /** Options of {@link startInspector}. */
 export interface InspectorOptions {
-  /** Records to start with (a recorded trace). Of several generations, the last is shown. */
+  /**
+   * Records to start with (a recorded trace). Of several generations, the last is shown with
+   * those that ran at the same time as it (`concurrentGroup`), or all with `allGenerations`.
+   */
   readonly records?: readonly TraceRecord[];
+  /** Show every generation of `records` on one clock, not only the last and its concurrent ones. */
+  readonly allGenerations?: boolean;
   /** TCP port; 0 (the default) picks a free one. */
   readonly port?: number;
   /** Serve `/live` and have the page follow pushed records as they come. */
@@ -39,14 +50,28 @@ export interface Inspector {
   readonly port: number;
   /**
    * Adds a record (and, live, sends it to every connected page). A `meta` record starts a new
-   * generation: the records before it are dropped, as a page shows one generation. A plain
-   * function, safe to pass as is (`trace: inspector.push`).
+   * generation: the generations before it that have ended (or have no session id, or the same
+   * one) are dropped, so the page shows the running sessions together and memory stays bounded.
+   * A plain function, safe to pass as is (`trace: inspector.push`).
    */
   readonly push: (record: TraceRecord) => void;
-  /** The records of the generation shown. */
+  /** The records of the generations shown. */
   records(): readonly TraceRecord[];
   /** Closes the pages' connections and the server. */
   close(): Promise<void>;
+}
+
+/**
+ * The generations of `records` a new generation (id `session`) is shown with: those still
+ * running (no `end` record yet) under another id. A generation without id cannot be told from
+ * the new one's records, so it goes, as before ids.
+ */
+function stillRunning(records: readonly TraceRecord[], session: number | undefined): TraceRecord[][] {
+  if (session === undefined) return [];
+  return generations(records).filter((g) => {
+    const id = g[0]?.session;
+    return id !== undefined && id !== session && !g.some((r) => r.kind === 'end');
+  });
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
@@ -81,10 +106,14 @@ export async function startInspector(options: InspectorOptions = {}): Promise<In
   const port = options.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InspectorServerError(`port must be an integer in [0, 65535], got ${port}`);
   const live = options.live ?? false;
-  let records: TraceRecord[] = generations(options.records ?? []).at(-1) ?? [];
-  // The model is derived on demand and kept until the next record: a live page asks at most
+  const given = generations(options.records ?? []);
+  const shown = options.allGenerations === true || given.length === 0 ? given : concurrentGroup(given, given.length - 1).map((i) => given[i] as TraceRecord[]);
+  let records: TraceRecord[] = shown.flat();
+  // The models are derived on demand and kept until the next record: a live page asks at most
   // once per animation frame, a recorded one once.
+  let sessions: SessionsModel | null = null;
   let model: TraceModel | null = null;
+  const sessionsModel = (): SessionsModel => (sessions ??= deriveSessionsModel(generations(records)));
   const sockets = new Set<PushSocket>();
   let bound = 0;
 
@@ -97,7 +126,8 @@ export async function startInspector(options: InspectorOptions = {}): Promise<In
     const refusal = policy(req);
     if (refusal) return send(res, 403, 'text/plain', `${refusal.message}\n`);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'only GET\n', { Allow: 'GET, HEAD' });
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const url = new URL(req.url ?? '/', 'http://x');
+    const path = url.pathname;
     switch (path) {
       case '/':
       case '/index.html':
@@ -110,11 +140,20 @@ export async function startInspector(options: InspectorOptions = {}): Promise<In
         return send(res, 200, 'text/css', PAGE_STYLE);
       case '/trace':
         return send(res, 200, 'application/json', JSON.stringify(records));
-      case '/model':
-        model ??= deriveModel(records);
-        return send(res, 200, 'application/json', JSON.stringify(model));
+      case '/model': {
+        const id = url.searchParams.get('session');
+        if (id === null) {
+          model ??= deriveModel(generations(records).at(-1) ?? []);
+          return send(res, 200, 'application/json', JSON.stringify(model));
+        }
+        const view = sessionsModel().sessions.find((s) => String(s.id) === id);
+        if (view === undefined) return send(res, 404, 'text/plain', `no session ${id.slice(0, 20)} here\n`);
+        return send(res, 200, 'application/json', JSON.stringify(view.model));
+      }
+      case '/sessions':
+        return send(res, 200, 'application/json', JSON.stringify(sessionsModel()));
       case '/chrome-trace.json':
-        return send(res, 200, 'application/json', JSON.stringify(chromeTrace(records)), { 'Content-Disposition': 'attachment; filename="chrome-trace.json"' });
+        return send(res, 200, 'application/json', JSON.stringify(chromeTrace(generations(records).at(-1) ?? [])), { 'Content-Disposition': 'attachment; filename="chrome-trace.json"' });
       case '/favicon.ico':
         res.writeHead(204).end();
         return;
@@ -149,9 +188,10 @@ export async function startInspector(options: InspectorOptions = {}): Promise<In
     url: `http://${INSPECTOR_HOST}:${bound}/`,
     port: bound,
     push: (record) => {
-      if (record.kind === 'meta') records = [];
+      if (record.kind === 'meta') records = stillRunning(records, record.session).flat();
       records.push(record);
       model = null;
+      sessions = null;
       if (sockets.size === 0) return;
       const text = JSON.stringify(record);
       for (const ws of sockets) ws.send(text);

@@ -11,9 +11,11 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 const $ = (id) => document.getElementById(id);
 const LIVE = document.body.dataset.live === 'true';
 // time: the scrubbed time (ms); follow: stay at the newest record (live) or the end.
-const state = { model: null, time: 0, follow: true, selected: null, zoom: 1, playing: false };
+// model: the focus session's (the one the block views show); sessions: /sessions (every shown
+// generation, client-sessions.ts); filter: 'all' or a session id.
+const state = { model: null, sessions: null, filter: 'all', focus: null, time: 0, follow: true, selected: null, zoom: 1, playing: false };
 // Scales and element handles the views leave for updateTime().
-const views = { timelineX: null, kvX: null, diagonal: null, chart: {} };
+const views = { timelineX: null, swimlanesX: null, kvX: null, diagonal: null, chart: {} };
 
 function svg(tag, attrs, parent, text) {
   const e = document.createElementNS(SVG_NS, tag);
@@ -96,10 +98,18 @@ function showError(err) {
   $('error').textContent = 'inspector: ' + (err && err.message ? err.message : String(err));
 }
 
+async function getJson(path) {
+  const res = await fetch(path, { cache: 'no-store' });
+  if (!res.ok) throw new Error('GET ' + path + ' answered ' + res.status);
+  return res.json();
+}
 async function load() {
-  const res = await fetch('/model', { cache: 'no-store' });
-  if (!res.ok) throw new Error('GET /model answered ' + res.status);
-  state.model = await res.json();
+  const all = await getJson('/sessions');
+  // A live page before the first meta: no session yet, an empty model.
+  if (all.sessions.length === 0) {
+    state.sessions = null;
+    state.model = await getJson('/model');
+  } else applySessions(all);
   $('error').textContent = '';
   render();
 }
@@ -112,6 +122,8 @@ function render() {
   if (state.follow || state.time > m.duration) state.time = m.duration;
   scrubber.value = String(state.time);
   drawMeta();
+  drawSessionFilter();
+  drawSwimlanes();
   drawLegend();
   drawChart();
   drawTimeline();
@@ -132,6 +144,13 @@ function drawMeta() {
        meta.attention, 'recache ' + meta.recache, 'seed ' + meta.seed, meta.blocks + ' blocks × ' + meta.framesPerBlock + ' frames']
       .concat(meta.featureCache ? [meta.featureCache.policy + ' δ = ' + meta.featureCache.threshold + (meta.featureCache.interval === undefined ? '' : ', R = ' + meta.featureCache.interval)] : []).join(' · ');
   const count = $('forward-count');
+  if (isMulti()) {
+    const shown = visibleSessions();
+    const forwards = shown.reduce((sum, s) => sum + s.model.forwards, 0);
+    count.dataset.count = String(forwards);
+    count.textContent = shown.length + (shown.length === 1 ? ' session · ' : ' sessions · ') + forwards + ' forwards · ' + shown.map((s) => s.label + ': ' + s.model.diagonal.ticks + ' ticks' + (s.model.end ? ', ' + s.model.end.outcome : '')).join(' · ');
+    return;
+  }
   count.dataset.count = String(m.forwards);
   const reused = m.diagonal.cells.filter((c) => c.reused).length;
   count.textContent = m.forwards + ' forwards' + (reused > 0 ? ' (' + reused + ' block steps reused features)' : '') + ' · ' + m.diagonal.ticks + ' ticks · ' + m.records + ' records' +
@@ -148,6 +167,7 @@ function updateTime() {
   $('time-label').textContent = 't = ' + ms(t) + ' of ' + ms(m.duration) + (sup ? ' · supervisor ' + sup.state : '');
   updateChart(t);
   if (views.timelineX) $('timeline-cursor').setAttribute('transform', 'translate(' + views.timelineX(t).toFixed(1) + ',0)');
+  if (views.swimlanesX) $('swimlanes-cursor').setAttribute('transform', 'translate(' + views.swimlanesX(t).toFixed(1) + ',0)');
   if (views.kvX) $('kv-cursor').setAttribute('transform', 'translate(' + views.kvX(t).toFixed(1) + ',0)');
   updateDiagonalCursor(t);
   const kv = lastAt(m.kv.points, t);
@@ -177,7 +197,9 @@ function select(block) {
 function markSelection() {
   for (const id of ['timeline', 'diagonal']) $(id).classList.toggle('has-selection', state.selected !== null);
   for (const e of document.querySelectorAll('#timeline [data-block], #diagonal [data-block], #block-list [data-block], #chart [data-block]')) {
-    e.classList.toggle('selected', Number(e.dataset.block) === state.selected);
+    // Block numbers repeat across sessions: a bar of another session is not the selected block.
+    const other = e.dataset.session !== undefined && Number(e.dataset.session) !== state.focus;
+    e.classList.toggle('selected', !other && Number(e.dataset.block) === state.selected);
   }
 }
 
@@ -215,9 +237,10 @@ function connect(delay) {
   });
   ws.addEventListener('message', (e) => {
     const record = JSON.parse(e.data);
-    // A new generation starts over: the old selection means nothing in it.
+    // A new generation starts over: the old selection means nothing in it. A session joining
+    // running ones keeps it (applySessions drops it if the focus session went).
     if (record.kind === 'meta') {
-      state.selected = null;
+      if (record.session === undefined) state.selected = null;
       state.follow = true;
     }
     scheduleRefresh();
@@ -258,6 +281,7 @@ $('play').addEventListener('click', () => {
 $('zoom').addEventListener('change', (e) => {
   state.zoom = Number(e.target.value);
   drawTimeline();
+  drawSwimlanes();
   markSelection();
   updateTime();
 });
@@ -265,7 +289,10 @@ $('zoom').addEventListener('change', (e) => {
 // state chart, a list item) selects that block.
 document.addEventListener('click', (e) => {
   const target = e.target.closest('[data-block]');
-  if (target && target.closest('#chart, #timeline, #diagonal, #block-list')) select(Number(target.dataset.block));
+  if (!target || !target.closest('#chart, #timeline, #diagonal, #block-list')) return;
+  // A bar of another session moves the block views to that session first.
+  if (target.dataset.session !== undefined) focusSession(Number(target.dataset.session));
+  select(Number(target.dataset.block));
 });
 let resizeTimer = 0;
 window.addEventListener('resize', () => {

@@ -30,6 +30,7 @@ function drawDetails() {
   }
   box.dataset.block = String(b);
   el('h2', {}, box, 'Block ' + b);
+  if (isMulti()) el('p', { class: 'session-of', 'data-session': state.focus }, box, sessionLabel(state.focus) + ' (block numbers are per session)');
   const sw = promptOf(b);
   el('p', {}, box, sw === null ? 'prompt: the request\\'s first prompt' : 'prompt: "' + sw.prompt + '" (switch from B' + sw.fromBlock + ')');
   const frame = m.frames.find((f) => f.block === b);

@@ -30,6 +30,11 @@ function drawLegend() {
   const sw = el('span', {}, legend);
   el('span', { class: 'swatch' }, sw).style.background = '#d33f49';
   sw.append('prompt switch');
+  if (isMulti()) for (const s of visibleSessions()) {
+    const item = el('span', { class: 'session-key', 'data-session': s.id }, legend);
+    el('span', { class: 'swatch' }, item).style.background = sessionColour(s.id);
+    item.append(s.label + ' (stripe)');
+  }
 }
 
 // ---- (a) the block machine: queued → t{N−1} … t0 → cache → done, and failed from any stage;
@@ -130,14 +135,15 @@ function drawTimeline() {
   const root = $('timeline');
   root.replaceChildren();
   const width = Math.max(500, Math.floor((widthOf('timeline-wrap', 500) - 2) * state.zoom));
-  const left = 58;
+  const left = isMulti() ? SESSIONS_LEFT : 58;
   const right = 14;
   const top = 34;
   const laneH = 46;
   const span = Math.max(m.duration, 1);
   const x = (t) => left + (t / span) * (width - left - right);
   views.timelineX = x;
-  const height = top + m.lanes.length * laneH + 4;
+  const rows = timelineRows();
+  const height = top + rows.length * laneH + 4;
   root.setAttribute('width', width);
   root.setAttribute('height', height);
   const axis = svg('g', { class: 'axis' }, root);
@@ -146,17 +152,19 @@ function drawTimeline() {
     svg('line', { x1: x(v), x2: x(v), y1: 16, y2: height }, axis);
     svg('text', { x: x(v) + 2, y: 12 }, axis, v.toFixed(step < 1 ? 1 : 0) + ' ms');
   }
-  const rowOf = new Map(m.lanes.map((lane, i) => [lane, i]));
-  m.lanes.forEach((lane, i) => {
+  const rowOf = new Map(rows.map((row, i) => [row.lane + ':' + row.session, i]));
+  rows.forEach((row, i) => {
     svg('rect', { class: 'lane-row' + (i % 2 ? ' odd' : ''), x: left, y: top + i * laneH, width: width - left - right, height: laneH - 2 }, root);
-    svg('text', { class: 'label', x: 4, y: top + i * laneH + laneH / 2 + 4 }, root, 'lane ' + lane);
+    svg('text', { class: 'label', x: 4, y: top + i * laneH + laneH / 2 + 4 }, root, row.label);
   });
-  for (const task of m.tasks) {
-    const y0 = top + rowOf.get(task.lane) * laneH;
+  for (const item of timelineTasks()) {
+    const task = item.task;
+    const session = item.session;
+    const y0 = top + rowOf.get(task.lane + ':' + session) * laneH;
     const end = task.end === null ? m.duration : task.end;
     const x0 = x(task.start);
     const w = Math.max(1, x(end) - x0);
-    const title = taskName(task) + ' · lane ' + task.lane + (task.tick === null ? '' : ' · tick ' + task.tick) + ' · ' + ms(task.start) + ' → ' +
+    const title = (session === null ? '' : sessionLabel(session) + ' · ') + taskName(task) + ' · lane ' + task.lane + (task.tick === null ? '' : ' · tick ' + task.tick) + ' · ' + ms(task.start) + ' → ' +
       (task.end === null ? 'running' : ms(task.end) + ' (' + ms(task.end - task.start) + ')') +
       (task.runMs === null ? '' : ' · in session.run ' + ms(task.runMs)) + (task.exchangeWaitMs === null ? '' : ' · K/V wait ' + ms(task.exchangeWaitMs)) +
       (task.layerWaitsMs === null ? '' : ' (per layer ' + task.layerWaitsMs.map(ms).join(', ') + ')') +
@@ -164,6 +172,7 @@ function drawTimeline() {
     if (!task.forward) {
       const aux = svg('rect', { class: 'aux aux-' + task.task, x: x0, y: y0 + laneH - 10, width: w, height: 5 }, root);
       if (task.blocks.length === 1) aux.setAttribute('data-block', task.blocks[0]);
+      if (session !== null) aux.setAttribute('data-session', session);
       svg('title', {}, aux, title);
       continue;
     }
@@ -173,14 +182,21 @@ function drawTimeline() {
       'data-blocks': task.blocks.join(' '), 'data-stages': task.stages.join(' '),
     }, root);
     svg('title', {}, bar, title);
+    // Concurrent sessions: a stripe in the session's colour on top of each bar tells them apart.
+    const stripe = session === null ? 0 : 4;
+    if (session !== null) {
+      bar.setAttribute('data-session', session);
+      svg('rect', { class: 'session-stripe', x: x0, y: y0 + 1, width: w, height: stripe - 1, fill: sessionColour(session) }, bar);
+    }
     const members = Math.max(1, task.blocks.length);
-    const h = (laneH - 16) / members;
-    if (task.blocks.length === 0) svg('rect', { class: 'seg', x: x0, y: y0 + 3, width: w, height: laneH - 16, fill: '#888' }, bar);
+    const h = (laneH - 16 - stripe) / members;
+    if (task.blocks.length === 0) svg('rect', { class: 'seg', x: x0, y: y0 + 3 + stripe, width: w, height: laneH - 16 - stripe, fill: '#888' }, bar);
     task.blocks.forEach((b, k) => {
       const stage = task.task === 'recache' ? null : task.stages[k];
-      const y = y0 + 3 + k * h;
+      const y = y0 + 3 + stripe + k * h;
       const reused = task.reused !== undefined && task.reused.includes(b);
-      svg('rect', { class: 'seg' + (reused ? ' reused' : ''), x: x0, y: y, width: w, height: Math.max(1, h - 1), fill: colour(b, stage), 'data-block': b, 'data-stage': stage === null ? 'recache' : m.stages[stage], 'data-reused': reused ? '1' : '0' }, bar);
+      const seg = svg('rect', { class: 'seg' + (reused ? ' reused' : ''), x: x0, y: y, width: w, height: Math.max(1, h - 1), fill: colour(b, stage), 'data-block': b, 'data-stage': stage === null ? 'recache' : m.stages[stage], 'data-reused': reused ? '1' : '0' }, bar);
+      if (session !== null) seg.setAttribute('data-session', session);
       if (w > 40 && h >= 11) svg('text', { class: 'seg-label', x: x0 + 3, y: y + h / 2 + 3.5, fill: inkOn(stage) }, bar, 'B' + b + ' ' + (stage === null ? 'rc' : m.stages[stage]) + (reused ? ' ↺' : ''));
     });
   }

@@ -37,11 +37,17 @@ export function pageHtml({ live }: { readonly live: boolean }): string {
   <select id="speed" title="Replay speed"><option value="0.1">0.1×</option><option value="0.25" selected>0.25×</option><option value="1">1×</option></select>
   <input id="scrubber" type="range" min="0" max="0" step="any" value="0" aria-label="time (ms)">
   <span id="time-label"></span>
+  <label class="multi-only">session <select id="session-filter" title="Show every session, or one"><option value="all">all sessions</option></select></label>
   <label>zoom <select id="zoom"><option value="1">1×</option><option value="2">2×</option><option value="4">4×</option><option value="8">8×</option></select></label>
 </div>
 <div id="error" role="alert"></div>
 <main>
   <div id="views">
+    <section id="sessions-section" class="multi-only">
+      <h2>Sessions <small>one swimlane per session over the lanes' time axis: its ticks (a bar each, all lanes together) and ▼ where a block's frames were handed out</small></h2>
+      <p class="hint" id="focus-note"></p>
+      <div class="plot"><svg id="swimlanes" role="img" aria-label="sessions swimlanes"></svg></div>
+    </section>
     <section>
       <h2>Block machine <small id="chart-note"></small></h2>
       <div class="plot" id="chart-plot"><svg id="chart" role="img" aria-label="block state chart"></svg></div>

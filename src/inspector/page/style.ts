@@ -83,4 +83,12 @@ export const PAGE_STYLE = `
   #block-details td.num, #block-details th.num { text-align: right; white-space: nowrap; }
   #block-details tr.now { background: #fff6d6; }
   #block-details p { margin: .2rem 0; }
+  body:not(.multi) .multi-only { display: none; }
+  #sessions-section .plot { overflow-x: auto; }
+  #focus-note { margin: 0 0 .3rem; }
+  .swimlane { cursor: pointer; }
+  .swimlane.focus .lane-row { stroke: var(--cursor); stroke-width: 1; }
+  .sl-life { stroke-width: 2; opacity: .5; }
+  .sl-tick { opacity: .85; stroke: rgba(0,0,0,.3); stroke-width: .5; }
+  .sl-frame { fill: var(--fg); }
 `;
