@@ -211,9 +211,7 @@ describe('lane crashes with sessions sharing the lanes', () => {
     const faults = [
       { lane: 0, task: 'share', nth: 4, point: 'after-step' },
       { lane: 1, task: 'share', nth: 7, point: 'start' },
-      // Joint ticks and decodes go to the least busy lane: lane 0, which under causal attention
-      // never waits for lane 1 inside a lanes tick, takes most of them.
-      { lane: 0, task: 'tick', nth: 3, point: 'after-step' },
+      { lane: 1, task: 'tick', nth: 3, point: 'after-step' },
       { lane: 0, task: 'decode', nth: 2, point: 'after-step' },
     ] as const;
     const [faulty, clean] = await Promise.all([
@@ -222,7 +220,12 @@ describe('lane crashes with sessions sharing the lanes', () => {
     ]);
     try {
       const outcomes = await runConcurrently(faulty, specs);
-      expect(faulty.lanes.reduce((sum, lane) => sum + lane.crashes, 0)).toBe(faults.length);
+      // The share faults always fire (every lanes tick has a share on each lane); whether a lane
+      // reaches its nth joint tick or decode depends on which lane was free when those were
+      // placed, and on how many ticks were batched into one call.
+      expect(faulty.lanes[0]?.crashes).toBeGreaterThanOrEqual(1);
+      expect(faulty.lanes[1]?.crashes).toBeGreaterThanOrEqual(1);
+      expect(faulty.lanes.reduce((sum, lane) => sum + lane.crashes, 0)).toBeLessThanOrEqual(faults.length);
       for (const [i, spec] of specs.entries()) {
         const outcome = outcomes[i] as Outcome;
         expect(outcome.error, `session ${i}`).toBeUndefined();
@@ -232,6 +235,38 @@ describe('lane crashes with sessions sharing the lanes', () => {
       await Promise.all([faulty.close(), clean.close()]);
     }
   }, 60_000);
+});
+
+describe('cross-session batching', () => {
+  const specs: Spec[] = [0, 1, 2, 3].map((i) => ({
+    request: { seed: 60 + i, blocks: 8, prompt: ['red ball moving left', 'blue square moving up', 'green triangle moving right', 'yellow ball moving down'][i] as string },
+    cascade: { parallelism: 0 },
+  }));
+
+  it('four sessions on one lane share calls (one item each, equal shapes) and each is byte-identical to itself alone; off (the default), none shares', async () => {
+    const [batched, single] = await Promise.all([
+      createRuntime({ lanes: 1, model: RANDOM_MODEL, maxSessions: 4, warmUp: false, batchSessions: true }),
+      createRuntime({ lanes: 1, model: RANDOM_MODEL, maxSessions: 4, warmUp: false }),
+    ]);
+    try {
+      const together = await runConcurrently(batched, specs);
+      // Four sessions on one lane: while one call runs, the others' ticks wait and leave together.
+      expect(batched.stats().batchedCalls).toBeGreaterThan(0);
+      const separate = await runConcurrently(single, specs);
+      expect(single.stats().batchedCalls).toBe(0);
+      for (const [i, spec] of specs.entries()) {
+        const reference = await alone(single, spec);
+        expect(bytes((together[i] as Outcome).frames).equals(bytes(reference)), `session ${i} batched`).toBe(true);
+        expect(bytes((separate[i] as Outcome).frames).equals(bytes(reference)), `session ${i} unbatched`).toBe(true);
+      }
+    } finally {
+      await Promise.all([batched.close(), single.close()]);
+    }
+  }, 60_000);
+
+  it('refuses a batchSessions that is not a boolean, naming the field', async () => {
+    await expect(createRuntime({ lanes: 1, model: RANDOM_MODEL, batchSessions: 'yes' as unknown as boolean })).rejects.toThrow(/batchSessions/);
+  });
 });
 
 describe('admission: maxSessions, the bounded queue, RuntimeBusyError', () => {

@@ -11,7 +11,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { median } from '../src/core/median.js';
 
@@ -86,5 +86,5 @@ if (values.child !== undefined) {
   for (const [side, s] of Object.entries(summary)) {
     console.log(`${side.padEnd(6)} overhead ${s.overheadPercent.toFixed(2)}% of session.run, efficiency ${(100 * s.efficiency).toFixed(1)}%, ${s.msPerForward.toFixed(2)} ms per forward (${s.runMsPerForward.toFixed(2)} in session.run)`);
   }
-  if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify({ model: values.model, blocks: Number(values.blocks), repeats: Number(values.repeats), ...summary }, null, 2)}\n`);
+  if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify({ model: basename(values.model as string), blocks: Number(values.blocks), repeats: Number(values.repeats), ...summary }, null, 2)}\n`);
 }

@@ -82,7 +82,7 @@ export class Runtime {
   /** The runtime's settings as given (checked at the door); a generation's own override them field by field. */
   readonly #defaults: UncheckedInput;
   readonly #context: ResolveContext;
-  #stats: { -readonly [K in keyof RuntimeStats]: RuntimeStats[K] } = { ticks: 0, forwards: 0, forwardRunMs: 0, forwardWorkerMs: 0, forwardTaskMs: 0, exchangeWaitMs: 0, reusedForwards: 0, featureCacheMs: 0, recaches: 0, recacheTaskMs: 0 };
+  #stats: { -readonly [K in keyof Omit<RuntimeStats, 'batchedCalls'>]: RuntimeStats[K] } = { ticks: 0, forwards: 0, forwardRunMs: 0, forwardWorkerMs: 0, forwardTaskMs: 0, exchangeWaitMs: 0, reusedForwards: 0, featureCacheMs: 0, recaches: 0, recacheTaskMs: 0 };
   /** Block-wise feature caching's store per memory set, allocated by the set's first generation that caches. */
   readonly #featureStores: (FeatureStore | null)[];
   /** The `stale` mode's store per memory set, allocated the same way. */
@@ -111,7 +111,7 @@ export class Runtime {
 
   /** Work counters since the runtime was created. */
   stats(): RuntimeStats {
-    return { ...this.#stats };
+    return { ...this.#stats, batchedCalls: this.lanes.reduce((total, lane) => total + lane.batches, 0) };
   }
 
   /**
@@ -229,8 +229,8 @@ export class Runtime {
         sessionId: id,
         inspect: this.#inspect,
         pickLane: () => this.#pickLane(),
-        count: (update: Partial<RuntimeStats>) => {
-          for (const [key, value] of Object.entries(update)) this.#stats[key as keyof RuntimeStats] += value;
+        count: (update: Partial<Omit<RuntimeStats, 'batchedCalls'>>) => {
+          for (const [key, value] of Object.entries(update)) this.#stats[key as keyof Omit<RuntimeStats, 'batchedCalls'>] += value;
         },
         featureStore: () => (this.#featureStores[set] ??= allocateFeatureCache(this.manifest, planMemory(this.manifest, { featureCache: true }))),
         staleStore: () => (this.#staleStores[set] ??= allocateStale(this.manifest, planMemory(this.manifest, { stale: true }))),
@@ -364,6 +364,7 @@ export async function createRuntime(options: RuntimeOptions & RuntimeInternals =
   const totalThreads = laneOptions.reduce((sum, lane) => sum + lane.threads, 0);
   const allowSpinning = totalThreads <= availableParallelism();
   const lanes = laneOptions.map((lane, i) => new Lane(asLaneId(i), { manifest: m, files, memories, laneId: i, lane, allowSpinning, onnxLogLevel, ...optional('faults', faultsOfLane(i, options.faults)) }));
+  for (const lane of lanes) lane.batching = options.batchSessions ?? false;
   const warm = options.warmUp ?? true;
   let warmUpMs: number;
   try {

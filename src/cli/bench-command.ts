@@ -2,7 +2,7 @@
  * `block-cascade bench`: throughput and runtime overhead of the default model — a warm-up,
  * then repeats, reported as medians (the measuring lives in `src/bench/`).
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -68,6 +68,8 @@ export interface BenchOptions extends GenerationFlags {
   readonly switchEvery?: number;
   /** Serving bench: the session counts to run at once, comma-separated (e.g. `1,2,4,8`). */
   readonly sessions?: string;
+  /** With --sessions: `off` runs one call per tick (no cross-session batching). */
+  readonly batchSessions?: string;
   /** With --cascade or --sessions: the model package (default: the bundled one). */
   readonly model?: string;
 }
@@ -444,7 +446,8 @@ async function runSessionsBenchCommand(options: BenchOptions): Promise<number> {
   const maxSessions = Math.max(...counts);
   const { runSessionsBench, formatSessionsTable, SESSIONS_LEVELS } = await import('../bench/sessions-bench.js');
   return interruptible(async ({ signal, open }) => {
-    const runtime = await open({ model, lanes, maxSessions });
+    const batchSessions = options.batchSessions === 'on';
+    const runtime = await open({ model, lanes, maxSessions, batchSessions });
     process.stderr.write(
       `block-cascade bench --sessions: ${runtime.manifest.name}, ${lanes} lane(s), sessions ${counts.join(',')} × ${SESSIONS_LEVELS.map((l) => `P${l.parallelism}`).join(', ')}, ` +
         `${blocks} blocks each, ${options.warmup} warm-up + ${repeats} repeat(s) per configuration, interleaved\n`,
@@ -466,7 +469,7 @@ async function runSessionsBenchCommand(options: BenchOptions): Promise<number> {
     process.stderr.write(`block-cascade bench --sessions: done in ${minutesSince(started)}\n`);
     process.stdout.write(`${formatSessionsTable(records)}\n`);
     if (options.json !== undefined) {
-      const report = { machine: machineInfo(), kind: 'sessions', model: { name: runtime.manifest.name, dir: reportedModelDir(model) }, lanes, maxSessions, blocks, repeats, warmup: options.warmup, prompt: BENCH_PROMPT, records };
+      const report = { machine: machineInfo(), kind: 'sessions', model: { name: runtime.manifest.name, dir: reportedModelDir(model) }, lanes, maxSessions, batchSessions, batchedCalls: runtime.stats().batchedCalls, blocks, repeats, warmup: options.warmup, prompt: BENCH_PROMPT, records };
       await writeOutput(options.json, reportJson(report));
     }
   });
@@ -515,7 +518,8 @@ export function registerBenchCommand(program: Command): Command {
       `serving: for each count n (comma-separated, e.g. 1,2,4,8), n P0 and then n P4 generations at once on one runtime (2 lanes unless --lanes, maxSessions = the largest n; ` +
         `${SESSIONS_DEFAULT_BLOCKS} blocks and ${SESSIONS_DEFAULT_REPEATS} repeats unless given): aggregate and per-session FPS, p50/p99 block interval, speed-up vs n = 1 (docs/serving.md)`,
     )
-    .option('--model <dir>', 'with --cascade or --sessions: the model package to run (default: the bundled one)');
+    .option('--model <dir>', 'with --cascade or --sessions: the model package to run (default: the bundled one)')
+    .addOption(new Option('--batch-sessions <mode>', 'with --sessions: on runs waiting ticks of different sessions with equal shapes as one call; off (default), one call per tick').choices(['on', 'off']));
   return addGenerationFlags(command, '(plain bench and --soak)').action(async (options: BenchOptions) => {
       try {
         const defaulted = (['blocks', 'repeats', 'warmup', 'lanes'] as const).filter((k) => command.getOptionValueSource(k) === 'default');

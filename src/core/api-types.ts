@@ -163,6 +163,15 @@ export interface RuntimeOptions {
    * Beyond them a generation fails with `RuntimeBusyError` when its iteration starts.
    */
   readonly maxQueuedSessions?: number;
+  /**
+   * Cross-session batching (default `false`): joint ticks of different sessions that wait on the
+   * same lane and have the same shape (blocks in the tick, past length) run as one call along
+   * the batch axis. Equal shapes need no padding, so every session's frames stay byte-identical
+   * to the same session run alone. On CPU lanes it did not pay on the bundled model (a batch
+   * costs about its items' sum, and it gathers work on one lane while another idles;
+   * docs/serving.md); it is meant for devices where a batch costs about one call.
+   */
+  readonly batchSessions?: boolean;
 }
 
 /** How long a runtime took to start. */
@@ -202,4 +211,6 @@ export interface RuntimeStats {
   readonly recaches: number;
   /** Milliseconds from handing those re-caches to a lane to their results, summed. */
   readonly recacheTaskMs: number;
+  /** Lane calls that carried the joint ticks of more than one session (`batchSessions`). */
+  readonly batchedCalls: number;
 }

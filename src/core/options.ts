@@ -46,7 +46,7 @@ export const OPTION_FIELDS = {
   cascade: ['parallelism', 'attention', 'exec', 'recache', 'switchMode'],
   generate: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords'],
   session: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords', 'maxBufferedBlocks'],
-  runtime: ['model', 'lanes', 'cascade', 'steps', 'featureCache', 'warmUp', 'onLoad', 'onnxLogLevel', 'maxSessions', 'maxQueuedSessions', 'inspect', 'faults'],
+  runtime: ['model', 'lanes', 'cascade', 'steps', 'featureCache', 'warmUp', 'onLoad', 'onnxLogLevel', 'maxSessions', 'maxQueuedSessions', 'batchSessions', 'inspect', 'faults'],
 } as const satisfies Record<string, readonly string[]>;
 
 /**
@@ -108,6 +108,8 @@ export function checkRuntimeOptions(options: unknown): void {
   if (maxSessions !== undefined && (typeof maxSessions !== 'number' || !Number.isInteger(maxSessions) || maxSessions < 1 || maxSessions > 1024)) throw new InvalidOptionError('maxSessions', 'an integer from 1 to 1024', maxSessions);
   const maxQueued = options['maxQueuedSessions'];
   if (maxQueued !== undefined && (typeof maxQueued !== 'number' || !Number.isInteger(maxQueued) || maxQueued < 0 || maxQueued > 1_000_000)) throw new InvalidOptionError('maxQueuedSessions', 'an integer from 0 to 1000000', maxQueued);
+  const batchSessions = options['batchSessions'];
+  if (batchSessions !== undefined && typeof batchSessions !== 'boolean') throw new InvalidOptionError('batchSessions', 'true or false', batchSessions);
 }
 
 /** Sequential generation: the default cascade settings. */

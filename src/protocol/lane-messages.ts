@@ -70,6 +70,21 @@ export interface TickTask {
 }
 
 /**
+ * Joint ticks of several sessions (each its own memory set), of equal shapes (blocks and past
+ * length), run as one call along the batch axis (cross-session batching, `Lane`). Not a
+ * `LaneTask`: the lane forms it from queued ticks; observers and traces see the ticks.
+ */
+export interface BatchTask {
+  readonly kind: 'batch';
+  readonly ticks: readonly TickTask[];
+}
+
+/** A batch's timing, and each tick's share of it (in `ticks` order). */
+export interface BatchResult extends LaneTiming {
+  readonly items: readonly LaneTiming[];
+}
+
+/**
  * A lane's share of a tick in `lanes` mode: the tick's frames [from, to) (global frame indices,
  * oldest block first), run through the layered model with the K/V of every layer exchanged
  * with the tick's other lanes through shared memory.

@@ -9,7 +9,7 @@
 import { workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
-import type { DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, RecacheTask, TickTask } from '../../protocol/lane-messages.js';
+import type { BatchResult, BatchTask, DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, RecacheTask, TickTask } from '../../protocol/lane-messages.js';
 import { gaussianNoise } from '../../core/noise.js';
 import { samplerStep, stepNeedsNoise } from '../../core/sampler.js';
 import { gatherPast, scatterPresent, type KvTensors } from '../kv/kv-slabs.js';
@@ -21,6 +21,7 @@ import { runStaleShare } from './stale-tick.js';
 import { denoiserFeeds, frameInputs } from './frame-range.js';
 import { crashIfDue, taskStarted } from './faults.js';
 import { warmUp } from './warm-up.js';
+import { batchAxisOf, itemOf, stackBatch, type DenseTensor } from './batch-tensors.js';
 import { applyOnnxLogLevel, DEFAULT_ONNX_LOG_LEVEL, executionProviderProblem, explainProviderError, onnxLogSeverity } from './execution-provider.js';
 import type { LaneWorkerData, LaneWorkerInit } from './worker-data.js';
 
@@ -180,12 +181,10 @@ function jointMask(memory: number, pastTokens: number, blocks: number, mode: Tic
   return mask;
 }
 
-async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming> {
-  const start = performance.now();
-  const d = memoryOf(task);
+/** One joint tick's denoiser feeds (mask included), from its memory set. */
+function tickFeeds(task: TickTask, d: LaneWorkerData, denoiser: ort.InferenceSession): Record<string, ort.Tensor> {
   const members = task.members;
   const frames = members.length * framesPerBlock;
-  const blockSize = framesPerBlock * latentFrameSize;
   const pastTokens = task.pastSlots.length * m.tokensPerFrame;
   // A block's first step starts from pure noise drawn for (seed, block, step 0).
   const feeds = denoiserFeeds(frameInputs(members, 0, frames, d), task.contextSlot, pastFor(task, d), task.pastSlots.length, d);
@@ -198,17 +197,20 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
   } else if (task.attention === 'causal' && members.length > 1) {
     throw new Error('causal attention inside the cascade window needs a model with an "attention_mask" input');
   }
-  const { outputs, runMs } = await timedRun(denoiser, feeds);
-  const flow = output(outputs, 'flow');
+  return feeds;
+}
+
+/** What one tick keeps of its call's outputs: the cache step's K/V, the others' staged sampler steps. */
+function applyTick(task: TickTask, d: LaneWorkerData, flow: Float32Array, presentKey: () => Float32Array, presentValue: () => Float32Array): void {
+  const members = task.members;
+  const frames = members.length * framesPerBlock;
+  const blockSize = framesPerBlock * latentFrameSize;
   members.forEach((member, i) => {
     if (member.commit === false) return;
     if (member.cache) {
       // Cache step: only the clean K/V matter; the flow of a block fed at σ = 0 is discarded.
       if (!task.cacheSlots) throw new Error(`block ${member.block}: cache step without KV slots`);
-      scatterPresent(d.kv, task.cacheSlots, output(outputs, 'present_key'), output(outputs, 'present_value'), {
-        firstFrame: i * framesPerBlock,
-        frames,
-      });
+      scatterPresent(d.kv, task.cacheSlots, presentKey(), presentValue(), { firstFrame: i * framesPerBlock, frames });
       storeCleanLatents(d.latents, d.cleanLatents, member.latentSlot, task.cacheSlots);
       return;
     }
@@ -220,7 +222,45 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
     samplerStep(latent, flow.subarray(i * blockSize, (i + 1) * blockSize), member.sigma, member.sigmaNext, noise, slotView(d.latentSteps, member.latentSlot), m.sampler.update);
     crashIfDue(data.faults, 'tick', 'after-step');
   });
+}
+
+async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming> {
+  const start = performance.now();
+  const d = memoryOf(task);
+  const { outputs, runMs } = await timedRun(denoiser, tickFeeds(task, d, denoiser));
+  applyTick(task, d, output(outputs, 'flow'), () => output(outputs, 'present_key'), () => output(outputs, 'present_value'));
   return { runMs, workerMs: performance.now() - start };
+}
+
+/**
+ * Several sessions' joint ticks of one shape in one call along the batch axis: each item reads
+ * its own memory set (latents, past, prompt) and keeps its own outputs. Items of equal shapes
+ * need no padding, and onnxruntime then computes each item exactly as alone (tested on both
+ * bundled models), so batching changes no frame. `session.run`'s time is shared out equally.
+ */
+async function batch(task: BatchTask, { denoiser }: Sessions): Promise<BatchResult> {
+  const start = performance.now();
+  for (let i = 1; i < task.ticks.length; i++) taskStarted(data.faults, 'tick');
+  const items = task.ticks.map((tick) => {
+    const d = memoryOf(tick);
+    return { tick, d, feeds: tickFeeds(tick, d, denoiser) };
+  });
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const name of Object.keys(items[0]?.feeds ?? {})) {
+    const axis = batchAxisOf(name);
+    const stacked = stackBatch(items.map((item) => item.feeds[name] as ort.Tensor as DenseTensor), axis);
+    feeds[name] = new ort.Tensor('float32', stacked.data, stacked.dims);
+  }
+  const { outputs, runMs } = await timedRun(denoiser, feeds);
+  const dense = (name: string): DenseTensor => {
+    const tensor = outputs[name];
+    if (!tensor) throw new Error(`lane ${data.laneId}: the model returned no output "${name}"`);
+    return { data: tensor.data as Float32Array, dims: tensor.dims };
+  };
+  items.forEach((item, b) => applyTick(item.tick, item.d, itemOf(dense('flow'), 0, b).data, () => itemOf(dense('present_key'), 1, b).data, () => itemOf(dense('present_value'), 1, b).data));
+  const workerMs = performance.now() - start;
+  const share = { runMs: runMs / items.length, workerMs: workerMs / items.length };
+  return { runMs, workerMs, items: items.map(() => share) };
 }
 
 async function recache(task: RecacheTask, { denoiser }: Sessions): Promise<LaneTiming> {
@@ -295,9 +335,9 @@ function toRgbBytes(planar: Float32Array, frames: number, height: number, width:
 }
 
 /** Piscina entry point. */
-export default async function runLaneTask(task: LaneTask): Promise<LaneTiming | DecodeResult> {
+export default async function runLaneTask(task: LaneTask | BatchTask): Promise<LaneTiming | DecodeResult | BatchResult> {
   const loaded = await loadSessions();
-  if (task.kind !== 'ping') taskStarted(data.faults, task.kind);
+  if (task.kind !== 'ping') taskStarted(data.faults, task.kind === 'batch' ? 'tick' : task.kind);
   switch (task.kind) {
     case 'ping': {
       if (!task.warm) return { runMs: 0, workerMs: 0 };
@@ -309,6 +349,8 @@ export default async function runLaneTask(task: LaneTask): Promise<LaneTiming | 
       return encode(task, loaded);
     case 'tick':
       return tick(task, loaded);
+    case 'batch':
+      return batch(task, loaded);
     case 'share':
       return runShare(task, await loadLayered(), slotView(memoryOf(task).contexts, task.contextSlot).slice(), memoryOf(task));
     case 'stale':

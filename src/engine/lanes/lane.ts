@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import type { LaneId, LaneOptions } from '../../core/domain.js';
-import type { DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, PingTask, RecacheTask, ShareResult, ShareTask, StaleTask, TickTask } from '../../protocol/lane-messages.js';
+import type { BatchResult, BatchTask, DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, PingTask, RecacheTask, ShareResult, ShareTask, StaleTask, TickTask } from '../../protocol/lane-messages.js';
 import { LaneError } from '../../core/errors.js';
 import type { LaneWorkerInit } from './worker-data.js';
 
@@ -26,6 +26,8 @@ export interface TaskTiming extends LaneTiming {
   readonly taskMs: number;
   /** Milliseconds the task waited behind the lane's earlier tasks. */
   readonly queueMs: number;
+  /** Sessions whose ticks shared this task's call (cross-session batching); absent when alone. */
+  readonly batch?: number;
 }
 
 /** A task starting on a lane's worker or finishing there (for traces). */
@@ -51,6 +53,20 @@ export interface LaneActivity {
  */
 export const inService = (lanes: readonly Lane[]): readonly Lane[] => lanes.filter((lane) => !lane.retired);
 
+/** At most this many sessions' ticks in one batched call. */
+export const MAX_BATCH = 8;
+
+/** A task waiting in a lane's queue. */
+interface QueuedTask {
+  readonly task: Exclude<LaneTask, PingTask>;
+  readonly queuedAt: number;
+  readonly resolve: (result: LaneTiming & TaskTiming) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Ticks of equal shape key make calls of equal shapes (blocks joined, past length). */
+const batchShape = (task: TickTask): string => `${task.members.length}:${task.pastSlots.length}:${task.attention}`;
+
 export class Lane {
   readonly id: LaneId;
   readonly options: LaneOptions;
@@ -60,7 +76,14 @@ export class Lane {
   #tasksRun = 0;
   #crashes = 0;
   #retired = false;
-  #tail: Promise<void> = Promise.resolve();
+  readonly #queue: QueuedTask[] = [];
+  #busy = false;
+  #batches = 0;
+  /**
+   * Cross-session batching: queued joint ticks of different sessions with equal shapes run as
+   * one call (`RuntimeOptions.batchSessions`). Off: one call per task.
+   */
+  batching = false;
   readonly #observers = new Set<(activity: LaneActivity) => void>();
 
   constructor(id: LaneId, data: LaneWorkerInit) {
@@ -155,48 +178,101 @@ export class Lane {
   }
 
   /**
-   * Queues a task behind the lane's previous one. The queue is ours rather than Piscina's so
-   * that `taskMs` starts when the worker is free: it then measures the runtime's own cost
-   * around `session.run` (messages, copies, gathers), not time spent waiting for the lane.
+   * Queues a task behind the lane's previous ones. The queue is ours rather than Piscina's so
+   * that `taskMs` starts when the worker is free (it then measures the runtime's own cost around
+   * `session.run`, not time spent waiting for the lane), and so that queued joint ticks of
+   * different sessions can leave together as one batched call ({@link batching}).
    */
   #run<R extends LaneTiming>(task: Exclude<LaneTask, PingTask>): Promise<R & TaskTiming> {
-    const queuedAt = performance.now();
-    const promise = this.#tail.then(() => this.#dispatch<R>(task, queuedAt));
-    this.#tail = promise.then(
-      () => undefined,
-      () => undefined,
-    );
+    let entry!: QueuedTask;
+    const promise = new Promise<R & TaskTiming>((resolve, reject) => {
+      entry = { task, queuedAt: performance.now(), resolve: resolve as QueuedTask['resolve'], reject };
+    });
+    this.#queue.push(entry);
     this.#inFlight.set(promise, task.memory ?? 0);
     const forget = () => {
       this.#inFlight.delete(promise);
       this.#tasksRun++;
     };
     promise.then(forget, forget);
+    void this.#pump();
     return promise;
   }
 
-  async #dispatch<R extends LaneTiming>(task: Exclude<LaneTask, PingTask>, queuedAt: number): Promise<R & TaskTiming> {
+  /** Runs the queue until it is empty, one call at a time. */
+  async #pump(): Promise<void> {
+    if (this.#busy) return;
+    this.#busy = true;
+    try {
+      while (this.#queue.length > 0) await this.#dispatch(this.#next());
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /**
+   * The queue's first task, and with batching, the queued joint ticks of other sessions of the
+   * same shape (blocks in the tick, past length): shapes equal, no item is padded, so each
+   * computes exactly what it would alone. A tick joins only if no earlier task of its own
+   * session is still queued, so each session's tasks keep their order.
+   */
+  #next(): QueuedTask[] {
+    const first = this.#queue.shift() as QueuedTask;
+    if (!this.batching || first.task.kind !== 'tick') return [first];
+    const shape = batchShape(first.task);
+    const group = [first];
+    const passed = new Set([first.task.memory ?? 0]);
+    for (let i = 0; i < this.#queue.length && group.length < MAX_BATCH; ) {
+      const entry = this.#queue[i] as QueuedTask;
+      const memory = entry.task.memory ?? 0;
+      if (!passed.has(memory) && entry.task.kind === 'tick' && batchShape(entry.task) === shape) {
+        group.push(entry);
+        this.#queue.splice(i, 1);
+      } else i++;
+      passed.add(memory);
+    }
+    if (group.length > 1) this.#batches++;
+    return group;
+  }
+
+  async #dispatch(group: readonly QueuedTask[]): Promise<void> {
     const start = performance.now();
-    const notify = (activity: Omit<LaneActivity, 'lane' | 'task'>) => {
-      for (const observer of this.#observers) observer({ lane: this.id, task, ...activity });
+    const notify = (entry: QueuedTask, activity: Omit<LaneActivity, 'lane' | 'task'>) => {
+      for (const observer of this.#observers) observer({ lane: this.id, task: entry.task, ...activity });
     };
-    if (this.#observers.size > 0) notify({ phase: 'start', at: start });
+    if (this.#observers.size > 0) for (const entry of group) notify(entry, { phase: 'start', at: start });
     // Piscina removes a dead worker before it rejects its task: a thread that is gone has crashed.
     const thread = this.#pool.threads[0]?.threadId;
     try {
-      const result = (await this.#pool.run(task)) as R;
+      const results: readonly LaneTiming[] =
+        group.length === 1
+          ? [(await this.#pool.run((group[0] as QueuedTask).task)) as LaneTiming]
+          : ((await this.#pool.run({ kind: 'batch', ticks: group.map((e) => e.task as TickTask) } satisfies BatchTask)) as BatchResult).items;
       const end = performance.now();
-      if (this.#observers.size > 0) notify({ phase: 'end', at: end, result });
-      return { ...result, taskMs: end - start, queueMs: start - queuedAt };
+      group.forEach((entry, i) => {
+        const result = results[i] as LaneTiming;
+        if (this.#observers.size > 0) notify(entry, { phase: 'end', at: end, result });
+        // A batched tick's share of the call, so that sums over tasks stay sums of wall time.
+        entry.resolve({ ...result, taskMs: (end - start) / group.length, queueMs: start - entry.queuedAt, ...(group.length > 1 ? { batch: group.length } : {}) });
+      });
     } catch (error) {
-      if (this.#observers.size > 0) notify({ phase: 'end', at: performance.now(), error });
-      const oldest = task.kind === 'tick' || task.kind === 'share' ? task.members[0] : undefined;
-      const block = 'block' in task ? task.block : (oldest?.block ?? null);
-      const stage = oldest?.stageName ?? null;
+      const end = performance.now();
       const crashed = thread === undefined || !this.#pool.threads.some((t) => t.threadId === thread);
       if (crashed) this.#crashes++;
-      throw new LaneError(this.id, block, stage, crashed ? `${task.kind} failed: the worker died` : `${task.kind} failed`, error, crashed);
+      for (const entry of group) {
+        if (this.#observers.size > 0) notify(entry, { phase: 'end', at: end, error });
+        const task = entry.task;
+        const oldest = task.kind === 'tick' || task.kind === 'share' ? task.members[0] : undefined;
+        const block = 'block' in task ? task.block : (oldest?.block ?? null);
+        const stage = oldest?.stageName ?? null;
+        entry.reject(new LaneError(this.id, block, stage, crashed ? `${task.kind} failed: the worker died` : `${task.kind} failed`, error, crashed));
+      }
     }
+  }
+
+  /** Calls that carried the joint ticks of more than one session (cross-session batching). */
+  get batches(): number {
+    return this.#batches;
   }
 
   /** Times this lane's worker died during a task (each time Piscina started a replacement). */
