@@ -49,8 +49,8 @@ export interface GenerationHost {
   /** The generation's id on its runtime (`session` in the trace's meta record). */
   readonly sessionId?: number;
   readonly inspect: InspectObserver | undefined;
-  /** The least busy lane. */
-  pickLane(): Lane;
+  /** The least busy lane; with `home` (the session's memory set), ties go to that session's own lane. */
+  pickLane(home?: number): Lane;
   /** Adds a finished tick or re-cache to the runtime's counters. */
   count(update: Partial<RuntimeStats>): void;
   /** The memory set's feature-cache store (allocated on first use through the memory plan). */
@@ -285,7 +285,8 @@ export class Generation {
       lanes,
       exchange: memory.exchange,
       framesPerBlock: m.framesPerBlock,
-      pickLane: () => this.#host.pickLane(),
+      // Ticks keep to the session's own lane while the load is even (see Runtime#pickLane).
+      pickLane: () => this.#host.pickLane(this.#host.memoryIndex),
       featureStore,
       staleStore: () => this.#host.staleStore(),
       memory: this.#host.memoryIndex,

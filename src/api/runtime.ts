@@ -228,7 +228,7 @@ export class Runtime {
         memoryIndex: set,
         sessionId: id,
         inspect: this.#inspect,
-        pickLane: () => this.#pickLane(),
+        pickLane: (home?: number) => this.#pickLane(home),
         count: (update: Partial<Omit<RuntimeStats, 'batchedCalls'>>) => {
           for (const [key, value] of Object.entries(update)) this.#stats[key as keyof Omit<RuntimeStats, 'batchedCalls'>] += value;
         },
@@ -300,11 +300,19 @@ export class Runtime {
    * The lane with the fewest unfinished tasks; ties go to the highest id, because a `lanes` tick
    * gives the lowest ids the larger shares (and lane 0 the cache store).
    */
-  #pickLane(): Lane {
+  /**
+   * The least busy lane in service, ties to the last. With `home` (a session's memory set), ties
+   * go to that session's own lane (counted from the last, so that set 0 keeps the last lane):
+   * concurrent sessions then keep to their lanes while the load is even, so each lane serves its
+   * sessions in turn and keeps their K/V gathers.
+   */
+  #pickLane(home?: number): Lane {
     const lanes = inService(this.lanes);
     let best = lanes[lanes.length - 1] as Lane;
     for (let i = lanes.length - 1; i >= 0; i--) if ((lanes[i] as Lane).pending < best.pending) best = lanes[i] as Lane;
-    return best;
+    if (home === undefined) return best;
+    const own = lanes[lanes.length - 1 - (home % lanes.length)] as Lane;
+    return own.pending === best.pending ? own : best;
   }
 
   /**
