@@ -17,7 +17,10 @@ export type { Frame, GenerateOptions, GenerateRequest, LoadProgress, Progress, P
 export type { AttentionMode, CascadeOptions, ExecMode, GenerationSettings, Parallelism, RecacheMode, SwitchMode } from './core/cascade-options.js';
 export type { FeatureCacheOptions } from './core/feature-cache.js';
 export type { TraceRecord } from './core/trace-records.js';
-export { GenerationAbortedError, GenerationFailedError, InvalidOptionError, LaneError, PromptTooLongError, RuntimeBusyError, UnknownWordsError } from './core/errors.js';
+export { GenerationAbortedError, GenerationFailedError, InvalidOptionError, LaneError, NoCapacityError, PromptTooLongError, RuntimeBusyError, UnknownWordsError } from './core/errors.js';
+export { connect, type Cluster, type ClusterOptions, type ClusterSession, type Failover } from './cluster/client.js';
+export { startWorker, type Worker, type WorkerOptions } from './cluster/worker.js';
+export { ClusterMessageError, ClusterSessionError } from './cluster/errors.js';
 export { checkPromptWords, knownWords, promptWords, tokenizePrompt, unknownWords, type PromptCheckOptions, type PromptVocabulary } from './engine/model/tokenizer.js';
 export type { BlockIndex, Device, FramePosition, LaneId, LaneOptions, Stage } from './core/domain.js';
 export { STAGES } from './core/domain.js';

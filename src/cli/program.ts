@@ -8,6 +8,7 @@ import { registerInspectCommand } from './inspect-command.js';
 import { registerModelCommand } from './model-command.js';
 import { registerRunCommand } from './run-command.js';
 import { registerSimulateCommand } from './simulate-command.js';
+import { registerWorkerCommand } from './worker-command.js';
 
 /**
  * Builds the program (not yet parsed).
@@ -29,5 +30,6 @@ export function createProgram(): Command {
   registerInspectCommand(program);
   registerModelCommand(program);
   registerCalibrateCacheCommand(program);
+  registerWorkerCommand(program);
   return program;
 }

@@ -135,3 +135,29 @@ export class PromptTooLongError extends InvalidOptionError {
     this.name = 'PromptTooLongError';
   }
 }
+
+/**
+ * A cluster (`connect`) found no worker with a free session: every registered worker is full,
+ * unhealthy, silent or refused. Retry later, or start more workers.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   for await (const frame of cluster.session({ seed: 1, blocks: 8, prompt: 'red ball moving left' }).frames) send(frame);
+ * } catch (error) {
+ *   if (error instanceof NoCapacityError) reply(503, { workers: error.workers });
+ * }
+ * ```
+ */
+export class NoCapacityError extends Error {
+  readonly code = 'NO_CAPACITY';
+  constructor(
+    /** Workers registered and fresh when the session was placed. */
+    readonly workers: number,
+    /** Why each one tried did not take the session (`w1: full`, `w2: no reply in 2000 ms`). */
+    readonly refusals: readonly string[],
+  ) {
+    super(`no worker has a free session: ${workers === 0 ? 'no worker is registered' : `${workers} worker(s) registered${refusals.length > 0 ? `; ${refusals.join('; ')}` : ', all full'}`}`);
+    this.name = 'NoCapacityError';
+  }
+}

@@ -1,0 +1,551 @@
+/**
+ * The cluster client: `connect()` to NATS, then `session()` sessions that run on workers with
+ * the same live interface as `runtime.session()`. A session is placed on the least-loaded
+ * worker with a free session; when that worker dies (no heartbeat) or frames go missing (a gap,
+ * e.g. across a server restart), the session is placed again and replayed deterministically
+ * from block 0 with the switches that had landed, the new worker publishing only the frames the
+ * client does not have yet: the consumer sees every frame once, byte-identical to an
+ * uninterrupted run (docs/cluster.md).
+ */
+import { connect as natsConnect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { Frame, GenerateRequest, PromptSwitch } from '../core/api-types.js';
+import { ASYNC_DISPOSE } from '../core/dispose.js';
+import { GenerationAbortedError, NoCapacityError } from '../core/errors.js';
+import type { GenerationSession, SessionEvent, SessionOptions } from '../core/session-types.js';
+import { ClusterSessionError } from './errors.js';
+import { Inbox } from './inbox.js';
+import { decodeControlReply, decodeFrame, decodeHeartbeat, decodeOpenReply, decodeSessionMessage, decodeWorkerInfo, encodeClusterMessage, type ControlRequest, type OpenRequest, type WireSessionOptions, type WorkerInfo } from './messages.js';
+import { DEFAULT_STALE_AFTER_MS, rankWorkers, resumeRequest, type WorkerEntry } from './placement.js';
+import { sessionSubjects, WORKERS_BUCKET, workerSubjects } from './subjects.js';
+
+/** Options of {@link connect}. */
+export interface ClusterOptions {
+  /** NATS server URL(s). */
+  readonly servers: string | readonly string[];
+  /** A worker silent this long is taken for dead and its sessions move. Default 1500 ms. */
+  readonly deadAfterMs?: number;
+  /** Frames a worker may publish beyond those the consumer has read. Default 24. */
+  readonly creditFrames?: number;
+  /** How long a worker has to answer `open`. Default 2000 ms. */
+  readonly openTimeoutMs?: number;
+  /** How long a failover keeps looking for a free worker before the session fails. Default 60 s. */
+  readonly failoverTimeoutMs?: number;
+  /** Frames the worker says it published but that did not arrive for this long count as lost. Default 1000 ms. */
+  readonly stallMs?: number;
+  /** Worker entries older than this are not offered sessions. Default 3000 ms. */
+  readonly staleAfterMs?: number;
+}
+
+/** One move of a session to another worker. */
+export interface Failover {
+  readonly from: string;
+  readonly to: string;
+  readonly reason: string;
+  /** Frames the client had when it moved (the new worker starts publishing there). */
+  readonly atFrame: number;
+  /** `Date.now()` when the loss was noticed and when the new worker accepted. */
+  readonly detectedAt: number;
+  readonly placedAt: number;
+}
+
+/** A session of a {@link Cluster}: a {@link GenerationSession} that also says where it runs. */
+export interface ClusterSession extends GenerationSession {
+  /** The worker running it now (undefined before placement). */
+  readonly worker: string | undefined;
+  /** Its moves so far. */
+  readonly failovers: readonly Failover[];
+}
+
+/** A connection to a cluster (see {@link connect}). */
+export interface Cluster {
+  /**
+   * Starts a session on a worker; the same live interface as `runtime.session()`. Placement
+   * happens when `frames` iteration starts; no free worker fails it with {@link NoCapacityError}.
+   * `onProgress` and `signal` work; `trace` does not cross the wire and is ignored.
+   */
+  session(request: GenerateRequest, options?: SessionOptions): ClusterSession;
+  /** The workers registered now (fresh KV entries). */
+  workers(): Promise<WorkerInfo[]>;
+  /** Ends every session and closes the connection. */
+  close(): Promise<void>;
+  [ASYNC_DISPOSE](): Promise<void>;
+}
+
+/** Settings a session reads from its cluster. */
+interface Context {
+  readonly nc: NatsConnection;
+  readonly clientId: string;
+  readonly options: Required<Omit<ClusterOptions, 'servers'>>;
+  entries(): Promise<WorkerEntry[]>;
+  connected(): boolean;
+  forget(session: RemoteSession): void;
+}
+
+/** One placement of a session on a worker. */
+interface Attempt {
+  readonly worker: string;
+  readonly sessionId: string;
+  readonly subjects: ReturnType<typeof sessionSubjects>;
+  readonly subs: Subscription[];
+  readonly openedAt: number;
+  lastBeat: number;
+  stallSince: number | null;
+  absentBeats: number;
+  /** The frame count of the worker's `done` message, once received. */
+  doneFrames: number | null;
+  dead: boolean;
+}
+
+const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+let nextClientId = 0;
+
+/**
+ * Connects to a cluster's NATS server(s); reconnects forever after a server restart.
+ *
+ * @example
+ * ```ts
+ * const cluster = await connect({ servers: 'nats://127.0.0.1:4222' });
+ * const session = cluster.session({ seed: 1, blocks: 64, prompt: 'red ball moving left' });
+ * for await (const frame of session.frames) show(frame);
+ * await cluster.close();
+ * ```
+ */
+export async function connect(options: ClusterOptions): Promise<Cluster> {
+  const nc = await natsConnect({ servers: typeof options.servers === 'string' ? options.servers : [...options.servers], name: 'block-cascade client', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const settings: Context['options'] = {
+    deadAfterMs: options.deadAfterMs ?? 1500,
+    creditFrames: options.creditFrames ?? 24,
+    openTimeoutMs: options.openTimeoutMs ?? 2000,
+    failoverTimeoutMs: options.failoverTimeoutMs ?? 60_000,
+    stallMs: options.stallMs ?? 1000,
+    staleAfterMs: options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS,
+  };
+  const sessions = new Set<RemoteSession>();
+  let isConnected = true;
+  // While the server is away no heartbeat can arrive: that is no sign of a dead worker, so
+  // the sessions' clocks restart when the connection is back.
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') isConnected = false;
+      if (s.type === 'reconnect') {
+        isConnected = true;
+        for (const session of sessions) session.reconnected();
+      }
+    }
+  })();
+  let kv: KV | null = null;
+  const entries = async (): Promise<WorkerEntry[]> => {
+    // Opened lazily: the bucket exists once a worker has started.
+    kv ??= await new Kvm(nc).open(WORKERS_BUCKET);
+    const out: WorkerEntry[] = [];
+    for await (const key of await kv.keys()) {
+      const entry = await kv.get(key);
+      if (!entry || entry.operation !== 'PUT') continue;
+      try {
+        out.push({ info: decodeWorkerInfo(entry.value, `${WORKERS_BUCKET}.${key}`), writtenAt: entry.created.getTime() });
+      } catch {
+        // A malformed entry (another version, a stray put) is no worker to place on.
+      }
+    }
+    return out;
+  };
+  const context: Context = {
+    nc,
+    clientId: `c${process.pid}x${nextClientId++}x${Date.now().toString(36)}`,
+    options: settings,
+    entries: () => entries().catch(() => {
+      kv = null;
+      return [];
+    }),
+    connected: () => isConnected,
+    forget: (s) => sessions.delete(s),
+  };
+  let sessionNo = 0;
+  const close = async () => {
+    await Promise.all([...sessions].map((s) => s[ASYNC_DISPOSE]()));
+    await nc.drain().catch(() => undefined);
+  };
+  return {
+    session(request, sessionOptions = {}) {
+      const session = new RemoteSession(context, ++sessionNo, request, sessionOptions);
+      sessions.add(session);
+      return session;
+    },
+    async workers() {
+      const now = Date.now();
+      return (await context.entries()).filter((e) => now - e.writtenAt <= settings.staleAfterMs).map((e) => e.info).sort((a, b) => (a.id < b.id ? -1 : 1));
+    },
+    close,
+    [ASYNC_DISPOSE]: close,
+  };
+}
+
+/** A session running on a worker, moved to another when its worker is lost. */
+class RemoteSession implements ClusterSession {
+  readonly id: number;
+  readonly frames: AsyncIterable<Frame>;
+  readonly failovers: Failover[] = [];
+  readonly #ctx: Context;
+  readonly #request: GenerateRequest;
+  readonly #options: SessionOptions;
+  readonly #wire: WireSessionOptions;
+  readonly #inbox = new Inbox();
+  readonly #listeners = new Set<(event: SessionEvent) => void>();
+  /** Live switches that landed, at the block their worker reported. */
+  readonly #live: PromptSwitch[] = [];
+  /** Switch events already reported (`block:prompt`): a replay reports them again. */
+  readonly #reportedSwitches = new Set<string>();
+  #attempt: Attempt | null = null;
+  #attempts = 0;
+  /** Resolves when a placement (first or after a failover) is made; replaced at each failover. */
+  #placed: { promise: Promise<Attempt>; resolve: (a: Attempt) => void; reject: (e: unknown) => void };
+  #received = 0;
+  #consumed = 0;
+  #granted = 0;
+  #lastBlock = -1;
+  #lastRecache = -1;
+  #userPaused = false;
+  #stopped = false;
+  #finished = false;
+  #started = false;
+  #timer: ReturnType<typeof setInterval> | null = null;
+  readonly #startedAt = Date.now();
+
+  constructor(ctx: Context, id: number, request: GenerateRequest, options: SessionOptions) {
+    this.#ctx = ctx;
+    this.id = id;
+    this.#request = request;
+    this.#options = options;
+    const { cascade, steps, featureCache, allowUnknownWords, maxBufferedBlocks } = options;
+    this.#wire = {
+      ...(cascade === undefined ? {} : { cascade: { ...cascade } }),
+      ...(steps === undefined ? {} : { steps }),
+      ...(featureCache === undefined ? {} : { featureCache: { ...featureCache } as Record<string, unknown> }),
+      ...(allowUnknownWords === undefined ? {} : { allowUnknownWords }),
+      ...(maxBufferedBlocks === undefined ? {} : { maxBufferedBlocks }),
+    };
+    this.#placed = deferred();
+    this.frames = { [Symbol.asyncIterator]: () => this.#iterate() };
+  }
+
+  get worker(): string | undefined {
+    return this.#attempt?.worker;
+  }
+
+  async *#iterate(): AsyncGenerator<Frame, void, undefined> {
+    if (this.#started) throw new Error('the frames of a session can be iterated once');
+    this.#started = true;
+    const signal = this.#options.signal;
+    const onAbort = () => this.#abort(new GenerationAbortedError(signal?.reason));
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (!this.#finished) void this.#start();
+    try {
+      for (;;) {
+        const frame = await this.#inbox.next();
+        if (frame === null) return;
+        this.#consumed = frame.index + 1;
+        this.#grant(false);
+        yield frame;
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      // A consumer that left early (break, throw) ends the session like `stop` + dispose.
+      if (!this.#finished) this.#end(true);
+    }
+  }
+
+  async #start(): Promise<void> {
+    this.#timer = setInterval(() => this.#tick(), 250);
+    try {
+      await this.#place(false);
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  /** Offers the session to the ranked workers in turn; on a resume, keeps trying until the failover deadline. */
+  async #place(resume: boolean): Promise<void> {
+    const { nc, options } = this.#ctx;
+    const deadline = Date.now() + options.failoverTimeoutMs;
+    const request = resume ? resumeRequest(this.#request, this.#live) : this.#request;
+    for (;;) {
+      const entries = await this.#ctx.entries();
+      const refusals: string[] = [];
+      for (const info of rankWorkers(entries, Date.now(), options.staleAfterMs)) {
+        if (this.#finished) return;
+        const sessionId = `${this.#ctx.clientId}-s${this.id}-a${this.#attempts++}`;
+        const subjects = sessionSubjects(sessionId);
+        const attempt: Attempt = { worker: info.id, sessionId, subjects, subs: [], openedAt: Date.now(), lastBeat: Date.now(), stallSince: null, absentBeats: 0, doneFrames: null, dead: false };
+        // Subscribed before the open request: the worker may publish as soon as it answers.
+        attempt.subs.push(
+          nc.subscribe(subjects.frame, { callback: (err, msg) => void (err ? undefined : this.#onFrame(attempt, msg.data, msg.subject)) }),
+          nc.subscribe(subjects.event, { callback: (err, msg) => void (err ? undefined : this.#onMessage(attempt, msg.data, msg.subject)) }),
+          nc.subscribe(workerSubjects(info.id).alive, { callback: (err, msg) => void (err ? undefined : this.#onBeat(attempt, msg.data, msg.subject)) }),
+        );
+        const open: OpenRequest = {
+          sessionId,
+          request,
+          options: this.#wire,
+          ...(resume ? { resume: { switches: request.switches ?? [], skipFrames: this.#received } } : {}),
+          credit: this.#consumed + options.creditFrames,
+          paused: this.#userPaused,
+        };
+        // Current before the reply: the first frames can be handled in the same read from the
+        // socket as the reply, before the request's promise settles.
+        this.#attempt = attempt;
+        this.#granted = open.credit;
+        try {
+          await nc.flush();
+          const msg = await nc.request(workerSubjects(info.id).open, encodeClusterMessage(open), { timeout: options.openTimeoutMs });
+          const reply = decodeOpenReply(msg.data, msg.subject);
+          if (reply.ok) {
+            this.#placed.resolve(attempt);
+            return;
+          }
+          if (reply.reason === 'invalid') {
+            attempt.dead = true;
+            for (const s of attempt.subs) s.unsubscribe();
+            throw new ClusterSessionError(info.id, 'InvalidRequest', 'INVALID_OPTION', reply.message);
+          }
+          refusals.push(`${info.id}: ${reply.reason}`);
+        } catch (err) {
+          if (err instanceof ClusterSessionError) throw err;
+          refusals.push(`${info.id}: ${message(err)}`);
+        }
+        attempt.dead = true;
+        for (const s of attempt.subs) s.unsubscribe();
+      }
+      if (!resume || Date.now() > deadline) throw new NoCapacityError(entries.length, refusals);
+      await wait(250);
+    }
+  }
+
+  #onFrame(attempt: Attempt, data: Uint8Array, subject: string): void {
+    if (attempt !== this.#attempt || attempt.dead || this.#finished) return;
+    let frame: Frame;
+    try {
+      frame = decodeFrame(data, subject);
+    } catch (err) {
+      return this.#fail(err);
+    }
+    if (frame.index < this.#received) return; // already have it (a replay's overlap)
+    if (frame.index > this.#received) return void this.#failover(`frames ${this.#received}–${frame.index - 1} lost`);
+    this.#received++;
+    attempt.stallSince = null;
+    this.#inbox.push(frame);
+    if (attempt.doneFrames !== null && this.#received >= attempt.doneFrames) this.#end(false);
+  }
+
+  #onMessage(attempt: Attempt, data: Uint8Array, subject: string): void {
+    if (attempt !== this.#attempt || attempt.dead || this.#finished) return;
+    let m;
+    try {
+      m = decodeSessionMessage(data, subject);
+    } catch (err) {
+      return this.#fail(err);
+    }
+    if (m.type === 'failed') return this.#fail(new ClusterSessionError(attempt.worker, m.name, m.code, m.message));
+    if (m.type === 'done') {
+      attempt.doneFrames = m.frames;
+      if (this.#received >= m.frames) this.#end(false);
+      return;
+    }
+    this.#emit(m.event);
+  }
+
+  #onBeat(attempt: Attempt, data: Uint8Array, subject: string): void {
+    if (attempt !== this.#attempt || attempt.dead || this.#finished) return;
+    let beat;
+    try {
+      beat = decodeHeartbeat(data, subject);
+    } catch {
+      return; // a bad heartbeat is no heartbeat
+    }
+    const now = Date.now();
+    attempt.lastBeat = now;
+    const mine = beat.sessions.find((s) => s.id === attempt.sessionId);
+    if (!mine) {
+      // The worker no longer knows the session (restarted under the same id, or dropped it).
+      if (++attempt.absentBeats >= 4) void this.#failover(`worker ${attempt.worker} no longer runs the session`);
+      return;
+    }
+    attempt.absentBeats = 0;
+    if (mine.next > this.#received) {
+      // Published but not here: in flight, or lost (a server restart drops what it held).
+      attempt.stallSince ??= now;
+      if (now - attempt.stallSince > this.#ctx.options.stallMs) void this.#failover(`frames from ${this.#received} published by ${attempt.worker} never arrived`);
+    } else attempt.stallSince = null;
+  }
+
+  #tick(): void {
+    const attempt = this.#attempt;
+    if (this.#finished || !attempt || attempt.dead) return;
+    if (!this.#ctx.connected()) return;
+    const silent = Date.now() - attempt.lastBeat;
+    if (silent > this.#ctx.options.deadAfterMs) return void this.#failover(`no heartbeat from worker ${attempt.worker} for ${silent} ms`);
+    // Also the session's lease: a worker drops a session whose client went quiet.
+    this.#grant(true);
+  }
+
+  /** The connection is back: heartbeats missed while it was away say nothing of the worker. */
+  reconnected(): void {
+    if (this.#attempt) this.#attempt.lastBeat = Date.now();
+  }
+
+  #grant(always: boolean): void {
+    const attempt = this.#attempt;
+    if (!attempt || attempt.dead || this.#finished) return;
+    const upTo = this.#consumed + this.#ctx.options.creditFrames;
+    // Granted in steps of half the window, not per frame, to keep control traffic low.
+    if (!always && upTo - this.#granted < this.#ctx.options.creditFrames / 2) return;
+    this.#granted = Math.max(this.#granted, upTo);
+    this.#publish(attempt, { type: 'credit', upTo: this.#granted });
+  }
+
+  #publish(attempt: Attempt, control: ControlRequest): void {
+    try {
+      this.#ctx.nc.publish(attempt.subjects.control, encodeClusterMessage(control));
+    } catch {
+      // Closed connection: nothing to tell.
+    }
+  }
+
+  async #failover(reason: string): Promise<void> {
+    const old = this.#attempt;
+    if (this.#finished || !old || old.dead) return;
+    old.dead = true;
+    for (const s of old.subs) s.unsubscribe();
+    // The old worker may be alive (lost frames, not a death): free its session.
+    this.#publish(old, { type: 'close' });
+    if (this.#stopped) return this.#end(false);
+    const detectedAt = Date.now();
+    this.#placed = deferred();
+    try {
+      await this.#place(true);
+    } catch (err) {
+      return this.#fail(err);
+    }
+    const now = this.#attempt as Attempt;
+    this.failovers.push({ from: old.worker, to: now.worker, reason, atFrame: this.#received, detectedAt, placedAt: Date.now() });
+  }
+
+  #emit(event: SessionEvent): void {
+    // A replay runs the session from block 0: its events for blocks already reported are not news.
+    if (event.type === 'block') {
+      if (event.block <= this.#lastBlock) return;
+      this.#lastBlock = event.block;
+      const elapsedMs = Date.now() - this.#startedAt;
+      this.#options.onProgress?.({ blocksDone: event.block + 1, blocksTotal: this.#request.blocks, framesDone: this.#received, elapsedMs, fps: elapsedMs > 0 ? (this.#received * 1000) / elapsedMs : 0 });
+    } else if (event.type === 'recache') {
+      if (event.beforeBlock <= this.#lastRecache) return;
+      this.#lastRecache = event.beforeBlock;
+    } else if (event.type === 'switch') {
+      const key = `${event.fromBlock}:${event.prompt}`;
+      if (this.#reportedSwitches.has(key)) return;
+      this.#reportedSwitches.add(key);
+    }
+    for (const listener of this.#listeners) listener(event);
+  }
+
+  /** The current attempt, once placed; a control call made during a failover waits for the new one. */
+  async #current(): Promise<Attempt> {
+    for (;;) {
+      if (this.#finished) throw new Error('the session has ended');
+      const attempt = this.#attempt && !this.#attempt.dead ? this.#attempt : await this.#placed.promise;
+      if (!attempt.dead) return attempt;
+    }
+  }
+
+  async #control(control: ControlRequest): Promise<{ fromBlock?: number }> {
+    for (;;) {
+      const attempt = await this.#current();
+      try {
+        const msg = await this.#ctx.nc.request(attempt.subjects.control, encodeClusterMessage(control), { timeout: this.#ctx.options.deadAfterMs * 2 });
+        const reply = decodeControlReply(msg.data, msg.subject);
+        if (!reply.ok) throw new ClusterSessionError(attempt.worker, 'Error', undefined, reply.message);
+        return reply;
+      } catch (err) {
+        if (err instanceof ClusterSessionError) throw err;
+        // No answer: the worker is gone or the server away. Sent again to the next attempt
+        // (this one's failover is noticed by the heartbeat check), or here after a reconnect.
+        if (this.#finished) throw err;
+        if (this.#attempt === attempt && !attempt.dead) await wait(250);
+      }
+    }
+  }
+
+  async switchPrompt(prompt: string): Promise<{ readonly fromBlock: number }> {
+    const reply = await this.#control({ type: 'switch', prompt });
+    const fromBlock = reply.fromBlock ?? this.#request.blocks;
+    this.#live.push({ atBlock: fromBlock, prompt });
+    return { fromBlock };
+  }
+  pause(): void {
+    this.#userPaused = true;
+    void this.#control({ type: 'pause' }).catch(() => undefined);
+  }
+  resume(): void {
+    this.#userPaused = false;
+    void this.#control({ type: 'resume' }).catch(() => undefined);
+  }
+  stop(): void {
+    this.#stopped = true;
+    void this.#control({ type: 'stop' }).catch(() => undefined);
+  }
+  on(listener: (event: SessionEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+  async [ASYNC_DISPOSE](): Promise<void> {
+    if (this.#finished) return;
+    this.#end(true);
+  }
+
+  #abort(error: unknown): void {
+    this.#fail(error);
+  }
+
+  #cleanup(): void {
+    this.#finished = true;
+    if (this.#timer) clearInterval(this.#timer);
+    const attempt = this.#attempt;
+    if (attempt && !attempt.dead) {
+      attempt.dead = true;
+      for (const s of attempt.subs) s.unsubscribe();
+    }
+    this.#placed.reject(new Error('the session has ended'));
+    this.#placed.promise.catch(() => undefined);
+    this.#ctx.forget(this);
+  }
+
+  /** Ends the frames: after those received (`drop` false), or at once (the remote session is stopped). */
+  #end(drop: boolean): void {
+    if (this.#finished) return;
+    const attempt = this.#attempt;
+    if (drop && attempt && !attempt.dead) this.#publish(attempt, { type: 'close' });
+    this.#cleanup();
+    this.#inbox.end(drop);
+  }
+
+  #fail(error: unknown): void {
+    if (this.#finished) return;
+    const attempt = this.#attempt;
+    if (attempt && !attempt.dead) this.#publish(attempt, { type: 'close' });
+    this.#cleanup();
+    this.#inbox.fail(error);
+  }
+}
+
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (e: unknown) => void } {
+  let resolve!: (value: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}

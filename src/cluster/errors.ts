@@ -1,0 +1,43 @@
+/** Typed errors of the cluster's wire and remote sessions. */
+
+/**
+ * A message received from NATS is not what its subject carries: not msgpack, or a field missing
+ * or of the wrong type. Names the subject and the field, so a bad peer is found from one line.
+ *
+ * @example
+ * ```ts
+ * try { decodeOpenRequest(bytes, subject); } catch (e) { if (e instanceof ClusterMessageError) log(e.field); }
+ * ```
+ */
+export class ClusterMessageError extends Error {
+  readonly code = 'CLUSTER_MESSAGE';
+  constructor(
+    readonly subject: string,
+    /** The field path (`request.seed`), or `message` when the bytes did not decode at all. */
+    readonly field: string,
+    /** What was expected, as a phrase. */
+    readonly expected: string,
+    options?: ErrorOptions,
+  ) {
+    super(`malformed message on ${subject}: field "${field}": expected ${expected}`, options);
+    this.name = 'ClusterMessageError';
+  }
+}
+
+/**
+ * A session failed on its worker (a refused request, an unknown word, a lane error): the
+ * worker's error, by name and code, with its message.
+ */
+export class ClusterSessionError extends Error {
+  readonly code = 'CLUSTER_SESSION_FAILED';
+  constructor(
+    readonly worker: string,
+    /** The worker-side error's name and code (`InvalidOptionError`, `INVALID_OPTION`). */
+    readonly remoteName: string,
+    readonly remoteCode: string | undefined,
+    message: string,
+  ) {
+    super(`worker ${worker}: ${message}`);
+    this.name = 'ClusterSessionError';
+  }
+}

@@ -1,0 +1,361 @@
+/**
+ * The cluster's messages: what each subject carries, how it is encoded (the project's msgpack
+ * codec, src/protocol/codec.ts) and how decoded input is checked. A peer is another process,
+ * maybe another machine or version: nothing decoded is trusted until checked here, and a bad
+ * message is a {@link ClusterMessageError} naming the subject and field, never a crash.
+ */
+import type { Frame, GenerateRequest, PromptSwitch } from '../core/api-types.js';
+import type { SessionEvent } from '../core/session-types.js';
+import { decodeMessage, decodeTensorFrame, encodeMessage, encodeTensorFrame } from '../protocol/codec.js';
+import { ClusterMessageError } from './errors.js';
+
+/** Options of a session that travel to the worker (the rest, signal and callbacks, stay with the client). */
+export interface WireSessionOptions {
+  readonly cascade?: Readonly<Record<string, unknown>>;
+  readonly steps?: number;
+  readonly featureCache?: Readonly<Record<string, unknown>>;
+  readonly allowUnknownWords?: boolean;
+  readonly maxBufferedBlocks?: number;
+}
+
+/** Where a replayed session picks up: switches that landed (as scheduled ones) and frames the client has. */
+export interface ResumePoint {
+  readonly switches: readonly PromptSwitch[];
+  readonly skipFrames: number;
+}
+
+/** `bc.worker.<id>.open`: run this session (request/reply, answered by {@link OpenReply}). */
+export interface OpenRequest {
+  readonly sessionId: string;
+  readonly request: GenerateRequest;
+  readonly options: WireSessionOptions;
+  readonly resume?: ResumePoint;
+  /** Frames with index below this may be published before the first credit message. */
+  readonly credit: number;
+  /** Start paused (the user had paused before a failover). */
+  readonly paused: boolean;
+}
+
+export type OpenReply =
+  | { readonly ok: true; readonly worker: string }
+  | { readonly ok: false; readonly worker: string; readonly reason: 'full' | 'closing' | 'invalid'; readonly message: string };
+
+/** `bc.session.<id>.control`: request/reply, answered by {@link ControlReply}. */
+export type ControlRequest =
+  | { readonly type: 'switch'; readonly prompt: string }
+  | { readonly type: 'pause' }
+  | { readonly type: 'resume' }
+  | { readonly type: 'stop' }
+  /** The client is gone or wants no more frames: stop and publish nothing more. */
+  | { readonly type: 'close' }
+  /** The client may receive frames with index below `upTo` (absolute, so a lost or repeated one does no harm). */
+  | { readonly type: 'credit'; readonly upTo: number };
+
+export type ControlReply = { readonly ok: true; readonly fromBlock?: number } | { readonly ok: false; readonly message: string };
+
+/** `bc.session.<id>.event`: the session's events, then `done` (with the frame count) or `failed`. */
+export type SessionMessage =
+  | { readonly type: 'event'; readonly event: SessionEvent }
+  | { readonly type: 'done'; readonly frames: number }
+  | { readonly type: 'failed'; readonly name: string; readonly code?: string; readonly message: string };
+
+/** `bc.worker.<id>.alive`, every ~250 ms: the worker lives, and how far each of its sessions got. */
+export interface Heartbeat {
+  readonly worker: string;
+  /** Per session: the index of the next frame it will publish, and whether it has ended. */
+  readonly sessions: readonly { readonly id: string; readonly next: number; readonly done: boolean }[];
+}
+
+/** A worker's entry in the KV bucket (key: its id), refreshed every ~1 s. */
+export interface WorkerInfo {
+  readonly id: string;
+  readonly lanes: number;
+  readonly maxSessions: number;
+  readonly active: number;
+  readonly healthy: boolean;
+  readonly host: string;
+  /** Worker's clock (ms since the epoch) at the refresh; informative only, the KV entry's time decides. */
+  readonly updatedAt: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checking
+
+type Obj = Readonly<Record<string, unknown>>;
+
+/** Reads fields of a decoded value, each check naming the subject and field path on failure. */
+class Reader {
+  constructor(
+    readonly subject: string,
+    readonly path = '',
+  ) {}
+  #name(key: string): string {
+    return this.path === '' ? key : `${this.path}.${key}`;
+  }
+  fail(key: string, expected: string): never {
+    throw new ClusterMessageError(this.subject, this.#name(key), expected);
+  }
+  obj(value: unknown, key: string): Obj {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) this.fail(key, 'an object');
+    return value as Obj;
+  }
+  at(key: string): Reader {
+    return new Reader(this.subject, this.#name(key));
+  }
+  int(o: Obj, key: string, min = 0): number {
+    const v = o[key];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) this.fail(key, `an integer ≥ ${min}`);
+    return v;
+  }
+  str(o: Obj, key: string): string {
+    const v = o[key];
+    if (typeof v !== 'string') this.fail(key, 'a string');
+    return v;
+  }
+  bool(o: Obj, key: string): boolean {
+    const v = o[key];
+    if (typeof v !== 'boolean') this.fail(key, 'true or false');
+    return v;
+  }
+  oneOf<T extends string>(o: Obj, key: string, values: readonly T[]): T {
+    const v = o[key];
+    if (typeof v !== 'string' || !values.includes(v as T)) this.fail(key, values.map((s) => `"${s}"`).join(' or '));
+    return v as T;
+  }
+  optional<T>(o: Obj, key: string, read: (o: Obj, key: string) => T): T | undefined {
+    return o[key] === undefined || o[key] === null ? undefined : read(o, key);
+  }
+  list(o: Obj, key: string): readonly unknown[] {
+    const v = o[key];
+    if (!Array.isArray(v)) this.fail(key, 'a list');
+    return v;
+  }
+}
+
+/** Decodes msgpack bytes into an object, or a {@link ClusterMessageError} for the whole message. */
+function decodeObject(bytes: Uint8Array, subject: string): Obj {
+  let value: unknown;
+  try {
+    value = decodeMessage(bytes);
+  } catch (cause) {
+    throw new ClusterMessageError(subject, 'message', `msgpack (${(cause as Error).message})`, { cause });
+  }
+  return new Reader(subject).obj(value, 'message');
+}
+
+function readSwitches(r: Reader, o: Obj, key: string): PromptSwitch[] {
+  return r.list(o, key).map((item, i) => {
+    const s = r.at(`${key}[${i}]`);
+    const entry = s.obj(item, '');
+    return { atBlock: s.int(entry, 'atBlock'), prompt: s.str(entry, 'prompt') };
+  });
+}
+
+function readRequest(r: Reader, value: unknown): GenerateRequest {
+  const o = r.obj(value, 'request');
+  const q = r.at('request');
+  const switches = q.optional(o, 'switches', (x, k) => readSwitches(q, x, k));
+  return { seed: q.int(o, 'seed'), blocks: q.int(o, 'blocks', 1), prompt: q.str(o, 'prompt'), ...(switches ? { switches } : {}) };
+}
+
+function readOptions(r: Reader, value: unknown): WireSessionOptions {
+  const o = r.obj(value, 'options');
+  const q = r.at('options');
+  const out: Record<string, unknown> = {};
+  const cascade = q.optional(o, 'cascade', (x, k) => q.obj(x[k], k));
+  if (cascade) out.cascade = cascade;
+  const featureCache = q.optional(o, 'featureCache', (x, k) => q.obj(x[k], k));
+  if (featureCache) out.featureCache = featureCache;
+  const steps = q.optional(o, 'steps', (x, k) => q.int(x, k, 1));
+  if (steps !== undefined) out.steps = steps;
+  const allow = q.optional(o, 'allowUnknownWords', (x, k) => q.bool(x, k));
+  if (allow !== undefined) out.allowUnknownWords = allow;
+  const maxBuffered = q.optional(o, 'maxBufferedBlocks', (x, k) => q.int(x, k, 1));
+  if (maxBuffered !== undefined) out.maxBufferedBlocks = maxBuffered;
+  return out as WireSessionOptions;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding and decoding, one pair per message
+
+/**
+ * Encodes any cluster message (open, replies, control, events, heartbeats, worker entries).
+ *
+ * @example
+ * ```ts
+ * nc.publish(subjects.control, encodeClusterMessage({ type: 'credit', upTo: 48 }));
+ * ```
+ */
+export function encodeClusterMessage(message: OpenRequest | OpenReply | ControlRequest | ControlReply | SessionMessage | Heartbeat | WorkerInfo): Uint8Array {
+  return encodeMessage(message);
+}
+
+/**
+ * Decodes and checks an open request.
+ *
+ * @example
+ * ```ts
+ * const open = decodeOpenRequest(msg.data, msg.subject);
+ * ```
+ */
+export function decodeOpenRequest(bytes: Uint8Array, subject: string): OpenRequest {
+  const o = decodeObject(bytes, subject);
+  const r = new Reader(subject);
+  const resumeValue = o.resume;
+  let resume: ResumePoint | undefined;
+  if (resumeValue !== undefined && resumeValue !== null) {
+    const ro = r.obj(resumeValue, 'resume');
+    const q = r.at('resume');
+    resume = { switches: readSwitches(q, ro, 'switches'), skipFrames: q.int(ro, 'skipFrames') };
+  }
+  return {
+    sessionId: r.str(o, 'sessionId'),
+    request: readRequest(r, o.request),
+    options: readOptions(r, o.options),
+    ...(resume ? { resume } : {}),
+    credit: r.int(o, 'credit'),
+    paused: r.bool(o, 'paused'),
+  };
+}
+
+/** Decodes and checks the reply to an open request. */
+export function decodeOpenReply(bytes: Uint8Array, subject: string): OpenReply {
+  const o = decodeObject(bytes, subject);
+  const r = new Reader(subject);
+  const worker = r.str(o, 'worker');
+  if (r.bool(o, 'ok')) return { ok: true, worker };
+  return { ok: false, worker, reason: r.oneOf(o, 'reason', ['full', 'closing', 'invalid'] as const), message: r.str(o, 'message') };
+}
+
+/** Decodes and checks a control request. */
+export function decodeControlRequest(bytes: Uint8Array, subject: string): ControlRequest {
+  const o = decodeObject(bytes, subject);
+  const r = new Reader(subject);
+  const type = r.oneOf(o, 'type', ['switch', 'pause', 'resume', 'stop', 'close', 'credit'] as const);
+  if (type === 'switch') return { type, prompt: r.str(o, 'prompt') };
+  if (type === 'credit') return { type, upTo: r.int(o, 'upTo') };
+  return { type };
+}
+
+/** Decodes and checks the reply to a control request. */
+export function decodeControlReply(bytes: Uint8Array, subject: string): ControlReply {
+  const o = decodeObject(bytes, subject);
+  const r = new Reader(subject);
+  if (!r.bool(o, 'ok')) return { ok: false, message: r.str(o, 'message') };
+  const fromBlock = r.optional(o, 'fromBlock', (x, k) => r.int(x, k));
+  return fromBlock === undefined ? { ok: true } : { ok: true, fromBlock };
+}
+
+const EVENT_TYPES = ['switch', 'recache', 'block', 'paused', 'resumed', 'lane-retired', 'end'] as const;
+
+/** Decodes and checks a session message (event, done, failed). */
+export function decodeSessionMessage(bytes: Uint8Array, subject: string): SessionMessage {
+  const o = decodeObject(bytes, subject);
+  const r = new Reader(subject);
+  const type = r.oneOf(o, 'type', ['event', 'done', 'failed'] as const);
+  if (type === 'done') return { type, frames: r.int(o, 'frames') };
+  if (type === 'failed') {
+    const code = r.optional(o, 'code', (x, k) => r.str(x, k));
+    return { type, name: r.str(o, 'name'), ...(code === undefined ? {} : { code }), message: r.str(o, 'message') };
+  }
+  const e = r.obj(o.event, 'event');
+  const q = r.at('event');
+  // The event's own fields are checked by type: a listener must never see a malformed event.
+  const eventType = q.oneOf(e, 'type', EVENT_TYPES);
+  let event: SessionEvent;
+  switch (eventType) {
+    case 'switch':
+      event = { type: eventType, prompt: q.str(e, 'prompt'), fromBlock: q.int(e, 'fromBlock') };
+      break;
+    case 'recache':
+      event = { type: eventType, beforeBlock: q.int(e, 'beforeBlock'), frames: q.int(e, 'frames'), ms: typeof e.ms === 'number' ? e.ms : q.fail('ms', 'a number') };
+      break;
+    case 'block':
+      event = { type: eventType, block: q.int(e, 'block'), elapsedMs: typeof e.elapsedMs === 'number' ? e.elapsedMs : q.fail('elapsedMs', 'a number'), bufferedBlocks: q.int(e, 'bufferedBlocks') };
+      break;
+    case 'paused':
+      event = { type: eventType, reason: q.oneOf(e, 'reason', ['user', 'backpressure'] as const) };
+      break;
+    case 'resumed':
+      event = { type: eventType };
+      break;
+    case 'lane-retired':
+      event = { type: eventType, lane: q.int(e, 'lane'), crashes: q.int(e, 'crashes'), message: q.str(e, 'message') };
+      break;
+    case 'end':
+      event = { type: eventType, blocks: q.int(e, 'blocks'), stopped: q.bool(e, 'stopped') };
+      break;
+  }
+  return { type, event };
+}
+
+/** Decodes and checks a heartbeat. */
+export function decodeHeartbeat(bytes: Uint8Array, subject: string): Heartbeat {
+  const o = decodeObject(bytes, subject);
+  const r = new Reader(subject);
+  const sessions = r.list(o, 'sessions').map((item, i) => {
+    const q = r.at(`sessions[${i}]`);
+    const s = q.obj(item, '');
+    return { id: q.str(s, 'id'), next: q.int(s, 'next'), done: q.bool(s, 'done') };
+  });
+  return { worker: r.str(o, 'worker'), sessions };
+}
+
+/** Decodes and checks a worker's KV entry (`subject` names the bucket and key in errors). */
+export function decodeWorkerInfo(bytes: Uint8Array, subject: string): WorkerInfo {
+  const o = decodeObject(bytes, subject);
+  const r = new Reader(subject);
+  return {
+    id: r.str(o, 'id'),
+    lanes: r.int(o, 'lanes', 1),
+    maxSessions: r.int(o, 'maxSessions', 1),
+    active: r.int(o, 'active'),
+    healthy: r.bool(o, 'healthy'),
+    host: r.str(o, 'host'),
+    updatedAt: r.int(o, 'updatedAt'),
+  };
+}
+
+/** A frame's header on the wire; `seq` is the frame's index in the whole video. */
+export interface FrameMeta {
+  readonly seq: number;
+  readonly block: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+/**
+ * Encodes a frame as a tensor frame: the header, then the RGB bytes raw (no msgpack pass over
+ * them).
+ *
+ * @example
+ * ```ts
+ * nc.publish(subjects.frame, encodeFrame(frame));
+ * ```
+ */
+export function encodeFrame(frame: Frame): Uint8Array {
+  const meta: FrameMeta = { seq: frame.index, block: frame.block, width: frame.width, height: frame.height };
+  return encodeTensorFrame({ ...meta }, { rgb: { dtype: 'uint8', shape: [frame.height, frame.width, 3], data: frame.rgb } });
+}
+
+/** Decodes and checks a frame; its RGB bytes are copied out of the message buffer (NATS reuses nothing, but a Frame owns its bytes). */
+export function decodeFrame(bytes: Uint8Array, subject: string): Frame {
+  let decoded;
+  try {
+    // NATS hands a Node Buffer, whose `slice` is a view, not a copy: the codec's path for an
+    // unaligned frame (`bytes.slice(...).buffer` at offset 0) would then read the wrong bytes.
+    // A plain Uint8Array over the same memory has the copying `slice` the codec expects.
+    decoded = decodeTensorFrame(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  } catch (cause) {
+    throw new ClusterMessageError(subject, 'message', `a tensor frame (${(cause as Error).message})`, { cause });
+  }
+  const r = new Reader(subject);
+  const m = decoded.meta;
+  const seq = r.int(m, 'seq');
+  const block = r.int(m, 'block');
+  const width = r.int(m, 'width', 1);
+  const height = r.int(m, 'height', 1);
+  const rgb = decoded.tensors.rgb;
+  if (!rgb || rgb.dtype !== 'uint8' || rgb.data.length !== width * height * 3) return r.fail('rgb', `a uint8 tensor of ${width}×${height}×3 values`);
+  return { index: seq, block: block as Frame['block'], width, height, rgb: new Uint8Array(rgb.data as Uint8Array) };
+}

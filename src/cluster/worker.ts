@@ -1,0 +1,263 @@
+/**
+ * A cluster worker: one runtime on this machine's lanes, taking sessions addressed to it over
+ * NATS. It registers its capacity and health in a JetStream KV bucket (refreshed every second;
+ * the bucket's TTL drops the entry of a worker that died), beats on its `alive` subject, answers
+ * `open` requests, and streams each session's frames and events on the session's subjects, no
+ * faster than the client grants credit.
+ */
+import { hostname } from 'node:os';
+import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { Kvm, type KV } from '@nats-io/kv';
+import { createRuntime, type Runtime } from '../api/runtime.js';
+import type { GenerationSession, SessionOptions } from '../core/session-types.js';
+import { decodeControlRequest, decodeOpenRequest, encodeClusterMessage, encodeFrame, type ControlReply, type OpenReply, type OpenRequest, type WorkerInfo } from './messages.js';
+import { checkId, sessionSubjects, WORKERS_BUCKET, workerSubjects } from './subjects.js';
+import { WORKERS_BUCKET_TTL_MS } from './bucket.js';
+
+/** Options of {@link startWorker}. */
+export interface WorkerOptions {
+  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
+  readonly servers: string | readonly string[];
+  /** CPU lanes of the worker's runtime. Default 1. */
+  readonly lanes?: number;
+  /** Sessions the worker runs at once; more are refused (`full`). Default 1. */
+  readonly maxSessions?: number;
+  /** The worker's id (a subject token); default `<host>-<pid>`. */
+  readonly id?: string;
+  /** Model package folder (default: the bundled one). Every worker of a cluster must load the same. */
+  readonly model?: string;
+  /** Heartbeat period. Default 250 ms. */
+  readonly heartbeatMs?: number;
+  /** KV refresh period. Default 1000 ms. */
+  readonly registerMs?: number;
+  /** A session whose client sent nothing (not even a credit refresh) for this long is dropped. Default 10 s. */
+  readonly clientTimeoutMs?: number;
+  /** Called with one line per notable thing (session opened, ended, refused). */
+  readonly log?: (line: string) => void;
+}
+
+/** A running worker (see {@link startWorker}). */
+export interface Worker {
+  readonly id: string;
+  readonly runtime: Runtime;
+  /** Sessions running now. */
+  active(): number;
+  /** Stops the sessions, removes the worker's entry, drains the connection and closes the runtime. */
+  close(): Promise<void>;
+}
+
+/** One session hosted here. */
+interface Hosted {
+  readonly id: string;
+  readonly session: GenerationSession;
+  readonly subjects: ReturnType<typeof sessionSubjects>;
+  /** The index of the next frame to publish. */
+  next: number;
+  credit: number;
+  lastContact: number;
+  done: boolean;
+  /** The client is gone: drain without publishing. */
+  abandoned: boolean;
+  wake: (() => void) | null;
+  control: Subscription | null;
+}
+
+const DEFAULT_HEARTBEAT_MS = 250;
+const DEFAULT_REGISTER_MS = 1000;
+const DEFAULT_CLIENT_TIMEOUT_MS = 10_000;
+/** Ended sessions stay in heartbeats this long, so that a client that lost the `done` message sees the session's end. */
+const DONE_RETAIN_MS = 3000;
+
+const errorFields = (e: unknown) => ({ name: e instanceof Error ? e.name : 'Error', ...(e && typeof e === 'object' && typeof (e as { code?: unknown }).code === 'string' ? { code: (e as { code: string }).code } : {}), message: e instanceof Error ? e.message : String(e) });
+
+/**
+ * Starts a worker: loads the model on its lanes, connects to NATS (reconnecting forever), and
+ * takes sessions until closed.
+ *
+ * @example
+ * ```ts
+ * const worker = await startWorker({ servers: 'nats://127.0.0.1:4222', lanes: 2, maxSessions: 2, id: 'gpu-box-1' });
+ * process.on('SIGTERM', () => void worker.close());
+ * ```
+ */
+export async function startWorker(options: WorkerOptions): Promise<Worker> {
+  const id = checkId(options.id ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40)}-${process.pid}`, 'worker id');
+  const maxSessions = options.maxSessions ?? 1;
+  const lanes = options.lanes ?? 1;
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const registerMs = options.registerMs ?? DEFAULT_REGISTER_MS;
+  const clientTimeoutMs = options.clientTimeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS;
+  const log = options.log ?? (() => {});
+  // A few queued generations: a session's memory set is released a moment after its frames
+  // end, and a new session placed in that moment must wait for it rather than fail.
+  const runtime = await createRuntime({ lanes, maxSessions, maxQueuedSessions: maxSessions, ...(options.model === undefined ? {} : { model: options.model }) });
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: typeof options.servers === 'string' ? options.servers : [...options.servers], name: `block-cascade worker ${id}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
+  } catch (err) {
+    await runtime.close();
+    throw err;
+  }
+  const kv: KV = await new Kvm(nc).create(WORKERS_BUCKET, { history: 1, ttl: WORKERS_BUCKET_TTL_MS });
+  const subjects = workerSubjects(id);
+  const sessions = new Map<string, Hosted>();
+  const ended = new Map<string, { next: number; until: number }>();
+  let closing = false;
+  const running = () => [...sessions.values()].filter((h) => !h.done).length;
+
+  const info = (): WorkerInfo => ({ id, lanes: runtime.lanes.length, maxSessions, active: running(), healthy: !closing, host: hostname(), updatedAt: Date.now() });
+  // A put fails while the server is away; the next refresh puts it again.
+  const register = () => kv.put(id, encodeClusterMessage(info())).then(() => undefined, () => undefined);
+
+  const beat = () => {
+    const now = Date.now();
+    for (const [sid, e] of ended) if (e.until < now) ended.delete(sid);
+    const list = [...sessions.values()].map((h) => ({ id: h.id, next: h.next, done: h.done }));
+    for (const [sid, e] of ended) list.push({ id: sid, next: e.next, done: true });
+    nc.publish(subjects.alive, encodeClusterMessage({ worker: id, sessions: list }));
+  };
+
+  const sweep = () => {
+    const now = Date.now();
+    for (const h of sessions.values()) {
+      if (!h.done && !h.abandoned && now - h.lastContact > clientTimeoutMs) {
+        log(`session ${h.id}: no word from its client for ${clientTimeoutMs} ms, dropped`);
+        abandon(h);
+      }
+    }
+  };
+
+  const abandon = (h: Hosted) => {
+    h.abandoned = true;
+    h.session.stop();
+    h.wake?.();
+  };
+
+  const onControl = async (h: Hosted, msg: Msg) => {
+    h.lastContact = Date.now();
+    let reply: ControlReply;
+    try {
+      const control = decodeControlRequest(msg.data, msg.subject);
+      switch (control.type) {
+        case 'credit':
+          if (control.upTo > h.credit) {
+            h.credit = control.upTo;
+            h.wake?.();
+          }
+          reply = { ok: true };
+          break;
+        case 'switch':
+          reply = { ok: true, fromBlock: (await h.session.switchPrompt(control.prompt)).fromBlock };
+          break;
+        case 'pause':
+          h.session.pause();
+          reply = { ok: true };
+          break;
+        case 'resume':
+          h.session.resume();
+          reply = { ok: true };
+          break;
+        case 'stop':
+          h.session.stop();
+          reply = { ok: true };
+          break;
+        case 'close':
+          abandon(h);
+          reply = { ok: true };
+          break;
+      }
+    } catch (err) {
+      reply = { ok: false, message: err instanceof Error ? err.message : String(err) };
+    }
+    if (msg.reply) msg.respond(encodeClusterMessage(reply));
+  };
+
+  const run = async (h: Hosted, open: OpenRequest) => {
+    const skip = open.resume?.skipFrames ?? 0;
+    try {
+      for await (const frame of h.session.frames) {
+        if (frame.index < skip) continue;
+        // Waiting here leaves the frame unread, so the runtime's backpressure pauses this
+        // session (maxBufferedBlocks) while the worker's other sessions go on.
+        while (frame.index >= h.credit && !h.abandoned) await new Promise<void>((resolve) => (h.wake = resolve));
+        h.wake = null;
+        if (h.abandoned) continue;
+        nc.publish(h.subjects.frame, encodeFrame(frame));
+        h.next = frame.index + 1;
+      }
+      if (!h.abandoned) nc.publish(h.subjects.event, encodeClusterMessage({ type: 'done', frames: h.next }));
+      log(`session ${h.id}: ended after frame ${h.next - 1}`);
+    } catch (err) {
+      if (!h.abandoned) nc.publish(h.subjects.event, encodeClusterMessage({ type: 'failed', ...errorFields(err) }));
+      log(`session ${h.id}: failed: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      h.done = true;
+      h.control?.unsubscribe();
+      sessions.delete(h.id);
+      ended.set(h.id, { next: h.next, until: Date.now() + DONE_RETAIN_MS });
+      void register();
+    }
+  };
+
+  const onOpen = (msg: Msg): void => {
+    const refuse = (reason: 'full' | 'closing' | 'invalid', message: string): void => {
+      msg.respond(encodeClusterMessage({ ok: false, worker: id, reason, message } satisfies OpenReply));
+    };
+    let open: OpenRequest;
+    try {
+      open = decodeOpenRequest(msg.data, msg.subject);
+      checkId(open.sessionId, 'session id');
+    } catch (err) {
+      refuse('invalid', err instanceof Error ? err.message : String(err));
+      return;
+    }
+    if (closing) return refuse('closing', `worker ${id} is shutting down`);
+    if (running() >= maxSessions) return refuse('full', `worker ${id} runs ${maxSessions} session(s), its maximum`);
+    if (sessions.has(open.sessionId)) return refuse('invalid', `session ${open.sessionId} is already open here`);
+    const request = open.resume ? { ...open.request, switches: open.resume.switches } : open.request;
+    let session: GenerationSession;
+    try {
+      session = runtime.session(request, open.options as SessionOptions);
+    } catch (err) {
+      return refuse('invalid', err instanceof Error ? err.message : String(err));
+    }
+    const h: Hosted = { id: open.sessionId, session, subjects: sessionSubjects(open.sessionId), next: open.resume?.skipFrames ?? 0, credit: open.credit, lastContact: Date.now(), done: false, abandoned: false, wake: null, control: null };
+    sessions.set(h.id, h);
+    h.control = nc.subscribe(h.subjects.control, { callback: (err, m) => void (err ? undefined : onControl(h, m)) });
+    session.on((event) => {
+      if (!h.abandoned) nc.publish(h.subjects.event, encodeClusterMessage({ type: 'event', event }));
+    });
+    if (open.paused) session.pause();
+    msg.respond(encodeClusterMessage({ ok: true, worker: id } satisfies OpenReply));
+    log(`session ${h.id}: opened (seed ${request.seed}, ${request.blocks} blocks${open.resume ? `, resumed from frame ${open.resume.skipFrames}` : ''})`);
+    void register();
+    void run(h, open);
+  };
+
+  const openSub = nc.subscribe(subjects.open, { callback: (err, msg) => {
+    if (!err) onOpen(msg);
+  } });
+  await register();
+  beat();
+  const timers = [setInterval(beat, heartbeatMs), setInterval(() => void register(), registerMs), setInterval(sweep, Math.min(1000, clientTimeoutMs))];
+
+  let closed: Promise<void> | null = null;
+  return {
+    id,
+    runtime,
+    active: running,
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        openSub.unsubscribe();
+        for (const h of sessions.values()) abandon(h);
+        for (const t of timers) clearInterval(t);
+        await kv.delete(id).catch(() => undefined);
+        await nc.drain().catch(() => undefined);
+        await runtime.close();
+      })();
+      return closed;
+    },
+  };
+}
+

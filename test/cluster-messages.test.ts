@@ -1,0 +1,59 @@
+/** The cluster's pure parts: placement order, resume requests, and checking decoded messages. */
+import { describe, expect, it } from 'vitest';
+import { ClusterMessageError } from '../src/cluster/errors.js';
+import { decodeControlRequest, decodeFrame, decodeOpenRequest, decodeSessionMessage, encodeClusterMessage, encodeFrame } from '../src/cluster/messages.js';
+import { rankWorkers, resumeRequest, type WorkerEntry } from '../src/cluster/placement.js';
+import { encodeMessage } from '../src/protocol/codec.js';
+
+const entry = (id: string, active: number, maxSessions: number, writtenAt = 1000, healthy = true): WorkerEntry => ({ info: { id, lanes: 1, maxSessions, active, healthy, host: 'h', updatedAt: writtenAt }, writtenAt });
+
+describe('placement', () => {
+  it('offers the least-loaded healthy, fresh workers with a free session first', () => {
+    const order = rankWorkers([entry('a', 1, 2), entry('b', 0, 1), entry('c', 1, 1), entry('d', 0, 4), entry('e', 0, 1, 1000, false), entry('f', 0, 1, -5000)], 1500, 3000);
+    expect(order.map((w) => w.id)).toEqual(['d', 'b', 'a']);
+  });
+  it('gives nothing when every worker is full', () => {
+    expect(rankWorkers([entry('a', 1, 1), entry('b', 2, 2)], 1000)).toEqual([]);
+  });
+  it('resumes with the scheduled and landed live switches in block order, a later one at the same block winning', () => {
+    const request = { seed: 1, blocks: 10, prompt: 'a', switches: [{ atBlock: 4, prompt: 'b' }] };
+    expect(resumeRequest(request, [{ atBlock: 2, prompt: 'c' }, { atBlock: 4, prompt: 'd' }, { atBlock: 12, prompt: 'late' }])).toEqual({ seed: 1, blocks: 10, prompt: 'a', switches: [{ atBlock: 2, prompt: 'c' }, { atBlock: 4, prompt: 'd' }] });
+    expect(resumeRequest({ seed: 1, blocks: 4, prompt: 'a' }, [{ atBlock: 0, prompt: 'z' }])).toEqual({ seed: 1, blocks: 4, prompt: 'z' });
+  });
+});
+
+describe('messages', () => {
+  const open = { sessionId: 's1', request: { seed: 1, blocks: 8, prompt: 'red ball moving left' }, options: { cascade: { parallelism: 4 } }, resume: { switches: [], skipFrames: 3 }, credit: 24, paused: false };
+
+  it('round-trips an open request, a control request and a frame', () => {
+    expect(decodeOpenRequest(encodeClusterMessage(open), 'bc.worker.w1.open')).toEqual(open);
+    expect(decodeControlRequest(encodeClusterMessage({ type: 'credit', upTo: 48 }), 'x')).toEqual({ type: 'credit', upTo: 48 });
+    const rgb = Uint8Array.from({ length: 2 * 3 * 3 }, (_, i) => i);
+    const frame = { index: 5, block: 1 as never, width: 3, height: 2, rgb };
+    // Through a Node Buffer at an odd offset, as NATS delivers it.
+    const bytes = encodeFrame(frame);
+    const pooled = Buffer.alloc(bytes.length + 3);
+    pooled.set(bytes, 3);
+    expect(decodeFrame(pooled.subarray(3), 'x')).toEqual(frame);
+  });
+
+  it('names the subject and field of a malformed message', () => {
+    const bad = { ...open, request: { ...open.request, seed: -1 } };
+    expect(() => decodeOpenRequest(encodeClusterMessage(bad as never), 'bc.worker.w1.open')).toThrow(ClusterMessageError);
+    expect(() => decodeOpenRequest(encodeClusterMessage(bad as never), 'bc.worker.w1.open')).toThrow('malformed message on bc.worker.w1.open: field "request.seed": expected an integer ≥ 0');
+    try {
+      decodeControlRequest(encodeMessage({ type: 'credit', upTo: 'lots' }), 'bc.session.s1.control');
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ClusterMessageError);
+      expect((e as ClusterMessageError).field).toBe('upTo');
+      expect((e as ClusterMessageError).subject).toBe('bc.session.s1.control');
+    }
+    expect(() => decodeSessionMessage(encodeMessage({ type: 'event', event: { type: 'block', block: 'x' } }), 's')).toThrow('field "event.block"');
+  });
+
+  it('refuses bytes that are not msgpack or not a tensor frame, as a typed error', () => {
+    expect(() => decodeOpenRequest(Uint8Array.of(0xc1), 'subj')).toThrow(ClusterMessageError);
+    expect(() => decodeFrame(Uint8Array.of(1, 2, 3), 'subj')).toThrow(/field "message": expected a tensor frame/);
+  });
+});

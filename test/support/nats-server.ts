@@ -1,0 +1,104 @@
+/**
+ * A real nats-server with JetStream for the cluster tests: a free port, a temporary store, and
+ * stop/restart on the same port and store (a server restart keeps the KV bucket). No server
+ * binary is a failure with the way to get one, never a skip: these tests are the cluster's proof.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+
+/** The server binary: /usr/sbin/nats-server (Debian) or the first on PATH; throws when there is none. */
+export function natsServerBinary(): string {
+  const candidates = ['/usr/sbin/nats-server', ...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'nats-server'))];
+  const found = candidates.find((path) => existsSync(path));
+  if (!found) throw new Error('nats-server not found (/usr/sbin/nats-server or PATH): install it with `apt-get install nats-server` (.ci/run does)');
+  return found;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once something accepts TCP connections on the port (tries every 50 ms until `timeoutMs`). */
+async function accepting(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = createConnection({ host: '127.0.0.1', port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nats-server did not accept connections on port ${port} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A running test server. */
+export interface NatsServer {
+  readonly url: string;
+  readonly port: number;
+  /** Stops the server (SIGKILL: an outage; SIGTERM: a clean stop) and waits for its exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same port and store. */
+  restart(): Promise<void>;
+  /** Stops it for good and removes its store. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `nats-server -js` on a free port with a temporary store.
+ *
+ * @example
+ * ```ts
+ * const server = await startNatsServer();
+ * const cluster = await connect({ servers: server.url });
+ * ```
+ */
+export async function startNatsServer(): Promise<NatsServer> {
+  const binary = natsServerBinary();
+  const port = await freePort();
+  const store = mkdtempSync(join(tmpdir(), 'bc-nats-'));
+  let child: ChildProcess | null = null;
+  let log = '';
+  const start = async () => {
+    log = '';
+    const c = spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: ['ignore', 'pipe', 'pipe'] });
+    c.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+    c.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+    child = c;
+    const exited = new Promise<never>((_, reject) => c.once('exit', (code) => reject(new Error(`nats-server exited (${code}): ${log}`))));
+    exited.catch(() => undefined);
+    await Promise.race([accepting(port), exited]);
+  };
+  const stop = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    const c = child;
+    child = null;
+    if (!c || c.exitCode !== null) return;
+    const gone = new Promise((resolve) => c.once('exit', resolve));
+    c.kill(signal);
+    await gone;
+  };
+  await start();
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    stop,
+    restart: start,
+    async close() {
+      await stop('SIGTERM');
+      rmSync(store, { recursive: true, force: true });
+    },
+  };
+}
