@@ -129,6 +129,14 @@ describe('tensor frames', () => {
     expect(bits(tensors.latents!.data as Float32Array)).toEqual(bits(x));
   });
 
+  it('copies a misaligned frame handed as a Node Buffer (whose slice is a view), as network clients deliver it', () => {
+    const pool = Buffer.alloc(frame.length + 5);
+    pool.set(frame, 5);
+    const { tensors } = decodeTensorFrame(pool.subarray(5));
+    expect(bits(tensors.latents!.data as Float32Array)).toEqual(bits(x));
+    expect([...(tensors.ids!.data as BigInt64Array)]).toEqual([5n, -6n]);
+  });
+
   it('copies when the frame itself is misaligned, with the same values, aligned', () => {
     const shifted = new Uint8Array(frame.length + 3);
     shifted.set(frame, 3);

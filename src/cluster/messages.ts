@@ -342,10 +342,7 @@ export function encodeFrame(frame: Frame): Uint8Array {
 export function decodeFrame(bytes: Uint8Array, subject: string): Frame {
   let decoded;
   try {
-    // NATS hands a Node Buffer, whose `slice` is a view, not a copy: the codec's path for an
-    // unaligned frame (`bytes.slice(...).buffer` at offset 0) would then read the wrong bytes.
-    // A plain Uint8Array over the same memory has the copying `slice` the codec expects.
-    decoded = decodeTensorFrame(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    decoded = decodeTensorFrame(bytes);
   } catch (cause) {
     throw new ClusterMessageError(subject, 'message', `a tensor frame (${(cause as Error).message})`, { cause });
   }

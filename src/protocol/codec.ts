@@ -337,7 +337,8 @@ export function decodeTensorFrame(bytes: Uint8Array): DecodedTensorFrame {
     const length = d.byteLength / ELEMENT_BYTES[d.dtype];
     const data = aligned
       ? view(d.dtype, bytes.buffer, bytes.byteOffset + d.byteOffset, length)
-      : view(d.dtype, bytes.slice(d.byteOffset, d.byteOffset + d.byteLength).buffer, 0, length);
+      : // A copy, also for a Node Buffer, whose own `slice` is a view into its (larger) pool.
+        view(d.dtype, Uint8Array.prototype.slice.call(bytes, d.byteOffset, d.byteOffset + d.byteLength).buffer, 0, length);
     out[d.name] = { dtype: d.dtype, shape: d.shape, data };
   }
   return { meta: meta as Record<string, unknown>, tensors: out };
