@@ -10,7 +10,10 @@ import { connect, type Cluster, type ClusterSession } from '../src/cluster/clien
 import type { Frame, GenerateRequest } from '../src/core/api-types.js';
 import { NoCapacityError } from '../src/core/errors.js';
 import type { SessionOptions } from '../src/core/session-types.js';
-import { BIN, ROOT } from './support/cli.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BIN, ROOT, runCli } from './support/cli.js';
 import { RANDOM_MODEL } from './support/models.js';
 import { startNatsServer, type NatsServer } from './support/nats-server.js';
 
@@ -181,6 +184,25 @@ describe('cluster over a real nats-server', () => {
       await server.restart();
     });
     sameFrames(frames, want);
+    await allIdle();
+  });
+
+  it('block-cascade run --nats makes the video a local run makes, byte for byte; local-only flags are refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bc-run-nats-'));
+    try {
+      const args = ['run', '--prompt', 'blue square moving up', '--seed', '3', '--blocks', '4', '--quiet', '--no-stdin'];
+      const remote = await runCli([...args, '--nats', server.url, '--out', join(dir, 'remote.gif')]);
+      expect(remote.code, remote.stderr).toBe(0);
+      expect(remote.stderr).toContain(`cluster ${server.url}`);
+      const here = await runCli([...args, '--model', RANDOM_MODEL, '--lanes', '1', '--out', join(dir, 'local.gif')]);
+      expect(here.code, here.stderr).toBe(0);
+      expect(readFileSync(join(dir, 'remote.gif')).equals(readFileSync(join(dir, 'local.gif')))).toBe(true);
+      const refused = await runCli([...args, '--nats', server.url, '--model', RANDOM_MODEL]);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(/--nats runs on the cluster's workers: --model does not apply/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     await allIdle();
   });
 });

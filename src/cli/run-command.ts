@@ -19,6 +19,8 @@ import type { TraceSink } from '../trace/tracer.js';
 import { checkOutputFile, checkOutputFolder } from '../output/output-file.js';
 import { writePngFrame } from '../output/png.js';
 import type { Runtime } from '../api/runtime.js';
+import type { Cluster } from '../cluster/client.js';
+import type { GenerationSession, SessionOptions } from '../core/session-types.js';
 import { onInterrupt, untilStopped } from './interrupt.js';
 import { readLines } from './stdin-lines.js';
 import { addGenerationFlags, flagName, type GenerationFlags } from './generation-flags.js';
@@ -68,6 +70,8 @@ export interface RunOptions extends GenerationFlags {
   /** Serve the inspector page live while generating, then until Ctrl-C. */
   readonly inspect?: boolean;
   readonly inspectPort?: number;
+  /** Run on a cluster's workers through this NATS server instead of a local runtime. */
+  readonly nats?: string;
 }
 
 interface Outcome {
@@ -82,6 +86,8 @@ interface RunSetup {
   readonly settings: GenerationSettings;
   readonly lanes: number;
   readonly scale: number;
+  /** `--nats`: the server whose workers made the video (their model and lanes). */
+  readonly cluster?: string;
 }
 
 /** A model folder as the user would type it: relative to the working directory when inside it. */
@@ -102,8 +108,8 @@ function summary(setup: RunSetup, request: GenerateRequest, outcome: Outcome, ou
   // performance.now() counts from the process start: the wall time includes start-up and model load.
   const wall = performance.now() / 1000;
   return (
-    `block-cascade: model ${setup.model}, ${settings.steps} steps, P${settings.parallelism}, ${settings.attention} attention, exec ${settings.exec}, ` +
-    `${setup.lanes} lane${setup.lanes === 1 ? '' : 's'}: ${request.blocks} blocks, ${outcome.frames} frames${size} in ${outcome.seconds.toFixed(2)} s, ` +
+    `block-cascade: ${setup.cluster === undefined ? `model ${setup.model}` : `cluster ${setup.cluster}`}, ${settings.steps} steps, P${settings.parallelism}, ${settings.attention} attention, exec ${settings.exec}, ` +
+    `${setup.cluster === undefined ? `${setup.lanes} lane${setup.lanes === 1 ? '' : 's'}` : "the workers' lanes"}: ${request.blocks} blocks, ${outcome.frames} frames${size} in ${outcome.seconds.toFixed(2)} s, ` +
     `${fps.toFixed(1)} FPS, wall ${wall.toFixed(2)} s → ${outputs.join(', ')}`
   );
 }
@@ -156,8 +162,11 @@ interface Outputs {
   readonly scale: number;
 }
 
+/** Starts a live session: on the local runtime, or on a cluster's worker (`--nats`). */
+type OpenSession = (request: GenerateRequest, options: SessionOptions) => GenerationSession;
+
 async function generateInto(
-  runtime: Runtime,
+  open: OpenSession,
   request: GenerateRequest,
   signal: AbortSignal,
   outputs: Outputs,
@@ -170,7 +179,7 @@ async function generateInto(
   const start = performance.now();
   let frames = 0;
   let first: Frame | undefined;
-  const session = runtime.session(request, { signal, onProgress: (p) => progress.update(p), ...(trace ? { trace } : {}), ...(flags.allowUnknownWords ? { allowUnknownWords: true } : {}) });
+  const session = open(request, { signal, onProgress: (p) => progress.update(p), ...(trace ? { trace } : {}), ...(flags.allowUnknownWords ? { allowUnknownWords: true } : {}) });
   // Each line typed (or piped) on stdin switches the prompt while the video is made.
   const stopReading = input === null ? null : readLines(input, MAX_PROMPT_CHARS, (line) => {
     const read = 'overlong' in line ? { ignored: overlong(line.overlong) } : stdinPrompt(line.line);
@@ -272,6 +281,12 @@ export class RunUsageError extends Error {
  * ```
  */
 export async function runSession(sessionArg: string | undefined, options: RunOptions): Promise<number> {
+  if (options.nats !== undefined) {
+    // The workers were started with their model and lanes, and traces do not cross the wire.
+    const flags = { model: '--model', lanes: '--lanes', trace: '--trace', chromeTrace: '--chrome-trace', inspect: '--inspect' } as const;
+    const local = (Object.keys(flags) as (keyof typeof flags)[]).filter((k) => options[k] !== undefined && options[k] !== false);
+    if (local.length > 0) throw new RunUsageError(`--nats runs on the cluster's workers: ${local.map((k) => flags[k]).join(', ')} ${local.length === 1 ? 'does' : 'do'} not apply (a worker's model and lanes are its own: block-cascade worker --model --lanes)`);
+  }
   const { session, file } = await sessionSource(sessionArg, options);
   // Loaded lazily, like the runtime: `--help` must not pay for (or depend on) ONNX Runtime.
   const { planSession } = await import('../api/session-plan.js');
@@ -293,6 +308,7 @@ export async function runSession(sessionArg: string | undefined, options: RunOpt
     settings: plan.settings,
     lanes: typeof plan.runtime.lanes === 'number' ? plan.runtime.lanes : (plan.runtime.lanes?.length ?? 1),
     scale,
+    ...(options.nats === undefined ? {} : { cluster: options.nats }),
   };
 
   // Checked before the model loads and the first forward: an unwritable output must not be
@@ -302,19 +318,33 @@ export async function runSession(sessionArg: string | undefined, options: RunOpt
 
   const interrupt = onInterrupt();
   let runtime: Runtime | undefined;
+  let cluster: Cluster | undefined;
   const trace = await openTraceOutputs(options);
   if (trace.inspector) process.stderr.write(`block-cascade: inspector ${trace.inspector.url} (live)\n`);
   let interrupted = false;
   // Stdin carries the session itself with `run -`: no prompt switches are read from it then.
   const input = options.stdin === false || sessionArg === STDIN_SESSION ? null : process.stdin;
   try {
-    // Loaded lazily: `--help` and session-file errors must not pay for (or depend on) ONNX Runtime.
-    const { createRuntime } = await import('../api/runtime.js');
-    // Loading can take a while for a real model: say what is being loaded (not with --quiet).
-    const onLoad = options.quiet === true ? undefined : (e: LoadProgress) => process.stderr.write(`${loadLine(e)}\n`);
-    runtime = await createRuntime({ ...plan.runtime, ...(onLoad ? { onLoad } : {}) });
+    let open: OpenSession;
+    if (options.nats !== undefined) {
+      const { connect } = await import('../cluster/client.js');
+      cluster = await connect({ servers: options.nats });
+      // The workers hold the model and the lanes; the generation settings travel with the session.
+      const { cascade, steps, featureCache } = plan.runtime;
+      const settings = { ...(cascade === undefined ? {} : { cascade }), ...(steps === undefined ? {} : { steps }), ...(featureCache === undefined ? {} : { featureCache }) };
+      const connected = cluster;
+      open = (r, o) => connected.session(r, { ...o, ...settings });
+    } else {
+      // Loaded lazily: `--help` and session-file errors must not pay for (or depend on) ONNX Runtime.
+      const { createRuntime } = await import('../api/runtime.js');
+      // Loading can take a while for a real model: say what is being loaded (not with --quiet).
+      const onLoad = options.quiet === true ? undefined : (e: LoadProgress) => process.stderr.write(`${loadLine(e)}\n`);
+      const local = await createRuntime({ ...plan.runtime, ...(onLoad ? { onLoad } : {}) });
+      runtime = local;
+      open = (r, o) => local.session(r, o);
+    }
     interrupt.signal.throwIfAborted();
-    const outcome = await generateInto(runtime, request, interrupt.signal, { video, framesDir: options.framesDir, scale }, input, trace.sink, { quiet: options.quiet === true, allowUnknownWords: options.allowUnknownWords === true });
+    const outcome = await generateInto(open, request, interrupt.signal, { video, framesDir: options.framesDir, scale }, input, trace.sink, { quiet: options.quiet === true, allowUnknownWords: options.allowUnknownWords === true });
     await video?.finish();
     process.stderr.write(`${summary(setup, request, outcome, outputs)}\n`);
     return 0;
@@ -334,6 +364,7 @@ export async function runSession(sessionArg: string | undefined, options: RunOpt
     return interrupt.exitCode;
   } finally {
     await runtime?.close();
+    await cluster?.close();
     interrupt.dispose();
     // Also after a failure or Ctrl-C: the trace up to that point is what explains it.
     await trace.finish();
@@ -378,6 +409,7 @@ export function registerRunCommand(program: Command): Command {
     .option('--chrome-trace <file.json>', 'also write the trace as Chrome trace-event JSON (Perfetto, chrome://tracing)')
     .option('--inspect', 'serve the inspector page on 127.0.0.1, live while generating, then until Ctrl-C')
     .option('--inspect-port <n>', 'port of --inspect (0 picks a free one)', parsePort, 0)
+    .option('--nats <url>', 'run on a cluster: place the session on a block-cascade worker through this NATS server (docs/cluster.md)')
     .option('--no-stdin', 'do not read prompt switches from stdin (by default each line switches the prompt; always off with "run -")');
   return addGenerationFlags(command, '(overrides the session file)').action(async (sessionArg: string | undefined, options: RunOptions, self: Command) => {
       try {
