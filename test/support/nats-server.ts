@@ -45,6 +45,20 @@ async function accepting(port: number, timeoutMs = 10_000): Promise<void> {
   }
 }
 
+/** Where {@link startNatsServer} runs the server; by default 127.0.0.1 on a free port, in this process's network namespace. */
+export interface NatsServerOptions {
+  /** The address it listens on. Default 127.0.0.1. */
+  readonly host?: string;
+  /** The port. Default: a free one (found in this process's network namespace). */
+  readonly port?: number;
+  /**
+   * A command the server is run through, e.g. `['ip', 'netns', 'exec', 'ns-a']` (which execs it,
+   * so the child is the server itself). The test process may not reach such a server: it is
+   * taken for ready when it logs "Server is ready", not by connecting to it.
+   */
+  readonly prefix?: readonly string[];
+}
+
 /** A running test server. */
 export interface NatsServer {
   readonly url: string;
@@ -66,21 +80,26 @@ export interface NatsServer {
  * const cluster = await connect({ servers: server.url });
  * ```
  */
-export async function startNatsServer(): Promise<NatsServer> {
+export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   const binary = natsServerBinary();
-  const port = await freePort();
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? (await freePort());
+  const prefix = options.prefix ?? [];
   const store = mkdtempSync(join(tmpdir(), 'bc-nats-'));
   let child: ChildProcess | null = null;
   let log = '';
   const start = async () => {
     log = '';
-    const c = spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: ['ignore', 'pipe', 'pipe'] });
-    c.stdout?.on('data', (d: Buffer) => (log += d.toString()));
-    c.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+    const args = [binary, '-a', host, '-p', String(port), '-js', '-sd', store];
+    const c = spawn(prefix[0] ?? binary, [...prefix.slice(1), ...(prefix.length > 0 ? args : args.slice(1))], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let logged: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => (logged = () => log.includes('Server is ready') && resolve()));
+    c.stdout?.on('data', (d: Buffer) => ((log += d.toString()), logged()));
+    c.stderr?.on('data', (d: Buffer) => ((log += d.toString()), logged()));
     child = c;
     const exited = new Promise<never>((_, reject) => c.once('exit', (code) => reject(new Error(`nats-server exited (${code}): ${log}`))));
     exited.catch(() => undefined);
-    await Promise.race([accepting(port), exited]);
+    await Promise.race([prefix.length > 0 ? ready : accepting(port), exited]);
   };
   const stop = async (signal: NodeJS.Signals = 'SIGKILL') => {
     const c = child;
@@ -92,7 +111,7 @@ export async function startNatsServer(): Promise<NatsServer> {
   };
   await start();
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url: `nats://${host}:${port}`,
     port,
     stop,
     restart: start,
