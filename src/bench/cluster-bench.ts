@@ -140,6 +140,9 @@ export function parseCounts(list: string, flag: string, max = 64): number[] {
   return [...new Set(counts)].sort((a, b) => a - b);
 }
 
+/** A round that has not ended by then is stuck (a session waiting for frames that never come). */
+const ROUND_TIMEOUT_MS = 120_000;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until exactly the given workers are registered, fresh and idle. */
@@ -160,19 +163,26 @@ async function allIdle(cluster: Cluster, ids: readonly string[], timeoutMs = 60_
  */
 async function runRound(cluster: Cluster, n: number, o: ClusterBenchOptions, hook?: (frame: Frame, session: ClusterSession) => Promise<void>): Promise<{ wallMs: number; results: SessionResult[] }> {
   const start = performance.now();
-  const one = async (i: number): Promise<SessionResult> => {
+  const one = async (i: number, count: (frames: number) => void): Promise<SessionResult> => {
     const session = cluster.session({ seed: (o.seed ?? 0) + i, blocks: o.blocks, prompt: o.prompt });
     const frames: Frame[] = [];
     let firstFrameMs = -1;
     for await (const frame of session.frames) {
       if (firstFrameMs < 0) firstFrameMs = performance.now() - start;
       frames.push(frame);
+      count(frames.length);
       if (i === 0 && hook) await hook(frame, session);
     }
     return { frames, firstFrameMs, session };
   };
   // Each `one` starts its session's placement before its first await: all n start in this turn.
-  const results = await Promise.all(Array.from({ length: n }, (_, i) => one(i)));
+  const received: number[] = new Array<number>(n).fill(0);
+  const counted = (i: number) => one(i, (k) => (received[i] = k));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ClusterBenchError(`a round of ${n} session(s) did not end within ${ROUND_TIMEOUT_MS / 1000} s (frames received per session: ${received.join(', ')})`)), ROUND_TIMEOUT_MS);
+  });
+  const results = await Promise.race([Promise.all(Array.from({ length: n }, (_, i) => counted(i))), hung]).finally(() => clearTimeout(timer));
   return { wallMs: performance.now() - start, results };
 }
 
