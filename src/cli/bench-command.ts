@@ -28,6 +28,7 @@ import { toJsonl } from '../trace/jsonl.js';
 import { chromeTrace } from '../inspector/chrome-trace.js';
 import { reportError } from './report-error.js';
 import { runCachingBenchCommand } from './caching-bench-command.js';
+import { runClusterBenchCommand } from './cluster-bench-command.js';
 import { runSoakCommand, SOAK_DEFAULT_BLOCKS, SOAK_DEFAULT_LANES } from './soak-command.js';
 
 /** Options of `bench`, as commander parses them. */
@@ -70,8 +71,12 @@ export interface BenchOptions extends GenerationFlags {
   readonly sessions?: string;
   /** With --sessions: `off` runs one call per tick (no cross-session batching). */
   readonly batchSessions?: string;
-  /** With --cascade or --sessions: the model package (default: the bundled one). */
+  /** With --cascade, --sessions or --cluster: the model package (default: the bundled one). */
   readonly model?: string;
+  /** Cluster bench: its own nats-server and worker processes (src/bench/cluster-bench.ts). */
+  readonly cluster?: boolean;
+  /** With --cluster: the worker counts, comma-separated (default 1,2,3). */
+  readonly workers?: string;
 }
 
 /** Seed and prompt of every benchmark generation: fixed, so runs are comparable. */
@@ -88,7 +93,9 @@ const BENCH_PROMPT = 'red ball moving left';
  * ```
  */
 export async function runBenchCommand(options: BenchOptions): Promise<number> {
-  if (options.model !== undefined && (options.sweep || !(options.cascade || options.sessions !== undefined))) throw new Error('--model is an option of bench --cascade and bench --sessions only');
+  if (options.model !== undefined && (options.sweep || !(options.cascade || options.cluster || options.sessions !== undefined))) throw new Error('--model is an option of bench --cascade, --sessions and --cluster only');
+  if (options.workers !== undefined && !options.cluster) throw new Error('--workers is an option of bench --cluster only');
+  if (options.cluster) return runClusterBenchCommand(options);
   if (options.sweep) return runSweepCommand(options);
   if (options.cascade) return runCascadeBenchCommand(options);
   if (options.interactive) return runInteractiveBenchCommand(options);
@@ -518,7 +525,14 @@ export function registerBenchCommand(program: Command): Command {
       `serving: for each count n (comma-separated, e.g. 1,2,4,8), n P0 and then n P4 generations at once on one runtime (2 lanes unless --lanes, maxSessions = the largest n; ` +
         `${SESSIONS_DEFAULT_BLOCKS} blocks and ${SESSIONS_DEFAULT_REPEATS} repeats unless given): aggregate and per-session FPS, p50/p99 block interval, speed-up vs n = 1 (docs/serving.md)`,
     )
-    .option('--model <dir>', 'with --cascade or --sessions: the model package to run (default: the bundled one)')
+    .option(
+      '--cluster',
+      'cluster: starts its own nats-server and --workers worker processes (1 lane each unless --lanes) and, for each worker count and each --sessions count (default 1,4), ' +
+        'measures aggregate FPS, placement latency, and the failover gap when one session\'s worker is killed with SIGKILL, checking every session\'s frames against a local run ' +
+        '(16 blocks, 3 repeats unless given; docs/cluster.md)',
+    )
+    .option('--workers <list>', 'with --cluster: worker counts, comma-separated (default 1,2,3)')
+    .option('--model <dir>', 'with --cascade, --sessions or --cluster: the model package to run (default: the bundled one)')
     .addOption(new Option('--batch-sessions <mode>', 'with --sessions: on runs waiting ticks of different sessions with equal shapes as one call; off (default), one call per tick').choices(['on', 'off']));
   return addGenerationFlags(command, '(plain bench and --soak)').action(async (options: BenchOptions) => {
       try {

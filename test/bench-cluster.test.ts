@@ -1,0 +1,78 @@
+/**
+ * The cluster benchmark (`bench --cluster`, issue 20): a tiny run through the CLI on the
+ * random-weight model — its own nats-server, one and then two worker processes, one session of
+ * 4 blocks, one repeat — checking the report's fields and that every session's frames, the
+ * failed-over one's included, are byte-identical to a local run. No timing assertions.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatClusterTable, parseCounts, sameFrames, type ClusterBenchRecord } from '../src/bench/cluster-bench.js';
+import { natsServerBinary, NatsServerNotFoundError } from '../src/bench/nats-server.js';
+import { asBlockIndex } from '../src/core/domain.js';
+import { runCli } from './support/cli.js';
+import { RANDOM_MODEL } from './support/models.js';
+
+describe('bench --cluster helpers', () => {
+  it('parses worker and session lists, sorted and deduplicated; anything else names the flag', () => {
+    expect(parseCounts('3,1,2,1', '--workers')).toEqual([1, 2, 3]);
+    expect(() => parseCounts('0,2', '--workers')).toThrow(/--workers/);
+    expect(() => parseCounts('', '--sessions')).toThrow(/--sessions/);
+  });
+
+  it('compares frames by index, block and bytes', () => {
+    const f = (index: number, byte: number) => ({ index, block: asBlockIndex(index >> 1), width: 1, height: 1, rgb: new Uint8Array([byte, 0, 0]) });
+    expect(sameFrames([f(0, 1), f(1, 2)], [f(0, 1), f(1, 2)])).toBe(true);
+    expect(sameFrames([f(0, 1), f(1, 2)], [f(0, 1), f(1, 3)])).toBe(false);
+    expect(sameFrames([f(0, 1)], [f(0, 1), f(1, 2)])).toBe(false);
+  });
+
+  it('no nats-server binary is a typed error saying how to get one', () => {
+    expect(() => natsServerBinary('/nonexistent-dir', [])).toThrow(NatsServerNotFoundError);
+    expect(() => natsServerBinary('/nonexistent-dir', [])).toThrow(/apt-get install nats-server/);
+  });
+});
+
+describe('bench --cluster through the CLI', () => {
+  let dir: string;
+  let report: { kind: string; notes: string[]; records: ClusterBenchRecord[] };
+  let stdout = '';
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bc-bench-cluster-'));
+    const json = join(dir, 'cluster.json');
+    const result = await runCli(['bench', '--cluster', '--workers', '1,2', '--sessions', '1', '--blocks', '4', '--repeats', '1', '--warmup', '0', '--model', RANDOM_MODEL, '--json', json], 90_000);
+    expect(result.stderr).not.toMatch(/Error/);
+    expect(result.code).toBe(0);
+    stdout = result.stdout;
+    report = JSON.parse(await readFile(json, 'utf8'));
+  }, 100_000);
+
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes one record per (workers, sessions) with every field', () => {
+    expect(report.kind).toBe('cluster');
+    expect(report.records.map((r) => [r.workers, r.sessions])).toEqual([[1, 1], [2, 1]]);
+    for (const r of report.records) {
+      expect(r.modelName).toBe('block-cascade-default');
+      expect(r.aggregateFps).toBeGreaterThan(0);
+      expect(r.placementMs).toBeGreaterThan(0);
+      expect(r.snapshotBytesPerBlock).toBe(0);
+      expect(r.snapshotMsPerBlock).toBe(0);
+      expect(r.failoverGapMs).toBeGreaterThan(0);
+      expect(r.replayMsPerBlock).toBeGreaterThan(0);
+      expect(r.framesIdentical).toBe(true);
+    }
+    // One worker: the session waits for the restarted one; two: it moves to the survivor.
+    expect(report.records.map((r) => r.failoverTo)).toEqual(['restarted', 'survivor']);
+    expect(report.notes.join(' ')).toMatch(/No state snapshots/);
+  });
+
+  it('prints the table the records make', () => {
+    expect(stdout).toContain(formatClusterTable(report.records).split('\n')[0] as string);
+    expect(stdout).toMatch(/No state snapshots/);
+  });
+});
