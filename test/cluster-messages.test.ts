@@ -50,6 +50,10 @@ describe('messages', () => {
       expect((e as ClusterMessageError).subject).toBe('bc.session.s1.control');
     }
     expect(() => decodeSessionMessage(encodeMessage({ type: 'event', event: { type: 'block', block: 'x' } }), 's')).toThrow('field "event.block"');
+    // A block event while the consumer has read part of a block: a fraction of a block buffered.
+    const partial = decodeSessionMessage(encodeMessage({ type: 'event', event: { type: 'block', block: 3, elapsedMs: 5, bufferedBlocks: 4 / 3 } }), 's');
+    expect(partial).toMatchObject({ type: 'event', event: { type: 'block', bufferedBlocks: 4 / 3 } });
+    expect(() => decodeSessionMessage(encodeMessage({ type: 'event', event: { type: 'block', block: 3, elapsedMs: 5, bufferedBlocks: -1 } }), 's')).toThrow('field "event.bufferedBlocks"');
   });
 
   it('refuses bytes that are not msgpack or not a tensor frame, as a typed error', () => {

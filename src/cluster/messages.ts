@@ -271,7 +271,8 @@ export function decodeSessionMessage(bytes: Uint8Array, subject: string): Sessio
       event = { type: eventType, beforeBlock: q.int(e, 'beforeBlock'), frames: q.int(e, 'frames'), ms: typeof e.ms === 'number' ? e.ms : q.fail('ms', 'a number') };
       break;
     case 'block':
-      event = { type: eventType, block: q.int(e, 'block'), elapsedMs: typeof e.elapsedMs === 'number' ? e.elapsedMs : q.fail('elapsedMs', 'a number'), bufferedBlocks: q.int(e, 'bufferedBlocks') };
+      event = { type: eventType, block: q.int(e, 'block'), elapsedMs: typeof e.elapsedMs === 'number' ? e.elapsedMs : q.fail('elapsedMs', 'a number'), // Frames the consumer left unread ÷ frames per block: a fraction while a block is half read.
+        bufferedBlocks: typeof e.bufferedBlocks === 'number' && Number.isFinite(e.bufferedBlocks) && e.bufferedBlocks >= 0 ? e.bufferedBlocks : q.fail('bufferedBlocks', 'a number ≥ 0') };
       break;
     case 'paused':
       event = { type: eventType, reason: q.oneOf(e, 'reason', ['user', 'backpressure'] as const) };
