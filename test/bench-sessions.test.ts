@@ -105,10 +105,10 @@ describe('bench --sessions on the random model', () => {
     }
   }, 60_000);
 
-  it('--model is refused outside --cascade and --sessions', async () => {
+  it('--model is refused outside --cascade, --sessions and --cluster', async () => {
     const { code, stderr } = await runCli(['bench', '--model', RANDOM_MODEL, '--blocks', '1', '--repeats', '1']);
     expect(code).not.toBe(0);
-    expect(stderr).toMatch(/--model is an option of bench --cascade and bench --sessions only/);
+    expect(stderr).toMatch(/--model is an option of bench --cascade, --sessions and --cluster only/);
   });
 });
 
