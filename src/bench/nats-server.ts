@@ -1,7 +1,7 @@
 /**
  * A private nats-server with JetStream for `bench --cluster`: a free port on 127.0.0.1 and a
- * temporary store, removed on close. The same way of finding and starting the server as the
- * cluster tests' support (test/support/nats-server.ts), which src/ must not import.
+ * temporary store, removed on close. The cluster tests' support (test/support/nats-server.ts)
+ * finds and waits for its servers with the functions here.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -43,7 +43,15 @@ export function natsServerBinary(path = process.env.PATH ?? '', fixed: readonly 
   return found;
 }
 
-async function freePort(): Promise<number> {
+/**
+ * A TCP port free on 127.0.0.1 now (the OS picks it).
+ *
+ * @example
+ * ```ts
+ * const port = await freePort();
+ * ```
+ */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -54,8 +62,16 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Resolves once something accepts TCP connections on the port (tries every 50 ms). */
-async function accepting(port: number, timeoutMs: number): Promise<void> {
+/**
+ * Resolves once something accepts TCP connections on the port of 127.0.0.1 (tries every 50 ms).
+ *
+ * @throws {NatsServerStartError} after `timeoutMs`.
+ * @example
+ * ```ts
+ * await accepting(4222, 10_000);
+ * ```
+ */
+export async function accepting(port: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {

@@ -4,46 +4,10 @@
  * binary is a failure with the way to get one, never a skip: these tests are the cluster's proof.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-
-/** The server binary: /usr/sbin/nats-server (Debian) or the first on PATH; throws when there is none. */
-export function natsServerBinary(): string {
-  const candidates = ['/usr/sbin/nats-server', ...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'nats-server'))];
-  const found = candidates.find((path) => existsSync(path));
-  if (!found) throw new Error('nats-server not found (/usr/sbin/nats-server or PATH): install it with `apt-get install nats-server` (.ci/run does)');
-  return found;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Resolves once something accepts TCP connections on the port (tries every 50 ms until `timeoutMs`). */
-async function accepting(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = createConnection({ host: '127.0.0.1', port }, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nats-server did not accept connections on port ${port} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { join } from 'node:path';
+import { accepting, freePort, natsServerBinary } from '../../src/bench/nats-server.js';
 
 /** Where {@link startNatsServer} runs the server; by default 127.0.0.1 on a free port, in this process's network namespace. */
 export interface NatsServerOptions {
