@@ -19,7 +19,14 @@ export interface GoalThresholds {
   readonly p0OverheadPercent: number | null;
 }
 
-/** The stated goals: 0.9 of the ceiling everywhere; efficiency 90% (75% on the tiny default model); overhead ≤ 3% on medium and large. */
+/**
+ * The stated goals: 0.9 of the ceiling everywhere; efficiency 90% (75% on the tiny default model); overhead ≤ 3% on medium and large.
+ *
+ * @example
+ * ```ts
+ * thresholdsFor('default'); // { ofCeiling: 0.9, p0Efficiency: 0.75, p0OverheadPercent: null }
+ * ```
+ */
 export function thresholdsFor(size: string): GoalThresholds {
   return size === 'default' ? { ofCeiling: 0.9, p0Efficiency: 0.75, p0OverheadPercent: null } : { ofCeiling: 0.9, p0Efficiency: 0.9, p0OverheadPercent: 3 };
 }
