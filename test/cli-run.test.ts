@@ -115,7 +115,7 @@ describe('block-cascade run', () => {
     const frame = { index: 0, block: 0, width: 2, height: 2, rgb: new Uint8Array(12) };
     const path = join(dir, 'atomic.gif');
     const gif = new GifWriter(path, { fps: 8 });
-    gif.add(frame as never);
+    await gif.add(frame as never);
     // A folder appears where the GIF goes after the check: the rename fails, named, no temporary left.
     await mkdir(join(path, 'inside'), { recursive: true });
     const err = await gif.finish().then(() => undefined, (e: unknown) => e);

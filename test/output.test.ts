@@ -61,8 +61,10 @@ describe('GIF output', () => {
   it('streams frames through GifWriter', async () => {
     const path = join(dir, 'stream.gif');
     const gif = new GifWriter(path, { fps: 16 });
-    for (let i = 0; i < 6; i++) gif.add(sprite(i));
+    for (let i = 0; i < 6; i++) await gif.add(sprite(i));
     expect(gif.frames).toBe(6);
+    // Encoded on its own thread; a frame of another size is refused on the caller's, named.
+    await expect(gif.add(gradient(6))).rejects.toThrow(/frame 6 is 64×48 but the first frame is 12×8/);
     await gif.finish();
     const decoded = decodeGif(new Uint8Array(await readFile(path)));
     expect(decoded.frames).toHaveLength(6);

@@ -4,8 +4,7 @@
  * loader (as lanes start their worker threads, src/engine/lanes/lane.ts), else the built CLI.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { siblingModule } from '../core/source-modules.js';
 
 /** A worker process exited before it said it was ready, or did not say so in time. */
 export class WorkerProcessError extends Error {
@@ -44,8 +43,6 @@ export interface WorkerProcess {
   stop(): Promise<void>;
 }
 
-const runningFromSource = import.meta.url.endsWith('.ts');
-
 /**
  * The command line that runs the CLI: `[node, ...args]`.
  *
@@ -55,9 +52,8 @@ const runningFromSource = import.meta.url.endsWith('.ts');
  * ```
  */
 export function cliCommand(): string[] {
-  const main = fileURLToPath(new URL(`../cli/main.${runningFromSource ? 'ts' : 'js'}`, import.meta.url));
-  const loader = runningFromSource ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] : [];
-  return [process.execPath, ...loader, main];
+  const main = siblingModule(import.meta.url, '../cli/main');
+  return [process.execPath, ...main.execArgv, main.file];
 }
 
 /**

@@ -4,6 +4,8 @@
  * compressed GIF in memory, not every RGB frame.
  */
 import type { Frame } from '../core/api-types.js';
+import { Piscina } from 'piscina';
+import { siblingModule } from '../core/source-modules.js';
 import { OutputError } from './errors.js';
 import { checkFrame } from './frame-check.js';
 import { gifenc, type GifEncoderStream } from './gifenc.js';
@@ -115,38 +117,87 @@ async function writeBytes(path: string, bytes: Uint8Array): Promise<void> {
   await writeFileAtomic(path, bytes);
 }
 
+/** Frames a {@link GifWriter} lets wait for its encoder before `add` waits too. */
+const MAX_PENDING_FRAMES = 8;
+
 /**
- * Writes a GIF file from frames that arrive one at a time: each is encoded (and its RGB
- * released) on `add`, and `finish()` writes the file.
+ * Writes a GIF file from frames that arrive one at a time: each is encoded on a thread of its
+ * own (quantising a frame with more than 256 colours takes tens of milliseconds, which on the
+ * caller's thread would hold up the runtime between ticks) and its RGB released; `finish()`
+ * writes the file. `add` resolves at once unless 8 frames already wait for the encoder.
  *
  * @example
  * ```ts
  * const gif = new GifWriter('out.gif', { fps: 16 });
- * for await (const frame of runtime.generate(request)) gif.add(frame);
+ * for await (const frame of runtime.generate(request)) await gif.add(frame);
  * await gif.finish();
  * ```
  */
 export class GifWriter {
   readonly path: string;
-  readonly #gif: GifEncoder;
+  readonly #fps: number;
+  #pool: Piscina | null = null;
+  #first: { width: number; height: number } | undefined;
+  #frames = 0;
+  #finishing = false;
+  readonly #pending = new Set<Promise<unknown>>();
+  #failure: OutputError | null = null;
 
   constructor(path: string, options: GifOptions) {
     this.path = path;
-    this.#gif = new GifEncoder(options, path);
+    delayMs(options.fps, path);
+    this.#fps = options.fps;
   }
 
   /** Frames added so far. */
   get frames(): number {
-    return this.#gif.frames;
+    return this.#frames;
   }
 
-  /** Encodes one frame. @throws {OutputError} as {@link GifEncoder.add}. */
-  add(frame: Frame): void {
-    this.#gif.add(frame);
+  /** Hands one frame to the encoder. @throws {OutputError} as {@link GifEncoder.add}, or the encoder's failure. */
+  async add(frame: Frame): Promise<void> {
+    if (this.#failure) throw this.#failure;
+    if (this.#finishing) throw new OutputError('E_OUTPUT_STATE', `${this.path}: cannot add frame ${frame.index}: the GIF is finished`);
+    checkFrame(frame, this.path, this.#first);
+    this.#first ??= { width: frame.width, height: frame.height };
+    const rgb = new Uint8Array(frame.rgb);
+    const task = this.#encoder().run({ type: 'frame', width: frame.width, height: frame.height, rgb }, { transferList: [rgb.buffer] }).catch((error: unknown) => {
+      this.#failure ??= new OutputError('E_OUTPUT_STATE', `${this.path}: the GIF encoder failed: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    this.#pending.add(task);
+    void task.then(() => this.#pending.delete(task));
+    this.#frames++;
+    while (this.#pending.size > MAX_PENDING_FRAMES) await Promise.race(this.#pending);
+    if (this.#failure) throw this.#failure;
   }
 
-  /** Writes the GIF file. @throws {OutputError} if no frame was added. */
+  /** Writes the GIF file once every frame is encoded. @throws {OutputError} if no frame was added. */
   async finish(): Promise<void> {
-    await writeBytes(this.path, this.#gif.finish());
+    if (this.#frames === 0) throw new OutputError('E_OUTPUT_STATE', `${this.path}: a GIF needs at least one frame, got none`);
+    if (this.#finishing) throw new OutputError('E_OUTPUT_STATE', `${this.path}: the GIF is already finished`);
+    this.#finishing = true;
+    try {
+      await Promise.all(this.#pending);
+      if (this.#failure) throw this.#failure;
+      const bytes = (await this.#encoder().run({ type: 'finish' })) as Uint8Array;
+      await writeBytes(this.path, bytes);
+    } finally {
+      await this.abort();
+    }
+  }
+
+  /** Stops the encoder thread without writing anything. */
+  async abort(): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = null;
+    await pool?.destroy();
+  }
+
+  #encoder(): Piscina {
+    if (this.#pool) return this.#pool;
+    const { file, execArgv } = siblingModule(import.meta.url, './gif-encode-worker');
+    // One thread, one task at a time: the encoder's state lives in that thread, frames in order.
+    this.#pool = new Piscina({ filename: file, minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 1, idleTimeout: Number.POSITIVE_INFINITY, execArgv, workerData: { fps: this.#fps, where: this.path } });
+    return this.#pool;
   }
 }

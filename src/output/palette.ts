@@ -47,8 +47,10 @@ function quantizedIndex(rgb: Uint8Array, pixels: number): IndexedFrame {
     rgba[o + 2] = rgb[i + 2] as number;
     rgba[o + 3] = 255;
   }
-  const palette = gifenc.quantize(rgba, MAX_COLORS, { format: 'rgb565' });
-  return { index: gifenc.applyPalette(rgba, palette, 'rgb565'), palette };
+  // rgb444 bins (4096, against rgb565's 65536): 2.6× faster on a 64 × 64 frame of the size
+  // sweep's medium model (46 against 118 ms) for about the same largest error (42 against 39 of 255).
+  const palette = gifenc.quantize(rgba, MAX_COLORS, { format: 'rgb444' });
+  return { index: gifenc.applyPalette(rgba, palette, 'rgb444'), palette };
 }
 
 /**

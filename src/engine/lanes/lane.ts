@@ -5,8 +5,7 @@
  * the runtime picks the lane, Piscina only carries the task. `atomics: 'async'` keeps an idle
  * worker able to receive messages between tasks (the default 'sync' parks it).
  */
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { siblingModule } from '../../core/source-modules.js';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import type { LaneId, LaneOptions } from '../../core/domain.js';
@@ -14,11 +13,7 @@ import type { BatchResult, BatchTask, DecodeResult, DecodeTask, EncodeTask, Lane
 import { LaneError } from '../../core/errors.js';
 import type { LaneWorkerInit } from './worker-data.js';
 
-/** Under tsx or vitest this file is TypeScript, and so is its worker; built, both are JS. */
-const runningFromSource = import.meta.url.endsWith('.ts');
-const workerFile = fileURLToPath(new URL(`./lane-worker.${runningFromSource ? 'ts' : 'js'}`, import.meta.url));
-/** tsx's loader by absolute URL: a bare `--import tsx` would resolve from the caller's cwd. */
-const sourceExecArgv = (): string[] => ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
+const laneWorker = siblingModule(import.meta.url, './lane-worker');
 
 /** Timing of one task as seen from the actor thread. */
 export interface TaskTiming extends LaneTiming {
@@ -90,14 +85,14 @@ export class Lane {
     this.id = id;
     this.options = data.lane;
     this.#pool = new Piscina({
-      filename: workerFile,
+      filename: laneWorker.file,
       minThreads: 1,
       maxThreads: 1,
       concurrentTasksPerWorker: 1,
       idleTimeout: Number.POSITIVE_INFINITY,
       atomics: 'async',
       workerData: data,
-      execArgv: runningFromSource ? sourceExecArgv() : [],
+      execArgv: laneWorker.execArgv,
     });
   }
 
