@@ -27,7 +27,7 @@ try {
   const gif = new GifWriter(out, { fps: plan.fps });
   let frames = 0;
   for await (const frame of session.frames) {
-    gif.add(frame);
+    await gif.add(frame);
     frames++;
   }
   await gif.finish();
