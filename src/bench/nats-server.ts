@@ -1,7 +1,7 @@
 /**
- * A private nats-server with JetStream for `bench --cluster`: a free port on 127.0.0.1 and a
- * temporary store, removed on close. The cluster tests' support (test/support/nats-server.ts)
- * finds and waits for its servers with the functions here.
+ * A private nats-server with JetStream, for `bench --cluster` and the cluster tests: a free port
+ * on 127.0.0.1 (or an address and a command to run it through, such as a network namespace's)
+ * and a temporary store, removed on close; stop and restart on the same port and store.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -87,48 +87,83 @@ export async function accepting(port: number, timeoutMs = 10_000): Promise<void>
   }
 }
 
-/** A running private server. */
-export interface LocalNatsServer {
+/** Where {@link startNatsServer} runs the server; by default 127.0.0.1 on a free port, in this process's network namespace. */
+export interface NatsServerOptions {
+  /** The address it listens on. Default 127.0.0.1. */
+  readonly host?: string;
+  /** The port. Default: a free one (found in this process's network namespace). */
+  readonly port?: number;
+  /**
+   * A command the server is run through, e.g. `['ip', 'netns', 'exec', 'ns-a']` (which execs it,
+   * so the child is the server itself). This process may not reach such a server: it is taken
+   * for ready when it logs "Server is ready", not by connecting to it.
+   */
+  readonly prefix?: readonly string[];
+  /** How long it may take to come up. Default 10 s. */
+  readonly timeoutMs?: number;
+}
+
+/** A running server with its own temporary store. */
+export interface NatsServer {
   readonly url: string;
   readonly port: number;
-  /** Stops the server (SIGTERM) and removes its store. */
+  /** Stops the server (SIGKILL: an outage; SIGTERM: a clean stop) and waits for its exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same port and store (the JetStream KV bucket survives). */
+  restart(): Promise<void>;
+  /** Stops it for good (SIGTERM) and removes its store. */
   close(): Promise<void>;
 }
 
 /**
- * Starts `nats-server -js` on a free port of 127.0.0.1 with a temporary store.
+ * Starts `nats-server -js` with a temporary store (127.0.0.1 on a free port unless told).
  *
  * @throws {NatsServerNotFoundError} without a binary; {@link NatsServerStartError} when it does not come up.
  * @example
  * ```ts
- * const server = await startLocalNatsServer();
+ * const server = await startNatsServer();
  * const cluster = await connect({ servers: server.url });
  * await server.close();
  * ```
  */
-export async function startLocalNatsServer(timeoutMs = 10_000): Promise<LocalNatsServer> {
+export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   const binary = natsServerBinary();
-  const port = await freePort();
-  const store = mkdtempSync(join(tmpdir(), 'bc-bench-nats-'));
-  let log = '';
-  const child: ChildProcess = spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new NatsServerStartError(`nats-server exited (${code}): ${log.trim()}`))));
-  exited.catch(() => undefined);
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? (await freePort());
+  const prefix = options.prefix ?? [];
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const store = mkdtempSync(join(tmpdir(), 'bc-nats-'));
+  let child: ChildProcess | null = null;
+  const start = async () => {
+    let log = '';
+    const args = [binary, '-a', host, '-p', String(port), '-js', '-sd', store];
+    const c = spawn(prefix[0] ?? binary, [...prefix.slice(1), ...(prefix.length > 0 ? args : args.slice(1))], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let logged: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => (logged = () => log.includes('Server is ready') && resolve()));
+    c.stdout?.on('data', (d: Buffer) => ((log += d.toString()), logged()));
+    c.stderr?.on('data', (d: Buffer) => ((log += d.toString()), logged()));
+    child = c;
+    const exited = new Promise<never>((_, reject) => c.once('exit', (code) => reject(new NatsServerStartError(`nats-server exited (${code}): ${log.trim()}`))));
+    exited.catch(() => undefined);
+    await Promise.race([prefix.length > 0 ? ready : accepting(port, timeoutMs), exited]);
+  };
+  const stop = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    const c = child;
+    child = null;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const gone = new Promise((resolve) => c.once('exit', resolve));
+    c.kill(signal);
+    await gone;
+  };
   const close = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await gone;
-    }
+    await stop('SIGTERM');
     rmSync(store, { recursive: true, force: true });
   };
   try {
-    await Promise.race([accepting(port, timeoutMs), exited]);
+    await start();
   } catch (err) {
     await close();
     throw err;
   }
-  return { url: `nats://127.0.0.1:${port}`, port, close };
+  return { url: `nats://${host}:${port}`, port, stop, restart: start, close };
 }

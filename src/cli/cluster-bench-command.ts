@@ -53,9 +53,9 @@ export async function runClusterBenchCommand(options: ClusterBenchCommandOptions
   const repeats = defaulted.has('repeats') ? CLUSTER_DEFAULT_REPEATS : options.repeats;
   const lanes = defaulted.has('lanes') ? CLUSTER_DEFAULT_LANES : options.lanes;
   const model = resolve(options.model ?? defaultModelDir());
-  const { startLocalNatsServer } = await import('../bench/nats-server.js');
+  const { startNatsServer } = await import('../bench/nats-server.js');
   const interrupt = onInterrupt();
-  const server = await startLocalNatsServer();
+  const server = await startNatsServer();
   const [{ connect }, { createRuntime }] = await Promise.all([import('../cluster/client.js'), import('../api/runtime.js')]);
   const local = await createRuntime({ model, lanes });
   let localOpen = true;
