@@ -7,7 +7,7 @@
  * client does not have yet: the consumer sees every frame once, byte-identical to an
  * uninterrupted run (docs/cluster.md).
  */
-import { connect as natsConnect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect as natsConnect, RequestError, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { Frame, GenerateRequest, PromptSwitch } from '../core/api-types.js';
 import { ASYNC_DISPOSE } from '../core/dispose.js';
@@ -25,6 +25,12 @@ export interface ClusterOptions {
   readonly servers: string | readonly string[];
   /** A worker silent this long is taken for dead and its sessions move. Default 1500 ms. */
   readonly deadAfterMs?: number;
+  /**
+   * A worker silent this long is pinged; when the server twice answers that nothing listens
+   * (the worker's connection is gone, e.g. after kill -9), its sessions move without waiting
+   * for `deadAfterMs`. Default 500 ms (two missed heartbeats).
+   */
+  readonly probeAfterMs?: number;
   /** Frames a worker may publish beyond those the consumer has read. Default 24. */
   readonly creditFrames?: number;
   /** How long a worker has to answer `open`. Default 2000 ms. */
@@ -95,6 +101,10 @@ interface Attempt {
   /** The frame count of the worker's `done` message, once received. */
   doneFrames: number | null;
   dead: boolean;
+  /** A ping is in flight. */
+  probing: boolean;
+  /** Pings in a row answered "no responders". */
+  goneAnswers: number;
 }
 
 const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -117,6 +127,7 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
   const nc = await natsConnect({ servers: typeof options.servers === 'string' ? options.servers : [...options.servers], name: 'block-cascade client', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const settings: Context['options'] = {
     deadAfterMs: options.deadAfterMs ?? 1500,
+    probeAfterMs: options.probeAfterMs ?? 500,
     creditFrames: options.creditFrames ?? 24,
     openTimeoutMs: options.openTimeoutMs ?? 2000,
     failoverTimeoutMs: options.failoverTimeoutMs ?? 60_000,
@@ -279,7 +290,7 @@ class RemoteSession implements ClusterSession {
         if (this.#finished) return;
         const sessionId = `${this.#ctx.clientId}-s${this.id}-a${this.#attempts++}`;
         const subjects = sessionSubjects(sessionId);
-        const attempt: Attempt = { worker: info.id, sessionId, subjects, subs: [], openedAt: Date.now(), lastBeat: Date.now(), stallSince: null, absentBeats: 0, doneFrames: null, dead: false };
+        const attempt: Attempt = { worker: info.id, sessionId, subjects, subs: [], openedAt: Date.now(), lastBeat: Date.now(), stallSince: null, absentBeats: 0, doneFrames: null, dead: false, probing: false, goneAnswers: 0 };
         // Subscribed before the open request: the worker may publish as soon as it answers.
         attempt.subs.push(
           nc.subscribe(subjects.frame, { callback: (err, msg) => void (err ? undefined : this.#onFrame(attempt, msg.data, msg.subject)) }),
@@ -367,6 +378,7 @@ class RemoteSession implements ClusterSession {
     }
     const now = Date.now();
     attempt.lastBeat = now;
+    attempt.goneAnswers = 0;
     const mine = beat.sessions.find((s) => s.id === attempt.sessionId);
     if (!mine) {
       // The worker no longer knows the session (restarted under the same id, or dropped it).
@@ -387,13 +399,37 @@ class RemoteSession implements ClusterSession {
     if (!this.#ctx.connected()) return;
     const silent = Date.now() - attempt.lastBeat;
     if (silent > this.#ctx.options.deadAfterMs) return void this.#failover(`no heartbeat from worker ${attempt.worker} for ${silent} ms`);
+    if (silent > this.#ctx.options.probeAfterMs) void this.#probe(attempt);
     // Also the session's lease: a worker drops a session whose client went quiet.
     this.#grant(true);
   }
 
+  /**
+   * Pings a silent worker. Two "no responders" answers in a row (one could come from a worker
+   * that is reconnecting after a server restart and has not subscribed again yet) mean its
+   * connection is gone; a timeout means nothing (slow or loaded) and leaves it to `deadAfterMs`.
+   */
+  async #probe(attempt: Attempt): Promise<void> {
+    if (attempt.probing) return;
+    attempt.probing = true;
+    try {
+      await this.#ctx.nc.request(workerSubjects(attempt.worker).ping, undefined, { timeout: this.#ctx.options.probeAfterMs });
+      attempt.goneAnswers = 0;
+    } catch (err) {
+      if (err instanceof RequestError && err.isNoResponders()) {
+        if (++attempt.goneAnswers >= 2) void this.#failover(`worker ${attempt.worker} is gone (its connection closed)`);
+      }
+    } finally {
+      attempt.probing = false;
+    }
+  }
+
   /** The connection is back: heartbeats missed while it was away say nothing of the worker. */
   reconnected(): void {
-    if (this.#attempt) this.#attempt.lastBeat = Date.now();
+    if (this.#attempt) {
+      this.#attempt.lastBeat = Date.now();
+      this.#attempt.goneAnswers = 0;
+    }
   }
 
   #grant(always: boolean): void {

@@ -35,9 +35,11 @@ export function checkId(id: string, what: string): string {
  * workerSubjects('w1').open; // 'bc.worker.w1.open'
  * ```
  */
-export function workerSubjects(workerId: string): { readonly open: string; readonly alive: string } {
+export function workerSubjects(workerId: string): { readonly open: string; readonly alive: string; readonly ping: string } {
   const base = `${SUBJECT_PREFIX}.worker.${checkId(workerId, 'worker id')}`;
-  return { open: `${base}.open`, alive: `${base}.alive` };
+  // `ping` is answered while the worker's connection lives: once it is gone the server answers
+  // "no responders" at once, which tells a dead worker from a slow one faster than silence.
+  return { open: `${base}.open`, alive: `${base}.alive`, ping: `${base}.ping` };
 }
 
 /**

@@ -237,6 +237,9 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const openSub = nc.subscribe(subjects.open, { callback: (err, msg) => {
     if (!err) onOpen(msg);
   } });
+  const pingSub = nc.subscribe(subjects.ping, { callback: (err, msg) => {
+    if (!err) msg.respond();
+  } });
   await register();
   beat();
   const timers = [setInterval(beat, heartbeatMs), setInterval(() => void register(), registerMs), setInterval(sweep, Math.min(1000, clientTimeoutMs))];
@@ -250,6 +253,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       closed ??= (async () => {
         closing = true;
         openSub.unsubscribe();
+        pingSub.unsubscribe();
         for (const h of sessions.values()) abandon(h);
         for (const t of timers) clearInterval(t);
         await kv.delete(id).catch(() => undefined);
