@@ -1,6 +1,7 @@
 /**
- * The workers' KV bucket settings, shared by workers (which create it) and clients (which
- * read it): JetStream refuses to open a bucket with a different configuration.
+ * The cluster's JetStream buckets: the workers' KV bucket (settings shared by workers, which
+ * create it, and clients, which read it: JetStream refuses to open a bucket with a different
+ * configuration) and the sessions' snapshot object store.
  */
 
 /**
@@ -8,3 +9,29 @@
  * entry every second, so a dead one disappears within this time.
  */
 export const WORKERS_BUCKET_TTL_MS = 4000;
+
+/** The object store where workers keep sessions' snapshots (docs/cluster.md). */
+export const SNAPSHOTS_BUCKET = 'block_cascade_snapshots';
+
+/**
+ * Age at which a snapshot leaves the store if nobody deleted it: a client deletes its session's
+ * snapshots when the session ends, so only those of clients that died stay this long.
+ */
+export const SNAPSHOTS_TTL_MS = 3_600_000;
+
+/** Snapshots a worker keeps per session: the client may need one older than the newest (frames still in the worker's buffer). */
+export const SNAPSHOTS_KEPT = 3;
+
+/**
+ * The object name of a session's snapshot taken before `block`: the session's key (stable over
+ * its failovers) and the block, so a replaying worker that writes the same snapshot again
+ * replaces it.
+ *
+ * @example
+ * ```ts
+ * snapshotName('c12x0-s1', 8); // 'c12x0-s1.b8'
+ * ```
+ */
+export function snapshotName(sessionKey: string, block: number): string {
+  return `${sessionKey}.b${block}`;
+}

@@ -15,7 +15,9 @@ import { GenerationAbortedError, NoCapacityError } from '../core/errors.js';
 import type { GenerationSession, SessionEvent, SessionOptions } from '../core/session-types.js';
 import { ClusterSessionError } from './errors.js';
 import { Inbox } from './inbox.js';
-import { decodeControlReply, decodeFrame, decodeHeartbeat, decodeOpenReply, decodeSessionMessage, decodeWorkerInfo, encodeClusterMessage, type ControlRequest, type OpenRequest, type WireSessionOptions, type WorkerInfo } from './messages.js';
+import { decodeControlReply, decodeFrame, decodeHeartbeat, decodeOpenReply, decodeSessionMessage, decodeWorkerInfo, encodeClusterMessage, type ControlRequest, type OpenRequest, type SnapshotNotice, type WireSessionOptions, type WorkerInfo } from './messages.js';
+import { SNAPSHOTS_BUCKET } from './bucket.js';
+import { Objm, type ObjectStore } from '@nats-io/obj';
 import { DEFAULT_STALE_AFTER_MS, rankWorkers, resumeRequest, type WorkerEntry } from './placement.js';
 import { sessionSubjects, WORKERS_BUCKET, workerSubjects } from './subjects.js';
 
@@ -41,6 +43,12 @@ export interface ClusterOptions {
   readonly stallMs?: number;
   /** Worker entries older than this are not offered sessions. Default 3000 ms. */
   readonly staleAfterMs?: number;
+  /**
+   * Every this many blocks the worker snapshots a session into the cluster's object store, and
+   * a failover resumes from the newest snapshot instead of replaying from block 0. Default 0 (off) until the runtime takes snapshots;
+   * 0 turns snapshots off.
+   */
+  readonly snapshotEvery?: number;
 }
 
 /** One move of a session to another worker. */
@@ -53,6 +61,8 @@ export interface Failover {
   /** `Date.now()` when the loss was noticed and when the new worker accepted. */
   readonly detectedAt: number;
   readonly placedAt: number;
+  /** The block of the snapshot the new worker resumed from; absent when it replayed from block 0. */
+  readonly fromSnapshot?: number;
 }
 
 /** A session of a {@link Cluster}: a {@link GenerationSession} that also says where it runs. */
@@ -61,6 +71,8 @@ export interface ClusterSession extends GenerationSession {
   readonly worker: string | undefined;
   /** Its moves so far. */
   readonly failovers: readonly Failover[];
+  /** The snapshots its workers stored so far, oldest first. */
+  readonly snapshots: readonly SnapshotNotice[];
 }
 
 /** A connection to a cluster (see {@link connect}). */
@@ -84,6 +96,8 @@ interface Context {
   readonly clientId: string;
   readonly options: Required<Omit<ClusterOptions, 'servers'>>;
   entries(): Promise<WorkerEntry[]>;
+  /** The snapshot store, opened on first use (null when it cannot be: no worker created it yet). */
+  snapshotStore(): Promise<ObjectStore | null>;
   connected(): boolean;
   forget(session: RemoteSession): void;
 }
@@ -133,7 +147,9 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
     failoverTimeoutMs: options.failoverTimeoutMs ?? 60_000,
     stallMs: options.stallMs ?? 1000,
     staleAfterMs: options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS,
+    snapshotEvery: options.snapshotEvery ?? 0,
   };
+  if (!Number.isSafeInteger(settings.snapshotEvery) || settings.snapshotEvery < 0) throw new TypeError(`option "snapshotEvery": expected an integer ≥ 0 (0 = no snapshots), got ${String(options.snapshotEvery)}`);
   const sessions = new Set<RemoteSession>();
   let isConnected = true;
   // While the server is away no heartbeat can arrive: that is no sign of a dead worker, so
@@ -163,8 +179,16 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
     }
     return out;
   };
+  let store: Promise<ObjectStore> | null = null;
   const context: Context = {
     nc,
+    snapshotStore: async () => {
+      store ??= new Objm(nc).open(SNAPSHOTS_BUCKET);
+      return store.catch(() => {
+        store = null;
+        return null;
+      });
+    },
     clientId: `c${process.pid}x${nextClientId++}x${Date.now().toString(36)}`,
     options: settings,
     entries: () => entries().catch(() => {
@@ -199,6 +223,7 @@ class RemoteSession implements ClusterSession {
   readonly id: number;
   readonly frames: AsyncIterable<Frame>;
   readonly failovers: Failover[] = [];
+  readonly snapshots: SnapshotNotice[] = [];
   readonly #ctx: Context;
   readonly #request: GenerateRequest;
   readonly #options: SessionOptions;
@@ -224,6 +249,10 @@ class RemoteSession implements ClusterSession {
   #started = false;
   #timer: ReturnType<typeof setInterval> | null = null;
   readonly #startedAt = Date.now();
+  /** Names the session's snapshots in the store: the same over its failovers. */
+  readonly #key: string;
+  /** The snapshot block the current placement resumed from, if it did. */
+  #resumedFrom: number | undefined;
 
   constructor(ctx: Context, id: number, request: GenerateRequest, options: SessionOptions) {
     this.#ctx = ctx;
@@ -238,6 +267,7 @@ class RemoteSession implements ClusterSession {
       ...(allowUnknownWords === undefined ? {} : { allowUnknownWords }),
       ...(maxBufferedBlocks === undefined ? {} : { maxBufferedBlocks }),
     };
+    this.#key = `${ctx.clientId}-s${id}`;
     this.#placed = deferred();
     this.frames = { [Symbol.asyncIterator]: () => this.#iterate() };
   }
@@ -283,6 +313,9 @@ class RemoteSession implements ClusterSession {
     const { nc, options } = this.#ctx;
     const deadline = Date.now() + options.failoverTimeoutMs;
     const request = resume ? resumeRequest(this.#request, this.#live) : this.#request;
+    // The newest snapshot whose frames the client already has all of before it: the frames a
+    // worker had made but not yet delivered when it died are after it, and are made again.
+    const snapshot = resume ? this.snapshots.filter((s) => s.firstFrame <= this.#received).at(-1) : undefined;
     for (;;) {
       const entries = await this.#ctx.entries();
       const refusals: string[] = [];
@@ -301,7 +334,8 @@ class RemoteSession implements ClusterSession {
           sessionId,
           request,
           options: this.#wire,
-          ...(resume ? { resume: { switches: request.switches ?? [], skipFrames: this.#received } } : {}),
+          ...(resume ? { resume: { switches: request.switches ?? [], skipFrames: this.#received, ...(snapshot ? { snapshot: snapshot.name } : {}) } } : {}),
+          ...(options.snapshotEvery > 0 ? { snapshots: { every: options.snapshotEvery, key: this.#key } } : {}),
           credit: this.#consumed + options.creditFrames,
           paused: this.#userPaused,
         };
@@ -314,6 +348,7 @@ class RemoteSession implements ClusterSession {
           const msg = await nc.request(workerSubjects(info.id).open, encodeClusterMessage(open), { timeout: options.openTimeoutMs });
           const reply = decodeOpenReply(msg.data, msg.subject);
           if (reply.ok) {
+            this.#resumedFrom = reply.snapshot === true ? snapshot?.block : undefined;
             this.#placed.resolve(attempt);
             return;
           }
@@ -360,6 +395,10 @@ class RemoteSession implements ClusterSession {
       return this.#fail(err);
     }
     if (m.type === 'failed') return this.#fail(new ClusterSessionError(attempt.worker, m.name, m.code, m.message));
+    if (m.type === 'snapshot') {
+      this.snapshots.push(m);
+      return;
+    }
     if (m.type === 'done') {
       attempt.doneFrames = m.frames;
       if (this.#received >= m.frames) this.#end(false);
@@ -466,7 +505,7 @@ class RemoteSession implements ClusterSession {
       return this.#fail(err);
     }
     const now = this.#attempt as Attempt;
-    this.failovers.push({ from: old.worker, to: now.worker, reason, atFrame: this.#received, detectedAt, placedAt: Date.now() });
+    this.failovers.push({ from: old.worker, to: now.worker, reason, atFrame: this.#received, detectedAt, placedAt: Date.now(), ...(this.#resumedFrom === undefined ? {} : { fromSnapshot: this.#resumedFrom }) });
   }
 
   #emit(event: SessionEvent): void {
@@ -545,8 +584,17 @@ class RemoteSession implements ClusterSession {
     this.#fail(error);
   }
 
+  /** Deletes the session's snapshots from the store (the worker keeps a few; the client owns them). */
+  async #forgetSnapshots(): Promise<void> {
+    const names = [...new Set(this.snapshots.map((s) => s.name))];
+    if (names.length === 0) return;
+    const store = await this.#ctx.snapshotStore();
+    await Promise.all(names.map((name) => store?.delete(name).catch(() => undefined)));
+  }
+
   #cleanup(): void {
     this.#finished = true;
+    void this.#forgetSnapshots();
     if (this.#timer) clearInterval(this.#timer);
     const attempt = this.#attempt;
     if (attempt && !attempt.dead) {

@@ -22,6 +22,14 @@ export interface WireSessionOptions {
 export interface ResumePoint {
   readonly switches: readonly PromptSwitch[];
   readonly skipFrames: number;
+  /** The snapshot (object name in the snapshot store) to resume from; without one the session replays from block 0. */
+  readonly snapshot?: string;
+}
+
+/** Snapshot the session every `every` blocks into the snapshot store, under names made from `key`. */
+export interface SnapshotPlan {
+  readonly every: number;
+  readonly key: string;
 }
 
 /** `bc.worker.<id>.open`: run this session (request/reply, answered by {@link OpenReply}). */
@@ -30,6 +38,7 @@ export interface OpenRequest {
   readonly request: GenerateRequest;
   readonly options: WireSessionOptions;
   readonly resume?: ResumePoint;
+  readonly snapshots?: SnapshotPlan;
   /** Frames with index below this may be published before the first credit message. */
   readonly credit: number;
   /** Start paused (the user had paused before a failover). */
@@ -37,7 +46,8 @@ export interface OpenRequest {
 }
 
 export type OpenReply =
-  | { readonly ok: true; readonly worker: string }
+  /** `snapshot`: the session resumed from the snapshot the request named (false: it replays from block 0). */
+  | { readonly ok: true; readonly worker: string; readonly snapshot?: boolean }
   | { readonly ok: false; readonly worker: string; readonly reason: 'full' | 'closing' | 'invalid'; readonly message: string };
 
 /** `bc.session.<id>.control`: request/reply, answered by {@link ControlReply}. */
@@ -53,9 +63,23 @@ export type ControlRequest =
 
 export type ControlReply = { readonly ok: true; readonly fromBlock?: number } | { readonly ok: false; readonly message: string };
 
-/** `bc.session.<id>.event`: the session's events, then `done` (with the frame count) or `failed`. */
+/** A snapshot a worker stored: where it resumes, its object name, and what it cost. */
+export interface SnapshotNotice {
+  readonly type: 'snapshot';
+  /** First block (and frame) a resume from it produces. */
+  readonly block: number;
+  readonly firstFrame: number;
+  readonly name: string;
+  readonly bytes: number;
+  /** Actor-thread time to capture it, and time to store it (off the generation's path). */
+  readonly captureMs: number;
+  readonly storeMs: number;
+}
+
+/** `bc.session.<id>.event`: the session's events and stored snapshots, then `done` (with the frame count) or `failed`. */
 export type SessionMessage =
   | { readonly type: 'event'; readonly event: SessionEvent }
+  | SnapshotNotice
   | { readonly type: 'done'; readonly frames: number }
   | { readonly type: 'failed'; readonly name: string; readonly code?: string; readonly message: string };
 
@@ -206,13 +230,20 @@ export function decodeOpenRequest(bytes: Uint8Array, subject: string): OpenReque
   if (resumeValue !== undefined && resumeValue !== null) {
     const ro = r.obj(resumeValue, 'resume');
     const q = r.at('resume');
-    resume = { switches: readSwitches(q, ro, 'switches'), skipFrames: q.int(ro, 'skipFrames') };
+    const snapshot = q.optional(ro, 'snapshot', (x, k) => q.str(x, k));
+    resume = { switches: readSwitches(q, ro, 'switches'), skipFrames: q.int(ro, 'skipFrames'), ...(snapshot === undefined ? {} : { snapshot }) };
   }
+  const snapshots = r.optional(o, 'snapshots', (x, k) => {
+    const so = r.obj(x[k], k);
+    const q = r.at(k);
+    return { every: q.int(so, 'every', 1), key: q.str(so, 'key') };
+  });
   return {
     sessionId: r.str(o, 'sessionId'),
     request: readRequest(r, o.request),
     options: readOptions(r, o.options),
     ...(resume ? { resume } : {}),
+    ...(snapshots ? { snapshots } : {}),
     credit: r.int(o, 'credit'),
     paused: r.bool(o, 'paused'),
   };
@@ -223,7 +254,10 @@ export function decodeOpenReply(bytes: Uint8Array, subject: string): OpenReply {
   const o = decodeObject(bytes, subject);
   const r = new Reader(subject);
   const worker = r.str(o, 'worker');
-  if (r.bool(o, 'ok')) return { ok: true, worker };
+  if (r.bool(o, 'ok')) {
+    const snapshot = r.optional(o, 'snapshot', (x, k) => r.bool(x, k));
+    return snapshot === undefined ? { ok: true, worker } : { ok: true, worker, snapshot };
+  }
   return { ok: false, worker, reason: r.oneOf(o, 'reason', ['full', 'closing', 'invalid'] as const), message: r.str(o, 'message') };
 }
 
@@ -252,8 +286,12 @@ const EVENT_TYPES = ['switch', 'recache', 'block', 'paused', 'resumed', 'lane-re
 export function decodeSessionMessage(bytes: Uint8Array, subject: string): SessionMessage {
   const o = decodeObject(bytes, subject);
   const r = new Reader(subject);
-  const type = r.oneOf(o, 'type', ['event', 'done', 'failed'] as const);
+  const type = r.oneOf(o, 'type', ['event', 'snapshot', 'done', 'failed'] as const);
   if (type === 'done') return { type, frames: r.int(o, 'frames') };
+  if (type === 'snapshot') {
+    const ms = (key: string) => (typeof o[key] === 'number' && Number.isFinite(o[key]) && (o[key] as number) >= 0 ? (o[key] as number) : r.fail(key, 'a number ≥ 0'));
+    return { type, block: r.int(o, 'block'), firstFrame: r.int(o, 'firstFrame'), name: r.str(o, 'name'), bytes: r.int(o, 'bytes'), captureMs: ms('captureMs'), storeMs: ms('storeMs') };
+  }
   if (type === 'failed') {
     const code = r.optional(o, 'code', (x, k) => r.str(x, k));
     return { type, name: r.str(o, 'name'), ...(code === undefined ? {} : { code }), message: r.str(o, 'message') };

@@ -6,13 +6,16 @@
  * faster than the client grants credit.
  */
 import { hostname } from 'node:os';
-import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
+import { Objm, StorageType, type ObjectStore } from '@nats-io/obj';
 import { createRuntime, type Runtime } from '../api/runtime.js';
+import type { GenerationSnapshot } from '../core/api-types.js';
 import type { GenerationSession, SessionOptions } from '../core/session-types.js';
 import { decodeControlRequest, decodeOpenRequest, encodeClusterMessage, encodeFrame, type ControlReply, type OpenReply, type OpenRequest, type WorkerInfo } from './messages.js';
 import { checkId, sessionSubjects, WORKERS_BUCKET, workerSubjects } from './subjects.js';
-import { WORKERS_BUCKET_TTL_MS } from './bucket.js';
+import { SNAPSHOTS_BUCKET, SNAPSHOTS_TTL_MS, WORKERS_BUCKET_TTL_MS } from './bucket.js';
+import { SnapshotWriter } from './snapshot-writer.js';
 
 /** Options of {@link startWorker}. */
 export interface WorkerOptions {
@@ -60,6 +63,8 @@ interface Hosted {
   abandoned: boolean;
   wake: (() => void) | null;
   control: Subscription | null;
+  /** Stores the session's snapshots, when the client asked for them. */
+  snapshots: SnapshotWriter | null;
 }
 
 const DEFAULT_HEARTBEAT_MS = 250;
@@ -99,6 +104,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     throw err;
   }
   const kv: KV = await new Kvm(nc).create(WORKERS_BUCKET, { history: 1, ttl: WORKERS_BUCKET_TTL_MS });
+  const store: ObjectStore = await new Objm(nc).create(SNAPSHOTS_BUCKET, { storage: StorageType.File, ttl: nanos(SNAPSHOTS_TTL_MS) });
   const subjects = workerSubjects(id);
   const sessions = new Map<string, Hosted>();
   const ended = new Map<string, { next: number; until: number }>();
@@ -192,6 +198,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       log(`session ${h.id}: failed: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
       h.done = true;
+      h.snapshots?.stop();
       h.control?.unsubscribe();
       sessions.delete(h.id);
       ended.set(h.id, { next: h.next, until: Date.now() + DONE_RETAIN_MS });
@@ -199,7 +206,17 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     }
   };
 
-  const onOpen = (msg: Msg): void => {
+  /** A snapshot's bytes from the store, or null (gone, unreadable: the session then replays from block 0). */
+  const fetchSnapshot = async (name: string): Promise<Uint8Array | null> => {
+    try {
+      return await store.getBlob(name);
+    } catch (err) {
+      log(`snapshot ${name}: unreadable (${err instanceof Error ? err.message : String(err)}), replaying from block 0`);
+      return null;
+    }
+  };
+
+  const onOpen = async (msg: Msg): Promise<void> => {
     const refuse = (reason: 'full' | 'closing' | 'invalid', message: string): void => {
       msg.respond(encodeClusterMessage({ ok: false, worker: id, reason, message } satisfies OpenReply));
     };
@@ -215,27 +232,49 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     if (running() >= maxSessions) return refuse('full', `worker ${id} runs ${maxSessions} session(s), its maximum`);
     if (sessions.has(open.sessionId)) return refuse('invalid', `session ${open.sessionId} is already open here`);
     const request = open.resume ? { ...open.request, switches: open.resume.switches } : open.request;
+    const resumeFrom = open.resume?.snapshot === undefined ? null : await fetchSnapshot(open.resume.snapshot);
+    // Checked again: the fetch gave other opens a turn.
+    if (closing) return refuse('closing', `worker ${id} is shutting down`);
+    if (running() >= maxSessions) return refuse('full', `worker ${id} runs ${maxSessions} session(s), its maximum`);
+    const subjectsOf = sessionSubjects(open.sessionId);
+    const writer = open.snapshots ? new SnapshotWriter(store, open.snapshots.key, (notice) => nc.publish(subjectsOf.event, encodeClusterMessage(notice)), log) : null;
+    const sessionOptions = (from: Uint8Array | null): SessionOptions => ({
+      ...(open.options as SessionOptions),
+      ...(from ? { resumeFrom: from } : {}),
+      ...(writer && open.snapshots ? { snapshots: { every: open.snapshots.every, onSnapshot: (snapshot: GenerationSnapshot) => writer.offer(snapshot) } } : {}),
+    });
     let session: GenerationSession;
+    let resumed = resumeFrom !== null;
     try {
-      session = runtime.session(request, open.options as SessionOptions);
+      try {
+        session = runtime.session(request, sessionOptions(resumeFrom));
+      } catch (err) {
+        if (!resumed) throw err;
+        // A snapshot this runtime cannot take (another model version, say): replaying from
+        // block 0 makes the same frames, only later.
+        log(`snapshot ${open.resume?.snapshot}: refused (${err instanceof Error ? err.message : String(err)}), replaying from block 0`);
+        resumed = false;
+        session = runtime.session(request, sessionOptions(null));
+      }
     } catch (err) {
       return refuse('invalid', err instanceof Error ? err.message : String(err));
     }
-    const h: Hosted = { id: open.sessionId, session, subjects: sessionSubjects(open.sessionId), next: open.resume?.skipFrames ?? 0, credit: open.credit, lastContact: Date.now(), done: false, abandoned: false, wake: null, control: null };
+    const h: Hosted = { id: open.sessionId, session, subjects: subjectsOf, next: open.resume?.skipFrames ?? 0, credit: open.credit, lastContact: Date.now(), done: false, abandoned: false, wake: null, control: null, snapshots: writer };
     sessions.set(h.id, h);
     h.control = nc.subscribe(h.subjects.control, { callback: (err, m) => void (err ? undefined : onControl(h, m)) });
     session.on((event) => {
       if (!h.abandoned) nc.publish(h.subjects.event, encodeClusterMessage({ type: 'event', event }));
     });
     if (open.paused) session.pause();
-    msg.respond(encodeClusterMessage({ ok: true, worker: id } satisfies OpenReply));
-    log(`session ${h.id}: opened (seed ${request.seed}, ${request.blocks} blocks${open.resume ? `, resumed from frame ${open.resume.skipFrames}` : ''})`);
+    msg.respond(encodeClusterMessage({ ok: true, worker: id, ...(open.resume?.snapshot === undefined ? {} : { snapshot: resumed }) } satisfies OpenReply));
+    const from = open.resume ? `, resumed at frame ${open.resume.skipFrames}${resumed ? ` from snapshot ${open.resume.snapshot}` : ', replayed from block 0'}` : '';
+    log(`session ${h.id}: opened (seed ${request.seed}, ${request.blocks} blocks${from})`);
     void register();
     void run(h, open);
   };
 
   const openSub = nc.subscribe(subjects.open, { callback: (err, msg) => {
-    if (!err) onOpen(msg);
+    if (!err) void onOpen(msg);
   } });
   const pingSub = nc.subscribe(subjects.ping, { callback: (err, msg) => {
     if (!err) msg.respond();

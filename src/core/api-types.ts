@@ -82,6 +82,18 @@ export interface GenerateOptions {
    * Default false. A prompt over the model's token limit is refused either way.
    */
   readonly allowUnknownWords?: boolean;
+  /** Hand a snapshot of the generation's state to `onSnapshot` every `every` blocks (off by default). */
+  readonly snapshots?: { readonly every: number; readonly onSnapshot: (snapshot: GenerationSnapshot) => void };
+  /** Resume from a snapshot's bytes: the generation produces the frames from `snapshot.firstFrame` on. */
+  readonly resumeFrom?: Uint8Array;
+}
+
+/** A generation's state at a block boundary (placeholder until the engine's lands). */
+export interface GenerationSnapshot {
+  readonly block: number;
+  readonly firstFrame: number;
+  readonly bytes: Uint8Array;
+  readonly captureMs: number;
 }
 
 /**
