@@ -27,7 +27,7 @@ import { RANDOM_MODEL } from './support/models.js';
 
 const BLOCKS = 9;
 const LIVE_PROMPT = 'purple square moving down';
-const request: GenerateRequest = { seed: 5, blocks: BLOCKS, prompt: 'red ball moving left', switches: [{ atBlock: 1, prompt: 'blue ball moving up' }] };
+const request: GenerateRequest = { seed: 5, blocks: BLOCKS, prompt: 'red ball moving left', switches: [{ atBlock: 2, prompt: 'blue ball moving up' }] };
 
 interface Recorded {
   readonly frames: Frame[];
@@ -71,13 +71,16 @@ function resumedRequest(run: Recorded, at: Recorded['snapshots'][number]): Gener
   return { ...request, switches: [...(request.switches ?? []), { atBlock: run.liveFromBlock, prompt: LIVE_PROMPT }] };
 }
 
-async function expectResumesIdentically(runtime: Runtime, run: Recorded, at: Recorded['snapshots'][number], options: GenerateOptions): Promise<void> {
+/** Resumes `at` on `runtime` and compares every frame; returns the resume's trace. */
+async function expectResumesIdentically(runtime: Runtime, run: Recorded, at: Recorded['snapshots'][number], options: GenerateOptions): Promise<TraceRecord[]> {
   const { snapshot } = at;
-  const frames = await collect(runtime.generate(resumedRequest(run, at), { ...options, resumeFrom: snapshot.bytes }));
+  const trace: TraceRecord[] = [];
+  const frames = await collect(runtime.generate(resumedRequest(run, at), { ...options, resumeFrom: snapshot.bytes, trace: (r) => trace.push(r) }));
   expect(frames[0]?.index).toBe(snapshot.firstFrame);
   expect(frames.map((f) => f.index)).toEqual(run.frames.slice(snapshot.firstFrame).map((f) => f.index));
   const differing = frames.filter((f, i) => !Buffer.from(f.rgb).equals(Buffer.from((run.frames[snapshot.firstFrame + i] as Frame).rgb)));
   expect(differing.map((f) => f.index)).toEqual([]);
+  return trace;
 }
 
 /** Snapshots to resume: the first, and one taken with blocks in flight past their first stage. */
@@ -124,8 +127,10 @@ describe('generation snapshots', () => {
         console.log(`${config.name}: snapshot at block ${snapshot.block} (next ${summary.nextBlock}, in flight ${summary.inFlight.map((b) => `B${b.block}@${b.stage}`).join(' ')}, ${summary.kvFrames} K/V frames): ${snapshot.bytes.length} bytes, ${snapshot.captureMs.toFixed(2)} ms`);
       }
       for (const at of chosen(run)) {
-        await expectResumesIdentically(first, run, at, options);
+        const trace = await expectResumesIdentically(first, run, at, options);
         await expectResumesIdentically(second, run, at, options);
+        // P0 re-caches: the first snapshot falls just before block 2, the scheduled switch's first block.
+        if (config.cascade.parallelism === 0 && at === run.snapshots[0]) expect(trace.filter((r) => r.kind === 'recache').map((r) => r.kind === 'recache' && r.beforeBlock)).toContain(2);
       }
       // The comparison can fail: one cached K/V float changed, and the resumed frames differ.
       const at = chosen(run)[1] as Recorded['snapshots'][number];
@@ -142,7 +147,11 @@ describe('generation snapshots', () => {
     expect(runtime.stats().reusedForwards).toBeGreaterThan(before);
     const mid = run.snapshots.find((s) => inspectSnapshot(s.snapshot.bytes).inFlight.some((b) => b.stage > 1)) as Recorded['snapshots'][number];
     expect(mid).toBeDefined();
+    const summary = inspectSnapshot(mid.snapshot.bytes);
+    console.log(`P4 bwcache: snapshot at block ${mid.snapshot.block} (in flight ${summary.inFlight.map((b) => `B${b.block}@${b.stage}`).join(' ')}): ${mid.snapshot.bytes.length} bytes, ${mid.snapshot.captureMs.toFixed(2)} ms`);
+    const reusedBefore = other.stats().reusedForwards;
     await expectResumesIdentically(other, run, mid, options);
+    expect(other.stats().reusedForwards).toBeGreaterThan(reusedBefore);
   });
 
   it('snapshots stay consistent while another session runs on the same lanes', async () => {
