@@ -31,7 +31,8 @@ const request: GenerateRequest = { seed: 5, blocks: BLOCKS, prompt: 'red ball mo
 
 interface Recorded {
   readonly frames: Frame[];
-  readonly snapshots: { readonly snapshot: GenerationSnapshot; readonly liveSwitchBefore: boolean }[];
+  /** Each snapshot, whether the live switch had been made, and the sessions running on the runtime then. */
+  readonly snapshots: { readonly snapshot: GenerationSnapshot; readonly liveSwitchBefore: boolean; readonly sessions: number }[];
   readonly liveFromBlock: number;
   readonly trace: TraceRecord[];
 }
@@ -50,7 +51,7 @@ async function record(runtime: Runtime, options: GenerateOptions, switchAtFrame 
   const session = runtime.session(request, {
     ...options,
     trace: (r) => trace.push(r),
-    snapshots: { every: 2, onSnapshot: (snapshot) => snapshots.push({ snapshot, liveSwitchBefore: switched }) },
+    snapshots: { every: 2, onSnapshot: (snapshot) => snapshots.push({ snapshot, liveSwitchBefore: switched, sessions: runtime.runningSessions() }) },
   });
   session.on((event) => {
     if (event.type === 'switch') switched = true;
@@ -160,6 +161,7 @@ describe('generation snapshots', () => {
     const busy = collect(runtime.generate({ seed: 77, blocks: 12, prompt: 'green triangle moving right' }, { cascade: { parallelism: 4 } }));
     const run = await record(runtime, options);
     await busy;
+    expect(run.snapshots.some((s) => s.sessions === 2)).toBe(true);
     for (const at of chosen(run)) await expectResumesIdentically(other, run, at, options);
   });
 
@@ -220,3 +222,48 @@ function rename(bytes: Uint8Array): Uint8Array {
   copy.set(Buffer.from(`${name.slice(0, -1)}_`), at);
   return copy;
 }
+
+describe('snapshot format', () => {
+  const state = {
+    model: 'm',
+    fingerprint: { seed: 1, blocks: 4, steps: 4, parallelism: 4, lag: 1, attention: 'causal', exec: 'joint', recache: 'off', switchMode: 'at-block', featureCache: '{"policy":"none"}', framesPerBlock: 1, lanes: 1 },
+    block: 1,
+    nextBlock: 2,
+    cachedBlocks: 1,
+    prompts: ['red ball moving left'],
+    timeline: [{ fromBlock: 0, prompt: 0 }],
+    cachedUnder: 0,
+    blocks: [{ block: 1, stage: 2, prompt: 0 }],
+    frames: [{ position: 0, block: 0 }],
+    evictions: 0,
+    policy: [],
+    featureBlocks: [],
+    latents: Float32Array.of(1, 2),
+    keys: Float32Array.of(3, 4, 5),
+    values: Float32Array.of(6, 7, 8),
+    cleanLatents: Float32Array.of(9),
+    features: new Float32Array(0),
+  };
+  const rows = { latent: 2, kv: 3, clean: 1, feature: 0 };
+
+  it('round-trips a state, tensors included', () => {
+    const decoded = decodeSnapshot(encodeSnapshot(state, rows));
+    expect({ ...decoded, latents: [...decoded.latents], keys: [...decoded.keys], values: [...decoded.values], cleanLatents: [...decoded.cleanLatents], features: [...decoded.features] }).toEqual({
+      ...state,
+      latents: [1, 2],
+      keys: [3, 4, 5],
+      values: [6, 7, 8],
+      cleanLatents: [9],
+      features: [],
+    });
+  });
+
+  it('names the field that is out of range', () => {
+    const bad = (patch: object) => () => decodeSnapshot(encodeSnapshot({ ...state, ...patch }, rows));
+    expect(bad({ blocks: [{ block: 1, stage: 6, prompt: 0 }] })).toThrow(/snapshot: blocks\[0\]\.stage/);
+    expect(bad({ blocks: [{ block: 2, stage: 0, prompt: 0 }] })).toThrow(/snapshot: blocks\[0\]\.block/);
+    expect(bad({ timeline: [{ fromBlock: 0, prompt: 1 }] })).toThrow(/snapshot: timeline\[0\]\.prompt/);
+    expect(bad({ frames: [{ position: 0, block: 0 }, { position: 0, block: 0 }], keys: new Float32Array(6), values: new Float32Array(6), cleanLatents: new Float32Array(2) })).toThrow(CorruptSnapshotError);
+    expect(bad({ fingerprint: { ...state.fingerprint, seed: -1 } })).toThrow(/snapshot: fingerprint\.seed/);
+  });
+});

@@ -16,7 +16,15 @@ import type { FeatureBlockState } from '../../core/feature-cache.js';
 
 /** What the header's `format` field says of every snapshot. */
 export const SNAPSHOT_FORMAT = 'block-cascade/snapshot';
-/** The format version this runtime writes and reads. */
+/**
+ * The snapshot format version this runtime writes and reads (another one is refused with
+ * `SnapshotVersionError`).
+ *
+ * @example
+ * ```ts
+ * if (inspectSnapshot(bytes).version !== SNAPSHOT_VERSION) console.warn('written by another runtime');
+ * ```
+ */
 export const SNAPSHOT_VERSION = 1;
 
 /**
@@ -202,6 +210,7 @@ function readHeader(meta: Record<string, unknown>): SnapshotHeader {
     const o = r.object(`frames[${i}]`, s);
     return { position: r.count(`frames[${i}].position`, o['position']), block: r.below(`frames[${i}].block`, r.count(`frames[${i}].block`, o['block']), nextBlock, 'a block admitted') };
   });
+  if (new Set(frames.map((f) => f.position)).size !== frames.length) throw new CorruptSnapshotError('snapshot: frames', 'a frame position is listed twice');
   const cachedUnder = meta['cachedUnder'] === null ? null : promptIndex('cachedUnder', meta['cachedUnder']);
   const policy = r.array('policy').map((s, i) => {
     const o = r.object(`policy[${i}]`, s);
