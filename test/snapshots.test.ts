@@ -155,6 +155,18 @@ describe('generation snapshots', () => {
     expect(other.stats().reusedForwards).toBeGreaterThan(reusedBefore);
   });
 
+  it('switchMode in-flight and teacache resume identically', async () => {
+    const [runtime, other] = twoLanes;
+    const inFlight: GenerateOptions = { cascade: { parallelism: 4, attention: 'causal', exec: 'joint', switchMode: 'in-flight' } };
+    const a = await record(runtime, inFlight);
+    await expectResumesIdentically(other, a, chosen(a)[1] as Recorded['snapshots'][number], inFlight);
+    const teacache: GenerateOptions = { steps: 8, featureCache: { policy: 'teacache', threshold: 3, coefficients: [1, 0] }, cascade: { parallelism: 4 } };
+    const b = await record(runtime, teacache);
+    const reusedBefore = other.stats().reusedForwards;
+    await expectResumesIdentically(other, b, chosen(b)[1] as Recorded['snapshots'][number], teacache);
+    expect(other.stats().reusedForwards).toBeGreaterThan(reusedBefore);
+  });
+
   it('snapshots stay consistent while another session runs on the same lanes', async () => {
     const [runtime, other] = twoLanes;
     const options: GenerateOptions = { cascade: { parallelism: 4, attention: 'causal', exec: 'joint' } };

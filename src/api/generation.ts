@@ -127,7 +127,14 @@ export class Generation {
     const link = this.#link;
     const { signal } = this.#options;
     signal?.throwIfAborted();
-    const resume = this.#resume();
+    let resume: ResumePlan | null;
+    try {
+      resume = this.#resume();
+    } catch (error) {
+      // Refused before the controls were attached: a session's controls fail instead of waiting.
+      link?.detach();
+      throw error;
+    }
     const firstBlock = resume?.firstBlock ?? 0;
     const gate = new BackpressureGate((link?.maxBufferedBlocks ?? Number.POSITIVE_INFINITY) * m.framesPerBlock, link);
     // Blocks are reported (trace, events, progress) as they reach the consumer, in block order,
