@@ -10,7 +10,7 @@ import { createGenerationSystem, type GenerationSystem } from '../actors/system.
 import { countLiveActors } from '../actors/live-actors.js';
 import type { ForwardInput } from '../actors/block.js';
 import type { BetweenTicks } from '../actors/tick-barrier.js';
-import { createFeatureCachePolicy, featureTrackingOf } from '../core/feature-cache.js';
+import { createFeatureCachePolicy, featureTrackingOf, type FeatureBlockState } from '../core/feature-cache.js';
 import { loadCalibration } from '../engine/model/calibration.js';
 import type { FeatureStore } from '../engine/lanes/feature-store.js';
 import type { StaleStore } from '../engine/lanes/stale-store.js';
@@ -103,6 +103,12 @@ export class Generation {
   readonly #link: SessionLink | undefined;
   /** The supervisor while the generation runs (between assembly and cleanup), else null. */
   #actor: GenerationSystem['actor'] | null = null;
+  /** What a resume restores beyond its plan: the feature-cache policy's state and the KV pool's table. */
+  #restored: {
+    readonly cachedBlocks: number;
+    readonly policy: readonly FeatureBlockState[];
+    readonly kv: { readonly evictions: number; readonly committed: readonly { readonly slot: number; readonly position: number; readonly block: number }[] };
+  } | null = null;
 
   constructor(host: GenerationHost, resolved: ResolvedGeneration, options: GenerateOptions, link?: SessionLink) {
     this.#host = host;
@@ -235,13 +241,6 @@ export class Generation {
     };
     return plan;
   }
-
-  /** What a resume restores beyond its plan: the feature-cache policy's state and the KV pool's table. */
-  #restored: {
-    readonly cachedBlocks: number;
-    readonly policy: ReturnType<typeof decodeSnapshot>['policy'];
-    readonly kv: { readonly evictions: number; readonly committed: readonly { readonly slot: number; readonly position: number; readonly block: number }[] };
-  } | null = null;
 
   /** The actor system on this runtime's lanes: prompts encoded, blocks decoded into `queue`. */
   #assemble(queue: OrderedFrameQueue, tracer: Tracer | null, prompts: PromptPlan, texts: Map<number, string>, resume: ResumePlan | null): GenerationSystem {
