@@ -55,6 +55,23 @@ describe('block machine', () => {
     );
   });
 
+  it('a resumed block enters at its stage and runs only the stages after it (snapshots)', async () => {
+    const seen: ForwardInput[] = [];
+    const machine = blockMachine.provide({
+      actors: {
+        forward: fromPromise(async ({ input: forwardInput }: { input: ForwardInput }) => {
+          seen.push(forwardInput);
+          return { tickMembers: 1, runMs: 0, taskMs: 0 };
+        }),
+      },
+    });
+    const actor = createActor(machine, { input }).start();
+    actor.send({ type: 'block.resume', contextSlot: 2, stage: 3 });
+    expect(actor.getSnapshot().value).toBe('t0');
+    await waitFor(actor, (s) => s.value === 'done');
+    expect(seen.map((s) => `${s.stage}/${s.contextSlot}`)).toEqual(['3/2', '4/2']);
+  });
+
   it('keeps the failure message and the stage when a forward fails', async () => {
     const machine = blockMachine.provide({
       actors: {

@@ -123,3 +123,37 @@ describe('calibrations', () => {
     expect(() => loadCalibration('no-such-model')).toThrow(/calibrate-cache/);
   });
 });
+
+describe('policy state across a snapshot', () => {
+  /** One block over `steps` steps, handed from one policy object to a fresh one after `cut` steps (saveBlocks → restoreBlocks). */
+  function driveAcross(settings: Parameters<typeof createFeatureCachePolicy>[0], measured: readonly (number | null)[], cut: number): string {
+    let policy = createFeatureCachePolicy(settings, measured.length);
+    let list = '';
+    for (let stage = 0; stage < measured.length; stage++) {
+      if (stage === cut) {
+        const saved = policy.saveBlocks([0, 1]);
+        policy = createFeatureCachePolicy(settings, measured.length);
+        policy.restoreBlocks(saved);
+      }
+      const use = policy.use(0, stage);
+      list += use === 'compute' ? '1' : '0';
+      if (stage === 0 || (settings.policy === 'fbcache' && use === 'reuse')) continue;
+      const value = measured[stage] ?? null;
+      policy.observe([{ block: 0, stage, indicator: value, firstInput: value, ...(use === 'compute' ? { firstResidual: value } : { reused: true }) }]);
+    }
+    return list;
+  }
+
+  const measured = [null, 0.1, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05];
+  for (const settings of [
+    { policy: 'bwcache', threshold: 0.15, interval: 3, lastStep: 0.5 },
+    { policy: 'teacache', threshold: 0.12, coefficients: [1, 0] },
+    { policy: 'fbcache', threshold: 0.12 },
+  ] as const) {
+    it(`${settings.policy}: a restored policy decides the rest of a block as the original would`, () => {
+      const whole = driveAcross(settings, measured, measured.length);
+      expect(whole).toContain('0'); // reuse happens, so the state matters
+      for (const cut of [2, 4, 7]) expect(driveAcross(settings, measured, cut)).toBe(whole);
+    });
+  }
+});

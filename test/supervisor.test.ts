@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, toPromise, type EventObject } from 'xstate';
 import { reportingBlockMachine, type ForwardInput } from '../src/actors/block.js';
 import { cascadeSchedule } from '../src/core/schedule.js';
+import { asBlockIndex } from '../src/core/domain.js';
 import { LaneError } from '../src/core/errors.js';
 import { freeContextSlot, supervisorMachine, type DecodeInput, type EncodeInput, type SupervisorInput } from '../src/actors/supervisor.js';
 
@@ -150,3 +151,31 @@ describe('supervisor: a prompt timeline', () => {
   });
 });
 
+describe('supervisor resumed from a snapshot', () => {
+  it('takes up blocks at their stage, decodes a done one, and counts the blocks before as finished', async () => {
+    const { machine, log, contexts } = recordingSupervisor();
+    const resumed: SupervisorInput = {
+      ...input,
+      blocks: 5,
+      latentSlots: 3,
+      prompts: [{ fromBlock: 0, contextSlot: 1 }],
+      kv: { ...input.kv, committed: [{ slot: 0, position: 0, block: 0 }] },
+      resume: {
+        nextBlock: 3,
+        finishedBlocks: 1,
+        blocks: [
+          { block: asBlockIndex(1), stage: 5, latentSlot: 2, contextSlot: 1 },
+          { block: asBlockIndex(2), stage: 3, latentSlot: 0, contextSlot: 1 },
+        ],
+      },
+    };
+    const actor = createActor(machine, { input: resumed }).start();
+    expect(actor.getSnapshot().context.kvPool.getSnapshot().context.slots[0]).toMatchObject({ state: 'committed', position: 0, block: 0 });
+    expect(await toPromise(actor)).toEqual({ blocks: 5 });
+    const forwards = log.filter((line) => line.startsWith('b')).map((line) => line.split('@')[0]);
+    // Block 2 runs only t0 and cache; blocks 3 and 4 run all five stages; block 1 is only decoded.
+    expect(forwards).toEqual(['b2s3', 'b2s4', 'b3s0', 'b3s1', 'b3s2', 'b3s3', 'b3s4', 'b4s0', 'b4s1', 'b4s2', 'b4s3', 'b4s4']);
+    expect(log.filter((line) => line.startsWith('decode')).sort()).toEqual(['decode b1', 'decode b2', 'decode b3', 'decode b4']);
+    expect(new Set(contexts)).toEqual(new Set(['b2:ctx1', 'b3:ctx1', 'b4:ctx1']));
+  });
+});

@@ -46,7 +46,10 @@ export type BlockReport =
   | { readonly type: 'block.failed'; readonly block: BlockIndex; readonly stage: StageIndex; readonly message: string }
   | { readonly type: 'block.done'; readonly block: BlockIndex };
 
-export type BlockEvent = { readonly type: 'block.admit'; readonly contextSlot: number };
+export type BlockEvent =
+  | { readonly type: 'block.admit'; readonly contextSlot: number }
+  /** A resumed generation (docs/snapshots.md): the block starts at `stage`, its latents already in its slot. */
+  | { readonly type: 'block.resume'; readonly contextSlot: number; readonly stage: StageIndex };
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -134,6 +137,12 @@ function buildBlockMachine(steps: number) {
               target: names[0] as Stage,
               actions: assign({ contextSlot: ({ event }) => event.contextSlot }),
             },
+            // One guarded transition per stage: every stage stays a state, entered as usual.
+            'block.resume': names.map((name, stage) => ({
+              guard: ({ event }: { event: BlockEvent }) => event.type === 'block.resume' && event.stage === stage,
+              target: name,
+              actions: assign({ contextSlot: ({ event }: { event: BlockEvent }) => event.contextSlot }),
+            })),
           },
         },
         ...Object.fromEntries(names.map((name, stage) => [name, stageState(stage, name, names[stage + 1] ?? 'done')])),

@@ -33,9 +33,13 @@ export interface KvPoolInput {
   readonly capacity: number;
   readonly sinkFrames: number;
   readonly windowFrames: number;
+  /** Frames committed from the start (a resumed generation's, docs/snapshots.md): slot, position, block. */
+  readonly committed?: readonly { readonly slot: number; readonly position: number; readonly block: number }[];
+  /** Frames evicted before (a resumed generation's count). */
+  readonly evictions?: number;
 }
 
-export interface KvPoolContext extends KvPoolInput {
+export interface KvPoolContext extends Omit<KvPoolInput, 'committed'> {
   readonly slots: readonly SlotEntry[];
   /** Frames evicted from the window so far. */
   readonly evictions: number;
@@ -71,12 +75,16 @@ export function initialKvPool(input: KvPoolInput): KvPoolContext {
   for (const field of ['capacity', 'sinkFrames', 'windowFrames'] as const) {
     if (!Number.isSafeInteger(input[field]) || input[field] < 0) throw new RangeError(`KV pool: ${field} ${input[field]} is not a count`);
   }
+  const committed = new Map((input.committed ?? []).map((c) => [c.slot, c]));
   return {
     capacity: input.capacity,
     sinkFrames: input.sinkFrames,
     windowFrames: input.windowFrames,
-    slots: Array.from({ length: input.capacity }, (_, slot) => ({ slot, position: null, block: null, state: 'free', generation: 0 })),
-    evictions: 0,
+    slots: Array.from({ length: input.capacity }, (_, slot): SlotEntry => {
+      const frame = committed.get(slot);
+      return frame ? { slot, position: frame.position, block: frame.block, state: 'committed', generation: 0 } : { slot, position: null, block: null, state: 'free', generation: 0 };
+    }),
+    evictions: input.evictions ?? 0,
     refusal: null,
   };
 }

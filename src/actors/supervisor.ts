@@ -31,7 +31,35 @@ export interface SupervisorInput {
    * encoded before the first block starts.
    */
   readonly prompts: readonly PromptSegment[];
-  readonly kv: { readonly capacity: number; readonly sinkFrames: number; readonly windowFrames: number };
+  readonly kv: { readonly capacity: number; readonly sinkFrames: number; readonly windowFrames: number; readonly committed?: readonly CommittedFrame[] };
+  /** A resumed generation's position (docs/snapshots.md); absent: start at block 0. */
+  readonly resume?: SupervisorResume;
+}
+
+/** A frame whose K/V a resumed generation finds committed in its slot. */
+export interface CommittedFrame {
+  readonly slot: number;
+  readonly position: number;
+  readonly block: number;
+}
+
+/**
+ * A block a resumed generation takes up where the snapshot left it: at a stage (its actor starts
+ * there), or, at the stage count, done and waiting for its decode. Its latents are in `latentSlot`.
+ */
+export interface RestoredBlock {
+  readonly block: BlockIndex;
+  readonly stage: BlockProgress;
+  readonly latentSlot: number;
+  readonly contextSlot: number;
+}
+
+/** Where a resumed generation starts: blocks before `nextBlock` are finished or restored. */
+export interface SupervisorResume {
+  readonly nextBlock: number;
+  /** Blocks below `nextBlock` that are not restored: counted as finished. */
+  readonly finishedBlocks: number;
+  readonly blocks: readonly RestoredBlock[];
 }
 
 export interface SupervisorContext extends SupervisorInput {
@@ -119,6 +147,9 @@ export function freeContextSlot(ctx: Pick<SupervisorContext, 'prompts' | 'progre
   return null;
 }
 
+/** Absolute frame positions of a block's frames. */
+const positionsOf = (block: number, framesPerBlock: number): number[] => Array.from({ length: framesPerBlock }, (_, f) => block * framesPerBlock + f);
+
 /** Whether the next block may start: Δ stages behind the newest one, with a free latent slot. */
 function canAdmit(ctx: SupervisorContext): boolean {
   if (ctx.paused || ctx.nextBlock >= ctx.blocks || ctx.freeLatentSlots.length === 0) return false;
@@ -177,6 +208,20 @@ export const supervisorMachine = setup({
     allFinished: ({ context }) => context.finishedBlocks === context.blocks,
   },
   actions: {
+    // After the prompts are encoded: restored blocks take up their stage (entering it reports it,
+    // so a block restored in `cache` is decoded again), and done ones are decoded.
+    restore: enqueueActions(({ context, enqueue }) => {
+      for (const restored of context.resume?.blocks ?? []) {
+        const { block, stage, latentSlot, contextSlot } = restored;
+        if (stage === stageCount(context.schedule)) {
+          enqueue.spawnChild('decode', { id: `decode.${block}`, input: { block, latentSlot } });
+          continue;
+        }
+        const input: BlockInput = { block, seed: context.seed, latentSlot, positions: positionsOf(block, context.framesPerBlock) };
+        enqueue.spawnChild('block', { id: `block.${block}`, input });
+        enqueue.sendTo(`block.${block}`, { type: 'block.resume', contextSlot, stage });
+      }
+    }),
     admit: enqueueActions(({ context, enqueue }) => {
       const block = asBlockIndex(context.nextBlock);
       const [slot, ...freeLatentSlots] = context.freeLatentSlots as [number, ...number[]];
@@ -184,7 +229,7 @@ export const supervisorMachine = setup({
         block,
         seed: context.seed,
         latentSlot: slot,
-        positions: Array.from({ length: context.framesPerBlock }, (_, f) => block * context.framesPerBlock + f),
+        positions: positionsOf(block, context.framesPerBlock),
       };
       enqueue.assign({
         nextBlock: block + 1,
@@ -198,18 +243,22 @@ export const supervisorMachine = setup({
   },
 }).createMachine({
   id: 'supervisor',
-  context: ({ input, spawn }) => ({
-    ...input,
-    kvPool: spawn('kvPool', { id: 'kv-pool', systemId: 'kv-pool', input: input.kv }),
-    nextBlock: 0,
-    progress: {},
-    latentSlotOf: {},
-    freeLatentSlots: Array.from({ length: input.latentSlots }, (_, i) => i),
-    decodedBlocks: [],
-    finishedBlocks: 0,
-    failure: null,
-    paused: false,
-  }),
+  context: ({ input, spawn }) => {
+    const restored = input.resume?.blocks ?? [];
+    const held = new Set(restored.map((b) => b.latentSlot));
+    return {
+      ...input,
+      kvPool: spawn('kvPool', { id: 'kv-pool', systemId: 'kv-pool', input: input.kv }),
+      nextBlock: input.resume?.nextBlock ?? 0,
+      progress: Object.fromEntries(restored.map((b) => [b.block, b.stage])),
+      latentSlotOf: Object.fromEntries(restored.map((b) => [b.block, b.latentSlot])),
+      freeLatentSlots: Array.from({ length: input.latentSlots }, (_, i) => i).filter((slot) => !held.has(slot)),
+      decodedBlocks: [],
+      finishedBlocks: input.resume?.finishedBlocks ?? 0,
+      failure: null,
+      paused: false,
+    };
+  },
   initial: 'encoding',
   on: {
     'supervisor.stop': '.stopped',
@@ -231,7 +280,7 @@ export const supervisorMachine = setup({
       invoke: {
         src: 'encodePrompt',
         input: ({ context }) => ({ contextSlots: context.prompts.map((p) => p.contextSlot) }),
-        onDone: 'running',
+        onDone: { target: 'running', actions: 'restore' },
         onError: {
           target: 'failed',
           actions: assign({ failure: ({ event }) => ({ block: -1, message: `prompt encoding failed: ${errorMessage(event.error)}` }) }),

@@ -9,8 +9,8 @@ import type { CascadeSchedule } from '../core/schedule.js';
 import type { FeatureUse, RecachePlan, TickExecutor, TickMember, TickTiming } from '../core/tick.js';
 import { reportingBlockMachineFor, type ForwardInput } from './block.js';
 import { laneProxies, type ProxyPort } from './lane-proxy.js';
-import { supervisorMachine, type PromptSegment, type SupervisorInput } from './supervisor.js';
-import { TickBarrier } from './tick-barrier.js';
+import { supervisorMachine, type PromptSegment, type SupervisorInput, type SupervisorResume } from './supervisor.js';
+import { TickBarrier, type BetweenTicks } from './tick-barrier.js';
 
 /** Everything a generation's actors need: small numbers and callbacks, never tensors. */
 export interface GenerationSystemOptions {
@@ -32,6 +32,10 @@ export interface GenerationSystemOptions {
   readonly features?: (input: ForwardInput) => FeatureUse;
   readonly onTick?: (tick: number, members: readonly TickMember[], timing: TickTiming) => void;
   readonly onRecache?: (plan: RecachePlan, timing: TickTiming) => void;
+  /** Called between two ticks (snapshots are taken there). */
+  readonly beforeTick?: (state: BetweenTicks) => void;
+  /** A resumed generation: where its blocks stand, and the prompt its committed K/V were made under. */
+  readonly resume?: SupervisorResume & { readonly cachedUnder: number | null };
   /** XState inspection of every actor of the system. */
   readonly inspect?: (event: InspectionEvent) => void;
 }
@@ -65,6 +69,8 @@ export function createGenerationSystem(o: GenerationSystemOptions): GenerationSy
     ...(o.onTick ? { onTick: o.onTick } : {}),
     ...(o.onRecache ? { onRecache: o.onRecache } : {}),
     ...(o.features ? { features: o.features } : {}),
+    ...(o.beforeTick ? { beforeTick: o.beforeTick } : {}),
+    ...(o.resume ? { cachedUnder: o.resume.cachedUnder } : {}),
   });
   const { forward, encodePrompt, decode } = laneProxies(barrier, o.port);
   const machine = supervisorMachine.provide({
@@ -79,6 +85,7 @@ export function createGenerationSystem(o: GenerationSystemOptions): GenerationSy
       latentSlots: o.latentSlots,
       prompts: o.prompts,
       kv: o.kv,
+      ...(o.resume ? { resume: { nextBlock: o.resume.nextBlock, finishedBlocks: o.resume.finishedBlocks, blocks: o.resume.blocks } } : {}),
     },
     ...(o.inspect ? { inspect: o.inspect } : {}),
   });

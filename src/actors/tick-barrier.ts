@@ -12,7 +12,7 @@ import type { AttentionMode } from '../core/cascade-options.js';
 import { cacheStage, tickMembers, tickOf, type CascadeSchedule } from '../core/schedule.js';
 import type { FeatureUse, RecachePlan, TickExecutor, TickMember, TickTiming } from '../core/tick.js';
 import type { ForwardInput } from './block.js';
-import { kvPoolMachine, readableSlots, slotsOfBlock, type SlotEntry } from './kv-pool.js';
+import { kvPoolMachine, readableSlots, slotsOfBlock, type KvPoolContext, type SlotEntry } from './kv-pool.js';
 
 type KvPoolRef = ActorRefFrom<typeof kvPoolMachine>;
 
@@ -41,6 +41,23 @@ export interface TickBarrierOptions {
    * caching decides per block and step). Default: every member computes.
    */
   readonly features?: (input: ForwardInput) => FeatureUse;
+  /**
+   * Called as each tick is about to run, before anything of it starts: every earlier tick of
+   * the generation has ended, so nothing of it writes the slabs (where snapshots are taken).
+   */
+  readonly beforeTick?: (state: BetweenTicks) => void;
+  /** The prompt the committed K/V were made under (a resumed generation's); default none yet. */
+  readonly cachedUnder?: number | null;
+}
+
+/** What the barrier knows between two ticks: the next tick's forwards, the pool, the cache's prompt. */
+export interface BetweenTicks {
+  readonly tick: number;
+  /** The next tick's forwards, oldest block first: every block in flight, at its stage. */
+  readonly members: readonly ForwardInput[];
+  readonly pool: KvPoolContext;
+  /** The context slot the committed K/V were made under; null before any cache step. */
+  readonly cachedUnder: number | null;
 }
 
 /** @internal */
@@ -58,6 +75,7 @@ export class TickBarrier {
 
   constructor(options: TickBarrierOptions) {
     this.#options = options;
+    this.#cachedUnder = options.cachedUnder ?? null;
   }
 
   /** Ticks whose blocks have not all arrived yet (for diagnostics). */
@@ -94,6 +112,15 @@ export class TickBarrier {
   }
 
   async #run(tick: number, arrived: Waiting[], kvPool: KvPoolRef): Promise<void> {
+    if (this.#options.beforeTick) {
+      try {
+        const members = arrived.map((w) => w.input).sort((a, b) => a.block - b.block);
+        this.#options.beforeTick({ tick, members, pool: kvPool.getSnapshot().context, cachedUnder: this.#cachedUnder });
+      } catch (error) {
+        for (const waiting of arrived) waiting.reject(error);
+        return;
+      }
+    }
     const members: TickMember[] = arrived
       .map(({ input }) => ({
         block: input.block,

@@ -26,10 +26,12 @@ export class OrderedFrameQueue implements AsyncIterable<Frame> {
 
   /**
    * `onTake` runs after the consumer takes a frame (backpressure: room in the buffer);
-   * `onRelease` when a block's frames join the consumer's buffer, in block order.
+   * `onRelease` when a block's frames join the consumer's buffer, in block order. A resumed
+   * generation starts at `firstBlock`.
    */
-  constructor(geometry: FrameGeometry, onTake?: () => void, onRelease?: (block: number) => void) {
+  constructor(geometry: FrameGeometry, onTake?: () => void, onRelease?: (block: number) => void, firstBlock = 0) {
     this.#geometry = geometry;
+    this.#nextBlock = firstBlock;
     this.#onTake = onTake;
     this.#onRelease = onRelease;
   }

@@ -9,7 +9,8 @@ import type { InspectionEvent, Observer } from 'xstate';
 import { createGenerationSystem, type GenerationSystem } from '../actors/system.js';
 import { countLiveActors } from '../actors/live-actors.js';
 import type { ForwardInput } from '../actors/block.js';
-import { createFeatureCachePolicy, featureTrackingOf } from '../core/feature-cache.js';
+import type { BetweenTicks } from '../actors/tick-barrier.js';
+import { createFeatureCachePolicy, featureTrackingOf, type FeatureBlockState } from '../core/feature-cache.js';
 import { loadCalibration } from '../engine/model/calibration.js';
 import type { FeatureStore } from '../engine/lanes/feature-store.js';
 import type { StaleStore } from '../engine/lanes/stale-store.js';
@@ -22,6 +23,9 @@ import { buildSchedule } from '../core/sampler.js';
 import type { SessionLink } from '../core/session-types.js';
 import type { RecachePlan, TickExecutor, TickTiming } from '../core/tick.js';
 import { TRACE_VERSION, type EndRecord, type MetaRecord } from '../core/trace-records.js';
+import { decodeSnapshot } from '../engine/snapshot/snapshot-format.js';
+import { restoreSlabs } from '../engine/snapshot/restore.js';
+import { checkResumable, checkSnapshotMode, fingerprintOf, freshPrompts, resumePlan, SnapshotTaker, type PromptPlan, type ResumePlan } from './snapshots.js';
 import { OwnPromptsExecutor } from '../engine/executors/own-prompts.js';
 import { RecoveringExecutor } from '../engine/executors/recovering.js';
 import { keyFrameWorkOf } from '../engine/executors/lanes.js';
@@ -99,6 +103,12 @@ export class Generation {
   readonly #link: SessionLink | undefined;
   /** The supervisor while the generation runs (between assembly and cleanup), else null. */
   #actor: GenerationSystem['actor'] | null = null;
+  /** What a resume restores beyond its plan: the feature-cache policy's state and the KV pool's table. */
+  #restored: {
+    readonly cachedBlocks: number;
+    readonly policy: readonly FeatureBlockState[];
+    readonly kv: { readonly evictions: number; readonly committed: readonly { readonly slot: number; readonly position: number; readonly block: number }[] };
+  } | null = null;
 
   constructor(host: GenerationHost, resolved: ResolvedGeneration, options: GenerateOptions, link?: SessionLink) {
     this.#host = host;
@@ -123,6 +133,15 @@ export class Generation {
     const link = this.#link;
     const { signal } = this.#options;
     signal?.throwIfAborted();
+    let resume: ResumePlan | null;
+    try {
+      resume = this.#resume();
+    } catch (error) {
+      // Refused before the controls were attached: a session's controls fail instead of waiting.
+      link?.detach();
+      throw error;
+    }
+    const firstBlock = resume?.firstBlock ?? 0;
     const gate = new BackpressureGate((link?.maxBufferedBlocks ?? Number.POSITIVE_INFINITY) * m.framesPerBlock, link);
     // Blocks are reported (trace, events, progress) as they reach the consumer, in block order,
     // whatever order two lanes finish their decodes in.
@@ -130,11 +149,13 @@ export class Generation {
       { framesPerBlock: m.framesPerBlock, width: m.video.width, height: m.video.height },
       () => gate.taken(queue.bufferedFrames),
       (block) => onReleased(block),
+      firstBlock,
     );
     const start = performance.now();
     const tracer = this.#options.trace ? new Tracer(this.#options.trace, this.#resolved.schedule, start, this.#host.sessionId) : null;
     tracer?.record(this.#metaRecord());
-    for (const s of request.switches) tracer?.record({ kind: 'switch', prompt: s.prompt, fromBlock: s.atBlock, live: false });
+    const prompts = resume?.prompts ?? freshPrompts(request);
+    for (const s of prompts.switches) tracer?.record({ kind: 'switch', prompt: s.prompt, fromBlock: s.atBlock, live: false });
     // Lanes are shared by concurrent sessions: the trace keeps this generation's tasks only.
     const mine = this.#host.memoryIndex;
     const unobserve = tracer ? lanes.map((lane) => lane.observe((activity) => {
@@ -147,9 +168,10 @@ export class Generation {
       link?.emit({ type: 'block', block, elapsedMs, bufferedBlocks: queue.bufferedFrames / m.framesPerBlock });
       gate.buffered(queue.bufferedFrames);
       const framesDone = ++blocksDone * m.framesPerBlock;
-      this.#options.onProgress?.({ blocksDone, blocksTotal: request.blocks, framesDone, elapsedMs, fps: (framesDone * 1000) / elapsedMs });
+      this.#options.onProgress?.({ blocksDone, blocksTotal: request.blocks - firstBlock, framesDone, elapsedMs, fps: (framesDone * 1000) / elapsedMs });
     };
-    const { actor, barrier } = this.#assemble(queue, tracer);
+    const texts = new Map(prompts.texts);
+    const { actor, barrier } = this.#assemble(queue, tracer, prompts, texts, resume);
     this.#actor = actor;
     gate.connect((event) => actor.send(event));
     const onAbort = () => queue.fail(new GenerationAbortedError(signal?.reason));
@@ -164,7 +186,10 @@ export class Generation {
         allowUnknownWords: this.#options.allowUnknownWords === true,
         contextSlots: this.#host.memory.contexts.slots,
         encode: (tokens, contextSlot) => this.#host.pickLane().encode({ kind: 'encode', memory: mine, tokens, contextSlot }),
-        onSwitch: (prompt, fromBlock) => tracer?.record({ kind: 'switch', prompt, fromBlock, live: true }),
+        onSwitch: (prompt, fromBlock, contextSlot) => {
+          texts.set(contextSlot, prompt);
+          tracer?.record({ kind: 'switch', prompt, fromBlock, live: true });
+        },
         onStop: () => (stopped = true),
       }),
     );
@@ -193,13 +218,35 @@ export class Generation {
     }
   }
 
+  /**
+   * A resume's start, read from `resumeFrom` and copied into this generation's memory set before
+   * anything runs; null for a fresh generation. Checks every snapshot option first.
+   */
+  #resume(): ResumePlan | null {
+    const { snapshots, resumeFrom } = this.#options;
+    const { request, settings } = this.#resolved;
+    if (snapshots) checkSnapshotMode(settings.exec, 'snapshots');
+    if (resumeFrom === undefined) return null;
+    checkSnapshotMode(settings.exec, 'resumeFrom');
+    const host = this.#host;
+    const state = decodeSnapshot(resumeFrom);
+    checkResumable(state, host.manifest.name, fingerprintOf(this.#resolved, host.manifest, host.lanes.length));
+    const featureStore = settings.featureCache.policy === 'none' ? null : host.featureStore();
+    const { latentSlots, kvSlots } = restoreSlabs(host.memory, featureStore, state);
+    const plan = resumePlan(state, request, latentSlots, host.memory.contexts.slots, settings.steps);
+    this.#restored = {
+      cachedBlocks: state.cachedBlocks,
+      policy: state.policy,
+      kv: { evictions: state.evictions, committed: state.frames.map((f, j) => ({ slot: kvSlots[j] as number, position: f.position, block: f.block })) },
+    };
+    return plan;
+  }
+
   /** The actor system on this runtime's lanes: prompts encoded, blocks decoded into `queue`. */
-  #assemble(queue: OrderedFrameQueue, tracer: Tracer | null): GenerationSystem {
+  #assemble(queue: OrderedFrameQueue, tracer: Tracer | null, prompts: PromptPlan, texts: Map<number, string>, resume: ResumePlan | null): GenerationSystem {
     const host = this.#host;
     const m = host.manifest;
     const { request, settings, schedule } = this.#resolved;
-    // Context slot i holds prompt i of the timeline: the initial prompt, then each switch.
-    const timeline = [{ atBlock: 0, prompt: request.prompt }, ...request.switches];
     // Block-wise feature caching: the policy decides each member's compute/reuse from the
     // indicators the lanes report with each tick; the tensors stay in the lanes' shared store.
     // teacache without coefficients: the model's calibration (calibrations/<model name>.json).
@@ -211,9 +258,26 @@ export class Generation {
           })()
         : settings.featureCache;
     const policy = createFeatureCachePolicy(cacheSettings, settings.steps);
+    if (this.#restored) policy.restoreBlocks(this.#restored.policy);
     const caching = settings.featureCache.policy !== 'none';
     const track = featureTrackingOf(settings.featureCache);
-    const promptTokens = timeline.map((p) => Array.from(tokenizePrompt(p.prompt, m.text), Number));
+    const tokensOf = (contextSlot: number) => Array.from(tokenizePrompt(texts.get(contextSlot) ?? '', m.text), Number);
+    const featureStore = caching ? (track ? { ...host.featureStore(), track } : host.featureStore()) : null;
+    const snapshots = this.#options.snapshots;
+    const taker = new SnapshotTaker(
+      {
+        manifest: m,
+        memory: host.memory,
+        featureStore: caching ? host.featureStore() : null,
+        policy,
+        fingerprint: fingerprintOf(this.#resolved, m, host.lanes.length),
+        steps: settings.steps,
+        timeline: () => system.actor.getSnapshot().context.prompts,
+        texts,
+      },
+      snapshots ?? null,
+      { firstBlock: resume?.firstBlock ?? 0, cachedBlocks: this.#restored?.cachedBlocks ?? 0 },
+    );
     const recovery: CrashRecovery = {
       lanes: host.lanes,
       exchange: host.memory.exchange,
@@ -229,28 +293,44 @@ export class Generation {
       schedule,
       attention: settings.attention,
       recache: settings.recache === 'on',
-      executor: this.#executor(caching ? (track ? { ...host.featureStore(), track } : host.featureStore()) : null, recovery),
+      executor: this.#executor(featureStore, recovery),
       port: {
         encodePrompts: async (contextSlots) => {
           for (const contextSlot of contextSlots) {
-            await retryCrashes(() => host.pickLane().encode({ kind: 'encode', memory: host.memoryIndex, tokens: promptTokens[contextSlot] as number[], contextSlot }), taskRecovery);
+            await retryCrashes(() => host.pickLane().encode({ kind: 'encode', memory: host.memoryIndex, tokens: tokensOf(contextSlot), contextSlot }), taskRecovery);
           }
         },
         decode: async (block, latentSlot) => {
+          // A resumed generation restores a block in its cache step even when its frames were out before the snapshot.
+          if (!taker.produces(block)) return;
           const { rgb } = await retryCrashes(() => host.pickLane().decode({ kind: 'decode', memory: host.memoryIndex, block, latentSlot }), taskRecovery);
+          taker.decoded(block);
           queue.push(block, rgb);
         },
       },
       framesPerBlock: m.framesPerBlock,
       latentSlots: host.memory.latents.slots,
-      prompts: timeline.map((p, contextSlot) => ({ fromBlock: p.atBlock, contextSlot })),
-      kv: { capacity: host.memory.kv.layout.capacitySlots, sinkFrames: m.kv.sinkFrames, windowFrames: m.kv.windowFrames },
+      prompts: prompts.segments,
+      kv: { capacity: host.memory.kv.layout.capacitySlots, sinkFrames: m.kv.sinkFrames, windowFrames: m.kv.windowFrames, ...(this.#restored ? this.#restored.kv : {}) },
+      ...(resume ? { resume: resume.resume } : {}),
+      ...(snapshots
+        ? {
+            beforeTick: (state: BetweenTicks) => {
+              const taken = taker.beforeTick(state);
+              if (taken) tracer?.record({ kind: 'snapshot', ...taken });
+            },
+          }
+        : {}),
       onTick: (tick, members, timing) => {
         policy.observe(timing.indicators ?? []);
         if (caching && tracer && timing.indicators && timing.indicators.length > 0) {
           tracer.record({ kind: 'features', tick, indicators: timing.indicators.map((i) => ({ ...i, trigger: policy.triggerStep(i.block) })) });
         }
-        for (const member of members) if (member.stage === schedule.steps) policy.forget(member.block);
+        for (const member of members) {
+          if (member.stage !== schedule.steps) continue;
+          policy.forget(member.block);
+          taker.cached(member.block, member.latentSlot, member.contextSlot);
+        }
         host.count(tickStats(timing));
       },
       ...(caching ? { features: (input: ForwardInput) => policy.use(input.block, input.stage) } : {}),

@@ -30,8 +30,8 @@ export interface LiveControlTarget {
   readonly contextSlots: number;
   /** Encodes a prompt's tokens into a context slot on some lane. */
   readonly encode: (tokens: number[], contextSlot: number) => Promise<unknown>;
-  /** Called once a live switch has been handed to the supervisor. */
-  readonly onSwitch: (prompt: string, fromBlock: number) => void;
+  /** Called once a live switch has been handed to the supervisor (its prompt encoded into `contextSlot`). */
+  readonly onSwitch: (prompt: string, fromBlock: number, contextSlot: number) => void;
   readonly onStop: () => void;
 }
 
@@ -62,7 +62,7 @@ export function liveControls(target: LiveControlTarget): LiveControls {
         const prompts = actor.getSnapshot().context.prompts;
         const fromBlock = (prompts[prompts.length - 1] as PromptSegment).fromBlock;
         link.emit({ type: 'switch', prompt, fromBlock });
-        target.onSwitch(prompt, fromBlock);
+        target.onSwitch(prompt, fromBlock, contextSlot);
         return { fromBlock };
       });
       switching = next.catch(() => {});

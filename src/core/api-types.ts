@@ -82,17 +82,41 @@ export interface GenerateOptions {
    * Default false. A prompt over the model's token limit is refused either way.
    */
   readonly allowUnknownWords?: boolean;
-  /** Hand a snapshot of the generation's state to `onSnapshot` every `every` blocks (off by default). */
+  /**
+   * Hand a snapshot of the generation's state to `onSnapshot` every `every` blocks (off by
+   * default): taken between two ticks, once `every` more blocks have finished their cache step
+   * (docs/snapshots.md). `onSnapshot` runs on the actor thread; keep it short (hand the bytes on).
+   */
   readonly snapshots?: { readonly every: number; readonly onSnapshot: (snapshot: GenerationSnapshot) => void };
-  /** Resume from a snapshot's bytes: the generation produces the frames from `snapshot.firstFrame` on. */
+  /**
+   * Resume from a snapshot's bytes: the generation produces the frames from `snapshot.firstFrame`
+   * on (frame.index stays absolute), identical to the uninterrupted run's. The request must be
+   * the one the snapshot was taken of (its `switches` from the snapshot's block on apply as
+   * usual); progress and `block` events count from the resumed block.
+   */
   readonly resumeFrom?: Uint8Array;
 }
 
-/** A generation's state at a block boundary (placeholder until the engine's lands). */
+/**
+ * A generation's state between two ticks, as {@link GenerateOptions.snapshots} hands it out:
+ * enough to resume the generation on any runtime of the same model (`resumeFrom: bytes`).
+ *
+ * @example
+ * ```ts
+ * let last: GenerationSnapshot | null = null;
+ * for await (const frame of runtime.generate(request, { snapshots: { every: 2, onSnapshot: (s) => (last = s) } })) show(frame);
+ * // after a crash, elsewhere: the frames from last.firstFrame on, byte for byte
+ * for await (const frame of runtime.generate(request, { resumeFrom: last!.bytes })) show(frame);
+ * ```
+ */
 export interface GenerationSnapshot {
+  /** First block the resumed generation produces (every block before it had been decoded when the snapshot was taken). */
   readonly block: number;
+  /** = block * framesPerBlock. */
   readonly firstFrame: number;
+  /** msgpack-encoded state (a versioned tensor frame of the project's codec, validated on decode). */
   readonly bytes: Uint8Array;
+  /** Actor-thread milliseconds the capture took (copying slabs + encoding). */
   readonly captureMs: number;
 }
 

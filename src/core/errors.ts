@@ -161,3 +161,90 @@ export class NoCapacityError extends Error {
     this.name = 'NoCapacityError';
   }
 }
+
+/**
+ * Snapshot bytes (`resumeFrom`) that cannot be read: truncated, not a snapshot, or a field that
+ * is missing or out of range. `where` names the place (`snapshot: meta.blocks[2].stage`).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   for await (const frame of runtime.generate(request, { resumeFrom: bytes })) send(frame);
+ * } catch (error) {
+ *   if (error instanceof CorruptSnapshotError) console.error(error.where);
+ * }
+ * ```
+ */
+export class CorruptSnapshotError extends Error {
+  readonly code = 'SNAPSHOT_CORRUPT';
+  constructor(
+    readonly where: string,
+    problem: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${where}: ${problem}`, options);
+    this.name = 'CorruptSnapshotError';
+  }
+}
+
+/**
+ * Snapshot bytes written by a format version this runtime does not read.
+ *
+ * @example
+ * ```ts
+ * new SnapshotVersionError(7, 1).message; // 'snapshot format version 7 is not supported (this runtime reads version 1)'
+ * ```
+ */
+export class SnapshotVersionError extends Error {
+  readonly code = 'SNAPSHOT_VERSION';
+  constructor(
+    readonly version: unknown,
+    readonly supported: number,
+  ) {
+    super(`snapshot format version ${JSON.stringify(version)} is not supported (this runtime reads version ${supported})`);
+    this.name = 'SnapshotVersionError';
+  }
+}
+
+/**
+ * A snapshot taken of another model or another request: resuming it would not make the frames
+ * of the run it came from. `field` names what differs (`model`, `seed`, `steps`, `cascade.exec` …).
+ *
+ * @example
+ * ```ts
+ * new SnapshotMismatchError('seed', 7, 8).message; // 'resumeFrom: the snapshot was taken with seed 7, this generation has seed 8'
+ * ```
+ */
+export class SnapshotMismatchError extends Error {
+  readonly code = 'SNAPSHOT_MISMATCH';
+  constructor(
+    readonly field: string,
+    readonly snapshot: unknown,
+    readonly requested: unknown,
+  ) {
+    super(`resumeFrom: the snapshot was taken with ${field} ${JSON.stringify(snapshot)}, this generation has ${field} ${JSON.stringify(requested)}`);
+    this.name = 'SnapshotMismatchError';
+  }
+}
+
+/**
+ * Snapshots or a resume asked of a generation whose options they cannot be honoured with
+ * (`cascade.exec: 'stale'`, whose store of last tick's K/V is not in a snapshot), or a resume
+ * whose request cannot continue the snapshot (`switches` needing more prompt slots than there
+ * are). `option` names the field.
+ *
+ * @example
+ * ```ts
+ * new SnapshotUnsupportedError('cascade.exec', 'stale execution keeps K/V of the tick before outside the snapshot').code; // 'SNAPSHOT_UNSUPPORTED'
+ * ```
+ */
+export class SnapshotUnsupportedError extends Error {
+  readonly code = 'SNAPSHOT_UNSUPPORTED';
+  constructor(
+    readonly option: string,
+    reason: string,
+  ) {
+    super(`option "${option}": ${reason}`);
+    this.name = 'SnapshotUnsupportedError';
+  }
+}

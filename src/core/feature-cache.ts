@@ -155,7 +155,24 @@ export interface FeatureCachePolicy {
   forget(block: number): void;
   /** The step at which block `block`'s schedule was fixed, or null. */
   triggerStep(block: number): number | null;
+  /** Snapshots: what the policy keeps of each of `blocks` (blocks it keeps nothing of are left out). */
+  saveBlocks(blocks: readonly number[]): FeatureBlockState[];
+  /** Resume: takes back what {@link saveBlocks} gave, for a policy of the same settings. */
+  restoreBlocks(states: readonly FeatureBlockState[]): void;
 }
+
+/**
+ * A policy's state of one block, as numbers (the snapshot's `policy` entries): bwcache
+ * `[triggerStep]`; teacache `[acc, lastChange]`; fbcache `[lastComputed, anchorStage, anchorRate]`
+ * (null where nothing was measured yet).
+ */
+export interface FeatureBlockState {
+  readonly block: number;
+  readonly values: readonly (number | null)[];
+}
+
+/** The value at `i` as a number, or null; `values` came from a snapshot's checked bytes. */
+const numberAt = (values: readonly (number | null)[], i: number): number | null => values[i] ?? null;
 
 /**
  * The policy for `settings` over blocks of `steps` denoising steps.
@@ -169,7 +186,7 @@ export interface FeatureCachePolicy {
  */
 export function createFeatureCachePolicy(settings: FeatureCacheSettings, steps: number): FeatureCachePolicy {
   if (settings.policy === 'none') {
-    return { settings, use: () => 'compute', observe: () => {}, forget: () => {}, triggerStep: () => null };
+    return { settings, use: () => 'compute', observe: () => {}, forget: () => {}, triggerStep: () => null, saveBlocks: () => [], restoreBlocks: () => {} };
   }
   if (settings.policy === 'teacache') return createTeaCachePolicy(settings, steps);
   if (settings.policy === 'fbcache') return createFirstBlockPolicy(settings, steps);
@@ -193,6 +210,18 @@ export function createFeatureCachePolicy(settings: FeatureCacheSettings, steps: 
     },
     triggerStep(block) {
       return lists.get(block)?.trigger ?? null;
+    },
+    saveBlocks(blocks) {
+      return blocks.flatMap((block) => {
+        const fixed = lists.get(block);
+        return fixed === undefined ? [] : [{ block, values: [fixed.trigger] }];
+      });
+    },
+    restoreBlocks(states) {
+      for (const { block, values } of states) {
+        const trigger = numberAt(values, 0);
+        if (trigger !== null) lists.set(block, { trigger, list: bwcacheComputeList(steps, trigger, interval, lastStep) });
+      }
     },
   };
 }
@@ -349,6 +378,14 @@ function createTeaCachePolicy(settings: Extract<FeatureCacheSettings, { policy: 
       blocks.delete(block);
     },
     triggerStep: () => null,
+    // A step's decision lives only between its tick's start and end: between ticks, acc and last are all.
+    saveBlocks: (wanted) => wanted.flatMap((block) => {
+      const s = blocks.get(block);
+      return s === undefined ? [] : [{ block, values: [s.acc, s.last] }];
+    }),
+    restoreBlocks(states) {
+      for (const { block, values } of states) blocks.set(block, { acc: numberAt(values, 0) ?? 0, last: numberAt(values, 1), decided: new Map() });
+    },
   };
 }
 
@@ -411,5 +448,16 @@ function createFirstBlockPolicy(settings: Extract<FeatureCacheSettings, { policy
       blocks.delete(block);
     },
     triggerStep: () => null,
+    saveBlocks: (wanted) => wanted.flatMap((block) => {
+      const s = blocks.get(block);
+      return s === undefined ? [] : [{ block, values: [s.lastComputed, s.anchor?.stage ?? null, s.anchor?.rate ?? null] }];
+    }),
+    restoreBlocks(states) {
+      for (const { block, values } of states) {
+        const stage = numberAt(values, 1);
+        const rate = numberAt(values, 2);
+        blocks.set(block, { lastComputed: numberAt(values, 0) ?? 0, anchor: stage === null || rate === null ? null : { stage, rate } });
+      }
+    },
   };
 }

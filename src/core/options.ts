@@ -44,8 +44,9 @@ export const OPTION_FIELDS = {
   request: ['seed', 'blocks', 'prompt', 'switches'],
   switch: ['atBlock', 'prompt'],
   cascade: ['parallelism', 'attention', 'exec', 'recache', 'switchMode'],
-  generate: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords'],
-  session: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords', 'maxBufferedBlocks'],
+  generate: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords', 'snapshots', 'resumeFrom'],
+  session: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords', 'maxBufferedBlocks', 'snapshots', 'resumeFrom'],
+  snapshots: ['every', 'onSnapshot'],
   runtime: ['model', 'lanes', 'cascade', 'steps', 'featureCache', 'warmUp', 'onLoad', 'onnxLogLevel', 'maxSessions', 'maxQueuedSessions', 'batchSessions', 'inspect', 'faults'],
 } as const satisfies Record<string, readonly string[]>;
 
@@ -85,6 +86,20 @@ export function checkGenerateOptions(options: unknown, kind: 'generate' | 'sessi
   checkFields(options['cascade'], OPTION_FIELDS.cascade, 'cascade.');
   const allow = options['allowUnknownWords'];
   if (allow !== undefined && typeof allow !== 'boolean') throw new InvalidOptionError('allowUnknownWords', 'a boolean', allow);
+  checkSnapshotOptions(options['snapshots'], options['resumeFrom']);
+}
+
+/** `snapshots` and `resumeFrom` as `checkGenerateOptions` wants them (their contents are read by the generation). */
+function checkSnapshotOptions(snapshots: unknown, resumeFrom: unknown): void {
+  if (snapshots !== undefined) {
+    if (!isPlainObject(snapshots)) throw new InvalidOptionError('snapshots', 'an object { every, onSnapshot }', snapshots);
+    checkFields(snapshots, OPTION_FIELDS.snapshots, 'snapshots.');
+    const every = snapshots['every'];
+    if (typeof every !== 'number' || !Number.isSafeInteger(every) || every < 1) throw new InvalidOptionError('snapshots.every', 'a positive integer (blocks between snapshots)', every);
+    const onSnapshot = snapshots['onSnapshot'];
+    if (typeof onSnapshot !== 'function') throw new InvalidOptionError('snapshots.onSnapshot', 'a function', typeof onSnapshot);
+  }
+  if (resumeFrom !== undefined && !(resumeFrom instanceof Uint8Array)) throw new InvalidOptionError('resumeFrom', "a Uint8Array (a snapshot's bytes)", typeof resumeFrom);
 }
 
 /**

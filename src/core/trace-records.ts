@@ -164,6 +164,18 @@ export interface FeaturesRecord extends SessionTag {
   }[];
 }
 
+/** A snapshot was handed to `snapshots.onSnapshot` (docs/snapshots.md): its size and cost, no bytes. */
+export interface SnapshotRecord extends SessionTag {
+  readonly kind: 'snapshot';
+  readonly t: number;
+  /** The snapshot's first block (a resume produces it and every later one). */
+  readonly block: number;
+  /** Size of the snapshot's bytes. */
+  readonly bytes: number;
+  /** Actor-thread milliseconds of the capture (copying slabs + encoding). */
+  readonly captureMs: number;
+}
+
 /** Last record of a generation. */
 export interface EndRecord extends SessionTag {
   readonly kind: 'end';
@@ -173,4 +185,4 @@ export interface EndRecord extends SessionTag {
   readonly error?: string;
 }
 
-export type TraceRecord = MetaRecord | StateRecord | EventRecord | LaneRecord | KvRecord | SwitchRecord | RecacheRecord | FrameRecord | FeaturesRecord | EndRecord;
+export type TraceRecord = MetaRecord | StateRecord | EventRecord | LaneRecord | KvRecord | SwitchRecord | RecacheRecord | FrameRecord | FeaturesRecord | SnapshotRecord | EndRecord;

@@ -22,6 +22,7 @@ const FIELDS: Record<TraceRecord['kind'], Record<string, FieldSpec>> = {
   recache: { beforeBlock: 'int', frames: 'int', ms: 'number' },
   frame: { block: 'int', firstFrame: 'int', frames: 'int' },
   features: { tick: 'int' },
+  snapshot: { block: 'int', bytes: 'int', captureMs: 'number' },
   end: { blocks: 'int', outcome: ['finished', 'stopped', 'failed', 'aborted'], 'error?': 'string' },
 };
 

@@ -239,8 +239,11 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
           featureMs += performance.now() - t;
         }
       }
-      // A reusing member's K/V: those of its last computed step.
-      for (const s of reusing) {
+      // A reusing member's K/V: those of its last computed step. Context-only members too (they
+      // keep nothing, but others attend to them): unpublished, their rows would be whatever an
+      // earlier call left in the exchange, which a resumed generation cannot reproduce.
+      for (const s of segments) {
+        if (s.compact >= 0) continue;
         const cached = cachedOf(s.member);
         publishRows(x, l, s.from * tpf, cached.key(l), cached.value(l), blockTokens, s.blockFrame * tpf, (s.to - s.from) * tpf);
       }

@@ -1,0 +1,80 @@
+/**
+ * Capturing a snapshot: the floats a generation's next ticks read, copied out of its memory set
+ * (never referenced: the slabs change as soon as the next tick runs), with the small state the
+ * caller hands in, encoded into one tensor frame. Called between two ticks of the generation,
+ * when no task of it writes the slabs (decodes only read latents).
+ */
+import type { FeatureBlockState } from '../../core/feature-cache.js';
+import { kvSlotFloats } from '../kv/kv-layout.js';
+import type { FeatureStore } from '../lanes/feature-store.js';
+import type { SharedMemory } from '../memory/memory-plan.js';
+import { slotView } from '../memory/slot-slab.js';
+import { encodeSnapshot, type SnapshotBlock, type SnapshotFingerprint, type SnapshotFrame, type SnapshotSegment } from './snapshot-format.js';
+
+/** What the generation knows between two ticks, as handles into its memory set. */
+export interface CaptureInput {
+  readonly model: string;
+  readonly fingerprint: SnapshotFingerprint;
+  readonly block: number;
+  readonly nextBlock: number;
+  readonly cachedBlocks: number;
+  readonly prompts: readonly string[];
+  readonly timeline: readonly SnapshotSegment[];
+  readonly cachedUnder: number | null;
+  /** Blocks to restore, each with the latent slot its latents are in now. */
+  readonly blocks: readonly (SnapshotBlock & { readonly latentSlot: number })[];
+  /** Committed frames, each with the KV slot its K/V (and clean latent) are in now. */
+  readonly frames: readonly (SnapshotFrame & { readonly slot: number })[];
+  readonly evictions: number;
+  readonly policy: readonly FeatureBlockState[];
+  /** Blocks whose feature-cache slot (their latent slot) is kept; empty without feature caching. */
+  readonly featureBlocks: readonly { readonly block: number; readonly latentSlot: number }[];
+}
+
+/** Rows of `slots` of a slot-major float32 buffer, copied into one array. */
+function copyRows(source: Float32Array, rowFloats: number, slots: readonly number[]): Float32Array {
+  const out = new Float32Array(slots.length * rowFloats);
+  slots.forEach((slot, i) => out.set(source.subarray(slot * rowFloats, (slot + 1) * rowFloats), i * rowFloats));
+  return out;
+}
+
+/**
+ * Copies what `input` names out of `memory` (and the feature store) and encodes the snapshot.
+ *
+ * @example
+ * ```ts
+ * const bytes = captureSnapshot(host.memory, null, { model: 'random', fingerprint, block: 4, nextBlock: 6, … });
+ * ```
+ */
+export function captureSnapshot(memory: SharedMemory, featureStore: FeatureStore | null, input: CaptureInput): Uint8Array {
+  const kvRow = kvSlotFloats(memory.kv.layout);
+  const slots = input.frames.map((f) => f.slot);
+  const latents = new Float32Array(input.blocks.length * memory.latents.slotLength);
+  input.blocks.forEach((b, i) => latents.set(slotView(memory.latents, b.latentSlot), i * memory.latents.slotLength));
+  const featureRow = featureStore?.slotLength ?? 0;
+  const features =
+    featureStore === null ? new Float32Array(0) : copyRows(new Float32Array(featureStore.buffer), featureRow, input.featureBlocks.map((b) => b.latentSlot));
+  return encodeSnapshot(
+    {
+      model: input.model,
+      fingerprint: input.fingerprint,
+      block: input.block,
+      nextBlock: input.nextBlock,
+      cachedBlocks: input.cachedBlocks,
+      prompts: input.prompts,
+      timeline: input.timeline,
+      cachedUnder: input.cachedUnder,
+      blocks: input.blocks.map(({ block, stage, prompt }) => ({ block, stage, prompt })),
+      frames: input.frames.map(({ position, block }) => ({ position, block })),
+      evictions: input.evictions,
+      policy: input.policy,
+      featureBlocks: featureStore === null ? [] : input.featureBlocks.map((b) => b.block),
+      latents,
+      keys: copyRows(new Float32Array(memory.kv.keys), kvRow, slots),
+      values: copyRows(new Float32Array(memory.kv.values), kvRow, slots),
+      cleanLatents: copyRows(new Float32Array(memory.cleanLatents.buffer), memory.cleanLatents.slotLength, slots),
+      features,
+    },
+    { latent: memory.latents.slotLength, kv: kvRow, clean: memory.cleanLatents.slotLength, feature: featureRow },
+  );
+}

@@ -1,0 +1,62 @@
+/**
+ * Restoring a snapshot's floats into a fresh memory set: slots are handed out afresh (block i of
+ * the snapshot gets latent slot i, frame j KV slot j; this runtime's sets may be sized
+ * differently), and the bytes copied in before any task of the generation runs.
+ */
+import { CorruptSnapshotError, SnapshotMismatchError } from '../../core/errors.js';
+import { kvSlotFloats } from '../kv/kv-layout.js';
+import type { FeatureStore } from '../lanes/feature-store.js';
+import type { SharedMemory } from '../memory/memory-plan.js';
+import { slotView } from '../memory/slot-slab.js';
+import type { SnapshotState } from './snapshot-format.js';
+
+/** Where the restored bytes went. */
+export interface RestoredSlots {
+  /** Latent slot of each of the snapshot's blocks, in the snapshot's order. */
+  readonly latentSlots: readonly number[];
+  /** KV slot of each of the snapshot's frames, in the snapshot's order. */
+  readonly kvSlots: readonly number[];
+}
+
+/** Row widths the snapshot's tensors must have on this model, or a mismatch naming the model. */
+function checkRows(state: SnapshotState, name: string, data: Float32Array, rows: number, width: number): void {
+  if (rows > 0 && data.length !== rows * width) throw new SnapshotMismatchError('model', `${state.model} (${name} rows of ${data.length / rows} floats)`, `rows of ${width} floats`);
+}
+
+/**
+ * Copies a decoded snapshot's latents, K/V, clean latents and feature slots into `memory`.
+ *
+ * @throws {SnapshotMismatchError} naming `model` when the tensors' sizes are not this model's.
+ * @throws {CorruptSnapshotError} when the snapshot holds more than the memory set has slots for.
+ *
+ * @example
+ * ```ts
+ * const { latentSlots, kvSlots } = restoreSlabs(host.memory, featureStore, decodeSnapshot(bytes));
+ * ```
+ */
+export function restoreSlabs(memory: SharedMemory, featureStore: FeatureStore | null, state: SnapshotState): RestoredSlots {
+  const kvRow = kvSlotFloats(memory.kv.layout);
+  checkRows(state, 'latents', state.latents, state.blocks.length, memory.latents.slotLength);
+  checkRows(state, 'keys', state.keys, state.frames.length, kvRow);
+  checkRows(state, 'values', state.values, state.frames.length, kvRow);
+  checkRows(state, 'cleanLatents', state.cleanLatents, state.frames.length, memory.cleanLatents.slotLength);
+  if (state.blocks.length > memory.latents.slots) throw new CorruptSnapshotError('snapshot: blocks', `${state.blocks.length} blocks but ${memory.latents.slots} latent slots`);
+  if (state.frames.length > memory.kv.layout.capacitySlots) throw new CorruptSnapshotError('snapshot: frames', `${state.frames.length} frames but ${memory.kv.layout.capacitySlots} KV slots`);
+  const latentSlots = state.blocks.map((_, i) => i);
+  const kvSlots = state.frames.map((_, j) => j);
+  state.blocks.forEach((_, i) => slotView(memory.latents, i).set(state.latents.subarray(i * memory.latents.slotLength, (i + 1) * memory.latents.slotLength)));
+  new Float32Array(memory.kv.keys).set(state.keys, 0);
+  new Float32Array(memory.kv.values).set(state.values, 0);
+  new Float32Array(memory.cleanLatents.buffer).set(state.cleanLatents, 0);
+  if (state.featureBlocks.length > 0) {
+    if (featureStore === null) throw new SnapshotMismatchError('featureCache', 'a feature-cache policy', 'none');
+    checkRows(state, 'features', state.features, state.featureBlocks.length, featureStore.slotLength);
+    const committed = new Float32Array(featureStore.buffer);
+    state.featureBlocks.forEach((block, f) => {
+      const i = state.blocks.findIndex((b) => b.block === block);
+      if (i < 0) throw new CorruptSnapshotError(`snapshot: featureBlocks[${f}]`, `block ${block} is not among the restored blocks`);
+      committed.set(state.features.subarray(f * featureStore.slotLength, (f + 1) * featureStore.slotLength), (latentSlots[i] as number) * featureStore.slotLength);
+    });
+  }
+  return { latentSlots, kvSlots };
+}

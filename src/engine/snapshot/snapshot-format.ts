@@ -1,0 +1,335 @@
+/**
+ * The bytes of a generation snapshot (docs/snapshots.md): one tensor frame of the project's
+ * codec (`protocol/codec.ts`), whose msgpack header holds the small state (positions, stages,
+ * prompt texts, the request's fingerprint) and whose tensors hold the floats copied out of the
+ * slabs. Decoding checks every field, so a resume trusts nothing it has not looked at.
+ *
+ * Tensors (float32, rows in the order of the header's lists):
+ * - `latents` `[blocks, framesPerBlock · C · H · W]`: each restored block's latents;
+ * - `keys`, `values` `[frames, layers · heads · tokensPerFrame · headDim]`: each committed frame's K/V;
+ * - `cleanLatents` `[frames, C · H · W]`: each committed frame's clean latent (re-cache);
+ * - `features` `[featureBlocks, featureSlotFloats]`: feature caching's store slot of each block in flight.
+ */
+import { decodeTensorFrame, encodeTensorFrame, type Tensor } from '../../protocol/codec.js';
+import { CorruptSnapshotError, SnapshotVersionError } from '../../core/errors.js';
+import type { FeatureBlockState } from '../../core/feature-cache.js';
+
+/** What the header's `format` field says of every snapshot. */
+export const SNAPSHOT_FORMAT = 'block-cascade/snapshot';
+/**
+ * The snapshot format version this runtime writes and reads (another one is refused with
+ * `SnapshotVersionError`).
+ *
+ * @example
+ * ```ts
+ * if (inspectSnapshot(bytes).version !== SNAPSHOT_VERSION) console.warn('written by another runtime');
+ * ```
+ */
+export const SNAPSHOT_VERSION = 1;
+
+/**
+ * The request and settings a snapshot belongs to: a resume must match every field but `lanes`
+ * (another lane count makes the same frames to within float rounding, docs/snapshots.md).
+ */
+export interface SnapshotFingerprint {
+  readonly seed: number;
+  readonly blocks: number;
+  readonly steps: number;
+  readonly parallelism: number;
+  readonly lag: number;
+  readonly attention: string;
+  readonly exec: string;
+  readonly recache: string;
+  readonly switchMode: string;
+  /** The resolved feature-cache settings as JSON (compared as text). */
+  readonly featureCache: string;
+  readonly framesPerBlock: number;
+  readonly lanes: number;
+}
+
+/** A block the resume takes up: at `stage` (0 … steps), or done (steps + 1) and waiting for its decode. */
+export interface SnapshotBlock {
+  readonly block: number;
+  readonly stage: number;
+  /** Index into `prompts`: the prompt the block was admitted under. */
+  readonly prompt: number;
+}
+
+/** One entry of the prompt timeline: `prompts[prompt]` applies from `fromBlock` on. */
+export interface SnapshotSegment {
+  readonly fromBlock: number;
+  readonly prompt: number;
+}
+
+/** A committed frame of the KV pool. */
+export interface SnapshotFrame {
+  readonly position: number;
+  readonly block: number;
+}
+
+/** Everything a snapshot holds, decoded. */
+export interface SnapshotState {
+  readonly model: string;
+  readonly fingerprint: SnapshotFingerprint;
+  /** First block the resume produces (every earlier one had been decoded). */
+  readonly block: number;
+  /** The next block to admit. */
+  readonly nextBlock: number;
+  /** Blocks whose cache step had ended (when the next snapshot falls due). */
+  readonly cachedBlocks: number;
+  /** Prompt texts (contexts are encoded again from them). */
+  readonly prompts: readonly string[];
+  readonly timeline: readonly SnapshotSegment[];
+  /** Index into `prompts` of the prompt the committed K/V were made under; null before any. */
+  readonly cachedUnder: number | null;
+  readonly blocks: readonly SnapshotBlock[];
+  readonly frames: readonly SnapshotFrame[];
+  readonly evictions: number;
+  /** Feature caching: the policy's per-block state. */
+  readonly policy: readonly FeatureBlockState[];
+  /** Feature caching: the blocks whose store slot is in `features`, in row order. */
+  readonly featureBlocks: readonly number[];
+  readonly latents: Float32Array;
+  readonly keys: Float32Array;
+  readonly values: Float32Array;
+  readonly cleanLatents: Float32Array;
+  readonly features: Float32Array;
+}
+
+/** Floats per row of each tensor (they come from the model; a resume checks them against its own). */
+export interface SnapshotRows {
+  readonly latent: number;
+  readonly kv: number;
+  readonly clean: number;
+  readonly feature: number;
+}
+
+/**
+ * Encodes a snapshot; `rows` gives each tensor's row width (so empty tensors keep their shape).
+ *
+ * @example
+ * ```ts
+ * const bytes = encodeSnapshot(state, { latent: 3 * 256, kv: 2048, clean: 256, feature: 0 });
+ * ```
+ */
+export function encodeSnapshot(state: SnapshotState, rows: SnapshotRows): Uint8Array {
+  const { latents, keys, values, cleanLatents, features, ...header } = state;
+  const shaped = (count: number, width: number, data: Float32Array) => ({ shape: [count, width], data });
+  return encodeTensorFrame(
+    { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, ...header },
+    {
+      latents: shaped(state.blocks.length, rows.latent, latents),
+      keys: shaped(state.frames.length, rows.kv, keys),
+      values: shaped(state.frames.length, rows.kv, values),
+      cleanLatents: shaped(state.frames.length, rows.clean, cleanLatents),
+      features: shaped(state.featureBlocks.length, rows.feature, features),
+    },
+  );
+}
+
+/** Reads checked fields of an untrusted header, naming the path of the first bad one. */
+class Reader {
+  constructor(private readonly root: Record<string, unknown>) {}
+
+  private fail(path: string, problem: string, value: unknown): never {
+    throw new CorruptSnapshotError(`snapshot: ${path}`, `${problem}, got ${JSON.stringify(value) ?? String(value)}`);
+  }
+
+  count(path: string, v: unknown = this.root[path]): number {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) this.fail(path, 'expected a count', v);
+    return v;
+  }
+
+  string(path: string, v: unknown = this.root[path]): string {
+    if (typeof v !== 'string') this.fail(path, 'expected a string', v);
+    return v;
+  }
+
+  numberOrNull(path: string, v: unknown): number | null {
+    if (v === null) return null;
+    if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(path, 'expected a number or null', v);
+    return v;
+  }
+
+  object(path: string, v: unknown = this.root[path]): Record<string, unknown> {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) this.fail(path, 'expected an object', v);
+    return v as Record<string, unknown>;
+  }
+
+  array(path: string, v: unknown = this.root[path]): readonly unknown[] {
+    if (!Array.isArray(v)) this.fail(path, 'expected a list', v);
+    return v;
+  }
+
+  below(path: string, v: number, limit: number, what: string): number {
+    if (v >= limit) this.fail(path, `expected ${what} below ${limit}`, v);
+    return v;
+  }
+}
+
+/** The header fields of a snapshot, checked; tensors not read. */
+type SnapshotHeader = Omit<SnapshotState, 'latents' | 'keys' | 'values' | 'cleanLatents' | 'features'>;
+
+function readHeader(meta: Record<string, unknown>): SnapshotHeader {
+  if (meta['format'] !== SNAPSHOT_FORMAT) throw new CorruptSnapshotError('snapshot: format', `expected "${SNAPSHOT_FORMAT}", got ${JSON.stringify(meta['format'])}`);
+  if (meta['version'] !== SNAPSHOT_VERSION) throw new SnapshotVersionError(meta['version'], SNAPSHOT_VERSION);
+  const r = new Reader(meta);
+  const f = r.object('fingerprint');
+  const fingerprint: SnapshotFingerprint = {
+    seed: r.count('fingerprint.seed', f['seed']),
+    blocks: r.count('fingerprint.blocks', f['blocks']),
+    steps: r.count('fingerprint.steps', f['steps']),
+    parallelism: r.count('fingerprint.parallelism', f['parallelism']),
+    lag: r.count('fingerprint.lag', f['lag']),
+    attention: r.string('fingerprint.attention', f['attention']),
+    exec: r.string('fingerprint.exec', f['exec']),
+    recache: r.string('fingerprint.recache', f['recache']),
+    switchMode: r.string('fingerprint.switchMode', f['switchMode']),
+    featureCache: r.string('fingerprint.featureCache', f['featureCache']),
+    framesPerBlock: r.count('fingerprint.framesPerBlock', f['framesPerBlock']),
+    lanes: r.count('fingerprint.lanes', f['lanes']),
+  };
+  const prompts = r.array('prompts').map((p, i) => r.string(`prompts[${i}]`, p));
+  const promptIndex = (path: string, v: unknown) => r.below(path, r.count(path, v), prompts.length, 'a prompt index');
+  const nextBlock = r.below('nextBlock', r.count('nextBlock'), fingerprint.blocks + 1, 'a block');
+  const blocks = r.array('blocks').map((b, i) => {
+    const o = r.object(`blocks[${i}]`, b);
+    return {
+      block: r.below(`blocks[${i}].block`, r.count(`blocks[${i}].block`, o['block']), nextBlock, 'a block admitted'),
+      stage: r.below(`blocks[${i}].stage`, r.count(`blocks[${i}].stage`, o['stage']), fingerprint.steps + 2, 'a stage'),
+      prompt: promptIndex(`blocks[${i}].prompt`, o['prompt']),
+    };
+  });
+  if (new Set(blocks.map((b) => b.block)).size !== blocks.length) throw new CorruptSnapshotError('snapshot: blocks', 'a block is listed twice');
+  const timeline = r.array('timeline').map((s, i) => {
+    const o = r.object(`timeline[${i}]`, s);
+    return { fromBlock: r.count(`timeline[${i}].fromBlock`, o['fromBlock']), prompt: promptIndex(`timeline[${i}].prompt`, o['prompt']) };
+  });
+  if (timeline.length === 0 || (timeline[0] as SnapshotSegment).fromBlock !== 0) throw new CorruptSnapshotError('snapshot: timeline', 'expected a first segment at block 0');
+  const frames = r.array('frames').map((s, i) => {
+    const o = r.object(`frames[${i}]`, s);
+    return { position: r.count(`frames[${i}].position`, o['position']), block: r.below(`frames[${i}].block`, r.count(`frames[${i}].block`, o['block']), nextBlock, 'a block admitted') };
+  });
+  if (new Set(frames.map((f) => f.position)).size !== frames.length) throw new CorruptSnapshotError('snapshot: frames', 'a frame position is listed twice');
+  const cachedUnder = meta['cachedUnder'] === null ? null : promptIndex('cachedUnder', meta['cachedUnder']);
+  const policy = r.array('policy').map((s, i) => {
+    const o = r.object(`policy[${i}]`, s);
+    return { block: r.count(`policy[${i}].block`, o['block']), values: r.array(`policy[${i}].values`, o['values']).map((v, j) => r.numberOrNull(`policy[${i}].values[${j}]`, v)) };
+  });
+  const featureBlocks = r.array('featureBlocks').map((b, i) => r.count(`featureBlocks[${i}]`, b));
+  return {
+    model: r.string('model'),
+    fingerprint,
+    block: r.below('block', r.count('block'), nextBlock + 1, 'a block up to nextBlock'),
+    nextBlock,
+    cachedBlocks: r.count('cachedBlocks'),
+    prompts,
+    timeline,
+    cachedUnder,
+    blocks,
+    frames,
+    evictions: r.count('evictions'),
+    policy,
+    featureBlocks,
+  };
+}
+
+/** A float32 tensor of `rows` rows, or a CorruptSnapshotError naming it. */
+function rowsOf(tensors: Record<string, Tensor>, name: string, rows: number): Float32Array {
+  const t = tensors[name];
+  if (!t) throw new CorruptSnapshotError(`snapshot: tensors.${name}`, 'missing');
+  if (t.dtype !== 'float32' || t.shape.length !== 2 || t.shape[0] !== rows) {
+    throw new CorruptSnapshotError(`snapshot: tensors.${name}`, `expected float32 [${rows}, n], got ${t.dtype} [${t.shape.join(', ')}]`);
+  }
+  return t.data as Float32Array;
+}
+
+/**
+ * Decodes and checks snapshot bytes. The tensors view `bytes` (no copy).
+ *
+ * @throws {CorruptSnapshotError} for bytes that are not a whole snapshot, naming the bad field.
+ * @throws {SnapshotVersionError} for a snapshot of another format version.
+ *
+ * @example
+ * ```ts
+ * const state = decodeSnapshot(bytes);
+ * console.log(state.block, state.blocks.map((b) => `${b.block}@${b.stage}`));
+ * ```
+ */
+export function decodeSnapshot(bytes: Uint8Array): SnapshotState {
+  const { meta, tensors } = decodeFrame(bytes);
+  const header = readHeader(meta);
+  return {
+    ...header,
+    latents: rowsOf(tensors, 'latents', header.blocks.length),
+    keys: rowsOf(tensors, 'keys', header.frames.length),
+    values: rowsOf(tensors, 'values', header.frames.length),
+    cleanLatents: rowsOf(tensors, 'cleanLatents', header.frames.length),
+    features: rowsOf(tensors, 'features', header.featureBlocks.length),
+  };
+}
+
+function decodeFrame(bytes: Uint8Array): ReturnType<typeof decodeTensorFrame> {
+  try {
+    return decodeTensorFrame(bytes);
+  } catch (cause) {
+    throw new CorruptSnapshotError(`snapshot of ${bytes.length} bytes`, `not a snapshot (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
+  }
+}
+
+/** What {@link inspectSnapshot} tells of a snapshot without resuming it. */
+export interface SnapshotSummary {
+  readonly version: number;
+  readonly model: string;
+  /** First block a resume produces, and its first frame. */
+  readonly block: number;
+  readonly firstFrame: number;
+  readonly nextBlock: number;
+  readonly seed: number;
+  readonly blocks: number;
+  readonly steps: number;
+  readonly parallelism: number;
+  readonly exec: string;
+  readonly lanes: number;
+  /** Blocks restored in flight (or waiting for their decode), with their stage. */
+  readonly inFlight: readonly { readonly block: number; readonly stage: number }[];
+  /** Committed K/V frames held. */
+  readonly kvFrames: number;
+  readonly prompts: readonly string[];
+  readonly bytes: number;
+}
+
+/**
+ * Reads a snapshot's header: where it stands and what it was taken of. Checks the bytes as a
+ * resume would (same errors).
+ *
+ * @throws {CorruptSnapshotError} for bytes that are not a whole snapshot.
+ * @throws {SnapshotVersionError} for a snapshot of another format version.
+ *
+ * @example
+ * ```ts
+ * import { inspectSnapshot } from 'block-cascade';
+ * const { model, block, firstFrame, seed } = inspectSnapshot(bytes);
+ * console.log(`${model}: resumes at frame ${firstFrame} (block ${block}) of seed ${seed}`);
+ * ```
+ */
+export function inspectSnapshot(bytes: Uint8Array): SnapshotSummary {
+  const s = decodeSnapshot(bytes);
+  return {
+    version: SNAPSHOT_VERSION,
+    model: s.model,
+    block: s.block,
+    firstFrame: s.block * s.fingerprint.framesPerBlock,
+    nextBlock: s.nextBlock,
+    seed: s.fingerprint.seed,
+    blocks: s.fingerprint.blocks,
+    steps: s.fingerprint.steps,
+    parallelism: s.fingerprint.parallelism,
+    exec: s.fingerprint.exec,
+    lanes: s.fingerprint.lanes,
+    inFlight: s.blocks.map((b) => ({ block: b.block, stage: b.stage })),
+    kvFrames: s.frames.length,
+    prompts: s.prompts,
+    bytes: bytes.length,
+  };
+}
