@@ -1,8 +1,9 @@
 /**
  * The cluster benchmark (`bench --cluster`, issue 20): a tiny run through the CLI on the
  * random-weight model — its own nats-server, one and then two worker processes, one session of
- * 4 blocks, one repeat — checking the report's fields and that every session's frames, the
- * failed-over one's included, are byte-identical to a local run. No timing assertions.
+ * 8 blocks snapshotted every 2, one repeat — checking the report's fields and that every
+ * session's frames, the failed-over one's included, are byte-identical to a local run. No
+ * timing assertions.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -42,7 +43,7 @@ describe('bench --cluster through the CLI', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'bc-bench-cluster-'));
     const json = join(dir, 'cluster.json');
-    const result = await runCli(['bench', '--cluster', '--workers', '1,2', '--sessions', '1', '--blocks', '4', '--repeats', '1', '--warmup', '0', '--model', RANDOM_MODEL, '--json', json], 90_000);
+    const result = await runCli(['bench', '--cluster', '--workers', '1,2', '--sessions', '1', '--blocks', '8', '--snapshot-every', '2', '--repeats', '1', '--warmup', '0', '--model', RANDOM_MODEL, '--json', json], 90_000);
     expect(result.stderr).not.toMatch(/Error/);
     expect(result.code).toBe(0);
     stdout = result.stdout;
@@ -60,19 +61,22 @@ describe('bench --cluster through the CLI', () => {
       expect(r.modelName).toBe('block-cascade-default');
       expect(r.aggregateFps).toBeGreaterThan(0);
       expect(r.placementMs).toBeGreaterThan(0);
-      expect(r.snapshotBytesPerBlock).toBe(0);
-      expect(r.snapshotMsPerBlock).toBe(0);
+      expect(r.snapshotEvery).toBe(2);
+      expect(r.snapshotBytesPerBlock).toBeGreaterThan(0);
+      expect(r.snapshotMsPerBlock).toBeGreaterThan(0);
+      expect(r.aggregateFpsNoSnapshots).toBeGreaterThan(0);
+      expect(Number.isFinite(r.snapshotCostPercent)).toBe(true);
       expect(r.failoverGapMs).toBeGreaterThan(0);
       expect(r.replayMsPerBlock).toBeGreaterThan(0);
       expect(r.framesIdentical).toBe(true);
     }
     // One worker: the session waits for the restarted one; two: it moves to the survivor.
     expect(report.records.map((r) => r.failoverTo)).toEqual(['restarted', 'survivor']);
-    expect(report.notes.join(' ')).toMatch(/No state snapshots/);
+    expect(report.notes.join(' ')).toMatch(/snapshotCostPercent/);
   });
 
   it('prints the table the records make', () => {
     expect(stdout).toContain(formatClusterTable(report.records).split('\n')[0] as string);
-    expect(stdout).toMatch(/No state snapshots/);
+    expect(stdout).toMatch(/snapshot cost: wall time of a round with snapshots/);
   });
 });

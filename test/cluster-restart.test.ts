@@ -3,9 +3,10 @@
  * session runs on it (the consumer holds frame 20), and a new `block-cascade worker` process is
  * started under the same id. The session must resume on the restarted worker (there is no
  * other) and its frames must be byte-identical to the same request on a local runtime. What
- * moves it depends on how fast the restart is: the heartbeat timeout (1.5 s of silence) or the
- * new process beating on w1's subject without the session; the last test pins the second with a
- * client whose heartbeat timeout is longer than any restart.
+ * moves it depends on how fast the restart is: the ping finding w1's connection gone, the
+ * heartbeat timeout (1.5 s of silence) or the new process beating on w1's subject without the
+ * session; the last test pins the last with a client whose ping and heartbeat timeouts are
+ * longer than any restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../src/api/runtime.js';
@@ -77,8 +78,11 @@ describe('a worker restarted mid-session under the same id', () => {
     const [moved] = session.failovers;
     expect(moved).toMatchObject({ from: 'w1', to: 'w1' });
     expectSameFrames(frames, await want());
-    // The restarted process ran the replay, publishing from the frame the client had reached.
-    await logged(w1 as WorkerProcess, `resumed from frame ${moved?.atFrame}`);
+    // The restarted process took the session up from a snapshot (every 4 blocks by default),
+    // publishing from the frame the client had reached.
+    await logged(w1 as WorkerProcess, `resumed from frame ${moved?.atFrame} `);
+    expect((w1 as WorkerProcess).log).toContain(`resumed from frame ${moved?.atFrame} with snapshot`);
+    expect(moved?.fromSnapshot).toBeGreaterThan(0);
     restarts[name] = { reason: moved?.reason ?? '', atFrame: moved?.atFrame ?? -1, gapMs };
     return moved;
   };
@@ -107,7 +111,7 @@ describe('a worker restarted mid-session under the same id', () => {
   it('a client slow to take a silent worker for dead: the restarted w1\'s heartbeats, not listing the session, move it; frames byte-identical', async () => {
     // The heartbeat timeout is longer than the restart takes, so what moves the session is the
     // new process beating on w1's subject without the session (the client's "absent" check).
-    const patient = await connect({ servers: server.url, deadAfterMs: 30_000 });
+    const patient = await connect({ servers: server.url, deadAfterMs: 30_000, probeAfterMs: 30_000 });
     try {
       const request = { seed: 14, blocks: 30, prompt: 'red ball moving left' };
       const moved = await check('absent', request, {}, () => reference(request), undefined, patient);

@@ -114,6 +114,9 @@ describe('cluster over a real nats-server', () => {
     const { frames, gap } = await run(session, killAt20(session));
     // At least the kill's; on a loaded machine a late heartbeat can add a harmless one.
     expect(session.failovers.length).toBeGreaterThanOrEqual(1);
+    // Snapshots every 4 blocks (the default): the kill's move resumed from one, not from block 0.
+    expect(session.snapshots.length).toBeGreaterThan(0);
+    expect(session.failovers[0]?.fromSnapshot).toBeGreaterThan(0);
     expectSameFrames(frames, want);
     gaps.P0 = gap as number;
     await respawnMissing();
@@ -127,6 +130,7 @@ describe('cluster over a real nats-server', () => {
     const { frames, gap } = await run(session, killAt20(session));
     // At least the kill's; on a loaded machine a late heartbeat can add a harmless one.
     expect(session.failovers.length).toBeGreaterThanOrEqual(1);
+    expect(session.failovers[0]?.fromSnapshot).toBeGreaterThan(0);
     expectSameFrames(frames, want);
     gaps.P4 = gap as number;
     await respawnMissing();
@@ -144,8 +148,28 @@ describe('cluster over a real nats-server', () => {
     expect(fromBlock).toBeGreaterThan(1);
     // At least the kill's; on a loaded machine a late heartbeat can add a harmless one.
     expect(session.failovers.length).toBeGreaterThanOrEqual(1);
+    // The switch (block ≥ 2) is in the snapshot's timeline, or re-sent as a scheduled switch after it.
+    expect(session.failovers[0]?.fromSnapshot).toBeGreaterThan(0);
     expectSameFrames(frames, await reference({ ...request, switches: [{ atBlock: fromBlock, prompt: 'blue ball moving up' }] }));
     gaps.switch = gap as number;
+    await respawnMissing();
+  });
+
+  it('without snapshots (snapshotEvery 0) a killed worker\'s session is replayed from block 0, frames identical', async () => {
+    const request = { seed: 11, blocks: 30, prompt: 'red ball moving left' };
+    const want = await reference(request);
+    const plain = await connect({ servers: server.url, snapshotEvery: 0 });
+    try {
+      const session = plain.session(request);
+      const { frames, gap } = await run(session, killAt20(session));
+      expect(session.failovers.length).toBeGreaterThanOrEqual(1);
+      expect(session.snapshots).toEqual([]);
+      expect(session.failovers[0]?.fromSnapshot).toBeUndefined();
+      expectSameFrames(frames, want);
+      gaps.replay = gap as number;
+    } finally {
+      await plain.close();
+    }
     await respawnMissing();
   });
 

@@ -6,17 +6,18 @@
  *   aggregate FPS (every frame ÷ the round's wall time) and placement latency (from
  *   `cluster.session()` to that session's first frame: KV read, open request/reply and the first
  *   block's generation, as a user waits for it);
+ * - the same round with snapshots off, right after: what snapshots cost in wall time, and from
+ *   the first round the snapshots' bytes and capture/store time per block;
  * - a **failover round**: the same n sessions, the worker of session 0 killed with SIGKILL when
  *   half its frames are read: the gap from the kill to the first frame the new worker sent, the
- *   detection time, and what the replay from block 0 cost per block. When the other workers have
+ *   detection time, the snapshot it resumed from and what regenerating the blocks after it cost
+ *   per block. When the other workers have
  *   room for all n sessions the killed one is restarted after the round (the session moves to a
  *   survivor); otherwise (W = 1, or the survivors full) at once under the same id, as a
  *   supervisor would, and the session waits for it.
  *
  * Every session's frames of both rounds are compared byte for byte with a local `createRuntime`
- * run of the same request on the same lane count (`framesIdentical`). There are no state
- * snapshots (docs/cluster.md): `snapshotBytesPerBlock` and `snapshotMsPerBlock` are 0 and
- * `replayMsPerBlock` is what a failover pays per block instead. Figures are medians over repeats
+ * run of the same request on the same lane count (`framesIdentical`). Figures are medians over repeats
  * after warm-up rounds; a configuration's repeats run back to back (its workers are started once).
  */
 import { performance } from 'node:perf_hooks';
@@ -53,8 +54,10 @@ export interface ClusterBenchOptions {
   readonly prompt: string;
   /** Session i of a round gets seed `seed + i` (default 0). */
   readonly seed?: number;
+  /** Snapshot every this many blocks (the client's `snapshotEvery`); 0: no snapshots. */
+  readonly snapshotEvery: number;
   /** Connects a client (`connect` of src/cluster/client.ts; injected so the module loads no NATS client itself). */
-  readonly connect: (options: { servers: string; creditFrames?: number }) => Promise<Cluster>;
+  readonly connect: (options: { servers: string; creditFrames?: number; snapshotEvery?: number }) => Promise<Cluster>;
   /** The frames of a request on a local runtime with `lanes` lanes (the reference). */
   readonly reference: (request: GenerateRequest) => Promise<readonly Frame[]>;
   /** The model's name, for the records. */
@@ -81,17 +84,28 @@ export interface ClusterBenchRecord {
   readonly aggregateFps: number;
   /** Clean round: median over sessions of `cluster.session()` → its first frame, ms. */
   readonly placementMs: number;
-  /** Always 0: no snapshots are taken (failover replays from block 0). */
-  readonly snapshotBytesPerBlock: 0;
-  readonly snapshotMsPerBlock: 0;
+  /** Blocks between snapshots (0: none). */
+  readonly snapshotEvery: number;
+  /** Clean round with snapshots: snapshot bytes stored ÷ blocks generated. */
+  readonly snapshotBytesPerBlock: number;
+  /** Actor-thread time to capture snapshots ÷ blocks generated, ms. */
+  readonly snapshotMsPerBlock: number;
+  /** Time to put them in the object store ÷ blocks (off the generation's path, but on the same machine), ms. */
+  readonly snapshotStoreMsPerBlock: number;
+  /** The same round with snapshots off: aggregate FPS. */
+  readonly aggregateFpsNoSnapshots: number;
+  /** Wall time of a round with snapshots ÷ without, − 1, in percent (median over repeats; negative = noise). */
+  readonly snapshotCostPercent: number;
   /** Failover round: SIGKILL of session 0's worker → the first frame its new worker sent, ms (null: no failover happened). */
   readonly failoverGapMs: number | null;
   /** SIGKILL → the client noticed the loss (heartbeat timeout), ms. */
   readonly failoverDetectMs: number | null;
-  /** New worker accepted → its first new frame, ÷ the blocks it generated to get there (the replay's cost per block). */
+  /** New worker accepted → its first new frame, ÷ the blocks it generated to get there (from its snapshot, or from block 0). */
   readonly replayMsPerBlock: number | null;
-  /** Blocks replayed unpublished before the first new frame (median). */
+  /** Blocks generated again, unpublished, before the first new frame (median). */
   readonly replayedBlocks: number | null;
+  /** Failovers that resumed from a snapshot, of all measured. */
+  readonly resumedFromSnapshot: string | null;
   /** Where session 0 went in the failover rounds: a surviving worker, the restarted one, or both (different repeats). */
   readonly failoverTo: 'survivor' | 'restarted' | 'mixed' | null;
   /** Every session of every round byte-identical (indices, blocks, RGB) to the local reference. */
@@ -111,6 +125,7 @@ interface FailoverSample {
   readonly detectMs: number;
   readonly replayMsPerBlock: number;
   readonly replayedBlocks: number;
+  readonly fromSnapshot: boolean;
   readonly to: 'survivor' | 'restarted';
 }
 
@@ -212,8 +227,9 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
   // frames, about half of them, so the session moves about mid-way.
   const credit = framesPerBlock * Math.max(1, Math.min(Math.floor(24 / framesPerBlock), Math.floor(o.blocks / 2) - 1));
   const killAt = Math.max(0, Math.floor(framesPerSession / 2) - credit - 1);
-  const clean = await o.connect({ servers: o.nats });
-  const tight = await o.connect({ servers: o.nats, creditFrames: credit });
+  const clean = await o.connect({ servers: o.nats, snapshotEvery: o.snapshotEvery });
+  const plain = await o.connect({ servers: o.nats, snapshotEvery: 0 });
+  const tight = await o.connect({ servers: o.nats, creditFrames: credit, snapshotEvery: o.snapshotEvery });
   const workers = new Map<string, WorkerProcess>();
   const records: ClusterBenchRecord[] = [];
   try {
@@ -239,6 +255,9 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
           await allIdle(clean, ids);
         }
         const fps: number[] = [];
+        const fpsPlain: number[] = [];
+        const cost: number[] = [];
+        const perBlock = { bytes: [] as number[], captureMs: [] as number[], storeMs: [] as number[] };
         const placement: number[] = [];
         const failovers: FailoverSample[] = [];
         for (let r = 0; r < o.repeats; r++) {
@@ -247,6 +266,16 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
           check(round.results);
           fps.push((round.results.reduce((s, x) => s + x.frames.length, 0) * 1000) / round.wallMs);
           placement.push(median(round.results.map((x) => x.firstFrameMs)));
+          const notices = round.results.flatMap((x) => x.session.snapshots);
+          const sum = (f: (x: (typeof notices)[number]) => number) => notices.reduce((t, x) => t + f(x), 0) / (n * o.blocks);
+          perBlock.bytes.push(sum((x) => x.bytes));
+          perBlock.captureMs.push(sum((x) => x.captureMs));
+          perBlock.storeMs.push(sum((x) => x.storeMs));
+          await allIdle(clean, ids);
+          const without = await runRound(plain, n, o);
+          check(without.results);
+          fpsPlain.push((without.results.reduce((s, x) => s + x.frames.length, 0) * 1000) / without.wallMs);
+          cost.push((round.wallMs / without.wallMs - 1) * 100);
           await allIdle(clean, ids);
           // The failover round.
           let killedAt = 0;
@@ -268,7 +297,8 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
             const moved = session.failovers[0];
             if (seen.sample === null && moved && frame.index >= moved.atFrame) {
               const now = Date.now();
-              seen.sample = { gapMs: now - killedAt, detectMs: moved.detectedAt - killedAt, replayMsPerBlock: (now - moved.placedAt) / (frame.block + 1), replayedBlocks: frame.block, to: moved.to === killed ? 'restarted' : 'survivor' };
+              const replayed = frame.block - (moved.fromSnapshot ?? 0);
+              seen.sample = { gapMs: now - killedAt, detectMs: moved.detectedAt - killedAt, replayMsPerBlock: (now - moved.placedAt) / (replayed + 1), replayedBlocks: replayed, fromSnapshot: moved.fromSnapshot !== undefined, to: moved.to === killed ? 'restarted' : 'survivor' };
             }
           });
           check(failed.results);
@@ -295,12 +325,17 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
           repeats: o.repeats,
           aggregateFps: median(fps),
           placementMs: median(placement),
-          snapshotBytesPerBlock: 0,
-          snapshotMsPerBlock: 0,
+          snapshotEvery: o.snapshotEvery,
+          snapshotBytesPerBlock: median(perBlock.bytes),
+          snapshotMsPerBlock: median(perBlock.captureMs),
+          snapshotStoreMsPerBlock: median(perBlock.storeMs),
+          aggregateFpsNoSnapshots: median(fpsPlain),
+          snapshotCostPercent: median(cost),
           failoverGapMs: med((s) => s.gapMs),
           failoverDetectMs: med((s) => s.detectMs),
           replayMsPerBlock: med((s) => s.replayMsPerBlock),
           replayedBlocks: med((s) => s.replayedBlocks),
+          resumedFromSnapshot: failovers.length === 0 ? null : `${failovers.filter((s) => s.fromSnapshot).length}/${failovers.length}`,
           failoverTo: targets.size === 0 ? null : targets.size > 1 ? 'mixed' : ([...targets][0] as 'survivor' | 'restarted'),
           framesIdentical: identical,
         });
@@ -308,7 +343,7 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
     }
   } finally {
     await Promise.all([...workers.values()].map((wp) => wp.kill()));
-    await Promise.all([clean.close(), tight.close()]);
+    await Promise.all([clean.close(), plain.close(), tight.close()]);
   }
   return { records };
 }
@@ -324,15 +359,15 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
 export function formatClusterTable(records: readonly ClusterBenchRecord[]): string {
   const f = (n: number | null, digits = 0) => (n === null ? '-' : n.toFixed(digits));
   const table = [
-    ['workers', 'sessions', 'aggregate FPS', 'placement ms', 'failover gap ms', 'detect ms', 'replay ms/block', 'moved to', 'snapshot B/block', 'identical'],
-    ...records.map((r) => [String(r.workers), String(r.sessions), f(r.aggregateFps, 1), f(r.placementMs), f(r.failoverGapMs), f(r.failoverDetectMs), f(r.replayMsPerBlock, 1), r.failoverTo ?? '-', String(r.snapshotBytesPerBlock), r.framesIdentical ? 'yes' : 'NO']),
+    ['workers', 'sessions', 'aggregate FPS', 'no snapshots', 'snapshot cost %', 'snapshot KiB/block', 'capture ms/block', 'placement ms', 'failover gap ms', 'detect ms', 'replayed blocks', 'from snapshot', 'moved to', 'identical'],
+    ...records.map((r) => [String(r.workers), String(r.sessions), f(r.aggregateFps, 1), f(r.aggregateFpsNoSnapshots, 1), f(r.snapshotCostPercent, 1), f(r.snapshotBytesPerBlock / 1024, 1), f(r.snapshotMsPerBlock, 2), f(r.placementMs), f(r.failoverGapMs), f(r.failoverDetectMs), f(r.replayedBlocks), r.resumedFromSnapshot ?? '-', r.failoverTo ?? '-', r.framesIdentical ? 'yes' : 'NO']),
   ];
   const widths = (table[0] as string[]).map((_, c) => Math.max(...table.map((row) => (row[c] as string).length)));
   const lines = table.map((row) => row.map((cell, c) => cell.padStart(widths[c] as number)).join('  '));
   lines.push(
     '',
     'placement: cluster.session() → first frame (KV read, open request/reply, first block). failover gap: SIGKILL of session 0\'s worker → the first frame its new worker sent.',
-    'No state snapshots: snapshot bytes and ms per block are 0; a failover replays from block 0, at "replay ms/block".',
+    'snapshot cost: wall time of a round with snapshots ÷ the same round without, − 1. replayed blocks: made again after the snapshot the new worker resumed from (or block 0), before the first new frame.',
   );
   return lines.join('\n');
 }

@@ -77,6 +77,8 @@ export interface BenchOptions extends GenerationFlags {
   readonly cluster?: boolean;
   /** With --cluster: the worker counts, comma-separated (default 1,2,3). */
   readonly workers?: string;
+  /** With --cluster: blocks between snapshots (0: none; default 4). */
+  readonly snapshotEvery?: number;
 }
 
 /** Seed and prompt of every benchmark generation: fixed, so runs are comparable. */
@@ -95,6 +97,7 @@ const BENCH_PROMPT = 'red ball moving left';
 export async function runBenchCommand(options: BenchOptions): Promise<number> {
   if (options.model !== undefined && (options.sweep || !(options.cascade || options.cluster || options.sessions !== undefined))) throw new Error('--model is an option of bench --cascade, --sessions and --cluster only');
   if (options.workers !== undefined && !options.cluster) throw new Error('--workers is an option of bench --cluster only');
+  if (options.snapshotEvery !== undefined && !options.cluster) throw new Error('--snapshot-every is an option of bench --cluster only');
   if (options.cluster) return runClusterBenchCommand(options);
   if (options.sweep) return runSweepCommand(options);
   if (options.cascade) return runCascadeBenchCommand(options);
@@ -528,10 +531,11 @@ export function registerBenchCommand(program: Command): Command {
     .option(
       '--cluster',
       'cluster: starts its own nats-server and --workers worker processes (1 lane each unless --lanes) and, for each worker count and each --sessions count (default 1,4), ' +
-        'measures aggregate FPS, placement latency, and the failover gap when one session\'s worker is killed with SIGKILL, checking every session\'s frames against a local run ' +
+        'measures aggregate FPS with and without snapshots, snapshot size and cost, placement latency, and the failover gap when one session\'s worker is killed with SIGKILL, checking every session\'s frames against a local run ' +
         '(16 blocks, 3 repeats unless given; docs/cluster.md)',
     )
     .option('--workers <list>', 'with --cluster: worker counts, comma-separated (default 1,2,3)')
+    .option('--snapshot-every <n>', 'with --cluster: blocks between session snapshots, 0 for none (default 4)', parseNonNegativeInt)
     .option('--model <dir>', 'with --cascade, --sessions or --cluster: the model package to run (default: the bundled one)')
     .addOption(new Option('--batch-sessions <mode>', 'with --sessions: on runs waiting ticks of different sessions with equal shapes as one call; off (default), one call per tick').choices(['on', 'off']));
   return addGenerationFlags(command, '(plain bench and --soak)').action(async (options: BenchOptions) => {

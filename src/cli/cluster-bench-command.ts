@@ -21,6 +21,8 @@ export interface ClusterBenchCommandOptions {
   readonly repeats: number;
   readonly warmup: number;
   readonly lanes: number;
+  /** `--snapshot-every`: blocks between snapshots (0: none). Default {@link CLUSTER_DEFAULT_SNAPSHOT_EVERY}. */
+  readonly snapshotEvery?: number;
   /** Which of blocks, repeats and lanes hold commander's defaults (then the cluster bench's own apply). */
   readonly defaulted?: readonly string[];
 }
@@ -31,6 +33,8 @@ export const CLUSTER_DEFAULT_BLOCKS = 16;
 export const CLUSTER_DEFAULT_REPEATS = 3;
 /** Lanes per worker unless `--lanes`. */
 export const CLUSTER_DEFAULT_LANES = 1;
+/** Blocks between snapshots unless `--snapshot-every`. */
+export const CLUSTER_DEFAULT_SNAPSHOT_EVERY = 4;
 
 const PROMPT = 'red ball moving left';
 const SEED = 0;
@@ -85,6 +89,7 @@ export async function runClusterBenchCommand(options: ClusterBenchCommandOptions
       seed: SEED,
       modelName,
       signal: interrupt.signal,
+      snapshotEvery: options.snapshotEvery ?? CLUSTER_DEFAULT_SNAPSHOT_EVERY,
       connect: (o) => connect(o),
       reference: async (request) => {
         const frames = await reference(request);
@@ -112,11 +117,13 @@ export async function runClusterBenchCommand(options: ClusterBenchCommandOptions
         blocks,
         repeats,
         warmup: options.warmup,
+        snapshotEvery: options.snapshotEvery ?? CLUSTER_DEFAULT_SNAPSHOT_EVERY,
         prompt: PROMPT,
         notes: [
           'placementMs: cluster.session() to that session\'s first frame (KV read, open request/reply, the first block\'s generation), median over sessions, then over repeats.',
           'failoverGapMs: SIGKILL of session 0\'s worker (read at frame ⌊frames/2⌋ − credit − 1 with a client credit of ⌊blocks/2⌋ − 1 blocks, at most 24 frames, so that the session moves about mid-way) to the first frame its new worker sent; the killed worker is restarted at once under the same id.',
-          'No state snapshots exist: failover replays from block 0, so snapshotBytesPerBlock and snapshotMsPerBlock are 0; replayMsPerBlock is what the replay costs per block instead.',
+          'Snapshots every snapshotEvery blocks into the JetStream object store. snapshotCostPercent: wall time of a clean round with snapshots ÷ the same round without (run right after it), − 1, median over repeats. snapshotBytesPerBlock / snapshotMsPerBlock (actor-thread capture) / snapshotStoreMsPerBlock: from the rounds with snapshots, per block generated.',
+          'replayedBlocks: blocks the new worker made again after the snapshot it resumed from (block 0 without one) before its first new frame; replayMsPerBlock: new worker accepted → that frame ÷ (replayedBlocks + 1).',
           'framesIdentical: every session of every round byte-identical to a local createRuntime run of the same request on the same lane count.',
         ],
         records,

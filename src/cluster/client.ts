@@ -45,7 +45,7 @@ export interface ClusterOptions {
   readonly staleAfterMs?: number;
   /**
    * Every this many blocks the worker snapshots a session into the cluster's object store, and
-   * a failover resumes from the newest snapshot instead of replaying from block 0. Default 0 (off) until the runtime takes snapshots;
+   * a failover resumes from the newest snapshot instead of replaying from block 0. Default 4;
    * 0 turns snapshots off.
    */
   readonly snapshotEvery?: number;
@@ -147,7 +147,7 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
     failoverTimeoutMs: options.failoverTimeoutMs ?? 60_000,
     stallMs: options.stallMs ?? 1000,
     staleAfterMs: options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS,
-    snapshotEvery: options.snapshotEvery ?? 0,
+    snapshotEvery: options.snapshotEvery ?? 4,
   };
   if (!Number.isSafeInteger(settings.snapshotEvery) || settings.snapshotEvery < 0) throw new TypeError(`option "snapshotEvery": expected an integer ≥ 0 (0 = no snapshots), got ${String(options.snapshotEvery)}`);
   const sessions = new Set<RemoteSession>();
@@ -498,6 +498,8 @@ class RemoteSession implements ClusterSession {
     this.#publish(old, { type: 'close' });
     if (this.#stopped) return this.#end(false);
     const detectedAt = Date.now();
+    // Taken now: the new worker's first frames can be handled before its placement resolves.
+    const atFrame = this.#received;
     this.#placed = deferred();
     try {
       await this.#place(true);
@@ -505,7 +507,7 @@ class RemoteSession implements ClusterSession {
       return this.#fail(err);
     }
     const now = this.#attempt as Attempt;
-    this.failovers.push({ from: old.worker, to: now.worker, reason, atFrame: this.#received, detectedAt, placedAt: Date.now(), ...(this.#resumedFrom === undefined ? {} : { fromSnapshot: this.#resumedFrom }) });
+    this.failovers.push({ from: old.worker, to: now.worker, reason, atFrame, detectedAt, placedAt: Date.now(), ...(this.#resumedFrom === undefined ? {} : { fromSnapshot: this.#resumedFrom }) });
   }
 
   #emit(event: SessionEvent): void {

@@ -267,7 +267,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     });
     if (open.paused) session.pause();
     msg.respond(encodeClusterMessage({ ok: true, worker: id, ...(open.resume?.snapshot === undefined ? {} : { snapshot: resumed }) } satisfies OpenReply));
-    const from = open.resume ? `, resumed at frame ${open.resume.skipFrames}${resumed ? ` from snapshot ${open.resume.snapshot}` : ', replayed from block 0'}` : '';
+    const from = open.resume ? `, resumed from frame ${open.resume.skipFrames} ${resumed ? `with snapshot ${open.resume.snapshot}` : 'by a replay from block 0'}` : '';
     log(`session ${h.id}: opened (seed ${request.seed}, ${request.blocks} blocks${from})`);
     void register();
     void run(h, open);
