@@ -46,7 +46,7 @@ export const OPTION_FIELDS = {
   cascade: ['parallelism', 'attention', 'exec', 'recache', 'switchMode'],
   generate: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords'],
   session: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords', 'maxBufferedBlocks'],
-  runtime: ['model', 'lanes', 'cascade', 'steps', 'featureCache', 'warmUp', 'onLoad', 'onnxLogLevel', 'maxSessions', 'maxQueuedSessions', 'batchSessions', 'inspect', 'faults'],
+  runtime: ['model', 'lanes', 'cascade', 'steps', 'featureCache', 'warmUp', 'onLoad', 'onnxLogLevel', 'maxSessions', 'maxQueuedSessions', 'batchSessions', 'inspect', 'faults', 'fusedForward'],
 } as const satisfies Record<string, readonly string[]>;
 
 /**
