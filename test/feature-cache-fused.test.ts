@@ -107,6 +107,16 @@ describe('fused forward graph', () => {
     });
   }
 
+  it('the merged graph, its common subexpressions computed once, has no more nodes than the monolithic denoiser', async () => {
+    for (const dir of [RANDOM_MODEL, SPRITES]) {
+      const pkg = await loadModelPackage(dir, { validateGraphs: false });
+      const nodes = (bytes: Uint8Array) => onnxProto.onnx.ModelProto.decode(bytes).graph?.node?.length ?? 0;
+      const fused = nodes(await buildFusedGraph(pkg.manifest, pkg.paths.layered));
+      expect(fused, dir).toBeGreaterThan(0);
+      expect(fused, dir).toBeLessThanOrEqual(nodes(await readFile(pkg.paths.denoiser)));
+    }
+  });
+
   it('a layered graph without a contract output fails with E_MODEL_GRAPH_MISMATCH naming the file and the output', async () => {
     const pkg = await loadModelPackage(RANDOM_MODEL, { validateGraphs: false });
     const dir = await mkdtemp(join(tmpdir(), 'bc-fused-'));

@@ -17,6 +17,7 @@ import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import { IO, denoiserSpec, type ContractDims, type GraphSpec, type TensorSpec, embedSpec, headSpec, layerKvSpec, layerSpec } from './contract.js';
 import { ModelPackageError, issue, type ModelPackageIssue } from './errors.js';
+import { dedupeGraph } from './graph-dedupe.js';
 
 const onnx = onnxProto.onnx;
 type GraphProto = OnnxTypes.IGraphProto;
@@ -272,6 +273,8 @@ export function fuseLayeredGraphs(
       ],
     },
   };
+  // What the layer graphs of one layer both compute (its modulation, the rotary tables) once.
+  dedupeGraph(model.graph as GraphProto, new Set(Object.values(FUSED_IO)));
   return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
 }
 
