@@ -13,7 +13,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Frame, type Runtime } from '../src/index.js';
 import { loadModelPackage } from '../src/engine/model/loader.js';
-import { buildFusedGraph, FUSED_IO } from '../src/engine/model/fused-graph.js';
+import { buildFusedGraph, buildReuseGraph, FUSED_IO, REUSE_IO } from '../src/engine/model/fused-graph.js';
 import { ModelPackageError } from '../src/engine/model/errors.js';
 import type { ModelManifest } from '../src/core/manifest-types.js';
 import type { TraceRecord } from '../src/core/trace-records.js';
@@ -117,6 +117,27 @@ describe('fused forward graph', () => {
     }
   });
 
+  it('the reuse graph gives head(embed + residual) and the embedding, bit for bit, on both packages', async () => {
+    for (const dir of [RANDOM_MODEL, SPRITES]) {
+      const pkg = await loadModelPackage(dir, { validateGraphs: false });
+      const m = pkg.manifest;
+      const frames = 2 * m.framesPerBlock;
+      const n = frames * m.tokensPerFrame;
+      const latentDims = [1, frames, m.latent.channels, m.latent.height, m.latent.width];
+      const latents = tensor(filled(latentDims.reduce((a, b) => a * b, 1), 7), latentDims);
+      const timesteps = tensor(Float32Array.from({ length: frames }, (_, i) => 250 + i), [1, frames]);
+      const residual = filled(n * m.width, 8);
+      const reuse = await ort.InferenceSession.create(await buildReuseGraph(m, pkg.paths.layered), options);
+      const r = await reuse.run({ latents, timesteps, [REUSE_IO.residual]: tensor(residual, [1, n, m.width]) });
+      const e = await (await ort.InferenceSession.create(pkg.paths.layered.embed, options)).run({ latents, timesteps });
+      const embedded = data(e, 'hidden');
+      const headInput = embedded.map((v, i) => v + (residual[i] as number));
+      const h = await (await ort.InferenceSession.create(pkg.paths.layered.head, options)).run({ hidden: tensor(headInput, [1, n, m.width]), time_embedding: e['time_embedding'] as ort.Tensor, latents, timesteps });
+      expect(maxDiff(data(r, REUSE_IO.hidden), embedded), dir).toBe(0);
+      expect(maxDiff(data(r, REUSE_IO.flow), data(h, 'flow')), dir).toBe(0);
+    }
+  });
+
   it('a layered graph without a contract output fails with E_MODEL_GRAPH_MISMATCH naming the file and the output', async () => {
     const pkg = await loadModelPackage(RANDOM_MODEL, { validateGraphs: false });
     const dir = await mkdtemp(join(tmpdir(), 'bc-fused-'));
@@ -167,6 +188,19 @@ describe('fused ticks on a lane', () => {
     a.forEach((f, i) => f.rgb.forEach((v, k) => (max = Math.max(max, Math.abs(v - ((b[i] as Frame).rgb[k] as number))))));
     return max;
   };
+
+  it('P0, δ = 0.15 (triggers): computed and reused ticks run fused and make the layered chain\'s frames within 1/255, the same reuses', async () => {
+    const bwcache = { policy: 'bwcache', threshold: 0.15 } as const;
+    const before = { fused: runtime.stats(), chain: layeredOnly.stats() };
+    const fusedRun = await run(runtime, bwcache);
+    const layeredRun = await run(layeredOnly, bwcache);
+    const reused = { fused: runtime.stats().reusedForwards - before.fused.reusedForwards, chain: layeredOnly.stats().reusedForwards - before.chain.reusedForwards };
+    expect(reused.fused).toBeGreaterThan(0);
+    expect(reused.fused).toBe(reused.chain);
+    expect(new Set(fusedRun.layerWaits)).toEqual(new Set([0]));
+    expect(new Set(layeredRun.layerWaits)).toEqual(new Set([4]));
+    expect(largest(fusedRun.frames, layeredRun.frames)).toBeLessThanOrEqual(1);
+  });
 
   for (const parallelism of [0, 4] as const) {
     it(`P${parallelism}: caching on with δ = 0 (every step computed, fused) makes caching off's frames within 1/255, the layered chain's, and repeats byte for byte`, async () => {

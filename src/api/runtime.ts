@@ -35,8 +35,9 @@ export interface RuntimeInternals {
   /** Crash-recovery tests: lane workers kill themselves at these tasks (`engine/lanes/faults.ts`). */
   readonly faults?: readonly LaneFault[];
   /**
-   * Benchmarks and tests: false runs computed feature-caching ticks through the layered graphs
-   * instead of the fused forward (`engine/lanes/fused-share.ts`), to compare the two. Default true.
+   * Benchmarks and tests: false runs feature-caching ticks through the layered graphs one by one
+   * instead of the fused forward and the reuse graph (`engine/lanes/fused-share.ts`,
+   * `fused-reuse.ts`), to compare them. Default true.
    */
   readonly fusedForward?: boolean;
 }

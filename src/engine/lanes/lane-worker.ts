@@ -18,11 +18,12 @@ import { slotView } from '../memory/slot-slab.js';
 import { gatherCleanLatents, storeCleanLatents } from './clean-latents.js';
 import { runShare, type LayeredSessions } from './share-tick.js';
 import { fusable, runFusedShare } from './fused-share.js';
-import { buildFusedGraph } from '../model/fused-graph.js';
+import { buildFusedGraph, buildReuseGraph } from '../model/fused-graph.js';
+import { reusesAll, runFusedReuse } from './fused-reuse.js';
 import { runStaleShare } from './stale-tick.js';
 import { denoiserFeeds, frameInputs } from './frame-range.js';
 import { crashIfDue, taskStarted } from './faults.js';
-import { warmFused, warmUp } from './warm-up.js';
+import { warmFused, warmReuse, warmUp } from './warm-up.js';
 import { batchAxisOf, itemOf, stackBatch, type DenseTensor } from './batch-tensors.js';
 import { applyOnnxLogLevel, DEFAULT_ONNX_LOG_LEVEL, executionProviderProblem, explainProviderError, onnxLogSeverity } from './execution-provider.js';
 import type { LaneWorkerData, LaneWorkerInit } from './worker-data.js';
@@ -76,6 +77,7 @@ interface Sessions {
 let sessions: Promise<Sessions> | null = null;
 let layered: Promise<LayeredSessions> | null = null;
 let fused: Promise<ort.InferenceSession> | null = null;
+let reuse: Promise<ort.InferenceSession> | null = null;
 
 /**
  * Creates a session on the lane's device. A CUDA lane whose provider files are not installed
@@ -108,26 +110,37 @@ function loadLayered(): Promise<LayeredSessions> {
   return layered;
 }
 
+/** A session from bytes merged in memory, on the lane's device. */
+async function createMergedSession(bytes: Promise<Uint8Array>): Promise<ort.InferenceSession> {
+  const merged = await bytes;
+  const problem = executionProviderProblem(data.lane.device);
+  if (problem !== null) throw new Error(problem);
+  try {
+    return await ort.InferenceSession.create(merged, sessionOptions());
+  } catch (error) {
+    throw explainProviderError(data.lane.device, error);
+  }
+}
+
 /**
- * The fused forward of feature caching (`model/fused-graph.ts`), merged from the layered files in
- * memory and loaded on the first tick that can use it, then run once on zero inputs so that
- * this tick does not pay for onnxruntime's first-run planning twice.
+ * The fused forward of feature caching and its reuse graph (`model/fused-graph.ts`), merged from
+ * the layered files in memory and loaded on the first tick that can use each, then run once on
+ * zero inputs so that this tick does not pay for onnxruntime's first-run planning twice.
  */
 function loadFused(): Promise<ort.InferenceSession> {
-  fused ??= (async () => {
-    const bytes = await buildFusedGraph(m, data.files.layered);
-    const problem = executionProviderProblem(data.lane.device);
-    if (problem !== null) throw new Error(problem);
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(bytes, sessionOptions());
-    } catch (error) {
-      throw explainProviderError(data.lane.device, error);
-    }
+  fused ??= createMergedSession(buildFusedGraph(m, data.files.layered)).then(async (session) => {
     await warmFused(m, session);
     return session;
-  })();
+  });
   return fused;
+}
+
+function loadReuse(): Promise<ort.InferenceSession> {
+  reuse ??= createMergedSession(buildReuseGraph(m, data.files.layered)).then(async (session) => {
+    await warmReuse(m, session);
+    return session;
+  });
+  return reuse;
 }
 
 /**
@@ -380,6 +393,8 @@ export default async function runLaneTask(task: LaneTask | BatchTask): Promise<L
       const d = memoryOf(task);
       // A tick on this lane alone in which every member computes: one call instead of 2·layers + 2.
       if (data.fusedForward !== false && fusable(task, framesPerBlock)) return runFusedShare(task, await loadFused(), pastFor(task, d), d);
+      // Every member reuses: embed + residual + head in one call instead of two.
+      if (data.fusedForward !== false && reusesAll(task, framesPerBlock)) return runFusedReuse(task, await loadReuse(), d);
       return runShare(task, await loadLayered(), slotView(d.contexts, task.contextSlot).slice(), d);
     }
     case 'stale':

@@ -105,3 +105,23 @@ export async function warmFused(m: ModelManifest, fused: ort.InferenceSession): 
   });
   return performance.now() - start;
 }
+
+/**
+ * Runs the reuse graph (`fuseReuseGraph`) once on zero inputs of one block; returns the
+ * milliseconds it took.
+ *
+ * @example
+ * ```ts
+ * await warmReuse(manifest, reuse);
+ * ```
+ */
+export async function warmReuse(m: ModelManifest, reuse: ort.InferenceSession): Promise<number> {
+  const start = performance.now();
+  const F = m.framesPerBlock;
+  await reuse.run({
+    latents: zeros([1, F, m.latent.channels, m.latent.height, m.latent.width]),
+    timesteps: zeros([1, F]),
+    residual: zeros([1, F * m.tokensPerFrame, m.width]),
+  });
+  return performance.now() - start;
+}

@@ -21,8 +21,8 @@ export interface LaneCommon {
   /** False when lanes share cores: spinning intra-op threads would steal them from each other. */
   readonly allowSpinning: boolean;
   /**
-   * False keeps computed feature-caching ticks on the layered chain instead of the fused forward
-   * (`fused-share.ts`): for A/B measurements and tests. Default true.
+   * False keeps feature-caching ticks on the layered chain instead of the fused forward and the
+   * reuse graph (`fused-share.ts`, `fused-reuse.ts`): for A/B measurements and tests. Default true.
    */
   readonly fusedForward?: boolean;
   /** How loud ONNX Runtime's own log is (default `error`). */

@@ -10,20 +10,14 @@
  * layer's key/value input is formed as the runtime forms it in JS for a tick on one lane:
  * `[this layer's cache past ; the call's own K/V]` along the token axis.
  *
- * Inputs are the monolithic denoiser's (`denoiserSpec`); outputs are {@link FUSED_IO}'s.
+ * Inputs are the monolithic denoiser's (`denoiserSpec`); outputs are {@link FUSED_IO}'s. A
+ * second, small graph serves reused steps: embed, plus a residual, then head
+ * ({@link fuseReuseGraph}).
  */
 import { readFile } from 'node:fs/promises';
-import onnxProto from 'onnx-proto';
-import type { onnx as OnnxTypes } from 'onnx-proto';
-import { IO, denoiserSpec, type ContractDims, type GraphSpec, type TensorSpec, embedSpec, headSpec, layerKvSpec, layerSpec } from './contract.js';
-import { ModelPackageError, issue, type ModelPackageIssue } from './errors.js';
-import { dedupeGraph } from './graph-dedupe.js';
-
-const onnx = onnxProto.onnx;
-type GraphProto = OnnxTypes.IGraphProto;
-type NodeProto = OnnxTypes.INodeProto;
-type ValueInfoProto = OnnxTypes.IValueInfoProto;
-type ModelProto = OnnxTypes.IModelProto;
+import { IO, denoiserSpec, type ContractDims, type TensorSpec, embedSpec, headSpec, layerKvSpec, layerSpec } from './contract.js';
+import { ModelPackageError, issue } from './errors.js';
+import { Builder, axis, inline, type Source } from './graph-merge.js';
 
 /**
  * Output names of the fused graph. `present_key`/`present_value` are the call's own K/V of every
@@ -45,145 +39,6 @@ export interface LayeredFiles {
   readonly layers: readonly string[];
   readonly keyValues: readonly string[];
   readonly head: string;
-}
-
-/** One layered graph's bytes with the file it came from (for errors). */
-interface Source {
-  readonly file: string;
-  readonly bytes: Uint8Array;
-}
-
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const INT64 = onnx.TensorProto.DataType.INT64;
-
-function valueInfo(spec: TensorSpec): ValueInfoProto {
-  return {
-    name: spec.name,
-    type: {
-      tensorType: {
-        elemType: spec.type === 'float32' ? FLOAT : INT64,
-        shape: { dim: spec.dims.map((d) => (d.kind === 'static' ? { dimValue: d.size } : { dimParam: d.symbol })) },
-      },
-    },
-  };
-}
-
-function decode(source: Source): ModelProto {
-  try {
-    return onnx.ModelProto.decode(source.bytes);
-  } catch (cause) {
-    throw new ModelPackageError('E_MODEL_GRAPH_UNREADABLE', [issue(source.file, undefined, `cannot be read as an ONNX model to build the fused forward (${String(cause)})`)], { cause });
-  }
-}
-
-/** Renames every value of `graph` (and of graphs nested in its nodes' attributes) in place. */
-function renameGraph(graph: GraphProto, rename: (name: string) => string, nodePrefix: string): void {
-  for (const node of graph.node ?? []) {
-    node.input = (node.input ?? []).map(rename);
-    node.output = (node.output ?? []).map(rename);
-    if (node.name) node.name = nodePrefix + node.name;
-    for (const attribute of node.attribute ?? []) {
-      if (attribute.g) renameGraph(attribute.g, rename, nodePrefix);
-      for (const g of attribute.graphs ?? []) renameGraph(g, rename, nodePrefix);
-    }
-  }
-  for (const t of graph.initializer ?? []) t.name = rename(t.name ?? '');
-  for (const s of graph.sparseInitializer ?? []) {
-    if (s.values) s.values.name = rename(s.values.name ?? '');
-    if (s.indices) s.indices.name = rename(s.indices.name ?? '');
-  }
-  for (const list of [graph.input, graph.output, graph.valueInfo]) for (const v of list ?? []) v.name = rename(v.name ?? '');
-}
-
-/** What one sub-graph adds to the fused graph, and where its contract outputs ended up. */
-interface Inlined {
-  readonly graph: GraphProto;
-  readonly model: ModelProto;
-  /** Contract output name → its name in the fused graph. */
-  readonly outputs: ReadonlyMap<string, string>;
-}
-
-/**
- * Prefixes every inner name of `source`'s graph with `prefix`, except its contract inputs,
- * renamed to what `inputs` binds them to, and the outputs named in `exposed`, renamed to their
- * fused graph output names.
- */
-function inline(source: Source, spec: GraphSpec, prefix: string, inputs: ReadonlyMap<string, string>, exposed: ReadonlyMap<string, string> = new Map()): Inlined {
-  const model = decode(source);
-  const graph = model.graph;
-  const problems: ModelPackageIssue[] = [];
-  if (!graph) throw new ModelPackageError('E_MODEL_GRAPH_MISMATCH', [issue(source.file, undefined, 'has no graph')]);
-  const initialized = new Set((graph.initializer ?? []).map((t) => t.name));
-  const inputNames = (graph.input ?? []).map((v) => v.name ?? '').filter((n) => !initialized.has(n));
-  const outputNames = (graph.output ?? []).map((v) => v.name ?? '');
-  for (const s of spec.inputs) {
-    if (!inputNames.includes(s.name)) problems.push(issue(source.file, s.name, `input "${s.name}" is missing, so the fused forward cannot be built (the graph's inputs are ${inputNames.map((n) => `"${n}"`).join(', ') || 'none'})`));
-  }
-  for (const n of inputNames) {
-    if (!spec.inputs.some((s) => s.name === n)) problems.push(issue(source.file, n, `input "${n}" is not part of the model contract`));
-  }
-  for (const s of spec.outputs) {
-    if (!outputNames.includes(s.name)) problems.push(issue(source.file, s.name, `output "${s.name}" is missing, so the fused forward cannot be built (the graph's outputs are ${outputNames.map((n) => `"${n}"`).join(', ') || 'none'})`));
-  }
-  const [first, ...rest] = problems;
-  if (first !== undefined) throw new ModelPackageError('E_MODEL_GRAPH_MISMATCH', [first, ...rest]);
-  const rename = (name: string): string => {
-    if (name === '') return name; // an omitted optional input stays omitted
-    return inputs.get(name) ?? exposed.get(name) ?? prefix + name;
-  };
-  renameGraph(graph, rename, prefix);
-  const outputs = new Map(spec.outputs.map((s) => [s.name, rename(s.name)] as const));
-  return { graph, model, outputs };
-}
-
-/** The fused graph under construction: nodes, initializers and value infos in order. */
-class Builder {
-  readonly nodes: NodeProto[] = [];
-  readonly initializers: OnnxTypes.ITensorProto[] = [];
-  readonly sparse: OnnxTypes.ISparseTensorProto[] = [];
-  readonly valueInfos: ValueInfoProto[] = [];
-  readonly models: ModelProto[] = [];
-
-  add({ graph, model }: Inlined): void {
-    this.nodes.push(...(graph.node ?? []));
-    this.initializers.push(...(graph.initializer ?? []));
-    this.sparse.push(...(graph.sparseInitializer ?? []));
-    this.valueInfos.push(...(graph.valueInfo ?? []));
-    this.models.push(model);
-  }
-
-  node(opType: string, inputs: string[], output: string, attribute: OnnxTypes.IAttributeProto[] = []): string {
-    this.nodes.push({ opType, input: inputs, output: [output], name: `fused/${output}`, attribute });
-    return output;
-  }
-
-  int64(name: string, values: readonly number[], dims: readonly number[]): string {
-    this.initializers.push({ name, dataType: INT64, dims: [...dims], int64Data: [...values] });
-    return name;
-  }
-}
-
-const axis = (value: number): OnnxTypes.IAttributeProto => ({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: value });
-
-/**
- * Opset imports of the merged graph: the union of the sub-graphs'. Two different versions of one
- * domain would change some operator's meaning in one of them, so that fails naming the file.
- */
-function opsets(models: readonly ModelProto[], files: readonly string[]): OnnxTypes.IOperatorSetIdProto[] {
-  const byDomain = new Map<string, { version: number; file: string }>();
-  models.forEach((model, i) => {
-    for (const o of model.opsetImport ?? []) {
-      const domain = o.domain ?? '';
-      const version = Number(o.version ?? 0);
-      const seen = byDomain.get(domain);
-      const file = files[i] as string;
-      if (seen !== undefined && seen.version !== version) {
-        throw new ModelPackageError('E_MODEL_GRAPH_MISMATCH', [issue(file, undefined, `imports opset ${version} of domain "${domain || 'ai.onnx'}" but ${seen.file} imports ${seen.version}: the layered graphs cannot be fused`)]);
-      }
-      byDomain.set(domain, { version, file });
-    }
-  });
-  return [...byDomain].map(([domain, { version }]) => ({ domain, version }));
 }
 
 /**
@@ -247,35 +102,69 @@ export function fuseLayeredGraphs(
   b.node('Concat', layerInputs, FUSED_IO.layerInputs, [axis(0)]);
 
   const spec = denoiserSpec(m);
-  const named = (name: string) => spec.outputs.find((s) => s.name === name) as TensorSpec;
-  const hiddenDims = layerSpec(m).inputs.find((s) => s.name === IO.hidden)?.dims ?? [];
+  const named = (name: string) => spec.outputs.find((o) => o.name === name) as TensorSpec;
+  const hiddenDims = layerSpec(m).inputs.find((o) => o.name === IO.hidden)?.dims ?? [];
   const layerCount = { kind: 'static', size: m.layers, field: 'layers' } as const;
   const files = [embed.file, ...layers.flatMap((l) => [l.kv.file, l.block.file]), head.file];
-  const model: ModelProto = {
-    irVersion: Math.max(...b.models.map((x) => Number(x.irVersion ?? 0))),
-    opsetImport: opsets(b.models, files),
-    producerName: 'block-cascade fused-graph',
-    // Local functions by name, once (each file of one export carries the same ones).
-    functions: [...new Map(b.models.flatMap((x) => x.functions ?? []).map((f) => [`${f.domain ?? ''}:${f.name ?? ''}`, f])).values()],
-    graph: {
-      name: 'fused_forward',
-      node: b.nodes,
-      initializer: b.initializers,
-      sparseInitializer: b.sparse,
-      valueInfo: b.valueInfos,
-      input: spec.inputs.map(valueInfo),
-      output: [
-        valueInfo(named(IO.flow)),
-        valueInfo(named(IO.presentKey)),
-        valueInfo(named(IO.presentValue)),
-        valueInfo({ name: FUSED_IO.layerInputs, type: 'float32', dims: [layerCount, ...hiddenDims] }),
-        valueInfo({ name: FUSED_IO.hiddenOut, type: 'float32', dims: hiddenDims }),
-      ],
-    },
-  };
-  // What the layer graphs of one layer both compute (its modulation, the rotary tables) once.
-  dedupeGraph(model.graph as GraphProto, new Set(Object.values(FUSED_IO)));
-  return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
+  return b.finish('fused_forward', files, spec.inputs, [
+    named(IO.flow),
+    named(IO.presentKey),
+    named(IO.presentValue),
+    { name: FUSED_IO.layerInputs, type: 'float32', dims: [layerCount, ...hiddenDims] },
+    { name: FUSED_IO.hiddenOut, type: 'float32', dims: hiddenDims },
+  ]);
+}
+
+/**
+ * Input and output names of the reuse graph: `residual` `[B, N, width]` (each member's cached
+ * residual, added to the embedding), `flow`, and `hidden`, the embedding (teacache compares it).
+ */
+export const REUSE_IO = {
+  residual: 'residual',
+  flow: IO.flow,
+  hidden: IO.hidden,
+} as const;
+
+/**
+ * A reused step in one call: `head(embed(x) + residual)`, the embedding exposed.
+ *
+ * @example
+ * ```ts
+ * const bytes = fuseReuseGraph(manifest, { file: 'embed.onnx', bytes: embed }, { file: 'head.onnx', bytes: head });
+ * ```
+ */
+export function fuseReuseGraph(m: ContractDims, embed: Source, head: Source): Uint8Array {
+  const b = new Builder();
+  const same = (...names: string[]) => new Map(names.map((n) => [n, n] as const));
+  const e = inline(embed, embedSpec(m), 'embed/', same(IO.latents, IO.timesteps), same(IO.hidden));
+  b.add(e);
+  const headInput = b.node('Add', [IO.hidden, REUSE_IO.residual], 'reuse/head_input');
+  const timeEmbedding = e.outputs.get(IO.timeEmbedding) as string;
+  b.add(inline(head, headSpec(m), 'head/', new Map([[IO.hidden, headInput], [IO.timeEmbedding, timeEmbedding], [IO.latents, IO.latents], [IO.timesteps, IO.timesteps]]), same(IO.flow)));
+  const embedded = embedSpec(m).outputs.find((o) => o.name === IO.hidden) as TensorSpec;
+  const inputs = embedSpec(m).inputs;
+  return b.finish('fused_reuse', [embed.file, head.file], [...inputs, { ...embedded, name: REUSE_IO.residual }], [headSpec(m).outputs[0] as TensorSpec, embedded]);
+}
+
+const read = async (file: string): Promise<Source> => {
+  try {
+    return { file, bytes: await readFile(file) };
+  } catch (cause) {
+    throw new ModelPackageError('E_MODEL_FILE_MISSING', [issue(file, undefined, `cannot be read to build the fused forward (${String(cause)})`)], { cause });
+  }
+};
+
+/**
+ * Reads a package's `embed` and `head` files and merges them ({@link fuseReuseGraph}).
+ *
+ * @example
+ * ```ts
+ * const session = await InferenceSession.create(await buildReuseGraph(pkg.manifest, pkg.paths.layered));
+ * ```
+ */
+export async function buildReuseGraph(m: ContractDims, files: Pick<LayeredFiles, 'embed' | 'head'>): Promise<Uint8Array> {
+  const [embed, head] = await Promise.all([read(files.embed), read(files.head)]);
+  return fuseReuseGraph(m, embed, head);
 }
 
 /**
@@ -288,13 +177,6 @@ export function fuseLayeredGraphs(
  * ```
  */
 export async function buildFusedGraph(m: ContractDims, files: LayeredFiles): Promise<Uint8Array> {
-  const read = async (file: string): Promise<Source> => {
-    try {
-      return { file, bytes: await readFile(file) };
-    } catch (cause) {
-      throw new ModelPackageError('E_MODEL_FILE_MISSING', [issue(file, undefined, `cannot be read to build the fused forward (${String(cause)})`)], { cause });
-    }
-  };
   const [embed, head, blocks, kvs] = await Promise.all([read(files.embed), read(files.head), Promise.all(files.layers.map(read)), Promise.all(files.keyValues.map(read))]);
   return fuseLayeredGraphs(m, embed, blocks.map((block, i) => ({ kv: kvs[i] as Source, block })), head);
 }
