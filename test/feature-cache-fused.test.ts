@@ -138,6 +138,49 @@ describe('fused forward graph', () => {
     }
   });
 
+  it('weights kept in an external data file are read into the merged graph', async () => {
+    const pkg = await loadModelPackage(RANDOM_MODEL, { validateGraphs: false });
+    const m = pkg.manifest;
+    const dir = await mkdtemp(join(tmpdir(), 'bc-fused-ext-'));
+    try {
+      const { onnx } = onnxProto;
+      const model = onnx.ModelProto.decode(await readFile(pkg.paths.layered.layers[0] as string));
+      const chunks: Uint8Array[] = [];
+      let offset = 0;
+      for (const t of model.graph?.initializer ?? []) {
+        // Only raw-data tensors move out (what exporters write); others stay inline.
+        if (!t.rawData || t.rawData.length === 0) continue;
+        t.externalData = [{ key: 'location', value: 'weights.bin' }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(t.rawData.length) }];
+        t.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+        chunks.push(t.rawData);
+        offset += t.rawData.length;
+        t.rawData = new Uint8Array(0);
+      }
+      expect(offset).toBeGreaterThan(0);
+      await writeFile(join(dir, 'weights.bin'), Buffer.concat(chunks));
+      const moved = join(dir, 'layer_0.onnx');
+      await writeFile(moved, onnx.ModelProto.encode(model).finish());
+      const frames = m.framesPerBlock;
+      const n = frames * m.tokensPerFrame;
+      const latentDims = [1, frames, m.latent.channels, m.latent.height, m.latent.width];
+      const feeds = {
+        latents: tensor(filled(latentDims.reduce((a, b) => a * b, 1), 9), latentDims),
+        timesteps: tensor(new Float32Array(frames).fill(500), [1, frames]),
+        frame_positions: tensor(Float32Array.from({ length: frames }, (_, i) => i), [1, frames]),
+        context: tensor(filled(m.text.maxTokens * m.text.contextDim, 10), [1, m.text.maxTokens, m.text.contextDim]),
+        past_key: tensor(new Float32Array(0), [m.layers, 1, m.heads, 0, m.headDim]),
+        past_value: tensor(new Float32Array(0), [m.layers, 1, m.heads, 0, m.headDim]),
+        attention_mask: tensor(new Float32Array(n * n), [1, 1, n, n]),
+      };
+      const run = async (layers: readonly string[]) => (await ort.InferenceSession.create(await buildFusedGraph(m, { ...pkg.paths.layered, layers }), options)).run(feeds);
+      const inline = await run(pkg.paths.layered.layers);
+      const external = await run(pkg.paths.layered.layers.map((f, i) => (i === 0 ? moved : f)));
+      expect(maxDiff(data(external, FUSED_IO.flow), data(inline, FUSED_IO.flow))).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a layered graph without a contract output fails with E_MODEL_GRAPH_MISMATCH naming the file and the output', async () => {
     const pkg = await loadModelPackage(RANDOM_MODEL, { validateGraphs: false });
     const dir = await mkdtemp(join(tmpdir(), 'bc-fused-'));

@@ -3,6 +3,8 @@
  * inner names get a prefix, its contract inputs are bound to what feeds them, and the merged
  * model imports the sub-graphs' opsets. The recipes that use it are in `fused-graph.ts`.
  */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import type { GraphSpec, TensorSpec } from './contract.js';
@@ -37,11 +39,36 @@ export function valueInfo(spec: TensorSpec): ValueInfoProto {
 }
 
 function decode(source: Source): ModelProto {
+  let model: ModelProto;
   try {
-    return onnx.ModelProto.decode(source.bytes);
+    model = onnx.ModelProto.decode(source.bytes);
   } catch (cause) {
     throw new ModelPackageError('E_MODEL_GRAPH_UNREADABLE', [issue(source.file, undefined, `cannot be read as an ONNX model to build the fused forward (${String(cause)})`)], { cause });
   }
+  for (const t of model.graph?.initializer ?? []) inlineExternalData(t, source.file);
+  return model;
+}
+
+/**
+ * A merged model lives in memory, where a weight's external data file (relative to its graph's
+ * file) cannot be found: such weights are read into the model.
+ */
+function inlineExternalData(t: OnnxTypes.ITensorProto, file: string): void {
+  if (t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) return;
+  const entry = (key: string) => t.externalData?.find((e) => e.key === key)?.value ?? undefined;
+  const location = entry('location');
+  if (location === undefined) throw new ModelPackageError('E_MODEL_GRAPH_UNREADABLE', [issue(file, t.name ?? undefined, `initializer "${t.name}" keeps its data outside the file but names no location`)]);
+  const path = join(dirname(file), location);
+  try {
+    const all = readFileSync(path);
+    const offset = Number(entry('offset') ?? 0);
+    const length = entry('length');
+    t.rawData = all.subarray(offset, length === undefined ? all.length : offset + Number(length));
+  } catch (cause) {
+    throw new ModelPackageError('E_MODEL_FILE_MISSING', [issue(path, t.name ?? undefined, `external data of initializer "${t.name}" (${file}) cannot be read to build the fused forward (${String(cause)})`)], { cause });
+  }
+  t.dataLocation = onnx.TensorProto.DataLocation.DEFAULT;
+  t.externalData = [];
 }
 
 /** Renames every value of `graph` (and of graphs nested in its nodes' attributes) in place. */
