@@ -34,6 +34,12 @@ export interface RuntimeInternals {
   readonly inspect?: InspectObserver;
   /** Crash-recovery tests: lane workers kill themselves at these tasks (`engine/lanes/faults.ts`). */
   readonly faults?: readonly LaneFault[];
+  /**
+   * Benchmarks and tests: false runs feature-caching ticks through the layered graphs one by one
+   * instead of the fused forward and the reuse graph (`engine/lanes/fused-share.ts`,
+   * `fused-reuse.ts`), to compare them. Default true.
+   */
+  readonly fusedForward?: boolean;
 }
 
 const optional = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } => (value === undefined ? {} : ({ [key]: value } as { [P in K]?: V }));
@@ -371,7 +377,7 @@ export async function createRuntime(options: RuntimeOptions & RuntimeInternals =
   const files = { denoiser: pkg.paths.denoiser, textEncoder: pkg.paths.textEncoder, vaeDecoder: pkg.paths.vaeDecoder, layered: pkg.paths.layered };
   const totalThreads = laneOptions.reduce((sum, lane) => sum + lane.threads, 0);
   const allowSpinning = totalThreads <= availableParallelism();
-  const lanes = laneOptions.map((lane, i) => new Lane(asLaneId(i), { manifest: m, files, memories, laneId: i, lane, allowSpinning, onnxLogLevel, ...optional('faults', faultsOfLane(i, options.faults)) }));
+  const lanes = laneOptions.map((lane, i) => new Lane(asLaneId(i), { manifest: m, files, memories, laneId: i, lane, allowSpinning, onnxLogLevel, ...optional('faults', faultsOfLane(i, options.faults)), ...optional('fusedForward', options.fusedForward) }));
   for (const lane of lanes) lane.batching = options.batchSessions ?? false;
   const warm = options.warmUp ?? true;
   let warmUpMs: number;

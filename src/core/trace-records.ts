@@ -91,7 +91,7 @@ export interface LaneRecord extends SessionTag {
   readonly reused?: readonly number[];
   /** `end` of a `share`: milliseconds this lane waited at the per-layer K/V barriers. */
   readonly exchangeWaitMs?: number;
-  /** `end` of a `share`: the same wait, layer by layer. */
+  /** `end` of a `share`: the same wait, layer by layer (empty when the share ran fused: no barrier). */
   readonly layerWaitsMs?: readonly number[];
   /** `end`: milliseconds inside `session.run`. */
   readonly runMs?: number;

@@ -215,7 +215,7 @@ export interface LaneTiming {
 export interface ShareResult extends LaneTiming {
   /** Milliseconds this lane waited for the others at the per-layer barriers. */
   readonly exchangeWaitMs: number;
-  /** The same, layer by layer (for traces). */
+  /** The same, layer by layer (for traces); empty for a fused share, which has no barrier. */
   readonly layerWaitsMs: readonly number[];
   /** Feature caching: the sums of each computed denoising member past its first step. */
   readonly featureSums?: readonly MemberFeatureSums[];

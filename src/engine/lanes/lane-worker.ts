@@ -17,10 +17,13 @@ import { buildAttentionMask } from '../model/attention-mask.js';
 import { slotView } from '../memory/slot-slab.js';
 import { gatherCleanLatents, storeCleanLatents } from './clean-latents.js';
 import { runShare, type LayeredSessions } from './share-tick.js';
+import { fusable, runFusedShare } from './fused-share.js';
+import { buildFusedGraph, buildReuseGraph } from '../model/fused-graph.js';
+import { reusesAll, runFusedReuse } from './fused-reuse.js';
 import { runStaleShare } from './stale-tick.js';
 import { denoiserFeeds, frameInputs } from './frame-range.js';
 import { crashIfDue, taskStarted } from './faults.js';
-import { warmUp } from './warm-up.js';
+import { warmFused, warmReuse, warmUp } from './warm-up.js';
 import { batchAxisOf, itemOf, stackBatch, type DenseTensor } from './batch-tensors.js';
 import { applyOnnxLogLevel, DEFAULT_ONNX_LOG_LEVEL, executionProviderProblem, explainProviderError, onnxLogSeverity } from './execution-provider.js';
 import type { LaneWorkerData, LaneWorkerInit } from './worker-data.js';
@@ -73,6 +76,8 @@ interface Sessions {
 
 let sessions: Promise<Sessions> | null = null;
 let layered: Promise<LayeredSessions> | null = null;
+let fused: Promise<ort.InferenceSession> | null = null;
+let reuse: Promise<ort.InferenceSession> | null = null;
 
 /**
  * Creates a session on the lane's device. A CUDA lane whose provider files are not installed
@@ -103,6 +108,39 @@ function loadLayered(): Promise<LayeredSessions> {
     return { embed, head, layers, keyValues };
   })();
   return layered;
+}
+
+/** A session from bytes merged in memory, on the lane's device. */
+async function createMergedSession(bytes: Promise<Uint8Array>): Promise<ort.InferenceSession> {
+  const merged = await bytes;
+  const problem = executionProviderProblem(data.lane.device);
+  if (problem !== null) throw new Error(problem);
+  try {
+    return await ort.InferenceSession.create(merged, sessionOptions());
+  } catch (error) {
+    throw explainProviderError(data.lane.device, error);
+  }
+}
+
+/**
+ * The fused forward of feature caching and its reuse graph (`model/fused-graph.ts`), merged from
+ * the layered files in memory and loaded on the first tick that can use each, then run once on
+ * zero inputs so that this tick does not pay for onnxruntime's first-run planning twice.
+ */
+function loadFused(): Promise<ort.InferenceSession> {
+  fused ??= createMergedSession(buildFusedGraph(m, data.files.layered)).then(async (session) => {
+    await warmFused(m, session);
+    return session;
+  });
+  return fused;
+}
+
+function loadReuse(): Promise<ort.InferenceSession> {
+  reuse ??= createMergedSession(buildReuseGraph(m, data.files.layered)).then(async (session) => {
+    await warmReuse(m, session);
+    return session;
+  });
+  return reuse;
 }
 
 /**
@@ -155,7 +193,7 @@ async function encode(task: EncodeTask, { textEncoder }: Sessions): Promise<Lane
  */
 const lastPast = new Map<number, { readonly key: string; readonly past: KvTensors }>();
 
-function pastFor(task: TickTask, d: LaneWorkerData): KvTensors {
+function pastFor(task: Pick<TickTask, 'memory' | 'pastKey' | 'pastSlots'>, d: LaneWorkerData): KvTensors {
   const memory = task.memory ?? 0;
   const last = lastPast.get(memory);
   if (task.pastKey !== undefined && last?.key === task.pastKey) return last.past;
@@ -351,8 +389,14 @@ export default async function runLaneTask(task: LaneTask | BatchTask): Promise<L
       return tick(task, loaded);
     case 'batch':
       return batch(task, loaded);
-    case 'share':
-      return runShare(task, await loadLayered(), slotView(memoryOf(task).contexts, task.contextSlot).slice(), memoryOf(task));
+    case 'share': {
+      const d = memoryOf(task);
+      // A tick on this lane alone in which every member computes: one call instead of 2·layers + 2.
+      if (data.fusedForward !== false && fusable(task, framesPerBlock)) return runFusedShare(task, await loadFused(), pastFor(task, d), d);
+      // Every member reuses: embed + residual + head in one call instead of two.
+      if (data.fusedForward !== false && reusesAll(task, framesPerBlock)) return runFusedReuse(task, await loadReuse(), d);
+      return runShare(task, await loadLayered(), slotView(d.contexts, task.contextSlot).slice(), d);
+    }
     case 'stale':
       return runStaleShare(task, loaded.denoiser, memoryOf(task));
     case 'recache':

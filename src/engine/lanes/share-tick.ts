@@ -21,6 +21,7 @@ import * as ort from 'onnxruntime-node';
 import type { ShareResult, ShareTask, TickMemberTask } from '../../protocol/lane-messages.js';
 import { arriveAndWait, abortExchange, exchangeToSlots, fullKeyValues, publishLayer, publishRows } from './exchange.js';
 import { featureSlot, type FeatureStore } from './feature-store.js';
+import { compareAndStore, copyHeadRows } from './feature-rows.js';
 import { buildAttentionMask } from '../model/attention-mask.js';
 import { storeCleanLatents } from './clean-latents.js';
 import { crashIfDue } from './faults.js';
@@ -64,32 +65,6 @@ interface Segment {
   readonly compact: number;
   /** Index of its first frame inside its block. */
   readonly blockFrame: number;
-}
-
-/** |a − b| and |b| summed (float64), then `a` stored into `out` (the staged step; `b` stays). */
-function compareAndStore(a: Float32Array, b: Float32Array, out: Float32Array, measure: boolean): { change: number; base: number } {
-  let change = 0;
-  let base = 0;
-  if (measure) {
-    for (let i = 0; i < a.length; i++) {
-      const prev = b[i] as number;
-      change += Math.abs((a[i] as number) - prev);
-      base += Math.abs(prev);
-    }
-  }
-  out.set(a);
-  return { change, base };
-}
-
-/**
- * Copies `count` tokens' rows of every head from `src` (`[heads][srcTokens][d]`, starting at
- * token `srcFirst`) to `dst` (`[heads][dstTokens][d]`, starting at `dstFirst`).
- */
-function copyHeadRows(src: Float32Array, srcTokens: number, srcFirst: number, dst: Float32Array, dstTokens: number, dstFirst: number, count: number, heads: number, d: number): void {
-  for (let h = 0; h < heads; h++) {
-    const from = (h * srcTokens + srcFirst) * d;
-    dst.set(src.subarray(from, from + count * d), (h * dstTokens + dstFirst) * d);
-  }
 }
 
 export async function runShare(task: ShareTask, sessions: LayeredSessions, context: Float32Array, data: LaneWorkerData): Promise<ShareResult> {

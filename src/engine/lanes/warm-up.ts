@@ -80,3 +80,48 @@ async function warmLayered(m: ModelManifest, s: LayeredSessions, context: ort.Te
   }
   await s.head.run({ hidden, time_embedding: timeEmbedding, latents, timesteps: perFrame });
 }
+
+/**
+ * Runs the fused forward (`model/fused-graph.ts`) once on zero inputs of one block with an
+ * empty cache; returns the milliseconds it took.
+ *
+ * @example
+ * ```ts
+ * await warmFused(manifest, fused);
+ * ```
+ */
+export async function warmFused(m: ModelManifest, fused: ort.InferenceSession): Promise<number> {
+  const start = performance.now();
+  const F = m.framesPerBlock;
+  const n = F * m.tokensPerFrame;
+  await fused.run({
+    latents: zeros([1, F, m.latent.channels, m.latent.height, m.latent.width]),
+    timesteps: zeros([1, F]),
+    frame_positions: zeros([1, F]),
+    context: zeros([1, m.text.maxTokens, m.text.contextDim]),
+    past_key: zeros([m.layers, 1, m.heads, 0, m.headDim]),
+    past_value: zeros([m.layers, 1, m.heads, 0, m.headDim]),
+    attention_mask: zeros([1, 1, n, n]),
+  });
+  return performance.now() - start;
+}
+
+/**
+ * Runs the reuse graph (`fuseReuseGraph`) once on zero inputs of one block; returns the
+ * milliseconds it took.
+ *
+ * @example
+ * ```ts
+ * await warmReuse(manifest, reuse);
+ * ```
+ */
+export async function warmReuse(m: ModelManifest, reuse: ort.InferenceSession): Promise<number> {
+  const start = performance.now();
+  const F = m.framesPerBlock;
+  await reuse.run({
+    latents: zeros([1, F, m.latent.channels, m.latent.height, m.latent.width]),
+    timesteps: zeros([1, F]),
+    residual: zeros([1, F * m.tokensPerFrame, m.width]),
+  });
+  return performance.now() - start;
+}

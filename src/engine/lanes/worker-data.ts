@@ -20,6 +20,11 @@ export interface LaneCommon {
   };
   /** False when lanes share cores: spinning intra-op threads would steal them from each other. */
   readonly allowSpinning: boolean;
+  /**
+   * False keeps feature-caching ticks on the layered chain instead of the fused forward and the
+   * reuse graph (`fused-share.ts`, `fused-reuse.ts`): for A/B measurements and tests. Default true.
+   */
+  readonly fusedForward?: boolean;
   /** How loud ONNX Runtime's own log is (default `error`). */
   readonly onnxLogLevel?: OnnxLogLevel;
   /** Crash-recovery tests only: where this lane's worker kills itself (`faults.ts`). */

@@ -167,7 +167,7 @@ function drawTimeline() {
     const title = (session === null ? '' : sessionLabel(session) + ' · ') + taskName(task) + ' · lane ' + task.lane + (task.tick === null ? '' : ' · tick ' + task.tick) + ' · ' + ms(task.start) + ' → ' +
       (task.end === null ? 'running' : ms(task.end) + ' (' + ms(task.end - task.start) + ')') +
       (task.runMs === null ? '' : ' · in session.run ' + ms(task.runMs)) + (task.exchangeWaitMs === null ? '' : ' · K/V wait ' + ms(task.exchangeWaitMs)) +
-      (task.layerWaitsMs === null ? '' : ' (per layer ' + task.layerWaitsMs.map(ms).join(', ') + ')') +
+      (task.layerWaitsMs === null || task.layerWaitsMs.length === 0 ? '' : ' (per layer ' + task.layerWaitsMs.map(ms).join(', ') + ')') +
       (task.error === null ? '' : ' · failed: ' + task.error);
     if (!task.forward) {
       const aux = svg('rect', { class: 'aux aux-' + task.task, x: x0, y: y0 + laneH - 10, width: w, height: 5 }, root);

@@ -1,0 +1,151 @@
+/**
+ * A computed tick with feature caching on, in one `session.run` (worker side): the fused forward
+ * (`model/fused-graph.ts`) runs embed, every layer and the head, and returns what the layered
+ * chain exposes between its calls (each layer's input and K/V, the stack's output). The
+ * indicator's sums, the store's writes and the sampler step are then those of `share-tick.ts`,
+ * on the same floats in the same order.
+ *
+ * It covers a tick on one lane in which every member computes (at P0 every computed step, and
+ * the cache step). A tick with a reusing member, or spread over several lanes that exchange K/V
+ * per layer, stays on the layered chain (`runShare`).
+ */
+import { performance } from 'node:perf_hooks';
+import * as ort from 'onnxruntime-node';
+import type { MemberFeatureSums, ShareResult, ShareTask } from '../../protocol/lane-messages.js';
+import { scatterPresent, type KvTensors } from '../kv/kv-slabs.js';
+import { buildAttentionMask } from '../model/attention-mask.js';
+import { FUSED_IO } from '../model/fused-graph.js';
+import { storeCleanLatents } from './clean-latents.js';
+import { crashIfDue } from './faults.js';
+import { compareAndStore, copyHeadRows } from './feature-rows.js';
+import { featureSlot, type FeatureStore } from './feature-store.js';
+import { denoiserFeeds, frameInputs, stepFrames } from './frame-range.js';
+import type { LaneWorkerData } from './worker-data.js';
+
+/**
+ * Whether `task` can run fused: caching is on (a store), the tick is on this lane alone, and no
+ * member reuses.
+ *
+ * @example
+ * ```ts
+ * if (fusable(task)) return runFusedShare(task, fused, past, data);
+ * ```
+ */
+export function fusable(task: ShareTask, framesPerBlock: number): boolean {
+  const frames = task.members.length * framesPerBlock;
+  return task.featureStore !== undefined && task.lanes === 1 && task.frames.from === 0 && task.frames.to === frames && task.keyFrames === frames && task.members.every((m) => m.features !== 'reuse');
+}
+
+function output(outputs: ort.InferenceSession.OnnxValueMapType, name: string): Float32Array {
+  const tensor = outputs[name];
+  if (!tensor) throw new Error(`the fused forward returned no output "${name}"`);
+  return tensor.data as Float32Array;
+}
+
+type Sums = { -readonly [K in keyof MemberFeatureSums]: MemberFeatureSums[K] } & { change: number[]; base: number[] };
+
+/**
+ * Runs a {@link fusable} tick through `fused` with `past` (the cache past of `task.pastSlots`,
+ * `[layers, 1, heads, T, headDim]`).
+ *
+ * @example
+ * ```ts
+ * const result = await runFusedShare(task, fused, gatherPast(data.kv, task.pastSlots), data);
+ * ```
+ */
+export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession, past: KvTensors, data: LaneWorkerData): Promise<ShareResult> {
+  const start = performance.now();
+  const m = data.manifest;
+  const F = m.framesPerBlock;
+  const tpf = m.tokensPerFrame;
+  const D = m.width;
+  const frameSize = m.latent.channels * m.latent.height * m.latent.width;
+  const frames = task.members.length * F;
+  const store = task.featureStore as FeatureStore;
+  const pastTokens = task.pastSlots.length * tpf;
+  const feeds = denoiserFeeds(frameInputs(task.members, 0, frames, data), task.contextSlot, past, task.pastSlots.length, data);
+  const tickFrames = task.members.flatMap((member) => Array.from({ length: F }, () => ({ block: member.block })));
+  const mask = buildAttentionMask({ pastTokens, queryFrames: tickFrames, keyFrames: tickFrames, tokensPerFrame: tpf, mode: task.attention });
+  feeds.attention_mask = new ort.Tensor('float32', mask, [1, 1, frames * tpf, pastTokens + frames * tpf]);
+  const runStart = performance.now();
+  const outputs = await fused.run(feeds);
+  const runMs = performance.now() - runStart;
+  const flow = output(outputs, FUSED_IO.flow);
+  const presentKey = output(outputs, FUSED_IO.presentKey);
+  const presentValue = output(outputs, FUSED_IO.presentValue);
+  const layerInputs = output(outputs, FUSED_IO.layerInputs);
+  const hiddenOut = output(outputs, FUSED_IO.hiddenOut);
+
+  const t = performance.now();
+  const tokens = frames * tpf;
+  const rowFloats = tpf * D;
+  const n = F * rowFloats;
+  const kvFloats = m.heads * tokens * m.headDim;
+  const inputOf = (l: number, i: number) => layerInputs.subarray(l * tokens * D + i * n, l * tokens * D + (i + 1) * n);
+  const track = store.track;
+  const sums: Sums[] = [];
+  task.members.forEach((member, i) => {
+    // Computing denoising members keep their features (the cache step's are never reused).
+    if (member.cache || member.commit === false) return;
+    const cached = featureSlot(store, m, member.latentSlot);
+    const staged = featureSlot(store, m, member.latentSlot, 'steps');
+    const into: Sums = { block: member.block, stage: member.stage, change: [], base: [] };
+    for (let l = 0; l < m.layers; l++) {
+      const kept = cached.input(l);
+      if (track === 'first-residual' && l === 1) {
+        // Layer 0's output residual now (h1 − h0) against the last computed step's (o1 − o0).
+        const h0 = inputOf(0, i);
+        const h1 = inputOf(1, i);
+        const o0 = cached.input(0);
+        let change = 0;
+        let base = 0;
+        for (let k = 0; k < n; k++) {
+          const last = (kept[k] as number) - (o0[k] as number);
+          change += Math.abs((h1[k] as number) - (h0[k] as number) - last);
+          base += Math.abs(last);
+        }
+        into.firstResidual = [change, base];
+      }
+      const { change, base } = compareAndStore(inputOf(l, i), kept, staged.input(l), member.stage > 0);
+      into.change.push(change);
+      into.base.push(base);
+      copyHeadRows(presentKey.subarray(l * kvFloats, (l + 1) * kvFloats), tokens, i * F * tpf, staged.key(l), F * tpf, 0, F * tpf, m.heads, m.headDim);
+      copyHeadRows(presentValue.subarray(l * kvFloats, (l + 1) * kvFloats), tokens, i * F * tpf, staged.value(l), F * tpf, 0, F * tpf, m.heads, m.headDim);
+    }
+    const a = i * n;
+    const residual = cached.residual;
+    const out = staged.residual;
+    if (track !== undefined) {
+      // The stack's residual change against the last computed step (calibration; fbcache's
+      // layer-0 residual when the stack has one layer).
+      let change = 0;
+      let base = 0;
+      for (let k = 0; k < n; k++) {
+        const r = (hiddenOut[a + k] as number) - (layerInputs[a + k] as number);
+        const last = residual[k] as number;
+        change += Math.abs(r - last);
+        base += Math.abs(last);
+        out[k] = r;
+      }
+      into.residual = [change, base];
+      if (track === 'first-residual' && m.layers < 2) into.firstResidual = [change, base];
+    } else {
+      for (let k = 0; k < n; k++) out[k] = (hiddenOut[a + k] as number) - (layerInputs[a + k] as number);
+    }
+    sums.push(into);
+  });
+  const featureMs = performance.now() - t;
+
+  // Sampler step for every denoising member, then the caching block's clean K/V, as the layered
+  // share does (it stores them from the exchange, here from the call's own K/V).
+  task.members.forEach((member, i) => {
+    if (!member.cache && member.commit !== false) stepFrames(member, 0, F, flow.subarray(i * F * frameSize, (i + 1) * F * frameSize), data);
+    crashIfDue(data.faults, 'share', 'after-step');
+  });
+  if (task.cacheSlots) {
+    scatterPresent(data.kv, task.cacheSlots, presentKey, presentValue, { firstFrame: 0, frames });
+    storeCleanLatents(data.latents, data.cleanLatents, (task.members[0] as ShareTask['members'][number]).latentSlot, task.cacheSlots);
+  }
+  const featureSums = sums.filter((s) => s.stage > 0);
+  return { runMs, workerMs: performance.now() - start, exchangeWaitMs: 0, layerWaitsMs: [], featureSums, featureMs };
+}
