@@ -67,6 +67,8 @@ describe('bench --cluster through the CLI', () => {
       expect(r.aggregateFpsNoSnapshots).toBeGreaterThan(0);
       expect(Number.isFinite(r.snapshotCostPercent)).toBe(true);
       expect(r.failoverGapMs).toBeGreaterThan(0);
+      // Killed at the middle frame (block 4 of 8), past the snapshots of blocks 2 and 4.
+      expect(r.resumedFromSnapshot).toBe('1/1');
       expect(r.replayMsPerBlock).toBeGreaterThan(0);
       expect(r.framesIdentical).toBe(true);
     }

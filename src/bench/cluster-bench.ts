@@ -176,10 +176,12 @@ async function allIdle(cluster: Cluster, ids: readonly string[], timeoutMs = 60_
  * Runs n sessions at once; `hook(frame)` is awaited after session 0 reads each frame (the
  * consumer stops reading meanwhile).
  */
-async function runRound(cluster: Cluster, n: number, o: ClusterBenchOptions, hook?: (frame: Frame, session: ClusterSession) => Promise<void>): Promise<{ wallMs: number; results: SessionResult[] }> {
+async function runRound(cluster: Cluster, n: number, o: ClusterBenchOptions, hook?: (frame: Frame, session: ClusterSession) => Promise<void>, describe: () => string = () => ''): Promise<{ wallMs: number; results: SessionResult[] }> {
   const start = performance.now();
+  const sessions: ClusterSession[] = [];
   const one = async (i: number, count: (frames: number) => void): Promise<SessionResult> => {
     const session = cluster.session({ seed: (o.seed ?? 0) + i, blocks: o.blocks, prompt: o.prompt });
+    sessions[i] = session;
     const frames: Frame[] = [];
     let firstFrameMs = -1;
     for await (const frame of session.frames) {
@@ -195,7 +197,10 @@ async function runRound(cluster: Cluster, n: number, o: ClusterBenchOptions, hoo
   const counted = (i: number) => one(i, (k) => (received[i] = k));
   let timer: ReturnType<typeof setTimeout> | undefined;
   const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ClusterBenchError(`a round of ${n} session(s) did not end within ${ROUND_TIMEOUT_MS / 1000} s (frames received per session: ${received.join(', ')})`)), ROUND_TIMEOUT_MS);
+    timer = setTimeout(() => {
+      const where = sessions.map((s, i) => `session ${i}: worker ${s.worker ?? '-'}, ${s.failovers.length} failover(s), ${s.snapshots.length} snapshot(s)`).join('; ');
+      reject(new ClusterBenchError(`a round of ${n} session(s) did not end within ${ROUND_TIMEOUT_MS / 1000} s (frames received per session: ${received.join(', ')}; ${where})\n${describe()}`));
+    }, ROUND_TIMEOUT_MS);
   });
   const results = await Promise.race([Promise.all(Array.from({ length: n }, (_, i) => counted(i))), hung]).finally(() => clearTimeout(timer));
   return { wallMs: performance.now() - start, results };
@@ -223,14 +228,16 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
   const framesPerBlock = Math.max(1, Math.round(framesPerSession / o.blocks));
   // The failover round's client credit, in whole blocks (a worker held mid-block by its credit
   // reports a fractional `bufferedBlocks`, which the client's decoder refuses: see the report),
-  // and the frame read before the kill: the worker can have sent at most killAt + 1 + credit
-  // frames, about half of them, so the session moves about mid-way.
+  // less than half the video, and the frame read before the kill: the middle one. The worker
+  // can be at most `credit` frames ahead of it, so it is killed before the end, and the client
+  // holds at least half the frames, past a snapshot or more.
   const credit = framesPerBlock * Math.max(1, Math.min(Math.floor(24 / framesPerBlock), Math.floor(o.blocks / 2) - 1));
-  const killAt = Math.max(0, Math.floor(framesPerSession / 2) - credit - 1);
+  const killAt = Math.floor(framesPerSession / 2);
   const clean = await o.connect({ servers: o.nats, snapshotEvery: o.snapshotEvery });
   const plain = await o.connect({ servers: o.nats, snapshotEvery: 0 });
   const tight = await o.connect({ servers: o.nats, creditFrames: credit, snapshotEvery: o.snapshotEvery });
   const workers = new Map<string, WorkerProcess>();
+  const logs = () => [...workers.values()].map((wp) => `--- worker ${wp.id}, end of its log:\n${wp.logTail().split('\n').slice(-15).join('\n')}`).join('\n');
   const records: ClusterBenchRecord[] = [];
   try {
     for (const w of o.workers) {
@@ -251,7 +258,7 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
           for (const [i, r] of results.entries()) if (!sameFrames(r.frames, references[i] as readonly Frame[])) identical = false;
         };
         for (let k = 0; k < o.warmup; k++) {
-          check((await runRound(clean, n, o)).results);
+          check((await runRound(clean, n, o, undefined, logs)).results);
           await allIdle(clean, ids);
         }
         const fps: number[] = [];
@@ -262,7 +269,7 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
         const failovers: FailoverSample[] = [];
         for (let r = 0; r < o.repeats; r++) {
           o.signal?.throwIfAborted();
-          const round = await runRound(clean, n, o);
+          const round = await runRound(clean, n, o, undefined, logs);
           check(round.results);
           fps.push((round.results.reduce((s, x) => s + x.frames.length, 0) * 1000) / round.wallMs);
           placement.push(median(round.results.map((x) => x.firstFrameMs)));
@@ -272,7 +279,7 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
           perBlock.captureMs.push(sum((x) => x.captureMs));
           perBlock.storeMs.push(sum((x) => x.storeMs));
           await allIdle(clean, ids);
-          const without = await runRound(plain, n, o);
+          const without = await runRound(plain, n, o, undefined, logs);
           check(without.results);
           fpsPlain.push((without.results.reduce((s, x) => s + x.frames.length, 0) * 1000) / without.wallMs);
           cost.push((round.wallMs / without.wallMs - 1) * 100);

@@ -41,6 +41,8 @@ export interface WorkerProcess {
   kill(): Promise<void>;
   /** SIGTERM (leaves the cluster cleanly) and wait for the exit. */
   stop(): Promise<void>;
+  /** The end of what it logged (its last 20 000 characters), for reports of what went wrong. */
+  logTail(): string;
 }
 
 /**
@@ -78,15 +80,15 @@ export function spawnWorkerProcess(o: WorkerProcessOptions): Promise<WorkerProce
     if (child.exitCode === null && child.signalCode === null) child.kill(s);
     await exited;
   };
-  const worker: WorkerProcess = { id: o.id, child, exited, kill: () => signal('SIGKILL'), stop: () => signal('SIGTERM') };
+  const worker: WorkerProcess = { id: o.id, child, exited, kill: () => signal('SIGKILL'), stop: () => signal('SIGTERM'), logTail: () => log };
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       void worker.kill();
       reject(new WorkerProcessError(o.id, `not ready within ${o.readyTimeoutMs ?? 60_000} ms`, log));
     }, o.readyTimeoutMs ?? 60_000);
     child.stderr?.setEncoding('utf8').on('data', (s: string) => {
-      // Only the start of the log is kept: a long-running worker logs every session.
-      if (log.length < 20_000) log += s;
+      // Only the end of the log is kept: a long-running worker logs every session.
+      log = (log + s).slice(-20_000);
       if (log.includes(`${o.id} ready`)) {
         clearTimeout(timer);
         resolve(worker);

@@ -121,7 +121,7 @@ export async function runClusterBenchCommand(options: ClusterBenchCommandOptions
         prompt: PROMPT,
         notes: [
           'placementMs: cluster.session() to that session\'s first frame (KV read, open request/reply, the first block\'s generation), median over sessions, then over repeats.',
-          'failoverGapMs: SIGKILL of session 0\'s worker (read at frame ⌊frames/2⌋ − credit − 1 with a client credit of ⌊blocks/2⌋ − 1 blocks, at most 24 frames, so that the session moves about mid-way) to the first frame its new worker sent; the killed worker is restarted at once under the same id.',
+          'failoverGapMs: SIGKILL of session 0\'s worker when the consumer reads the middle frame (the client credit is ⌊blocks/2⌋ − 1 blocks, at most 24 frames, so the worker has not finished) to the first frame its new worker sent; with one worker, or the survivors full, the killed worker is restarted at once under the same id and the gap includes its start-up.',
           'Snapshots every snapshotEvery blocks into the JetStream object store. snapshotCostPercent: wall time of a clean round with snapshots ÷ the same round without (run right after it), − 1, median over repeats. snapshotBytesPerBlock / snapshotMsPerBlock (actor-thread capture) / snapshotStoreMsPerBlock: from the rounds with snapshots, per block generated.',
           'replayedBlocks: blocks the new worker made again after the snapshot it resumed from (block 0 without one) before its first new frame; replayMsPerBlock: new worker accepted → that frame ÷ (replayedBlocks + 1).',
           'framesIdentical: every session of every round byte-identical to a local createRuntime run of the same request on the same lane count.',
