@@ -41,9 +41,10 @@ describe('cluster over a real nats-server', () => {
 
   /**
    * Runs a session, calling `at(frame)` as each frame is read (awaited: the consumer stops reading
-   * meanwhile); measures the failover gap: from `mark()` to reading the first frame the new worker sent.
+   * meanwhile); measures the failover gap: from the frame where `at` returned true (it killed the
+   * worker or stopped the server) to reading the first frame the new worker sent.
    */
-  const run = async (session: ClusterSession, at: (frame: Frame) => Promise<void> = async () => {}) => {
+  const run = async (session: ClusterSession, at: (frame: Frame) => Promise<boolean | void> = async () => {}) => {
     const frames: Frame[] = [];
     let markedAt: number | null = null;
     let gap: number | null = null;
@@ -51,8 +52,7 @@ describe('cluster over a real nats-server', () => {
       frames.push(frame);
       const moved = session.failovers[0];
       if (gap === null && markedAt !== null && moved && frame.index >= moved.atFrame) gap = Date.now() - markedAt;
-      await at(frame);
-      if (frame.index === 20) markedAt = Date.now();
+      if ((await at(frame)) === true) markedAt = Date.now();
     }
     return { frames, gap };
   };
@@ -75,12 +75,22 @@ describe('cluster over a real nats-server', () => {
     console.log('failover gaps (kill or server stop → first frame of the new worker), ms:', gaps);
   }, 30_000);
 
-  /** Kills the worker running `session` at frame 20 and starts a new one under the same id. */
-  const killAt20 = (session: ClusterSession) => async (frame: Frame) => {
-    if (frame.index !== 20) return;
-    const worker = workers.get(session.worker as string) as WorkerProcess;
-    await stopWorker(worker);
-    workers.delete(worker.id);
+  /**
+   * Kills the worker running `session` at frame 20, or, when snapshots are on and the client has
+   * not yet been told of one it could resume from (the worker stores them off the generation's
+   * path), at the first frame after it where it has.
+   */
+  const killAt20 = (session: ClusterSession, snapshots = true) => {
+    let done = false;
+    return async (frame: Frame) => {
+      if (done || frame.index < 20) return false;
+      if (snapshots && !session.snapshots.some((s) => s.firstFrame <= frame.index)) return false;
+      done = true;
+      const worker = workers.get(session.worker as string) as WorkerProcess;
+      await stopWorker(worker);
+      workers.delete(worker.id);
+      return true;
+    };
   };
   const respawnMissing = async () => {
     for (const id of ['w1', 'w2', 'w3']) if (!workers.has(id)) workers.set(id, await spawnWorker(server.url, id));
@@ -143,7 +153,7 @@ describe('cluster over a real nats-server', () => {
     const killer = killAt20(session);
     const { frames, gap } = await run(session, async (frame) => {
       if (frame.index === 5) fromBlock = (await session.switchPrompt('blue ball moving up')).fromBlock;
-      await killer(frame);
+      return killer(frame);
     });
     expect(fromBlock).toBeGreaterThan(1);
     // At least the kill's; on a loaded machine a late heartbeat can add a harmless one.
@@ -161,7 +171,7 @@ describe('cluster over a real nats-server', () => {
     const plain = await connect({ servers: server.url, snapshotEvery: 0 });
     try {
       const session = plain.session(request);
-      const { frames, gap } = await run(session, killAt20(session));
+      const { frames, gap } = await run(session, killAt20(session, false));
       expect(session.failovers.length).toBeGreaterThanOrEqual(1);
       expect(session.snapshots).toEqual([]);
       expect(session.failovers[0]?.fromSnapshot).toBeUndefined();
@@ -178,9 +188,10 @@ describe('cluster over a real nats-server', () => {
     const want = await reference(request);
     const session = cluster.session(request);
     const { frames } = await run(session, async (frame) => {
-      if (frame.index !== 20) return;
+      if (frame.index !== 20) return false;
       await server.stop('SIGKILL');
       await server.restart();
+      return true;
     });
     expectSameFrames(frames, want);
     await allIdle();

@@ -19,8 +19,12 @@ export const SNAPSHOTS_BUCKET = 'block_cascade_snapshots';
  */
 export const SNAPSHOTS_TTL_MS = 3_600_000;
 
-/** Snapshots a worker keeps per session: the client may need one older than the newest (frames still in the worker's buffer). */
-export const SNAPSHOTS_KEPT = 3;
+/**
+ * Snapshots a worker keeps per session at most. It deletes those the client no longer needs as
+ * the client reports the frames it has (a resume needs one at or below them); this bounds the
+ * rest when a client reports nothing.
+ */
+export const SNAPSHOTS_KEPT = 16;
 
 /**
  * The object name of a session's snapshot taken before `block`: the session's key (stable over

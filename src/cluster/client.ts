@@ -30,7 +30,8 @@ export interface ClusterOptions {
   /**
    * A worker silent this long is pinged; when the server twice answers that nothing listens
    * (the worker's connection is gone, e.g. after kill -9), its sessions move without waiting
-   * for `deadAfterMs`. Default 500 ms (two missed heartbeats).
+   * for `deadAfterMs`. Default 300 ms (a heartbeat missed; a ping to a live worker costs one
+   * round trip and proves nothing either way).
    */
   readonly probeAfterMs?: number;
   /** Frames a worker may publish beyond those the consumer has read. Default 24. */
@@ -141,7 +142,7 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
   const nc = await natsConnect({ servers: typeof options.servers === 'string' ? options.servers : [...options.servers], name: 'block-cascade client', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const settings: Context['options'] = {
     deadAfterMs: options.deadAfterMs ?? 1500,
-    probeAfterMs: options.probeAfterMs ?? 500,
+    probeAfterMs: options.probeAfterMs ?? 300,
     creditFrames: options.creditFrames ?? 24,
     openTimeoutMs: options.openTimeoutMs ?? 2000,
     failoverTimeoutMs: options.failoverTimeoutMs ?? 60_000,
@@ -478,7 +479,7 @@ class RemoteSession implements ClusterSession {
     // Granted in steps of half the window, not per frame, to keep control traffic low.
     if (!always && upTo - this.#granted < this.#ctx.options.creditFrames / 2) return;
     this.#granted = Math.max(this.#granted, upTo);
-    this.#publish(attempt, { type: 'credit', upTo: this.#granted });
+    this.#publish(attempt, { type: 'credit', upTo: this.#granted, received: this.#received });
   }
 
   #publish(attempt: Attempt, control: ControlRequest): void {

@@ -58,8 +58,12 @@ export type ControlRequest =
   | { readonly type: 'stop' }
   /** The client is gone or wants no more frames: stop and publish nothing more. */
   | { readonly type: 'close' }
-  /** The client may receive frames with index below `upTo` (absolute, so a lost or repeated one does no harm). */
-  | { readonly type: 'credit'; readonly upTo: number };
+  /**
+   * The client may receive frames with index below `upTo` (absolute, so a lost or repeated one
+   * does no harm); it has `received` frames, so snapshots before the newest one at or below
+   * that are of no more use to it.
+   */
+  | { readonly type: 'credit'; readonly upTo: number; readonly received?: number };
 
 export type ControlReply = { readonly ok: true; readonly fromBlock?: number } | { readonly ok: false; readonly message: string };
 
@@ -267,7 +271,10 @@ export function decodeControlRequest(bytes: Uint8Array, subject: string): Contro
   const r = new Reader(subject);
   const type = r.oneOf(o, 'type', ['switch', 'pause', 'resume', 'stop', 'close', 'credit'] as const);
   if (type === 'switch') return { type, prompt: r.str(o, 'prompt') };
-  if (type === 'credit') return { type, upTo: r.int(o, 'upTo') };
+  if (type === 'credit') {
+    const received = r.optional(o, 'received', (x, k) => r.int(x, k));
+    return received === undefined ? { type, upTo: r.int(o, 'upTo') } : { type, upTo: r.int(o, 'upTo'), received };
+  }
   return { type };
 }
 

@@ -2,14 +2,20 @@
  * Stores one session's snapshots in the cluster's object store, one at a time and off the
  * generation's path: the runtime hands a snapshot over and goes on; a snapshot that arrives
  * while the previous one is still being stored replaces any other waiting one (only the newest
- * matters for a resume). Once stored, the client is told (a {@link SnapshotNotice}), and the
- * worker's older ones beyond {@link SNAPSHOTS_KEPT} are deleted.
+ * matters for a resume). Once stored, the client is told (a {@link SnapshotNotice}). A snapshot
+ * is deleted once the client has every frame of a newer one (it resumes from the newest snapshot
+ * at or below the frames it has, which may be older than the newest stored: the worker runs
+ * ahead of what the client received by its credit and buffer), or when more than
+ * {@link SNAPSHOTS_KEPT} are stored.
  */
 import { performance } from 'node:perf_hooks';
 import type { ObjectStore } from '@nats-io/obj';
 import type { GenerationSnapshot } from '../core/api-types.js';
 import { snapshotName, SNAPSHOTS_KEPT } from './bucket.js';
 import type { SnapshotNotice } from './messages.js';
+
+/** Object store chunk size for snapshots: NATS's default max_payload. */
+const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * A session's snapshot writer.
@@ -28,8 +34,10 @@ export class SnapshotWriter {
   #waiting: GenerationSnapshot | null = null;
   #busy = false;
   #stopped = false;
-  /** Names stored by this writer, oldest first. */
-  readonly #stored: string[] = [];
+  /** Snapshots stored by this writer, oldest first. */
+  readonly #stored: { readonly name: string; readonly firstFrame: number }[] = [];
+  /** Frames the client reported it has. */
+  #received = 0;
 
   constructor(store: ObjectStore, key: string, notify: (notice: SnapshotNotice) => void, log: (line: string) => void = () => {}) {
     this.#store = store;
@@ -43,6 +51,13 @@ export class SnapshotWriter {
     if (this.#stopped) return;
     this.#waiting = snapshot;
     if (!this.#busy) void this.#drain();
+  }
+
+  /** The client has `frames` frames: snapshots older than the newest one at or below them can go. */
+  received(frames: number): void {
+    if (frames <= this.#received) return;
+    this.#received = frames;
+    void this.#prune();
   }
 
   /** Stores nothing more (the session ended); what it stored stays for the client to delete. */
@@ -68,7 +83,9 @@ export class SnapshotWriter {
     const name = snapshotName(this.#key, snapshot.block);
     const start = performance.now();
     try {
-      await this.#store.putBlob({ name }, snapshot.bytes);
+      // Chunks as large as a message may be (the library caps it at the server's max_payload):
+      // fewer messages per snapshot than its 128 KiB default.
+      await this.#store.putBlob({ name, options: { max_chunk_size: SNAPSHOT_CHUNK_BYTES } }, snapshot.bytes);
     } catch (err) {
       // A lost snapshot costs only a longer replay if a failover comes before the next one.
       this.#log(`snapshot ${name}: not stored (${err instanceof Error ? err.message : String(err)})`);
@@ -77,10 +94,17 @@ export class SnapshotWriter {
     const storeMs = performance.now() - start;
     if (this.#stopped) return;
     this.#notify({ type: 'snapshot', block: snapshot.block, firstFrame: snapshot.firstFrame, name, bytes: snapshot.bytes.byteLength, captureMs: snapshot.captureMs, storeMs });
-    if (!this.#stored.includes(name)) this.#stored.push(name);
-    while (this.#stored.length > SNAPSHOTS_KEPT) {
-      const old = this.#stored.shift() as string;
-      await this.#store.delete(old).catch(() => undefined);
-    }
+    if (!this.#stored.some((s) => s.name === name)) this.#stored.push({ name, firstFrame: snapshot.firstFrame });
+    await this.#prune();
+  }
+
+  async #prune(): Promise<void> {
+    if (this.#stopped) return;
+    let keepFrom = 0;
+    this.#stored.forEach((s, i) => {
+      if (s.firstFrame <= this.#received) keepFrom = i;
+    });
+    keepFrom = Math.max(keepFrom, this.#stored.length - SNAPSHOTS_KEPT);
+    for (const old of this.#stored.splice(0, keepFrom)) await this.#store.delete(old.name).catch(() => undefined);
   }
 }

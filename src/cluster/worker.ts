@@ -8,7 +8,7 @@
 import { hostname } from 'node:os';
 import { connect, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
-import { Objm, StorageType, type ObjectStore } from '@nats-io/obj';
+import { Objm, setSha256Backend, StorageType, type ObjectStore } from '@nats-io/obj';
 import { createRuntime, type Runtime } from '../api/runtime.js';
 import type { GenerationSnapshot } from '../core/api-types.js';
 import type { GenerationSession, SessionOptions } from '../core/session-types.js';
@@ -104,6 +104,9 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     throw err;
   }
   const kv: KV = await new Kvm(nc).create(WORKERS_BUCKET, { history: 1, ttl: WORKERS_BUCKET_TTL_MS });
+  // Node's own SHA-256 for the object store's digests: the library's default pure-JS one costs
+  // more than the rest of a snapshot's put, on the thread that runs the generations.
+  setSha256Backend('native');
   const store: ObjectStore = await new Objm(nc).create(SNAPSHOTS_BUCKET, { storage: StorageType.File, ttl: nanos(SNAPSHOTS_TTL_MS) });
   const subjects = workerSubjects(id);
   const sessions = new Map<string, Hosted>();
@@ -146,6 +149,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       const control = decodeControlRequest(msg.data, msg.subject);
       switch (control.type) {
         case 'credit':
+          if (control.received !== undefined) h.snapshots?.received(control.received);
           if (control.upTo > h.credit) {
             h.credit = control.upTo;
             h.wake?.();
