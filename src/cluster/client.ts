@@ -1,11 +1,13 @@
 /**
  * The cluster client: `connect()` to NATS, then `session()` sessions that run on workers with
  * the same live interface as `runtime.session()`. A session is placed on the least-loaded
- * worker with a free session; when that worker dies (no heartbeat) or frames go missing (a gap,
- * e.g. across a server restart), the session is placed again and replayed deterministically
- * from block 0 with the switches that had landed, the new worker publishing only the frames the
- * client does not have yet: the consumer sees every frame once, byte-identical to an
- * uninterrupted run (docs/cluster.md).
+ * worker with a free session, which snapshots it every few blocks into the cluster's object
+ * store; when that worker dies (its connection gone, or no heartbeat) or frames go missing (a
+ * gap, e.g. across a server restart), the session is placed again and resumed from the newest
+ * snapshot the client has every frame before (or replayed from block 0 without one) with the
+ * switches that had landed, the new worker publishing only the frames the client does not have
+ * yet: the consumer sees every frame once, byte-identical to an uninterrupted run
+ * (docs/cluster.md).
  */
 import { connect as natsConnect, RequestError, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';

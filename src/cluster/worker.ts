@@ -2,8 +2,9 @@
  * A cluster worker: one runtime on this machine's lanes, taking sessions addressed to it over
  * NATS. It registers its capacity and health in a JetStream KV bucket (refreshed every second;
  * the bucket's TTL drops the entry of a worker that died), beats on its `alive` subject, answers
- * `open` requests, and streams each session's frames and events on the session's subjects, no
- * faster than the client grants credit.
+ * `open` and `ping` requests, streams each session's frames and events on the session's
+ * subjects, no faster than the client grants credit, stores the snapshots the client asked for
+ * in the snapshot object store, and resumes a session from one when asked to.
  */
 import { hostname } from 'node:os';
 import { connect, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
