@@ -20,6 +20,25 @@ export function compareAndStore(a: Float32Array, b: Float32Array, out: Float32Ar
 }
 
 /**
+ * The stack's residual `output − input` of `n` floats (from `from` in both) into `out`; with
+ * `measure`, also |r − last| and |last| summed against the block's last computed residual.
+ */
+export function storeResidual(output: Float32Array, input: Float32Array, from: number, n: number, last: Float32Array, out: Float32Array, measure: boolean): { change: number; base: number } {
+  let change = 0;
+  let base = 0;
+  for (let i = 0; i < n; i++) {
+    const r = (output[from + i] as number) - (input[from + i] as number);
+    if (measure) {
+      const prev = last[i] as number;
+      change += Math.abs(r - prev);
+      base += Math.abs(prev);
+    }
+    out[i] = r;
+  }
+  return { change, base };
+}
+
+/**
  * Copies `count` tokens' rows of every head from `src` (`[heads][srcTokens][d]`, starting at
  * token `srcFirst`) to `dst` (`[heads][dstTokens][d]`, starting at `dstFirst`).
  */

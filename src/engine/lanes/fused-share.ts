@@ -17,7 +17,7 @@ import { buildAttentionMask } from '../model/attention-mask.js';
 import { FUSED_IO } from '../model/fused-graph.js';
 import { storeCleanLatents } from './clean-latents.js';
 import { crashIfDue } from './faults.js';
-import { compareAndStore, copyHeadRows } from './feature-rows.js';
+import { compareAndStore, copyHeadRows, storeResidual } from './feature-rows.js';
 import { featureSlot, type FeatureStore } from './feature-store.js';
 import { denoiserFeeds, frameInputs, stepFrames } from './frame-range.js';
 import type { LaneWorkerData } from './worker-data.js';
@@ -115,22 +115,11 @@ export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession
     const a = i * n;
     const residual = cached.residual;
     const out = staged.residual;
+    // Measured as in the layered share (share-tick.ts), for calibration and fbcache.
+    const { change, base } = storeResidual(hiddenOut, layerInputs, a, n, residual, out, track !== undefined);
     if (track !== undefined) {
-      // The stack's residual change against the last computed step (calibration; fbcache's
-      // layer-0 residual when the stack has one layer).
-      let change = 0;
-      let base = 0;
-      for (let k = 0; k < n; k++) {
-        const r = (hiddenOut[a + k] as number) - (layerInputs[a + k] as number);
-        const last = residual[k] as number;
-        change += Math.abs(r - last);
-        base += Math.abs(last);
-        out[k] = r;
-      }
       into.residual = [change, base];
       if (track === 'first-residual' && m.layers < 2) into.firstResidual = [change, base];
-    } else {
-      for (let k = 0; k < n; k++) out[k] = (hiddenOut[a + k] as number) - (layerInputs[a + k] as number);
     }
     sums.push(into);
   });

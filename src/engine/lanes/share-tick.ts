@@ -21,7 +21,7 @@ import * as ort from 'onnxruntime-node';
 import type { ShareResult, ShareTask, TickMemberTask } from '../../protocol/lane-messages.js';
 import { arriveAndWait, abortExchange, exchangeToSlots, fullKeyValues, publishLayer, publishRows } from './exchange.js';
 import { featureSlot, type FeatureStore } from './feature-store.js';
-import { compareAndStore, copyHeadRows } from './feature-rows.js';
+import { compareAndStore, copyHeadRows, storeResidual } from './feature-rows.js';
 import { buildAttentionMask } from '../model/attention-mask.js';
 import { storeCleanLatents } from './clean-latents.js';
 import { crashIfDue } from './faults.js';
@@ -248,23 +248,13 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
         const a = s.compact * rowFloats;
         const residual = cachedOf(s.member).residual.subarray(s.blockFrame * rowFloats, s.blockFrame * rowFloats + n);
         const staged = stagedOf(s.member).residual.subarray(s.blockFrame * rowFloats, s.blockFrame * rowFloats + n);
+        // The stack's residual change against the last computed step is measured for
+        // calibration and for fbcache's layer-0 residual when the stack has one layer.
+        const { change, base } = storeResidual(hidden, hiddenIn, a, n, residual, staged, track !== undefined);
         if (track !== undefined) {
-          // The stack's residual change against the last computed step (calibration; fbcache's
-          // layer-0 residual when the stack has one layer).
-          let change = 0;
-          let base = 0;
-          for (let i = 0; i < n; i++) {
-            const r = (hidden[a + i] as number) - (hiddenIn[a + i] as number);
-            const last = residual[i] as number;
-            change += Math.abs(r - last);
-            base += Math.abs(last);
-            staged[i] = r;
-          }
           const into = sums[j] as Sums;
           into.residual = [change, base];
           if (track === 'first-residual' && m.layers < 2) into.firstResidual = [change, base];
-        } else {
-          for (let i = 0; i < n; i++) staged[i] = (hidden[a + i] as number) - (hiddenIn[a + i] as number);
         }
       });
       if (!allCompute) {
