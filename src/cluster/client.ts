@@ -118,6 +118,12 @@ interface Attempt {
   /** The frame count of the worker's `done` message, once received. */
   doneFrames: number | null;
   dead: boolean;
+  /**
+   * The worker said yes. Until then the placement loop owns the attempt: a worker slow to answer
+   * `open` is not taken for dead (its heartbeats do not list the session yet), or a second
+   * placement would start beside the first.
+   */
+  accepted: boolean;
   /** A ping is in flight. */
   probing: boolean;
   /** Pings in a row answered "no responders". */
@@ -326,7 +332,7 @@ class RemoteSession implements ClusterSession {
         if (this.#finished) return;
         const sessionId = `${this.#ctx.clientId}-s${this.id}-a${this.#attempts++}`;
         const subjects = sessionSubjects(sessionId);
-        const attempt: Attempt = { worker: info.id, sessionId, subjects, subs: [], openedAt: Date.now(), lastBeat: Date.now(), stallSince: null, absentBeats: 0, doneFrames: null, dead: false, probing: false, goneAnswers: 0 };
+        const attempt: Attempt = { worker: info.id, sessionId, subjects, subs: [], openedAt: Date.now(), lastBeat: Date.now(), stallSince: null, absentBeats: 0, doneFrames: null, dead: false, accepted: false, probing: false, goneAnswers: 0 };
         // Subscribed before the open request: the worker may publish as soon as it answers.
         attempt.subs.push(
           nc.subscribe(subjects.frame, { callback: (err, msg) => void (err ? undefined : this.#onFrame(attempt, msg.data, msg.subject)) }),
@@ -351,6 +357,8 @@ class RemoteSession implements ClusterSession {
           const msg = await nc.request(workerSubjects(info.id).open, encodeClusterMessage(open), { timeout: options.openTimeoutMs });
           const reply = decodeOpenReply(msg.data, msg.subject);
           if (reply.ok) {
+            attempt.accepted = true;
+            attempt.lastBeat = Date.now();
             this.#resumedFrom = reply.snapshot === true ? snapshot?.block : undefined;
             this.#placed.resolve(attempt);
             return;
@@ -411,7 +419,7 @@ class RemoteSession implements ClusterSession {
   }
 
   #onBeat(attempt: Attempt, data: Uint8Array, subject: string): void {
-    if (attempt !== this.#attempt || attempt.dead || this.#finished) return;
+    if (attempt !== this.#attempt || attempt.dead || !attempt.accepted || this.#finished) return;
     let beat;
     try {
       beat = decodeHeartbeat(data, subject);
@@ -437,7 +445,7 @@ class RemoteSession implements ClusterSession {
 
   #tick(): void {
     const attempt = this.#attempt;
-    if (this.#finished || !attempt || attempt.dead) return;
+    if (this.#finished || !attempt || attempt.dead || !attempt.accepted) return;
     if (!this.#ctx.connected()) return;
     const silent = Date.now() - attempt.lastBeat;
     if (silent > this.#ctx.options.deadAfterMs) return void this.#failover(`no heartbeat from worker ${attempt.worker} for ${silent} ms`);
@@ -494,7 +502,7 @@ class RemoteSession implements ClusterSession {
 
   async #failover(reason: string): Promise<void> {
     const old = this.#attempt;
-    if (this.#finished || !old || old.dead) return;
+    if (this.#finished || !old || old.dead || !old.accepted) return;
     old.dead = true;
     for (const s of old.subs) s.unsubscribe();
     // The old worker may be alive (lost frames, not a death): free its session.
@@ -535,7 +543,7 @@ class RemoteSession implements ClusterSession {
   async #current(): Promise<Attempt> {
     for (;;) {
       if (this.#finished) throw new Error('the session has ended');
-      const attempt = this.#attempt && !this.#attempt.dead ? this.#attempt : await this.#placed.promise;
+      const attempt = this.#attempt && !this.#attempt.dead && this.#attempt.accepted ? this.#attempt : await this.#placed.promise;
       if (!attempt.dead) return attempt;
     }
   }
