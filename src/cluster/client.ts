@@ -131,6 +131,9 @@ interface Attempt {
 }
 
 const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** How long one listing of the workers bucket may take, and how many are tried. */
+const LISTING_TIMEOUT_MS = 2000;
+const LISTING_ATTEMPTS = 3;
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 let nextClientId = 0;
@@ -173,12 +176,16 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
     }
   })();
   let kv: KV | null = null;
-  const entries = async (): Promise<WorkerEntry[]> => {
+  /** One listing of the bucket; `stop` ends a listing that stalls. */
+  const listOnce = async (listing: { stop?: () => void }): Promise<WorkerEntry[]> => {
     // Opened lazily: the bucket exists once a worker has started.
     kv ??= await new Kvm(nc).open(WORKERS_BUCKET);
+    const bucket = kv;
     const out: WorkerEntry[] = [];
-    for await (const key of await kv.keys()) {
-      const entry = await kv.get(key);
+    const keys = await bucket.keys();
+    listing.stop = () => keys.stop();
+    for await (const key of keys) {
+      const entry = await bucket.get(key);
       if (!entry || entry.operation !== 'PUT') continue;
       try {
         out.push({ info: decodeWorkerInfo(entry.value, `${WORKERS_BUCKET}.${key}`), writtenAt: entry.created.getTime() });
@@ -187,6 +194,20 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
       }
     }
     return out;
+  };
+  const entries = async (): Promise<WorkerEntry[]> => {
+    for (let attempt = 1; ; attempt++) {
+      const listing: { stop?: () => void } = {};
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stalled = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), LISTING_TIMEOUT_MS)));
+      const found = await Promise.race([listOnce(listing), stalled]).finally(() => clearTimeout(timer));
+      if (found !== null) return found;
+      // A key listing of a bucket whose entries expire can stall for good (seen here with 4
+      // sessions placed at once): end it and list again on a freshly opened bucket.
+      listing.stop?.();
+      kv = null;
+      if (attempt === LISTING_ATTEMPTS) throw new Error(`listing the ${WORKERS_BUCKET} bucket stalled ${LISTING_ATTEMPTS} times (${LISTING_TIMEOUT_MS} ms each)`);
+    }
   };
   let store: Promise<ObjectStore> | null = null;
   const context: Context = {
