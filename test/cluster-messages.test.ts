@@ -1,6 +1,8 @@
 /** The cluster's pure parts: placement order, resume requests, and checking decoded messages. */
 import { describe, expect, it } from 'vitest';
 import { ClusterMessageError } from '../src/cluster/errors.js';
+import { connect } from '../src/cluster/client.js';
+import { InvalidOptionError } from '../src/core/errors.js';
 import { decodeControlRequest, decodeFrame, decodeOpenRequest, decodeSessionMessage, encodeClusterMessage, encodeFrame } from '../src/cluster/messages.js';
 import { rankWorkers, resumeRequest, type WorkerEntry } from '../src/cluster/placement.js';
 import { encodeMessage } from '../src/protocol/codec.js';
@@ -59,5 +61,15 @@ describe('messages', () => {
   it('refuses bytes that are not msgpack or not a tensor frame, as a typed error', () => {
     expect(() => decodeOpenRequest(Uint8Array.of(0xc1), 'subj')).toThrow(ClusterMessageError);
     expect(() => decodeFrame(Uint8Array.of(1, 2, 3), 'subj')).toThrow(/field "message": expected a tensor frame/);
+  });
+});
+
+describe('connect options', () => {
+  it('refuses a snapshot period that is not an integer ≥ 0 before connecting, naming the option', async () => {
+    for (const snapshotEvery of [-1, 1.5, Number.NaN]) {
+      const refused = connect({ servers: 'nats://127.0.0.1:1', snapshotEvery });
+      await expect(refused).rejects.toBeInstanceOf(InvalidOptionError);
+      await expect(refused).rejects.toThrow(/snapshotEvery/);
+    }
   });
 });

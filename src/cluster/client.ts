@@ -11,15 +11,15 @@
  */
 import { connect as natsConnect, RequestError, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
+import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { Frame, GenerateRequest, PromptSwitch } from '../core/api-types.js';
 import { ASYNC_DISPOSE } from '../core/dispose.js';
-import { GenerationAbortedError, NoCapacityError } from '../core/errors.js';
+import { GenerationAbortedError, InvalidOptionError, NoCapacityError } from '../core/errors.js';
 import type { GenerationSession, SessionEvent, SessionOptions } from '../core/session-types.js';
 import { ClusterSessionError } from './errors.js';
 import { Inbox } from './inbox.js';
 import { decodeControlReply, decodeFrame, decodeHeartbeat, decodeOpenReply, decodeSessionMessage, decodeWorkerInfo, encodeClusterMessage, type ControlRequest, type OpenRequest, type SnapshotNotice, type WireSessionOptions, type WorkerInfo } from './messages.js';
 import { SNAPSHOTS_BUCKET } from './bucket.js';
-import { Objm, type ObjectStore } from '@nats-io/obj';
 import { DEFAULT_STALE_AFTER_MS, rankWorkers, resumeRequest, type WorkerEntry } from './placement.js';
 import { sessionSubjects, WORKERS_BUCKET, workerSubjects } from './subjects.js';
 
@@ -150,7 +150,6 @@ let nextClientId = 0;
  * ```
  */
 export async function connect(options: ClusterOptions): Promise<Cluster> {
-  const nc = await natsConnect({ servers: typeof options.servers === 'string' ? options.servers : [...options.servers], name: 'block-cascade client', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const settings: Context['options'] = {
     deadAfterMs: options.deadAfterMs ?? 1500,
     probeAfterMs: options.probeAfterMs ?? 300,
@@ -161,7 +160,8 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
     staleAfterMs: options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS,
     snapshotEvery: options.snapshotEvery ?? 4,
   };
-  if (!Number.isSafeInteger(settings.snapshotEvery) || settings.snapshotEvery < 0) throw new TypeError(`option "snapshotEvery": expected an integer ≥ 0 (0 = no snapshots), got ${String(options.snapshotEvery)}`);
+  if (!Number.isSafeInteger(settings.snapshotEvery) || settings.snapshotEvery < 0) throw new InvalidOptionError('snapshotEvery', 'an integer ≥ 0 (0 = no snapshots)', options.snapshotEvery);
+  const nc = await natsConnect({ servers: typeof options.servers === 'string' ? options.servers : [...options.servers], name: 'block-cascade client', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const sessions = new Set<RemoteSession>();
   let isConnected = true;
   // While the server is away no heartbeat can arrive: that is no sign of a dead worker, so
