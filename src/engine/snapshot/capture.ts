@@ -4,29 +4,21 @@
  * caller hands in, encoded into one tensor frame. Called between two ticks of the generation,
  * when no task of it writes the slabs (decodes only read latents).
  */
-import type { FeatureBlockState } from '../../core/feature-cache.js';
 import { kvSlotFloats } from '../kv/kv-layout.js';
 import type { FeatureStore } from '../lanes/feature-store.js';
 import type { SharedMemory } from '../memory/memory-plan.js';
 import { slotView } from '../memory/slot-slab.js';
-import { encodeSnapshot, type SnapshotBlock, type SnapshotFingerprint, type SnapshotFrame, type SnapshotSegment } from './snapshot-format.js';
+import { encodeSnapshot, type SnapshotBlock, type SnapshotFrame, type SnapshotState } from './snapshot-format.js';
 
-/** What the generation knows between two ticks, as handles into its memory set. */
-export interface CaptureInput {
-  readonly model: string;
-  readonly fingerprint: SnapshotFingerprint;
-  readonly block: number;
-  readonly nextBlock: number;
-  readonly cachedBlocks: number;
-  readonly prompts: readonly string[];
-  readonly timeline: readonly SnapshotSegment[];
-  readonly cachedUnder: number | null;
+/**
+ * What the generation knows between two ticks, as handles into its memory set: the snapshot's
+ * small fields as they are, and slot numbers where the snapshot holds tensors.
+ */
+export interface CaptureInput extends Omit<SnapshotState, 'blocks' | 'frames' | 'featureBlocks' | 'latents' | 'keys' | 'values' | 'cleanLatents' | 'features'> {
   /** Blocks to restore, each with the latent slot its latents are in now. */
   readonly blocks: readonly (SnapshotBlock & { readonly latentSlot: number })[];
   /** Committed frames, each with the KV slot its K/V (and clean latent) are in now. */
   readonly frames: readonly (SnapshotFrame & { readonly slot: number })[];
-  readonly evictions: number;
-  readonly policy: readonly FeatureBlockState[];
   /** Blocks whose feature-cache slot (their latent slot) is kept; empty without feature caching. */
   readonly featureBlocks: readonly { readonly block: number; readonly latentSlot: number }[];
 }
