@@ -6,8 +6,10 @@
  *   aggregate FPS (every frame ÷ the round's wall time) and placement latency (from
  *   `cluster.session()` to that session's first frame: KV read, open request/reply and the first
  *   block's generation, as a user waits for it);
- * - the same round with snapshots off, right after: what snapshots cost in wall time, and from
- *   the first round the snapshots' bytes and capture/store time per block;
+ * - the same round with snapshots off (the two in turn, which goes first swapped every repeat:
+ *   the first round after a failover round meets a restarted worker): what snapshots cost in
+ *   wall time, and from the round with them the snapshots' bytes and capture/store time per
+ *   block;
  * - a **failover round**: the same n sessions, the worker of session 0 killed with SIGKILL when
  *   half its frames are read: the gap from the kill to the first frame the new worker sent, the
  *   detection time, the snapshot it resumed from and what regenerating the blocks after it cost
@@ -269,8 +271,16 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
         const failovers: FailoverSample[] = [];
         for (let r = 0; r < o.repeats; r++) {
           o.signal?.throwIfAborted();
-          const round = await runRound(clean, n, o, undefined, logs);
+          // With and without snapshots in turn, the order swapped every repeat: the first round
+          // after a failover round meets a restarted, cold worker.
+          const withFirst = r % 2 === 0;
+          const first = await runRound(withFirst ? clean : plain, n, o, undefined, logs);
+          await allIdle(clean, ids);
+          const second = await runRound(withFirst ? plain : clean, n, o, undefined, logs);
+          await allIdle(clean, ids);
+          const [round, without] = withFirst ? [first, second] : [second, first];
           check(round.results);
+          check(without.results);
           fps.push((round.results.reduce((s, x) => s + x.frames.length, 0) * 1000) / round.wallMs);
           placement.push(median(round.results.map((x) => x.firstFrameMs)));
           const notices = round.results.flatMap((x) => x.session.snapshots);
@@ -278,12 +288,8 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
           perBlock.bytes.push(sum((x) => x.bytes));
           perBlock.captureMs.push(sum((x) => x.captureMs));
           perBlock.storeMs.push(sum((x) => x.storeMs));
-          await allIdle(clean, ids);
-          const without = await runRound(plain, n, o, undefined, logs);
-          check(without.results);
           fpsPlain.push((without.results.reduce((s, x) => s + x.frames.length, 0) * 1000) / without.wallMs);
           cost.push((round.wallMs / without.wallMs - 1) * 100);
-          await allIdle(clean, ids);
           // The failover round.
           let killedAt = 0;
           let killed = '';
