@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Objm, StorageType, type ObjectStore } from '@nats-io/obj';
 import { SnapshotWriter } from '../src/cluster/snapshot-writer.js';
+import { objectStoreStorage } from '../src/cluster/snapshot-storage.js';
 import { snapshotName } from '../src/cluster/bucket.js';
 import type { SnapshotNotice } from '../src/cluster/messages.js';
 import { startNatsServer, type NatsServer } from './support/nats-server.js';
@@ -33,7 +34,7 @@ describe('SnapshotWriter', () => {
   it('keeps every snapshot the client may resume from and deletes those behind the newest one at or below its frames', async () => {
     const notices: SnapshotNotice[] = [];
     let told: () => void = () => {};
-    const writer = new SnapshotWriter(store, 'k1', (n) => {
+    const writer = new SnapshotWriter(objectStoreStorage(store), 'k1', (n) => {
       notices.push(n);
       told();
     });

@@ -3,6 +3,8 @@
  * create it, and clients, which read it: JetStream refuses to open a bucket with a different
  * configuration) and the sessions' snapshot object store.
  */
+import { StorageType } from '@nats-io/obj';
+import { nanos } from '@nats-io/transport-node';
 
 /**
  * Age at which a worker's entry leaves the bucket (its stream's max age): a worker refreshes its
@@ -18,6 +20,15 @@ export const SNAPSHOTS_BUCKET = 'block_cascade_snapshots';
  * snapshots when the session ends, so only those of clients that died stay this long.
  */
 export const SNAPSHOTS_TTL_MS = 3_600_000;
+
+/**
+ * The snapshot store's settings, the same wherever it is created (JetStream refuses another
+ * configuration): file storage, so snapshots survive a server restart.
+ */
+export const SNAPSHOTS_STORE_OPTIONS = { storage: StorageType.File, ttl: nanos(SNAPSHOTS_TTL_MS) };
+
+/** Object store chunk size for snapshots: NATS's default max_payload, fewer messages per snapshot than the library's 128 KiB. */
+export const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * Snapshots a worker keeps per session at most. It deletes those the client no longer needs as

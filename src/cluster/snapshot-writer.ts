@@ -8,26 +8,22 @@
  * ahead of what the client received by its credit and buffer), or when more than
  * {@link SNAPSHOTS_KEPT} are stored.
  */
-import { performance } from 'node:perf_hooks';
-import type { ObjectStore } from '@nats-io/obj';
 import type { GenerationSnapshot } from '../core/api-types.js';
 import { snapshotName, SNAPSHOTS_KEPT } from './bucket.js';
 import type { SnapshotNotice } from './messages.js';
-
-/** Object store chunk size for snapshots: NATS's default max_payload. */
-const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+import type { SnapshotStorage } from './snapshot-storage.js';
 
 /**
  * A session's snapshot writer.
  *
  * @example
  * ```ts
- * const writer = new SnapshotWriter(store, 'c1-s1', (notice) => nc.publish(subjects.event, encodeClusterMessage(notice)));
+ * const writer = new SnapshotWriter(storage, 'c1-s1', (notice) => nc.publish(subjects.event, encodeClusterMessage(notice)));
  * runtime.session(request, { snapshots: { every: 4, onSnapshot: (s) => writer.offer(s) } });
  * ```
  */
 export class SnapshotWriter {
-  readonly #store: ObjectStore;
+  readonly #store: SnapshotStorage;
   readonly #key: string;
   readonly #notify: (notice: SnapshotNotice) => void;
   readonly #log: (line: string) => void;
@@ -39,7 +35,7 @@ export class SnapshotWriter {
   /** Frames the client reported it has. */
   #received = 0;
 
-  constructor(store: ObjectStore, key: string, notify: (notice: SnapshotNotice) => void, log: (line: string) => void = () => {}) {
+  constructor(store: SnapshotStorage, key: string, notify: (notice: SnapshotNotice) => void, log: (line: string) => void = () => {}) {
     this.#store = store;
     this.#key = key;
     this.#notify = notify;
@@ -81,19 +77,17 @@ export class SnapshotWriter {
 
   async #put(snapshot: GenerationSnapshot): Promise<void> {
     const name = snapshotName(this.#key, snapshot.block);
-    const start = performance.now();
+    const bytes = snapshot.bytes.byteLength;
+    let storeMs: number;
     try {
-      // Chunks as large as a message may be (the library caps it at the server's max_payload):
-      // fewer messages per snapshot than its 128 KiB default.
-      await this.#store.putBlob({ name, options: { max_chunk_size: SNAPSHOT_CHUNK_BYTES } }, snapshot.bytes);
+      storeMs = await this.#store.put(name, snapshot.bytes);
     } catch (err) {
       // A lost snapshot costs only a longer replay if a failover comes before the next one.
       this.#log(`snapshot ${name}: not stored (${err instanceof Error ? err.message : String(err)})`);
       return;
     }
-    const storeMs = performance.now() - start;
     if (this.#stopped) return;
-    this.#notify({ type: 'snapshot', block: snapshot.block, firstFrame: snapshot.firstFrame, name, bytes: snapshot.bytes.byteLength, captureMs: snapshot.captureMs, storeMs });
+    this.#notify({ type: 'snapshot', block: snapshot.block, firstFrame: snapshot.firstFrame, name, bytes, captureMs: snapshot.captureMs, storeMs });
     if (!this.#stored.some((s) => s.name === name)) this.#stored.push({ name, firstFrame: snapshot.firstFrame });
     await this.#prune();
   }

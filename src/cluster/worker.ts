@@ -7,15 +7,16 @@
  * in the snapshot object store, and resumes a session from one when asked to.
  */
 import { hostname } from 'node:os';
-import { connect, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
-import { Objm, setSha256Backend, StorageType, type ObjectStore } from '@nats-io/obj';
+import { Objm, setSha256Backend, type ObjectStore } from '@nats-io/obj';
 import { createRuntime, type Runtime } from '../api/runtime.js';
 import type { GenerationSnapshot } from '../core/api-types.js';
 import type { GenerationSession, SessionOptions } from '../core/session-types.js';
 import { decodeControlRequest, decodeOpenRequest, encodeClusterMessage, encodeFrame, type ControlReply, type OpenReply, type OpenRequest, type WorkerInfo } from './messages.js';
 import { checkId, sessionSubjects, WORKERS_BUCKET, workerSubjects } from './subjects.js';
-import { SNAPSHOTS_BUCKET, SNAPSHOTS_TTL_MS, WORKERS_BUCKET_TTL_MS } from './bucket.js';
+import { SNAPSHOTS_BUCKET, SNAPSHOTS_STORE_OPTIONS, WORKERS_BUCKET_TTL_MS } from './bucket.js';
+import { threadStorage } from './snapshot-storage.js';
 import { SnapshotWriter } from './snapshot-writer.js';
 
 /** Options of {@link startWorker}. */
@@ -105,10 +106,12 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     throw err;
   }
   const kv: KV = await new Kvm(nc).create(WORKERS_BUCKET, { history: 1, ttl: WORKERS_BUCKET_TTL_MS });
-  // Node's own SHA-256 for the object store's digests: the library's default pure-JS one costs
-  // more than the rest of a snapshot's put, on the thread that runs the generations.
+  // Node's own SHA-256 for the object store's digests (a resume's fetch checks one): the
+  // library's default is pure JavaScript, slow on the thread that runs the generations.
   setSha256Backend('native');
-  const store: ObjectStore = await new Objm(nc).create(SNAPSHOTS_BUCKET, { storage: StorageType.File, ttl: nanos(SNAPSHOTS_TTL_MS) });
+  const store: ObjectStore = await new Objm(nc).create(SNAPSHOTS_BUCKET, SNAPSHOTS_STORE_OPTIONS);
+  // Snapshots are stored from a thread of their own: a put never holds up the actors.
+  const storage = threadStorage(typeof options.servers === 'string' ? [options.servers] : [...options.servers]);
   const subjects = workerSubjects(id);
   const sessions = new Map<string, Hosted>();
   const ended = new Map<string, { next: number; until: number }>();
@@ -242,7 +245,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     if (closing) return refuse('closing', `worker ${id} is shutting down`);
     if (running() >= maxSessions) return refuse('full', `worker ${id} runs ${maxSessions} session(s), its maximum`);
     const subjectsOf = sessionSubjects(open.sessionId);
-    const writer = open.snapshots ? new SnapshotWriter(store, open.snapshots.key, (notice) => nc.publish(subjectsOf.event, encodeClusterMessage(notice)), log) : null;
+    const writer = open.snapshots ? new SnapshotWriter(storage, open.snapshots.key, (notice) => nc.publish(subjectsOf.event, encodeClusterMessage(notice)), log) : null;
     const sessionOptions = (from: Uint8Array | null): SessionOptions => ({
       ...(open.options as SessionOptions),
       ...(from ? { resumeFrom: from } : {}),
@@ -301,6 +304,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
         for (const h of sessions.values()) abandon(h);
         for (const t of timers) clearInterval(t);
         await kv.delete(id).catch(() => undefined);
+        await storage.close().catch(() => undefined);
         await nc.drain().catch(() => undefined);
         await runtime.close();
       })();
