@@ -13,6 +13,17 @@ const events = [
 
 const stateOf = (snapshot: { value: unknown }) => String(snapshot.value);
 
+/** The block machine with a forward that records its inputs into `seen` and resolves at once. */
+const recording = (seen: ForwardInput[]) =>
+  blockMachine.provide({
+    actors: {
+      forward: fromPromise(async ({ input: forwardInput }: { input: ForwardInput }) => {
+        seen.push(forwardInput);
+        return { tickMembers: 1, runMs: 0, taskMs: 0 };
+      }),
+    },
+  });
+
 describe('block machine', () => {
   it('reaches done only through t3 → t2 → t1 → t0 → cache, in order', () => {
     const paths = getSimplePaths(blockMachine, { input, events });
@@ -35,14 +46,7 @@ describe('block machine', () => {
 
   it('runs one forward per stage with the block handles and stops at done', async () => {
     const seen: ForwardInput[] = [];
-    const machine = blockMachine.provide({
-      actors: {
-        forward: fromPromise(async ({ input: forwardInput }: { input: ForwardInput }) => {
-          seen.push(forwardInput);
-          return { tickMembers: 1, runMs: 0, taskMs: 0 };
-        }),
-      },
-    });
+    const machine = recording(seen);
     const actor = createActor(machine, { input }).start();
     expect(actor.getSnapshot().value).toBe('queued');
     actor.send({ type: 'block.admit', contextSlot: 1 });
@@ -57,14 +61,7 @@ describe('block machine', () => {
 
   it('a resumed block enters at its stage and runs only the stages after it (snapshots)', async () => {
     const seen: ForwardInput[] = [];
-    const machine = blockMachine.provide({
-      actors: {
-        forward: fromPromise(async ({ input: forwardInput }: { input: ForwardInput }) => {
-          seen.push(forwardInput);
-          return { tickMembers: 1, runMs: 0, taskMs: 0 };
-        }),
-      },
-    });
+    const machine = recording(seen);
     const actor = createActor(machine, { input }).start();
     actor.send({ type: 'block.resume', contextSlot: 2, stage: 3 });
     expect(actor.getSnapshot().value).toBe('t0');

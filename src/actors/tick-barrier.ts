@@ -112,26 +112,24 @@ export class TickBarrier {
   }
 
   async #run(tick: number, arrived: Waiting[], kvPool: KvPoolRef): Promise<void> {
+    const inputs = arrived.map((w) => w.input).sort((a, b) => a.block - b.block);
     if (this.#options.beforeTick) {
       try {
-        const members = arrived.map((w) => w.input).sort((a, b) => a.block - b.block);
-        this.#options.beforeTick({ tick, members, pool: kvPool.getSnapshot().context, cachedUnder: this.#cachedUnder });
+        this.#options.beforeTick({ tick, members: inputs, pool: kvPool.getSnapshot().context, cachedUnder: this.#cachedUnder });
       } catch (error) {
         for (const waiting of arrived) waiting.reject(error);
         return;
       }
     }
-    const members: TickMember[] = arrived
-      .map(({ input }) => ({
-        block: input.block,
-        stage: input.stage,
-        features: this.#options.features?.(input) ?? 'compute',
-        seed: input.seed,
-        latentSlot: input.latentSlot,
-        contextSlot: input.contextSlot,
-        positions: input.positions,
-      }))
-      .sort((a, b) => a.block - b.block);
+    const members: TickMember[] = inputs.map((input) => ({
+      block: input.block,
+      stage: input.stage,
+      features: this.#options.features?.(input) ?? 'compute',
+      seed: input.seed,
+      latentSlot: input.latentSlot,
+      contextSlot: input.contextSlot,
+      positions: input.positions,
+    }));
     try {
       const readable = readableSlots(kvPool.getSnapshot().context);
       await this.#recacheIfSwitched(members, readable);

@@ -268,7 +268,7 @@ export class Generation {
       {
         manifest: m,
         memory: host.memory,
-        featureStore: caching ? host.featureStore() : null,
+        featureStore,
         policy,
         fingerprint: fingerprintOf(this.#resolved, m, host.lanes.length),
         steps: settings.steps,

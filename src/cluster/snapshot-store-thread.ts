@@ -6,26 +6,24 @@
  *
  * Tasks: `{ op: 'put', name, bytes }` → the put's milliseconds; `{ op: 'delete', name }` → 0.
  */
-import { performance } from 'node:perf_hooks';
 import { workerData } from 'node:worker_threads';
 import { connect } from '@nats-io/transport-node';
-import { Objm, setSha256Backend, type ObjectStore } from '@nats-io/obj';
-import { SNAPSHOT_CHUNK_BYTES, SNAPSHOTS_BUCKET, SNAPSHOTS_STORE_OPTIONS } from './bucket.js';
+import { Objm, setSha256Backend } from '@nats-io/obj';
+import { SNAPSHOTS_BUCKET, SNAPSHOTS_STORE_OPTIONS } from './bucket.js';
+import { objectStoreStorage, type SnapshotStorage } from './snapshot-storage.js';
 
 const { servers } = workerData as { servers: string[] };
 // Node's own SHA-256 for the object store's digests: the library's default is pure JavaScript.
 setSha256Backend('native');
-let store: Promise<ObjectStore> | null = null;
-const opened = (): Promise<ObjectStore> =>
-  (store ??= connect({ servers, name: 'block-cascade snapshot store', maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true }).then((nc) => new Objm(nc).create(SNAPSHOTS_BUCKET, SNAPSHOTS_STORE_OPTIONS)));
+let storage: Promise<SnapshotStorage> | null = null;
+const opened = (): Promise<SnapshotStorage> =>
+  (storage ??= connect({ servers, name: 'block-cascade snapshot store', maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true })
+    .then((nc) => new Objm(nc).create(SNAPSHOTS_BUCKET, SNAPSHOTS_STORE_OPTIONS))
+    .then(objectStoreStorage));
 
 export default async function storeTask(task: { readonly op: 'put'; readonly name: string; readonly bytes: Uint8Array } | { readonly op: 'delete'; readonly name: string }): Promise<number> {
   const objects = await opened();
-  if (task.op === 'delete') {
-    await objects.delete(task.name);
-    return 0;
-  }
-  const start = performance.now();
-  await objects.putBlob({ name: task.name, options: { max_chunk_size: SNAPSHOT_CHUNK_BYTES } }, task.bytes);
-  return performance.now() - start;
+  if (task.op === 'put') return objects.put(task.name, task.bytes);
+  await objects.delete(task.name);
+  return 0;
 }

@@ -236,14 +236,19 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       refuse('invalid', err instanceof Error ? err.message : String(err));
       return;
     }
-    if (closing) return refuse('closing', `worker ${id} is shutting down`);
-    if (running() >= maxSessions) return refuse('full', `worker ${id} runs ${maxSessions} session(s), its maximum`);
+    /** Refuses the open when this worker is shutting down or full; true when it did. */
+    const unavailable = (): boolean => {
+      if (closing) refuse('closing', `worker ${id} is shutting down`);
+      else if (running() >= maxSessions) refuse('full', `worker ${id} runs ${maxSessions} session(s), its maximum`);
+      else return false;
+      return true;
+    };
+    if (unavailable()) return;
     if (sessions.has(open.sessionId)) return refuse('invalid', `session ${open.sessionId} is already open here`);
     const request = open.resume ? { ...open.request, switches: open.resume.switches } : open.request;
     const resumeFrom = open.resume?.snapshot === undefined ? null : await fetchSnapshot(open.resume.snapshot);
     // Checked again: the fetch gave other opens a turn.
-    if (closing) return refuse('closing', `worker ${id} is shutting down`);
-    if (running() >= maxSessions) return refuse('full', `worker ${id} runs ${maxSessions} session(s), its maximum`);
+    if (unavailable()) return;
     const subjectsOf = sessionSubjects(open.sessionId);
     const writer = open.snapshots ? new SnapshotWriter(storage, open.snapshots.key, (notice) => nc.publish(subjectsOf.event, encodeClusterMessage(notice)), log) : null;
     const sessionOptions = (from: Uint8Array | null): SessionOptions => ({

@@ -20,6 +20,21 @@ export function compareAndStore(a: Float32Array, b: Float32Array, out: Float32Ar
 }
 
 /**
+ * Layer 0's output residual now (`h1 − h0`, layer 1's input minus layer 0's) against the last
+ * computed step's (`o1 − o0`), over `n` floats: |now − last| and |last| summed (fbcache).
+ */
+export function firstResidualChange(h0: Float32Array, h1: Float32Array, o0: Float32Array, o1: Float32Array, n: number): [change: number, base: number] {
+  let change = 0;
+  let base = 0;
+  for (let k = 0; k < n; k++) {
+    const last = (o1[k] as number) - (o0[k] as number);
+    change += Math.abs((h1[k] as number) - (h0[k] as number) - last);
+    base += Math.abs(last);
+  }
+  return [change, base];
+}
+
+/**
  * The stack's residual `output − input` of `n` floats (from `from` in both) into `out`; with
  * `measure`, also |r − last| and |last| summed against the block's last computed residual.
  */

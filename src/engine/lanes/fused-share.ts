@@ -17,7 +17,7 @@ import { buildAttentionMask } from '../model/attention-mask.js';
 import { FUSED_IO } from '../model/fused-graph.js';
 import { storeCleanLatents } from './clean-latents.js';
 import { crashIfDue } from './faults.js';
-import { compareAndStore, copyHeadRows, storeResidual } from './feature-rows.js';
+import { compareAndStore, copyHeadRows, firstResidualChange, storeResidual } from './feature-rows.js';
 import { featureSlot, type FeatureStore } from './feature-store.js';
 import { denoiserFeeds, frameInputs, stepFrames } from './frame-range.js';
 import type { LaneWorkerData } from './worker-data.js';
@@ -92,20 +92,7 @@ export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession
     const into: Sums = { block: member.block, stage: member.stage, change: [], base: [] };
     for (let l = 0; l < m.layers; l++) {
       const kept = cached.input(l);
-      if (track === 'first-residual' && l === 1) {
-        // Layer 0's output residual now (h1 − h0) against the last computed step's (o1 − o0).
-        const h0 = inputOf(0, i);
-        const h1 = inputOf(1, i);
-        const o0 = cached.input(0);
-        let change = 0;
-        let base = 0;
-        for (let k = 0; k < n; k++) {
-          const last = (kept[k] as number) - (o0[k] as number);
-          change += Math.abs((h1[k] as number) - (h0[k] as number) - last);
-          base += Math.abs(last);
-        }
-        into.firstResidual = [change, base];
-      }
+      if (track === 'first-residual' && l === 1) into.firstResidual = firstResidualChange(inputOf(0, i), inputOf(1, i), cached.input(0), kept, n);
       const { change, base } = compareAndStore(inputOf(l, i), kept, staged.input(l), member.stage > 0);
       into.change.push(change);
       into.base.push(base);

@@ -21,7 +21,7 @@ import * as ort from 'onnxruntime-node';
 import type { ShareResult, ShareTask, TickMemberTask } from '../../protocol/lane-messages.js';
 import { arriveAndWait, abortExchange, exchangeToSlots, fullKeyValues, publishLayer, publishRows } from './exchange.js';
 import { featureSlot, type FeatureStore } from './feature-store.js';
-import { compareAndStore, copyHeadRows, storeResidual } from './feature-rows.js';
+import { compareAndStore, copyHeadRows, firstResidualChange, storeResidual } from './feature-rows.js';
 import { buildAttentionMask } from '../model/attention-mask.js';
 import { storeCleanLatents } from './clean-latents.js';
 import { crashIfDue } from './faults.js';
@@ -169,18 +169,8 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
           const kept = cachedOf(s.member).input(l).subarray(s.blockFrame * rowFloats, s.blockFrame * rowFloats + n);
           if (track === 'first-residual' && l === 0) firstInputs[i] = kept.slice();
           if (track === 'first-residual' && l === 1) {
-            // Layer 0's output residual now (h1 − h0) against the last computed step's (o1 − o0).
-            const h0 = hiddenIn.subarray(s.compact * rowFloats, s.compact * rowFloats + n);
-            const h1 = hidden.subarray(s.compact * rowFloats, s.compact * rowFloats + n);
-            const o0 = firstInputs[i] as Float32Array;
-            let change = 0;
-            let base = 0;
-            for (let k = 0; k < n; k++) {
-              const last = (kept[k] as number) - (o0[k] as number);
-              change += Math.abs((h1[k] as number) - (h0[k] as number) - last);
-              base += Math.abs(last);
-            }
-            (sums[i] as Sums).firstResidual = [change, base];
+            const rows = [s.compact * rowFloats, s.compact * rowFloats + n] as const;
+            (sums[i] as Sums).firstResidual = firstResidualChange(hiddenIn.subarray(...rows), hidden.subarray(...rows), firstInputs[i] as Float32Array, kept, n);
           }
           const staged = stagedOf(s.member).input(l).subarray(s.blockFrame * rowFloats, s.blockFrame * rowFloats + n);
           const { change, base } = compareAndStore(hidden.subarray(s.compact * rowFloats, s.compact * rowFloats + n), kept, staged, s.member.stage > 0);
