@@ -55,4 +55,16 @@ describe('SnapshotWriter', () => {
     for (;;) if ((await stored()).length === 1) break;
     expect(await stored()).toEqual([snapshotName('k1', 16)]);
   });
+
+  it('finish() resolves once the snapshot being stored is announced, and takes no more', async () => {
+    const notices: SnapshotNotice[] = [];
+    const writer = new SnapshotWriter(objectStoreStorage(store), 'k2', (n) => notices.push(n));
+    writer.offer(snapshot(4));
+    await writer.finish();
+    expect(notices.map((n) => n.name)).toEqual([snapshotName('k2', 4)]);
+    writer.offer(snapshot(8));
+    await writer.finish();
+    expect(notices.map((n) => n.name)).toEqual([snapshotName('k2', 4)]);
+    expect(await stored()).not.toContain(snapshotName('k2', 8));
+  });
 });

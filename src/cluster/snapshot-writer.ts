@@ -29,6 +29,10 @@ export class SnapshotWriter {
   readonly #log: (line: string) => void;
   #waiting: GenerationSnapshot | null = null;
   #busy = false;
+  /** Resolves when the puts under way are stored and announced. */
+  #drained: Promise<void> = Promise.resolve();
+  /** Takes no more snapshots (the session's frames are all out). */
+  #closed = false;
   #stopped = false;
   /** Snapshots stored by this writer, oldest first. */
   readonly #stored: { readonly name: string; readonly firstFrame: number }[] = [];
@@ -44,9 +48,9 @@ export class SnapshotWriter {
 
   /** Takes a snapshot to store (the runtime's `onSnapshot`); returns at once. */
   offer(snapshot: GenerationSnapshot): void {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#closed) return;
     this.#waiting = snapshot;
-    if (!this.#busy) void this.#drain();
+    if (!this.#busy) this.#drained = this.#drain();
   }
 
   /** The client has `frames` frames: snapshots older than the newest one at or below them can go. */
@@ -54,6 +58,17 @@ export class SnapshotWriter {
     if (frames <= this.#received) return;
     this.#received = frames;
     void this.#prune();
+  }
+
+  /**
+   * The session's frames are all out: takes no more snapshots, drops a waiting one, and resolves
+   * once the one being stored is stored and announced (so the announcement precedes the
+   * session's end, which the client stops listening at).
+   */
+  finish(): Promise<void> {
+    this.#closed = true;
+    this.#waiting = null;
+    return this.#drained;
   }
 
   /** Stores nothing more (the session ended); what it stored stays for the client to delete. */

@@ -199,6 +199,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
         nc.publish(h.subjects.frame, encodeFrame(frame));
         h.next = frame.index + 1;
       }
+      await h.snapshots?.finish();
       if (!h.abandoned) nc.publish(h.subjects.event, encodeClusterMessage({ type: 'done', frames: h.next }));
       log(`session ${h.id}: ended after frame ${h.next - 1}`);
     } catch (err) {
