@@ -47,8 +47,10 @@ describe('a worker restarted mid-session under the same id', () => {
   };
 
   /**
-   * Reads the session; at frame 20 (the consumer not reading meanwhile) kills w1 with SIGKILL
-   * and starts a new w1, waiting for its "ready"; `at` runs first at each frame.
+   * Reads the session; at frame 20, or at the first frame after it where the client has been
+   * told of a snapshot it can resume from (the worker stores them off the generation's path),
+   * kills w1 with SIGKILL (the consumer not reading meanwhile) and starts a new w1, waiting for
+   * its "ready"; `at` runs first at each frame.
    */
   const runWithRestart = async (session: ClusterSession, at: (frame: Frame) => Promise<void> = async () => {}) => {
     const frames: Frame[] = [];
@@ -59,7 +61,7 @@ describe('a worker restarted mid-session under the same id', () => {
       const moved = session.failovers[0];
       if (gapMs < 0 && moved && frame.index >= moved.atFrame) gapMs = Date.now() - killedAt;
       await at(frame);
-      if (frame.index !== 20) continue;
+      if (killedAt > 0 || frame.index < 20 || !session.snapshots.some((s) => s.firstFrame <= frame.index)) continue;
       expect(session.worker).toBe('w1');
       const old = w1 as WorkerProcess;
       killedAt = Date.now();

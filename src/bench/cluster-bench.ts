@@ -296,7 +296,10 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
           let restarting: Promise<void> = Promise.resolve();
           const seen: { sample: FailoverSample | null } = { sample: null };
           const failed = await runRound(tight, n, o, async (frame, session) => {
-            if (frame.index === killAt && killed === '') {
+            // With snapshots, at the middle frame or the first after it where the client knows of
+            // one it can resume from (the worker stores them off the generation's path).
+            const resumable = o.snapshotEvery === 0 || session.snapshots.some((x) => x.firstFrame <= frame.index);
+            if (frame.index >= killAt && killed === '' && resumable) {
               killed = session.worker as string;
               const victim = workers.get(killed) as WorkerProcess;
               killedAt = Date.now();
