@@ -45,6 +45,9 @@ describe('the parallel ceiling', () => {
       expect(r.modelName).toBe(a.manifest.name);
       expect(r.efficiency).toBeGreaterThan(0);
       expect(r.efficiency).toBeLessThanOrEqual(1);
+      // The decoder's and the text encoder's calls are model time too.
+      expect(r.efficiency).toBeGreaterThan(r.forwardEfficiency);
+      expect(r.forwardEfficiency).toBeGreaterThan(0);
       expect(r.laneScaling).toBe(1);
     }
   });

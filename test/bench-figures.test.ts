@@ -12,6 +12,12 @@ describe('record figures from hand-made samples', () => {
     expect(modelTimeFigures(samples, 2).efficiency).toBeCloseTo(320 / 800);
   });
 
+  it('efficiency counts the decoder and text encoder calls too; forwardEfficiency the denoiser alone', () => {
+    const samples = [{ ...sample(100, 10, 60, 70), otherRunMs: 20 }, sample(300, 30, 240, 270)];
+    expect(modelTimeFigures(samples, 1).efficiency).toBeCloseTo(320 / 400);
+    expect(modelTimeFigures(samples, 1).forwardEfficiency).toBeCloseTo(300 / 400);
+  });
+
   it('overhead: (forwardTaskMs − forwardRunMs) per forward, and as % of session.run per forward', () => {
     const f = modelTimeFigures([sample(100, 10, 80, 90), sample(300, 30, 240, 270)], 1);
     expect(f.runMsPerForward).toBeCloseTo(8);
@@ -20,7 +26,7 @@ describe('record figures from hand-made samples', () => {
   });
 
   it('no forwards: zeros, never NaN', () => {
-    expect(modelTimeFigures([sample(10, 0, 0, 0)], 1)).toEqual({ runMsPerForward: 0, overheadMsPerForward: 0, overheadPercent: 0, efficiency: 0 });
+    expect(modelTimeFigures([sample(10, 0, 0, 0)], 1)).toEqual({ runMsPerForward: 0, overheadMsPerForward: 0, overheadPercent: 0, efficiency: 0, forwardEfficiency: 0 });
     expect(modelTimeFigures([], 2).efficiency).toBe(0);
   });
 

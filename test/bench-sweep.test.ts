@@ -64,7 +64,7 @@ describe('the size sweep plan', () => {
   it('plots and summarises a size from records', () => {
     const records = sweepConfigs().map(
       (c, i): CascadeRecord => ({
-        ...c, modelName: 'm', blocksPerSecond: 10 + i, fps: 30 + 3 * i, msPerForward: 5, runMsPerForward: 4, overheadMsPerForward: 1, overheadPercent: 25, efficiency: 0.8,
+        ...c, modelName: 'm', blocksPerSecond: 10 + i, fps: 30 + 3 * i, msPerForward: 5, runMsPerForward: 4, overheadMsPerForward: 1, overheadPercent: 25, efficiency: 0.8, forwardEfficiency: 0.75,
         timeToFirstFrameMs: 10, driftPsnrDb: 40, driftMaxAbs: 3, speedupVsP0: (10 + i) / 10, speedupVsBestSequential: 1, laneScaling: 1.2, ceiling: 1.7,
       }),
     );

@@ -185,7 +185,11 @@ export class Generation {
         text: m.text,
         allowUnknownWords: this.#options.allowUnknownWords === true,
         contextSlots: this.#host.memory.contexts.slots,
-        encode: (tokens, contextSlot) => this.#host.pickLane().encode({ kind: 'encode', memory: mine, tokens, contextSlot }),
+        encode: async (tokens, contextSlot) => {
+          const timing = await this.#host.pickLane().encode({ kind: 'encode', memory: mine, tokens, contextSlot });
+          this.#host.count({ encodeRunMs: timing.runMs });
+          return timing;
+        },
         onSwitch: (prompt, fromBlock, contextSlot) => {
           texts.set(contextSlot, prompt);
           tracer?.record({ kind: 'switch', prompt, fromBlock, live: true });
@@ -297,13 +301,15 @@ export class Generation {
       port: {
         encodePrompts: async (contextSlots) => {
           for (const contextSlot of contextSlots) {
-            await retryCrashes(() => host.pickLane().encode({ kind: 'encode', memory: host.memoryIndex, tokens: tokensOf(contextSlot), contextSlot }), taskRecovery);
+            const { runMs } = await retryCrashes(() => host.pickLane().encode({ kind: 'encode', memory: host.memoryIndex, tokens: tokensOf(contextSlot), contextSlot }), taskRecovery);
+            host.count({ encodeRunMs: runMs });
           }
         },
         decode: async (block, latentSlot) => {
           // A resumed generation restores a block in its cache step even when its frames were out before the snapshot.
           if (!taker.produces(block)) return;
-          const { rgb } = await retryCrashes(() => host.pickLane().decode({ kind: 'decode', memory: host.memoryIndex, block, latentSlot }), taskRecovery);
+          const { rgb, runMs } = await retryCrashes(() => host.pickLane().decode({ kind: 'decode', memory: host.memoryIndex, block, latentSlot }), taskRecovery);
+          host.count({ decodeRunMs: runMs });
           taker.decoded(block);
           queue.push(block, rgb);
         },

@@ -88,7 +88,7 @@ export class Runtime {
   /** The runtime's settings as given (checked at the door); a generation's own override them field by field. */
   readonly #defaults: UncheckedInput;
   readonly #context: ResolveContext;
-  #stats: { -readonly [K in keyof Omit<RuntimeStats, 'batchedCalls'>]: RuntimeStats[K] } = { ticks: 0, forwards: 0, forwardRunMs: 0, forwardWorkerMs: 0, forwardTaskMs: 0, exchangeWaitMs: 0, reusedForwards: 0, featureCacheMs: 0, recaches: 0, recacheTaskMs: 0 };
+  #stats: { -readonly [K in keyof Omit<RuntimeStats, 'batchedCalls'>]: RuntimeStats[K] } = { ticks: 0, forwards: 0, forwardRunMs: 0, decodeRunMs: 0, encodeRunMs: 0, forwardWorkerMs: 0, forwardTaskMs: 0, exchangeWaitMs: 0, reusedForwards: 0, featureCacheMs: 0, recaches: 0, recacheTaskMs: 0 };
   /** Block-wise feature caching's store per memory set, allocated by the set's first generation that caches. */
   readonly #featureStores: (FeatureStore | null)[];
   /** The `stale` mode's store per memory set, allocated the same way. */

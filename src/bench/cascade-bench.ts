@@ -37,8 +37,13 @@ export interface CascadeRecord extends CascadeConfig {
   readonly overheadMsPerForward: number;
   /** The overhead per forward in % of `session.run` per forward. */
   readonly overheadPercent: number;
-  /** Σ time inside `session.run` ÷ (Σ wall time × lanes): how busy the lanes were with the model. */
+  /**
+   * Σ time inside every `session.run` of the lanes (denoiser, decoder, text encoder) ÷ (Σ wall
+   * time × lanes): how busy the lanes were with the model.
+   */
   readonly efficiency: number;
+  /** The same with the denoiser's `session.run` alone (what `efficiency` counted before the decoder's time was added). */
+  readonly forwardEfficiency: number;
   readonly timeToFirstFrameMs: number;
   /** PSNR of the decoded frames against P0's, same seed (Infinity: identical). */
   readonly driftPsnrDb: number;
@@ -66,6 +71,8 @@ export interface CascadeSample {
   readonly forwardRunMs: number;
   /** Milliseconds from handing forwards to lanes to their results (the `forwardTaskMs` delta). */
   readonly forwardTaskMs: number;
+  /** Milliseconds inside the decoder's and the text encoder's `session.run` (absent: 0). */
+  readonly otherRunMs?: number;
 }
 
 /** The result of {@link runCascadeBench}. */
@@ -127,6 +134,7 @@ async function sample(runtime: Runtime, request: GenerateRequest, config: Cascad
     forwards: after.forwards - before.forwards,
     forwardRunMs: after.forwardRunMs - before.forwardRunMs,
     forwardTaskMs: after.forwardTaskMs - before.forwardTaskMs,
+    otherRunMs: after.decodeRunMs - before.decodeRunMs + after.encodeRunMs - before.encodeRunMs,
   };
 }
 
@@ -139,19 +147,20 @@ export interface ModelTimeFigures {
   readonly overheadMsPerForward: number;
   readonly overheadPercent: number;
   readonly efficiency: number;
+  readonly forwardEfficiency: number;
 }
 
 /**
  * Efficiency and overhead from a configuration's samples (pure): sums over the samples, so a
  * long generation weighs more than a short one.
- * - efficiency = Σ forwardRunMs ÷ (Σ wallMs × lanes)
+ * - efficiency = Σ (forwardRunMs + otherRunMs) ÷ (Σ wallMs × lanes); forwardEfficiency without otherRunMs
  * - overheadMsPerForward = (Σ forwardTaskMs − Σ forwardRunMs) ÷ Σ forwards
  * - overheadPercent = that ÷ (Σ forwardRunMs ÷ Σ forwards) × 100
  *
  * @example
  * ```ts
  * modelTimeFigures([{ wallMs: 100, firstFrameMs: 10, forwards: 10, forwardRunMs: 150, forwardTaskMs: 165 }], 2);
- * // { runMsPerForward: 15, overheadMsPerForward: 1.5, overheadPercent: 10, efficiency: 0.75 }
+ * // { runMsPerForward: 15, overheadMsPerForward: 1.5, overheadPercent: 10, efficiency: 0.75, forwardEfficiency: 0.75 }
  * ```
  */
 export function modelTimeFigures(samples: readonly CascadeSample[], lanes: number): ModelTimeFigures {
@@ -165,7 +174,8 @@ export function modelTimeFigures(samples: readonly CascadeSample[], lanes: numbe
     runMsPerForward,
     overheadMsPerForward,
     overheadPercent: 100 * ratio(overheadMsPerForward, runMsPerForward),
-    efficiency: ratio(run, sum((s) => s.wallMs) * lanes),
+    efficiency: ratio(run + sum((s) => s.otherRunMs ?? 0), sum((s) => s.wallMs) * lanes),
+    forwardEfficiency: ratio(run, sum((s) => s.wallMs) * lanes),
   };
 }
 

@@ -226,6 +226,10 @@ export interface RuntimeStats {
   readonly forwards: number;
   /** Total milliseconds spent inside `session.run` for those forwards. */
   readonly forwardRunMs: number;
+  /** Milliseconds inside the decoder's `session.run` (one call per block decoded). */
+  readonly decodeRunMs: number;
+  /** Milliseconds inside the text encoder's `session.run` (one call per prompt). */
+  readonly encodeRunMs: number;
   /** Total milliseconds of those forwards' tasks inside the lane workers (K/V gathers, copies, sampler included). */
   readonly forwardWorkerMs: number;
   /**
