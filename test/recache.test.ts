@@ -12,15 +12,18 @@ import { RANDOM_MODEL } from './support/models.js';
 
 type Recorded = { readonly kind: 'encode'; readonly task: EncodeTask } | { readonly kind: 'tick'; readonly task: TickTask } | { readonly kind: 'recache'; readonly task: RecacheTask };
 
-/** Wraps every lane's encode/tick/recache so that each task is logged before it runs. */
+/** Wraps every lane's encode/tick/ahead/recache so that each task is logged before it runs. */
 function record(runtime: Runtime): Recorded[] {
   const log: Recorded[] = [];
   for (const lane of runtime.lanes) {
     const encode = lane.encode.bind(lane);
     const tick = lane.tick.bind(lane);
     const recache = lane.recache.bind(lane);
+    const ahead = lane.ahead.bind(lane);
     lane.encode = (task) => (log.push({ kind: 'encode', task }), encode(task));
     lane.tick = (task) => (log.push({ kind: 'tick', task }), tick(task));
+    // A sequential block's steps in one task (AheadExecutor): each step is what a tick would carry.
+    lane.ahead = (task) => (log.push(...task.ticks.map((t) => ({ kind: 'tick' as const, task: t }))), ahead(task));
     lane.recache = (task) => (log.push({ kind: 'recache', task }), recache(task));
   }
   return log;

@@ -28,6 +28,7 @@ import { restoreSlabs } from '../engine/snapshot/restore.js';
 import { checkResumable, checkSnapshotMode, fingerprintOf, freshPrompts, resumePlan, SnapshotTaker, type PromptPlan, type ResumePlan } from './snapshots.js';
 import { OwnPromptsExecutor } from '../engine/executors/own-prompts.js';
 import { RecoveringExecutor } from '../engine/executors/recovering.js';
+import { AheadExecutor } from '../engine/executors/ahead.js';
 import { keyFrameWorkOf } from '../engine/executors/lanes.js';
 import { retryCrashes, type CrashRecovery } from '../engine/lanes/crash-recovery.js';
 import { executorKind } from '../engine/executors/registry.js';
@@ -53,6 +54,8 @@ export interface GenerationHost {
   /** The generation's id on its runtime (`session` in the trace's meta record). */
   readonly sessionId?: number;
   readonly inspect: InspectObserver | undefined;
+  /** Whether a sequential block's steps may go to a lane as one task (`AheadExecutor`). */
+  readonly runAhead?: boolean;
   /** The least busy lane; with `home` (the session's memory set), ties go to that session's own lane. */
   pickLane(home?: number): Lane;
   /** Adds a finished tick or re-cache to the runtime's counters. */
@@ -103,6 +106,8 @@ export class Generation {
   readonly #link: SessionLink | undefined;
   /** The supervisor while the generation runs (between assembly and cleanup), else null. */
   #actor: GenerationSystem['actor'] | null = null;
+  /** The executor that runs sequential blocks' steps back to back, when this generation uses it. */
+  #ahead: AheadExecutor | null = null;
   /** What a resume restores beyond its plan: the feature-cache policy's state and the KV pool's table. */
   #restored: {
     readonly cachedBlocks: number;
@@ -216,6 +221,7 @@ export class Generation {
       actor.stop();
       this.#actor = null;
       barrier.stop();
+      this.#ahead?.cancel();
       // Tasks already on a lane still write into the slabs: let them land before the next
       // generation reuses the memory set (other sessions' tasks are not waited for).
       await Promise.all(lanes.map((lane) => lane.settled(mine)));
@@ -366,8 +372,9 @@ export class Generation {
   #executor(featureStore: FeatureStore | null, recovery: CrashRecovery): TickExecutor {
     const { manifest: m, lanes, memory } = this.#host;
     const { settings } = this.#resolved;
+    const schedule = buildSchedule(m.sampler, settings.steps);
     const executor = executorKind(settings.exec).create({
-      schedule: buildSchedule(m.sampler, settings.steps),
+      schedule,
       lanes,
       exchange: memory.exchange,
       framesPerBlock: m.framesPerBlock,
@@ -380,7 +387,10 @@ export class Generation {
     });
     const prompted = settings.switchMode === 'at-block' ? new OwnPromptsExecutor(executor) : executor;
     const features = featureStore === null ? null : { store: featureStore, manifest: m };
-    return new RecoveringExecutor(prompted, { latents: memory.latents, latentSteps: memory.latentSteps, steps: settings.steps, features }, recovery);
+    // Snapshots are taken between ticks and must find a block's latents at its stage: not with steps run ahead.
+    const ahead = this.#host.runAhead === true && settings.parallelism === 0 && settings.exec === 'joint' && featureStore === null && !this.#options.snapshots && this.#options.resumeFrom === undefined;
+    this.#ahead = ahead ? new AheadExecutor(prompted, schedule, () => this.#host.pickLane(this.#host.memoryIndex), this.#host.memoryIndex) : null;
+    return new RecoveringExecutor(this.#ahead ?? prompted, { latents: memory.latents, latentSteps: memory.latentSteps, steps: settings.steps, features }, recovery);
   }
 
   #metaRecord(): Omit<MetaRecord, 't'> {

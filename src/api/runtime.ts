@@ -40,6 +40,11 @@ export interface RuntimeInternals {
    * `fused-reuse.ts`), to compare them. Default true.
    */
   readonly fusedForward?: boolean;
+  /**
+   * Benchmarks and tests: false hands a sequential block's denoising steps to the lane one at a
+   * time instead of back to back (`engine/executors/ahead.ts`), to compare them. Default true.
+   */
+  readonly runAhead?: boolean;
 }
 
 const optional = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } => (value === undefined ? {} : ({ [key]: value } as { [P in K]?: V }));
@@ -85,6 +90,7 @@ export class Runtime {
   /** Mean milliseconds a generation held its set (for `retryAfterMs`), and how many were seen. */
   #heldMs = { mean: 0, count: 0 };
   readonly #inspect: InspectObserver | undefined;
+  readonly #runAhead: boolean;
   /** The runtime's settings as given (checked at the door); a generation's own override them field by field. */
   readonly #defaults: UncheckedInput;
   readonly #context: ResolveContext;
@@ -111,6 +117,7 @@ export class Runtime {
     this.#featureStores = memories.map(() => null);
     this.#staleStores = memories.map(() => null);
     this.#inspect = internals.inspect;
+    this.#runAhead = internals.runAhead !== false;
     this.#defaults = defaults;
     this.#context = resolveContextFor(manifest, lanes.length);
   }
@@ -234,6 +241,8 @@ export class Runtime {
         memoryIndex: set,
         sessionId: id,
         inspect: this.#inspect,
+        // Cross-session batching joins queued one-block ticks: a block's steps in one task would leave none to join.
+        runAhead: this.#runAhead && !this.lanes.some((lane) => lane.batching),
         pickLane: (home?: number) => this.#pickLane(home),
         count: (update: Partial<Omit<RuntimeStats, 'batchedCalls'>>) => {
           for (const [key, value] of Object.entries(update)) this.#stats[key as keyof Omit<RuntimeStats, 'batchedCalls'>] += value;

@@ -11,7 +11,8 @@ export class LaneError extends Error {
     readonly lane: number,
     readonly block: number | null,
     readonly stage: Stage | null,
-    what: string,
+    /** What failed, without the place (e.g. `tick failed: the worker died`). */
+    readonly what: string,
     cause: unknown,
     /** The worker thread died (exit, uncaught error, out of memory), rather than its task failing. */
     readonly crashed = false,

@@ -47,7 +47,7 @@ export const OPTION_FIELDS = {
   generate: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords', 'snapshots', 'resumeFrom'],
   session: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords', 'maxBufferedBlocks', 'snapshots', 'resumeFrom'],
   snapshots: ['every', 'onSnapshot'],
-  runtime: ['model', 'lanes', 'cascade', 'steps', 'featureCache', 'warmUp', 'onLoad', 'onnxLogLevel', 'maxSessions', 'maxQueuedSessions', 'batchSessions', 'inspect', 'faults', 'fusedForward'],
+  runtime: ['model', 'lanes', 'cascade', 'steps', 'featureCache', 'warmUp', 'onLoad', 'onnxLogLevel', 'maxSessions', 'maxQueuedSessions', 'batchSessions', 'inspect', 'faults', 'fusedForward', 'runAhead'],
 } as const satisfies Record<string, readonly string[]>;
 
 /**

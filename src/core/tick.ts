@@ -76,6 +76,8 @@ export interface TickTiming {
   readonly indicators?: readonly MemberIndicator[];
   /** Feature caching: milliseconds the lanes spent on it (indicator, stores, residuals), summed. */
   readonly featureMs?: number;
+  /** The lane committed the tick's sampler steps itself (`AheadExecutor`): nothing is left to commit. */
+  readonly committed?: boolean;
 }
 
 /**

@@ -70,6 +70,25 @@ export interface TickTask {
 }
 
 /**
+ * A sequential block's denoising steps run back to back on one lane (`engine/executors/
+ * ahead.ts`): `ticks` are the block's one-member ticks, stage 0 first, all known before the
+ * first runs (P0: same block, prompt and past throughout). The worker commits each step's
+ * latents itself and reports it in `progress` before starting the next, so the actor thread
+ * follows the block's stages without the lane waiting for it between them.
+ */
+export interface AheadTask {
+  readonly kind: 'ahead';
+  readonly memory?: number;
+  readonly ticks: readonly TickTask[];
+  /**
+   * Shared: Int32 [0] steps done, [1] cancel (non-zero: stop before the next step); then, from
+   * byte 8, Float64 per step [runMs, workerMs, endedAt] (`endedAt`: `performance.timeOrigin +
+   * performance.now()` on the worker, comparable across threads).
+   */
+  readonly progress: SharedArrayBuffer;
+}
+
+/**
  * Joint ticks of several sessions (each its own memory set), of equal shapes (blocks and past
  * length), run as one call along the batch axis (cross-session batching, `Lane`). Not a
  * `LaneTask`: the lane forms it from queued ticks; observers and traces see the ticks.
@@ -202,7 +221,7 @@ export interface PingTask {
   readonly inFlightBlocks: number;
 }
 
-export type LaneTask = PingTask | EncodeTask | TickTask | ShareTask | StaleTask | RecacheTask | DecodeTask;
+export type LaneTask = PingTask | EncodeTask | TickTask | AheadTask | ShareTask | StaleTask | RecacheTask | DecodeTask;
 
 /** What every task reports back: timings only. */
 export interface LaneTiming {

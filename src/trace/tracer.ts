@@ -40,6 +40,9 @@ const stagesOf = (task: LaneActivity['task'], schedule: CascadeSchedule): { bloc
     }
     case 'stale':
       return { blocks: task.members.map((m) => m.block), stages: task.members.map((m) => m.stage), tick: task.tick };
+    case 'ahead':
+      // Never observed as a whole: the lane reports its steps as ticks (`Lane.reportStep`).
+      return { blocks: [], stages: [] };
     case 'share': {
       const reused = task.members.filter((m) => m.features === 'reuse').map((m) => m.block);
       return { blocks: task.members.map((m) => m.block), stages: task.members.map((m) => m.stage), tick: task.tick, ...(reused.length === 0 ? {} : { reused }) };

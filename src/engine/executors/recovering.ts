@@ -32,6 +32,7 @@ export class RecoveringExecutor implements TickExecutor {
 
   async run(plan: TickPlan): Promise<TickTiming> {
     const timing = await retryCrashes(() => this.inner.run(plan), this.recovery);
+    if (timing.committed) return timing;
     // Every lane has returned: the staged steps become the blocks' latents (and cached features).
     const stepped = plan.members.filter((member) => member.commit !== false && member.stage < this.slabs.steps);
     for (const member of stepped) slotView(this.slabs.latents, member.latentSlot).set(slotView(this.slabs.latentSteps, member.latentSlot));

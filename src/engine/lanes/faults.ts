@@ -6,8 +6,8 @@
  */
 import type { LaneTask } from '../../protocol/lane-messages.js';
 
-/** The kinds of task a fault may hit. */
-export type FaultTask = Exclude<LaneTask['kind'], 'ping'>;
+/** The kinds of task a fault may hit (each step of an `ahead` task counts as a tick). */
+export type FaultTask = Exclude<LaneTask['kind'], 'ping' | 'ahead'>;
 
 /**
  * Kill lane `lane`'s worker at its `nth` task of kind `task` (counted from 1 since the runtime

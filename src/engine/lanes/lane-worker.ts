@@ -9,7 +9,7 @@
 import { workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
-import type { BatchResult, BatchTask, DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, RecacheTask, TickTask } from '../../protocol/lane-messages.js';
+import type { AheadTask, BatchResult, BatchTask, DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, RecacheTask, TickTask } from '../../protocol/lane-messages.js';
 import { gaussianNoise } from '../../core/noise.js';
 import { samplerStep, stepNeedsNoise } from '../../core/sampler.js';
 import { gatherPast, scatterPresent, type KvTensors } from '../kv/kv-slabs.js';
@@ -271,6 +271,32 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
 }
 
 /**
+ * A block's steps back to back (`AheadTask`): each runs as its tick would, then commits its
+ * staged latents itself (the actor thread would do it after the tick) and reports in `progress`
+ * before the next starts. A crash leaves the steps reported so far committed; the one under way
+ * may or may not have committed, so a retry starts the block over from its noise.
+ */
+async function ahead(task: AheadTask, sessions: Sessions): Promise<LaneTiming> {
+  const start = performance.now();
+  const control = new Int32Array(task.progress, 0, 2);
+  const timings = new Float64Array(task.progress, 8, 3 * task.ticks.length);
+  let runMs = 0;
+  for (let s = 0; s < task.ticks.length; s++) {
+    if (Atomics.load(control, 1) !== 0) break;
+    const step = task.ticks[s] as TickTask;
+    if (s > 0) taskStarted(data.faults, 'tick');
+    const timing = await tick(step, sessions);
+    const d = memoryOf(step);
+    for (const member of step.members) slotView(d.latents, member.latentSlot).set(slotView(d.latentSteps, member.latentSlot));
+    runMs += timing.runMs;
+    timings.set([timing.runMs, timing.workerMs, performance.timeOrigin + performance.now()], 3 * s);
+    Atomics.store(control, 0, s + 1);
+    Atomics.notify(control, 0);
+  }
+  return { runMs, workerMs: performance.now() - start };
+}
+
+/**
  * Several sessions' joint ticks of one shape in one call along the batch axis: each item reads
  * its own memory set (latents, past, prompt) and keeps its own outputs. Items of equal shapes
  * need no padding, and onnxruntime then computes each item exactly as alone (tested on both
@@ -375,7 +401,7 @@ function toRgbBytes(planar: Float32Array, frames: number, height: number, width:
 /** Piscina entry point. */
 export default async function runLaneTask(task: LaneTask | BatchTask): Promise<LaneTiming | DecodeResult | BatchResult> {
   const loaded = await loadSessions();
-  if (task.kind !== 'ping') taskStarted(data.faults, task.kind === 'batch' ? 'tick' : task.kind);
+  if (task.kind !== 'ping') taskStarted(data.faults, task.kind === 'batch' || task.kind === 'ahead' ? 'tick' : task.kind);
   switch (task.kind) {
     case 'ping': {
       if (!task.warm) return { runMs: 0, workerMs: 0 };
@@ -387,6 +413,8 @@ export default async function runLaneTask(task: LaneTask | BatchTask): Promise<L
       return encode(task, loaded);
     case 'tick':
       return tick(task, loaded);
+    case 'ahead':
+      return ahead(task, loaded);
     case 'batch':
       return batch(task, loaded);
     case 'share': {

@@ -10,7 +10,7 @@ import { siblingModule } from '../../core/source-modules.js';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import type { LaneId, LaneOptions } from '../../core/domain.js';
-import type { BatchResult, BatchTask, DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, PingTask, RecacheTask, ShareResult, ShareTask, StaleTask, TickTask } from '../../protocol/lane-messages.js';
+import type { AheadTask, BatchResult, BatchTask, DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, PingTask, RecacheTask, ShareResult, ShareTask, StaleTask, TickTask } from '../../protocol/lane-messages.js';
 import { LaneError } from '../../core/errors.js';
 import type { LaneWorkerInit } from './worker-data.js';
 
@@ -125,6 +125,26 @@ export class Lane {
     return this.#run<LaneTiming>(task);
   }
 
+  /**
+   * A block's steps back to back (`AheadTask`); the task's timing covers them all. Observers see
+   * its steps as ticks, one by one, from whoever follows its progress ({@link reportStep}).
+   */
+  ahead(task: AheadTask): Promise<TaskTiming> {
+    return this.#run<LaneTiming>(task);
+  }
+
+  /**
+   * Tells the observers about one step of an `ahead` task, as if it were a tick of its own.
+   *
+   * @example
+   * ```ts
+   * lane.reportStep({ phase: 'end', task: aheadTask.ticks[2], at: performance.now(), result: { runMs, workerMs } });
+   * ```
+   */
+  reportStep(activity: Omit<LaneActivity, 'lane'>): void {
+    for (const observer of this.#observers) observer({ lane: this.id, ...activity });
+  }
+
   share(task: ShareTask): Promise<ShareResult & TaskTiming> {
     return this.#run<ShareResult>(task);
   }
@@ -235,6 +255,8 @@ export class Lane {
   async #dispatch(group: readonly QueuedTask[]): Promise<void> {
     const start = performance.now();
     const notify = (entry: QueuedTask, activity: Omit<LaneActivity, 'lane' | 'task'>) => {
+      // An `ahead` task's steps are reported one by one (`reportStep`), not the task as a whole.
+      if (entry.task.kind === 'ahead') return;
       for (const observer of this.#observers) observer({ lane: this.id, task: entry.task, ...activity });
     };
     if (this.#observers.size > 0) for (const entry of group) notify(entry, { phase: 'start', at: start });
@@ -259,7 +281,7 @@ export class Lane {
       for (const entry of group) {
         if (this.#observers.size > 0) notify(entry, { phase: 'end', at: end, error });
         const task = entry.task;
-        const oldest = task.kind === 'tick' || task.kind === 'share' ? task.members[0] : undefined;
+        const oldest = task.kind === 'tick' || task.kind === 'share' ? task.members[0] : task.kind === 'ahead' ? task.ticks[0]?.members[0] : undefined;
         const block = 'block' in task ? task.block : (oldest?.block ?? null);
         const stage = oldest?.stageName ?? null;
         entry.reject(new LaneError(this.id, block, stage, crashed ? `${task.kind} failed: the worker died` : `${task.kind} failed`, error, crashed));

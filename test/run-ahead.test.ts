@@ -1,0 +1,111 @@
+/**
+ * A sequential block's denoising steps handed to a lane as one task (`AheadExecutor`): the same
+ * frames as step by step, fewer lane tasks, every stage still a state of the block actor, and a
+ * crash or an abort in the middle of the steps loses nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRuntime, type Frame, type GenerateRequest, type Runtime } from '../src/index.js';
+import type { LaneFault } from '../src/engine/lanes/faults.js';
+import { parseTrace } from '../src/inspector/trace-file.js';
+import type { TraceRecord } from '../src/core/trace-records.js';
+import { RANDOM_MODEL } from './support/models.js';
+
+const request: GenerateRequest = { seed: 5, blocks: 4, prompt: 'green triangle moving right' };
+const bytes = (frames: readonly Frame[]) => Buffer.concat(frames.map((f) => f.rgb));
+
+async function generate(runtime: Runtime, options: Parameters<Runtime['generate']>[1] = {}, req = request): Promise<Buffer> {
+  const out: Frame[] = [];
+  for await (const frame of runtime.generate(req, { cascade: { parallelism: 0 }, ...options })) out.push(frame);
+  return bytes(out);
+}
+
+/** Tasks the runtime's lane workers ran while `work` ran (an `ahead` task counts once). */
+async function tasksRun(runtime: Runtime, work: () => Promise<unknown>): Promise<number> {
+  const count = () => runtime.lanes.reduce((n, lane) => n + lane.tasksRun, 0);
+  const before = count();
+  await work();
+  return count() - before;
+}
+
+describe('a sequential block\'s steps run ahead on one lane', () => {
+  let ahead: Runtime;
+  let stepwise: Runtime;
+  let reference: Buffer;
+  beforeAll(async () => {
+    [ahead, stepwise] = await Promise.all([
+      createRuntime({ model: RANDOM_MODEL, lanes: 1 }),
+      createRuntime({ model: RANDOM_MODEL, lanes: 1, runAhead: false }),
+    ]);
+    reference = await generate(stepwise);
+  });
+  afterAll(async () => {
+    await Promise.all([ahead?.close(), stepwise?.close()]);
+  });
+
+  it('makes the step-by-step frames byte for byte, with one task for each block\'s denoising steps', async () => {
+    const frames: Buffer[] = [];
+    const tasks = await tasksRun(ahead, async () => frames.push(await generate(ahead)));
+    expect(frames[0]?.equals(reference)).toBe(true);
+    // Per block: its 4 denoising steps in one task, the cache step, the decode; one prompt encoded.
+    expect(tasks).toBe(1 + 3 * request.blocks);
+    expect(await tasksRun(stepwise, () => generate(stepwise))).toBe(1 + 6 * request.blocks);
+  });
+
+  it('counts every forward, and every stage is still a state the block actor enters', async () => {
+    const before = ahead.stats();
+    const records: TraceRecord[] = [];
+    await generate(ahead, { trace: (record) => records.push(record) });
+    const after = ahead.stats();
+    expect(after.forwards - before.forwards).toBe(5 * request.blocks);
+    expect(after.ticks - before.ticks).toBe(5 * request.blocks);
+    for (let block = 0; block < request.blocks; block++) {
+      const states = records.flatMap((r) => (r.kind === 'state' && r.actor === `block.${block}` ? [r.state] : []));
+      expect(states).toEqual(['queued', 't3', 't2', 't1', 't0', 'cache', 'done']);
+    }
+    // Observers see each step as a tick of its own, in order, with its time in session.run.
+    const ends = records.flatMap((r) => (r.kind === 'lane' && r.phase === 'end' && r.task === 'tick' ? [r] : []));
+    expect(ends.map((r) => [r.blocks[0], r.stages[0]])).toEqual(Array.from({ length: 5 * request.blocks }, (_, i) => [Math.floor(i / 5), i % 5]));
+    expect(ends.every((r) => r.runMs !== undefined && r.runMs > 0)).toBe(true);
+    expect(parseTrace(records.map((r) => JSON.stringify(r)).join('\n'), 'ahead.jsonl')).toHaveLength(records.length);
+  });
+
+  it('is not used where a tick may hold more than one block, or where snapshots are taken', async () => {
+    const cascade = (runtime: Runtime) => async () => {
+      for await (const _ of runtime.generate(request, { cascade: { parallelism: 2 } })) void _;
+    };
+    expect(await tasksRun(ahead, cascade(ahead))).toBe(await tasksRun(stepwise, cascade(stepwise)));
+    expect(await tasksRun(ahead, () => generate(ahead, { snapshots: { every: 1, onSnapshot: () => {} } }))).toBe(1 + 6 * request.blocks);
+  });
+
+  it('an abort in the middle of a block\'s steps leaves the runtime making the same frames', async () => {
+    const controller = new AbortController();
+    let seen = 0;
+    await expect(
+      (async () => {
+        for await (const _ of ahead.generate({ ...request, blocks: 8 }, { cascade: { parallelism: 0 }, signal: controller.signal })) {
+          if (++seen === 4) controller.abort();
+        }
+      })(),
+    ).rejects.toThrow();
+    expect((await generate(ahead)).equals(reference)).toBe(true);
+  });
+
+  const crashes: { name: string; faults: LaneFault[] }[] = [
+    // Block 1's third step: ticks 1–5 are block 0's, the 6th is block 1's first step.
+    { name: 'after a step was written, before it was committed', faults: [{ lane: 0, task: 'tick', nth: 8, point: 'after-step' }] },
+    // Block 1's second step: its first was committed and reported, the block starts over from its noise.
+    { name: 'as a later step starts', faults: [{ lane: 0, task: 'tick', nth: 7, point: 'start' }] },
+    { name: 'as a block\'s steps start', faults: [{ lane: 0, task: 'tick', nth: 6, point: 'start' }] },
+  ];
+  for (const c of crashes) {
+    it(`a crash ${c.name}: the frames of a run without it`, async () => {
+      const runtime = await createRuntime({ model: RANDOM_MODEL, lanes: 1, faults: c.faults, warmUp: false });
+      try {
+        expect((await generate(runtime)).equals(reference)).toBe(true);
+        expect(runtime.lanes[0]!.crashes).toBe(1);
+      } finally {
+        await runtime.close();
+      }
+    });
+  }
+});
