@@ -46,8 +46,8 @@ describe('a sequential block\'s steps run ahead on one lane', () => {
     const frames: Buffer[] = [];
     const tasks = await tasksRun(ahead, async () => frames.push(await generate(ahead)));
     expect(frames[0]?.equals(reference)).toBe(true);
-    // Per block: its 4 denoising steps in one task, the cache step, the decode; one prompt encoded.
-    expect(tasks).toBe(1 + 3 * request.blocks);
+    // Per block: its 4 denoising steps and its decode in one task, then the cache step; one prompt encoded.
+    expect(tasks).toBe(1 + 2 * request.blocks);
     expect(await tasksRun(stepwise, () => generate(stepwise))).toBe(1 + 6 * request.blocks);
   });
 
@@ -96,6 +96,8 @@ describe('a sequential block\'s steps run ahead on one lane', () => {
     // Block 1's second step: its first was committed and reported, the block starts over from its noise.
     { name: 'as a later step starts', faults: [{ lane: 0, task: 'tick', nth: 7, point: 'start' }] },
     { name: 'as a block\'s steps start', faults: [{ lane: 0, task: 'tick', nth: 6, point: 'start' }] },
+    // Block 1's frames, decoded by its steps' task after its last step: decoded again on the lane.
+    { name: 'while its task decodes the block', faults: [{ lane: 0, task: 'decode', nth: 2, point: 'after-step' }] },
   ];
   for (const c of crashes) {
     it(`a crash ${c.name}: the frames of a run without it`, async () => {

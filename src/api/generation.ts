@@ -314,7 +314,8 @@ export class Generation {
         decode: async (block, latentSlot) => {
           // A resumed generation restores a block in its cache step even when its frames were out before the snapshot.
           if (!taker.produces(block)) return;
-          const { rgb, runMs } = await retryCrashes(() => host.pickLane().decode({ kind: 'decode', memory: host.memoryIndex, block, latentSlot }), taskRecovery);
+          // A block whose steps ran ahead was decoded by the same task (null: it stopped first).
+          const { rgb, runMs } = (await this.#ahead?.decoded(block)) ?? (await retryCrashes(() => host.pickLane().decode({ kind: 'decode', memory: host.memoryIndex, block, latentSlot }), taskRecovery));
           host.count({ decodeRunMs: runMs });
           taker.decoded(block);
           queue.push(block, rgb);
@@ -389,7 +390,8 @@ export class Generation {
     const features = featureStore === null ? null : { store: featureStore, manifest: m };
     // Snapshots are taken between ticks and must find a block's latents at its stage: not with steps run ahead.
     const ahead = this.#host.runAhead === true && settings.parallelism === 0 && settings.exec === 'joint' && featureStore === null && !this.#options.snapshots && this.#options.resumeFrom === undefined;
-    this.#ahead = ahead ? new AheadExecutor(prompted, schedule, () => this.#host.pickLane(this.#host.memoryIndex), this.#host.memoryIndex) : null;
+    const frameBytes = m.framesPerBlock * m.video.height * m.video.width * 3;
+    this.#ahead = ahead ? new AheadExecutor(prompted, { schedule, pickLane: () => this.#host.pickLane(this.#host.memoryIndex), memory: this.#host.memoryIndex, frameBytes }) : null;
     return new RecoveringExecutor(this.#ahead ?? prompted, { latents: memory.latents, latentSteps: memory.latentSteps, steps: settings.steps, features }, recovery);
   }
 

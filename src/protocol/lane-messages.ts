@@ -81,11 +81,14 @@ export interface AheadTask {
   readonly memory?: number;
   readonly ticks: readonly TickTask[];
   /**
-   * Shared: Int32 [0] steps done, [1] cancel (non-zero: stop before the next step); then, from
-   * byte 8, Float64 per step [runMs, workerMs, endedAt] (`endedAt`: `performance.timeOrigin +
-   * performance.now()` on the worker, comparable across threads).
+   * Shared: Int32 [0] steps done, [1] cancel (non-zero: stop before the next step), [2] 1 once
+   * `decode` has written its frames; then, from byte 16, Float64 per step [runMs, workerMs,
+   * endedAt] (`endedAt`: `performance.timeOrigin + performance.now()` on the worker, comparable
+   * across threads), then the decode's [runMs, workerMs].
    */
   readonly progress: SharedArrayBuffer;
+  /** After the last step, decode the block into `rgb` (its frames' RGB bytes), as a decode task would. */
+  readonly decode?: { readonly task: DecodeTask; readonly rgb: SharedArrayBuffer };
 }
 
 /**

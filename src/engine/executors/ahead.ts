@@ -9,8 +9,10 @@
  * there). So the first step's tick sends them all as one task (`AheadTask`); the worker commits
  * each step and reports it in shared memory, and each later tick of the block, when the block
  * actor asks for it, is answered from that report. Every stage is still a state of the block
- * actor, entered as its step ends; only the lane no longer waits for it. The cache step stays a
- * tick of its own (it reserves K/V slots when it comes).
+ * actor, entered as its step ends; only the lane no longer waits for it. The same task decodes
+ * the block once its latents are final, so the frames are ready when the supervisor asks for
+ * them ({@link AheadExecutor.decoded}). The cache step stays a tick of its own (it reserves K/V
+ * slots when it comes).
  *
  * A plan the run does not cover (another member, a reused step, a block resumed mid-way) goes
  * to the inner executor. After a crash the block's latents may be one step ahead of what was
@@ -19,7 +21,7 @@
  */
 import type { TickMember, RecachePlan, TickExecutor, TickPlan, TickTiming } from '../../core/tick.js';
 import type { Schedule } from '../../core/sampler.js';
-import type { TickMemberTask, TickTask } from '../../protocol/lane-messages.js';
+import type { DecodeTask, TickMemberTask, TickTask } from '../../protocol/lane-messages.js';
 import { LaneError } from '../../core/errors.js';
 import type { Lane } from '../lanes/lane.js';
 import { tickCall } from './joint.js';
@@ -29,9 +31,11 @@ interface Run {
   readonly member: TickMember;
   readonly lane: Lane;
   readonly ticks: readonly TickTask[];
+  readonly decode: { readonly task: DecodeTask; readonly rgb: SharedArrayBuffer } | null;
   /** The next step whose end observers have not been told of. */
   nextReport: number;
   readonly pastKey: string | undefined;
+  /** Int32 [steps done, cancel, decoded] (`AheadTask.progress`). */
   readonly control: Int32Array;
   readonly timings: Float64Array;
   /** `performance.timeOrigin + performance.now()` when the task was handed to the lane. */
@@ -39,6 +43,22 @@ interface Run {
   readonly ended: Promise<void>;
   failure: unknown;
   done: boolean;
+}
+
+/** A block's frames decoded by its run, with the decoder's time. */
+export interface AheadFrames {
+  readonly rgb: Uint8Array;
+  readonly runMs: number;
+}
+
+/** What the runs need besides the plans. */
+export interface AheadOptions {
+  readonly schedule: Schedule;
+  readonly pickLane: () => Lane;
+  /** The generation's memory set. */
+  readonly memory: number;
+  /** Bytes of one block's frames (`framesPerBlock · height · width · 3`); 0: runs do not decode. */
+  readonly frameBytes: number;
 }
 
 /** Whether `plan` is a one-member denoising tick that computes and commits. */
@@ -54,8 +74,9 @@ const sameBlock = (a: TickMember, b: TickMember) => a.block === b.block && a.lat
 /**
  * @example
  * ```ts
- * const executor = new AheadExecutor(joint.create(context), schedule, context.pickLane, memory);
+ * const executor = new AheadExecutor(joint.create(context), { schedule, pickLane, memory: 0, frameBytes });
  * await executor.run(plan); // stage 0 of a P0 block: its steps start on a lane as one task
+ * const frames = await executor.decoded(plan.members[0].block); // null: decode it on a lane
  * ```
  */
 export class AheadExecutor implements TickExecutor {
@@ -65,13 +86,11 @@ export class AheadExecutor implements TickExecutor {
 
   constructor(
     private readonly inner: TickExecutor,
-    private readonly schedule: Schedule,
-    private readonly pickLane: () => Lane,
-    private readonly memory = 0,
+    private readonly options: AheadOptions,
   ) {}
 
   async run(plan: TickPlan): Promise<TickTiming> {
-    const steps = this.schedule.sigmas.length;
+    const steps = this.options.schedule.sigmas.length;
     const member = soleStep(plan, steps);
     if (!member) return this.inner.run(plan);
     let run = this.#runs.get(member.block);
@@ -90,31 +109,58 @@ export class AheadExecutor implements TickExecutor {
     return this.inner.recache(plan);
   }
 
+  /**
+   * Block `block`'s frames from its run, once decoded; null when no run of it decodes or its run
+   * stopped first (decode it on a lane then). Each block's frames are handed out once.
+   */
+  async decoded(block: number): Promise<AheadFrames | null> {
+    const run = this.#runs.get(block);
+    if (!run?.decode) return null;
+    const task = run.decode.task;
+    run.lane.reportStep({ phase: 'start', task, at: performance.now() });
+    while (Atomics.load(run.control, 2) === 0 && !run.done) {
+      const wait = waitAsync(run.control, 2, 0);
+      if (wait.async) await Promise.race([wait.value, run.ended]);
+    }
+    this.#runs.delete(block);
+    if (Atomics.load(run.control, 2) === 0) {
+      run.lane.reportStep({ phase: 'end', task, at: performance.now(), error: run.failure ?? new Error('cancelled') });
+      return null;
+    }
+    const at = 3 * run.ticks.length;
+    const runMs = run.timings[at] as number;
+    run.lane.reportStep({ phase: 'end', task, at: performance.now(), result: { runMs, workerMs: run.timings[at + 1] as number } });
+    return { rgb: new Uint8Array(run.decode.rgb).slice(), runMs };
+  }
+
   /** Asks every run under way to stop before its next step (the generation is ending). */
   cancel(): void {
     for (const run of this.#runs.values()) Atomics.store(run.control, 1, 1);
   }
 
   #start(plan: TickPlan, member: TickMember, steps: number): Run {
+    const { schedule, memory, frameBytes } = this.options;
     // A restart recomputes the block from its noise (stage 0), whatever stage is asked for now.
     this.#broken.delete(member.block);
     const ticks: TickTask[] = [];
     for (let stage = 0; stage < steps; stage++) {
-      ticks.push({ kind: 'tick', ...tickCall({ ...plan, members: [{ ...member, stage }] }, this.schedule, this.memory) });
+      ticks.push({ kind: 'tick', ...tickCall({ ...plan, members: [{ ...member, stage }] }, schedule, memory) });
     }
-    const progress = new SharedArrayBuffer(8 + 3 * 8 * steps);
+    const decode = frameBytes > 0 ? { task: { kind: 'decode' as const, memory, block: member.block, latentSlot: member.latentSlot }, rgb: new SharedArrayBuffer(frameBytes) } : null;
+    const progress = new SharedArrayBuffer(16 + 8 * (3 * steps + 2));
     const sentAt = performance.timeOrigin + performance.now();
-    const lane = this.pickLane();
-    const task = lane.ahead({ kind: 'ahead', memory: this.memory, ticks, progress });
+    const lane = this.options.pickLane();
+    const task = lane.ahead({ kind: 'ahead', memory, ticks, progress, ...(decode ? { decode } : {}) });
     lane.reportStep({ phase: 'start', task: ticks[member.stage] as TickTask, at: performance.now() });
     const run: Run = {
       member,
       lane,
       ticks,
+      decode,
       nextReport: member.stage,
       pastKey: plan.pastKey,
-      control: new Int32Array(progress, 0, 2),
-      timings: new Float64Array(progress, 8, 3 * steps),
+      control: new Int32Array(progress, 0, 3),
+      timings: new Float64Array(progress, 16, 3 * steps + 2),
       sentAt,
       failure: undefined,
       done: false,
@@ -140,18 +186,19 @@ export class AheadExecutor implements TickExecutor {
       if (done > stage) break;
       if (run.done) {
         const failure = run.failure;
-        // Named after the stage the block actor is at, which the run was working towards.
-        const tick = run.ticks[stage] as TickTask;
         if (run.nextReport < run.ticks.length) run.lane.reportStep({ phase: 'end', task: run.ticks[run.nextReport] as TickTask, at: performance.now(), error: failure ?? new Error('cancelled') });
         run.nextReport = run.ticks.length;
-        if (failure instanceof LaneError) throw new LaneError(failure.lane, failure.block, (tick.members[0] as TickMemberTask).stageName, failure.what, failure.cause, failure.crashed);
+        // Named after the stage the block actor is at, which the run was working towards.
+        const stageName = (run.ticks[stage]?.members[0] as TickMemberTask).stageName;
+        if (failure instanceof LaneError) throw new LaneError(failure.lane, failure.block, stageName, failure.what, failure.cause, failure.crashed);
         if (failure !== undefined) throw failure;
         throw new Error(`block ${run.member.block}: its steps stopped at stage ${done} before stage ${stage} (cancelled)`);
       }
       const wait = waitAsync(run.control, 0, done);
       if (wait.async) await Promise.race([wait.value, run.ended]);
     }
-    if (stage === steps - 1) this.#runs.delete(run.member.block);
+    // Kept for its frames when it decodes them; otherwise done with.
+    if (stage === steps - 1 && !run.decode) this.#runs.delete(run.member.block);
     const at = 3 * stage;
     const runMs = run.timings[at] as number;
     const workerMs = run.timings[at + 1] as number;

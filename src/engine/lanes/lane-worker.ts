@@ -273,16 +273,18 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
 /**
  * A block's steps back to back (`AheadTask`): each runs as its tick would, then commits its
  * staged latents itself (the actor thread would do it after the tick) and reports in `progress`
- * before the next starts. A crash leaves the steps reported so far committed; the one under way
- * may or may not have committed, so a retry starts the block over from its noise.
+ * before the next starts; with `decode`, the block's frames follow the last step. A crash leaves
+ * the steps reported so far committed; the one under way may or may not have committed, so a
+ * retry starts the block over from its noise.
  */
 async function ahead(task: AheadTask, sessions: Sessions): Promise<LaneTiming> {
   const start = performance.now();
-  const control = new Int32Array(task.progress, 0, 2);
-  const timings = new Float64Array(task.progress, 8, 3 * task.ticks.length);
+  const steps = task.ticks.length;
+  const control = new Int32Array(task.progress, 0, 3);
+  const timings = new Float64Array(task.progress, 16, 3 * steps + 2);
   let runMs = 0;
-  for (let s = 0; s < task.ticks.length; s++) {
-    if (Atomics.load(control, 1) !== 0) break;
+  for (let s = 0; s < steps; s++) {
+    if (Atomics.load(control, 1) !== 0) return { runMs, workerMs: performance.now() - start };
     const step = task.ticks[s] as TickTask;
     if (s > 0) taskStarted(data.faults, 'tick');
     const timing = await tick(step, sessions);
@@ -292,6 +294,15 @@ async function ahead(task: AheadTask, sessions: Sessions): Promise<LaneTiming> {
     timings.set([timing.runMs, timing.workerMs, performance.timeOrigin + performance.now()], 3 * s);
     Atomics.store(control, 0, s + 1);
     Atomics.notify(control, 0);
+  }
+  if (task.decode && Atomics.load(control, 1) === 0) {
+    // The block's latents are final: decode now rather than wait for the actor thread to ask.
+    taskStarted(data.faults, 'decode');
+    const decoded = await decode(task.decode.task, sessions);
+    new Uint8Array(task.decode.rgb).set(decoded.rgb);
+    timings.set([decoded.runMs, decoded.workerMs], 3 * steps);
+    Atomics.store(control, 2, 1);
+    Atomics.notify(control, 2);
   }
   return { runMs, workerMs: performance.now() - start };
 }
