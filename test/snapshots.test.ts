@@ -171,8 +171,11 @@ describe('generation snapshots', () => {
   it('snapshots stay consistent while another session runs on the same lanes', async () => {
     const [runtime, other] = twoLanes;
     const options: GenerateOptions = { cascade: { parallelism: 4, attention: 'causal', exec: 'joint' } };
-    const busy = collect(runtime.generate({ seed: 77, blocks: 12, prompt: 'green triangle moving right' }, { cascade: { parallelism: 4 } }));
+    // Long enough to outlast the recorded run whatever the scheduling; stopped once it is done.
+    const stop = new AbortController();
+    const busy = collect(runtime.generate({ seed: 77, blocks: 64, prompt: 'green triangle moving right' }, { cascade: { parallelism: 4 }, signal: stop.signal })).catch(() => []);
     const run = await record(runtime, options);
+    stop.abort();
     await busy;
     expect(run.snapshots.some((s) => s.sessions === 2)).toBe(true);
     for (const at of chosen(run)) await expectResumesIdentically(other, run, at, options);

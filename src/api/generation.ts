@@ -284,6 +284,7 @@ export class Generation {
         steps: settings.steps,
         timeline: () => system.actor.getSnapshot().context.prompts,
         texts,
+        settled: () => this.#ahead?.quiet ?? true,
       },
       snapshots ?? null,
       { firstBlock: resume?.firstBlock ?? 0, cachedBlocks: this.#restored?.cachedBlocks ?? 0 },
@@ -388,8 +389,8 @@ export class Generation {
     });
     const prompted = settings.switchMode === 'at-block' ? new OwnPromptsExecutor(executor) : executor;
     const features = featureStore === null ? null : { store: featureStore, manifest: m };
-    // Snapshots are taken between ticks and must find a block's latents at its stage: not with steps run ahead.
-    const ahead = this.#host.runAhead === true && settings.parallelism === 0 && settings.exec === 'joint' && featureStore === null && !this.#options.snapshots && this.#options.resumeFrom === undefined;
+    // A resumed block mid-way goes step by step; snapshots wait for a block's steps to be reported (`quiet`).
+    const ahead = this.#host.runAhead === true && settings.parallelism === 0 && settings.exec === 'joint' && featureStore === null;
     const frameBytes = m.framesPerBlock * m.video.height * m.video.width * 3;
     this.#ahead = ahead ? new AheadExecutor(prompted, { schedule, pickLane: () => this.#host.pickLane(this.#host.memoryIndex), memory: this.#host.memoryIndex, frameBytes }) : null;
     return new RecoveringExecutor(this.#ahead ?? prompted, { latents: memory.latents, latentSteps: memory.latentSteps, steps: settings.steps, features }, recovery);

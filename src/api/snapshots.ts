@@ -180,13 +180,19 @@ export interface SnapshotSource {
   readonly timeline: () => readonly PromptSegment[];
   /** Context slot → prompt text, kept up to date with live switches. */
   readonly texts: ReadonlyMap<number, string>;
+  /**
+   * Whether every block's latents are at its stage now; false while a block's steps run ahead
+   * of its actor on a lane (`AheadExecutor.quiet`). Absent: always.
+   */
+  readonly settled?: () => boolean;
 }
 
 /**
  * Follows a generation's decodes and cache steps, and takes a snapshot between two ticks once
  * `every` more blocks have been cached. A snapshot is put off to a later tick while a block
  * after the first undecoded one has been decoded (two lanes finishing decodes out of order):
- * that block's latent slot may be gone, so the snapshot could not produce its frames again.
+ * that block's latent slot may be gone, so the snapshot could not produce its frames again;
+ * and while a block's steps run ahead of its actor (its latents are past its stage).
  *
  * @example
  * ```ts
@@ -243,6 +249,7 @@ export class SnapshotTaker {
   beforeTick(state: BetweenTicks): { readonly block: number; readonly bytes: number; readonly captureMs: number } | null {
     if (this.#cachedBlocks < this.#due || this.#decodedAbove.size > 0) return null;
     if (state.pool.slots.some((s) => s.state === 'reserved')) return null;
+    if (this.#source.settled?.() === false) return null;
     const started = performance.now();
     const snapshot = this.#capture(state);
     const captureMs = performance.now() - started;

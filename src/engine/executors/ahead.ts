@@ -133,6 +133,16 @@ export class AheadExecutor implements TickExecutor {
     return { rgb: new Uint8Array(run.decode.rgb).slice(), runMs };
   }
 
+  /**
+   * Whether no block's latents are past its actor's stage: every run has reported all its steps
+   * or stopped (a snapshot between two ticks reads the latents as at each block's stage).
+   */
+  get quiet(): boolean {
+    // A failed run's block may be a step past what was reported until its restart reports.
+    for (const run of this.#runs.values()) if (reported(run) < run.ticks.length && (!run.done || run.failure !== undefined)) return false;
+    return true;
+  }
+
   /** Asks every run under way to stop before its next step (the generation is ending). */
   cancel(): void {
     for (const run of this.#runs.values()) Atomics.store(run.control, 1, 1);
