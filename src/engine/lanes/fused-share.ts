@@ -83,27 +83,36 @@ export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession
   const kvFloats = m.heads * tokens * m.headDim;
   const inputOf = (l: number, i: number) => layerInputs.subarray(l * tokens * D + i * n, l * tokens * D + (i + 1) * n);
   const track = store.track;
+  const keepKeyValues = store.keepKeyValues !== false;
   const sums: Sums[] = [];
   task.members.forEach((member, i) => {
     // Computing denoising members keep their features (the cache step's are never reused).
     if (member.cache || member.commit === false) return;
     const cached = featureSlot(store, m, member.latentSlot);
     const staged = featureSlot(store, m, member.latentSlot, 'steps');
+    // A member that no longer measures (bwcache, schedule fixed) keeps only its residual, and
+    // its K/V when the store keeps them: nothing reads its inputs again.
+    const measure = member.measure !== false;
     const into: Sums = { block: member.block, stage: member.stage, change: [], base: [] };
     for (let l = 0; l < m.layers; l++) {
-      const kept = cached.input(l);
-      if (track === 'first-residual' && l === 1) into.firstResidual = firstResidualChange(inputOf(0, i), inputOf(1, i), cached.input(0), kept, n);
-      const { change, base } = compareAndStore(inputOf(l, i), kept, staged.input(l), member.stage > 0);
-      into.change.push(change);
-      into.base.push(base);
-      copyHeadRows(presentKey.subarray(l * kvFloats, (l + 1) * kvFloats), tokens, i * F * tpf, staged.key(l), F * tpf, 0, F * tpf, m.heads, m.headDim);
-      copyHeadRows(presentValue.subarray(l * kvFloats, (l + 1) * kvFloats), tokens, i * F * tpf, staged.value(l), F * tpf, 0, F * tpf, m.heads, m.headDim);
+      if (measure) {
+        const kept = cached.input(l);
+        if (track === 'first-residual' && l === 1) into.firstResidual = firstResidualChange(inputOf(0, i), inputOf(1, i), cached.input(0), kept, n);
+        const { change, base } = compareAndStore(inputOf(l, i), kept, staged.input(l), member.stage > 0);
+        into.change.push(change);
+        into.base.push(base);
+      }
+      if (keepKeyValues) {
+        copyHeadRows(presentKey.subarray(l * kvFloats, (l + 1) * kvFloats), tokens, i * F * tpf, staged.key(l), F * tpf, 0, F * tpf, m.heads, m.headDim);
+        copyHeadRows(presentValue.subarray(l * kvFloats, (l + 1) * kvFloats), tokens, i * F * tpf, staged.value(l), F * tpf, 0, F * tpf, m.heads, m.headDim);
+      }
     }
     const a = i * n;
     const residual = cached.residual;
     const out = staged.residual;
     // Measured as in the layered share (share-tick.ts), for calibration and fbcache.
-    const { change, base } = storeResidual(hiddenOut, layerInputs, a, n, residual, out, track !== undefined);
+    const { change, base } = storeResidual(hiddenOut, layerInputs, a, n, residual, out, measure && track !== undefined);
+    if (!measure) return;
     if (track !== undefined) {
       into.residual = [change, base];
       if (track === 'first-residual' && m.layers < 2) into.firstResidual = [change, base];
