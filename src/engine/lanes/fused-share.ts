@@ -46,14 +46,15 @@ type Sums = { -readonly [K in keyof MemberFeatureSums]: MemberFeatureSums[K] } &
 
 /**
  * Runs a {@link fusable} tick through `fused` with `past` (the cache past of `task.pastSlots`,
- * `[layers, 1, heads, T, headDim]`).
+ * `[layers, 1, heads, T, headDim]`). `mask`: the tick's attention mask when the caller keeps
+ * one (the lane's joint mask: the same queries and keys, so the same floats); built otherwise.
  *
  * @example
  * ```ts
  * const result = await runFusedShare(task, fused, gatherPast(data.kv, task.pastSlots), data);
  * ```
  */
-export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession, past: KvTensors, data: LaneWorkerData): Promise<ShareResult> {
+export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession, past: KvTensors, data: LaneWorkerData, mask?: Float32Array): Promise<ShareResult> {
   const start = performance.now();
   const m = data.manifest;
   const F = m.framesPerBlock;
@@ -65,8 +66,8 @@ export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession
   const pastTokens = task.pastSlots.length * tpf;
   const feeds = denoiserFeeds(frameInputs(task.members, 0, frames, data), task.contextSlot, past, task.pastSlots.length, data);
   const tickFrames = task.members.flatMap((member) => Array.from({ length: F }, () => ({ block: member.block })));
-  const mask = buildAttentionMask({ pastTokens, queryFrames: tickFrames, keyFrames: tickFrames, tokensPerFrame: tpf, mode: task.attention });
-  feeds.attention_mask = new ort.Tensor('float32', mask, [1, 1, frames * tpf, pastTokens + frames * tpf]);
+  const attention = mask ?? buildAttentionMask({ pastTokens, queryFrames: tickFrames, keyFrames: tickFrames, tokensPerFrame: tpf, mode: task.attention });
+  feeds.attention_mask = new ort.Tensor('float32', attention, [1, 1, frames * tpf, pastTokens + frames * tpf]);
   const runStart = performance.now();
   const outputs = await fused.run(feeds);
   const runMs = performance.now() - runStart;
