@@ -156,7 +156,7 @@ export function commitFeatureSteps(store: FeatureStore, m: Sizes, members: reado
   const parity = new Int32Array(store.parity);
   for (const member of members) {
     if (member.features === 'compute') {
-      featureSlot(store, m, member.latentSlot); // range check
+      if (!Number.isInteger(member.latentSlot) || member.latentSlot < 0 || member.latentSlot >= store.slots) throw new RangeError(`feature slot ${member.latentSlot} is outside the store's ${store.slots} slots`);
       Atomics.xor(parity, member.latentSlot, 1);
     } else if (store.track === 'first-input') {
       featureSlot(store, m, member.latentSlot).input(0).set(featureSlot(store, m, member.latentSlot, 'steps').input(0));

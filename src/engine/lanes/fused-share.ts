@@ -3,7 +3,8 @@
  * (`model/fused-graph.ts`) runs embed, every layer and the head, and returns what the layered
  * chain exposes between its calls (each layer's input and K/V, the stack's output). The
  * indicator's sums, the store's writes and the sampler step are then those of `share-tick.ts`,
- * on the same floats in the same order.
+ * on the same floats in the same order, with the same fast paths: no inputs stored nor sums
+ * taken for a member that no longer measures, no K/V stored unless the store keeps them.
  *
  * It covers a tick on one lane in which every member computes (at P0 every computed step, and
  * the cache step). A tick with a reusing member, or spread over several lanes that exchange K/V

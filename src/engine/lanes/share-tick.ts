@@ -11,7 +11,10 @@
  * embedded and go through the head, but no layer runs on them; the head gets their embedding
  * plus the residual of their block's last computed step, and the tick's other members attend to
  * the K/V of that step. Computing members keep their layer inputs, residual and K/V in the store
- * and report the indicator's sums. Without a store the computation is the plain layered one.
+ * and report the indicator's sums; a member that no longer measures (`measure: false`) keeps its
+ * residual only, and K/V are kept only when the store says so (`keepKeyValues`: a cascade, where
+ * a reusing member's K/V are read by the others). Without a store the computation is the plain
+ * layered one.
  * The store's `track` asks for more: `first-input` (teacache) also compares and keeps a reusing
  * member's layer-0 input (its embedding), `first-residual` (fbcache) measures layer 0's output
  * residual against the last computed step's; both measure the whole residual's change.
