@@ -69,12 +69,17 @@ export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession
   const tickFrames = task.members.flatMap((member) => Array.from({ length: F }, () => ({ block: member.block })));
   const attention = mask ?? buildAttentionMask({ pastTokens, queryFrames: tickFrames, keyFrames: tickFrames, tokensPerFrame: tpf, mode: task.attention });
   feeds.attention_mask = new ort.Tensor('float32', attention, [1, 1, frames * tpf, pastTokens + frames * tpf]);
+  const keepKeyValues = store.keepKeyValues !== false;
+  // The K/V leave the call only when something keeps them (the store, or the cache step's
+  // slots): at P0 a computed step's present K/V are not copied out (about 1 % of the call).
+  const wantKeyValues = keepKeyValues || task.cacheSlots !== null;
+  const fetches = wantKeyValues ? fused.outputNames : [FUSED_IO.flow, FUSED_IO.layerInputs, FUSED_IO.hiddenOut];
   const runStart = performance.now();
-  const outputs = await fused.run(feeds);
+  const outputs = await fused.run(feeds, fetches);
   const runMs = performance.now() - runStart;
   const flow = output(outputs, FUSED_IO.flow);
-  const presentKey = output(outputs, FUSED_IO.presentKey);
-  const presentValue = output(outputs, FUSED_IO.presentValue);
+  const presentKey = wantKeyValues ? output(outputs, FUSED_IO.presentKey) : new Float32Array(0);
+  const presentValue = wantKeyValues ? output(outputs, FUSED_IO.presentValue) : new Float32Array(0);
   const layerInputs = output(outputs, FUSED_IO.layerInputs);
   const hiddenOut = output(outputs, FUSED_IO.hiddenOut);
 
@@ -85,7 +90,6 @@ export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession
   const kvFloats = m.heads * tokens * m.headDim;
   const inputOf = (l: number, i: number) => layerInputs.subarray(l * tokens * D + i * n, l * tokens * D + (i + 1) * n);
   const track = store.track;
-  const keepKeyValues = store.keepKeyValues !== false;
   const sums: Sums[] = [];
   task.members.forEach((member, i) => {
     // Computing denoising members keep their features (the cache step's are never reused).
