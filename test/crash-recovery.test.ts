@@ -137,4 +137,30 @@ describe('a lane whose worker dies mid-task is replaced and its work re-run', ()
       expect(runtime.stats().reusedForwards).toBeGreaterThan(0);
     });
   });
+
+  // The store commits by flipping each computing slot's parity, and teacache's reusing members by
+  // copying their layer-0 input: crashes after a tick's writes, at P4 (K/V kept, reusing members
+  // read by computing ones), in ticks with reusing members and after schedules were fixed.
+  for (const [name, featureCache] of [
+    ['teacache', { policy: 'teacache', threshold: 3, coefficients: [1, 0] }],
+    ['bwcache', { policy: 'bwcache', threshold: 1.5 }],
+  ] as const) {
+    it(`with ${name} at P4: the frames and the cache decisions of a run without the crashes`, async () => {
+      const run = async (runtime: Runtime) => {
+        const out: Frame[] = [];
+        const decisions: unknown[] = [];
+        const trace = (r: TraceRecord) => void (r.kind === 'features' && decisions.push(r.indicators));
+        for await (const frame of runtime.generate(request, { featureCache, steps: 8, cascade: { parallelism: 4 }, trace })) out.push(frame);
+        return { frames: bytes(out), decisions, reused: runtime.stats().reusedForwards };
+      };
+      const expected = await run(one);
+      await withFaults(1, [5, 11].map((nth) => ({ lane: 0, task: 'share', nth, point: 'after-step' }) as const), async (runtime) => {
+        const got = await run(runtime);
+        expect(crashes(runtime)).toBe(2);
+        expect(got.decisions).toEqual(expected.decisions);
+        expect(got.frames.equals(expected.frames)).toBe(true);
+        expect(got.reused).toBeGreaterThan(0);
+      });
+    });
+  }
 });

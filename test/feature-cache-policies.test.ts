@@ -157,3 +157,30 @@ describe('policy state across a snapshot', () => {
     });
   }
 });
+
+describe('which computed steps measure', () => {
+  it('bwcache: until the block\'s schedule is fixed, not after (also when restored), again once the block is forgotten', () => {
+    const settings = { policy: 'bwcache', threshold: 0.15, interval: 3, lastStep: 0.5 } as const;
+    const policy = createFeatureCachePolicy(settings, 12);
+    expect(policy.measures(0)).toBe(true);
+    policy.observe([{ block: 0, stage: 1, indicator: 0.5 }]);
+    expect(policy.measures(0)).toBe(true);
+    policy.observe([{ block: 0, stage: 2, indicator: 0.1 }]);
+    expect(policy.measures(0)).toBe(false);
+    expect(policy.measures(1)).toBe(true);
+    const restored = createFeatureCachePolicy(settings, 12);
+    restored.restoreBlocks(policy.saveBlocks([0]));
+    expect(restored.measures(0)).toBe(false);
+    policy.forget(0);
+    expect(policy.measures(0)).toBe(true);
+  });
+
+  it('teacache and fbcache always measure (their indicators track every step)', () => {
+    const tea = createFeatureCachePolicy({ policy: 'teacache', threshold: 0.1, coefficients: [1, 0] }, 12);
+    const fb = createFeatureCachePolicy({ policy: 'fbcache', threshold: 0.1 }, 12);
+    for (const policy of [tea, fb]) {
+      policy.observe([{ block: 0, stage: 1, indicator: 0.01, firstInput: 0.01, firstResidual: 0.01 }]);
+      expect(policy.measures(0)).toBe(true);
+    }
+  });
+});

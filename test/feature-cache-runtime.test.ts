@@ -18,6 +18,8 @@ import { frameDrift } from '../src/quality/drift.js';
 import { deriveModel } from '../src/inspector/model.js';
 import { chromeTrace } from '../src/inspector/chrome-trace.js';
 import { RANDOM_MODEL } from './support/models.js';
+import { decodeSnapshot } from '../src/engine/snapshot/snapshot-format.js';
+import type { GenerationSnapshot } from '../src/index.js';
 
 const STEPS = 12;
 const BLOCKS = 4;
@@ -157,18 +159,48 @@ describe('feature caching on real lanes', () => {
     expect(named.every((e) => Array.isArray((e.args as { reused?: unknown }).reused))).toBe(true);
   });
 
-  it('records each computed member\'s indicator and its block\'s trigger step per tick; a prompt switch with re-cache works with caching', async () => {
+  it('records each measuring member\'s indicator and its block\'s trigger step per tick; a prompt switch with re-cache works with caching', async () => {
     const run = await generate(one, 0, bwcache);
     const features = run.trace.filter((r) => r.kind === 'features');
     expect(features.length).toBeGreaterThan(0);
     const first = features.flatMap((r) => (r.kind === 'features' ? r.indicators : [])).filter((i) => i.block === 0);
-    // Block 0 computes steps 1, 5 and 9 past its first: step 1 triggers (the random model's indicator is about 1.2 < 1.5).
-    expect(first.map((i) => i.stage)).toEqual([1, 5, 9]);
+    // Block 0 computes steps 1, 5 and 9 past its first: step 1 triggers (the random model's
+    // indicator is about 1.2 < 1.5), which fixes its schedule, so steps 5 and 9 measure nothing.
+    expect(first.map((i) => i.stage)).toEqual([1]);
     expect(first.every((i) => i.trigger === 1 && typeof i.indicator === 'number')).toBe(true);
     const frames: Frame[] = [];
     const switched = { ...request, switches: [{ atBlock: 2, prompt: 'red ball moving left' }] };
     for await (const frame of one.generate(switched, { steps: STEPS, cascade: { parallelism: 0, recache: 'on' }, featureCache: bwcache })) frames.push(frame);
     expect(frames).toHaveLength(BLOCKS * 3);
+  });
+
+  // What the store itself holds is checked at the worker's level (feature-cache-fast-paths.test.ts);
+  // here, that the generation tells its store and its snapshots the same thing.
+  it('a snapshot\'s feature rows hold K/V only in a cascade (P4, not P0), and no layer inputs once the schedule is fixed', async () => {
+    const m = one.manifest;
+    const hidden = m.framesPerBlock * m.tokensPerFrame * m.width;
+    const kvAt = (m.layers + 1) * hidden;
+    const rowsOf = async (runtime: Runtime, parallelism: 0 | 4, featureCache: FeatureCacheOptions) => {
+      const snapshots: GenerationSnapshot[] = [];
+      for await (const _ of runtime.generate(request, { steps: STEPS, cascade: { parallelism }, featureCache, snapshots: { every: 1, onSnapshot: (s) => snapshots.push(s) } })) void _;
+      return snapshots.flatMap((s) => {
+        const state = decodeSnapshot(s.bytes);
+        const row = state.features.length / Math.max(1, state.featureBlocks.length);
+        return state.featureBlocks.map((_, i) => state.features.subarray(i * row, (i + 1) * row));
+      });
+    };
+    const zero = (a: Float32Array) => a.every((v) => v === 0);
+    // δ = 0 never fixes a schedule: every block measures. A P0 snapshot falls between blocks, so
+    // its block is at step 0 in a slot an earlier block used (the second run on this runtime).
+    await rowsOf(one, 0, { policy: 'bwcache', threshold: 0 });
+    const p0 = await rowsOf(one, 0, { policy: 'bwcache', threshold: 0 });
+    expect(p0.length).toBeGreaterThan(0);
+    expect(p0.every((row) => zero(row.subarray(kvAt)))).toBe(true);
+    const p4 = await rowsOf(two, 4, { policy: 'bwcache', threshold: 0 });
+    expect(p4.some((row) => !zero(row.subarray(kvAt)) && !zero(row.subarray(0, hidden)))).toBe(true);
+    // δ = 1.5 fixes every block's schedule at step 1: snapshots after it hold no inputs.
+    const fixed = await rowsOf(two, 4, bwcache);
+    expect(fixed.some((row) => zero(row.subarray(0, m.layers * hidden)) && !zero(row.subarray(m.layers * hidden, kvAt)))).toBe(true);
   });
 
   it('a generation aborted mid-way leaves nothing behind: the next one makes a fresh runtime\'s frames', async () => {

@@ -30,6 +30,8 @@ export interface GenerationSystemOptions {
   readonly kv: SupervisorInput['kv'];
   /** Per-member feature use (the feature-caching seam); default: compute. */
   readonly features?: (input: ForwardInput) => FeatureUse;
+  /** Whether a computing member measures (`TickMember.measure`); default: every member does. */
+  readonly measures?: (input: ForwardInput) => boolean;
   readonly onTick?: (tick: number, members: readonly TickMember[], timing: TickTiming) => void;
   readonly onRecache?: (plan: RecachePlan, timing: TickTiming) => void;
   /** Called between two ticks (snapshots are taken there). */
@@ -69,6 +71,7 @@ export function createGenerationSystem(o: GenerationSystemOptions): GenerationSy
     ...(o.onTick ? { onTick: o.onTick } : {}),
     ...(o.onRecache ? { onRecache: o.onRecache } : {}),
     ...(o.features ? { features: o.features } : {}),
+    ...(o.measures ? { measures: o.measures } : {}),
     ...(o.beforeTick ? { beforeTick: o.beforeTick } : {}),
     ...(o.resume ? { cachedUnder: o.resume.cachedUnder } : {}),
   });

@@ -41,6 +41,8 @@ export interface TickBarrierOptions {
    * caching decides per block and step). Default: every member computes.
    */
   readonly features?: (input: ForwardInput) => FeatureUse;
+  /** Whether a computing member measures (`TickMember.measure`); default: every member does. */
+  readonly measures?: (input: ForwardInput) => boolean;
   /**
    * Called as each tick is about to run, before anything of it starts: every earlier tick of
    * the generation has ended, so nothing of it writes the slabs (where snapshots are taken).
@@ -125,6 +127,7 @@ export class TickBarrier {
       block: input.block,
       stage: input.stage,
       features: this.#options.features?.(input) ?? 'compute',
+      ...(this.#options.measures?.(input) === false ? { measure: false } : {}),
       seed: input.seed,
       latentSlot: input.latentSlot,
       contextSlot: input.contextSlot,

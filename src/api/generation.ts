@@ -272,7 +272,9 @@ export class Generation {
     const caching = settings.featureCache.policy !== 'none';
     const track = featureTrackingOf(settings.featureCache);
     const tokensOf = (contextSlot: number) => Array.from(tokenizePrompt(texts.get(contextSlot) ?? '', m.text), Number);
-    const featureStore = caching ? (track ? { ...host.featureStore(), track } : host.featureStore()) : null;
+    // K/V are kept for a reusing member that other members attend to: none at parallelism 0,
+    // where a block is alone in its ticks.
+    const featureStore = caching ? { ...host.featureStore(), ...(track ? { track } : {}), keepKeyValues: settings.parallelism > 0 } : null;
     const snapshots = this.#options.snapshots;
     const taker = new SnapshotTaker(
       {
@@ -347,7 +349,7 @@ export class Generation {
         }
         host.count(tickStats(timing));
       },
-      ...(caching ? { features: (input: ForwardInput) => policy.use(input.block, input.stage) } : {}),
+      ...(caching ? { features: (input: ForwardInput) => policy.use(input.block, input.stage), measures: (input: ForwardInput) => policy.measures(input.block) } : {}),
       onRecache: (plan: RecachePlan, timing) => {
         host.count({ recaches: 1, recacheTaskMs: timing.taskMs });
         this.#link?.emit({ type: 'recache', beforeBlock: plan.beforeBlock, frames: plan.slots.length, ms: timing.taskMs });

@@ -15,7 +15,7 @@ import type { ModelManifest } from '../core/manifest-types.js';
 import type { ResolvedGeneration } from '../core/options.js';
 import { captureSnapshot } from '../engine/snapshot/capture.js';
 import type { SnapshotFingerprint, SnapshotSegment, SnapshotState } from '../engine/snapshot/snapshot-format.js';
-import type { FeatureStore } from '../engine/lanes/feature-store.js';
+import { unreadRanges, type FeatureStore } from '../engine/lanes/feature-store.js';
 import type { SharedMemory } from '../engine/memory/memory-plan.js';
 
 /**
@@ -300,7 +300,10 @@ export class SnapshotTaker {
       frames,
       evictions: state.pool.evictions,
       policy: source.policy.saveBlocks(denoising.map((m) => m.block)),
-      featureBlocks: denoising.map((m) => ({ block: m.block, latentSlot: m.latentSlot })),
+      featureBlocks: denoising.map((m) => {
+        const unread = source.featureStore === null ? [] : unreadRanges(source.featureStore, source.manifest, source.policy.measures(m.block));
+        return { block: m.block, latentSlot: m.latentSlot, ...(unread.length > 0 ? { unread } : {}) };
+      }),
     });
   }
 }

@@ -149,6 +149,12 @@ export interface FeatureCachePolicy {
   readonly settings: FeatureCacheSettings;
   /** Whether block `block` computes or reuses at stage `stage` (the cache stage always computes). */
   use(block: number, stage: number): FeatureUse;
+  /**
+   * Whether block `block`'s computed steps must measure (store their layer inputs and report the
+   * indicator's sums). bwcache stops once the block's schedule is fixed: it needs no more sums,
+   * and nothing reads those inputs again. teacache and fbcache always measure.
+   */
+  measures(block: number): boolean;
   /** A tick ended: the indicators of its computed members. */
   observe(indicators: readonly MemberIndicator[]): void;
   /** A block left the pipeline (after its cache step): forget its state. */
@@ -186,7 +192,7 @@ const numberAt = (values: readonly (number | null)[], i: number): number | null 
  */
 export function createFeatureCachePolicy(settings: FeatureCacheSettings, steps: number): FeatureCachePolicy {
   if (settings.policy === 'none') {
-    return { settings, use: () => 'compute', observe: () => {}, forget: () => {}, triggerStep: () => null, saveBlocks: () => [], restoreBlocks: () => {} };
+    return { settings, use: () => 'compute', measures: () => true, observe: () => {}, forget: () => {}, triggerStep: () => null, saveBlocks: () => [], restoreBlocks: () => {} };
   }
   if (settings.policy === 'teacache') return createTeaCachePolicy(settings, steps);
   if (settings.policy === 'fbcache') return createFirstBlockPolicy(settings, steps);
@@ -198,6 +204,10 @@ export function createFeatureCachePolicy(settings: FeatureCacheSettings, steps: 
       if (stage >= steps) return 'compute';
       const fixed = lists.get(block);
       return fixed === undefined || (fixed.list[stage] as boolean) ? 'compute' : 'reuse';
+    },
+    measures(block) {
+      // Fixed once: later indicators would change nothing (observe skips them).
+      return !lists.has(block);
     },
     observe(indicators) {
       for (const { block, stage, indicator } of indicators) {
@@ -364,6 +374,9 @@ function createTeaCachePolicy(settings: Extract<FeatureCacheSettings, { policy: 
       }
       return compute ? 'compute' : 'reuse';
     },
+    measures() {
+      return true;
+    },
     observe(indicators) {
       for (const { block, stage, firstInput = null } of indicators) {
         if (stage >= steps) continue;
@@ -433,6 +446,9 @@ function createFirstBlockPolicy(settings: Extract<FeatureCacheSettings, { policy
     use(block, stage) {
       if (stage >= steps) return 'compute';
       return fbcacheDecides(stage, steps, blocks.get(block)?.anchor ?? null, settings.threshold) ? 'compute' : 'reuse';
+    },
+    measures() {
+      return true;
     },
     observe(indicators) {
       for (const { block, stage, firstResidual = null, reused } of indicators) {

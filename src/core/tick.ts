@@ -32,6 +32,11 @@ export interface TickMember {
    * store write. Used to run one tick under each of its prompts (`core/prompt-groups.ts`).
    */
   readonly commit?: boolean;
+  /**
+   * `false`: a computing member stores no layer inputs and reports no indicator sums (its
+   * policy needs none: bwcache once the block's schedule is fixed). Absent: it measures.
+   */
+  readonly measure?: boolean;
 }
 
 export interface TickPlan {

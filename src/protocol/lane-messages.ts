@@ -44,6 +44,8 @@ export interface TickMemberTask {
   readonly features?: FeatureUse;
   /** `false`: context only, nothing it computes is kept (`TickMember.commit`). */
   readonly commit?: boolean;
+  /** `false`: a computing member stores no layer inputs and reports no indicator sums (`TickMember.measure`). */
+  readonly measure?: boolean;
 }
 
 /**
@@ -131,7 +133,17 @@ export interface ShareTask extends Omit<TickTask, 'kind'> {
    * residual and K/V at its last computed step (`engine/lanes/feature-store.ts`), one slot per
    * latent slot. Absent: no member reuses and nothing is stored.
    */
-  readonly featureStore?: { readonly buffer: SharedArrayBuffer; readonly slots: number; readonly slotLength: number; readonly track?: 'first-input' | 'first-residual' };
+  readonly featureStore?: {
+    readonly buffer: SharedArrayBuffer;
+    /** The slots' other halves; `parity` (Int32 per slot) names the committed one. */
+    readonly steps: SharedArrayBuffer;
+    readonly parity: SharedArrayBuffer;
+    readonly slots: number;
+    readonly slotLength: number;
+    readonly track?: 'first-input' | 'first-residual';
+    /** Computing members store their K/V (absent: true); false at parallelism 0, where no reusing member is read by another. */
+    readonly keepKeyValues?: boolean;
+  };
 }
 
 /**

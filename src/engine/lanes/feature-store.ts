@@ -14,9 +14,22 @@
  * [a·tpf, b·tpf) only. Lanes write disjoint rows, and a tick's reads of a block come after its
  * writes of the previous tick, so no lock is needed.
  *
- * A tick reads `buffer` and writes `steps` (the same layout); the runtime copies what the tick
- * wrote into `buffer` once the whole tick has succeeded ({@link commitFeatureSteps}), so that a
- * lane dying mid-tick leaves the store as the tick found it (`docs/reliability.md`).
+ * Each slot has two halves, one in `buffer` and one in `steps`; `parity[slot]` says which holds
+ * the committed state (0: `buffer`). A tick reads the committed half and writes the other; once
+ * the whole tick has succeeded the runtime flips the parity of every computing member's slot
+ * ({@link commitFeatureSteps}) instead of copying the slot, so that a lane dying mid-tick still
+ * leaves the committed state as the tick found it (`docs/reliability.md`). The parity lives in
+ * shared memory, beside the halves it names, rather than in each task: the workers' views, the
+ * commit and the snapshots then read one truth, and its only writer is the actor thread between
+ * ticks (every lane has returned), so the workers never see it move under them.
+ *
+ * After a flip, the regions a tick did not write hold what that half held before. That is sound
+ * because nothing reads them: a computing member always writes the residual; it writes layer
+ * inputs only while it measures (`TickMemberTask.measure`: bwcache stops once the block's
+ * schedule is fixed, and never reads them again for that block), and K/V only when the store
+ * keeps them (`keepKeyValues`: a reusing member publishes them only while other members
+ * attend to it). A reusing member's layer-0 input (teacache) is copied into the committed half
+ * without a flip: the rest of that slot is still the last computed step's.
  */
 import type { ModelManifest } from '../../core/manifest-types.js';
 
@@ -25,13 +38,46 @@ type Sizes = Pick<ModelManifest, 'framesPerBlock' | 'tokensPerFrame' | 'width' |
 /** The shared slab (allocated by the memory plan, `allocateFeatureCache`). */
 export interface FeatureStore {
   readonly buffer: SharedArrayBuffer;
-  /** Where a tick writes, committed into `buffer` after it. */
+  /** The slots' other halves (same layout as `buffer`). */
   readonly steps: SharedArrayBuffer;
+  /** Int32 per slot: which half is committed (0: `buffer`, 1: `steps`). */
+  readonly parity: SharedArrayBuffer;
   readonly slots: number;
   /** Floats per slot. */
   readonly slotLength: number;
   /** What the workers measure beyond bwcache's sums (`FeatureTracking`, core/feature-cache.ts). */
   readonly track?: 'first-input' | 'first-residual';
+  /**
+   * Computing members store their K/V (default true). Only a reusing member read alongside
+   * other members needs them (a cascade, parallelism ≥ 1); at parallelism 0 a block is alone
+   * in its ticks, so a generation sets false and the K/V regions are neither written nor read.
+   */
+  readonly keepKeyValues?: boolean;
+}
+
+/**
+ * The half of slot `slot` that holds its committed state (0: `buffer`, 1: `steps`).
+ *
+ * @example
+ * ```ts
+ * const half = committedHalf(store, 3); // 0 until slot 3's first committed compute
+ * ```
+ */
+export function committedHalf(store: Pick<FeatureStore, 'parity'>, slot: number): 0 | 1 {
+  return Atomics.load(new Int32Array(store.parity), slot) === 0 ? 0 : 1;
+}
+
+/**
+ * The committed floats of slot `slot` (a view, no copy), for snapshots.
+ *
+ * @example
+ * ```ts
+ * features.set(committedRows(store, 3), 0);
+ * ```
+ */
+export function committedRows(store: FeatureStore, slot: number): Float32Array {
+  const buffer = committedHalf(store, slot) === 0 ? store.buffer : store.steps;
+  return new Float32Array(buffer, slot * store.slotLength * 4, store.slotLength);
 }
 
 /** Floats of one slot: (3·layers + 1) · tokens · width. */
@@ -61,7 +107,8 @@ export interface FeatureSlot {
  */
 export function featureSlot(store: FeatureStore, m: Sizes, slot: number, side: 'committed' | 'steps' = 'committed'): FeatureSlot {
   if (!Number.isInteger(slot) || slot < 0 || slot >= store.slots) throw new RangeError(`feature slot ${slot} is outside the store's ${store.slots} slots`);
-  const buffer = side === 'committed' ? store.buffer : store.steps;
+  const committed = committedHalf(store, slot);
+  const buffer = (side === 'committed') === (committed === 0) ? store.buffer : store.steps;
   const tokens = m.framesPerBlock * m.tokensPerFrame;
   const hidden = tokens * m.width;
   const kv = m.heads * tokens * m.headDim;
@@ -78,8 +125,27 @@ export function featureSlot(store: FeatureStore, m: Sizes, slot: number, side: '
 }
 
 /**
- * Commits what a successful tick wrote for `members`: a computing member's whole slot; a reusing
- * one's layer-0 input when the store tracks it (teacache keeps the input of every step).
+ * Float ranges of a slot that no later tick reads: the K/V when the store keeps none, the layer
+ * inputs when the block no longer measures. What they hold depends on the half's history, so
+ * snapshots write zeros there.
+ *
+ * @example
+ * ```ts
+ * unreadRanges({ ...store, keepKeyValues: false }, manifest, true); // [[keysAt, slotLength]]
+ * ```
+ */
+export function unreadRanges(store: FeatureStore, m: Sizes, measuring: boolean): [number, number][] {
+  const hidden = m.framesPerBlock * m.tokensPerFrame * m.width;
+  const ranges: [number, number][] = [];
+  if (!measuring) ranges.push([0, m.layers * hidden]);
+  if (store.keepKeyValues === false) ranges.push([(m.layers + 1) * hidden, store.slotLength]);
+  return ranges;
+}
+
+/**
+ * Commits what a successful tick wrote for `members`: a computing member's slot by flipping its
+ * parity (the half the tick wrote becomes the committed one); a reusing one's layer-0 input,
+ * copied, when the store tracks it (teacache keeps the input of every step).
  *
  * @example
  * ```ts
@@ -87,10 +153,11 @@ export function featureSlot(store: FeatureStore, m: Sizes, slot: number, side: '
  * ```
  */
 export function commitFeatureSteps(store: FeatureStore, m: Sizes, members: readonly { readonly latentSlot: number; readonly features: 'compute' | 'reuse' }[]): void {
+  const parity = new Int32Array(store.parity);
   for (const member of members) {
     if (member.features === 'compute') {
-      const at = member.latentSlot * store.slotLength;
-      new Float32Array(store.buffer, at * 4, store.slotLength).set(new Float32Array(store.steps, at * 4, store.slotLength));
+      if (!Number.isInteger(member.latentSlot) || member.latentSlot < 0 || member.latentSlot >= store.slots) throw new RangeError(`feature slot ${member.latentSlot} is outside the store's ${store.slots} slots`);
+      Atomics.xor(parity, member.latentSlot, 1);
     } else if (store.track === 'first-input') {
       featureSlot(store, m, member.latentSlot).input(0).set(featureSlot(store, m, member.latentSlot, 'steps').input(0));
     }

@@ -3,7 +3,8 @@
  * (`model/fused-graph.ts`) runs embed, every layer and the head, and returns what the layered
  * chain exposes between its calls (each layer's input and K/V, the stack's output). The
  * indicator's sums, the store's writes and the sampler step are then those of `share-tick.ts`,
- * on the same floats in the same order.
+ * on the same floats in the same order, with the same fast paths: no inputs stored nor sums
+ * taken for a member that no longer measures, no K/V stored unless the store keeps them.
  *
  * It covers a tick on one lane in which every member computes (at P0 every computed step, and
  * the cache step). A tick with a reusing member, or spread over several lanes that exchange K/V
@@ -46,14 +47,15 @@ type Sums = { -readonly [K in keyof MemberFeatureSums]: MemberFeatureSums[K] } &
 
 /**
  * Runs a {@link fusable} tick through `fused` with `past` (the cache past of `task.pastSlots`,
- * `[layers, 1, heads, T, headDim]`).
+ * `[layers, 1, heads, T, headDim]`). `mask`: the tick's attention mask when the caller keeps
+ * one (the lane's joint mask: the same queries and keys, so the same floats); built otherwise.
  *
  * @example
  * ```ts
  * const result = await runFusedShare(task, fused, gatherPast(data.kv, task.pastSlots), data);
  * ```
  */
-export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession, past: KvTensors, data: LaneWorkerData): Promise<ShareResult> {
+export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession, past: KvTensors, data: LaneWorkerData, mask?: Float32Array): Promise<ShareResult> {
   const start = performance.now();
   const m = data.manifest;
   const F = m.framesPerBlock;
@@ -65,14 +67,19 @@ export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession
   const pastTokens = task.pastSlots.length * tpf;
   const feeds = denoiserFeeds(frameInputs(task.members, 0, frames, data), task.contextSlot, past, task.pastSlots.length, data);
   const tickFrames = task.members.flatMap((member) => Array.from({ length: F }, () => ({ block: member.block })));
-  const mask = buildAttentionMask({ pastTokens, queryFrames: tickFrames, keyFrames: tickFrames, tokensPerFrame: tpf, mode: task.attention });
-  feeds.attention_mask = new ort.Tensor('float32', mask, [1, 1, frames * tpf, pastTokens + frames * tpf]);
+  const attention = mask ?? buildAttentionMask({ pastTokens, queryFrames: tickFrames, keyFrames: tickFrames, tokensPerFrame: tpf, mode: task.attention });
+  feeds.attention_mask = new ort.Tensor('float32', attention, [1, 1, frames * tpf, pastTokens + frames * tpf]);
+  const keepKeyValues = store.keepKeyValues !== false;
+  // The K/V leave the call only when something keeps them (the store, or the cache step's
+  // slots): at P0 a computed step's present K/V are not copied out (about 1 % of the call).
+  const wantKeyValues = keepKeyValues || task.cacheSlots !== null;
+  const fetches = wantKeyValues ? fused.outputNames : [FUSED_IO.flow, FUSED_IO.layerInputs, FUSED_IO.hiddenOut];
   const runStart = performance.now();
-  const outputs = await fused.run(feeds);
+  const outputs = await fused.run(feeds, fetches);
   const runMs = performance.now() - runStart;
   const flow = output(outputs, FUSED_IO.flow);
-  const presentKey = output(outputs, FUSED_IO.presentKey);
-  const presentValue = output(outputs, FUSED_IO.presentValue);
+  const presentKey = wantKeyValues ? output(outputs, FUSED_IO.presentKey) : new Float32Array(0);
+  const presentValue = wantKeyValues ? output(outputs, FUSED_IO.presentValue) : new Float32Array(0);
   const layerInputs = output(outputs, FUSED_IO.layerInputs);
   const hiddenOut = output(outputs, FUSED_IO.hiddenOut);
 
@@ -89,21 +96,29 @@ export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession
     if (member.cache || member.commit === false) return;
     const cached = featureSlot(store, m, member.latentSlot);
     const staged = featureSlot(store, m, member.latentSlot, 'steps');
+    // A member that no longer measures (bwcache, schedule fixed) keeps only its residual, and
+    // its K/V when the store keeps them: nothing reads its inputs again.
+    const measure = member.measure !== false;
     const into: Sums = { block: member.block, stage: member.stage, change: [], base: [] };
     for (let l = 0; l < m.layers; l++) {
-      const kept = cached.input(l);
-      if (track === 'first-residual' && l === 1) into.firstResidual = firstResidualChange(inputOf(0, i), inputOf(1, i), cached.input(0), kept, n);
-      const { change, base } = compareAndStore(inputOf(l, i), kept, staged.input(l), member.stage > 0);
-      into.change.push(change);
-      into.base.push(base);
-      copyHeadRows(presentKey.subarray(l * kvFloats, (l + 1) * kvFloats), tokens, i * F * tpf, staged.key(l), F * tpf, 0, F * tpf, m.heads, m.headDim);
-      copyHeadRows(presentValue.subarray(l * kvFloats, (l + 1) * kvFloats), tokens, i * F * tpf, staged.value(l), F * tpf, 0, F * tpf, m.heads, m.headDim);
+      if (measure) {
+        const kept = cached.input(l);
+        if (track === 'first-residual' && l === 1) into.firstResidual = firstResidualChange(inputOf(0, i), inputOf(1, i), cached.input(0), kept, n);
+        const { change, base } = compareAndStore(inputOf(l, i), kept, staged.input(l), member.stage > 0);
+        into.change.push(change);
+        into.base.push(base);
+      }
+      if (keepKeyValues) {
+        copyHeadRows(presentKey.subarray(l * kvFloats, (l + 1) * kvFloats), tokens, i * F * tpf, staged.key(l), F * tpf, 0, F * tpf, m.heads, m.headDim);
+        copyHeadRows(presentValue.subarray(l * kvFloats, (l + 1) * kvFloats), tokens, i * F * tpf, staged.value(l), F * tpf, 0, F * tpf, m.heads, m.headDim);
+      }
     }
     const a = i * n;
     const residual = cached.residual;
     const out = staged.residual;
     // Measured as in the layered share (share-tick.ts), for calibration and fbcache.
-    const { change, base } = storeResidual(hiddenOut, layerInputs, a, n, residual, out, track !== undefined);
+    const { change, base } = storeResidual(hiddenOut, layerInputs, a, n, residual, out, measure && track !== undefined);
+    if (!measure) return;
     if (track !== undefined) {
       into.residual = [change, base];
       if (track === 'first-residual' && m.layers < 2) into.firstResidual = [change, base];

@@ -431,7 +431,11 @@ export default async function runLaneTask(task: LaneTask | BatchTask): Promise<L
     case 'share': {
       const d = memoryOf(task);
       // A tick on this lane alone in which every member computes: one call instead of 2·layers + 2.
-      if (data.fusedForward !== false && fusable(task, framesPerBlock)) return runFusedShare(task, await loadFused(), pastFor(task, d), d);
+      if (data.fusedForward !== false && fusable(task, framesPerBlock)) {
+        // Its queries and keys are the joint call's (every member's frames, oldest first): the lane's kept joint mask.
+        const mask = jointMask(task.memory ?? 0, task.pastSlots.length * m.tokensPerFrame, task.members.length, task.attention);
+        return runFusedShare(task, await loadFused(), pastFor(task, d), d, mask);
+      }
       // Every member reuses: embed + residual + head in one call instead of two.
       if (data.fusedForward !== false && reusesAll(task, framesPerBlock)) return runFusedReuse(task, await loadReuse(), d);
       return runShare(task, await loadLayered(), slotView(d.contexts, task.contextSlot).slice(), d);

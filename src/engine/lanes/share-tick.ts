@@ -11,7 +11,10 @@
  * embedded and go through the head, but no layer runs on them; the head gets their embedding
  * plus the residual of their block's last computed step, and the tick's other members attend to
  * the K/V of that step. Computing members keep their layer inputs, residual and K/V in the store
- * and report the indicator's sums. Without a store the computation is the plain layered one.
+ * and report the indicator's sums; a member that no longer measures (`measure: false`) keeps its
+ * residual only, and K/V are kept only when the store says so (`keepKeyValues`: a cascade, where
+ * a reusing member's K/V are read by the others). Without a store the computation is the plain
+ * layered one.
  * The store's `track` asks for more: `first-input` (teacache) also compares and keeps a reusing
  * member's layer-0 input (its embedding), `first-residual` (fbcache) measures layer 0's output
  * residual against the last computed step's; both measure the whole residual's change.
@@ -113,6 +116,15 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
     // Computing denoising members keep their features (the cache step's are never reused).
     const keeps = store ? segments.filter((s) => s.compact >= 0 && !s.member.cache && s.member.commit !== false) : [];
     const reusing = segments.filter((s) => s.compact < 0 && s.member.commit !== false);
+    // Members that measure (all but bwcache's once a block's schedule is fixed) compare and keep
+    // their layer inputs; the others keep only the residual (and K/V when the store keeps them).
+    const measuring = keeps.filter((s) => s.member.measure !== false);
+    const keepKeyValues = store?.keepKeyValues !== false;
+    if (!keepKeyValues && segments.some((s) => s.compact < 0) && task.members.some((member) => member.features !== 'reuse')) {
+      // Its K/V were never stored: the computing members would attend to stale rows.
+      const reused = segments.find((s) => s.compact < 0) as Segment;
+      throw new Error(`tick ${task.tick}: block ${reused.member.block} reuses while other members compute, but the feature store keeps no K/V (keepKeyValues false: parallelism 0 has one block per tick)`);
+    }
 
     const { latents, timesteps, positions } = frameInputs(task.members, from, to, data);
     const perFrame = (a: Float32Array, n = frames) => new ort.Tensor('float32', a, [1, n]);
@@ -146,7 +158,7 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
     const blockTokens = F * tpf;
     const track = store?.track;
     type Sums = { block: number; stage: number; change: number[]; base: number[]; firstResidual?: [number, number]; residual?: [number, number]; reused?: boolean };
-    const sums: Sums[] = keeps.map((s) => ({ block: s.member.block, stage: s.member.stage, change: [] as number[], base: [] as number[] }));
+    const sums: Sums[] = measuring.map((s) => ({ block: s.member.block, stage: s.member.stage, change: [] as number[], base: [] as number[] }));
     // fbcache: layer 0's input at the last computed step, kept before it is overwritten.
     const firstInputs: Float32Array[] = [];
     if (track === 'first-input' && reusing.length > 0) {
@@ -161,10 +173,10 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
       featureMs += performance.now() - t;
     }
     for (let l = 0; l < m.layers; l++) {
-      if (keeps.length > 0) {
+      if (measuring.length > 0) {
         // The indicator's sums against the block's last computed step, then this step's inputs kept.
         const t = performance.now();
-        keeps.forEach((s, i) => {
+        measuring.forEach((s, i) => {
           const n = (s.to - s.from) * rowFloats;
           const kept = cachedOf(s.member).input(l).subarray(s.blockFrame * rowFloats, s.blockFrame * rowFloats + n);
           if (track === 'first-residual' && l === 0) firstInputs[i] = kept.slice();
@@ -194,7 +206,7 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
             publishRows(x, l, s.from * tpf, key, value, computing * tpf, s.compact * tpf, (s.to - s.from) * tpf);
           }
         }
-        if (keeps.length > 0) {
+        if (keeps.length > 0 && keepKeyValues) {
           const t = performance.now();
           for (const s of keeps) {
             const cached = stagedOf(s.member);
@@ -207,8 +219,9 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
       // A reusing member's K/V: those of its last computed step. Context-only members too (they
       // keep nothing, but others attend to them): unpublished, their rows would be whatever an
       // earlier call left in the exchange, which a resumed generation cannot reproduce.
+      // Without kept K/V no member computes in such a tick (refused above): nobody reads them.
       for (const s of segments) {
-        if (s.compact >= 0) continue;
+        if (s.compact >= 0 || !keepKeyValues) continue;
         const cached = cachedOf(s.member);
         publishRows(x, l, s.from * tpf, cached.key(l), cached.value(l), blockTokens, s.blockFrame * tpf, (s.to - s.from) * tpf);
       }
@@ -233,20 +246,23 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
     let headInput = hidden;
     if (store) {
       const t = performance.now();
-      keeps.forEach((s, j) => {
+      let j = 0;
+      for (const s of keeps) {
         const n = (s.to - s.from) * rowFloats;
         const a = s.compact * rowFloats;
         const residual = cachedOf(s.member).residual.subarray(s.blockFrame * rowFloats, s.blockFrame * rowFloats + n);
         const staged = stagedOf(s.member).residual.subarray(s.blockFrame * rowFloats, s.blockFrame * rowFloats + n);
         // The stack's residual change against the last computed step is measured for
         // calibration and for fbcache's layer-0 residual when the stack has one layer.
-        const { change, base } = storeResidual(hidden, hiddenIn, a, n, residual, staged, track !== undefined);
+        const measure = s.member.measure !== false;
+        const { change, base } = storeResidual(hidden, hiddenIn, a, n, residual, staged, measure && track !== undefined);
+        if (!measure) continue;
+        const into = sums[j++] as Sums;
         if (track !== undefined) {
-          const into = sums[j] as Sums;
           into.residual = [change, base];
           if (track === 'first-residual' && m.layers < 2) into.firstResidual = [change, base];
         }
-      });
+      }
       if (!allCompute) {
         headInput = new Float32Array(frames * rowFloats);
         for (const s of segments) {

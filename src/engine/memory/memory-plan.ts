@@ -95,7 +95,7 @@ export function planMemory(m: Sizes, options: MemoryPlanOptions = {}): MemoryPla
     ...(options.featureCache
       ? [
           slab('featureCache', "one block's layer inputs, stack residual and K/V at its last computed step (feature caching)", LATENT_SLOTS, featureSlotFloats(m) * F32),
-          slab('featureSteps', "the same, written by a tick and committed when it succeeds (crash recovery)", LATENT_SLOTS, featureSlotFloats(m) * F32),
+          slab('featureSteps', "the slots' other halves: a tick writes the uncommitted one, a parity word per slot (not counted) flips when it succeeds (crash recovery)", LATENT_SLOTS, featureSlotFloats(m) * F32),
         ]
       : []),
     ...(options.stale
@@ -157,7 +157,7 @@ export function allocateFeatureCache(m: ModelManifest, plan: MemoryPlan): Featur
   const slab = plan.slabs.find((s) => s.name === 'featureCache');
   if (!slab) throw new Error('the memory plan has no feature-cache slab (plan it with { featureCache: true })');
   const slotLength = featureSlotFloats(m);
-  return { buffer: new SharedArrayBuffer(slab.slots * slotLength * F32), steps: new SharedArrayBuffer(slab.slots * slotLength * F32), slots: slab.slots, slotLength };
+  return { buffer: new SharedArrayBuffer(slab.slots * slotLength * F32), steps: new SharedArrayBuffer(slab.slots * slotLength * F32), parity: new SharedArrayBuffer(slab.slots * 4), slots: slab.slots, slotLength };
 }
 
 /**

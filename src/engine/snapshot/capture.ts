@@ -5,7 +5,7 @@
  * when no task of it writes the slabs (decodes only read latents).
  */
 import { kvSlotFloats } from '../kv/kv-layout.js';
-import type { FeatureStore } from '../lanes/feature-store.js';
+import { committedRows, type FeatureStore } from '../lanes/feature-store.js';
 import type { SharedMemory } from '../memory/memory-plan.js';
 import { slotView } from '../memory/slot-slab.js';
 import { encodeSnapshot, type SnapshotBlock, type SnapshotFrame, type SnapshotState } from './snapshot-format.js';
@@ -19,8 +19,13 @@ export interface CaptureInput extends Omit<SnapshotState, 'blocks' | 'frames' | 
   readonly blocks: readonly (SnapshotBlock & { readonly latentSlot: number })[];
   /** Committed frames, each with the KV slot its K/V (and clean latent) are in now. */
   readonly frames: readonly (SnapshotFrame & { readonly slot: number })[];
-  /** Blocks whose feature-cache slot (their latent slot) is kept; empty without feature caching. */
-  readonly featureBlocks: readonly { readonly block: number; readonly latentSlot: number }[];
+  /**
+   * Blocks whose feature-cache slot (their latent slot) is kept; empty without feature caching.
+   * `unread`: float ranges of the slot that no later tick reads (K/V not kept, inputs of a block
+   * that measures no more): written as zeros, so that the snapshot does not depend on what a
+   * half held before (`engine/lanes/feature-store.ts`).
+   */
+  readonly featureBlocks: readonly { readonly block: number; readonly latentSlot: number; readonly unread?: readonly (readonly [number, number])[] }[];
 }
 
 /** Rows of `slots` of a slot-major float32 buffer, copied into one array. */
@@ -44,8 +49,14 @@ export function captureSnapshot(memory: SharedMemory, featureStore: FeatureStore
   const latents = new Float32Array(input.blocks.length * memory.latents.slotLength);
   input.blocks.forEach((b, i) => latents.set(slotView(memory.latents, b.latentSlot), i * memory.latents.slotLength));
   const featureRow = featureStore?.slotLength ?? 0;
-  const features =
-    featureStore === null ? new Float32Array(0) : copyRows(new Float32Array(featureStore.buffer), featureRow, input.featureBlocks.map((b) => b.latentSlot));
+  const features = new Float32Array(featureStore === null ? 0 : input.featureBlocks.length * featureRow);
+  if (featureStore !== null) {
+    input.featureBlocks.forEach((b, i) => {
+      const row = features.subarray(i * featureRow, (i + 1) * featureRow);
+      row.set(committedRows(featureStore, b.latentSlot));
+      for (const [from, to] of b.unread ?? []) row.fill(0, from, to);
+    });
+  }
   return encodeSnapshot(
     {
       model: input.model,

@@ -5,7 +5,7 @@
  */
 import { CorruptSnapshotError, SnapshotMismatchError } from '../../core/errors.js';
 import { kvSlotFloats } from '../kv/kv-layout.js';
-import type { FeatureStore } from '../lanes/feature-store.js';
+import { committedRows, type FeatureStore } from '../lanes/feature-store.js';
 import type { SharedMemory } from '../memory/memory-plan.js';
 import { slotView } from '../memory/slot-slab.js';
 import type { SnapshotState } from './snapshot-format.js';
@@ -51,11 +51,11 @@ export function restoreSlabs(memory: SharedMemory, featureStore: FeatureStore | 
   if (state.featureBlocks.length > 0) {
     if (featureStore === null) throw new SnapshotMismatchError('featureCache', 'a feature-cache policy', 'none');
     checkRows(state, 'features', state.features, state.featureBlocks.length, featureStore.slotLength);
-    const committed = new Float32Array(featureStore.buffer);
     state.featureBlocks.forEach((block, f) => {
       const i = state.blocks.findIndex((b) => b.block === block);
       if (i < 0) throw new CorruptSnapshotError(`snapshot: featureBlocks[${f}]`, `block ${block} is not among the restored blocks`);
-      committed.set(state.features.subarray(f * featureStore.slotLength, (f + 1) * featureStore.slotLength), (latentSlots[i] as number) * featureStore.slotLength);
+      // Into the slot's committed half, whichever it is (its parity is left as it is).
+      committedRows(featureStore, latentSlots[i] as number).set(state.features.subarray(f * featureStore.slotLength, (f + 1) * featureStore.slotLength));
     });
   }
   return { latentSlots, kvSlots };
