@@ -23,7 +23,7 @@ function record(runtime: Runtime): Recorded[] {
     lane.encode = (task) => (log.push({ kind: 'encode', task }), encode(task));
     lane.tick = (task) => (log.push({ kind: 'tick', task }), tick(task));
     // A sequential block's steps in one task (AheadExecutor): each step is what a tick would carry.
-    lane.ahead = (task) => (log.push(...task.ticks.map((t) => ({ kind: 'tick' as const, task: t }))), ahead(task));
+    lane.ahead = (task) => (log.push(...task.steps.flatMap((t) => (t.kind === 'tick' ? [{ kind: 'tick' as const, task: t }] : []))), ahead(task));
     lane.recache = (task) => (log.push({ kind: 'recache', task }), recache(task));
   }
   return log;

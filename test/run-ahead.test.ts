@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Frame, type GenerateRequest, type GenerationSnapshot, type Runtime } from '../src/index.js';
 import type { LaneFault } from '../src/engine/lanes/faults.js';
+import type { FeatureCacheOptions } from '../src/core/feature-cache.js';
 import { parseTrace } from '../src/inspector/trace-file.js';
 import type { TraceRecord } from '../src/core/trace-records.js';
 import { RANDOM_MODEL } from './support/models.js';
@@ -100,6 +101,54 @@ describe('a sequential block\'s steps run ahead on one lane', () => {
       })(),
     ).rejects.toThrow();
     expect((await generate(ahead)).equals(reference)).toBe(true);
+  });
+
+  // The random model re-noises every step (its changes are large): thresholds that make it reuse.
+  const policies: { name: string; featureCache: FeatureCacheOptions }[] = [
+    { name: 'bwcache', featureCache: { policy: 'bwcache', threshold: 1.5 } },
+    { name: 'teacache', featureCache: { policy: 'teacache', threshold: 20 } },
+    { name: 'fbcache', featureCache: { policy: 'fbcache', threshold: 5 } },
+  ];
+  for (const p of policies) {
+    it(`with ${p.name}: the lane decides each step as the actor's policy does; same frames, decisions and reused steps, one task per block's steps`, async () => {
+      const run = async (runtime: Runtime) => {
+        const features: unknown[] = [];
+        const before = runtime.stats().reusedForwards;
+        let frames: Buffer = Buffer.alloc(0);
+        const tasks = await tasksRun(runtime, async () => {
+          frames = await generate(runtime, { steps: 8, featureCache: p.featureCache, trace: (r) => void (r.kind === 'features' && features.push(r.indicators)) });
+        });
+        return { frames, features, tasks, reused: runtime.stats().reusedForwards - before };
+      };
+      const a = await run(ahead);
+      const s = await run(stepwise);
+      expect(a.frames.equals(s.frames)).toBe(true);
+      expect(a.features).toEqual(s.features);
+      expect(a.reused).toBe(s.reused);
+      expect(a.reused).toBeGreaterThan(0);
+      expect(a.tasks).toBe(1 + 2 * request.blocks);
+      expect(s.tasks).toBe(1 + 10 * request.blocks);
+    });
+  }
+
+  it('with caching, a crash in the middle of a block\'s steps: the frames and decisions of a run without it', async () => {
+    const featureCache: FeatureCacheOptions = { policy: 'bwcache', threshold: 1.5 };
+    const decisions = async (runtime: Runtime) => {
+      const features: unknown[] = [];
+      const frames = await generate(runtime, { steps: 8, featureCache, trace: (r) => void (r.kind === 'features' && features.push(r.indicators)) });
+      return { frames, features };
+    };
+    const expected = await decisions(stepwise);
+    // Block 1's sixth step (each block: 8 steps then its cache step).
+    const runtime = await createRuntime({ model: RANDOM_MODEL, lanes: 1, faults: [{ lane: 0, task: 'share', nth: 15, point: 'after-step' }], warmUp: false });
+    try {
+      const got = await decisions(runtime);
+      expect(runtime.lanes[0]!.crashes).toBe(1);
+      expect(got.features).toEqual(expected.features);
+      expect(got.frames.equals(expected.frames)).toBe(true);
+    } finally {
+      await runtime.close();
+    }
   });
 
   const crashes: { name: string; faults: LaneFault[] }[] = [

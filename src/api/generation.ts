@@ -10,7 +10,7 @@ import { createGenerationSystem, type GenerationSystem } from '../actors/system.
 import { countLiveActors } from '../actors/live-actors.js';
 import type { ForwardInput } from '../actors/block.js';
 import type { BetweenTicks } from '../actors/tick-barrier.js';
-import { createFeatureCachePolicy, featureTrackingOf, type FeatureBlockState } from '../core/feature-cache.js';
+import { createFeatureCachePolicy, featureTrackingOf, type FeatureBlockState, type FeatureCacheSettings } from '../core/feature-cache.js';
 import { loadCalibration } from '../engine/model/calibration.js';
 import type { FeatureStore } from '../engine/lanes/feature-store.js';
 import type { StaleStore } from '../engine/lanes/stale-store.js';
@@ -56,6 +56,8 @@ export interface GenerationHost {
   readonly inspect: InspectObserver | undefined;
   /** Whether a sequential block's steps may go to a lane as one task (`AheadExecutor`). */
   readonly runAhead?: boolean;
+  /** False when the lanes run feature-caching ticks through the layered chain (`RuntimeInternals.fusedForward`). */
+  readonly fusedForward?: boolean;
   /** The least busy lane; with `home` (the session's memory set), ties go to that session's own lane. */
   pickLane(home?: number): Lane;
   /** Adds a finished tick or re-cache to the runtime's counters. */
@@ -306,7 +308,7 @@ export class Generation {
       schedule,
       attention: settings.attention,
       recache: settings.recache === 'on',
-      executor: this.#executor(featureStore, recovery),
+      executor: this.#executor(featureStore, recovery, cacheSettings),
       port: {
         encodePrompts: async (contextSlots) => {
           for (const contextSlot of contextSlots) {
@@ -373,7 +375,7 @@ export class Generation {
 
   /** The trace's first record: what runs. */
   /** The generation's execution mode on the runtime's lanes; at `at-block`, each block under its own prompt. */
-  #executor(featureStore: FeatureStore | null, recovery: CrashRecovery): TickExecutor {
+  #executor(featureStore: FeatureStore | null, recovery: CrashRecovery, cacheSettings: FeatureCacheSettings): TickExecutor {
     const { manifest: m, lanes, memory } = this.#host;
     const { settings } = this.#resolved;
     const schedule = buildSchedule(m.sampler, settings.steps);
@@ -392,9 +394,11 @@ export class Generation {
     const prompted = settings.switchMode === 'at-block' ? new OwnPromptsExecutor(executor) : executor;
     const features = featureStore === null ? null : { store: featureStore, manifest: m };
     // A resumed block mid-way goes step by step; snapshots wait for a block's steps to be reported (`quiet`).
-    const ahead = this.#host.runAhead === true && settings.parallelism === 0 && settings.exec === 'joint' && featureStore === null;
+    // With caching, a lane's steps go through the fused graphs (the layered chain's per-layer exchange is per tick).
+    const ahead = this.#host.runAhead === true && settings.parallelism === 0 && (featureStore === null ? settings.exec === 'joint' : settings.exec === 'layered' && this.#host.fusedForward !== false);
     const frameBytes = m.framesPerBlock * m.video.height * m.video.width * 3;
-    this.#ahead = ahead ? new AheadExecutor(prompted, { schedule, pickLane: () => this.#host.pickLane(this.#host.memoryIndex), memory: this.#host.memoryIndex, frameBytes }) : null;
+    const caching = featureStore === null ? null : { store: featureStore, settings: cacheSettings, framesPerBlock: m.framesPerBlock };
+    this.#ahead = ahead ? new AheadExecutor(prompted, { schedule, pickLane: () => this.#host.pickLane(this.#host.memoryIndex), memory: this.#host.memoryIndex, frameBytes, caching }) : null;
     return new RecoveringExecutor(this.#ahead ?? prompted, { latents: memory.latents, latentSteps: memory.latentSteps, steps: settings.steps, features }, recovery);
   }
 

@@ -91,6 +91,7 @@ export class Runtime {
   #heldMs = { mean: 0, count: 0 };
   readonly #inspect: InspectObserver | undefined;
   readonly #runAhead: boolean;
+  readonly #fusedForward: boolean;
   /** The runtime's settings as given (checked at the door); a generation's own override them field by field. */
   readonly #defaults: UncheckedInput;
   readonly #context: ResolveContext;
@@ -118,6 +119,7 @@ export class Runtime {
     this.#staleStores = memories.map(() => null);
     this.#inspect = internals.inspect;
     this.#runAhead = internals.runAhead !== false;
+    this.#fusedForward = internals.fusedForward !== false;
     this.#defaults = defaults;
     this.#context = resolveContextFor(manifest, lanes.length);
   }
@@ -243,6 +245,7 @@ export class Runtime {
         inspect: this.#inspect,
         // Cross-session batching joins queued one-block ticks: a block's steps in one task would leave none to join.
         runAhead: this.#runAhead && !this.lanes.some((lane) => lane.batching),
+        fusedForward: this.#fusedForward,
         pickLane: (home?: number) => this.#pickLane(home),
         count: (update: Partial<Omit<RuntimeStats, 'batchedCalls'>>) => {
           for (const [key, value] of Object.entries(update)) this.#stats[key as keyof Omit<RuntimeStats, 'batchedCalls'>] += value;

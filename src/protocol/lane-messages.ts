@@ -8,6 +8,7 @@
  */
 import type { Stage, StageIndex } from '../core/domain.js';
 import type { FeatureUse } from '../core/tick.js';
+import type { FeatureCacheSettings } from '../core/feature-cache.js';
 
 /** Encode a prompt into a context slot. */
 export interface EncodeTask {
@@ -73,25 +74,35 @@ export interface TickTask {
 
 /**
  * A sequential block's denoising steps run back to back on one lane (`engine/executors/
- * ahead.ts`): `ticks` are the block's one-member ticks, stage 0 first, all known before the
+ * ahead.ts`): `steps` are the block's one-member tasks, stage 0 first, all known before the
  * first runs (P0: same block, prompt and past throughout). The worker commits each step's
  * latents itself and reports it in `progress` before starting the next, so the actor thread
- * follows the block's stages without the lane waiting for it between them.
+ * follows the block's stages without the lane waiting for it between them. With feature
+ * caching the steps are `share` tasks, and the lane decides each one's compute or reuse with
+ * `policy`, from the indicators of the block's earlier steps, as the actor thread's policy will
+ * from the same indicators.
  */
 export interface AheadTask {
   readonly kind: 'ahead';
   readonly memory?: number;
-  readonly ticks: readonly TickTask[];
+  readonly steps: readonly TickTask[] | readonly ShareTask[];
+  /** With `share` steps: the generation's feature-cache settings and step count. */
+  readonly policy?: { readonly settings: FeatureCacheSettings; readonly steps: number };
   /**
    * Shared: Int32 [0] steps done, [1] cancel (non-zero: stop before the next step), [2] 1 once
-   * `decode` has written its frames; then, from byte 16, Float64 per step [runMs, workerMs,
-   * endedAt] (`endedAt`: `performance.timeOrigin + performance.now()` on the worker, comparable
-   * across threads), then the decode's [runMs, workerMs].
+   * `decode` has written its frames; then, from byte 16, Float64 per step ({@link AHEAD_STEP_FLOATS}):
+   * runMs, workerMs, endedAt (`performance.timeOrigin + performance.now()` on the worker,
+   * comparable across threads), featureMs, 1 if it reused, then the indicator's four figures
+   * as (present, value) pairs: indicator, firstInput, firstResidual, residual (present: 0
+   * absent, 1 null, 2 a number); then the decode's runMs, workerMs.
    */
   readonly progress: SharedArrayBuffer;
   /** After the last step, decode the block into `rgb` (its frames' RGB bytes), as a decode task would. */
   readonly decode?: { readonly task: DecodeTask; readonly rgb: SharedArrayBuffer };
 }
+
+/** Float64 values per step in `AheadTask.progress`. */
+export const AHEAD_STEP_FLOATS = 13;
 
 /**
  * Joint ticks of several sessions (each its own memory set), of equal shapes (blocks and past

@@ -14,6 +14,12 @@
  * them ({@link AheadExecutor.decoded}). The cache step stays a tick of its own (it reserves K/V
  * slots when it comes).
  *
+ * With feature caching the steps are `share` tasks and whether each computes or reuses depends
+ * on the indicators of the block's earlier steps. The lane decides with a policy of its own,
+ * made from the same settings and fed the same indicators in the same order as the actor
+ * thread's (`indicatorsOf`, one function for both), and reports each step's indicator; the
+ * actor thread's policy then reaches the same decision for the next step, which is checked.
+ *
  * A plan the run does not cover (another member, a reused step, a block resumed mid-way) goes
  * to the inner executor. After a crash the block's latents may be one step ahead of what was
  * reported, so its next tick starts a new run from the block's noise, reporting from that tick on:
@@ -21,7 +27,9 @@
  */
 import type { TickMember, RecachePlan, TickExecutor, TickPlan, TickTiming } from '../../core/tick.js';
 import type { Schedule } from '../../core/sampler.js';
-import type { DecodeTask, TickMemberTask, TickTask } from '../../protocol/lane-messages.js';
+import { AHEAD_STEP_FLOATS, type DecodeTask, type ShareTask, type TickMemberTask, type TickTask } from '../../protocol/lane-messages.js';
+import type { FeatureCacheSettings, MemberIndicator } from '../../core/feature-cache.js';
+import type { FeatureStore } from '../lanes/feature-store.js';
 import { LaneError } from '../../core/errors.js';
 import type { Lane } from '../lanes/lane.js';
 import { tickCall } from './joint.js';
@@ -30,14 +38,15 @@ import { tickCall } from './joint.js';
 interface Run {
   readonly member: TickMember;
   readonly lane: Lane;
-  readonly ticks: readonly TickTask[];
+  readonly steps: readonly (TickTask | ShareTask)[];
   readonly decode: { readonly task: DecodeTask; readonly rgb: SharedArrayBuffer } | null;
   /** The next step whose end observers have not been told of. */
   nextReport: number;
   readonly pastKey: string | undefined;
   /** Int32 [steps done, cancel, decoded] (`AheadTask.progress`). */
   readonly control: Int32Array;
-  readonly timings: Float64Array;
+  /** Float64 per step (`AHEAD_STEP_FLOATS`), then the decode's. */
+  readonly figures: Float64Array;
   /** `performance.timeOrigin + performance.now()` when the task was handed to the lane. */
   readonly sentAt: number;
   readonly ended: Promise<void>;
@@ -59,13 +68,15 @@ export interface AheadOptions {
   readonly memory: number;
   /** Bytes of one block's frames (`framesPerBlock · height · width · 3`); 0: runs do not decode. */
   readonly frameBytes: number;
+  /** Feature caching: the store, the settings lanes decide with, frames per block; null when off. */
+  readonly caching: { readonly store: FeatureStore; readonly settings: FeatureCacheSettings; readonly framesPerBlock: number } | null;
 }
 
-/** Whether `plan` is a one-member denoising tick that computes and commits. */
-function soleStep(plan: TickPlan, steps: number): TickMember | null {
+/** Whether `plan` is a one-member denoising tick that commits (and computes, without caching). */
+function soleStep(plan: TickPlan, steps: number, caching: boolean): TickMember | null {
   const [member] = plan.members;
   if (plan.members.length !== 1 || !member || plan.cacheSlots !== null) return null;
-  if (member.stage >= steps || member.features !== 'compute' || member.commit === false) return null;
+  if (member.stage >= steps || (member.features !== 'compute' && !caching) || member.commit === false) return null;
   return member;
 }
 
@@ -91,7 +102,7 @@ export class AheadExecutor implements TickExecutor {
 
   async run(plan: TickPlan): Promise<TickTiming> {
     const steps = this.options.schedule.sigmas.length;
-    const member = soleStep(plan, steps);
+    const member = soleStep(plan, steps, this.options.caching !== null);
     if (!member) return this.inner.run(plan);
     let run = this.#runs.get(member.block);
     if (run && (!sameBlock(run.member, member) || run.pastKey !== plan.pastKey)) {
@@ -102,7 +113,7 @@ export class AheadExecutor implements TickExecutor {
       if (member.stage > 0 && !this.#broken.has(member.block)) return this.inner.run(plan);
       run = this.#start(plan, member, steps);
     }
-    return this.#stepOf(run, member.stage, steps);
+    return this.#stepOf(run, member, steps);
   }
 
   recache(plan: RecachePlan): Promise<TickTiming> {
@@ -127,9 +138,9 @@ export class AheadExecutor implements TickExecutor {
       run.lane.reportStep({ phase: 'end', task, at: performance.now(), error: run.failure ?? new Error('cancelled') });
       return null;
     }
-    const at = 3 * run.ticks.length;
-    const runMs = run.timings[at] as number;
-    run.lane.reportStep({ phase: 'end', task, at: performance.now(), result: { runMs, workerMs: run.timings[at + 1] as number } });
+    const at = AHEAD_STEP_FLOATS * run.steps.length;
+    const runMs = run.figures[at] as number;
+    run.lane.reportStep({ phase: 'end', task, at: performance.now(), result: { runMs, workerMs: run.figures[at + 1] as number } });
     return { rgb: new Uint8Array(run.decode.rgb).slice(), runMs };
   }
 
@@ -139,7 +150,7 @@ export class AheadExecutor implements TickExecutor {
    */
   get quiet(): boolean {
     // A failed run's block may be a step past what was reported until its restart reports.
-    for (const run of this.#runs.values()) if (reported(run) < run.ticks.length && (!run.done || run.failure !== undefined)) return false;
+    for (const run of this.#runs.values()) if (reported(run) < run.steps.length && (!run.done || run.failure !== undefined)) return false;
     return true;
   }
 
@@ -149,28 +160,41 @@ export class AheadExecutor implements TickExecutor {
   }
 
   #start(plan: TickPlan, member: TickMember, steps: number): Run {
-    const { schedule, memory, frameBytes } = this.options;
+    const { schedule, memory, frameBytes, caching } = this.options;
     // A restart recomputes the block from its noise (stage 0), whatever stage is asked for now.
     this.#broken.delete(member.block);
-    const ticks: TickTask[] = [];
+    const stepTasks: (TickTask | ShareTask)[] = [];
     for (let stage = 0; stage < steps; stage++) {
-      ticks.push({ kind: 'tick', ...tickCall({ ...plan, members: [{ ...member, stage }] }, schedule, memory) });
+      const call = tickCall({ ...plan, members: [{ ...member, stage, features: 'compute' }] }, schedule, memory);
+      // A step's compute or reuse is the lane's to decide (from the block's earlier indicators).
+      stepTasks.push(
+        caching
+          ? { kind: 'share', ...call, tick: plan.tick - member.stage + stage, frames: { from: 0, to: caching.framesPerBlock }, lanes: 1, lane: 0, keyFrames: caching.framesPerBlock, waitFor: 1, featureStore: caching.store }
+          : { kind: 'tick', ...call },
+      );
     }
     const decode = frameBytes > 0 ? { task: { kind: 'decode' as const, memory, block: member.block, latentSlot: member.latentSlot }, rgb: new SharedArrayBuffer(frameBytes) } : null;
-    const progress = new SharedArrayBuffer(16 + 8 * (3 * steps + 2));
+    const progress = new SharedArrayBuffer(16 + 8 * (AHEAD_STEP_FLOATS * steps + 2));
     const sentAt = performance.timeOrigin + performance.now();
     const lane = this.options.pickLane();
-    const task = lane.ahead({ kind: 'ahead', memory, ticks, progress, ...(decode ? { decode } : {}) });
-    lane.reportStep({ phase: 'start', task: ticks[member.stage] as TickTask, at: performance.now() });
+    const task = lane.ahead({
+      kind: 'ahead',
+      memory,
+      steps: stepTasks as readonly TickTask[] | readonly ShareTask[],
+      progress,
+      ...(caching ? { policy: { settings: caching.settings, steps } } : {}),
+      ...(decode ? { decode } : {}),
+    });
+    lane.reportStep({ phase: 'start', task: stepTasks[member.stage] as TickTask | ShareTask, at: performance.now() });
     const run: Run = {
       member,
       lane,
-      ticks,
+      steps: stepTasks,
       decode,
       nextReport: member.stage,
       pastKey: plan.pastKey,
       control: new Int32Array(progress, 0, 3),
-      timings: new Float64Array(progress, 16, 3 * steps + 2),
+      figures: new Float64Array(progress, 16, AHEAD_STEP_FLOATS * steps + 2),
       sentAt,
       failure: undefined,
       done: false,
@@ -189,17 +213,18 @@ export class AheadExecutor implements TickExecutor {
     return run;
   }
 
-  /** Stage `stage`'s timing once the worker has reported it; the run's error if it never will. */
-  async #stepOf(run: Run, stage: number, steps: number): Promise<TickTiming> {
+  /** `member`'s step once the worker has reported it; the run's error if it never will. */
+  async #stepOf(run: Run, member: TickMember, steps: number): Promise<TickTiming> {
+    const stage = member.stage;
     for (;;) {
       const done = reported(run);
       if (done > stage) break;
       if (run.done) {
         const failure = run.failure;
-        if (run.nextReport < run.ticks.length) run.lane.reportStep({ phase: 'end', task: run.ticks[run.nextReport] as TickTask, at: performance.now(), error: failure ?? new Error('cancelled') });
-        run.nextReport = run.ticks.length;
+        if (run.nextReport < run.steps.length) run.lane.reportStep({ phase: 'end', task: run.steps[run.nextReport] as TickTask | ShareTask, at: performance.now(), error: failure ?? new Error('cancelled') });
+        run.nextReport = run.steps.length;
         // Named after the stage the block actor is at, which the run was working towards.
-        const stageName = (run.ticks[stage]?.members[0] as TickMemberTask).stageName;
+        const stageName = (run.steps[stage]?.members[0] as TickMemberTask).stageName;
         if (failure instanceof LaneError) throw new LaneError(failure.lane, failure.block, stageName, failure.what, failure.cause, failure.crashed);
         if (failure !== undefined) throw failure;
         throw new Error(`block ${run.member.block}: its steps stopped at stage ${done} before stage ${stage} (cancelled)`);
@@ -209,20 +234,45 @@ export class AheadExecutor implements TickExecutor {
     }
     // Kept for its frames when it decodes them; otherwise done with.
     if (stage === steps - 1 && !run.decode) this.#runs.delete(run.member.block);
-    const at = 3 * stage;
-    const runMs = run.timings[at] as number;
-    const workerMs = run.timings[at + 1] as number;
-    const endedAt = run.timings[at + 2] as number;
+    const f = run.figures.subarray(AHEAD_STEP_FLOATS * stage, AHEAD_STEP_FLOATS * (stage + 1));
+    const [runMs, workerMs, endedAt, featureMs, reused] = f as unknown as [number, number, number, number, number];
+    if (this.options.caching && (member.features === 'reuse') !== (reused === 1)) {
+      throw new Error(`block ${member.block}, stage ${stage}: the lane ${reused === 1 ? 'reused' : 'computed'} the step its actor's policy says to ${member.features} (the two policies disagree)`);
+    }
     // The lane's time for this step: since the previous step ended (the first: since the task was sent).
-    const taskMs = endedAt - (stage === 0 ? run.sentAt : (run.timings[at - 1] as number));
+    const taskMs = endedAt - (stage === 0 ? run.sentAt : (run.figures[AHEAD_STEP_FLOATS * (stage - 1) + 2] as number));
+    const task = run.steps[stage] as TickTask | ShareTask;
     if (run.nextReport === stage) {
       const now = performance.now();
-      run.lane.reportStep({ phase: 'end', task: run.ticks[stage] as TickTask, at: now, result: { runMs, workerMs } });
+      // A share step ran through the fused or reuse graph, on this lane alone: no layer waited.
+      const waits = task.kind === 'share' ? { exchangeWaitMs: 0, layerWaitsMs: [] } : {};
+      run.lane.reportStep({ phase: 'end', task: { ...task, members: [{ ...(task.members[0] as TickMemberTask), features: member.features }] }, at: now, result: { runMs, workerMs, ...waits } });
       run.nextReport++;
-      if (stage + 1 < steps) run.lane.reportStep({ phase: 'start', task: run.ticks[stage + 1] as TickTask, at: now });
+      if (stage + 1 < steps) run.lane.reportStep({ phase: 'start', task: run.steps[stage + 1] as TickTask | ShareTask, at: now });
     }
-    return { forwards: 1, calls: 1, runMs, workerMs, taskMs, committed: true };
+    const timing: TickTiming = { forwards: 1, calls: 1, runMs, workerMs, taskMs, committed: true };
+    if (!this.options.caching) return timing;
+    const indicator = indicatorFrom(f.subarray(5), member.block, stage, reused === 1);
+    return { ...timing, reused: reused === 1 ? 1 : 0, indicators: indicator ? [indicator] : [], featureMs };
   }
+}
+
+/** The indicator a lane wrote as (present, value) pairs (`AheadTask.progress`); undefined when it measured nothing. */
+function indicatorFrom(pairs: Float64Array, block: number, stage: number, reused: boolean): MemberIndicator | undefined {
+  const value = (i: number): number | null | undefined => (pairs[2 * i] === 0 ? undefined : pairs[2 * i] === 1 ? null : (pairs[2 * i + 1] as number));
+  const indicator = value(0);
+  if (indicator === undefined) return undefined;
+  const firstResidual = value(2);
+  const residual = value(3);
+  return {
+    block,
+    stage,
+    indicator,
+    firstInput: value(1) ?? null,
+    ...(firstResidual !== undefined ? { firstResidual } : {}),
+    ...(residual !== undefined ? { residual } : {}),
+    ...(reused ? { reused: true } : {}),
+  };
 }
 
 /** `Atomics.waitAsync` (Node ≥ 16; typed from ES2024, past this project's `lib`). */

@@ -14,7 +14,7 @@ import type { RecachePlan, TickExecutor, TickMember, TickPlan, TickTiming } from
 import type { AttentionMode } from '../../core/cascade-options.js';
 import type { ExecutorKind } from './kind.js';
 import type { FeatureStore } from '../lanes/feature-store.js';
-import { indicatorOf, type MemberIndicator } from '../../core/feature-cache.js';
+import { indicatorsOf } from '../lanes/feature-indicators.js';
 
 /**
  * Contiguous frame ranges of `frames` frames over at most `lanes` lanes, as equal as possible.
@@ -217,47 +217,6 @@ export async function runSharedTick(plan: TickPlan, lanes: readonly Lane[], cont
     indicators: indicatorsOf(results),
     featureMs: sum((r) => r.featureMs ?? 0),
   };
-}
-
-/** Each computed member's indicator from the lanes' sums (lanes' parts added in lane order). */
-function indicatorsOf(results: readonly ShareResult[]): MemberIndicator[] {
-  type Pair = [number, number];
-  const byBlock = new Map<number, { stage: number; change: number[]; base: number[]; firstResidual?: Pair; residual?: Pair; reused?: boolean }>();
-  const add = (into: Pair | undefined, pair: readonly [number, number] | undefined): Pair | undefined => (pair === undefined ? into : into === undefined ? [pair[0], pair[1]] : [into[0] + pair[0], into[1] + pair[1]]);
-  for (const result of results) {
-    for (const s of result.featureSums ?? []) {
-      const into = byBlock.get(s.block);
-      if (!into) {
-        byBlock.set(s.block, { stage: s.stage, change: [...s.change], base: [...s.base], ...(s.firstResidual ? { firstResidual: [...s.firstResidual] as Pair } : {}), ...(s.residual ? { residual: [...s.residual] as Pair } : {}), ...(s.reused ? { reused: true } : {}) });
-      } else {
-        s.change.forEach((c, l) => {
-          into.change[l] = (into.change[l] as number) + c;
-          into.base[l] = (into.base[l] as number) + (s.base[l] as number);
-        });
-        const firstResidual = add(into.firstResidual, s.firstResidual);
-        const residual = add(into.residual, s.residual);
-        if (firstResidual) into.firstResidual = firstResidual;
-        if (residual) into.residual = residual;
-      }
-    }
-  }
-  const ratio = (pair: Pair | undefined) => (pair === undefined ? undefined : pair[1] > 0 ? pair[0] / pair[1] : null);
-  return [...byBlock]
-    .sort(([a], [b]) => a - b)
-    .map(([block, s]) => {
-      const firstInput = s.change.length > 0 && (s.base[0] as number) > 0 ? (s.change[0] as number) / (s.base[0] as number) : null;
-      const firstResidual = ratio(s.firstResidual);
-      const residual = ratio(s.residual);
-      return {
-        block,
-        stage: s.stage,
-        indicator: s.reused ? null : indicatorOf(s.change, s.base),
-        firstInput,
-        ...(firstResidual !== undefined ? { firstResidual } : {}),
-        ...(residual !== undefined ? { residual } : {}),
-        ...(s.reused ? { reused: true } : {}),
-      };
-    });
 }
 
 /**

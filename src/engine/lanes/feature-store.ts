@@ -20,8 +20,10 @@
  * ({@link commitFeatureSteps}) instead of copying the slot, so that a lane dying mid-tick still
  * leaves the committed state as the tick found it (`docs/reliability.md`). The parity lives in
  * shared memory, beside the halves it names, rather than in each task: the workers' views, the
- * commit and the snapshots then read one truth, and its only writer is the actor thread between
- * ticks (every lane has returned), so the workers never see it move under them.
+ * commit and the snapshots then read one truth, and one writer flips a slot at a time: the actor
+ * thread between ticks (every lane has returned), or the lane running that block's steps ahead
+ * (`AheadTask`: one block, one lane, no other reader until its steps are reported), so no worker
+ * sees it move under it.
  *
  * After a flip, the regions a tick did not write hold what that half held before. That is sound
  * because nothing reads them: a computing member always writes the residual; it writes layer

@@ -9,7 +9,10 @@
 import { workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
-import type { AheadTask, BatchResult, BatchTask, DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, RecacheTask, TickTask } from '../../protocol/lane-messages.js';
+import { AHEAD_STEP_FLOATS, type AheadTask, type BatchResult, type BatchTask, type DecodeResult, type DecodeTask, type EncodeTask, type LaneTask, type LaneTiming, type RecacheTask, type ShareResult, type ShareTask, type TickMemberTask, type TickTask } from '../../protocol/lane-messages.js';
+import { createFeatureCachePolicy, type MemberIndicator } from '../../core/feature-cache.js';
+import { indicatorsOf } from './feature-indicators.js';
+import { commitFeatureSteps } from './feature-store.js';
 import { gaussianNoise } from '../../core/noise.js';
 import { samplerStep, stepNeedsNoise } from '../../core/sampler.js';
 import { gatherPast, scatterPresent, type KvTensors } from '../kv/kv-slabs.js';
@@ -270,28 +273,65 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
   return { runMs, workerMs: performance.now() - start };
 }
 
+/** A tick's share on this lane, through the fastest graphs that can run it. */
+async function share(task: ShareTask): Promise<ShareResult> {
+  const d = memoryOf(task);
+  // A tick on this lane alone in which every member computes: one call instead of 2·layers + 2.
+  if (data.fusedForward !== false && fusable(task, framesPerBlock)) {
+    // Its queries and keys are the joint call's (every member's frames, oldest first): the lane's kept joint mask.
+    const mask = jointMask(task.memory ?? 0, task.pastSlots.length * m.tokensPerFrame, task.members.length, task.attention);
+    return runFusedShare(task, await loadFused(), pastFor(task, d), d, mask);
+  }
+  // Every member reuses: embed + residual + head in one call instead of two.
+  if (data.fusedForward !== false && reusesAll(task, framesPerBlock)) return runFusedReuse(task, await loadReuse(), d);
+  return runShare(task, await loadLayered(), slotView(d.contexts, task.contextSlot).slice(), d);
+}
+
+/** An indicator's four figures as (present, value) pairs (`AheadTask.progress`). */
+function indicatorFigures(indicator: MemberIndicator | undefined): number[] {
+  const pair = (value: number | null | undefined) => (value === undefined ? [0, 0] : value === null ? [1, 0] : [2, value]);
+  return indicator ? [...pair(indicator.indicator), ...pair(indicator.firstInput), ...pair(indicator.firstResidual), ...pair(indicator.residual)] : [0, 0, 0, 0, 0, 0, 0, 0];
+}
+
 /**
  * A block's steps back to back (`AheadTask`): each runs as its tick would, then commits its
- * staged latents itself (the actor thread would do it after the tick) and reports in `progress`
- * before the next starts; with `decode`, the block's frames follow the last step. A crash leaves
- * the steps reported so far committed; the one under way may or may not have committed, so a
- * retry starts the block over from its noise.
+ * staged latents (and, with feature caching, flips its feature slot) itself, as the actor thread
+ * would after the tick, and reports in `progress` before the next starts; with `decode`, the
+ * block's frames follow the last step. A crash leaves the steps reported so far committed; the
+ * one under way may or may not have committed, so a retry starts the block over from its noise.
  */
 async function ahead(task: AheadTask, sessions: Sessions): Promise<LaneTiming> {
   const start = performance.now();
-  const steps = task.ticks.length;
+  const steps = task.steps.length;
   const control = new Int32Array(task.progress, 0, 3);
-  const timings = new Float64Array(task.progress, 16, 3 * steps + 2);
+  const figures = new Float64Array(task.progress, 16, AHEAD_STEP_FLOATS * steps + 2);
+  // The block's own policy: fed the same indicators in the same order as the actor thread's, it decides the same.
+  const policy = task.policy ? createFeatureCachePolicy(task.policy.settings, task.policy.steps) : null;
   let runMs = 0;
   for (let s = 0; s < steps; s++) {
     if (Atomics.load(control, 1) !== 0) return { runMs, workerMs: performance.now() - start };
-    const step = task.ticks[s] as TickTask;
-    if (s > 0) taskStarted(data.faults, 'tick');
-    const timing = await tick(step, sessions);
+    const step = task.steps[s] as TickTask | ShareTask;
     const d = memoryOf(step);
+    let timing: LaneTiming;
+    let feature: { readonly reused: boolean; readonly featureMs: number; readonly indicator: MemberIndicator | undefined } | null = null;
+    if (step.kind === 'tick') {
+      if (s > 0) taskStarted(data.faults, 'tick');
+      timing = await tick(step, sessions);
+    } else {
+      if (s > 0) taskStarted(data.faults, 'share');
+      const member = step.members[0] as TickMemberTask;
+      const use = policy?.use(member.block, member.stage) ?? 'compute';
+      const decided: ShareTask = { ...step, members: [{ ...member, features: use, measure: policy?.measures(member.block) ?? true }] };
+      const result = await share(decided);
+      const [indicator] = indicatorsOf([result]);
+      policy?.observe(indicator ? [indicator] : []);
+      if (decided.featureStore) commitFeatureSteps(decided.featureStore, m, [{ latentSlot: member.latentSlot, features: use }]);
+      timing = result;
+      feature = { reused: use === 'reuse', featureMs: result.featureMs ?? 0, indicator };
+    }
     for (const member of step.members) slotView(d.latents, member.latentSlot).set(slotView(d.latentSteps, member.latentSlot));
     runMs += timing.runMs;
-    timings.set([timing.runMs, timing.workerMs, performance.timeOrigin + performance.now()], 3 * s);
+    figures.set([timing.runMs, timing.workerMs, performance.timeOrigin + performance.now(), feature?.featureMs ?? 0, feature?.reused ? 1 : 0, ...indicatorFigures(feature?.indicator)], AHEAD_STEP_FLOATS * s);
     Atomics.store(control, 0, s + 1);
     Atomics.notify(control, 0);
   }
@@ -300,7 +340,7 @@ async function ahead(task: AheadTask, sessions: Sessions): Promise<LaneTiming> {
     taskStarted(data.faults, 'decode');
     const decoded = await decode(task.decode.task, sessions);
     new Uint8Array(task.decode.rgb).set(decoded.rgb);
-    timings.set([decoded.runMs, decoded.workerMs], 3 * steps);
+    figures.set([decoded.runMs, decoded.workerMs], AHEAD_STEP_FLOATS * steps);
     Atomics.store(control, 2, 1);
     Atomics.notify(control, 2);
   }
@@ -412,7 +452,7 @@ function toRgbBytes(planar: Float32Array, frames: number, height: number, width:
 /** Piscina entry point. */
 export default async function runLaneTask(task: LaneTask | BatchTask): Promise<LaneTiming | DecodeResult | BatchResult> {
   const loaded = await loadSessions();
-  if (task.kind !== 'ping') taskStarted(data.faults, task.kind === 'batch' || task.kind === 'ahead' ? 'tick' : task.kind);
+  if (task.kind !== 'ping') taskStarted(data.faults, task.kind === 'batch' ? 'tick' : task.kind === 'ahead' ? (task.steps[0]?.kind ?? 'tick') : task.kind);
   switch (task.kind) {
     case 'ping': {
       if (!task.warm) return { runMs: 0, workerMs: 0 };
@@ -428,18 +468,8 @@ export default async function runLaneTask(task: LaneTask | BatchTask): Promise<L
       return ahead(task, loaded);
     case 'batch':
       return batch(task, loaded);
-    case 'share': {
-      const d = memoryOf(task);
-      // A tick on this lane alone in which every member computes: one call instead of 2·layers + 2.
-      if (data.fusedForward !== false && fusable(task, framesPerBlock)) {
-        // Its queries and keys are the joint call's (every member's frames, oldest first): the lane's kept joint mask.
-        const mask = jointMask(task.memory ?? 0, task.pastSlots.length * m.tokensPerFrame, task.members.length, task.attention);
-        return runFusedShare(task, await loadFused(), pastFor(task, d), d, mask);
-      }
-      // Every member reuses: embed + residual + head in one call instead of two.
-      if (data.fusedForward !== false && reusesAll(task, framesPerBlock)) return runFusedReuse(task, await loadReuse(), d);
-      return runShare(task, await loadLayered(), slotView(d.contexts, task.contextSlot).slice(), d);
-    }
+    case 'share':
+      return share(task);
     case 'stale':
       return runStaleShare(task, loaded.denoiser, memoryOf(task));
     case 'recache':

@@ -138,7 +138,7 @@ export class Lane {
    *
    * @example
    * ```ts
-   * lane.reportStep({ phase: 'end', task: aheadTask.ticks[2], at: performance.now(), result: { runMs, workerMs } });
+   * lane.reportStep({ phase: 'end', task: aheadTask.steps[2], at: performance.now(), result: { runMs, workerMs } });
    * ```
    */
   reportStep(activity: Omit<LaneActivity, 'lane'>): void {
@@ -281,7 +281,7 @@ export class Lane {
       for (const entry of group) {
         if (this.#observers.size > 0) notify(entry, { phase: 'end', at: end, error });
         const task = entry.task;
-        const oldest = task.kind === 'tick' || task.kind === 'share' ? task.members[0] : task.kind === 'ahead' ? task.ticks[0]?.members[0] : undefined;
+        const oldest = task.kind === 'tick' || task.kind === 'share' ? task.members[0] : task.kind === 'ahead' ? task.steps[0]?.members[0] : undefined;
         const block = 'block' in task ? task.block : (oldest?.block ?? null);
         const stage = oldest?.stageName ?? null;
         entry.reject(new LaneError(this.id, block, stage, crashed ? `${task.kind} failed: the worker died` : `${task.kind} failed`, error, crashed));
