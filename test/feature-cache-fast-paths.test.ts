@@ -15,8 +15,9 @@ import { resetExchange } from '../src/engine/lanes/exchange.js';
 import { commitFeatureSteps, committedHalf, featureSlot, unreadRanges, type FeatureStore } from '../src/engine/lanes/feature-store.js';
 import { runFusedShare } from '../src/engine/lanes/fused-share.js';
 import { runShare, type LayeredSessions } from '../src/engine/lanes/share-tick.js';
+import { laneMemory, oneLaneShare, openLayeredSessions, TEST_SESSION_OPTIONS } from './support/share-fixtures.js';
 import type { LaneWorkerData } from '../src/engine/lanes/worker-data.js';
-import { allocateFeatureCache, allocateMemory, planMemory, type SharedMemory } from '../src/engine/memory/memory-plan.js';
+import type { SharedMemory } from '../src/engine/memory/memory-plan.js';
 import { slotView } from '../src/engine/memory/slot-slab.js';
 import { buildFusedGraph } from '../src/engine/model/fused-graph.js';
 import { loadModelPackage } from '../src/engine/model/loader.js';
@@ -47,21 +48,10 @@ describe('feature-cache fast paths', () => {
   beforeAll(async () => {
     const pkg = await loadModelPackage(RANDOM_MODEL);
     m = pkg.manifest;
-    const options: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1 };
     const files = pkg.paths.layered;
-    sessions = {
-      embed: await ort.InferenceSession.create(files.embed, options),
-      head: await ort.InferenceSession.create(files.head, options),
-      layers: await Promise.all(files.layers.map((f) => ort.InferenceSession.create(f, options))),
-      keyValues: await Promise.all(files.keyValues.map((f) => ort.InferenceSession.create(f, options))),
-    };
-    fused = await ort.InferenceSession.create(await buildFusedGraph(m, files), options);
-    memory = allocateMemory(m, planMemory(m));
-    store = allocateFeatureCache(m, planMemory(m, { featureCache: true }));
-    data = { laneId: 0, lane: { device: 'cpu', threads: 1 }, manifest: m, files: undefined as never, ...memory, allowSpinning: false };
-    slotView(memory.contexts, 0).forEach((_, i, a) => (a[i] = Math.sin(i * 0.37)));
-    new Float32Array(memory.kv.keys).forEach((_, i, a) => (a[i] = Math.cos(i * 0.011) * 0.5));
-    new Float32Array(memory.kv.values).forEach((_, i, a) => (a[i] = Math.sin(i * 0.017) * 0.5));
+    sessions = await openLayeredSessions(files);
+    fused = await ort.InferenceSession.create(await buildFusedGraph(m, files), TEST_SESSION_OPTIONS);
+    ({ memory, store, data } = laneMemory(m));
   });
   afterAll(async () => {
     for (const s of [sessions.embed, sessions.head, ...sessions.layers, ...sessions.keyValues, fused]) await s.release();
@@ -77,24 +67,14 @@ describe('feature-cache fast paths', () => {
   function taskOf(members: readonly Member[], featureStore: FeatureStore): ShareTask {
     const F = m.framesPerBlock;
     const schedule = buildSchedule(m.sampler, STEPS);
-    return {
-      kind: 'share',
-      tick: 0,
-      members: members.map((member) => ({
+    return oneLaneShare(
+      members.map((member) => ({
         ...memberTask({ block: member.block, stage: member.stage, features: member.use, seed: 5, latentSlot: member.slot, contextSlot: 0, positions: Array.from({ length: F }, (_, i) => 2 + member.block * F + i) }, schedule),
         ...(member.measure === false ? { measure: false } : {}),
       })),
-      contextSlot: 0,
-      attention: 'bidirectional',
-      pastSlots: [0, 1],
-      cacheSlots: null,
-      frames: { from: 0, to: members.length * F },
-      lanes: 1,
-      lane: 0,
-      keyFrames: members.length * F,
-      waitFor: 1,
+      F,
       featureStore,
-    };
+    );
   }
 
   /** One tick through the layered chain or the fused forward; committed unless `commit` is false (a lane crashed). */

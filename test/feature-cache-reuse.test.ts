@@ -6,7 +6,6 @@
  * cache. The peers' tracking (fbcache: layer 0's residual; teacache: a reusing member's layer-0
  * input) measures against the right step.
  */
-import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSchedule } from '../src/core/sampler.js';
 import type { FeatureUse } from '../src/core/tick.js';
@@ -14,8 +13,9 @@ import { memberTask } from '../src/engine/executors/joint.js';
 import { resetExchange } from '../src/engine/lanes/exchange.js';
 import { commitFeatureSteps, featureSlot, type FeatureStore } from '../src/engine/lanes/feature-store.js';
 import { runShare, type LayeredSessions } from '../src/engine/lanes/share-tick.js';
+import { laneMemory, oneLaneShare, openLayeredSessions } from './support/share-fixtures.js';
 import type { LaneWorkerData } from '../src/engine/lanes/worker-data.js';
-import { allocateFeatureCache, allocateMemory, planMemory, type SharedMemory } from '../src/engine/memory/memory-plan.js';
+import type { SharedMemory } from '../src/engine/memory/memory-plan.js';
 import { slotView } from '../src/engine/memory/slot-slab.js';
 import { loadModelPackage } from '../src/engine/model/loader.js';
 import type { ModelManifest } from '../src/core/manifest-types.js';
@@ -35,21 +35,9 @@ describe('a reused step', () => {
   beforeAll(async () => {
     const pkg = await loadModelPackage(RANDOM_MODEL);
     m = pkg.manifest;
-    const options: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1 };
     const files = pkg.paths.layered;
-    sessions = {
-      embed: await ort.InferenceSession.create(files.embed, options),
-      head: await ort.InferenceSession.create(files.head, options),
-      layers: await Promise.all(files.layers.map((f) => ort.InferenceSession.create(f, options))),
-      keyValues: await Promise.all(files.keyValues.map((f) => ort.InferenceSession.create(f, options))),
-    };
-    memory = allocateMemory(m, planMemory(m));
-    store = allocateFeatureCache(m, planMemory(m, { featureCache: true }));
-    data = { laneId: 0, lane: { device: 'cpu', threads: 1 }, manifest: m, files: undefined as never, ...memory, allowSpinning: false };
-    // Some context and some committed past (two frames of K/V) for the members to attend to.
-    slotView(memory.contexts, 0).forEach((_, i, a) => (a[i] = Math.sin(i * 0.37)));
-    new Float32Array(memory.kv.keys).forEach((_, i, a) => (a[i] = Math.cos(i * 0.011) * 0.5));
-    new Float32Array(memory.kv.values).forEach((_, i, a) => (a[i] = Math.sin(i * 0.017) * 0.5));
+    sessions = await openLayeredSessions(files);
+    ({ memory, store, data } = laneMemory(m));
   });
   afterAll(async () => {
     for (const s of [sessions.embed, sessions.head, ...sessions.layers, ...sessions.keyValues]) await s.release();
@@ -62,23 +50,13 @@ describe('a reused step', () => {
     for (const member of members) slotView(memory.latents, member.slot).set(member.x);
     resetExchange(memory.exchange); // as the executors do before every tick (an aborted tick leaves it aborted)
     const F = m.framesPerBlock;
-    const task: ShareTask = {
-      kind: 'share',
-      tick: 0,
-      members: members.map((member) =>
+    const task: ShareTask = oneLaneShare(
+      members.map((member) =>
         memberTask({ block: member.block, stage: member.stage, features: member.use, seed: 5, latentSlot: member.slot, contextSlot: 0, positions: Array.from({ length: F }, (_, i) => 2 + member.block * F + i) }, schedule()),
       ),
-      contextSlot: 0,
-      attention: 'bidirectional',
-      pastSlots: [0, 1],
-      cacheSlots: null,
-      frames: { from: 0, to: members.length * F },
-      lanes: 1,
-      lane: 0,
-      keyFrames: members.length * F,
-      waitFor: 1,
-      featureStore: track ? { ...store, track } : store,
-    };
+      F,
+      track ? { ...store, track } : store,
+    );
     const result = await runShare(task, sessions, slotView(memory.contexts, 0).slice(), data);
     // The tick succeeded: commit its staged features, as the runtime does.
     commitFeatureSteps(track ? { ...store, track } : store, m, members.map((member) => ({ latentSlot: member.slot, features: member.use })));

@@ -144,17 +144,30 @@ export interface ShareTask extends Omit<TickTask, 'kind'> {
    * residual and K/V at its last computed step (`engine/lanes/feature-store.ts`), one slot per
    * latent slot. Absent: no member reuses and nothing is stored.
    */
-  readonly featureStore?: {
-    readonly buffer: SharedArrayBuffer;
-    /** The slots' other halves; `parity` (Int32 per slot) names the committed one. */
-    readonly steps: SharedArrayBuffer;
-    readonly parity: SharedArrayBuffer;
-    readonly slots: number;
-    readonly slotLength: number;
-    readonly track?: 'first-input' | 'first-residual';
-    /** Computing members store their K/V (absent: true); false at parallelism 0, where no reusing member is read by another. */
-    readonly keepKeyValues?: boolean;
-  };
+  readonly featureStore?: FeatureStore;
+}
+
+/**
+ * Block-wise feature caching's shared store (`engine/lanes/feature-store.ts`, allocated by the
+ * memory plan): per latent slot, two halves and a parity word naming the committed one.
+ */
+export interface FeatureStore {
+  readonly buffer: SharedArrayBuffer;
+  /** The slots' other halves (same layout as `buffer`). */
+  readonly steps: SharedArrayBuffer;
+  /** Int32 per slot: which half is committed (0: `buffer`, 1: `steps`). */
+  readonly parity: SharedArrayBuffer;
+  readonly slots: number;
+  /** Floats per slot. */
+  readonly slotLength: number;
+  /** What the workers measure beyond bwcache's sums (`FeatureTracking`, core/feature-cache.ts). */
+  readonly track?: 'first-input' | 'first-residual';
+  /**
+   * Computing members store their K/V (default true). Only a reusing member read alongside
+   * other members needs them (a cascade, parallelism ≥ 1); at parallelism 0 a block is alone
+   * in its ticks, so a generation sets false and the K/V regions are neither written nor read.
+   */
+  readonly keepKeyValues?: boolean;
 }
 
 /**

@@ -34,28 +34,12 @@
  * without a flip: the rest of that slot is still the last computed step's.
  */
 import type { ModelManifest } from '../../core/manifest-types.js';
+import type { FeatureStore } from '../../protocol/lane-messages.js';
 
 type Sizes = Pick<ModelManifest, 'framesPerBlock' | 'tokensPerFrame' | 'width' | 'layers' | 'heads' | 'headDim'>;
 
-/** The shared slab (allocated by the memory plan, `allocateFeatureCache`). */
-export interface FeatureStore {
-  readonly buffer: SharedArrayBuffer;
-  /** The slots' other halves (same layout as `buffer`). */
-  readonly steps: SharedArrayBuffer;
-  /** Int32 per slot: which half is committed (0: `buffer`, 1: `steps`). */
-  readonly parity: SharedArrayBuffer;
-  readonly slots: number;
-  /** Floats per slot. */
-  readonly slotLength: number;
-  /** What the workers measure beyond bwcache's sums (`FeatureTracking`, core/feature-cache.ts). */
-  readonly track?: 'first-input' | 'first-residual';
-  /**
-   * Computing members store their K/V (default true). Only a reusing member read alongside
-   * other members needs them (a cascade, parallelism ≥ 1); at parallelism 0 a block is alone
-   * in its ticks, so a generation sets false and the K/V regions are neither written nor read.
-   */
-  readonly keepKeyValues?: boolean;
-}
+/** The shared slab (allocated by the memory plan, `allocateFeatureCache`); its shape is the share task's. */
+export type { FeatureStore };
 
 /**
  * The half of slot `slot` that holds its committed state (0: `buffer`, 1: `steps`).
