@@ -85,7 +85,7 @@ const sameBlock = (a: TickMember, b: TickMember) => a.block === b.block && a.lat
 /**
  * @example
  * ```ts
- * const executor = new AheadExecutor(joint.create(context), { schedule, pickLane, memory: 0, frameBytes });
+ * const executor = new AheadExecutor(joint.create(context), { schedule, pickLane, memory: 0, frameBytes, caching: null });
  * await executor.run(plan); // stage 0 of a P0 block: its steps start on a lane as one task
  * const frames = await executor.decoded(plan.members[0].block); // null: decode it on a lane
  * ```
