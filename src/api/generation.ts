@@ -373,8 +373,10 @@ export class Generation {
     return system;
   }
 
-  /** The trace's first record: what runs. */
-  /** The generation's execution mode on the runtime's lanes; at `at-block`, each block under its own prompt. */
+  /**
+   * The generation's execution mode on the runtime's lanes; at `at-block`, each block under its
+   * own prompt; at P0, each block's steps run ahead on a lane where nothing rules it out.
+   */
   #executor(featureStore: FeatureStore | null, recovery: CrashRecovery, cacheSettings: FeatureCacheSettings): TickExecutor {
     const { manifest: m, lanes, memory } = this.#host;
     const { settings } = this.#resolved;
@@ -402,6 +404,7 @@ export class Generation {
     return new RecoveringExecutor(this.#ahead ?? prompted, { latents: memory.latents, latentSteps: memory.latentSteps, steps: settings.steps, features }, recovery);
   }
 
+  /** The trace's first record: what runs. */
   #metaRecord(): Omit<MetaRecord, 't'> {
     const { manifest: m, lanes, memory } = this.#host;
     const { request, settings, schedule } = this.#resolved;
