@@ -245,6 +245,29 @@ describe('fused ticks on a lane', () => {
     expect(largest(fusedRun.frames, layeredRun.frames)).toBeLessThanOrEqual(1);
   });
 
+  it('P4, δ = 0.15: ticks mixing computing and reusing members run in two calls (no layer barrier) and make the layered chain\'s frames within 1/255, the same reuses, byte for byte twice', async () => {
+    const bwcache = { policy: 'bwcache', threshold: 0.15 } as const;
+    const mixedTicks: number[] = [];
+    const before = { fused: runtime.stats(), chain: layeredOnly.stats() };
+    const frames: Frame[] = [];
+    const trace = (r: TraceRecord) => {
+      if (r.kind === 'lane' && r.phase === 'end' && r.task === 'share') {
+        mixedTicks.push(r.reused !== undefined && r.reused.length < r.blocks.length ? r.layerWaitsMs?.length ?? -1 : -2);
+      }
+    };
+    for await (const frame of runtime.generate(request, { steps: STEPS, cascade: { parallelism: 4, exec: 'layered' }, featureCache: bwcache, trace })) frames.push(frame);
+    const again = await generate(runtime, bwcache, 4);
+    const chain = await run(layeredOnly, bwcache, 4);
+    const reused = { fused: runtime.stats().reusedForwards - before.fused.reusedForwards, chain: layeredOnly.stats().reusedForwards - before.chain.reusedForwards };
+    // Mixed ticks happened, and each ran without a layer barrier (0 waits recorded).
+    const mixed = mixedTicks.filter((w) => w !== -2);
+    expect(mixed.length).toBeGreaterThan(0);
+    expect(new Set(mixed)).toEqual(new Set([0]));
+    expect(reused.fused).toBe(2 * reused.chain);
+    expect(largest(frames, again)).toBe(0);
+    expect(largest(frames, chain.frames)).toBeLessThanOrEqual(1);
+  });
+
   for (const parallelism of [0, 4] as const) {
     it(`P${parallelism}: caching on with δ = 0 (every step computed, fused) makes caching off's frames within 1/255, the layered chain's, and repeats byte for byte`, async () => {
       const never = { policy: 'bwcache', threshold: 0 } as const;

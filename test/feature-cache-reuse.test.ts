@@ -21,11 +21,18 @@ import { loadModelPackage } from '../src/engine/model/loader.js';
 import type { ModelManifest } from '../src/core/manifest-types.js';
 import type { ShareTask } from '../src/protocol/lane-messages.js';
 import { RANDOM_MODEL } from './support/models.js';
+import * as ort from 'onnxruntime-node';
+import { gatherPast } from '../src/engine/kv/kv-slabs.js';
+import { mixes, runFusedMixed } from '../src/engine/lanes/fused-mixed.js';
+import { buildFusedGraph, buildReuseGraph } from '../src/engine/model/fused-graph.js';
+import { TEST_SESSION_OPTIONS } from './support/share-fixtures.js';
 
 const STEPS = 12;
 
 describe('a reused step', () => {
   let sessions: LayeredSessions;
+  let fused: ort.InferenceSession;
+  let reuse: ort.InferenceSession;
   let m: ModelManifest;
   let memory: SharedMemory;
   let store: FeatureStore;
@@ -37,16 +44,18 @@ describe('a reused step', () => {
     m = pkg.manifest;
     const files = pkg.paths.layered;
     sessions = await openLayeredSessions(files);
+    fused = await ort.InferenceSession.create(await buildFusedGraph(m, files), TEST_SESSION_OPTIONS);
+    reuse = await ort.InferenceSession.create(await buildReuseGraph(m, files), TEST_SESSION_OPTIONS);
     ({ memory, store, data } = laneMemory(m));
   });
   afterAll(async () => {
-    for (const s of [sessions.embed, sessions.head, ...sessions.layers, ...sessions.keyValues]) await s.release();
+    for (const s of [sessions.embed, sessions.head, ...sessions.layers, ...sessions.keyValues, fused, reuse]) await s.release();
   });
 
   const input = (slot: number, phase: number) => slotView(memory.latents, slot).map((_, i) => Math.sin(i * 0.05 + phase));
 
   /** One tick over `members` (block, stage, latent slot, use), from the given latents; returns each member's staged latents after the step. */
-  async function tick(members: readonly { block: number; stage: number; slot: number; use: FeatureUse; x: Float32Array }[], track?: 'first-input' | 'first-residual'): Promise<{ after: Float32Array[]; result: Awaited<ReturnType<typeof runShare>> }> {
+  async function tick(members: readonly { block: number; stage: number; slot: number; use: FeatureUse; x: Float32Array }[], track?: 'first-input' | 'first-residual', via: 'chain' | 'fused' = 'chain', attention: 'causal' | 'bidirectional' = 'bidirectional'): Promise<{ after: Float32Array[]; result: Awaited<ReturnType<typeof runShare>> }> {
     for (const member of members) slotView(memory.latents, member.slot).set(member.x);
     resetExchange(memory.exchange); // as the executors do before every tick (an aborted tick leaves it aborted)
     const F = m.framesPerBlock;
@@ -56,8 +65,10 @@ describe('a reused step', () => {
       ),
       F,
       track ? { ...store, track } : store,
+      attention,
     );
-    const result = await runShare(task, sessions, slotView(memory.contexts, 0).slice(), data);
+    if (via === 'fused') expect(mixes(task, F)).toBe(true);
+    const result = via === 'fused' ? await runFusedMixed(task, fused, reuse, gatherPast(memory.kv, task.pastSlots), data) : await runShare(task, sessions, slotView(memory.contexts, 0).slice(), data);
     // The tick succeeded: commit its staged features, as the runtime does.
     commitFeatureSteps(track ? { ...store, track } : store, m, members.map((member) => ({ latentSlot: member.slot, features: member.use })));
     return { after: members.map((member) => slotView(memory.latentSteps, member.slot).slice()), result };
@@ -99,6 +110,25 @@ describe('a reused step', () => {
     expect(maxDiff(mixed.after[1] as Float32Array, all.after[1] as Float32Array)).toBeLessThan(1e-5);
     expect(mixed.result.featureSums?.map((s) => s.block)).toEqual([3]);
   });
+
+  for (const attention of ['causal', 'bidirectional'] as const) {
+    it(`a mixed tick in two calls (the fused forward with the reusing member's K/V as past, then the reuse graph) steps as the layered chain does, ${attention}`, async () => {
+      const members = [
+        { block: 2, stage: 6, slot: 4, use: 'compute' as const, x: input(4, 0.4) },
+        { block: 3, stage: 4, slot: 5, use: 'reuse' as const, x: input(5, 1.7) },
+        { block: 4, stage: 2, slot: 6, use: 'compute' as const, x: input(6, 2.9) },
+      ];
+      // Every member computes once, so that the reusing one has a residual and K/V to reuse.
+      await tick(members.map((member) => ({ ...member, use: 'compute' as const })), undefined, 'chain', attention);
+      const chain = await tick(members, undefined, 'chain', attention);
+      const fusedTick = await tick(members, undefined, 'fused', attention);
+      for (let i = 0; i < members.length; i++) expect(maxDiff(fusedTick.after[i] as Float32Array, chain.after[i] as Float32Array)).toBeLessThan(1e-5);
+      // The same members measured (the computing ones), no layer barrier.
+      expect(fusedTick.result.featureSums?.map((s) => s.block)).toEqual([2, 4]);
+      expect(chain.result.featureSums?.map((s) => s.block)).toEqual([2, 4]);
+      expect(fusedTick.result.layerWaitsMs).toEqual([]);
+    });
+  }
 
   it('the indicator sums compare each layer input with the last computed step (zero change for the same input)', async () => {
     const x = input(6, 0.7);

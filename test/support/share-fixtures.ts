@@ -31,21 +31,21 @@ export async function openLayeredSessions(files: NonNullable<ModelPaths['layered
 
 /**
  * A tick of `members` (each a block of `framesPerBlock` frames after a two-frame past, prompt 0)
- * on one lane alone: the share task the layered executor would hand it.
+ * on one lane alone: the share task the layered executor would hand it (bidirectional unless told).
  *
  * @example
  * ```ts
  * const task = oneLaneShare([memberTask({ block: 0, stage: 1, … }, schedule)], 3, store);
  * ```
  */
-export function oneLaneShare(members: readonly TickMemberTask[], framesPerBlock: number, featureStore: FeatureStore): ShareTask {
+export function oneLaneShare(members: readonly TickMemberTask[], framesPerBlock: number, featureStore: FeatureStore, attention: ShareTask['attention'] = 'bidirectional'): ShareTask {
   const frames = members.length * framesPerBlock;
   return {
     kind: 'share',
     tick: 0,
     members,
     contextSlot: 0,
-    attention: 'bidirectional',
+    attention,
     pastSlots: [0, 1],
     cacheSlots: null,
     frames: { from: 0, to: frames },

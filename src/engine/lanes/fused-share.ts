@@ -47,15 +47,17 @@ type Sums = { -readonly [K in keyof MemberFeatureSums]: MemberFeatureSums[K] } &
 
 /**
  * Runs a {@link fusable} tick through `fused` with `past` (the cache past of `task.pastSlots`,
- * `[layers, 1, heads, T, headDim]`). `mask`: the tick's attention mask when the caller keeps
- * one (the lane's joint mask: the same queries and keys, so the same floats); built otherwise.
+ * `[layers, 1, heads, T, headDim]`). `mask`: the tick's attention mask when the caller keeps one
+ * (the lane's joint mask: the same queries and keys, so the same floats); built otherwise.
+ * `pastFrames`: the frames `past` holds, when it holds more than the cache past (`fused-mixed.ts`
+ * appends reusing members' stored K/V), with `mask` then covering them.
  *
  * @example
  * ```ts
  * const result = await runFusedShare(task, fused, gatherPast(data.kv, task.pastSlots), data);
  * ```
  */
-export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession, past: KvTensors, data: LaneWorkerData, mask?: Float32Array): Promise<ShareResult> {
+export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession, past: KvTensors, data: LaneWorkerData, mask?: Float32Array, pastFrames = task.pastSlots.length): Promise<ShareResult> {
   const start = performance.now();
   const m = data.manifest;
   const F = m.framesPerBlock;
@@ -64,8 +66,8 @@ export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession
   const frameSize = m.latent.channels * m.latent.height * m.latent.width;
   const frames = task.members.length * F;
   const store = task.featureStore as FeatureStore;
-  const pastTokens = task.pastSlots.length * tpf;
-  const feeds = denoiserFeeds(frameInputs(task.members, 0, frames, data), task.contextSlot, past, task.pastSlots.length, data);
+  const pastTokens = pastFrames * tpf;
+  const feeds = denoiserFeeds(frameInputs(task.members, 0, frames, data), task.contextSlot, past, pastFrames, data);
   const tickFrames = task.members.flatMap((member) => Array.from({ length: F }, () => ({ block: member.block })));
   const attention = mask ?? buildAttentionMask({ pastTokens, queryFrames: tickFrames, keyFrames: tickFrames, tokensPerFrame: tpf, mode: task.attention });
   feeds.attention_mask = new ort.Tensor('float32', attention, [1, 1, frames * tpf, pastTokens + frames * tpf]);

@@ -23,6 +23,7 @@ import { runShare, type LayeredSessions } from './share-tick.js';
 import { fusable, runFusedShare } from './fused-share.js';
 import { buildFusedGraph, buildReuseGraph } from '../model/fused-graph.js';
 import { reusesAll, runFusedReuse } from './fused-reuse.js';
+import { mixes, runFusedMixed } from './fused-mixed.js';
 import { runStaleShare } from './stale-tick.js';
 import { denoiserFeeds, frameInputs } from './frame-range.js';
 import { crashIfDue, taskStarted } from './faults.js';
@@ -284,6 +285,8 @@ async function share(task: ShareTask): Promise<ShareResult> {
   }
   // Every member reuses: embed + residual + head in one call instead of two.
   if (data.fusedForward !== false && reusesAll(task, framesPerBlock)) return runFusedReuse(task, await loadReuse(), d);
+  // Some compute, some reuse: the fused forward over the computing ones, the reuse graph for the others.
+  if (data.fusedForward !== false && mixes(task, framesPerBlock)) return runFusedMixed(task, await loadFused(), await loadReuse(), pastFor(task, d), d);
   return runShare(task, await loadLayered(), slotView(d.contexts, task.contextSlot).slice(), d);
 }
 
