@@ -5,7 +5,7 @@
  * and a tick's commit flips the slot's parity, so that a tick that is never committed (a lane
  * crashed) leaves the committed half as it was. Sentinels in both halves show what was written.
  */
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSchedule } from '../src/core/sampler.js';
 import type { FeatureUse } from '../src/core/tick.js';
@@ -15,12 +15,10 @@ import { resetExchange } from '../src/engine/lanes/exchange.js';
 import { commitFeatureSteps, committedHalf, featureSlot, unreadRanges, type FeatureStore } from '../src/engine/lanes/feature-store.js';
 import { runFusedShare } from '../src/engine/lanes/fused-share.js';
 import { runShare, type LayeredSessions } from '../src/engine/lanes/share-tick.js';
-import { laneMemory, oneLaneShare, openLayeredSessions, TEST_SESSION_OPTIONS } from './support/share-fixtures.js';
+import { oneLaneShare, openLaneFixture, type LaneFixture } from './support/share-fixtures.js';
 import type { LaneWorkerData } from '../src/engine/lanes/worker-data.js';
 import type { SharedMemory } from '../src/engine/memory/memory-plan.js';
 import { slotView } from '../src/engine/memory/slot-slab.js';
-import { buildFusedGraph } from '../src/engine/model/fused-graph.js';
-import { loadModelPackage } from '../src/engine/model/loader.js';
 import type { ModelManifest } from '../src/core/manifest-types.js';
 import type { ShareResult, ShareTask } from '../src/protocol/lane-messages.js';
 import { RANDOM_MODEL } from './support/models.js';
@@ -45,16 +43,13 @@ describe('feature-cache fast paths', () => {
   let store: FeatureStore;
   let data: LaneWorkerData;
 
+  let lane: LaneFixture;
   beforeAll(async () => {
-    const pkg = await loadModelPackage(RANDOM_MODEL);
-    m = pkg.manifest;
-    const files = pkg.paths.layered;
-    sessions = await openLayeredSessions(files);
-    fused = await ort.InferenceSession.create(await buildFusedGraph(m, files), TEST_SESSION_OPTIONS);
-    ({ memory, store, data } = laneMemory(m));
+    lane = await openLaneFixture(RANDOM_MODEL);
+    ({ m, sessions, fused, memory, store, data } = lane);
   });
   afterAll(async () => {
-    for (const s of [sessions.embed, sessions.head, ...sessions.layers, ...sessions.keyValues, fused]) await s.release();
+    await lane?.release();
   });
 
   const input = (slot: number, phase: number) => slotView(memory.latents, slot).map((_, i) => Math.sin(i * 0.05 + phase));

@@ -13,19 +13,16 @@ import { memberTask } from '../src/engine/executors/joint.js';
 import { resetExchange } from '../src/engine/lanes/exchange.js';
 import { commitFeatureSteps, featureSlot, type FeatureStore } from '../src/engine/lanes/feature-store.js';
 import { runShare, type LayeredSessions } from '../src/engine/lanes/share-tick.js';
-import { laneMemory, oneLaneShare, openLayeredSessions } from './support/share-fixtures.js';
+import { oneLaneShare, openLaneFixture, type LaneFixture } from './support/share-fixtures.js';
 import type { LaneWorkerData } from '../src/engine/lanes/worker-data.js';
 import type { SharedMemory } from '../src/engine/memory/memory-plan.js';
 import { slotView } from '../src/engine/memory/slot-slab.js';
-import { loadModelPackage } from '../src/engine/model/loader.js';
 import type { ModelManifest } from '../src/core/manifest-types.js';
 import type { ShareTask } from '../src/protocol/lane-messages.js';
 import { RANDOM_MODEL } from './support/models.js';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { gatherPast } from '../src/engine/kv/kv-slabs.js';
 import { mixes, runFusedMixed } from '../src/engine/lanes/fused-mixed.js';
-import { buildFusedGraph, buildReuseGraph } from '../src/engine/model/fused-graph.js';
-import { TEST_SESSION_OPTIONS } from './support/share-fixtures.js';
 
 const STEPS = 12;
 
@@ -39,17 +36,14 @@ describe('a reused step', () => {
   let data: LaneWorkerData;
   const schedule = () => buildSchedule(m.sampler, STEPS);
 
+  let lane: LaneFixture;
   beforeAll(async () => {
-    const pkg = await loadModelPackage(RANDOM_MODEL);
-    m = pkg.manifest;
-    const files = pkg.paths.layered;
-    sessions = await openLayeredSessions(files);
-    fused = await ort.InferenceSession.create(await buildFusedGraph(m, files), TEST_SESSION_OPTIONS);
-    reuse = await ort.InferenceSession.create(await buildReuseGraph(m, files), TEST_SESSION_OPTIONS);
-    ({ memory, store, data } = laneMemory(m));
+    lane = await openLaneFixture(RANDOM_MODEL);
+    ({ m, sessions, fused, memory, store, data } = lane);
+    reuse = lane.reuse;
   });
   afterAll(async () => {
-    for (const s of [sessions.embed, sessions.head, ...sessions.layers, ...sessions.keyValues, fused, reuse]) await s.release();
+    await lane?.release();
   });
 
   const input = (slot: number, phase: number) => slotView(memory.latents, slot).map((_, i) => Math.sin(i * 0.05 + phase));

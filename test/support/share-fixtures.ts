@@ -1,6 +1,8 @@
 /** Worker-level test fixtures: a package's layered graphs as a lane opens them, a one-lane share task. */
 import * as ort from 'onnxruntime-node';
 import type { LayeredSessions } from '../../src/engine/lanes/share-tick.js';
+import { loadModelPackage } from '../../src/engine/model/loader.js';
+import { buildFusedGraph, buildReuseGraph } from '../../src/engine/model/fused-graph.js';
 import type { FeatureStore, ShareTask, TickMemberTask } from '../../src/protocol/lane-messages.js';
 import type { ModelManifest } from '../../src/core/manifest-types.js';
 import type { LaneWorkerData } from '../../src/engine/lanes/worker-data.js';
@@ -74,4 +76,46 @@ export function laneMemory(m: ModelManifest): { memory: SharedMemory; store: Fea
   new Float32Array(memory.kv.keys).forEach((_, i, a) => (a[i] = Math.cos(i * 0.011) * 0.5));
   new Float32Array(memory.kv.values).forEach((_, i, a) => (a[i] = Math.sin(i * 0.017) * 0.5));
   return { memory, store, data };
+}
+
+/** What a worker-level feature-cache test runs on: a model's graphs as a lane opens them, and a lane's memory. */
+export interface LaneFixture {
+  readonly m: ModelManifest;
+  readonly sessions: LayeredSessions;
+  /** The fused forward and the reuse graph (`model/fused-graph.ts`). */
+  readonly fused: ort.InferenceSession;
+  readonly reuse: ort.InferenceSession;
+  readonly memory: SharedMemory;
+  readonly store: FeatureStore;
+  readonly data: LaneWorkerData;
+  /** Releases every session. */
+  release(): Promise<void>;
+}
+
+/**
+ * Opens the package in `dir` as a lane would for feature caching, with {@link laneMemory}.
+ *
+ * @example
+ * ```ts
+ * const lane = await openLaneFixture(RANDOM_MODEL);
+ * await lane.release();
+ * ```
+ */
+export async function openLaneFixture(dir: string): Promise<LaneFixture> {
+  const pkg = await loadModelPackage(dir);
+  const m = pkg.manifest;
+  const files = pkg.paths.layered;
+  const sessions = await openLayeredSessions(files);
+  const fused = await ort.InferenceSession.create(await buildFusedGraph(m, files), TEST_SESSION_OPTIONS);
+  const reuse = await ort.InferenceSession.create(await buildReuseGraph(m, files), TEST_SESSION_OPTIONS);
+  return {
+    m,
+    sessions,
+    fused,
+    reuse,
+    ...laneMemory(m),
+    release: async () => {
+      for (const s of [sessions.embed, sessions.head, ...sessions.layers, ...sessions.keyValues, fused, reuse]) await s.release();
+    },
+  };
 }
