@@ -22,8 +22,8 @@ function record(runtime: Runtime): Recorded[] {
     const ahead = lane.ahead.bind(lane);
     lane.encode = (task) => (log.push({ kind: 'encode', task }), encode(task));
     lane.tick = (task) => (log.push({ kind: 'tick', task }), tick(task));
-    // A sequential block's steps in one task (AheadExecutor): each step is what a tick would carry.
-    lane.ahead = (task) => (log.push(...task.steps.flatMap((t) => (t.kind === 'tick' ? [{ kind: 'tick' as const, task: t }] : []))), ahead(task));
+    // A sequential block's steps and cache step in one task (AheadExecutor): each is what a tick would carry.
+    lane.ahead = (task) => (log.push(...[...task.steps, ...(task.cache ? [task.cache.task] : [])].flatMap((t) => (t.kind === 'tick' ? [{ kind: 'tick' as const, task: t }] : []))), ahead(task));
     lane.recache = (task) => (log.push({ kind: 'recache', task }), recache(task));
   }
   return log;

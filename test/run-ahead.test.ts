@@ -49,8 +49,8 @@ describe('a sequential block\'s steps run ahead on one lane', () => {
     const frames: Buffer[] = [];
     const tasks = await tasksRun(ahead, async () => frames.push(await generate(ahead)));
     expect(frames[0]?.equals(reference)).toBe(true);
-    // Per block: its 4 denoising steps and its decode in one task, then the cache step; one prompt encoded.
-    expect(tasks).toBe(1 + 2 * request.blocks);
+    // Per block: its 4 denoising steps, its cache step and its decode in one task; one prompt encoded.
+    expect(tasks).toBe(1 + request.blocks);
     expect(await tasksRun(stepwise, () => generate(stepwise))).toBe(1 + 6 * request.blocks);
   });
 
@@ -82,7 +82,7 @@ describe('a sequential block\'s steps run ahead on one lane', () => {
   it('with snapshots, takes them only where no block\'s steps are running ahead: each resumes to the same frames', async () => {
     const snapshots: GenerationSnapshot[] = [];
     const tasks = await tasksRun(ahead, () => generate(ahead, { snapshots: { every: 1, onSnapshot: (s) => snapshots.push(s) } }));
-    expect(tasks).toBe(1 + 2 * request.blocks);
+    expect(tasks).toBe(1 + request.blocks);
     expect(snapshots.length).toBeGreaterThanOrEqual(request.blocks - 1);
     for (const snapshot of snapshots) {
       const resumed = await generate(ahead, { resumeFrom: snapshot.bytes });
@@ -159,6 +159,8 @@ describe('a sequential block\'s steps run ahead on one lane', () => {
     { name: 'as a block\'s steps start', faults: [{ lane: 0, task: 'tick', nth: 6, point: 'start' }] },
     // Block 1's frames, decoded by its steps' task after its last step: decoded again on the lane.
     { name: 'while its task decodes the block', faults: [{ lane: 0, task: 'decode', nth: 2, point: 'after-step' }] },
+    // Block 1's cache step (ticks 6–9 its denoising steps, the 10th its cache step), computed by its task: a cache tick on the lane instead.
+    { name: 'while its task computes the cache step', faults: [{ lane: 0, task: 'tick', nth: 10, point: 'after-step' }] },
   ];
   for (const c of crashes) {
     it(`a crash ${c.name}: the frames of a run without it`, async () => {

@@ -90,16 +90,26 @@ export interface AheadTask {
   readonly policy?: { readonly settings: FeatureCacheSettings; readonly steps: number };
   /**
    * Shared: Int32 [0] steps done, [1] cancel (non-zero: stop before the next step), [2] 1 once
-   * `decode` has written its frames; then, from byte 16, Float64 per step ({@link AHEAD_STEP_FLOATS}):
-   * runMs, workerMs, endedAt (`performance.timeOrigin + performance.now()` on the worker,
-   * comparable across threads), featureMs, 1 if it reused, then the indicator's four figures
-   * as (present, value) pairs: indicator, firstInput, firstResidual, residual (present: 0
-   * absent, 1 null, 2 a number); then the decode's runMs, workerMs.
+   * `decode` has written its frames, [3] 1 once `cache` has written its K/V; then, from byte 16,
+   * Float64 per step ({@link AHEAD_STEP_FLOATS}): runMs, workerMs, endedAt (`performance.timeOrigin
+   * + performance.now()` on the worker, comparable across threads), featureMs, 1 if it reused,
+   * then the indicator's four figures as (present, value) pairs: indicator, firstInput,
+   * firstResidual, residual (present: 0 absent, 1 null, 2 a number); then the decode's runMs,
+   * workerMs; then the cache step's runMs, workerMs, endedAt.
    */
   readonly progress: SharedArrayBuffer;
-  /** After the last step, decode the block into `rgb` (its frames' RGB bytes), as a decode task would. */
+  /**
+   * After the last step, the block's cache step (a one-member tick at t = 0, without slots): its
+   * present K/V go to `key`/`value` (`[layers, 1, heads, tokens, headDim]`), for the actor thread
+   * to write into the slots the KV pool reserves when the block reaches its cache stage.
+   */
+  readonly cache?: { readonly task: TickTask; readonly key: SharedArrayBuffer; readonly value: SharedArrayBuffer };
+  /** After the last step (and the cache step), decode the block into `rgb` (its frames' RGB bytes), as a decode task would. */
   readonly decode?: { readonly task: DecodeTask; readonly rgb: SharedArrayBuffer };
 }
+
+/** Float64 values after the steps' in `AheadTask.progress`: the decode's two, the cache step's three. */
+export const AHEAD_TAIL_FLOATS = 5;
 
 /** Float64 values per step in `AheadTask.progress`. */
 export const AHEAD_STEP_FLOATS = 13;

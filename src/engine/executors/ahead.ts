@@ -11,8 +11,10 @@
  * actor asks for it, is answered from that report. Every stage is still a state of the block
  * actor, entered as its step ends; only the lane no longer waits for it. The same task decodes
  * the block once its latents are final, so the frames are ready when the supervisor asks for
- * them ({@link AheadExecutor.decoded}). The cache step stays a tick of its own (it reserves K/V
- * slots when it comes).
+ * them ({@link AheadExecutor.decoded}). The same task computes the block's cache step (its clean
+ * K/V, at t = 0) after the last step and keeps the K/V aside: the KV pool reserves the block's
+ * slots only when its actor reaches the cache stage, and the cache tick then writes the kept
+ * K/V into them on the actor thread instead of going to a lane ({@link AheadOptions.cacheStep}).
  *
  * With feature caching the steps are `share` tasks and whether each computes or reuses depends
  * on the indicators of the block's earlier steps. The lane decides with a policy of its own,
@@ -27,7 +29,10 @@
  */
 import type { TickMember, RecachePlan, TickExecutor, TickPlan, TickTiming } from '../../core/tick.js';
 import type { Schedule } from '../../core/sampler.js';
-import { AHEAD_STEP_FLOATS, type DecodeTask, type ShareTask, type TickMemberTask, type TickTask } from '../../protocol/lane-messages.js';
+import { AHEAD_STEP_FLOATS, AHEAD_TAIL_FLOATS, type DecodeTask, type ShareTask, type TickMemberTask, type TickTask } from '../../protocol/lane-messages.js';
+import { scatterPresent } from '../kv/kv-slabs.js';
+import { storeCleanLatents } from '../lanes/clean-latents.js';
+import type { SharedMemory } from '../memory/memory-plan.js';
 import type { FeatureCacheSettings, MemberIndicator } from '../../core/feature-cache.js';
 import type { FeatureStore } from '../lanes/feature-store.js';
 import { LaneError } from '../../core/errors.js';
@@ -40,10 +45,13 @@ interface Run {
   readonly lane: Lane;
   readonly steps: readonly (TickTask | ShareTask)[];
   readonly decode: { readonly task: DecodeTask; readonly rgb: SharedArrayBuffer } | null;
+  readonly cache: { readonly task: TickTask; readonly key: SharedArrayBuffer; readonly value: SharedArrayBuffer } | null;
+  /** Asked for already: the frames, the cache step's K/V. */
+  readonly taken: { decode: boolean; cache: boolean };
   /** The next step whose end observers have not been told of. */
   nextReport: number;
   readonly pastKey: string | undefined;
-  /** Int32 [steps done, cancel, decoded] (`AheadTask.progress`). */
+  /** Int32 [steps done, cancel, decoded, cache step done] (`AheadTask.progress`). */
   readonly control: Int32Array;
   /** Float64 per step (`AHEAD_STEP_FLOATS`), then the decode's. */
   readonly figures: Float64Array;
@@ -70,6 +78,12 @@ export interface AheadOptions {
   readonly frameBytes: number;
   /** Feature caching: the store, the settings lanes decide with, frames per block; null when off. */
   readonly caching: { readonly store: FeatureStore; readonly settings: FeatureCacheSettings; readonly framesPerBlock: number } | null;
+  /**
+   * Runs also compute the block's cache step, whose K/V the executor writes into the reserved
+   * slots of `memory` (the generation's set); `presentFloats`: a block's K/V floats of one kind.
+   * Null: the cache step stays a tick of its own (feature caching's run through other graphs).
+   */
+  readonly cacheStep: { readonly memory: SharedMemory; readonly presentFloats: number } | null;
 }
 
 /** Whether `plan` is a one-member denoising tick that commits (and computes, without caching). */
@@ -85,7 +99,7 @@ const sameBlock = (a: TickMember, b: TickMember) => a.block === b.block && a.lat
 /**
  * @example
  * ```ts
- * const executor = new AheadExecutor(joint.create(context), { schedule, pickLane, memory: 0, frameBytes, caching: null });
+ * const executor = new AheadExecutor(joint.create(context), { schedule, pickLane, memory: 0, frameBytes, caching: null, cacheStep: null });
  * await executor.run(plan); // stage 0 of a P0 block: its steps start on a lane as one task
  * const frames = await executor.decoded(plan.members[0].block); // null: decode it on a lane
  * ```
@@ -102,6 +116,11 @@ export class AheadExecutor implements TickExecutor {
 
   async run(plan: TickPlan): Promise<TickTiming> {
     const steps = this.options.schedule.sigmas.length;
+    const caching = plan.members.length === 1 && plan.cacheSlots !== null ? (plan.members[0] as TickMember) : null;
+    if (caching?.stage === steps) {
+      const run = this.#runs.get(caching.block);
+      if (run?.cache && !run.taken.cache && sameBlock(run.member, caching) && run.pastKey === plan.pastKey) return this.#cacheOf(run, plan.cacheSlots as readonly number[], plan);
+    }
     const member = soleStep(plan, steps, this.options.caching !== null);
     if (!member) return this.inner.run(plan);
     let run = this.#runs.get(member.block);
@@ -133,7 +152,8 @@ export class AheadExecutor implements TickExecutor {
       const wait = waitAsync(run.control, 2, 0);
       if (wait.async) await Promise.race([wait.value, run.ended]);
     }
-    this.#runs.delete(block);
+    run.taken.decode = true;
+    this.#release(run);
     if (Atomics.load(run.control, 2) === 0) {
       run.lane.reportStep({ phase: 'end', task, at: performance.now(), error: run.failure ?? new Error('cancelled') });
       return null;
@@ -174,7 +194,11 @@ export class AheadExecutor implements TickExecutor {
       );
     }
     const decode = frameBytes > 0 ? { task: { kind: 'decode' as const, memory, block: member.block, latentSlot: member.latentSlot }, rgb: new SharedArrayBuffer(frameBytes) } : null;
-    const progress = new SharedArrayBuffer(16 + 8 * (AHEAD_STEP_FLOATS * steps + 2));
+    const { cacheStep } = this.options;
+    const cache = cacheStep && !caching
+      ? { task: { kind: 'tick' as const, ...tickCall({ ...plan, members: [{ ...member, stage: steps, features: 'compute' }], cacheSlots: null }, schedule, memory) }, key: new SharedArrayBuffer(4 * cacheStep.presentFloats), value: new SharedArrayBuffer(4 * cacheStep.presentFloats) }
+      : null;
+    const progress = new SharedArrayBuffer(16 + 8 * (AHEAD_STEP_FLOATS * steps + AHEAD_TAIL_FLOATS));
     const sentAt = performance.timeOrigin + performance.now();
     const lane = this.options.pickLane();
     const task = lane.ahead({
@@ -183,6 +207,7 @@ export class AheadExecutor implements TickExecutor {
       steps: stepTasks as readonly TickTask[] | readonly ShareTask[],
       progress,
       ...(caching ? { policy: { settings: caching.settings, steps } } : {}),
+      ...(cache ? { cache } : {}),
       ...(decode ? { decode } : {}),
     });
     lane.reportStep({ phase: 'start', task: stepTasks[member.stage] as TickTask | ShareTask, at: performance.now() });
@@ -191,10 +216,12 @@ export class AheadExecutor implements TickExecutor {
       lane,
       steps: stepTasks,
       decode,
+      cache,
+      taken: { decode: false, cache: false },
       nextReport: member.stage,
       pastKey: plan.pastKey,
-      control: new Int32Array(progress, 0, 3),
-      figures: new Float64Array(progress, 16, AHEAD_STEP_FLOATS * steps + 2),
+      control: new Int32Array(progress, 0, 4),
+      figures: new Float64Array(progress, 16, AHEAD_STEP_FLOATS * steps + AHEAD_TAIL_FLOATS),
       sentAt,
       failure: undefined,
       done: false,
@@ -211,6 +238,40 @@ export class AheadExecutor implements TickExecutor {
     };
     this.#runs.set(member.block, run);
     return run;
+  }
+
+  /**
+   * The cache step a run computed: its K/V written into `slots` (reserved by the KV pool for the
+   * block now) and the block's clean latents kept, on this thread; the same writes a cache tick
+   * makes on its lane. A run that stopped before it falls back to a cache tick.
+   */
+  async #cacheOf(run: Run, slots: readonly number[], plan: TickPlan): Promise<TickTiming> {
+    const cache = run.cache as NonNullable<Run['cache']>;
+    while (Atomics.load(run.control, 3) === 0 && !run.done) {
+      const wait = waitAsync(run.control, 3, 0);
+      if (wait.async) await Promise.race([wait.value, run.ended]);
+    }
+    run.taken.cache = true;
+    this.#release(run);
+    if (Atomics.load(run.control, 3) === 0) {
+      run.lane.reportStep({ phase: 'end', task: cache.task, at: performance.now(), error: run.failure ?? new Error('cancelled') });
+      return this.inner.run(plan);
+    }
+    const memory = (this.options.cacheStep as NonNullable<AheadOptions['cacheStep']>).memory;
+    scatterPresent(memory.kv, slots, new Float32Array(cache.key), new Float32Array(cache.value));
+    storeCleanLatents(memory.latents, memory.cleanLatents, run.member.latentSlot, slots);
+    const at = AHEAD_STEP_FLOATS * run.steps.length + 2;
+    const [runMs, workerMs, endedAt] = run.figures.subarray(at, at + 3) as unknown as [number, number, number];
+    run.lane.reportStep({ phase: 'end', task: { ...cache.task, cacheSlots: slots }, at: performance.now(), result: { runMs, workerMs } });
+    // The lane's time for it: since the last step ended.
+    const taskMs = endedAt - (run.figures[AHEAD_STEP_FLOATS * (run.steps.length - 1) + 2] as number);
+    return { forwards: 1, calls: 1, runMs, workerMs, taskMs, committed: true };
+  }
+
+  /** Forgets `run` once nothing more will be asked of it (its steps, frames and cache step). */
+  #release(run: Run): void {
+    const stepsDone = run.nextReport >= run.steps.length || reported(run) >= run.steps.length;
+    if (stepsDone && (!run.decode || run.taken.decode) && (!run.cache || run.taken.cache) && this.#runs.get(run.member.block) === run) this.#runs.delete(run.member.block);
   }
 
   /** `member`'s step once the worker has reported it; the run's error if it never will. */
@@ -232,8 +293,8 @@ export class AheadExecutor implements TickExecutor {
       const wait = waitAsync(run.control, 0, done);
       if (wait.async) await Promise.race([wait.value, run.ended]);
     }
-    // Kept for its frames when it decodes them; otherwise done with.
-    if (stage === steps - 1 && !run.decode) this.#runs.delete(run.member.block);
+    // Kept for its frames and its cache step's K/V, when it makes them; otherwise done with.
+    if (stage === steps - 1) this.#release(run);
     const f = run.figures.subarray(AHEAD_STEP_FLOATS * stage, AHEAD_STEP_FLOATS * (stage + 1));
     const [runMs, workerMs, endedAt, featureMs, reused] = f as unknown as [number, number, number, number, number];
     if (this.options.caching && (member.features === 'reuse') !== (reused === 1)) {
@@ -248,7 +309,8 @@ export class AheadExecutor implements TickExecutor {
       const waits = task.kind === 'share' ? { exchangeWaitMs: 0, layerWaitsMs: [] } : {};
       run.lane.reportStep({ phase: 'end', task: { ...task, members: [{ ...(task.members[0] as TickMemberTask), features: member.features }] }, at: now, result: { runMs, workerMs, ...waits } });
       run.nextReport++;
-      if (stage + 1 < steps) run.lane.reportStep({ phase: 'start', task: run.steps[stage + 1] as TickTask | ShareTask, at: now });
+      const next = stage + 1 < steps ? run.steps[stage + 1] : run.cache?.task;
+      if (next) run.lane.reportStep({ phase: 'start', task: next, at: now });
     }
     const timing: TickTiming = { forwards: 1, calls: 1, runMs, workerMs, taskMs, committed: true };
     if (!this.options.caching) return timing;

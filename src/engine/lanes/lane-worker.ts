@@ -9,7 +9,7 @@
 import { workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
-import { AHEAD_STEP_FLOATS, type AheadTask, type BatchResult, type BatchTask, type DecodeResult, type DecodeTask, type EncodeTask, type LaneTask, type LaneTiming, type RecacheTask, type ShareResult, type ShareTask, type TickMemberTask, type TickTask } from '../../protocol/lane-messages.js';
+import { AHEAD_STEP_FLOATS, AHEAD_TAIL_FLOATS, type AheadTask, type BatchResult, type BatchTask, type DecodeResult, type DecodeTask, type EncodeTask, type LaneTask, type LaneTiming, type RecacheTask, type ShareResult, type ShareTask, type TickMemberTask, type TickTask } from '../../protocol/lane-messages.js';
 import { createFeatureCachePolicy, type MemberIndicator } from '../../core/feature-cache.js';
 import { indicatorsOf } from './feature-indicators.js';
 import { commitFeatureSteps } from './feature-store.js';
@@ -299,15 +299,16 @@ function indicatorFigures(indicator: MemberIndicator | undefined): number[] {
 /**
  * A block's steps back to back (`AheadTask`): each runs as its tick would, then commits its
  * staged latents (and, with feature caching, flips its feature slot) itself, as the actor thread
- * would after the tick, and reports in `progress` before the next starts; with `decode`, the
- * block's frames follow the last step. A crash leaves the steps reported so far committed; the
+ * would after the tick, and reports in `progress` before the next starts; with `cache`, the
+ * block's cache step follows the last step (its K/V kept aside), then with `decode` its frames.
+ * A crash leaves the steps reported so far committed; the
  * one under way may or may not have committed, so a retry starts the block over from its noise.
  */
 async function ahead(task: AheadTask, sessions: Sessions): Promise<LaneTiming> {
   const start = performance.now();
   const steps = task.steps.length;
-  const control = new Int32Array(task.progress, 0, 3);
-  const figures = new Float64Array(task.progress, 16, AHEAD_STEP_FLOATS * steps + 2);
+  const control = new Int32Array(task.progress, 0, 4);
+  const figures = new Float64Array(task.progress, 16, AHEAD_STEP_FLOATS * steps + AHEAD_TAIL_FLOATS);
   // The block's own policy: fed the same indicators in the same order as the actor thread's, it decides the same.
   const policy = task.policy ? createFeatureCachePolicy(task.policy.settings, task.policy.steps) : null;
   let runMs = 0;
@@ -337,6 +338,19 @@ async function ahead(task: AheadTask, sessions: Sessions): Promise<LaneTiming> {
     figures.set([timing.runMs, timing.workerMs, performance.timeOrigin + performance.now(), feature?.featureMs ?? 0, feature?.reused ? 1 : 0, ...indicatorFigures(feature?.indicator)], AHEAD_STEP_FLOATS * s);
     Atomics.store(control, 0, s + 1);
     Atomics.notify(control, 0);
+  }
+  if (task.cache && Atomics.load(control, 1) === 0) {
+    // The block's clean K/V, computed now; the actor thread writes them into the slots it reserves.
+    taskStarted(data.faults, 'tick');
+    const start = performance.now();
+    const cache = task.cache;
+    const { outputs, runMs } = await timedRun(sessions.denoiser, tickFeeds(cache.task, memoryOf(cache.task), sessions.denoiser));
+    new Float32Array(cache.key).set(output(outputs, 'present_key'));
+    new Float32Array(cache.value).set(output(outputs, 'present_value'));
+    crashIfDue(data.faults, 'tick', 'after-step');
+    figures.set([runMs, performance.now() - start, performance.timeOrigin + performance.now()], AHEAD_STEP_FLOATS * steps + 2);
+    Atomics.store(control, 3, 1);
+    Atomics.notify(control, 3);
   }
   if (task.decode && Atomics.load(control, 1) === 0) {
     // The block's latents are final: decode now rather than wait for the actor thread to ask.
