@@ -148,16 +148,7 @@ export class AheadExecutor implements TickExecutor {
     if (!run?.decode) return null;
     const task = run.decode.task;
     run.lane.reportStep({ phase: 'start', task, at: performance.now() });
-    while (Atomics.load(run.control, 2) === 0 && !run.done) {
-      const wait = waitAsync(run.control, 2, 0);
-      if (wait.async) await Promise.race([wait.value, run.ended]);
-    }
-    run.taken.decode = true;
-    this.#release(run);
-    if (Atomics.load(run.control, 2) === 0) {
-      run.lane.reportStep({ phase: 'end', task, at: performance.now(), error: run.failure ?? new Error('cancelled') });
-      return null;
-    }
+    if (!(await this.#take(run, 'decode', task))) return null;
     const at = AHEAD_STEP_FLOATS * run.steps.length;
     const runMs = run.figures[at] as number;
     run.lane.reportStep({ phase: 'end', task, at: performance.now(), result: { runMs, workerMs: run.figures[at + 1] as number } });
@@ -247,16 +238,7 @@ export class AheadExecutor implements TickExecutor {
    */
   async #cacheOf(run: Run, slots: readonly number[], plan: TickPlan): Promise<TickTiming> {
     const cache = run.cache as NonNullable<Run['cache']>;
-    while (Atomics.load(run.control, 3) === 0 && !run.done) {
-      const wait = waitAsync(run.control, 3, 0);
-      if (wait.async) await Promise.race([wait.value, run.ended]);
-    }
-    run.taken.cache = true;
-    this.#release(run);
-    if (Atomics.load(run.control, 3) === 0) {
-      run.lane.reportStep({ phase: 'end', task: cache.task, at: performance.now(), error: run.failure ?? new Error('cancelled') });
-      return this.inner.run(plan);
-    }
+    if (!(await this.#take(run, 'cache', cache.task))) return this.inner.run(plan);
     const memory = (this.options.cacheStep as NonNullable<AheadOptions['cacheStep']>).memory;
     scatterPresent(memory.kv, slots, new Float32Array(cache.key), new Float32Array(cache.value));
     storeCleanLatents(memory.latents, memory.cleanLatents, run.member.latentSlot, slots);
@@ -266,6 +248,23 @@ export class AheadExecutor implements TickExecutor {
     // The lane's time for it: since the last step ended.
     const taskMs = endedAt - (run.figures[AHEAD_STEP_FLOATS * (run.steps.length - 1) + 2] as number);
     return { forwards: 1, calls: 1, runMs, workerMs, taskMs, committed: true };
+  }
+
+  /**
+   * Waits until the run has made its `what` (the frames, the cache step's K/V) or stopped, and
+   * marks it taken; false, with `task` reported failed, when it stopped first.
+   */
+  async #take(run: Run, what: keyof Run['taken'], task: TickTask | DecodeTask): Promise<boolean> {
+    const flag = what === 'decode' ? 2 : 3;
+    while (Atomics.load(run.control, flag) === 0 && !run.done) {
+      const wait = waitAsync(run.control, flag, 0);
+      if (wait.async) await Promise.race([wait.value, run.ended]);
+    }
+    run.taken[what] = true;
+    this.#release(run);
+    if (Atomics.load(run.control, flag) !== 0) return true;
+    run.lane.reportStep({ phase: 'end', task, at: performance.now(), error: run.failure ?? new Error('cancelled') });
+    return false;
   }
 
   /** Forgets `run` once nothing more will be asked of it (its steps, frames and cache step). */
