@@ -99,12 +99,12 @@ export interface AheadTask {
    */
   readonly progress: SharedArrayBuffer;
   /**
-   * After the last step, the block's cache step (a one-member tick at t = 0, without slots): its
+   * After the last step (and the decode), the block's cache step (a one-member tick at t = 0, without slots): its
    * present K/V go to `key`/`value` (`[layers, 1, heads, tokens, headDim]`), for the actor thread
    * to write into the slots the KV pool reserves when the block reaches its cache stage.
    */
   readonly cache?: { readonly task: TickTask; readonly key: SharedArrayBuffer; readonly value: SharedArrayBuffer };
-  /** After the last step (and the cache step), decode the block into `rgb` (its frames' RGB bytes), as a decode task would. */
+  /** After the last step, decode the block into `rgb` (its frames' RGB bytes), as a decode task would. */
   readonly decode?: { readonly task: DecodeTask; readonly rgb: SharedArrayBuffer };
 }
 

@@ -11,8 +11,8 @@
  * actor asks for it, is answered from that report. Every stage is still a state of the block
  * actor, entered as its step ends; only the lane no longer waits for it. The same task decodes
  * the block once its latents are final, so the frames are ready when the supervisor asks for
- * them ({@link AheadExecutor.decoded}). The same task computes the block's cache step (its clean
- * K/V, at t = 0) after the last step and keeps the K/V aside: the KV pool reserves the block's
+ * them ({@link AheadExecutor.decoded}). The same task then computes the block's cache step (its
+ * clean K/V, at t = 0) and keeps the K/V aside: the KV pool reserves the block's
  * slots only when its actor reaches the cache stage, and the cache tick then writes the kept
  * K/V into them on the actor thread instead of going to a lane ({@link AheadOptions.cacheStep}).
  *
@@ -243,11 +243,10 @@ export class AheadExecutor implements TickExecutor {
     scatterPresent(memory.kv, slots, new Float32Array(cache.key), new Float32Array(cache.value));
     storeCleanLatents(memory.latents, memory.cleanLatents, run.member.latentSlot, slots);
     const at = AHEAD_STEP_FLOATS * run.steps.length + 2;
-    const [runMs, workerMs, endedAt] = run.figures.subarray(at, at + 3) as unknown as [number, number, number];
+    const [runMs, workerMs] = run.figures.subarray(at, at + 2) as unknown as [number, number];
     run.lane.reportStep({ phase: 'end', task: { ...cache.task, cacheSlots: slots }, at: performance.now(), result: { runMs, workerMs } });
-    // The lane's time for it: since the last step ended.
-    const taskMs = endedAt - (run.figures[AHEAD_STEP_FLOATS * (run.steps.length - 1) + 2] as number);
-    return { forwards: 1, calls: 1, runMs, workerMs, taskMs, committed: true };
+    // The lane's time for it (the decode ran between it and the last step).
+    return { forwards: 1, calls: 1, runMs, workerMs, taskMs: workerMs, committed: true };
   }
 
   /**

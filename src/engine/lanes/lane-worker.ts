@@ -299,8 +299,8 @@ function indicatorFigures(indicator: MemberIndicator | undefined): number[] {
 /**
  * A block's steps back to back (`AheadTask`): each runs as its tick would, then commits its
  * staged latents (and, with feature caching, flips its feature slot) itself, as the actor thread
- * would after the tick, and reports in `progress` before the next starts; with `cache`, the
- * block's cache step follows the last step (its K/V kept aside), then with `decode` its frames.
+ * would after the tick, and reports in `progress` before the next starts; with `decode`, the
+ * block's frames follow the last step, then with `cache` its cache step (its K/V kept aside).
  * A crash leaves the steps reported so far committed; the
  * one under way may or may not have committed, so a retry starts the block over from its noise.
  */
@@ -339,27 +339,29 @@ async function ahead(task: AheadTask, sessions: Sessions): Promise<LaneTiming> {
     Atomics.store(control, 0, s + 1);
     Atomics.notify(control, 0);
   }
-  if (task.cache && Atomics.load(control, 1) === 0) {
-    // The block's clean K/V, computed now; the actor thread writes them into the slots it reserves.
-    taskStarted(data.faults, 'tick');
-    const start = performance.now();
-    const cache = task.cache;
-    const { outputs, runMs } = await timedRun(sessions.denoiser, tickFeeds(cache.task, memoryOf(cache.task), sessions.denoiser));
-    new Float32Array(cache.key).set(output(outputs, 'present_key'));
-    new Float32Array(cache.value).set(output(outputs, 'present_value'));
-    crashIfDue(data.faults, 'tick', 'after-step');
-    figures.set([runMs, performance.now() - start, performance.timeOrigin + performance.now()], AHEAD_STEP_FLOATS * steps + 2);
-    Atomics.store(control, 3, 1);
-    Atomics.notify(control, 3);
-  }
   if (task.decode && Atomics.load(control, 1) === 0) {
-    // The block's latents are final: decode now rather than wait for the actor thread to ask.
+    // The block's latents are final: decode now rather than wait for the actor thread to ask;
+    // before the cache step, so that its frames are out before the next block can be admitted
+    // (a live switch asked on seeing them lands where it did with separate tasks).
     taskStarted(data.faults, 'decode');
     const decoded = await decode(task.decode.task, sessions);
     new Uint8Array(task.decode.rgb).set(decoded.rgb);
     figures.set([decoded.runMs, decoded.workerMs], AHEAD_STEP_FLOATS * steps);
     Atomics.store(control, 2, 1);
     Atomics.notify(control, 2);
+  }
+  if (task.cache && Atomics.load(control, 1) === 0) {
+    // The block's clean K/V, computed now; the actor thread writes them into the slots it reserves.
+    taskStarted(data.faults, 'tick');
+    const cacheStart = performance.now();
+    const cache = task.cache;
+    const { outputs, runMs } = await timedRun(sessions.denoiser, tickFeeds(cache.task, memoryOf(cache.task), sessions.denoiser));
+    new Float32Array(cache.key).set(output(outputs, 'present_key'));
+    new Float32Array(cache.value).set(output(outputs, 'present_value'));
+    crashIfDue(data.faults, 'tick', 'after-step');
+    figures.set([runMs, performance.now() - cacheStart, performance.timeOrigin + performance.now()], AHEAD_STEP_FLOATS * steps + 2);
+    Atomics.store(control, 3, 1);
+    Atomics.notify(control, 3);
   }
   return { runMs, workerMs: performance.now() - start };
 }
