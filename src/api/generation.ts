@@ -32,7 +32,7 @@ import { AheadExecutor } from '../engine/executors/ahead.js';
 import { keyFrameWorkOf } from '../engine/executors/lanes.js';
 import { retryCrashes, type CrashRecovery } from '../engine/lanes/crash-recovery.js';
 import { executorKind } from '../engine/executors/registry.js';
-import type { Lane } from '../engine/lanes/lane.js';
+import type { Lane, TaskTiming } from '../engine/lanes/lane.js';
 import type { SharedMemory } from '../engine/memory/memory-plan.js';
 import { tokenizePrompt } from '../engine/model/tokenizer.js';
 import { Tracer } from '../trace/tracer.js';
@@ -192,11 +192,7 @@ export class Generation {
         text: m.text,
         allowUnknownWords: this.#options.allowUnknownWords === true,
         contextSlots: this.#host.memory.contexts.slots,
-        encode: async (tokens, contextSlot) => {
-          const timing = await this.#host.pickLane().encode({ kind: 'encode', memory: mine, tokens, contextSlot });
-          this.#host.count({ encodeRunMs: timing.runMs });
-          return timing;
-        },
+        encode: (tokens, contextSlot) => this.#encode(tokens, contextSlot),
         onSwitch: (prompt, fromBlock, contextSlot) => {
           texts.set(contextSlot, prompt);
           tracer?.record({ kind: 'switch', prompt, fromBlock, live: true });
@@ -312,8 +308,7 @@ export class Generation {
       port: {
         encodePrompts: async (contextSlots) => {
           for (const contextSlot of contextSlots) {
-            const { runMs } = await retryCrashes(() => host.pickLane().encode({ kind: 'encode', memory: host.memoryIndex, tokens: tokensOf(contextSlot), contextSlot }), taskRecovery);
-            host.count({ encodeRunMs: runMs });
+            await retryCrashes(() => this.#encode(tokensOf(contextSlot), contextSlot), taskRecovery);
           }
         },
         decode: async (block, latentSlot) => {
@@ -404,6 +399,13 @@ export class Generation {
     const cacheStep = caching === null ? { memory, presentFloats: m.layers * m.heads * m.framesPerBlock * m.tokensPerFrame * m.headDim } : null;
     this.#ahead = ahead ? new AheadExecutor(prompted, { schedule, pickLane: () => this.#host.pickLane(this.#host.memoryIndex), memory: this.#host.memoryIndex, frameBytes, caching, cacheStep }) : null;
     return new RecoveringExecutor(this.#ahead ?? prompted, { latents: memory.latents, latentSteps: memory.latentSteps, steps: settings.steps, features }, recovery);
+  }
+
+  /** Encodes a prompt's tokens into `contextSlot` on the least busy lane, counting the encoder's time. */
+  async #encode(tokens: readonly number[], contextSlot: number): Promise<TaskTiming> {
+    const timing = await this.#host.pickLane().encode({ kind: 'encode', memory: this.#host.memoryIndex, tokens, contextSlot });
+    this.#host.count({ encodeRunMs: timing.runMs });
+    return timing;
   }
 
   /** The trace's first record: what runs. */

@@ -94,7 +94,9 @@ function soleStep(plan: TickPlan, steps: number, caching: boolean): TickMember |
   return member;
 }
 
-const sameBlock = (a: TickMember, b: TickMember) => a.block === b.block && a.latentSlot === b.latentSlot && a.contextSlot === b.contextSlot && a.seed === b.seed;
+/** Whether `plan`'s member is the block `run` runs, under the same prompt and past. */
+const fits = (run: Run, member: TickMember, plan: TickPlan) =>
+  run.member.block === member.block && run.member.latentSlot === member.latentSlot && run.member.contextSlot === member.contextSlot && run.member.seed === member.seed && run.pastKey === plan.pastKey;
 
 /**
  * @example
@@ -119,12 +121,12 @@ export class AheadExecutor implements TickExecutor {
     const caching = plan.members.length === 1 && plan.cacheSlots !== null ? (plan.members[0] as TickMember) : null;
     if (caching?.stage === steps) {
       const run = this.#runs.get(caching.block);
-      if (run?.cache && !run.taken.cache && sameBlock(run.member, caching) && run.pastKey === plan.pastKey) return this.#cacheOf(run, plan.cacheSlots as readonly number[], plan);
+      if (run?.cache && !run.taken.cache && fits(run, caching, plan)) return this.#cacheOf(run, plan.cacheSlots as readonly number[], plan);
     }
     const member = soleStep(plan, steps, this.options.caching !== null);
     if (!member) return this.inner.run(plan);
     let run = this.#runs.get(member.block);
-    if (run && (!sameBlock(run.member, member) || run.pastKey !== plan.pastKey)) {
+    if (run && !fits(run, member, plan)) {
       throw new Error(`block ${member.block}, stage ${member.stage}: the tick differs from the steps already running for the block (prompt, slot or past changed mid-block)`);
     }
     if (run?.failure !== undefined && member.stage >= reported(run)) run = undefined;
@@ -254,14 +256,10 @@ export class AheadExecutor implements TickExecutor {
    * marks it taken; false, with `task` reported failed, when it stopped first.
    */
   async #take(run: Run, what: keyof Run['taken'], task: TickTask | DecodeTask): Promise<boolean> {
-    const flag = what === 'decode' ? 2 : 3;
-    while (Atomics.load(run.control, flag) === 0 && !run.done) {
-      const wait = waitAsync(run.control, flag, 0);
-      if (wait.async) await Promise.race([wait.value, run.ended]);
-    }
+    const made = await settle(run, what === 'decode' ? 2 : 3, (flag) => flag !== 0);
     run.taken[what] = true;
     this.#release(run);
-    if (Atomics.load(run.control, flag) !== 0) return true;
+    if (made) return true;
     run.lane.reportStep({ phase: 'end', task, at: performance.now(), error: run.failure ?? new Error('cancelled') });
     return false;
   }
@@ -275,21 +273,15 @@ export class AheadExecutor implements TickExecutor {
   /** `member`'s step once the worker has reported it; the run's error if it never will. */
   async #stepOf(run: Run, member: TickMember, steps: number): Promise<TickTiming> {
     const stage = member.stage;
-    for (;;) {
-      const done = reported(run);
-      if (done > stage) break;
-      if (run.done) {
-        const failure = run.failure;
-        if (run.nextReport < run.steps.length) run.lane.reportStep({ phase: 'end', task: run.steps[run.nextReport] as TickTask | ShareTask, at: performance.now(), error: failure ?? new Error('cancelled') });
-        run.nextReport = run.steps.length;
-        // Named after the stage the block actor is at, which the run was working towards.
-        const stageName = (run.steps[stage]?.members[0] as TickMemberTask).stageName;
-        if (failure instanceof LaneError) throw new LaneError(failure.lane, failure.block, stageName, failure.what, failure.cause, failure.crashed);
-        if (failure !== undefined) throw failure;
-        throw new Error(`block ${run.member.block}: its steps stopped at stage ${done} before stage ${stage} (cancelled)`);
-      }
-      const wait = waitAsync(run.control, 0, done);
-      if (wait.async) await Promise.race([wait.value, run.ended]);
+    if (!(await settle(run, 0, (done) => done > stage))) {
+      const failure = run.failure;
+      if (run.nextReport < run.steps.length) run.lane.reportStep({ phase: 'end', task: run.steps[run.nextReport] as TickTask | ShareTask, at: performance.now(), error: failure ?? new Error('cancelled') });
+      run.nextReport = run.steps.length;
+      // Named after the stage the block actor is at, which the run was working towards.
+      const stageName = (run.steps[stage]?.members[0] as TickMemberTask).stageName;
+      if (failure instanceof LaneError) throw new LaneError(failure.lane, failure.block, stageName, failure.what, failure.cause, failure.crashed);
+      if (failure !== undefined) throw failure;
+      throw new Error(`block ${run.member.block}: its steps stopped at stage ${reported(run)} before stage ${stage} (cancelled)`);
     }
     // Kept for its frames and its cache step's K/V, when it makes them; otherwise done with.
     if (stage === steps - 1) this.#release(run);
@@ -338,6 +330,21 @@ function indicatorFrom(pairs: Float64Array, block: number, stage: number, reused
 /** `Atomics.waitAsync` (Node ≥ 16; typed from ES2024, past this project's `lib`). */
 type WaitAsync = (array: Int32Array, index: number, value: number, timeoutMs?: number) => { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
 const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+
+/**
+ * Waits until `ready` holds of `run.control[index]` or the run's task has ended (then nothing
+ * will change); whether it holds.
+ */
+async function settle(run: Run, index: number, ready: (value: number) => boolean): Promise<boolean> {
+  for (;;) {
+    const value = Atomics.load(run.control, index);
+    if (ready(value)) return true;
+    // The worker wrote everything before its task ended: one more look decides.
+    if (run.done) return ready(Atomics.load(run.control, index));
+    const wait = waitAsync(run.control, index, value);
+    if (wait.async) await Promise.race([wait.value, run.ended]);
+  }
+}
 
 /** Steps the worker has finished and committed. */
 const reported = (run: Run): number => Atomics.load(run.control, 0);

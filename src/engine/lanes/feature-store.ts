@@ -62,8 +62,18 @@ export function committedHalf(store: Pick<FeatureStore, 'parity'>, slot: number)
  * ```
  */
 export function committedRows(store: FeatureStore, slot: number): Float32Array {
-  const buffer = committedHalf(store, slot) === 0 ? store.buffer : store.steps;
-  return new Float32Array(buffer, slot * store.slotLength * 4, store.slotLength);
+  return new Float32Array(halfOf(store, slot, 'committed'), slot * store.slotLength * 4, store.slotLength);
+}
+
+/** `slot`, when the store has it; a RangeError naming it otherwise. */
+function checkedSlot(store: Pick<FeatureStore, 'slots'>, slot: number): number {
+  if (!Number.isInteger(slot) || slot < 0 || slot >= store.slots) throw new RangeError(`feature slot ${slot} is outside the store's ${store.slots} slots`);
+  return slot;
+}
+
+/** The buffer holding slot `slot`'s committed half, or the half a tick writes (`steps`). */
+function halfOf(store: FeatureStore, slot: number, side: 'committed' | 'steps'): SharedArrayBuffer {
+  return (side === 'committed') === (committedHalf(store, slot) === 0) ? store.buffer : store.steps;
 }
 
 /** Floats of one slot: (3·layers + 1) · tokens · width. */
@@ -92,9 +102,7 @@ export interface FeatureSlot {
  * ```
  */
 export function featureSlot(store: FeatureStore, m: Sizes, slot: number, side: 'committed' | 'steps' = 'committed'): FeatureSlot {
-  if (!Number.isInteger(slot) || slot < 0 || slot >= store.slots) throw new RangeError(`feature slot ${slot} is outside the store's ${store.slots} slots`);
-  const committed = committedHalf(store, slot);
-  const buffer = (side === 'committed') === (committed === 0) ? store.buffer : store.steps;
+  const buffer = halfOf(store, checkedSlot(store, slot), side);
   const tokens = m.framesPerBlock * m.tokensPerFrame;
   const hidden = tokens * m.width;
   const kv = m.heads * tokens * m.headDim;
@@ -142,8 +150,7 @@ export function commitFeatureSteps(store: FeatureStore, m: Sizes, members: reado
   const parity = new Int32Array(store.parity);
   for (const member of members) {
     if (member.features === 'compute') {
-      if (!Number.isInteger(member.latentSlot) || member.latentSlot < 0 || member.latentSlot >= store.slots) throw new RangeError(`feature slot ${member.latentSlot} is outside the store's ${store.slots} slots`);
-      Atomics.xor(parity, member.latentSlot, 1);
+      Atomics.xor(parity, checkedSlot(store, member.latentSlot), 1);
     } else if (store.track === 'first-input') {
       featureSlot(store, m, member.latentSlot).input(0).set(featureSlot(store, m, member.latentSlot, 'steps').input(0));
     }

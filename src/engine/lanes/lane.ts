@@ -256,8 +256,7 @@ export class Lane {
     const start = performance.now();
     const notify = (entry: QueuedTask, activity: Omit<LaneActivity, 'lane' | 'task'>) => {
       // An `ahead` task's steps are reported one by one (`reportStep`), not the task as a whole.
-      if (entry.task.kind === 'ahead') return;
-      for (const observer of this.#observers) observer({ lane: this.id, task: entry.task, ...activity });
+      if (entry.task.kind !== 'ahead') this.reportStep({ task: entry.task, ...activity });
     };
     if (this.#observers.size > 0) for (const entry of group) notify(entry, { phase: 'start', at: start });
     // Piscina removes a dead worker before it rejects its task: a thread that is gone has crashed.
