@@ -14,7 +14,7 @@
 export { createRuntime, Runtime, type RuntimeInternals } from './api/runtime.js';
 export type { GenerationSession, SessionEvent, SessionOptions } from './core/session-types.js';
 export type { Frame, GenerateOptions, GenerateRequest, GenerationSnapshot, LoadProgress, Progress, PromptSwitch, RuntimeOptions, RuntimeStartup, RuntimeStats } from './core/api-types.js';
-export type { AttentionMode, CascadeOptions, ExecMode, GenerationSettings, Parallelism, RecacheMode, SwitchMode } from './core/cascade-options.js';
+export type { AttentionMode, CascadeOptions, CascadeWindow, ExecMode, GenerationSettings, Parallelism, RecacheMode, SwitchMode } from './core/cascade-options.js';
 export type { FeatureCacheOptions } from './core/feature-cache.js';
 export type { TraceRecord } from './core/trace-records.js';
 export { CorruptSnapshotError, GenerationAbortedError, GenerationFailedError, InvalidOptionError, LaneError, NoCapacityError, PromptTooLongError, RuntimeBusyError, SnapshotMismatchError, SnapshotUnsupportedError, SnapshotVersionError, UnknownWordsError } from './core/errors.js';

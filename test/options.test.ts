@@ -18,9 +18,11 @@ const context: ResolveContext = { lanes: 2, executors: EXECUTORS, defaultSteps: 
 
 describe('resolveSettings', () => {
   it('fills defaults from the model and the P level', () => {
-    expect(resolveSettings({}, context)).toEqual({ parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'off', switchMode: 'at-block', steps: 4, featureCache: { policy: 'none' } });
-    expect(resolveSettings({ parallelism: 4, exec: 'lanes', steps: 32 }, context)).toEqual({ parallelism: 4, attention: 'bidirectional', exec: 'lanes', recache: 'off', switchMode: 'at-block', steps: 32, featureCache: { policy: 'none' } });
+    expect(resolveSettings({}, context)).toEqual({ parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'off', switchMode: 'at-block', cascadeWindow: 'extended', steps: 4, featureCache: { policy: 'none' } });
+    expect(resolveSettings({ parallelism: 4, exec: 'lanes', steps: 32 }, context)).toEqual({ parallelism: 4, attention: 'bidirectional', exec: 'lanes', recache: 'off', switchMode: 'at-block', cascadeWindow: 'extended', steps: 32, featureCache: { policy: 'none' } });
     expect(resolveSettings({}, { ...context, defaultRecache: undefined }).recache).toBe('on');
+    expect(resolveSettings({ parallelism: 4, cascadeWindow: 'trained' }, context).cascadeWindow).toBe('trained');
+    expect(() => resolveSettings({ cascadeWindow: 'narrow' } as never, context)).toThrow(/option "cascadeWindow": expected "extended" or "trained", got "narrow"/);
   });
 
   it('refuses a prompt longer than the limit, naming the field (request and switches)', () => {

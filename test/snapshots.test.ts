@@ -242,7 +242,7 @@ function rename(bytes: Uint8Array): Uint8Array {
 describe('snapshot format', () => {
   const state = {
     model: 'm',
-    fingerprint: { seed: 1, blocks: 4, steps: 4, parallelism: 4, lag: 1, attention: 'causal', exec: 'joint', recache: 'off', switchMode: 'at-block', featureCache: '{"policy":"none"}', framesPerBlock: 1, lanes: 1 },
+    fingerprint: { seed: 1, blocks: 4, steps: 4, parallelism: 4, lag: 1, attention: 'causal', exec: 'joint', recache: 'off', switchMode: 'at-block', cascadeWindow: 'extended', featureCache: '{"policy":"none"}', framesPerBlock: 1, lanes: 1 },
     block: 1,
     nextBlock: 2,
     cachedBlocks: 1,

@@ -10,7 +10,7 @@ import type { FeatureUse, RecachePlan, TickExecutor, TickMember, TickTiming } fr
 import { reportingBlockMachineFor, type ForwardInput } from './block.js';
 import { laneProxies, type ProxyPort } from './lane-proxy.js';
 import { supervisorMachine, type PromptSegment, type SupervisorInput, type SupervisorResume } from './supervisor.js';
-import { TickBarrier, type BetweenTicks } from './tick-barrier.js';
+import { TickBarrier, type BetweenTicks, type TickBarrierOptions } from './tick-barrier.js';
 
 /** Everything a generation's actors need: small numbers and callbacks, never tensors. */
 export interface GenerationSystemOptions {
@@ -18,6 +18,8 @@ export interface GenerationSystemOptions {
   readonly blocks: number;
   readonly schedule: CascadeSchedule;
   readonly attention: AttentionMode;
+  /** `cascadeWindow: 'trained'` in a cascade: the model's window and sink, in frames (`TickBarrierOptions.window`). */
+  readonly window?: TickBarrierOptions['window'];
   /** Re-cache at prompt switches (sequential mode). */
   readonly recache: boolean;
   readonly executor: TickExecutor;
@@ -66,6 +68,7 @@ export function createGenerationSystem(o: GenerationSystemOptions): GenerationSy
     schedule: o.schedule,
     blocks: o.blocks,
     attention: o.attention,
+    ...(o.window ? { window: o.window } : {}),
     executor: o.executor,
     recache: o.recache,
     ...(o.onTick ? { onTick: o.onTick } : {}),

@@ -26,6 +26,8 @@ export interface TickBarrierOptions {
   readonly schedule: CascadeSchedule;
   readonly blocks: number;
   readonly attention: AttentionMode;
+  /** `cascadeWindow: 'trained'` in a cascade: the model's window and sink, in frames. Absent: members see the whole past. */
+  readonly window?: { readonly frames: number; readonly sinkFrames: number };
   readonly executor: TickExecutor;
   /** Called once per completed tick, for stats and traces. */
   readonly onTick?: (tick: number, members: readonly TickMember[], timing: TickTiming) => void;
@@ -149,7 +151,17 @@ export class TickBarrier {
         if (pool.refusal) throw new Error(pool.refusal);
         cacheSlots = slotsOfBlock(pool, caching.block).map((s) => s.slot);
       }
-      const timing = await this.#options.executor.run({ tick, members, attention: this.#options.attention, pastSlots, pastKey, cacheSlots });
+      const window = this.#options.window;
+      const timing = await this.#options.executor.run({
+        tick,
+        members,
+        attention: this.#options.attention,
+        pastSlots,
+        pastKey,
+        cacheSlots,
+        // A committed slot always has its position.
+        ...(window ? { window: { ...window, pastPositions: readable.map((s) => s.position as number) } } : {}),
+      });
       if (this.#stopped) return;
       assertStillHeld(tick, readable, kvPool.getSnapshot().context.slots);
       if (caching) {

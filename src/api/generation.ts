@@ -303,6 +303,8 @@ export class Generation {
       blocks: request.blocks,
       schedule,
       attention: settings.attention,
+      // At P0 no block is in flight: the window hides nothing, and the plan stays the sequential one.
+      ...(settings.cascadeWindow === 'trained' && settings.parallelism > 0 ? { window: { frames: m.kv.windowFrames, sinkFrames: m.kv.sinkFrames } } : {}),
       recache: settings.recache === 'on',
       executor: this.#executor(featureStore, recovery, cacheSettings),
       port: {
@@ -424,6 +426,7 @@ export class Generation {
       exec: settings.exec,
       recache: settings.recache,
       switchMode: settings.switchMode,
+      cascadeWindow: settings.cascadeWindow,
       steps: settings.steps,
       lag: schedule.lag,
       ...(settings.featureCache.policy === 'none' ? {} : { featureCache: settings.featureCache }),

@@ -45,6 +45,12 @@ export interface RuntimeInternals {
    * time instead of back to back (`engine/executors/ahead.ts`), to compare them. Default true.
    */
   readonly runAhead?: boolean;
+  /**
+   * Benchmarks and tests: false runs each layer of a lane's share as one masked call over every
+   * key it gathers, instead of one call per group of queries with only the keys they see
+   * (`engine/lanes/key-groups.ts`), to compare them. Default true.
+   */
+  readonly groupKeys?: boolean;
 }
 
 const optional = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } => (value === undefined ? {} : ({ [key]: value } as { [P in K]?: V }));
@@ -389,7 +395,7 @@ export async function createRuntime(options: RuntimeOptions & RuntimeInternals =
   const files = { denoiser: pkg.paths.denoiser, textEncoder: pkg.paths.textEncoder, vaeDecoder: pkg.paths.vaeDecoder, layered: pkg.paths.layered };
   const totalThreads = laneOptions.reduce((sum, lane) => sum + lane.threads, 0);
   const allowSpinning = totalThreads <= availableParallelism();
-  const lanes = laneOptions.map((lane, i) => new Lane(asLaneId(i), { manifest: m, files, memories, laneId: i, lane, allowSpinning, onnxLogLevel, ...optional('faults', faultsOfLane(i, options.faults)), ...optional('fusedForward', options.fusedForward) }));
+  const lanes = laneOptions.map((lane, i) => new Lane(asLaneId(i), { manifest: m, files, memories, laneId: i, lane, allowSpinning, onnxLogLevel, ...optional('faults', faultsOfLane(i, options.faults)), ...optional('fusedForward', options.fusedForward), ...optional('groupKeys', options.groupKeys) }));
   for (const lane of lanes) lane.batching = options.batchSessions ?? false;
   const warm = options.warmUp ?? true;
   let warmUpMs: number;

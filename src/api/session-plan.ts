@@ -38,7 +38,7 @@ export interface SessionPlan {
   readonly fps: number;
 }
 
-const SETTING_KEYS = ['parallelism', 'attention', 'exec', 'recache', 'switchMode', 'steps', 'featureCache'] as const;
+const SETTING_KEYS = ['parallelism', 'attention', 'exec', 'recache', 'switchMode', 'cascadeWindow', 'steps', 'featureCache'] as const;
 
 /** The value at a dotted field path (`featureCache.threshold`), or undefined. */
 const valueAt = (source: object, path: string): unknown => path.split('.').reduce<unknown>((o, key) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[key] : undefined), source);

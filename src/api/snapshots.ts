@@ -38,6 +38,7 @@ export function fingerprintOf(resolved: ResolvedGeneration, m: Pick<ModelManifes
     exec: settings.exec,
     recache: settings.recache,
     switchMode: settings.switchMode,
+    cascadeWindow: settings.cascadeWindow,
     featureCache: JSON.stringify(settings.featureCache),
     framesPerBlock: m.framesPerBlock,
     lanes,
@@ -55,6 +56,7 @@ const FIELD_OPTIONS: Readonly<Record<Exclude<keyof SnapshotFingerprint, 'lanes'>
   exec: 'cascade.exec',
   recache: 'cascade.recache',
   switchMode: 'cascade.switchMode',
+  cascadeWindow: 'cascade.cascadeWindow',
   featureCache: 'featureCache',
   framesPerBlock: 'model',
 };

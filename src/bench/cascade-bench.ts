@@ -7,7 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Frame, GenerateRequest } from '../core/api-types.js';
-import type { AttentionMode, ExecMode, Parallelism } from '../core/cascade-options.js';
+import type { AttentionMode, CascadeWindow, ExecMode, Parallelism } from '../core/cascade-options.js';
 import type { Runtime } from '../api/runtime.js';
 import { frameDrift } from '../quality/drift.js';
 import { median } from '../core/median.js';
@@ -21,6 +21,8 @@ export interface CascadeConfig {
   readonly exec: ExecMode;
   readonly lanes: number;
   readonly threadsPerLane: number;
+  /** Absent: `extended`. */
+  readonly cascadeWindow?: CascadeWindow;
 }
 
 /** One JSON record per configuration. */
@@ -94,7 +96,7 @@ export const shapeKey = (lanes: number, threadsPerLane: number) => `${lanes}x${t
  *
  * @example
  * ```ts
- * cascadeConfigs(2).length; // 27
+ * cascadeConfigs(2).length; // 31
  * ```
  */
 export function cascadeConfigs(cores: number): CascadeConfig[] {
@@ -111,17 +113,32 @@ export function cascadeConfigs(cores: number): CascadeConfig[] {
   }
   // The cascade's joint forward on one lane that owns every core: the other way to use them.
   configs.push({ label: '', parallelism: 4, attention: 'bidirectional', exec: 'joint', lanes: 1, threadsPerLane: cores });
-  return configs.map((c) => ({
-    ...c,
-    label: c.label || `P${c.parallelism} ${c.attention} ${c.exec} ${c.lanes}L${c.threadsPerLane > 1 ? `×${c.threadsPerLane}T` : ''}`,
-  }));
+  // P4 under the model's own window: a block costs what a sequential one does.
+  for (const attention of ['causal', 'bidirectional'] as const) {
+    configs.push({ label: '', parallelism: 4, attention, exec: 'joint', lanes: 1, threadsPerLane: 1, cascadeWindow: 'trained' });
+    configs.push({ label: '', parallelism: 4, attention, exec: 'lanes', lanes: 2, threadsPerLane: 1, cascadeWindow: 'trained' });
+  }
+  return configs.map((c) => ({ ...c, label: c.label || configLabel(c) }));
+}
+
+/**
+ * A configuration's label: level, attention, mode, lanes (× threads), and `trained` under the
+ * trained window.
+ *
+ * @example
+ * ```ts
+ * configLabel({ parallelism: 4, attention: 'causal', exec: 'lanes', lanes: 2, threadsPerLane: 1, cascadeWindow: 'trained' }); // 'P4 causal lanes 2L trained'
+ * ```
+ */
+export function configLabel(c: Omit<CascadeConfig, 'label'>): string {
+  return `P${c.parallelism} ${c.attention} ${c.exec} ${c.lanes}L${c.threadsPerLane > 1 ? `×${c.threadsPerLane}T` : ''}${c.cascadeWindow === 'trained' ? ' trained' : ''}`;
 }
 
 async function sample(runtime: Runtime, request: GenerateRequest, config: CascadeConfig, keep: Frame[] | null): Promise<CascadeSample> {
   const before = runtime.stats();
   const start = performance.now();
   let firstFrameMs = Number.NaN;
-  const cascade = { parallelism: config.parallelism, attention: config.attention, exec: config.exec };
+  const cascade = { parallelism: config.parallelism, attention: config.attention, exec: config.exec, ...(config.cascadeWindow ? { cascadeWindow: config.cascadeWindow } : {}) };
   for await (const frame of runtime.generate(request, { cascade })) {
     if (Number.isNaN(firstFrameMs)) firstFrameMs = performance.now() - start;
     keep?.push(frame);
@@ -193,7 +210,7 @@ export function modelTimeFigures(samples: readonly CascadeSample[], lanes: numbe
 export function laneScalingReferences(configs: readonly CascadeConfig[]): number[] {
   const single = (c: CascadeConfig) => c.exec === 'joint' && c.lanes === 1 && c.threadsPerLane === 1;
   return configs.map((c) =>
-    configs.findIndex((r) => single(r) && r.parallelism === c.parallelism && (c.parallelism === 0 || r.attention === c.attention)),
+    configs.findIndex((r) => single(r) && r.parallelism === c.parallelism && (c.parallelism === 0 || (r.attention === c.attention && (r.cascadeWindow ?? 'extended') === (c.cascadeWindow ?? 'extended')))),
   );
 }
 

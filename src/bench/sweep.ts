@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import type { CascadeConfig, CascadeRecord } from './cascade-bench.js';
+import { configLabel, type CascadeConfig, type CascadeRecord } from './cascade-bench.js';
 import type { CeilingFigures } from './ceiling.js';
 
 /** Names of the sweep's sizes, smallest first. */
@@ -90,7 +90,10 @@ export function sweepConfigs(): CascadeConfig[] {
   configs.push({ parallelism: 4, attention: 'bidirectional', exec: 'joint', lanes: 1, threadsPerLane: 1 });
   configs.push({ parallelism: 4, attention: 'causal', exec: 'lanes', lanes: 2, threadsPerLane: 1 });
   configs.push({ parallelism: 4, attention: 'causal', exec: 'joint', lanes: 1, threadsPerLane: 1 });
-  return configs.map((c, i) => ({ ...c, label: i === 0 ? 'P0 baseline' : `P${c.parallelism} ${c.attention} ${c.exec} ${c.lanes}L` }));
+  // The same two under the model's own window (a P4 block then costs what a P0 block does).
+  configs.push({ parallelism: 4, attention: 'causal', exec: 'lanes', lanes: 2, threadsPerLane: 1, cascadeWindow: 'trained' });
+  configs.push({ parallelism: 4, attention: 'causal', exec: 'joint', lanes: 1, threadsPerLane: 1, cascadeWindow: 'trained' });
+  return configs.map((c, i) => ({ ...c, label: i === 0 ? 'P0 baseline' : configLabel(c) }));
 }
 
 /** Seconds per size for building or finding the model and starting its runtimes (estimate). */

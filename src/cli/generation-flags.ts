@@ -1,6 +1,6 @@
 /**
  * The flags that set a generation's settings (`--parallelism`, `--attention`, `--exec`,
- * `--recache`, `--switch-mode`, `--steps`, `--feature-cache` and its parameters), shared by the commands that generate. They only parse: the values are
+ * `--recache`, `--switch-mode`, `--cascade-window`, `--steps`, `--feature-cache` and its parameters), shared by the commands that generate. They only parse: the values are
  * checked with every other source's by the options resolver, whose messages name the flag.
  */
 import type { Command } from 'commander';
@@ -47,6 +47,7 @@ export function addGenerationFlags(command: Command, note = ''): Command {
     .option('--exec <mode>', `how a tick runs (${modes})${suffix}`)
     .option('--recache <mode>', `on or off: at a prompt switch in sequential mode, recompute the cached frames' K/V under the new prompt (default: the model package's kv.recache, else on; cascades never re-cache)${suffix}`)
     .option('--switch-mode <mode>', `at-block or in-flight: whether a prompt switch at block k leaves the blocks in flight under their own prompt (default) or reaches them too (one call per tick, the switch shows earlier)${suffix}`)
+    .option('--cascade-window <mode>', `extended or trained: a cascade block sees the committed window and every block in flight (default), or only the model's window of frames before it, in flight or not (a P4 block then costs what a sequential one does; docs/cascading.md)${suffix}`)
     .option('--steps <n>', `denoising steps per block (default: the model's sampler; σ on an even grid otherwise)${suffix}`, parsePositiveInt)
     .option('--feature-cache <policy>', `block-wise feature caching: none, bwcache, teacache or fbcache (docs/caching.md; a policy runs ticks in "layered" mode unless --exec lanes)${suffix}`)
     .option('--feature-cache-threshold <δ>', `bwcache: fix the schedule when the mean relative L1 change of the layers' inputs falls below δ (default 0.15); teacache: compute when the accumulated rescaled change of layer 0's input reaches δ (default 0.1); fbcache: reuse while layer 0's residual changed less than δ (default 0.1)${suffix}`, parseNumber)
@@ -69,7 +70,7 @@ export function addGenerationFlags(command: Command, note = ''): Command {
  * ```
  */
 export function runtimeSettings(options: GenerationFlags): Pick<RuntimeOptions, 'cascade' | 'steps' | 'featureCache'> {
-  const { parallelism, attention, exec, recache, switchMode, steps, featureCache } = options;
-  const cascade = Object.fromEntries(Object.entries({ parallelism, attention, exec, recache, switchMode }).filter(([, v]) => v !== undefined)) as RuntimeOptions['cascade'];
+  const { parallelism, attention, exec, recache, switchMode, cascadeWindow, steps, featureCache } = options;
+  const cascade = Object.fromEntries(Object.entries({ parallelism, attention, exec, recache, switchMode, cascadeWindow }).filter(([, v]) => v !== undefined)) as RuntimeOptions['cascade'];
   return { cascade, ...(typeof steps === 'number' ? { steps } : {}), ...(featureCache === undefined ? {} : { featureCache: featureCache as RuntimeOptions['featureCache'] & object }) };
 }

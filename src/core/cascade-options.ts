@@ -38,6 +38,16 @@ export type RecacheMode = 'on' | 'off';
  */
 export type SwitchMode = 'at-block' | 'in-flight';
 
+/**
+ * How much earlier video a cascade block sees: `extended` (the committed window plus every
+ * in-flight block, so at P4 a block sees up to four blocks more than the model's window, as in
+ * the Block Cascading paper) or `trained` (the model's window counts the in-flight blocks: each
+ * block sees the sink and the `kv.windowFrames` frames right before it, committed or in flight,
+ * as it would sequentially; its attention then costs what a sequential block's does).
+ * Sequential mode (P0) has no block in flight: both are the same there.
+ */
+export type CascadeWindow = 'extended' | 'trained';
+
 export interface CascadeOptions {
   readonly parallelism: Parallelism;
   readonly attention: AttentionMode;
@@ -46,6 +56,8 @@ export interface CascadeOptions {
   readonly recache: RecacheMode;
   /** Default `at-block`. */
   readonly switchMode: SwitchMode;
+  /** Default `extended`. */
+  readonly cascadeWindow: CascadeWindow;
 }
 
 /** Everything a generation may set besides its request: cascade settings, the step count, feature caching. */

@@ -43,11 +43,11 @@ export function checkPrompt(field: string, prompt: unknown): string {
 export const OPTION_FIELDS = {
   request: ['seed', 'blocks', 'prompt', 'switches'],
   switch: ['atBlock', 'prompt'],
-  cascade: ['parallelism', 'attention', 'exec', 'recache', 'switchMode'],
+  cascade: ['parallelism', 'attention', 'exec', 'recache', 'switchMode', 'cascadeWindow'],
   generate: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords', 'snapshots', 'resumeFrom'],
   session: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords', 'maxBufferedBlocks', 'snapshots', 'resumeFrom'],
   snapshots: ['every', 'onSnapshot'],
-  runtime: ['model', 'lanes', 'cascade', 'steps', 'featureCache', 'warmUp', 'onLoad', 'onnxLogLevel', 'maxSessions', 'maxQueuedSessions', 'batchSessions', 'inspect', 'faults', 'fusedForward', 'runAhead'],
+  runtime: ['model', 'lanes', 'cascade', 'steps', 'featureCache', 'warmUp', 'onLoad', 'onnxLogLevel', 'maxSessions', 'maxQueuedSessions', 'batchSessions', 'inspect', 'faults', 'fusedForward', 'runAhead', 'groupKeys'],
 } as const satisfies Record<string, readonly string[]>;
 
 /**
@@ -128,7 +128,7 @@ export function checkRuntimeOptions(options: unknown): void {
 }
 
 /** Sequential generation: the default cascade settings. */
-export const SEQUENTIAL_CASCADE: CascadeOptions = { parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'on', switchMode: 'at-block' };
+export const SEQUENTIAL_CASCADE: CascadeOptions = { parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'on', switchMode: 'at-block', cascadeWindow: 'extended' };
 
 /** A generation's settings as given: any subset, from any source, not checked yet. */
 export type GenerationInput = { readonly [K in Exclude<keyof GenerationSettings, 'featureCache'>]?: GenerationSettings[K] | undefined } & {
@@ -232,7 +232,7 @@ export function resolveFeatureCache(input: unknown): FeatureCacheSettings {
  * @example
  * ```ts
  * resolveSettings({ parallelism: 4, exec: 'lanes' }, { lanes: 2, executors: EXECUTORS, defaultSteps: 4 });
- * // { parallelism: 4, attention: 'bidirectional', exec: 'lanes', recache: 'off', switchMode: 'at-block', steps: 4, featureCache: { policy: 'none' } }
+ * // { parallelism: 4, attention: 'bidirectional', exec: 'lanes', recache: 'off', switchMode: 'at-block', cascadeWindow: 'extended', steps: 4, featureCache: { policy: 'none' } }
  * ```
  */
 export function resolveSettings(input: UncheckedInput | undefined, context: ResolveContext): GenerationSettings {
@@ -245,12 +245,13 @@ export function resolveSettings(input: UncheckedInput | undefined, context: Reso
   const reusing = [...context.executors].filter((e) => e.needs.reusesFeatures).sort((a, b) => a.needs.minLanes - b.needs.minLanes);
   const cachedExec = featureCache.policy !== 'none' && input?.exec === undefined ? reusing[0]?.name : undefined;
   const merged: Record<keyof CascadeOptions, unknown> = { ...SEQUENTIAL_CASCADE, ...mergeSettings(input), ...(cachedExec === undefined ? {} : { exec: cachedExec }) };
-  const { parallelism, attention, exec, switchMode } = merged;
+  const { parallelism, attention, exec, switchMode, cascadeWindow } = merged;
   if (!(PARALLELISM_LEVELS as readonly unknown[]).includes(parallelism)) {
     throw new InvalidOptionError('parallelism', 'an integer from 0 to 4', parallelism);
   }
   if (attention !== 'causal' && attention !== 'bidirectional') throw new InvalidOptionError('attention', '"causal" or "bidirectional"', attention);
   if (switchMode !== 'at-block' && switchMode !== 'in-flight') throw new InvalidOptionError('switchMode', '"at-block" or "in-flight"', switchMode);
+  if (cascadeWindow !== 'extended' && cascadeWindow !== 'trained') throw new InvalidOptionError('cascadeWindow', '"extended" or "trained"', cascadeWindow);
   if (typeof exec !== 'string') throw new InvalidOptionError('exec', `one of ${context.executors.map((e) => `"${e.name}"`).join(', ')}`, exec);
   const executor = context.executors.find((e) => e.name === exec);
   if (!executor) throw new InvalidOptionError('exec', `one of ${context.executors.map((e) => `"${e.name}"`).join(', ')}`, exec);
@@ -271,7 +272,7 @@ export function resolveSettings(input: UncheckedInput | undefined, context: Reso
   }
   const steps = input?.steps ?? context.defaultSteps;
   if (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS) throw new InvalidOptionError('steps', `an integer from 1 to ${MAX_STEPS}`, steps);
-  return { parallelism: parallelism as Parallelism, attention, exec, recache, switchMode, steps, featureCache };
+  return { parallelism: parallelism as Parallelism, attention, exec, recache, switchMode, cascadeWindow, steps, featureCache };
 }
 
 /**

@@ -39,6 +39,20 @@ export interface TickMember {
   readonly measure?: boolean;
 }
 
+/**
+ * The model's window applied inside a cascade (`cascadeWindow: 'trained'`): a block sees the
+ * sink and the `frames` frames right before its own first frame, committed or still in flight,
+ * as it would sequentially; older frames are hidden even when they are in the cache.
+ */
+export interface TickWindow {
+  /** The model's `kv.windowFrames`. */
+  readonly frames: number;
+  /** The model's `kv.sinkFrames`: frames at positions below it stay visible. */
+  readonly sinkFrames: number;
+  /** Absolute position of each past frame (`TickPlan.pastSlots`), in the same order. */
+  readonly pastPositions: readonly number[];
+}
+
 export interface TickPlan {
   /** Tick number (block · Δ + stage for each member, `core/schedule.ts`). */
   readonly tick: number;
@@ -55,6 +69,8 @@ export interface TickPlan {
   readonly pastKey?: string;
   /** The caching member's frames receive their K/V here, one slot per frame. */
   readonly cacheSlots: readonly number[] | null;
+  /** `cascadeWindow: 'trained'` in a cascade: what each member sees of the past and of the others. Absent: everything. */
+  readonly window?: TickWindow;
 }
 
 /** Timings of one tick. */

@@ -3,7 +3,7 @@
  * handles, names and milliseconds, never a tensor. `t` is milliseconds since the trace began
  * (the first record, `meta`, has t = 0). Readers ignore kinds they do not know.
  */
-import type { AttentionMode, ExecMode, Parallelism, RecacheMode, SwitchMode } from './cascade-options.js';
+import type { AttentionMode, CascadeWindow, ExecMode, Parallelism, RecacheMode, SwitchMode } from './cascade-options.js';
 import type { FeatureCacheSettings } from './feature-cache.js';
 
 /** Version of the record shapes below; a reader refuses a trace of another version. */
@@ -38,6 +38,8 @@ export interface MetaRecord {
   readonly recache: RecacheMode;
   /** Which blocks a prompt switch reaches; absent in traces recorded before it was a setting (`in-flight`). */
   readonly switchMode?: SwitchMode;
+  /** What earlier video a cascade block sees; absent in traces recorded before it was a setting (`extended`). */
+  readonly cascadeWindow?: CascadeWindow;
   /** Denoising steps per block; absent in traces recorded before N-step schedules (4). */
   readonly steps?: number;
   /** Stages between the starts of consecutive blocks (Δ); absent in older traces (5 − P). */

@@ -7,7 +7,7 @@
  * product the caller asked for.
  */
 import type { Stage, StageIndex } from '../core/domain.js';
-import type { FeatureUse } from '../core/tick.js';
+import type { FeatureUse, TickWindow } from '../core/tick.js';
 import type { FeatureCacheSettings } from '../core/feature-cache.js';
 
 /** Encode a prompt into a context slot. */
@@ -70,6 +70,8 @@ export interface TickTask {
   readonly pastKey?: string;
   /** The caching member's K/V go here, one slot per frame; null when no member caches. */
   readonly cacheSlots: readonly number[] | null;
+  /** The trained window (`TickPlan.window`); absent: every member sees the whole past and (under its attention mode) the others. */
+  readonly window?: TickWindow;
 }
 
 /**

@@ -40,6 +40,8 @@ export interface SessionFile {
   readonly recache?: string;
   /** Which blocks a prompt switch reaches in a cascade: `at-block` (default) or `in-flight`. */
   readonly switchMode?: string;
+  /** What earlier video a cascade block sees: `extended` (default) or `trained` (docs/cascading.md). */
+  readonly cascadeWindow?: string;
   /** Denoising steps per block (default: the model's sampler). */
   readonly steps?: number;
   /** Block-wise feature caching: `{ "policy": "bwcache", "threshold": 0.15, "interval": 3, "lastStep": 0.5 }` (docs/caching.md). */
@@ -156,6 +158,7 @@ export const SESSION_FIELDS = {
   exec: field(Schema.String, 'an execution mode ("joint", "lanes")'),
   recache: field(Schema.String, '"on" or "off" (re-cache at prompt switches; sequential mode only)'),
   switchMode: field(Schema.String, '"at-block" or "in-flight" (which blocks a prompt switch reaches in a cascade)'),
+  cascadeWindow: field(Schema.String, '"extended" or "trained" (what earlier video a cascade block sees)'),
   steps: field(Schema.Number, 'a number of denoising steps per block'),
   featureCache: field(Schema.Object, 'an object { "policy": "none" | "bwcache" | "teacache" | "fbcache", "threshold"?, "interval"?, "lastStep"?, "coefficients"? }'),
   // At most 100: a GIF's frame delay is counted in hundredths of a second (the GIF writer's limit).
@@ -214,6 +217,7 @@ const SessionSchema = Schema.Struct({
   exec: Schema.optionalWith(SESSION_FIELDS.exec.schema, { exact: true }),
   recache: Schema.optionalWith(SESSION_FIELDS.recache.schema, { exact: true }),
   switchMode: Schema.optionalWith(SESSION_FIELDS.switchMode.schema, { exact: true }),
+  cascadeWindow: Schema.optionalWith(SESSION_FIELDS.cascadeWindow.schema, { exact: true }),
   steps: Schema.optionalWith(SESSION_FIELDS.steps.schema, { exact: true }),
   featureCache: Schema.optionalWith(FeatureCacheSchema, { exact: true }),
   fps: Schema.optionalWith(SESSION_FIELDS.fps.schema, { exact: true }),

@@ -37,6 +37,7 @@ export function tickCall(plan: TickPlan, schedule: Schedule, memory: number): Om
     pastSlots: plan.pastSlots,
     ...(plan.pastKey === undefined ? {} : { pastKey: plan.pastKey }),
     cacheSlots: plan.cacheSlots,
+    ...(plan.window === undefined ? {} : { window: plan.window }),
   };
 }
 

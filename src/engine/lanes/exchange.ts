@@ -128,23 +128,25 @@ export interface LayerKeyValues {
 
 /**
  * Layer `layer`'s `key`/`value` input of `layer_<i>` (`[heads, T + N, headDim]`): per head, the
- * cache past read straight from the KV slabs (`pastSlots` in order), then every tick token from
- * the exchange, in token order. Each float is copied once; `out` (of that exact size) is filled
- * in place, so a lane can reuse one buffer for every layer.
+ * cache past read straight from the KV slabs (`pastSlots` in order), then the tick tokens from
+ * the exchange, in token order: the first `tickTokens` of them, or the runs [from, to) given.
+ * Each float is copied once; `out` (of that exact size) is filled in place, so a lane can reuse
+ * one buffer for every layer.
  */
 export function fullKeyValues(
   x: ExchangeSlab,
   layer: number,
   slabs: KvSlabs,
   pastSlots: readonly number[],
-  totalTokens: number,
+  tickTokens: number | readonly { readonly from: number; readonly to: number }[],
   out?: { readonly key: Float32Array; readonly value: Float32Array },
 ): LayerKeyValues {
+  const runs = typeof tickTokens === 'number' ? [{ from: 0, to: tickTokens }] : tickTokens;
   const d = x.headDim;
   const rows = kvRowFloats(slabs.layout);
   const perSlot = kvSlotFloats(slabs.layout);
   const pastTokens = pastSlots.length * slabs.layout.tokensPerFrame;
-  const tokens = pastTokens + totalTokens;
+  const tokens = pastTokens + runs.reduce((n, r) => n + r.to - r.from, 0);
   const floats = x.heads * tokens * d;
   if (out && (out.key.length !== floats || out.value.length !== floats)) {
     throw new RangeError(`fullKeyValues: ${tokens} tokens need ${floats} floats, out has key ${out.key.length}, value ${out.value.length}`);
@@ -162,9 +164,13 @@ export function fullKeyValues(
       value.set(cache.v.subarray(src, src + rows), o);
       o += rows;
     }
-    const base = lh * x.maxTokens * d;
-    key.set(tick.k.subarray(base, base + totalTokens * d), o);
-    value.set(tick.v.subarray(base, base + totalTokens * d), o);
+    for (const run of runs) {
+      const base = (lh * x.maxTokens + run.from) * d;
+      const n = (run.to - run.from) * d;
+      key.set(tick.k.subarray(base, base + n), o);
+      value.set(tick.v.subarray(base, base + n), o);
+      o += n;
+    }
   }
   return { key, value, tokens };
 }

@@ -15,7 +15,7 @@
 import type * as ort from 'onnxruntime-node';
 import type { ShareResult, ShareTask } from '../../protocol/lane-messages.js';
 import type { KvTensors } from '../kv/kv-slabs.js';
-import { buildAttentionMask } from '../model/attention-mask.js';
+import { buildAttentionMask, tickMaskFrames } from '../model/attention-mask.js';
 import { featureSlot, type FeatureStore } from './feature-store.js';
 import { runFusedReuse } from './fused-reuse.js';
 import { runFusedShare } from './fused-share.js';
@@ -59,13 +59,14 @@ export async function runFusedMixed(task: ShareTask, fused: ort.InferenceSession
   const reusing = task.members.filter((member) => member.features === 'reuse');
   const computing = task.members.filter((member) => member.features !== 'reuse');
   const pastFrames = task.pastSlots.length + reusing.length * F;
-  const frameOf = (member: ShareTask['members'][number]) => Array.from({ length: F }, () => ({ block: member.block }));
+  const computingFrames = tickMaskFrames(computing, F);
   const mask = buildAttentionMask({
     pastTokens: task.pastSlots.length * tpf,
-    queryFrames: computing.flatMap(frameOf),
-    keyFrames: [...reusing.flatMap(frameOf), ...computing.flatMap(frameOf)],
+    queryFrames: computingFrames,
+    keyFrames: [...tickMaskFrames(reusing, F), ...computingFrames],
     tokensPerFrame: tpf,
     mode: task.attention,
+    ...(task.window ? { window: task.window } : {}),
   });
   const frames = computing.length * F;
   const computed = await runFusedShare({ ...task, members: computing, frames: { from: 0, to: frames }, keyFrames: frames }, fused, withStored(past, task.pastSlots.length * tpf, reusing, store, data), data, mask, pastFrames);

@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import type { MemberFeatureSums, ShareResult, ShareTask } from '../../protocol/lane-messages.js';
 import { scatterPresent, type KvTensors } from '../kv/kv-slabs.js';
-import { buildAttentionMask } from '../model/attention-mask.js';
+import { buildAttentionMask, tickMaskFrames } from '../model/attention-mask.js';
 import { FUSED_IO } from '../model/fused-graph.js';
 import { storeCleanLatents } from './clean-latents.js';
 import { crashIfDue } from './faults.js';
@@ -68,8 +68,8 @@ export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession
   const store = task.featureStore as FeatureStore;
   const pastTokens = pastFrames * tpf;
   const feeds = denoiserFeeds(frameInputs(task.members, 0, frames, data), task.contextSlot, past, pastFrames, data);
-  const tickFrames = task.members.flatMap((member) => Array.from({ length: F }, () => ({ block: member.block })));
-  const attention = mask ?? buildAttentionMask({ pastTokens, queryFrames: tickFrames, keyFrames: tickFrames, tokensPerFrame: tpf, mode: task.attention });
+  const tickFrames = tickMaskFrames(task.members, F);
+  const attention = mask ?? buildAttentionMask({ pastTokens, queryFrames: tickFrames, keyFrames: tickFrames, tokensPerFrame: tpf, mode: task.attention, ...(task.window ? { window: task.window } : {}) });
   feeds.attention_mask = new ort.Tensor('float32', attention, [1, 1, frames * tpf, pastTokens + frames * tpf]);
   const keepKeyValues = store.keepKeyValues !== false;
   // The K/V leave the call only when something keeps them (the store, or the cache step's

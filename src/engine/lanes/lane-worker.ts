@@ -11,12 +11,13 @@ import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { AHEAD_STEP_FLOATS, AHEAD_TAIL_FLOATS, type AheadTask, type BatchResult, type BatchTask, type DecodeResult, type DecodeTask, type EncodeTask, type LaneTask, type LaneTiming, type RecacheTask, type ShareResult, type ShareTask, type TickMemberTask, type TickTask } from '../../protocol/lane-messages.js';
 import { createFeatureCachePolicy, type MemberIndicator } from '../../core/feature-cache.js';
+import type { TickWindow } from '../../core/tick.js';
 import { indicatorsOf } from './feature-indicators.js';
 import { commitFeatureSteps } from './feature-store.js';
 import { gaussianNoise } from '../../core/noise.js';
 import { samplerStep, stepNeedsNoise } from '../../core/sampler.js';
 import { gatherPast, scatterPresent, type KvTensors } from '../kv/kv-slabs.js';
-import { buildAttentionMask } from '../model/attention-mask.js';
+import { buildAttentionMask, tickMaskFrames, windowHides, type MaskFrame } from '../model/attention-mask.js';
 import { slotView } from '../memory/slot-slab.js';
 import { gatherCleanLatents, storeCleanLatents } from './clean-latents.js';
 import { runShare, type LayeredSessions } from './share-tick.js';
@@ -209,18 +210,29 @@ function pastFor(task: Pick<TickTask, 'memory' | 'pastKey' | 'pastSlots'>, d: La
 
 /**
  * The last joint mask built on this lane, per memory set (sessions interleave on a lane): it
- * depends only on the past's length, the block count and the mode.
+ * depends only on the past's length, the block count, the mode and, with the trained window,
+ * which key frames each block cannot see.
  */
 const lastMask = new Map<number, { readonly key: string; readonly mask: Float32Array }>();
 
-function jointMask(memory: number, pastTokens: number, blocks: number, mode: TickTask['attention']): Float32Array {
-  const key = `${pastTokens}:${blocks}:${mode}`;
+/** The joint call's mask of a tick (queries and keys: every member's frames, oldest first). */
+function jointMask(task: Pick<TickTask, 'memory' | 'pastSlots' | 'members' | 'attention' | 'window'>): Float32Array {
+  const pastTokens = task.pastSlots.length * m.tokensPerFrame;
+  const inFlight = tickMaskFrames(task.members, framesPerBlock);
+  const key = `${pastTokens}:${task.members.length}:${task.attention}${task.window ? `:${hiddenPattern(task.window, inFlight)}` : ''}`;
+  const memory = task.memory ?? 0;
   const last = lastMask.get(memory);
   if (last?.key === key) return last.mask;
-  const inFlight = Array.from({ length: blocks * framesPerBlock }, (_, f) => ({ block: Math.floor(f / framesPerBlock) }));
-  const mask = buildAttentionMask({ pastTokens, queryFrames: inFlight, keyFrames: inFlight, tokensPerFrame: m.tokensPerFrame, mode });
+  const mask = buildAttentionMask({ pastTokens, queryFrames: inFlight, keyFrames: inFlight, tokensPerFrame: m.tokensPerFrame, mode: task.attention, ...(task.window ? { window: task.window } : {}) });
   lastMask.set(memory, { key, mask });
   return mask;
+}
+
+/** Per block of the tick, which past and in-flight frames the window hides from it: what the mask's window part depends on. */
+function hiddenPattern(window: TickWindow, frames: readonly MaskFrame[]): string {
+  const keys = [...window.pastPositions, ...frames.map((f) => f.position as number)];
+  const starts = [...new Set(frames.map((f) => f.blockStart as number))];
+  return starts.map((start) => keys.map((position) => (windowHides(window, start, position) ? 1 : 0)).join('')).join('/');
 }
 
 /** One joint tick's denoiser feeds (mask included), from its memory set. */
@@ -234,10 +246,10 @@ function tickFeeds(task: TickTask, d: LaneWorkerData, denoiser: ort.InferenceSes
     const n = frames * m.tokensPerFrame;
     // Queries and keys are the same in-flight frames: the joint call's mask (all zeros, i.e.
     // no change to any float, for a single block).
-    const mask = jointMask(task.memory ?? 0, pastTokens, members.length, task.attention);
+    const mask = jointMask(task);
     feeds.attention_mask = new ort.Tensor('float32', mask, [1, 1, n, pastTokens + n]);
-  } else if (task.attention === 'causal' && members.length > 1) {
-    throw new Error('causal attention inside the cascade window needs a model with an "attention_mask" input');
+  } else if ((task.attention === 'causal' || task.window) && members.length > 1) {
+    throw new Error(`${task.window ? 'the trained cascade window' : 'causal attention inside the cascade window'} needs a model with an "attention_mask" input`);
   }
   return feeds;
 }
@@ -280,7 +292,7 @@ async function share(task: ShareTask): Promise<ShareResult> {
   // A tick on this lane alone in which every member computes: one call instead of 2·layers + 2.
   if (data.fusedForward !== false && fusable(task, framesPerBlock)) {
     // Its queries and keys are the joint call's (every member's frames, oldest first): the lane's kept joint mask.
-    const mask = jointMask(task.memory ?? 0, task.pastSlots.length * m.tokensPerFrame, task.members.length, task.attention);
+    const mask = jointMask(task);
     return runFusedShare(task, await loadFused(), pastFor(task, d), d, mask);
   }
   // Every member reuses: embed + residual + head in one call instead of two.

@@ -25,7 +25,8 @@ import type { ShareResult, ShareTask, TickMemberTask } from '../../protocol/lane
 import { arriveAndWait, abortExchange, exchangeToSlots, fullKeyValues, publishLayer, publishRows } from './exchange.js';
 import { featureSlot, type FeatureStore } from './feature-store.js';
 import { compareAndStore, copyHeadRows, firstResidualChange, storeResidual } from './feature-rows.js';
-import { buildAttentionMask } from '../model/attention-mask.js';
+import { buildAttentionMask, tickMaskFrames } from '../model/attention-mask.js';
+import { groupKeyFrames, keyGroups } from './key-groups.js';
 import { storeCleanLatents } from './clean-latents.js';
 import { crashIfDue } from './faults.js';
 import { frameInputs, stepFrames } from './frame-range.js';
@@ -55,6 +56,19 @@ function keyValueBuffers(floats: number): { readonly key: Float32Array; readonly
     buffers.set(floats, pair);
   }
   return pair;
+}
+
+/** Zero masks by size, shared: nothing writes them. */
+const zeroMasks = new Map<number, Float32Array>();
+
+function zeros(floats: number): Float32Array {
+  let mask = zeroMasks.get(floats);
+  if (mask === undefined) {
+    if (zeroMasks.size >= 16) zeroMasks.clear();
+    mask = new Float32Array(floats);
+    zeroMasks.set(floats, mask);
+  }
+  return mask;
 }
 
 /** A member's frames on this lane: global frames [from, to), and where they sit in the compact (computing) rows. */
@@ -150,10 +164,18 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
     // One key/value buffer pair for every layer of this tick (the runs are sequential).
     const keyValues = keyValueBuffers(m.heads * (pastTokens + keyTokens) * m.headDim);
     // Rows: this lane's computing frames; columns: the cache past, then the tick frames it attends to, in tick order.
-    const tickFrames = task.members.flatMap((member) => Array.from({ length: F }, () => ({ block: member.block })));
+    const tickFrames = tickMaskFrames(task.members, F);
+    // Queries that see fewer keys than the lane gathers (an older block under causal attention,
+    // any block under the trained window) run in groups, each with only its keys: a masked key
+    // costs its dot products, an absent one nothing. One group seeing every key: one masked call.
+    const groups = keyGroups(
+      segments.filter((s) => s.compact >= 0).map((s) => ({ member: Math.floor(s.from / F), rows: { from: s.compact, to: s.compact + s.to - s.from } })),
+      { attention: task.attention, framesPerBlock: F, pastFrames: task.pastSlots.length, keyFrames: task.keyFrames, positions: task.members.map((member) => member.positions), ...(task.window ? { window: task.window } : {}) },
+    );
+    const grouped = data.groupKeys !== false && (groups.length > 1 || (groups[0] !== undefined && groupKeyFrames(groups[0]) < task.pastSlots.length + task.keyFrames));
     const queryFrames = allCompute ? tickFrames.slice(from, to) : segments.flatMap((s) => (s.compact < 0 ? [] : tickFrames.slice(s.from, s.to)));
-    const mask = buildAttentionMask({ pastTokens, queryFrames, keyFrames: tickFrames.slice(0, task.keyFrames), tokensPerFrame: tpf, mode: task.attention });
-    const maskTensor = new ort.Tensor('float32', mask, [1, 1, computing * tpf, pastTokens + keyTokens]);
+    const mask = grouped ? null : buildAttentionMask({ pastTokens, queryFrames, keyFrames: tickFrames.slice(0, task.keyFrames), tokensPerFrame: tpf, mode: task.attention, ...(task.window ? { window: task.window } : {}) });
+    const maskTensor = mask ? new ort.Tensor('float32', mask, [1, 1, computing * tpf, pastTokens + keyTokens]) : null;
     const contextTensor = new ort.Tensor('float32', context, [1, m.text.maxTokens, m.text.contextDim]);
     const blockTokens = F * tpf;
     const track = store?.track;
@@ -227,19 +249,42 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
       }
       layerWaitsMs.push(arriveAndWait(x, l, task.lane, task.waitFor));
       if (computing === 0) continue;
-      // The cache past, then the tick tokens this lane attends to, own included.
-      const layerPast = fullKeyValues(x, l, data.kv, task.pastSlots, keyTokens, keyValues);
-      const pastDims = [1, m.heads, layerPast.tokens, m.headDim];
-      const out = await run(sessions.layers[l] as ort.InferenceSession, {
-        hidden: new ort.Tensor('float32', hidden, hiddenDims),
-        time_embedding: timeEmbedding,
-        frame_positions: queryPositions,
-        context: contextTensor,
-        key: new ort.Tensor('float32', layerPast.key, pastDims),
-        value: new ort.Tensor('float32', layerPast.value, pastDims),
-        attention_mask: maskTensor,
-      });
-      hidden = output(out, 'hidden_out');
+      if (!grouped) {
+        // The cache past, then the tick tokens this lane attends to, own included.
+        const layerPast = fullKeyValues(x, l, data.kv, task.pastSlots, keyTokens, keyValues);
+        const pastDims = [1, m.heads, layerPast.tokens, m.headDim];
+        const out = await run(sessions.layers[l] as ort.InferenceSession, {
+          hidden: new ort.Tensor('float32', hidden, hiddenDims),
+          time_embedding: timeEmbedding,
+          frame_positions: queryPositions,
+          context: contextTensor,
+          key: new ort.Tensor('float32', layerPast.key, pastDims),
+          value: new ort.Tensor('float32', layerPast.value, pastDims),
+          attention_mask: maskTensor as ort.Tensor,
+        });
+        hidden = output(out, 'hidden_out');
+        continue;
+      }
+      const next = new Float32Array(computing * rowFloats);
+      for (const group of groups) {
+        const { from: r0, to: r1 } = group.rows;
+        const slots = group.past.map((i) => task.pastSlots[i] as number);
+        const keyCount = groupKeyFrames(group) * tpf;
+        const layerPast = fullKeyValues(x, l, data.kv, slots, group.tick.map((r) => ({ from: r.from * tpf, to: r.to * tpf })), keyValueBuffers(m.heads * keyCount * m.headDim));
+        const pastDims = [1, m.heads, keyCount, m.headDim];
+        const out = await run(sessions.layers[l] as ort.InferenceSession, {
+          hidden: new ort.Tensor('float32', hidden.subarray(r0 * rowFloats, r1 * rowFloats), [1, (r1 - r0) * tpf, D]),
+          time_embedding: new ort.Tensor('float32', (timeEmbedding.data as Float32Array).subarray(r0 * D, r1 * D), [1, r1 - r0, D]),
+          frame_positions: new ort.Tensor('float32', (queryPositions.data as Float32Array).subarray(r0, r1), [1, r1 - r0]),
+          context: contextTensor,
+          key: new ort.Tensor('float32', layerPast.key, pastDims),
+          value: new ort.Tensor('float32', layerPast.value, pastDims),
+          // Every key given is visible to every query of the group.
+          attention_mask: new ort.Tensor('float32', zeros((r1 - r0) * tpf * keyCount), [1, 1, (r1 - r0) * tpf, keyCount]),
+        });
+        next.set(output(out, 'hidden_out'), r0 * rowFloats);
+      }
+      hidden = next;
     }
     // The head's input: the stack's output for computing frames; for reusing ones, their
     // embedded input plus the residual of their block's last computed step.

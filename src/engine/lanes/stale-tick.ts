@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import type { LaneTiming, StaleTask, TickMemberTask } from '../../protocol/lane-messages.js';
 import { gatherPastFrom, scatterPresent } from '../kv/kv-slabs.js';
-import { buildAttentionMask } from '../model/attention-mask.js';
+import { buildAttentionMask, tickMaskFrames, type MaskFrame } from '../model/attention-mask.js';
 import { slotView } from '../memory/slot-slab.js';
 import { crashIfDue } from './faults.js';
 import { denoiserFeeds, frameInputs, stepFrames } from './frame-range.js';
@@ -37,24 +37,26 @@ export async function runStaleShare(task: StaleTask, denoiser: ort.InferenceSess
   const memberOf = (f: number) => task.members[Math.floor(f / F)] as TickMemberTask;
   const inputs = frameInputs(task.members, from, to, data);
   // The tick's other frames, as the tick before left them (a block that just started has none).
-  const stale: { slot: number; block: number }[] = [];
+  const stale: { slot: number; frame: MaskFrame }[] = [];
   const total = task.members.length * F;
+  const maskFrames = tickMaskFrames(task.members, F);
   for (let f = 0; f < total; f++) {
     if (f >= from && f < to) continue;
     const member = memberOf(f);
     const slot = staleSlot(store, task.tick - 1, member.latentSlot, f % F);
-    if (member.stage > 0 && stampIs(store, slot, task.tick - 1, member.block)) stale.push({ slot, block: member.block });
+    if (member.stage > 0 && stampIs(store, slot, task.tick - 1, member.block)) stale.push({ slot, frame: maskFrames[f] as MaskFrame });
   }
   const past = gatherPastFrom([{ slabs: data.kv, slots: task.pastSlots }, { slabs: store.kv, slots: stale.map((s) => s.slot) }]);
   const pastTokens = (task.pastSlots.length + stale.length) * tpf;
-  const own = Array.from({ length: frames }, (_, i) => ({ block: memberOf(from + i).block }));
+  const own = maskFrames.slice(from, to);
   const n = frames * tpf;
   const mask = buildAttentionMask({
     pastTokens: task.pastSlots.length * tpf,
     queryFrames: own,
-    keyFrames: [...stale.map((s) => ({ block: s.block })), ...own],
+    keyFrames: [...stale.map((s) => s.frame), ...own],
     tokensPerFrame: tpf,
     mode: task.attention,
+    ...(task.window ? { window: task.window } : {}),
   });
   const t = performance.now();
   const outputs = await denoiser.run({

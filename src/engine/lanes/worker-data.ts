@@ -25,6 +25,11 @@ export interface LaneCommon {
    * reuse graph (`fused-share.ts`, `fused-reuse.ts`): for A/B measurements and tests. Default true.
    */
   readonly fusedForward?: boolean;
+  /**
+   * False runs each layer of a share as one masked call over every key gathered instead of one
+   * call per key group (`key-groups.ts`): for A/B measurements and tests. Default true.
+   */
+  readonly groupKeys?: boolean;
   /** How loud ONNX Runtime's own log is (default `error`). */
   readonly onnxLogLevel?: OnnxLogLevel;
   /** Crash-recovery tests only: where this lane's worker kills itself (`faults.ts`). */

@@ -7,6 +7,8 @@
  * share of the in-flight frames, keys = past + every in-flight frame of the tick).
  */
 
+import type { TickWindow } from '../../core/tick.js';
+
 /** Added to the logit of a hidden key: softmax then gives it exactly 0. */
 export const MASK_HIDDEN = -1e9;
 
@@ -18,6 +20,40 @@ export interface MaskFrame {
    * share it.
    */
   readonly block: number;
+  /** Absolute position of the frame (needed with a `TickWindow`). */
+  readonly position?: number;
+  /** Absolute position of its block's first frame (needed with a `TickWindow`). */
+  readonly blockStart?: number;
+}
+
+
+/**
+ * Whether the trained window hides the key frame at `keyPosition` from a query of the block that
+ * starts at `blockStart`.
+ *
+ * @example
+ * ```ts
+ * const window = { frames: 9, sinkFrames: 3, pastPositions: [] };
+ * windowHides(window, 30, 20); // true: 10 frames before the block, outside its 9
+ * windowHides(window, 30, 21); // false
+ * windowHides(window, 30, 1); // false: the sink
+ * ```
+ */
+export function windowHides(window: Pick<TickWindow, 'frames' | 'sinkFrames'>, blockStart: number, keyPosition: number): boolean {
+  return keyPosition >= window.sinkFrames && keyPosition < blockStart - window.frames;
+}
+
+/**
+ * The mask frames of a tick's members (oldest first), each with its block, position and block
+ * start.
+ *
+ * @example
+ * ```ts
+ * tickMaskFrames([{ block: 4, positions: [12, 13, 14] }], 3); // [{ block: 4, position: 12, blockStart: 12 }, …]
+ * ```
+ */
+export function tickMaskFrames(members: readonly { readonly block: number; readonly positions: readonly number[] }[], framesPerBlock: number): MaskFrame[] {
+  return members.flatMap((member) => Array.from({ length: framesPerBlock }, (_, f) => ({ block: member.block, position: member.positions[f] as number, blockStart: member.positions[0] as number })));
 }
 
 /** What {@link buildAttentionMask} needs. */
@@ -35,6 +71,24 @@ export interface AttentionMaskSpec {
    * `causal`: a query frame sees in-flight frames of its own block and of older blocks only.
    */
   readonly mode: 'causal' | 'bidirectional';
+  /**
+   * Absent: the past is visible to every query (the cascade sees the committed window and every
+   * in-flight block). Present: keys outside each query block's trained window are hidden too;
+   * every frame then needs `position` and `blockStart`.
+   */
+  readonly window?: TickWindow;
+}
+
+function checkWindow(window: TickWindow, pastTokens: number, tokensPerFrame: number, queryFrames: readonly MaskFrame[], keyFrames: readonly MaskFrame[]): void {
+  if (window.pastPositions.length * tokensPerFrame !== pastTokens) {
+    throw new RangeError(`buildAttentionMask: window.pastPositions has ${window.pastPositions.length} frames, the past ${pastTokens / tokensPerFrame}`);
+  }
+  queryFrames.forEach((f, i) => {
+    if (!Number.isFinite(f.blockStart)) throw new RangeError(`buildAttentionMask: with a window, queryFrames[${i}].blockStart must be a finite number, got ${f.blockStart}`);
+  });
+  keyFrames.forEach((f, i) => {
+    if (!Number.isFinite(f.position)) throw new RangeError(`buildAttentionMask: with a window, keyFrames[${i}].position must be a finite number, got ${f.position}`);
+  });
 }
 
 function count(value: number, what: string, positive: boolean): void {
@@ -48,7 +102,9 @@ function count(value: number, what: string, positive: boolean): void {
  * `Nq = queryFrames.length · tokensPerFrame`, `T = pastTokens`,
  * `Nk = keyFrames.length · tokensPerFrame`. Entry (q, k) is 0 when query token q may see key
  * k and {@link MASK_HIDDEN} when not: the past columns are always 0; an in-flight key frame is
- * visible iff `mode` is `bidirectional` or its `block` ≤ the query frame's `block`. All the
+ * visible iff `mode` is `bidirectional` or its `block` ≤ the query frame's `block`. With a
+ * `window`, a key (past or in flight) outside the query block's trained window is hidden too
+ * ({@link windowHides}). All the
  * tokens of a frame share their frame's visibility.
  *
  * A mask that is all zeros (bidirectional, or a single block) changes no logit: adding +0 to a
@@ -85,12 +141,19 @@ export function buildAttentionMask(spec: AttentionMaskSpec): Float32Array {
   }
   const columns = pastTokens + keyFrames.length * tokensPerFrame;
   const mask = new Float32Array(queryFrames.length * tokensPerFrame * columns);
-  if (mode === 'bidirectional') return mask;
+  const window = spec.window;
+  if (window) checkWindow(window, pastTokens, tokensPerFrame, queryFrames, keyFrames);
+  else if (mode === 'bidirectional') return mask;
   queryFrames.forEach((query, qf) => {
     // The first row of this query frame, then copied to the frame's other rows.
     const first = qf * tokensPerFrame * columns;
+    if (window) {
+      window.pastPositions.forEach((position, pf) => {
+        if (windowHides(window, query.blockStart as number, position)) mask.fill(MASK_HIDDEN, first + pf * tokensPerFrame, first + (pf + 1) * tokensPerFrame);
+      });
+    }
     keyFrames.forEach((key, kf) => {
-      if (key.block > query.block) {
+      if ((mode === 'causal' && key.block > query.block) || (window && windowHides(window, query.blockStart as number, key.position as number))) {
         const from = first + pastTokens + kf * tokensPerFrame;
         mask.fill(MASK_HIDDEN, from, from + tokensPerFrame);
       }

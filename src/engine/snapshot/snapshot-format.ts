@@ -41,6 +41,7 @@ export interface SnapshotFingerprint {
   readonly exec: string;
   readonly recache: string;
   readonly switchMode: string;
+  readonly cascadeWindow: string;
   /** The resolved feature-cache settings as JSON (compared as text). */
   readonly featureCache: string;
   readonly framesPerBlock: number;
@@ -185,6 +186,8 @@ function readHeader(meta: Record<string, unknown>): SnapshotHeader {
     exec: r.string('fingerprint.exec', f['exec']),
     recache: r.string('fingerprint.recache', f['recache']),
     switchMode: r.string('fingerprint.switchMode', f['switchMode']),
+    // Snapshots written before the option existed ran the only window there was.
+    cascadeWindow: f['cascadeWindow'] === undefined ? 'extended' : r.string('fingerprint.cascadeWindow', f['cascadeWindow']),
     featureCache: r.string('fingerprint.featureCache', f['featureCache']),
     framesPerBlock: r.count('fingerprint.framesPerBlock', f['framesPerBlock']),
     lanes: r.count('fingerprint.lanes', f['lanes']),
