@@ -24,7 +24,7 @@ describe('shareFramesByWork', () => {
 });
 
 describe('causal shares', () => {
-  const tick = (attention: 'causal' | 'bidirectional', past = 12) => ({ members: Array.from({ length: 5 }, () => ({ features: 'compute' as const })), pastSlots: Array.from({ length: past }, (_, i) => i), attention });
+  const tick = (attention: 'causal' | 'bidirectional', past = 12) => ({ members: Array.from({ length: 5 }, (_, b) => ({ features: 'compute' as const, positions: [0, 1, 2].map((f) => 3 * b + f) })), pastSlots: Array.from({ length: past }, (_, i) => i), attention });
 
   it('a lane attends to the tick frames up to the end of its last block under causal attention, to all under bidirectional', () => {
     expect(keyFramesOf(8, 15, 3, 'causal')).toBe(9);
@@ -47,6 +47,18 @@ describe('causal shares', () => {
     // Bidirectional or without a key cost: equal frame counts, as before.
     expect(shareTick(tick('bidirectional', 60), 2, 3, r)).toEqual(shareFrames(15, 2));
     expect(shareTick(tick('causal', 60), 2, 3, 0)).toEqual(shareFrames(15, 2));
+  });
+
+  it("under the trained window: by each block's own keys (the first ticks' blocks see less; a full window, equal frame counts)", () => {
+    const r = 0.2;
+    const window = { frames: 9, sinkFrames: 3, pastPositions: [] };
+    // Blocks 0–4 with nothing committed: keys 3, 6, 9, 12, 12 frames.
+    const first = shareTick({ ...tick('causal', 0), window }, 2, 3, r);
+    expect(first[0]?.to).toBeGreaterThan(8);
+    // Blocks 5–9 (the members shifted by 5 blocks), past = sink + window: 15 keys each.
+    const later = tick('causal', 12);
+    const steady = { ...later, members: later.members.map((m) => ({ ...m, positions: m.positions.map((p) => p + 15) })), window: { ...window, pastPositions: [0, 1, 2, 6, 7, 8, 9, 10, 11, 12, 13, 14] } };
+    expect(shareTick(steady, 2, 3, r)).toEqual(shareFrames(15, 2));
   });
 
   it('shareFramesByCost covers every frame with contiguous shares, one per lane at most', () => {

@@ -3,7 +3,7 @@
  * response of P0 against P1..P4 cascades, on the same seeds and prompts (src/quality/).
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import type { Parallelism, SwitchMode } from '../core/cascade-options.js';
+import type { CascadeWindow, Parallelism, SwitchMode } from '../core/cascade-options.js';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -30,6 +30,8 @@ export interface EvalOptions {
   readonly exec?: string;
   /** Which blocks a prompt switch reaches in the cascades (default `at-block`). */
   readonly switchMode?: SwitchMode;
+  /** What earlier video a cascade block sees (default `extended`). */
+  readonly cascadeWindow?: CascadeWindow;
   /** Cascade levels to compare with P0 (default 1–4). */
   readonly levels?: readonly Parallelism[];
 }
@@ -80,12 +82,12 @@ export async function runEvalCommand(options: EvalOptions): Promise<number> {
     );
     const start = performance.now();
     bar?.start(plan.configs.length * plan.cases.length, 0);
-    const result = await runQualityEval(runtime, plan, { signal: interrupt.signal, onVideo: (done) => bar?.update(done), ...(options.exec === undefined ? {} : { exec: options.exec }), ...(options.switchMode === undefined ? {} : { switchMode: options.switchMode }) });
+    const result = await runQualityEval(runtime, plan, { signal: interrupt.signal, onVideo: (done) => bar?.update(done), ...(options.exec === undefined ? {} : { exec: options.exec }), ...(options.switchMode === undefined ? {} : { switchMode: options.switchMode }), ...(options.cascadeWindow === undefined ? {} : { cascadeWindow: options.cascadeWindow }) });
     bar?.stop();
     const seconds = (performance.now() - start) / 1000;
     process.stdout.write(`${formatEvalTable(result)}\n`);
     const steps = options.steps ?? runtime.manifest.sampler.timesteps.length;
-    const ctx = { model: runtime.manifest.name, seeds: options.seeds, blocks: plan.blocks, steps, exec: options.exec ?? 'joint', switchMode: options.switchMode ?? 'at-block', videosPerConfig: plan.cases.length, seconds };
+    const ctx = { model: runtime.manifest.name, seeds: options.seeds, blocks: plan.blocks, steps, exec: options.exec ?? 'joint', switchMode: options.switchMode ?? 'at-block', cascadeWindow: options.cascadeWindow ?? 'extended', videosPerConfig: plan.cases.length, seconds };
     if (options.json !== undefined) {
       await write(options.json, `${JSON.stringify({ machine: machineInfo(), ...ctx, model: { name: runtime.manifest.name, dir: reportedModelDir(model) }, ...result }, null, 2)}\n`);
     }
@@ -104,6 +106,12 @@ export async function runEvalCommand(options: EvalOptions): Promise<number> {
 /** `--switch-mode at-block|in-flight`. */
 function parseSwitchMode(value: string): SwitchMode {
   if (value !== 'at-block' && value !== 'in-flight') throw new InvalidArgumentError('expected at-block or in-flight');
+  return value;
+}
+
+/** `--cascade-window extended|trained`. */
+function parseCascadeWindow(value: string): CascadeWindow {
+  if (value !== 'extended' && value !== 'trained') throw new InvalidArgumentError('expected extended or trained');
   return value;
 }
 
@@ -134,6 +142,7 @@ export function registerEvalCommand(program: Command): Command {
     .option('--steps <n>', 'denoising steps per block (default: the model\'s sampler)', parsePositiveInt)
     .option('--exec <mode>', 'how the cascades\' ticks run (a registered execution mode; default joint, P0 always joint)')
     .option('--switch-mode <mode>', 'at-block or in-flight: which blocks a prompt switch reaches in the cascades (default at-block)', parseSwitchMode)
+    .option('--cascade-window <mode>', 'extended or trained: what earlier video a cascade block sees (default extended; docs/cascading.md)', parseCascadeWindow)
     .option('--levels <list>', 'cascade levels compared with P0, comma-separated (default 1,2,3,4)', parseLevels)
     .action(async (options: EvalOptions) => {
       try {

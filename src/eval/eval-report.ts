@@ -13,6 +13,7 @@ export interface EvalReportContext {
   readonly steps?: number;
   /** Which blocks a prompt switch reached in the cascades; absent: not said. */
   readonly switchMode?: string;
+  readonly cascadeWindow?: string;
   readonly videosPerConfig: number;
   readonly seconds: number;
 }
@@ -61,5 +62,5 @@ export function formatEvalTable(result: EvalResult): string {
 export function evalMarkdown(result: EvalResult, ctx: EvalReportContext): string {
   const header = `| ${COLUMNS.join(' | ')} |\n|${COLUMNS.map(() => '---').join('|')}|`;
   const body = rows(result).map((r) => `| ${r.join(' | ')} |`).join('\n');
-  return `${header}\n${body}\n\n_${ctx.model}, ${ctx.seeds} seeds, ${ctx.blocks} blocks per video, ${ctx.steps === undefined ? '' : `${ctx.steps} steps per block, `}${ctx.switchMode === undefined ? '' : `switch mode ${ctx.switchMode}, `}${ctx.videosPerConfig} videos per configuration, ${Math.round(ctx.seconds)} s; means ± 95% interval half-widths (Student's t over videos)._\n`;
+  return `${header}\n${body}\n\n_${ctx.model}, ${ctx.seeds} seeds, ${ctx.blocks} blocks per video, ${ctx.steps === undefined ? '' : `${ctx.steps} steps per block, `}${ctx.switchMode === undefined ? '' : `switch mode ${ctx.switchMode}, `}${ctx.cascadeWindow === undefined ? '' : `cascade window ${ctx.cascadeWindow}, `}${ctx.videosPerConfig} videos per configuration, ${Math.round(ctx.seconds)} s; means ± 95% interval half-widths (Student's t over videos)._\n`;
 }

@@ -7,7 +7,7 @@
 import { parsePrompt } from '../data/prompt.js';
 import type { Frame, PromptSwitch } from '../core/api-types.js';
 import { frameDrift } from '../quality/drift.js';
-import type { AttentionMode, ExecMode, Parallelism, SwitchMode } from '../core/cascade-options.js';
+import type { AttentionMode, CascadeWindow, ExecMode, Parallelism, SwitchMode } from '../core/cascade-options.js';
 import type { Runtime } from '../api/runtime.js';
 import { probeVideo, type ExpectedPrompt, type ProbeReport } from '../quality/probe.js';
 import { meanInterval, type MeanInterval } from '../quality/stats.js';
@@ -167,7 +167,7 @@ export function summarizeScores(config: EvalConfig, cases: readonly CaseScore[])
 export async function runQualityEval(
   runtime: Runtime,
   plan: EvalPlan,
-  options: { readonly signal?: AbortSignal; readonly onVideo?: (done: number, total: number) => void; readonly exec?: ExecMode; readonly switchMode?: SwitchMode } = {},
+  options: { readonly signal?: AbortSignal; readonly onVideo?: (done: number, total: number) => void; readonly exec?: ExecMode; readonly switchMode?: SwitchMode; readonly cascadeWindow?: CascadeWindow } = {},
 ): Promise<EvalResult> {
   const first = plan.configs[0];
   if (first === undefined || first.parallelism !== 0) throw new RangeError('runQualityEval: the first configuration must be P0 (the reference)');
@@ -183,7 +183,7 @@ export async function runQualityEval(
       const frames = await collect(
         runtime.generate(
           { seed: c.seed, blocks: plan.blocks, prompt: c.prompt, switches: c.switches },
-          { cascade: { parallelism: config.parallelism, attention: config.attention, exec: config.parallelism === 0 ? 'joint' : (options.exec ?? 'joint'), ...(options.switchMode ? { switchMode: options.switchMode } : {}) }, ...(options.signal ? { signal: options.signal } : {}) },
+          { cascade: { parallelism: config.parallelism, attention: config.attention, exec: config.parallelism === 0 ? 'joint' : (options.exec ?? 'joint'), ...(options.switchMode ? { switchMode: options.switchMode } : {}), ...(options.cascadeWindow ? { cascadeWindow: options.cascadeWindow } : {}) }, ...(options.signal ? { signal: options.signal } : {}) },
         ),
       );
       const report = probeVideo(frames, { framesPerBlock, prompts: expectedPrompts(c, plan.blocks) });

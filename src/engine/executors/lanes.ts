@@ -10,7 +10,8 @@ import { inService, type Lane } from '../lanes/lane.js';
 import type { Schedule } from '../../core/sampler.js';
 import { MAX_EXCHANGE_LANES, resetExchange, type ExchangeSlab } from '../lanes/exchange.js';
 import { joint, recacheOn, tickCall } from './joint.js';
-import type { RecachePlan, TickExecutor, TickMember, TickPlan, TickTiming } from '../../core/tick.js';
+import type { RecachePlan, TickExecutor, TickMember, TickPlan, TickTiming, TickWindow } from '../../core/tick.js';
+import { groupKeyFrames, keyGroups, type KeyGroup } from '../lanes/key-groups.js';
 import type { AttentionMode } from '../../core/cascade-options.js';
 import type { ExecutorKind } from './kind.js';
 import type { FeatureStore } from '../lanes/feature-store.js';
@@ -129,18 +130,30 @@ export function keyFrameWorkOf(m: { readonly tokensPerFrame: number; readonly wi
 /**
  * The shares of a tick over `lanes` lanes: equal frame counts when every lane's frames cost the
  * same per frame; otherwise balanced by estimated work, counting reusing frames as
- * {@link REUSED_FRAME_WORK} and, under causal attention, each lane's keys (the past and the tick
- * frames up to the end of its last block) at `keyFrameWork` each.
+ * {@link REUSED_FRAME_WORK} and the keys at `keyFrameWork` each: under the trained window each
+ * frame's own keys (its block's window, which the lane's key groups compute alone), else under
+ * causal attention each lane's keys (the past and the tick frames up to the end of its last
+ * block).
  *
  * @example
  * ```ts
  * shareTick(plan, 2, 3, keyFrameWorkOf(manifest)); // P4 causal, 15 frames: [0, 8) and [8, 15) or so
  * ```
  */
-export function shareTick(plan: { readonly members: readonly Pick<TickMember, 'features'>[]; readonly pastSlots: readonly number[]; readonly attention: AttentionMode }, lanes: number, framesPerBlock: number, keyFrameWork: number): { from: number; to: number }[] {
+export function shareTick(
+  plan: { readonly members: readonly Pick<TickMember, 'features' | 'positions'>[]; readonly pastSlots: readonly number[]; readonly attention: AttentionMode; readonly window?: TickWindow },
+  lanes: number,
+  framesPerBlock: number,
+  keyFrameWork: number,
+): { from: number; to: number }[] {
   const total = plan.members.length * framesPerBlock;
   const reusing = plan.members.some((m) => m.features === 'reuse');
   const work = plan.members.flatMap((m) => Array.from({ length: framesPerBlock }, () => (m.features === 'reuse' ? REUSED_FRAME_WORK : 1)));
+  if (plan.window && keyFrameWork > 0) {
+    const spec = { attention: plan.attention, framesPerBlock, pastFrames: plan.pastSlots.length, keyFrames: total, positions: plan.members.map((m) => m.positions), window: plan.window };
+    const keys = plan.members.map((_, member) => groupKeyFrames(keyGroups([{ member, rows: { from: 0, to: framesPerBlock } }], spec)[0] as KeyGroup));
+    return shareFramesByWork(work.map((w, f) => w * (1 + keyFrameWork * (keys[Math.floor(f / framesPerBlock)] as number))), lanes);
+  }
   if (plan.attention !== 'causal' || keyFrameWork === 0) return reusing ? shareFramesByWork(work, lanes) : shareFrames(total, lanes);
   const prefix = prefixSums(work);
   const past = plan.pastSlots.length;

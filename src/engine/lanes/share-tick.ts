@@ -26,7 +26,7 @@ import { arriveAndWait, abortExchange, exchangeToSlots, fullKeyValues, publishLa
 import { featureSlot, type FeatureStore } from './feature-store.js';
 import { compareAndStore, copyHeadRows, firstResidualChange, storeResidual } from './feature-rows.js';
 import { buildAttentionMask, tickMaskFrames } from '../model/attention-mask.js';
-import { groupKeyFrames, keyGroups } from './key-groups.js';
+import { groupKeyFrames, keyGroups, keyWorkSaved, MIN_KEY_WORK_SAVED } from './key-groups.js';
 import { storeCleanLatents } from './clean-latents.js';
 import { crashIfDue } from './faults.js';
 import { frameInputs, stepFrames } from './frame-range.js';
@@ -166,13 +166,13 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
     // Rows: this lane's computing frames; columns: the cache past, then the tick frames it attends to, in tick order.
     const tickFrames = tickMaskFrames(task.members, F);
     // Queries that see fewer keys than the lane gathers (an older block under causal attention,
-    // any block under the trained window) run in groups, each with only its keys: a masked key
-    // costs its dot products, an absent one nothing. One group seeing every key: one masked call.
+    // any block under the trained window) may run in groups, each with only its keys: a masked
+    // key costs its dot products, an absent one nothing, but each group costs a call and a copy.
     const groups = keyGroups(
       segments.filter((s) => s.compact >= 0).map((s) => ({ member: Math.floor(s.from / F), rows: { from: s.compact, to: s.compact + s.to - s.from } })),
       { attention: task.attention, framesPerBlock: F, pastFrames: task.pastSlots.length, keyFrames: task.keyFrames, positions: task.members.map((member) => member.positions), ...(task.window ? { window: task.window } : {}) },
     );
-    const grouped = data.groupKeys !== false && (groups.length > 1 || (groups[0] !== undefined && groupKeyFrames(groups[0]) < task.pastSlots.length + task.keyFrames));
+    const grouped = data.groupKeys !== false && keyWorkSaved(groups, task.pastSlots.length + task.keyFrames) >= MIN_KEY_WORK_SAVED;
     const queryFrames = allCompute ? tickFrames.slice(from, to) : segments.flatMap((s) => (s.compact < 0 ? [] : tickFrames.slice(s.from, s.to)));
     const mask = grouped ? null : buildAttentionMask({ pastTokens, queryFrames, keyFrames: tickFrames.slice(0, task.keyFrames), tokensPerFrame: tpf, mode: task.attention, ...(task.window ? { window: task.window } : {}) });
     const maskTensor = mask ? new ort.Tensor('float32', mask, [1, 1, computing * tpf, pastTokens + keyTokens]) : null;
