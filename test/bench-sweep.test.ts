@@ -25,7 +25,8 @@ describe('the size sweep plan', () => {
     expect(configs.filter((c) => c.parallelism === 4 && c.exec === 'stale' && c.lanes === 2)).toHaveLength(1);
     expect(configs.filter((c) => c.label === GOAL_CONFIGURATION)).toHaveLength(1);
     expect(configs.filter((c) => c.label === 'P4 causal joint 1L')).toHaveLength(1);
-    expect(configs.filter((c) => c.label === 'P4 causal lanes 2L trained' && c.cascadeWindow === 'trained')).toHaveLength(1);
+    expect(configs.filter((c) => c.label === GOAL_CONFIGURATION && c.exec === 'wavefront' && c.attention === 'causal' && c.cascadeWindow === 'trained')).toHaveLength(1);
+    expect(configs.filter((c) => c.label === 'P4 causal joint 1L trained')).toHaveLength(1);
     expect(configs).toHaveLength(15);
     expect(new Set(configs.map((c) => c.label)).size).toBe(configs.length);
   });

@@ -20,6 +20,9 @@ export interface GenerationSystemOptions {
   readonly attention: AttentionMode;
   /** `cascadeWindow: 'trained'` in a cascade: the model's window and sink, in frames (`TickBarrierOptions.window`). */
   readonly window?: TickBarrierOptions['window'];
+  /** How the tick barrier hands forwards to the executor (`TickBarrierOptions.dispatch`, `concurrency`). */
+  readonly dispatch?: TickBarrierOptions['dispatch'];
+  readonly concurrency?: number;
   /** Re-cache at prompt switches (sequential mode). */
   readonly recache: boolean;
   readonly executor: TickExecutor;
@@ -69,6 +72,8 @@ export function createGenerationSystem(o: GenerationSystemOptions): GenerationSy
     blocks: o.blocks,
     attention: o.attention,
     ...(o.window ? { window: o.window } : {}),
+    ...(o.dispatch ? { dispatch: o.dispatch } : {}),
+    ...(o.concurrency ? { concurrency: o.concurrency } : {}),
     executor: o.executor,
     recache: o.recache,
     ...(o.onTick ? { onTick: o.onTick } : {}),

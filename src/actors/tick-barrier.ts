@@ -6,11 +6,18 @@
  * forward until every block of its tick has arrived, then runs the tick once. It knows whom to
  * expect from the schedule (block b runs stage s at tick b·Δ + s, `core/schedule.ts`), never
  * from timing, so the grouping is the same however the event loop interleaves.
+ *
+ * With member dispatch (`dispatch: 'member'`, the `wavefront` mode) the barrier still knows each
+ * tick's blocks from the schedule, but hands the executor one block at a time: a block runs once
+ * the older blocks of its tick are done (it attends to their K/V of the tick), the previous
+ * tick's cache step has committed (its past) and the tick before that is complete (the K/V
+ * store's parity of that tick is free again). Which forwards run at once depends on timing;
+ * what each one computes does not.
  */
 import type { ActorRefFrom } from 'xstate';
 import type { AttentionMode } from '../core/cascade-options.js';
 import { cacheStage, tickMembers, tickOf, type CascadeSchedule } from '../core/schedule.js';
-import type { FeatureUse, RecachePlan, TickExecutor, TickMember, TickTiming } from '../core/tick.js';
+import { windowHides, type FeatureUse, type RecachePlan, type TickExecutor, type TickMember, type TickTiming } from '../core/tick.js';
 import type { ForwardInput } from './block.js';
 import { kvPoolMachine, readableSlots, slotsOfBlock, type KvPoolContext, type SlotEntry } from './kv-pool.js';
 
@@ -52,6 +59,25 @@ export interface TickBarrierOptions {
   readonly beforeTick?: (state: BetweenTicks) => void;
   /** The prompt the committed K/V were made under (a resumed generation's); default none yet. */
   readonly cachedUnder?: number | null;
+  /** `member`: one forward per block as soon as its inputs exist (`ExecutorNeeds.dispatch`); default `tick`. */
+  readonly dispatch?: 'tick' | 'member';
+  /**
+   * Member dispatch: forwards handed out at once, at most (the lanes): the rest wait here, where
+   * the oldest tick's goes first when a lane frees, rather than in one lane's queue while another
+   * lane idles. Default: no limit.
+   */
+  readonly concurrency?: number;
+}
+
+/** A tick under member dispatch: its blocks (oldest first) and how far each has got. */
+interface MemberTick {
+  readonly blocks: readonly { readonly block: number; readonly stage: number }[];
+  readonly arrived: Map<number, Waiting>;
+  readonly started: Set<number>;
+  readonly done: Map<number, TickMember>;
+  readonly timings: TickTiming[];
+  /** The tick has no cache step, or its cache step has committed. */
+  cached: boolean;
 }
 
 /** What the barrier knows between two ticks: the next tick's forwards, the pool, the cache's prompt. */
@@ -76,6 +102,10 @@ export class TickBarrier {
   #cachedUnder: number | null = null;
   readonly #id = ++barriers;
   #recaches = 0;
+  /** Member dispatch: ticks with a block not done yet, and the ticks completed (the last few). */
+  readonly #memberTicks = new Map<number, MemberTick>();
+  readonly #completed = new Set<number>();
+  #running = 0;
 
   constructor(options: TickBarrierOptions) {
     this.#options = options;
@@ -84,13 +114,14 @@ export class TickBarrier {
 
   /** Ticks whose blocks have not all arrived yet (for diagnostics). */
   get pendingTicks(): number[] {
-    return [...this.#waiting.keys()];
+    return [...this.#waiting.keys(), ...[...this.#memberTicks].filter(([, t]) => t.arrived.size < t.blocks.length).map(([tick]) => tick)];
   }
 
   /** Drops waiting forwards; ticks already running finish but change no actor. */
   stop(): void {
     this.#stopped = true;
     this.#waiting.clear();
+    this.#memberTicks.clear();
   }
 
   /**
@@ -104,6 +135,18 @@ export class TickBarrier {
   submit(input: ForwardInput, kvPool: KvPoolRef): Promise<TickTiming> {
     const { schedule, blocks } = this.#options;
     const tick = tickOf(schedule, input.block, input.stage);
+    if (this.#options.dispatch === 'member') {
+      return new Promise<TickTiming>((resolve, reject) => {
+        let state = this.#memberTicks.get(tick);
+        if (!state) {
+          state = { blocks: tickMembers(schedule, tick, blocks), arrived: new Map(), started: new Set(), done: new Map(), timings: [], cached: false };
+          state.cached = !state.blocks.some((b) => b.stage === cacheStage(schedule));
+          this.#memberTicks.set(tick, state);
+        }
+        state.arrived.set(input.block, { input, resolve, reject });
+        this.#pump(kvPool);
+      });
+    }
     return new Promise<TickTiming>((resolve, reject) => {
       const arrived = this.#waiting.get(tick) ?? [];
       arrived.push({ input, resolve, reject });
@@ -125,16 +168,7 @@ export class TickBarrier {
         return;
       }
     }
-    const members: TickMember[] = inputs.map((input) => ({
-      block: input.block,
-      stage: input.stage,
-      features: this.#options.features?.(input) ?? 'compute',
-      ...(this.#options.measures?.(input) === false ? { measure: false } : {}),
-      seed: input.seed,
-      latentSlot: input.latentSlot,
-      contextSlot: input.contextSlot,
-      positions: input.positions,
-    }));
+    const members = inputs.map((input) => this.#memberOf(input));
     try {
       const readable = readableSlots(kvPool.getSnapshot().context);
       await this.#recacheIfSwitched(members, readable);
@@ -173,6 +207,101 @@ export class TickBarrier {
     } catch (error) {
       for (const waiting of arrived) waiting.reject(error);
     }
+  }
+
+  #memberOf(input: ForwardInput): TickMember {
+    return {
+      block: input.block,
+      stage: input.stage,
+      features: this.#options.features?.(input) ?? 'compute',
+      ...(this.#options.measures?.(input) === false ? { measure: false } : {}),
+      seed: input.seed,
+      latentSlot: input.latentSlot,
+      contextSlot: input.contextSlot,
+      positions: input.positions,
+    };
+  }
+
+  /** Member dispatch: starts every forward whose inputs exist now, oldest tick first. */
+  #pump(kvPool: KvPoolRef): void {
+    if (this.#stopped) return;
+    for (const tick of [...this.#memberTicks.keys()].sort((a, b) => a - b)) {
+      if (this.#running >= (this.#options.concurrency ?? Infinity)) return;
+      const state = this.#memberTicks.get(tick) as MemberTick;
+      const previous = this.#memberTicks.get(tick - 1);
+      // The past: the previous tick's cache step committed. The store: the tick before that complete.
+      const pastReady = tick === 0 || this.#completed.has(tick - 1) || previous?.cached === true;
+      const storeFree = tick < 2 || this.#completed.has(tick - 2);
+      if (!pastReady || !storeFree) continue;
+      // The next block of the tick, once every older one is done.
+      const next = state.blocks.find((b) => !state.done.has(b.block));
+      if (!next || state.started.has(next.block)) continue;
+      const waiting = state.arrived.get(next.block);
+      if (!waiting) continue;
+      state.started.add(next.block);
+      this.#running++;
+      void this.#runMember(tick, state, waiting, kvPool).finally(() => {
+        this.#running--;
+        this.#pump(kvPool);
+      });
+    }
+  }
+
+  async #runMember(tick: number, state: MemberTick, waiting: Waiting, kvPool: KvPoolRef): Promise<void> {
+    const member = this.#memberOf(waiting.input);
+    try {
+      const { schedule } = this.#options;
+      const window = this.#options.window;
+      const start = member.positions[0] as number;
+      const sees = (position: number) => window === undefined || !windowHides(window, start, position);
+      // The past as the tick sees it: blocks committed by this tick's cache step at the latest (a
+      // later tick's may have committed meanwhile: that block is in flight here). This tick's
+      // caching block is in it already, with the K/V its forward computed in this tick.
+      const readable = readableSlots(kvPool.getSnapshot().context).filter((s) => tickOf(schedule, s.block as number, cacheStage(schedule)) <= tick && sees(s.position as number));
+      // The other older blocks of the tick it sees: their K/V of this tick are in the store.
+      const attendsTo = state.blocks.flatMap((b) => {
+        const older = b.block < member.block && b.stage !== cacheStage(schedule) ? state.done.get(b.block) : undefined;
+        return older && older.positions.some(sees) ? [older] : [];
+      });
+      let cacheSlots: number[] | null = null;
+      if (member.stage === cacheStage(schedule)) {
+        kvPool.send({ type: 'kv.reserve', block: member.block, positions: [...member.positions] });
+        const pool = kvPool.getSnapshot().context;
+        if (pool.refusal) throw new Error(pool.refusal);
+        cacheSlots = slotsOfBlock(pool, member.block).map((s) => s.slot);
+      }
+      const timing = await this.#options.executor.run({
+        tick,
+        members: [member],
+        attention: this.#options.attention,
+        pastSlots: readable.map((s) => s.slot),
+        cacheSlots,
+        attendsTo,
+        ...(window ? { window: { ...window, pastPositions: readable.map((s) => s.position as number) } } : {}),
+      });
+      if (this.#stopped) return;
+      assertStillHeld(tick, readable, kvPool.getSnapshot().context.slots);
+      if (cacheSlots) {
+        kvPool.send({ type: 'kv.commit', block: member.block });
+        this.#cachedUnder = member.contextSlot;
+        state.cached = true;
+      }
+      state.done.set(member.block, member);
+      state.timings.push(timing);
+      if (state.done.size === state.blocks.length) this.#complete(tick, state);
+      waiting.resolve(timing);
+    } catch (error) {
+      waiting.reject(error);
+    }
+  }
+
+  #complete(tick: number, state: MemberTick): void {
+    this.#memberTicks.delete(tick);
+    this.#completed.add(tick);
+    this.#completed.delete(tick - 3);
+    const sum = (f: (t: TickTiming) => number) => state.timings.reduce((total, t) => total + f(t), 0);
+    const members = state.blocks.map((b) => state.done.get(b.block) as TickMember);
+    this.#options.onTick?.(tick, members, { forwards: members.length, calls: sum((t) => t.calls), runMs: sum((t) => t.runMs), workerMs: sum((t) => t.workerMs), taskMs: sum((t) => t.taskMs) });
   }
 
   /**

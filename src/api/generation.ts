@@ -305,6 +305,7 @@ export class Generation {
       attention: settings.attention,
       // At P0 no block is in flight: the window hides nothing, and the plan stays the sequential one.
       ...(settings.cascadeWindow === 'trained' && settings.parallelism > 0 ? { window: { frames: m.kv.windowFrames, sinkFrames: m.kv.sinkFrames } } : {}),
+      ...(settings.parallelism > 0 && executorKind(settings.exec).needs.dispatch === 'member' ? { dispatch: 'member' as const, concurrency: host.lanes.length } : {}),
       recache: settings.recache === 'on',
       executor: this.#executor(featureStore, recovery, cacheSettings),
       port: {

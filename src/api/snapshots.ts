@@ -82,7 +82,7 @@ export function checkResumable(state: SnapshotState, model: string, fingerprint:
 /**
  * Refuses snapshots and resumes for an execution mode whose state they do not hold.
  *
- * @throws {SnapshotUnsupportedError} naming `cascade.exec` for `stale`.
+ * @throws {SnapshotUnsupportedError} naming `cascade.exec` for `stale` and `wavefront`.
  *
  * @example
  * ```ts
@@ -91,6 +91,8 @@ export function checkResumable(state: SnapshotState, model: string, fingerprint:
  */
 export function checkSnapshotMode(exec: string, asked: 'snapshots' | 'resumeFrom'): void {
   if (exec === 'stale') throw new SnapshotUnsupportedError('cascade.exec', `"stale" execution keeps last tick's K/V of the blocks in flight outside the snapshot, so ${asked} is not supported with it`);
+  // Snapshots are taken between ticks; the wavefront's ticks overlap, so there is no such moment.
+  if (exec === 'wavefront') throw new SnapshotUnsupportedError('cascade.exec', `"wavefront" execution overlaps consecutive ticks, so there is no moment between two ticks to take a snapshot at: ${asked} is not supported with it`);
 }
 
 /** A generation's prompt timeline: the text of each context slot, and which slot applies from which block. */

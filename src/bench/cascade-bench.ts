@@ -96,7 +96,7 @@ export const shapeKey = (lanes: number, threadsPerLane: number) => `${lanes}x${t
  *
  * @example
  * ```ts
- * cascadeConfigs(2).length; // 31
+ * cascadeConfigs(2).length; // 32
  * ```
  */
 export function cascadeConfigs(cores: number): CascadeConfig[] {
@@ -118,6 +118,8 @@ export function cascadeConfigs(cores: number): CascadeConfig[] {
     configs.push({ label: '', parallelism: 4, attention, exec: 'joint', lanes: 1, threadsPerLane: 1, cascadeWindow: 'trained' });
     configs.push({ label: '', parallelism: 4, attention, exec: 'lanes', lanes: 2, threadsPerLane: 1, cascadeWindow: 'trained' });
   }
+  // One forward per block, consecutive ticks overlapping (causal, trained window only).
+  configs.push({ label: '', parallelism: 4, attention: 'causal', exec: 'wavefront', lanes: 2, threadsPerLane: 1, cascadeWindow: 'trained' });
   return configs.map((c) => ({ ...c, label: c.label || configLabel(c) }));
 }
 

@@ -12,6 +12,7 @@ import { defaultEvalPlan, runQualityEval } from '../eval/eval.js';
 import { evalMarkdown, formatEvalTable } from '../eval/eval-report.js';
 import { machineInfo, reportedModelDir } from '../bench/report.js';
 import { defaultModelDir } from '../engine/model/paths.js';
+import { EXECUTORS } from '../engine/executors/registry.js';
 import type { Runtime } from '../api/runtime.js';
 import { onInterrupt } from './interrupt.js';
 import { parsePositiveInt } from './options.js';
@@ -67,7 +68,9 @@ async function writeMarkdown(file: string, table: string): Promise<void> {
  * ```
  */
 export async function runEvalCommand(options: EvalOptions): Promise<number> {
-  const plan = defaultEvalPlan({ seeds: options.seeds, blocks: options.blocks, ...(options.levels ? { levels: options.levels } : {}) });
+  // A mode that runs one attention only (`wavefront`: causal) is compared with P0 under it alone.
+  const only = options.exec === undefined ? undefined : EXECUTORS.find((e) => e.name === options.exec)?.needs.requires?.attention;
+  const plan = defaultEvalPlan({ seeds: options.seeds, blocks: options.blocks, ...(options.levels ? { levels: options.levels } : {}), ...(only ? { attentions: [only] } : {}) });
   const model = options.model ?? defaultModelDir();
   const interrupt = onInterrupt();
   let runtime: Runtime | undefined;

@@ -258,6 +258,11 @@ export function resolveSettings(input: UncheckedInput | undefined, context: Reso
   if (context.lanes < executor.needs.minLanes) {
     throw new InvalidOptionError('exec', `a mode that runs on ${context.lanes} lane ("${exec}" needs ${executor.needs.minLanes}: ${executor.description})`, exec);
   }
+  const required = parallelism === 0 ? {} : (executor.needs.requires ?? {});
+  for (const [field, value] of Object.entries(required) as [keyof typeof required, string][]) {
+    const given = { attention, cascadeWindow, switchMode }[field];
+    if (given !== value) throw new InvalidOptionError(field, `"${value}" with exec "${exec}" in a cascade (${executor.description})`, given);
+  }
   if (executor.needs.layered && context.layered === false) {
     throw new InvalidOptionError('exec', `a mode this model supports ("${exec}" needs the layered graphs, which the model does not ship)`, exec);
   }

@@ -6,7 +6,7 @@
  * at every layer). A {@link TickPlan} is the unit of work handed to a {@link TickExecutor}.
  */
 import type { StageIndex } from './domain.js';
-import type { AttentionMode } from './cascade-options.js';
+import type { AttentionMode, CascadeWindow, SwitchMode } from './cascade-options.js';
 import type { MemberIndicator } from './feature-cache.js';
 
 /**
@@ -53,6 +53,22 @@ export interface TickWindow {
   readonly pastPositions: readonly number[];
 }
 
+/**
+ * Whether the trained window hides the key frame at `keyPosition` from a query of the block that
+ * starts at `blockStart`.
+ *
+ * @example
+ * ```ts
+ * const window = { frames: 9, sinkFrames: 3, pastPositions: [] };
+ * windowHides(window, 30, 20); // true: 10 frames before the block, outside its 9
+ * windowHides(window, 30, 21); // false
+ * windowHides(window, 30, 1); // false: the sink
+ * ```
+ */
+export function windowHides(window: Pick<TickWindow, 'frames' | 'sinkFrames'>, blockStart: number, keyPosition: number): boolean {
+  return keyPosition >= window.sinkFrames && keyPosition < blockStart - window.frames;
+}
+
 export interface TickPlan {
   /** Tick number (block · Δ + stage for each member, `core/schedule.ts`). */
   readonly tick: number;
@@ -71,6 +87,12 @@ export interface TickPlan {
   readonly cacheSlots: readonly number[] | null;
   /** `cascadeWindow: 'trained'` in a cascade: what each member sees of the past and of the others. Absent: everything. */
   readonly window?: TickWindow;
+  /**
+   * Member dispatch (`ExecutorNeeds.dispatch`): the plan holds one block, and these are the
+   * older blocks of its tick whose K/V of this tick it attends to (already computed, in the
+   * stale store's parity of the tick), oldest first.
+   */
+  readonly attendsTo?: readonly TickMember[];
 }
 
 /** Timings of one tick. */
@@ -127,6 +149,14 @@ export interface ExecutorNeeds {
   readonly layered: boolean;
   /** Whether it can reuse cached features for a member (`features: 'reuse'`, block-wise feature caching). */
   readonly reusesFeatures: boolean;
+  /** Settings a cascade (P1–P4) must have in this mode; the resolver refuses others. */
+  readonly requires?: { readonly attention?: AttentionMode; readonly cascadeWindow?: CascadeWindow; readonly switchMode?: SwitchMode };
+  /**
+   * `member`: in a cascade the tick barrier hands the mode one block's forward at a time, each
+   * as soon as what it attends to exists, so that a tick's older blocks and the next tick's
+   * may run while its newer ones still wait (`wavefront`). Default `tick`: one plan per tick.
+   */
+  readonly dispatch?: 'tick' | 'member';
 }
 
 /** An execution mode as the options resolver sees it: a name, a sentence, its needs. */

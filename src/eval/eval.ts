@@ -80,7 +80,7 @@ export interface EvalResult {
  * plan.cases.length; // 16 × (4 prompts + 1 switch) = 80
  * ```
  */
-export function defaultEvalPlan(options: { readonly seeds: number; readonly blocks: number; readonly levels?: readonly Parallelism[] }): EvalPlan {
+export function defaultEvalPlan(options: { readonly seeds: number; readonly blocks: number; readonly levels?: readonly Parallelism[]; readonly attentions?: readonly AttentionMode[] }): EvalPlan {
   const prompts = ['red ball moving left', 'blue square moving up', 'green triangle moving right', 'yellow ball moving down'];
   const switches: readonly [string, string][] = [
     ['white square moving right', 'orange square moving down'],
@@ -95,7 +95,7 @@ export function defaultEvalPlan(options: { readonly seeds: number; readonly bloc
   const configs: EvalConfig[] = [{ parallelism: 0, attention: 'causal' }];
   for (const parallelism of [1, 2, 3, 4] as const) {
     if (options.levels && !options.levels.includes(parallelism)) continue;
-    for (const attention of ['causal', 'bidirectional'] as const) configs.push({ parallelism, attention });
+    for (const attention of options.attentions ?? (['causal', 'bidirectional'] as const)) configs.push({ parallelism, attention });
   }
   return { blocks: options.blocks, cases, configs };
 }

@@ -204,6 +204,8 @@ export interface MemberFeatureSums {
 /**
  * A lane's share of a tick in `stale` execution: its frames [from, to) in one monolithic
  * forward, the tick's other frames seen through their K/V of the tick before (kept in `store`).
+ * In `wavefront` execution (`read: 'same'`) the frames are one block's, the other members are
+ * older blocks of the same tick, and their K/V are those of this tick, already in `store`.
  */
 export interface StaleTask extends Omit<TickTask, 'kind'> {
   readonly kind: 'stale';
@@ -211,6 +213,8 @@ export interface StaleTask extends Omit<TickTask, 'kind'> {
   readonly frames: { readonly from: number; readonly to: number };
   /** The stale store's slabs (`engine/lanes/stale-store.ts`): handles to shared memory. */
   readonly store: StaleStoreHandles;
+  /** Whose K/V the other frames are: the tick before's (`previous`, the default) or this tick's (`same`, which must be there). */
+  readonly read?: 'previous' | 'same';
 }
 
 /** The shared memory of the stale exchange, as a task carries it (a K/V slab and its stamps). */

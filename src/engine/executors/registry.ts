@@ -9,9 +9,10 @@ import type { ExecutorKind } from './kind.js';
 import { lanes } from './lanes.js';
 import { stale } from './stale.js';
 import { layered } from './layered.js';
+import { wavefront } from './wavefront.js';
 
 /** Every execution mode, the default (`joint`) first. */
-export const EXECUTORS: readonly ExecutorKind[] = [joint, lanes, layered, stale];
+export const EXECUTORS: readonly ExecutorKind[] = [joint, lanes, layered, stale, wavefront];
 
 /**
  * The registered mode called `name`.

@@ -5,8 +5,7 @@
  * older block sees fewer in-flight frames, and with the trained window (`TickWindow`) each
  * block sees only the model's window before it: run by group, those keys cost nothing.
  */
-import type { TickWindow } from '../../core/tick.js';
-import { windowHides } from '../model/attention-mask.js';
+import { windowHides, type TickWindow } from '../../core/tick.js';
 
 /** Contiguous frames [from, to). */
 export interface FrameRange {

@@ -5,17 +5,35 @@
  * them then). No lane waits for another inside a tick: the price is that a block sees its
  * neighbours on the other lane one step behind. A tick of one block runs whole on one lane, so
  * the sequential pipeline (P0) is exact.
+ *
+ * `wavefront` execution runs the same forward exactly (`read: 'same'`): one block's frames, the
+ * other members being the older blocks of its tick, whose K/V of this tick their own forwards
+ * have already written to the store.
  */
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import type { LaneTiming, StaleTask, TickMemberTask } from '../../protocol/lane-messages.js';
-import { gatherPastFrom, scatterPresent } from '../kv/kv-slabs.js';
+import { gatherPastFrom, scatterPresent, type KvTensors } from '../kv/kv-slabs.js';
+import { kvTensorFloats } from '../kv/kv-layout.js';
 import { buildAttentionMask, tickMaskFrames, type MaskFrame } from '../model/attention-mask.js';
 import { slotView } from '../memory/slot-slab.js';
 import { crashIfDue } from './faults.js';
 import { denoiserFeeds, frameInputs, stepFrames } from './frame-range.js';
 import { stamp, stampIs, staleSlot } from './stale-store.js';
 import type { LaneWorkerData } from './worker-data.js';
+
+/** Past buffers by size, reused across forwards (a lane runs one task at a time): fresh ones cost page faults and collections. */
+const buffers = new Map<number, KvTensors>();
+
+function pastBuffers(floats: number): KvTensors {
+  let pair = buffers.get(floats);
+  if (pair === undefined) {
+    if (buffers.size >= 8) buffers.clear(); // the sizes of a filling window never come back
+    pair = { key: new Float32Array(floats), value: new Float32Array(floats) };
+    buffers.set(floats, pair);
+  }
+  return pair;
+}
 
 /**
  * Runs this lane's frames `[from, to)` of the tick (global frame indices, oldest block first).
@@ -40,13 +58,18 @@ export async function runStaleShare(task: StaleTask, denoiser: ort.InferenceSess
   const stale: { slot: number; frame: MaskFrame }[] = [];
   const total = task.members.length * F;
   const maskFrames = tickMaskFrames(task.members, F);
+  const same = task.read === 'same';
+  const readTick = same ? task.tick : task.tick - 1;
   for (let f = 0; f < total; f++) {
     if (f >= from && f < to) continue;
     const member = memberOf(f);
-    const slot = staleSlot(store, task.tick - 1, member.latentSlot, f % F);
-    if (member.stage > 0 && stampIs(store, slot, task.tick - 1, member.block)) stale.push({ slot, frame: maskFrames[f] as MaskFrame });
+    const slot = staleSlot(store, readTick, member.latentSlot, f % F);
+    if (same && !stampIs(store, slot, readTick, member.block)) {
+      throw new Error(`tick ${task.tick}: block ${member.block}'s K/V of this tick are not in the store (frame ${f % F}): the wavefront ran block ${memberOf(from).block} before it`);
+    }
+    if (same || (member.stage > 0 && stampIs(store, slot, readTick, member.block))) stale.push({ slot, frame: maskFrames[f] as MaskFrame });
   }
-  const past = gatherPastFrom([{ slabs: data.kv, slots: task.pastSlots }, { slabs: store.kv, slots: stale.map((s) => s.slot) }]);
+  const past = gatherPastFrom([{ slabs: data.kv, slots: task.pastSlots }, { slabs: store.kv, slots: stale.map((s) => s.slot) }], pastBuffers(kvTensorFloats(data.kv.layout, task.pastSlots.length + stale.length)));
   const pastTokens = (task.pastSlots.length + stale.length) * tpf;
   const own = maskFrames.slice(from, to);
   const n = frames * tpf;

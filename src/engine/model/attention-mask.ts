@@ -7,7 +7,7 @@
  * share of the in-flight frames, keys = past + every in-flight frame of the tick).
  */
 
-import type { TickWindow } from '../../core/tick.js';
+import { windowHides, type TickWindow } from '../../core/tick.js';
 
 /** Added to the logit of a hidden key: softmax then gives it exactly 0. */
 export const MASK_HIDDEN = -1e9;
@@ -27,21 +27,6 @@ export interface MaskFrame {
 }
 
 
-/**
- * Whether the trained window hides the key frame at `keyPosition` from a query of the block that
- * starts at `blockStart`.
- *
- * @example
- * ```ts
- * const window = { frames: 9, sinkFrames: 3, pastPositions: [] };
- * windowHides(window, 30, 20); // true: 10 frames before the block, outside its 9
- * windowHides(window, 30, 21); // false
- * windowHides(window, 30, 1); // false: the sink
- * ```
- */
-export function windowHides(window: Pick<TickWindow, 'frames' | 'sinkFrames'>, blockStart: number, keyPosition: number): boolean {
-  return keyPosition >= window.sinkFrames && keyPosition < blockStart - window.frames;
-}
 
 /**
  * The mask frames of a tick's members (oldest first), each with its block, position and block
