@@ -178,13 +178,7 @@ export class TickBarrier {
       // moves) or re-cached (the count moves); the barrier's id separates generations.
       const pastKey = `${this.#id}.${this.#recaches}:${readable.map((s) => `${s.slot}/${s.generation}`).join(',')}`;
       const caching = members.find((m) => m.stage === cacheStage(this.#options.schedule));
-      let cacheSlots: number[] | null = null;
-      if (caching) {
-        kvPool.send({ type: 'kv.reserve', block: caching.block, positions: [...caching.positions] });
-        const pool = kvPool.getSnapshot().context;
-        if (pool.refusal) throw new Error(pool.refusal);
-        cacheSlots = slotsOfBlock(pool, caching.block).map((s) => s.slot);
-      }
+      const cacheSlots = caching ? reserveCacheSlots(kvPool, caching) : null;
       const window = this.#options.window;
       const timing = await this.#options.executor.run({
         tick,
@@ -263,13 +257,7 @@ export class TickBarrier {
         const older = b.block < member.block && b.stage !== cacheStage(schedule) ? state.done.get(b.block) : undefined;
         return older && older.positions.some(sees) ? [older] : [];
       });
-      let cacheSlots: number[] | null = null;
-      if (member.stage === cacheStage(schedule)) {
-        kvPool.send({ type: 'kv.reserve', block: member.block, positions: [...member.positions] });
-        const pool = kvPool.getSnapshot().context;
-        if (pool.refusal) throw new Error(pool.refusal);
-        cacheSlots = slotsOfBlock(pool, member.block).map((s) => s.slot);
-      }
+      const cacheSlots = member.stage === cacheStage(schedule) ? reserveCacheSlots(kvPool, member) : null;
       const timing = await this.#options.executor.run({
         tick,
         members: [member],
@@ -325,6 +313,14 @@ export class TickBarrier {
     this.#cachedUnder = first.contextSlot;
     this.#options.onRecache?.(plan, timing);
   }
+}
+
+/** Reserves the caching block's slots in the KV pool (committed after its forward); their slots, in position order. */
+function reserveCacheSlots(kvPool: KvPoolRef, caching: TickMember): number[] {
+  kvPool.send({ type: 'kv.reserve', block: caching.block, positions: [...caching.positions] });
+  const pool = kvPool.getSnapshot().context;
+  if (pool.refusal) throw new Error(pool.refusal);
+  return slotsOfBlock(pool, caching.block).map((s) => s.slot);
 }
 
 /**

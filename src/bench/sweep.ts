@@ -38,10 +38,10 @@ const BUILT_SHAPE = ['--latent-height', '16', '--latent-width', '16', '--video-h
 
 /**
  * The three sizes. Blocks and repeats shrink with the model so that the default sweep fits the
- * budget: 16 blocks of the default model, 12 of the medium one, 8 of the large one (a P4 video of
- * n blocks takes n + 4 ticks, whose first and last four hold fewer blocks: with 5 blocks two lanes
- * could be busy 83% of the time at best, with 8 91%, with 12 94%), 3 repeats and a warm-up round
- * each at least. The forward times
+ * budget: 16 blocks of the default model, 10 of the medium and large ones (a P4 video of n
+ * blocks takes n + 4 ticks, whose first and last four hold fewer blocks: with 5 blocks two lanes
+ * could be busy 83% of the time at best, with 10 93%), 3 repeats and a warm-up round each at
+ * least. The forward times
  * below are about twice those measured on the 2-core development machine (1.8, 49 and 115 ms
  * wall per P0 forward), so that a slower machine still fits.
  */
@@ -51,7 +51,7 @@ export const SWEEP_SIZES: readonly SweepSize[] = [
     name: 'medium',
     builderArgs: ['--name', 'block-cascade-sweep-medium', '--layers', '8', '--width', '384', '--heads', '6', ...BUILT_SHAPE],
     estimatedMsPerForward: 100,
-    blocks: 12,
+    blocks: 10,
     repeats: 3,
     warmup: 1,
   },
@@ -59,7 +59,7 @@ export const SWEEP_SIZES: readonly SweepSize[] = [
     name: 'large',
     builderArgs: ['--name', 'block-cascade-sweep-large', '--layers', '12', '--width', '512', '--heads', '8', ...BUILT_SHAPE],
     estimatedMsPerForward: 230,
-    blocks: 8,
+    blocks: 10,
     repeats: 3,
     warmup: 1,
   },
@@ -119,7 +119,7 @@ const CEILING_GENERATIONS = 1.25;
  *
  * @example
  * ```ts
- * estimateSizeSeconds(SWEEP_SIZES[1]!, sweepConfigs().length); // ≈ 511
+ * estimateSizeSeconds(SWEEP_SIZES[1]!, sweepConfigs().length); // ≈ 368
  * ```
  */
 export function estimateSizeSeconds(size: Pick<SweepSize, 'estimatedMsPerForward' | 'blocks' | 'repeats' | 'warmup'>, configs: number): number {
