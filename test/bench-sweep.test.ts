@@ -37,9 +37,9 @@ describe('the size sweep plan', () => {
     expect(SWEEP_BUDGET_SECONDS).toBe(25 * 60);
     expect(plan.estimatedSeconds).toBeLessThanOrEqual(SWEEP_BUDGET_SECONDS);
     expect(plan.ceilingRuntimes).toBe(2);
-    const large = plan.sizes.find((s) => s.name === 'large')!;
-    // Fewer blocks for the large model; and room left for a machine slower than the estimate.
-    expect(large.blocks).toBeLessThan(plan.sizes.find((s) => s.name === 'medium')!.blocks);
+    // Videos long enough that a P4 cascade's first and last ticks (fewer blocks in flight) leave
+    // two lanes busy 93% of the time at best; and room left for a machine slower than the estimate.
+    for (const s of plan.sizes) expect(s.blocks, s.name).toBeGreaterThanOrEqual(10);
     expect(plan.estimatedSeconds).toBeLessThanOrEqual(0.85 * SWEEP_BUDGET_SECONDS);
     for (const s of plan.sizes) {
       expect(s.repeats).toBeGreaterThanOrEqual(3);
