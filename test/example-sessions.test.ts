@@ -16,7 +16,7 @@ describe('example session scripts', () => {
     expect(plans['timed.json']?.request).toMatchObject({ blocks: 18, switches: [{ atBlock: 6 }, { atBlock: 12 }] });
     expect(plans['timed.json']?.fps).toBe(12);
     expect(plans['recache.json']?.runtime.cascade).toEqual({ parallelism: 0, recache: 'on' });
-    expect(plans['recache.json']?.settings).toEqual({ parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'on', switchMode: 'at-block', steps: 4, featureCache: { policy: 'none' } });
+    expect(plans['recache.json']?.settings).toEqual({ parallelism: 0, attention: 'bidirectional', exec: 'joint', recache: 'on', switchMode: 'at-block', cascadeWindow: 'extended', steps: 4, featureCache: { policy: 'none' } });
     expect(plans['switch.json']?.request.blocks).toBe(10);
     expect(plans['lanes.json']?.runtime.lanes).toBe(2);
     expect(plans['caching.json']?.settings).toMatchObject({ steps: 32, exec: 'layered', featureCache: { policy: 'bwcache', threshold: 0.05, interval: 3, lastStep: 0.5 } });
