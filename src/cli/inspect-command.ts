@@ -36,9 +36,9 @@ function summary(records: readonly TraceRecord[], name: string): string {
   const ticks = tickBreakdown(records);
   if (ticks) {
     const f = (v: number) => v.toFixed(2);
-    text +=
-      `median tick ${f(ticks.tickMs)} ms = session.run ${f(ticks.runMs)} + K/V wait ${f(ticks.waitMs)} + other ${f(ticks.otherMs)}; ` +
-      `${f(ticks.gapMs)} ms between ticks (the actors' turn)\n`;
+    // Under member dispatch (the wavefront) consecutive ticks overlap: there is no gap between them to report.
+    const gap = ticks.gapMs < 0 ? 'consecutive ticks overlap' : `${f(ticks.gapMs)} ms between ticks (the actors' turn)`;
+    text += `median tick ${f(ticks.tickMs)} ms = session.run ${f(ticks.runMs)} + K/V wait ${f(ticks.waitMs)} + other ${f(ticks.otherMs)}; ${gap}\n`;
   }
   return text;
 }
