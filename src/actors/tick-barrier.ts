@@ -17,7 +17,7 @@
 import type { ActorRefFrom } from 'xstate';
 import type { AttentionMode } from '../core/cascade-options.js';
 import { cacheStage, tickMembers, tickOf, type CascadeSchedule } from '../core/schedule.js';
-import { windowHides, type FeatureUse, type RecachePlan, type TickExecutor, type TickMember, type TickTiming } from '../core/tick.js';
+import { windowHides, type FeatureUse, type RecachePlan, type TickExecutor, type TickMember, type TickPlan, type TickTiming } from '../core/tick.js';
 import type { ForwardInput } from './block.js';
 import { kvPoolMachine, readableSlots, slotsOfBlock, type KvPoolContext, type SlotEntry } from './kv-pool.js';
 
@@ -139,8 +139,8 @@ export class TickBarrier {
       return new Promise<TickTiming>((resolve, reject) => {
         let state = this.#memberTicks.get(tick);
         if (!state) {
-          state = { blocks: tickMembers(schedule, tick, blocks), arrived: new Map(), started: new Set(), done: new Map(), timings: [], cached: false };
-          state.cached = !state.blocks.some((b) => b.stage === cacheStage(schedule));
+          const entries = tickMembers(schedule, tick, blocks);
+          state = { blocks: entries, arrived: new Map(), started: new Set(), done: new Map(), timings: [], cached: !entries.some((b) => b.stage === cacheStage(schedule)) };
           this.#memberTicks.set(tick, state);
         }
         state.arrived.set(input.block, { input, resolve, reject });
@@ -179,17 +179,7 @@ export class TickBarrier {
       const pastKey = `${this.#id}.${this.#recaches}:${readable.map((s) => `${s.slot}/${s.generation}`).join(',')}`;
       const caching = members.find((m) => m.stage === cacheStage(this.#options.schedule));
       const cacheSlots = caching ? reserveCacheSlots(kvPool, caching) : null;
-      const window = this.#options.window;
-      const timing = await this.#options.executor.run({
-        tick,
-        members,
-        attention: this.#options.attention,
-        pastSlots,
-        pastKey,
-        cacheSlots,
-        // A committed slot always has its position.
-        ...(window ? { window: { ...window, pastPositions: readable.map((s) => s.position as number) } } : {}),
-      });
+      const timing = await this.#options.executor.run({ tick, members, attention: this.#options.attention, pastSlots, pastKey, cacheSlots, ...this.#windowOver(readable) });
       if (this.#stopped) return;
       assertStillHeld(tick, readable, kvPool.getSnapshot().context.slots);
       if (caching) {
@@ -201,6 +191,12 @@ export class TickBarrier {
     } catch (error) {
       for (const waiting of arrived) waiting.reject(error);
     }
+  }
+
+  /** The plan's `window` over these past slots (a committed slot always has its position); nothing without the trained window. */
+  #windowOver(readable: readonly SlotEntry[]): { window?: TickPlan['window'] } {
+    const window = this.#options.window;
+    return window ? { window: { ...window, pastPositions: readable.map((s) => s.position as number) } } : {};
   }
 
   #memberOf(input: ForwardInput): TickMember {
@@ -244,29 +240,22 @@ export class TickBarrier {
   async #runMember(tick: number, state: MemberTick, waiting: Waiting, kvPool: KvPoolRef): Promise<void> {
     const member = this.#memberOf(waiting.input);
     try {
-      const { schedule } = this.#options;
       const window = this.#options.window;
+      const cache = cacheStage(this.#options.schedule);
       const start = member.positions[0] as number;
       const sees = (position: number) => window === undefined || !windowHides(window, start, position);
       // The past as the tick sees it: blocks committed by this tick's cache step at the latest (a
       // later tick's may have committed meanwhile: that block is in flight here). This tick's
       // caching block is in it already, with the K/V its forward computed in this tick.
-      const readable = readableSlots(kvPool.getSnapshot().context).filter((s) => tickOf(schedule, s.block as number, cacheStage(schedule)) <= tick && sees(s.position as number));
+      const readable = readableSlots(kvPool.getSnapshot().context).filter((s) => tickOf(this.#options.schedule, s.block as number, cache) <= tick && sees(s.position as number));
       // The other older blocks of the tick it sees: their K/V of this tick are in the store.
       const attendsTo = state.blocks.flatMap((b) => {
-        const older = b.block < member.block && b.stage !== cacheStage(schedule) ? state.done.get(b.block) : undefined;
+        const older = b.block < member.block && b.stage !== cache ? state.done.get(b.block) : undefined;
         return older && older.positions.some(sees) ? [older] : [];
       });
-      const cacheSlots = member.stage === cacheStage(schedule) ? reserveCacheSlots(kvPool, member) : null;
-      const timing = await this.#options.executor.run({
-        tick,
-        members: [member],
-        attention: this.#options.attention,
-        pastSlots: readable.map((s) => s.slot),
-        cacheSlots,
-        attendsTo,
-        ...(window ? { window: { ...window, pastPositions: readable.map((s) => s.position as number) } } : {}),
-      });
+      const cacheSlots = member.stage === cache ? reserveCacheSlots(kvPool, member) : null;
+      const pastSlots = readable.map((s) => s.slot);
+      const timing = await this.#options.executor.run({ tick, members: [member], attention: this.#options.attention, pastSlots, cacheSlots, attendsTo, ...this.#windowOver(readable) });
       if (this.#stopped) return;
       assertStillHeld(tick, readable, kvPool.getSnapshot().context.slots);
       if (cacheSlots) {

@@ -27,6 +27,7 @@ import { featureSlot, type FeatureStore } from './feature-store.js';
 import { compareAndStore, copyHeadRows, firstResidualChange, storeResidual } from './feature-rows.js';
 import { buildAttentionMask, tickMaskFrames } from '../model/attention-mask.js';
 import { groupKeyFrames, keyGroups, keyWorkSaved, MIN_KEY_WORK_SAVED } from './key-groups.js';
+import { keyValueBuffers, zeroBuffer } from './sized-buffers.js';
 import { storeCleanLatents } from './clean-latents.js';
 import { crashIfDue } from './faults.js';
 import { frameInputs, stepFrames } from './frame-range.js';
@@ -43,32 +44,6 @@ function output(outputs: ort.InferenceSession.OnnxValueMapType, name: string): F
   const tensor = outputs[name];
   if (!tensor) throw new Error(`the layered model returned no output "${name}"`);
   return tensor.data as Float32Array;
-}
-
-/** Key/value buffers by size, reused across ticks: a lane's tick sizes repeat (window full). */
-const buffers = new Map<number, { readonly key: Float32Array; readonly value: Float32Array }>();
-
-function keyValueBuffers(floats: number): { readonly key: Float32Array; readonly value: Float32Array } {
-  let pair = buffers.get(floats);
-  if (pair === undefined) {
-    if (buffers.size >= 16) buffers.clear(); // sizes of a growing cache never come back
-    pair = { key: new Float32Array(floats), value: new Float32Array(floats) };
-    buffers.set(floats, pair);
-  }
-  return pair;
-}
-
-/** Zero masks by size, shared: nothing writes them. */
-const zeroMasks = new Map<number, Float32Array>();
-
-function zeros(floats: number): Float32Array {
-  let mask = zeroMasks.get(floats);
-  if (mask === undefined) {
-    if (zeroMasks.size >= 16) zeroMasks.clear();
-    mask = new Float32Array(floats);
-    zeroMasks.set(floats, mask);
-  }
-  return mask;
 }
 
 /** A member's frames on this lane: global frames [from, to), and where they sit in the compact (computing) rows. */
@@ -280,7 +255,7 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
           key: new ort.Tensor('float32', layerPast.key, pastDims),
           value: new ort.Tensor('float32', layerPast.value, pastDims),
           // Every key given is visible to every query of the group.
-          attention_mask: new ort.Tensor('float32', zeros((r1 - r0) * tpf * keyCount), [1, 1, (r1 - r0) * tpf, keyCount]),
+          attention_mask: new ort.Tensor('float32', zeroBuffer((r1 - r0) * tpf * keyCount), [1, 1, (r1 - r0) * tpf, keyCount]),
         });
         next.set(output(out, 'hidden_out'), r0 * rowFloats);
       }

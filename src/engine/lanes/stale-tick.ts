@@ -13,27 +13,15 @@
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import type { LaneTiming, StaleTask, TickMemberTask } from '../../protocol/lane-messages.js';
-import { gatherPastFrom, scatterPresent, type KvTensors } from '../kv/kv-slabs.js';
+import { gatherPastFrom, scatterPresent } from '../kv/kv-slabs.js';
 import { kvTensorFloats } from '../kv/kv-layout.js';
 import { buildAttentionMask, tickMaskFrames, type MaskFrame } from '../model/attention-mask.js';
 import { slotView } from '../memory/slot-slab.js';
 import { crashIfDue } from './faults.js';
 import { denoiserFeeds, frameInputs, stepFrames } from './frame-range.js';
+import { keyValueBuffers } from './sized-buffers.js';
 import { stamp, stampIs, staleSlot } from './stale-store.js';
 import type { LaneWorkerData } from './worker-data.js';
-
-/** Past buffers by size, reused across forwards (a lane runs one task at a time): fresh ones cost page faults and collections. */
-const buffers = new Map<number, KvTensors>();
-
-function pastBuffers(floats: number): KvTensors {
-  let pair = buffers.get(floats);
-  if (pair === undefined) {
-    if (buffers.size >= 8) buffers.clear(); // the sizes of a filling window never come back
-    pair = { key: new Float32Array(floats), value: new Float32Array(floats) };
-    buffers.set(floats, pair);
-  }
-  return pair;
-}
 
 /**
  * Runs this lane's frames `[from, to)` of the tick (global frame indices, oldest block first).
@@ -69,7 +57,7 @@ export async function runStaleShare(task: StaleTask, denoiser: ort.InferenceSess
     }
     if (same || (member.stage > 0 && stampIs(store, slot, readTick, member.block))) stale.push({ slot, frame: maskFrames[f] as MaskFrame });
   }
-  const past = gatherPastFrom([{ slabs: data.kv, slots: task.pastSlots }, { slabs: store.kv, slots: stale.map((s) => s.slot) }], pastBuffers(kvTensorFloats(data.kv.layout, task.pastSlots.length + stale.length)));
+  const past = gatherPastFrom([{ slabs: data.kv, slots: task.pastSlots }, { slabs: store.kv, slots: stale.map((s) => s.slot) }], keyValueBuffers(kvTensorFloats(data.kv.layout, task.pastSlots.length + stale.length)));
   const pastTokens = (task.pastSlots.length + stale.length) * tpf;
   const own = maskFrames.slice(from, to);
   const n = frames * tpf;
