@@ -123,3 +123,14 @@ describe('runtime, sequential (P0)', () => {
     expect(oneLane.stats().forwards - before).toBe(15);
   });
 });
+
+describe('closing a runtime', () => {
+  it('lets a task already on a lane land before the worker goes (no thread termination, no stray worker reply)', async () => {
+    const runtime = await createRuntime({ lanes: 1 });
+    const lane = runtime.lanes[0]!;
+    const stray = lane.encode({ kind: 'encode', tokens: new Array<number>(runtime.manifest.text.maxTokens).fill(0), contextSlot: 0 });
+    await runtime.close();
+    await expect(stray).resolves.toMatchObject({ runMs: expect.any(Number) });
+    expect(lane.pending).toBe(0);
+  });
+});

@@ -96,6 +96,9 @@ export class Lane {
       workerData: data,
       execArgv: laneWorker.execArgv,
     });
+    // Piscina emits 'error' for a worker that dies between tasks (it starts another); unheard, the
+    // event would be an uncaught exception in the embedding service.
+    this.#pool.on('error', () => this.#crashes++);
   }
 
   /** Tasks dispatched to this lane and not yet finished. */
@@ -309,6 +312,10 @@ export class Lane {
   }
 
   async close(): Promise<void> {
+    // A task that outlives its generation (one dispatched as an aborted generation unwound) must
+    // land before the worker goes: Piscina reports a reply to a destroyed pool's task as an
+    // 'error' event, which with no listener is an uncaught exception in the embedding process.
+    while (this.#inFlight.size > 0) await this.settled();
     await this.#pool.destroy();
   }
 }
