@@ -112,12 +112,18 @@ export class Lane {
   }
 
   /**
-   * Resolves once every task dispatched so far has settled (whatever its outcome); with
+   * Resolves once no task is left on the lane, those dispatched while waiting included (whatever
+   * their outcome); with
    * `memory`, every task of that memory set (one session's), so that a session ending or
    * recovering does not wait for the other sessions' work.
    */
   async settled(memory?: number): Promise<void> {
-    await Promise.allSettled([...this.#inFlight].filter(([, m]) => memory === undefined || m === memory).map(([p]) => p));
+    // An executor unwinding an aborted generation may dispatch while the earlier tasks land.
+    for (;;) {
+      const pending = [...this.#inFlight].filter(([, m]) => memory === undefined || m === memory).map(([p]) => p);
+      if (pending.length === 0) return;
+      await Promise.allSettled(pending);
+    }
   }
 
   encode(task: EncodeTask): Promise<TaskTiming> {
@@ -315,7 +321,7 @@ export class Lane {
     // A task that outlives its generation (one dispatched as an aborted generation unwound) must
     // land before the worker goes: Piscina reports a reply to a destroyed pool's task as an
     // 'error' event, which with no listener is an uncaught exception in the embedding process.
-    while (this.#inFlight.size > 0) await this.settled();
+    await this.settled();
     await this.#pool.destroy();
   }
 }
