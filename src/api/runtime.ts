@@ -321,11 +321,8 @@ export class Runtime {
   }
 
   /**
-   * The lane with the fewest unfinished tasks; ties go to the highest id, because a `lanes` tick
-   * gives the lowest ids the larger shares (and lane 0 the cache store).
-   */
-  /**
-   * The least busy lane in service, ties to the last. With `home` (a session's memory set), ties
+   * The least busy lane in service, ties to the last (a `lanes` tick gives the lowest ids the
+   * larger shares, and lane 0 the cache store). With `home` (a session's memory set), ties
    * go to that session's own lane (counted from the last, so that set 0 keeps the last lane):
    * concurrent sessions then keep to their lanes while the load is even, so each lane serves its
    * sessions in turn and keeps their K/V gathers.
