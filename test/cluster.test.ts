@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './support/cli.js';
-import { expectSameFrames, spawnWorker, stopWorker, type WorkerProcess } from './support/cluster-processes.js';
+import { expectSameFrames, logged, spawnWorker, stopWorker, type WorkerProcess } from './support/cluster-processes.js';
 import { RANDOM_MODEL } from './support/models.js';
 import { startNatsServer, type NatsServer } from './support/nats-server.js';
 
@@ -214,5 +214,21 @@ describe('cluster over a real nats-server', () => {
       rmSync(dir, { recursive: true, force: true });
     }
     await allIdle();
+  });
+
+  it('block-cascade run --nats says when the session moved to another worker', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bc-run-nats-'));
+    try {
+      const running = runCli(['run', '--prompt', 'red ball moving left', '--seed', '5', '--blocks', '200', '--quiet', '--no-stdin', '--nats', server.url, '--out', join(dir, 'moved.gif')]);
+      const opened = await Promise.race([...workers.values()].map((w) => logged(w, 'opened (seed 5, 200 blocks').then(() => w)));
+      await stopWorker(opened);
+      workers.delete(opened.id);
+      const result = await running;
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toMatch(new RegExp(`at frame \\d+ the session moved from worker ${opened.id} to w\\d \\(.+\\); (resumed from the snapshot of block \\d+|replayed from block 0), placed \\d+ ms after`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await respawnMissing();
   });
 });

@@ -19,7 +19,7 @@ import type { TraceSink } from '../trace/tracer.js';
 import { checkOutputFile, checkOutputFolder } from '../output/output-file.js';
 import { writePngFrame } from '../output/png.js';
 import type { Runtime } from '../api/runtime.js';
-import type { Cluster } from '../cluster/client.js';
+import type { Cluster, ClusterSession, Failover } from '../cluster/client.js';
 import type { GenerationSession, SessionOptions } from '../core/session-types.js';
 import { onInterrupt, untilStopped } from './interrupt.js';
 import { readLines } from './stdin-lines.js';
@@ -112,6 +112,12 @@ function summary(setup: RunSetup, request: GenerateRequest, outcome: Outcome, ou
     `${setup.cluster === undefined ? `${setup.lanes} lane${setup.lanes === 1 ? '' : 's'}` : "the workers' lanes"}: ${request.blocks} blocks, ${outcome.frames} frames${size} in ${outcome.seconds.toFixed(2)} s, ` +
     `${fps.toFixed(1)} FPS, wall ${wall.toFixed(2)} s → ${outputs.join(', ')}`
   );
+}
+
+/** A failover of a cluster session, as `run --nats` reports it after the video. */
+function failoverLine(f: Failover): string {
+  const from = f.fromSnapshot === undefined ? 'replayed from block 0' : `resumed from the snapshot of block ${f.fromSnapshot}`;
+  return `block-cascade: at frame ${f.atFrame} the session moved from worker ${f.from} to ${f.to} (${f.reason}); ${from}, placed ${f.placedAt - f.detectedAt} ms after the loss was noticed`;
 }
 
 /** One line per loading step: `block-cascade: loaded denoiser (3/4)`, `block-cascade: lane 1 ready (2/2)`. */
@@ -319,6 +325,7 @@ export async function runSession(sessionArg: string | undefined, options: RunOpt
   const interrupt = onInterrupt();
   let runtime: Runtime | undefined;
   let cluster: Cluster | undefined;
+  let placed: ClusterSession | undefined;
   const trace = await openTraceOutputs(options);
   if (trace.inspector) process.stderr.write(`block-cascade: inspector ${trace.inspector.url} (live)\n`);
   let interrupted = false;
@@ -333,7 +340,7 @@ export async function runSession(sessionArg: string | undefined, options: RunOpt
       const { cascade, steps, featureCache } = plan.runtime;
       const settings = { ...(cascade === undefined ? {} : { cascade }), ...(steps === undefined ? {} : { steps }), ...(featureCache === undefined ? {} : { featureCache }) };
       const connected = cluster;
-      open = (r, o) => connected.session(r, { ...o, ...settings });
+      open = (r, o) => (placed = connected.session(r, { ...o, ...settings }));
     } else {
       // Loaded lazily: `--help` and session-file errors must not pay for (or depend on) ONNX Runtime.
       const { createRuntime } = await import('../api/runtime.js');
@@ -346,6 +353,8 @@ export async function runSession(sessionArg: string | undefined, options: RunOpt
     interrupt.signal.throwIfAborted();
     const outcome = await generateInto(open, request, interrupt.signal, { video, framesDir: options.framesDir, scale }, input, trace.sink, { quiet: options.quiet === true, allowUnknownWords: options.allowUnknownWords === true });
     await video?.finish();
+    // A worker lost and replaced is invisible in the frames (they are the same): say so here.
+    for (const f of placed?.failovers ?? []) process.stderr.write(`${failoverLine(f)}\n`);
     process.stderr.write(`${summary(setup, request, outcome, outputs)}\n`);
     return 0;
   } catch (err) {
