@@ -16,12 +16,15 @@ function drive(policyName: 'teacache' | 'fbcache', threshold: number, measured: 
   for (let stage = 0; stage < measured.length; stage++) {
     const use = policy.use(0, stage);
     list += use === 'compute' ? '1' : '0';
+    // teacache: every step but the last reports the next step's input change (the look-ahead).
+    if (policyName === 'teacache') {
+      policy.observe([{ block: 0, stage, indicator: null, ...(stage + 1 < measured.length ? { nextInput: measured[stage + 1] ?? null } : {}), ...(use === 'reuse' ? { reused: true } : {}) }]);
+      continue;
+    }
     if (stage === 0) continue; // the workers report nothing at a block's first step
     const value = measured[stage] ?? null;
     const indicator: MemberIndicator =
-      policyName === 'teacache'
-        ? { block: 0, stage, indicator: null, firstInput: value, ...(use === 'reuse' ? { reused: true } : {}) }
-        : use === 'compute'
+      use === 'compute'
           ? { block: 0, stage, indicator: null, firstResidual: value }
           : { block: 0, stage, indicator: null };
     // fbcache reports only computed members (a reused step runs no layer).
@@ -33,31 +36,33 @@ function drive(policyName: 'teacache' | 'fbcache', threshold: number, measured: 
 }
 
 describe('teacache', () => {
-  it('accumulates the rescaled change and computes when the sum passes the threshold (hand-computed)', () => {
-    // p(x) = x, δ = 0.25, 0.1 a step: t1 computes (no prediction yet); t2: 0 + 0.1 < 0.25 reuse
-    // (acc 0.1); t3: 0.1 + 0.1 reuse (acc 0.2); t4: 0.2 + 0.1 ≥ 0.25 compute (acc 0); …; last computes.
+  it('accumulates the rescaled change of each step\'s own input and computes when the sum passes the threshold (hand-computed)', () => {
+    // p(x) = x, δ = 0.25, 0.1 a step: t1 0.1 < 0.25 reuse (acc 0.1); t2 0.2 reuse; t3 0.3 ≥ 0.25
+    // compute (acc 0); t4, t5 reuse; t6 compute; the last computes.
     const changes = [null, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1];
-    expect(formatComputeList(teacacheComputeList(changes, [1, 0], 0.25))).toBe('11001001');
-    expect(drive('teacache', 0.25, changes, [1, 0])).toBe('11001001');
+    expect(formatComputeList(teacacheComputeList(changes, [1, 0], 0.25))).toBe('10010011');
+    expect(drive('teacache', 0.25, changes, [1, 0])).toBe('10010011');
   });
 
   it('rescales through the polynomial: p(x) = 2x doubles the change, so fewer reuses', () => {
     const changes = [null, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1];
-    // 0.2 a step: t2 0 + 0.2 < 0.25 reuse (acc 0.2); t3 0.4 ≥ compute; t4 reuse; t5 compute; t6 reuse; t7 last.
-    expect(formatComputeList(teacacheComputeList(changes, [2, 0], 0.25))).toBe('11010101');
-    expect(drive('teacache', 0.25, changes, [2, 0])).toBe('11010101');
+    // 0.2 a step: t1 0.2 reuse (acc 0.2); t2 0.4 compute; t3 reuse; t4 compute; t5 reuse; t6 compute; t7 last.
+    expect(formatComputeList(teacacheComputeList(changes, [2, 0], 0.25))).toBe('10101011');
+    expect(drive('teacache', 0.25, changes, [2, 0])).toBe('10101011');
   });
 
-  it('uses the measured change, not the prediction, in the sum; a large change forces a compute', () => {
-    // t2 predicted 0.05 → reuse, measured 0.3 → acc 0.3; t3: 0.3 + p(0.3) ≥ 0.25 → compute.
+  it('decides a step on its own change: the step whose input jumps computes (a prediction from the step before would have reused it)', () => {
+    // t1 0.05 reuse (acc 0.05); t2 0.05 + 0.3 ≥ 0.25 compute; t3 reuse (0.05); t4 reuse (0.1); t5 last.
     const changes = [null, 0.05, 0.3, 0.05, 0.05, 0.05];
-    expect(formatComputeList(teacacheComputeList(changes, [1, 0], 0.25))).toBe('110101');
-    expect(drive('teacache', 0.25, changes, [1, 0])).toBe('110101');
+    expect(formatComputeList(teacacheComputeList(changes, [1, 0], 0.25))).toBe('101001');
+    expect(drive('teacache', 0.25, changes, [1, 0])).toBe('101001');
   });
 
   it('threshold 0 computes every step; the first and last always compute', () => {
     expect(formatComputeList(teacacheComputeList([null, 0, 0, 0, 0], [1, 0], 0))).toBe('11111');
-    expect(formatComputeList(teacacheComputeList([null, 0, 0, 0, 0], [1, 0], 10))).toBe('11001');
+    expect(formatComputeList(teacacheComputeList([null, 0, 0, 0, 0], [1, 0], 10))).toBe('10001');
+    // No measured change (a lane that could not look ahead): that step computes.
+    expect(formatComputeList(teacacheComputeList([null, 0.01, null, 0.01, 0.01], [1, 0], 10))).toBe('10101');
   });
 });
 
@@ -137,6 +142,10 @@ describe('policy state across a snapshot', () => {
       }
       const use = policy.use(0, stage);
       list += use === 'compute' ? '1' : '0';
+      if (settings.policy === 'teacache') {
+        policy.observe([{ block: 0, stage, indicator: null, ...(stage + 1 < measured.length ? { nextInput: measured[stage + 1] ?? null } : {}), ...(use === 'reuse' ? { reused: true } : {}) }]);
+        continue;
+      }
       if (stage === 0 || (settings.policy === 'fbcache' && use === 'reuse')) continue;
       const value = measured[stage] ?? null;
       policy.observe([{ block: 0, stage, indicator: value, firstInput: value, ...(use === 'compute' ? { firstResidual: value } : { reused: true }) }]);

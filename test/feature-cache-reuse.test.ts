@@ -62,7 +62,7 @@ describe('a reused step', () => {
       attention,
     );
     if (via === 'fused') expect(mixes(task, F)).toBe(true);
-    const result = via === 'fused' ? await runFusedMixed(task, fused, reuse, gatherPast(memory.kv, task.pastSlots), data) : await runShare(task, sessions, slotView(memory.contexts, 0).slice(), data);
+    const result = via === 'fused' ? await runFusedMixed(task, fused, reuse, gatherPast(memory.kv, task.pastSlots), data, sessions.embed) : await runShare(task, sessions, slotView(memory.contexts, 0).slice(), data);
     // The tick succeeded: commit its staged features, as the runtime does.
     commitFeatureSteps(track ? { ...store, track } : store, m, members.map((member) => ({ latentSlot: member.slot, features: member.use })));
     return { after: members.map((member) => slotView(memory.latentSteps, member.slot).slice()), result };
@@ -165,7 +165,7 @@ describe('a reused step', () => {
     const kept = featureSlot(store, m, 1);
     const residualBefore = kept.residual.slice();
     const reusedSame = await tick([{ block: 7, stage: 3, slot: 1, use: 'reuse', x }], 'first-input');
-    expect(reusedSame.result.featureSums).toEqual([{ block: 7, stage: 3, change: [0], base: [expect.any(Number)], reused: true }]);
+    expect(reusedSame.result.featureSums).toEqual([{ block: 7, stage: 3, change: [0], base: [expect.any(Number)], reused: true, nextInput: [expect.any(Number), expect.any(Number)] }]);
     const y = input(1, 0.6);
     const reusedMoved = await tick([{ block: 7, stage: 4, slot: 1, use: 'reuse', x: y }], 'first-input');
     const [s] = reusedMoved.result.featureSums ?? [];
@@ -176,4 +176,23 @@ describe('a reused step', () => {
     // The residual is still the last computed step's.
     expect(kept.residual).toEqual(residualBefore);
   });
+
+  for (const via of ['chain', 'fused'] as const) {
+    it(`teacache look-ahead (${via}): a step reports the next step's layer-0 input change, the sums the next step then measures`, async () => {
+      // The fused path runs ticks that mix computing and reusing members: block 9 is the other kind.
+      const other = (stage: number, use: FeatureUse) => (via === 'fused' ? [{ block: 9, stage, slot: 5, use, x: input(5, 0.5) }] : []);
+      const first = await tick([{ block: 8, stage: 2, slot: 4, use: 'compute' as const, x: input(4, 0.35) }, ...other(1, 'reuse')], 'first-input', via);
+      const lookedAhead = first.result.featureSums?.find((s) => s.block === 8)?.nextInput;
+      expect(lookedAhead?.[0]).toBeGreaterThan(0);
+      // The next step, on the latents this one made: it measures its input against this step's.
+      const next = await tick([{ block: 8, stage: 3, slot: 4, use: 'reuse' as const, x: first.after[0] as Float32Array }, ...other(2, 'compute')], 'first-input', via);
+      const measured = next.result.featureSums?.find((s) => s.block === 8);
+      if (via === 'chain') expect(lookedAhead).toEqual([measured?.change[0], measured?.base[0]]);
+      // The reuse graph embeds inside a merged graph: the same sums to float rounding.
+      else expect(Math.abs((lookedAhead?.[0] as number) / (lookedAhead?.[1] as number) - (measured?.change[0] as number) / (measured?.base[0] as number))).toBeLessThan(1e-6);
+      // The last denoising step has no next one to measure.
+      const last = await tick([{ block: 8, stage: STEPS - 1, slot: 4, use: 'compute' as const, x: input(4, 0.2) }, ...other(3, 'reuse')], 'first-input', via);
+      expect(last.result.featureSums?.find((s) => s.block === 8)?.nextInput).toBeUndefined();
+    });
+  }
 });

@@ -139,6 +139,8 @@ export interface MemberIndicator {
   readonly residual?: number | null;
   /** The member reused this step (teacache reports layer 0's input change of reusing members too). */
   readonly reused?: boolean;
+  /** Layer 0's input of the block's next step, relative L1 change against this step's (teacache decides the next step on it). */
+  readonly nextInput?: number | null;
 }
 
 /**
@@ -169,7 +171,7 @@ export interface FeatureCachePolicy {
 
 /**
  * A policy's state of one block, as numbers (the snapshot's `policy` entries): bwcache
- * `[triggerStep]`; teacache `[acc, lastChange]`; fbcache `[lastComputed, anchorStage, anchorRate]`
+ * `[triggerStep]`; teacache `[acc, nextChange]`; fbcache `[lastComputed, anchorStage, anchorRate]`
  * (null where nothing was measured yet).
  */
 export interface FeatureBlockState {
@@ -313,16 +315,15 @@ export function fitPolynomial(xs: readonly number[], ys: readonly number[], degr
 /**
  * TeaCache's decisions for one block, as a pure function of the layer-0 input changes it saw:
  * `changes[t]` is the relative L1 change of layer 0's input from step t − 1 to step t (null at
- * step 0). The runtime decides a step before its input is measured, so the change that step t
- * would add to the accumulator is predicted by the last one measured (step t − 1's); the
- * accumulator itself adds the measured changes. Step t computes when
- * `acc + |p(changes[t − 1])| ≥ threshold` (then acc resets to 0), else reuses and
- * acc += |p(changes[t])|. The first and last steps, and a step without a prediction, compute.
+ * step 0). Each step is decided on its own change, measured by the step before it right after
+ * its sampler update (the look-ahead, `engine/lanes/next-inputs.ts`): step t computes when
+ * `acc + |p(changes[t])| ≥ threshold`, and acc restarts at 0; otherwise it reuses and acc takes
+ * that sum. The first and last steps, and a step without a measured change, compute.
  *
  * @example
  * ```ts
  * // p(x) = x, threshold 0.25, changes 0.1 a step: two reuses between computed steps.
- * formatComputeList(teacacheComputeList([null, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], [1, 0], 0.25)); // '11001001'
+ * formatComputeList(teacacheComputeList([null, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], [1, 0], 0.25)); // '10010011'
  * ```
  */
 export function teacacheComputeList(changes: readonly (number | null)[], coefficients: readonly number[], threshold: number): boolean[] {
@@ -330,9 +331,9 @@ export function teacacheComputeList(changes: readonly (number | null)[], coeffic
   const list: boolean[] = [];
   let acc = 0;
   for (let t = 0; t < steps; t++) {
-    const compute = teacacheDecides(t, steps, acc, t > 0 ? (changes[t - 1] ?? null) : null, coefficients, threshold);
-    list.push(compute);
-    acc = teacacheAccumulate(acc, compute, changes[t] ?? null, coefficients);
+    const step = teacacheStep(t, steps, acc, changes[t] ?? null, coefficients, threshold);
+    list.push(step.compute);
+    acc = step.acc;
   }
   return list;
 }
@@ -343,23 +344,21 @@ function rescaled(coefficients: readonly number[], x: number, range?: readonly [
   return Math.abs(polynomial(coefficients, clamped));
 }
 
-function teacacheDecides(stage: number, steps: number, acc: number, lastChange: number | null, coefficients: readonly number[], threshold: number, range?: readonly [number, number]): boolean {
-  if (stage === 0 || stage >= steps - 1 || lastChange === null) return true;
-  return acc + rescaled(coefficients, lastChange, range) >= threshold;
-}
-
-function teacacheAccumulate(acc: number, computed: boolean, change: number | null, coefficients: readonly number[], range?: readonly [number, number]): number {
-  if (computed || change === null) return 0;
-  return acc + rescaled(coefficients, change, range);
+/** One step's decision from its own input change, and the accumulator after it. */
+function teacacheStep(stage: number, steps: number, acc: number, change: number | null, coefficients: readonly number[], threshold: number, range?: readonly [number, number]): { compute: boolean; acc: number } {
+  if (stage === 0 || stage >= steps - 1 || change === null) return { compute: true, acc: 0 };
+  const sum = acc + rescaled(coefficients, change, range);
+  return sum >= threshold ? { compute: true, acc: 0 } : { compute: false, acc: sum };
 }
 
 function createTeaCachePolicy(settings: Extract<FeatureCacheSettings, { policy: 'teacache' }>, steps: number): FeatureCachePolicy {
   const coefficients = settings.coefficients;
   if (!coefficients || coefficients.length === 0) throw new Error("teacache needs the rescaling polynomial (featureCache.coefficients or the model's calibration file)");
-  const blocks = new Map<number, { acc: number; last: number | null; decided: Map<number, boolean> }>();
+  // `next`: the next step's input change, measured by the last step observed.
+  const blocks = new Map<number, { acc: number; next: number | null; decided: Map<number, { compute: boolean; acc: number }> }>();
   const state = (block: number) => {
     let s = blocks.get(block);
-    if (!s) blocks.set(block, (s = { acc: 0, last: null, decided: new Map() }));
+    if (!s) blocks.set(block, (s = { acc: 0, next: null, decided: new Map() }));
     return s;
   };
   return {
@@ -367,37 +366,36 @@ function createTeaCachePolicy(settings: Extract<FeatureCacheSettings, { policy: 
     use(block, stage) {
       if (stage >= steps) return 'compute';
       const s = state(block);
-      let compute = s.decided.get(stage);
-      if (compute === undefined) {
-        compute = teacacheDecides(stage, steps, s.acc, s.last, coefficients, settings.threshold, settings.inputRange);
-        s.decided.set(stage, compute);
+      let step = s.decided.get(stage);
+      if (step === undefined) {
+        step = teacacheStep(stage, steps, s.acc, stage === 0 ? null : s.next, coefficients, settings.threshold, settings.inputRange);
+        s.decided.set(stage, step);
       }
-      return compute ? 'compute' : 'reuse';
+      return step.compute ? 'compute' : 'reuse';
     },
     measures() {
       return true;
     },
     observe(indicators) {
-      for (const { block, stage, firstInput = null } of indicators) {
+      for (const { block, stage, nextInput = null } of indicators) {
         if (stage >= steps) continue;
         const s = state(block);
-        const computed = s.decided.get(stage) ?? true;
+        s.acc = s.decided.get(stage)?.acc ?? 0;
         s.decided.delete(stage);
-        s.acc = teacacheAccumulate(s.acc, computed, firstInput, coefficients, settings.inputRange);
-        s.last = firstInput;
+        s.next = nextInput;
       }
     },
     forget(block) {
       blocks.delete(block);
     },
     triggerStep: () => null,
-    // A step's decision lives only between its tick's start and end: between ticks, acc and last are all.
+    // A step's decision lives only between its tick's start and end: between ticks, acc and next are all.
     saveBlocks: (wanted) => wanted.flatMap((block) => {
       const s = blocks.get(block);
-      return s === undefined ? [] : [{ block, values: [s.acc, s.last] }];
+      return s === undefined ? [] : [{ block, values: [s.acc, s.next] }];
     }),
     restoreBlocks(states) {
-      for (const { block, values } of states) blocks.set(block, { acc: numberAt(values, 0) ?? 0, last: numberAt(values, 1), decided: new Map() });
+      for (const { block, values } of states) blocks.set(block, { acc: numberAt(values, 0) ?? 0, next: numberAt(values, 1), decided: new Map() });
     },
   };
 }

@@ -47,6 +47,8 @@ export interface TickMemberTask {
   readonly commit?: boolean;
   /** `false`: a computing member stores no layer inputs and reports no indicator sums (`TickMember.measure`). */
   readonly measure?: boolean;
+  /** Model timestep of the block's next denoising step; absent at its last one and the cache step. */
+  readonly nextTimestep?: number;
 }
 
 /**
@@ -95,8 +97,8 @@ export interface AheadTask {
    * `decode` has written its frames, [3] 1 once `cache` has written its K/V; then, from byte 16,
    * Float64 per step ({@link AHEAD_STEP_FLOATS}): runMs, workerMs, endedAt (`performance.timeOrigin
    * + performance.now()` on the worker, comparable across threads), featureMs, 1 if it reused,
-   * then the indicator's four figures as (present, value) pairs: indicator, firstInput,
-   * firstResidual, residual (present: 0 absent, 1 null, 2 a number); then the decode's runMs,
+   * then the indicator's five figures as (present, value) pairs: indicator, firstInput,
+   * firstResidual, residual, nextInput (present: 0 absent, 1 null, 2 a number); then the decode's runMs,
    * workerMs; then the cache step's runMs, workerMs, endedAt.
    */
   readonly progress: SharedArrayBuffer;
@@ -114,7 +116,7 @@ export interface AheadTask {
 export const AHEAD_TAIL_FLOATS = 5;
 
 /** Float64 values per step in `AheadTask.progress`. */
-export const AHEAD_STEP_FLOATS = 13;
+export const AHEAD_STEP_FLOATS = 15;
 
 /**
  * Joint ticks of several sessions (each its own memory set), of equal shapes (blocks and past
@@ -199,6 +201,12 @@ export interface MemberFeatureSums {
   readonly residual?: readonly [number, number];
   /** A reusing member (`first-input`): `change`, `base` hold layer 0's sums only. */
   readonly reused?: boolean;
+  /**
+   * `first-input`: the next step's layer-0 input (the embedding of the latents this step made)
+   * against this step's, Σ|next − now| and Σ|now|, so that teacache decides the next step on
+   * its own input change (`engine/lanes/next-inputs.ts`).
+   */
+  readonly nextInput?: readonly [number, number];
 }
 
 /**

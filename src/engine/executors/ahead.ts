@@ -316,6 +316,7 @@ function indicatorFrom(pairs: Float64Array, block: number, stage: number, reused
   if (indicator === undefined) return undefined;
   const firstResidual = value(2);
   const residual = value(3);
+  const nextInput = value(4);
   return {
     block,
     stage,
@@ -323,6 +324,7 @@ function indicatorFrom(pairs: Float64Array, block: number, stage: number, reused
     firstInput: value(1) ?? null,
     ...(firstResidual !== undefined ? { firstResidual } : {}),
     ...(residual !== undefined ? { residual } : {}),
+    ...(nextInput !== undefined ? { nextInput } : {}),
     ...(reused ? { reused: true } : {}),
   };
 }

@@ -12,7 +12,9 @@ import { assertComputes, type ExecutorKind } from './kind.js';
 /** A tick member with its sampler step resolved from the schedule. */
 export function memberTask(member: TickPlan['members'][number], schedule: Schedule): TickMemberTask {
   const { stage, timestep, sigma, sigmaNext, isCache } = stagePlan(schedule, member.stage);
-  return { ...member, stageName: stage, timestep, sigma, sigmaNext, cache: isCache };
+  // The next denoising step's timestep, for teacache's look-ahead at the next step's input.
+  const next = member.stage + 1 < schedule.timesteps.length ? { nextTimestep: schedule.timesteps[member.stage + 1] as number } : {};
+  return { ...member, stageName: stage, timestep, sigma, sigmaNext, cache: isCache, ...next };
 }
 
 /**

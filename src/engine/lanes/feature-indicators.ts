@@ -17,13 +17,13 @@ import type { ShareResult } from '../../protocol/lane-messages.js';
  */
 export function indicatorsOf(results: readonly Pick<ShareResult, 'featureSums'>[]): MemberIndicator[] {
   type Pair = [number, number];
-  const byBlock = new Map<number, { stage: number; change: number[]; base: number[]; firstResidual?: Pair; residual?: Pair; reused?: boolean }>();
+  const byBlock = new Map<number, { stage: number; change: number[]; base: number[]; firstResidual?: Pair; residual?: Pair; nextInput?: Pair; reused?: boolean }>();
   const add = (into: Pair | undefined, pair: readonly [number, number] | undefined): Pair | undefined => (pair === undefined ? into : into === undefined ? [pair[0], pair[1]] : [into[0] + pair[0], into[1] + pair[1]]);
   for (const result of results) {
     for (const s of result.featureSums ?? []) {
       const into = byBlock.get(s.block);
       if (!into) {
-        byBlock.set(s.block, { stage: s.stage, change: [...s.change], base: [...s.base], ...(s.firstResidual ? { firstResidual: [...s.firstResidual] as Pair } : {}), ...(s.residual ? { residual: [...s.residual] as Pair } : {}), ...(s.reused ? { reused: true } : {}) });
+        byBlock.set(s.block, { stage: s.stage, change: [...s.change], base: [...s.base], ...(s.firstResidual ? { firstResidual: [...s.firstResidual] as Pair } : {}), ...(s.residual ? { residual: [...s.residual] as Pair } : {}), ...(s.nextInput ? { nextInput: [...s.nextInput] as Pair } : {}), ...(s.reused ? { reused: true } : {}) });
       } else {
         s.change.forEach((c, l) => {
           into.change[l] = (into.change[l] as number) + c;
@@ -31,8 +31,10 @@ export function indicatorsOf(results: readonly Pick<ShareResult, 'featureSums'>[
         });
         const firstResidual = add(into.firstResidual, s.firstResidual);
         const residual = add(into.residual, s.residual);
+        const nextInput = add(into.nextInput, s.nextInput);
         if (firstResidual) into.firstResidual = firstResidual;
         if (residual) into.residual = residual;
+        if (nextInput) into.nextInput = nextInput;
       }
     }
   }
@@ -43,6 +45,7 @@ export function indicatorsOf(results: readonly Pick<ShareResult, 'featureSums'>[
       const firstInput = s.change.length > 0 && (s.base[0] as number) > 0 ? (s.change[0] as number) / (s.base[0] as number) : null;
       const firstResidual = ratio(s.firstResidual);
       const residual = ratio(s.residual);
+      const nextInput = ratio(s.nextInput);
       return {
         block,
         stage: s.stage,
@@ -50,6 +53,7 @@ export function indicatorsOf(results: readonly Pick<ShareResult, 'featureSums'>[
         firstInput,
         ...(firstResidual !== undefined ? { firstResidual } : {}),
         ...(residual !== undefined ? { residual } : {}),
+        ...(nextInput !== undefined ? { nextInput } : {}),
         ...(s.reused ? { reused: true } : {}),
       };
     });

@@ -51,7 +51,7 @@ export function mixes(task: ShareTask, framesPerBlock: number): boolean {
  * const result = await runFusedMixed(task, await loadFused(), await loadReuse(), pastFor(task, d), d);
  * ```
  */
-export async function runFusedMixed(task: ShareTask, fused: ort.InferenceSession, reuse: ort.InferenceSession, past: KvTensors, data: LaneWorkerData): Promise<ShareResult> {
+export async function runFusedMixed(task: ShareTask, fused: ort.InferenceSession, reuse: ort.InferenceSession, past: KvTensors, data: LaneWorkerData, embed?: ort.InferenceSession): Promise<ShareResult> {
   const m = data.manifest;
   const F = m.framesPerBlock;
   const tpf = m.tokensPerFrame;
@@ -69,8 +69,8 @@ export async function runFusedMixed(task: ShareTask, fused: ort.InferenceSession
     ...(task.window ? { window: task.window } : {}),
   });
   const frames = computing.length * F;
-  const computed = await runFusedShare({ ...task, members: computing, frames: { from: 0, to: frames }, keyFrames: frames }, fused, withStored(past, task.pastSlots.length * tpf, reusing, store, data), data, mask, pastFrames);
-  const reused = await runFusedReuse({ ...task, members: reusing, frames: { from: 0, to: reusing.length * F }, keyFrames: reusing.length * F, cacheSlots: null }, reuse, data);
+  const computed = await runFusedShare({ ...task, members: computing, frames: { from: 0, to: frames }, keyFrames: frames }, fused, withStored(past, task.pastSlots.length * tpf, reusing, store, data), data, mask, pastFrames, embed);
+  const reused = await runFusedReuse({ ...task, members: reusing, frames: { from: 0, to: reusing.length * F }, keyFrames: reusing.length * F, cacheSlots: null }, reuse, data, embed);
   return {
     runMs: computed.runMs + reused.runMs,
     workerMs: computed.workerMs + reused.workerMs,

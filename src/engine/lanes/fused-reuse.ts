@@ -13,6 +13,7 @@ import { crashIfDue } from './faults.js';
 import { compareAndStore } from './feature-rows.js';
 import { featureSlot, type FeatureStore } from './feature-store.js';
 import { frameInputs, stepFrames } from './frame-range.js';
+import { nextInputSums, withNextInputs } from './next-inputs.js';
 import type { LaneWorkerData } from './worker-data.js';
 
 /**
@@ -37,7 +38,7 @@ export function reusesAll(task: ShareTask, framesPerBlock: number): boolean {
  * const result = await runFusedReuse(task, reuse, data);
  * ```
  */
-export async function runFusedReuse(task: ShareTask, reuse: ort.InferenceSession, data: LaneWorkerData): Promise<ShareResult> {
+export async function runFusedReuse(task: ShareTask, reuse: ort.InferenceSession, data: LaneWorkerData, embed?: ort.InferenceSession): Promise<ShareResult> {
   const start = performance.now();
   const m = data.manifest;
   const F = m.framesPerBlock;
@@ -71,10 +72,16 @@ export async function runFusedReuse(task: ShareTask, reuse: ort.InferenceSession
       featureSums.push({ block: member.block, stage: member.stage, change: [change], base: [base], reused: true });
     });
   }
-  const featureMs = performance.now() - t;
+  let featureMs = performance.now() - t;
   task.members.forEach((member, i) => {
     if (member.commit !== false) stepFrames(member, 0, F, flow.subarray(i * F * frameSize, (i + 1) * F * frameSize), data);
     crashIfDue(data.faults, 'share', 'after-step');
   });
-  return { runMs, workerMs: performance.now() - start, exchangeWaitMs: 0, layerWaitsMs: [], featureSums, featureMs };
+  let sums = featureSums;
+  if (store.track === 'first-input' && embed) {
+    const l = performance.now();
+    sums = withNextInputs(featureSums, await nextInputSums(embed, task.members.map((member, i) => ({ member, blockFrame: 0, count: F, embedded: embedded.subarray(i * n, (i + 1) * n) })), data));
+    featureMs += performance.now() - l;
+  }
+  return { runMs, workerMs: performance.now() - start, exchangeWaitMs: 0, layerWaitsMs: [], featureSums: sums, featureMs };
 }

@@ -21,6 +21,7 @@ import { crashIfDue } from './faults.js';
 import { compareAndStore, copyHeadRows, firstResidualChange, storeResidual } from './feature-rows.js';
 import { featureSlot, type FeatureStore } from './feature-store.js';
 import { denoiserFeeds, frameInputs, stepFrames } from './frame-range.js';
+import { nextInputSums, withNextInputs } from './next-inputs.js';
 import type { LaneWorkerData } from './worker-data.js';
 
 /**
@@ -57,7 +58,7 @@ type Sums = { -readonly [K in keyof MemberFeatureSums]: MemberFeatureSums[K] } &
  * const result = await runFusedShare(task, fused, gatherPast(data.kv, task.pastSlots), data);
  * ```
  */
-export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession, past: KvTensors, data: LaneWorkerData, mask?: Float32Array, pastFrames = task.pastSlots.length): Promise<ShareResult> {
+export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession, past: KvTensors, data: LaneWorkerData, mask?: Float32Array, pastFrames = task.pastSlots.length, embed?: ort.InferenceSession): Promise<ShareResult> {
   const start = performance.now();
   const m = data.manifest;
   const F = m.framesPerBlock;
@@ -139,6 +140,12 @@ export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession
     scatterPresent(data.kv, task.cacheSlots, presentKey, presentValue, { firstFrame: 0, frames });
     storeCleanLatents(data.latents, data.cleanLatents, (task.members[0] as ShareTask['members'][number]).latentSlot, task.cacheSlots);
   }
-  const featureSums = sums.filter((s) => s.stage > 0);
-  return { runMs, workerMs: performance.now() - start, exchangeWaitMs: 0, layerWaitsMs: [], featureSums, featureMs };
+  let featureSums: MemberFeatureSums[] = sums.filter((s) => s.stage > 0);
+  let lookMs = 0;
+  if (track === 'first-input' && embed) {
+    const l = performance.now();
+    featureSums = withNextInputs(featureSums, await nextInputSums(embed, task.members.map((member, i) => ({ member, blockFrame: 0, count: F, embedded: inputOf(0, i) })), data));
+    lookMs = performance.now() - l;
+  }
+  return { runMs, workerMs: performance.now() - start, exchangeWaitMs: 0, layerWaitsMs: [], featureSums, featureMs: featureMs + lookMs };
 }

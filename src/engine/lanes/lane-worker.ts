@@ -115,6 +115,15 @@ function loadLayered(): Promise<LayeredSessions> {
   return layered;
 }
 
+let embedOnly: Promise<ort.InferenceSession> | null = null;
+
+/** The embed graph alone, for teacache's look-ahead (`next-inputs.ts`): the layered model's when it is loaded. */
+function loadEmbed(): Promise<ort.InferenceSession> {
+  if (layered) return layered.then((l) => l.embed);
+  embedOnly ??= createSession(data.files.layered.embed, sessionOptions());
+  return embedOnly;
+}
+
 /** A session from bytes merged in memory, on the lane's device. */
 async function createMergedSession(bytes: Promise<Uint8Array>): Promise<ort.InferenceSession> {
   const merged = await bytes;
@@ -289,23 +298,24 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
 /** A tick's share on this lane, through the fastest graphs that can run it. */
 async function share(task: ShareTask): Promise<ShareResult> {
   const d = memoryOf(task);
+  const look = task.featureStore?.track === 'first-input' ? await loadEmbed() : undefined;
   // A tick on this lane alone in which every member computes: one call instead of 2·layers + 2.
   if (data.fusedForward !== false && fusable(task, framesPerBlock)) {
     // Its queries and keys are the joint call's (every member's frames, oldest first): the lane's kept joint mask.
     const mask = jointMask(task);
-    return runFusedShare(task, await loadFused(), pastFor(task, d), d, mask);
+    return runFusedShare(task, await loadFused(), pastFor(task, d), d, mask, task.pastSlots.length, look);
   }
   // Every member reuses: embed + residual + head in one call instead of two.
-  if (data.fusedForward !== false && reusesAll(task, framesPerBlock)) return runFusedReuse(task, await loadReuse(), d);
+  if (data.fusedForward !== false && reusesAll(task, framesPerBlock)) return runFusedReuse(task, await loadReuse(), d, look);
   // Some compute, some reuse: the fused forward over the computing ones, the reuse graph for the others.
-  if (data.fusedForward !== false && mixes(task, framesPerBlock)) return runFusedMixed(task, await loadFused(), await loadReuse(), pastFor(task, d), d);
+  if (data.fusedForward !== false && mixes(task, framesPerBlock)) return runFusedMixed(task, await loadFused(), await loadReuse(), pastFor(task, d), d, look);
   return runShare(task, await loadLayered(), slotView(d.contexts, task.contextSlot).slice(), d);
 }
 
-/** An indicator's four figures as (present, value) pairs (`AheadTask.progress`). */
+/** An indicator's five figures as (present, value) pairs (`AheadTask.progress`). */
 function indicatorFigures(indicator: MemberIndicator | undefined): number[] {
   const pair = (value: number | null | undefined) => (value === undefined ? [0, 0] : value === null ? [1, 0] : [2, value]);
-  return indicator ? [...pair(indicator.indicator), ...pair(indicator.firstInput), ...pair(indicator.firstResidual), ...pair(indicator.residual)] : [0, 0, 0, 0, 0, 0, 0, 0];
+  return indicator ? [...pair(indicator.indicator), ...pair(indicator.firstInput), ...pair(indicator.firstResidual), ...pair(indicator.residual), ...pair(indicator.nextInput)] : new Array<number>(10).fill(0);
 }
 
 /**

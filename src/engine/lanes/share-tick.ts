@@ -21,7 +21,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
-import type { ShareResult, ShareTask, TickMemberTask } from '../../protocol/lane-messages.js';
+import type { MemberFeatureSums, ShareResult, ShareTask, TickMemberTask } from '../../protocol/lane-messages.js';
 import { arriveAndWait, abortExchange, exchangeToSlots, fullKeyValues, publishLayer, publishRows } from './exchange.js';
 import { featureSlot, type FeatureStore } from './feature-store.js';
 import { compareAndStore, copyHeadRows, firstResidualChange, storeResidual } from './feature-rows.js';
@@ -31,6 +31,7 @@ import { keyValueBuffers, zeroBuffer } from './sized-buffers.js';
 import { storeCleanLatents } from './clean-latents.js';
 import { crashIfDue } from './faults.js';
 import { frameInputs, stepFrames } from './frame-range.js';
+import { nextInputSums, withNextInputs } from './next-inputs.js';
 import type { LaneWorkerData } from './worker-data.js';
 
 export interface LayeredSessions {
@@ -319,7 +320,13 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
       storeCleanLatents(data.latents, data.cleanLatents, (task.members[0] as TickMemberTask).latentSlot, task.cacheSlots);
     }
     const exchangeWaitMs = layerWaitsMs.reduce((total, ms) => total + ms, 0);
-    const featureSums = sums.filter((s) => s.stage > 0);
+    let featureSums: MemberFeatureSums[] = sums.filter((s) => s.stage > 0);
+    if (track === 'first-input') {
+      const t = performance.now();
+      const rows = segments.map((s) => ({ member: s.member, blockFrame: s.blockFrame, count: s.to - s.from, embedded: embedded.subarray(s.local * rowFloats, (s.local + s.to - s.from) * rowFloats) }));
+      featureSums = withNextInputs(featureSums, await nextInputSums(sessions.embed, rows, data));
+      featureMs += performance.now() - t;
+    }
     return { runMs, workerMs: performance.now() - start, exchangeWaitMs, layerWaitsMs, ...(store ? { featureSums, featureMs } : {}) };
   } catch (error) {
     abortExchange(x);
