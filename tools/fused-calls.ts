@@ -1,6 +1,7 @@
 /**
- * One forward's `session.run` time, three ways, interleaved call by call in one thread:
- * the monolithic denoiser, the fused forward (`src/engine/model/fused-graph.ts`) and the layered
+ * One forward's `session.run` time, several ways, interleaved call by call in one thread:
+ * the monolithic denoiser, the fused forward (`src/engine/model/fused-graph.ts`: every output,
+ * and the outputs a computed step with caching on fetches, measuring or not) and the layered
  * chain (embed, per layer K/V graph and layer, head; the keys joined outside the timing).
  * `npx tsx --conditions=block-cascade-source tools/fused-calls.ts [--model models/sprites]
  * [--past 6] [--calls 300] [--json FILE]`: one block after `past` cached frames, one intra-op
@@ -13,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { median } from '../src/core/median.js';
-import { buildFusedGraph } from '../src/engine/model/fused-graph.js';
+import { buildFusedGraph, FUSED_IO } from '../src/engine/model/fused-graph.js';
 import { loadModelPackage } from '../src/engine/model/loader.js';
 
 const { values } = parseArgs({
@@ -75,8 +76,21 @@ const once = async (session: ort.InferenceSession) => {
   await session.run(feeds);
   return performance.now() - t;
 };
-const ways: Record<string, () => Promise<number>> = { denoiser: () => once(denoiser), fused: () => once(fused), chain };
-const times: Record<string, number[]> = { denoiser: [], fused: [], chain: [] };
+// What a computed step with caching on fetches: every layer's input when it measures, the first
+// layer's alone when it does not (FUSED_IO.hiddenIn); no present K/V at P0.
+const fetching = async (inputs: string) => {
+  const t = performance.now();
+  await fused.run(feeds, [FUSED_IO.flow, inputs, FUSED_IO.hiddenOut]);
+  return performance.now() - t;
+};
+const ways: Record<string, () => Promise<number>> = {
+  denoiser: () => once(denoiser),
+  fused: () => once(fused),
+  'fused, measuring': () => fetching(FUSED_IO.layerInputs),
+  'fused, not measuring': () => fetching(FUSED_IO.hiddenIn),
+  chain,
+};
+const times: Record<string, number[]> = Object.fromEntries(Object.keys(ways).map((k) => [k, []]));
 const calls = Number(values.calls);
 const load = [loadavg()[0] as number];
 for (let i = 0; i < calls + 20; i++) {
@@ -88,5 +102,5 @@ for (let i = 0; i < calls + 20; i++) {
 load.push(loadavg()[0] as number);
 const result = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, { medianMs: median(v), relativeToDenoiser: median(v) / median(times.denoiser ?? []) }]));
 process.stdout.write(`${values.model}, one block after ${values.past} cached frames, ${calls} interleaved calls each\n`);
-for (const [k, v] of Object.entries(result)) process.stdout.write(`${k.padEnd(9)} ${v.medianMs.toFixed(3)} ms (${v.relativeToDenoiser.toFixed(2)}× the denoiser's)\n`);
+for (const [k, v] of Object.entries(result)) process.stdout.write(`${k.padEnd(21)} ${v.medianMs.toFixed(3)} ms (${v.relativeToDenoiser.toFixed(2)}× the denoiser's)\n`);
 if (values.json) await writeFile(values.json, `${JSON.stringify({ meta: { model: values.model, pastFrames: Number(values.past), calls, load1: load, date: new Date().toISOString() }, result }, null, 2)}\n`);

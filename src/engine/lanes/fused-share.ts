@@ -76,14 +76,19 @@ export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession
   // The K/V leave the call only when something keeps them (the store, or the cache step's
   // slots): at P0 a computed step's present K/V are not copied out (about 1 % of the call).
   const wantKeyValues = keepKeyValues || task.cacheSlots !== null;
-  const fetches = wantKeyValues ? fused.outputNames : [FUSED_IO.flow, FUSED_IO.layerInputs, FUSED_IO.hiddenOut];
+  // Every layer's input only when a member measures (compares and keeps them); otherwise the
+  // first layer's, for the residual: the others' copies cost the call about 5 %.
+  const measuring = task.members.some((member) => !member.cache && member.commit !== false && member.measure !== false);
+  const inputs = measuring ? FUSED_IO.layerInputs : FUSED_IO.hiddenIn;
+  const fetches = [FUSED_IO.flow, ...(wantKeyValues ? [FUSED_IO.presentKey, FUSED_IO.presentValue] : []), inputs, FUSED_IO.hiddenOut];
   const runStart = performance.now();
   const outputs = await fused.run(feeds, fetches);
   const runMs = performance.now() - runStart;
   const flow = output(outputs, FUSED_IO.flow);
   const presentKey = wantKeyValues ? output(outputs, FUSED_IO.presentKey) : new Float32Array(0);
   const presentValue = wantKeyValues ? output(outputs, FUSED_IO.presentValue) : new Float32Array(0);
-  const layerInputs = output(outputs, FUSED_IO.layerInputs);
+  // [layers, 1, N, width], or [1, N, width] (layer 0 only): layer 0's rows are at the front either way.
+  const layerInputs = output(outputs, inputs);
   const hiddenOut = output(outputs, FUSED_IO.hiddenOut);
 
   const t = performance.now();

@@ -22,14 +22,17 @@ import { Builder, axis, inline, type Source } from './graph-merge.js';
 /**
  * Output names of the fused graph. `present_key`/`present_value` are the call's own K/V of every
  * layer, `[layers, B, heads, N, headDim]` as the denoiser's; `layer_inputs` every layer's input
- * hidden state `[layers, B, N, width]` (the indicator and the store read them); `hidden_out` the
- * last layer's output (the residual is `hidden_out − layer_inputs[0]`).
+ * hidden state `[layers, B, N, width]` (the indicator and the store read them); `hidden_in` the
+ * first layer's input alone `[B, N, width]` (what a step that measures nothing needs, without
+ * the other layers' copies); `hidden_out` the last layer's output (the residual is
+ * `hidden_out − hidden_in`).
  */
 export const FUSED_IO = {
   flow: IO.flow,
   presentKey: IO.presentKey,
   presentValue: IO.presentValue,
   layerInputs: 'layer_inputs',
+  hiddenIn: 'hidden_in',
   hiddenOut: IO.hiddenOut,
 } as const;
 
@@ -67,6 +70,7 @@ export function fuseLayeredGraphs(
   b.add(e);
   const timeEmbedding = e.outputs.get(IO.timeEmbedding) as string;
   let hidden = e.outputs.get(IO.hidden) as string;
+  b.node('Identity', [hidden], FUSED_IO.hiddenIn);
   const unsqueezeAxes = b.int64('fused/axes_0', [0], [1]);
   const keys: string[] = [];
   const values: string[] = [];
@@ -111,6 +115,7 @@ export function fuseLayeredGraphs(
     named(IO.presentKey),
     named(IO.presentValue),
     { name: FUSED_IO.layerInputs, type: 'float32', dims: [layerCount, ...hiddenDims] },
+    { name: FUSED_IO.hiddenIn, type: 'float32', dims: hiddenDims },
     { name: FUSED_IO.hiddenOut, type: 'float32', dims: hiddenDims },
   ]);
 }
