@@ -4,9 +4,13 @@
  */
 import { Piscina } from 'piscina';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { ObjectStore } from '@nats-io/obj';
 import { siblingModule } from '../core/source-modules.js';
 import { SNAPSHOT_CHUNK_BYTES } from './bucket.js';
+
+/** How long `close` lets the puts under way finish. */
+const CLOSE_GRACE_MS = 2000;
 
 /** Puts and deletes snapshot objects by name. */
 export interface SnapshotStorage {
@@ -50,15 +54,32 @@ export function objectStoreStorage(store: ObjectStore): SnapshotStorage {
 export function threadStorage(servers: readonly string[]): SnapshotStorage & { close(): Promise<void> } {
   const { file, execArgv } = siblingModule(import.meta.url, './snapshot-store-thread');
   const pool = new Piscina({ filename: file, minThreads: 1, maxThreads: 1, idleTimeout: Number.POSITIVE_INFINITY, execArgv, workerData: { servers: [...servers] } });
+  // A reply to a task of a destroyed pool, or a thread dying between tasks, is an 'error' event,
+  // which unheard would be an uncaught exception in the worker process.
+  pool.on('error', () => undefined);
+  const pending = new Set<Promise<unknown>>();
+  const track = <T>(task: Promise<T>): Promise<T> => {
+    pending.add(task);
+    void task.then(
+      () => pending.delete(task),
+      () => pending.delete(task),
+    );
+    return task;
+  };
   return {
     put(name, bytes) {
       // Moved, so the snapshot's buffer must be its own (a snapshot's bytes are).
       const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
-      return pool.run({ op: 'put', name, bytes: own }, { transferList: [own.buffer as ArrayBuffer] }) as Promise<number>;
+      return track(pool.run({ op: 'put', name, bytes: own }, { transferList: [own.buffer as ArrayBuffer] }) as Promise<number>);
     },
     async delete(name) {
-      await pool.run({ op: 'delete', name });
+      await track(pool.run({ op: 'delete', name }));
     },
-    close: () => pool.destroy(),
+    async close() {
+      // Puts under way get a moment to finish (a snapshot half stored is one the next failover
+      // cannot use), but no more: with the server gone they would wait for it forever.
+      await Promise.race([Promise.allSettled([...pending]), delay(CLOSE_GRACE_MS, undefined, { ref: false })]);
+      await pool.destroy();
+    },
   };
 }

@@ -198,6 +198,9 @@ export class GifWriter {
     const { file, execArgv } = siblingModule(import.meta.url, './gif-encode-worker');
     // One thread, one task at a time: the encoder's state lives in that thread, frames in order.
     this.#pool = new Piscina({ filename: file, minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 1, idleTimeout: Number.POSITIVE_INFINITY, execArgv, workerData: { fps: this.#fps, where: this.path } });
+    // `abort` destroys the pool under a frame being encoded: Piscina reports that frame's late
+    // reply as an 'error' event, which unheard would be an uncaught exception. Nothing is lost.
+    this.#pool.on('error', () => undefined);
     return this.#pool;
   }
 }
