@@ -12,7 +12,7 @@ import type { FeatureUse } from '../src/core/tick.js';
 import { memberTask } from '../src/engine/executors/joint.js';
 import { gatherPast } from '../src/engine/kv/kv-slabs.js';
 import { resetExchange } from '../src/engine/lanes/exchange.js';
-import { commitFeatureSteps, committedHalf, featureSlot, unreadRanges, type FeatureStore } from '../src/engine/lanes/feature-store.js';
+import { usedIn, commitFeatureSteps, committedHalf, featureSlot, unreadRanges, type FeatureStore } from '../src/engine/lanes/feature-store.js';
 import { runFusedShare } from '../src/engine/lanes/fused-share.js';
 import { runShare, type LayeredSessions } from '../src/engine/lanes/share-tick.js';
 import { oneLaneShare, openLaneFixture, type LaneFixture } from './support/share-fixtures.js';
@@ -80,7 +80,7 @@ describe('feature-cache fast paths', () => {
     const task = taskOf(members, featureStore);
     const context = slotView(memory.contexts, 0).slice();
     const result = o.fused ? await runFusedShare(task, fused, gatherPast(memory.kv, task.pastSlots), data) : await runShare(task, sessions, context, data);
-    if (o.commit !== false) commitFeatureSteps(featureStore, m, members.map((member) => ({ latentSlot: member.slot, features: member.use })));
+    if (o.commit !== false) commitFeatureSteps(featureStore, m, members.map((member) => ({ latentSlot: member.slot, features: usedIn({ block: member.block, features: member.use }, result) })));
     return result;
   }
 

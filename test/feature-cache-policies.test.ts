@@ -8,28 +8,15 @@ import { describe, expect, it } from 'vitest';
 import { createFeatureCachePolicy, fbcacheComputeList, fitPolynomial, formatComputeList, polynomial, teacacheComputeList, type MemberIndicator } from '../src/core/feature-cache.js';
 import { resolveFeatureCache } from '../src/core/options.js';
 
-/** Drives a policy over one block's steps with the given per-step measurements; returns its list. */
-function drive(policyName: 'teacache' | 'fbcache', threshold: number, measured: readonly (number | null)[], coefficients?: number[]): string {
-  const settings = policyName === 'teacache' ? { policy: policyName, threshold, coefficients: coefficients as number[] } : { policy: policyName, threshold };
-  const policy = createFeatureCachePolicy(settings, measured.length);
+/** Drives teacache over one block's steps with the given per-step input changes; returns its list. */
+function drive(threshold: number, measured: readonly (number | null)[], coefficients: number[]): string {
+  const policy = createFeatureCachePolicy({ policy: 'teacache', threshold, coefficients }, measured.length);
   let list = '';
   for (let stage = 0; stage < measured.length; stage++) {
     const use = policy.use(0, stage);
     list += use === 'compute' ? '1' : '0';
-    // teacache: every step but the last reports the next step's input change (the look-ahead).
-    if (policyName === 'teacache') {
-      policy.observe([{ block: 0, stage, indicator: null, ...(stage + 1 < measured.length ? { nextInput: measured[stage + 1] ?? null } : {}), ...(use === 'reuse' ? { reused: true } : {}) }]);
-      continue;
-    }
-    if (stage === 0) continue; // the workers report nothing at a block's first step
-    const value = measured[stage] ?? null;
-    const indicator: MemberIndicator =
-      use === 'compute'
-          ? { block: 0, stage, indicator: null, firstResidual: value }
-          : { block: 0, stage, indicator: null };
-    // fbcache reports only computed members (a reused step runs no layer).
-    if (policyName === 'fbcache' && use === 'reuse') continue;
-    policy.observe([indicator]);
+    // Every step but the last reports the next step's input change (the look-ahead).
+    policy.observe([{ block: 0, stage, indicator: null, ...(stage + 1 < measured.length ? { nextInput: measured[stage + 1] ?? null } : {}), ...(use === 'reuse' ? { reused: true } : {}) }]);
   }
   expect(policy.use(0, measured.length)).toBe('compute'); // the cache step
   return list;
@@ -41,21 +28,21 @@ describe('teacache', () => {
     // compute (acc 0); t4, t5 reuse; t6 compute; the last computes.
     const changes = [null, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1];
     expect(formatComputeList(teacacheComputeList(changes, [1, 0], 0.25))).toBe('10010011');
-    expect(drive('teacache', 0.25, changes, [1, 0])).toBe('10010011');
+    expect(drive(0.25, changes, [1, 0])).toBe('10010011');
   });
 
   it('rescales through the polynomial: p(x) = 2x doubles the change, so fewer reuses', () => {
     const changes = [null, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1];
     // 0.2 a step: t1 0.2 reuse (acc 0.2); t2 0.4 compute; t3 reuse; t4 compute; t5 reuse; t6 compute; t7 last.
     expect(formatComputeList(teacacheComputeList(changes, [2, 0], 0.25))).toBe('10101011');
-    expect(drive('teacache', 0.25, changes, [2, 0])).toBe('10101011');
+    expect(drive(0.25, changes, [2, 0])).toBe('10101011');
   });
 
   it('decides a step on its own change: the step whose input jumps computes (a prediction from the step before would have reused it)', () => {
     // t1 0.05 reuse (acc 0.05); t2 0.05 + 0.3 ≥ 0.25 compute; t3 reuse (0.05); t4 reuse (0.1); t5 last.
     const changes = [null, 0.05, 0.3, 0.05, 0.05, 0.05];
     expect(formatComputeList(teacacheComputeList(changes, [1, 0], 0.25))).toBe('101001');
-    expect(drive('teacache', 0.25, changes, [1, 0])).toBe('101001');
+    expect(drive(0.25, changes, [1, 0])).toBe('101001');
   });
 
   it('threshold 0 computes every step; the first and last always compute', () => {
@@ -67,20 +54,21 @@ describe('teacache', () => {
 });
 
 describe('fbcache', () => {
-  it('reuses while the extrapolated first-block residual change stays below the threshold (hand-computed)', () => {
-    // t1 measures 0.04 against t0 (rate 0.04); t2 (0.04), t3 (0.08) reuse; t4 (0.12) computes and
-    // measures 0.12 over 3 steps (rate 0.04); t5, t6 reuse; t7 is the last step.
-    const changes = [null, 0.04, null, null, 0.12, null, null, null];
-    expect(formatComputeList(fbcacheComputeList(changes, 0.1))).toBe('11001001');
-    expect(drive('fbcache', 0.1, changes)).toBe('11001001');
+  it('runs layer 0 at every step and reuses the rest while its residual changed less than the threshold since the last computed step (hand-computed)', () => {
+    // t1 0.04, t2 0.08 reuse; t3 0.12 computes (the new reference); t4 0.03, t5 0.05 reuse; t6 0.2 computes; t7 is the last step.
+    const changes = [null, 0.04, 0.08, 0.12, 0.03, 0.05, 0.2, 0.01];
+    expect(formatComputeList(fbcacheComputeList(changes, 0.1))).toBe('10010011');
+    expect(formatComputeList(fbcacheComputeList([null, 0.2, 0.2, 0.2, 0.2, 0.2], 0.1))).toBe('111111');
+    expect(formatComputeList(fbcacheComputeList([null, 0, 0, 0, 0], 0))).toBe('11111');
+    // No measurement (a one-layer model has no "rest" to reuse): that step computes.
+    expect(formatComputeList(fbcacheComputeList([null, 0.01, null, 0.01, 0.01], 0.1))).toBe('10101');
   });
 
-  it('a change above the threshold computes every step; a faster change shortens the runs', () => {
-    expect(formatComputeList(fbcacheComputeList([null, 0.2, 0.2, 0.2, 0.2, 0.2], 0.1))).toBe('111111');
-    // rate 0.06: one reuse (0.06), then compute (0.12); the second measure 0.18 over 2 → 0.09 a step: one reuse.
-    const changes = [null, 0.06, null, 0.18, null, 0.09, null];
-    expect(formatComputeList(fbcacheComputeList(changes, 0.1))).toBe('1101011');
-    expect(drive('fbcache', 0.1, changes)).toBe('1101011');
+  it('leaves the choice to the lane between the first and last steps, and keeps no state of its own', () => {
+    const policy = createFeatureCachePolicy({ policy: 'fbcache', threshold: 0.1 }, 8);
+    expect([0, 1, 2, 3, 4, 5, 6, 7, 8].map((stage) => policy.use(0, stage))).toEqual(['compute', 'decide', 'decide', 'decide', 'decide', 'decide', 'decide', 'compute', 'compute']);
+    policy.observe([{ block: 0, stage: 3, indicator: null, firstResidual: 0.01, reused: true }]);
+    expect(policy.saveBlocks([0])).toEqual([]);
   });
 });
 
@@ -146,7 +134,7 @@ describe('policy state across a snapshot', () => {
         policy.observe([{ block: 0, stage, indicator: null, ...(stage + 1 < measured.length ? { nextInput: measured[stage + 1] ?? null } : {}), ...(use === 'reuse' ? { reused: true } : {}) }]);
         continue;
       }
-      if (stage === 0 || (settings.policy === 'fbcache' && use === 'reuse')) continue;
+      if (stage === 0) continue;
       const value = measured[stage] ?? null;
       policy.observe([{ block: 0, stage, indicator: value, firstInput: value, ...(use === 'compute' ? { firstResidual: value } : { reused: true }) }]);
     }
@@ -157,7 +145,6 @@ describe('policy state across a snapshot', () => {
   for (const settings of [
     { policy: 'bwcache', threshold: 0.15, interval: 3, lastStep: 0.5 },
     { policy: 'teacache', threshold: 0.12, coefficients: [1, 0] },
-    { policy: 'fbcache', threshold: 0.12 },
   ] as const) {
     it(`${settings.policy}: a restored policy decides the rest of a block as the original would`, () => {
       const whole = driveAcross(settings, measured, measured.length);

@@ -11,7 +11,7 @@ import { buildSchedule } from '../src/core/sampler.js';
 import type { FeatureUse } from '../src/core/tick.js';
 import { memberTask } from '../src/engine/executors/joint.js';
 import { resetExchange } from '../src/engine/lanes/exchange.js';
-import { commitFeatureSteps, featureSlot, type FeatureStore } from '../src/engine/lanes/feature-store.js';
+import { usedIn, commitFeatureSteps, featureSlot, type FeatureStore } from '../src/engine/lanes/feature-store.js';
 import { runShare, type LayeredSessions } from '../src/engine/lanes/share-tick.js';
 import { oneLaneShare, openLaneFixture, type LaneFixture } from './support/share-fixtures.js';
 import type { LaneWorkerData } from '../src/engine/lanes/worker-data.js';
@@ -49,8 +49,9 @@ describe('a reused step', () => {
   const input = (slot: number, phase: number) => slotView(memory.latents, slot).map((_, i) => Math.sin(i * 0.05 + phase));
 
   /** One tick over `members` (block, stage, latent slot, use), from the given latents; returns each member's staged latents after the step. */
-  async function tick(members: readonly { block: number; stage: number; slot: number; use: FeatureUse; x: Float32Array }[], track?: 'first-input' | 'first-residual', via: 'chain' | 'fused' = 'chain', attention: 'causal' | 'bidirectional' = 'bidirectional'): Promise<{ after: Float32Array[]; result: Awaited<ReturnType<typeof runShare>> }> {
+  async function tick(members: readonly { block: number; stage: number; slot: number; use: FeatureUse; x: Float32Array }[], track?: 'first-input' | 'first-residual', via: 'chain' | 'fused' = 'chain', attention: 'causal' | 'bidirectional' = 'bidirectional', decideBelow?: number): Promise<{ after: Float32Array[]; result: Awaited<ReturnType<typeof runShare>> }> {
     for (const member of members) slotView(memory.latents, member.slot).set(member.x);
+    const tickStore: FeatureStore = { ...store, ...(track ? { track } : {}), ...(decideBelow === undefined ? {} : { decideBelow }) };
     resetExchange(memory.exchange); // as the executors do before every tick (an aborted tick leaves it aborted)
     const F = m.framesPerBlock;
     const task: ShareTask = oneLaneShare(
@@ -58,13 +59,13 @@ describe('a reused step', () => {
         memberTask({ block: member.block, stage: member.stage, features: member.use, seed: 5, latentSlot: member.slot, contextSlot: 0, positions: Array.from({ length: F }, (_, i) => 2 + member.block * F + i) }, schedule()),
       ),
       F,
-      track ? { ...store, track } : store,
+      tickStore,
       attention,
     );
     if (via === 'fused') expect(mixes(task, F)).toBe(true);
     const result = via === 'fused' ? await runFusedMixed(task, fused, reuse, gatherPast(memory.kv, task.pastSlots), data, sessions.embed) : await runShare(task, sessions, slotView(memory.contexts, 0).slice(), data);
     // The tick succeeded: commit its staged features, as the runtime does.
-    commitFeatureSteps(track ? { ...store, track } : store, m, members.map((member) => ({ latentSlot: member.slot, features: member.use })));
+    commitFeatureSteps(tickStore, m, members.map((member) => ({ latentSlot: member.slot, features: usedIn({ block: member.block, features: member.use }, result) })));
     return { after: members.map((member) => slotView(memory.latentSteps, member.slot).slice()), result };
   }
 
@@ -175,6 +176,36 @@ describe('a reused step', () => {
     expect(again.result.featureSums?.[0]?.change).toEqual([0]);
     // The residual is still the last computed step's.
     expect(kept.residual).toEqual(residualBefore);
+  });
+
+  it('fbcache: a deciding member runs layer 0, reuses the rest when its residual barely moved (the computed step\'s latents within 1e-5), computes when it moved', async () => {
+    const x = input(6, 1.1);
+    const computed = await tick([{ block: 10, stage: 2, slot: 6, use: 'compute', x }], 'first-residual', 'chain', 'bidirectional', 0.05);
+    // The same input again: layer 0's residual is the last computed step's, so the rest is reused.
+    const same = await tick([{ block: 10, stage: 2, slot: 6, use: 'decide', x }], 'first-residual', 'chain', 'bidirectional', 0.05);
+    const decidedSame = same.result.featureSums?.find((s) => s.block === 10);
+    expect(decidedSame?.decided).toBe('reuse');
+    expect(decidedSame?.firstResidual?.[0]).toBe(0);
+    expect(maxDiff(same.after[0] as Float32Array, computed.after[0] as Float32Array)).toBeLessThan(1e-5);
+    // A slightly moved input: still reused, but from layer 0's output now plus the other layers'
+    // residual, not from the embedding plus the whole stack's (the other policies' reuse): closer
+    // to computing the step.
+    const nudged = input(6, 1.1005);
+    const decidedNudged = await tick([{ block: 10, stage: 2, slot: 6, use: 'decide', x: nudged }], 'first-residual', 'chain', 'bidirectional', 0.05);
+    expect(decidedNudged.result.featureSums?.find((s) => s.block === 10)?.decided).toBe('reuse');
+    const reusedNudged = await tick([{ block: 10, stage: 2, slot: 6, use: 'reuse', x: nudged }], 'first-residual', 'chain', 'bidirectional', 0.05);
+    const computedNudged = await tick([{ block: 10, stage: 2, slot: 6, use: 'compute', x: nudged }], 'first-residual', 'chain', 'bidirectional', 0.05);
+    const [viaFirst, viaWhole, exact] = [decidedNudged, reusedNudged, computedNudged].map((t) => t.after[0] as Float32Array) as [Float32Array, Float32Array, Float32Array];
+    expect(maxDiff(viaFirst, viaWhole)).toBeGreaterThan(0);
+    expect(maxDiff(viaFirst, exact)).toBeLessThan(maxDiff(viaWhole, exact));
+    const moved = await tick([{ block: 10, stage: 3, slot: 6, use: 'decide', x: input(6, 2.7) }], 'first-residual', 'chain', 'bidirectional', 0.05);
+    const decidedMoved = moved.result.featureSums?.find((s) => s.block === 10);
+    expect((decidedMoved?.firstResidual?.[0] as number) / (decidedMoved?.firstResidual?.[1] as number)).toBeGreaterThan(0.05);
+    expect(decidedMoved?.decided).toBe('compute');
+    const plain = await tick([{ block: 10, stage: 3, slot: 6, use: 'compute', x: input(6, 2.7) }], 'first-residual', 'chain', 'bidirectional', 0.05);
+    expect(maxDiff(moved.after[0] as Float32Array, plain.after[0] as Float32Array)).toBe(0);
+    // Without a threshold in the store a lane cannot decide: refused, naming the block.
+    await expect(tick([{ block: 10, stage: 4, slot: 6, use: 'decide', x }], 'first-residual')).rejects.toThrow(/block 10 decides after its first layer/);
   });
 
   for (const via of ['chain', 'fused'] as const) {

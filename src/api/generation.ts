@@ -272,7 +272,9 @@ export class Generation {
     const tokensOf = (contextSlot: number) => Array.from(tokenizePrompt(texts.get(contextSlot) ?? '', m.text), Number);
     // K/V are kept for a reusing member that other members attend to: none at parallelism 0,
     // where a block is alone in its ticks.
-    const featureStore = caching ? { ...host.featureStore(), ...(track ? { track } : {}), keepKeyValues: settings.parallelism > 0 } : null;
+    const featureStore = caching
+      ? { ...host.featureStore(), ...(track ? { track } : {}), keepKeyValues: settings.parallelism > 0, ...(settings.featureCache.policy === 'fbcache' ? { decideBelow: settings.featureCache.threshold } : {}) }
+      : null;
     const snapshots = this.#options.snapshots;
     const taker = new SnapshotTaker(
       {

@@ -242,7 +242,8 @@ export interface RuntimeStats {
   readonly exchangeWaitMs: number;
   /**
    * Of `forwards`, those that reused cached features (block-wise feature caching): embedding and
-   * head only, no layer evaluated. Computed forwards are `forwards − reusedForwards`.
+   * head only, no layer evaluated (with `fbcache`, the first layer only). Computed forwards are
+   * `forwards − reusedForwards`.
    */
   readonly reusedForwards: number;
   /** Milliseconds the lane workers spent on the feature cache (indicator, stores, residuals), summed. */

@@ -171,8 +171,8 @@ export interface FeatureCachePolicy {
 
 /**
  * A policy's state of one block, as numbers (the snapshot's `policy` entries): bwcache
- * `[triggerStep]`; teacache `[acc, nextChange]`; fbcache `[lastComputed, anchorStage, anchorRate]`
- * (null where nothing was measured yet).
+ * `[triggerStep]`; teacache `[acc, nextChange]` (null where nothing was measured yet); fbcache
+ * nothing (its reference is the store's last computed step).
  */
 export interface FeatureBlockState {
   readonly block: number;
@@ -401,77 +401,35 @@ function createTeaCachePolicy(settings: Extract<FeatureCacheSettings, { policy: 
 }
 
 /**
- * First-block caching's decisions for one block, the cheap version: the runtime decides a step
- * before layer 0 runs on it, so it decides from the last computed step's measurement.
- * `residualChanges[t]` is, at a computed step t, the relative L1 change of layer 0's output
- * residual against the previous computed step (null at step 0 or at a reused step). Over the k
- * steps between those two computed steps the change grew at about `change / k` a step, so the
- * step j steps after the last computed one reuses while `j · change / k < threshold`. The first
- * and last steps, and a step without a measurement yet, always compute.
+ * First-block caching's decisions for one block, as a pure function of what its first layer
+ * measured: `residualChanges[t]` is the relative L1 change of layer 0's output residual at step
+ * t against the block's last computed step (null at step 0). Every step runs layer 0; step t
+ * then reuses the other layers' residual when that change is below the threshold, else computes
+ * them and becomes the new reference. The first and last steps, and a step without a
+ * measurement, compute. (The lanes take this decision themselves, after layer 0, with the
+ * change they measured: `FeatureUse` `decide`.)
  *
  * @example
  * ```ts
- * // residual change 0.04 a step, threshold 0.1: two reuses after each computed step.
- * formatComputeList(fbcacheComputeList([null, 0.04, null, null, 0.12, null, null, null], 0.1)); // '11001001'
+ * formatComputeList(fbcacheComputeList([null, 0.04, 0.08, 0.12, 0.03, 0.05, 0.2, 0.01], 0.1)); // '10010011'
  * ```
  */
 export function fbcacheComputeList(residualChanges: readonly (number | null)[], threshold: number): boolean[] {
   const steps = residualChanges.length;
-  const list: boolean[] = [];
-  let anchor: { stage: number; rate: number } | null = null;
-  let lastComputed = -1;
-  for (let t = 0; t < steps; t++) {
-    const compute = fbcacheDecides(t, steps, anchor, threshold);
-    list.push(compute);
-    if (compute) {
-      const change = residualChanges[t] ?? null;
-      if (change !== null && lastComputed >= 0) anchor = { stage: t, rate: change / (t - lastComputed) };
-      lastComputed = t;
-    }
-  }
-  return list;
-}
-
-function fbcacheDecides(stage: number, steps: number, anchor: { stage: number; rate: number } | null, threshold: number): boolean {
-  if (stage === 0 || stage >= steps - 1 || anchor === null) return true;
-  return !((stage - anchor.stage) * anchor.rate < threshold);
+  return residualChanges.map((change, t) => t === 0 || t >= steps - 1 || change === null || change === undefined || !(change < threshold));
 }
 
 function createFirstBlockPolicy(settings: Extract<FeatureCacheSettings, { policy: 'fbcache' }>, steps: number): FeatureCachePolicy {
-  const blocks = new Map<number, { anchor: { stage: number; rate: number } | null; lastComputed: number }>();
   return {
     settings,
-    use(block, stage) {
-      if (stage >= steps) return 'compute';
-      return fbcacheDecides(stage, steps, blocks.get(block)?.anchor ?? null, settings.threshold) ? 'compute' : 'reuse';
-    },
-    measures() {
-      return true;
-    },
-    observe(indicators) {
-      for (const { block, stage, firstResidual = null, reused } of indicators) {
-        if (stage >= steps || reused) continue;
-        // Step 0 always computes and reports nothing.
-        const s = blocks.get(block) ?? { anchor: null, lastComputed: 0 };
-        if (firstResidual !== null && stage > s.lastComputed) s.anchor = { stage, rate: firstResidual / (stage - s.lastComputed) };
-        s.lastComputed = stage;
-        blocks.set(block, s);
-      }
-    },
-    forget(block) {
-      blocks.delete(block);
-    },
+    // The lane decides after the first layer (it compares with the store's last computed step):
+    // no state here, so nothing for a snapshot to keep.
+    use: (_block, stage) => (stage === 0 || stage >= steps - 1 ? 'compute' : 'decide'),
+    measures: () => true,
+    observe: () => {},
+    forget: () => {},
     triggerStep: () => null,
-    saveBlocks: (wanted) => wanted.flatMap((block) => {
-      const s = blocks.get(block);
-      return s === undefined ? [] : [{ block, values: [s.lastComputed, s.anchor?.stage ?? null, s.anchor?.rate ?? null] }];
-    }),
-    restoreBlocks(states) {
-      for (const { block, values } of states) {
-        const stage = numberAt(values, 1);
-        const rate = numberAt(values, 2);
-        blocks.set(block, { lastComputed: numberAt(values, 0) ?? 0, anchor: stage === null || rate === null ? null : { stage, rate } });
-      }
-    },
+    saveBlocks: () => [],
+    restoreBlocks: () => {},
   };
 }

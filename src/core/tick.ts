@@ -11,9 +11,16 @@ import type { MemberIndicator } from './feature-cache.js';
 
 /**
  * Whether a tick member runs its layers (`compute`) or reuses features cached at an earlier step
- * (`reuse`, block-wise feature caching). The K/V write pass (the cache step) always computes.
+ * (`reuse`, block-wise feature caching), or runs its first layer and lets the lane choose from
+ * that layer's output (`decide`: first-block caching, `fbcache`). The K/V write pass (the cache
+ * step) always computes.
  */
-export type FeatureUse = 'compute' | 'reuse';
+export type FeatureUse = 'compute' | 'reuse' | 'decide';
+
+/** What a member did with its layers: `decide` becomes `compute` or `reuse` once its lane chose. */
+export function featureOutcome(member: Pick<TickMember, 'block' | 'features'>, timing: Pick<TickTiming, 'decided'>): 'compute' | 'reuse' {
+  return member.features === 'decide' ? (timing.decided?.get(member.block) ?? 'compute') : member.features;
+}
 
 /** One block's part of a tick: handles only, no tensors. */
 export interface TickMember {
@@ -115,6 +122,8 @@ export interface TickTiming {
   readonly exchangeWaitMs?: number;
   /** Feature caching: members that reused cached features (no layer evaluated for them). */
   readonly reused?: number;
+  /** Feature caching: what each `decide` member chose on its lane, by block. */
+  readonly decided?: ReadonlyMap<number, 'compute' | 'reuse'>;
   /** Feature caching: the indicator of each computed denoising member past its first step. */
   readonly indicators?: readonly MemberIndicator[];
   /** Feature caching: milliseconds the lanes spent on it (indicator, stores, residuals), summed. */

@@ -182,6 +182,11 @@ export interface FeatureStore {
    * in its ticks, so a generation sets false and the K/V regions are neither written nor read.
    */
   readonly keepKeyValues?: boolean;
+  /**
+   * `decide` members (fbcache): reuse when layer 0's output residual changed less than this,
+   * relative to the block's last computed step (Σ|r − last| ÷ Σ|last| over the block's tokens).
+   */
+  readonly decideBelow?: number;
 }
 
 /**
@@ -207,6 +212,8 @@ export interface MemberFeatureSums {
    * its own input change (`engine/lanes/next-inputs.ts`).
    */
   readonly nextInput?: readonly [number, number];
+  /** A `decide` member (fbcache): what it did after its first layer. */
+  readonly decided?: 'compute' | 'reuse';
 }
 
 /**

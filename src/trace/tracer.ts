@@ -31,7 +31,7 @@ function flatten(value: unknown): string {
   return String(value);
 }
 
-const stagesOf = (task: LaneActivity['task'], schedule: CascadeSchedule): { blocks: number[]; stages: number[]; tick?: number; reused?: number[] } => {
+const stagesOf = (task: LaneActivity['task'], schedule: CascadeSchedule, result?: LaneActivity['result']): { blocks: number[]; stages: number[]; tick?: number; reused?: number[] } => {
   switch (task.kind) {
     case 'tick': {
       const first = task.members[0];
@@ -44,7 +44,9 @@ const stagesOf = (task: LaneActivity['task'], schedule: CascadeSchedule): { bloc
       // Never observed as a whole: the lane reports its steps as ticks (`Lane.reportStep`).
       return { blocks: [], stages: [] };
     case 'share': {
-      const reused = task.members.filter((m) => m.features === 'reuse').map((m) => m.block);
+      // A `decide` member's choice is in the result, once the share has ended.
+      const decidedReuse = new Set((result?.featureSums ?? []).filter((f) => f.decided === 'reuse').map((f) => f.block));
+      const reused = task.members.filter((m) => m.features === 'reuse' || decidedReuse.has(m.block)).map((m) => m.block);
       return { blocks: task.members.map((m) => m.block), stages: task.members.map((m) => m.stage), tick: task.tick, ...(reused.length === 0 ? {} : { reused }) };
     }
     case 'recache':
@@ -135,7 +137,7 @@ export class Tracer {
 
   /** A lane observer (see `Lane.observe`). */
   readonly lane = (activity: LaneActivity): void => {
-    const { blocks, stages, tick, reused } = stagesOf(activity.task, this.#schedule);
+    const { blocks, stages, tick, reused } = stagesOf(activity.task, this.#schedule, activity.result);
     const record: Omit<LaneRecord, 't'> = {
       kind: 'lane',
       lane: activity.lane,

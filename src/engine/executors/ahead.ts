@@ -287,7 +287,9 @@ export class AheadExecutor implements TickExecutor {
     if (stage === steps - 1) this.#release(run);
     const f = run.figures.subarray(AHEAD_STEP_FLOATS * stage, AHEAD_STEP_FLOATS * (stage + 1));
     const [runMs, workerMs, endedAt, featureMs, reused] = f as unknown as [number, number, number, number, number];
-    if (this.options.caching && (member.features === 'reuse') !== (reused === 1)) {
+    // A `decide` step is the lane's to choose (after its first layer); any other must agree.
+    const used = reused === 1 ? 'reuse' : 'compute';
+    if (this.options.caching && member.features !== 'decide' && member.features !== used) {
       throw new Error(`block ${member.block}, stage ${stage}: the lane ${reused === 1 ? 'reused' : 'computed'} the step its actor's policy says to ${member.features} (the two policies disagree)`);
     }
     // The lane's time for this step: since the previous step ended (the first: since the task was sent).
@@ -297,7 +299,7 @@ export class AheadExecutor implements TickExecutor {
       const now = performance.now();
       // A share step ran through the fused or reuse graph, on this lane alone: no layer waited.
       const waits = task.kind === 'share' ? { exchangeWaitMs: 0, layerWaitsMs: [] } : {};
-      run.lane.reportStep({ phase: 'end', task: { ...task, members: [{ ...(task.members[0] as TickMemberTask), features: member.features }] }, at: now, result: { runMs, workerMs, ...waits } });
+      run.lane.reportStep({ phase: 'end', task: { ...task, members: [{ ...(task.members[0] as TickMemberTask), features: used }] }, at: now, result: { runMs, workerMs, ...waits } });
       run.nextReport++;
       const next = stage + 1 < steps ? run.steps[stage + 1] : run.cache?.task;
       if (next) run.lane.reportStep({ phase: 'start', task: next, at: now });
@@ -305,7 +307,7 @@ export class AheadExecutor implements TickExecutor {
     const timing: TickTiming = { forwards: 1, calls: 1, runMs, workerMs, taskMs, committed: true };
     if (!this.options.caching) return timing;
     const indicator = indicatorFrom(f.subarray(5), member.block, stage, reused === 1);
-    return { ...timing, reused: reused === 1 ? 1 : 0, indicators: indicator ? [indicator] : [], featureMs };
+    return { ...timing, reused: reused === 1 ? 1 : 0, indicators: indicator ? [indicator] : [], featureMs, ...(member.features === 'decide' ? { decided: new Map([[member.block, used]]) } : {}) };
   }
 }
 

@@ -73,6 +73,6 @@ export interface ExecutorKind extends ExecutorInfo {
  * ```
  */
 export function assertComputes(plan: TickPlan, mode: string): void {
-  const reusing = plan.members.find((m) => m.features === 'reuse');
-  if (reusing) throw new Error(`tick ${plan.tick}: block ${reusing.block} asks to reuse cached features, which "${mode}" execution does not do`);
+  const reusing = plan.members.find((m) => m.features === 'reuse' || m.features === 'decide');
+  if (reusing) throw new Error(`tick ${plan.tick}: block ${reusing.block} asks to ${reusing.features === 'decide' ? 'choose after its first layer whether to reuse' : 'reuse'} cached features, which "${mode}" execution does not do`);
 }

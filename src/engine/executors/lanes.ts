@@ -10,7 +10,7 @@ import { inService, type Lane } from '../lanes/lane.js';
 import type { Schedule } from '../../core/sampler.js';
 import { MAX_EXCHANGE_LANES, resetExchange, type ExchangeSlab } from '../lanes/exchange.js';
 import { joint, recacheOn, tickCall } from './joint.js';
-import type { RecachePlan, TickExecutor, TickMember, TickPlan, TickTiming, TickWindow } from '../../core/tick.js';
+import { featureOutcome, type RecachePlan, type TickExecutor, type TickMember, type TickPlan, type TickTiming, type TickWindow } from '../../core/tick.js';
 import { groupKeyFrames, keyGroups, type KeyGroup } from '../lanes/key-groups.js';
 import type { AttentionMode } from '../../core/cascade-options.js';
 import type { ExecutorKind } from './kind.js';
@@ -147,6 +147,11 @@ export function shareTick(
   keyFrameWork: number,
 ): { from: number; to: number }[] {
   const total = plan.members.length * framesPerBlock;
+  if (plan.members.some((m) => m.features === 'decide')) {
+    // A block that decides after its first layer compares that layer's output over all its
+    // tokens, so no block is split: whole blocks per lane, by count.
+    return shareFrames(plan.members.length, lanes).map((s) => ({ from: s.from * framesPerBlock, to: s.to * framesPerBlock }));
+  }
   const reusing = plan.members.some((m) => m.features === 'reuse');
   const work = plan.members.flatMap((m) => Array.from({ length: framesPerBlock }, () => (m.features === 'reuse' ? REUSED_FRAME_WORK : 1)));
   if (plan.window && keyFrameWork > 0) {
@@ -224,11 +229,14 @@ export async function runSharedTick(plan: TickPlan, lanes: readonly Lane[], cont
     exchangeWaitMs: sum((r) => r.exchangeWaitMs),
   };
   if (!context.featureStore) return timing;
+  // What `decide` members chose (every lane holding one reports the same choice).
+  const decided = new Map(results.flatMap((r) => (r.featureSums ?? []).flatMap((f) => (f.decided ? [[f.block, f.decided] as const] : []))));
   return {
     ...timing,
-    reused: plan.members.filter((m) => m.features === 'reuse' && m.commit !== false).length,
+    reused: plan.members.filter((m) => featureOutcome(m, { decided }) === 'reuse' && m.commit !== false).length,
     indicators: indicatorsOf(results),
     featureMs: sum((r) => r.featureMs ?? 0),
+    ...(decided.size > 0 ? { decided } : {}),
   };
 }
 
@@ -252,7 +260,7 @@ export class LanesExecutor implements TickExecutor {
   ) {}
 
   async run(plan: TickPlan): Promise<LanesTickTiming> {
-    const reusing = plan.members.find((m) => m.features === 'reuse');
+    const reusing = plan.members.find((m) => m.features === 'reuse' || m.features === 'decide');
     if (reusing && !this.featureStore) throw new Error(`tick ${plan.tick}: block ${reusing.block} asks to reuse cached features, but this generation has no feature cache`);
     return runSharedTick(plan, inService(this.lanes), { schedule: this.schedule, exchange: this.exchange, framesPerBlock: this.framesPerBlock, featureStore: this.featureStore, memory: this.memory, keyFrameWork: this.keyFrameWork });
   }

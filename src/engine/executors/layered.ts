@@ -33,7 +33,7 @@ export class LayeredExecutor implements TickExecutor {
   ) {}
 
   run(plan: TickPlan): Promise<LanesTickTiming> {
-    const reusing = plan.members.find((m) => m.features === 'reuse');
+    const reusing = plan.members.find((m) => m.features === 'reuse' || m.features === 'decide');
     if (reusing && !this.featureStore) throw new Error(`tick ${plan.tick}: block ${reusing.block} asks to reuse cached features, but this generation has no feature cache`);
     return runSharedTick(plan, [this.pickLane()], { schedule: this.schedule, exchange: this.exchange, framesPerBlock: this.framesPerBlock, featureStore: this.featureStore, memory: this.memory });
   }

@@ -3,7 +3,7 @@
  * (`SharedMemory.latentSteps`) and committed here once the whole tick has succeeded; a tick
  * interrupted by a lane crash runs again (`engine/lanes/crash-recovery.ts`).
  */
-import type { RecachePlan, TickExecutor, TickPlan, TickTiming } from '../../core/tick.js';
+import { featureOutcome, type RecachePlan, type TickExecutor, type TickPlan, type TickTiming } from '../../core/tick.js';
 import { retryCrashes, type CrashRecovery } from '../lanes/crash-recovery.js';
 import type { SlotSlab } from '../memory/slot-slab.js';
 import { slotView } from '../memory/slot-slab.js';
@@ -36,7 +36,7 @@ export class RecoveringExecutor implements TickExecutor {
     // Every lane has returned: the staged steps become the blocks' latents (and cached features).
     const stepped = plan.members.filter((member) => member.commit !== false && member.stage < this.slabs.steps);
     for (const member of stepped) slotView(this.slabs.latents, member.latentSlot).set(slotView(this.slabs.latentSteps, member.latentSlot));
-    if (this.slabs.features) commitFeatureSteps(this.slabs.features.store, this.slabs.features.manifest, stepped);
+    if (this.slabs.features) commitFeatureSteps(this.slabs.features.store, this.slabs.features.manifest, stepped.map((member) => ({ latentSlot: member.latentSlot, features: featureOutcome(member, timing) })));
     return timing;
   }
 

@@ -34,7 +34,8 @@
  * without a flip: the rest of that slot is still the last computed step's.
  */
 import type { ModelManifest } from '../../core/manifest-types.js';
-import type { FeatureStore } from '../../protocol/lane-messages.js';
+import type { FeatureStore, ShareResult } from '../../protocol/lane-messages.js';
+import type { FeatureUse } from '../../core/tick.js';
 
 type Sizes = Pick<ModelManifest, 'framesPerBlock' | 'tokensPerFrame' | 'width' | 'layers' | 'heads' | 'headDim'>;
 
@@ -134,6 +135,20 @@ export function unreadRanges(store: FeatureStore, m: Sizes, measuring: boolean):
   if (!measuring) ranges.push([0, m.layers * hidden]);
   if (store.keepKeyValues === false) ranges.push([(m.layers + 1) * hidden, store.slotLength]);
   return ranges;
+}
+
+/**
+ * What a member did in a share: its planned use, or for a `decide` member what its lane chose
+ * (`MemberFeatureSums.decided`; a member the result says nothing of computed).
+ *
+ * @example
+ * ```ts
+ * commitFeatureSteps(store, manifest, [{ latentSlot: 3, features: usedIn(member, result) }]);
+ * ```
+ */
+export function usedIn(member: { readonly block: number; readonly features?: FeatureUse }, result: Pick<ShareResult, 'featureSums'>): 'compute' | 'reuse' {
+  if (member.features !== 'decide') return member.features ?? 'compute';
+  return result.featureSums?.find((s) => s.block === member.block && s.decided !== undefined)?.decided ?? 'compute';
 }
 
 /**

@@ -34,6 +34,8 @@ export function mixes(task: ShareTask, framesPerBlock: number): boolean {
   const frames = task.members.length * framesPerBlock;
   const store = task.featureStore;
   if (!store || store.keepKeyValues === false || task.lanes !== 1 || task.frames.from !== 0 || task.frames.to !== frames || task.keyFrames !== frames) return false;
+  // A member that decides after its first layer needs the layer-by-layer chain.
+  if (task.members.some((m) => m.features === 'decide')) return false;
   const computing = task.members.filter((m) => m.features !== 'reuse');
   // The caching member (the oldest block, which always computes) leads the fused call's frames.
   const caching = task.members.find((m) => m.cache);

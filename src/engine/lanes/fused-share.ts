@@ -25,8 +25,8 @@ import { nextInputSums, withNextInputs } from './next-inputs.js';
 import type { LaneWorkerData } from './worker-data.js';
 
 /**
- * Whether `task` can run fused: caching is on (a store), the tick is on this lane alone, and no
- * member reuses.
+ * Whether `task` can run fused: caching is on (a store), the tick is on this lane alone, and
+ * every member computes (none reuses, none decides after its first layer).
  *
  * @example
  * ```ts
@@ -35,7 +35,7 @@ import type { LaneWorkerData } from './worker-data.js';
  */
 export function fusable(task: ShareTask, framesPerBlock: number): boolean {
   const frames = task.members.length * framesPerBlock;
-  return task.featureStore !== undefined && task.lanes === 1 && task.frames.from === 0 && task.frames.to === frames && task.keyFrames === frames && task.members.every((m) => m.features !== 'reuse');
+  return task.featureStore !== undefined && task.lanes === 1 && task.frames.from === 0 && task.frames.to === frames && task.keyFrames === frames && task.members.every((m) => m.features === undefined || m.features === 'compute');
 }
 
 function output(outputs: ort.InferenceSession.OnnxValueMapType, name: string): Float32Array {

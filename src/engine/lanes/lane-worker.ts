@@ -13,7 +13,7 @@ import { AHEAD_STEP_FLOATS, AHEAD_TAIL_FLOATS, type AheadTask, type BatchResult,
 import { createFeatureCachePolicy, type MemberIndicator } from '../../core/feature-cache.js';
 import { windowHides, type TickWindow } from '../../core/tick.js';
 import { indicatorsOf } from './feature-indicators.js';
-import { commitFeatureSteps } from './feature-store.js';
+import { commitFeatureSteps, usedIn } from './feature-store.js';
 import { gaussianNoise } from '../../core/noise.js';
 import { samplerStep, stepNeedsNoise } from '../../core/sampler.js';
 import { gatherPast, scatterPresent, type KvTensors } from '../kv/kv-slabs.js';
@@ -351,9 +351,10 @@ async function ahead(task: AheadTask, sessions: Sessions): Promise<LaneTiming> {
       const result = await share(decided);
       const [indicator] = indicatorsOf([result]);
       policy?.observe(indicator ? [indicator] : []);
-      if (decided.featureStore) commitFeatureSteps(decided.featureStore, m, [{ latentSlot: member.latentSlot, features: use }]);
+      const used = usedIn(decided.members[0] as TickMemberTask, result);
+      if (decided.featureStore) commitFeatureSteps(decided.featureStore, m, [{ latentSlot: member.latentSlot, features: used }]);
       timing = result;
-      feature = { reused: use === 'reuse', featureMs: result.featureMs ?? 0, indicator };
+      feature = { reused: used === 'reuse', featureMs: result.featureMs ?? 0, indicator };
     }
     for (const member of step.members) slotView(d.latents, member.latentSlot).set(slotView(d.latentSteps, member.latentSlot));
     runMs += timing.runMs;

@@ -34,7 +34,7 @@ export interface LaneActivity {
   /** `performance.now()` of the moment. */
   readonly at: number;
   /** `end`: what the worker reported (absent when the task failed). */
-  readonly result?: LaneTiming & { readonly exchangeWaitMs?: number; readonly layerWaitsMs?: readonly number[] };
+  readonly result?: LaneTiming & { readonly exchangeWaitMs?: number; readonly layerWaitsMs?: readonly number[]; readonly featureSums?: ShareResult['featureSums'] };
   /** `end` of a failed task. */
   readonly error?: unknown;
 }

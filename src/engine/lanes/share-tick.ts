@@ -55,7 +55,9 @@ interface Segment {
   /** Index of the segment's first frame among this lane's frames. */
   readonly local: number;
   /** Index of its first frame among this lane's computing frames; −1 when the member reuses. */
-  readonly compact: number;
+  compact: number;
+  /** A `decide` member that chose to reuse: its first layer's output rows (the head adds the other layers' residual). */
+  firstOut?: Float32Array;
   /** Index of its first frame inside its block. */
   readonly blockFrame: number;
 }
@@ -93,22 +95,25 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
       if (!member) throw new Error(`frame ${f} is outside the tick's ${task.members.length} blocks`);
       const end = Math.min(to, (index + 1) * F);
       const reuse = member.features === 'reuse';
-      if (reuse && (member.cache || member.stage === 0)) throw new Error(`block ${member.block} cannot reuse features at stage ${member.stageName} (the cache step and the first step always compute)`);
-      if (reuse && !store) throw new Error(`block ${member.block} asks to reuse features, but the tick carries no feature store`);
+      if ((reuse || member.features === 'decide') && (member.cache || member.stage === 0)) throw new Error(`block ${member.block} cannot reuse features at stage ${member.stageName} (the cache step and the first step always compute)`);
+      if ((reuse || member.features === 'decide') && !store) throw new Error(`block ${member.block} asks to reuse features, but the tick carries no feature store`);
+      if (member.features === 'decide' && (store?.decideBelow === undefined || store.track !== 'first-residual')) throw new Error(`block ${member.block} decides after its first layer, but the feature store has no threshold for it (decideBelow, with first-residual tracking)`);
+      // Its first layer's residual is compared over the whole block: the executor gives it one lane.
+      if (member.features === 'decide' && (f % F !== 0 || end - f !== F)) throw new Error(`block ${member.block} decides after its first layer, but this lane holds only frames ${f % F}–${((end - 1) % F) + 1} of it`);
       segments.push({ member, from: f, to: end, local: f - from, compact: reuse ? -1 : computing, blockFrame: f % F });
       if (!reuse) computing += end - f;
       f = end;
     }
-    const allCompute = computing === frames;
+    let allCompute = computing === frames;
     // Read the committed store, write the staged one: the runtime commits it after the tick.
     const cachedOf = (member: TickMemberTask) => featureSlot(store as FeatureStore, m, member.latentSlot);
     const stagedOf = (member: TickMemberTask) => featureSlot(store as FeatureStore, m, member.latentSlot, 'steps');
     // Computing denoising members keep their features (the cache step's are never reused).
-    const keeps = store ? segments.filter((s) => s.compact >= 0 && !s.member.cache && s.member.commit !== false) : [];
+    let keeps = store ? segments.filter((s) => s.compact >= 0 && !s.member.cache && s.member.commit !== false) : [];
     const reusing = segments.filter((s) => s.compact < 0 && s.member.commit !== false);
     // Members that measure (all but bwcache's once a block's schedule is fixed) compare and keep
     // their layer inputs; the others keep only the residual (and K/V when the store keeps them).
-    const measuring = keeps.filter((s) => s.member.measure !== false);
+    let measuring = keeps.filter((s) => s.member.measure !== false);
     const keepKeyValues = store?.keepKeyValues !== false;
     if (!keepKeyValues && segments.some((s) => s.compact < 0) && task.members.some((member) => member.features !== 'reuse')) {
       // Its K/V were never stored: the computing members would attend to stale rows.
@@ -131,11 +136,11 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
       for (const s of segments) if (s.compact >= 0) out.set(all.subarray(s.local * perFrameFloats, (s.local + s.to - s.from) * perFrameFloats), s.compact * perFrameFloats);
       return out;
     };
-    const hiddenIn = compact(embedded, rowFloats);
+    let hiddenIn = compact(embedded, rowFloats);
     let hidden = hiddenIn;
-    const timeEmbedding = new ort.Tensor('float32', compact(timeEmbeddingAll, D), [1, computing, D]);
-    const queryPositions = perFrame(compact(positions, 1), computing);
-    const hiddenDims = [1, computing * tpf, D];
+    let timeEmbedding = new ort.Tensor('float32', compact(timeEmbeddingAll, D), [1, computing, D]);
+    let queryPositions = perFrame(compact(positions, 1), computing);
+    let hiddenDims = [1, computing * tpf, D];
     const pastTokens = task.pastSlots.length * tpf;
     // One key/value buffer pair for every layer of this tick (the runs are sequential).
     const keyValues = keyValueBuffers(m.heads * (pastTokens + keyTokens) * m.headDim);
@@ -144,21 +149,31 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
     // Queries that see fewer keys than the lane gathers (an older block under causal attention,
     // any block under the trained window) may run in groups, each with only its keys: a masked
     // key costs its dot products, an absent one nothing, but each group costs a call and a copy.
-    const groups = keyGroups(
-      segments.filter((s) => s.compact >= 0).map((s) => ({ member: Math.floor(s.from / F), rows: { from: s.compact, to: s.compact + s.to - s.from } })),
-      { attention: task.attention, framesPerBlock: F, pastFrames: task.pastSlots.length, keyFrames: task.keyFrames, positions: task.members.map((member) => member.positions), ...(task.window ? { window: task.window } : {}) },
-    );
-    const grouped = data.groupKeys !== false && keyWorkSaved(groups, task.pastSlots.length + task.keyFrames) >= MIN_KEY_WORK_SAVED;
-    const queryFrames = allCompute ? tickFrames.slice(from, to) : segments.flatMap((s) => (s.compact < 0 ? [] : tickFrames.slice(s.from, s.to)));
-    const mask = grouped ? null : buildAttentionMask({ pastTokens, queryFrames, keyFrames: tickFrames.slice(0, task.keyFrames), tokensPerFrame: tpf, mode: task.attention, ...(task.window ? { window: task.window } : {}) });
-    const maskTensor = mask ? new ort.Tensor('float32', mask, [1, 1, computing * tpf, pastTokens + keyTokens]) : null;
+    // The computing rows' attention: key groups or one mask (again if a member leaves the rows).
+    const attentionOfRows = () => {
+      const groups = keyGroups(
+        segments.filter((s) => s.compact >= 0).map((s) => ({ member: Math.floor(s.from / F), rows: { from: s.compact, to: s.compact + s.to - s.from } })),
+        { attention: task.attention, framesPerBlock: F, pastFrames: task.pastSlots.length, keyFrames: task.keyFrames, positions: task.members.map((member) => member.positions), ...(task.window ? { window: task.window } : {}) },
+      );
+      const grouped = data.groupKeys !== false && keyWorkSaved(groups, task.pastSlots.length + task.keyFrames) >= MIN_KEY_WORK_SAVED;
+      const queryFrames = allCompute ? tickFrames.slice(from, to) : segments.flatMap((s) => (s.compact < 0 ? [] : tickFrames.slice(s.from, s.to)));
+      const mask = grouped ? null : buildAttentionMask({ pastTokens, queryFrames, keyFrames: tickFrames.slice(0, task.keyFrames), tokensPerFrame: tpf, mode: task.attention, ...(task.window ? { window: task.window } : {}) });
+      return { groups, grouped, maskTensor: mask ? new ort.Tensor('float32', mask, [1, 1, computing * tpf, pastTokens + keyTokens]) : null };
+    };
+    let { groups, grouped, maskTensor } = attentionOfRows();
     const contextTensor = new ort.Tensor('float32', context, [1, m.text.maxTokens, m.text.contextDim]);
     const blockTokens = F * tpf;
     const track = store?.track;
-    type Sums = { block: number; stage: number; change: number[]; base: number[]; firstResidual?: [number, number]; residual?: [number, number]; reused?: boolean };
-    const sums: Sums[] = measuring.map((s) => ({ block: s.member.block, stage: s.member.stage, change: [] as number[], base: [] as number[] }));
+    type Sums = { block: number; stage: number; change: number[]; base: number[]; firstResidual?: [number, number]; residual?: [number, number]; reused?: boolean; decided?: 'compute' | 'reuse' };
+    const sums: Sums[] = [];
+    const sumsOf = new Map<Segment, Sums>();
+    for (const seg of measuring) {
+      const entry: Sums = { block: seg.member.block, stage: seg.member.stage, change: [], base: [] };
+      sums.push(entry);
+      sumsOf.set(seg, entry);
+    }
     // fbcache: layer 0's input at the last computed step, kept before it is overwritten.
-    const firstInputs: Float32Array[] = [];
+    const firstInputs = new Map<Segment, Float32Array>();
     if (track === 'first-input' && reusing.length > 0) {
       // teacache: a reusing member's layer-0 input (its embedding) against the previous step's, then kept.
       const t = performance.now();
@@ -174,20 +189,59 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
       if (measuring.length > 0) {
         // The indicator's sums against the block's last computed step, then this step's inputs kept.
         const t = performance.now();
-        measuring.forEach((s, i) => {
+        for (const s of measuring) {
           const n = (s.to - s.from) * rowFloats;
+          const into = sumsOf.get(s) as Sums;
           const kept = cachedOf(s.member).input(l).subarray(s.blockFrame * rowFloats, s.blockFrame * rowFloats + n);
-          if (track === 'first-residual' && l === 0) firstInputs[i] = kept.slice();
+          if (track === 'first-residual' && l === 0) firstInputs.set(s, kept.slice());
           if (track === 'first-residual' && l === 1) {
             const rows = [s.compact * rowFloats, s.compact * rowFloats + n] as const;
-            (sums[i] as Sums).firstResidual = firstResidualChange(hiddenIn.subarray(...rows), hidden.subarray(...rows), firstInputs[i] as Float32Array, kept, n);
+            into.firstResidual = firstResidualChange(hiddenIn.subarray(...rows), hidden.subarray(...rows), firstInputs.get(s) as Float32Array, kept, n);
           }
           const staged = stagedOf(s.member).input(l).subarray(s.blockFrame * rowFloats, s.blockFrame * rowFloats + n);
           const { change, base } = compareAndStore(hidden.subarray(s.compact * rowFloats, s.compact * rowFloats + n), kept, staged, s.member.stage > 0);
-          (sums[i] as { change: number[] }).change.push(change);
-          (sums[i] as { base: number[] }).base.push(base);
-        });
+          into.change.push(change);
+          into.base.push(base);
+        }
         featureMs += performance.now() - t;
+      }
+      if (l === 1 && segments.some((s) => s.member.features === 'decide')) {
+        // First-block caching: each deciding member has run layer 0; its output residual's change
+        // against the last computed step (measured just above) says whether the other layers run.
+        const before = new Map(segments.map((s) => [s, s.compact] as const));
+        const reused: Segment[] = [];
+        for (const s of segments) {
+          if (s.member.features !== 'decide') continue;
+          const into = sumsOf.get(s) as Sums;
+          const [change, base] = into.firstResidual ?? [0, 0];
+          const reuse = base > 0 && change / base < (store?.decideBelow as number);
+          into.decided = reuse ? 'reuse' : 'compute';
+          if (!reuse) continue;
+          into.reused = true;
+          s.firstOut = hidden.slice(s.compact * rowFloats, (s.compact + s.to - s.from) * rowFloats);
+          s.compact = -1;
+          reused.push(s);
+        }
+        if (reused.length > 0) {
+          // The rows that still compute, in frame order, and everything laid out over them.
+          computing = 0;
+          for (const s of segments) {
+            if (s.compact < 0) continue;
+            s.compact = computing;
+            computing += s.to - s.from;
+          }
+          allCompute = computing === frames;
+          const next = new Float32Array(computing * rowFloats);
+          for (const s of segments) if (s.compact >= 0) next.set(hidden.subarray((before.get(s) as number) * rowFloats, ((before.get(s) as number) + s.to - s.from) * rowFloats), s.compact * rowFloats);
+          hidden = next;
+          hiddenIn = compact(embedded, rowFloats);
+          timeEmbedding = new ort.Tensor('float32', compact(timeEmbeddingAll, D), [1, computing, D]);
+          queryPositions = perFrame(compact(positions, 1), computing);
+          hiddenDims = [1, computing * tpf, D];
+          ({ groups, grouped, maskTensor } = attentionOfRows());
+          keeps = keeps.filter((s) => !reused.includes(s));
+          measuring = measuring.filter((s) => !reused.includes(s));
+        }
       }
       if (computing > 0) {
         const kv = await run(sessions.keyValues[l] as ort.InferenceSession, {
@@ -267,7 +321,6 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
     let headInput = hidden;
     if (store) {
       const t = performance.now();
-      let j = 0;
       for (const s of keeps) {
         const n = (s.to - s.from) * rowFloats;
         const a = s.compact * rowFloats;
@@ -278,7 +331,7 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
         const measure = s.member.measure !== false;
         const { change, base } = storeResidual(hidden, hiddenIn, a, n, residual, staged, measure && track !== undefined);
         if (!measure) continue;
-        const into = sums[j++] as Sums;
+        const into = sumsOf.get(s) as Sums;
         if (track !== undefined) {
           into.residual = [change, base];
           if (track === 'first-residual' && m.layers < 2) into.firstResidual = [change, base];
@@ -290,7 +343,16 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
           const n = (s.to - s.from) * rowFloats;
           const dst = s.local * rowFloats;
           if (s.compact >= 0) headInput.set(hidden.subarray(s.compact * rowFloats, s.compact * rowFloats + n), dst);
-          else {
+          else if (s.firstOut) {
+            // Decided to reuse after layer 0: its output now plus the other layers' residual of
+            // the last computed step (the whole stack's minus layer 0's there).
+            const at = s.blockFrame * rowFloats;
+            const cached = cachedOf(s.member);
+            const residual = cached.residual.subarray(at, at + n);
+            const in0 = cached.input(0).subarray(at, at + n);
+            const in1 = cached.input(1).subarray(at, at + n);
+            for (let i = 0; i < n; i++) headInput[dst + i] = (s.firstOut[i] as number) + ((residual[i] as number) - ((in1[i] as number) - (in0[i] as number)));
+          } else {
             const residual = cachedOf(s.member).residual.subarray(s.blockFrame * rowFloats, s.blockFrame * rowFloats + n);
             for (let i = 0; i < n; i++) headInput[dst + i] = (embedded[dst + i] as number) + (residual[i] as number);
           }
