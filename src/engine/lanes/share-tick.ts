@@ -211,8 +211,9 @@ export async function runShare(task: ShareTask, sessions: LayeredSessions, conte
         const before = new Map(segments.map((s) => [s, s.compact] as const));
         const reused: Segment[] = [];
         for (const s of segments) {
-          if (s.member.features !== 'decide') continue;
-          const into = sumsOf.get(s) as Sums;
+          const into = sumsOf.get(s);
+          // A context-only member measures nothing and keeps nothing: it simply computes.
+          if (s.member.features !== 'decide' || !into) continue;
           const [change, base] = into.firstResidual ?? [0, 0];
           const reuse = base > 0 && change / base < (store?.decideBelow as number);
           into.decided = reuse ? 'reuse' : 'compute';
