@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../src/api/runtime.js';
+import { connect as natsConnect } from '@nats-io/transport-node';
 import { connect, type Cluster, type ClusterSession } from '../src/cluster/client.js';
 import type { Frame, GenerateRequest } from '../src/core/api-types.js';
 import { NoCapacityError } from '../src/core/errors.js';
@@ -219,8 +220,14 @@ describe('cluster over a real nats-server', () => {
   it('block-cascade run --nats says when the session moved to another worker', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bc-run-nats-'));
     try {
+      // A frame on the wire says the worker's reply to the placement went out before it: the
+      // client holds the session there, so the kill is a failover, not a placement retry.
+      const watcher = await natsConnect({ servers: server.url });
+      const frames = watcher.subscribe('bc.session.*.frame', { max: 1 });
       const running = runCli(['run', '--prompt', 'red ball moving left', '--seed', '5', '--blocks', '200', '--quiet', '--no-stdin', '--nats', server.url, '--out', join(dir, 'moved.gif')]);
       const opened = await Promise.race([...workers.values()].map((w) => logged(w, 'opened (seed 5, 200 blocks').then(() => w)));
+      for await (const frame of frames) void frame;
+      await watcher.close();
       await stopWorker(opened);
       workers.delete(opened.id);
       const result = await running;

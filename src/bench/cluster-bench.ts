@@ -23,10 +23,14 @@
  * after warm-up rounds; a configuration's repeats run back to back (its workers are started once).
  */
 import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Cluster, ClusterSession } from '../cluster/client.js';
 import type { Frame, GenerateRequest } from '../core/api-types.js';
 import { median } from '../core/median.js';
 import { spawnWorkerProcess, type WorkerProcess, type WorkerProcessOptions } from './worker-process.js';
+
+/** How long the failover round waits, at the frame it kills at, for a snapshot to resume from. */
+const SNAPSHOT_WAIT_MS = 10_000;
 
 /** The cluster never reached the state a round needs (all workers registered and idle). */
 export class ClusterBenchError extends Error {
@@ -298,7 +302,16 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
           const failed = await runRound(tight, n, o, async (frame, session) => {
             // With snapshots, at the middle frame or the first after it where the client knows of
             // one it can resume from (the worker stores them off the generation's path).
-            const resumable = o.snapshotEvery === 0 || session.snapshots.some((x) => x.firstFrame <= frame.index);
+            let resumable = o.snapshotEvery === 0 || session.snapshots.some((x) => x.firstFrame <= frame.index);
+            if (frame.index >= killAt && killed === '' && !resumable) {
+              // Reading nothing meanwhile holds the worker at its credit, so a loaded machine's
+              // slow store cannot let the session end before a snapshot is there to resume from.
+              const until = Date.now() + SNAPSHOT_WAIT_MS;
+              while (!resumable && Date.now() < until) {
+                await delay(20);
+                resumable = session.snapshots.some((x) => x.firstFrame <= frame.index);
+              }
+            }
             if (frame.index >= killAt && killed === '' && resumable) {
               killed = session.worker as string;
               const victim = workers.get(killed) as WorkerProcess;
