@@ -23,6 +23,8 @@ import { RANDOM_MODEL } from './support/models.js';
 import type * as ort from 'onnxruntime-node';
 import { gatherPast } from '../src/engine/kv/kv-slabs.js';
 import { mixes, runFusedMixed } from '../src/engine/lanes/fused-mixed.js';
+import { runFirstLayer } from '../src/engine/lanes/first-layer.js';
+import { buildAttentionMask, tickMaskFrames } from '../src/engine/model/attention-mask.js';
 
 const STEPS = 12;
 
@@ -49,7 +51,7 @@ describe('a reused step', () => {
   const input = (slot: number, phase: number) => slotView(memory.latents, slot).map((_, i) => Math.sin(i * 0.05 + phase));
 
   /** One tick over `members` (block, stage, latent slot, use), from the given latents; returns each member's staged latents after the step. */
-  async function tick(members: readonly { block: number; stage: number; slot: number; use: FeatureUse; x: Float32Array }[], track?: 'first-input' | 'first-residual', via: 'chain' | 'fused' = 'chain', attention: 'causal' | 'bidirectional' = 'bidirectional', decideBelow?: number): Promise<{ after: Float32Array[]; result: Awaited<ReturnType<typeof runShare>> }> {
+  async function tick(members: readonly { block: number; stage: number; slot: number; use: FeatureUse; x: Float32Array }[], track?: 'first-input' | 'first-residual', via: 'chain' | 'fused' | 'first-layer' = 'chain', attention: 'causal' | 'bidirectional' = 'bidirectional', decideBelow?: number): Promise<{ after: Float32Array[]; result: Awaited<ReturnType<typeof runShare>> }> {
     for (const member of members) slotView(memory.latents, member.slot).set(member.x);
     const tickStore: FeatureStore = { ...store, ...(track ? { track } : {}), ...(decideBelow === undefined ? {} : { decideBelow }) };
     resetExchange(memory.exchange); // as the executors do before every tick (an aborted tick leaves it aborted)
@@ -63,7 +65,13 @@ describe('a reused step', () => {
       attention,
     );
     if (via === 'fused') expect(mixes(task, F)).toBe(true);
-    const result = via === 'fused' ? await runFusedMixed(task, fused, reuse, gatherPast(memory.kv, task.pastSlots), data, sessions.embed) : await runShare(task, sessions, slotView(memory.contexts, 0).slice(), data);
+    const firstLayerMask = () => buildAttentionMask({ pastTokens: task.pastSlots.length * m.tokensPerFrame, queryFrames: tickMaskFrames(task.members, F), keyFrames: tickMaskFrames(task.members, F), tokensPerFrame: m.tokensPerFrame, mode: attention });
+    const result =
+      via === 'fused'
+        ? await runFusedMixed(task, fused, reuse, gatherPast(memory.kv, task.pastSlots), data, sessions.embed)
+        : via === 'first-layer'
+          ? await runFirstLayer(task, { layered: sessions, fused, reuse }, gatherPast(memory.kv, task.pastSlots), firstLayerMask(), data)
+          : await runShare(task, sessions, slotView(memory.contexts, 0).slice(), data);
     // The tick succeeded: commit its staged features, as the runtime does.
     commitFeatureSteps(tickStore, m, members.map((member) => ({ latentSlot: member.slot, features: usedIn({ block: member.block, features: member.use }, result) })));
     return { after: members.map((member) => slotView(memory.latentSteps, member.slot).slice()), result };
@@ -206,6 +214,24 @@ describe('a reused step', () => {
     expect(maxDiff(moved.after[0] as Float32Array, plain.after[0] as Float32Array)).toBe(0);
     // Without a threshold in the store a lane cannot decide: refused, naming the block.
     await expect(tick([{ block: 10, stage: 4, slot: 6, use: 'decide', x }], 'first-residual')).rejects.toThrow(/block 10 decides after its first layer/);
+  });
+
+  it('fbcache, a block alone on its lane: layer 0, then one fused call, decides and steps as the layered chain does', async () => {
+    for (const [phase, choice] of [[1.1003, 'reuse'], [2.9, 'compute']] as const) {
+      const results: { after: Float32Array; decided: string | undefined; firstResidual: readonly number[] | undefined }[] = [];
+      for (const via of ['chain', 'first-layer'] as const) {
+        // The same last computed step before each, then the deciding step.
+        await tick([{ block: 11, stage: 2, slot: 7, use: 'compute', x: input(7, 1.1) }], 'first-residual', 'chain', 'bidirectional', 0.05);
+        const t = await tick([{ block: 11, stage: 2, slot: 7, use: 'decide', x: input(7, phase) }], 'first-residual', via, 'bidirectional', 0.05);
+        const sums = t.result.featureSums?.find((f) => f.block === 11);
+        results.push({ after: t.after[0] as Float32Array, decided: sums?.decided, firstResidual: sums?.firstResidual });
+      }
+      const [chain, firstLayer] = results as [(typeof results)[0], (typeof results)[0]];
+      expect(chain.decided).toBe(choice);
+      expect(firstLayer.decided).toBe(choice);
+      expect(Math.abs((firstLayer.firstResidual?.[0] as number) - (chain.firstResidual?.[0] as number))).toBeLessThan(1e-6 * (chain.firstResidual?.[1] as number));
+      expect(maxDiff(firstLayer.after, chain.after)).toBeLessThan(1e-5);
+    }
   });
 
   for (const via of ['chain', 'fused'] as const) {

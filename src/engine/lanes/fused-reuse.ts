@@ -38,7 +38,7 @@ export function reusesAll(task: ShareTask, framesPerBlock: number): boolean {
  * const result = await runFusedReuse(task, reuse, data);
  * ```
  */
-export async function runFusedReuse(task: ShareTask, reuse: ort.InferenceSession, data: LaneWorkerData, embed?: ort.InferenceSession): Promise<ShareResult> {
+export async function runFusedReuse(task: ShareTask, reuse: ort.InferenceSession, data: LaneWorkerData, embed?: ort.InferenceSession, residuals?: readonly Float32Array[]): Promise<ShareResult> {
   const start = performance.now();
   const m = data.manifest;
   const F = m.framesPerBlock;
@@ -51,7 +51,8 @@ export async function runFusedReuse(task: ShareTask, reuse: ort.InferenceSession
   }
   const { latents, timesteps } = frameInputs(task.members, 0, frames, data);
   const residual = new Float32Array(task.members.length * n);
-  task.members.forEach((member, i) => residual.set(featureSlot(store, m, member.latentSlot).residual, i * n));
+  // `residuals`: what to add to each member's embedding instead of its stored residual (fbcache's reuse after its first layer).
+  task.members.forEach((member, i) => residual.set(residuals?.[i] ?? featureSlot(store, m, member.latentSlot).residual, i * n));
   const runStart = performance.now();
   const outputs = await reuse.run({
     latents: new ort.Tensor('float32', latents, [1, frames, m.latent.channels, m.latent.height, m.latent.width]),

@@ -24,6 +24,7 @@ import { runShare, type LayeredSessions } from './share-tick.js';
 import { fusable, runFusedShare } from './fused-share.js';
 import { buildFusedGraph, buildReuseGraph } from '../model/fused-graph.js';
 import { reusesAll, runFusedReuse } from './fused-reuse.js';
+import { decidesAlone, runFirstLayer } from './first-layer.js';
 import { mixes, runFusedMixed } from './fused-mixed.js';
 import { runStaleShare } from './stale-tick.js';
 import { denoiserFeeds, frameInputs } from './frame-range.js';
@@ -299,6 +300,10 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
 async function share(task: ShareTask): Promise<ShareResult> {
   const d = memoryOf(task);
   const look = task.featureStore?.track === 'first-input' ? await loadEmbed() : undefined;
+  // fbcache, one block alone (P0): layer 0 through the layered graphs, then one fused call.
+  if (data.fusedForward !== false && decidesAlone(task, framesPerBlock)) {
+    return runFirstLayer(task, { layered: await loadLayered(), fused: await loadFused(), reuse: await loadReuse() }, pastFor(task, d), jointMask(task), d);
+  }
   // A tick on this lane alone in which every member computes: one call instead of 2·layers + 2.
   if (data.fusedForward !== false && fusable(task, framesPerBlock)) {
     // Its queries and keys are the joint call's (every member's frames, oldest first): the lane's kept joint mask.
