@@ -70,7 +70,7 @@ describe('a reused step', () => {
       via === 'fused'
         ? await runFusedMixed(task, fused, reuse, gatherPast(memory.kv, task.pastSlots), data, sessions.embed)
         : via === 'first-layer'
-          ? await runFirstLayer(task, { layered: sessions, fused, reuse }, gatherPast(memory.kv, task.pastSlots), firstLayerMask(), data)
+          ? await runFirstLayer(task, { first: lane.first, fused, reuse }, gatherPast(memory.kv, task.pastSlots), firstLayerMask(), data)
           : await runShare(task, sessions, slotView(memory.contexts, 0).slice(), data);
     // The tick succeeded: commit its staged features, as the runtime does.
     commitFeatureSteps(tickStore, m, members.map((member) => ({ latentSlot: member.slot, features: usedIn({ block: member.block, features: member.use }, result) })));

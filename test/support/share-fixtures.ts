@@ -2,7 +2,7 @@
 import * as ort from 'onnxruntime-node';
 import type { LayeredSessions } from '../../src/engine/lanes/share-tick.js';
 import { loadModelPackage } from '../../src/engine/model/loader.js';
-import { buildFusedGraph, buildReuseGraph } from '../../src/engine/model/fused-graph.js';
+import { buildFirstLayerGraph, buildFusedGraph, buildReuseGraph } from '../../src/engine/model/fused-graph.js';
 import type { FeatureStore, ShareTask, TickMemberTask } from '../../src/protocol/lane-messages.js';
 import type { ModelManifest } from '../../src/core/manifest-types.js';
 import type { LaneWorkerData } from '../../src/engine/lanes/worker-data.js';
@@ -82,9 +82,10 @@ export function laneMemory(m: ModelManifest): { memory: SharedMemory; store: Fea
 export interface LaneFixture {
   readonly m: ModelManifest;
   readonly sessions: LayeredSessions;
-  /** The fused forward and the reuse graph (`model/fused-graph.ts`). */
+  /** The fused forward, the reuse graph and fbcache's first-layer graph (`model/fused-graph.ts`). */
   readonly fused: ort.InferenceSession;
   readonly reuse: ort.InferenceSession;
+  readonly first: ort.InferenceSession;
   readonly memory: SharedMemory;
   readonly store: FeatureStore;
   readonly data: LaneWorkerData;
@@ -108,14 +109,16 @@ export async function openLaneFixture(dir: string): Promise<LaneFixture> {
   const sessions = await openLayeredSessions(files);
   const fused = await ort.InferenceSession.create(await buildFusedGraph(m, files), TEST_SESSION_OPTIONS);
   const reuse = await ort.InferenceSession.create(await buildReuseGraph(m, files), TEST_SESSION_OPTIONS);
+  const first = await ort.InferenceSession.create(await buildFirstLayerGraph(m, files), TEST_SESSION_OPTIONS);
   return {
     m,
     sessions,
     fused,
     reuse,
+    first,
     ...laneMemory(m),
     release: async () => {
-      for (const s of [sessions.embed, sessions.head, ...sessions.layers, ...sessions.keyValues, fused, reuse]) await s.release();
+      for (const s of [sessions.embed, sessions.head, ...sessions.layers, ...sessions.keyValues, fused, reuse, first]) await s.release();
     },
   };
 }

@@ -1,23 +1,22 @@
 /**
  * First-block caching's step of a block alone on its lane (worker side; at P0 every deciding
- * step): the embedding, layer 0's K/V graph and layer 0 run as the layered chain runs them, layer
- * 0's output residual is compared with the block's last computed step, and then the step runs
- * fused — the whole forward (`fused-share.ts`) when it computes, the reuse graph
- * (`fused-reuse.ts`) fed layer 0's output now plus the other layers' stored residual when it
- * reuses — instead of the remaining 2·(layers − 1) + 1 calls of the chain. The decision and the
- * frames are the chain's to float rounding (`share-tick.ts` decides the same way in cascades).
+ * step): the embedding and layer 0 in one call (`fuseFirstLayerGraph`), layer 0's output
+ * residual compared with the block's last computed step, and then one more call — the whole
+ * forward (`fused-share.ts`) when it computes, the reuse graph (`fused-reuse.ts`) fed layer 0's
+ * output now plus the other layers' stored residual when it reuses — instead of the layered
+ * chain's 2·layers + 2. The decision and the frames are the chain's to float rounding
+ * (`share-tick.ts` decides the same way in cascades).
  */
 import * as ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
 import type { ShareResult, ShareTask } from '../../protocol/lane-messages.js';
 import type { KvTensors } from '../kv/kv-slabs.js';
-import { slotView } from '../memory/slot-slab.js';
 import { firstResidualChange } from './feature-rows.js';
 import { featureSlot, type FeatureStore } from './feature-store.js';
-import { frameInputs } from './frame-range.js';
+import { denoiserFeeds, frameInputs } from './frame-range.js';
 import { runFusedReuse } from './fused-reuse.js';
 import { runFusedShare } from './fused-share.js';
-import type { LayeredSessions } from './share-tick.js';
+import { FIRST_LAYER_IO } from '../model/fused-graph.js';
 import type { LaneWorkerData } from './worker-data.js';
 
 /**
@@ -35,23 +34,23 @@ export function decidesAlone(task: ShareTask, framesPerBlock: number): boolean {
 
 function output(outputs: ort.InferenceSession.OnnxValueMapType, name: string): Float32Array {
   const tensor = outputs[name];
-  if (!tensor) throw new Error(`the layered model returned no output "${name}"`);
+  if (!tensor) throw new Error(`the first-layer graph returned no output "${name}"`);
   return tensor.data as Float32Array;
 }
 
 /**
- * Runs a {@link decidesAlone} task: layer 0 through the layered graphs, the decision, then the
- * fused forward or the reuse graph. `past` is the cache past (`[layers, 1, heads, T, headDim]`),
+ * Runs a {@link decidesAlone} task: the embedding and layer 0, the decision, then the fused
+ * forward or the reuse graph. `past` is the cache past (`[layers, 1, heads, T, headDim]`),
  * `mask` the joint call's mask over it and the block's own tokens.
  *
  * @example
  * ```ts
- * const result = await runFirstLayer(task, { layered, fused, reuse, embed }, gatherPast(d.kv, task.pastSlots), mask, d);
+ * const result = await runFirstLayer(task, { first, fused, reuse }, gatherPast(d.kv, task.pastSlots), mask, d);
  * ```
  */
 export async function runFirstLayer(
   task: ShareTask,
-  graphs: { readonly layered: LayeredSessions; readonly fused: ort.InferenceSession; readonly reuse: ort.InferenceSession },
+  graphs: { readonly first: ort.InferenceSession; readonly fused: ort.InferenceSession; readonly reuse: ort.InferenceSession },
   past: KvTensors,
   mask: Float32Array,
   data: LaneWorkerData,
@@ -63,45 +62,13 @@ export async function runFirstLayer(
   const n = F * tpf * m.width;
   const member = task.members[0] as ShareTask['members'][number];
   const store = task.featureStore as FeatureStore;
-  const { latents, timesteps, positions } = frameInputs(task.members, 0, F, data);
-  let runMs = 0;
-  const run = async (session: ort.InferenceSession, feeds: Record<string, ort.Tensor>) => {
-    const t = performance.now();
-    const outputs = await session.run(feeds);
-    runMs += performance.now() - t;
-    return outputs;
-  };
-  const e = await run(graphs.layered.embed, {
-    latents: new ort.Tensor('float32', latents, [1, F, m.latent.channels, m.latent.height, m.latent.width]),
-    timesteps: new ort.Tensor('float32', timesteps, [1, F]),
-  });
-  const embedded = output(e, 'hidden');
-  const timeEmbedding = new ort.Tensor('float32', output(e, 'time_embedding'), [1, F, m.width]);
-  const framePositions = new ort.Tensor('float32', positions, [1, F]);
-  const hidden = new ort.Tensor('float32', embedded, [1, F * tpf, m.width]);
-  const own = await run(graphs.layered.keyValues[0] as ort.InferenceSession, { hidden, time_embedding: timeEmbedding, frame_positions: framePositions });
-  // Layer 0's keys as the chain lays them out: the cache past, then the block's own tokens.
-  const pastTokens = task.pastSlots.length * tpf;
-  const tokens = pastTokens + F * tpf;
-  const join = (pastAll: Float32Array, mine: Float32Array): Float32Array => {
-    const out = new Float32Array(m.heads * tokens * m.headDim);
-    for (let h = 0; h < m.heads; h++) {
-      out.set(pastAll.subarray(h * pastTokens * m.headDim, (h + 1) * pastTokens * m.headDim), h * tokens * m.headDim);
-      out.set(mine.subarray(h * F * tpf * m.headDim, (h + 1) * F * tpf * m.headDim), (h * tokens + pastTokens) * m.headDim);
-    }
-    return out;
-  };
-  const dims = [1, m.heads, tokens, m.headDim];
-  const layer0 = await run(graphs.layered.layers[0] as ort.InferenceSession, {
-    hidden,
-    time_embedding: timeEmbedding,
-    frame_positions: framePositions,
-    context: new ort.Tensor('float32', slotView(data.contexts, task.contextSlot).slice(), [1, m.text.maxTokens, m.text.contextDim]),
-    key: new ort.Tensor('float32', join(past.key, output(own, 'key')), dims),
-    value: new ort.Tensor('float32', join(past.value, output(own, 'value')), dims),
-    attention_mask: new ort.Tensor('float32', mask, [1, 1, F * tpf, tokens]),
-  });
-  const out0 = output(layer0, 'hidden_out');
+  const feeds = denoiserFeeds(frameInputs(task.members, 0, F, data), task.contextSlot, past, task.pastSlots.length, data);
+  feeds.attention_mask = new ort.Tensor('float32', mask, [1, 1, F * tpf, (task.pastSlots.length + F) * tpf]);
+  const runStart = performance.now();
+  const layer0 = await graphs.first.run(feeds);
+  const runMs = performance.now() - runStart;
+  const embedded = output(layer0, FIRST_LAYER_IO.hiddenIn);
+  const out0 = output(layer0, FIRST_LAYER_IO.hiddenOut);
   const cached = featureSlot(store, m, member.latentSlot);
   const [change, base] = firstResidualChange(embedded, out0, cached.input(0), cached.input(1), n);
   const reuse = base > 0 && change / base < (store.decideBelow as number);

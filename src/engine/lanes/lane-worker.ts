@@ -22,7 +22,7 @@ import { slotView } from '../memory/slot-slab.js';
 import { gatherCleanLatents, storeCleanLatents } from './clean-latents.js';
 import { runShare, type LayeredSessions } from './share-tick.js';
 import { fusable, runFusedShare } from './fused-share.js';
-import { buildFusedGraph, buildReuseGraph } from '../model/fused-graph.js';
+import { buildFirstLayerGraph, buildFusedGraph, buildReuseGraph } from '../model/fused-graph.js';
 import { reusesAll, runFusedReuse } from './fused-reuse.js';
 import { decidesAlone, runFirstLayer } from './first-layer.js';
 import { mixes, runFusedMixed } from './fused-mixed.js';
@@ -84,6 +84,7 @@ let sessions: Promise<Sessions> | null = null;
 let layered: Promise<LayeredSessions> | null = null;
 let fused: Promise<ort.InferenceSession> | null = null;
 let reuse: Promise<ort.InferenceSession> | null = null;
+let firstLayer: Promise<ort.InferenceSession> | null = null;
 
 /**
  * Creates a session on the lane's device. A CUDA lane whose provider files are not installed
@@ -148,6 +149,15 @@ function loadFused(): Promise<ort.InferenceSession> {
     return session;
   });
   return fused;
+}
+
+/** fbcache's embedding and layer 0 in one graph (`fuseFirstLayerGraph`): the fused forward's inputs, so its warm-up too. */
+function loadFirstLayer(): Promise<ort.InferenceSession> {
+  firstLayer ??= createMergedSession(buildFirstLayerGraph(m, data.files.layered)).then(async (session) => {
+    await warmFused(m, session);
+    return session;
+  });
+  return firstLayer;
 }
 
 function loadReuse(): Promise<ort.InferenceSession> {
@@ -300,9 +310,9 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
 async function share(task: ShareTask): Promise<ShareResult> {
   const d = memoryOf(task);
   const look = task.featureStore?.track === 'first-input' ? await loadEmbed() : undefined;
-  // fbcache, one block alone (P0): layer 0 through the layered graphs, then one fused call.
+  // fbcache, one block alone (P0): the embedding and layer 0 in one call, then one more.
   if (data.fusedForward !== false && decidesAlone(task, framesPerBlock)) {
-    return runFirstLayer(task, { layered: await loadLayered(), fused: await loadFused(), reuse: await loadReuse() }, pastFor(task, d), jointMask(task), d);
+    return runFirstLayer(task, { first: await loadFirstLayer(), fused: await loadFused(), reuse: await loadReuse() }, pastFor(task, d), jointMask(task), d);
   }
   // A tick on this lane alone in which every member computes: one call instead of 2·layers + 2.
   if (data.fusedForward !== false && fusable(task, framesPerBlock)) {

@@ -151,6 +151,44 @@ export function fuseReuseGraph(m: ContractDims, embed: Source, head: Source): Ui
   return b.finish('fused_reuse', [embed.file, head.file], [...inputs, { ...embedded, name: REUSE_IO.residual }], [headSpec(m).outputs[0] as TensorSpec, embedded]);
 }
 
+/** Output names of the first-layer graph: the first layer's input (the embedding) and output. */
+export const FIRST_LAYER_IO = {
+  hiddenIn: 'hidden_in',
+  hiddenOut: IO.hiddenOut,
+} as const;
+
+/**
+ * The embedding and layer 0 in one call, on the fused forward's inputs (first-block caching
+ * measures layer 0's residual before deciding whether the other layers run): `hidden_in` is the
+ * embedding, `hidden_out` layer 0's output.
+ *
+ * @example
+ * ```ts
+ * const bytes = fuseFirstLayerGraph(manifest, { file: 'embed.onnx', bytes: embed }, { kv: layer0Kv, block: layer0 });
+ * ```
+ */
+export function fuseFirstLayerGraph(m: ContractDims, embed: Source, layer: { readonly kv: Source; readonly block: Source }): Uint8Array {
+  const b = new Builder();
+  const same = (...names: string[]) => new Map(names.map((n) => [n, n] as const));
+  const e = inline(embed, embedSpec(m), 'embed/', same(IO.latents, IO.timesteps));
+  b.add(e);
+  const timeEmbedding = e.outputs.get(IO.timeEmbedding) as string;
+  const hidden = e.outputs.get(IO.hidden) as string;
+  b.node('Identity', [hidden], FIRST_LAYER_IO.hiddenIn);
+  const common = [[IO.hidden, hidden], [IO.timeEmbedding, timeEmbedding], [IO.framePositions, IO.framePositions]] as const;
+  const kv = inline(layer.kv, layerKvSpec(m), 'layer_0_kv/', new Map(common));
+  b.add(kv);
+  const own = { key: kv.outputs.get(IO.key) as string, value: kv.outputs.get(IO.value) as string };
+  const index = b.int64('first/layer_0_index', [0], []);
+  const all = (side: 'key' | 'value', past: string) => b.node('Concat', [b.node('Gather', [past, index], `first/past_${side}`, [axis(0)]), own[side]], `first/${side}`, [axis(2)]);
+  b.add(inline(layer.block, layerSpec(m), 'layer_0/', new Map([...common, [IO.context, IO.context], [IO.key, all('key', IO.pastKey)], [IO.value, all('value', IO.pastValue)], [IO.attentionMask, IO.attentionMask]]), same(IO.hiddenOut)));
+  const hiddenDims = layerSpec(m).inputs.find((o) => o.name === IO.hidden)?.dims ?? [];
+  return b.finish('fused_first_layer', [embed.file, layer.kv.file, layer.block.file], denoiserSpec(m).inputs, [
+    { name: FIRST_LAYER_IO.hiddenIn, type: 'float32', dims: hiddenDims },
+    { name: FIRST_LAYER_IO.hiddenOut, type: 'float32', dims: hiddenDims },
+  ]);
+}
+
 const read = async (file: string): Promise<Source> => {
   try {
     return { file, bytes: await readFile(file) };
@@ -184,4 +222,17 @@ export async function buildReuseGraph(m: ContractDims, files: Pick<LayeredFiles,
 export async function buildFusedGraph(m: ContractDims, files: LayeredFiles): Promise<Uint8Array> {
   const [embed, head, blocks, kvs] = await Promise.all([read(files.embed), read(files.head), Promise.all(files.layers.map(read)), Promise.all(files.keyValues.map(read))]);
   return fuseLayeredGraphs(m, embed, blocks.map((block, i) => ({ kv: kvs[i] as Source, block })), head);
+}
+
+/**
+ * Reads a package's `embed` and layer-0 files and merges them ({@link fuseFirstLayerGraph}).
+ *
+ * @example
+ * ```ts
+ * const session = await InferenceSession.create(await buildFirstLayerGraph(pkg.manifest, pkg.paths.layered));
+ * ```
+ */
+export async function buildFirstLayerGraph(m: ContractDims, files: LayeredFiles): Promise<Uint8Array> {
+  const [embed, kv, block] = await Promise.all([read(files.embed), read(files.keyValues[0] as string), read(files.layers[0] as string)]);
+  return fuseFirstLayerGraph(m, embed, { kv, block });
 }
