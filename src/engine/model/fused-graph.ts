@@ -44,6 +44,43 @@ export interface LayeredFiles {
   readonly head: string;
 }
 
+const same = (...names: string[]) => new Map(names.map((n) => [n, n] as const));
+
+/** Inlines the embed graph on the contract's `latents` and `timesteps`, its `hidden` also output as `hidden_in`. */
+function addEmbed(b: Builder, m: ContractDims, embed: Source): { hidden: string; timeEmbedding: string } {
+  const e = inline(embed, embedSpec(m), 'embed/', same(IO.latents, IO.timesteps));
+  b.add(e);
+  const hidden = e.outputs.get(IO.hidden) as string;
+  b.node('Identity', [hidden], FUSED_IO.hiddenIn);
+  return { hidden, timeEmbedding: e.outputs.get(IO.timeEmbedding) as string };
+}
+
+/**
+ * Inlines layer `l` (its K/V graph and the layer) on `hidden`; the layer attends to [its cache
+ * past ; the call's own K/V], as `fullKeyValues` lays them out. `last`: its output is the
+ * graph's `hidden_out`.
+ */
+function addLayer(b: Builder, m: ContractDims, l: number, files: { readonly kv: Source; readonly block: Source }, hidden: string, timeEmbedding: string, last: boolean): { out: string; key: string; value: string } {
+  const common = [[IO.hidden, hidden], [IO.timeEmbedding, timeEmbedding], [IO.framePositions, IO.framePositions]] as const;
+  const kv = inline(files.kv, layerKvSpec(m), `layer_${l}_kv/`, new Map(common));
+  b.add(kv);
+  const own = { key: kv.outputs.get(IO.key) as string, value: kv.outputs.get(IO.value) as string };
+  const index = b.int64(`fused/layer_${l}_index`, [l], []);
+  const all = (side: 'key' | 'value', past: string) => {
+    const layerPast = b.node('Gather', [past, index], `fused/layer_${l}_past_${side}`, [axis(0)]);
+    return b.node('Concat', [layerPast, own[side]], `fused/layer_${l}_${side}`, [axis(2)]);
+  };
+  const block = inline(
+    files.block,
+    layerSpec(m),
+    `layer_${l}/`,
+    new Map([...common, [IO.context, IO.context], [IO.key, all('key', IO.pastKey)], [IO.value, all('value', IO.pastValue)], [IO.attentionMask, IO.attentionMask]]),
+    last ? same(IO.hiddenOut) : new Map(),
+  );
+  b.add(block);
+  return { out: block.outputs.get(IO.hiddenOut) as string, ...own };
+}
+
 /**
  * Merges the layered graphs (bytes, in package order) into the fused forward's ONNX model.
  * Pure: no file access, so it can be tested on altered graphs.
@@ -65,40 +102,19 @@ export function fuseLayeredGraphs(
 ): Uint8Array {
   if (layers.length !== m.layers) throw new RangeError(`fuseLayeredGraphs: ${layers.length} layers given, the manifest has ${m.layers}`);
   const b = new Builder();
-  const same = (...names: string[]) => new Map(names.map((n) => [n, n] as const));
-  const e = inline(embed, embedSpec(m), 'embed/', same(IO.latents, IO.timesteps));
-  b.add(e);
-  const timeEmbedding = e.outputs.get(IO.timeEmbedding) as string;
-  let hidden = e.outputs.get(IO.hidden) as string;
-  b.node('Identity', [hidden], FUSED_IO.hiddenIn);
+  const embedded = addEmbed(b, m, embed);
+  const timeEmbedding = embedded.timeEmbedding;
+  let hidden = embedded.hidden;
   const unsqueezeAxes = b.int64('fused/axes_0', [0], [1]);
   const keys: string[] = [];
   const values: string[] = [];
   const layerInputs: string[] = [];
   layers.forEach((files, l) => {
-    const common = [[IO.hidden, hidden], [IO.timeEmbedding, timeEmbedding], [IO.framePositions, IO.framePositions]] as const;
-    const kv = inline(files.kv, layerKvSpec(m), `layer_${l}_kv/`, new Map(common));
-    b.add(kv);
-    const own = { key: kv.outputs.get(IO.key) as string, value: kv.outputs.get(IO.value) as string };
-    const index = b.int64(`fused/layer_${l}_index`, [l], []);
-    // The layer attends to [its cache past ; the call's own K/V], as `fullKeyValues` lays them out.
-    const all = (side: 'key' | 'value', past: string) => {
-      const layerPast = b.node('Gather', [past, index], `fused/layer_${l}_past_${side}`, [axis(0)]);
-      return b.node('Concat', [layerPast, own[side]], `fused/layer_${l}_${side}`, [axis(2)]);
-    };
-    const last = l === m.layers - 1;
-    const block = inline(
-      files.block,
-      layerSpec(m),
-      `layer_${l}/`,
-      new Map([...common, [IO.context, IO.context], [IO.key, all('key', IO.pastKey)], [IO.value, all('value', IO.pastValue)], [IO.attentionMask, IO.attentionMask]]),
-      last ? same(IO.hiddenOut) : new Map(),
-    );
-    b.add(block);
-    keys.push(b.node('Unsqueeze', [own.key, unsqueezeAxes], `fused/layer_${l}_present_key`));
-    values.push(b.node('Unsqueeze', [own.value, unsqueezeAxes], `fused/layer_${l}_present_value`));
+    const layer = addLayer(b, m, l, files, hidden, timeEmbedding, l === m.layers - 1);
+    keys.push(b.node('Unsqueeze', [layer.key, unsqueezeAxes], `fused/layer_${l}_present_key`));
+    values.push(b.node('Unsqueeze', [layer.value, unsqueezeAxes], `fused/layer_${l}_present_value`));
     layerInputs.push(b.node('Unsqueeze', [hidden, unsqueezeAxes], `fused/layer_${l}_input`));
-    hidden = block.outputs.get(IO.hiddenOut) as string;
+    hidden = layer.out;
   });
   b.add(inline(head, headSpec(m), 'head/', new Map([[IO.hidden, hidden], [IO.timeEmbedding, timeEmbedding], [IO.latents, IO.latents], [IO.timesteps, IO.timesteps]]), same(IO.flow)));
   b.node('Concat', keys, FUSED_IO.presentKey, [axis(0)]);
@@ -140,7 +156,6 @@ export const REUSE_IO = {
  */
 export function fuseReuseGraph(m: ContractDims, embed: Source, head: Source): Uint8Array {
   const b = new Builder();
-  const same = (...names: string[]) => new Map(names.map((n) => [n, n] as const));
   const e = inline(embed, embedSpec(m), 'embed/', same(IO.latents, IO.timesteps), same(IO.hidden));
   b.add(e);
   const headInput = b.node('Add', [IO.hidden, REUSE_IO.residual], 'reuse/head_input');
@@ -153,7 +168,7 @@ export function fuseReuseGraph(m: ContractDims, embed: Source, head: Source): Ui
 
 /** Output names of the first-layer graph: the first layer's input (the embedding) and output. */
 export const FIRST_LAYER_IO = {
-  hiddenIn: 'hidden_in',
+  hiddenIn: FUSED_IO.hiddenIn,
   hiddenOut: IO.hiddenOut,
 } as const;
 
@@ -169,19 +184,8 @@ export const FIRST_LAYER_IO = {
  */
 export function fuseFirstLayerGraph(m: ContractDims, embed: Source, layer: { readonly kv: Source; readonly block: Source }): Uint8Array {
   const b = new Builder();
-  const same = (...names: string[]) => new Map(names.map((n) => [n, n] as const));
-  const e = inline(embed, embedSpec(m), 'embed/', same(IO.latents, IO.timesteps));
-  b.add(e);
-  const timeEmbedding = e.outputs.get(IO.timeEmbedding) as string;
-  const hidden = e.outputs.get(IO.hidden) as string;
-  b.node('Identity', [hidden], FIRST_LAYER_IO.hiddenIn);
-  const common = [[IO.hidden, hidden], [IO.timeEmbedding, timeEmbedding], [IO.framePositions, IO.framePositions]] as const;
-  const kv = inline(layer.kv, layerKvSpec(m), 'layer_0_kv/', new Map(common));
-  b.add(kv);
-  const own = { key: kv.outputs.get(IO.key) as string, value: kv.outputs.get(IO.value) as string };
-  const index = b.int64('first/layer_0_index', [0], []);
-  const all = (side: 'key' | 'value', past: string) => b.node('Concat', [b.node('Gather', [past, index], `first/past_${side}`, [axis(0)]), own[side]], `first/${side}`, [axis(2)]);
-  b.add(inline(layer.block, layerSpec(m), 'layer_0/', new Map([...common, [IO.context, IO.context], [IO.key, all('key', IO.pastKey)], [IO.value, all('value', IO.pastValue)], [IO.attentionMask, IO.attentionMask]]), same(IO.hiddenOut)));
+  const { hidden, timeEmbedding } = addEmbed(b, m, embed);
+  addLayer(b, m, 0, layer, hidden, timeEmbedding, true);
   const hiddenDims = layerSpec(m).inputs.find((o) => o.name === IO.hidden)?.dims ?? [];
   return b.finish('fused_first_layer', [embed.file, layer.kv.file, layer.block.file], denoiserSpec(m).inputs, [
     { name: FIRST_LAYER_IO.hiddenIn, type: 'float32', dims: hiddenDims },
