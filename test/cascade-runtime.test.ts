@@ -3,6 +3,7 @@ import { createRuntime, type Frame, type GenerateRequest, type Runtime } from '.
 import type { CascadeOptions } from '../src/core/cascade-options.js';
 import { frameDrift } from '../src/quality/drift.js';
 import { RANDOM_MODEL } from './support/models.js';
+import { oneAndTwoLanes } from './support/lane-runtimes.js';
 
 const request = { seed: 5, blocks: 7, prompt: 'green triangle moving right' };
 
@@ -13,32 +14,25 @@ async function frames(runtime: Runtime, cascade: Partial<CascadeOptions>): Promi
 }
 
 describe('cascades on real lanes', () => {
-  let one: Runtime;
-  let two: Runtime;
-  beforeAll(async () => {
-    [one, two] = await Promise.all([createRuntime({ lanes: 1, model: RANDOM_MODEL }), createRuntime({ lanes: 2, model: RANDOM_MODEL })]);
-  });
-  afterAll(async () => {
-    await Promise.all([one?.close(), two?.close()]);
-  });
+  const runtimes = oneAndTwoLanes();
 
   for (const parallelism of [1, 2, 3, 4] as const) {
     it(`P${parallelism} bidirectional joint: identical frames on 1 and 2 lanes, twice`, async () => {
       const cascade = { parallelism, attention: 'bidirectional' as const, exec: 'joint' as const };
-      const a = await frames(one, cascade);
-      const b = await frames(two, cascade);
-      const c = await frames(two, cascade);
+      const a = await frames(runtimes.one, cascade);
+      const b = await frames(runtimes.two, cascade);
+      const c = await frames(runtimes.two, cascade);
       expect(b.equals(a)).toBe(true);
       expect(c.equals(a)).toBe(true);
     });
   }
 
   it('runs five forwards per block whatever the level, and the cascade really differs from P0', async () => {
-    const sequential = await frames(one, { parallelism: 0 });
+    const sequential = await frames(runtimes.one, { parallelism: 0 });
     for (const parallelism of [1, 4] as const) {
-      const before = one.stats().forwards;
-      const cascaded = await frames(one, { parallelism, attention: 'bidirectional' });
-      expect(one.stats().forwards - before).toBe(request.blocks * 5);
+      const before = runtimes.one.stats().forwards;
+      const cascaded = await frames(runtimes.one, { parallelism, attention: 'bidirectional' });
+      expect(runtimes.one.stats().forwards - before).toBe(request.blocks * 5);
       // Bidirectional windows let the caching block see noisier ones: close to P0, not equal.
       expect(cascaded.equals(sequential)).toBe(false);
       const drift = frameDrift([{ rgb: cascaded } as unknown as Frame], [{ rgb: sequential } as unknown as Frame]);

@@ -2,13 +2,14 @@
  * Lane crash recovery: workers killed (by the fault-injection hook) at chosen and at random
  * tasks and points; the frames must be those of a run without the crash.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRuntime, type Frame, type GenerateRequest, type Runtime } from '../src/index.js';
 import type { CascadeOptions } from '../src/core/cascade-options.js';
 import type { LaneFault } from '../src/engine/lanes/faults.js';
 import type { TraceRecord } from '../src/core/trace-records.js';
 import { frameDrift } from '../src/quality/drift.js';
 import { RANDOM_MODEL } from './support/models.js';
+import { oneAndTwoLanes } from './support/lane-runtimes.js';
 
 const request: GenerateRequest = { seed: 3, blocks: 6, prompt: 'green triangle moving right' };
 const switched: GenerateRequest = { ...request, switches: [{ atBlock: 3, prompt: 'purple square moving down' }] };
@@ -34,19 +35,12 @@ const crashes = (runtime: Runtime) => runtime.lanes.reduce((n, lane) => n + lane
 
 describe('a lane whose worker dies mid-task is replaced and its work re-run', () => {
   const clean = new Map<string, Buffer>();
-  let one: Runtime;
-  let two: Runtime;
   const reference = async (lanes: number, cascade: Cascade, req: GenerateRequest = request) => {
     const key = JSON.stringify([lanes, cascade, req]);
-    if (!clean.has(key)) clean.set(key, bytes(await frames(lanes === 1 ? one : two, cascade, req)));
+    if (!clean.has(key)) clean.set(key, bytes(await frames(lanes === 1 ? runtimes.one : runtimes.two, cascade, req)));
     return clean.get(key) as Buffer;
   };
-  beforeAll(async () => {
-    [one, two] = await Promise.all([createRuntime({ lanes: 1, model: RANDOM_MODEL }), createRuntime({ lanes: 2, model: RANDOM_MODEL })]);
-  });
-  afterAll(async () => {
-    await Promise.all([one?.close(), two?.close()]);
-  });
+  const runtimes = oneAndTwoLanes();
 
   const cases: { name: string; lanes: number; cascade: Cascade; faults: LaneFault[]; req?: GenerateRequest }[] = [
     { name: 'P0 joint, 1 lane, after a step was written', lanes: 1, cascade: { parallelism: 0 }, faults: [{ lane: 0, task: 'tick', nth: 7, point: 'after-step' }] },
@@ -103,7 +97,7 @@ describe('a lane whose worker dies mid-task is replaced and its work re-run', ()
 
   it('lanes mode goes on with the lanes left (within 1 of 255: the share boundaries change)', async () => {
     const cascade = { parallelism: 4, exec: 'lanes' } as const;
-    const expected = await frames(two, cascade);
+    const expected = await frames(runtimes.two, cascade);
     await withFaults(2, [{ lane: 0, task: 'share', nth: 4, point: 'after-step', repeat: true }], async (runtime) => {
       const got = await frames(runtime, cascade);
       expect(runtime.lanes[0]?.retired).toBe(true);
@@ -126,7 +120,7 @@ describe('a lane whose worker dies mid-task is replaced and its work re-run', ()
       for await (const frame of runtime.generate(request, { featureCache: { policy: 'bwcache', threshold: 1.2 }, steps: 8, trace })) out.push(frame);
       return { frames: bytes(out), decisions };
     };
-    const expected = await run(one);
+    const expected = await run(runtimes.one);
     // Share 47 is block 5's step 1, whose indicator (1.21) stays above δ: re-run against a
     // half-updated store it would read a change of 0 and fix the schedule a step early.
     await withFaults(1, [{ lane: 0, task: 'share', nth: 20, point: 'after-step' }, { lane: 0, task: 'share', nth: 47, point: 'after-step' }], async (runtime) => {
@@ -153,7 +147,7 @@ describe('a lane whose worker dies mid-task is replaced and its work re-run', ()
         for await (const frame of runtime.generate(request, { featureCache, steps: 8, cascade: { parallelism: 4 }, trace })) out.push(frame);
         return { frames: bytes(out), decisions, reused: runtime.stats().reusedForwards };
       };
-      const expected = await run(one);
+      const expected = await run(runtimes.one);
       await withFaults(1, [5, 11].map((nth) => ({ lane: 0, task: 'share', nth, point: 'after-step' }) as const), async (runtime) => {
         const got = await run(runtime);
         expect(crashes(runtime)).toBe(2);

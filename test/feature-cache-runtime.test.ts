@@ -10,7 +10,7 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRuntime, type Frame, type Runtime } from '../src/index.js';
 import type { FeatureCacheOptions } from '../src/core/feature-cache.js';
 import type { LaneRecord, TraceRecord } from '../src/core/trace-records.js';
@@ -20,6 +20,7 @@ import { chromeTrace } from '../src/inspector/chrome-trace.js';
 import { RANDOM_MODEL } from './support/models.js';
 import { decodeSnapshot } from '../src/engine/snapshot/snapshot-format.js';
 import type { GenerationSnapshot } from '../src/index.js';
+import { oneAndTwoLanes } from './support/lane-runtimes.js';
 
 const STEPS = 12;
 const BLOCKS = 4;
@@ -46,20 +47,13 @@ async function generate(runtime: Runtime, parallelism: 0 | 4, featureCache: Feat
 const same = (a: readonly Frame[], b: readonly Frame[]) => a.length === b.length && a.every((f, i) => Buffer.from(f.rgb).equals(Buffer.from((b[i] as Frame).rgb)));
 
 describe('feature caching on real lanes', () => {
-  let one: Runtime;
-  let two: Runtime;
-  beforeAll(async () => {
-    [one, two] = await Promise.all([createRuntime({ lanes: 1, model: RANDOM_MODEL }), createRuntime({ lanes: 2, model: RANDOM_MODEL })]);
-  });
-  afterAll(async () => {
-    await Promise.all([one?.close(), two?.close()]);
-  });
+  const runtimes = oneAndTwoLanes();
 
   for (const parallelism of [0, 4] as const) {
     it(`P${parallelism}: identical frames on 1 and 2 lanes and across repeats; reuse counted, traced, never at the cache step`, async () => {
-      const a = await generate(one, parallelism, bwcache);
-      const b = await generate(two, parallelism, bwcache);
-      const c = await generate(two, parallelism, bwcache);
+      const a = await generate(runtimes.one, parallelism, bwcache);
+      const b = await generate(runtimes.two, parallelism, bwcache);
+      const c = await generate(runtimes.two, parallelism, bwcache);
       expect(same(a.frames, b.frames)).toBe(true);
       expect(same(b.frames, c.frames)).toBe(true);
       expect(a.frames).toHaveLength(BLOCKS * 3);
@@ -91,9 +85,9 @@ describe('feature caching on real lanes', () => {
   for (const [name, options] of peers) {
     for (const parallelism of [0, 4] as const) {
       it(`${name} P${parallelism}: identical frames on 1 and 2 lanes and across repeats; never reuses the first, last or cache step`, async () => {
-        const a = await generate(one, parallelism, options);
-        const b = await generate(two, parallelism, options);
-        const c = await generate(two, parallelism, options);
+        const a = await generate(runtimes.one, parallelism, options);
+        const b = await generate(runtimes.two, parallelism, options);
+        const c = await generate(runtimes.two, parallelism, options);
         expect(same(a.frames, b.frames)).toBe(true);
         expect(same(b.frames, c.frames)).toBe(true);
         expect(a.reused).toBeGreaterThan(0);
@@ -128,26 +122,26 @@ describe('feature caching on real lanes', () => {
   });
 
   it('reused steps change the frames; a trigger that never comes (δ = 0) changes no byte of layered mode\'s frames', async () => {
-    const none = await generate(one, 0, { policy: 'none' }, 'layered');
-    const cached = await generate(one, 0, bwcache);
+    const none = await generate(runtimes.one, 0, { policy: 'none' }, 'layered');
+    const cached = await generate(runtimes.one, 0, bwcache);
     expect(same(none.frames, cached.frames)).toBe(false);
     expect(none.reused).toBe(0);
-    const never = await generate(one, 0, { policy: 'bwcache', threshold: 0 });
+    const never = await generate(runtimes.one, 0, { policy: 'bwcache', threshold: 0 });
     expect(never.reused).toBe(0);
     expect(same(never.frames, none.frames)).toBe(true);
   });
 
   it('with policy none, layered makes joint frames (within 1/255) at P0 and P4, and reuses nothing', async () => {
     for (const parallelism of [0, 4] as const) {
-      const joint = await generate(two, parallelism, undefined);
-      const layered = await generate(two, parallelism, { policy: 'none' }, 'layered');
+      const joint = await generate(runtimes.two, parallelism, undefined);
+      const layered = await generate(runtimes.two, parallelism, { policy: 'none' }, 'layered');
       expect(frameDrift(layered.frames, joint.frames).maxAbs, `P${parallelism}`).toBeLessThanOrEqual(1);
       expect(layered.reused).toBe(0);
     }
   });
 
   it('the inspector model marks reused steps on the diagonal and the lane tasks, and the Chrome trace names them', async () => {
-    const run = await generate(two, 4, bwcache);
+    const run = await generate(runtimes.two, 4, bwcache);
     const model = deriveModel(run.trace);
     const cells = model.diagonal.cells.filter((c) => c.reused);
     expect(cells).toHaveLength(run.reused);
@@ -160,7 +154,7 @@ describe('feature caching on real lanes', () => {
   });
 
   it('records each measuring member\'s indicator and its block\'s trigger step per tick; a prompt switch with re-cache works with caching', async () => {
-    const run = await generate(one, 0, bwcache);
+    const run = await generate(runtimes.one, 0, bwcache);
     const features = run.trace.filter((r) => r.kind === 'features');
     expect(features.length).toBeGreaterThan(0);
     const first = features.flatMap((r) => (r.kind === 'features' ? r.indicators : [])).filter((i) => i.block === 0);
@@ -170,14 +164,14 @@ describe('feature caching on real lanes', () => {
     expect(first.every((i) => i.trigger === 1 && typeof i.indicator === 'number')).toBe(true);
     const frames: Frame[] = [];
     const switched = { ...request, switches: [{ atBlock: 2, prompt: 'red ball moving left' }] };
-    for await (const frame of one.generate(switched, { steps: STEPS, cascade: { parallelism: 0, recache: 'on' }, featureCache: bwcache })) frames.push(frame);
+    for await (const frame of runtimes.one.generate(switched, { steps: STEPS, cascade: { parallelism: 0, recache: 'on' }, featureCache: bwcache })) frames.push(frame);
     expect(frames).toHaveLength(BLOCKS * 3);
   });
 
   // What the store itself holds is checked at the worker's level (feature-cache-fast-paths.test.ts);
   // here, that the generation tells its store and its snapshots the same thing.
   it('a snapshot\'s feature rows hold K/V only in a cascade (P4, not P0), and no layer inputs once the schedule is fixed', async () => {
-    const m = one.manifest;
+    const m = runtimes.one.manifest;
     const hidden = m.framesPerBlock * m.tokensPerFrame * m.width;
     const kvAt = (m.layers + 1) * hidden;
     const rowsOf = async (runtime: Runtime, parallelism: 0 | 4, featureCache: FeatureCacheOptions) => {
@@ -192,14 +186,14 @@ describe('feature caching on real lanes', () => {
     const zero = (a: Float32Array) => a.every((v) => v === 0);
     // δ = 0 never fixes a schedule: every block measures. A P0 snapshot falls between blocks, so
     // its block is at step 0 in a slot an earlier block used (the second run on this runtime).
-    await rowsOf(one, 0, { policy: 'bwcache', threshold: 0 });
-    const p0 = await rowsOf(one, 0, { policy: 'bwcache', threshold: 0 });
+    await rowsOf(runtimes.one, 0, { policy: 'bwcache', threshold: 0 });
+    const p0 = await rowsOf(runtimes.one, 0, { policy: 'bwcache', threshold: 0 });
     expect(p0.length).toBeGreaterThan(0);
     expect(p0.every((row) => zero(row.subarray(kvAt)))).toBe(true);
-    const p4 = await rowsOf(two, 4, { policy: 'bwcache', threshold: 0 });
+    const p4 = await rowsOf(runtimes.two, 4, { policy: 'bwcache', threshold: 0 });
     expect(p4.some((row) => !zero(row.subarray(kvAt)) && !zero(row.subarray(0, hidden)))).toBe(true);
     // δ = 1.5 fixes every block's schedule at step 1: snapshots after it hold no inputs.
-    const fixed = await rowsOf(two, 4, bwcache);
+    const fixed = await rowsOf(runtimes.two, 4, bwcache);
     expect(fixed.some((row) => zero(row.subarray(0, m.layers * hidden)) && !zero(row.subarray(m.layers * hidden, kvAt)))).toBe(true);
   });
 
@@ -208,12 +202,12 @@ describe('feature caching on real lanes', () => {
     let seen = 0;
     await expect(
       (async () => {
-        for await (const _ of two.generate({ ...request, seed: 99 }, { steps: STEPS, cascade: { parallelism: 4 }, featureCache: bwcache, signal: controller.signal })) {
+        for await (const _ of runtimes.two.generate({ ...request, seed: 99 }, { steps: STEPS, cascade: { parallelism: 4 }, featureCache: bwcache, signal: controller.signal })) {
           if (++seen === 3) controller.abort();
         }
       })(),
     ).rejects.toThrow();
-    const after = await generate(two, 4, bwcache);
+    const after = await generate(runtimes.two, 4, bwcache);
     const fresh = await createRuntime({ lanes: 2, model: RANDOM_MODEL });
     try {
       expect(same(after.frames, (await generate(fresh, 4, bwcache)).frames)).toBe(true);
@@ -223,19 +217,19 @@ describe('feature caching on real lanes', () => {
   });
 
   it('lanes execution reuses too: repeats byte for byte on 2 lanes, with the same schedule as layered', async () => {
-    const a = await generate(two, 4, bwcache, 'lanes');
-    const b = await generate(two, 4, bwcache, 'lanes');
+    const a = await generate(runtimes.two, 4, bwcache, 'lanes');
+    const b = await generate(runtimes.two, 4, bwcache, 'lanes');
     expect(same(a.frames, b.frames)).toBe(true);
     expect(a.reused).toBe(BLOCKS * 8);
-    const layered = await generate(two, 4, bwcache);
+    const layered = await generate(runtimes.two, 4, bwcache);
     // The lanes split blocks across lanes: float rounding only.
     expect(frameDrift(a.frames, layered.frames).maxAbs).toBeLessThanOrEqual(2);
   });
 
   it('the peers through lanes execution: repeat byte for byte on 2 lanes and reuse', async () => {
     for (const [name, options] of peers) {
-      const a = await generate(two, 4, options, 'lanes');
-      const b = await generate(two, 4, options, 'lanes');
+      const a = await generate(runtimes.two, 4, options, 'lanes');
+      const b = await generate(runtimes.two, 4, options, 'lanes');
       expect(same(a.frames, b.frames), name).toBe(true);
       expect(a.reused, name).toBeGreaterThan(0);
       expect(b.reused, name).toBe(a.reused);

@@ -1,13 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { toPromise } from 'xstate';
 import { createGenerationSystem } from '../src/actors/system.js';
 import { cacheStage, cascadeSchedule, tickMembers, tickOf } from '../src/core/schedule.js';
 import type { TickExecutor, TickPlan } from '../src/core/tick.js';
-import { createRuntime, type Frame, type Runtime } from '../src/index.js';
+import type { Frame, Runtime } from '../src/index.js';
 import type { CascadeOptions } from '../src/core/cascade-options.js';
 import { InvalidOptionError } from '../src/core/errors.js';
 import { frameDrift } from '../src/quality/drift.js';
-import { RANDOM_MODEL } from './support/models.js';
+import { oneAndTwoLanes } from './support/lane-runtimes.js';
 
 describe('member dispatch (the wavefront) in the tick barrier', () => {
   const schedule = cascadeSchedule(4, 4);
@@ -80,14 +80,7 @@ describe('member dispatch (the wavefront) in the tick barrier', () => {
 describe('wavefront execution on real lanes', () => {
   const request = { seed: 3, blocks: 9, prompt: 'green triangle moving right' };
   const wave = { parallelism: 4, attention: 'causal', cascadeWindow: 'trained', exec: 'wavefront' } as const;
-  let one: Runtime;
-  let two: Runtime;
-  beforeAll(async () => {
-    [one, two] = await Promise.all([createRuntime({ lanes: 1, model: RANDOM_MODEL }), createRuntime({ lanes: 2, model: RANDOM_MODEL })]);
-  });
-  afterAll(async () => {
-    await Promise.all([one?.close(), two?.close()]);
-  });
+  const runtimes = oneAndTwoLanes();
   const collect = async (runtime: Runtime, cascade: Partial<CascadeOptions>, switches: { atBlock: number; prompt: string }[] = []) => {
     const out: Frame[] = [];
     for await (const frame of runtime.generate({ ...request, switches }, { cascade })) out.push(frame);
@@ -96,32 +89,32 @@ describe('wavefront execution on real lanes', () => {
   const bytes = (frames: Frame[]) => Buffer.concat(frames.map((f) => f.rgb));
 
   it('equals joint under the trained window to float rounding, byte for byte on 1 and 2 lanes and again', async () => {
-    const joint = await collect(two, { ...wave, exec: 'joint' });
-    const a = await collect(two, wave);
-    const b = await collect(two, wave);
-    const c = await collect(one, wave);
+    const joint = await collect(runtimes.two, { ...wave, exec: 'joint' });
+    const a = await collect(runtimes.two, wave);
+    const b = await collect(runtimes.two, wave);
+    const c = await collect(runtimes.one, wave);
     const drift = frameDrift(a, joint);
     expect(drift.maxAbs).toBeLessThanOrEqual(1);
     expect(drift.psnrDb).toBeGreaterThan(70);
     expect(bytes(b).equals(bytes(a))).toBe(true);
     expect(bytes(c).equals(bytes(a))).toBe(true);
-    expect(two.stats().forwards).toBeGreaterThanOrEqual(3 * request.blocks * 5);
+    expect(runtimes.two.stats().forwards).toBeGreaterThanOrEqual(3 * request.blocks * 5);
   });
 
   it('a prompt switch: the blocks before it as without the switch, the blocks from it changed, on 1 and 2 lanes alike', async () => {
     const switches = [{ atBlock: 5, prompt: 'purple square moving down' }];
-    const plain = await collect(two, wave);
-    const switched = await collect(two, wave, switches);
+    const plain = await collect(runtimes.two, wave);
+    const switched = await collect(runtimes.two, wave, switches);
     const part = (frames: Frame[], before: boolean) => bytes(frames.filter((f) => f.block < 5 === before));
     expect(part(switched, true).length).toBeGreaterThan(0);
     expect(part(switched, true).equals(part(plain, true))).toBe(true);
     expect(part(switched, false).equals(part(plain, false))).toBe(false);
-    expect(bytes(await collect(one, wave, switches)).equals(bytes(switched))).toBe(true);
+    expect(bytes(await collect(runtimes.one, wave, switches)).equals(bytes(switched))).toBe(true);
   });
 
   it('refuses what it cannot run, naming the setting', async () => {
     const refused = async (cascade: Partial<CascadeOptions>) => {
-      const error = await collect(two, cascade).catch((e: unknown) => e);
+      const error = await collect(runtimes.two, cascade).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(InvalidOptionError);
       return (error as Error).message;
     };
@@ -129,10 +122,10 @@ describe('wavefront execution on real lanes', () => {
     expect(await refused({ ...wave, cascadeWindow: 'extended' })).toMatch(/option "cascadeWindow": expected "trained" with exec "wavefront"/);
     expect(await refused({ ...wave, switchMode: 'in-flight' })).toMatch(/option "switchMode": expected "at-block" with exec "wavefront"/);
     const snapshot = await (async () => {
-      for await (const _ of two.generate(request, { cascade: wave, snapshots: { every: 2, onSnapshot: () => {} } })) void _;
+      for await (const _ of runtimes.two.generate(request, { cascade: wave, snapshots: { every: 2, onSnapshot: () => {} } })) void _;
     })().catch((e: unknown) => e as Error);
     expect(snapshot?.message).toMatch(/"wavefront" execution overlaps consecutive ticks/);
     // At P0 the mode is the sequential pipeline: nothing to require.
-    expect(bytes(await collect(two, { parallelism: 0, exec: 'wavefront' })).equals(bytes(await collect(two, { parallelism: 0 })))).toBe(true);
+    expect(bytes(await collect(runtimes.two, { parallelism: 0, exec: 'wavefront' })).equals(bytes(await collect(runtimes.two, { parallelism: 0 })))).toBe(true);
   });
 });
