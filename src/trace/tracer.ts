@@ -8,6 +8,7 @@ import type { InspectionEvent } from 'xstate';
 import { poolCounts, type KvPoolContext } from '../actors/kv-pool.js';
 import { tickOf, type CascadeSchedule } from '../core/schedule.js';
 import type { LaneActivity } from '../engine/lanes/lane.js';
+import { usedIn } from '../engine/lanes/feature-store.js';
 import type { KvRecord, LaneRecord, LaneTaskKind, TraceRecord } from '../core/trace-records.js';
 
 /** Where records go, one at a time, in order. */
@@ -45,8 +46,7 @@ const stagesOf = (task: LaneActivity['task'], schedule: CascadeSchedule, result?
       return { blocks: [], stages: [] };
     case 'share': {
       // A `decide` member's choice is in the result, once the share has ended.
-      const decidedReuse = new Set((result?.featureSums ?? []).filter((f) => f.decided === 'reuse').map((f) => f.block));
-      const reused = task.members.filter((m) => m.features === 'reuse' || decidedReuse.has(m.block)).map((m) => m.block);
+      const reused = task.members.filter((m) => usedIn(m, result ?? {}) === 'reuse').map((m) => m.block);
       return { blocks: task.members.map((m) => m.block), stages: task.members.map((m) => m.stage), tick: task.tick, ...(reused.length === 0 ? {} : { reused }) };
     }
     case 'recache':

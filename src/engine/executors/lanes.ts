@@ -14,7 +14,7 @@ import { featureOutcome, type RecachePlan, type TickExecutor, type TickMember, t
 import { groupKeyFrames, keyGroups, type KeyGroup } from '../lanes/key-groups.js';
 import type { AttentionMode } from '../../core/cascade-options.js';
 import type { ExecutorKind } from './kind.js';
-import type { FeatureStore } from '../lanes/feature-store.js';
+import { decidedIn, type FeatureStore } from '../lanes/feature-store.js';
 import { indicatorsOf } from '../lanes/feature-indicators.js';
 
 /**
@@ -229,8 +229,7 @@ export async function runSharedTick(plan: TickPlan, lanes: readonly Lane[], cont
     exchangeWaitMs: sum((r) => r.exchangeWaitMs),
   };
   if (!context.featureStore) return timing;
-  // What `decide` members chose (every lane holding one reports the same choice).
-  const decided = new Map(results.flatMap((r) => (r.featureSums ?? []).flatMap((f) => (f.decided ? [[f.block, f.decided] as const] : []))));
+  const decided = decidedIn(results);
   return {
     ...timing,
     reused: plan.members.filter((m) => featureOutcome(m, { decided }) === 'reuse' && m.commit !== false).length,

@@ -35,7 +35,7 @@
  */
 import type { ModelManifest } from '../../core/manifest-types.js';
 import type { FeatureStore, ShareResult } from '../../protocol/lane-messages.js';
-import type { FeatureUse } from '../../core/tick.js';
+import { featureOutcome, type FeatureUse } from '../../core/tick.js';
 
 type Sizes = Pick<ModelManifest, 'framesPerBlock' | 'tokensPerFrame' | 'width' | 'layers' | 'heads' | 'headDim'>;
 
@@ -138,8 +138,21 @@ export function unreadRanges(store: FeatureStore, m: Sizes, measuring: boolean):
 }
 
 /**
+ * What each `decide` member of a tick chose on its lane, by block, from the lanes' results
+ * (`MemberFeatureSums.decided`; every lane holding one reports the same choice).
+ *
+ * @example
+ * ```ts
+ * const timing = { ...sums, decided: decidedIn(results) };
+ * ```
+ */
+export function decidedIn(results: readonly Pick<ShareResult, 'featureSums'>[]): Map<number, 'compute' | 'reuse'> {
+  return new Map(results.flatMap((r) => (r.featureSums ?? []).flatMap((f) => (f.decided ? [[f.block, f.decided] as const] : []))));
+}
+
+/**
  * What a member did in a share: its planned use, or for a `decide` member what its lane chose
- * (`MemberFeatureSums.decided`; a member the result says nothing of computed).
+ * (a member the result says nothing of computed).
  *
  * @example
  * ```ts
@@ -147,8 +160,7 @@ export function unreadRanges(store: FeatureStore, m: Sizes, measuring: boolean):
  * ```
  */
 export function usedIn(member: { readonly block: number; readonly features?: FeatureUse }, result: Pick<ShareResult, 'featureSums'>): 'compute' | 'reuse' {
-  if (member.features !== 'decide') return member.features ?? 'compute';
-  return result.featureSums?.find((s) => s.block === member.block && s.decided !== undefined)?.decided ?? 'compute';
+  return featureOutcome({ block: member.block, features: member.features ?? 'compute' }, { decided: decidedIn([result]) });
 }
 
 /**
