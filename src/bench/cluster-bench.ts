@@ -13,10 +13,10 @@
  * - a **failover round**: the same n sessions, the worker of session 0 killed with SIGKILL when
  *   half its frames are read: the gap from the kill to the first frame the new worker sent, the
  *   detection time, the snapshot it resumed from and what regenerating the blocks after it cost
- *   per block. When the other workers have
- *   room for all n sessions the killed one is restarted after the round (the session moves to a
- *   survivor); otherwise (W = 1, or the survivors full) at once under the same id, as a
- *   supervisor would, and the session waits for it.
+ *   per block. Each worker takes ⌈n ÷ (W − 1)⌉ sessions, so that the others have room for all n
+ *   (placement still spreads them): the session moves to a survivor, busy with sessions of its
+ *   own when n > 1, and the killed worker is restarted after the round. With W = 1 it is
+ *   restarted at once under the same id, as a supervisor would, and the session waits for it.
  *
  * Every session's frames of both rounds are compared byte for byte with a local `createRuntime`
  * run of the same request on the same lane count (`framesIdentical`). Figures are medians over repeats
@@ -82,7 +82,7 @@ export interface ClusterBenchRecord {
   readonly workers: number;
   readonly sessions: number;
   readonly lanesPerWorker: number;
-  /** `--max-sessions` of every worker: ⌈sessions ÷ workers⌉, so that placement spreads the sessions. */
+  /** `--max-sessions` of every worker: ⌈sessions ÷ (workers − 1)⌉, so that the others can take a dead worker's sessions (one worker: the sessions). */
   readonly maxSessionsPerWorker: number;
   readonly blocks: number;
   readonly repeats: number;
@@ -249,7 +249,10 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
     for (const w of o.workers) {
       for (const n of o.sessions) {
         o.signal?.throwIfAborted();
-        const maxSessions = Math.ceil(n / w);
+        // Room for every session on the others when one worker dies (one worker's worth of
+        // spare capacity, as a cluster meant to fail over is provisioned); placement still
+        // spreads the sessions, least-loaded first.
+        const maxSessions = Math.ceil(n / Math.max(1, w - 1));
         const ids = Array.from({ length: w }, (_, i) => `bench-w${i + 1}`);
         // The killed worker's sessions all fit on the others: it is restarted after the round, so
         // the failover measures a move to a survivor; else (1 worker, or the others full) at once.
