@@ -12,7 +12,7 @@
  * ```
  */
 export { createRuntime, Runtime, type RuntimeInternals } from './api/runtime.js';
-export type { GenerationSession, SessionEvent, SessionOptions } from './core/session-types.js';
+export type { GenerationSession, SessionEvent, SessionOptions, SessionPriority } from './core/session-types.js';
 export type { Frame, GenerateOptions, GenerateRequest, GenerationSnapshot, LoadProgress, Progress, PromptSwitch, RuntimeOptions, RuntimeStartup, RuntimeStats } from './core/api-types.js';
 export type { AttentionMode, CascadeOptions, CascadeWindow, ExecMode, GenerationSettings, Parallelism, RecacheMode, SwitchMode } from './core/cascade-options.js';
 export type { FeatureCacheOptions } from './core/feature-cache.js';

@@ -25,11 +25,12 @@ describe('placement', () => {
 });
 
 describe('messages', () => {
-  const open = { sessionId: 's1', request: { seed: 1, blocks: 8, prompt: 'red ball moving left' }, options: { cascade: { parallelism: 4 } }, resume: { switches: [], skipFrames: 3 }, credit: 24, paused: false };
+  const open = { sessionId: 's1', request: { seed: 1, blocks: 8, prompt: 'red ball moving left' }, options: { cascade: { parallelism: 4 }, priority: 'high' as const }, resume: { switches: [], skipFrames: 3 }, credit: 24, paused: false };
 
   it('round-trips an open request, a control request and a frame', () => {
     expect(decodeOpenRequest(encodeClusterMessage(open), 'bc.worker.w1.open')).toEqual(open);
     expect(decodeControlRequest(encodeClusterMessage({ type: 'credit', upTo: 48 }), 'x')).toEqual({ type: 'credit', upTo: 48 });
+    expect(decodeControlRequest(encodeClusterMessage({ type: 'priority', level: 'normal' }), 'x')).toEqual({ type: 'priority', level: 'normal' });
     const rgb = Uint8Array.from({ length: 2 * 3 * 3 }, (_, i) => i);
     const frame = { index: 5, block: 1 as never, width: 3, height: 2, rgb };
     // Through a Node Buffer at an odd offset, as NATS delivers it.
@@ -52,6 +53,8 @@ describe('messages', () => {
       expect((e as ClusterMessageError).subject).toBe('bc.session.s1.control');
     }
     expect(() => decodeSessionMessage(encodeMessage({ type: 'event', event: { type: 'block', block: 'x' } }), 's')).toThrow('field "event.block"');
+    expect(() => decodeControlRequest(encodeMessage({ type: 'priority', level: 'urgent' }), 's')).toThrow('field "level"');
+    expect(() => decodeOpenRequest(encodeClusterMessage({ ...open, options: { priority: 'urgent' } } as never), 's')).toThrow('field "options.priority"');
     // A block event while the consumer has read part of a block: a fraction of a block buffered.
     const partial = decodeSessionMessage(encodeMessage({ type: 'event', event: { type: 'block', block: 3, elapsedMs: 5, bufferedBlocks: 4 / 3 } }), 's');
     expect(partial).toMatchObject({ type: 'event', event: { type: 'block', bufferedBlocks: 4 / 3 } });

@@ -5,7 +5,7 @@
 import { InvalidOptionError } from '../core/errors.js';
 import type { Frame } from '../core/api-types.js';
 import { ASYNC_DISPOSE } from '../core/dispose.js';
-import type { GenerationSession, LiveControls, SessionEvent, SessionLink } from '../core/session-types.js';
+import type { GenerationSession, LiveControls, SessionEvent, SessionLink, SessionPriority } from '../core/session-types.js';
 
 /** Decoded blocks a consumer may leave unread before the generation pauses, by default. */
 export const DEFAULT_MAX_BUFFERED_BLOCKS = 4;
@@ -15,10 +15,10 @@ export const DEFAULT_MAX_BUFFERED_BLOCKS = 4;
  *
  * @example
  * ```ts
- * const session = liveSession(4, (link) => new Generation(host, resolved, options, link).run());
+ * const session = liveSession(4, (link) => new Generation(host, resolved, options, link).run(), 1, (level) => priority.set(level));
  * ```
  */
-export function liveSession(maxBufferedBlocks: number, start: (link: SessionLink) => AsyncGenerator<Frame, void, undefined>, id = 0): GenerationSession {
+export function liveSession(maxBufferedBlocks: number, start: (link: SessionLink) => AsyncGenerator<Frame, void, undefined>, id: number, setPriority: (level: SessionPriority) => void): GenerationSession {
   if (!Number.isInteger(maxBufferedBlocks) || maxBufferedBlocks < 1) throw new InvalidOptionError('maxBufferedBlocks', 'a positive integer', maxBufferedBlocks);
   const listeners = new Set<(event: SessionEvent) => void>();
   let controls: LiveControls | null = null;
@@ -55,6 +55,7 @@ export function liveSession(maxBufferedBlocks: number, start: (link: SessionLink
     pause: () => void live().then((c) => c.pause(), () => {}),
     resume: () => void live().then((c) => c.resume(), () => {}),
     stop: () => void live().then((c) => c.stop(), () => {}),
+    setPriority,
     on: (listener) => {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -17,6 +17,7 @@ import { faultsOfLane, type LaneFault } from '../engine/lanes/faults.js';
 import { applyOnnxLogLevel, resolveOnnxLogLevel } from '../engine/lanes/execution-provider.js';
 import { executorKind } from '../engine/executors/registry.js';
 import { inService, Lane } from '../engine/lanes/lane.js';
+import { PriorityHolder } from './session-priority.js';
 import { allocateFeatureCache, allocateMemory, allocateStale, defaultMaxSessions, MAX_IN_FLIGHT_BLOCKS, planMemory, type SharedMemory } from '../engine/memory/memory-plan.js';
 import type { FeatureStore } from '../engine/lanes/feature-store.js';
 import type { StaleStore } from '../engine/lanes/stale-store.js';
@@ -91,6 +92,8 @@ export class Runtime {
   /** Indices of the sets no generation holds, lowest first. */
   readonly #free: number[];
   readonly #waiters: Waiter[] = [];
+  /** Memory sets of `'high'` sessions (`SessionOptions.priority`): every lane's `preferred`. */
+  readonly #preferred = new Set<number>();
   /** Generations started (running or waiting), each until it has released its set: `close` waits for them. */
   readonly #active = new Set<Promise<void>>();
   /** Mean milliseconds a generation held its set (for `retryAfterMs`), and how many were seen. */
@@ -121,6 +124,7 @@ export class Runtime {
     this.maxQueuedSessions = internals.maxQueuedSessions;
     this.#memories = memories;
     this.#free = memories.map((_, i) => i);
+    for (const lane of lanes) lane.preferred = this.#preferred;
     this.#featureStores = memories.map(() => null);
     this.#staleStores = memories.map(() => null);
     this.#inspect = internals.inspect;
@@ -218,11 +222,12 @@ export class Runtime {
   session(request: GenerateRequest, options: SessionOptions = {}): GenerationSession {
     checkGenerateOptions(options, 'session');
     const id = this.#nextSessionId++;
-    return liveSession(options.maxBufferedBlocks ?? DEFAULT_MAX_BUFFERED_BLOCKS, (link) => this.#start(request, options, link, id), id);
+    const priority = new PriorityHolder(options.priority ?? 'normal', this.#preferred);
+    return liveSession(options.maxBufferedBlocks ?? DEFAULT_MAX_BUFFERED_BLOCKS, (link) => this.#start(request, options, link, id, priority), id, (level) => priority.set(level));
   }
 
   /** Runs one generation; `id` numbers it among this runtime's generations (from 1, in call order). */
-  async *#start(request: GenerateRequest, options: GenerateOptions, link: Parameters<Parameters<typeof liveSession>[1]>[0] | undefined, id: number): AsyncGenerator<Frame, void, undefined> {
+  async *#start(request: GenerateRequest, options: GenerateOptions, link: Parameters<Parameters<typeof liveSession>[1]>[0] | undefined, id: number, priority?: PriorityHolder): AsyncGenerator<Frame, void, undefined> {
     let generation: Generation | null = null;
     let memory: number | null = null;
     let done!: () => void;
@@ -241,6 +246,7 @@ export class Runtime {
       // queued leaves the queue: this generation never runs.
       memory = await this.#acquire(signal);
       const set = memory;
+      priority?.bind(set);
       const held = performance.now();
       const host = {
         manifest: this.manifest,
@@ -273,6 +279,7 @@ export class Runtime {
       else link?.detach();
       // The generation has ended and its lane tasks have settled (Generation.run waits for
       // them): the set goes to the longest waiting generation, or back to the pool.
+      priority?.unbind();
       if (memory !== null) this.#release(memory);
       this.#active.delete(active);
       done();

@@ -15,7 +15,8 @@ import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { Frame, GenerateRequest, PromptSwitch } from '../core/api-types.js';
 import { ASYNC_DISPOSE } from '../core/dispose.js';
 import { GenerationAbortedError, InvalidOptionError, NoCapacityError } from '../core/errors.js';
-import type { GenerationSession, SessionEvent, SessionOptions } from '../core/session-types.js';
+import type { GenerationSession, SessionEvent, SessionOptions, SessionPriority } from '../core/session-types.js';
+import { checkPriority } from '../core/options.js';
 import { ClusterSessionError } from './errors.js';
 import { Inbox } from './inbox.js';
 import { decodeControlReply, decodeFrame, decodeHeartbeat, decodeOpenReply, decodeSessionMessage, decodeWorkerInfo, encodeClusterMessage, type ControlRequest, type OpenRequest, type SnapshotNotice, type WireSessionOptions, type WorkerInfo } from './messages.js';
@@ -133,6 +134,11 @@ interface Attempt {
 const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 /** How long one listing of the workers bucket may take, and how many are tried. */
 const LISTING_TIMEOUT_MS = 2000;
+/** How often a session checks its worker's heartbeats (and renews its lease every few checks). */
+const CHECK_MS = 100;
+const LEASE_EVERY_CHECKS = 3;
+/** Between the two "no responders" answers that take a silent worker for gone. */
+const REPROBE_MS = 100;
 const LISTING_ATTEMPTS = 3;
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
@@ -258,6 +264,8 @@ class RemoteSession implements ClusterSession {
   readonly #request: GenerateRequest;
   readonly #options: SessionOptions;
   readonly #wire: WireSessionOptions;
+  /** `SessionOptions.priority` as the user last set it: a failover's open carries it. */
+  #priority: SessionPriority;
   readonly #inbox = new Inbox();
   readonly #listeners = new Set<(event: SessionEvent) => void>();
   /** Live switches that landed, at the block their worker reported. */
@@ -278,6 +286,7 @@ class RemoteSession implements ClusterSession {
   #finished = false;
   #started = false;
   #timer: ReturnType<typeof setInterval> | null = null;
+  #checks = 0;
   readonly #startedAt = Date.now();
   /** Names the session's snapshots in the store: the same over its failovers. */
   readonly #key: string;
@@ -297,6 +306,8 @@ class RemoteSession implements ClusterSession {
       ...(allowUnknownWords === undefined ? {} : { allowUnknownWords }),
       ...(maxBufferedBlocks === undefined ? {} : { maxBufferedBlocks }),
     };
+    checkPriority(options.priority);
+    this.#priority = options.priority ?? 'normal';
     this.#key = `${ctx.clientId}-s${id}`;
     this.#placed = deferred();
     this.frames = { [Symbol.asyncIterator]: () => this.#iterate() };
@@ -330,7 +341,7 @@ class RemoteSession implements ClusterSession {
   }
 
   async #start(): Promise<void> {
-    this.#timer = setInterval(() => this.#tick(), 250);
+    this.#timer = setInterval(() => this.#tick(), CHECK_MS);
     try {
       await this.#place(false);
     } catch (err) {
@@ -363,7 +374,7 @@ class RemoteSession implements ClusterSession {
         const open: OpenRequest = {
           sessionId,
           request,
-          options: this.#wire,
+          options: { ...this.#wire, priority: this.#priority },
           ...(resume ? { resume: { switches: request.switches ?? [], skipFrames: this.#received, ...(snapshot ? { snapshot: snapshot.name } : {}) } } : {}),
           ...(options.snapshotEvery > 0 ? { snapshots: { every: options.snapshotEvery, key: this.#key } } : {}),
           credit: this.#consumed + options.creditFrames,
@@ -472,7 +483,7 @@ class RemoteSession implements ClusterSession {
     if (silent > this.#ctx.options.deadAfterMs) return void this.#failover(`no heartbeat from worker ${attempt.worker} for ${silent} ms`);
     if (silent > this.#ctx.options.probeAfterMs) void this.#probe(attempt);
     // Also the session's lease: a worker drops a session whose client went quiet.
-    this.#grant(true);
+    if (++this.#checks % LEASE_EVERY_CHECKS === 0) this.#grant(true);
   }
 
   /**
@@ -484,11 +495,18 @@ class RemoteSession implements ClusterSession {
     if (attempt.probing) return;
     attempt.probing = true;
     try {
-      await this.#ctx.nc.request(workerSubjects(attempt.worker).ping, undefined, { timeout: this.#ctx.options.probeAfterMs });
-      attempt.goneAnswers = 0;
-    } catch (err) {
-      if (err instanceof RequestError && err.isNoResponders()) {
-        if (++attempt.goneAnswers >= 2) void this.#failover(`worker ${attempt.worker} is gone (its connection closed)`);
+      while (attempt === this.#attempt && !attempt.dead) {
+        try {
+          await this.#ctx.nc.request(workerSubjects(attempt.worker).ping, undefined, { timeout: this.#ctx.options.probeAfterMs });
+          attempt.goneAnswers = 0;
+          return;
+        } catch (err) {
+          if (!(err instanceof RequestError && err.isNoResponders())) return;
+        }
+        if (++attempt.goneAnswers >= 2) return void this.#failover(`worker ${attempt.worker} is gone (its connection closed)`);
+        // The second ask follows at once rather than at the next check: a dead worker's sessions
+        // wait for it.
+        await wait(REPROBE_MS);
       }
     } finally {
       attempt.probing = false;
@@ -600,6 +618,11 @@ class RemoteSession implements ClusterSession {
   resume(): void {
     this.#userPaused = false;
     void this.#control({ type: 'resume' }).catch(() => undefined);
+  }
+  setPriority(level: SessionPriority): void {
+    checkPriority(level);
+    this.#priority = level;
+    void this.#control({ type: 'priority', level }).catch(() => undefined);
   }
   stop(): void {
     this.#stopped = true;

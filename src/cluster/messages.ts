@@ -5,9 +5,11 @@
  * message is a {@link ClusterMessageError} naming the subject and field, never a crash.
  */
 import type { Frame, GenerateRequest, PromptSwitch } from '../core/api-types.js';
-import type { SessionEvent } from '../core/session-types.js';
+import type { SessionEvent, SessionPriority } from '../core/session-types.js';
 import { decodeMessage, decodeTensorFrame, encodeMessage, encodeTensorFrame } from '../protocol/codec.js';
 import { ClusterMessageError } from './errors.js';
+
+const PRIORITIES: readonly SessionPriority[] = ['high', 'normal'];
 
 /** Options of a session that travel to the worker (the rest, signal and callbacks, stay with the client). */
 export interface WireSessionOptions {
@@ -16,6 +18,7 @@ export interface WireSessionOptions {
   readonly featureCache?: Readonly<Record<string, unknown>>;
   readonly allowUnknownWords?: boolean;
   readonly maxBufferedBlocks?: number;
+  readonly priority?: SessionPriority;
 }
 
 /** Where a replayed session picks up: switches that landed (as scheduled ones) and frames the client has. */
@@ -56,6 +59,7 @@ export type ControlRequest =
   | { readonly type: 'pause' }
   | { readonly type: 'resume' }
   | { readonly type: 'stop' }
+  | { readonly type: 'priority'; readonly level: SessionPriority }
   /** The client is gone or wants no more frames: stop and publish nothing more. */
   | { readonly type: 'close' }
   /**
@@ -200,6 +204,8 @@ function readOptions(r: Reader, value: unknown): WireSessionOptions {
   if (allow !== undefined) out.allowUnknownWords = allow;
   const maxBuffered = q.optional(o, 'maxBufferedBlocks', (x, k) => q.int(x, k, 1));
   if (maxBuffered !== undefined) out.maxBufferedBlocks = maxBuffered;
+  const priority = q.optional(o, 'priority', (x, k) => q.oneOf(x, k, PRIORITIES));
+  if (priority !== undefined) out.priority = priority;
   return out as WireSessionOptions;
 }
 
@@ -269,8 +275,9 @@ export function decodeOpenReply(bytes: Uint8Array, subject: string): OpenReply {
 export function decodeControlRequest(bytes: Uint8Array, subject: string): ControlRequest {
   const o = decodeObject(bytes, subject);
   const r = new Reader(subject);
-  const type = r.oneOf(o, 'type', ['switch', 'pause', 'resume', 'stop', 'close', 'credit'] as const);
+  const type = r.oneOf(o, 'type', ['switch', 'pause', 'resume', 'stop', 'close', 'credit', 'priority'] as const);
   if (type === 'switch') return { type, prompt: r.str(o, 'prompt') };
+  if (type === 'priority') return { type, level: r.oneOf(o, 'level', PRIORITIES) };
   if (type === 'credit') {
     const received = r.optional(o, 'received', (x, k) => r.int(x, k));
     return received === undefined ? { type, upTo: r.int(o, 'upTo') } : { type, upTo: r.int(o, 'upTo'), received };

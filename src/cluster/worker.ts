@@ -12,7 +12,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, setSha256Backend, type ObjectStore } from '@nats-io/obj';
 import { createRuntime, type Runtime } from '../api/runtime.js';
 import type { GenerationSnapshot } from '../core/api-types.js';
-import type { GenerationSession, SessionOptions } from '../core/session-types.js';
+import type { GenerationSession, SessionOptions, SessionPriority } from '../core/session-types.js';
 import { decodeControlRequest, decodeOpenRequest, encodeClusterMessage, encodeFrame, type ControlReply, type OpenReply, type OpenRequest, type WorkerInfo } from './messages.js';
 import { checkId, sessionSubjects, WORKERS_BUCKET, workerSubjects } from './subjects.js';
 import { SNAPSHOTS_BUCKET, SNAPSHOTS_STORE_OPTIONS, WORKERS_BUCKET_TTL_MS } from './bucket.js';
@@ -67,6 +67,14 @@ interface Hosted {
   control: Subscription | null;
   /** Stores the session's snapshots, when the client asked for them. */
   snapshots: SnapshotWriter | null;
+  /** The priority the client asked for (`SessionOptions.priority`). */
+  priority: SessionPriority;
+  /**
+   * A resumed session makes again, unpublished, the frames its client already has: until it
+   * reaches the first new one it runs at `'high'` priority, so that a failover onto a worker busy
+   * with other sessions waits for those blocks alone, not for its share of the lanes.
+   */
+  catchingUp: boolean;
 }
 
 const DEFAULT_HEARTBEAT_MS = 250;
@@ -175,6 +183,11 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
           h.session.stop();
           reply = { ok: true };
           break;
+        case 'priority':
+          h.priority = control.level;
+          if (!h.catchingUp) h.session.setPriority(control.level);
+          reply = { ok: true };
+          break;
         case 'close':
           abandon(h);
           reply = { ok: true };
@@ -191,6 +204,10 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     try {
       for await (const frame of h.session.frames) {
         if (frame.index < skip) continue;
+        if (h.catchingUp) {
+          h.catchingUp = false;
+          h.session.setPriority(h.priority);
+        }
         // Waiting here leaves the frame unread, so the runtime's backpressure pauses this
         // session (maxBufferedBlocks) while the worker's other sessions go on.
         while (frame.index >= h.credit && !h.abandoned) await new Promise<void>((resolve) => (h.wake = resolve));
@@ -252,8 +269,11 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     if (unavailable()) return;
     const subjectsOf = sessionSubjects(open.sessionId);
     const writer = open.snapshots ? new SnapshotWriter(storage, open.snapshots.key, (notice) => nc.publish(subjectsOf.event, encodeClusterMessage(notice)), log) : null;
+    const priority = open.options.priority ?? 'normal';
+    const catchingUp = (open.resume?.skipFrames ?? 0) > 0;
     const sessionOptions = (from: Uint8Array | null): SessionOptions => ({
       ...(open.options as SessionOptions),
+      priority: catchingUp ? 'high' : priority,
       ...(from ? { resumeFrom: from } : {}),
       ...(writer && open.snapshots ? { snapshots: { every: open.snapshots.every, onSnapshot: (snapshot: GenerationSnapshot) => writer.offer(snapshot) } } : {}),
     });
@@ -273,7 +293,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     } catch (err) {
       return refuse('invalid', err instanceof Error ? err.message : String(err));
     }
-    const h: Hosted = { id: open.sessionId, session, subjects: subjectsOf, next: open.resume?.skipFrames ?? 0, credit: open.credit, lastContact: Date.now(), done: false, abandoned: false, wake: null, control: null, snapshots: writer };
+    const h: Hosted = { id: open.sessionId, session, subjects: subjectsOf, next: open.resume?.skipFrames ?? 0, credit: open.credit, lastContact: Date.now(), done: false, abandoned: false, wake: null, control: null, snapshots: writer, priority, catchingUp };
     sessions.set(h.id, h);
     h.control = nc.subscribe(h.subjects.control, { callback: (err, m) => void (err ? undefined : onControl(h, m)) });
     session.on((event) => {

@@ -45,7 +45,7 @@ export const OPTION_FIELDS = {
   switch: ['atBlock', 'prompt'],
   cascade: ['parallelism', 'attention', 'exec', 'recache', 'switchMode', 'cascadeWindow'],
   generate: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords', 'snapshots', 'resumeFrom'],
-  session: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords', 'maxBufferedBlocks', 'snapshots', 'resumeFrom'],
+  session: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords', 'maxBufferedBlocks', 'snapshots', 'resumeFrom', 'priority'],
   snapshots: ['every', 'onSnapshot'],
   runtime: ['model', 'lanes', 'cascade', 'steps', 'featureCache', 'warmUp', 'onLoad', 'onnxLogLevel', 'maxSessions', 'maxQueuedSessions', 'batchSessions', 'inspect', 'faults', 'fusedForward', 'runAhead', 'groupKeys'],
 } as const satisfies Record<string, readonly string[]>;
@@ -87,6 +87,22 @@ export function checkGenerateOptions(options: unknown, kind: 'generate' | 'sessi
   const allow = options['allowUnknownWords'];
   if (allow !== undefined && typeof allow !== 'boolean') throw new InvalidOptionError('allowUnknownWords', 'a boolean', allow);
   checkSnapshotOptions(options['snapshots'], options['resumeFrom']);
+  checkPriority(options['priority']);
+}
+
+/**
+ * Refuses a session priority other than `'high'` or `'normal'`.
+ *
+ * @throws {InvalidOptionError} naming the `priority` field.
+ *
+ * @example
+ * ```ts
+ * checkPriority('high'); // passes
+ * checkPriority('urgent'); // throws: option "priority": expected 'high' or 'normal'
+ * ```
+ */
+export function checkPriority(priority: unknown): void {
+  if (priority !== undefined && priority !== 'high' && priority !== 'normal') throw new InvalidOptionError('priority', "'high' or 'normal'", priority);
 }
 
 /** `snapshots` and `resumeFrom` as `checkGenerateOptions` wants them (their contents are read by the generation). */

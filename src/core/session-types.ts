@@ -12,7 +12,16 @@ export interface SessionOptions extends GenerateOptions {
    * slow consumer slows generation down instead of growing memory. Default 4.
    */
   readonly maxBufferedBlocks?: number;
+  /**
+   * Where this session's lane work queues among the runtime's other sessions: a `'high'`
+   * session's queued tasks leave a shared lane before any `'normal'` one's (each session's own
+   * tasks keep their order). Frames do not depend on it. Default `'normal'`.
+   */
+  readonly priority?: SessionPriority;
 }
+
+/** A session's place in the lanes' queues ({@link SessionOptions.priority}). */
+export type SessionPriority = 'high' | 'normal';
 
 /** What a session reports, in order. */
 export type SessionEvent =
@@ -55,6 +64,17 @@ export interface GenerationSession {
   resume(): void;
   /** Ends the video: frames already decoded are still delivered, then `frames` ends. */
   stop(): void;
+  /**
+   * Changes the session's {@link SessionOptions.priority} from now on, e.g. to let a session
+   * that fell behind catch up on lanes it shares with others.
+   *
+   * @example
+   * ```ts
+   * const session = runtime.session({ seed: 1, blocks: 64, prompt: 'red ball moving left' }, { priority: 'high' });
+   * for await (const frame of session.frames) if (frame.index === 12) session.setPriority('normal');
+   * ```
+   */
+  setPriority(priority: SessionPriority): void;
   /** Subscribes to events; returns the unsubscribe function. */
   on(listener: (event: SessionEvent) => void): () => void;
   /**

@@ -80,6 +80,11 @@ export class Lane {
    * one call (`RuntimeOptions.batchSessions`). Off: one call per task.
    */
   batching = false;
+  /**
+   * Memory sets (sessions) whose queued tasks leave before the others' (`SessionOptions.priority`),
+   * the runtime's one set shared by all its lanes.
+   */
+  preferred: ReadonlySet<number> = new Set();
   readonly #observers = new Set<(activity: LaneActivity) => void>();
 
   constructor(id: LaneId, data: LaneWorkerInit) {
@@ -243,7 +248,7 @@ export class Lane {
    * session is still queued, so each session's tasks keep their order.
    */
   #next(): QueuedTask[] {
-    const first = this.#queue.shift() as QueuedTask;
+    const first = this.#take();
     if (!this.batching || first.task.kind !== 'tick') return [first];
     const shape = batchShape(first.task);
     const group = [first];
@@ -259,6 +264,16 @@ export class Lane {
     }
     if (group.length > 1) this.#batches++;
     return group;
+  }
+
+  /**
+   * The oldest queued task of a preferred session if there is one, else the oldest task. Taking
+   * a session's oldest task keeps that session's order; tasks of different sessions do not
+   * depend on each other's place in the queue.
+   */
+  #take(): QueuedTask {
+    const at = this.preferred.size === 0 ? -1 : this.#queue.findIndex((entry) => this.preferred.has(entry.task.memory ?? 0));
+    return (at > 0 ? this.#queue.splice(at, 1)[0] : this.#queue.shift()) as QueuedTask;
   }
 
   async #dispatch(group: readonly QueuedTask[]): Promise<void> {
