@@ -4,7 +4,7 @@ import { ClusterMessageError } from '../src/cluster/errors.js';
 import { connect } from '../src/cluster/client.js';
 import { InvalidOptionError } from '../src/core/errors.js';
 import { decodeControlRequest, decodeFrame, decodeOpenRequest, decodeSessionMessage, encodeClusterMessage, encodeFrame } from '../src/cluster/messages.js';
-import { rankWorkers, resumeRequest, type WorkerEntry } from '../src/cluster/placement.js';
+import { rankWorkers, RECENT_OFFER_MS, RecentOffers, resumeRequest, type WorkerEntry } from '../src/cluster/placement.js';
 import { encodeMessage } from '../src/protocol/codec.js';
 
 const entry = (id: string, active: number, maxSessions: number, writtenAt = 1000, healthy = true): WorkerEntry => ({ info: { id, lanes: 1, maxSessions, active, healthy, host: 'h', updatedAt: writtenAt }, writtenAt });
@@ -13,6 +13,22 @@ describe('placement', () => {
   it('offers the least-loaded healthy, fresh workers with a free session first', () => {
     const order = rankWorkers([entry('a', 1, 2), entry('b', 0, 1), entry('c', 1, 1), entry('d', 0, 4), entry('e', 0, 1, 1000, false), entry('f', 0, 1, -5000)], 1500, 3000);
     expect(order.map((w) => w.id)).toEqual(['d', 'b', 'a']);
+  });
+  it("counts the client's recent offers in the load, for the order only, until they age out or are refused", () => {
+    let now = 0;
+    const offers = new RecentOffers(() => now);
+    const two = [entry('a', 0, 2), entry('b', 0, 2)];
+    // Two sessions placed together: the second sees the first's offer to a, which a's entry does not show yet.
+    expect(rankWorkers(two, 1000, 3000, offers.counts())[0]?.id).toBe('a');
+    const first = offers.add('a');
+    expect(rankWorkers(two, 1000, 3000, offers.counts())[0]?.id).toBe('b');
+    // An entry that already counts the session: a stays in the list (capacity is the entry's word).
+    expect(rankWorkers([entry('a', 1, 2)], 1000, 3000, new Map([['a', 5]])).map((w) => w.id)).toEqual(['a']);
+    offers.remove(first);
+    expect(offers.counts().size).toBe(0);
+    offers.add('b');
+    now = RECENT_OFFER_MS + 1;
+    expect(offers.counts().size).toBe(0);
   });
   it('gives nothing when every worker is full', () => {
     expect(rankWorkers([entry('a', 1, 1), entry('b', 2, 2)], 1000)).toEqual([]);

@@ -21,7 +21,7 @@ import { ClusterSessionError } from './errors.js';
 import { Inbox } from './inbox.js';
 import { decodeControlReply, decodeFrame, decodeHeartbeat, decodeOpenReply, decodeSessionMessage, decodeWorkerInfo, encodeClusterMessage, type ControlRequest, type OpenRequest, type SnapshotNotice, type WireSessionOptions, type WorkerInfo } from './messages.js';
 import { SNAPSHOTS_BUCKET } from './bucket.js';
-import { DEFAULT_STALE_AFTER_MS, rankWorkers, resumeRequest, type WorkerEntry } from './placement.js';
+import { DEFAULT_STALE_AFTER_MS, rankWorkers, RecentOffers, resumeRequest, type WorkerEntry } from './placement.js';
 import { sessionSubjects, WORKERS_BUCKET, workerSubjects } from './subjects.js';
 
 /** Options of {@link connect}. */
@@ -100,6 +100,8 @@ interface Context {
   readonly clientId: string;
   readonly options: Required<Omit<ClusterOptions, 'servers'>>;
   entries(): Promise<WorkerEntry[]>;
+  /** Sessions this client offered each worker lately (`rankWorkers`' `recent`). */
+  readonly offers: RecentOffers;
   /** The snapshot store, opened on first use (null when it cannot be: no worker created it yet). */
   snapshotStore(): Promise<ObjectStore | null>;
   connected(): boolean;
@@ -227,6 +229,7 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
     },
     clientId: `c${process.pid}x${nextClientId++}x${Date.now().toString(36)}`,
     options: settings,
+    offers: new RecentOffers(),
     entries: () => entries().catch(() => {
       kv = null;
       return [];
@@ -360,8 +363,9 @@ class RemoteSession implements ClusterSession {
     for (;;) {
       const entries = await this.#ctx.entries();
       const refusals: string[] = [];
-      for (const info of rankWorkers(entries, Date.now(), options.staleAfterMs)) {
+      for (const info of rankWorkers(entries, Date.now(), options.staleAfterMs, this.#ctx.offers.counts())) {
         if (this.#finished) return;
+        const offer = this.#ctx.offers.add(info.id);
         const sessionId = `${this.#ctx.clientId}-s${this.id}-a${this.#attempts++}`;
         const subjects = sessionSubjects(sessionId);
         const attempt: Attempt = { worker: info.id, sessionId, subjects, subs: [], openedAt: Date.now(), lastBeat: Date.now(), stallSince: null, absentBeats: 0, doneFrames: null, dead: false, accepted: false, probing: false, goneAnswers: 0 };
@@ -396,6 +400,7 @@ class RemoteSession implements ClusterSession {
             return;
           }
           if (reply.reason === 'invalid') {
+            this.#ctx.offers.remove(offer);
             attempt.dead = true;
             for (const s of attempt.subs) s.unsubscribe();
             throw new ClusterSessionError(info.id, 'InvalidRequest', 'INVALID_OPTION', reply.message);
@@ -405,6 +410,7 @@ class RemoteSession implements ClusterSession {
           if (err instanceof ClusterSessionError) throw err;
           refusals.push(`${info.id}: ${message(err)}`);
         }
+        this.#ctx.offers.remove(offer);
         attempt.dead = true;
         for (const s of attempt.subs) s.unsubscribe();
       }

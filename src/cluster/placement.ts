@@ -18,18 +18,69 @@ export const DEFAULT_STALE_AFTER_MS = 3000;
 
 /**
  * The healthy, fresh workers with a free session, least loaded first (active ÷ maxSessions,
- * then most free sessions, then id, so the order is stable).
+ * then most free sessions, then id, so the order is stable). `recent` counts sessions this
+ * client offered each worker lately: its entry may not show them yet (it is refreshed on each
+ * session start, a round trip later), so they count in the load, else sessions started together
+ * would all go to the same worker. They only order the list: whether a worker is full is its
+ * entry's word (a recent session the entry already counts would count twice).
  *
  * @example
  * ```ts
  * const order = rankWorkers(entries, Date.now()); // [w2 (0/1), w1 (1/2)]; full, unhealthy and stale ones left out
+ * rankWorkers(entries, Date.now(), 3000, new Map([['w2', 1]])); // [w1 (1/2), w2 (0/1 + 1)]
  * ```
  */
-export function rankWorkers(entries: readonly WorkerEntry[], nowMs: number, staleAfterMs = DEFAULT_STALE_AFTER_MS): WorkerInfo[] {
+export function rankWorkers(entries: readonly WorkerEntry[], nowMs: number, staleAfterMs = DEFAULT_STALE_AFTER_MS, recent: ReadonlyMap<string, number> = new Map()): WorkerInfo[] {
+  const load = (w: WorkerInfo) => w.active + (recent.get(w.id) ?? 0);
   return entries
     .filter((e) => e.info.healthy && e.info.active < e.info.maxSessions && nowMs - e.writtenAt <= staleAfterMs)
     .map((e) => e.info)
-    .sort((a, b) => a.active / a.maxSessions - b.active / b.maxSessions || b.maxSessions - b.active - (a.maxSessions - a.active) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    .sort((a, b) => load(a) / a.maxSessions - load(b) / b.maxSessions || b.maxSessions - load(b) - (a.maxSessions - load(a)) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** An offer counts in its worker's load this long: past a worker's entry refresh (1 s) and a round trip. */
+export const RECENT_OFFER_MS = 1500;
+
+/**
+ * The sessions a client offered to workers lately, for {@link rankWorkers}' `recent`: an offer
+ * counts from when it is made (before the worker answers, so that sessions placed at the same
+ * time see each other) until {@link RECENT_OFFER_MS} later, or until it is refused.
+ *
+ * @example
+ * ```ts
+ * const offers = new RecentOffers();
+ * const offer = offers.add('w1');
+ * offers.counts(); // Map { 'w1' => 1 }
+ * offers.remove(offer); // refused
+ * ```
+ */
+export class RecentOffers {
+  readonly #offers = new Set<{ readonly worker: string; readonly at: number }>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** An offer to `worker` made now; the handle {@link remove} takes. */
+  add(worker: string): object {
+    const offer = { worker, at: this.now() };
+    this.#offers.add(offer);
+    return offer;
+  }
+
+  /** The offer was refused or never answered (removing it twice does nothing). */
+  remove(offer: object): void {
+    this.#offers.delete(offer as { worker: string; at: number });
+  }
+
+  /** Offers still counting, per worker. */
+  counts(): Map<string, number> {
+    const now = this.now();
+    const out = new Map<string, number>();
+    for (const offer of this.#offers) {
+      if (now - offer.at > RECENT_OFFER_MS) this.#offers.delete(offer);
+      else out.set(offer.worker, (out.get(offer.worker) ?? 0) + 1);
+    }
+    return out;
+  }
 }
 
 /**
