@@ -17,7 +17,6 @@ import { faultsOfLane, type LaneFault } from '../engine/lanes/faults.js';
 import { applyOnnxLogLevel, resolveOnnxLogLevel } from '../engine/lanes/execution-provider.js';
 import { executorKind } from '../engine/executors/registry.js';
 import { inService, Lane } from '../engine/lanes/lane.js';
-import { PriorityHolder } from './session-priority.js';
 import { allocateFeatureCache, allocateMemory, allocateStale, defaultMaxSessions, MAX_IN_FLIGHT_BLOCKS, planMemory, type SharedMemory } from '../engine/memory/memory-plan.js';
 import type { FeatureStore } from '../engine/lanes/feature-store.js';
 import type { StaleStore } from '../engine/lanes/stale-store.js';
@@ -28,6 +27,7 @@ import { defaultModelDir } from '../engine/model/paths.js';
 import { Generation, type InspectObserver } from './generation.js';
 import { DEFAULT_MAX_BUFFERED_BLOCKS, liveSession } from './live-session.js';
 import { resolveContextFor } from './resolve-context.js';
+import { PriorityHolder } from './session-priority.js';
 
 /** Options of {@link createRuntime} beyond the public ones. */
 export interface RuntimeInternals {

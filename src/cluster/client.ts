@@ -136,12 +136,12 @@ interface Attempt {
 const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 /** How long one listing of the workers bucket may take, and how many are tried. */
 const LISTING_TIMEOUT_MS = 2000;
+const LISTING_ATTEMPTS = 3;
 /** How often a session checks its worker's heartbeats (and renews its lease every few checks). */
 const CHECK_MS = 100;
 const LEASE_EVERY_CHECKS = 3;
 /** Between the two "no responders" answers that take a silent worker for gone. */
 const REPROBE_MS = 100;
-const LISTING_ATTEMPTS = 3;
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 let nextClientId = 0;
