@@ -122,11 +122,15 @@ describe('cluster over a real nats-server', () => {
     const request = { seed: 7, blocks: 30, prompt: 'red ball moving left' };
     const want = await reference(request);
     const session = cluster.session(request);
+    const heard: number[] = [];
+    session.onSnapshot((s) => heard.push(s.firstFrame));
     const { frames, gap } = await run(session, killAt20(session));
     // At least the kill's; on a loaded machine a late heartbeat can add a harmless one.
     expect(session.failovers.length).toBeGreaterThanOrEqual(1);
     // Snapshots every 4 blocks (the default): the kill's move resumed from one, not from block 0.
     expect(session.snapshots.length).toBeGreaterThan(0);
+    // Every stored snapshot was told to the listener as it came.
+    expect(heard).toEqual(session.snapshots.map((s) => s.firstFrame));
     expect(session.failovers[0]?.fromSnapshot).toBeGreaterThan(0);
     expectSameFrames(frames, want);
     gaps.P0 = gap as number;

@@ -23,7 +23,6 @@
  * after warm-up rounds; a configuration's repeats run back to back (its workers are started once).
  */
 import { performance } from 'node:perf_hooks';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Cluster, ClusterSession } from '../cluster/client.js';
 import type { Frame, GenerateRequest } from '../core/api-types.js';
 import { median } from '../core/median.js';
@@ -31,6 +30,26 @@ import { spawnWorkerProcess, type WorkerProcess, type WorkerProcessOptions } fro
 
 /** How long the failover round waits, at the frame it kills at, for a snapshot to resume from. */
 const SNAPSHOT_WAIT_MS = 10_000;
+
+/**
+ * Resolves true once `session` has a stored snapshot it can resume from at frame `frame` (one
+ * whose first frame is at or before it), false if none comes within `timeoutMs`.
+ */
+function snapshotBefore(session: ClusterSession, frame: number, timeoutMs: number): Promise<boolean> {
+  const fits = (firstFrame: number) => firstFrame <= frame;
+  if (session.snapshots.some((s) => fits(s.firstFrame))) return Promise.resolve(true);
+  return new Promise<boolean>((resolve) => {
+    const done = (found: boolean) => {
+      clearTimeout(timer);
+      off();
+      resolve(found);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    const off = session.onSnapshot((s) => {
+      if (fits(s.firstFrame)) done(true);
+    });
+  });
+}
 
 /** The cluster never reached the state a round needs (all workers registered and idle). */
 export class ClusterBenchError extends Error {
@@ -309,11 +328,7 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
             if (frame.index >= killAt && killed === '' && !resumable) {
               // Reading nothing meanwhile holds the worker at its credit, so a loaded machine's
               // slow store cannot let the session end before a snapshot is there to resume from.
-              const until = Date.now() + SNAPSHOT_WAIT_MS;
-              while (!resumable && Date.now() < until) {
-                await delay(20);
-                resumable = session.snapshots.some((x) => x.firstFrame <= frame.index);
-              }
+              resumable = await snapshotBefore(session, frame.index, SNAPSHOT_WAIT_MS);
             }
             if (frame.index >= killAt && killed === '' && resumable) {
               killed = session.worker as string;

@@ -77,6 +77,17 @@ export interface ClusterSession extends GenerationSession {
   readonly failovers: readonly Failover[];
   /** The snapshots its workers stored so far, oldest first. */
   readonly snapshots: readonly SnapshotNotice[];
+  /**
+   * Calls `listener` with each snapshot its workers store from now on; returns the unsubscribe
+   * function.
+   *
+   * @example
+   * ```ts
+   * const session = cluster.session({ seed: 1, blocks: 64, prompt: 'red ball moving left' });
+   * session.onSnapshot((s) => console.log(`resumable from frame ${s.firstFrame}`));
+   * ```
+   */
+  onSnapshot(listener: (snapshot: SnapshotNotice) => void): () => void;
 }
 
 /** A connection to a cluster (see {@link connect}). */
@@ -271,6 +282,7 @@ class RemoteSession implements ClusterSession {
   #priority: SessionPriority;
   readonly #inbox = new Inbox();
   readonly #listeners = new Set<(event: SessionEvent) => void>();
+  readonly #snapshotListeners = new Set<(snapshot: SnapshotNotice) => void>();
   /** Live switches that landed, at the block their worker reported. */
   readonly #live: PromptSwitch[] = [];
   /** Switch events already reported (`block:prompt`): a replay reports them again. */
@@ -446,6 +458,7 @@ class RemoteSession implements ClusterSession {
     if (m.type === 'failed') return this.#fail(new ClusterSessionError(attempt.worker, m.name, m.code, m.message));
     if (m.type === 'snapshot') {
       this.snapshots.push(m);
+      for (const listener of this.#snapshotListeners) listener(m);
       return;
     }
     if (m.type === 'done') {
@@ -637,6 +650,10 @@ class RemoteSession implements ClusterSession {
   on(listener: (event: SessionEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+  onSnapshot(listener: (snapshot: SnapshotNotice) => void): () => void {
+    this.#snapshotListeners.add(listener);
+    return () => this.#snapshotListeners.delete(listener);
   }
   async [ASYNC_DISPOSE](): Promise<void> {
     if (this.#finished) return;
