@@ -93,7 +93,9 @@ export interface AheadTask {
   /** With `share` steps: the generation's feature-cache settings and step count. */
   readonly policy?: { readonly settings: FeatureCacheSettings; readonly steps: number };
   /**
-   * Shared: Int32 [0] steps done, [1] cancel (non-zero: stop before the next step), [2] 1 once
+   * Shared: Int32 [0] steps done, [1] stop before the next step: {@link AHEAD_CANCEL} (the
+   * generation is ending) or {@link AHEAD_YIELD} (the lane has a higher-priority session's task
+   * waiting; the block's other steps then go to the lane one by one), [2] 1 once
    * `decode` has written its frames, [3] 1 once `cache` has written its K/V; then, from byte 16,
    * Float64 per step ({@link AHEAD_STEP_FLOATS}): runMs, workerMs, endedAt (`performance.timeOrigin
    * + performance.now()` on the worker, comparable across threads), featureMs, 1 if it reused,
@@ -111,6 +113,11 @@ export interface AheadTask {
   /** After the last step, decode the block into `rgb` (its frames' RGB bytes), as a decode task would. */
   readonly decode?: { readonly task: DecodeTask; readonly rgb: SharedArrayBuffer };
 }
+
+/** `AheadTask.progress[1]`: the generation is ending. */
+export const AHEAD_CANCEL = 1;
+/** `AheadTask.progress[1]`: a higher-priority session waits for the lane (`SessionOptions.priority`). */
+export const AHEAD_YIELD = 2;
 
 /** Float64 values after the steps' in `AheadTask.progress`: the decode's two, the cache step's three. */
 export const AHEAD_TAIL_FLOATS = 5;

@@ -29,7 +29,7 @@
  */
 import type { TickMember, RecachePlan, TickExecutor, TickPlan, TickTiming } from '../../core/tick.js';
 import type { Schedule } from '../../core/sampler.js';
-import { AHEAD_STEP_FLOATS, AHEAD_TAIL_FLOATS, type DecodeTask, type ShareTask, type TickMemberTask, type TickTask } from '../../protocol/lane-messages.js';
+import { AHEAD_CANCEL, AHEAD_STEP_FLOATS, AHEAD_TAIL_FLOATS, AHEAD_YIELD, type DecodeTask, type ShareTask, type TickMemberTask, type TickTask } from '../../protocol/lane-messages.js';
 import { scatterPresent } from '../kv/kv-slabs.js';
 import { storeCleanLatents } from '../lanes/clean-latents.js';
 import type { SharedMemory } from '../memory/memory-plan.js';
@@ -134,7 +134,7 @@ export class AheadExecutor implements TickExecutor {
       if (member.stage > 0 && !this.#broken.has(member.block)) return this.inner.run(plan);
       run = this.#start(plan, member, steps);
     }
-    return this.#stepOf(run, member, steps);
+    return this.#stepOf(run, member, steps, plan);
   }
 
   recache(plan: RecachePlan): Promise<TickTiming> {
@@ -169,7 +169,7 @@ export class AheadExecutor implements TickExecutor {
 
   /** Asks every run under way to stop before its next step (the generation is ending). */
   cancel(): void {
-    for (const run of this.#runs.values()) Atomics.store(run.control, 1, 1);
+    for (const run of this.#runs.values()) Atomics.store(run.control, 1, AHEAD_CANCEL);
   }
 
   #start(plan: TickPlan, member: TickMember, steps: number): Run {
@@ -271,10 +271,18 @@ export class AheadExecutor implements TickExecutor {
   }
 
   /** `member`'s step once the worker has reported it; the run's error if it never will. */
-  async #stepOf(run: Run, member: TickMember, steps: number): Promise<TickTiming> {
+  async #stepOf(run: Run, member: TickMember, steps: number, plan: TickPlan): Promise<TickTiming> {
     const stage = member.stage;
     if (!(await settle(run, 0, (done) => done > stage))) {
       const failure = run.failure;
+      if (failure === undefined && Atomics.load(run.control, 1) === AHEAD_YIELD) {
+        // Its lane stopped the run for a higher-priority session's task after `stage` steps,
+        // all committed: the rest of the block goes to the lanes step by step, the same ticks.
+        if (run.nextReport < run.steps.length) run.lane.reportStep({ phase: 'end', task: run.steps[run.nextReport] as TickTask, at: performance.now(), error: new Error('yielded to a higher-priority session') });
+        run.nextReport = run.steps.length;
+        if (this.#runs.get(run.member.block) === run) this.#runs.delete(run.member.block);
+        return this.inner.run(plan);
+      }
       if (run.nextReport < run.steps.length) run.lane.reportStep({ phase: 'end', task: run.steps[run.nextReport] as TickTask | ShareTask, at: performance.now(), error: failure ?? new Error('cancelled') });
       run.nextReport = run.steps.length;
       // Named after the stage the block actor is at, which the run was working towards.

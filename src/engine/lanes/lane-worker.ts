@@ -9,7 +9,7 @@
 import { workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
-import { AHEAD_STEP_FLOATS, AHEAD_TAIL_FLOATS, type AheadTask, type BatchResult, type BatchTask, type DecodeResult, type DecodeTask, type EncodeTask, type LaneTask, type LaneTiming, type RecacheTask, type ShareResult, type ShareTask, type TickMemberTask, type TickTask } from '../../protocol/lane-messages.js';
+import { AHEAD_CANCEL, AHEAD_STEP_FLOATS, AHEAD_TAIL_FLOATS, type AheadTask, type BatchResult, type BatchTask, type DecodeResult, type DecodeTask, type EncodeTask, type LaneTask, type LaneTiming, type RecacheTask, type ShareResult, type ShareTask, type TickMemberTask, type TickTask } from '../../protocol/lane-messages.js';
 import { createFeatureCachePolicy, type MemberIndicator } from '../../core/feature-cache.js';
 import { windowHides, type TickWindow } from '../../core/tick.js';
 import { indicatorsOf } from './feature-indicators.js';
@@ -377,7 +377,7 @@ async function ahead(task: AheadTask, sessions: Sessions): Promise<LaneTiming> {
     Atomics.store(control, 0, s + 1);
     Atomics.notify(control, 0);
   }
-  if (task.decode && Atomics.load(control, 1) === 0) {
+  if (task.decode && Atomics.load(control, 1) !== AHEAD_CANCEL) {
     // The block's latents are final: decode now rather than wait for the actor thread to ask;
     // before the cache step, so that its frames are out before the next block can be admitted
     // (a live switch asked on seeing them lands where it did with separate tasks).
@@ -388,7 +388,7 @@ async function ahead(task: AheadTask, sessions: Sessions): Promise<LaneTiming> {
     Atomics.store(control, 2, 1);
     Atomics.notify(control, 2);
   }
-  if (task.cache && Atomics.load(control, 1) === 0) {
+  if (task.cache && Atomics.load(control, 1) !== AHEAD_CANCEL) {
     // The block's clean K/V, computed now; the actor thread writes them into the slots it reserves.
     taskStarted(data.faults, 'tick');
     const cacheStart = performance.now();

@@ -10,6 +10,7 @@ import { siblingModule } from '../../core/source-modules.js';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import type { LaneId, LaneOptions } from '../../core/domain.js';
+import { AHEAD_YIELD } from '../../protocol/lane-messages.js';
 import type { AheadTask, BatchResult, BatchTask, DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, PingTask, RecacheTask, ShareResult, ShareTask, StaleTask, TickTask } from '../../protocol/lane-messages.js';
 import { LaneError } from '../../core/errors.js';
 import type { LaneWorkerInit } from './worker-data.js';
@@ -74,6 +75,9 @@ export class Lane {
   #retired = false;
   readonly #queue: QueuedTask[] = [];
   #busy = false;
+  /** The tasks the worker runs now (one, or a batch). */
+  #current: readonly QueuedTask[] = [];
+  #yields = 0;
   #batches = 0;
   /**
    * Cross-session batching: queued joint ticks of different sessions with equal shapes run as
@@ -220,6 +224,7 @@ export class Lane {
       entry = { task, queuedAt: performance.now(), resolve: resolve as QueuedTask['resolve'], reject };
     });
     this.#queue.push(entry);
+    if (this.preferred.has(task.memory ?? 0)) this.#askToYield();
     this.#inFlight.set(promise, task.memory ?? 0);
     const forget = () => {
       this.#inFlight.delete(promise);
@@ -235,7 +240,11 @@ export class Lane {
     if (this.#busy) return;
     this.#busy = true;
     try {
-      while (this.#queue.length > 0) await this.#dispatch(this.#next());
+      while (this.#queue.length > 0) {
+        this.#current = this.#next();
+        await this.#dispatch(this.#current);
+      }
+      this.#current = [];
     } finally {
       this.#busy = false;
     }
@@ -264,6 +273,24 @@ export class Lane {
     }
     if (group.length > 1) this.#batches++;
     return group;
+  }
+
+  /**
+   * A preferred session's task was queued: a block's steps running ahead for a session that is
+   * not preferred stop after the step under way (the rest of the block then queues step by
+   * step, behind it), so the preferred task waits one step, not the rest of a block. Steps that
+   * decide on feature caching on the lane keep running: their policy lives in the task.
+   */
+  #askToYield(): void {
+    for (const { task } of this.#current) {
+      if (task.kind !== 'ahead' || this.preferred.has(task.memory ?? 0) || task.policy) continue;
+      if (Atomics.compareExchange(new Int32Array(task.progress, 0, 4), 1, 0, AHEAD_YIELD) === 0) this.#yields++;
+    }
+  }
+
+  /** Blocks whose steps stopped running ahead for a preferred session's task ({@link preferred}). */
+  get yields(): number {
+    return this.#yields;
   }
 
   /**
