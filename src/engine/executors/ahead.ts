@@ -275,16 +275,15 @@ export class AheadExecutor implements TickExecutor {
     const stage = member.stage;
     if (!(await settle(run, 0, (done) => done > stage))) {
       const failure = run.failure;
-      if (failure === undefined && Atomics.load(run.control, 1) === AHEAD_YIELD) {
+      const yielded = failure === undefined && Atomics.load(run.control, 1) === AHEAD_YIELD;
+      if (run.nextReport < run.steps.length) run.lane.reportStep({ phase: 'end', task: run.steps[run.nextReport] as TickTask | ShareTask, at: performance.now(), error: failure ?? new Error(yielded ? 'yielded to a higher-priority session' : 'cancelled') });
+      run.nextReport = run.steps.length;
+      if (yielded) {
         // Its lane stopped the run for a higher-priority session's task after `stage` steps,
         // all committed: the rest of the block goes to the lanes step by step, the same ticks.
-        if (run.nextReport < run.steps.length) run.lane.reportStep({ phase: 'end', task: run.steps[run.nextReport] as TickTask, at: performance.now(), error: new Error('yielded to a higher-priority session') });
-        run.nextReport = run.steps.length;
         if (this.#runs.get(run.member.block) === run) this.#runs.delete(run.member.block);
         return this.inner.run(plan);
       }
-      if (run.nextReport < run.steps.length) run.lane.reportStep({ phase: 'end', task: run.steps[run.nextReport] as TickTask | ShareTask, at: performance.now(), error: failure ?? new Error('cancelled') });
-      run.nextReport = run.steps.length;
       // Named after the stage the block actor is at, which the run was working towards.
       const stageName = (run.steps[stage]?.members[0] as TickMemberTask).stageName;
       if (failure instanceof LaneError) throw new LaneError(failure.lane, failure.block, stageName, failure.what, failure.cause, failure.crashed);

@@ -10,8 +10,7 @@ import { siblingModule } from '../../core/source-modules.js';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import type { LaneId, LaneOptions } from '../../core/domain.js';
-import { AHEAD_YIELD } from '../../protocol/lane-messages.js';
-import type { AheadTask, BatchResult, BatchTask, DecodeResult, DecodeTask, EncodeTask, LaneTask, LaneTiming, PingTask, RecacheTask, ShareResult, ShareTask, StaleTask, TickTask } from '../../protocol/lane-messages.js';
+import { AHEAD_YIELD, type AheadTask, type BatchResult, type BatchTask, type DecodeResult, type DecodeTask, type EncodeTask, type LaneTask, type LaneTiming, type PingTask, type RecacheTask, type ShareResult, type ShareTask, type StaleTask, type TickTask } from '../../protocol/lane-messages.js';
 import { LaneError } from '../../core/errors.js';
 import type { LaneWorkerInit } from './worker-data.js';
 
@@ -244,8 +243,8 @@ export class Lane {
         this.#current = this.#next();
         await this.#dispatch(this.#current);
       }
-      this.#current = [];
     } finally {
+      this.#current = [];
       this.#busy = false;
     }
   }
