@@ -10,6 +10,7 @@ import { decodeManifest } from '../src/engine/model/manifest.js';
 import { defaultModelDir } from '../src/engine/model/paths.js';
 import type { ModelManifest } from '../src/core/manifest-types.js';
 import { tokenizePrompt } from '../src/engine/model/tokenizer.js';
+import { createRuntime } from '../src/api/runtime.js';
 
 let root: string;
 let built: string;
@@ -167,6 +168,18 @@ describe('graph validation against the manifest', () => {
     expect(err.message).toContain(`${join(dir, 'vae_decoder.onnx')}: input "latents" dim 2 is 4`);
     expect(err.file).toBe(join(dir, 'denoiser.onnx'));
     expect(err.field).toBe('latents');
+  });
+
+  it('createRuntime refuses a graph that breaks the contract before a lane opens it', async () => {
+    // Checking the graphs while the lanes opened them (to start faster) once took the whole test
+    // process down with a native error: the check must come first.
+    const dir = await variant('runtime-channels', (j) => { j.latent.channels = 8; });
+    const err = await failure(createRuntime({ model: dir, lanes: 2 }));
+    expect(err.code).toBe('E_MODEL_GRAPH_MISMATCH');
+    expect(err.message).toContain(`${join(dir, 'denoiser.onnx')}: input "latents" dim 2 is 4 but model.json latent.channels is 8`);
+    const unreadable = await variant('runtime-garbage', () => {});
+    await writeFile(join(unreadable, 'denoiser.onnx'), 'not a model');
+    expect((await failure(createRuntime({ model: unreadable, lanes: 1 }))).code).toBe('E_MODEL_GRAPH_UNREADABLE');
   });
 
   it('catches a layer count that disagrees with the stacked K/V', async () => {

@@ -7,6 +7,7 @@ import type { Frame } from '../src/core/api-types.js';
 import { asBlockIndex } from '../src/core/domain.js';
 import { OutputError } from '../src/output/errors.js';
 import { GifWriter, encodeGif, writeGif } from '../src/output/gif.js';
+import { medianCut } from '../src/output/median-cut.js';
 import { writePngFrames } from '../src/output/png.js';
 import { decodeGif } from './support/gif-decode.js';
 
@@ -77,6 +78,47 @@ describe('GIF output', () => {
     expect(() => encodeGif([short], { fps: 8 })).toThrow(/frame 3: expected 12·8·3 = 288 RGB bytes, got 5/);
     expect(() => encodeGif([sprite(0)], { fps: 0 })).toThrow(OutputError);
     expect(() => encodeGif([], { fps: 8 })).toThrow(/at least one frame/);
+  });
+});
+
+describe('median-cut palette', () => {
+  /** Uniform noise from a fixed linear congruential sequence: 4,096 pixels, nearly as many colours. */
+  const noise = (pixels: number) => {
+    const rgb = new Uint8Array(pixels * 3);
+    let x = 12345;
+    for (let i = 0; i < rgb.length; i++) rgb[i] = (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24;
+    return rgb;
+  };
+  const largestError = (rgb: Uint8Array, palette: readonly number[][], index: Uint8Array) => {
+    let max = 0;
+    for (let p = 0; p < index.length; p++) for (let k = 0; k < 3; k++) max = Math.max(max, Math.abs(palette[index[p]!]![k]! - rgb[3 * p + k]!));
+    return max;
+  };
+
+  it('gives at most the colours asked for, every pixel within a bounded error, the same bytes every time', () => {
+    const rgb = noise(64 * 64);
+    const a = medianCut(rgb, 64 * 64, 256);
+    expect(a.palette.length).toBe(256);
+    expect(Math.max(...a.index)).toBeLessThan(256);
+    // 256 boxes over a cube of side 256: a box's side is about 40, its colour near the middle.
+    expect(largestError(rgb, a.palette, a.index)).toBeLessThanOrEqual(48);
+    const b = medianCut(rgb, 64 * 64, 256);
+    expect(Buffer.from(b.index).equals(Buffer.from(a.index))).toBe(true);
+    expect(b.palette).toEqual(a.palette);
+    const few = medianCut(rgb, 64 * 64, 16);
+    expect(few.palette.length).toBe(16);
+    expect(largestError(rgb, few.palette, few.index)).toBeGreaterThan(largestError(rgb, a.palette, a.index));
+  });
+
+  it('keeps a single colour exact and stops splitting when every box is one cell', () => {
+    const rgb = new Uint8Array(30).fill(77);
+    const one = medianCut(rgb, 10, 256);
+    expect(one.palette).toEqual([[77, 77, 77]]);
+    expect([...one.index]).toEqual(new Array(10).fill(0));
+    const two = medianCut(Uint8Array.from([0, 0, 0, 255, 255, 255, 0, 0, 0]), 3, 256);
+    expect(two.palette).toHaveLength(2);
+    expect(two.index[0]).toBe(two.index[2]);
+    expect(two.palette[two.index[1]!]).toEqual([255, 255, 255]);
   });
 });
 

@@ -26,8 +26,6 @@ export interface GifEncoderStream {
 
 interface Gifenc {
   GIFEncoder(options?: { auto?: boolean; initialCapacity?: number }): GifEncoderStream;
-  quantize(rgba: Uint8Array, maxColors: number, options?: { format?: 'rgb565' | 'rgb444' | 'rgba4444' }): PaletteColor[];
-  applyPalette(rgba: Uint8Array, palette: readonly PaletteColor[], format?: 'rgb565' | 'rgb444' | 'rgba4444'): Uint8Array;
 }
 
 /** The gifenc module. */
