@@ -113,7 +113,18 @@ describe('calibrations', () => {
     }
     const missing = calibrationPath('no-such-model');
     expect(() => loadCalibration('no-such-model')).toThrow(missing);
-    expect(() => loadCalibration('no-such-model')).toThrow(/calibrate-cache/);
+    expect(() => loadCalibration('no-such-model')).toThrow(/calibrate-cache --model DIR --steps 32/);
+    expect(() => loadCalibration('no-such-model', 50)).toThrow(calibrationPath('no-such-model', 50));
+  });
+
+  it('a generation takes the calibration fitted nearest its step count (ties to the fewer steps)', async () => {
+    const { loadCalibration } = await import('../src/engine/model/calibration.js');
+    for (const name of ['block-cascade-sprites', 'block-cascade-default']) {
+      expect([4, 16, 24, 31, 32, 40, 41, 42, 50, 200].map((steps) => loadCalibration(name, steps).steps)).toEqual([16, 16, 16, 32, 32, 32, 32, 50, 50, 50]);
+      // Fitted apart: at more steps a step changes less (the smallest fitted input change says so).
+      const [at16, at50] = [loadCalibration(name, 16), loadCalibration(name, 50)];
+      expect(at50.inputRange![0]).toBeLessThan(at16.inputRange![0]);
+    }
   });
 });
 

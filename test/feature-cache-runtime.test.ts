@@ -109,7 +109,7 @@ describe('feature caching on real lanes', () => {
       await writeFile(join(dir, 'model.json'), JSON.stringify({ ...manifest, name: 'uncalibrated-test-model' }));
       const runtime = await createRuntime({ lanes: 1, model: dir });
       try {
-        await expect(generate(runtime, 0, { policy: 'teacache' })).rejects.toThrow(/calibrations[/\\]uncalibrated-test-model\.json.*calibrate-cache/);
+        await expect(generate(runtime, 0, { policy: 'teacache' })).rejects.toThrow(/calibrations[/\\]uncalibrated-test-model\.12-steps\.json.*calibrate-cache --model DIR --steps 12/);
         const run = await generate(runtime, 0, { policy: 'teacache', threshold: 1.2, coefficients: [0.5, 0] });
         expect(run.frames).toHaveLength(BLOCKS * 3);
         expect(run.reused).toBeGreaterThan(0);

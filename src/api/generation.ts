@@ -261,7 +261,7 @@ export class Generation {
     const cacheSettings =
       settings.featureCache.policy === 'teacache' && settings.featureCache.coefficients === undefined
         ? (() => {
-            const calibration = loadCalibration(m.name);
+            const calibration = loadCalibration(m.name, settings.steps);
             return { ...settings.featureCache, coefficients: calibration.coefficients, ...(calibration.inputRange ? { inputRange: calibration.inputRange } : {}) };
           })()
         : settings.featureCache;

@@ -16,7 +16,7 @@ export function registerCalibrateCacheCommand(program: Command): void {
     .command('calibrate-cache')
     .description("fit teacache's rescaling polynomial to a model: uncached generations, layer 0's input change against the layer stack's residual change per step, degree-4 least squares (docs/caching.md)")
     .requiredOption('--model <dir>', 'model package folder')
-    .option('--out <file>', 'where to write the calibration (default: calibrations/<model name>.json in the package)')
+    .option('--out <file>', 'where to write the calibration (default: calibrations/<model name>.json in the package, <model name>.<n>-steps.json for n steps other than 32)')
     .option('--steps <n>', 'denoising steps per block (default 32)', parsePositiveInt)
     .option('--seeds <k>', 'generations, one seed each (default 4)', parsePositiveInt)
     .option('--blocks <n>', 'blocks per generation (default 4)', parsePositiveInt)
@@ -28,7 +28,7 @@ export function registerCalibrateCacheCommand(program: Command): void {
         ...(options.blocks !== undefined ? { blocks: options.blocks } : {}),
         onProgress: (line) => process.stderr.write(`  ${line}\n`),
       });
-      const out = options.out ?? calibrationPath(calibration.model);
+      const out = options.out ?? calibrationPath(calibration.model, calibration.steps);
       await mkdir(dirname(out), { recursive: true });
       await writeFile(out, `${JSON.stringify(calibration, null, 2)}\n`);
       process.stdout.write(`${out}: ${calibration.model}, ${calibration.steps} steps, ${calibration.points} points, coefficients ${calibration.coefficients.map((c) => c.toPrecision(4)).join(', ')}\n`);

@@ -1,10 +1,11 @@
 /**
  * TeaCache calibrations: the rescaling polynomial fitted to a model by `block-cascade
  * calibrate-cache` (docs/caching.md). The bundled models' calibrations ship in the package's
- * `calibrations/` folder, one file per model, named after the model's manifest `name`
- * (`calibrations/block-cascade-sprites.json`); a `featureCache.coefficients` option overrides.
+ * `calibrations/` folder, named after the model's manifest `name`: `<name>.json` fitted at 32
+ * steps, `<name>.<n>-steps.json` at n (`calibrations/block-cascade-sprites.50-steps.json`); a
+ * generation uses the one nearest its step count. A `featureCache.coefficients` option overrides.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from './paths.js';
 
@@ -23,22 +24,27 @@ export interface CacheCalibration {
   readonly seeds?: readonly number[];
 }
 
-/** Where the package keeps a model's calibration. */
-export function calibrationPath(modelName: string): string {
-  return join(packageRoot(), 'calibrations', `${modelName}.json`);
+/** Steps of the calibration in a model's plain `<name>.json` (calibrate-cache's default). */
+export const DEFAULT_CALIBRATION_STEPS = 32;
+
+/** Where the package keeps a model's calibration for `steps` denoising steps. */
+export function calibrationPath(modelName: string, steps = DEFAULT_CALIBRATION_STEPS): string {
+  return join(calibrationsDir(), steps === DEFAULT_CALIBRATION_STEPS ? `${modelName}.json` : `${modelName}.${steps}-steps.json`);
 }
 
+const calibrationsDir = () => join(packageRoot(), 'calibrations');
+
 /**
- * The calibration of model `modelName`, or the calibration file at `file`.
+ * The calibration file at `file`.
  *
  * @throws {Error} naming the file when it is missing or malformed.
  *
  * @example
  * ```ts
- * loadCalibration('block-cascade-sprites').coefficients; // [a4, a3, a2, a1, a0]
+ * readCalibration('calibrations/block-cascade-sprites.json').steps; // 32
  * ```
  */
-export function loadCalibration(modelName: string, file = calibrationPath(modelName)): CacheCalibration {
+export function readCalibration(file: string): CacheCalibration {
   if (!existsSync(file)) {
     throw new Error(`featureCache.policy "teacache" needs the model's calibration, ${file}, which does not exist: run \`block-cascade calibrate-cache --model DIR --out ${file}\`, or give featureCache.coefficients`);
   }
@@ -46,5 +52,34 @@ export function loadCalibration(modelName: string, file = calibrationPath(modelN
   if (!Array.isArray(parsed.coefficients) || parsed.coefficients.length === 0 || !parsed.coefficients.every((c) => typeof c === 'number' && Number.isFinite(c))) {
     throw new Error(`${file}: "coefficients" must be a non-empty array of finite numbers`);
   }
+  if (typeof parsed.steps !== 'number' || !Number.isInteger(parsed.steps) || parsed.steps < 1) throw new Error(`${file}: "steps" must be a positive integer`);
   return parsed as CacheCalibration;
+}
+
+/**
+ * The shipped calibration of model `modelName` fitted at the step count nearest `steps` (ties
+ * go to the fewer steps, whose larger per-step changes make the policy reuse less): the
+ * polynomial maps one step's input change to its output change, and both shrink as the steps
+ * get more, so a fit at 32 steps would have a 50-step run compute every step.
+ *
+ * @throws {Error} naming the file to create when the model has none.
+ *
+ * @example
+ * ```ts
+ * loadCalibration('block-cascade-sprites', 50).steps; // 50
+ * loadCalibration('block-cascade-sprites', 40).steps; // 32
+ * ```
+ */
+export function loadCalibration(modelName: string, steps = DEFAULT_CALIBRATION_STEPS): CacheCalibration {
+  const dir = calibrationsDir();
+  const perSteps = new RegExp(`^${modelName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\\d+-steps\\.json$`);
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f === `${modelName}.json` || perSteps.test(f)) : [];
+  if (files.length === 0) {
+    const file = calibrationPath(modelName, steps);
+    throw new Error(`featureCache.policy "teacache" needs the model's calibration, ${file}, which does not exist: run \`block-cascade calibrate-cache --model DIR --steps ${steps}\` (it writes that file), or give featureCache.coefficients`);
+  }
+  const distance = (c: CacheCalibration) => Math.abs(c.steps - steps);
+  return files
+    .map((f) => readCalibration(join(dir, f)))
+    .reduce((best, c) => (distance(c) < distance(best) || (distance(c) === distance(best) && c.steps < best.steps) ? c : best));
 }
