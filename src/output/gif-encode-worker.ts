@@ -1,7 +1,8 @@
 /**
  * The thread a {@link GifWriter} encodes on (one Piscina thread per writer, tasks in order):
- * colour quantisation of a frame with more than 256 colours costs tens of milliseconds, which on
- * the caller's thread would hold up the runtime's actors between ticks.
+ * a frame's palette and LZW compression cost milliseconds (a median-cut palette for a 64 × 64
+ * frame of more than 256 colours, about 5 ms), which on the caller's thread would hold up the
+ * runtime's actors between ticks.
  *
  * Tasks: `{ type: 'frame', width, height, rgb }` → nothing; `{ type: 'finish' }` → the GIF bytes.
  */

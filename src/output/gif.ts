@@ -122,8 +122,8 @@ const MAX_PENDING_FRAMES = 8;
 
 /**
  * Writes a GIF file from frames that arrive one at a time: each is encoded on a thread of its
- * own (quantising a frame with more than 256 colours takes tens of milliseconds, which on the
- * caller's thread would hold up the runtime between ticks) and its RGB released; `finish()`
+ * own (a frame with more than 256 colours takes milliseconds to quantise, which on the caller's
+ * thread would hold up the runtime between ticks) and its RGB released; `finish()`
  * writes the file. `add` resolves at once unless 8 frames already wait for the encoder.
  *
  * @example
