@@ -119,6 +119,7 @@ describe('median-cut palette', () => {
     expect(two.palette).toHaveLength(2);
     expect(two.index[0]).toBe(two.index[2]);
     expect(two.palette[two.index[1]!]).toEqual([255, 255, 255]);
+    expect(() => medianCut(rgb, 10, 257)).toThrow(RangeError);
   });
 });
 

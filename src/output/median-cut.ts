@@ -84,9 +84,11 @@ function split(cells: Cells, order: Uint32Array, box: Box): [Box, Box] | null {
 }
 
 /**
- * A palette of at most `maxColors` colours for `rgb` (packed RGB, 3 bytes a pixel) and each
- * pixel's index into it. Deterministic: the same pixels give the same bytes.
+ * A palette of at most `maxColors` (1 to 256: indices are bytes) colours for `rgb` (packed RGB,
+ * 3 bytes a pixel) and each pixel's index into it. Deterministic: the same pixels give the same
+ * bytes.
  *
+ * @throws {RangeError} for `maxColors` outside 1..256.
  * @example
  * ```ts
  * const { palette, index } = medianCut(frame.rgb, frame.width * frame.height, 256);
@@ -94,6 +96,7 @@ function split(cells: Cells, order: Uint32Array, box: Box): [Box, Box] | null {
  * ```
  */
 export function medianCut(rgb: Uint8Array, pixels: number, maxColors: number): { palette: PaletteColor[]; index: Uint8Array } {
+  if (!Number.isInteger(maxColors) || maxColors < 1 || maxColors > 256) throw new RangeError(`medianCut: maxColors must be an integer in 1..256, got ${maxColors}`);
   // Occupied cells numbered 0..n-1 in the order the pixels first meet them.
   const local = new Int32Array(SIDE * SIDE * SIDE).fill(-1);
   const cellOf = new Uint32Array(pixels);
