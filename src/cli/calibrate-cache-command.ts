@@ -2,7 +2,8 @@
  * `block-cascade calibrate-cache --model DIR --out FILE [--steps N --seeds K]`: fits teacache's
  * rescaling polynomial to a model (`src/bench/cache-calibration.ts`, docs/caching.md) and writes
  * `{ model, steps, coefficients, points, seeds }`. The bundled models' calibrations live in
- * `calibrations/<model name>.json`, where teacache looks by default.
+ * `calibrations/` (`<model name>.json` at 32 steps, `<model name>.<n>-steps.json` at n), where
+ * teacache looks by default for the one fitted nearest its step count.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
