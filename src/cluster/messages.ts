@@ -5,11 +5,9 @@
  * message is a {@link ClusterMessageError} naming the subject and field, never a crash.
  */
 import type { Frame, GenerateRequest, PromptSwitch } from '../core/api-types.js';
-import type { SessionEvent, SessionPriority } from '../core/session-types.js';
+import { SESSION_PRIORITIES, type SessionEvent, type SessionPriority } from '../core/session-types.js';
 import { decodeMessage, decodeTensorFrame, encodeMessage, encodeTensorFrame } from '../protocol/codec.js';
 import { ClusterMessageError } from './errors.js';
-
-const PRIORITIES: readonly SessionPriority[] = ['high', 'normal'];
 
 /** Options of a session that travel to the worker (the rest, signal and callbacks, stay with the client). */
 export interface WireSessionOptions {
@@ -204,7 +202,7 @@ function readOptions(r: Reader, value: unknown): WireSessionOptions {
   if (allow !== undefined) out.allowUnknownWords = allow;
   const maxBuffered = q.optional(o, 'maxBufferedBlocks', (x, k) => q.int(x, k, 1));
   if (maxBuffered !== undefined) out.maxBufferedBlocks = maxBuffered;
-  const priority = q.optional(o, 'priority', (x, k) => q.oneOf(x, k, PRIORITIES));
+  const priority = q.optional(o, 'priority', (x, k) => q.oneOf(x, k, SESSION_PRIORITIES));
   if (priority !== undefined) out.priority = priority;
   return out as WireSessionOptions;
 }
@@ -277,7 +275,7 @@ export function decodeControlRequest(bytes: Uint8Array, subject: string): Contro
   const r = new Reader(subject);
   const type = r.oneOf(o, 'type', ['switch', 'pause', 'resume', 'stop', 'close', 'credit', 'priority'] as const);
   if (type === 'switch') return { type, prompt: r.str(o, 'prompt') };
-  if (type === 'priority') return { type, level: r.oneOf(o, 'level', PRIORITIES) };
+  if (type === 'priority') return { type, level: r.oneOf(o, 'level', SESSION_PRIORITIES) };
   if (type === 'credit') {
     const received = r.optional(o, 'received', (x, k) => r.int(x, k));
     return received === undefined ? { type, upTo: r.int(o, 'upTo') } : { type, upTo: r.int(o, 'upTo'), received };

@@ -12,6 +12,7 @@ import type { CascadeOptions, GenerationSettings, Parallelism, RecacheMode, Swit
 import type { FeatureCacheOptions } from './feature-cache.js';
 import type { LaneOptions } from './domain.js';
 import { InvalidOptionError } from './errors.js';
+import { SESSION_PRIORITIES } from './session-types.js';
 import { cascadeSchedule, PARALLELISM_LEVELS, type CascadeSchedule } from './schedule.js';
 import type { ExecutorInfo } from './tick.js';
 import { FEATURE_CACHE_DEFAULTS, FEATURE_CACHE_POLICIES, FEATURE_CACHE_THRESHOLDS, NO_FEATURE_CACHE, type FeatureCacheSettings } from './feature-cache.js';
@@ -102,7 +103,7 @@ export function checkGenerateOptions(options: unknown, kind: 'generate' | 'sessi
  * ```
  */
 export function checkPriority(priority: unknown): void {
-  if (priority !== undefined && priority !== 'high' && priority !== 'normal') throw new InvalidOptionError('priority', "'high' or 'normal'", priority);
+  if (priority !== undefined && !(SESSION_PRIORITIES as readonly unknown[]).includes(priority)) throw new InvalidOptionError('priority', SESSION_PRIORITIES.map((level) => `'${level}'`).join(' or '), priority);
 }
 
 /** `snapshots` and `resumeFrom` as `checkGenerateOptions` wants them (their contents are read by the generation). */

@@ -20,8 +20,11 @@ export interface SessionOptions extends GenerateOptions {
   readonly priority?: SessionPriority;
 }
 
+/** The levels of {@link SessionOptions.priority}, the one list the option check and the cluster wire read. */
+export const SESSION_PRIORITIES = ['high', 'normal'] as const;
+
 /** A session's place in the lanes' queues ({@link SessionOptions.priority}). */
-export type SessionPriority = 'high' | 'normal';
+export type SessionPriority = (typeof SESSION_PRIORITIES)[number];
 
 /** What a session reports, in order. */
 export type SessionEvent =

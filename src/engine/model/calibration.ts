@@ -34,20 +34,8 @@ export function calibrationPath(modelName: string, steps = DEFAULT_CALIBRATION_S
 
 const calibrationsDir = () => join(packageRoot(), 'calibrations');
 
-/**
- * The calibration file at `file`.
- *
- * @throws {Error} naming the file when it is missing or malformed.
- *
- * @example
- * ```ts
- * readCalibration('calibrations/block-cascade-sprites.json').steps; // 32
- * ```
- */
-export function readCalibration(file: string): CacheCalibration {
-  if (!existsSync(file)) {
-    throw new Error(`featureCache.policy "teacache" needs the model's calibration, ${file}, which does not exist: run \`block-cascade calibrate-cache --model DIR --out ${file}\`, or give featureCache.coefficients`);
-  }
+/** A calibration file of the package, checked. @throws {Error} naming the file when it is malformed. */
+function readCalibration(file: string): CacheCalibration {
   const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<CacheCalibration>;
   if (!Array.isArray(parsed.coefficients) || parsed.coefficients.length === 0 || !parsed.coefficients.every((c) => typeof c === 'number' && Number.isFinite(c))) {
     throw new Error(`${file}: "coefficients" must be a non-empty array of finite numbers`);
