@@ -8,7 +8,7 @@ import { runBench, summarize } from '../src/bench/run-bench.js';
 
 /** A runtime that "runs" 5 forwards per block, each 2 ms in session.run and 3 ms as a task. */
 function fakeRuntime(framesPerBlock = 3): MeasurableRuntime & { generations: number } {
-  const stats = { ticks: 0, forwards: 0, forwardRunMs: 0, decodeRunMs: 0, encodeRunMs: 0, forwardWorkerMs: 0, forwardTaskMs: 0, exchangeWaitMs: 0, reusedForwards: 0, featureCacheMs: 0, recaches: 0, recacheTaskMs: 0, batchedCalls: 0 };
+  const stats = { ticks: 0, forwards: 0, forwardRunMs: 0, decodeRunMs: 0, encodeRunMs: 0, forwardWorkerMs: 0, forwardTaskMs: 0, exchangeWaitMs: 0, reusedForwards: 0, reusedTogether: 0, featureCacheMs: 0, recaches: 0, recacheTaskMs: 0, batchedCalls: 0 };
   const fake = {
     generations: 0,
     stats: (): RuntimeStats => ({ ...stats }),

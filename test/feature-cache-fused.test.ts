@@ -14,6 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Frame, type Runtime } from '../src/index.js';
 import { loadModelPackage } from '../src/engine/model/loader.js';
 import { buildFusedGraph, buildReuseGraph, FUSED_IO, REUSE_IO } from '../src/engine/model/fused-graph.js';
+import { buildReuseRunGraph, REUSE_RUN_IO } from '../src/engine/model/reuse-run-graph.js';
+import { samplerStep } from '../src/core/sampler.js';
 import { ModelPackageError } from '../src/engine/model/errors.js';
 import type { ModelManifest } from '../src/core/manifest-types.js';
 import type { TraceRecord } from '../src/core/trace-records.js';
@@ -135,6 +137,42 @@ describe('fused forward graph', () => {
       const h = await (await ort.InferenceSession.create(pkg.paths.layered.head, options)).run({ hidden: tensor(headInput, [1, n, m.width]), time_embedding: e['time_embedding'] as ort.Tensor, latents, timesteps });
       expect(maxDiff(data(r, REUSE_IO.hidden), embedded), dir).toBe(0);
       expect(maxDiff(data(r, REUSE_IO.flow), data(h, 'flow')), dir).toBe(0);
+    }
+  });
+
+  it('a run of reused steps in one graph makes the bytes of one reuse call and sampler update per step (euler and re-noising)', async () => {
+    for (const [dir, update] of [[SPRITES, 'euler'], [RANDOM_MODEL, 'renoise']] as const) {
+      const pkg = await loadModelPackage(dir, { validateGraphs: false });
+      const m = pkg.manifest;
+      const F = m.framesPerBlock;
+      const dims = [1, F, m.latent.channels, m.latent.height, m.latent.width];
+      const size = dims.reduce((a, b) => a * b, 1);
+      const residual = tensor(filled(F * m.tokensPerFrame * m.width, 9), [1, F * m.tokensPerFrame, m.width]);
+      const sigmas = [0.81, 0.74, 0.6, 0.52];
+      const steps = sigmas.length - 1;
+      const noises = sigmas.slice(1).map((_, i) => filled(size, 20 + i));
+      const timestepsOf = (i: number) => tensor(new Float32Array(F).fill(sigmas[i]! * 1000), [1, F]);
+      const reuse = await ort.InferenceSession.create(await buildReuseGraph(m, pkg.paths.layered), options);
+      let x = filled(size, 10);
+      const start = x;
+      for (let i = 0; i < steps; i++) {
+        const r = await reuse.run({ latents: tensor(x, dims), timesteps: timestepsOf(i), [REUSE_IO.residual]: residual });
+        x = samplerStep(x, data(r, REUSE_IO.flow), sigmas[i]!, sigmas[i + 1]!, update === 'renoise' ? noises[i]! : null, new Float32Array(size), update);
+      }
+      const run = await ort.InferenceSession.create(await buildReuseRunGraph(m, pkg.paths.layered, steps, update), options);
+      const scalar = (v: number) => new ort.Tensor('float64', Float64Array.of(v), []);
+      const feeds: Record<string, ort.Tensor> = { [REUSE_RUN_IO.latents]: tensor(start, dims), [REUSE_RUN_IO.residual]: residual };
+      for (let i = 0; i < steps; i++) {
+        feeds[REUSE_RUN_IO.timesteps(i)] = timestepsOf(i);
+        if (update === 'euler') {
+          feeds[REUSE_RUN_IO.dt(i)] = scalar(sigmas[i + 1]! - sigmas[i]!);
+        } else {
+          Object.assign(feeds, { [REUSE_RUN_IO.sigma(i)]: scalar(sigmas[i]!), [REUSE_RUN_IO.keep(i)]: scalar(1 - sigmas[i + 1]!), [REUSE_RUN_IO.sigmaNext(i)]: scalar(sigmas[i + 1]!), [REUSE_RUN_IO.noise(i)]: tensor(noises[i]!, dims) });
+        }
+      }
+      const out = data(await run.run(feeds), REUSE_RUN_IO.latentsOut);
+      expect(Buffer.from(out.buffer, out.byteOffset, out.byteLength).equals(Buffer.from(x.buffer)), dir).toBe(true);
+      expect(maxDiff(out, start), dir).toBeGreaterThan(0);
     }
   });
 

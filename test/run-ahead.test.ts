@@ -10,6 +10,10 @@ import type { FeatureCacheOptions } from '../src/core/feature-cache.js';
 import { parseTrace } from '../src/inspector/trace-file.js';
 import type { TraceRecord } from '../src/core/trace-records.js';
 import { RANDOM_MODEL } from './support/models.js';
+import { ROOT } from './support/cli.js';
+import { join } from 'node:path';
+
+const SPRITES = join(ROOT, 'models', 'sprites');
 
 const request: GenerateRequest = { seed: 5, blocks: 4, prompt: 'green triangle moving right' };
 const bytes = (frames: readonly Frame[]) => Buffer.concat(frames.map((f) => f.rgb));
@@ -113,12 +117,13 @@ describe('a sequential block\'s steps run ahead on one lane', () => {
     it(`with ${p.name}: the lane decides each step as the actor's policy does; same frames, decisions and reused steps, one task per block's steps`, async () => {
       const run = async (runtime: Runtime) => {
         const features: unknown[] = [];
-        const before = runtime.stats().reusedForwards;
+        const before = runtime.stats();
         let frames: Buffer = Buffer.alloc(0);
         const tasks = await tasksRun(runtime, async () => {
           frames = await generate(runtime, { steps: 8, featureCache: p.featureCache, trace: (r) => void (r.kind === 'features' && features.push(r.indicators)) });
         });
-        return { frames, features, tasks, reused: runtime.stats().reusedForwards - before };
+        const after = runtime.stats();
+        return { frames, features, tasks, reused: after.reusedForwards - before.reusedForwards, together: after.reusedTogether - before.reusedTogether };
       };
       const a = await run(ahead);
       const s = await run(stepwise);
@@ -126,10 +131,32 @@ describe('a sequential block\'s steps run ahead on one lane', () => {
       expect(a.features).toEqual(s.features);
       expect(a.reused).toBe(s.reused);
       expect(a.reused).toBeGreaterThan(0);
+      // Once a block's bwcache schedule is fixed, its consecutive reused steps run as one call.
+      expect(s.together).toBe(0);
+      if (p.name === 'bwcache') expect(a.together).toBeGreaterThan(0);
+      else expect(a.together).toBe(0);
       expect(a.tasks).toBe(1 + 2 * request.blocks);
       expect(s.tasks).toBe(1 + 10 * request.blocks);
     });
   }
+
+  it('the trained model at 32 steps, bwcache δ = 0.15: its runs of reused steps in one call make the step-by-step frames', async () => {
+    const [a, s] = await Promise.all([createRuntime({ model: SPRITES, lanes: 1 }), createRuntime({ model: SPRITES, lanes: 1, runAhead: false })]);
+    try {
+      const options = { steps: 32, featureCache: { policy: 'bwcache', threshold: 0.15 } as FeatureCacheOptions };
+      const req = { ...request, blocks: 2 };
+      const stepwiseFrames = await generate(s, options, req);
+      const before = a.stats();
+      expect((await generate(a, options, req)).equals(stepwiseFrames)).toBe(true);
+      const after = a.stats();
+      // Three reused steps between computed ones, each stretch in one call.
+      expect(after.reusedTogether - before.reusedTogether).toBeGreaterThanOrEqual(2 * 3 * 4);
+      expect(after.reusedTogether - before.reusedTogether).toBe(after.reusedForwards - before.reusedForwards);
+      expect(s.stats().reusedTogether).toBe(0);
+    } finally {
+      await Promise.all([a.close(), s.close()]);
+    }
+  });
 
   it('with caching, a crash in the middle of a block\'s steps: the frames and decisions of a run without it', async () => {
     const featureCache: FeatureCacheOptions = { policy: 'bwcache', threshold: 1.5 };

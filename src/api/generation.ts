@@ -85,6 +85,7 @@ const tickStats = (timing: TickTiming): Partial<RuntimeStats> => ({
   ticks: 1,
   forwards: timing.forwards,
   reusedForwards: timing.reused ?? 0,
+  reusedTogether: timing.reusedTogether ?? 0,
   featureCacheMs: timing.featureMs ?? 0,
   exchangeWaitMs: timing.exchangeWaitMs ?? 0,
   forwardRunMs: timing.runMs,

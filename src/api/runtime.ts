@@ -47,6 +47,12 @@ export interface RuntimeInternals {
    */
   readonly runAhead?: boolean;
   /**
+   * Benchmarks and tests: false runs a sequential block's consecutive reused steps (bwcache, once
+   * its schedule is fixed) one call each instead of one call together (`engine/lanes/reuse-run.ts`),
+   * to compare them. Default true.
+   */
+  readonly reuseRuns?: boolean;
+  /**
    * Benchmarks and tests: false runs each layer of a lane's share as one masked call over every
    * key it gathers, instead of one call per group of queries with only the keys they see
    * (`engine/lanes/key-groups.ts`), to compare them. Default true.
@@ -104,7 +110,7 @@ export class Runtime {
   /** The runtime's settings as given (checked at the door); a generation's own override them field by field. */
   readonly #defaults: UncheckedInput;
   readonly #context: ResolveContext;
-  #stats: { -readonly [K in keyof Omit<RuntimeStats, 'batchedCalls'>]: RuntimeStats[K] } = { ticks: 0, forwards: 0, forwardRunMs: 0, decodeRunMs: 0, encodeRunMs: 0, forwardWorkerMs: 0, forwardTaskMs: 0, exchangeWaitMs: 0, reusedForwards: 0, featureCacheMs: 0, recaches: 0, recacheTaskMs: 0 };
+  #stats: { -readonly [K in keyof Omit<RuntimeStats, 'batchedCalls'>]: RuntimeStats[K] } = { ticks: 0, forwards: 0, forwardRunMs: 0, decodeRunMs: 0, encodeRunMs: 0, forwardWorkerMs: 0, forwardTaskMs: 0, exchangeWaitMs: 0, reusedForwards: 0, reusedTogether: 0, featureCacheMs: 0, recaches: 0, recacheTaskMs: 0 };
   /** Block-wise feature caching's store per memory set, allocated by the set's first generation that caches. */
   readonly #featureStores: (FeatureStore | null)[];
   /** The `stale` mode's store per memory set, allocated the same way. */
@@ -399,7 +405,7 @@ export async function createRuntime(options: RuntimeOptions & RuntimeInternals =
   const files = { denoiser: pkg.paths.denoiser, textEncoder: pkg.paths.textEncoder, vaeDecoder: pkg.paths.vaeDecoder, layered: pkg.paths.layered };
   const totalThreads = laneOptions.reduce((sum, lane) => sum + lane.threads, 0);
   const allowSpinning = totalThreads <= availableParallelism();
-  const lanes = laneOptions.map((lane, i) => new Lane(asLaneId(i), { manifest: m, files, memories, laneId: i, lane, allowSpinning, onnxLogLevel, ...optional('faults', faultsOfLane(i, options.faults)), ...optional('fusedForward', options.fusedForward), ...optional('groupKeys', options.groupKeys) }));
+  const lanes = laneOptions.map((lane, i) => new Lane(asLaneId(i), { manifest: m, files, memories, laneId: i, lane, allowSpinning, onnxLogLevel, ...optional('faults', faultsOfLane(i, options.faults)), ...optional('fusedForward', options.fusedForward), ...optional('reuseRuns', options.reuseRuns), ...optional('groupKeys', options.groupKeys) }));
   for (const lane of lanes) lane.batching = options.batchSessions ?? false;
   const warm = options.warmUp ?? true;
   let warmUpMs: number;

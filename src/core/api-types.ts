@@ -246,6 +246,12 @@ export interface RuntimeStats {
    * `forwards − reusedForwards`.
    */
   readonly reusedForwards: number;
+  /**
+   * Of `reusedForwards`, those run in one `session.run` together with their block's neighbouring
+   * reused steps: at P0, once a block's bwcache schedule is fixed, consecutive reused steps run as
+   * one call on their lane.
+   */
+  readonly reusedTogether: number;
   /** Milliseconds the lane workers spent on the feature cache (indicator, stores, residuals), summed. */
   readonly featureCacheMs: number;
   /** Re-caches run at prompt switches (sequential mode with `recache: 'on'`). */

@@ -122,6 +122,8 @@ export interface TickTiming {
   readonly exchangeWaitMs?: number;
   /** Feature caching: members that reused cached features (no layer evaluated for them). */
   readonly reused?: number;
+  /** Of `reused`, those run in one call with their block's neighbouring reused steps (`RuntimeStats.reusedTogether`). */
+  readonly reusedTogether?: number;
   /** Feature caching: what each `decide` member chose on its lane, by block. */
   readonly decided?: ReadonlyMap<number, 'compute' | 'reuse'>;
   /** Feature caching: the indicator of each computed denoising member past its first step. */

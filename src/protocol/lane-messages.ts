@@ -98,7 +98,8 @@ export interface AheadTask {
    * waiting; the block's other steps then go to the lane one by one), [2] 1 once
    * `decode` has written its frames, [3] 1 once `cache` has written its K/V; then, from byte 16,
    * Float64 per step ({@link AHEAD_STEP_FLOATS}): runMs, workerMs, endedAt (`performance.timeOrigin
-   * + performance.now()` on the worker, comparable across threads), featureMs, 1 if it reused,
+   * + performance.now()` on the worker, comparable across threads), featureMs, 1 if it reused (2
+   * if in one call with the block's neighbouring reused steps, `reuse-run.ts`),
    * then the indicator's five figures as (present, value) pairs: indicator, firstInput,
    * firstResidual, residual, nextInput (present: 0 absent, 1 null, 2 a number); then the decode's runMs,
    * workerMs; then the cache step's runMs, workerMs, endedAt.

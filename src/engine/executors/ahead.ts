@@ -295,9 +295,10 @@ export class AheadExecutor implements TickExecutor {
     const f = run.figures.subarray(AHEAD_STEP_FLOATS * stage, AHEAD_STEP_FLOATS * (stage + 1));
     const [runMs, workerMs, endedAt, featureMs, reused] = f as unknown as [number, number, number, number, number];
     // A `decide` step is the lane's to choose (after its first layer); any other must agree.
-    const used = reused === 1 ? 'reuse' : 'compute';
+    // 1: reused; 2: reused in one call with the block's neighbouring reused steps.
+    const used = reused >= 1 ? 'reuse' : 'compute';
     if (this.options.caching && member.features !== 'decide' && member.features !== used) {
-      throw new Error(`block ${member.block}, stage ${stage}: the lane ${reused === 1 ? 'reused' : 'computed'} the step its actor's policy says to ${member.features} (the two policies disagree)`);
+      throw new Error(`block ${member.block}, stage ${stage}: the lane ${reused >= 1 ? 'reused' : 'computed'} the step its actor's policy says to ${member.features} (the two policies disagree)`);
     }
     // The lane's time for this step: since the previous step ended (the first: since the task was sent).
     const taskMs = endedAt - (stage === 0 ? run.sentAt : (run.figures[AHEAD_STEP_FLOATS * (stage - 1) + 2] as number));
@@ -313,8 +314,8 @@ export class AheadExecutor implements TickExecutor {
     }
     const timing: TickTiming = { forwards: 1, calls: 1, runMs, workerMs, taskMs, committed: true };
     if (!this.options.caching) return timing;
-    const indicator = indicatorFrom(f.subarray(5), member.block, stage, reused === 1);
-    return { ...timing, reused: reused === 1 ? 1 : 0, indicators: indicator ? [indicator] : [], featureMs, ...(member.features === 'decide' ? { decided: new Map([[member.block, used]]) } : {}) };
+    const indicator = indicatorFrom(f.subarray(5), member.block, stage, reused >= 1);
+    return { ...timing, reused: reused >= 1 ? 1 : 0, reusedTogether: reused === 2 ? 1 : 0, indicators: indicator ? [indicator] : [], featureMs, ...(member.features === 'decide' ? { decided: new Map([[member.block, used]]) } : {}) };
   }
 }
 

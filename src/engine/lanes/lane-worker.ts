@@ -10,7 +10,7 @@ import { workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { AHEAD_CANCEL, AHEAD_STEP_FLOATS, AHEAD_TAIL_FLOATS, type AheadTask, type BatchResult, type BatchTask, type DecodeResult, type DecodeTask, type EncodeTask, type LaneTask, type LaneTiming, type RecacheTask, type ShareResult, type ShareTask, type TickMemberTask, type TickTask } from '../../protocol/lane-messages.js';
-import { createFeatureCachePolicy, type MemberIndicator } from '../../core/feature-cache.js';
+import { createFeatureCachePolicy, type FeatureCachePolicy, type MemberIndicator } from '../../core/feature-cache.js';
 import { windowHides, type TickWindow } from '../../core/tick.js';
 import { indicatorsOf } from './feature-indicators.js';
 import { commitFeatureSteps, usedIn } from './feature-store.js';
@@ -24,12 +24,14 @@ import { runShare, type LayeredSessions } from './share-tick.js';
 import { fusable, runFusedShare } from './fused-share.js';
 import { buildFirstLayerGraph, buildFusedGraph, buildReuseGraph } from '../model/fused-graph.js';
 import { reusesAll, runFusedReuse } from './fused-reuse.js';
+import { MAX_RUN_STEPS, runReuseSteps, runUpdate } from './reuse-run.js';
+import { buildReuseRunGraph, type RunUpdate } from '../model/reuse-run-graph.js';
 import { decidesAlone, runFirstLayer } from './first-layer.js';
 import { mixes, runFusedMixed } from './fused-mixed.js';
 import { runStaleShare } from './stale-tick.js';
 import { denoiserFeeds, frameInputs } from './frame-range.js';
 import { crashIfDue, taskStarted } from './faults.js';
-import { warmFused, warmReuse, warmUp } from './warm-up.js';
+import { warmFused, warmReuse, warmReuseRun, warmUp } from './warm-up.js';
 import { batchAxisOf, itemOf, stackBatch, type DenseTensor } from './batch-tensors.js';
 import { applyOnnxLogLevel, DEFAULT_ONNX_LOG_LEVEL, executionProviderProblem, explainProviderError, onnxLogSeverity } from './execution-provider.js';
 import type { LaneWorkerData, LaneWorkerInit } from './worker-data.js';
@@ -166,6 +168,22 @@ function loadReuse(): Promise<ort.InferenceSession> {
     return session;
   });
   return reuse;
+}
+
+const reuseRuns = new Map<string, Promise<ort.InferenceSession>>();
+
+/** The graph of `steps` consecutive reused steps (`reuse-run.ts`), made on the first run of that length. */
+function loadReuseRun(steps: number, update: RunUpdate): Promise<ort.InferenceSession> {
+  const key = `${steps}:${update}`;
+  let session = reuseRuns.get(key);
+  if (session === undefined) {
+    session = createMergedSession(buildReuseRunGraph(m, data.files.layered, steps, update)).then(async (created) => {
+      await warmReuseRun(m, created);
+      return created;
+    });
+    reuseRuns.set(key, session);
+  }
+  return session;
 }
 
 /**
@@ -327,6 +345,31 @@ async function share(task: ShareTask): Promise<ShareResult> {
   return runShare(task, await loadLayered(), slotView(d.contexts, task.contextSlot).slice(), d);
 }
 
+/**
+ * From step `s` of a block's steps, the stretch that reuses one step after another and can run
+ * as one call (`reuse-run.ts`): two steps or more, once the block's bwcache schedule is fixed
+ * (its decisions then depend on nothing the steps measure), each through the reuse graph on
+ * this lane alone; null otherwise.
+ */
+function reuseRunAt(steps: readonly (TickTask | ShareTask)[], s: number, policy: FeatureCachePolicy | null): { readonly steps: ShareTask[]; readonly update: RunUpdate } | null {
+  if (data.fusedForward === false || data.reuseRuns === false || policy?.settings.policy !== 'bwcache') return null;
+  const run: ShareTask[] = [];
+  let update: RunUpdate | null = null;
+  for (let j = s; j < steps.length && run.length < MAX_RUN_STEPS; j++) {
+    const step = steps[j];
+    if (step?.kind !== 'share') break;
+    const member = step.members[0] as TickMemberTask;
+    if (policy.measures(member.block) || policy.use(member.block, member.stage) !== 'reuse') break;
+    const stepUpdate = runUpdate(m.sampler.update ?? 'renoise', member.sigmaNext);
+    if (stepUpdate === null || (update !== null && stepUpdate !== update)) break;
+    const decided: ShareTask = { ...step, members: [{ ...member, features: 'reuse' }] };
+    if (!reusesAll(decided, framesPerBlock)) break;
+    update = stepUpdate;
+    run.push(decided);
+  }
+  return run.length >= 2 && update !== null ? { steps: run, update } : null;
+}
+
 /** An indicator's five figures as (present, value) pairs (`AheadTask.progress`). */
 function indicatorFigures(indicator: MemberIndicator | undefined): number[] {
   const pair = (value: number | null | undefined) => (value === undefined ? [0, 0] : value === null ? [1, 0] : [2, value]);
@@ -351,6 +394,23 @@ async function ahead(task: AheadTask, sessions: Sessions): Promise<LaneTiming> {
   let runMs = 0;
   for (let s = 0; s < steps; s++) {
     if (Atomics.load(control, 1) !== 0) return { runMs, workerMs: performance.now() - start };
+    const run = reuseRunAt(task.steps, s, policy);
+    if (run !== null) {
+      // Reused steps need no report from each other: one call, then each reported as its own.
+      const runStart = performance.now();
+      for (let j = s; j < s + run.steps.length; j++) if (j > 0) taskStarted(data.faults, 'share');
+      const d = memoryOf(run.steps[0] as ShareTask);
+      const stepsMs = await runReuseSteps(run.steps, await loadReuseRun(run.steps.length, run.update), d, run.update);
+      for (const _ of run.steps) crashIfDue(data.faults, 'share', 'after-step');
+      const k = run.steps.length;
+      const each = (performance.now() - runStart) / k;
+      for (let i = 0; i < k; i++) figures.set([stepsMs / k, each, performance.timeOrigin + runStart + each * (i + 1), 0, 2, ...indicatorFigures(undefined)], AHEAD_STEP_FLOATS * (s + i));
+      runMs += stepsMs;
+      s += k - 1;
+      Atomics.store(control, 0, s + 1);
+      Atomics.notify(control, 0);
+      continue;
+    }
     const step = task.steps[s] as TickTask | ShareTask;
     const d = memoryOf(step);
     let timing: LaneTiming;

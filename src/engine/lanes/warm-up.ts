@@ -12,6 +12,7 @@
 import * as ort from 'onnxruntime-node';
 import type { ModelManifest } from '../../core/manifest-types.js';
 import type { LayeredSessions } from './share-tick.js';
+import { REUSE_RUN_IO } from '../model/reuse-run-graph.js';
 
 /** The sessions a lane warms: the monolithic set and, when loaded, the layered one. */
 export interface WarmSessions {
@@ -123,5 +124,29 @@ export async function warmReuse(m: ModelManifest, reuse: ort.InferenceSession): 
     timesteps: zeros([1, F]),
     residual: zeros([1, F * m.tokensPerFrame, m.width]),
   });
+  return performance.now() - start;
+}
+
+/**
+ * Runs a run of reused steps' graph (`fuseReuseRunGraph`) once on zero inputs of one block;
+ * returns the milliseconds it took.
+ *
+ * @example
+ * ```ts
+ * await warmReuseRun(manifest, run);
+ * ```
+ */
+export async function warmReuseRun(m: ModelManifest, run: ort.InferenceSession): Promise<number> {
+  const start = performance.now();
+  const F = m.framesPerBlock;
+  const latent = [1, F, m.latent.channels, m.latent.height, m.latent.width];
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const name of run.inputNames) {
+    if (name === REUSE_RUN_IO.latents || name.startsWith('noise_')) feeds[name] = zeros(latent);
+    else if (name === REUSE_RUN_IO.residual) feeds[name] = zeros([1, F * m.tokensPerFrame, m.width]);
+    else if (name.startsWith('timesteps_')) feeds[name] = zeros([1, F]);
+    else feeds[name] = new ort.Tensor('float64', new Float64Array(1), []);
+  }
+  await run.run(feeds);
   return performance.now() - start;
 }

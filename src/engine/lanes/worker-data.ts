@@ -25,6 +25,8 @@ export interface LaneCommon {
    * reuse graph (`fused-share.ts`, `fused-reuse.ts`): for A/B measurements and tests. Default true.
    */
   readonly fusedForward?: boolean;
+  /** False runs consecutive reused steps one call each (`reuse-run.ts`): for A/B measurements and tests. Default true. */
+  readonly reuseRuns?: boolean;
   /**
    * False runs each layer of a share as one masked call over every key gathered instead of one
    * call per key group (`key-groups.ts`): for A/B measurements and tests. Default true.

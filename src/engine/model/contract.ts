@@ -46,7 +46,7 @@ export type DimSpec =
   | { readonly kind: 'dynamic'; readonly symbol: DynamicDim };
 
 /** Element types used by the contract (ONNX Runtime's tensor type names). */
-export type ElementType = 'float32' | 'int64';
+export type ElementType = 'float32' | 'float64' | 'int64';
 
 export interface TensorSpec {
   readonly name: string;

@@ -193,7 +193,16 @@ export function fuseFirstLayerGraph(m: ContractDims, embed: Source, layer: { rea
   ]);
 }
 
-const read = async (file: string): Promise<Source> => {
+/**
+ * A layered file's bytes, for a merge.
+ *
+ * @throws {ModelPackageError} `E_MODEL_FILE_MISSING` naming the file.
+ * @example
+ * ```ts
+ * const embed = await readLayeredFile(pkg.paths.layered.embed);
+ * ```
+ */
+export const readLayeredFile = async (file: string): Promise<Source> => {
   try {
     return { file, bytes: await readFile(file) };
   } catch (cause) {
@@ -210,7 +219,7 @@ const read = async (file: string): Promise<Source> => {
  * ```
  */
 export async function buildReuseGraph(m: ContractDims, files: Pick<LayeredFiles, 'embed' | 'head'>): Promise<Uint8Array> {
-  const [embed, head] = await Promise.all([read(files.embed), read(files.head)]);
+  const [embed, head] = await Promise.all([readLayeredFile(files.embed), readLayeredFile(files.head)]);
   return fuseReuseGraph(m, embed, head);
 }
 
@@ -224,7 +233,7 @@ export async function buildReuseGraph(m: ContractDims, files: Pick<LayeredFiles,
  * ```
  */
 export async function buildFusedGraph(m: ContractDims, files: LayeredFiles): Promise<Uint8Array> {
-  const [embed, head, blocks, kvs] = await Promise.all([read(files.embed), read(files.head), Promise.all(files.layers.map(read)), Promise.all(files.keyValues.map(read))]);
+  const [embed, head, blocks, kvs] = await Promise.all([readLayeredFile(files.embed), readLayeredFile(files.head), Promise.all(files.layers.map(readLayeredFile)), Promise.all(files.keyValues.map(readLayeredFile))]);
   return fuseLayeredGraphs(m, embed, blocks.map((block, i) => ({ kv: kvs[i] as Source, block })), head);
 }
 
@@ -237,6 +246,6 @@ export async function buildFusedGraph(m: ContractDims, files: LayeredFiles): Pro
  * ```
  */
 export async function buildFirstLayerGraph(m: ContractDims, files: LayeredFiles): Promise<Uint8Array> {
-  const [embed, kv, block] = await Promise.all([read(files.embed), read(files.keyValues[0] as string), read(files.layers[0] as string)]);
+  const [embed, kv, block] = await Promise.all([readLayeredFile(files.embed), readLayeredFile(files.keyValues[0] as string), readLayeredFile(files.layers[0] as string)]);
   return fuseFirstLayerGraph(m, embed, { kv, block });
 }

@@ -23,15 +23,15 @@ export interface Source {
   readonly bytes: Uint8Array;
 }
 
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const INT64 = onnx.TensorProto.DataType.INT64;
+const ELEMENT_TYPES = { float32: onnx.TensorProto.DataType.FLOAT, float64: onnx.TensorProto.DataType.DOUBLE, int64: INT64 } as const;
 
 export function valueInfo(spec: TensorSpec): ValueInfoProto {
   return {
     name: spec.name,
     type: {
       tensorType: {
-        elemType: spec.type === 'float32' ? FLOAT : INT64,
+        elemType: ELEMENT_TYPES[spec.type],
         shape: { dim: spec.dims.map((d) => (d.kind === 'static' ? { dimValue: d.size } : { dimParam: d.symbol })) },
       },
     },
