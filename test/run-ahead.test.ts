@@ -94,6 +94,20 @@ describe('a sequential block\'s steps run ahead on one lane', () => {
     }
   });
 
+  it('with bwcache and snapshots: each snapshot resumes to the same frames, reused steps run together', async () => {
+    const options = { steps: 8, featureCache: { policy: 'bwcache', threshold: 1.5 } as FeatureCacheOptions };
+    const whole = await generate(ahead, options);
+    const snapshots: GenerationSnapshot[] = [];
+    const before = ahead.stats().reusedTogether;
+    expect((await generate(ahead, { ...options, snapshots: { every: 1, onSnapshot: (s) => snapshots.push(s) } })).equals(whole)).toBe(true);
+    expect(ahead.stats().reusedTogether).toBeGreaterThan(before);
+    expect(snapshots.length).toBeGreaterThanOrEqual(request.blocks - 1);
+    for (const snapshot of snapshots) {
+      const resumed = await generate(ahead, { ...options, resumeFrom: snapshot.bytes });
+      expect(resumed.equals(whole.subarray(snapshot.firstFrame * FRAME_BYTES))).toBe(true);
+    }
+  });
+
   it('an abort in the middle of a block\'s steps leaves the runtime making the same frames', async () => {
     const controller = new AbortController();
     let seen = 0;
