@@ -39,7 +39,7 @@ export function runUpdate(update: SamplerUpdate, sigmaNext: number): RunUpdate |
  *
  * @example
  * ```ts
- * const runMs = await runReuseSteps(steps, await loadReuseRun(steps.length), d, 'euler');
+ * const runMs = await runReuseSteps(steps, await loadReuseRun(steps.length, 'euler'), d, 'euler');
  * ```
  */
 export async function runReuseSteps(steps: readonly ShareTask[], session: ort.InferenceSession, d: LaneWorkerData, update: RunUpdate): Promise<number> {

@@ -9,6 +9,7 @@
  * float32 inputs, each operation rounded once, in the same order, the result rounded to float32.
  * So the latents leaving the run are the bytes `k` separate reused steps make (tested).
  */
+import onnxProto from 'onnx-proto';
 import { IO, embedSpec, headSpec, type ContractDims, type TensorSpec } from './contract.js';
 import { Builder, inline, type Source } from './graph-merge.js';
 import { readLayeredFile, type LayeredFiles } from './fused-graph.js';
@@ -19,7 +20,7 @@ export type RunUpdate = Extract<SamplerUpdate, 'euler' | 'renoise'>;
 
 /**
  * Input and output names of a run's graph, step `i` counted from 0 within the run: `latents`
- * (the block's latents before the run), `residual` (as {@link REUSE_RUN_IO}'s single step),
+ * (the block's latents before the run), `residual` (as the reuse graph's, `REUSE_IO`),
  * per step its `timesteps_i`, float64 scalars (euler: `dt_i` = σn − σ; renoise: `sigma_i`,
  * `keep_i` = 1 − σn, `sigma_next_i`) and, re-noising, `noise_i`; out comes `latents_out`.
  */
@@ -35,9 +36,8 @@ export const REUSE_RUN_IO = {
   latentsOut: 'latents_out',
 } as const;
 
-const DOUBLE = 11;
-const FLOAT = 1;
-const to = (type: number) => ({ name: 'to', type: 2 /* INT */, i: type });
+const { DataType } = onnxProto.onnx.TensorProto;
+const to = (type: number) => ({ name: 'to', type: onnxProto.onnx.AttributeProto.AttributeType.INT, i: type });
 
 /**
  * The graph of a run of `steps` reused steps (at least one) with update `update`.
@@ -68,8 +68,8 @@ export function fuseReuseRunGraph(m: ContractDims, embed: Source, head: Source, 
     const h = inline(head, headSpec(m), `${p}head/`, new Map([...bound, [IO.hidden, headInput], [IO.timeEmbedding, e.outputs.get(IO.timeEmbedding) as string]]));
     b.add(h);
     files.push(embed.file, head.file);
-    const flow = b.node('Cast', [h.outputs.get(IO.flow) as string], `${p}flow64`, [to(DOUBLE)]);
-    const x64 = b.node('Cast', [x], `${p}x64`, [to(DOUBLE)]);
+    const flow = b.node('Cast', [h.outputs.get(IO.flow) as string], `${p}flow64`, [to(DataType.DOUBLE)]);
+    const x64 = b.node('Cast', [x], `${p}x64`, [to(DataType.DOUBLE)]);
     let next: string;
     if (update === 'euler') {
       // x + dt·flow
@@ -79,10 +79,10 @@ export function fuseReuseRunGraph(m: ContractDims, embed: Source, head: Source, 
       // (1 − σn)·(x − σ·flow) + σn·ε
       inputs.push(scalar(REUSE_RUN_IO.sigma(i)), scalar(REUSE_RUN_IO.keep(i)), scalar(REUSE_RUN_IO.sigmaNext(i)), { ...latentSpec, name: REUSE_RUN_IO.noise(i) });
       const x0 = b.node('Sub', [x64, b.node('Mul', [REUSE_RUN_IO.sigma(i), flow], `${p}sigma_flow`)], `${p}x0`);
-      const noise = b.node('Cast', [REUSE_RUN_IO.noise(i)], `${p}noise64`, [to(DOUBLE)]);
+      const noise = b.node('Cast', [REUSE_RUN_IO.noise(i)], `${p}noise64`, [to(DataType.DOUBLE)]);
       next = b.node('Add', [b.node('Mul', [REUSE_RUN_IO.keep(i), x0], `${p}kept`), b.node('Mul', [REUSE_RUN_IO.sigmaNext(i), noise], `${p}fresh`)], `${p}next64`);
     }
-    x = b.node('Cast', [next], i === steps - 1 ? REUSE_RUN_IO.latentsOut : `${p}next`, [to(FLOAT)]);
+    x = b.node('Cast', [next], i === steps - 1 ? REUSE_RUN_IO.latentsOut : `${p}next`, [to(DataType.FLOAT)]);
   }
   return b.finish(`fused_reuse_run_${steps}`, files, inputs, [{ ...latentSpec, name: REUSE_RUN_IO.latentsOut }]);
 }
