@@ -1,6 +1,7 @@
 /** The caching bench on the random model, tiny: every figure present and consistent with the schedule. */
 import { describe, expect, it } from 'vitest';
-import { cachingPlot, cachingTable, runCachingBench } from '../src/bench/caching-bench.js';
+import { cachingPlot, cachingTable, runCachingBench, type CachingRecord } from '../src/bench/caching-bench.js';
+import { cachingVerdicts, insideInterval } from '../src/bench/caching-goals.js';
 import { RANDOM_MODEL } from './support/models.js';
 import { runCli } from './support/cli.js';
 
@@ -34,5 +35,46 @@ describe('caching bench', () => {
   it('is block-cascade bench --caching', async () => {
     const help = await runCli(['bench', '--help']);
     expect(help.stdout).toContain('--caching');
+  });
+
+  describe('goals read under the table', () => {
+    const probe = (mean: number, ci95 = 0) => ({ mean, ci95, n: 16 });
+    const record = (r: Partial<CachingRecord> & Pick<CachingRecord, 'policy' | 'parallelism' | 'exec' | 'blocksPerSecond'>): CachingRecord => ({
+      steps: 32, threshold: null, lanes: r.parallelism === 0 ? 1 : 2, speedup: 1, skippedShare: 0, bound: 1, featureMsPerBlock: 0, psnrFirstBlockDb: 99, psnrVideoDb: 99, ssim: 1,
+      colour: probe(1), direction: probe(1), integrity: probe(0.98, 0.02), ...r,
+    });
+    const base = [
+      record({ policy: 'none', parallelism: 0, exec: 'joint', blocksPerSecond: 10 }),
+      record({ policy: 'bwcache', threshold: 0.15, parallelism: 0, exec: 'layered', blocksPerSecond: 29, speedup: 2.9, bound: 3.3, psnrFirstBlockDb: 32.6 }),
+      record({ policy: 'bwcache', threshold: 0.03, parallelism: 0, exec: 'layered', blocksPerSecond: 20, speedup: 2, bound: 2.34, psnrFirstBlockDb: 58 }),
+      record({ policy: 'none', parallelism: 4, exec: 'joint', blocksPerSecond: 12 }),
+      record({ policy: 'none', parallelism: 4, exec: 'lanes', blocksPerSecond: 15 }),
+      record({ policy: 'bwcache', threshold: 0.15, parallelism: 4, exec: 'layered', blocksPerSecond: 30, speedup: 2, bound: 3.3 }),
+    ];
+
+    it('reads the bound, the share of it measured, PSNR, the probe and the composition against the fastest modes', () => {
+      const text = cachingVerdicts(base).join('\n');
+      expect(text).toContain('bound 3.30× (goal ≥ 1.8×) met');
+      // 2.9 ÷ 3.3 = 0.88
+      expect(text).toContain('measured 2.90× = 0.88 of the bound (goal ≥ 0.85) met');
+      expect(text).toContain('0.03: 2.00× of 2.34× = 0.85');
+      expect(text).toContain('first-block PSNR 32.6 dB (goal ≥ 30) met');
+      expect(text).toMatch(/inside none's 95% intervals met/);
+      // P4 alone: the faster uncached mode (lanes, 15 ÷ 10 = 1.5×); product 1.5 × 2.9 = 4.35; together 30 ÷ 10 = 3 → 0.69.
+      expect(text).toContain('with P4 on 2 lanes (layered): 3.00× uncached P0; P4 alone (lanes) 1.50× × caching alone 2.90× = 4.35×; 0.69 of the product (goal ≥ 0.85) NOT met');
+      expect(text).not.toContain('at 4 steps');
+    });
+
+    it('names the thresholds that allow the bound when the default does not, fails a probe outside none\'s interval, and reports four steps', () => {
+      const short = base.map((r) => (r.policy === 'bwcache' && r.threshold === 0.15 && r.parallelism === 0 ? { ...r, bound: 1.5, speedup: 1.4, integrity: probe(0.9) } : r));
+      const four = [record({ steps: 4, policy: 'none', parallelism: 0, exec: 'joint', blocksPerSecond: 50 }), record({ steps: 4, policy: 'bwcache', threshold: 0.15, parallelism: 0, exec: 'layered', blocksPerSecond: 40, speedup: 0.8 })];
+      const text = cachingVerdicts([...short, ...four]).join('\n');
+      expect(text).toContain('bound 1.50× (goal ≥ 1.8×) NOT met');
+      expect(text).toContain('δ that allow it: 0.03 (2.34×, 58.0 dB)');
+      expect(text).toMatch(/inside none's 95% intervals NOT met/);
+      expect(text).toContain('at 4 steps, P0: bwcache δ = 0.15 skips 0% (bound 1.00×) and runs 0.80×');
+      expect(insideInterval(probe(0.97), probe(0.98, 0.02))).toBe(true);
+      expect(insideInterval(probe(0.95), probe(0.98, 0.02))).toBe(false);
+    });
   });
 });

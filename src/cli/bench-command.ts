@@ -513,7 +513,7 @@ export function registerBenchCommand(program: Command): Command {
     )
     .option('--sizes <list>', 'with --sweep: the sizes to run, comma-separated (default,medium,large)')
     .option('--interactive', `switch the prompt live halfway through: frame rhythm and switch latency, sequential vs cascades (at least ${INTERACTIVE_MIN_BLOCKS} blocks)`)
-    .option('--caching', 'block-wise feature caching on the trained model at 16, 32 and 50 steps (or --steps alone): none vs bwcache δ ∈ {0.03, 0.05, 0.1, 0.15, 0.25}, teacache δ ∈ {0.1, 0.2}, fbcache δ = 0.1, P0 on 1 lane and P4 on 2; speed-up, skipped layers, bound, PSNR/SSIM vs none, probe (--json, --plot)')
+    .option('--caching', 'block-wise feature caching on the trained model at 4, 16, 32 and 50 steps (or --steps alone): none vs bwcache δ ∈ {0.03, 0.05, 0.1, 0.15, 0.25}, teacache δ ∈ {0.1, 0.2}, fbcache δ = 0.1, P0 on 1 lane and P4 on 2; speed-up, skipped layers, bound, PSNR/SSIM vs none, probe, then the goals read at 32 and 4 steps (--json, --plot)')
     .option('--trace <file.jsonl>', 'alternate traced and untraced generations, print what tracing costs, write the last trace (see block-cascade inspect)')
     .option('--chrome-trace <file.json>', 'like --trace, written as Chrome trace-event JSON (Perfetto)')
     .option(

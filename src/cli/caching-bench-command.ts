@@ -6,13 +6,14 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { cachingPlot, cachingTable, defaultCachingSettings, PEER_POLICIES, runCachingBench } from '../bench/caching-bench.js';
+import { cachingVerdicts } from '../bench/caching-goals.js';
 import { machineInfo } from '../bench/report.js';
 
 /** The thresholds `bench --caching` measures: the default δ, and lower ones for models whose indicator is small. */
 export const CACHING_THRESHOLDS = [0.03, 0.05, 0.1, 0.15, 0.25] as const;
 
-/** The step counts `bench --caching` runs when `--steps` does not pick one. */
-export const CACHING_STEPS = [16, 32, 50] as const;
+/** The step counts `bench --caching` runs when `--steps` does not pick one: the goals' 32, the bundled default 4, and two more. */
+export const CACHING_STEPS = [4, 16, 32, 50] as const;
 
 /** What `bench --caching` takes of the bench command's options. */
 export interface CachingBenchFlags {
@@ -58,6 +59,8 @@ export async function runCachingBenchCommand(options: CachingBenchFlags): Promis
     );
   }
   process.stdout.write(`${cachingTable(records)}\n`);
+  const verdicts = cachingVerdicts(records);
+  if (verdicts.length > 0) process.stdout.write(`\n${verdicts.join('\n')}\n`);
   if (options.json !== undefined) await writeOut(options.json, `${JSON.stringify({ machine: machineInfo(), steps: stepCounts, records }, null, 2)}\n`);
   if (options.plot !== undefined) await writeOut(options.plot, `${cachingPlot(records, `feature caching on the bundled model, ${stepCounts.join('/')} steps`)}\n`);
   return 0;
