@@ -139,19 +139,24 @@ export async function runCachingBench(o: CachingBenchOptions): Promise<CachingRe
     const reusedLayers = (policy: string) => (policy === 'fbcache' ? (runtime.manifest.layers - 1) / runtime.manifest.layers : 1);
     try {
       const speedRequest = { seed: 1000, blocks: o.blocks, prompt: o.prompts[0] ?? 'red ball moving left' };
-      // Speed: one warm-up run each, then `repeats` rounds with every configuration once per round.
+      // Speed: one warm-up run each, then `repeats` rounds with every configuration once per round,
+      // the order rotated each round: a configuration that always followed another (the
+      // reference always first, after the last one's graphs) would carry that one's cost.
       const times = setting.configs.map(() => [] as number[]);
       const counts = setting.configs.map(() => ({ forwards: 0, reused: 0, featureMs: 0, blocks: 0 }));
       for (const c of setting.configs) await generate(runtime, speedRequest, o.steps, setting.parallelism, c);
+      const n = setting.configs.length;
       for (let r = 0; r < o.repeats; r++) {
-        for (const [i, c] of setting.configs.entries()) {
+        for (let j = 0; j < n; j++) {
+          const i = (j + r) % n;
+          const c = setting.configs[i] as CachingConfig;
           const run = await generate(runtime, speedRequest, o.steps, setting.parallelism, c);
           (times[i] as number[]).push((o.blocks * 1000) / run.ms);
-          const n = counts[i] as { forwards: number; reused: number; featureMs: number; blocks: number };
-          n.forwards += run.forwards;
-          n.reused += run.reused;
-          n.featureMs += run.featureMs;
-          n.blocks += o.blocks;
+          const count = counts[i] as { forwards: number; reused: number; featureMs: number; blocks: number };
+          count.forwards += run.forwards;
+          count.reused += run.reused;
+          count.featureMs += run.featureMs;
+          count.blocks += o.blocks;
         }
         o.onProgress?.(`P${setting.parallelism} ${setting.lanes} lane(s): speed round ${r + 1}/${o.repeats}`);
       }
