@@ -272,16 +272,21 @@ export async function runCascadeBench(
   const total = (options.warmup + options.repeats) * perRound;
   let done = 0;
   for (let round = 0; round < options.warmup + options.repeats; round++) {
-    for (const [i, config] of configs.entries()) {
+    // The configurations and the ceiling's concurrent run, rotated every round: the baseline
+    // would otherwise always run right after the ceiling's two runtimes.
+    for (let j = 0; j < perRound; j++) {
+      const i = (j + round) % perRound;
+      const config = configs[i];
+      if (config === undefined) {
+        const s = await concurrentSample(ceilingRuntimes, request);
+        if (round >= options.warmup) ceilingSamples.push(s);
+        options.onProgress?.(++done, total, null);
+        continue;
+      }
       // The first round's frames (warm-up or not) serve the drift figure; timings count after warm-up.
       const s = await sample(runtimeOf(config), request, config, round === 0 ? (frames[i] as Frame[]) : null);
       if (round >= options.warmup) (samples[i] as CascadeSample[]).push(s);
       options.onProgress?.(++done, total, config);
-    }
-    if (ceilingRuntimes.length > 0) {
-      const s = await concurrentSample(ceilingRuntimes, request);
-      if (round >= options.warmup) ceilingSamples.push(s);
-      options.onProgress?.(++done, total, null);
     }
   }
   const rateOf = (x: CascadeSample) => (request.blocks * 1000) / x.wallMs;

@@ -241,7 +241,11 @@ export async function runSessionsBench(runtime: SessionsRuntime, o: SessionsBenc
   }
   const measured = configs.map(() => [] as SessionsRound[]);
   for (let r = 0; r < o.repeats; r++) {
-    for (const [i, { level, n }] of configs.entries()) {
+    // Rotated every repeat, so that no configuration always follows the same one (n = 1 would
+    // otherwise always run right after the largest round of the level before).
+    for (let j = 0; j < configs.length; j++) {
+      const i = (j + r) % configs.length;
+      const { level, n } = configs[i]!;
       measured[i]!.push(await runRound(runtime, n, level, o));
       step();
     }
