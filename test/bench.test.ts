@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { asBlockIndex } from '../src/core/domain.js';
 import type { Frame, GenerateRequest, RuntimeStats } from '../src/core/api-types.js';
 import { median } from '../src/core/median.js';
-import { measureGeneration, measurementOf, type MeasurableRuntime } from '../src/bench/measure.js';
+import { measureGeneration, measurementOf, roundOrder, type MeasurableRuntime } from '../src/bench/measure.js';
 import { formatBenchTable } from '../src/bench/report.js';
 import { runBench, summarize } from '../src/bench/run-bench.js';
 
@@ -64,5 +64,15 @@ describe('bench figures', () => {
     expect(rows.find((r) => r.metric === 'overhead / forward')!.median).toBeCloseTo(50);
     expect(formatBenchTable(rows).split('\n')).toHaveLength(7);
     await expect(runBench(runtime, { blocks: 2, repeats: 0, warmup: 0, seed: 0, prompt: 'a' })).rejects.toThrow(/"repeats"/);
+  });
+});
+
+describe('round order', () => {
+  it('runs every configuration once a round, starting one further each round, so none always follows the same one', () => {
+    expect(roundOrder(3, 0)).toEqual([0, 1, 2]);
+    expect(roundOrder(3, 1)).toEqual([1, 2, 0]);
+    expect(roundOrder(3, 5)).toEqual([2, 0, 1]);
+    const predecessors = new Set([0, 1, 2].map((r) => roundOrder(4, r)[0]));
+    expect(predecessors.size).toBe(3);
   });
 });

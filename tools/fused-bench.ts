@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { createRuntime, type Runtime } from '../src/index.js';
 import type { FeatureCacheOptions } from '../src/core/feature-cache.js';
 import { median } from '../src/core/median.js';
+import { roundOrder } from '../src/bench/measure.js';
 
 const { values } = parseArgs({
   options: {
@@ -71,9 +72,8 @@ const load = [loadavg()[0] as number];
 try {
   for (const c of configs) await measure(c.chain ? chain : fused, c, 0); // warm-up
   for (let r = 0; r < repeats; r++) {
-    // Rotated so that no configuration always follows the same one.
-    for (let i = 0; i < configs.length; i++) {
-      const c = configs[(i + r) % configs.length] as Config;
+    for (const i of roundOrder(configs.length, r)) {
+      const c = configs[i] as Config;
       samples.get(c.name)?.push(await measure(c.chain ? chain : fused, c, 1));
     }
     load.push(loadavg()[0] as number);

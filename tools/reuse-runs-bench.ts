@@ -14,6 +14,7 @@ import { createRuntime, type Runtime } from '../src/index.js';
 import type { FeatureCacheOptions } from '../src/core/feature-cache.js';
 import type { TraceRecord } from '../src/core/trace-records.js';
 import { median } from '../src/core/median.js';
+import { roundOrder } from '../src/bench/measure.js';
 
 const { values } = parseArgs({
   options: {
@@ -71,8 +72,8 @@ const load = [loadavg()[0] as number];
 try {
   for (const c of configs) await measure(runtimes[c.runtime], c, 0); // warm-up
   for (let r = 0; r < repeats; r++) {
-    for (let i = 0; i < configs.length; i++) {
-      const c = configs[(i + r) % configs.length] as Config;
+    for (const i of roundOrder(configs.length, r)) {
+      const c = configs[i] as Config;
       samples.get(c.name)?.push(await measure(runtimes[c.runtime], c, 1 + r));
     }
     load.push(loadavg()[0] as number);

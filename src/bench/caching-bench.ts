@@ -11,6 +11,7 @@ import type { Frame } from '../core/api-types.js';
 import type { Parallelism } from '../core/cascade-options.js';
 import type { FeatureCacheOptions, FeatureCachePolicyName } from '../core/feature-cache.js';
 import { median } from '../core/median.js';
+import { roundOrder } from './measure.js';
 import { parsePrompt } from '../data/prompt.js';
 import { frameDrift } from '../quality/drift.js';
 import { probeVideo } from '../quality/probe.js';
@@ -140,15 +141,12 @@ export async function runCachingBench(o: CachingBenchOptions): Promise<CachingRe
     try {
       const speedRequest = { seed: 1000, blocks: o.blocks, prompt: o.prompts[0] ?? 'red ball moving left' };
       // Speed: one warm-up run each, then `repeats` rounds with every configuration once per round,
-      // the order rotated each round: a configuration that always followed another (the
-      // reference always first, after the last one's graphs) would carry that one's cost.
+      // in `roundOrder` (the reference always first, after the last one's graphs, read faster).
       const times = setting.configs.map(() => [] as number[]);
       const counts = setting.configs.map(() => ({ forwards: 0, reused: 0, featureMs: 0, blocks: 0 }));
       for (const c of setting.configs) await generate(runtime, speedRequest, o.steps, setting.parallelism, c);
-      const n = setting.configs.length;
       for (let r = 0; r < o.repeats; r++) {
-        for (let j = 0; j < n; j++) {
-          const i = (j + r) % n;
+        for (const i of roundOrder(setting.configs.length, r)) {
           const c = setting.configs[i] as CachingConfig;
           const run = await generate(runtime, speedRequest, o.steps, setting.parallelism, c);
           (times[i] as number[]).push((o.blocks * 1000) / run.ms);

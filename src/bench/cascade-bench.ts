@@ -11,6 +11,7 @@ import type { AttentionMode, CascadeWindow, ExecMode, Parallelism } from '../cor
 import type { Runtime } from '../api/runtime.js';
 import { frameDrift } from '../quality/drift.js';
 import { median } from '../core/median.js';
+import { roundOrder } from './measure.js';
 import { ceilingOf, concurrentSample, type CeilingFigures, type ConcurrentSample } from './ceiling.js';
 
 /** One configuration to measure, on one of the runtimes. */
@@ -272,10 +273,9 @@ export async function runCascadeBench(
   const total = (options.warmup + options.repeats) * perRound;
   let done = 0;
   for (let round = 0; round < options.warmup + options.repeats; round++) {
-    // The configurations and the ceiling's concurrent run, rotated every round: the baseline
+    // The configurations and the ceiling's concurrent run (index `configs.length`): the baseline
     // would otherwise always run right after the ceiling's two runtimes.
-    for (let j = 0; j < perRound; j++) {
-      const i = (j + round) % perRound;
+    for (const i of roundOrder(perRound, round)) {
       const config = configs[i];
       if (config === undefined) {
         const s = await concurrentSample(ceilingRuntimes, request);

@@ -99,3 +99,17 @@ export async function measureGeneration(runtime: MeasurableRuntime, request: Gen
     forwardTaskMs: after.forwardTaskMs - before.forwardTaskMs,
   });
 }
+
+/**
+ * The order in which a round runs `count` configurations: all of them, starting one further
+ * each round, so that no configuration always follows the same one (a configuration measured
+ * right after another carries some of that one's cost: its graphs in the caches, its threads).
+ *
+ * @example
+ * ```ts
+ * roundOrder(3, 1); // [1, 2, 0]
+ * ```
+ */
+export function roundOrder(count: number, round: number): number[] {
+  return Array.from({ length: count }, (_, j) => (j + round) % count);
+}

@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { Frame, GenerateOptions, GenerateRequest, RuntimeStats } from '../core/api-types.js';
 import type { AttentionMode, ExecMode, Parallelism } from '../core/cascade-options.js';
 import { median } from '../core/median.js';
+import { roundOrder } from './measure.js';
 
 /** What the benchmark needs of a runtime. */
 export interface SessionsRuntime {
@@ -241,10 +242,8 @@ export async function runSessionsBench(runtime: SessionsRuntime, o: SessionsBenc
   }
   const measured = configs.map(() => [] as SessionsRound[]);
   for (let r = 0; r < o.repeats; r++) {
-    // Rotated every repeat, so that no configuration always follows the same one (n = 1 would
-    // otherwise always run right after the largest round of the level before).
-    for (let j = 0; j < configs.length; j++) {
-      const i = (j + r) % configs.length;
+    // n = 1 would otherwise always run right after the largest round of the level before.
+    for (const i of roundOrder(configs.length, r)) {
       const { level, n } = configs[i]!;
       measured[i]!.push(await runRound(runtime, n, level, o));
       step();
