@@ -81,6 +81,19 @@ export function denoiserFeeds(inputs: FrameInputs, contextSlot: number, past: Kv
 }
 
 /**
+ * The fresh noise a re-noising update adds after `member`'s step: a whole block's `floats`,
+ * keyed by (seed, block, next step), so every path that steps a block draws the same.
+ *
+ * @example
+ * ```ts
+ * const noise = stepNoise(member, latent.length);
+ * ```
+ */
+export function stepNoise(member: Pick<TickMemberTask, 'seed' | 'block' | 'stage'>, floats: number): Float32Array {
+  return gaussianNoise({ seed: member.seed, block: member.block, step: member.stage + 1 }, new Float32Array(floats));
+}
+
+/**
  * The sampler step of `count` frames of a denoising member from its frame `firstFrame`, from the
  * latent slab into the staged steps (committed by the actor thread once the tick succeeds), with
  * `flow` holding exactly those frames.
@@ -96,7 +109,7 @@ export function stepFrames(member: TickMemberTask, firstFrame: number, count: nu
   const a = firstFrame * size;
   const b = a + count * size;
   const noise = stepNeedsNoise(member.sigmaNext, m.sampler.update)
-    ? gaussianNoise({ seed: member.seed, block: member.block, step: member.stage + 1 }, new Float32Array(m.framesPerBlock * size)).subarray(a, b)
+    ? stepNoise(member, m.framesPerBlock * size).subarray(a, b)
     : null;
   const xs = slotView(data.latents, member.latentSlot).subarray(a, b);
   const out = slotView(data.latentSteps, member.latentSlot).subarray(a, b);

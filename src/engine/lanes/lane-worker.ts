@@ -14,7 +14,6 @@ import { createFeatureCachePolicy, type FeatureCachePolicy, type MemberIndicator
 import { windowHides, type TickWindow } from '../../core/tick.js';
 import { indicatorsOf } from './feature-indicators.js';
 import { commitFeatureSteps, usedIn } from './feature-store.js';
-import { gaussianNoise } from '../../core/noise.js';
 import { samplerStep, stepNeedsNoise } from '../../core/sampler.js';
 import { gatherPast, scatterPresent, type KvTensors } from '../kv/kv-slabs.js';
 import { buildAttentionMask, tickMaskFrames, type MaskFrame } from '../model/attention-mask.js';
@@ -29,7 +28,7 @@ import { buildReuseRunGraph, type RunUpdate } from '../model/reuse-run-graph.js'
 import { decidesAlone, runFirstLayer } from './first-layer.js';
 import { mixes, runFusedMixed } from './fused-mixed.js';
 import { runStaleShare } from './stale-tick.js';
-import { denoiserFeeds, frameInputs } from './frame-range.js';
+import { denoiserFeeds, frameInputs, stepNoise } from './frame-range.js';
 import { crashIfDue, taskStarted } from './faults.js';
 import { warmFused, warmReuse, warmReuseRun, warmUp } from './warm-up.js';
 import { batchAxisOf, itemOf, stackBatch, type DenseTensor } from './batch-tensors.js';
@@ -308,7 +307,7 @@ function applyTick(task: TickTask, d: LaneWorkerData, flow: Float32Array, presen
     }
     const latent = slotView(d.latents, member.latentSlot);
     const noise = stepNeedsNoise(member.sigmaNext, m.sampler.update)
-      ? gaussianNoise({ seed: member.seed, block: member.block, step: member.stage + 1 }, new Float32Array(latent.length))
+      ? stepNoise(member, latent.length)
       : null;
     // Staged: the actor thread commits it once the tick has succeeded on every lane.
     samplerStep(latent, flow.subarray(i * blockSize, (i + 1) * blockSize), member.sigma, member.sigmaNext, noise, slotView(d.latentSteps, member.latentSlot), m.sampler.update);

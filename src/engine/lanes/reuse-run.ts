@@ -7,11 +7,11 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { ShareTask, TickMemberTask } from '../../protocol/lane-messages.js';
-import { gaussianNoise } from '../../core/noise.js';
 import { REUSE_RUN_IO, type RunUpdate } from '../model/reuse-run-graph.js';
 import type { SamplerUpdate } from '../../core/manifest-types.js';
 import { slotView } from '../memory/slot-slab.js';
 import { featureSlot, type FeatureStore } from './feature-store.js';
+import { stepNoise } from './frame-range.js';
 import type { LaneWorkerData } from './worker-data.js';
 
 /** The longest run one graph takes; a longer stretch of reused steps runs as several. */
@@ -66,7 +66,7 @@ export async function runReuseSteps(steps: readonly ShareTask[], session: ort.In
       feeds[REUSE_RUN_IO.sigma(i)] = scalar(member.sigma);
       feeds[REUSE_RUN_IO.keep(i)] = scalar(1 - member.sigmaNext);
       feeds[REUSE_RUN_IO.sigmaNext(i)] = scalar(member.sigmaNext);
-      feeds[REUSE_RUN_IO.noise(i)] = new ort.Tensor('float32', gaussianNoise({ seed: member.seed, block: member.block, step: member.stage + 1 }, new Float32Array(latents.length)), dims);
+      feeds[REUSE_RUN_IO.noise(i)] = new ort.Tensor('float32', stepNoise(member, latents.length), dims);
     }
   });
   const start = performance.now();
