@@ -72,6 +72,17 @@ describe('GIF output', () => {
     expect(decoded.frames[0]!.delayCs).toBe(6);
   });
 
+  it('GifWriter keeps the frames in order when they arrive faster than its thread encodes them', async () => {
+    const path = join(dir, 'order.gif');
+    const gif = new GifWriter(path, { fps: 16 });
+    // 300 frames told apart by their colour; `add` lets up to 8 wait, so the queue is never empty.
+    const count = 300;
+    for (let i = 0; i < count; i++) await gif.add(frame(i, 4, 4, () => [i >> 8, i & 255, 0]));
+    await gif.finish();
+    const decoded = decodeGif(new Uint8Array(await readFile(path)));
+    expect(decoded.frames.map((f) => f.rgb[0]! * 256 + f.rgb[1]!)).toEqual([...Array(count).keys()]);
+  });
+
   it('rejects mixed sizes, short buffers, bad fps and empty GIFs with messages naming the frame', () => {
     expect(() => encodeGif([sprite(0), gradient(1)], { fps: 8 })).toThrow(/frame 1 is 64×48 but the first frame is 12×8/);
     const short = { ...sprite(3), rgb: new Uint8Array(5) };

@@ -53,7 +53,9 @@ export function objectStoreStorage(store: ObjectStore): SnapshotStorage {
  */
 export function threadStorage(servers: readonly string[]): SnapshotStorage & { close(): Promise<void> } {
   const { file, execArgv } = siblingModule(import.meta.url, './snapshot-store-thread');
-  const pool = new Piscina({ filename: file, minThreads: 1, maxThreads: 1, idleTimeout: Number.POSITIVE_INFINITY, execArgv, workerData: { servers: [...servers] } });
+  // `stricterFIFO`: puts and deletes reach the store in the order they were made (by default
+  // Piscina sends a task it could not hand over at once to the back of its queue).
+  const pool = new Piscina({ filename: file, minThreads: 1, maxThreads: 1, stricterFIFO: true, idleTimeout: Number.POSITIVE_INFINITY, execArgv, workerData: { servers: [...servers] } });
   // A reply to a task of a destroyed pool, or a thread dying between tasks, is an 'error' event,
   // which unheard would be an uncaught exception in the worker process.
   pool.on('error', () => undefined);

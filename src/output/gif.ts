@@ -196,8 +196,10 @@ export class GifWriter {
   #encoder(): Piscina {
     if (this.#pool) return this.#pool;
     const { file, execArgv } = siblingModule(import.meta.url, './gif-encode-worker');
-    // One thread, one task at a time: the encoder's state lives in that thread, frames in order.
-    this.#pool = new Piscina({ filename: file, minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 1, idleTimeout: Number.POSITIVE_INFINITY, execArgv, workerData: { fps: this.#fps, where: this.path } });
+    // One thread, one task at a time: the encoder's state lives in that thread. Frames must reach
+    // it in order, and by default Piscina sends a queued task it could not hand over at once to
+    // the back of its queue (frames came out swapped): `stricterFIFO` keeps the queue's order.
+    this.#pool = new Piscina({ filename: file, minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 1, stricterFIFO: true, idleTimeout: Number.POSITIVE_INFINITY, execArgv, workerData: { fps: this.#fps, where: this.path } });
     // `abort` destroys the pool under a frame being encoded: Piscina reports that frame's late
     // reply as an 'error' event, which unheard would be an uncaught exception. Nothing is lost.
     this.#pool.on('error', () => undefined);
