@@ -224,6 +224,17 @@ describe('graph validation against the manifest', () => {
     expect(err.issues.every((i) => i.file.endsWith('head.onnx'))).toBe(true);
   });
 
+  it('checks a package again once a file changed after it passed (a pass is remembered per process)', async () => {
+    const dir = await variant('changed-later', () => {});
+    await validateModelGraphs(dir, manifest);
+    await validateModelGraphs(dir, manifest);
+    await cp(join(built, 'embed.onnx'), join(dir, 'head.onnx'));
+    expect((await failure(validateModelGraphs(dir, manifest))).message).toContain('head.onnx: input "hidden" is missing');
+    // Restored, with a new modification time: checked again, and it passes.
+    await cp(join(built, 'head.onnx'), join(dir, 'head.onnx'));
+    await validateModelGraphs(dir, manifest);
+  });
+
   it('catches a layer whose kv and block graphs are named the other way round', async () => {
     const dir = await variant('old-layer', (j) => {
       // layer_0's kv graph named as its block graph, and the other way round.

@@ -6,7 +6,7 @@
  * (`session.inputMetadata` / `outputMetadata`: numbers for fixed dims, strings for symbolic
  * ones), so no protobuf parsing is needed at run time.
  */
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { MANIFEST_FILE, packageGraphs, type DimSpec, type GraphSpec, type PackageGraph, type TensorSpec } from './contract.js';
@@ -228,7 +228,8 @@ async function probeDecoderSize(file: string, m: ModelManifest, session: Inferen
  * Opens every ONNX file of the package with ONNX Runtime and checks its inputs and outputs
  * (names, element types, ranks, fixed dims, and that per-call dims are left dynamic) against
  * the contract that `manifest` implies (see `contract.ts`). All files are checked; the error
- * lists every difference.
+ * lists every difference. A package that passed once in this process, with the same manifest
+ * and every file unchanged since (same inode, size and modification time), is not opened again.
  *
  * @throws {ModelPackageError} `E_MODEL_GRAPH_MISMATCH`, e.g.
  *   `models/x/denoiser.onnx: input "latents" dim 2 is 4 but model.json latent.channels is 8`,
@@ -241,6 +242,36 @@ async function probeDecoderSize(file: string, m: ModelManifest, session: Inferen
  * ```
  */
 export async function validateModelGraphs(dir: string, manifest: ModelManifest): Promise<void> {
+  const key = await filesKey(dir, manifest);
+  if (key !== null && validated.has(key)) return;
+  await checkModelGraphs(dir, manifest);
+  if (key !== null) validated.add(key);
+}
+
+/**
+ * Packages that passed {@link checkModelGraphs} in this process, by {@link filesKey}: opening
+ * every graph costs 0.2–0.5 s, and services, benches and tests start many runtimes on one package.
+ */
+const validated = new Set<string>();
+
+/**
+ * The manifest and the identity of every graph file (device, inode, size, modification time):
+ * a file replaced or rewritten changes it. Null when a file cannot be read (the check reports it).
+ */
+async function filesKey(dir: string, manifest: ModelManifest): Promise<string | null> {
+  try {
+    const files = await Promise.all(packageGraphs(manifest).map(async (g) => {
+      const file = resolve(dir, g.file);
+      const s = await stat(file, { bigint: true });
+      return `${file}:${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`;
+    }));
+    return JSON.stringify([manifest, files]);
+  } catch {
+    return null;
+  }
+}
+
+async function checkModelGraphs(dir: string, manifest: ModelManifest): Promise<void> {
   const issues: ModelPackageIssue[] = [];
   for (const g of packageGraphs(manifest)) {
     const session = await openGraph(dir, g);
