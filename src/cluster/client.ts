@@ -43,7 +43,7 @@ let nextClientId = 0;
 export async function connect(options: ClusterOptions): Promise<Cluster> {
   const settings: Context['options'] = {
     deadAfterMs: options.deadAfterMs ?? 1500,
-    probeAfterMs: options.probeAfterMs ?? 300,
+    probeAfterMs: options.probeAfterMs ?? 100,
     creditFrames: options.creditFrames ?? 24,
     openTimeoutMs: options.openTimeoutMs ?? 2000,
     failoverTimeoutMs: options.failoverTimeoutMs ?? 60_000,
