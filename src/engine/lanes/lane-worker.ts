@@ -19,20 +19,20 @@ import { gatherPast, scatterPresent, type KvTensors } from '../kv/kv-slabs.js';
 import { buildAttentionMask, tickMaskFrames, type MaskFrame } from '../model/attention-mask.js';
 import { slotView } from '../memory/slot-slab.js';
 import { gatherCleanLatents, storeCleanLatents } from './clean-latents.js';
-import { runShare, type LayeredSessions } from './share-tick.js';
+import { runShare } from './share-tick.js';
 import { fusable, runFusedShare } from './fused-share.js';
-import { buildFirstLayerGraph, buildFusedGraph, buildReuseGraph } from '../model/fused-graph.js';
 import { reusesAll, runFusedReuse } from './fused-reuse.js';
 import { MAX_RUN_STEPS, runReuseSteps, runUpdate } from './reuse-run.js';
-import { buildReuseRunGraph, type RunUpdate } from '../model/reuse-run-graph.js';
 import { decidesAlone, runFirstLayer } from './first-layer.js';
 import { mixes, runFusedMixed } from './fused-mixed.js';
 import { runStaleShare } from './stale-tick.js';
 import { denoiserFeeds, frameInputs, stepNoise } from './frame-range.js';
 import { crashIfDue, taskStarted } from './faults.js';
-import { warmFused, warmReuse, warmReuseRun, warmUp } from './warm-up.js';
+import { warmUp } from './warm-up.js';
+import type { RunUpdate } from '../model/reuse-run-graph.js';
+import { LaneSessions, type PackageSessions } from './lane-sessions.js';
 import { batchAxisOf, itemOf, stackBatch, type DenseTensor } from './batch-tensors.js';
-import { applyOnnxLogLevel, DEFAULT_ONNX_LOG_LEVEL, executionProviderProblem, explainProviderError, onnxLogSeverity } from './execution-provider.js';
+import { applyOnnxLogLevel, DEFAULT_ONNX_LOG_LEVEL } from './execution-provider.js';
 import type { LaneWorkerData, LaneWorkerInit } from './worker-data.js';
 
 const data = workerData as LaneWorkerInit;
@@ -60,147 +60,12 @@ const onnxLogLevel = data.onnxLogLevel ?? DEFAULT_ONNX_LOG_LEVEL;
 // ONNX Runtime's process-wide logger, read when its environment is created (the first session).
 applyOnnxLogLevel(onnxLogLevel);
 
-function sessionOptions(): ort.InferenceSession.SessionOptions {
-  const device = data.lane.device;
-  const executionProviders: ort.InferenceSession.ExecutionProviderConfig[] =
-    device === 'cpu' ? ['cpu'] : [{ name: 'cuda', deviceId: Number(device.slice('cuda:'.length)) }, 'cpu'];
-  return {
-    executionProviders,
-    executionMode: 'sequential',
-    intraOpNumThreads: data.lane.threads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    logSeverityLevel: onnxLogSeverity(onnxLogLevel),
-    extra: data.allowSpinning ? {} : { session: { intra_op: { allow_spinning: '0' } } },
-  };
-}
-
-interface Sessions {
-  readonly denoiser: ort.InferenceSession;
-  readonly textEncoder: ort.InferenceSession;
-  readonly vaeDecoder: ort.InferenceSession;
-}
-
-let sessions: Promise<Sessions> | null = null;
-let layered: Promise<LayeredSessions> | null = null;
-let fused: Promise<ort.InferenceSession> | null = null;
-let reuse: Promise<ort.InferenceSession> | null = null;
-let firstLayer: Promise<ort.InferenceSession> | null = null;
-
 /**
- * Creates a session on the lane's device. A CUDA lane whose provider files are not installed
- * fails before ONNX Runtime tries (and logs) anything, with a sentence that says how to install
- * them; ONNX Runtime's own CUDA errors are explained the same way.
+ * The lane's sessions. The package's are created by the first task (the runtime sends a `ping`
+ * at start-up), not by a top-level await: under tsx, Node 20 workers cannot load a TypeScript
+ * module that has one.
  */
-async function createSession(file: string, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
-  const problem = executionProviderProblem(data.lane.device);
-  if (problem !== null) throw new Error(problem);
-  try {
-    return await ort.InferenceSession.create(file, options);
-  } catch (error) {
-    throw explainProviderError(data.lane.device, error);
-  }
-}
-
-/** The layered model, loaded on the first `lanes` tick only (joint ticks never need it). */
-function loadLayered(): Promise<LayeredSessions> {
-  layered ??= (async () => {
-    const options = sessionOptions();
-    const files = data.files.layered;
-    const [embed, head, layers, keyValues] = await Promise.all([
-      createSession(files.embed, options),
-      createSession(files.head, options),
-      Promise.all(files.layers.map((f) => createSession(f, options))),
-      Promise.all(files.keyValues.map((f) => createSession(f, options))),
-    ]);
-    return { embed, head, layers, keyValues };
-  })();
-  return layered;
-}
-
-let embedOnly: Promise<ort.InferenceSession> | null = null;
-
-/** The embed graph alone, for teacache's look-ahead (`next-inputs.ts`): the layered model's when it is loaded. */
-function loadEmbed(): Promise<ort.InferenceSession> {
-  if (layered) return layered.then((l) => l.embed);
-  embedOnly ??= createSession(data.files.layered.embed, sessionOptions());
-  return embedOnly;
-}
-
-/** A session from bytes merged in memory, on the lane's device. */
-async function createMergedSession(bytes: Promise<Uint8Array>): Promise<ort.InferenceSession> {
-  const merged = await bytes;
-  const problem = executionProviderProblem(data.lane.device);
-  if (problem !== null) throw new Error(problem);
-  try {
-    return await ort.InferenceSession.create(merged, sessionOptions());
-  } catch (error) {
-    throw explainProviderError(data.lane.device, error);
-  }
-}
-
-/**
- * The fused forward of feature caching and its reuse graph (`model/fused-graph.ts`), merged from
- * the layered files in memory and loaded on the first tick that can use each, then run once on
- * zero inputs so that this tick does not pay for onnxruntime's first-run planning twice.
- */
-function loadFused(): Promise<ort.InferenceSession> {
-  fused ??= createMergedSession(buildFusedGraph(m, data.files.layered)).then(async (session) => {
-    await warmFused(m, session);
-    return session;
-  });
-  return fused;
-}
-
-/** fbcache's embedding and layer 0 in one graph (`fuseFirstLayerGraph`): the fused forward's inputs, so its warm-up too. */
-function loadFirstLayer(): Promise<ort.InferenceSession> {
-  firstLayer ??= createMergedSession(buildFirstLayerGraph(m, data.files.layered)).then(async (session) => {
-    await warmFused(m, session);
-    return session;
-  });
-  return firstLayer;
-}
-
-function loadReuse(): Promise<ort.InferenceSession> {
-  reuse ??= createMergedSession(buildReuseGraph(m, data.files.layered)).then(async (session) => {
-    await warmReuse(m, session);
-    return session;
-  });
-  return reuse;
-}
-
-const reuseRuns = new Map<string, Promise<ort.InferenceSession>>();
-
-/** The graph of `steps` consecutive reused steps (`reuse-run.ts`), made on the first run of that length. */
-function loadReuseRun(steps: number, update: RunUpdate): Promise<ort.InferenceSession> {
-  const key = `${steps}:${update}`;
-  let session = reuseRuns.get(key);
-  if (session === undefined) {
-    session = createMergedSession(buildReuseRunGraph(m, data.files.layered, steps, update)).then(async (created) => {
-      await warmReuseRun(m, created);
-      return created;
-    });
-    reuseRuns.set(key, session);
-  }
-  return session;
-}
-
-/**
- * Creates the sessions once, on the first task (the runtime sends a `ping` at start-up).
- * Not a top-level await: under tsx, Node 20 workers cannot load a TypeScript module that has one.
- */
-function loadSessions(): Promise<Sessions> {
-  sessions ??= (async () => {
-    const options = sessionOptions();
-    const [denoiser, textEncoder, vaeDecoder] = await Promise.all([
-      createSession(data.files.denoiser, options),
-      createSession(data.files.textEncoder, options),
-      createSession(data.files.vaeDecoder, options),
-    ]);
-    return { denoiser, textEncoder, vaeDecoder };
-  })();
-  return sessions;
-}
+const lane = new LaneSessions(data, onnxLogLevel);
 
 /** Runs a session and times only `session.run`, the part the runtime cannot make cheaper. */
 async function timedRun(
@@ -218,7 +83,7 @@ function output(outputs: ort.InferenceSession.OnnxValueMapType, name: string): F
   return tensor.data as Float32Array;
 }
 
-async function encode(task: EncodeTask, { textEncoder }: Sessions): Promise<LaneTiming> {
+async function encode(task: EncodeTask, { textEncoder }: PackageSessions): Promise<LaneTiming> {
   const start = performance.now();
   const d = memoryOf(task);
   const tokens = BigInt64Array.from(task.tokens, (t) => BigInt(t));
@@ -315,7 +180,7 @@ function applyTick(task: TickTask, d: LaneWorkerData, flow: Float32Array, presen
   });
 }
 
-async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming> {
+async function tick(task: TickTask, { denoiser }: PackageSessions): Promise<LaneTiming> {
   const start = performance.now();
   const d = memoryOf(task);
   const { outputs, runMs } = await timedRun(denoiser, tickFeeds(task, d, denoiser));
@@ -326,22 +191,22 @@ async function tick(task: TickTask, { denoiser }: Sessions): Promise<LaneTiming>
 /** A tick's share on this lane, through the fastest graphs that can run it. */
 async function share(task: ShareTask): Promise<ShareResult> {
   const d = memoryOf(task);
-  const look = task.featureStore?.track === 'first-input' ? await loadEmbed() : undefined;
+  const look = task.featureStore?.track === 'first-input' ? await lane.embed() : undefined;
   // fbcache, one block alone (P0): the embedding and layer 0 in one call, then one more.
   if (data.fusedForward !== false && decidesAlone(task, framesPerBlock)) {
-    return runFirstLayer(task, { first: await loadFirstLayer(), fused: await loadFused(), reuse: await loadReuse() }, pastFor(task, d), jointMask(task), d);
+    return runFirstLayer(task, { first: await lane.firstLayer(), fused: await lane.fused(), reuse: await lane.reuse() }, pastFor(task, d), jointMask(task), d);
   }
   // A tick on this lane alone in which every member computes: one call instead of 2·layers + 2.
   if (data.fusedForward !== false && fusable(task, framesPerBlock)) {
     // Its queries and keys are the joint call's (every member's frames, oldest first): the lane's kept joint mask.
     const mask = jointMask(task);
-    return runFusedShare(task, await loadFused(), pastFor(task, d), d, mask, task.pastSlots.length, look);
+    return runFusedShare(task, await lane.fused(), pastFor(task, d), d, mask, task.pastSlots.length, look);
   }
   // Every member reuses: embed + residual + head in one call instead of two.
-  if (data.fusedForward !== false && reusesAll(task, framesPerBlock)) return runFusedReuse(task, await loadReuse(), d, look);
+  if (data.fusedForward !== false && reusesAll(task, framesPerBlock)) return runFusedReuse(task, await lane.reuse(), d, look);
   // Some compute, some reuse: the fused forward over the computing ones, the reuse graph for the others.
-  if (data.fusedForward !== false && mixes(task, framesPerBlock)) return runFusedMixed(task, await loadFused(), await loadReuse(), pastFor(task, d), d, look);
-  return runShare(task, await loadLayered(), slotView(d.contexts, task.contextSlot).slice(), d);
+  if (data.fusedForward !== false && mixes(task, framesPerBlock)) return runFusedMixed(task, await lane.fused(), await lane.reuse(), pastFor(task, d), d, look);
+  return runShare(task, await lane.layered(), slotView(d.contexts, task.contextSlot).slice(), d);
 }
 
 /**
@@ -383,7 +248,7 @@ function indicatorFigures(indicator: MemberIndicator | undefined): number[] {
  * A crash leaves the steps reported so far committed; the
  * one under way may or may not have committed, so a retry starts the block over from its noise.
  */
-async function ahead(task: AheadTask, sessions: Sessions): Promise<LaneTiming> {
+async function ahead(task: AheadTask, sessions: PackageSessions): Promise<LaneTiming> {
   const start = performance.now();
   const steps = task.steps.length;
   const control = new Int32Array(task.progress, 0, 4);
@@ -399,7 +264,7 @@ async function ahead(task: AheadTask, sessions: Sessions): Promise<LaneTiming> {
       const runStart = performance.now();
       for (let j = s; j < s + run.steps.length; j++) if (j > 0) taskStarted(data.faults, 'share');
       const d = memoryOf(run.steps[0] as ShareTask);
-      const stepsMs = await runReuseSteps(run.steps, await loadReuseRun(run.steps.length, run.update), d, run.update);
+      const stepsMs = await runReuseSteps(run.steps, await lane.reuseRun(run.steps.length, run.update), d, run.update);
       for (const _ of run.steps) crashIfDue(data.faults, 'share', 'after-step');
       const k = run.steps.length;
       const each = (performance.now() - runStart) / k;
@@ -469,7 +334,7 @@ async function ahead(task: AheadTask, sessions: Sessions): Promise<LaneTiming> {
  * need no padding, and onnxruntime then computes each item exactly as alone (tested on both
  * bundled models), so batching changes no frame. `session.run`'s time is shared out equally.
  */
-async function batch(task: BatchTask, { denoiser }: Sessions): Promise<BatchResult> {
+async function batch(task: BatchTask, { denoiser }: PackageSessions): Promise<BatchResult> {
   const start = performance.now();
   for (let i = 1; i < task.ticks.length; i++) taskStarted(data.faults, 'tick');
   const items = task.ticks.map((tick) => {
@@ -494,7 +359,7 @@ async function batch(task: BatchTask, { denoiser }: Sessions): Promise<BatchResu
   return { runMs, workerMs, items: items.map(() => share) };
 }
 
-async function recache(task: RecacheTask, { denoiser }: Sessions): Promise<LaneTiming> {
+async function recache(task: RecacheTask, { denoiser }: PackageSessions): Promise<LaneTiming> {
   const start = performance.now();
   const d = memoryOf(task);
   const frames = task.slots.length;
@@ -528,7 +393,7 @@ async function recache(task: RecacheTask, { denoiser }: Sessions): Promise<LaneT
   return { runMs, workerMs: performance.now() - start };
 }
 
-async function decode(task: DecodeTask, { vaeDecoder }: Sessions): Promise<DecodeResult> {
+async function decode(task: DecodeTask, { vaeDecoder }: PackageSessions): Promise<DecodeResult> {
   const start = performance.now();
   const d = memoryOf(task);
   const latent = slotView(d.latents, task.latentSlot);
@@ -567,13 +432,13 @@ function toRgbBytes(planar: Float32Array, frames: number, height: number, width:
 
 /** Piscina entry point. */
 export default async function runLaneTask(task: LaneTask | BatchTask): Promise<LaneTiming | DecodeResult | BatchResult> {
-  const loaded = await loadSessions();
+  const loaded = await lane.package();
   if (task.kind !== 'ping') taskStarted(data.faults, task.kind === 'batch' ? 'tick' : task.kind === 'ahead' ? (task.steps[0]?.kind ?? 'tick') : task.kind);
   switch (task.kind) {
     case 'ping': {
       if (!task.warm) return { runMs: 0, workerMs: 0 };
       // Lanes that may take part in a `lanes` tick load and warm the layered graphs too.
-      const ms = await warmUp(m, loaded, task.layered ? await loadLayered() : null, task.inFlightBlocks);
+      const ms = await warmUp(m, loaded, task.layered ? await lane.layered() : null, task.inFlightBlocks);
       return { runMs: ms, workerMs: ms };
     }
     case 'encode':
