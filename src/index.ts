@@ -21,7 +21,8 @@ export { CorruptSnapshotError, GenerationAbortedError, GenerationFailedError, In
 export { inspectSnapshot, SNAPSHOT_VERSION, type SnapshotSummary } from './engine/snapshot/snapshot-format.js';
 export { connect, type Cluster, type ClusterOptions, type ClusterSession, type Failover } from './cluster/client.js';
 export { startWorker, type Worker, type WorkerOptions } from './cluster/worker.js';
-export { ClusterMessageError, ClusterSessionError } from './cluster/errors.js';
+export type { NatsAuth } from './cluster/nats-auth.js';
+export { ClusterConnectError, ClusterMessageError, ClusterSessionError } from './cluster/errors.js';
 export { checkPromptWords, knownWords, promptWords, tokenizePrompt, unknownWords, type PromptCheckOptions, type PromptVocabulary } from './engine/model/tokenizer.js';
 export type { BlockIndex, Device, FramePosition, LaneId, LaneOptions, Stage } from './core/domain.js';
 export { STAGES } from './core/domain.js';

@@ -101,6 +101,8 @@ export interface NatsServerOptions {
   readonly prefix?: readonly string[];
   /** How long it may take to come up. Default 10 s. */
   readonly timeoutMs?: number;
+  /** More arguments for the server, e.g. `['--user', 'u', '--pass', 'p', '--tls', …]`. */
+  readonly args?: readonly string[];
 }
 
 /** A running server with its own temporary store. */
@@ -136,7 +138,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   let child: ChildProcess | null = null;
   const start = async () => {
     let log = '';
-    const args = [binary, '-a', host, '-p', String(port), '-js', '-sd', store];
+    const args = [binary, '-a', host, '-p', String(port), '-js', '-sd', store, ...(options.args ?? [])];
     const c = spawn(prefix[0] ?? binary, [...prefix.slice(1), ...(prefix.length > 0 ? args : args.slice(1))], { stdio: ['ignore', 'pipe', 'pipe'] });
     let logged: () => void = () => undefined;
     const ready = new Promise<void>((resolve) => (logged = () => log.includes('Server is ready') && resolve()));

@@ -3,6 +3,8 @@
  * stdin, or the flags alone) describes and write it as a GIF, MP4/WebM (through ffmpeg) and/or
  * PNG frames, with progress, Ctrl-C handling and one-line errors.
  */
+import type { NatsAuth } from '../cluster/nats-auth.js';
+import { natsAuthFromFlags, withNatsFlags, type NatsFlags } from './nats-flags.js';
 import { MAX_PROMPT_CHARS } from '../core/options.js';
 import type { Command } from 'commander';
 import { performance } from 'node:perf_hooks';
@@ -73,6 +75,9 @@ export interface RunOptions extends GenerationFlags {
   /** Run on a cluster's workers through this NATS server instead of a local runtime. */
   readonly nats?: string;
 }
+
+/** `run`'s options: the session's, and the NATS credentials and TLS of `--nats`. */
+export type RunCommandOptions = RunOptions & NatsFlags;
 
 interface Outcome {
   readonly frames: number;
@@ -286,8 +291,16 @@ export class RunUsageError extends Error {
  * process.exitCode = await runSession(undefined, { prompt: 'red ball moving left', blocks: 16, out: 'a.mp4', scale: 4 });
  * ```
  */
-export async function runSession(sessionArg: string | undefined, options: RunOptions): Promise<number> {
+export async function runSession(sessionArg: string | undefined, options: RunCommandOptions): Promise<number> {
+  const natsFlags = (['natsUser', 'natsCreds', 'natsTlsCa', 'natsTlsCert', 'natsTlsKey'] as const).filter((k) => options[k] !== undefined);
+  if (options.nats === undefined && natsFlags.length > 0) throw new RunUsageError(`--${natsFlags[0]?.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to --nats only`);
+  let natsAuth: NatsAuth | undefined;
   if (options.nats !== undefined) {
+    try {
+      natsAuth = natsAuthFromFlags(options, process.env);
+    } catch (err) {
+      throw new RunUsageError((err as Error).message);
+    }
     // The workers were started with their model and lanes, and traces do not cross the wire.
     const flags = { model: '--model', lanes: '--lanes', trace: '--trace', chromeTrace: '--chrome-trace', inspect: '--inspect' } as const;
     const local = (Object.keys(flags) as (keyof typeof flags)[]).filter((k) => options[k] !== undefined && options[k] !== false);
@@ -335,7 +348,7 @@ export async function runSession(sessionArg: string | undefined, options: RunOpt
     let open: OpenSession;
     if (options.nats !== undefined) {
       const { connect } = await import('../cluster/client.js');
-      cluster = await connect({ servers: options.nats });
+      cluster = await connect({ servers: options.nats, ...(natsAuth === undefined ? {} : { auth: natsAuth }) });
       // The workers hold the model and the lanes; the generation settings travel with the session.
       const { cascade, steps, featureCache } = plan.runtime;
       const settings = { ...(cascade === undefined ? {} : { cascade }), ...(steps === undefined ? {} : { steps }), ...(featureCache === undefined ? {} : { featureCache }) };
@@ -418,9 +431,9 @@ export function registerRunCommand(program: Command): Command {
     .option('--chrome-trace <file.json>', 'also write the trace as Chrome trace-event JSON (Perfetto, chrome://tracing)')
     .option('--inspect', 'serve the inspector page on 127.0.0.1, live while generating, then until Ctrl-C')
     .option('--inspect-port <n>', 'port of --inspect (0 picks a free one)', parsePort, 0)
-    .option('--nats <url>', 'run on a cluster: place the session on a block-cascade worker through this NATS server (docs/cluster.md)')
+    .option('--nats <url>', 'run on a cluster: place the session on a block-cascade worker through this NATS server (docs/cluster.md); with --nats-user, --nats-creds, --nats-tls-*')
     .option('--no-stdin', 'do not read prompt switches from stdin (by default each line switches the prompt; always off with "run -")');
-  return addGenerationFlags(command, '(overrides the session file)').action(async (sessionArg: string | undefined, options: RunOptions, self: Command) => {
+  return addGenerationFlags(withNatsFlags(command), '(overrides the session file)').action(async (sessionArg: string | undefined, options: RunCommandOptions, self: Command) => {
       try {
         process.exitCode = await runSession(sessionArg, options);
       } catch (err) {

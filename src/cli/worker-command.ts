@@ -6,11 +6,12 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { onInterrupt } from './interrupt.js';
+import { natsAuthFromFlags, withNatsFlags, type NatsFlags } from './nats-flags.js';
 import { parsePositiveInt } from './options.js';
 import { reportError } from './report-error.js';
 
 /** Options of `worker`, as commander parses them. */
-export interface WorkerCommandOptions {
+export interface WorkerCommandOptions extends NatsFlags {
   readonly nats: string;
   readonly lanes: number;
   readonly maxSessions: number;
@@ -29,7 +30,7 @@ export interface WorkerCommandOptions {
  * ```
  */
 export function registerWorkerCommand(program: Command): Command {
-  return program
+  return withNatsFlags(program
     .command('worker')
     .description('serve sessions of a cluster over NATS (see docs/cluster.md) until Ctrl-C or SIGTERM')
     .requiredOption('--nats <url>', 'NATS server URL(s), comma-separated (nats://host:4222); the server needs JetStream (nats-server -js)')
@@ -37,7 +38,7 @@ export function registerWorkerCommand(program: Command): Command {
     .option('--max-sessions <n>', 'sessions run at once; more are refused and placed elsewhere', parsePositiveInt, 1)
     .option('--id <id>', 'worker id (letters, digits, "_", "-"; default <host>-<pid>)')
     .option('--model <dir>', 'model package folder (default: the bundled models/sprites); every worker of a cluster must load the same')
-    .option('--quiet', 'no log lines')
+    .option('--quiet', 'no log lines'))
     .action(async (options: WorkerCommandOptions) => {
       try {
         process.exitCode = await runWorker(options);
@@ -52,10 +53,13 @@ export async function runWorker(options: WorkerCommandOptions): Promise<number> 
   const interrupt = onInterrupt();
   const log = options.quiet === true ? undefined : (line: string) => process.stderr.write(`block-cascade worker: ${line}\n`);
   try {
+    const auth = natsAuthFromFlags(options, process.env);
     // Loaded lazily: `--help` must not pay for ONNX Runtime or the NATS client.
     const { startWorker } = await import('../cluster/worker.js');
     const worker = await startWorker({
       servers: options.nats.split(',').map((s) => s.trim()),
+      ...(auth === undefined ? {} : { auth }),
+      signal: interrupt.signal,
       lanes: options.lanes,
       maxSessions: options.maxSessions,
       ...(options.id === undefined ? {} : { id: options.id }),

@@ -9,13 +9,14 @@
  * yet: the consumer sees every frame once, byte-identical to an uninterrupted run
  * (docs/cluster.md).
  */
-import { connect as natsConnect } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { ASYNC_DISPOSE } from '../core/dispose.js';
 import { InvalidOptionError } from '../core/errors.js';
 import type { Cluster, ClusterOptions } from './cluster-types.js';
 import { decodeWorkerInfo } from './messages.js';
+import { checkNatsAuth } from './nats-auth.js';
+import { openNats } from './nats-connection.js';
 import { SNAPSHOTS_BUCKET } from './bucket.js';
 import { DEFAULT_STALE_AFTER_MS, RecentOffers, type WorkerEntry } from './placement.js';
 import { RemoteSession, type Context } from './remote-session.js';
@@ -51,8 +52,9 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
     staleAfterMs: options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS,
     snapshotEvery: options.snapshotEvery ?? 4,
   };
+  checkNatsAuth(options.auth);
   if (!Number.isSafeInteger(settings.snapshotEvery) || settings.snapshotEvery < 0) throw new InvalidOptionError('snapshotEvery', 'an integer ≥ 0 (0 = no snapshots)', options.snapshotEvery);
-  const nc = await natsConnect({ servers: typeof options.servers === 'string' ? options.servers : [...options.servers], name: 'block-cascade client', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const nc = await openNats({ servers: typeof options.servers === 'string' ? [options.servers] : [...options.servers], name: 'block-cascade client', auth: options.auth });
   const sessions = new Set<RemoteSession>();
   let isConnected = true;
   // While the server is away no heartbeat can arrive: that is no sign of a dead worker, so

@@ -6,11 +6,14 @@ import type { GenerateRequest } from '../core/api-types.js';
 import type { ASYNC_DISPOSE } from '../core/dispose.js';
 import type { GenerationSession, SessionOptions } from '../core/session-types.js';
 import type { SnapshotNotice, WorkerInfo } from './messages.js';
+import type { NatsAuth } from './nats-auth.js';
 
 /** Options of {@link connect}. */
 export interface ClusterOptions {
   /** NATS server URL(s). */
   readonly servers: string | readonly string[];
+  /** Credentials and TLS for the server ({@link NatsAuth}). */
+  readonly auth?: NatsAuth;
   /** A worker silent this long is taken for dead and its sessions move. Default 1500 ms. */
   readonly deadAfterMs?: number;
   /**

@@ -41,3 +41,21 @@ export class ClusterSessionError extends Error {
     this.name = 'ClusterSessionError';
   }
 }
+
+/**
+ * A connection to the cluster's NATS server was refused for good: its credentials (a wrong
+ * password, a token the server does not know) or its TLS (a certificate the client cannot
+ * verify, TLS asked for by one side only). Names the servers and says what NATS said.
+ *
+ * @example
+ * ```ts
+ * try { await connect({ servers }); } catch (e) { if (e instanceof ClusterConnectError) console.error(e.message); }
+ * ```
+ */
+export class ClusterConnectError extends Error {
+  readonly code = 'CLUSTER_CONNECT';
+  constructor(readonly servers: readonly string[], reason: string, options?: ErrorOptions) {
+    super(`cannot connect to NATS at ${servers.join(', ')}: ${reason}`, options);
+    this.name = 'ClusterConnectError';
+  }
+}

@@ -22,7 +22,7 @@ import { sessionSubjects, workerSubjects } from './subjects.js';
 export interface Context {
   readonly nc: NatsConnection;
   readonly clientId: string;
-  readonly options: Required<Omit<ClusterOptions, 'servers'>>;
+  readonly options: Required<Omit<ClusterOptions, 'servers' | 'auth'>>;
   entries(): Promise<WorkerEntry[]>;
   /** Sessions this client offered each worker lately (`rankWorkers`' `recent`). */
   readonly offers: RecentOffers;

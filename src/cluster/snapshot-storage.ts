@@ -8,6 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { ObjectStore } from '@nats-io/obj';
 import { siblingModule } from '../core/source-modules.js';
 import { SNAPSHOT_CHUNK_BYTES } from './bucket.js';
+import type { NatsAuth } from './nats-auth.js';
 
 /** How long `close` lets the puts under way finish. */
 const CLOSE_GRACE_MS = 2000;
@@ -51,11 +52,11 @@ export function objectStoreStorage(store: ObjectStore): SnapshotStorage {
  * await storage.close();
  * ```
  */
-export function threadStorage(servers: readonly string[]): SnapshotStorage & { close(): Promise<void> } {
+export function threadStorage(servers: readonly string[], auth?: NatsAuth): SnapshotStorage & { close(): Promise<void> } {
   const { file, execArgv } = siblingModule(import.meta.url, './snapshot-store-thread');
   // `stricterFIFO`: puts and deletes reach the store in the order they were made (by default
   // Piscina sends a task it could not hand over at once to the back of its queue).
-  const pool = new Piscina({ filename: file, minThreads: 1, maxThreads: 1, stricterFIFO: true, idleTimeout: Number.POSITIVE_INFINITY, execArgv, workerData: { servers: [...servers] } });
+  const pool = new Piscina({ filename: file, minThreads: 1, maxThreads: 1, stricterFIFO: true, idleTimeout: Number.POSITIVE_INFINITY, execArgv, workerData: { servers: [...servers], auth } });
   // A reply to a task of a destroyed pool, or a thread dying between tasks, is an 'error' event,
   // which unheard would be an uncaught exception in the worker process.
   pool.on('error', () => undefined);

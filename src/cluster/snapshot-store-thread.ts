@@ -7,17 +7,18 @@
  * Tasks: `{ op: 'put', name, bytes }` → the put's milliseconds; `{ op: 'delete', name }` → 0.
  */
 import { workerData } from 'node:worker_threads';
-import { connect } from '@nats-io/transport-node';
 import { Objm, setSha256Backend } from '@nats-io/obj';
 import { SNAPSHOTS_BUCKET, SNAPSHOTS_STORE_OPTIONS } from './bucket.js';
+import type { NatsAuth } from './nats-auth.js';
+import { openNats } from './nats-connection.js';
 import { objectStoreStorage, type SnapshotStorage } from './snapshot-storage.js';
 
-const { servers } = workerData as { servers: string[] };
+const { servers, auth } = workerData as { servers: string[]; auth?: NatsAuth };
 // Node's own SHA-256 for the object store's digests: the library's default is pure JavaScript.
 setSha256Backend('native');
 let storage: Promise<SnapshotStorage> | null = null;
 const opened = (): Promise<SnapshotStorage> =>
-  (storage ??= connect({ servers, name: 'block-cascade snapshot store', maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true })
+  (storage ??= openNats({ servers, name: 'block-cascade snapshot store', auth, waitForServer: true })
     .then((nc) => new Objm(nc).create(SNAPSHOTS_BUCKET, SNAPSHOTS_STORE_OPTIONS))
     .then(objectStoreStorage));
 

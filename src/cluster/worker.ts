@@ -7,7 +7,7 @@
  * in the snapshot object store, and resumes a session from one when asked to.
  */
 import { hostname } from 'node:os';
-import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, setSha256Backend, type ObjectStore } from '@nats-io/obj';
 import { createRuntime, type Runtime } from '../api/runtime.js';
@@ -16,6 +16,8 @@ import type { GenerationSession, SessionOptions, SessionPriority } from '../core
 import { decodeControlRequest, decodeOpenRequest, encodeClusterMessage, encodeFrame, type ControlReply, type OpenReply, type OpenRequest, type WorkerInfo } from './messages.js';
 import { checkId, sessionSubjects, WORKERS_BUCKET, workerSubjects } from './subjects.js';
 import { SNAPSHOTS_BUCKET, SNAPSHOTS_STORE_OPTIONS, WORKERS_BUCKET_TTL_MS } from './bucket.js';
+import { checkNatsAuth, type NatsAuth } from './nats-auth.js';
+import { openNats } from './nats-connection.js';
 import { threadStorage } from './snapshot-storage.js';
 import { SnapshotWriter } from './snapshot-writer.js';
 
@@ -23,6 +25,10 @@ import { SnapshotWriter } from './snapshot-writer.js';
 export interface WorkerOptions {
   /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
   readonly servers: string | readonly string[];
+  /** Credentials and TLS for the server (the worker's connection and its snapshot store's). */
+  readonly auth?: NatsAuth;
+  /** Ends the start while the worker waits for its server (the CLI's Ctrl-C). */
+  readonly signal?: AbortSignal;
   /** CPU lanes of the worker's runtime. Default 1. */
   readonly lanes?: number;
   /** Sessions the worker runs at once; more are refused (`full`). Default 1. */
@@ -103,12 +109,14 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const registerMs = options.registerMs ?? DEFAULT_REGISTER_MS;
   const clientTimeoutMs = options.clientTimeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS;
   const log = options.log ?? (() => {});
+  checkNatsAuth(options.auth);
   // A few queued generations: a session's memory set is released a moment after its frames
   // end, and a new session placed in that moment must wait for it rather than fail.
   const runtime = await createRuntime({ lanes, maxSessions, maxQueuedSessions: maxSessions, ...(options.model === undefined ? {} : { model: options.model }) });
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: typeof options.servers === 'string' ? options.servers : [...options.servers], name: `block-cascade worker ${id}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
+    // A worker may start before its server; it never waits on credentials or TLS the server refused.
+    nc = await openNats({ servers: typeof options.servers === 'string' ? [options.servers] : [...options.servers], name: `block-cascade worker ${id}`, auth: options.auth, waitForServer: true, signal: options.signal, onWait: (reason) => log(`waiting for NATS at ${String(options.servers)} (${reason})`) });
   } catch (err) {
     await runtime.close();
     throw err;
@@ -119,7 +127,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   setSha256Backend('native');
   const store: ObjectStore = await new Objm(nc).create(SNAPSHOTS_BUCKET, SNAPSHOTS_STORE_OPTIONS);
   // Snapshots are stored from a thread of their own: a put never holds up the actors.
-  const storage = threadStorage(typeof options.servers === 'string' ? [options.servers] : [...options.servers]);
+  const storage = threadStorage(typeof options.servers === 'string' ? [options.servers] : [...options.servers], options.auth);
   const subjects = workerSubjects(id);
   const sessions = new Map<string, Hosted>();
   const ended = new Map<string, { next: number; until: number }>();

@@ -22,15 +22,18 @@ export interface SpawnWorkerOptions {
   readonly prefix?: readonly string[];
   readonly lanes?: number;
   readonly maxSessions?: number;
+  /** More `worker` arguments (e.g. `--nats-user`), and environment variables. */
+  readonly args?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** Spawns `block-cascade worker --model models/random` from the sources; resolves once it says it is ready. */
 export function spawnWorker(url: string, id: string, options: SpawnWorkerOptions = {}): Promise<WorkerProcess> {
   const prefix = options.prefix ?? [];
-  const args = [process.execPath, BIN, 'worker', '--nats', url, '--lanes', String(options.lanes ?? 1), '--max-sessions', String(options.maxSessions ?? 1), '--id', id, '--model', RANDOM_MODEL];
+  const args = [process.execPath, BIN, 'worker', '--nats', url, '--lanes', String(options.lanes ?? 1), '--max-sessions', String(options.maxSessions ?? 1), '--id', id, '--model', RANDOM_MODEL, ...(options.args ?? [])];
   const child = spawn(prefix[0] ?? process.execPath, [...prefix.slice(1), ...(prefix.length > 0 ? args : args.slice(1))], {
     cwd: ROOT,
-    env: { ...process.env, BLOCK_CASCADE_FROM_SOURCE: '1', BLOCK_CASCADE_DEBUG: '' },
+    env: { ...process.env, BLOCK_CASCADE_FROM_SOURCE: '1', BLOCK_CASCADE_DEBUG: '', ...options.env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const worker: WorkerProcess = { id, child, exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))), log: '' };
