@@ -53,7 +53,7 @@ export function checkNatsAuth(auth: NatsAuth | undefined, field = 'auth'): void 
   }
   if ((auth.user === undefined) !== (auth.pass === undefined)) {
     const missing = auth.user === undefined ? 'user' : 'pass';
-    throw new InvalidOptionError(`${field}.${missing}`, `a ${missing === 'user' ? 'user name with auth.pass' : 'password with auth.user'}`, undefined);
+    throw new InvalidOptionError(`${field}.${missing}`, missing === 'user' ? `a user name with ${field}.pass` : `a password with ${field}.user`, undefined);
   }
   const ways = [auth.user, auth.token, auth.credsFile].filter((v) => v !== undefined).length;
   if (ways > 1) throw new InvalidOptionError(field, 'one way to authenticate: user and pass, a token, or a credentials file', Object.keys(auth).filter((k) => k !== 'tls'));
