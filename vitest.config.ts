@@ -10,6 +10,7 @@ export default defineConfig({
   ssr: { resolve: { conditions } },
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/support/graph-check-dir.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Lanes are worker threads that each own an ONNX session: keep test files from

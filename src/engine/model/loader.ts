@@ -12,6 +12,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { MANIFEST_FILE, packageGraphs, type DimSpec, type GraphSpec, type PackageGraph, type TensorSpec } from './contract.js';
 import { ModelPackageError, issue, modelPackageError, type ModelPackageIssue } from './errors.js';
 import { decodeManifest } from './manifest.js';
+import { passedBefore, rememberPass } from './graph-check-cache.js';
 import type { ModelManifest } from '../../core/manifest-types.js';
 
 /** Absolute paths of a package's files. */
@@ -228,8 +229,9 @@ async function probeDecoderSize(file: string, m: ModelManifest, session: Inferen
  * Opens every ONNX file of the package with ONNX Runtime and checks its inputs and outputs
  * (names, element types, ranks, fixed dims, and that per-call dims are left dynamic) against
  * the contract that `manifest` implies (see `contract.ts`). All files are checked; the error
- * lists every difference. A package that passed once in this process, with the same manifest
- * and every file unchanged since (same inode, size and modification time), is not opened again.
+ * lists every difference. A package that passed before, in this process or an earlier one
+ * (`graph-check-cache.ts`), with the same manifest and every file unchanged since (same inode,
+ * size, modification and change times), is not opened again.
  *
  * @throws {ModelPackageError} `E_MODEL_GRAPH_MISMATCH`, e.g.
  *   `models/x/denoiser.onnx: input "latents" dim 2 is 4 but model.json latent.channels is 8`,
@@ -243,27 +245,31 @@ async function probeDecoderSize(file: string, m: ModelManifest, session: Inferen
  */
 export async function validateModelGraphs(dir: string, manifest: ModelManifest): Promise<void> {
   const key = await filesKey(dir, manifest);
-  if (key !== null && validated.has(key)) return;
+  if (key !== null && (validated.has(key) || (await passedBefore(key)))) return void validated.add(key);
   await checkModelGraphs(dir, manifest);
-  if (key !== null) validated.add(key);
+  if (key === null) return;
+  validated.add(key);
+  await rememberPass(key);
 }
 
 /**
  * Packages that passed {@link checkModelGraphs} in this process, by {@link filesKey}: opening
- * every graph costs 0.2–0.5 s, and services, benches and tests start many runtimes on one package.
+ * every graph costs 0.2–0.5 s, and services, benches and tests start many runtimes on one
+ * package. Earlier processes' passes are on disk (`graph-check-cache.ts`).
  */
 const validated = new Set<string>();
 
 /**
- * The manifest and the identity of every graph file (device, inode, size, modification time):
- * a file replaced or rewritten changes it. Null when a file cannot be read (the check reports it).
+ * The manifest and the identity of every graph file (device, inode, size, modification and
+ * change times; the change time cannot be set back, so a file rewritten in place changes it
+ * too). Null when a file cannot be read (the check reports it).
  */
 async function filesKey(dir: string, manifest: ModelManifest): Promise<string | null> {
   try {
     const files = await Promise.all(packageGraphs(manifest).map(async (g) => {
       const file = resolve(dir, g.file);
       const s = await stat(file, { bigint: true });
-      return `${file}:${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`;
+      return `${file}:${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
     }));
     return JSON.stringify([manifest, files]);
   } catch {
