@@ -109,7 +109,10 @@ describe('live sessions', () => {
       frames.push(frame);
       if (frame.index === 2) {
         session.pause();
-        // Let whatever is on the lanes finish, twice over (a tick may follow a tick).
+        // Block 0's frames come before its cache step (the lane decodes first), which the actor
+        // counts once the lane reports it: wait for that, then let whatever else is on the lanes
+        // finish, twice over (a tick may follow a tick).
+        while (runtime.stats().forwards - before < 5) await new Promise((resolve) => setImmediate(resolve));
         for (let i = 0; i < 2; i++) await Promise.all(runtime.lanes.map((lane) => lane.settled()));
         forwardsWhilePaused = runtime.stats().forwards - before;
         session.resume();

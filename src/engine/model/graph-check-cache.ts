@@ -20,7 +20,7 @@ export const CACHE_DIR_ENV = 'BLOCK_CASCADE_CACHE_DIR';
  *
  * @example
  * ```ts
- * graphCheckDir({ BLOCK_CASCADE_CACHE_DIR: '/tmp/bc-cache' }); // '/tmp/bc-cache'
+ * graphCheckDir({ BLOCK_CASCADE_CACHE_DIR: 'cache/graph-checks' }); // 'cache/graph-checks'
  * ```
  */
 export function graphCheckDir(env: NodeJS.ProcessEnv = process.env): string | null {
