@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { PARALLELISM_LEVELS, lagFor } from '../core/schedule.js';
-import { buildSchedule } from '../core/sampler.js';
+import { buildSchedule, DEFAULT_SAMPLER_UPDATE } from '../core/sampler.js';
 import type { ModelManifest } from '../core/manifest-types.js';
 import { planMemory, type MemoryPlan } from '../engine/memory/memory-plan.js';
 import { loadModelPackage } from '../engine/model/loader.js';
@@ -36,7 +36,7 @@ export function modelCard(m: ModelManifest, plan: MemoryPlan): string {
     `  denoiser    ${m.layers} layers, width ${m.width}, ${m.heads} heads × ${m.headDim}`,
     `  text        context ${m.text.contextDim}; a prompt may have at most ${m.text.maxTokens} words (the token limit)`,
     `  vocabulary  ${knownWords(m.text.vocabulary).length} words, the only ones a prompt may use: ${knownWords(m.text.vocabulary).join(' ')}`,
-    `  sampler     ${steps} steps (default; --steps N for an even grid), timesteps [${m.sampler.timesteps.join(', ')}], warp ${m.sampler.warp ? `on (shift ${m.sampler.shift})` : 'off'}, update ${m.sampler.update ?? 'renoise'}`,
+    `  sampler     ${steps} steps (default; --steps N for an even grid), timesteps [${m.sampler.timesteps.join(', ')}], warp ${m.sampler.warp ? `on (shift ${m.sampler.shift})` : 'off'}, update ${m.sampler.update ?? DEFAULT_SAMPLER_UPDATE}`,
     `              σ [${sigmas}]`,
     `  KV          sink ${m.kv.sinkFrames} frames, window ${m.kv.windowFrames} frames, re-cache at P0 ${m.kv.recache ?? 'on'}`,
     `  lag Δ       ${PARALLELISM_LEVELS.map((k) => `P${k} ${lagFor(steps, k)}`).join(', ')} (at ${steps} steps)`,

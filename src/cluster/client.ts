@@ -54,7 +54,7 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
   };
   checkNatsAuth(options.auth);
   if (!Number.isSafeInteger(settings.snapshotEvery) || settings.snapshotEvery < 0) throw new InvalidOptionError('snapshotEvery', 'an integer ≥ 0 (0 = no snapshots)', options.snapshotEvery);
-  const nc = await openNats({ servers: typeof options.servers === 'string' ? [options.servers] : [...options.servers], name: 'block-cascade client', auth: options.auth });
+  const nc = await openNats({ servers: options.servers, name: 'block-cascade client', auth: options.auth });
   const sessions = new Set<RemoteSession>();
   let isConnected = true;
   // While the server is away no heartbeat can arrive: that is no sign of a dead worker, so

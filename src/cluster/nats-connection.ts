@@ -10,7 +10,7 @@ import { natsAuthOptions, type NatsAuth } from './nats-auth.js';
 
 /** What {@link openNats} needs. */
 export interface OpenNatsOptions {
-  readonly servers: readonly string[];
+  readonly servers: string | readonly string[];
   /** The connection's name, as the server's monitoring shows it. */
   readonly name: string;
   readonly auth?: NatsAuth | undefined;
@@ -38,7 +38,8 @@ const RETRY_MS = 250;
  * ```
  */
 export async function openNats(options: OpenNatsOptions): Promise<NatsConnection> {
-  const connectOptions: ConnectionOptions = { servers: [...options.servers], name: options.name, maxReconnectAttempts: -1, reconnectTimeWait: RETRY_MS, ...natsAuthOptions(options.auth) };
+  const servers = typeof options.servers === 'string' ? [options.servers] : [...options.servers];
+  const connectOptions: ConnectionOptions = { servers, name: options.name, maxReconnectAttempts: -1, reconnectTimeWait: RETRY_MS, ...natsAuthOptions(options.auth) };
   let waiting = false;
   for (;;) {
     options.signal?.throwIfAborted();
@@ -48,7 +49,7 @@ export async function openNats(options: OpenNatsOptions): Promise<NatsConnection
       const reason = err instanceof Error ? err.message : String(err);
       // Refused or unreachable: the server may yet come. Anything else (authorization, TLS) it
       // would say again on every attempt.
-      if (!(options.waitForServer === true && err instanceof ConnectionError)) throw new ClusterConnectError(options.servers, reason, { cause: err });
+      if (!(options.waitForServer === true && err instanceof ConnectionError)) throw new ClusterConnectError(servers, reason, { cause: err });
       if (!waiting) options.onWait?.(reason);
       waiting = true;
       await new Promise<void>((resolve) => {

@@ -110,13 +110,14 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const clientTimeoutMs = options.clientTimeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS;
   const log = options.log ?? (() => {});
   checkNatsAuth(options.auth);
+  const servers = typeof options.servers === 'string' ? [options.servers] : [...options.servers];
   // A few queued generations: a session's memory set is released a moment after its frames
   // end, and a new session placed in that moment must wait for it rather than fail.
   const runtime = await createRuntime({ lanes, maxSessions, maxQueuedSessions: maxSessions, ...(options.model === undefined ? {} : { model: options.model }) });
   let nc: NatsConnection;
   try {
     // A worker may start before its server; it never waits on credentials or TLS the server refused.
-    nc = await openNats({ servers: typeof options.servers === 'string' ? [options.servers] : [...options.servers], name: `block-cascade worker ${id}`, auth: options.auth, waitForServer: true, signal: options.signal, onWait: (reason) => log(`waiting for NATS at ${String(options.servers)} (${reason})`) });
+    nc = await openNats({ servers, name: `block-cascade worker ${id}`, auth: options.auth, waitForServer: true, signal: options.signal, onWait: (reason) => log(`waiting for NATS at ${servers.join(', ')} (${reason})`) });
   } catch (err) {
     await runtime.close();
     throw err;
@@ -127,7 +128,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   setSha256Backend('native');
   const store: ObjectStore = await new Objm(nc).create(SNAPSHOTS_BUCKET, SNAPSHOTS_STORE_OPTIONS);
   // Snapshots are stored from a thread of their own: a put never holds up the actors.
-  const storage = threadStorage(typeof options.servers === 'string' ? [options.servers] : [...options.servers], options.auth);
+  const storage = threadStorage(servers, options.auth);
   const subjects = workerSubjects(id);
   const sessions = new Map<string, Hosted>();
   const ended = new Map<string, { next: number; until: number }>();

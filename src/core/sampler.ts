@@ -101,8 +101,11 @@ export function stagePlan(schedule: Schedule, index: StageIndex): StagePlan {
   };
 }
 
+/** The update of a manifest whose `sampler.update` is absent. */
+export const DEFAULT_SAMPLER_UPDATE: SamplerUpdate = 'renoise';
+
 /** Whether a step from σ to `sigmaNext` draws fresh noise under `update`. */
-export function stepNeedsNoise(sigmaNext: number, update: SamplerUpdate = 'renoise'): boolean {
+export function stepNeedsNoise(sigmaNext: number, update: SamplerUpdate = DEFAULT_SAMPLER_UPDATE): boolean {
   return update === 'renoise' && sigmaNext > 0;
 }
 
@@ -125,7 +128,7 @@ export function samplerStep(
   sigmaNext: number,
   noise: Float32Array | null,
   out: Float32Array,
-  update: SamplerUpdate = 'renoise',
+  update: SamplerUpdate = DEFAULT_SAMPLER_UPDATE,
 ): Float32Array {
   const n = x.length;
   if (flow.length !== n || out.length !== n) {

@@ -135,6 +135,7 @@ export class LaneSessions {
     const problem = executionProviderProblem(device);
     if (problem !== null) throw new Error(problem);
     try {
+      // Two calls, not one: `create` has an overload per source type and none for their union.
       return typeof source === 'string' ? await ort.InferenceSession.create(source, this.#options()) : await ort.InferenceSession.create(source, this.#options());
     } catch (error) {
       throw explainProviderError(device, error);

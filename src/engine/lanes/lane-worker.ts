@@ -224,7 +224,7 @@ function reuseRunAt(steps: readonly (TickTask | ShareTask)[], s: number, policy:
     if (step?.kind !== 'share') break;
     const member = step.members[0] as TickMemberTask;
     if (policy.measures(member.block) || policy.use(member.block, member.stage) !== 'reuse') break;
-    const stepUpdate = runUpdate(m.sampler.update ?? 'renoise', member.sigmaNext);
+    const stepUpdate = runUpdate(m.sampler.update, member.sigmaNext);
     if (stepUpdate === null || (update !== null && stepUpdate !== update)) break;
     const decided: ShareTask = { ...step, members: [{ ...member, features: 'reuse' }] };
     if (!reusesAll(decided, framesPerBlock)) break;

@@ -9,6 +9,7 @@ import * as ort from 'onnxruntime-node';
 import type { ShareTask, TickMemberTask } from '../../protocol/lane-messages.js';
 import { REUSE_RUN_IO, type RunUpdate } from '../model/reuse-run-graph.js';
 import type { SamplerUpdate } from '../../core/manifest-types.js';
+import { DEFAULT_SAMPLER_UPDATE } from '../../core/sampler.js';
 import { slotView } from '../memory/slot-slab.js';
 import { featureSlot, type FeatureStore } from './feature-store.js';
 import { stepNoise } from './frame-range.js';
@@ -18,8 +19,9 @@ import type { LaneWorkerData } from './worker-data.js';
 export const MAX_RUN_STEPS = 8;
 
 /**
- * The update a run can compute for a step at σn = `sigmaNext`, or null (`ve-ddim`, and the
- * re-noising update's last step, which adds no noise, go step by step).
+ * The update a run can compute for a step at σn = `sigmaNext` under the manifest's `update`
+ * (absent: the default, re-noising), or null (`ve-ddim`, and the re-noising update's last step,
+ * which adds no noise, go step by step).
  *
  * @example
  * ```ts
@@ -27,9 +29,10 @@ export const MAX_RUN_STEPS = 8;
  * runUpdate('renoise', 0); // null
  * ```
  */
-export function runUpdate(update: SamplerUpdate, sigmaNext: number): RunUpdate | null {
-  if (update === 'euler') return 'euler';
-  return update === 'renoise' && sigmaNext > 0 ? 'renoise' : null;
+export function runUpdate(update: SamplerUpdate | undefined, sigmaNext: number): RunUpdate | null {
+  const u = update ?? DEFAULT_SAMPLER_UPDATE;
+  if (u === 'euler') return 'euler';
+  return u === 'renoise' && sigmaNext > 0 ? 'renoise' : null;
 }
 
 /**
