@@ -13,12 +13,13 @@
  */
 export { createRuntime, Runtime, type RuntimeInternals } from './api/runtime.js';
 export type { GenerationSession, SessionEvent, SessionOptions, SessionPriority } from './core/session-types.js';
-export type { Frame, GenerateOptions, GenerateRequest, GenerationSnapshot, LoadProgress, Progress, PromptSwitch, RuntimeOptions, RuntimeStartup, RuntimeStats } from './core/api-types.js';
+export type { Frame, GenerateOptions, GenerateRequest, GenerationSnapshot, LoadProgress, Progress, PromptSwitch, RuntimeOptions, RuntimeStartup, RuntimeStats, SnapshotOptions } from './core/api-types.js';
 export type { AttentionMode, CascadeOptions, CascadeWindow, ExecMode, GenerationSettings, Parallelism, RecacheMode, SwitchMode } from './core/cascade-options.js';
 export type { FeatureCacheOptions } from './core/feature-cache.js';
 export type { TraceRecord } from './core/trace-records.js';
-export { CorruptSnapshotError, GenerationAbortedError, GenerationFailedError, InvalidOptionError, LaneError, NoCapacityError, PromptTooLongError, RuntimeBusyError, SnapshotMismatchError, SnapshotUnsupportedError, SnapshotVersionError, UnknownWordsError } from './core/errors.js';
+export { CorruptSnapshotError, GenerationAbortedError, GenerationFailedError, InvalidOptionError, LaneError, NoCapacityError, PromptTooLongError, RuntimeBusyError, SnapshotIncompleteError, SnapshotMismatchError, SnapshotUnsupportedError, SnapshotVersionError, UnknownWordsError } from './core/errors.js';
 export { inspectSnapshot, SNAPSHOT_VERSION, type SnapshotSummary } from './engine/snapshot/snapshot-format.js';
+export { mergeSnapshots } from './engine/snapshot/merge.js';
 export { connect, type Cluster, type ClusterOptions, type ClusterSession, type Failover } from './cluster/client.js';
 export { startWorker, type Worker, type WorkerOptions } from './cluster/worker.js';
 export type { NatsAuth } from './cluster/nats-auth.js';

@@ -7,7 +7,6 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Objm, StorageType, type ObjectStore } from '@nats-io/obj';
 import { SnapshotWriter } from '../src/cluster/snapshot-writer.js';
 import { objectStoreStorage } from '../src/cluster/snapshot-storage.js';
-import { snapshotName } from '../src/cluster/bucket.js';
 import type { SnapshotNotice } from '../src/cluster/messages.js';
 import { startNatsServer, type NatsServer } from './support/nats-server.js';
 
@@ -28,43 +27,78 @@ describe('SnapshotWriter', () => {
   });
 
   const stored = async () => (await store.list()).filter((o) => !o.deleted).map((o) => o.name).sort();
-  /** A snapshot of `block` (3 frames a block) with distinct bytes. */
-  const snapshot = (block: number) => ({ block, firstFrame: 3 * block, bytes: new Uint8Array(2000).fill(block), captureMs: 1 });
+  /** Snapshot `seq` of `block` (3 frames a block) with distinct bytes, referring to `requires`. */
+  const snapshot = (seq: number, block: number, requires: number[] = []) => ({ block, firstFrame: 3 * block, seq, requires, bytes: new Uint8Array(2000).fill(block), captureMs: 1 });
 
-  it('keeps every snapshot the client may resume from and deletes those behind the newest one at or below its frames', async () => {
+  it('keeps every snapshot the client may resume from, and those they refer to; deletes the rest', async () => {
     const notices: SnapshotNotice[] = [];
     let told: () => void = () => {};
     const writer = new SnapshotWriter(objectStoreStorage(store), 'k1', (n) => {
       notices.push(n);
       told();
     });
-    for (const block of [4, 8, 12, 16]) {
+    // Seq 0 holds the sink's rows, which every later one refers to; seq 3 also refers to seq 2.
+    for (const s of [snapshot(0, 4), snapshot(1, 8, [0]), snapshot(2, 12, [0]), snapshot(3, 16, [0, 2])]) {
       const next = new Promise<void>((resolve) => (told = resolve));
-      writer.offer(snapshot(block));
+      writer.offer(s);
+      expect(writer.kept(s.seq)).toBe(true);
       await next;
     }
+    const name = (seq: number) => (notices[seq] as SnapshotNotice).name;
     // The worker ran ahead: the client has nothing yet, so all four stay.
-    expect(await stored()).toEqual([4, 8, 12, 16].map((b) => snapshotName('k1', b)).sort());
-    expect(notices.map((n) => [n.block, n.firstFrame, n.bytes])).toEqual([[4, 12, 2000], [8, 24, 2000], [12, 36, 2000], [16, 48, 2000]]);
-    expect(new Uint8Array((await store.getBlob(snapshotName('k1', 8))) as Uint8Array)).toEqual(new Uint8Array(2000).fill(8));
-    // 30 frames: block 8's snapshot (frame 24) is the newest it could resume from; block 4's goes.
+    expect(await stored()).toEqual([0, 1, 2, 3].map(name).sort());
+    expect(notices.map((n) => [n.block, n.firstFrame, n.bytes, n.parts])).toEqual([
+      [4, 12, 2000, []],
+      [8, 24, 2000, [name(0)]],
+      [12, 36, 2000, [name(0)]],
+      [16, 48, 2000, [name(0), name(2)]],
+    ]);
+    expect(new Uint8Array((await store.getBlob(name(1))) as Uint8Array)).toEqual(new Uint8Array(2000).fill(8));
+    // 30 frames: block 8's snapshot (frame 24) is the oldest it could resume from; block 4's
+    // stays, since the others refer to it.
     writer.received(30);
-    for (;;) if (!(await stored()).includes(snapshotName('k1', 4))) break;
-    expect(await stored()).toEqual([8, 12, 16].map((b) => snapshotName('k1', b)).sort());
     writer.received(48);
-    for (;;) if ((await stored()).length === 1) break;
-    expect(await stored()).toEqual([snapshotName('k1', 16)]);
+    // 48 frames: only block 16's snapshot and the two it refers to are of use.
+    for (;;) if ((await stored()).length === 3) break;
+    expect(await stored()).toEqual([0, 2, 3].map(name).sort());
+    expect([0, 1, 2, 3].map((seq) => writer.kept(seq))).toEqual([true, false, true, true]);
+  });
+
+  it('does not announce a snapshot that refers to one it could not store, and keeps that one no more', async () => {
+    const notices: SnapshotNotice[] = [];
+    const objects = objectStoreStorage(store);
+    const lines: string[] = [];
+    const failing = { put: (name: string, bytes: Uint8Array) => (name.endsWith('.s1') ? Promise.reject(new Error('store full')) : objects.put(name, bytes)), delete: objects.delete };
+    let last: () => void = () => {};
+    const lastTold = new Promise<void>((resolve) => (last = resolve));
+    const writer = new SnapshotWriter(
+      failing,
+      'k3',
+      (n) => {
+        notices.push(n);
+        if (n.block === 16) last();
+      },
+      (line) => lines.push(line),
+    );
+    writer.offer(snapshot(0, 4));
+    writer.offer(snapshot(1, 8, [0]));
+    writer.offer(snapshot(2, 12, [0, 1]));
+    writer.offer(snapshot(3, 16, [0]));
+    await lastTold;
+    expect(notices.map((n) => n.block)).toEqual([4, 16]);
+    expect(writer.kept(1)).toBe(false);
+    expect(lines.join('\n')).toMatch(/s1: not stored \(store full\)[\s\S]*s2: stored but not announced/);
   });
 
   it('finish() resolves once the snapshot being stored is announced, and takes no more', async () => {
     const notices: SnapshotNotice[] = [];
     const writer = new SnapshotWriter(objectStoreStorage(store), 'k2', (n) => notices.push(n));
-    writer.offer(snapshot(4));
+    writer.offer(snapshot(0, 4));
     await writer.finish();
-    expect(notices.map((n) => n.name)).toEqual([snapshotName('k2', 4)]);
-    writer.offer(snapshot(8));
+    expect(notices.map((n) => n.block)).toEqual([4]);
+    writer.offer(snapshot(1, 8));
     await writer.finish();
-    expect(notices.map((n) => n.name)).toEqual([snapshotName('k2', 4)]);
-    expect(await stored()).not.toContain(snapshotName('k2', 8));
+    expect(notices.map((n) => n.block)).toEqual([4]);
+    expect((await stored()).filter((n) => n.startsWith('k2.'))).toEqual([(notices[0] as SnapshotNotice).name]);
   });
 });

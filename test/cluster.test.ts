@@ -79,13 +79,15 @@ describe('cluster over a real nats-server', () => {
   /**
    * Kills the worker running `session` at frame 20, or, when snapshots are on and the client has
    * not yet been told of one it could resume from (the worker stores them off the generation's
-   * path), at the first frame after it where it has.
+   * path), at the first frame after it where it has; with `parts`, one that refers to earlier
+   * snapshots (incremental: the resume merges them).
    */
-  const killAt20 = (session: ClusterSession, snapshots = true) => {
+  const killAt20 = (session: ClusterSession, snapshots: boolean | 'parts' = true) => {
     let done = false;
     return async (frame: Frame) => {
       if (done || frame.index < 20) return false;
-      if (snapshots && !session.snapshots.some((s) => s.firstFrame <= frame.index)) return false;
+      const usable = session.snapshots.filter((s) => s.firstFrame <= frame.index).at(-1);
+      if (snapshots !== false && (usable === undefined || (snapshots === 'parts' && usable.parts.length === 0))) return false;
       done = true;
       const worker = workers.get(session.worker as string) as WorkerProcess;
       await stopWorker(worker);
@@ -142,10 +144,12 @@ describe('cluster over a real nats-server', () => {
     const options = { cascade: { parallelism: 4 } } as const;
     const want = await reference(request, options);
     const session = cluster.session(request, options);
-    const { frames, gap } = await run(session, killAt20(session));
+    const { frames, gap } = await run(session, killAt20(session, 'parts'));
     // At least the kill's; on a loaded machine a late heartbeat can add a harmless one.
     expect(session.failovers.length).toBeGreaterThanOrEqual(1);
-    expect(session.failovers[0]?.fromSnapshot).toBeGreaterThan(0);
+    // Resumed from a snapshot merged with the earlier ones holding the sink's and older frames' K/V.
+    const from = session.snapshots.filter((s) => s.block === session.failovers[0]?.fromSnapshot).at(-1);
+    expect(from?.parts.length).toBeGreaterThan(0);
     expectSameFrames(frames, want);
     gaps.P4 = gap as number;
     await respawnMissing();

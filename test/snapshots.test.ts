@@ -21,7 +21,7 @@ import {
   type Runtime,
 } from '../src/index.js';
 import type { TraceRecord, SnapshotRecord } from '../src/core/trace-records.js';
-import { encodeTensorFrame } from '../src/protocol/codec.js';
+import { decodeTensorFrame, encodeTensorFrame } from '../src/protocol/codec.js';
 import { decodeSnapshot, encodeSnapshot } from '../src/engine/snapshot/snapshot-format.js';
 import { RANDOM_MODEL } from './support/models.js';
 
@@ -204,6 +204,11 @@ describe('generation snapshots', () => {
     const largest = Math.max(...onTwo.map((f, i) => f.rgb.reduce((m, v, j) => Math.max(m, Math.abs(v - ((whole[first + i] as Frame).rgb[j] as number))), 0)));
     expect(largest).toBeLessThanOrEqual(1);
     await expect(resume({ ...request, blocks: 4 }, { ...options, resumeFrom: rename(bytes) })).rejects.toSatisfy((e) => e instanceof SnapshotMismatchError && e.field === 'model');
+    // Version 1 (before incremental snapshots) is still read.
+    const fromV1 = await collect(runtime.generate({ ...request, blocks: 4 }, { ...options, resumeFrom: asVersion1(bytes) }));
+    expect(fromV1.map((f) => Buffer.from(f.rgb).toString('base64'))).toEqual(whole.slice(first).map((f) => Buffer.from(f.rgb).toString('base64')));
+    expect(inspectSnapshot(asVersion1(bytes)).version).toBe(1);
+    await expect(resume({ ...request, blocks: 4 }, { ...options, snapshots: { every: 1, onSnapshot: () => {}, incremental: {} as never } })).rejects.toMatchObject({ option: 'snapshots.incremental' });
     await expect(resume({ ...request, blocks: 4 }, { ...options, snapshots: { every: 0, onSnapshot: () => {} } })).rejects.toMatchObject({ option: 'snapshots.every' });
     await expect(resume({ ...request, blocks: 4 }, { ...options, snapshots: { every: 1.5, onSnapshot: () => {} } })).rejects.toBeInstanceOf(InvalidOptionError);
     await expect(resume({ ...request, blocks: 4 }, { ...options, snapshots: { every: 2 } as never })).rejects.toMatchObject({ option: 'snapshots.onSnapshot' });
@@ -228,6 +233,13 @@ function tamper(bytes: Uint8Array): Uint8Array {
   });
 }
 
+/** The same snapshot as format version 1 wrote it: no chain, no `heldBy` (every frame held). */
+function asVersion1(bytes: Uint8Array): Uint8Array {
+  const { meta, tensors } = decodeTensorFrame(bytes);
+  const { chain: _chain, seq: _seq, frames, ...rest } = meta as Record<string, unknown> & { frames: { position: number; block: number }[] };
+  return encodeTensorFrame({ ...rest, version: 1, frames: frames.map(({ position, block }) => ({ position, block })) }, tensors);
+}
+
 /** The same snapshot, claiming another model. */
 function rename(bytes: Uint8Array): Uint8Array {
   const text = Buffer.from(bytes);
@@ -242,6 +254,8 @@ function rename(bytes: Uint8Array): Uint8Array {
 describe('snapshot format', () => {
   const state = {
     model: 'm',
+    chain: 'c1',
+    seq: 0,
     fingerprint: { seed: 1, blocks: 4, steps: 4, parallelism: 4, lag: 1, attention: 'causal', exec: 'joint', recache: 'off', switchMode: 'at-block', cascadeWindow: 'extended', featureCache: '{"policy":"none"}', framesPerBlock: 1, lanes: 1 },
     block: 1,
     nextBlock: 2,
@@ -250,7 +264,7 @@ describe('snapshot format', () => {
     timeline: [{ fromBlock: 0, prompt: 0 }],
     cachedUnder: 0,
     blocks: [{ block: 1, stage: 2, prompt: 0 }],
-    frames: [{ position: 0, block: 0 }],
+    frames: [{ position: 0, block: 0, heldBy: 0 }],
     evictions: 0,
     policy: [],
     featureBlocks: [],
@@ -279,7 +293,7 @@ describe('snapshot format', () => {
     expect(bad({ blocks: [{ block: 1, stage: 6, prompt: 0 }] })).toThrow(/snapshot: blocks\[0\]\.stage/);
     expect(bad({ blocks: [{ block: 2, stage: 0, prompt: 0 }] })).toThrow(/snapshot: blocks\[0\]\.block/);
     expect(bad({ timeline: [{ fromBlock: 0, prompt: 1 }] })).toThrow(/snapshot: timeline\[0\]\.prompt/);
-    expect(bad({ frames: [{ position: 0, block: 0 }, { position: 0, block: 0 }], keys: new Float32Array(6), values: new Float32Array(6), cleanLatents: new Float32Array(2) })).toThrow(CorruptSnapshotError);
+    expect(bad({ frames: [{ position: 0, block: 0, heldBy: 0 }, { position: 0, block: 0, heldBy: 0 }], keys: new Float32Array(6), values: new Float32Array(6), cleanLatents: new Float32Array(2) })).toThrow(CorruptSnapshotError);
     expect(bad({ fingerprint: { ...state.fingerprint, seed: -1 } })).toThrow(/snapshot: fingerprint\.seed/);
   });
 });

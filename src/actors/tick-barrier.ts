@@ -88,6 +88,8 @@ export interface BetweenTicks {
   readonly pool: KvPoolContext;
   /** The context slot the committed K/V were made under; null before any cache step. */
   readonly cachedUnder: number | null;
+  /** Re-caches so far: each one rewrote every committed frame's K/V. */
+  readonly recaches: number;
 }
 
 /** @internal */
@@ -162,7 +164,7 @@ export class TickBarrier {
     const inputs = arrived.map((w) => w.input).sort((a, b) => a.block - b.block);
     if (this.#options.beforeTick) {
       try {
-        this.#options.beforeTick({ tick, members: inputs, pool: kvPool.getSnapshot().context, cachedUnder: this.#cachedUnder });
+        this.#options.beforeTick({ tick, members: inputs, pool: kvPool.getSnapshot().context, cachedUnder: this.#cachedUnder, recaches: this.#recaches });
       } catch (error) {
         for (const waiting of arrived) waiting.reject(error);
         return;

@@ -4,10 +4,11 @@
  * due, how the small state is read off the barrier and the supervisor, and how a snapshot turns
  * back into a prompt timeline and restored blocks.
  */
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { PromptSegment, RestoredBlock, SupervisorResume } from '../actors/supervisor.js';
 import type { BetweenTicks } from '../actors/tick-barrier.js';
-import type { GenerationSnapshot } from '../core/api-types.js';
+import type { GenerationSnapshot, SnapshotOptions } from '../core/api-types.js';
 import { asBlockIndex } from '../core/domain.js';
 import { SnapshotMismatchError, SnapshotUnsupportedError } from '../core/errors.js';
 import type { FeatureCachePolicy } from '../core/feature-cache.js';
@@ -208,6 +209,13 @@ export class SnapshotTaker {
   readonly #source: SnapshotSource;
   readonly #every: number;
   readonly #deliver: (snapshot: GenerationSnapshot) => void;
+  /** Incremental snapshots: whether snapshot `seq` is still kept (its rows can be referred to). */
+  readonly #kept: ((seq: number) => boolean) | null;
+  /** This generation's chain of snapshots, and the next one's number in it. */
+  readonly #chain = randomBytes(8).toString('hex');
+  #seq = 0;
+  /** KV slot → the snapshot that holds its frame's rows, as they were then (slot generation, re-caches). */
+  readonly #rowsIn = new Map<number, { readonly generation: number; readonly recaches: number; readonly seq: number }>();
   /** Every block below it has been decoded. */
   #frontier: number;
   /** Decoded blocks above the frontier. */
@@ -217,10 +225,11 @@ export class SnapshotTaker {
   #cachedBlocks: number;
   #due: number;
 
-  constructor(source: SnapshotSource, options: { readonly every: number; readonly onSnapshot: (snapshot: GenerationSnapshot) => void } | null, start: { readonly firstBlock: number; readonly cachedBlocks: number }) {
+  constructor(source: SnapshotSource, options: SnapshotOptions | null, start: { readonly firstBlock: number; readonly cachedBlocks: number }) {
     this.#source = source;
     this.#every = options?.every ?? 0;
     this.#deliver = options?.onSnapshot ?? (() => {});
+    this.#kept = options?.incremental?.kept ?? null;
     this.#frontier = start.firstBlock;
     this.#cachedBlocks = start.cachedBlocks;
     this.#due = this.#nextDue();
@@ -255,15 +264,27 @@ export class SnapshotTaker {
     if (state.pool.slots.some((s) => s.state === 'reserved')) return null;
     if (this.#source.settled?.() === false) return null;
     const started = performance.now();
-    const snapshot = this.#capture(state);
+    const seq = this.#seq++;
+    const { bytes, requires } = this.#capture(state, seq);
     const captureMs = performance.now() - started;
     this.#due = this.#nextDue();
     const block = this.#frontier;
-    this.#deliver({ block, firstFrame: block * this.#source.manifest.framesPerBlock, bytes: snapshot, captureMs });
-    return { block, bytes: snapshot.length, captureMs };
+    this.#deliver({ block, firstFrame: block * this.#source.manifest.framesPerBlock, seq, requires, bytes, captureMs });
+    return { block, bytes: bytes.length, captureMs };
   }
 
-  #capture(state: BetweenTicks): Uint8Array {
+  /**
+   * Which snapshot holds the rows of the frame in `slot`: an earlier one that holds them as they
+   * are now (same slot generation, no re-cache since) and is still kept, else this one.
+   */
+  #heldBy(slot: { readonly slot: number; readonly generation: number }, recaches: number, seq: number): number {
+    const earlier = this.#rowsIn.get(slot.slot);
+    if (this.#kept && earlier && earlier.generation === slot.generation && earlier.recaches === recaches && this.#kept(earlier.seq)) return earlier.seq;
+    this.#rowsIn.set(slot.slot, { generation: slot.generation, recaches, seq });
+    return seq;
+  }
+
+  #capture(state: BetweenTicks, seq: number): { readonly bytes: Uint8Array; readonly requires: readonly number[] } {
     const source = this.#source;
     const members = state.members;
     const nextBlock = Math.max(...members.map((m) => m.block)) + 1;
@@ -289,10 +310,13 @@ export class SnapshotTaker {
     ];
     const frames = state.pool.slots
       .filter((s) => s.state === 'committed')
-      .map((s) => ({ slot: s.slot, position: s.position as number, block: s.block as number }));
+      .map((s) => ({ slot: s.slot, position: s.position as number, block: s.block as number, heldBy: this.#heldBy(s, state.recaches, seq) }));
     const denoising = members.filter((m) => m.stage < source.steps);
-    return captureSnapshot(source.memory, source.featureStore, {
+    const requires = [...new Set(frames.map((f) => f.heldBy).filter((held) => held !== seq))].sort((a, b) => a - b);
+    const bytes = captureSnapshot(source.memory, source.featureStore, {
       model: source.manifest.name,
+      chain: this.#chain,
+      seq,
       fingerprint: source.fingerprint,
       block: this.#frontier,
       nextBlock,
@@ -309,5 +333,6 @@ export class SnapshotTaker {
         return { block: m.block, latentSlot: m.latentSlot, ...(unread.length > 0 ? { unread } : {}) };
       }),
     });
+    return { bytes, requires };
   }
 }

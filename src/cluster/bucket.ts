@@ -38,15 +38,15 @@ export const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 export const SNAPSHOTS_KEPT = 16;
 
 /**
- * The object name of a session's snapshot taken before `block`: the session's key (stable over
- * its failovers) and the block, so a replaying worker that writes the same snapshot again
- * replaces it.
+ * The object name of a session's snapshot: the session's key (stable over its failovers), the
+ * writer that stored it (one per placement: a resumed session's snapshots are another chain, and
+ * must not replace the ones a later resume may still merge) and its number in that chain.
  *
  * @example
  * ```ts
- * snapshotName('c12x0-s1', 8); // 'c12x0-s1.b8'
+ * snapshotName('c12x0-s1', 'w3f9a', 8); // 'c12x0-s1.w3f9a.s8'
  * ```
  */
-export function snapshotName(sessionKey: string, block: number): string {
-  return `${sessionKey}.b${block}`;
+export function snapshotName(sessionKey: string, writer: string, seq: number): string {
+  return `${sessionKey}.${writer}.s${seq}`;
 }

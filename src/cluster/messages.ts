@@ -25,6 +25,8 @@ export interface ResumePoint {
   readonly skipFrames: number;
   /** The snapshot (object name in the snapshot store) to resume from; without one the session replays from block 0. */
   readonly snapshot?: string;
+  /** The earlier snapshots it refers to for K/V rows (object names), merged in before the resume. */
+  readonly parts?: readonly string[];
 }
 
 /** Snapshot the session every `every` blocks into the snapshot store, under names made from `key`. */
@@ -76,6 +78,9 @@ export interface SnapshotNotice {
   readonly block: number;
   readonly firstFrame: number;
   readonly name: string;
+  /** The earlier snapshots it refers to for K/V rows (object names): a resume fetches and merges them too. */
+  readonly parts: readonly string[];
+  /** Its own bytes (what storing it cost). */
   readonly bytes: number;
   /** Actor-thread time to capture it, and time to store it (off the generation's path). */
   readonly captureMs: number;
@@ -173,6 +178,10 @@ function decodeObject(bytes: Uint8Array, subject: string): Obj {
   return new Reader(subject).obj(value, 'message');
 }
 
+function readNames(r: Reader, o: Obj, key: string): string[] {
+  return r.list(o, key).map((item, i) => (typeof item === 'string' ? item : r.fail(`${key}[${i}]`, 'a string')));
+}
+
 function readSwitches(r: Reader, o: Obj, key: string): PromptSwitch[] {
   return r.list(o, key).map((item, i) => {
     const s = r.at(`${key}[${i}]`);
@@ -239,7 +248,8 @@ export function decodeOpenRequest(bytes: Uint8Array, subject: string): OpenReque
     const ro = r.obj(resumeValue, 'resume');
     const q = r.at('resume');
     const snapshot = q.optional(ro, 'snapshot', (x, k) => q.str(x, k));
-    resume = { switches: readSwitches(q, ro, 'switches'), skipFrames: q.int(ro, 'skipFrames'), ...(snapshot === undefined ? {} : { snapshot }) };
+    const parts = q.optional(ro, 'parts', (x, k) => readNames(q, x, k));
+    resume = { switches: readSwitches(q, ro, 'switches'), skipFrames: q.int(ro, 'skipFrames'), ...(snapshot === undefined ? {} : { snapshot }), ...(parts === undefined ? {} : { parts }) };
   }
   const snapshots = r.optional(o, 'snapshots', (x, k) => {
     const so = r.obj(x[k], k);
@@ -302,7 +312,7 @@ export function decodeSessionMessage(bytes: Uint8Array, subject: string): Sessio
   if (type === 'done') return { type, frames: r.int(o, 'frames') };
   if (type === 'snapshot') {
     const ms = (key: string) => (typeof o[key] === 'number' && Number.isFinite(o[key]) && (o[key] as number) >= 0 ? (o[key] as number) : r.fail(key, 'a number ≥ 0'));
-    return { type, block: r.int(o, 'block'), firstFrame: r.int(o, 'firstFrame'), name: r.str(o, 'name'), bytes: r.int(o, 'bytes'), captureMs: ms('captureMs'), storeMs: ms('storeMs') };
+    return { type, block: r.int(o, 'block'), firstFrame: r.int(o, 'firstFrame'), name: r.str(o, 'name'), parts: readNames(r, o, 'parts'), bytes: r.int(o, 'bytes'), captureMs: ms('captureMs'), storeMs: ms('storeMs') };
   }
   if (type === 'failed') {
     const code = r.optional(o, 'code', (x, k) => r.str(x, k));

@@ -188,7 +188,7 @@ export class RemoteSession implements ClusterSession {
           sessionId,
           request,
           options: { ...this.#wire, priority: this.#priority },
-          ...(resume ? { resume: { switches: request.switches ?? [], skipFrames: this.#received, ...(snapshot ? { snapshot: snapshot.name } : {}) } } : {}),
+          ...(resume ? { resume: { switches: request.switches ?? [], skipFrames: this.#received, ...(snapshot ? { snapshot: snapshot.name, parts: snapshot.parts } : {}) } } : {}),
           ...(options.snapshotEvery > 0 ? { snapshots: { every: options.snapshotEvery, key: this.#key } } : {}),
           credit: this.#consumed + options.creditFrames,
           paused: this.#userPaused,
@@ -463,7 +463,7 @@ export class RemoteSession implements ClusterSession {
 
   /** Deletes the session's snapshots from the store (the worker keeps a few; the client owns them). */
   async #forgetSnapshots(): Promise<void> {
-    const names = [...new Set(this.snapshots.map((s) => s.name))];
+    const names = [...new Set(this.snapshots.flatMap((s) => [s.name, ...s.parts]))];
     if (names.length === 0) return;
     const store = await this.#ctx.snapshotStore();
     await Promise.all(names.map((name) => store?.delete(name).catch(() => undefined)));

@@ -12,6 +12,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, setSha256Backend, type ObjectStore } from '@nats-io/obj';
 import { createRuntime, type Runtime } from '../api/runtime.js';
 import type { GenerationSnapshot } from '../core/api-types.js';
+import { mergeSnapshots } from '../engine/snapshot/merge.js';
 import type { GenerationSession, SessionOptions, SessionPriority } from '../core/session-types.js';
 import { decodeControlRequest, decodeOpenRequest, encodeClusterMessage, encodeFrame, type ControlReply, type OpenReply, type OpenRequest, type WorkerInfo } from './messages.js';
 import { checkId, sessionSubjects, WORKERS_BUCKET, workerSubjects } from './subjects.js';
@@ -241,10 +242,18 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     }
   };
 
-  /** A snapshot's bytes from the store, or null (gone, unreadable: the session then replays from block 0). */
-  const fetchSnapshot = async (name: string): Promise<Uint8Array | null> => {
+  /**
+   * A snapshot from the store, merged with the earlier ones it refers to, or null (one gone or
+   * unreadable: the session then replays from block 0).
+   */
+  const fetchSnapshot = async (name: string, parts: readonly string[]): Promise<Uint8Array | null> => {
     try {
-      return await store.getBlob(name);
+      const blobs = await Promise.all([name, ...parts].map(async (part) => {
+        const bytes = await store.getBlob(part);
+        if (bytes === null) throw new Error(`${part} is not in the store`);
+        return bytes;
+      }));
+      return parts.length === 0 ? (blobs[0] as Uint8Array) : mergeSnapshots(blobs);
     } catch (err) {
       log(`snapshot ${name}: unreadable (${err instanceof Error ? err.message : String(err)}), replaying from block 0`);
       return null;
@@ -273,7 +282,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     if (unavailable()) return;
     if (sessions.has(open.sessionId)) return refuse('invalid', `session ${open.sessionId} is already open here`);
     const request = open.resume ? { ...open.request, switches: open.resume.switches } : open.request;
-    const resumeFrom = open.resume?.snapshot === undefined ? null : await fetchSnapshot(open.resume.snapshot);
+    const resumeFrom = open.resume?.snapshot === undefined ? null : await fetchSnapshot(open.resume.snapshot, open.resume.parts ?? []);
     // Checked again: the fetch gave other opens a turn.
     if (unavailable()) return;
     const subjectsOf = sessionSubjects(open.sessionId);
@@ -284,7 +293,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       ...(open.options as SessionOptions),
       priority: catchingUp ? 'high' : priority,
       ...(from ? { resumeFrom: from } : {}),
-      ...(writer && open.snapshots ? { snapshots: { every: open.snapshots.every, onSnapshot: (snapshot: GenerationSnapshot) => writer.offer(snapshot) } } : {}),
+      ...(writer && open.snapshots ? { snapshots: { every: open.snapshots.every, onSnapshot: (snapshot: GenerationSnapshot) => writer.offer(snapshot), incremental: { kept: (seq: number) => writer.kept(seq) } } } : {}),
     });
     let session: GenerationSession;
     let resumed = resumeFrom !== null;

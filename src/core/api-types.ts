@@ -87,7 +87,7 @@ export interface GenerateOptions {
    * default): taken between two ticks, once `every` more blocks have finished their cache step
    * (docs/snapshots.md). `onSnapshot` runs on the actor thread; keep it short (hand the bytes on).
    */
-  readonly snapshots?: { readonly every: number; readonly onSnapshot: (snapshot: GenerationSnapshot) => void };
+  readonly snapshots?: SnapshotOptions;
   /**
    * Resume from a snapshot's bytes: the generation produces the frames from `snapshot.firstFrame`
    * on (frame.index stays absolute), identical to the uninterrupted run's. The request must be
@@ -95,6 +95,34 @@ export interface GenerateOptions {
    * usual); progress and `block` events count from the resumed block.
    */
   readonly resumeFrom?: Uint8Array;
+}
+
+/**
+ * When a generation hands out snapshots, and to whom (docs/snapshots.md).
+ *
+ * @example
+ * ```ts
+ * // Every block, each holding only the K/V rows the stored ones lack.
+ * const stored = new Set<number>();
+ * const snapshots: SnapshotOptions = {
+ *   every: 1,
+ *   onSnapshot: (s) => void store.put(s).then(() => stored.add(s.seq)),
+ *   incremental: { kept: (seq) => stored.has(seq) },
+ * };
+ * ```
+ */
+export interface SnapshotOptions {
+  /** Blocks between snapshots: one is taken once `every` more blocks have finished their cache step. */
+  readonly every: number;
+  /** Receives each snapshot on the actor thread; keep it short (hand the bytes on). */
+  readonly onSnapshot: (snapshot: GenerationSnapshot) => void;
+  /**
+   * Incremental snapshots: a committed frame whose K/V rows an earlier snapshot of this generation
+   * holds unchanged is referred to instead of copied, when `kept(seq)` says that snapshot is still
+   * kept (stored, not deleted). Such a snapshot resumes only merged with the ones it refers to
+   * (`GenerationSnapshot.requires`, `mergeSnapshots`). Off by default: each snapshot stands alone.
+   */
+  readonly incremental?: { readonly kept: (seq: number) => boolean };
 }
 
 /**
@@ -114,6 +142,13 @@ export interface GenerationSnapshot {
   readonly block: number;
   /** = block * framesPerBlock. */
   readonly firstFrame: number;
+  /** Its number among the generation's snapshots, from 0. */
+  readonly seq: number;
+  /**
+   * The earlier snapshots (their `seq`) holding K/V rows this one refers to: empty unless
+   * `incremental`; a resume needs them merged in (`mergeSnapshots`).
+   */
+  readonly requires: readonly number[];
   /** msgpack-encoded state (a versioned tensor frame of the project's codec, validated on decode). */
   readonly bytes: Uint8Array;
   /** Actor-thread milliseconds the capture took (copying slabs + encoding). */

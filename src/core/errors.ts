@@ -193,7 +193,7 @@ export class CorruptSnapshotError extends Error {
  *
  * @example
  * ```ts
- * new SnapshotVersionError(7, 1).message; // 'snapshot format version 7 is not supported (this runtime reads version 1)'
+ * new SnapshotVersionError(7, 2).message; // 'snapshot format version 7 is not supported (this runtime reads versions 1 to 2)'
  * ```
  */
 export class SnapshotVersionError extends Error {
@@ -202,7 +202,7 @@ export class SnapshotVersionError extends Error {
     readonly version: unknown,
     readonly supported: number,
   ) {
-    super(`snapshot format version ${JSON.stringify(version)} is not supported (this runtime reads version ${supported})`);
+    super(`snapshot format version ${JSON.stringify(version)} is not supported (this runtime reads versions 1 to ${supported})`);
     this.name = 'SnapshotVersionError';
   }
 }
@@ -247,5 +247,27 @@ export class SnapshotUnsupportedError extends Error {
   ) {
     super(`option "${option}": ${reason}`);
     this.name = 'SnapshotUnsupportedError';
+  }
+}
+
+/**
+ * An incremental snapshot given alone (`resumeFrom`), or merged without every earlier snapshot
+ * of its chain that holds rows it refers to. `missing` lists their `seq`; merge the snapshot
+ * with them first (`mergeSnapshots`).
+ *
+ * @example
+ * ```ts
+ * new SnapshotIncompleteError(5, [0, 3]).message;
+ * // 'snapshot 5 refers to the K/V rows of snapshots 0, 3 of its chain: merge it with them (mergeSnapshots) before resuming'
+ * ```
+ */
+export class SnapshotIncompleteError extends Error {
+  readonly code = 'SNAPSHOT_INCOMPLETE';
+  constructor(
+    readonly seq: number,
+    readonly missing: readonly number[],
+  ) {
+    super(`snapshot ${seq} refers to the K/V rows of snapshots ${missing.join(', ')} of its chain: merge it with them (mergeSnapshots) before resuming`);
+    this.name = 'SnapshotIncompleteError';
   }
 }

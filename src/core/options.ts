@@ -47,7 +47,7 @@ export const OPTION_FIELDS = {
   cascade: ['parallelism', 'attention', 'exec', 'recache', 'switchMode', 'cascadeWindow'],
   generate: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords', 'snapshots', 'resumeFrom'],
   session: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords', 'maxBufferedBlocks', 'snapshots', 'resumeFrom', 'priority'],
-  snapshots: ['every', 'onSnapshot'],
+  snapshots: ['every', 'onSnapshot', 'incremental'],
   runtime: ['model', 'lanes', 'cascade', 'steps', 'featureCache', 'warmUp', 'onLoad', 'onnxLogLevel', 'maxSessions', 'maxQueuedSessions', 'batchSessions', 'inspect', 'faults', 'fusedForward', 'runAhead', 'reuseRuns', 'groupKeys'],
 } as const satisfies Record<string, readonly string[]>;
 
@@ -115,6 +115,10 @@ function checkSnapshotOptions(snapshots: unknown, resumeFrom: unknown): void {
     if (typeof every !== 'number' || !Number.isSafeInteger(every) || every < 1) throw new InvalidOptionError('snapshots.every', 'a positive integer (blocks between snapshots)', every);
     const onSnapshot = snapshots['onSnapshot'];
     if (typeof onSnapshot !== 'function') throw new InvalidOptionError('snapshots.onSnapshot', 'a function', typeof onSnapshot);
+    const incremental = snapshots['incremental'];
+    if (incremental !== undefined && !(isPlainObject(incremental) && typeof incremental['kept'] === 'function')) {
+      throw new InvalidOptionError('snapshots.incremental', 'an object { kept(seq) } (whether an earlier snapshot is still kept)', incremental);
+    }
   }
   if (resumeFrom !== undefined && !(resumeFrom instanceof Uint8Array)) throw new InvalidOptionError('resumeFrom', "a Uint8Array (a snapshot's bytes)", typeof resumeFrom);
 }

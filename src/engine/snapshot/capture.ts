@@ -17,7 +17,10 @@ import { encodeSnapshot, type SnapshotBlock, type SnapshotFrame, type SnapshotSt
 export interface CaptureInput extends Omit<SnapshotState, 'blocks' | 'frames' | 'featureBlocks' | 'latents' | 'keys' | 'values' | 'cleanLatents' | 'features'> {
   /** Blocks to restore, each with the latent slot its latents are in now. */
   readonly blocks: readonly (SnapshotBlock & { readonly latentSlot: number })[];
-  /** Committed frames, each with the KV slot its K/V (and clean latent) are in now. */
+  /**
+   * Committed frames, each with the KV slot its K/V (and clean latent) are in now; the rows of
+   * those held by this snapshot (`heldBy` = `seq`) are copied, the others referred to.
+   */
   readonly frames: readonly (SnapshotFrame & { readonly slot: number })[];
   /**
    * Blocks whose feature-cache slot (their latent slot) is kept; empty without feature caching.
@@ -45,7 +48,7 @@ function copyRows(source: Float32Array, rowFloats: number, slots: readonly numbe
  */
 export function captureSnapshot(memory: SharedMemory, featureStore: FeatureStore | null, input: CaptureInput): Uint8Array {
   const kvRow = kvSlotFloats(memory.kv.layout);
-  const slots = input.frames.map((f) => f.slot);
+  const slots = input.frames.filter((f) => f.heldBy === input.seq).map((f) => f.slot);
   const latents = new Float32Array(input.blocks.length * memory.latents.slotLength);
   input.blocks.forEach((b, i) => latents.set(slotView(memory.latents, b.latentSlot), i * memory.latents.slotLength));
   const featureRow = featureStore?.slotLength ?? 0;
@@ -60,6 +63,8 @@ export function captureSnapshot(memory: SharedMemory, featureStore: FeatureStore
   return encodeSnapshot(
     {
       model: input.model,
+      chain: input.chain,
+      seq: input.seq,
       fingerprint: input.fingerprint,
       block: input.block,
       nextBlock: input.nextBlock,
@@ -68,7 +73,7 @@ export function captureSnapshot(memory: SharedMemory, featureStore: FeatureStore
       timeline: input.timeline,
       cachedUnder: input.cachedUnder,
       blocks: input.blocks.map(({ block, stage, prompt }) => ({ block, stage, prompt })),
-      frames: input.frames.map(({ position, block }) => ({ position, block })),
+      frames: input.frames.map(({ position, block, heldBy }) => ({ position, block, heldBy })),
       evictions: input.evictions,
       policy: input.policy,
       featureBlocks: featureStore === null ? [] : input.featureBlocks.map((b) => b.block),

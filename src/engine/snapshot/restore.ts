@@ -3,12 +3,12 @@
  * the snapshot gets latent slot i, frame j KV slot j; this runtime's sets may be sized
  * differently), and the bytes copied in before any task of the generation runs.
  */
-import { CorruptSnapshotError, SnapshotMismatchError } from '../../core/errors.js';
+import { CorruptSnapshotError, SnapshotIncompleteError, SnapshotMismatchError } from '../../core/errors.js';
 import { kvSlotFloats } from '../kv/kv-layout.js';
 import { committedRows, type FeatureStore } from '../lanes/feature-store.js';
 import type { SharedMemory } from '../memory/memory-plan.js';
 import { slotView } from '../memory/slot-slab.js';
-import type { SnapshotState } from './snapshot-format.js';
+import { requiredSnapshots, type SnapshotState } from './snapshot-format.js';
 
 /** Where the restored bytes went. */
 export interface RestoredSlots {
@@ -28,6 +28,7 @@ function checkRows(state: SnapshotState, name: string, data: Float32Array, rows:
  *
  * @throws {SnapshotMismatchError} naming `model` when the tensors' sizes are not this model's.
  * @throws {CorruptSnapshotError} when the snapshot holds more than the memory set has slots for.
+ * @throws {SnapshotIncompleteError} for an incremental snapshot not merged with those it refers to.
  *
  * @example
  * ```ts
@@ -35,6 +36,8 @@ function checkRows(state: SnapshotState, name: string, data: Float32Array, rows:
  * ```
  */
 export function restoreSlabs(memory: SharedMemory, featureStore: FeatureStore | null, state: SnapshotState): RestoredSlots {
+  const missing = requiredSnapshots(state);
+  if (missing.length > 0) throw new SnapshotIncompleteError(state.seq, missing);
   const kvRow = kvSlotFloats(memory.kv.layout);
   checkRows(state, 'latents', state.latents, state.blocks.length, memory.latents.slotLength);
   checkRows(state, 'keys', state.keys, state.frames.length, kvRow);

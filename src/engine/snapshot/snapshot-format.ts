@@ -6,8 +6,10 @@
  *
  * Tensors (float32, rows in the order of the header's lists):
  * - `latents` `[blocks, framesPerBlock · C · H · W]`: each restored block's latents;
- * - `keys`, `values` `[frames, layers · heads · tokensPerFrame · headDim]`: each committed frame's K/V;
- * - `cleanLatents` `[frames, C · H · W]`: each committed frame's clean latent (re-cache);
+ * - `keys`, `values` `[frames held, layers · heads · tokensPerFrame · headDim]`: the K/V of each
+ *   committed frame this snapshot holds (an incremental snapshot refers to an earlier one of its
+ *   chain for frames whose rows that one holds: `frames[i].heldBy`);
+ * - `cleanLatents` `[frames held, C · H · W]`: those frames' clean latents (re-cache);
  * - `features` `[featureBlocks, featureSlotFloats]`: feature caching's store slot of each block in flight.
  */
 import { decodeTensorFrame, encodeTensorFrame, type Tensor } from '../../protocol/codec.js';
@@ -25,7 +27,7 @@ export const SNAPSHOT_FORMAT = 'block-cascade/snapshot';
  * if (inspectSnapshot(bytes).version !== SNAPSHOT_VERSION) console.warn('written by another runtime');
  * ```
  */
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
 
 /**
  * The request and settings a snapshot belongs to: a resume must match every field but `lanes`
@@ -66,11 +68,20 @@ export interface SnapshotSegment {
 export interface SnapshotFrame {
   readonly position: number;
   readonly block: number;
+  /**
+   * `seq` of the snapshot of this chain that holds the frame's rows: this snapshot's own, or an
+   * earlier one's (an incremental snapshot, docs/snapshots.md).
+   */
+  readonly heldBy: number;
 }
 
 /** Everything a snapshot holds, decoded. */
 export interface SnapshotState {
   readonly model: string;
+  /** The generation that took it (random per generation; '' in version 1): `heldBy` refers within a chain. */
+  readonly chain: string;
+  /** Its number in the chain, from 0. */
+  readonly seq: number;
   readonly fingerprint: SnapshotFingerprint;
   /** First block the resume produces (every earlier one had been decoded). */
   readonly block: number;
@@ -120,12 +131,30 @@ export function encodeSnapshot(state: SnapshotState, rows: SnapshotRows): Uint8A
     { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, ...header },
     {
       latents: shaped(state.blocks.length, rows.latent, latents),
-      keys: shaped(state.frames.length, rows.kv, keys),
-      values: shaped(state.frames.length, rows.kv, values),
-      cleanLatents: shaped(state.frames.length, rows.clean, cleanLatents),
+      keys: shaped(heldRows(state), rows.kv, keys),
+      values: shaped(heldRows(state), rows.kv, values),
+      cleanLatents: shaped(heldRows(state), rows.clean, cleanLatents),
       features: shaped(state.featureBlocks.length, rows.feature, features),
     },
   );
+}
+
+/** Frames whose rows the snapshot itself holds (the rows of `keys`, `values` and `cleanLatents`). */
+export function heldRows(state: Pick<SnapshotState, 'frames' | 'seq'>): number {
+  return state.frames.reduce((n, f) => (f.heldBy === state.seq ? n + 1 : n), 0);
+}
+
+/**
+ * The earlier snapshots of its chain whose rows a snapshot refers to, oldest first; empty for a
+ * snapshot that holds every frame's rows (which a resume can read alone).
+ *
+ * @example
+ * ```ts
+ * const missing = requiredSnapshots(decodeSnapshot(bytes)); // [0, 3]: merge with seq 0 and 3 of its chain
+ * ```
+ */
+export function requiredSnapshots(state: Pick<SnapshotState, 'frames' | 'seq'>): number[] {
+  return [...new Set(state.frames.map((f) => f.heldBy).filter((s) => s !== state.seq))].sort((a, b) => a - b);
 }
 
 /** Reads checked fields of an untrusted header, naming the path of the first bad one. */
@@ -173,8 +202,13 @@ type SnapshotHeader = Omit<SnapshotState, 'latents' | 'keys' | 'values' | 'clean
 
 function readHeader(meta: Record<string, unknown>): SnapshotHeader {
   if (meta['format'] !== SNAPSHOT_FORMAT) throw new CorruptSnapshotError('snapshot: format', `expected "${SNAPSHOT_FORMAT}", got ${JSON.stringify(meta['format'])}`);
-  if (meta['version'] !== SNAPSHOT_VERSION) throw new SnapshotVersionError(meta['version'], SNAPSHOT_VERSION);
+  const version = meta['version'];
+  if (version !== 1 && version !== SNAPSHOT_VERSION) throw new SnapshotVersionError(version, SNAPSHOT_VERSION);
   const r = new Reader(meta);
+  // Version 1 had no chains: every snapshot held all its frames' rows.
+  const chain = version === 1 ? '' : r.string('chain');
+  if (version !== 1 && chain === '') throw new CorruptSnapshotError('snapshot: chain', 'expected the id of the generation that took it, got ""');
+  const seq = version === 1 ? 0 : r.count('seq');
   const f = r.object('fingerprint');
   const fingerprint: SnapshotFingerprint = {
     seed: r.count('fingerprint.seed', f['seed']),
@@ -211,7 +245,11 @@ function readHeader(meta: Record<string, unknown>): SnapshotHeader {
   if (timeline.length === 0 || (timeline[0] as SnapshotSegment).fromBlock !== 0) throw new CorruptSnapshotError('snapshot: timeline', 'expected a first segment at block 0');
   const frames = r.array('frames').map((s, i) => {
     const o = r.object(`frames[${i}]`, s);
-    return { position: r.count(`frames[${i}].position`, o['position']), block: r.below(`frames[${i}].block`, r.count(`frames[${i}].block`, o['block']), nextBlock, 'a block admitted') };
+    return {
+      position: r.count(`frames[${i}].position`, o['position']),
+      block: r.below(`frames[${i}].block`, r.count(`frames[${i}].block`, o['block']), nextBlock, 'a block admitted'),
+      heldBy: version === 1 ? seq : r.below(`frames[${i}].heldBy`, r.count(`frames[${i}].heldBy`, o['heldBy']), seq + 1, 'a snapshot of the chain up to this one'),
+    };
   });
   if (new Set(frames.map((f) => f.position)).size !== frames.length) throw new CorruptSnapshotError('snapshot: frames', 'a frame position is listed twice');
   const cachedUnder = meta['cachedUnder'] === null ? null : promptIndex('cachedUnder', meta['cachedUnder']);
@@ -222,6 +260,8 @@ function readHeader(meta: Record<string, unknown>): SnapshotHeader {
   const featureBlocks = r.array('featureBlocks').map((b, i) => r.count(`featureBlocks[${i}]`, b));
   return {
     model: r.string('model'),
+    chain,
+    seq,
     fingerprint,
     block: r.below('block', r.count('block'), nextBlock + 1, 'a block up to nextBlock'),
     nextBlock,
@@ -265,9 +305,9 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotState {
   return {
     ...header,
     latents: rowsOf(tensors, 'latents', header.blocks.length),
-    keys: rowsOf(tensors, 'keys', header.frames.length),
-    values: rowsOf(tensors, 'values', header.frames.length),
-    cleanLatents: rowsOf(tensors, 'cleanLatents', header.frames.length),
+    keys: rowsOf(tensors, 'keys', heldRows(header)),
+    values: rowsOf(tensors, 'values', heldRows(header)),
+    cleanLatents: rowsOf(tensors, 'cleanLatents', heldRows(header)),
     features: rowsOf(tensors, 'features', header.featureBlocks.length),
   };
 }
@@ -284,6 +324,10 @@ function decodeFrame(bytes: Uint8Array): ReturnType<typeof decodeTensorFrame> {
 export interface SnapshotSummary {
   readonly version: number;
   readonly model: string;
+  /** Its number in its generation's chain of snapshots. */
+  readonly seq: number;
+  /** Earlier snapshots of the chain it refers to for K/V rows (`mergeSnapshots`); empty when it stands alone. */
+  readonly requires: readonly number[];
   /** First block a resume produces, and its first frame. */
   readonly block: number;
   readonly firstFrame: number;
@@ -296,8 +340,10 @@ export interface SnapshotSummary {
   readonly lanes: number;
   /** Blocks restored in flight (or waiting for their decode), with their stage. */
   readonly inFlight: readonly { readonly block: number; readonly stage: number }[];
-  /** Committed K/V frames held. */
+  /** Committed K/V frames it restores. */
   readonly kvFrames: number;
+  /** Of those, the frames whose rows it holds itself (the others' are in `requires`). */
+  readonly heldFrames: number;
   readonly prompts: readonly string[];
   readonly bytes: number;
 }
@@ -319,8 +365,10 @@ export interface SnapshotSummary {
 export function inspectSnapshot(bytes: Uint8Array): SnapshotSummary {
   const s = decodeSnapshot(bytes);
   return {
-    version: SNAPSHOT_VERSION,
+    version: s.chain === '' ? 1 : SNAPSHOT_VERSION,
     model: s.model,
+    seq: s.seq,
+    requires: requiredSnapshots(s),
     block: s.block,
     firstFrame: s.block * s.fingerprint.framesPerBlock,
     nextBlock: s.nextBlock,
@@ -332,6 +380,7 @@ export function inspectSnapshot(bytes: Uint8Array): SnapshotSummary {
     lanes: s.fingerprint.lanes,
     inFlight: s.blocks.map((b) => ({ block: b.block, stage: b.stage })),
     kvFrames: s.frames.length,
+    heldFrames: heldRows(s),
     prompts: s.prompts,
     bytes: bytes.length,
   };
