@@ -56,6 +56,15 @@ describe('messages', () => {
     expect(decodeFrame(pooled.subarray(3), 'x')).toEqual(frame);
   });
 
+  it('round-trips a snapshot notice and a resume with the parts it refers to, and names a bad part', () => {
+    const notice = { type: 'snapshot' as const, block: 8, firstFrame: 24, name: 'k.w1.s5', parts: ['k.w1.s0', 'k.w1.s4'], bytes: 4096, captureMs: 1.5, storeMs: 3 };
+    expect(decodeSessionMessage(encodeMessage(notice), 's')).toEqual(notice);
+    const resume = { ...open, resume: { switches: [], skipFrames: 27, snapshot: notice.name, parts: notice.parts } };
+    expect(decodeOpenRequest(encodeClusterMessage(resume), 's')).toEqual(resume);
+    expect(() => decodeSessionMessage(encodeMessage({ ...notice, parts: ['k.w1.s0', 7] }), 's')).toThrow('field "parts[1]": expected a string');
+    expect(() => decodeOpenRequest(encodeClusterMessage({ ...resume, resume: { ...resume.resume, parts: 'k.w1.s0' } } as never), 's')).toThrow('field "resume.parts": expected a list');
+  });
+
   it('names the subject and field of a malformed message', () => {
     const bad = { ...open, request: { ...open.request, seed: -1 } };
     expect(() => decodeOpenRequest(encodeClusterMessage(bad as never), 'bc.worker.w1.open')).toThrow(ClusterMessageError);

@@ -15,7 +15,7 @@ import type { FeatureCachePolicy } from '../core/feature-cache.js';
 import type { ModelManifest } from '../core/manifest-types.js';
 import type { ResolvedGeneration } from '../core/options.js';
 import { captureSnapshot } from '../engine/snapshot/capture.js';
-import type { SnapshotFingerprint, SnapshotSegment, SnapshotState } from '../engine/snapshot/snapshot-format.js';
+import { requiredSnapshots, type SnapshotFingerprint, type SnapshotSegment, type SnapshotState } from '../engine/snapshot/snapshot-format.js';
 import { unreadRanges, type FeatureStore } from '../engine/lanes/feature-store.js';
 import type { SharedMemory } from '../engine/memory/memory-plan.js';
 
@@ -312,7 +312,7 @@ export class SnapshotTaker {
       .filter((s) => s.state === 'committed')
       .map((s) => ({ slot: s.slot, position: s.position as number, block: s.block as number, heldBy: this.#heldBy(s, state.recaches, seq) }));
     const denoising = members.filter((m) => m.stage < source.steps);
-    const requires = [...new Set(frames.map((f) => f.heldBy).filter((held) => held !== seq))].sort((a, b) => a - b);
+    const requires = requiredSnapshots({ frames, seq });
     const bytes = captureSnapshot(source.memory, source.featureStore, {
       model: source.manifest.name,
       chain: this.#chain,
