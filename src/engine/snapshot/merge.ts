@@ -4,7 +4,7 @@
  * worker fetches the parts from its store and merges them before `resumeFrom`.
  */
 import { CorruptSnapshotError, SnapshotIncompleteError } from '../../core/errors.js';
-import { decodeSnapshot, encodeSnapshot, heldRows, type SnapshotState } from './snapshot-format.js';
+import { decodeSnapshot, encodeSnapshot, heldRows, requiredSnapshots, type SnapshotState } from './snapshot-format.js';
 
 /** Row `i` (of `width` floats) of `data`. */
 const row = (data: Float32Array, width: number, i: number) => data.subarray(i * width, (i + 1) * width);
@@ -32,7 +32,7 @@ export function mergeSnapshots(parts: readonly Uint8Array[]): Uint8Array {
   const other = states.find((s) => s.chain !== head.chain);
   if (other) throw new CorruptSnapshotError('mergeSnapshots', `snapshot ${other.seq} is of chain ${JSON.stringify(other.chain)}, snapshot ${head.seq} of chain ${JSON.stringify(head.chain)}`);
   const bySeq = new Map(states.map((s) => [s.seq, s]));
-  const missing = [...new Set(head.frames.map((f) => f.heldBy).filter((seq) => !bySeq.has(seq)))].sort((a, b) => a - b);
+  const missing = requiredSnapshots(head).filter((seq) => !bySeq.has(seq));
   if (missing.length > 0) throw new SnapshotIncompleteError(head.seq, missing);
   const frames = head.frames.length;
   const widthOf = (part: SnapshotState) => {
