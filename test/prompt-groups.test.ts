@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { promptGroups } from '../src/core/prompt-groups.js';
 import type { TickMember, TickPlan } from '../src/core/tick.js';
+import { sumTimings } from '../src/engine/executors/own-prompts.js';
 
 const member = (block: number, stage: number, contextSlot: number): TickMember => ({
   block,
@@ -39,5 +40,19 @@ describe('promptGroups', () => {
     // Every member is committed by exactly one call.
     const commits = calls.flatMap((c) => c.members.filter((m) => m.commit !== false).map((m) => m.block));
     expect(commits.sort()).toEqual([4, 5, 6]);
+  });
+});
+
+describe("a split tick's timings", () => {
+  it("keep every call's decide choices (the commit reads them), and sum the counts", () => {
+    const base = { forwards: 2, calls: 1, runMs: 1, workerMs: 1, taskMs: 1 };
+    const joined = sumTimings([
+      { ...base, reused: 1, decided: new Map([[3, 'reuse' as const]]) },
+      { ...base, reused: 0, reusedTogether: 0 },
+      { ...base, decided: new Map([[5, 'compute' as const]]) },
+    ]);
+    expect(joined.decided).toEqual(new Map([[3, 'reuse'], [5, 'compute']]));
+    expect(joined).toMatchObject({ forwards: 6, calls: 3, reused: 1, reusedTogether: 0 });
+    expect(sumTimings([base, base]).decided).toBeUndefined();
   });
 });

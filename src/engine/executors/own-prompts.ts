@@ -31,11 +31,17 @@ export class OwnPromptsExecutor implements TickExecutor {
   }
 }
 
-/** The timings of a tick's calls as one tick's: every count and time summed. */
-function sumTimings(timings: readonly TickTiming[]): TickTiming {
+/**
+ * The timings of a tick's calls as one tick's: every count and time summed, and the choices of
+ * `decide` members joined (a block commits in one call only; without its choice the commit would
+ * take a block that reused on its lane for one that computed, and flip its feature slot onto rows
+ * this tick never wrote).
+ */
+export function sumTimings(timings: readonly TickTiming[]): TickTiming {
   const sum = (f: (t: TickTiming) => number | undefined) => timings.reduce((total, t) => total + (f(t) ?? 0), 0);
-  const optional = (key: 'exchangeWaitMs' | 'reused' | 'featureMs') => (timings.some((t) => t[key] !== undefined) ? { [key]: sum((t) => t[key]) } : {});
+  const optional = (key: 'exchangeWaitMs' | 'reused' | 'reusedTogether' | 'featureMs') => (timings.some((t) => t[key] !== undefined) ? { [key]: sum((t) => t[key]) } : {});
   const indicators = timings.flatMap((t) => t.indicators ?? []);
+  const decided = new Map(timings.flatMap((t) => [...(t.decided ?? [])]));
   return {
     forwards: sum((t) => t.forwards),
     calls: sum((t) => t.calls),
@@ -44,7 +50,9 @@ function sumTimings(timings: readonly TickTiming[]): TickTiming {
     taskMs: sum((t) => t.taskMs),
     ...optional('exchangeWaitMs'),
     ...optional('reused'),
+    ...optional('reusedTogether'),
     ...optional('featureMs'),
+    ...(decided.size > 0 ? { decided } : {}),
     ...(timings.some((t) => t.indicators !== undefined) ? { indicators } : {}),
   };
 }
