@@ -2,7 +2,10 @@
  * Decoding of an untrusted `model.json` into a {@link ModelManifest}: the shape of every field
  * (Effect Schema), then the relations between fields that a schema cannot express.
  */
-import { Either, ParseResult, Schema } from 'effect';
+// Each module by its own path: the package's index loads all of effect (0.1 s more at every start).
+import * as Either from 'effect/Either';
+import * as ParseResult from 'effect/ParseResult';
+import * as Schema from 'effect/Schema';
 import { ModelPackageError, issue, type ModelPackageIssue } from './errors.js';
 import type { ModelManifest } from '../../core/manifest-types.js';
 import { show } from '../../protocol/json-value.js';
