@@ -210,7 +210,7 @@ describe('cluster over a real nats-server', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bc-run-nats-'));
     try {
       const args = ['run', '--prompt', 'blue square moving up', '--seed', '3', '--blocks', '4', '--quiet', '--no-stdin'];
-      const remote = await runCli([...args, '--nats', server.url, '--out', join(dir, 'remote.gif')]);
+      const remote = await runCli([...args, '--nats', server.url, '--snapshot-every', '1', '--out', join(dir, 'remote.gif')]);
       expect(remote.code, remote.stderr).toBe(0);
       expect(remote.stderr).toContain(`cluster ${server.url}`);
       const here = await runCli([...args, '--model', RANDOM_MODEL, '--lanes', '1', '--out', join(dir, 'local.gif')]);
@@ -219,6 +219,9 @@ describe('cluster over a real nats-server', () => {
       const refused = await runCli([...args, '--nats', server.url, '--model', RANDOM_MODEL]);
       expect(refused.code).not.toBe(0);
       expect(refused.stderr).toMatch(/--nats runs on the cluster's workers: --model does not apply/);
+      const alone = await runCli([...args, '--snapshot-every', '1', '--model', RANDOM_MODEL]);
+      expect(alone.code).not.toBe(0);
+      expect(alone.stderr).toMatch(/--snapshot-every applies to --nats only/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
