@@ -1,6 +1,7 @@
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import {
+  allocateTensorFrame,
   CorruptMessageError,
   decodeKvSlice,
   decodeMessage,
@@ -94,6 +95,23 @@ describe('tensor frames', () => {
       },
     );
   const frame = encode();
+
+  it('lays out a frame whose tensors are written through views: the bytes encodeTensorFrame makes', () => {
+    const { frame: laid, views } = allocateTensorFrame({ block: 7, note: 'hi' }, [
+      { name: 'latents', dtype: 'float32', shape: [3, 4, 8, 8] },
+      { name: 'ids', dtype: 'int64', shape: [2] },
+      { name: 'odd', dtype: 'uint8', shape: [3] },
+      { name: 'steps', dtype: 'int32', shape: [1, 3] },
+      { name: 'empty', dtype: 'float32', shape: [0, 4] },
+    ]);
+    expect([...(views.latents as Float32Array)].every((v) => v === 0)).toBe(true);
+    (views.latents as Float32Array).set(x);
+    (views.ids as BigInt64Array).set([5n, -6n]);
+    (views.odd as Uint8Array).set([1, 2, 3]);
+    (views.steps as Int32Array).set([1000, 937, 833]);
+    expect(Buffer.from(laid).equals(Buffer.from(frame))).toBe(true);
+    expect(() => allocateTensorFrame({}, [{ name: 'bad', dtype: 'float32', shape: [2, -1] }])).toThrow(TensorShapeError);
+  });
 
   it('round-trips meta, shapes, dtypes and values', () => {
     const { meta, tensors } = decodeTensorFrame(frame);

@@ -190,6 +190,64 @@ function view(dtype: TensorDType, buffer: ArrayBufferLike, byteOffset: number, l
   }
 }
 
+/** A tensor of a frame being written: its name, type and shape (its bytes come later). */
+export interface TensorLayout {
+  readonly name: string;
+  readonly dtype: TensorDType;
+  readonly shape: readonly number[];
+}
+
+/**
+ * Lays out a frame for `tensors` and writes its preamble and header; the tensors' bytes are left
+ * for the caller to write through the returned views (zeros until then), so that large tensors
+ * gathered from several places are copied once, straight into the frame. Throws
+ * {@link TensorShapeError} for a shape that is not a list of non-negative integers.
+ *
+ * @example
+ * ```ts
+ * const { frame, views } = allocateTensorFrame({ block: 3 }, [{ name: 'keys', dtype: 'float32', shape: [12, 4096] }]);
+ * (views.keys as Float32Array).set(rowsOfFrame0, 0);
+ * ```
+ */
+export function allocateTensorFrame(meta: Record<string, unknown>, tensors: readonly TensorLayout[]): { readonly frame: Uint8Array; readonly views: Record<string, TensorData> } {
+  for (const t of tensors) {
+    if (!t.shape.every((n) => Number.isSafeInteger(n) && n >= 0)) {
+      throw new TensorShapeError(t.name, `shape [${t.shape.join(', ')}] is not a list of non-negative integers`);
+    }
+  }
+  const byteLengthOf = (t: TensorLayout) => product(t.shape) * ELEMENT_BYTES[t.dtype];
+  // The header holds the offsets and the offsets follow the header: size it with the largest
+  // u32 as every offset, so the real header (same fields, never longer numbers) fits before them.
+  const header = (offsets: readonly number[]) =>
+    packr.pack({
+      meta,
+      tensors: tensors.map((t, i): TensorDescriptor => ({
+        name: t.name,
+        dtype: t.dtype,
+        shape: [...t.shape],
+        byteOffset: offsets[i] as number,
+        byteLength: byteLengthOf(t),
+      })),
+    });
+  let end = PREAMBLE + header(tensors.map(() => MAX_FRAME_BYTES)).length;
+  let cursor = alignUp(end);
+  const offsets = tensors.map((t) => {
+    const at = cursor;
+    end = at + byteLengthOf(t);
+    cursor = alignUp(end);
+    return at;
+  });
+  if (end > MAX_FRAME_BYTES) throw new TensorShapeError(tensors.at(-1)?.name ?? '', `the frame would be ${end} bytes, over the 4 GiB a u32 offset reaches`);
+  const packed = header(offsets);
+  const frame = new Uint8Array(tensors.length === 0 ? PREAMBLE + packed.length : end);
+  frame.set(MAGIC, 0);
+  frame[4] = VERSION;
+  new DataView(frame.buffer).setUint32(8, packed.length, true);
+  frame.set(packed, PREAMBLE);
+  const views = Object.fromEntries(tensors.map((t, i) => [t.name, view(t.dtype, frame.buffer, offsets[i] as number, product(t.shape))]));
+  return { frame, views };
+}
+
 /**
  * Packs a header and named tensors into one frame: a msgpack header, then each tensor's raw
  * bytes at a 16-byte-aligned offset. Throws {@link TensorShapeError} when a tensor's shape or
@@ -215,37 +273,10 @@ export function encodeTensorFrame(meta: Record<string, unknown>, tensors: Record
     if (product(t.shape) !== t.data.length) {
       throw new TensorShapeError(name, `shape [${t.shape.join(', ')}] holds ${product(t.shape)} values, data has ${t.data.length}`);
     }
-    return { name, dtype, shape: [...t.shape], data: t.data };
+    return { name, dtype, shape: t.shape, data: t.data };
   });
-  // The header holds the offsets and the offsets follow the header: size it with the largest
-  // u32 as every offset, so the real header (same fields, never longer numbers) fits before them.
-  const header = (offsets: readonly number[]) =>
-    packr.pack({
-      meta,
-      tensors: entries.map((e, i): TensorDescriptor => ({
-        name: e.name,
-        dtype: e.dtype,
-        shape: e.shape,
-        byteOffset: offsets[i] as number,
-        byteLength: e.data.byteLength,
-      })),
-    });
-  let end = PREAMBLE + header(entries.map(() => MAX_FRAME_BYTES)).length;
-  let cursor = alignUp(end);
-  const offsets = entries.map((e) => {
-    const at = cursor;
-    end = at + e.data.byteLength;
-    cursor = alignUp(end);
-    return at;
-  });
-  if (end > MAX_FRAME_BYTES) throw new TensorShapeError(entries.at(-1)?.name ?? '', `the frame would be ${end} bytes, over the 4 GiB a u32 offset reaches`);
-  const packed = header(offsets);
-  const frame = new Uint8Array(entries.length === 0 ? PREAMBLE + packed.length : end);
-  frame.set(MAGIC, 0);
-  frame[4] = VERSION;
-  new DataView(frame.buffer).setUint32(8, packed.length, true);
-  frame.set(packed, PREAMBLE);
-  entries.forEach((e, i) => frame.set(new Uint8Array(e.data.buffer, e.data.byteOffset, e.data.byteLength), offsets[i] as number));
+  const { frame, views } = allocateTensorFrame(meta, entries);
+  for (const e of entries) new Uint8Array(frame.buffer, (views[e.name] as TensorData).byteOffset, e.data.byteLength).set(new Uint8Array(e.data.buffer, e.data.byteOffset, e.data.byteLength));
   return frame;
 }
 

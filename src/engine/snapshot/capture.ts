@@ -8,7 +8,7 @@ import { kvSlotFloats } from '../kv/kv-layout.js';
 import { committedRows, type FeatureStore } from '../lanes/feature-store.js';
 import type { SharedMemory } from '../memory/memory-plan.js';
 import { slotView } from '../memory/slot-slab.js';
-import { encodeSnapshot, type SnapshotBlock, type SnapshotFrame, type SnapshotState } from './snapshot-format.js';
+import { allocateSnapshot, type SnapshotBlock, type SnapshotFrame, type SnapshotState } from './snapshot-format.js';
 
 /**
  * What the generation knows between two ticks, as handles into its memory set: the snapshot's
@@ -31,15 +31,14 @@ export interface CaptureInput extends Omit<SnapshotState, 'blocks' | 'frames' | 
   readonly featureBlocks: readonly { readonly block: number; readonly latentSlot: number; readonly unread?: readonly (readonly [number, number])[] }[];
 }
 
-/** Rows of `slots` of a slot-major float32 buffer, copied into one array. */
-function copyRows(source: Float32Array, rowFloats: number, slots: readonly number[]): Float32Array {
-  const out = new Float32Array(slots.length * rowFloats);
-  slots.forEach((slot, i) => out.set(source.subarray(slot * rowFloats, (slot + 1) * rowFloats), i * rowFloats));
-  return out;
+/** Rows `slots` of a slot-major float32 buffer, copied in order into `into`. */
+function copyRows(source: Float32Array, rowFloats: number, slots: readonly number[], into: Float32Array): void {
+  slots.forEach((slot, i) => into.set(source.subarray(slot * rowFloats, (slot + 1) * rowFloats), i * rowFloats));
 }
 
 /**
- * Copies what `input` names out of `memory` (and the feature store) and encodes the snapshot.
+ * Copies what `input` names out of `memory` (and the feature store) into a new snapshot: every
+ * row once, straight into the snapshot's bytes.
  *
  * @example
  * ```ts
@@ -49,18 +48,8 @@ function copyRows(source: Float32Array, rowFloats: number, slots: readonly numbe
 export function captureSnapshot(memory: SharedMemory, featureStore: FeatureStore | null, input: CaptureInput): Uint8Array {
   const kvRow = kvSlotFloats(memory.kv.layout);
   const slots = input.frames.filter((f) => f.heldBy === input.seq).map((f) => f.slot);
-  const latents = new Float32Array(input.blocks.length * memory.latents.slotLength);
-  input.blocks.forEach((b, i) => latents.set(slotView(memory.latents, b.latentSlot), i * memory.latents.slotLength));
   const featureRow = featureStore?.slotLength ?? 0;
-  const features = new Float32Array(featureStore === null ? 0 : input.featureBlocks.length * featureRow);
-  if (featureStore !== null) {
-    input.featureBlocks.forEach((b, i) => {
-      const row = features.subarray(i * featureRow, (i + 1) * featureRow);
-      row.set(committedRows(featureStore, b.latentSlot));
-      for (const [from, to] of b.unread ?? []) row.fill(0, from, to);
-    });
-  }
-  return encodeSnapshot(
+  const out = allocateSnapshot(
     {
       model: input.model,
       chain: input.chain,
@@ -77,12 +66,19 @@ export function captureSnapshot(memory: SharedMemory, featureStore: FeatureStore
       evictions: input.evictions,
       policy: input.policy,
       featureBlocks: featureStore === null ? [] : input.featureBlocks.map((b) => b.block),
-      latents,
-      keys: copyRows(new Float32Array(memory.kv.keys), kvRow, slots),
-      values: copyRows(new Float32Array(memory.kv.values), kvRow, slots),
-      cleanLatents: copyRows(new Float32Array(memory.cleanLatents.buffer), memory.cleanLatents.slotLength, slots),
-      features,
     },
     { latent: memory.latents.slotLength, kv: kvRow, clean: memory.cleanLatents.slotLength, feature: featureRow },
   );
+  input.blocks.forEach((b, i) => out.latents.set(slotView(memory.latents, b.latentSlot), i * memory.latents.slotLength));
+  copyRows(new Float32Array(memory.kv.keys), kvRow, slots, out.keys);
+  copyRows(new Float32Array(memory.kv.values), kvRow, slots, out.values);
+  copyRows(new Float32Array(memory.cleanLatents.buffer), memory.cleanLatents.slotLength, slots, out.cleanLatents);
+  if (featureStore !== null) {
+    input.featureBlocks.forEach((b, i) => {
+      const row = out.features.subarray(i * featureRow, (i + 1) * featureRow);
+      row.set(committedRows(featureStore, b.latentSlot));
+      for (const [from, to] of b.unread ?? []) row.fill(0, from, to);
+    });
+  }
+  return out.bytes;
 }

@@ -12,7 +12,7 @@
  * - `cleanLatents` `[frames held, C · H · W]`: those frames' clean latents (re-cache);
  * - `features` `[featureBlocks, featureSlotFloats]`: feature caching's store slot of each block in flight.
  */
-import { decodeTensorFrame, encodeTensorFrame, type Tensor } from '../../protocol/codec.js';
+import { allocateTensorFrame, decodeTensorFrame, encodeTensorFrame, type Tensor } from '../../protocol/codec.js';
 import { CorruptSnapshotError, SnapshotVersionError } from '../../core/errors.js';
 import type { FeatureBlockState } from '../../core/feature-cache.js';
 
@@ -139,6 +139,35 @@ export function encodeSnapshot(state: SnapshotState, rows: SnapshotRows): Uint8A
   );
 }
 
+/**
+ * A snapshot's bytes laid out for `header`, its tensors left for the caller to fill through the
+ * returned views (zeros until then): a capture copies rows out of the slabs once, straight into
+ * the snapshot, instead of into arrays that encoding copies again.
+ *
+ * @example
+ * ```ts
+ * const out = allocateSnapshot(header, { latent: 3 * 256, kv: 2048, clean: 256, feature: 0 });
+ * out.keys.set(rowsOfFrame0, 0);
+ * send(out.bytes);
+ * ```
+ */
+export function allocateSnapshot(header: Omit<SnapshotState, SnapshotTensorName>, rows: SnapshotRows): { readonly bytes: Uint8Array } & Record<SnapshotTensorName, Float32Array> {
+  const held = heldRows(header);
+  const layout = (name: SnapshotTensorName, count: number, width: number) => ({ name, dtype: 'float32' as const, shape: [count, width] });
+  const { frame, views } = allocateTensorFrame({ format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, ...header }, [
+    layout('latents', header.blocks.length, rows.latent),
+    layout('keys', held, rows.kv),
+    layout('values', held, rows.kv),
+    layout('cleanLatents', held, rows.clean),
+    layout('features', header.featureBlocks.length, rows.feature),
+  ]);
+  const f32 = (name: SnapshotTensorName) => views[name] as Float32Array;
+  return { bytes: frame, latents: f32('latents'), keys: f32('keys'), values: f32('values'), cleanLatents: f32('cleanLatents'), features: f32('features') };
+}
+
+/** The snapshot's tensors, in the order a frame holds them. */
+type SnapshotTensorName = 'latents' | 'keys' | 'values' | 'cleanLatents' | 'features';
+
 /** Frames whose rows the snapshot itself holds (the rows of `keys`, `values` and `cleanLatents`). */
 export function heldRows(state: Pick<SnapshotState, 'frames' | 'seq'>): number {
   return state.frames.reduce((n, f) => (f.heldBy === state.seq ? n + 1 : n), 0);
@@ -198,7 +227,7 @@ class Reader {
 }
 
 /** The header fields of a snapshot, checked; tensors not read. */
-type SnapshotHeader = Omit<SnapshotState, 'latents' | 'keys' | 'values' | 'cleanLatents' | 'features'>;
+type SnapshotHeader = Omit<SnapshotState, SnapshotTensorName>;
 
 function readHeader(meta: Record<string, unknown>): SnapshotHeader {
   if (meta['format'] !== SNAPSHOT_FORMAT) throw new CorruptSnapshotError('snapshot: format', `expected "${SNAPSHOT_FORMAT}", got ${JSON.stringify(meta['format'])}`);
