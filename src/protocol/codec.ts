@@ -190,6 +190,11 @@ function view(dtype: TensorDType, buffer: ArrayBufferLike, byteOffset: number, l
   }
 }
 
+/** Refuses a shape that is not a list of non-negative integers, naming the tensor. */
+function checkShape(name: string, shape: readonly number[]): void {
+  if (!shape.every((n) => Number.isSafeInteger(n) && n >= 0)) throw new TensorShapeError(name, `shape [${shape.join(', ')}] is not a list of non-negative integers`);
+}
+
 /** A tensor of a frame being written: its name, type and shape (its bytes come later). */
 export interface TensorLayout {
   readonly name: string;
@@ -210,11 +215,7 @@ export interface TensorLayout {
  * ```
  */
 export function allocateTensorFrame(meta: Record<string, unknown>, tensors: readonly TensorLayout[]): { readonly frame: Uint8Array; readonly views: Record<string, TensorData> } {
-  for (const t of tensors) {
-    if (!t.shape.every((n) => Number.isSafeInteger(n) && n >= 0)) {
-      throw new TensorShapeError(t.name, `shape [${t.shape.join(', ')}] is not a list of non-negative integers`);
-    }
-  }
+  for (const t of tensors) checkShape(t.name, t.shape);
   const byteLengthOf = (t: TensorLayout) => product(t.shape) * ELEMENT_BYTES[t.dtype];
   // The header holds the offsets and the offsets follow the header: size it with the largest
   // u32 as every offset, so the real header (same fields, never longer numbers) fits before them.
@@ -267,9 +268,7 @@ export function encodeTensorFrame(meta: Record<string, unknown>, tensors: Record
     if (actual === null) throw new TensorShapeError(name, 'data must be a Float32Array, Int32Array, Uint8Array or BigInt64Array');
     const dtype = t.dtype ?? actual;
     if (actual !== dtype) throw new TensorShapeError(name, `data is ${actual}, dtype says ${dtype}`);
-    if (!t.shape.every((n) => Number.isSafeInteger(n) && n >= 0)) {
-      throw new TensorShapeError(name, `shape [${t.shape.join(', ')}] is not a list of non-negative integers`);
-    }
+    checkShape(name, t.shape);
     if (product(t.shape) !== t.data.length) {
       throw new TensorShapeError(name, `shape [${t.shape.join(', ')}] holds ${product(t.shape)} values, data has ${t.data.length}`);
     }

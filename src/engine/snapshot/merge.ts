@@ -4,7 +4,7 @@
  * worker fetches the parts from its store and merges them before `resumeFrom`.
  */
 import { CorruptSnapshotError, SnapshotIncompleteError } from '../../core/errors.js';
-import { decodeSnapshot, encodeSnapshot, heldRows, requiredSnapshots, type SnapshotState } from './snapshot-format.js';
+import { decodeSnapshot, encodeSnapshot, requiredSnapshots } from './snapshot-format.js';
 
 /** Row `i` (of `width` floats) of `data`. */
 const row = (data: Float32Array, width: number, i: number) => data.subarray(i * width, (i + 1) * width);
@@ -31,30 +31,33 @@ export function mergeSnapshots(parts: readonly Uint8Array[]): Uint8Array {
   const head = states.reduce((a, b) => (b.seq > a.seq ? b : a));
   const other = states.find((s) => s.chain !== head.chain);
   if (other) throw new CorruptSnapshotError('mergeSnapshots', `snapshot ${other.seq} is of chain ${JSON.stringify(other.chain)}, snapshot ${head.seq} of chain ${JSON.stringify(head.chain)}`);
-  const bySeq = new Map(states.map((s) => [s.seq, s]));
-  const missing = requiredSnapshots(head).filter((seq) => !bySeq.has(seq));
+  const seqs = new Set(states.map((s) => s.seq));
+  const missing = requiredSnapshots(head).filter((seq) => !seqs.has(seq));
   if (missing.length > 0) throw new SnapshotIncompleteError(head.seq, missing);
+  // Per part: the row of each frame it holds (its rows are its own held frames, in its frame
+  // order) and the rows' widths (none when it holds nothing, which then nothing asks of it).
+  const held = new Map(
+    states.map((s) => {
+      const own = s.frames.filter((f) => f.heldBy === s.seq);
+      const n = own.length;
+      return [s.seq, { state: s, rowOf: new Map(own.map((f, j) => [f.position, j])), kv: n === 0 ? 0 : s.keys.length / n, clean: n === 0 ? 0 : s.cleanLatents.length / n }];
+    }),
+  );
   const frames = head.frames.length;
-  const widthOf = (part: SnapshotState) => {
-    const n = heldRows(part);
-    return { kv: n === 0 ? 0 : part.keys.length / n, clean: n === 0 ? 0 : part.cleanLatents.length / n };
-  };
   // The part holding the first frame holds at least one row, so it knows the widths.
-  const width = frames === 0 ? { kv: 0, clean: 0 } : widthOf(bySeq.get((head.frames[0] as SnapshotState['frames'][number]).heldBy) as SnapshotState);
+  const first = head.frames[0];
+  const width = first === undefined ? { kv: 0, clean: 0 } : (held.get(first.heldBy) as { kv: number; clean: number });
   const keys = new Float32Array(frames * width.kv);
   const values = new Float32Array(frames * width.kv);
   const cleanLatents = new Float32Array(frames * width.clean);
   head.frames.forEach((frame, i) => {
-    const part = bySeq.get(frame.heldBy) as SnapshotState;
-    // The part's rows are those of its own held frames, in its frame order.
-    const held = part.frames.filter((f) => f.heldBy === part.seq);
-    const j = held.findIndex((f) => f.position === frame.position);
-    if (j < 0) throw new CorruptSnapshotError(`mergeSnapshots: frames[${i}]`, `snapshot ${part.seq} does not hold frame ${frame.position}`);
-    const own = widthOf(part);
-    if (own.kv !== width.kv || own.clean !== width.clean) throw new CorruptSnapshotError(`mergeSnapshots: snapshot ${part.seq}`, 'its rows are not as wide as the others');
-    keys.set(row(part.keys, width.kv, j), i * width.kv);
-    values.set(row(part.values, width.kv, j), i * width.kv);
-    cleanLatents.set(row(part.cleanLatents, width.clean, j), i * width.clean);
+    const part = held.get(frame.heldBy) as NonNullable<ReturnType<typeof held.get>>;
+    const j = part.rowOf.get(frame.position);
+    if (j === undefined) throw new CorruptSnapshotError(`mergeSnapshots: frames[${i}]`, `snapshot ${part.state.seq} does not hold frame ${frame.position}`);
+    if (part.kv !== width.kv || part.clean !== width.clean) throw new CorruptSnapshotError(`mergeSnapshots: snapshot ${part.state.seq}`, 'its rows are not as wide as the others');
+    keys.set(row(part.state.keys, width.kv, j), i * width.kv);
+    values.set(row(part.state.values, width.kv, j), i * width.kv);
+    cleanLatents.set(row(part.state.cleanLatents, width.clean, j), i * width.clean);
   });
   const latentRow = head.blocks.length === 0 ? 0 : head.latents.length / head.blocks.length;
   const featureRow = head.featureBlocks.length === 0 ? 0 : head.features.length / head.featureBlocks.length;

@@ -12,7 +12,7 @@
  * - `cleanLatents` `[frames held, C · H · W]`: those frames' clean latents (re-cache);
  * - `features` `[featureBlocks, featureSlotFloats]`: feature caching's store slot of each block in flight.
  */
-import { allocateTensorFrame, decodeTensorFrame, encodeTensorFrame, type Tensor } from '../../protocol/codec.js';
+import { allocateTensorFrame, decodeTensorFrame, TensorShapeError, type Tensor } from '../../protocol/codec.js';
 import { CorruptSnapshotError, SnapshotVersionError } from '../../core/errors.js';
 import type { FeatureBlockState } from '../../core/feature-cache.js';
 
@@ -126,17 +126,13 @@ export interface SnapshotRows {
  */
 export function encodeSnapshot(state: SnapshotState, rows: SnapshotRows): Uint8Array {
   const { latents, keys, values, cleanLatents, features, ...header } = state;
-  const shaped = (count: number, width: number, data: Float32Array) => ({ shape: [count, width], data });
-  return encodeTensorFrame(
-    { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, ...header },
-    {
-      latents: shaped(state.blocks.length, rows.latent, latents),
-      keys: shaped(heldRows(state), rows.kv, keys),
-      values: shaped(heldRows(state), rows.kv, values),
-      cleanLatents: shaped(heldRows(state), rows.clean, cleanLatents),
-      features: shaped(state.featureBlocks.length, rows.feature, features),
-    },
-  );
+  const out = allocateSnapshot(header, rows);
+  for (const [name, data] of Object.entries({ latents, keys, values, cleanLatents, features }) as [SnapshotTensorName, Float32Array][]) {
+    const into = out[name];
+    if (data.length !== into.length) throw new TensorShapeError(name, `the snapshot's lists call for ${into.length} values, data has ${data.length}`);
+    into.set(data);
+  }
+  return out.bytes;
 }
 
 /**
