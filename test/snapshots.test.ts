@@ -270,6 +270,7 @@ describe('snapshot format', () => {
     timeline: [{ fromBlock: 0, prompt: 0 }],
     cachedUnder: 0,
     blocks: [{ block: 1, stage: 2, prompt: 0 }],
+    replay: [],
     frames: [{ position: 0, block: 0, heldBy: 0 }],
     evictions: 0,
     policy: [],
@@ -279,19 +280,33 @@ describe('snapshot format', () => {
     values: Float32Array.of(6, 7, 8),
     cleanLatents: Float32Array.of(9),
     features: new Float32Array(0),
+    replayLatents: new Float32Array(0),
   };
   const rows = { latent: 2, kv: 3, clean: 1, feature: 0 };
 
   it('round-trips a state, tensors included', () => {
     const decoded = decodeSnapshot(encodeSnapshot(state, rows));
-    expect({ ...decoded, latents: [...decoded.latents], keys: [...decoded.keys], values: [...decoded.values], cleanLatents: [...decoded.cleanLatents], features: [...decoded.features] }).toEqual({
+    expect({ ...decoded, latents: [...decoded.latents], keys: [...decoded.keys], values: [...decoded.values], cleanLatents: [...decoded.cleanLatents], features: [...decoded.features], replayLatents: [...decoded.replayLatents] }).toEqual({
       ...state,
       latents: [1, 2],
       keys: [3, 4, 5],
       values: [6, 7, 8],
       cleanLatents: [9],
       features: [],
+      replayLatents: [],
     });
+  });
+
+  it('round-trips blocks to replay at parallelism 0, and refuses them at another parallelism or out of order', () => {
+    const sequential = { ...state, fingerprint: { ...state.fingerprint, parallelism: 0, lag: 5 }, nextBlock: 3, blocks: [{ block: 2, stage: 0, prompt: 0 }], replay: [{ block: 1, prompt: 0 }], replayLatents: Float32Array.of(10, 11) };
+    const decoded = decodeSnapshot(encodeSnapshot(sequential, rows));
+    expect(decoded.replay).toEqual([{ block: 1, prompt: 0 }]);
+    expect([...decoded.replayLatents]).toEqual([10, 11]);
+    const bad = (patch: object) => () => decodeSnapshot(encodeSnapshot({ ...sequential, ...patch }, rows));
+    expect(bad({ fingerprint: state.fingerprint })).toThrow(/snapshot: replay.*parallelism 4/);
+    expect(bad({ replay: [{ block: 1, prompt: 0 }, { block: 0, prompt: 0 }], replayLatents: new Float32Array(4) })).toThrow(/snapshot: replay\[1\]\.block: expected blocks in increasing order/);
+    expect(bad({ replay: [{ block: 2, prompt: 0 }] })).toThrow(/snapshot: replay\[0\]\.block: block 2 is also restored/);
+    expect(bad({ replay: [{ block: 1, prompt: 3 }] })).toThrow(/snapshot: replay\[0\]\.prompt/);
   });
 
   it('names the field that is out of range', () => {

@@ -54,12 +54,26 @@ export interface RestoredBlock {
   readonly contextSlot: number;
 }
 
-/** Where a resumed generation starts: blocks before `nextBlock` are finished or restored. */
+/**
+ * A block whose cache step a resumed generation runs again from its final latents, which the
+ * `loadReplay` action copies into the latent slot it is given just before.
+ */
+export interface ReplayedBlock {
+  readonly block: BlockIndex;
+  readonly contextSlot: number;
+}
+
+/** Where a resumed generation starts: blocks before `nextBlock` are finished, restored or replayed. */
 export interface SupervisorResume {
   readonly nextBlock: number;
-  /** Blocks below `nextBlock` that are not restored: counted as finished. */
+  /** Blocks below `nextBlock` that are neither restored nor replayed: counted as finished. */
   readonly finishedBlocks: number;
   readonly blocks: readonly RestoredBlock[];
+  /**
+   * Cache steps to run again first, one at a time in this order (each attends to the K/V the one
+   * before wrote); `blocks` take up their stages after the last. Empty or absent: none.
+   */
+  readonly replay?: readonly ReplayedBlock[];
 }
 
 export interface SupervisorContext extends SupervisorInput {
@@ -73,6 +87,8 @@ export interface SupervisorContext extends SupervisorInput {
   readonly decodedBlocks: readonly number[];
   readonly finishedBlocks: number;
   readonly failure: { readonly block: number; readonly message: string } | null;
+  /** A resume's cache steps still to run again, the first one running; nothing is admitted until they are done. */
+  readonly replay: readonly ReplayedBlock[];
   /** While paused no block is admitted; blocks in flight finish. */
   readonly paused: boolean;
 }
@@ -152,12 +168,24 @@ const positionsOf = (block: number, framesPerBlock: number): number[] => Array.f
 
 /** Whether the next block may start: Δ stages behind the newest one, with a free latent slot. */
 function canAdmit(ctx: SupervisorContext): boolean {
-  if (ctx.paused || ctx.nextBlock >= ctx.blocks || ctx.freeLatentSlots.length === 0) return false;
+  if (ctx.paused || ctx.replay.length > 0 || ctx.nextBlock >= ctx.blocks || ctx.freeLatentSlots.length === 0) return false;
   if (ctx.nextBlock === 0) return true;
   const newest = ctx.progress[ctx.nextBlock - 1];
   // The newest block may already be gone (done and decoded): then nothing holds us back.
   return newest === undefined || newest >= admissionStage(ctx.schedule);
 }
+
+/** What `loadReplay` copies: the latents of `block`, into `latentSlot`. */
+export interface ReplayLoad {
+  readonly block: BlockIndex;
+  readonly latentSlot: number;
+}
+
+/** `loadReplay` for the next block to replay, into the slot `replayNext` then gives it. */
+const loadNextReplay = {
+  type: 'loadReplay',
+  params: ({ context }: { readonly context: SupervisorContext }): ReplayLoad => ({ block: (context.replay[0] as ReplayedBlock).block, latentSlot: context.freeLatentSlots[0] as number }),
+} as const;
 
 /** Frees a block's latent slot once it is both cached (done) and decoded. */
 function recycle(ctx: SupervisorContext, block: number): Partial<SupervisorContext> {
@@ -206,11 +234,24 @@ export const supervisorMachine = setup({
   guards: {
     canAdmit: ({ context }) => canAdmit(context),
     allFinished: ({ context }) => context.finishedBlocks === context.blocks,
+    replays: ({ context }) => context.replay.length > 0,
+    endsReplay: ({ context, event }) => event.type === 'block.done' && context.replay[0]?.block === event.block,
+    endsReplayBeforeMore: ({ context, event }) => event.type === 'block.done' && context.replay[0]?.block === event.block && context.replay.length > 1,
   },
   actions: {
-    // After the prompts are encoded: restored blocks take up their stage (entering it reports it,
-    // so a block restored in `cache` is decoded again), and done ones are decoded.
-    restore: enqueueActions(({ context, enqueue }) => {
+    // A finished child is stopped (removed from the supervisor's children): kept, every block
+    // would leave two actors behind until the generation ends.
+    blockDone: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'block.done') return;
+      const block = event.block;
+      const marked = { ...context, progress: { ...context.progress, [block]: stageCount(context.schedule) } };
+      enqueue.assign({ progress: marked.progress, ...recycle(marked, block) });
+      enqueue.stopChild(`block.${block}`);
+      if (context.replay[0]?.block === block) enqueue.assign({ replay: context.replay.slice(1) });
+    }),
+    // After the prompts are encoded (and any replay): restored blocks take up their stage
+    // (entering it reports it, so a block restored in `cache` is decoded again), and done ones are decoded.
+    restoreBlocks: enqueueActions(({ context, enqueue }) => {
       for (const restored of context.resume?.blocks ?? []) {
         const { block, stage, latentSlot, contextSlot } = restored;
         if (stage === stageCount(context.schedule)) {
@@ -222,6 +263,23 @@ export const supervisorMachine = setup({
         enqueue.sendTo(`block.${block}`, { type: 'block.resume', contextSlot, stage });
       }
     }),
+    // The next cache step to run again: its block enters `cache` in the first free latent slot,
+    // into which `loadReplay` (run just before) has copied its latents.
+    replayNext: enqueueActions(({ context, enqueue }) => {
+      const { block, contextSlot } = context.replay[0] as ReplayedBlock;
+      const [latentSlot, ...freeLatentSlots] = context.freeLatentSlots as [number, ...number[]];
+      enqueue.assign({
+        freeLatentSlots,
+        latentSlotOf: { ...context.latentSlotOf, [block]: latentSlot },
+        progress: { ...context.progress, [block]: cacheStage(context.schedule) },
+      });
+      const input: BlockInput = { block, seed: context.seed, latentSlot, positions: positionsOf(block, context.framesPerBlock) };
+      enqueue.spawnChild('block', { id: `block.${block}`, input });
+      enqueue.sendTo(`block.${block}`, { type: 'block.resume', contextSlot, stage: cacheStage(context.schedule) });
+    }),
+    loadReplay: (_, _params: ReplayLoad) => {
+      throw new Error('supervisorMachine: the "loadReplay" action was not provided (a resume replays cache steps)');
+    },
     admit: enqueueActions(({ context, enqueue }) => {
       const block = asBlockIndex(context.nextBlock);
       const [slot, ...freeLatentSlots] = context.freeLatentSlots as [number, ...number[]];
@@ -256,6 +314,7 @@ export const supervisorMachine = setup({
       decodedBlocks: [],
       finishedBlocks: input.resume?.finishedBlocks ?? 0,
       failure: null,
+      replay: input.resume?.replay ?? [],
       paused: false,
     };
   },
@@ -280,7 +339,10 @@ export const supervisorMachine = setup({
       invoke: {
         src: 'encodePrompt',
         input: ({ context }) => ({ contextSlots: context.prompts.map((p) => p.contextSlot) }),
-        onDone: { target: 'running', actions: 'restore' },
+        onDone: [
+          { guard: 'replays', target: 'running', actions: [loadNextReplay, 'replayNext'] },
+          { target: 'running', actions: 'restoreBlocks' },
+        ],
         onError: {
           target: 'failed',
           actions: assign({ failure: ({ event }) => ({ block: -1, message: `prompt encoding failed: ${errorMessage(event.error)}` }) }),
@@ -305,16 +367,13 @@ export const supervisorMachine = setup({
             }
           }),
         },
-        // A finished child is stopped (removed from the supervisor's children): kept, every
-        // block would leave two actors behind until the generation ends.
-        'block.done': {
-          actions: enqueueActions(({ context, event, enqueue }) => {
-            const block = event.block;
-            const marked = { ...context, progress: { ...context.progress, [block]: stageCount(context.schedule) } };
-            enqueue.assign({ progress: marked.progress, ...recycle(marked, block) });
-            enqueue.stopChild(`block.${block}`);
-          }),
-        },
+        // A replayed cache step that ends starts the next one, or, the last, lets the restored
+        // blocks take up their stages.
+        'block.done': [
+          { guard: 'endsReplayBeforeMore', actions: ['blockDone', loadNextReplay, 'replayNext'] },
+          { guard: 'endsReplay', actions: ['blockDone', 'restoreBlocks'] },
+          { actions: 'blockDone' },
+        ],
         'decode.done': {
           actions: enqueueActions(({ context, event, enqueue }) => {
             const block = event.block;

@@ -9,7 +9,7 @@ import type { CascadeSchedule } from '../core/schedule.js';
 import type { FeatureUse, RecachePlan, TickExecutor, TickMember, TickTiming } from '../core/tick.js';
 import { reportingBlockMachineFor, type ForwardInput } from './block.js';
 import { laneProxies, type ProxyPort } from './lane-proxy.js';
-import { supervisorMachine, type PromptSegment, type SupervisorInput, type SupervisorResume } from './supervisor.js';
+import { supervisorMachine, type PromptSegment, type ReplayLoad, type SupervisorInput, type SupervisorResume } from './supervisor.js';
 import { TickBarrier, type BetweenTicks, type TickBarrierOptions } from './tick-barrier.js';
 
 /** Everything a generation's actors need: small numbers and callbacks, never tensors. */
@@ -43,6 +43,8 @@ export interface GenerationSystemOptions {
   readonly beforeTick?: (state: BetweenTicks) => void;
   /** A resumed generation: where its blocks stand, and the prompt its committed K/V were made under. */
   readonly resume?: SupervisorResume & { readonly cachedUnder: number | null };
+  /** A resume that replays cache steps: copies a replayed block's latents into its slot (synchronously, before its block starts). */
+  readonly loadReplay?: (load: ReplayLoad) => void;
   /** XState inspection of every actor of the system. */
   readonly inspect?: (event: InspectionEvent) => void;
 }
@@ -84,8 +86,10 @@ export function createGenerationSystem(o: GenerationSystemOptions): GenerationSy
     ...(o.resume ? { cachedUnder: o.resume.cachedUnder } : {}),
   });
   const { forward, encodePrompt, decode } = laneProxies(barrier, o.port);
+  const loadReplay = o.loadReplay;
   const machine = supervisorMachine.provide({
     actors: { block: reportingBlockMachineFor(o.schedule.steps).provide({ actors: { forward } }), encodePrompt, decode },
+    ...(loadReplay ? { actions: { loadReplay: (_: unknown, load: ReplayLoad) => loadReplay(load) } } : {}),
   });
   const actor = createActor(machine, {
     input: {
@@ -96,7 +100,9 @@ export function createGenerationSystem(o: GenerationSystemOptions): GenerationSy
       latentSlots: o.latentSlots,
       prompts: o.prompts,
       kv: o.kv,
-      ...(o.resume ? { resume: { nextBlock: o.resume.nextBlock, finishedBlocks: o.resume.finishedBlocks, blocks: o.resume.blocks } } : {}),
+      ...(o.resume
+        ? { resume: { nextBlock: o.resume.nextBlock, finishedBlocks: o.resume.finishedBlocks, blocks: o.resume.blocks, ...(o.resume.replay ? { replay: o.resume.replay } : {}) } }
+        : {}),
     },
     ...(o.inspect ? { inspect: o.inspect } : {}),
   });

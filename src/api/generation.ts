@@ -10,6 +10,7 @@ import { createGenerationSystem, type GenerationSystem } from '../actors/system.
 import { countLiveActors } from '../actors/live-actors.js';
 import type { ForwardInput } from '../actors/block.js';
 import type { BetweenTicks } from '../actors/tick-barrier.js';
+import type { ReplayLoad } from '../actors/supervisor.js';
 import { createFeatureCachePolicy, featureTrackingOf, type FeatureBlockState, type FeatureCacheSettings } from '../core/feature-cache.js';
 import { loadCalibration } from '../engine/model/calibration.js';
 import type { FeatureStore } from '../engine/lanes/feature-store.js';
@@ -34,6 +35,7 @@ import { retryCrashes, type CrashRecovery } from '../engine/lanes/crash-recovery
 import { executorKind } from '../engine/executors/registry.js';
 import type { Lane, TaskTiming } from '../engine/lanes/lane.js';
 import type { SharedMemory } from '../engine/memory/memory-plan.js';
+import { slotView } from '../engine/memory/slot-slab.js';
 import { tokenizePrompt } from '../engine/model/tokenizer.js';
 import { Tracer } from '../trace/tracer.js';
 import { OrderedFrameQueue } from './frame-queue.js';
@@ -111,9 +113,11 @@ export class Generation {
   #actor: GenerationSystem['actor'] | null = null;
   /** The executor that runs sequential blocks' steps back to back, when this generation uses it. */
   #ahead: AheadExecutor | null = null;
-  /** What a resume restores beyond its plan: the feature-cache policy's state and the KV pool's table. */
+  /** What a resume restores beyond its plan: the feature-cache policy's state, the KV pool's table, the latents of blocks to replay. */
   #restored: {
     readonly cachedBlocks: number;
+    /** Replayed block → its final latents (copied out of `resumeFrom`, which the caller may reuse). */
+    readonly replayLatents: ReadonlyMap<number, Float32Array>;
     readonly policy: readonly FeatureBlockState[];
     readonly kv: { readonly evictions: number; readonly committed: readonly { readonly slot: number; readonly position: number; readonly block: number }[] };
   } | null = null;
@@ -243,8 +247,11 @@ export class Generation {
     const featureStore = settings.featureCache.policy === 'none' ? null : host.featureStore();
     const { latentSlots, kvSlots } = restoreSlabs(host.memory, featureStore, state);
     const plan = resumePlan(state, request, latentSlots, host.memory.contexts.slots, settings.steps);
+    const latentFloats = host.memory.latents.slotLength;
     this.#restored = {
-      cachedBlocks: state.cachedBlocks,
+      // Replayed blocks report their cache steps again.
+      cachedBlocks: state.cachedBlocks - state.replay.length,
+      replayLatents: new Map(state.replay.map((b, i) => [b.block, state.replayLatents.slice(i * latentFloats, (i + 1) * latentFloats)])),
       policy: state.policy,
       kv: { evictions: state.evictions, committed: state.frames.map((f, j) => ({ slot: kvSlots[j] as number, position: f.position, block: f.block })) },
     };
@@ -332,6 +339,9 @@ export class Generation {
       prompts: prompts.segments,
       kv: { capacity: host.memory.kv.layout.capacitySlots, sinkFrames: m.kv.sinkFrames, windowFrames: m.kv.windowFrames, ...(this.#restored ? this.#restored.kv : {}) },
       ...(resume ? { resume: resume.resume } : {}),
+      ...(this.#restored && this.#restored.replayLatents.size > 0
+        ? { loadReplay: ({ block, latentSlot }: ReplayLoad) => slotView(host.memory.latents, latentSlot).set(this.#restored?.replayLatents.get(block) as Float32Array) }
+        : {}),
       ...(snapshots
         ? {
             beforeTick: (state: BetweenTicks) => {

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { PromptSegment, RestoredBlock, SupervisorResume } from '../actors/supervisor.js';
+import type { PromptSegment, ReplayedBlock, RestoredBlock, SupervisorResume } from '../actors/supervisor.js';
 import type { BetweenTicks } from '../actors/tick-barrier.js';
 import type { GenerationSnapshot, SnapshotOptions } from '../core/api-types.js';
 import { asBlockIndex } from '../core/domain.js';
@@ -15,9 +15,10 @@ import type { FeatureCachePolicy } from '../core/feature-cache.js';
 import type { ModelManifest } from '../core/manifest-types.js';
 import type { ResolvedGeneration } from '../core/options.js';
 import { captureSnapshot } from '../engine/snapshot/capture.js';
-import { requiredSnapshots, type SnapshotFingerprint, type SnapshotSegment, type SnapshotState } from '../engine/snapshot/snapshot-format.js';
+import { requiredSnapshots, type SnapshotFingerprint, type SnapshotFrame, type SnapshotSegment, type SnapshotState } from '../engine/snapshot/snapshot-format.js';
 import { unreadRanges, type FeatureStore } from '../engine/lanes/feature-store.js';
 import type { SharedMemory } from '../engine/memory/memory-plan.js';
+import { slotView } from '../engine/memory/slot-slab.js';
 
 /**
  * The fingerprint of a generation: what a snapshot of it records and a resume must match.
@@ -146,7 +147,7 @@ export interface ResumePlan {
 export function resumePlan(state: SnapshotState, request: ResolvedGeneration['request'], latentSlots: readonly number[], contextSlots: number, steps: number): ResumePlan {
   const kept = state.timeline.filter((s) => s.fromBlock <= state.nextBlock);
   const switches = request.switches.filter((s) => s.atBlock >= state.nextBlock);
-  const used = [...new Set([...kept.map((s) => s.prompt), ...state.blocks.map((b) => b.prompt)])];
+  const used = [...new Set([...kept.map((s) => s.prompt), ...state.replay.map((b) => b.prompt), ...state.blocks.map((b) => b.prompt)])];
   const slotOfPrompt = new Map(used.map((prompt, slot) => [prompt, slot]));
   if (used.length + switches.length > contextSlots) {
     throw new SnapshotUnsupportedError('switches', `the snapshot's ${used.length} prompts and the request's ${switches.length} switches from block ${state.nextBlock} on need more than the ${contextSlots} prompt slots`);
@@ -166,9 +167,10 @@ export function resumePlan(state: SnapshotState, request: ResolvedGeneration['re
     latentSlot: latentSlots[i] as number,
     contextSlot: slotOfPrompt.get(b.prompt) as number,
   }));
+  const replay: ReplayedBlock[] = state.replay.map((b) => ({ block: asBlockIndex(b.block), contextSlot: slotOfPrompt.get(b.prompt) as number }));
   return {
     prompts: { texts, segments, switches },
-    resume: { nextBlock: state.nextBlock, finishedBlocks: state.nextBlock - blocks.length, blocks, cachedUnder },
+    resume: { nextBlock: state.nextBlock, finishedBlocks: state.nextBlock - blocks.length - replay.length, blocks, ...(replay.length > 0 ? { replay } : {}), cachedUnder },
     firstBlock: state.block,
   };
 }
@@ -224,12 +226,20 @@ export class SnapshotTaker {
   readonly #awaitingDecode = new Map<number, { readonly latentSlot: number; readonly contextSlot: number }>();
   #cachedBlocks: number;
   #due: number;
+  /** Blocks cached between K/V keyframes (0: every snapshot is one). */
+  readonly #keyframeEvery: number;
+  /** The last keyframe: the KV pool's table and prompt when it was taken, what it was taken after. */
+  #keyframe: { readonly seq: number; readonly frames: readonly SnapshotFrame[]; readonly evictions: number; readonly cachedUnder: number | null; readonly recaches: number; readonly cachedBlocks: number } | null = null;
+  /** Blocks cached since the keyframe, with copies of their final latents (their slots are recycled before the next snapshot). */
+  #sinceKeyframe: { readonly block: number; readonly contextSlot: number; readonly latents: Float32Array }[] = [];
 
   constructor(source: SnapshotSource, options: SnapshotOptions | null, start: { readonly firstBlock: number; readonly cachedBlocks: number }) {
     this.#source = source;
     this.#every = options?.every ?? 0;
     this.#deliver = options?.onSnapshot ?? (() => {});
     this.#kept = options?.incremental?.kept ?? null;
+    // Cache steps run again write the run's K/V only where a block is alone in its ticks.
+    this.#keyframeEvery = this.#kept !== null && source.fingerprint.parallelism === 0 ? (options?.keyframeEvery ?? 0) : 0;
     this.#frontier = start.firstBlock;
     this.#cachedBlocks = start.cachedBlocks;
     this.#due = this.#nextDue();
@@ -251,6 +261,7 @@ export class SnapshotTaker {
   /** A block's cache step has ended (its latents stay in `latentSlot` until decoded). */
   cached(block: number, latentSlot: number, contextSlot: number): void {
     this.#cachedBlocks++;
+    if (this.#keyframe !== null) this.#sinceKeyframe.push({ block, contextSlot, latents: slotView(this.#source.memory.latents, latentSlot).slice() });
     if (block >= this.#frontier && !this.#decodedAbove.has(block)) this.#awaitingDecode.set(block, { latentSlot, contextSlot });
   }
 
@@ -288,8 +299,17 @@ export class SnapshotTaker {
     const source = this.#source;
     const members = state.members;
     const nextBlock = Math.max(...members.map((m) => m.block)) + 1;
-    const waiting = [...this.#awaitingDecode].filter(([block]) => !members.some((m) => m.block === block));
-    const relevant = Math.min(this.#frontier, ...members.map((m) => m.block), ...waiting.map(([block]) => block));
+    const key = this.#keyframe;
+    const kept = this.#kept;
+    // Between keyframes: the keyframe's K/V table, and the blocks cached since, to replay.
+    const replayed =
+      key !== null && kept !== null && this.#cachedBlocks - key.cachedBlocks < this.#keyframeEvery && state.recaches === key.recaches &&
+      this.#sinceKeyframe.every((b) => b.contextSlot === key.cachedUnder) && key.frames.every((f) => kept(f.heldBy)) &&
+      this.#awaitingDecode.size + members.length < source.memory.latents.slots
+        ? this.#sinceKeyframe
+        : null;
+    const waiting = [...this.#awaitingDecode].filter(([block]) => !members.some((m) => m.block === block) && !replayed?.some((b) => b.block === block));
+    const relevant = Math.min(this.#frontier, ...members.map((m) => m.block), ...waiting.map(([block]) => block), ...(replayed ?? []).map((b) => b.block));
     // Prompts are numbered by context slot of this run, so two slots holding one text stay two prompts (the re-cache compares slots).
     const promptOf = new Map<number, number>();
     const prompts: string[] = [];
@@ -308,9 +328,13 @@ export class SnapshotTaker {
       ...members.map((m) => ({ block: m.block as number, stage: m.stage, prompt: prompt(m.contextSlot), latentSlot: m.latentSlot })),
       ...waiting.map(([block, at]) => ({ block, stage: source.steps + 1, prompt: prompt(at.contextSlot), latentSlot: at.latentSlot })),
     ];
-    const frames = state.pool.slots
-      .filter((s) => s.state === 'committed')
-      .map((s) => ({ slot: s.slot, position: s.position as number, block: s.block as number, heldBy: this.#heldBy(s, state.recaches, seq) }));
+    const frames =
+      replayed !== null && key !== null
+        ? key.frames.map((f) => ({ ...f, slot: -1 }))
+        : state.pool.slots
+            .filter((s) => s.state === 'committed')
+            .map((s) => ({ slot: s.slot, position: s.position as number, block: s.block as number, heldBy: this.#heldBy(s, state.recaches, seq) }));
+    const cachedUnder = replayed !== null && key !== null ? key.cachedUnder : state.cachedUnder;
     const denoising = members.filter((m) => m.stage < source.steps);
     const requires = requiredSnapshots({ frames, seq });
     const bytes = captureSnapshot(source.memory, source.featureStore, {
@@ -323,16 +347,21 @@ export class SnapshotTaker {
       cachedBlocks: this.#cachedBlocks,
       prompts,
       timeline,
-      cachedUnder: state.cachedUnder === null ? null : prompt(state.cachedUnder),
+      cachedUnder: cachedUnder === null ? null : prompt(cachedUnder),
       blocks,
       frames,
-      evictions: state.pool.evictions,
+      evictions: replayed !== null && key !== null ? key.evictions : state.pool.evictions,
+      replay: (replayed ?? []).map((b) => ({ block: b.block, prompt: prompt(b.contextSlot), latents: b.latents })),
       policy: source.policy.saveBlocks(denoising.map((m) => m.block)),
       featureBlocks: denoising.map((m) => {
         const unread = source.featureStore === null ? [] : unreadRanges(source.featureStore, source.manifest, source.policy.measures(m.block));
         return { block: m.block, latentSlot: m.latentSlot, ...(unread.length > 0 ? { unread } : {}) };
       }),
     });
+    if (replayed === null && this.#keyframeEvery > 0) {
+      this.#keyframe = { seq, frames: frames.map(({ position, block, heldBy }) => ({ position, block, heldBy })), evictions: state.pool.evictions, cachedUnder: state.cachedUnder, recaches: state.recaches, cachedBlocks: this.#cachedBlocks };
+      this.#sinceKeyframe = [];
+    }
     return { bytes, requires };
   }
 }

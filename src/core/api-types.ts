@@ -123,6 +123,16 @@ export interface SnapshotOptions {
    * (`GenerationSnapshot.requires`, `mergeSnapshots`). Off by default: each snapshot stands alone.
    */
   readonly incremental?: { readonly kept: (seq: number) => boolean };
+  /**
+   * K/V keyframes (with `incremental`, at parallelism 0): a snapshot holds K/V rows only when
+   * `keyframeEvery` or more blocks have been cached since the last one that did (a keyframe);
+   * those between hold, instead, the final latents of the blocks cached since, and refer to the
+   * keyframe for the K/V. A resume from one runs those blocks' cache steps again, one forward
+   * each, which at parallelism 0 writes the same K/V bytes as the run. Off (every snapshot a
+   * keyframe) by default and at parallelism above 0. A prompt re-cache since the keyframe makes
+   * the next snapshot a keyframe.
+   */
+  readonly keyframeEvery?: number;
 }
 
 /**

@@ -47,7 +47,7 @@ export const OPTION_FIELDS = {
   cascade: ['parallelism', 'attention', 'exec', 'recache', 'switchMode', 'cascadeWindow'],
   generate: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords', 'snapshots', 'resumeFrom'],
   session: ['signal', 'onProgress', 'cascade', 'steps', 'featureCache', 'trace', 'allowUnknownWords', 'maxBufferedBlocks', 'snapshots', 'resumeFrom', 'priority'],
-  snapshots: ['every', 'onSnapshot', 'incremental'],
+  snapshots: ['every', 'onSnapshot', 'incremental', 'keyframeEvery'],
   runtime: ['model', 'lanes', 'cascade', 'steps', 'featureCache', 'warmUp', 'onLoad', 'onnxLogLevel', 'maxSessions', 'maxQueuedSessions', 'batchSessions', 'inspect', 'faults', 'fusedForward', 'runAhead', 'reuseRuns', 'groupKeys'],
 } as const satisfies Record<string, readonly string[]>;
 
@@ -118,6 +118,12 @@ function checkSnapshotOptions(snapshots: unknown, resumeFrom: unknown): void {
     const incremental = snapshots['incremental'];
     if (incremental !== undefined && !(isPlainObject(incremental) && typeof incremental['kept'] === 'function')) {
       throw new InvalidOptionError('snapshots.incremental', 'an object { kept(seq) } (whether an earlier snapshot is still kept)', incremental);
+    }
+    const keyframeEvery = snapshots['keyframeEvery'];
+    if (keyframeEvery !== undefined) {
+      if (typeof keyframeEvery !== 'number' || !Number.isSafeInteger(keyframeEvery) || keyframeEvery < 1) throw new InvalidOptionError('snapshots.keyframeEvery', 'a positive integer (blocks between K/V keyframes)', keyframeEvery);
+      // Between keyframes a snapshot refers to the keyframe's rows: only an incremental chain can.
+      if (incremental === undefined) throw new InvalidOptionError('snapshots.keyframeEvery', 'used with snapshots.incremental (a snapshot between keyframes refers to the keyframe)', keyframeEvery);
     }
   }
   if (resumeFrom !== undefined && !(resumeFrom instanceof Uint8Array)) throw new InvalidOptionError('resumeFrom', "a Uint8Array (a snapshot's bytes)", typeof resumeFrom);

@@ -8,13 +8,13 @@ import { kvSlotFloats } from '../kv/kv-layout.js';
 import { committedRows, type FeatureStore } from '../lanes/feature-store.js';
 import type { SharedMemory } from '../memory/memory-plan.js';
 import { slotView } from '../memory/slot-slab.js';
-import { allocateSnapshot, type SnapshotBlock, type SnapshotFrame, type SnapshotState } from './snapshot-format.js';
+import { allocateSnapshot, type SnapshotBlock, type SnapshotFrame, type SnapshotReplay, type SnapshotState } from './snapshot-format.js';
 
 /**
  * What the generation knows between two ticks, as handles into its memory set: the snapshot's
  * small fields as they are, and slot numbers where the snapshot holds tensors.
  */
-export interface CaptureInput extends Omit<SnapshotState, 'blocks' | 'frames' | 'featureBlocks' | 'latents' | 'keys' | 'values' | 'cleanLatents' | 'features'> {
+export interface CaptureInput extends Omit<SnapshotState, 'blocks' | 'frames' | 'featureBlocks' | 'replay' | 'latents' | 'keys' | 'values' | 'cleanLatents' | 'features' | 'replayLatents'> {
   /** Blocks to restore, each with the latent slot its latents are in now. */
   readonly blocks: readonly (SnapshotBlock & { readonly latentSlot: number })[];
   /**
@@ -29,6 +29,8 @@ export interface CaptureInput extends Omit<SnapshotState, 'blocks' | 'frames' | 
    * half held before (`engine/lanes/feature-store.ts`).
    */
   readonly featureBlocks: readonly { readonly block: number; readonly latentSlot: number; readonly unread?: readonly (readonly [number, number])[] }[];
+  /** Blocks whose cache steps a resume runs again, with their final latents (copied when their cache step ended: their slots are gone). */
+  readonly replay: readonly (SnapshotReplay & { readonly latents: Float32Array })[];
 }
 
 /** Rows `slots` of a slot-major float32 buffer, copied in order into `into`. */
@@ -62,6 +64,7 @@ export function captureSnapshot(memory: SharedMemory, featureStore: FeatureStore
       timeline: input.timeline,
       cachedUnder: input.cachedUnder,
       blocks: input.blocks.map(({ block, stage, prompt }) => ({ block, stage, prompt })),
+      replay: input.replay.map(({ block, prompt }) => ({ block, prompt })),
       frames: input.frames.map(({ position, block, heldBy }) => ({ position, block, heldBy })),
       evictions: input.evictions,
       policy: input.policy,
@@ -70,6 +73,7 @@ export function captureSnapshot(memory: SharedMemory, featureStore: FeatureStore
     { latent: memory.latents.slotLength, kv: kvRow, clean: memory.cleanLatents.slotLength, feature: featureRow },
   );
   input.blocks.forEach((b, i) => out.latents.set(slotView(memory.latents, b.latentSlot), i * memory.latents.slotLength));
+  input.replay.forEach((b, i) => out.replayLatents.set(b.latents, i * memory.latents.slotLength));
   copyRows(new Float32Array(memory.kv.keys), kvRow, slots, out.keys);
   copyRows(new Float32Array(memory.kv.values), kvRow, slots, out.values);
   copyRows(new Float32Array(memory.cleanLatents.buffer), memory.cleanLatents.slotLength, slots, out.cleanLatents);

@@ -59,7 +59,7 @@ export function mergeSnapshots(parts: readonly Uint8Array[]): Uint8Array {
     values.set(row(part.state.values, width.kv, j), i * width.kv);
     cleanLatents.set(row(part.state.cleanLatents, width.clean, j), i * width.clean);
   });
-  const latentRow = head.blocks.length === 0 ? 0 : head.latents.length / head.blocks.length;
+  const latentRow = head.blocks.length > 0 ? head.latents.length / head.blocks.length : head.replay.length > 0 ? head.replayLatents.length / head.replay.length : 0;
   const featureRow = head.featureBlocks.length === 0 ? 0 : head.features.length / head.featureBlocks.length;
   return encodeSnapshot(
     { ...head, frames: head.frames.map((f) => ({ ...f, heldBy: head.seq })), keys, values, cleanLatents },

@@ -24,7 +24,9 @@ function checkRows(state: SnapshotState, name: string, data: Float32Array, rows:
 }
 
 /**
- * Copies a decoded snapshot's latents, K/V, clean latents and feature slots into `memory`.
+ * Copies a decoded snapshot's latents, K/V, clean latents and feature slots into `memory`. The
+ * latents of blocks to replay stay in the snapshot: the generation copies each into a free slot
+ * when its cache step is run again.
  *
  * @throws {SnapshotMismatchError} naming `model` when the tensors' sizes are not this model's.
  * @throws {CorruptSnapshotError} when the snapshot holds more than the memory set has slots for.
@@ -43,7 +45,9 @@ export function restoreSlabs(memory: SharedMemory, featureStore: FeatureStore | 
   checkRows(state, 'keys', state.keys, state.frames.length, kvRow);
   checkRows(state, 'values', state.values, state.frames.length, kvRow);
   checkRows(state, 'cleanLatents', state.cleanLatents, state.frames.length, memory.cleanLatents.slotLength);
-  if (state.blocks.length > memory.latents.slots) throw new CorruptSnapshotError('snapshot: blocks', `${state.blocks.length} blocks but ${memory.latents.slots} latent slots`);
+  checkRows(state, 'replayLatents', state.replayLatents, state.replay.length, memory.latents.slotLength);
+  // A replayed block's latents go into a slot of their own when its turn comes.
+  if (state.blocks.length + Math.min(1, state.replay.length) > memory.latents.slots) throw new CorruptSnapshotError('snapshot: blocks', `${state.blocks.length} blocks but ${memory.latents.slots} latent slots`);
   if (state.frames.length > memory.kv.layout.capacitySlots) throw new CorruptSnapshotError('snapshot: frames', `${state.frames.length} frames but ${memory.kv.layout.capacitySlots} KV slots`);
   const latentSlots = state.blocks.map((_, i) => i);
   const kvSlots = state.frames.map((_, j) => j);

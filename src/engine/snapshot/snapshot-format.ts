@@ -10,7 +10,10 @@
  *   committed frame this snapshot holds (an incremental snapshot refers to an earlier one of its
  *   chain for frames whose rows that one holds: `frames[i].heldBy`);
  * - `cleanLatents` `[frames held, C · H · W]`: those frames' clean latents (re-cache);
- * - `features` `[featureBlocks, featureSlotFloats]`: feature caching's store slot of each block in flight.
+ * - `features` `[featureBlocks, featureSlotFloats]`: feature caching's store slot of each block in flight;
+ * - `replayLatents` `[replay, framesPerBlock · C · H · W]`: the final latents of each block whose
+ *   cache step a resume runs again (version 3; a sequential generation's snapshot between two
+ *   K/V keyframes).
  */
 import { allocateTensorFrame, decodeTensorFrame, TensorShapeError, type Tensor } from '../../protocol/codec.js';
 import { CorruptSnapshotError, SnapshotVersionError } from '../../core/errors.js';
@@ -27,7 +30,7 @@ export const SNAPSHOT_FORMAT = 'block-cascade/snapshot';
  * if (inspectSnapshot(bytes).version !== SNAPSHOT_VERSION) console.warn('written by another runtime');
  * ```
  */
-export const SNAPSHOT_VERSION = 2;
+export const SNAPSHOT_VERSION = 3;
 
 /**
  * The request and settings a snapshot belongs to: a resume must match every field but `lanes`
@@ -55,6 +58,17 @@ export interface SnapshotBlock {
   readonly block: number;
   readonly stage: number;
   /** Index into `prompts`: the prompt the block was admitted under. */
+  readonly prompt: number;
+}
+
+/**
+ * A block whose cache step a resume runs again, from its final latents, before anything else:
+ * at parallelism 0 that writes the same K/V as the run the snapshot was taken of, so a snapshot
+ * between two K/V keyframes holds a block's latents instead of its frames' K/V.
+ */
+export interface SnapshotReplay {
+  readonly block: number;
+  /** Index into `prompts`: the prompt the block was made under. */
   readonly prompt: number;
 }
 
@@ -95,6 +109,11 @@ export interface SnapshotState {
   /** Index into `prompts` of the prompt the committed K/V were made under; null before any. */
   readonly cachedUnder: number | null;
   readonly blocks: readonly SnapshotBlock[];
+  /**
+   * Blocks whose cache steps the resume runs again, oldest first, one at a time, before the
+   * blocks of `blocks` take up their stages; `frames` and `evictions` are the KV pool's before them.
+   */
+  readonly replay: readonly SnapshotReplay[];
   readonly frames: readonly SnapshotFrame[];
   readonly evictions: number;
   /** Feature caching: the policy's per-block state. */
@@ -106,6 +125,7 @@ export interface SnapshotState {
   readonly values: Float32Array;
   readonly cleanLatents: Float32Array;
   readonly features: Float32Array;
+  readonly replayLatents: Float32Array;
 }
 
 /** Floats per row of each tensor (they come from the model; a resume checks them against its own). */
@@ -125,9 +145,9 @@ export interface SnapshotRows {
  * ```
  */
 export function encodeSnapshot(state: SnapshotState, rows: SnapshotRows): Uint8Array {
-  const { latents, keys, values, cleanLatents, features, ...header } = state;
+  const { latents, keys, values, cleanLatents, features, replayLatents, ...header } = state;
   const out = allocateSnapshot(header, rows);
-  for (const [name, data] of Object.entries({ latents, keys, values, cleanLatents, features }) as [SnapshotTensorName, Float32Array][]) {
+  for (const [name, data] of Object.entries({ latents, keys, values, cleanLatents, features, replayLatents }) as [SnapshotTensorName, Float32Array][]) {
     const into = out[name];
     if (data.length !== into.length) throw new TensorShapeError(name, `the snapshot's lists call for ${into.length} values, data has ${data.length}`);
     into.set(data);
@@ -156,13 +176,22 @@ export function allocateSnapshot(header: Omit<SnapshotState, SnapshotTensorName>
     layout('values', held, rows.kv),
     layout('cleanLatents', held, rows.clean),
     layout('features', header.featureBlocks.length, rows.feature),
+    layout('replayLatents', header.replay.length, rows.latent),
   ]);
   const f32 = (name: SnapshotTensorName) => views[name] as Float32Array;
-  return { bytes: frame, latents: f32('latents'), keys: f32('keys'), values: f32('values'), cleanLatents: f32('cleanLatents'), features: f32('features') };
+  return {
+    bytes: frame,
+    latents: f32('latents'),
+    keys: f32('keys'),
+    values: f32('values'),
+    cleanLatents: f32('cleanLatents'),
+    features: f32('features'),
+    replayLatents: f32('replayLatents'),
+  };
 }
 
 /** The snapshot's tensors, in the order a frame holds them. */
-type SnapshotTensorName = 'latents' | 'keys' | 'values' | 'cleanLatents' | 'features';
+type SnapshotTensorName = 'latents' | 'keys' | 'values' | 'cleanLatents' | 'features' | 'replayLatents';
 
 /** Frames whose rows the snapshot itself holds (the rows of `keys`, `values` and `cleanLatents`). */
 export function heldRows(state: Pick<SnapshotState, 'frames' | 'seq'>): number {
@@ -228,7 +257,7 @@ type SnapshotHeader = Omit<SnapshotState, SnapshotTensorName>;
 function readHeader(meta: Record<string, unknown>): SnapshotHeader {
   if (meta['format'] !== SNAPSHOT_FORMAT) throw new CorruptSnapshotError('snapshot: format', `expected "${SNAPSHOT_FORMAT}", got ${JSON.stringify(meta['format'])}`);
   const version = meta['version'];
-  if (version !== 1 && version !== SNAPSHOT_VERSION) throw new SnapshotVersionError(version, SNAPSHOT_VERSION);
+  if (version !== 1 && version !== 2 && version !== SNAPSHOT_VERSION) throw new SnapshotVersionError(version, SNAPSHOT_VERSION);
   const r = new Reader(meta);
   // Version 1 had no chains: every snapshot held all its frames' rows.
   const chain = version === 1 ? '' : r.string('chain');
@@ -263,6 +292,17 @@ function readHeader(meta: Record<string, unknown>): SnapshotHeader {
     };
   });
   if (new Set(blocks.map((b) => b.block)).size !== blocks.length) throw new CorruptSnapshotError('snapshot: blocks', 'a block is listed twice');
+  // Versions 1 and 2 replayed nothing.
+  const replay = version !== SNAPSHOT_VERSION ? [] : r.array('replay').map((b, i) => {
+    const o = r.object(`replay[${i}]`, b);
+    return { block: r.below(`replay[${i}].block`, r.count(`replay[${i}].block`, o['block']), nextBlock, 'a block admitted'), prompt: promptIndex(`replay[${i}].prompt`, o['prompt']) };
+  });
+  replay.forEach((b, i) => {
+    if (i > 0 && b.block <= (replay[i - 1] as SnapshotReplay).block) throw new CorruptSnapshotError(`snapshot: replay[${i}].block`, `expected blocks in increasing order, got ${b.block} after ${(replay[i - 1] as SnapshotReplay).block}`);
+    if (blocks.some((x) => x.block === b.block)) throw new CorruptSnapshotError(`snapshot: replay[${i}].block`, `block ${b.block} is also restored at a stage`);
+  });
+  // Only a sequential generation's cache steps write what they wrote in the run, run again alone.
+  if (replay.length > 0 && fingerprint.parallelism !== 0) throw new CorruptSnapshotError('snapshot: replay', `cache steps to run again in a generation at parallelism ${fingerprint.parallelism} (only parallelism 0 replays)`);
   const timeline = r.array('timeline').map((s, i) => {
     const o = r.object(`timeline[${i}]`, s);
     return { fromBlock: r.count(`timeline[${i}].fromBlock`, o['fromBlock']), prompt: promptIndex(`timeline[${i}].prompt`, o['prompt']) };
@@ -295,6 +335,7 @@ function readHeader(meta: Record<string, unknown>): SnapshotHeader {
     timeline,
     cachedUnder,
     blocks,
+    replay,
     frames,
     evictions: r.count('evictions'),
     policy,
@@ -325,16 +366,23 @@ function rowsOf(tensors: Record<string, Tensor>, name: string, rows: number): Fl
  * ```
  */
 export function decodeSnapshot(bytes: Uint8Array): SnapshotState {
+  return decodeVersioned(bytes).state;
+}
+
+/** {@link decodeSnapshot}, with the format version the bytes were written in. */
+function decodeVersioned(bytes: Uint8Array): { readonly state: SnapshotState; readonly version: number } {
   const { meta, tensors } = decodeFrame(bytes);
   const header = readHeader(meta);
-  return {
+  const state = {
     ...header,
     latents: rowsOf(tensors, 'latents', header.blocks.length),
     keys: rowsOf(tensors, 'keys', heldRows(header)),
     values: rowsOf(tensors, 'values', heldRows(header)),
     cleanLatents: rowsOf(tensors, 'cleanLatents', heldRows(header)),
     features: rowsOf(tensors, 'features', header.featureBlocks.length),
+    replayLatents: header.replay.length === 0 && tensors['replayLatents'] === undefined ? new Float32Array(0) : rowsOf(tensors, 'replayLatents', header.replay.length),
   };
+  return { state, version: meta['version'] as number };
 }
 
 function decodeFrame(bytes: Uint8Array): ReturnType<typeof decodeTensorFrame> {
@@ -365,6 +413,8 @@ export interface SnapshotSummary {
   readonly lanes: number;
   /** Blocks restored in flight (or waiting for their decode), with their stage. */
   readonly inFlight: readonly { readonly block: number; readonly stage: number }[];
+  /** Blocks whose cache steps the resume runs again before them (a snapshot between two K/V keyframes). */
+  readonly replayed: readonly number[];
   /** Committed K/V frames it restores. */
   readonly kvFrames: number;
   /** Of those, the frames whose rows it holds itself (the others' are in `requires`). */
@@ -388,9 +438,9 @@ export interface SnapshotSummary {
  * ```
  */
 export function inspectSnapshot(bytes: Uint8Array): SnapshotSummary {
-  const s = decodeSnapshot(bytes);
+  const { state: s, version } = decodeVersioned(bytes);
   return {
-    version: s.chain === '' ? 1 : SNAPSHOT_VERSION,
+    version,
     model: s.model,
     seq: s.seq,
     requires: requiredSnapshots(s),
@@ -404,6 +454,7 @@ export function inspectSnapshot(bytes: Uint8Array): SnapshotSummary {
     exec: s.fingerprint.exec,
     lanes: s.fingerprint.lanes,
     inFlight: s.blocks.map((b) => ({ block: b.block, stage: b.stage })),
+    replayed: s.replay.map((b) => b.block),
     kvFrames: s.frames.length,
     heldFrames: heldRows(s),
     prompts: s.prompts,
