@@ -93,11 +93,13 @@ describe('messages', () => {
 });
 
 describe('connect options', () => {
-  it('refuses a snapshot period that is not an integer ≥ 0 before connecting, naming the option', async () => {
-    for (const snapshotEvery of [-1, 1.5, Number.NaN]) {
-      const refused = connect({ servers: 'nats://127.0.0.1:1', snapshotEvery });
-      await expect(refused).rejects.toBeInstanceOf(InvalidOptionError);
-      await expect(refused).rejects.toThrow(/snapshotEvery/);
+  it('refuses a snapshot or keyframe period that is not an integer ≥ 0 before connecting, naming the option', async () => {
+    for (const bad of [-1, 1.5, Number.NaN]) {
+      for (const option of ['snapshotEvery', 'keyframeEvery'] as const) {
+        const refused = connect({ servers: 'nats://127.0.0.1:1', [option]: bad });
+        await expect(refused).rejects.toBeInstanceOf(InvalidOptionError);
+        await expect(refused).rejects.toThrow(new RegExp(option));
+      }
     }
   });
 });

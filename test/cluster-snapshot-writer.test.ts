@@ -28,7 +28,7 @@ describe('SnapshotWriter', () => {
 
   const stored = async () => (await store.list()).filter((o) => !o.deleted).map((o) => o.name).sort();
   /** Snapshot `seq` of `block` (3 frames a block) with distinct bytes, referring to `requires`. */
-  const snapshot = (seq: number, block: number, requires: number[] = []) => ({ block, firstFrame: 3 * block, seq, requires, bytes: new Uint8Array(2000).fill(block), captureMs: 1 });
+  const snapshot = (seq: number, block: number, requires: number[] = []) => ({ block, firstFrame: 3 * block, seq, requires, replays: 0, bytes: new Uint8Array(2000).fill(block), captureMs: 1 });
 
   it('keeps every snapshot the client may resume from, and those they refer to; deletes the rest', async () => {
     const notices: SnapshotNotice[] = [];

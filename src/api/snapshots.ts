@@ -276,11 +276,11 @@ export class SnapshotTaker {
     if (this.#source.settled?.() === false) return null;
     const started = performance.now();
     const seq = this.#seq++;
-    const { bytes, requires } = this.#capture(state, seq);
+    const { bytes, requires, replays } = this.#capture(state, seq);
     const captureMs = performance.now() - started;
     this.#due = this.#nextDue();
     const block = this.#frontier;
-    this.#deliver({ block, firstFrame: block * this.#source.manifest.framesPerBlock, seq, requires, bytes, captureMs });
+    this.#deliver({ block, firstFrame: block * this.#source.manifest.framesPerBlock, seq, requires, replays, bytes, captureMs });
     return { block, bytes: bytes.length, captureMs };
   }
 
@@ -295,7 +295,7 @@ export class SnapshotTaker {
     return seq;
   }
 
-  #capture(state: BetweenTicks, seq: number): { readonly bytes: Uint8Array; readonly requires: readonly number[] } {
+  #capture(state: BetweenTicks, seq: number): { readonly bytes: Uint8Array; readonly requires: readonly number[]; readonly replays: number } {
     const source = this.#source;
     const members = state.members;
     const nextBlock = Math.max(...members.map((m) => m.block)) + 1;
@@ -362,6 +362,6 @@ export class SnapshotTaker {
       this.#keyframe = { seq, frames: frames.map(({ position, block, heldBy }) => ({ position, block, heldBy })), evictions: state.pool.evictions, cachedUnder: state.cachedUnder, recaches: state.recaches, cachedBlocks: this.#cachedBlocks };
       this.#sinceKeyframe = [];
     }
-    return { bytes, requires };
+    return { bytes, requires, replays: replayed?.length ?? 0 };
   }
 }

@@ -81,8 +81,10 @@ export interface ClusterBenchOptions {
   readonly seed?: number;
   /** Snapshot every this many blocks (the client's `snapshotEvery`); 0: no snapshots. */
   readonly snapshotEvery: number;
+  /** K/V keyframes every this many blocks (the client's `keyframeEvery`); 0 or absent: every snapshot holds its K/V. */
+  readonly keyframeEvery?: number;
   /** Connects a client (`connect` of src/cluster/client.ts; injected so the module loads no NATS client itself). */
-  readonly connect: (options: { servers: string; creditFrames?: number; snapshotEvery?: number }) => Promise<Cluster>;
+  readonly connect: (options: { servers: string; creditFrames?: number; snapshotEvery?: number; keyframeEvery?: number }) => Promise<Cluster>;
   /** The frames of a request on a local runtime with `lanes` lanes (the reference). */
   readonly reference: (request: GenerateRequest) => Promise<readonly Frame[]>;
   /** The model's name, for the records. */
@@ -111,6 +113,8 @@ export interface ClusterBenchRecord {
   readonly placementMs: number;
   /** Blocks between snapshots (0: none). */
   readonly snapshotEvery: number;
+  /** Blocks between K/V keyframes (0: every snapshot holds its K/V). */
+  readonly keyframeEvery: number;
   /** Clean round with snapshots: snapshot bytes stored ÷ blocks generated. */
   readonly snapshotBytesPerBlock: number;
   /** Actor-thread time to capture snapshots ÷ blocks generated, ms. */
@@ -258,9 +262,10 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
   // holds at least half the frames, past a snapshot or more.
   const credit = framesPerBlock * Math.max(1, Math.min(Math.floor(24 / framesPerBlock), Math.floor(o.blocks / 2) - 1));
   const killAt = Math.floor(framesPerSession / 2);
-  const clean = await o.connect({ servers: o.nats, snapshotEvery: o.snapshotEvery });
+  const keyframeEvery = o.keyframeEvery ?? 0;
+  const clean = await o.connect({ servers: o.nats, snapshotEvery: o.snapshotEvery, keyframeEvery });
   const plain = await o.connect({ servers: o.nats, snapshotEvery: 0 });
-  const tight = await o.connect({ servers: o.nats, creditFrames: credit, snapshotEvery: o.snapshotEvery });
+  const tight = await o.connect({ servers: o.nats, creditFrames: credit, snapshotEvery: o.snapshotEvery, keyframeEvery });
   const workers = new Map<string, WorkerProcess>();
   const logs = () => [...workers.values()].map((wp) => `--- worker ${wp.id}, end of its log:\n${wp.logTail().split('\n').slice(-15).join('\n')}`).join('\n');
   const records: ClusterBenchRecord[] = [];
@@ -373,6 +378,7 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
           aggregateFps: median(fps),
           placementMs: median(placement),
           snapshotEvery: o.snapshotEvery,
+          keyframeEvery,
           snapshotBytesPerBlock: median(perBlock.bytes),
           snapshotMsPerBlock: median(perBlock.captureMs),
           snapshotStoreMsPerBlock: median(perBlock.storeMs),

@@ -79,6 +79,8 @@ export interface BenchOptions extends GenerationFlags {
   readonly workers?: string;
   /** With --cluster: blocks between snapshots (0: none; default 4). */
   readonly snapshotEvery?: number;
+  /** With --cluster: blocks between K/V keyframes (0: every snapshot; default 0). */
+  readonly keyframeEvery?: number;
 }
 
 /** Seed and prompt of every benchmark generation: fixed, so runs are comparable. */
@@ -98,6 +100,7 @@ export async function runBenchCommand(options: BenchOptions): Promise<number> {
   if (options.model !== undefined && (options.sweep || !(options.cascade || options.cluster || options.sessions !== undefined))) throw new Error('--model is an option of bench --cascade, --sessions and --cluster only');
   if (options.workers !== undefined && !options.cluster) throw new Error('--workers is an option of bench --cluster only');
   if (options.snapshotEvery !== undefined && !options.cluster) throw new Error('--snapshot-every is an option of bench --cluster only');
+  if (options.keyframeEvery !== undefined && !options.cluster) throw new Error('--keyframe-every is an option of bench --cluster only');
   if (options.cluster) return runClusterBenchCommand(options);
   if (options.sweep) return runSweepCommand(options);
   if (options.cascade) return runCascadeBenchCommand(options);
@@ -536,6 +539,7 @@ export function registerBenchCommand(program: Command): Command {
     )
     .option('--workers <list>', 'with --cluster: worker counts, comma-separated (default 1,2,3)')
     .option('--snapshot-every <n>', 'with --cluster: blocks between session snapshots, 0 for none (default 4)', parseNonNegativeInt)
+    .option('--keyframe-every <m>', 'with --cluster: K/V keyframes every m blocks, the snapshots between holding latents (sessions at parallelism 0; default 0: every snapshot)', parseNonNegativeInt)
     .option('--model <dir>', 'with --cascade, --sessions or --cluster: the model package to run (default: the bundled one)')
     .addOption(new Option('--batch-sessions <mode>', 'with --sessions: on runs waiting ticks of different sessions with equal shapes as one call; off (default), one call per tick').choices(['on', 'off']));
   return addGenerationFlags(command, '(plain bench and --soak)').action(async (options: BenchOptions) => {

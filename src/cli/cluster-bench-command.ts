@@ -23,6 +23,8 @@ export interface ClusterBenchCommandOptions {
   readonly lanes: number;
   /** `--snapshot-every`: blocks between snapshots (0: none). Default {@link CLUSTER_DEFAULT_SNAPSHOT_EVERY}. */
   readonly snapshotEvery?: number;
+  /** `--keyframe-every`: blocks between K/V keyframes (0: every snapshot holds its K/V). */
+  readonly keyframeEvery?: number;
   /** Which of blocks, repeats and lanes hold commander's defaults (then the cluster bench's own apply). */
   readonly defaulted?: readonly string[];
 }
@@ -90,6 +92,7 @@ export async function runClusterBenchCommand(options: ClusterBenchCommandOptions
       modelName,
       signal: interrupt.signal,
       snapshotEvery: options.snapshotEvery ?? CLUSTER_DEFAULT_SNAPSHOT_EVERY,
+      keyframeEvery: options.keyframeEvery ?? 0,
       connect: (o) => connect(o),
       reference: async (request) => {
         const frames = await reference(request);
@@ -118,6 +121,7 @@ export async function runClusterBenchCommand(options: ClusterBenchCommandOptions
         repeats,
         warmup: options.warmup,
         snapshotEvery: options.snapshotEvery ?? CLUSTER_DEFAULT_SNAPSHOT_EVERY,
+        keyframeEvery: options.keyframeEvery ?? 0,
         prompt: PROMPT,
         notes: [
           'placementMs: cluster.session() to that session\'s first frame (KV read, open request/reply, the first block\'s generation), median over sessions, then over repeats.',

@@ -76,6 +76,8 @@ export interface RunOptions extends GenerationFlags {
   readonly nats?: string;
   /** `--nats`: blocks between the session's snapshots (the client's `snapshotEvery`; 0: none). */
   readonly snapshotEvery?: number;
+  /** `--nats`: blocks between K/V keyframes of the session's snapshots (the client's `keyframeEvery`). */
+  readonly keyframeEvery?: number;
 }
 
 /** `run`'s options: the session's, and the NATS credentials and TLS of `--nats`. */
@@ -294,7 +296,7 @@ export class RunUsageError extends Error {
  * ```
  */
 export async function runSession(sessionArg: string | undefined, options: RunCommandOptions): Promise<number> {
-  const natsFlags = (['natsUser', 'natsCreds', 'natsTlsCa', 'natsTlsCert', 'natsTlsKey', 'snapshotEvery'] as const).filter((k) => options[k] !== undefined);
+  const natsFlags = (['natsUser', 'natsCreds', 'natsTlsCa', 'natsTlsCert', 'natsTlsKey', 'snapshotEvery', 'keyframeEvery'] as const).filter((k) => options[k] !== undefined);
   if (options.nats === undefined && natsFlags.length > 0) throw new RunUsageError(`--${natsFlags[0]?.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to --nats only`);
   let natsAuth: NatsAuth | undefined;
   if (options.nats !== undefined) {
@@ -350,7 +352,7 @@ export async function runSession(sessionArg: string | undefined, options: RunCom
     let open: OpenSession;
     if (options.nats !== undefined) {
       const { connect } = await import('../cluster/client.js');
-      cluster = await connect({ servers: options.nats, ...(natsAuth === undefined ? {} : { auth: natsAuth }), ...(options.snapshotEvery === undefined ? {} : { snapshotEvery: options.snapshotEvery }) });
+      cluster = await connect({ servers: options.nats, ...(natsAuth === undefined ? {} : { auth: natsAuth }), ...(options.snapshotEvery === undefined ? {} : { snapshotEvery: options.snapshotEvery }), ...(options.keyframeEvery === undefined ? {} : { keyframeEvery: options.keyframeEvery }) });
       // The workers hold the model and the lanes; the generation settings travel with the session.
       const { cascade, steps, featureCache } = plan.runtime;
       const settings = { ...(cascade === undefined ? {} : { cascade }), ...(steps === undefined ? {} : { steps }), ...(featureCache === undefined ? {} : { featureCache }) };
@@ -435,6 +437,7 @@ export function registerRunCommand(program: Command): Command {
     .option('--inspect-port <n>', 'port of --inspect (0 picks a free one)', parsePort, 0)
     .option('--nats <url>', 'run on a cluster: place the session on a block-cascade worker through this NATS server (docs/cluster.md); with --nats-user, --nats-creds, --nats-tls-*')
     .option('--snapshot-every <k>', 'with --nats: blocks between the snapshots a failover resumes from (default 4; 1: every block, shortest failover; 0: none)', parseNonNegativeInt)
+    .option('--keyframe-every <m>', 'with --nats, at parallelism 0: snapshots hold the K/V cache only every m blocks, those between the latents of the blocks since (default 0: every snapshot)', parseNonNegativeInt)
     .option('--no-stdin', 'do not read prompt switches from stdin (by default each line switches the prompt; always off with "run -")');
   return addGenerationFlags(withNatsFlags(command), '(overrides the session file)').action(async (sessionArg: string | undefined, options: RunCommandOptions, self: Command) => {
       try {

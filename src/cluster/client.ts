@@ -51,9 +51,11 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
     stallMs: options.stallMs ?? 1000,
     staleAfterMs: options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS,
     snapshotEvery: options.snapshotEvery ?? 4,
+    keyframeEvery: options.keyframeEvery ?? 0,
   };
   checkNatsAuth(options.auth);
   if (!Number.isSafeInteger(settings.snapshotEvery) || settings.snapshotEvery < 0) throw new InvalidOptionError('snapshotEvery', 'an integer ≥ 0 (0 = no snapshots)', options.snapshotEvery);
+  if (!Number.isSafeInteger(settings.keyframeEvery) || settings.keyframeEvery < 0) throw new InvalidOptionError('keyframeEvery', 'an integer ≥ 0 (0 = every snapshot holds its K/V)', options.keyframeEvery);
   const nc = await openNats({ servers: options.servers, name: 'block-cascade client', auth: options.auth });
   const sessions = new Set<RemoteSession>();
   let isConnected = true;

@@ -29,10 +29,14 @@ export interface ResumePoint {
   readonly parts?: readonly string[];
 }
 
-/** Snapshot the session every `every` blocks into the snapshot store, under names made from `key`. */
+/**
+ * Snapshot the session every `every` blocks into the snapshot store, under names made from
+ * `key`; with `keyframeEvery`, K/V only in keyframes that many blocks apart (`SnapshotOptions.keyframeEvery`).
+ */
 export interface SnapshotPlan {
   readonly every: number;
   readonly key: string;
+  readonly keyframeEvery?: number;
 }
 
 /** `bc.worker.<id>.open`: run this session (request/reply, answered by {@link OpenReply}). */
@@ -82,6 +86,8 @@ export interface SnapshotNotice {
   readonly parts: readonly string[];
   /** Its own bytes (what storing it cost). */
   readonly bytes: number;
+  /** Blocks whose cache steps a resume from it runs again (0: a K/V keyframe; absent from older workers). */
+  readonly replays?: number;
   /** Actor-thread time to capture it, and time to store it (off the generation's path). */
   readonly captureMs: number;
   readonly storeMs: number;
@@ -254,7 +260,8 @@ export function decodeOpenRequest(bytes: Uint8Array, subject: string): OpenReque
   const snapshots = r.optional(o, 'snapshots', (x, k) => {
     const so = r.obj(x[k], k);
     const q = r.at(k);
-    return { every: q.int(so, 'every', 1), key: q.str(so, 'key') };
+    const keyframeEvery = q.optional(so, 'keyframeEvery', (y, j) => q.int(y, j, 1));
+    return { every: q.int(so, 'every', 1), key: q.str(so, 'key'), ...(keyframeEvery === undefined ? {} : { keyframeEvery }) };
   });
   return {
     sessionId: r.str(o, 'sessionId'),
@@ -312,7 +319,8 @@ export function decodeSessionMessage(bytes: Uint8Array, subject: string): Sessio
   if (type === 'done') return { type, frames: r.int(o, 'frames') };
   if (type === 'snapshot') {
     const ms = (key: string) => (typeof o[key] === 'number' && Number.isFinite(o[key]) && (o[key] as number) >= 0 ? (o[key] as number) : r.fail(key, 'a number ≥ 0'));
-    return { type, block: r.int(o, 'block'), firstFrame: r.int(o, 'firstFrame'), name: r.str(o, 'name'), parts: readNames(r, o, 'parts'), bytes: r.int(o, 'bytes'), captureMs: ms('captureMs'), storeMs: ms('storeMs') };
+    const replays = r.optional(o, 'replays', (x, k) => r.int(x, k));
+    return { type, block: r.int(o, 'block'), firstFrame: r.int(o, 'firstFrame'), name: r.str(o, 'name'), parts: readNames(r, o, 'parts'), bytes: r.int(o, 'bytes'), ...(replays === undefined ? {} : { replays }), captureMs: ms('captureMs'), storeMs: ms('storeMs') };
   }
   if (type === 'failed') {
     const code = r.optional(o, 'code', (x, k) => r.str(x, k));

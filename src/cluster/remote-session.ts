@@ -189,7 +189,7 @@ export class RemoteSession implements ClusterSession {
           request,
           options: { ...this.#wire, priority: this.#priority },
           ...(resume ? { resume: { switches: request.switches ?? [], skipFrames: this.#received, ...(snapshot ? { snapshot: snapshot.name, parts: snapshot.parts } : {}) } } : {}),
-          ...(options.snapshotEvery > 0 ? { snapshots: { every: options.snapshotEvery, key: this.#key } } : {}),
+          ...(options.snapshotEvery > 0 ? { snapshots: { every: options.snapshotEvery, key: this.#key, ...(options.keyframeEvery > 0 ? { keyframeEvery: options.keyframeEvery } : {}) } } : {}),
           credit: this.#consumed + options.creditFrames,
           paused: this.#userPaused,
         };

@@ -150,7 +150,7 @@ export class SnapshotWriter {
     this.#stored.set(snapshot.seq, { seq: snapshot.seq, name, firstFrame: snapshot.firstFrame, requires: snapshot.requires, announced });
     if (announced) {
       const parts = snapshot.requires.map((seq) => (this.#stored.get(seq) as Stored).name);
-      this.#notify({ type: 'snapshot', block: snapshot.block, firstFrame: snapshot.firstFrame, name, parts, bytes: size, captureMs: snapshot.captureMs, storeMs });
+      this.#notify({ type: 'snapshot', block: snapshot.block, firstFrame: snapshot.firstFrame, name, parts, bytes: size, replays: snapshot.replays, captureMs: snapshot.captureMs, storeMs });
     } else {
       this.#log(`snapshot ${name}: stored but not announced (a snapshot it refers to was not stored)`);
     }

@@ -293,7 +293,16 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       ...(open.options as SessionOptions),
       priority: catchingUp ? 'high' : priority,
       ...(from ? { resumeFrom: from } : {}),
-      ...(writer && open.snapshots ? { snapshots: { every: open.snapshots.every, onSnapshot: (snapshot: GenerationSnapshot) => writer.offer(snapshot), incremental: { kept: (seq: number) => writer.kept(seq) } } } : {}),
+      ...(writer && open.snapshots
+        ? {
+            snapshots: {
+              every: open.snapshots.every,
+              onSnapshot: (snapshot: GenerationSnapshot) => writer.offer(snapshot),
+              incremental: { kept: (seq: number) => writer.kept(seq) },
+              ...(open.snapshots.keyframeEvery === undefined ? {} : { keyframeEvery: open.snapshots.keyframeEvery }),
+            },
+          }
+        : {}),
     });
     let session: GenerationSession;
     let resumed = resumeFrom !== null;

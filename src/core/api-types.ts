@@ -159,6 +159,8 @@ export interface GenerationSnapshot {
    * `incremental`; a resume needs them merged in (`mergeSnapshots`).
    */
   readonly requires: readonly number[];
+  /** Blocks whose cache steps a resume from it runs again (`keyframeEvery`); 0 for a keyframe. */
+  readonly replays: number;
   /** msgpack-encoded state (a versioned tensor frame of the project's codec, validated on decode). */
   readonly bytes: Uint8Array;
   /** Actor-thread milliseconds the capture took (copying slabs + encoding). */
