@@ -41,20 +41,45 @@ describe('K/V keyframes', () => {
     const plain = await collect(runtime, request, options);
     const { frames, snapshots } = await withSnapshots(runtime, request, options, 4);
     expect(b64(frames)).toEqual(b64(plain));
-    const replayed = snapshots.map((s) => inspectSnapshot(s.bytes).replayed.length);
-    // A keyframe, then up to three snapshots replaying the blocks cached since it, and so on.
-    expect(replayed.filter((n) => n === 0).length).toBeGreaterThanOrEqual(2);
-    expect(Math.max(...replayed)).toBe(3);
-    expect(replayed.every((n) => n <= 3)).toBe(true);
-    const keyframeBytes = Math.min(...snapshots.filter((_, i) => replayed[i] === 0).map((s) => s.bytes.length));
+    const replayed = snapshots.map((s) => inspectSnapshot(s.bytes).replayed);
+    // The start is a keyframe that holds nothing: blocks 0, 0–1, 0–2 replayed; then a keyframe
+    // every 4 cached blocks, the snapshots between replaying the blocks since.
+    expect(replayed.slice(0, 4)).toEqual([[0], [0, 1], [0, 1, 2], []]);
+    expect(replayed.slice(4, 8)).toEqual([[4], [4, 5], [4, 5, 6], []]);
+    expect(snapshots.map((s) => s.replays)).toEqual(replayed.map((r) => r.length));
+    const keyframeBytes = Math.min(...snapshots.filter((_, i) => replayed[i]?.length === 0).map((s) => s.bytes.length));
     for (const [i, s] of snapshots.entries()) {
-      if ((replayed[i] as number) > 0) {
+      const replays = (replayed[i] as number[]).length;
+      if (replays > 0) {
         expect(s.bytes.length).toBeLessThan(keyframeBytes);
-        expect(s.requires.length).toBeGreaterThan(0);
+        // Those after the first keyframe refer to it for the K/V; before it there is none to refer to.
+        expect(s.requires.length > 0).toBe(i > 3);
       }
       const resumed = await collect(runtime, request, { ...options, resumeFrom: merged(snapshots, s) });
       expect(resumed[0]?.index, `snapshot ${s.seq}`).toBe(s.firstFrame);
-      expect(b64(resumed), `snapshot ${s.seq} (replaying ${replayed[i]} blocks)`).toEqual(b64(plain.slice(s.firstFrame)));
+      expect(b64(resumed), `snapshot ${s.seq} (replaying ${replays} blocks)`).toEqual(b64(plain.slice(s.firstFrame)));
+    }
+  });
+
+  it('a generation resumed from a snapshot between keyframes takes snapshots of its own that resume to the same frames (a second failover)', async () => {
+    const request: GenerateRequest = { seed: 25, blocks: 9, prompt: 'red ball moving left' };
+    const options: GenerateOptions = { cascade: { parallelism: 0, exec: 'joint' } };
+    const plain = await collect(runtime, request, options);
+    const first = await withSnapshots(runtime, request, options, 4);
+    for (const from of [first.snapshots[1], first.snapshots[5]] as GenerationSnapshot[]) {
+      expect(from.replays).toBeGreaterThan(0);
+      const second: GenerationSnapshot[] = [];
+      const resumed = await collect(runtime, request, {
+        ...options,
+        resumeFrom: merged(first.snapshots, from),
+        snapshots: { every: 1, keyframeEvery: 4, onSnapshot: (s) => second.push(s), incremental: { kept: () => true } },
+      });
+      expect(b64(resumed)).toEqual(b64(plain.slice(from.firstFrame)));
+      expect(second.some((s) => s.replays > 0)).toBe(true);
+      for (const s of second) {
+        const again = await collect(runtime, request, { ...options, resumeFrom: merged(second, s) });
+        expect(b64(again), `snapshot ${s.seq} of the resume from ${from.seq}`).toEqual(b64(plain.slice(s.firstFrame)));
+      }
     }
   });
 

@@ -297,7 +297,11 @@ export class Generation {
         settled: () => this.#ahead?.quiet ?? true,
       },
       snapshots ?? null,
-      { firstBlock: resume?.firstBlock ?? 0, cachedBlocks: this.#restored?.cachedBlocks ?? 0 },
+      {
+        firstBlock: resume?.firstBlock ?? 0,
+        cachedBlocks: this.#restored?.cachedBlocks ?? 0,
+        ...(this.#restored === null ? { emptyPool: { evictions: 0 } } : this.#restored.kv.committed.length === 0 ? { emptyPool: { evictions: this.#restored.kv.evictions } } : {}),
+      },
     );
     const recovery: CrashRecovery = {
       lanes: host.lanes,

@@ -233,13 +233,21 @@ export class SnapshotTaker {
   /** Blocks cached since the keyframe, with copies of their final latents (their slots are recycled before the next snapshot). */
   #sinceKeyframe: { readonly block: number; readonly contextSlot: number; readonly latents: Float32Array }[] = [];
 
-  constructor(source: SnapshotSource, options: SnapshotOptions | null, start: { readonly firstBlock: number; readonly cachedBlocks: number }) {
+  /**
+   * `start.emptyPool`: the generation starts with no committed K/V (a fresh one, or one resumed
+   * from a snapshot that replays from the start), with the pool's eviction count then: its start
+   * is a keyframe that holds nothing, and the first snapshots replay from there.
+   */
+  constructor(source: SnapshotSource, options: SnapshotOptions | null, start: { readonly firstBlock: number; readonly cachedBlocks: number; readonly emptyPool?: { readonly evictions: number } }) {
     this.#source = source;
     this.#every = options?.every ?? 0;
     this.#deliver = options?.onSnapshot ?? (() => {});
     this.#kept = options?.incremental?.kept ?? null;
     // Cache steps run again write the run's K/V only where a block is alone in its ticks.
     this.#keyframeEvery = this.#kept !== null && source.fingerprint.parallelism === 0 ? (options?.keyframeEvery ?? 0) : 0;
+    if (this.#keyframeEvery > 0 && start.emptyPool) {
+      this.#keyframe = { seq: -1, frames: [], evictions: start.emptyPool.evictions, cachedUnder: null, recaches: 0, cachedBlocks: start.cachedBlocks };
+    }
     this.#frontier = start.firstBlock;
     this.#cachedBlocks = start.cachedBlocks;
     this.#due = this.#nextDue();
@@ -301,10 +309,11 @@ export class SnapshotTaker {
     const nextBlock = Math.max(...members.map((m) => m.block)) + 1;
     const key = this.#keyframe;
     const kept = this.#kept;
-    // Between keyframes: the keyframe's K/V table, and the blocks cached since, to replay.
+    // Between keyframes: the keyframe's K/V table, and the blocks cached since, to replay (their
+    // cache steps set the barrier's cache prompt as they did in the run; a re-cache they would not repeat).
     const replayed =
       key !== null && kept !== null && this.#cachedBlocks - key.cachedBlocks < this.#keyframeEvery && state.recaches === key.recaches &&
-      this.#sinceKeyframe.every((b) => b.contextSlot === key.cachedUnder) && key.frames.every((f) => kept(f.heldBy)) &&
+      key.frames.every((f) => kept(f.heldBy)) &&
       this.#awaitingDecode.size + members.length < source.memory.latents.slots
         ? this.#sinceKeyframe
         : null;
