@@ -228,8 +228,8 @@ export class SnapshotTaker {
   #due: number;
   /** Blocks cached between K/V keyframes (0: every snapshot is one). */
   readonly #keyframeEvery: number;
-  /** The last keyframe: the KV pool's table and prompt when it was taken, what it was taken after. */
-  #keyframe: { readonly seq: number; readonly frames: readonly SnapshotFrame[]; readonly evictions: number; readonly cachedUnder: number | null; readonly recaches: number; readonly cachedBlocks: number } | null = null;
+  /** The last keyframe: the KV pool's table and prompt when it was taken, and when. */
+  #keyframe: Keyframe | null = null;
   /** Blocks cached since the keyframe, with copies of their final latents (their slots are recycled before the next snapshot). */
   #sinceKeyframe: { readonly block: number; readonly contextSlot: number; readonly latents: Float32Array }[] = [];
 
@@ -246,7 +246,7 @@ export class SnapshotTaker {
     // Cache steps run again write the run's K/V only where a block is alone in its ticks.
     this.#keyframeEvery = this.#kept !== null && source.fingerprint.parallelism === 0 ? (options?.keyframeEvery ?? 0) : 0;
     if (this.#keyframeEvery > 0 && start.emptyPool) {
-      this.#keyframe = { seq: -1, frames: [], evictions: start.emptyPool.evictions, cachedUnder: null, recaches: 0, cachedBlocks: start.cachedBlocks };
+      this.#keyframe = { frames: [], evictions: start.emptyPool.evictions, cachedUnder: null, recaches: 0, cachedBlocks: start.cachedBlocks };
     }
     this.#frontier = start.firstBlock;
     this.#cachedBlocks = start.cachedBlocks;
@@ -307,16 +307,8 @@ export class SnapshotTaker {
     const source = this.#source;
     const members = state.members;
     const nextBlock = Math.max(...members.map((m) => m.block)) + 1;
-    const key = this.#keyframe;
-    const kept = this.#kept;
-    // Between keyframes: the keyframe's K/V table, and the blocks cached since, to replay (their
-    // cache steps set the barrier's cache prompt as they did in the run; a re-cache they would not repeat).
-    const replayed =
-      key !== null && kept !== null && this.#cachedBlocks - key.cachedBlocks < this.#keyframeEvery && state.recaches === key.recaches &&
-      key.frames.every((f) => kept(f.heldBy)) &&
-      this.#awaitingDecode.size + members.length < source.memory.latents.slots
-        ? this.#sinceKeyframe
-        : null;
+    const between = this.#betweenKeyframes(state);
+    const replayed = between === null ? null : this.#sinceKeyframe;
     const waiting = [...this.#awaitingDecode].filter(([block]) => !members.some((m) => m.block === block) && !replayed?.some((b) => b.block === block));
     const relevant = Math.min(this.#frontier, ...members.map((m) => m.block), ...waiting.map(([block]) => block), ...(replayed ?? []).map((b) => b.block));
     // Prompts are numbered by context slot of this run, so two slots holding one text stay two prompts (the re-cache compares slots).
@@ -337,13 +329,14 @@ export class SnapshotTaker {
       ...members.map((m) => ({ block: m.block as number, stage: m.stage, prompt: prompt(m.contextSlot), latentSlot: m.latentSlot })),
       ...waiting.map(([block, at]) => ({ block, stage: source.steps + 1, prompt: prompt(at.contextSlot), latentSlot: at.latentSlot })),
     ];
+    // Between keyframes the KV pool is the keyframe's (the rows all held by it or earlier ones).
     const frames =
-      replayed !== null && key !== null
-        ? key.frames.map((f) => ({ ...f, slot: -1 }))
+      between !== null
+        ? between.frames.map((f) => ({ ...f, slot: -1 }))
         : state.pool.slots
             .filter((s) => s.state === 'committed')
             .map((s) => ({ slot: s.slot, position: s.position as number, block: s.block as number, heldBy: this.#heldBy(s, state.recaches, seq) }));
-    const cachedUnder = replayed !== null && key !== null ? key.cachedUnder : state.cachedUnder;
+    const cachedUnder = between !== null ? between.cachedUnder : state.cachedUnder;
     const denoising = members.filter((m) => m.stage < source.steps);
     const requires = requiredSnapshots({ frames, seq });
     const bytes = captureSnapshot(source.memory, source.featureStore, {
@@ -359,7 +352,7 @@ export class SnapshotTaker {
       cachedUnder: cachedUnder === null ? null : prompt(cachedUnder),
       blocks,
       frames,
-      evictions: replayed !== null && key !== null ? key.evictions : state.pool.evictions,
+      evictions: between?.evictions ?? state.pool.evictions,
       replay: (replayed ?? []).map((b) => ({ block: b.block, prompt: prompt(b.contextSlot), latents: b.latents })),
       policy: source.policy.saveBlocks(denoising.map((m) => m.block)),
       featureBlocks: denoising.map((m) => {
@@ -367,10 +360,38 @@ export class SnapshotTaker {
         return { block: m.block, latentSlot: m.latentSlot, ...(unread.length > 0 ? { unread } : {}) };
       }),
     });
-    if (replayed === null && this.#keyframeEvery > 0) {
-      this.#keyframe = { seq, frames: frames.map(({ position, block, heldBy }) => ({ position, block, heldBy })), evictions: state.pool.evictions, cachedUnder: state.cachedUnder, recaches: state.recaches, cachedBlocks: this.#cachedBlocks };
+    if (between === null && this.#keyframeEvery > 0) {
+      this.#keyframe = { frames: frames.map(({ position, block, heldBy }) => ({ position, block, heldBy })), evictions: state.pool.evictions, cachedUnder: state.cachedUnder, recaches: state.recaches, cachedBlocks: this.#cachedBlocks };
       this.#sinceKeyframe = [];
     }
     return { bytes, requires, replays: replayed?.length ?? 0 };
   }
+
+  /**
+   * The keyframe a snapshot now may refer to instead of holding K/V, or null when it must be a
+   * keyframe: M blocks cached since, a re-cache since (the replay would not repeat it), the
+   * keyframe's rows no longer kept, or no latent slot left for a replayed block beside those the
+   * snapshot restores.
+   */
+  #betweenKeyframes(state: BetweenTicks): Keyframe | null {
+    const key = this.#keyframe;
+    const kept = this.#kept;
+    if (key === null || kept === null || this.#cachedBlocks - key.cachedBlocks >= this.#keyframeEvery || state.recaches !== key.recaches) return null;
+    if (!key.frames.every((f) => kept(f.heldBy))) return null;
+    return this.#awaitingDecode.size + state.members.length < this.#source.memory.latents.slots ? key : null;
+  }
+}
+
+/**
+ * A K/V keyframe as the snapshots after it refer to it: the KV pool's committed frames (and who
+ * holds their rows), its eviction count and cache prompt (a context slot), the re-cache count,
+ * and the blocks cached when it was taken. A generation that starts with no K/V starts at one
+ * with no frames.
+ */
+interface Keyframe {
+  readonly frames: readonly SnapshotFrame[];
+  readonly evictions: number;
+  readonly cachedUnder: number | null;
+  readonly recaches: number;
+  readonly cachedBlocks: number;
 }

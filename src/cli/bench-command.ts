@@ -79,7 +79,7 @@ export interface BenchOptions extends GenerationFlags {
   readonly workers?: string;
   /** With --cluster: blocks between snapshots (0: none; default 4). */
   readonly snapshotEvery?: number;
-  /** With --cluster: blocks between K/V keyframes (0: every snapshot; default 0). */
+  /** With --cluster: blocks between K/V keyframes (0: every snapshot; default 16). */
   readonly keyframeEvery?: number;
 }
 
@@ -539,7 +539,7 @@ export function registerBenchCommand(program: Command): Command {
     )
     .option('--workers <list>', 'with --cluster: worker counts, comma-separated (default 1,2,3)')
     .option('--snapshot-every <n>', 'with --cluster: blocks between session snapshots, 0 for none (default 4)', parseNonNegativeInt)
-    .option('--keyframe-every <m>', 'with --cluster: K/V keyframes every m blocks, the snapshots between holding latents (sessions at parallelism 0; default 0: every snapshot)', parseNonNegativeInt)
+    .option('--keyframe-every <m>', 'with --cluster: K/V keyframes every m blocks, the snapshots between holding latents (sessions at parallelism 0; default 16; 0: K/V in every snapshot)', parseNonNegativeInt)
     .option('--model <dir>', 'with --cascade, --sessions or --cluster: the model package to run (default: the bundled one)')
     .addOption(new Option('--batch-sessions <mode>', 'with --sessions: on runs waiting ticks of different sessions with equal shapes as one call; off (default), one call per tick').choices(['on', 'off']));
   return addGenerationFlags(command, '(plain bench and --soak)').action(async (options: BenchOptions) => {

@@ -23,7 +23,7 @@ export interface ClusterBenchCommandOptions {
   readonly lanes: number;
   /** `--snapshot-every`: blocks between snapshots (0: none). Default {@link CLUSTER_DEFAULT_SNAPSHOT_EVERY}. */
   readonly snapshotEvery?: number;
-  /** `--keyframe-every`: blocks between K/V keyframes (0: every snapshot holds its K/V). */
+  /** `--keyframe-every`: blocks between K/V keyframes (0: every snapshot holds its K/V). Default: the client's. */
   readonly keyframeEvery?: number;
   /** Which of blocks, repeats and lanes hold commander's defaults (then the cluster bench's own apply). */
   readonly defaulted?: readonly string[];
@@ -62,7 +62,8 @@ export async function runClusterBenchCommand(options: ClusterBenchCommandOptions
   const { startNatsServer } = await import('../bench/nats-server.js');
   const interrupt = onInterrupt();
   const server = await startNatsServer();
-  const [{ connect }, { createRuntime }] = await Promise.all([import('../cluster/client.js'), import('../api/runtime.js')]);
+  const [{ connect, DEFAULT_KEYFRAME_EVERY }, { createRuntime }] = await Promise.all([import('../cluster/client.js'), import('../api/runtime.js')]);
+  const keyframeEvery = options.keyframeEvery ?? DEFAULT_KEYFRAME_EVERY;
   const local = await createRuntime({ model, lanes });
   let localOpen = true;
   let made = 0;
@@ -92,7 +93,7 @@ export async function runClusterBenchCommand(options: ClusterBenchCommandOptions
       modelName,
       signal: interrupt.signal,
       snapshotEvery: options.snapshotEvery ?? CLUSTER_DEFAULT_SNAPSHOT_EVERY,
-      keyframeEvery: options.keyframeEvery ?? 0,
+      keyframeEvery,
       connect: (o) => connect(o),
       reference: async (request) => {
         const frames = await reference(request);
@@ -121,7 +122,7 @@ export async function runClusterBenchCommand(options: ClusterBenchCommandOptions
         repeats,
         warmup: options.warmup,
         snapshotEvery: options.snapshotEvery ?? CLUSTER_DEFAULT_SNAPSHOT_EVERY,
-        keyframeEvery: options.keyframeEvery ?? 0,
+        keyframeEvery,
         prompt: PROMPT,
         notes: [
           'placementMs: cluster.session() to that session\'s first frame (KV read, open request/reply, the first block\'s generation), median over sessions, then over repeats.',

@@ -44,7 +44,7 @@ export interface ClusterOptions {
    * K/V keyframes for sessions at parallelism 0 (`SnapshotOptions.keyframeEvery`): a snapshot
    * holds the K/V cache only when this many blocks have been cached since the last one that
    * did; those between hold the latents of the blocks since (kilobytes, not megabytes), whose
-   * cache steps a failover runs again (one forward each). 0 (the default): every snapshot holds
+   * cache steps a failover runs again (one forward each). Default 16; 0: every snapshot holds
    * its K/V.
    */
   readonly keyframeEvery?: number;
