@@ -312,6 +312,7 @@ export class Generation {
     // Encodes and decodes recover without aborting the exchange: a crash of theirs must not
     // break a `lanes` tick of this generation that is running on the other lanes.
     const taskRecovery: CrashRecovery = { lanes: recovery.lanes, memory: host.memoryIndex, ...(recovery.onRetire ? { onRetire: recovery.onRetire } : {}) };
+    const replayLatents = this.#restored?.replayLatents;
     const system = createGenerationSystem({
       seed: request.seed,
       blocks: request.blocks,
@@ -343,8 +344,8 @@ export class Generation {
       prompts: prompts.segments,
       kv: { capacity: host.memory.kv.layout.capacitySlots, sinkFrames: m.kv.sinkFrames, windowFrames: m.kv.windowFrames, ...(this.#restored ? this.#restored.kv : {}) },
       ...(resume ? { resume: resume.resume } : {}),
-      ...(this.#restored && this.#restored.replayLatents.size > 0
-        ? { loadReplay: ({ block, latentSlot }: ReplayLoad) => slotView(host.memory.latents, latentSlot).set(this.#restored?.replayLatents.get(block) as Float32Array) }
+      ...(replayLatents !== undefined && replayLatents.size > 0
+        ? { loadReplay: ({ block, latentSlot }: ReplayLoad) => slotView(host.memory.latents, latentSlot).set(replayLatents.get(block) as Float32Array) }
         : {}),
       ...(snapshots
         ? {
