@@ -6,7 +6,7 @@
  * parallelism 4 every snapshot is a keyframe.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, inspectSnapshot, mergeSnapshots, type Frame, type GenerateOptions, type GenerateRequest, type GenerationSnapshot, type Runtime } from '../src/index.js';
+import { createRuntime, inspectSnapshot, mergeSnapshots, type Frame, type GenerateOptions, type GenerateRequest, type GenerationSnapshot, type Runtime, type TraceRecord } from '../src/index.js';
 import { RANDOM_MODEL } from './support/models.js';
 
 const b64 = (frames: readonly Frame[]) => frames.map((f) => Buffer.from(f.rgb).toString('base64'));
@@ -39,8 +39,11 @@ describe('K/V keyframes', () => {
     const request: GenerateRequest = { seed: 21, blocks: 10, prompt: 'red ball moving left' };
     const options: GenerateOptions = { cascade: { parallelism: 0, exec } };
     const plain = await collect(runtime, request, options);
-    const { frames, snapshots } = await withSnapshots(runtime, request, options, 4);
+    const trace: TraceRecord[] = [];
+    const { frames, snapshots } = await withSnapshots(runtime, request, { ...options, trace: (r) => trace.push(r) }, 4);
     expect(b64(frames)).toEqual(b64(plain));
+    // The trace says which snapshots are keyframes.
+    expect(trace.flatMap((r) => (r.kind === 'snapshot' ? [r.replays] : []))).toEqual(snapshots.map((s) => s.replays));
     const replayed = snapshots.map((s) => inspectSnapshot(s.bytes).replayed);
     // The start is a keyframe that holds nothing: blocks 0, 0–1, 0–2 replayed; then a keyframe
     // every 4 cached blocks, the snapshots between replaying the blocks since.

@@ -278,7 +278,7 @@ export class SnapshotTaker {
   }
 
   /** The barrier's hook: a snapshot when one is due and the state allows it. */
-  beforeTick(state: BetweenTicks): { readonly block: number; readonly bytes: number; readonly captureMs: number } | null {
+  beforeTick(state: BetweenTicks): { readonly block: number; readonly bytes: number; readonly captureMs: number; readonly replays: number } | null {
     if (this.#cachedBlocks < this.#due || this.#decodedAbove.size > 0) return null;
     if (state.pool.slots.some((s) => s.state === 'reserved')) return null;
     if (this.#source.settled?.() === false) return null;
@@ -289,7 +289,7 @@ export class SnapshotTaker {
     this.#due = this.#nextDue();
     const block = this.#frontier;
     this.#deliver({ block, firstFrame: block * this.#source.manifest.framesPerBlock, seq, requires, replays, bytes, captureMs });
-    return { block, bytes: bytes.length, captureMs };
+    return { block, bytes: bytes.length, captureMs, replays };
   }
 
   /**

@@ -176,6 +176,8 @@ export interface SnapshotRecord extends SessionTag {
   readonly bytes: number;
   /** Actor-thread milliseconds of the capture (copying slabs + encoding). */
   readonly captureMs: number;
+  /** Cache steps a resume from it runs again (between K/V keyframes); 0 or absent: it holds its K/V. */
+  readonly replays?: number;
 }
 
 /** Last record of a generation. */

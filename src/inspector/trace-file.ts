@@ -22,7 +22,7 @@ const FIELDS: Record<TraceRecord['kind'], Record<string, FieldSpec>> = {
   recache: { beforeBlock: 'int', frames: 'int', ms: 'number' },
   frame: { block: 'int', firstFrame: 'int', frames: 'int' },
   features: { tick: 'int' },
-  snapshot: { block: 'int', bytes: 'int', captureMs: 'number' },
+  snapshot: { block: 'int', bytes: 'int', captureMs: 'number', 'replays?': 'int' },
   end: { blocks: 'int', outcome: ['finished', 'stopped', 'failed', 'aborted'], 'error?': 'string' },
 };
 
