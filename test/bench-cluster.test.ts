@@ -62,6 +62,8 @@ describe('bench --cluster through the CLI', () => {
       expect(r.aggregateFps).toBeGreaterThan(0);
       expect(r.placementMs).toBeGreaterThan(0);
       expect(r.snapshotEvery).toBe(2);
+      // The client's default: P0 sessions store K/V every 16 blocks.
+      expect(r.keyframeEvery).toBe(16);
       expect(r.snapshotBytesPerBlock).toBeGreaterThan(0);
       expect(r.snapshotMsPerBlock).toBeGreaterThan(0);
       expect(r.aggregateFpsNoSnapshots).toBeGreaterThan(0);

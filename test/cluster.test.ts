@@ -229,7 +229,7 @@ describe('cluster over a real nats-server', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bc-run-nats-'));
     try {
       const args = ['run', '--prompt', 'blue square moving up', '--seed', '3', '--blocks', '4', '--quiet', '--no-stdin'];
-      const remote = await runCli([...args, '--nats', server.url, '--snapshot-every', '1', '--out', join(dir, 'remote.gif')]);
+      const remote = await runCli([...args, '--nats', server.url, '--snapshot-every', '1', '--keyframe-every', '2', '--out', join(dir, 'remote.gif')]);
       expect(remote.code, remote.stderr).toBe(0);
       expect(remote.stderr).toContain(`cluster ${server.url}`);
       const here = await runCli([...args, '--model', RANDOM_MODEL, '--lanes', '1', '--out', join(dir, 'local.gif')]);
@@ -241,6 +241,9 @@ describe('cluster over a real nats-server', () => {
       const alone = await runCli([...args, '--snapshot-every', '1', '--model', RANDOM_MODEL]);
       expect(alone.code).not.toBe(0);
       expect(alone.stderr).toMatch(/--snapshot-every applies to --nats only/);
+      const keyframes = await runCli([...args, '--keyframe-every', '2', '--model', RANDOM_MODEL]);
+      expect(keyframes.code).not.toBe(0);
+      expect(keyframes.stderr).toMatch(/--keyframe-every applies to --nats only/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
