@@ -81,8 +81,8 @@ export interface ClusterBenchOptions {
   readonly seed?: number;
   /** Snapshot every this many blocks (the client's `snapshotEvery`); 0: no snapshots. */
   readonly snapshotEvery: number;
-  /** K/V keyframes every this many blocks (the client's `keyframeEvery`); 0 or absent: every snapshot holds its K/V. */
-  readonly keyframeEvery?: number;
+  /** K/V keyframes every this many blocks (the client's `keyframeEvery`); 0: every snapshot holds its K/V. */
+  readonly keyframeEvery: number;
   /** Connects a client (`connect` of src/cluster/client.ts; injected so the module loads no NATS client itself). */
   readonly connect: (options: { servers: string; creditFrames?: number; snapshotEvery?: number; keyframeEvery?: number }) => Promise<Cluster>;
   /** The frames of a request on a local runtime with `lanes` lanes (the reference). */
@@ -243,7 +243,7 @@ async function runRound(cluster: Cluster, n: number, o: ClusterBenchOptions, hoo
  * ```ts
  * const { records } = await runClusterBench({
  *   nats: server.url, workers: [1, 2, 3], sessions: [1, 4], blocks: 16, repeats: 3, warmup: 1, lanes: 1,
- *   model, prompt: 'red ball moving left', connect, reference, modelName: 'block-cascade-sprites',
+ *   snapshotEvery: 4, keyframeEvery: 16, model, prompt: 'red ball moving left', connect, reference, modelName: 'block-cascade-sprites',
  * });
  * console.log(formatClusterTable(records));
  * ```
@@ -262,7 +262,7 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
   // holds at least half the frames, past a snapshot or more.
   const credit = framesPerBlock * Math.max(1, Math.min(Math.floor(24 / framesPerBlock), Math.floor(o.blocks / 2) - 1));
   const killAt = Math.floor(framesPerSession / 2);
-  const keyframeEvery = o.keyframeEvery ?? 0;
+  const { keyframeEvery } = o;
   const clean = await o.connect({ servers: o.nats, snapshotEvery: o.snapshotEvery, keyframeEvery });
   const plain = await o.connect({ servers: o.nats, snapshotEvery: 0 });
   const tight = await o.connect({ servers: o.nats, creditFrames: credit, snapshotEvery: o.snapshotEvery, keyframeEvery });

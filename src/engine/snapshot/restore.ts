@@ -47,7 +47,9 @@ export function restoreSlabs(memory: SharedMemory, featureStore: FeatureStore | 
   checkRows(state, 'cleanLatents', state.cleanLatents, state.frames.length, memory.cleanLatents.slotLength);
   checkRows(state, 'replayLatents', state.replayLatents, state.replay.length, memory.latents.slotLength);
   // A replayed block's latents go into a slot of their own when its turn comes.
-  if (state.blocks.length + Math.min(1, state.replay.length) > memory.latents.slots) throw new CorruptSnapshotError('snapshot: blocks', `${state.blocks.length} blocks but ${memory.latents.slots} latent slots`);
+  if (state.blocks.length + Math.min(1, state.replay.length) > memory.latents.slots) {
+    throw new CorruptSnapshotError('snapshot: blocks', `${state.blocks.length} blocks${state.replay.length > 0 ? ' and one to replay' : ''} but ${memory.latents.slots} latent slots`);
+  }
   if (state.frames.length > memory.kv.layout.capacitySlots) throw new CorruptSnapshotError('snapshot: frames', `${state.frames.length} frames but ${memory.kv.layout.capacitySlots} KV slots`);
   const latentSlots = state.blocks.map((_, i) => i);
   const kvSlots = state.frames.map((_, j) => j);
