@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockIntervals, intervalStats, percentile, roundFigures, type SessionsRecord } from '../src/bench/sessions-bench.js';
 import { parseSessionCounts } from '../src/cli/bench-command.js';
+import { JITTER_FLOOR_CHUNKS, type JitterFloor } from '../src/bench/jitter-floor.js';
 import { createRuntime, type Runtime } from '../src/index.js';
 import type { MetaRecord, TraceRecord } from '../src/core/trace-records.js';
 import { toJsonl } from '../src/trace/jsonl.js';
@@ -82,8 +83,12 @@ describe('bench --sessions on the random model', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/aggregate FPS/);
     expect(stdout).toMatch(/4 P0 sessions ÷ 1: not measured/);
-    const report = JSON.parse(await readFile(json, 'utf8')) as { kind: string; lanes: number; maxSessions: number; model: { dir: string }; records: SessionsRecord[] };
+    const report = JSON.parse(await readFile(json, 'utf8')) as { kind: string; lanes: number; maxSessions: number; model: { dir: string }; jitterFloor: JitterFloor; records: SessionsRecord[] };
     expect(report.kind).toBe('sessions');
+    // The machine's own jitter beside the verdict: one busy thread per lane, chunks as long as the median interval.
+    expect(report.jitterFloor).toMatchObject({ threads: 2, chunks: JITTER_FLOOR_CHUNKS });
+    expect(report.jitterFloor.worstP99OverP50).toBeGreaterThanOrEqual(1);
+    expect(stdout).toContain(`the machine's own jitter, read it against that: 2 thread(s) of fixed CPU work at once, ${JITTER_FLOOR_CHUNKS} chunks`);
     expect(report.lanes).toBe(2);
     expect(report.maxSessions).toBe(2);
     expect(report.model.dir).toBe('models/random');

@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { Frame, GenerateOptions, GenerateRequest, RuntimeStats } from '../core/api-types.js';
 import type { AttentionMode, ExecMode, Parallelism } from '../core/cascade-options.js';
 import { median } from '../core/median.js';
+import type { JitterFloor } from './jitter-floor.js';
 import { roundOrder } from './measure.js';
 
 /** What the benchmark needs of a runtime. */
@@ -285,14 +286,15 @@ export async function runSessionsBench(runtime: SessionsRuntime, o: SessionsBenc
 export const SESSIONS_GOALS = { p0At4: 1.6, p4At4: 1.3, p99OverP50: 1.5 } as const;
 
 /**
- * The records as an aligned table, with the goals' verdicts below.
+ * The records as an aligned table, with the goals' verdicts below and, given `floor`
+ * (`measureJitterFloor`), the machine's own jitter beside the p99/p50 verdict.
  *
  * @example
  * ```ts
- * console.log(formatSessionsTable(records));
+ * console.log(formatSessionsTable(records, await measureJitterFloor({ threads: 2, chunks: 300, chunkMs: 12 })));
  * ```
  */
-export function formatSessionsTable(records: readonly SessionsRecord[]): string {
+export function formatSessionsTable(records: readonly SessionsRecord[], floor?: JitterFloor): string {
   const f = (n: number | null, digits = 1) => (n === null ? '-' : n.toFixed(digits));
   const table = [
     ['P', 'sessions', 'aggregate FPS', '× n=1', 'per-session FPS', 'p50 interval ms', 'p99 interval ms', 'worst p99/p50', 'running at once'],
@@ -310,5 +312,8 @@ export function formatSessionsTable(records: readonly SessionsRecord[]): string 
     goal('4 P4 sessions ÷ 1', at4(4), SESSIONS_GOALS.p4At4),
     `worst session p99 ÷ its median interval: ${worst.toFixed(2)} (goal ≤ ${SESSIONS_GOALS.p99OverP50}) ${worst <= SESSIONS_GOALS.p99OverP50 ? 'met' : 'NOT met'}`,
   );
+  if (floor !== undefined) {
+    lines.push(`the machine's own jitter, read it against that: ${floor.threads} thread(s) of fixed CPU work at once, ${floor.chunks} chunks of ${floor.chunkMs.toFixed(1)} ms each: worst p99/p50 ${floor.worstP99OverP50.toFixed(2)}`);
+  }
   return lines.join('\n');
 }

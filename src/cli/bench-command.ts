@@ -23,6 +23,7 @@ import { onInterrupt } from './interrupt.js';
 import { addGenerationFlags, runtimeSettings, type GenerationFlags } from './generation-flags.js';
 import { parseNonNegativeInt, parsePositiveInt } from './options.js';
 import type { Measurement } from '../bench/measure.js';
+import { median } from '../core/median.js';
 import { measureTraceOverhead } from '../bench/trace-overhead.js';
 import { toJsonl } from '../trace/jsonl.js';
 import { chromeTrace } from '../inspector/chrome-trace.js';
@@ -458,6 +459,7 @@ async function runSessionsBenchCommand(options: BenchOptions): Promise<number> {
   const model = options.model ?? defaultModelDir();
   const maxSessions = Math.max(...counts);
   const { runSessionsBench, formatSessionsTable, SESSIONS_LEVELS } = await import('../bench/sessions-bench.js');
+  const { measureJitterFloor, JITTER_FLOOR_CHUNKS } = await import('../bench/jitter-floor.js');
   return interruptible(async ({ signal, open }) => {
     const batchSessions = options.batchSessions === 'on';
     const runtime = await open({ model, lanes, maxSessions, batchSessions });
@@ -479,10 +481,12 @@ async function runSessionsBenchCommand(options: BenchOptions): Promise<number> {
       },
     });
     if (process.stderr.isTTY) process.stderr.write('\n');
+    // The machine's own jitter for as many busy threads as lanes, with chunks as long as a typical block interval.
+    const jitterFloor = await measureJitterFloor({ threads: lanes, chunks: JITTER_FLOOR_CHUNKS, chunkMs: Math.min(1000, Math.max(1, median(records.map((r) => r.p50IntervalMs)))) });
     process.stderr.write(`block-cascade bench --sessions: done in ${minutesSince(started)}\n`);
-    process.stdout.write(`${formatSessionsTable(records)}\n`);
+    process.stdout.write(`${formatSessionsTable(records, jitterFloor)}\n`);
     if (options.json !== undefined) {
-      const report = { machine: machineInfo(), kind: 'sessions', model: { name: runtime.manifest.name, dir: reportedModelDir(model) }, lanes, maxSessions, batchSessions, batchedCalls: runtime.stats().batchedCalls, blocks, repeats, warmup: options.warmup, prompt: BENCH_PROMPT, records };
+      const report = { machine: machineInfo(), kind: 'sessions', model: { name: runtime.manifest.name, dir: reportedModelDir(model) }, lanes, maxSessions, batchSessions, batchedCalls: runtime.stats().batchedCalls, blocks, repeats, warmup: options.warmup, prompt: BENCH_PROMPT, jitterFloor, records };
       await writeOutput(options.json, reportJson(report));
     }
   });

@@ -36,6 +36,7 @@ import type { SharedMemory } from '../memory/memory-plan.js';
 import type { FeatureCacheSettings, MemberIndicator } from '../../core/feature-cache.js';
 import type { FeatureStore } from '../lanes/feature-store.js';
 import { LaneError } from '../../core/errors.js';
+import { waitAsync } from '../../core/wait-async.js';
 import type { Lane } from '../lanes/lane.js';
 import { tickCall } from './joint.js';
 
@@ -338,10 +339,6 @@ function indicatorFrom(pairs: Float64Array, block: number, stage: number, reused
     ...(reused ? { reused: true } : {}),
   };
 }
-
-/** `Atomics.waitAsync` (Node ≥ 16; typed from ES2024, past this project's `lib`). */
-type WaitAsync = (array: Int32Array, index: number, value: number, timeoutMs?: number) => { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
-const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
 /**
  * Waits until `ready` holds of `run.control[index]` or the run's task has ended (then nothing
