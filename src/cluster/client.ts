@@ -21,6 +21,7 @@ import { SNAPSHOTS_BUCKET } from './bucket.js';
 import { DEFAULT_STALE_AFTER_MS, RecentOffers, type WorkerEntry } from './placement.js';
 import { RemoteSession, type Context } from './remote-session.js';
 import { WORKERS_BUCKET } from './subjects.js';
+import { WorkerWatch } from './worker-watch.js';
 
 export type { Cluster, ClusterOptions, ClusterSession, Failover } from './cluster-types.js';
 
@@ -111,6 +112,7 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
       if (attempt === LISTING_ATTEMPTS) throw new Error(`listing the ${WORKERS_BUCKET} bucket stalled ${LISTING_ATTEMPTS} times (${LISTING_TIMEOUT_MS} ms each)`);
     }
   };
+  const watch = new WorkerWatch(() => new Kvm(nc).open(WORKERS_BUCKET));
   let store: Promise<ObjectStore> | null = null;
   const context: Context = {
     nc,
@@ -128,12 +130,14 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
       kv = null;
       return [];
     }),
+    workersChanged: (ms) => watch.changed(ms),
     connected: () => isConnected,
     forget: (s) => sessions.delete(s),
   };
   let sessionNo = 0;
   const close = async () => {
     await Promise.all([...sessions].map((s) => s[ASYNC_DISPOSE]()));
+    watch.close();
     await nc.drain().catch(() => undefined);
   };
   return {

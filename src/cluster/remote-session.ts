@@ -24,6 +24,8 @@ export interface Context {
   readonly clientId: string;
   readonly options: Required<Omit<ClusterOptions, 'servers' | 'auth'>>;
   entries(): Promise<WorkerEntry[]>;
+  /** Resolves at the next change of the workers bucket (`WorkerWatch`), or after `ms`. */
+  workersChanged(ms: number): Promise<void>;
   /** Sessions this client offered each worker lately (`rankWorkers`' `recent`). */
   readonly offers: RecentOffers;
   /** The snapshot store, opened on first use (null when it cannot be: no worker created it yet). */
@@ -224,7 +226,7 @@ export class RemoteSession implements ClusterSession {
         for (const s of attempt.subs) s.unsubscribe();
       }
       if (!resume || Date.now() > deadline) throw new NoCapacityError(entries.length, refusals);
-      await wait(250);
+      await this.#ctx.workersChanged(250);
     }
   }
 
