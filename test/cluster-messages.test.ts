@@ -4,6 +4,7 @@ import { ClusterMessageError } from '../src/cluster/errors.js';
 import { connect } from '../src/cluster/client.js';
 import { InvalidOptionError } from '../src/core/errors.js';
 import { decodeControlRequest, decodeFrame, decodeOpenRequest, decodeSessionMessage, encodeClusterMessage, encodeFrame } from '../src/cluster/messages.js';
+import { DEFAULT_SNAPSHOT_EVERY, snapshotEveryFor } from '../src/cluster/snapshot-defaults.js';
 import { rankWorkers, RECENT_OFFER_MS, RecentOffers, resumeRequest, type WorkerEntry } from '../src/cluster/placement.js';
 import { encodeMessage } from '../src/protocol/codec.js';
 
@@ -54,6 +55,13 @@ describe('messages', () => {
     const pooled = Buffer.alloc(bytes.length + 3);
     pooled.set(bytes, 3);
     expect(decodeFrame(pooled.subarray(3), 'x')).toEqual(frame);
+  });
+
+  it('an open request may leave the snapshot interval to the worker, which picks every block at P0 with keyframes and 4 otherwise', () => {
+    const auto = { ...open, snapshots: { key: 'k', keyframeEvery: 16 } };
+    expect(decodeOpenRequest(encodeClusterMessage(auto), 's')).toEqual(auto);
+    expect(() => decodeOpenRequest(encodeClusterMessage({ ...auto, snapshots: { every: 0, key: 'k' } }), 's')).toThrow(/field "snapshots.every"/);
+    expect([snapshotEveryFor(0, 16), snapshotEveryFor(0, 0), snapshotEveryFor(4, 16), snapshotEveryFor(1, 16)]).toEqual([1, DEFAULT_SNAPSHOT_EVERY, DEFAULT_SNAPSHOT_EVERY, DEFAULT_SNAPSHOT_EVERY]);
   });
 
   it('round-trips a snapshot notice and a resume with the parts it refers to, and names a bad part', () => {

@@ -80,7 +80,7 @@ describe('a worker restarted mid-session under the same id', () => {
     const [moved] = session.failovers;
     expect(moved).toMatchObject({ from: 'w1', to: 'w1' });
     expectSameFrames(frames, await want());
-    // The restarted process took the session up from a snapshot (every 4 blocks by default),
+    // The restarted process took the session up from a snapshot (the worker's default interval),
     // publishing from the frame the client had reached.
     await logged(w1 as WorkerProcess, `resumed from frame ${moved?.atFrame} `);
     expect((w1 as WorkerProcess).log).toContain(`resumed from frame ${moved?.atFrame} with snapshot`);

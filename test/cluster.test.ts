@@ -129,8 +129,13 @@ describe('cluster over a real nats-server', () => {
     const { frames, gap } = await run(session, killAt20(session));
     // At least the kill's; on a loaded machine a late heartbeat can add a harmless one.
     expect(session.failovers.length).toBeGreaterThanOrEqual(1);
-    // Snapshots every 4 blocks (the default): the kill's move resumed from one, not from block 0.
+    // At P0 with keyframes a snapshot every block by default (the worker's choice): the kill's
+    // move resumed from one, not from block 0.
     expect(session.snapshots.length).toBeGreaterThan(0);
+    // (both workers' snapshots together: the new one snapshots again the blocks it makes again)
+    const blocks = [...new Set(session.snapshots.map((s) => s.block))].sort((a, b) => a - b);
+    expect(blocks.length).toBeGreaterThan(1);
+    expect(blocks.slice(1).map((b, i) => b - (blocks[i] as number))).toEqual(blocks.slice(1).map(() => 1));
     // Every stored snapshot was told to the listener as it came.
     expect(heard).toEqual(session.snapshots.map((s) => s.firstFrame));
     expect(session.failovers[0]?.fromSnapshot).toBeGreaterThan(0);
@@ -147,6 +152,12 @@ describe('cluster over a real nats-server', () => {
     const { frames, gap } = await run(session, killAt20(session, 'parts'));
     // At least the kill's; on a loaded machine a late heartbeat can add a harmless one.
     expect(session.failovers.length).toBeGreaterThanOrEqual(1);
+    // Snapshots every 4 blocks at P4 by default (each holds the K/V rows cached since the last).
+    // (the first worker's: a name is <session key>.<writer>.s<seq>)
+    const writer = (name: string) => name.split('.').at(-2);
+    const first = session.snapshots.filter((s) => writer(s.name) === writer(session.snapshots[0]?.name ?? '')).map((s) => s.block);
+    expect(first.length).toBeGreaterThan(1);
+    expect(first.slice(1).filter((b, i) => b - (first[i] as number) === 1)).toEqual([]);
     // Resumed from a snapshot merged with the earlier ones holding the sink's and older frames' K/V.
     const from = session.snapshots.filter((s) => s.block === session.failovers[0]?.fromSnapshot).at(-1);
     expect(from?.parts.length).toBeGreaterThan(0);

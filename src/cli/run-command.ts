@@ -436,7 +436,7 @@ export function registerRunCommand(program: Command): Command {
     .option('--inspect', 'serve the inspector page on 127.0.0.1, live while generating, then until Ctrl-C')
     .option('--inspect-port <n>', 'port of --inspect (0 picks a free one)', parsePort, 0)
     .option('--nats <url>', 'run on a cluster: place the session on a block-cascade worker through this NATS server (docs/cluster.md); with --nats-user, --nats-creds, --nats-tls-*')
-    .option('--snapshot-every <k>', 'with --nats: blocks between the snapshots a failover resumes from (default 4; 1: every block, shortest failover; 0: none)', parseNonNegativeInt)
+    .option('--snapshot-every <k>', 'with --nats: blocks between the snapshots a failover resumes from (default: 1 at parallelism 0 with keyframes, else 4; 0: none)', parseNonNegativeInt)
     .option('--keyframe-every <m>', 'with --nats, at parallelism 0: snapshots hold the K/V cache only every m blocks, those between the latents of the blocks since (default 16; 0: K/V in every snapshot)', parseNonNegativeInt)
     .option('--no-stdin', 'do not read prompt switches from stdin (by default each line switches the prompt; always off with "run -")');
   return addGenerationFlags(withNatsFlags(command), '(overrides the session file)').action(async (sessionArg: string | undefined, options: RunCommandOptions, self: Command) => {

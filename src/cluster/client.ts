@@ -22,6 +22,7 @@ import { DEFAULT_STALE_AFTER_MS, RecentOffers, type WorkerEntry } from './placem
 import { RemoteSession, type Context } from './remote-session.js';
 import { WORKERS_BUCKET } from './subjects.js';
 import { WorkerWatch } from './worker-watch.js';
+import { DEFAULT_KEYFRAME_EVERY } from './snapshot-defaults.js';
 
 export type { Cluster, ClusterOptions, ClusterSession, Failover } from './cluster-types.js';
 
@@ -31,12 +32,7 @@ const LISTING_ATTEMPTS = 3;
 
 let nextClientId = 0;
 
-/**
- * Blocks between K/V keyframes of a P0 session's snapshots unless `keyframeEvery` is given: on
- * the medium model it cut the bytes of a 32-block session to a fifth, at the price of at most 15
- * cache steps replayed by a failover (docs/cluster.md).
- */
-export const DEFAULT_KEYFRAME_EVERY = 16;
+export { DEFAULT_KEYFRAME_EVERY, DEFAULT_SNAPSHOT_EVERY } from './snapshot-defaults.js';
 
 /**
  * Connects to a cluster's NATS server(s); reconnects forever after a server restart.
@@ -58,11 +54,12 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
     failoverTimeoutMs: options.failoverTimeoutMs ?? 60_000,
     stallMs: options.stallMs ?? 1000,
     staleAfterMs: options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS,
-    snapshotEvery: options.snapshotEvery ?? 4,
+    // Absent: the worker's choice, by the session's parallelism (`snapshotEveryFor`).
+    snapshotEvery: options.snapshotEvery ?? null,
     keyframeEvery: options.keyframeEvery ?? DEFAULT_KEYFRAME_EVERY,
   };
   checkNatsAuth(options.auth);
-  if (!Number.isSafeInteger(settings.snapshotEvery) || settings.snapshotEvery < 0) throw new InvalidOptionError('snapshotEvery', 'an integer ≥ 0 (0 = no snapshots)', options.snapshotEvery);
+  if (settings.snapshotEvery !== null && (!Number.isSafeInteger(settings.snapshotEvery) || settings.snapshotEvery < 0)) throw new InvalidOptionError('snapshotEvery', 'an integer ≥ 0 (0 = no snapshots)', options.snapshotEvery);
   if (!Number.isSafeInteger(settings.keyframeEvery) || settings.keyframeEvery < 0) throw new InvalidOptionError('keyframeEvery', 'an integer ≥ 0 (0 = every snapshot holds its K/V)', options.keyframeEvery);
   const nc = await openNats({ servers: options.servers, name: 'block-cascade client', auth: options.auth });
   const sessions = new Set<RemoteSession>();

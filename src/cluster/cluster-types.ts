@@ -36,8 +36,10 @@ export interface ClusterOptions {
   readonly staleAfterMs?: number;
   /**
    * Every this many blocks the worker snapshots a session into the cluster's object store, and
-   * a failover resumes from the newest snapshot instead of replaying from block 0. Default 4;
-   * 0 turns snapshots off.
+   * a failover resumes from the newest snapshot instead of replaying from block 0. 0 turns
+   * snapshots off. Default: every block for a session at parallelism 0 with K/V keyframes on
+   * (a snapshot between keyframes holds a block's latents, so a failover makes no block twice),
+   * every 4 blocks otherwise (`snapshotEveryFor`).
    */
   readonly snapshotEvery?: number;
   /**

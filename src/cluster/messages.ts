@@ -34,7 +34,8 @@ export interface ResumePoint {
  * `key`; with `keyframeEvery`, K/V only in keyframes that many blocks apart (`SnapshotOptions.keyframeEvery`).
  */
 export interface SnapshotPlan {
-  readonly every: number;
+  /** Blocks between snapshots; absent, the worker's default for the session (`snapshotEveryFor`). */
+  readonly every?: number;
   readonly key: string;
   readonly keyframeEvery?: number;
 }
@@ -261,7 +262,8 @@ export function decodeOpenRequest(bytes: Uint8Array, subject: string): OpenReque
     const so = r.obj(x[k], k);
     const q = r.at(k);
     const keyframeEvery = q.optional(so, 'keyframeEvery', (y, j) => q.int(y, j, 1));
-    return { every: q.int(so, 'every', 1), key: q.str(so, 'key'), ...(keyframeEvery === undefined ? {} : { keyframeEvery }) };
+    const every = q.optional(so, 'every', (y, j) => q.int(y, j, 1));
+    return { ...(every === undefined ? {} : { every }), key: q.str(so, 'key'), ...(keyframeEvery === undefined ? {} : { keyframeEvery }) };
   });
   return {
     sessionId: r.str(o, 'sessionId'),

@@ -22,7 +22,8 @@ import { sessionSubjects, workerSubjects } from './subjects.js';
 export interface Context {
   readonly nc: NatsConnection;
   readonly clientId: string;
-  readonly options: Required<Omit<ClusterOptions, 'servers' | 'auth'>>;
+  /** The client's settings; `snapshotEvery` null leaves the interval to the worker (`snapshotEveryFor`). */
+  readonly options: Required<Omit<ClusterOptions, 'servers' | 'auth' | 'snapshotEvery'>> & { readonly snapshotEvery: number | null };
   entries(): Promise<WorkerEntry[]>;
   /** Resolves at the next change of the workers bucket (`WorkerWatch`), or after `ms`. */
   workersChanged(ms: number): Promise<void>;
@@ -191,7 +192,7 @@ export class RemoteSession implements ClusterSession {
           request,
           options: { ...this.#wire, priority: this.#priority },
           ...(resume ? { resume: { switches: request.switches ?? [], skipFrames: this.#received, ...(snapshot ? { snapshot: snapshot.name, parts: snapshot.parts } : {}) } } : {}),
-          ...(options.snapshotEvery > 0 ? { snapshots: { every: options.snapshotEvery, key: this.#key, ...(options.keyframeEvery > 0 ? { keyframeEvery: options.keyframeEvery } : {}) } } : {}),
+          ...(options.snapshotEvery !== 0 ? { snapshots: { ...(options.snapshotEvery === null ? {} : { every: options.snapshotEvery }), key: this.#key, ...(options.keyframeEvery > 0 ? { keyframeEvery: options.keyframeEvery } : {}) } } : {}),
           credit: this.#consumed + options.creditFrames,
           paused: this.#userPaused,
         };

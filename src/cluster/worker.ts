@@ -14,13 +14,14 @@ import { createRuntime, type Runtime } from '../api/runtime.js';
 import type { GenerationSnapshot } from '../core/api-types.js';
 import { mergeSnapshots } from '../engine/snapshot/merge.js';
 import type { GenerationSession, SessionOptions, SessionPriority } from '../core/session-types.js';
-import { decodeControlRequest, decodeOpenRequest, encodeClusterMessage, encodeFrame, type ControlReply, type OpenReply, type OpenRequest, type WorkerInfo } from './messages.js';
+import { decodeControlRequest, decodeOpenRequest, encodeClusterMessage, encodeFrame, type ControlReply, type OpenReply, type OpenRequest, type WireSessionOptions, type WorkerInfo } from './messages.js';
 import { checkId, sessionSubjects, WORKERS_BUCKET, workerSubjects } from './subjects.js';
 import { SNAPSHOTS_BUCKET, SNAPSHOTS_STORE_OPTIONS, WORKERS_BUCKET_TTL_MS } from './bucket.js';
 import { checkNatsAuth, type NatsAuth } from './nats-auth.js';
 import { openNats } from './nats-connection.js';
 import { threadStorage } from './snapshot-storage.js';
 import { SnapshotWriter } from './snapshot-writer.js';
+import { snapshotEveryFor } from './snapshot-defaults.js';
 
 /** Options of {@link startWorker}. */
 export interface WorkerOptions {
@@ -89,6 +90,13 @@ const DEFAULT_REGISTER_MS = 1000;
 const DEFAULT_CLIENT_TIMEOUT_MS = 10_000;
 /** Ended sessions stay in heartbeats this long, so that a client that lost the `done` message sees the session's end. */
 const DONE_RETAIN_MS = 3000;
+
+/** A session's parallelism as its open request asks (a worker's runtime has no default of its own: 0 when absent). */
+const parallelismOf = (options: WireSessionOptions): number => {
+  const p = options.cascade?.['parallelism'];
+  // Anything else is refused by the runtime when the session opens.
+  return typeof p === 'number' ? p : 0;
+};
 
 const errorFields = (e: unknown) => ({ name: e instanceof Error ? e.name : 'Error', ...(e && typeof e === 'object' && typeof (e as { code?: unknown }).code === 'string' ? { code: (e as { code: string }).code } : {}), message: e instanceof Error ? e.message : String(e) });
 
@@ -296,7 +304,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       ...(writer && open.snapshots
         ? {
             snapshots: {
-              every: open.snapshots.every,
+              every: open.snapshots.every ?? snapshotEveryFor(parallelismOf(open.options), open.snapshots.keyframeEvery ?? 0),
               onSnapshot: (snapshot: GenerationSnapshot) => writer.offer(snapshot),
               incremental: { kept: (seq: number) => writer.kept(seq) },
               ...(open.snapshots.keyframeEvery === undefined ? {} : { keyframeEvery: open.snapshots.keyframeEvery }),
