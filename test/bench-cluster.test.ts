@@ -43,7 +43,9 @@ describe('bench --cluster through the CLI', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'bc-bench-cluster-'));
     const json = join(dir, 'cluster.json');
-    const result = await runCli(['bench', '--cluster', '--workers', '1,2', '--sessions', '1', '--blocks', '8', '--snapshot-every', '2', '--repeats', '1', '--warmup', '0', '--model', RANDOM_MODEL, '--json', json], 90_000);
+    // One warm-up round: with 2 workers it runs a session on each, more than --sessions' 1 (a
+    // reference for the second session was once missing there).
+    const result = await runCli(['bench', '--cluster', '--workers', '1,2', '--sessions', '1', '--blocks', '8', '--snapshot-every', '2', '--repeats', '1', '--warmup', '1', '--model', RANDOM_MODEL, '--json', json], 90_000);
     expect(result.stderr).not.toMatch(/Error/);
     expect(result.code).toBe(0);
     stdout = result.stdout;

@@ -158,6 +158,19 @@ interface FailoverSample {
   readonly to: 'survivor' | 'restarted';
 }
 
+/**
+ * Reference runs the bench asks for, one per session index: as many as the most sessions of a
+ * round, where a warm-up round runs one per worker when there are more workers than sessions.
+ *
+ * @example
+ * ```ts
+ * referenceCount({ workers: [1, 2, 3], sessions: [1] }); // 3
+ * ```
+ */
+export function referenceCount(o: Pick<ClusterBenchOptions, 'workers' | 'sessions'>): number {
+  return Math.max(...o.sessions, ...o.workers);
+}
+
 /** `a` and `b` are the same frames, byte for byte. */
 export function sameFrames(a: readonly Frame[], b: readonly Frame[]): boolean {
   if (a.length !== b.length) return false;
@@ -252,7 +265,7 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
   const spawnWorker = o.spawnWorker ?? spawnWorkerProcess;
   const log = o.log ?? (() => undefined);
   const references: (readonly Frame[])[] = [];
-  for (let i = 0; i < Math.max(...o.sessions); i++) references.push(await o.reference({ seed: (o.seed ?? 0) + i, blocks: o.blocks, prompt: o.prompt }));
+  for (let i = 0; i < referenceCount(o); i++) references.push(await o.reference({ seed: (o.seed ?? 0) + i, blocks: o.blocks, prompt: o.prompt }));
   const framesPerSession = (references[0] as readonly Frame[]).length;
   const framesPerBlock = Math.max(1, Math.round(framesPerSession / o.blocks));
   // The failover round's client credit, in whole blocks (a worker held mid-block by its credit

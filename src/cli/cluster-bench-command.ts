@@ -51,7 +51,7 @@ const SEED = 0;
  * ```
  */
 export async function runClusterBenchCommand(options: ClusterBenchCommandOptions): Promise<number> {
-  const { parseCounts, runClusterBench, formatClusterTable } = await import('../bench/cluster-bench.js');
+  const { parseCounts, referenceCount, runClusterBench, formatClusterTable } = await import('../bench/cluster-bench.js');
   const workers = parseCounts(options.workers ?? '1,2,3', '--workers', 16);
   const sessions = parseCounts(options.sessions ?? '1,4', '--sessions', 64);
   const defaulted = new Set(options.defaulted ?? []);
@@ -99,7 +99,7 @@ export async function runClusterBenchCommand(options: ClusterBenchCommandOptions
         const frames = await reference(request);
         // The bench makes one reference per session index, all before the first worker starts:
         // after the last, the local runtime's lane threads are closed to leave the cores to the workers.
-        if (++made === Math.max(...sessions)) {
+        if (++made === referenceCount({ workers, sessions })) {
           localOpen = false;
           await local.close();
         }
