@@ -13,6 +13,9 @@ import * as Either from 'effect/Either';
 import * as JSONSchema from 'effect/JSONSchema';
 import * as ParseResult from 'effect/ParseResult';
 import * as Schema from 'effect/Schema';
+import { DEFAULT_FPS, MAX_SESSION_FILE_BYTES } from './session-limits.js';
+
+export { DEFAULT_FPS, MAX_SESSION_FILE_BYTES };
 import { show, valueAt } from './json-value.js';
 
 /** A decoded session file. */
@@ -307,8 +310,6 @@ function timelineIssues(file: string, blocks: number, timeline: readonly Timelin
   return issues;
 }
 
-/** Frame rate of a video whose session file and command line give none. */
-export const DEFAULT_FPS = 16;
 
 /** How time maps to blocks: video frames per block and the video's frame rate. */
 export interface TimelineClock {
@@ -431,8 +432,6 @@ function parseJson(text: string, file: string): unknown {
   }
 }
 
-/** Largest session file read (bytes). */
-export const MAX_SESSION_FILE_BYTES = 1 << 20;
 
 /**
  * Decodes a session file's text that did not come from a file (`block-cascade run -` reads it

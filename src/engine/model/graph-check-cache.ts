@@ -1,8 +1,10 @@
 /**
  * Packages whose graphs passed the contract check (`loader.ts`), remembered across processes:
  * opening every graph of a package costs 0.2–0.5 s of every start (a CLI run, a worker restart),
- * while its files rarely change. A pass is a small file named by the SHA-256 of its key (the
- * manifest and each graph file's device, inode, size, modification and change times), under
+ * while its files rarely change. So are decoded manifests (`loader.ts`: decoding loads Effect
+ * Schema, 0.3–0.5 s). A pass is a small file named by the SHA-256 of its key (the manifest and
+ * each graph file's device, inode, size, modification and change times), holding the key and,
+ * for a decoded manifest, the decoded value, under
  * `$BLOCK_CASCADE_CACHE_DIR`, else `$XDG_CACHE_HOME/block-cascade/graph-checks`, else
  * `~/.cache/block-cascade/graph-checks`. An empty `BLOCK_CASCADE_CACHE_DIR` turns it off; a
  * folder that cannot be written only means the next process checks again.
@@ -32,6 +34,47 @@ export function graphCheckDir(env: NodeJS.ProcessEnv = process.env): string | nu
 const stampOf = (dir: string, key: string) => join(dir, `${createHash('sha256').update(key).digest('hex')}.pass`);
 
 /**
+ * The value an earlier process remembered under this key ('' for a plain pass), or null.
+ *
+ * @example
+ * ```ts
+ * const decoded = await recall(key);
+ * if (decoded !== null) return JSON.parse(decoded);
+ * ```
+ */
+export async function recall(key: string, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
+  const dir = graphCheckDir(env);
+  if (dir === null) return null;
+  try {
+    const text = await readFile(stampOf(dir, key), 'utf8');
+    // The key first: a file of another key (a hash collision, a stray file) is no pass.
+    if (text === key) return '';
+    return text.startsWith(`${key}\n`) ? text.slice(key.length + 1) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Remembers `value` ('' for a plain pass) under this key; never fails.
+ *
+ * @example
+ * ```ts
+ * await remember(key, JSON.stringify(decoded));
+ * ```
+ */
+export async function remember(key: string, value = '', env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const dir = graphCheckDir(env);
+  if (dir === null) return;
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeFile(stampOf(dir, key), value === '' ? key : `${key}\n${value}`, { mode: 0o600 });
+  } catch {
+    // Read-only home, full disk: the next process checks again, nothing worse.
+  }
+}
+
+/**
  * Whether a package with this key passed in an earlier process.
  *
  * @example
@@ -40,13 +83,7 @@ const stampOf = (dir: string, key: string) => join(dir, `${createHash('sha256').
  * ```
  */
 export async function passedBefore(key: string, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
-  const dir = graphCheckDir(env);
-  if (dir === null) return false;
-  try {
-    return (await readFile(stampOf(dir, key), 'utf8')) === key;
-  } catch {
-    return false;
-  }
+  return (await recall(key, env)) !== null;
 }
 
 /**
@@ -58,12 +95,5 @@ export async function passedBefore(key: string, env: NodeJS.ProcessEnv = process
  * ```
  */
 export async function rememberPass(key: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const dir = graphCheckDir(env);
-  if (dir === null) return;
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await writeFile(stampOf(dir, key), key, { mode: 0o600 });
-  } catch {
-    // Read-only home, full disk: the next process checks the graphs again, nothing worse.
-  }
+  await remember(key, '', env);
 }

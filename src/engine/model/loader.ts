@@ -6,13 +6,14 @@
  * (`session.inputMetadata` / `outputMetadata`: numbers for fixed dims, strings for symbolic
  * ones), so no protobuf parsing is needed at run time.
  */
+import { createHash } from 'node:crypto';
 import { access, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { MANIFEST_FILE, packageGraphs, type DimSpec, type GraphSpec, type PackageGraph, type TensorSpec } from './contract.js';
 import { ModelPackageError, issue, modelPackageError, type ModelPackageIssue } from './errors.js';
-import { decodeManifest } from './manifest.js';
-import { passedBefore, rememberPass } from './graph-check-cache.js';
+import { passedBefore, recall, remember, rememberPass } from './graph-check-cache.js';
+import { siblingModule } from '../../core/source-modules.js';
 import type { ModelManifest } from '../../core/manifest-types.js';
 
 /** Absolute paths of a package's files. */
@@ -52,10 +53,18 @@ export interface LoadModelPackageOptions {
 }
 
 /**
- * Reads and decodes `dir/model.json`.
+ * Reads and decodes `dir/model.json`. A manifest whose exact bytes this decoder decoded before,
+ * in this process or an earlier one, is taken from the cache (`graph-check-cache.ts`) without
+ * loading Effect Schema, whose modules take 0.3–0.5 s of a process's start (a worker restart).
+ *
+ * @param env - Where the cache is (`BLOCK_CASCADE_CACHE_DIR`; default `process.env`).
  * @throws {ModelPackageError} `E_MODEL_MANIFEST_UNREADABLE` or `E_MODEL_MANIFEST_INVALID`.
+ * @example
+ * ```ts
+ * const manifest = await readManifest('models/sprites');
+ * ```
  */
-export async function readManifest(dir: string): Promise<ModelManifest> {
+export async function readManifest(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<ModelManifest> {
   const file = join(dir, MANIFEST_FILE);
   let text: string;
   try {
@@ -70,8 +79,43 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
   } catch (cause) {
     throw modelPackageError('E_MODEL_MANIFEST_UNREADABLE', file, undefined, `is not valid JSON (${(cause as Error).message})`, { cause });
   }
-  return decodeManifest(json, file);
+  const key = await manifestKey(text);
+  const remembered = decoded.get(key) ?? (await recall(key, env));
+  if (remembered) {
+    try {
+      return JSON.parse(remembered) as ModelManifest;
+    } catch {
+      // A damaged entry: decoded again below, and written again.
+    }
+  }
+  const { decodeManifest } = await import('./manifest.js');
+  const manifest = decodeManifest(json, file);
+  const value = JSON.stringify(manifest);
+  decoded.set(key, value);
+  await remember(key, value, env);
+  return manifest;
 }
+
+/** Manifests decoded in this process, by {@link manifestKey}: JSON of the decoded value. */
+const decoded = new Map<string, string>();
+
+/** The decoder's identity: its own module's bytes, so that a changed decoder never takes an old result. */
+let decoderId: Promise<string> | null = null;
+
+/**
+ * The cache key of a manifest's bytes for this decoder.
+ *
+ * @example
+ * ```ts
+ * await recall(await manifestKey(await readFile('models/sprites/model.json', 'utf8')));
+ * ```
+ */
+export async function manifestKey(text: string): Promise<string> {
+  decoderId ??= readFile(siblingModule(import.meta.url, './manifest').file).then((bytes) => sha256(bytes));
+  return `manifest decoded by ${await decoderId}: ${sha256(text)}`;
+}
+
+const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
 
 function pathsOf(dir: string, m: ModelManifest): ModelPaths {
   const at = (f: string) => join(dir, f);
