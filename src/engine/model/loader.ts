@@ -73,12 +73,7 @@ export async function readManifest(dir: string, env: NodeJS.ProcessEnv = process
     const why = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'file is missing' : `cannot be read (${String(cause)})`;
     throw modelPackageError('E_MODEL_MANIFEST_UNREADABLE', file, undefined, why, { cause });
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    throw modelPackageError('E_MODEL_MANIFEST_UNREADABLE', file, undefined, `is not valid JSON (${(cause as Error).message})`, { cause });
-  }
+  // Bytes that decoded before parse and decode the same: the remembered value stands for both.
   const key = await manifestKey(text);
   const remembered = decoded.get(key) ?? (await recall(key, env));
   if (remembered) {
@@ -87,6 +82,12 @@ export async function readManifest(dir: string, env: NodeJS.ProcessEnv = process
     } catch {
       // A damaged entry: decoded again below, and written again.
     }
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw modelPackageError('E_MODEL_MANIFEST_UNREADABLE', file, undefined, `is not valid JSON (${(cause as Error).message})`, { cause });
   }
   const { decodeManifest } = await import('./manifest.js');
   const manifest = decodeManifest(json, file);
