@@ -1,6 +1,6 @@
 /**
  * The ONNX Runtime sessions a lane holds, on the lane's device: the package's three graphs
- * (created by the start-up ping), and the graphs only some settings run, each created on the
+ * (created by the start-up ping; a CPU lane's from the optimised copies of `optimised-graphs.ts`), and the graphs only some settings run, each created on the
  * first task that needs it: the layered model (`lanes` ticks), and the graphs merged from it in
  * memory for feature caching (`model/fused-graph.ts`, `model/reuse-run-graph.ts`), each run once
  * on zero inputs when created so that the task that needed it does not pay for onnxruntime's
@@ -10,6 +10,7 @@ import * as ort from 'onnxruntime-node';
 import type { ModelManifest } from '../../core/manifest-types.js';
 import { buildFirstLayerGraph, buildFusedGraph, buildReuseGraph } from '../model/fused-graph.js';
 import { buildReuseRunGraph, type RunUpdate } from '../model/reuse-run-graph.js';
+import { createOptimised } from '../model/optimised-graphs.js';
 import { executionProviderProblem, explainProviderError, onnxLogSeverity, type OnnxLogLevel } from './execution-provider.js';
 import type { LayeredSessions } from './share-tick.js';
 import { warmFused, warmReuse, warmReuseRun } from './warm-up.js';
@@ -135,8 +136,10 @@ export class LaneSessions {
     const problem = executionProviderProblem(device);
     if (problem !== null) throw new Error(problem);
     try {
-      // Two calls, not one: `create` has an overload per source type and none for their union.
-      return typeof source === 'string' ? await ort.InferenceSession.create(source, this.#options()) : await ort.InferenceSession.create(source, this.#options());
+      if (typeof source !== 'string') return await ort.InferenceSession.create(source, this.#options());
+      // A CPU graph from a file: through the optimised copy an earlier process saved.
+      if (device === 'cpu') return await createOptimised(source, this.#options(), (path, options) => ort.InferenceSession.create(path, options), ort.env.versions.common);
+      return await ort.InferenceSession.create(source, this.#options());
     } catch (error) {
       throw explainProviderError(device, error);
     }
