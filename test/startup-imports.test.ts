@@ -2,7 +2,8 @@
  * What a process start loads: Effect Schema (0.3–0.5 s of module loading) only where something is
  * decoded with it. `--help` never loads it; `block-cascade model` loads it to decode a manifest
  * the first time, and not when the decoded manifest is remembered (as a restarted worker finds
- * its model's). A module hook in the child process reports every Effect Schema module resolved.
+ * its model's). A process running one command loads that command's module and no other's. A
+ * module hook in the child process reports every Effect Schema module and command module resolved.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,10 @@ import { runCli } from './support/cli.js';
 import { RANDOM_MODEL } from './support/models.js';
 
 const MARK = 'effect-schema-loaded';
+const COMMAND_MARK = 'command-module-loaded';
+
+/** The command modules a run of the CLI loaded, by command name. */
+const commandsLoaded = (stderr: string) => [...stderr.matchAll(new RegExp(`${COMMAND_MARK} \\S*/cli/([a-z-]+)-command\\.`, 'g'))].map((m) => m[1]).sort();
 
 describe('start-up imports', () => {
   let dir: string;
@@ -21,7 +26,7 @@ describe('start-up imports', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'bc-startup-imports-'));
     const hooks = join(dir, 'hooks.mjs');
-    await writeFile(hooks, `export async function resolve(specifier, context, next) {\n  const r = await next(specifier, context);\n  if (/\\/effect\\/dist\\/.*Schema/.test(r.url)) process.stderr.write('${MARK} ' + r.url + '\\n');\n  return r;\n}\n`);
+    await writeFile(hooks, `export async function resolve(specifier, context, next) {\n  const r = await next(specifier, context);\n  if (/\\/effect\\/dist\\/.*Schema/.test(r.url)) process.stderr.write('${MARK} ' + r.url + '\\n');\n  if (/\\/cli\\/[a-z-]+-command\\./.test(r.url)) process.stderr.write('${COMMAND_MARK} ' + r.url + '\\n');\n  return r;\n}\n`);
     const register = join(dir, 'register.mjs');
     await writeFile(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
     env = { NODE_OPTIONS: `--import ${pathToFileURL(register).href}`, [CACHE_DIR_ENV]: join(dir, 'cache') };
@@ -35,6 +40,18 @@ describe('start-up imports', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage');
     expect(help.stderr).not.toContain(MARK);
+  });
+
+  it('a command loads its own module alone; --help and a mistyped name load every command', async () => {
+    const worker = await runCli(['worker', '--help'], 30_000, undefined, env);
+    expect(worker.code).toBe(0);
+    expect(worker.stdout).toContain('Usage: block-cascade worker');
+    expect(commandsLoaded(worker.stderr)).toEqual(['worker']);
+    const help = await runCli(['--help'], 30_000, undefined, env);
+    expect(commandsLoaded(help.stderr)).toEqual(expect.arrayContaining(['bench', 'calibrate-cache', 'eval', 'inspect', 'model', 'run', 'simulate', 'worker']));
+    const typo = await runCli(['wroker'], 30_000, undefined, env);
+    expect(typo.code).not.toBe(0);
+    expect(typo.stderr).toContain('Did you mean worker?');
   });
 
   it('a manifest is decoded with Effect Schema once; a later process takes it from the cache without loading it', async () => {

@@ -6,7 +6,7 @@ import { createProgram } from './program.js';
 import { reportError } from './report-error.js';
 
 try {
-  await createProgram().parseAsync(process.argv);
+  await (await createProgram(process.argv)).parseAsync(process.argv);
 } catch (err) {
   reportError(err);
 }
