@@ -3,16 +3,16 @@
  * that the CLI runs. They come from users, so every field is checked and every error names
  * the file, the field and what was expected.
  *
- * To add a field, add it to {@link SESSION_FIELDS} with its expectation; checks that relate
- * fields to each other go after the schema (see `timelineIssues`).
+ * To add a field, add it to `SESSION_FIELDS` (in `buildSchemas`) with its expectation; checks
+ * that relate fields to each other go after the schema (see `timelineIssues`). The schemas are
+ * built on the first decode, with Effect (`effect-schema.ts`): importing this module loads none.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-// Each module by its own path: the package's index loads all of effect (0.1 s more at every start).
-import * as Either from 'effect/Either';
-import * as JSONSchema from 'effect/JSONSchema';
-import * as ParseResult from 'effect/ParseResult';
-import * as Schema from 'effect/Schema';
+import type * as JSONSchemaTypes from 'effect/JSONSchema';
+import type * as ParseResultTypes from 'effect/ParseResult';
+import type * as SchemaTypes from 'effect/Schema';
+import { effectSchema } from './effect-schema.js';
 import { DEFAULT_FPS, MAX_SESSION_FILE_BYTES } from './session-limits.js';
 
 export { DEFAULT_FPS, MAX_SESSION_FILE_BYTES };
@@ -128,113 +128,136 @@ export class SessionFileError extends Error {
   }
 }
 
-const expect = (message: string) => ({ message: () => ({ message, override: true }) });
-
 /** A schema together with the sentence used when its value is wrong or missing. */
-interface Field<S extends Schema.Schema.Any> {
+interface Field<S extends SchemaTypes.Schema.Any> {
   readonly schema: S;
   readonly expected: string;
 }
-const field = <S extends Schema.Schema.Any>(schema: S, expected: string): Field<S> => ({
-  // The description is what editors show from the JSON Schema (schemas/session.schema.json).
-  schema: schema.annotations({ ...expect(`expected ${expected}`), description: expected }) as unknown as S,
-  expected,
-});
+/** The session schema and the fields it is made of, built by the first call. */
+function buildSchemas() {
+  const { Schema } = effectSchema();
+  const expect = (message: string) => ({ message: () => ({ message, override: true }) });
 
-const PositiveInt = Schema.Number.pipe(Schema.int(), Schema.positive());
-// The JSON Schema annotations say what the filters check, for sessionJsonSchema().
-const Seed = Schema.Number.pipe(Schema.filter((n) => Number.isSafeInteger(n) && n >= 0, { jsonSchema: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'a non-negative integer' } }));
-const NonEmpty = Schema.String.pipe(Schema.filter((s) => s.trim().length > 0, { jsonSchema: { pattern: '\\S' } }));
+  const field = <S extends SchemaTypes.Schema.Any>(schema: S, expected: string): Field<S> => ({
+    // The description is what editors show from the JSON Schema (schemas/session.schema.json).
+    schema: schema.annotations({ ...expect(`expected ${expected}`), description: expected }) as unknown as S,
+    expected,
+  });
 
-/** `$schema`: where an editor finds the file's JSON Schema; the runtime ignores it. */
-const SCHEMA_REF = field(Schema.String, 'the path or URL of this file\'s JSON Schema (e.g. "../../schemas/session.schema.json"); ignored when the session runs');
+  const PositiveInt = Schema.Number.pipe(Schema.int(), Schema.positive());
+  // The JSON Schema annotations say what the filters check, for sessionJsonSchema().
+  const Seed = Schema.Number.pipe(Schema.filter((n) => Number.isSafeInteger(n) && n >= 0, { jsonSchema: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'a non-negative integer' } }));
+  const NonEmpty = Schema.String.pipe(Schema.filter((s) => s.trim().length > 0, { jsonSchema: { pattern: '\\S' } }));
+
+  /** `$schema`: where an editor finds the file's JSON Schema; the runtime ignores it. */
+  const SCHEMA_REF = field(Schema.String, 'the path or URL of this file\'s JSON Schema (e.g. "../../schemas/session.schema.json"); ignored when the session runs');
+
+  /**
+   * Every field a session file may hold, with what it must be. Required fields are plain
+   * schemas, optional ones are wrapped in `Schema.optionalWith(…, { exact: true })` when the struct is built.
+   */
+  const SESSION_FIELDS = {
+    model: field(NonEmpty, 'a model folder path (a non-empty string, relative to the session file)'),
+    seed: field(Seed, 'a non-negative integer'),
+    blocks: field(PositiveInt, 'a positive integer'),
+    prompt: field(NonEmpty, 'a non-empty string'),
+    lanes: field(PositiveInt, 'a positive integer'),
+    // Only their types here: what values they may take is the options resolver's to say.
+    parallelism: field(Schema.Number, 'a parallelism level 0, 1, 2, 3 or 4'),
+    attention: field(Schema.String, '"causal" or "bidirectional"'),
+    exec: field(Schema.String, 'an execution mode ("joint", "lanes")'),
+    recache: field(Schema.String, '"on" or "off" (re-cache at prompt switches; sequential mode only)'),
+    switchMode: field(Schema.String, '"at-block" or "in-flight" (which blocks a prompt switch reaches in a cascade)'),
+    cascadeWindow: field(Schema.String, '"extended" or "trained" (what earlier video a cascade block sees)'),
+    steps: field(Schema.Number, 'a number of denoising steps per block'),
+    featureCache: field(Schema.Object, 'an object { "policy": "none" | "bwcache" | "teacache" | "fbcache", "threshold"?, "interval"?, "lastStep"?, "coefficients"? }'),
+    // At most 100: a GIF's frame delay is counted in hundredths of a second (the GIF writer's limit).
+    fps: field(Schema.Number.pipe(Schema.positive(), Schema.lessThanOrEqualTo(100)), 'a number of frames per second in (0, 100]'),
+    timeline: field(Schema.Array(Schema.Unknown), 'an array of { "atBlock": k, "prompt": "…" }, { "atSecond": t, "prompt": "…" } or { "atBlock": k, "stop": true }'),
+  } as const;
+
+  /** The fields of `featureCache`, typed only: the options resolver checks their values. */
+  const FEATURE_CACHE_FIELDS = {
+    policy: field(Schema.String, '"none", "bwcache", "teacache" or "fbcache"'),
+    threshold: field(Schema.Number, 'a number (δ)'),
+    interval: field(Schema.Number, 'a number of steps (R)'),
+    lastStep: field(Schema.Number, 'a number (the protected tail)'),
+    coefficients: field(Schema.Array(Schema.Number), 'an array of numbers (the teacache polynomial)'),
+  } as const;
+
+  /**
+   * A container's message applies only when the container itself is wrong (not an object), keeping
+   * its fields' own messages. Without one, Effect's default message prints the value whole, which
+   * overflows the stack on untrusted input nested 100,000 deep.
+   */
+  const expectContainer = (message: string) => ({ message: () => message });
+
+  const FeatureCacheSchema = Schema.Struct({
+    policy: Schema.optionalWith(FEATURE_CACHE_FIELDS.policy.schema, { exact: true }),
+    threshold: Schema.optionalWith(FEATURE_CACHE_FIELDS.threshold.schema, { exact: true }),
+    interval: Schema.optionalWith(FEATURE_CACHE_FIELDS.interval.schema, { exact: true }),
+    lastStep: Schema.optionalWith(FEATURE_CACHE_FIELDS.lastStep.schema, { exact: true }),
+    coefficients: Schema.optionalWith(FEATURE_CACHE_FIELDS.coefficients.schema, { exact: true }),
+  }).annotations(expectContainer(`expected ${SESSION_FIELDS.featureCache.expected}`));
+
+  /** The fields of a timeline entry, with what each must be. */
+  const TIMELINE_FIELDS = {
+    atBlock: field(PositiveInt, 'a positive integer (the block the event applies to; block 0 takes "prompt")'),
+    atSecond: field(Schema.Number.pipe(Schema.positive(), Schema.filter(Number.isFinite)), 'a positive number of seconds into the video'),
+    prompt: field(NonEmpty, 'a non-empty string'),
+    stop: field(Schema.Literal(true), 'true'),
+  } as const;
+
+  const TimelineEntrySchema = Schema.Struct({
+    atBlock: Schema.optionalWith(TIMELINE_FIELDS.atBlock.schema, { exact: true }),
+    atSecond: Schema.optionalWith(TIMELINE_FIELDS.atSecond.schema, { exact: true }),
+    prompt: Schema.optionalWith(TIMELINE_FIELDS.prompt.schema, { exact: true }),
+    stop: Schema.optionalWith(TIMELINE_FIELDS.stop.schema, { exact: true }),
+  }).annotations(expectContainer('expected an object { "atBlock": k, "prompt": "…" }, { "atSecond": t, "prompt": "…" } or { "atBlock": k, "stop": true }'));
+
+  const SessionSchema = Schema.Struct({
+    $schema: Schema.optionalWith(SCHEMA_REF.schema, { exact: true }),
+    model: Schema.optionalWith(SESSION_FIELDS.model.schema, { exact: true }),
+    seed: SESSION_FIELDS.seed.schema,
+    blocks: SESSION_FIELDS.blocks.schema,
+    prompt: SESSION_FIELDS.prompt.schema,
+    lanes: Schema.optionalWith(SESSION_FIELDS.lanes.schema, { exact: true }),
+    parallelism: Schema.optionalWith(SESSION_FIELDS.parallelism.schema, { exact: true }),
+    attention: Schema.optionalWith(SESSION_FIELDS.attention.schema, { exact: true }),
+    exec: Schema.optionalWith(SESSION_FIELDS.exec.schema, { exact: true }),
+    recache: Schema.optionalWith(SESSION_FIELDS.recache.schema, { exact: true }),
+    switchMode: Schema.optionalWith(SESSION_FIELDS.switchMode.schema, { exact: true }),
+    cascadeWindow: Schema.optionalWith(SESSION_FIELDS.cascadeWindow.schema, { exact: true }),
+    steps: Schema.optionalWith(SESSION_FIELDS.steps.schema, { exact: true }),
+    featureCache: Schema.optionalWith(FeatureCacheSchema, { exact: true }),
+    fps: Schema.optionalWith(SESSION_FIELDS.fps.schema, { exact: true }),
+    // No message on the array itself: it would hide the entries' own messages (a non-array is
+    // reported before decoding, in decodeSessionFile).
+    timeline: Schema.optionalWith(Schema.Array(TimelineEntrySchema), { exact: true }),
+  }).annotations({
+    title: 'block-cascade session file',
+    description: 'One generation for `block-cascade run`: model, seed, blocks, prompt, lanes, settings and a timeline of prompt switches (docs/interactive.md).',
+  });
+
+  return { SESSION_FIELDS, FEATURE_CACHE_FIELDS, TIMELINE_FIELDS, SessionSchema, knownKeys: Object.keys(SESSION_FIELDS).join(', ') };
+}
+
+let schemas: ReturnType<typeof buildSchemas> | undefined;
+const sessionSchemas = () => (schemas ??= buildSchemas());
 
 /**
- * Every field a session file may hold, with what it must be. Required fields are plain
- * schemas, optional ones are wrapped in `Schema.optionalWith(…, { exact: true })` when the struct is built.
+ * Every field a session file may hold, with the sentence that says what it must be (the same in
+ * error messages and in the JSON Schema's descriptions).
+ *
+ * @example
+ * ```ts
+ * Object.keys(sessionFields()); // ['model', 'seed', 'blocks', 'prompt', …]
+ * sessionFields().blocks.expected; // 'a positive integer'
+ * ```
  */
-export const SESSION_FIELDS = {
-  model: field(NonEmpty, 'a model folder path (a non-empty string, relative to the session file)'),
-  seed: field(Seed, 'a non-negative integer'),
-  blocks: field(PositiveInt, 'a positive integer'),
-  prompt: field(NonEmpty, 'a non-empty string'),
-  lanes: field(PositiveInt, 'a positive integer'),
-  // Only their types here: what values they may take is the options resolver's to say.
-  parallelism: field(Schema.Number, 'a parallelism level 0, 1, 2, 3 or 4'),
-  attention: field(Schema.String, '"causal" or "bidirectional"'),
-  exec: field(Schema.String, 'an execution mode ("joint", "lanes")'),
-  recache: field(Schema.String, '"on" or "off" (re-cache at prompt switches; sequential mode only)'),
-  switchMode: field(Schema.String, '"at-block" or "in-flight" (which blocks a prompt switch reaches in a cascade)'),
-  cascadeWindow: field(Schema.String, '"extended" or "trained" (what earlier video a cascade block sees)'),
-  steps: field(Schema.Number, 'a number of denoising steps per block'),
-  featureCache: field(Schema.Object, 'an object { "policy": "none" | "bwcache" | "teacache" | "fbcache", "threshold"?, "interval"?, "lastStep"?, "coefficients"? }'),
-  // At most 100: a GIF's frame delay is counted in hundredths of a second (the GIF writer's limit).
-  fps: field(Schema.Number.pipe(Schema.positive(), Schema.lessThanOrEqualTo(100)), 'a number of frames per second in (0, 100]'),
-  timeline: field(Schema.Array(Schema.Unknown), 'an array of { "atBlock": k, "prompt": "…" }, { "atSecond": t, "prompt": "…" } or { "atBlock": k, "stop": true }'),
-} as const;
-
-/** The fields of `featureCache`, typed only: the options resolver checks their values. */
-const FEATURE_CACHE_FIELDS = {
-  policy: field(Schema.String, '"none", "bwcache", "teacache" or "fbcache"'),
-  threshold: field(Schema.Number, 'a number (δ)'),
-  interval: field(Schema.Number, 'a number of steps (R)'),
-  lastStep: field(Schema.Number, 'a number (the protected tail)'),
-  coefficients: field(Schema.Array(Schema.Number), 'an array of numbers (the teacache polynomial)'),
-} as const;
-
-/**
- * A container's message applies only when the container itself is wrong (not an object), keeping
- * its fields' own messages. Without one, Effect's default message prints the value whole, which
- * overflows the stack on untrusted input nested 100,000 deep.
- */
-const expectContainer = (message: string) => ({ message: () => message });
-
-const FeatureCacheSchema = Schema.Struct({
-  policy: Schema.optionalWith(FEATURE_CACHE_FIELDS.policy.schema, { exact: true }),
-  threshold: Schema.optionalWith(FEATURE_CACHE_FIELDS.threshold.schema, { exact: true }),
-  interval: Schema.optionalWith(FEATURE_CACHE_FIELDS.interval.schema, { exact: true }),
-  lastStep: Schema.optionalWith(FEATURE_CACHE_FIELDS.lastStep.schema, { exact: true }),
-  coefficients: Schema.optionalWith(FEATURE_CACHE_FIELDS.coefficients.schema, { exact: true }),
-}).annotations(expectContainer(`expected ${SESSION_FIELDS.featureCache.expected}`));
-
-/** The fields of a timeline entry, with what each must be. */
-const TIMELINE_FIELDS = {
-  atBlock: field(PositiveInt, 'a positive integer (the block the event applies to; block 0 takes "prompt")'),
-  atSecond: field(Schema.Number.pipe(Schema.positive(), Schema.filter(Number.isFinite)), 'a positive number of seconds into the video'),
-  prompt: field(NonEmpty, 'a non-empty string'),
-  stop: field(Schema.Literal(true), 'true'),
-} as const;
-
-const TimelineEntrySchema = Schema.Struct({
-  atBlock: Schema.optionalWith(TIMELINE_FIELDS.atBlock.schema, { exact: true }),
-  atSecond: Schema.optionalWith(TIMELINE_FIELDS.atSecond.schema, { exact: true }),
-  prompt: Schema.optionalWith(TIMELINE_FIELDS.prompt.schema, { exact: true }),
-  stop: Schema.optionalWith(TIMELINE_FIELDS.stop.schema, { exact: true }),
-}).annotations(expectContainer('expected an object { "atBlock": k, "prompt": "…" }, { "atSecond": t, "prompt": "…" } or { "atBlock": k, "stop": true }'));
-
-const SessionSchema = Schema.Struct({
-  $schema: Schema.optionalWith(SCHEMA_REF.schema, { exact: true }),
-  model: Schema.optionalWith(SESSION_FIELDS.model.schema, { exact: true }),
-  seed: SESSION_FIELDS.seed.schema,
-  blocks: SESSION_FIELDS.blocks.schema,
-  prompt: SESSION_FIELDS.prompt.schema,
-  lanes: Schema.optionalWith(SESSION_FIELDS.lanes.schema, { exact: true }),
-  parallelism: Schema.optionalWith(SESSION_FIELDS.parallelism.schema, { exact: true }),
-  attention: Schema.optionalWith(SESSION_FIELDS.attention.schema, { exact: true }),
-  exec: Schema.optionalWith(SESSION_FIELDS.exec.schema, { exact: true }),
-  recache: Schema.optionalWith(SESSION_FIELDS.recache.schema, { exact: true }),
-  switchMode: Schema.optionalWith(SESSION_FIELDS.switchMode.schema, { exact: true }),
-  cascadeWindow: Schema.optionalWith(SESSION_FIELDS.cascadeWindow.schema, { exact: true }),
-  steps: Schema.optionalWith(SESSION_FIELDS.steps.schema, { exact: true }),
-  featureCache: Schema.optionalWith(FeatureCacheSchema, { exact: true }),
-  fps: Schema.optionalWith(SESSION_FIELDS.fps.schema, { exact: true }),
-  // No message on the array itself: it would hide the entries' own messages (a non-array is
-  // reported before decoding, in decodeSessionFile).
-  timeline: Schema.optionalWith(Schema.Array(TimelineEntrySchema), { exact: true }),
-}).annotations({
-  title: 'block-cascade session file',
-  description: 'One generation for `block-cascade run`: model, seed, blocks, prompt, lanes, settings and a timeline of prompt switches (docs/interactive.md).',
-});
+export function sessionFields(): ReturnType<typeof buildSchemas>['SESSION_FIELDS'] {
+  return sessionSchemas().SESSION_FIELDS;
+}
 
 /**
  * The JSON Schema (draft-07) of session files, generated from the schema that decodes them;
@@ -247,13 +270,12 @@ const SessionSchema = Schema.Struct({
  * writeFileSync('schemas/session.schema.json', `${JSON.stringify(sessionJsonSchema(), null, 2)}\n`);
  * ```
  */
-export function sessionJsonSchema(): JSONSchema.JsonSchema7Root {
-  return JSONSchema.make(SessionSchema);
+export function sessionJsonSchema(): JSONSchemaTypes.JsonSchema7Root {
+  return effectSchema().JSONSchema.make(sessionSchemas().SessionSchema);
 }
 
-const KNOWN_KEYS = Object.keys(SESSION_FIELDS).join(', ');
-
 function expectedFor(path: readonly PropertyKey[]): string {
+  const { SESSION_FIELDS, FEATURE_CACHE_FIELDS, TIMELINE_FIELDS } = sessionSchemas();
   const top = path[0];
   const known = typeof top === 'string' && Object.hasOwn(SESSION_FIELDS, top) ? SESSION_FIELDS[top as keyof typeof SESSION_FIELDS] : undefined;
   if (path.length === 1 && known) return `expected ${known.expected}`;
@@ -267,8 +289,9 @@ function expectedFor(path: readonly PropertyKey[]): string {
   return 'a value is required';
 }
 
-function schemaIssues(file: string, json: unknown, error: ParseResult.ParseError): SessionFileIssue[] {
-  return ParseResult.ArrayFormatter.formatErrorSync(error).map((i): SessionFileIssue => {
+function schemaIssues(file: string, json: unknown, error: ParseResultTypes.ParseError): SessionFileIssue[] {
+  const { FEATURE_CACHE_FIELDS, TIMELINE_FIELDS, knownKeys } = sessionSchemas();
+  return effectSchema().ParseResult.ArrayFormatter.formatErrorSync(error).map((i): SessionFileIssue => {
     const name = i.path.map(String).join('.');
     let text: string;
     if (i._tag === 'Missing') text = `is missing (${expectedFor(i.path)})`;
@@ -277,7 +300,7 @@ function schemaIssues(file: string, json: unknown, error: ParseResult.ParseError
         ? `is not a timeline field (known fields: ${Object.keys(TIMELINE_FIELDS).join(', ')})`
         : i.path[0] === 'featureCache'
           ? `is not a featureCache field (known fields: ${Object.keys(FEATURE_CACHE_FIELDS).join(', ')})`
-          : `is not a session field (known fields: ${KNOWN_KEYS})`;
+          : `is not a session field (known fields: ${knownKeys})`;
     }
     else text = `${i.message}, got ${show(valueAt(json, i.path))}`;
     return name === '' ? { message: `${file}: ${text}` } : { field: name, message: `${file}: field "${name}": ${text}` };
@@ -388,10 +411,11 @@ export function decodeSessionFile(json: unknown, file: string): SessionFile {
   const rawTimeline: unknown = (json as Record<string, unknown>).timeline;
   if (rawTimeline !== undefined && !Array.isArray(rawTimeline)) {
     throw new SessionFileError('E_SESSION_INVALID', file, [
-      { field: 'timeline', message: `${file}: field "timeline": expected ${SESSION_FIELDS.timeline.expected}, got ${show(rawTimeline)}` },
+      { field: 'timeline', message: `${file}: field "timeline": expected ${sessionFields().timeline.expected}, got ${show(rawTimeline)}` },
     ]);
   }
-  const decoded = Schema.decodeUnknownEither(SessionSchema, { errors: 'all', onExcessProperty: 'error' })(json);
+  const { Schema, Either } = effectSchema();
+  const decoded = Schema.decodeUnknownEither(sessionSchemas().SessionSchema, { errors: 'all', onExcessProperty: 'error' })(json);
   if (Either.isLeft(decoded)) {
     throw new SessionFileError('E_SESSION_INVALID', file, nonEmpty(schemaIssues(file, json, decoded.left), file));
   }

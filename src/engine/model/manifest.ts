@@ -2,13 +2,14 @@
  * Decoding of an untrusted `model.json` into a {@link ModelManifest}: the shape of every field
  * (Effect Schema), then the relations between fields that a schema cannot express.
  */
-// Each module by its own path: the package's index loads all of effect (0.1 s more at every start).
-import * as Either from 'effect/Either';
-import * as ParseResult from 'effect/ParseResult';
-import * as Schema from 'effect/Schema';
+import type * as SchemaTypes from 'effect/Schema';
 import { ModelPackageError, issue, type ModelPackageIssue } from './errors.js';
 import type { ModelManifest } from '../../core/manifest-types.js';
+import { effectSchema } from '../../protocol/effect-schema.js';
 import { show } from '../../protocol/json-value.js';
+
+// This module is imported only to decode a manifest (`loader.ts`), so Effect loads with it.
+const { Schema, Either, ParseResult } = effectSchema();
 
 /** The only manifest format this runtime reads. */
 export const MANIFEST_FORMAT = 'block-cascade/model@2';
@@ -41,9 +42,9 @@ const FileName = Schema.String.pipe(
   Schema.filter((s) => !s.startsWith('/') && !s.includes('\\') && !s.split('/').includes('..')),
 ).annotations(expect('expected a relative file name inside the model folder'));
 const Bool = Schema.Boolean.annotations(expect('expected true or false'));
-const struct = <F extends Schema.Struct.Fields>(fields: F) =>
+const struct = <F extends SchemaTypes.Struct.Fields>(fields: F) =>
   Schema.Struct(fields).annotations(expectContainer('expected an object'));
-const array = <S extends Schema.Schema.Any>(item: S, what: string) =>
+const array = <S extends SchemaTypes.Schema.Any>(item: S, what: string) =>
   Schema.Array(item).annotations(expectContainer(`expected an array of ${what}`));
 
 const ManifestSchema = struct({
