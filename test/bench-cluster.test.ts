@@ -74,6 +74,14 @@ describe('bench --cluster through the CLI', () => {
       // Killed at the middle frame (block 4 of 8), past the snapshots of blocks 2 and 4.
       expect(r.resumedFromSnapshot).toBe('1/1');
       expect(r.replayMsPerBlock).toBeGreaterThan(0);
+      // Each round's own figures: the kill comes before the detection, the placement and the frame.
+      expect(r.failovers).toHaveLength(1);
+      for (const f of r.failovers) {
+        expect(f.detectMs).toBeGreaterThan(0);
+        expect(f.placedMs).toBeGreaterThanOrEqual(f.detectMs);
+        expect(f.gapMs).toBeGreaterThanOrEqual(f.placedMs);
+      }
+      expect(r.failoverGapMs).toBe(r.failovers[0]?.gapMs);
       expect(r.framesIdentical).toBe(true);
     }
     // One worker: the session waits for the restarted one; two: it moves to the survivor.

@@ -137,6 +137,8 @@ export interface ClusterBenchRecord {
   readonly resumedFromSnapshot: string | null;
   /** Where session 0 went in the failover rounds: a surviving worker, the restarted one, or both (different repeats). */
   readonly failoverTo: 'survivor' | 'restarted' | 'mixed' | null;
+  /** Each failover round's own figures, in order (the medians above hide an outlier's cause). */
+  readonly failovers: readonly FailoverSample[];
   /** Every session of every round byte-identical (indices, blocks, RGB) to the local reference. */
   readonly framesIdentical: boolean;
 }
@@ -148,10 +150,12 @@ interface SessionResult {
   readonly session: ClusterSession;
 }
 
-/** The failover measured on session 0. */
-interface FailoverSample {
+/** The failover measured on session 0 in one round; times from the SIGKILL. */
+export interface FailoverSample {
   readonly gapMs: number;
   readonly detectMs: number;
+  /** SIGKILL → the new worker accepted the session. */
+  readonly placedMs: number;
   readonly replayMsPerBlock: number;
   readonly replayedBlocks: number;
   readonly fromSnapshot: boolean;
@@ -368,7 +372,7 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
             if (seen.sample === null && moved && frame.index >= moved.atFrame) {
               const now = Date.now();
               const replayed = frame.block - (moved.fromSnapshot ?? 0);
-              seen.sample = { gapMs: now - killedAt, detectMs: moved.detectedAt - killedAt, replayMsPerBlock: (now - moved.placedAt) / (replayed + 1), replayedBlocks: replayed, fromSnapshot: moved.fromSnapshot !== undefined, to: moved.to === killed ? 'restarted' : 'survivor' };
+              seen.sample = { gapMs: now - killedAt, detectMs: moved.detectedAt - killedAt, placedMs: moved.placedAt - killedAt, replayMsPerBlock: (now - moved.placedAt) / (replayed + 1), replayedBlocks: replayed, fromSnapshot: moved.fromSnapshot !== undefined, to: moved.to === killed ? 'restarted' : 'survivor' };
             }
           });
           check(failed.results);
@@ -409,6 +413,7 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<{ records
           replayedBlocks: med((s) => s.replayedBlocks),
           resumedFromSnapshot: failovers.length === 0 ? null : `${failovers.filter((s) => s.fromSnapshot).length}/${failovers.length}`,
           failoverTo: targets.size === 0 ? null : targets.size > 1 ? 'mixed' : ([...targets][0] as 'survivor' | 'restarted'),
+          failovers,
           framesIdentical: identical,
         });
       }
