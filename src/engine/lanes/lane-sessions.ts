@@ -1,6 +1,7 @@
 /**
  * The ONNX Runtime sessions a lane holds, on the lane's device: the package's three graphs
- * (created by the start-up ping; a CPU lane's from the optimised copies of `optimised-graphs.ts`), and the graphs only some settings run, each created on the
+ * (created by the start-up ping; a CPU lane's through the optimised copies of
+ * `model/optimised-graphs.ts`), and the graphs only some settings run, each created on the
  * first task that needs it: the layered model (`lanes` ticks), and the graphs merged from it in
  * memory for feature caching (`model/fused-graph.ts`, `model/reuse-run-graph.ts`), each run once
  * on zero inputs when created so that the task that needed it does not pay for onnxruntime's
