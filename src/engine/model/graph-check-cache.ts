@@ -10,7 +10,7 @@
  * folder that cannot be written only means the next process checks again.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -29,6 +29,20 @@ export function graphCheckDir(env: NodeJS.ProcessEnv = process.env): string | nu
   const own = env[CACHE_DIR_ENV];
   if (own !== undefined) return own === '' ? null : own;
   return join(env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'block-cascade', 'graph-checks');
+}
+
+/**
+ * A file's identity for a cache key: its path, device, inode, size, modification and change
+ * times (the change time cannot be set back, so a file rewritten in place changes it too).
+ *
+ * @example
+ * ```ts
+ * const key = JSON.stringify([manifest, await Promise.all(files.map((f) => fileIdentity(f)))]);
+ * ```
+ */
+export async function fileIdentity(file: string): Promise<string> {
+  const s = await stat(file, { bigint: true });
+  return `${file}:${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
 }
 
 const stampOf = (dir: string, key: string) => join(dir, `${createHash('sha256').update(key).digest('hex')}.pass`);

@@ -7,12 +7,12 @@
  * ones), so no protobuf parsing is needed at run time.
  */
 import { createHash } from 'node:crypto';
-import { access, readFile, stat } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { MANIFEST_FILE, packageGraphs, type DimSpec, type GraphSpec, type PackageGraph, type TensorSpec } from './contract.js';
 import { ModelPackageError, issue, modelPackageError, type ModelPackageIssue } from './errors.js';
-import { passedBefore, recall, remember, rememberPass } from './graph-check-cache.js';
+import { fileIdentity, passedBefore, recall, remember, rememberPass } from './graph-check-cache.js';
 import { siblingModule } from '../../core/source-modules.js';
 import type { ModelManifest } from '../../core/manifest-types.js';
 
@@ -305,17 +305,12 @@ export async function validateModelGraphs(dir: string, manifest: ModelManifest):
 const validated = new Set<string>();
 
 /**
- * The manifest and the identity of every graph file (device, inode, size, modification and
- * change times; the change time cannot be set back, so a file rewritten in place changes it
- * too). Null when a file cannot be read (the check reports it).
+ * The manifest and the identity of every graph file (`fileIdentity`). Null when a file cannot be
+ * read (the check reports it).
  */
 async function filesKey(dir: string, manifest: ModelManifest): Promise<string | null> {
   try {
-    const files = await Promise.all(packageGraphs(manifest).map(async (g) => {
-      const file = resolve(dir, g.file);
-      const s = await stat(file, { bigint: true });
-      return `${file}:${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
-    }));
+    const files = await Promise.all(packageGraphs(manifest).map((g) => fileIdentity(resolve(dir, g.file))));
     return JSON.stringify([manifest, files]);
   } catch {
     return null;

@@ -23,7 +23,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { arch, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
-import { graphCheckDir } from './graph-check-cache.js';
+import { fileIdentity, graphCheckDir } from './graph-check-cache.js';
 
 const GRAPH = 'graph.onnx';
 const DATA = 'graph.data';
@@ -57,11 +57,9 @@ export function optimisedGraphsDir(env: NodeJS.ProcessEnv = process.env): string
 }
 
 async function keyOf(file: string, options: InferenceSession.SessionOptions, runtimeVersion: string): Promise<string> {
-  const s = await stat(file, { bigint: true });
   return JSON.stringify({
     format: 1,
-    source: file,
-    file: [s.dev, s.ino, s.size, s.mtimeNs, s.ctimeNs].map(String),
+    file: await fileIdentity(file),
     onnxruntime: runtimeVersion,
     cpu: cpus()[0]?.model ?? 'unknown',
     arch: arch(),
