@@ -9,9 +9,7 @@ import { MAX_PROMPT_CHARS } from '../core/options.js';
 import type { Command } from 'commander';
 import { performance } from 'node:perf_hooks';
 import { relative, resolve, isAbsolute } from 'node:path';
-// The decoder loads lazily: Effect Schema's modules take 0.3–0.5 s, which `worker` and `--help` never need.
-import type { SessionFile } from '../protocol/session-file.js';
-import { DEFAULT_FPS, MAX_SESSION_FILE_BYTES } from '../protocol/session-limits.js';
+import { DEFAULT_FPS, decodeSessionFile, decodeSessionText, loadSessionFile, MAX_SESSION_FILE_BYTES, SessionFileError, type SessionFile } from '../protocol/session-file.js';
 import type { Frame, GenerateRequest, LoadProgress } from '../core/api-types.js';
 import type { GenerationSettings } from '../core/cascade-options.js';
 import { defaultModelDir } from '../engine/model/paths.js';
@@ -236,7 +234,6 @@ async function readStdinText(stdin: NodeJS.ReadableStream): Promise<string> {
     size += bytes.length;
     // Stopped at the limit rather than after reading whatever is piped in.
     if (size > MAX_SESSION_FILE_BYTES) {
-      const { SessionFileError } = await import('../protocol/session-file.js');
       throw new SessionFileError('E_SESSION_UNREADABLE', STDIN_SOURCE, [{ message: `${STDIN_SOURCE}: more than ${MAX_SESSION_FILE_BYTES} bytes (the most a session file may hold)` }]);
     }
     chunks.push(bytes);
@@ -248,8 +245,7 @@ async function readStdinText(stdin: NodeJS.ReadableStream): Promise<string> {
  * The session of a run without a session file: built from the flags and decoded like a file, so
  * that planning, overrides and checks are the same path; a bad value is named by its flag.
  */
-async function sessionFromFlags(options: RunOptions): Promise<SessionFile> {
-  const { decodeSessionFile, SessionFileError } = await import('../protocol/session-file.js');
+function sessionFromFlags(options: RunOptions): SessionFile {
   const json = {
     seed: options.seed ?? 0,
     blocks: options.blocks ?? DEFAULT_PROMPT_BLOCKS,
@@ -272,9 +268,8 @@ async function sessionSource(sessionArg: string | undefined, options: RunOptions
   if (sessionArg !== undefined && options.prompt !== undefined) {
     throw new RunUsageError(`give a session file or --prompt, not both (got "${sessionArg}" and --prompt)`);
   }
-  if (options.prompt !== undefined) return { session: await sessionFromFlags(options), file: FLAGS_SOURCE };
+  if (options.prompt !== undefined) return { session: sessionFromFlags(options), file: FLAGS_SOURCE };
   if (sessionArg === undefined) throw new RunUsageError('give a session file (run session.json), "-" to read one from stdin, or --prompt "red ball moving left"');
-  const { decodeSessionText, loadSessionFile } = await import('../protocol/session-file.js');
   const loaded = sessionArg === STDIN_SESSION
     ? { session: decodeSessionText(await readStdinText(process.stdin), STDIN_SOURCE), file: STDIN_SOURCE }
     : { session: await loadSessionFile(sessionArg), file: sessionArg };
