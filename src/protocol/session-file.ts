@@ -13,10 +13,13 @@ import type * as JSONSchemaTypes from 'effect/JSONSchema';
 import type * as ParseResultTypes from 'effect/ParseResult';
 import type * as SchemaTypes from 'effect/Schema';
 import { effectSchema } from './effect-schema.js';
-import { DEFAULT_FPS, MAX_SESSION_FILE_BYTES } from './session-limits.js';
-
-export { DEFAULT_FPS, MAX_SESSION_FILE_BYTES };
 import { show, valueAt } from './json-value.js';
+
+/** Frame rate of a video whose session file and command line give none. */
+export const DEFAULT_FPS = 16;
+
+/** Largest session file read (bytes). */
+export const MAX_SESSION_FILE_BYTES = 1 << 20;
 
 /** A decoded session file. */
 export interface SessionFile {
