@@ -149,7 +149,8 @@ describe('a sequential block\'s steps run ahead on one lane', () => {
       expect(s.together).toBe(0);
       if (p.name === 'bwcache') expect(a.together).toBeGreaterThan(0);
       else expect(a.together).toBe(0);
-      expect(a.tasks).toBe(1 + 2 * request.blocks);
+      // Per block: its steps, its decode and its cache step (through the fused forward) in one task.
+      expect(a.tasks).toBe(1 + request.blocks);
       expect(s.tasks).toBe(1 + 10 * request.blocks);
     });
   }
@@ -172,25 +173,31 @@ describe('a sequential block\'s steps run ahead on one lane', () => {
     }
   });
 
-  it('with caching, a crash in the middle of a block\'s steps: the frames and decisions of a run without it', async () => {
-    const featureCache: FeatureCacheOptions = { policy: 'bwcache', threshold: 1.5 };
-    const decisions = async (runtime: Runtime) => {
-      const features: unknown[] = [];
-      const frames = await generate(runtime, { steps: 8, featureCache, trace: (r) => void (r.kind === 'features' && features.push(r.indicators)) });
-      return { frames, features };
-    };
-    const expected = await decisions(stepwise);
-    // Block 1's sixth step (each block: 8 steps then its cache step).
-    const runtime = await createRuntime({ model: RANDOM_MODEL, lanes: 1, faults: [{ lane: 0, task: 'share', nth: 15, point: 'after-step' }], warmUp: false });
-    try {
-      const got = await decisions(runtime);
-      expect(runtime.lanes[0]!.crashes).toBe(1);
-      expect(got.features).toEqual(expected.features);
-      expect(got.frames.equals(expected.frames)).toBe(true);
-    } finally {
-      await runtime.close();
-    }
-  });
+  // Each block with steps: 8 shares for its steps, then its cache step's.
+  const cachingCrashes = [
+    { name: 'in the middle of a block\'s steps', nth: 15 }, // block 1's sixth step
+    { name: 'while its task computes the cache step through the fused forward', nth: 18 }, // block 1's: a cache tick on the lane instead
+  ];
+  for (const c of cachingCrashes) {
+    it(`with caching, a crash ${c.name}: the frames and decisions of a run without it`, async () => {
+      const featureCache: FeatureCacheOptions = { policy: 'bwcache', threshold: 1.5 };
+      const decisions = async (runtime: Runtime) => {
+        const features: unknown[] = [];
+        const frames = await generate(runtime, { steps: 8, featureCache, trace: (r) => void (r.kind === 'features' && features.push(r.indicators)) });
+        return { frames, features };
+      };
+      const expected = await decisions(stepwise);
+      const runtime = await createRuntime({ model: RANDOM_MODEL, lanes: 1, faults: [{ lane: 0, task: 'share', nth: c.nth, point: 'after-step' }], warmUp: false });
+      try {
+        const got = await decisions(runtime);
+        expect(runtime.lanes[0]!.crashes).toBe(1);
+        expect(got.features).toEqual(expected.features);
+        expect(got.frames.equals(expected.frames)).toBe(true);
+      } finally {
+        await runtime.close();
+      }
+    });
+  }
 
   const crashes: { name: string; faults: LaneFault[] }[] = [
     // Block 1's third step: ticks 1–5 are block 0's, the 6th is block 1's first step.

@@ -416,8 +416,8 @@ export class Generation {
     const ahead = this.#host.runAhead === true && settings.parallelism === 0 && (featureStore === null ? settings.exec === 'joint' : settings.exec === 'layered' && this.#host.fusedForward !== false);
     const frameBytes = m.framesPerBlock * m.video.height * m.video.width * 3;
     const caching = featureStore === null ? null : { store: featureStore, settings: cacheSettings, framesPerBlock: m.framesPerBlock };
-    // Without caching a run also computes the block's cache step through the same graph as its cache tick would.
-    const cacheStep = caching === null ? { memory, presentFloats: m.layers * m.heads * m.framesPerBlock * m.tokensPerFrame * m.headDim } : null;
+    // A run also computes the block's cache step, through the graph its cache tick would run.
+    const cacheStep = { memory, presentFloats: m.layers * m.heads * m.framesPerBlock * m.tokensPerFrame * m.headDim };
     this.#ahead = ahead ? new AheadExecutor(prompted, { schedule, pickLane: () => this.#host.pickLane(this.#host.memoryIndex), memory: this.#host.memoryIndex, frameBytes, caching, cacheStep }) : null;
     return new RecoveringExecutor(this.#ahead ?? prompted, { latents: memory.latents, latentSteps: memory.latentSteps, steps: settings.steps, features }, recovery);
   }

@@ -108,9 +108,10 @@ export interface AheadTask {
   /**
    * After the last step (and the decode), the block's cache step (a one-member tick at t = 0, without slots): its
    * present K/V go to `key`/`value` (`[layers, 1, heads, tokens, headDim]`), for the actor thread
-   * to write into the slots the KV pool reserves when the block reaches its cache stage.
+   * to write into the slots the KV pool reserves when the block reaches its cache stage. A
+   * `share` task (feature caching) runs through the fused forward, as the block's cache tick would.
    */
-  readonly cache?: { readonly task: TickTask; readonly key: SharedArrayBuffer; readonly value: SharedArrayBuffer };
+  readonly cache?: { readonly task: TickTask | ShareTask; readonly key: SharedArrayBuffer; readonly value: SharedArrayBuffer };
   /** After the last step, decode the block into `rgb` (its frames' RGB bytes), as a decode task would. */
   readonly decode?: { readonly task: DecodeTask; readonly rgb: SharedArrayBuffer };
 }
@@ -167,6 +168,11 @@ export interface ShareTask extends Omit<TickTask, 'kind'> {
    * latent slot. Absent: no member reuses and nothing is stored.
    */
   readonly featureStore?: FeatureStore;
+  /**
+   * A cache step run ahead (`AheadTask.cache`), whose slots are not reserved yet: its present
+   * K/V are copied here instead (`[layers, 1, heads, tokens, headDim]`). Fused forward only.
+   */
+  readonly presentTo?: { readonly key: SharedArrayBuffer; readonly value: SharedArrayBuffer };
 }
 
 /**

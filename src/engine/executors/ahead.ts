@@ -46,7 +46,7 @@ interface Run {
   readonly lane: Lane;
   readonly steps: readonly (TickTask | ShareTask)[];
   readonly decode: { readonly task: DecodeTask; readonly rgb: SharedArrayBuffer } | null;
-  readonly cache: { readonly task: TickTask; readonly key: SharedArrayBuffer; readonly value: SharedArrayBuffer } | null;
+  readonly cache: { readonly task: TickTask | ShareTask; readonly key: SharedArrayBuffer; readonly value: SharedArrayBuffer } | null;
   /** Asked for already: the frames, the cache step's K/V. */
   readonly taken: { decode: boolean; cache: boolean };
   /** The next step whose end observers have not been told of. */
@@ -82,7 +82,8 @@ export interface AheadOptions {
   /**
    * Runs also compute the block's cache step, whose K/V the executor writes into the reserved
    * slots of `memory` (the generation's set); `presentFloats`: a block's K/V floats of one kind.
-   * Null: the cache step stays a tick of its own (feature caching's run through other graphs).
+   * With feature caching it runs through the fused forward, as its cache tick would. Null: the
+   * cache step stays a tick of its own.
    */
   readonly cacheStep: { readonly memory: SharedMemory; readonly presentFloats: number } | null;
 }
@@ -177,21 +178,18 @@ export class AheadExecutor implements TickExecutor {
     const { schedule, memory, frameBytes, caching } = this.options;
     // A restart recomputes the block from its noise (stage 0), whatever stage is asked for now.
     this.#broken.delete(member.block);
-    const stepTasks: (TickTask | ShareTask)[] = [];
-    for (let stage = 0; stage < steps; stage++) {
-      const call = tickCall({ ...plan, members: [{ ...member, stage, features: 'compute' }] }, schedule, memory);
-      // A step's compute or reuse is the lane's to decide (from the block's earlier indicators).
-      stepTasks.push(
-        caching
-          ? { kind: 'share', ...call, tick: plan.tick - member.stage + stage, frames: { from: 0, to: caching.framesPerBlock }, lanes: 1, lane: 0, keyFrames: caching.framesPerBlock, waitFor: 1, featureStore: caching.store }
-          : { kind: 'tick', ...call },
-      );
-    }
+    // The tick the block's actor will ask for at `stage`, as its executor would send it (the cache step's without slots).
+    const stepTask = (stage: number): TickTask | ShareTask => {
+      const call = tickCall({ ...plan, members: [{ ...member, stage, features: 'compute' }], cacheSlots: null }, schedule, memory);
+      return caching
+        ? { kind: 'share', ...call, tick: plan.tick - member.stage + stage, frames: { from: 0, to: caching.framesPerBlock }, lanes: 1, lane: 0, keyFrames: caching.framesPerBlock, waitFor: 1, featureStore: caching.store }
+        : { kind: 'tick', ...call };
+    };
+    // A step's compute or reuse is the lane's to decide (from the block's earlier indicators).
+    const stepTasks = Array.from({ length: steps }, (_, stage) => stepTask(stage));
     const decode = frameBytes > 0 ? { task: { kind: 'decode' as const, memory, block: member.block, latentSlot: member.latentSlot }, rgb: new SharedArrayBuffer(frameBytes) } : null;
     const { cacheStep } = this.options;
-    const cache = cacheStep && !caching
-      ? { task: { kind: 'tick' as const, ...tickCall({ ...plan, members: [{ ...member, stage: steps, features: 'compute' }], cacheSlots: null }, schedule, memory) }, key: new SharedArrayBuffer(4 * cacheStep.presentFloats), value: new SharedArrayBuffer(4 * cacheStep.presentFloats) }
-      : null;
+    const cache = cacheStep ? { task: stepTask(steps), key: new SharedArrayBuffer(4 * cacheStep.presentFloats), value: new SharedArrayBuffer(4 * cacheStep.presentFloats) } : null;
     const progress = new SharedArrayBuffer(16 + 8 * (AHEAD_STEP_FLOATS * steps + AHEAD_TAIL_FLOATS));
     const sentAt = performance.timeOrigin + performance.now();
     const lane = this.options.pickLane();
@@ -247,16 +245,20 @@ export class AheadExecutor implements TickExecutor {
     storeCleanLatents(memory.latents, memory.cleanLatents, run.member.latentSlot, slots);
     const at = AHEAD_STEP_FLOATS * run.steps.length + 2;
     const [runMs, workerMs] = run.figures.subarray(at, at + 2) as unknown as [number, number];
-    run.lane.reportStep({ phase: 'end', task: { ...cache.task, cacheSlots: slots }, at: performance.now(), result: { runMs, workerMs } });
+    // Through the fused forward, on this lane alone: no layer waited.
+    const waits = cache.task.kind === 'share' ? { exchangeWaitMs: 0, layerWaitsMs: [] } : {};
+    run.lane.reportStep({ phase: 'end', task: { ...cache.task, cacheSlots: slots }, at: performance.now(), result: { runMs, workerMs, ...waits } });
     // The lane's time for it (the decode ran between it and the last step).
-    return { forwards: 1, calls: 1, runMs, workerMs, taskMs: workerMs, committed: true };
+    const timing: TickTiming = { forwards: 1, calls: 1, runMs, workerMs, taskMs: workerMs, committed: true };
+    // As a cache tick reports with caching on: nothing reused, nothing measured.
+    return this.options.caching ? { ...timing, reused: 0, indicators: [], featureMs: 0 } : timing;
   }
 
   /**
    * Waits until the run has made its `what` (the frames, the cache step's K/V) or stopped, and
    * marks it taken; false, with `task` reported failed, when it stopped first.
    */
-  async #take(run: Run, what: keyof Run['taken'], task: TickTask | DecodeTask): Promise<boolean> {
+  async #take(run: Run, what: keyof Run['taken'], task: TickTask | ShareTask | DecodeTask): Promise<boolean> {
     const made = await settle(run, what === 'decode' ? 2 : 3, (flag) => flag !== 0);
     run.taken[what] = true;
     this.#release(run);

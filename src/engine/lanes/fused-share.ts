@@ -75,7 +75,7 @@ export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession
   const keepKeyValues = store.keepKeyValues !== false;
   // The K/V leave the call only when something keeps them (the store, or the cache step's
   // slots): at P0 a computed step's present K/V are not copied out (about 1 % of the call).
-  const wantKeyValues = keepKeyValues || task.cacheSlots !== null;
+  const wantKeyValues = keepKeyValues || task.cacheSlots !== null || task.presentTo !== undefined;
   // Every layer's input only when a member measures (compares and keeps them); otherwise the
   // first layer's, for the residual: the others' copies cost the call about 5 %.
   const measuring = task.members.some((member) => !member.cache && member.commit !== false && member.measure !== false);
@@ -144,6 +144,10 @@ export async function runFusedShare(task: ShareTask, fused: ort.InferenceSession
   if (task.cacheSlots) {
     scatterPresent(data.kv, task.cacheSlots, presentKey, presentValue, { firstFrame: 0, frames });
     storeCleanLatents(data.latents, data.cleanLatents, (task.members[0] as ShareTask['members'][number]).latentSlot, task.cacheSlots);
+  }
+  if (task.presentTo) {
+    new Float32Array(task.presentTo.key).set(presentKey);
+    new Float32Array(task.presentTo.value).set(presentValue);
   }
   let featureSums: MemberFeatureSums[] = sums.filter((s) => s.stage > 0);
   let lookMs = 0;

@@ -218,6 +218,8 @@ async function share(task: ShareTask): Promise<ShareResult> {
     const mask = jointMask(task);
     return runFusedShare(task, await lane.fused(), pastFor(task, d), d, mask, task.pastSlots.length, look);
   }
+  // Only the fused forward copies a cache step's K/V out; nothing below would.
+  if (task.presentTo) throw new Error(`block ${task.members[0]?.block}: a cache step run ahead needs the fused forward (a one-lane tick in which every member computes)`);
   // Every member reuses: embed + residual + head in one call instead of two.
   if (data.fusedForward !== false && reusesAll(task, framesPerBlock)) return runFusedReuse(task, await lane.reuse(), d, look);
   // Some compute, some reuse: the fused forward over the computing ones, the reuse graph for the others.
@@ -329,15 +331,22 @@ async function ahead(task: AheadTask, sessions: PackageSessions): Promise<LaneTi
     Atomics.notify(control, 2);
   }
   if (task.cache && Atomics.load(control, 1) !== AHEAD_CANCEL) {
-    // The block's clean K/V, computed now; the actor thread writes them into the slots it reserves.
-    taskStarted(data.faults, 'tick');
-    const cacheStart = performance.now();
+    // The block's clean K/V, computed now through the graph its cache tick would run; the actor
+    // thread writes them into the slots it reserves.
     const cache = task.cache;
-    const { outputs, runMs } = await timedRun(sessions.denoiser, tickFeeds(cache.task, memoryOf(cache.task), sessions.denoiser));
-    new Float32Array(cache.key).set(output(outputs, 'present_key'));
-    new Float32Array(cache.value).set(output(outputs, 'present_value'));
-    crashIfDue(data.faults, 'tick', 'after-step');
-    figures.set([runMs, performance.now() - cacheStart, performance.timeOrigin + performance.now()], AHEAD_STEP_FLOATS * steps + 2);
+    taskStarted(data.faults, cache.task.kind);
+    const cacheStart = performance.now();
+    let cacheRunMs: number;
+    if (cache.task.kind === 'share') {
+      cacheRunMs = (await share({ ...cache.task, presentTo: { key: cache.key, value: cache.value } })).runMs;
+    } else {
+      const { outputs, runMs } = await timedRun(sessions.denoiser, tickFeeds(cache.task, memoryOf(cache.task), sessions.denoiser));
+      new Float32Array(cache.key).set(output(outputs, 'present_key'));
+      new Float32Array(cache.value).set(output(outputs, 'present_value'));
+      crashIfDue(data.faults, 'tick', 'after-step');
+      cacheRunMs = runMs;
+    }
+    figures.set([cacheRunMs, performance.now() - cacheStart, performance.timeOrigin + performance.now()], AHEAD_STEP_FLOATS * steps + 2);
     Atomics.store(control, 3, 1);
     Atomics.notify(control, 3);
   }
