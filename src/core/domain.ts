@@ -34,6 +34,8 @@ export type Stage = `t${number}` | 'cache';
 /** Position of a stage in a block's life: 0 for the first (noisiest) step … N for `cache`. */
 export type StageIndex = number;
 
+const STAGE_NAMES = new Map<number, readonly Stage[]>();
+
 /**
  * The stages of an N-step schedule, in the order a block passes them.
  *
@@ -44,7 +46,13 @@ export type StageIndex = number;
  * ```
  */
 export function stageNames(steps: number): readonly Stage[] {
-  return [...Array.from({ length: steps }, (_, i): Stage => `t${steps - 1 - i}`), 'cache'];
+  // Asked for every member of every tick (`stagePlan`): made once per step count.
+  let names = STAGE_NAMES.get(steps);
+  if (names === undefined) {
+    names = Object.freeze([...Array.from({ length: steps }, (_, i): Stage => `t${steps - 1 - i}`), 'cache' as const]);
+    STAGE_NAMES.set(steps, names);
+  }
+  return names;
 }
 
 /** The stages of the four-step schedule: `t3 → t2 → t1 → t0 → cache`. */
