@@ -86,12 +86,23 @@ describe('featureCache in session files and flags', () => {
     expect(() => decodeSessionFile({ ...base, featureCache: { delta: 3 } }, 'x.json')).toThrow(/field "featureCache\.delta": is not a featureCache field/);
   });
 
-  it('the CLI folds --feature-cache* into one setting and reports a bad one by its flag', async () => {
+  it('the CLI folds --feature-cache* into one setting, reports a bad one by its flag, and says what a run reused', async () => {
     const file = join(dir, 'cli.json');
     await writeFile(file, JSON.stringify(base));
     const bad = await runCli(['run', file, '--out', join(dir, 'x.gif'), '--feature-cache', 'bwcache', '--feature-cache-interval', '0', '--no-stdin']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/option --feature-cache-interval: expected a positive integer/);
+    // A run with caching says what it skipped; one without says nothing of it.
+    const cached = await runCli(['run', file, '--out', join(dir, 'cached.gif'), '--blocks', '2', '--steps', '32', '--feature-cache', 'bwcache', '--no-stdin']);
+    expect(cached.code).toBe(0);
+    const line = /feature cache bwcache δ = 0\.15: (\d+) of 66 forwards reused the block's cached features \((\d+) %\)/.exec(cached.stderr);
+    expect(line).not.toBeNull();
+    const reused = Number(line?.[1]);
+    expect(reused).toBeGreaterThan(0);
+    expect(Number(line?.[2])).toBe(Math.round((100 * reused) / 66));
+    const plain = await runCli(['run', file, '--out', join(dir, 'plain.gif'), '--blocks', '2', '--no-stdin']);
+    expect(plain.code).toBe(0);
+    expect(plain.stderr).not.toContain('feature cache');
     const help = await runCli(['run', '--help']);
     expect(help.stdout).toContain('--feature-cache <policy>');
     expect(help.stdout).toContain('--feature-cache-threshold');

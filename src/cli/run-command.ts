@@ -123,6 +123,17 @@ function summary(setup: RunSetup, request: GenerateRequest, outcome: Outcome, ou
   );
 }
 
+/**
+ * What feature caching skipped in a local run (`--feature-cache`): the forwards that reused the
+ * block's cached features instead of running the layers, of all the run's forwards (cache steps
+ * included, which always compute).
+ */
+function featureCacheLine(settings: GenerationSettings, forwards: number, reused: number): string | null {
+  const cache = settings.featureCache;
+  if (cache.policy === 'none' || forwards === 0) return null;
+  return `block-cascade: feature cache ${cache.policy} δ = ${cache.threshold}: ${reused} of ${forwards} forwards reused the block's cached features (${((100 * reused) / forwards).toFixed(0)} %)`;
+}
+
 /** A failover of a cluster session, as `run --nats` reports it after the video. */
 function failoverLine(f: Failover): string {
   const from = f.fromSnapshot === undefined ? 'replayed from block 0' : `resumed from the snapshot of block ${f.fromSnapshot}`;
@@ -368,11 +379,15 @@ export async function runSession(sessionArg: string | undefined, options: RunCom
       open = (r, o) => local.session(r, o);
     }
     interrupt.signal.throwIfAborted();
+    const before = runtime?.stats();
     const outcome = await generateInto(open, request, interrupt.signal, { video, framesDir: options.framesDir, scale }, input, trace.sink, { quiet: options.quiet === true, allowUnknownWords: options.allowUnknownWords === true });
     await video?.finish();
     // A worker lost and replaced is invisible in the frames (they are the same): say so here.
     for (const f of placed?.failovers ?? []) process.stderr.write(`${failoverLine(f)}\n`);
     process.stderr.write(`${summary(setup, request, outcome, outputs)}\n`);
+    const after = runtime?.stats();
+    const cached = before && after ? featureCacheLine(setup.settings, after.forwards - before.forwards, after.reusedForwards - before.reusedForwards) : null;
+    if (cached !== null) process.stderr.write(`${cached}\n`);
     return 0;
   } catch (err) {
     interrupted = interrupt.signal.aborted;
