@@ -92,6 +92,10 @@ describe('messages', () => {
     const partial = decodeSessionMessage(encodeMessage({ type: 'event', event: { type: 'block', block: 3, elapsedMs: 5, bufferedBlocks: 4 / 3 } }), 's');
     expect(partial).toMatchObject({ type: 'event', event: { type: 'block', bufferedBlocks: 4 / 3 } });
     expect(() => decodeSessionMessage(encodeMessage({ type: 'event', event: { type: 'block', block: 3, elapsedMs: 5, bufferedBlocks: -1 } }), 's')).toThrow('field "event.bufferedBlocks"');
+    // The end event carries the session's forwards (what `run --nats` reports of feature caching).
+    const end = { type: 'end', blocks: 4, stopped: false, forwards: 36, reusedForwards: 12 };
+    expect(decodeSessionMessage(encodeMessage({ type: 'event', event: end }), 's')).toEqual({ type: 'event', event: end });
+    expect(() => decodeSessionMessage(encodeMessage({ type: 'event', event: { ...end, reusedForwards: 'x' } }), 's')).toThrow('field "event.reusedForwards"');
   });
 
   it('refuses bytes that are not msgpack or not a tensor frame, as a typed error', () => {

@@ -246,6 +246,18 @@ describe('cluster over a real nats-server', () => {
       const here = await runCli([...args, '--model', RANDOM_MODEL, '--lanes', '1', '--out', join(dir, 'local.gif')]);
       expect(here.code, here.stderr).toBe(0);
       expect(readFileSync(join(dir, 'remote.gif')).equals(readFileSync(join(dir, 'local.gif')))).toBe(true);
+      // With feature caching, the worker's count of reused forwards reaches the run's last line
+      // through the session's end event: the same line as the local run's, and the same video.
+      const caching = [...args, '--steps', '8', '--feature-cache', 'bwcache', '--feature-cache-threshold', '1.5'];
+      const cachedRemote = await runCli([...caching, '--nats', server.url, '--out', join(dir, 'cached-remote.gif')]);
+      const cachedHere = await runCli([...caching, '--model', RANDOM_MODEL, '--lanes', '1', '--out', join(dir, 'cached-local.gif')]);
+      expect(cachedRemote.code, cachedRemote.stderr).toBe(0);
+      expect(cachedHere.code, cachedHere.stderr).toBe(0);
+      const reusedLine = (stderr: string) => /feature cache bwcache δ = 1\.5: \d+ of 36 forwards reused.*/.exec(stderr)?.[0];
+      expect(reusedLine(cachedHere.stderr)).toBeDefined();
+      expect(reusedLine(cachedHere.stderr)).not.toMatch(/: 0 of/);
+      expect(reusedLine(cachedRemote.stderr)).toBe(reusedLine(cachedHere.stderr));
+      expect(readFileSync(join(dir, 'cached-remote.gif')).equals(readFileSync(join(dir, 'cached-local.gif')))).toBe(true);
       const refused = await runCli([...args, '--nats', server.url, '--model', RANDOM_MODEL]);
       expect(refused.code).not.toBe(0);
       expect(refused.stderr).toMatch(/--nats runs on the cluster's workers: --model does not apply/);

@@ -21,6 +21,7 @@ describe('live sessions', () => {
 
   for (const cascade of [{ parallelism: 0 }, { parallelism: 4, attention: 'causal', exec: 'joint' }] as const) {
     it(`P${cascade.parallelism}: a live switch equals the same switch scheduled at the block it reports`, async () => {
+      const before = runtime.stats();
       const session = runtime.session(request, { cascade });
       const events: SessionEvent[] = [];
       session.on((e) => events.push(e));
@@ -30,6 +31,7 @@ describe('live sessions', () => {
         frames.push(frame);
         if (frame.index === 3) switched = session.switchPrompt('purple square moving down');
       }
+      const after = runtime.stats();
       const { fromBlock } = await (switched as unknown as Promise<{ fromBlock: number }>);
       expect(fromBlock).toBeGreaterThan(1);
       expect(fromBlock).toBeLessThan(request.blocks);
@@ -38,7 +40,10 @@ describe('live sessions', () => {
       const plain = await collect(runtime.generate(request, { cascade }));
       expect(bytes(frames).equals(bytes(plain))).toBe(false);
       expect(events.filter((e) => e.type === 'switch')).toEqual([{ type: 'switch', prompt: 'purple square moving down', fromBlock }]);
-      expect(events.at(-1)).toEqual({ type: 'end', blocks: request.blocks, stopped: false });
+      // The session's own forwards: each block's four steps and cache step, and at P4 the
+      // context-only members of the ticks that span the switch; nothing reused without caching.
+      expect(events.at(-1)).toEqual({ type: 'end', blocks: request.blocks, stopped: false, forwards: after.forwards - before.forwards, reusedForwards: 0 });
+      expect(after.forwards - before.forwards).toBeGreaterThanOrEqual(5 * request.blocks);
     });
   }
 

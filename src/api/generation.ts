@@ -113,6 +113,8 @@ export class Generation {
   #actor: GenerationSystem['actor'] | null = null;
   /** The executor that runs sequential blocks' steps back to back, when this generation uses it. */
   #ahead: AheadExecutor | null = null;
+  /** This generation's own share of `RuntimeStats.forwards` and `reusedForwards`, for its `end` event. */
+  readonly #forwards = { forwards: 0, reusedForwards: 0 };
   /** What a resume restores beyond its plan: the feature-cache policy's state, the KV pool's table, the latents of blocks to replay. */
   #restored: {
     readonly cachedBlocks: number;
@@ -219,7 +221,7 @@ export class Generation {
       tracer?.record({ kind: 'end', blocks: blocksDone, outcome, ...(failure === undefined ? {} : { error: failure }) });
       for (const stop of unobserve) stop();
       link?.detach();
-      link?.emit({ type: 'end', blocks: blocksDone, stopped });
+      link?.emit({ type: 'end', blocks: blocksDone, stopped, ...this.#forwards });
       signal?.removeEventListener('abort', onAbort);
       actor.stop();
       this.#actor = null;
@@ -366,6 +368,8 @@ export class Generation {
           taker.cached(member.block, member.latentSlot, member.contextSlot);
         }
         host.count(tickStats(timing));
+        this.#forwards.forwards += timing.forwards;
+        this.#forwards.reusedForwards += timing.reused ?? 0;
       },
       ...(caching ? { features: (input: ForwardInput) => policy.use(input.block, input.stage), measures: (input: ForwardInput) => policy.measures(input.block) } : {}),
       onRecache: (plan: RecachePlan, timing) => {

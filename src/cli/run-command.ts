@@ -87,6 +87,8 @@ interface Outcome {
   readonly frames: number;
   readonly first: Frame | undefined;
   readonly seconds: number;
+  /** The session's `end` event: its forwards, and those that reused cached features. */
+  readonly forwards: { readonly forwards: number; readonly reusedForwards: number } | undefined;
 }
 
 /** What the summary line names besides the outcome. */
@@ -124,14 +126,16 @@ function summary(setup: RunSetup, request: GenerateRequest, outcome: Outcome, ou
 }
 
 /**
- * What feature caching skipped in a local run (`--feature-cache`): the forwards that reused the
- * block's cached features instead of running the layers, of all the run's forwards (cache steps
- * included, which always compute).
+ * What feature caching skipped (`--feature-cache`), from the session's `end` event: the forwards
+ * that reused the block's cached features instead of running the layers, of all its forwards
+ * (cache steps included, which always compute). On a cluster, after a failover, those of the
+ * worker that finished the session.
  */
-function featureCacheLine(settings: GenerationSettings, forwards: number, reused: number): string | null {
+function featureCacheLine(settings: GenerationSettings, outcome: Outcome): string | null {
   const cache = settings.featureCache;
-  if (cache.policy === 'none' || forwards === 0) return null;
-  return `block-cascade: feature cache ${cache.policy} δ = ${cache.threshold}: ${reused} of ${forwards} forwards reused the block's cached features (${((100 * reused) / forwards).toFixed(0)} %)`;
+  if (cache.policy === 'none' || outcome.forwards === undefined || outcome.forwards.forwards === 0) return null;
+  const { forwards, reusedForwards } = outcome.forwards;
+  return `block-cascade: feature cache ${cache.policy} δ = ${cache.threshold}: ${reusedForwards} of ${forwards} forwards reused the block's cached features (${((100 * reusedForwards) / forwards).toFixed(0)} %)`;
 }
 
 /** A failover of a cluster session, as `run --nats` reports it after the video. */
@@ -206,6 +210,10 @@ async function generateInto(
   let frames = 0;
   let first: Frame | undefined;
   const session = open(request, { signal, onProgress: (p) => progress.update(p), ...(trace ? { trace } : {}), ...(flags.allowUnknownWords ? { allowUnknownWords: true } : {}) });
+  let forwards: Outcome['forwards'];
+  session.on((event) => {
+    if (event.type === 'end') forwards = { forwards: event.forwards, reusedForwards: event.reusedForwards };
+  });
   // Each line typed (or piped) on stdin switches the prompt while the video is made.
   const stopReading = input === null ? null : readLines(input, MAX_PROMPT_CHARS, (line) => {
     const read = 'overlong' in line ? { ignored: overlong(line.overlong) } : stdinPrompt(line.line);
@@ -233,7 +241,7 @@ async function generateInto(
     progress.stop();
     stopReading?.();
   }
-  return { frames, first, seconds: (performance.now() - start) / 1000 };
+  return { frames, first, seconds: (performance.now() - start) / 1000, forwards };
 }
 
 /** Reads a whole session file from stdin (`run -`), refusing more than a session file may hold. */
@@ -379,14 +387,12 @@ export async function runSession(sessionArg: string | undefined, options: RunCom
       open = (r, o) => local.session(r, o);
     }
     interrupt.signal.throwIfAborted();
-    const before = runtime?.stats();
     const outcome = await generateInto(open, request, interrupt.signal, { video, framesDir: options.framesDir, scale }, input, trace.sink, { quiet: options.quiet === true, allowUnknownWords: options.allowUnknownWords === true });
     await video?.finish();
     // A worker lost and replaced is invisible in the frames (they are the same): say so here.
     for (const f of placed?.failovers ?? []) process.stderr.write(`${failoverLine(f)}\n`);
     process.stderr.write(`${summary(setup, request, outcome, outputs)}\n`);
-    const after = runtime?.stats();
-    const cached = before && after ? featureCacheLine(setup.settings, after.forwards - before.forwards, after.reusedForwards - before.reusedForwards) : null;
+    const cached = featureCacheLine(setup.settings, outcome);
     if (cached !== null) process.stderr.write(`${cached}\n`);
     return 0;
   } catch (err) {

@@ -354,7 +354,7 @@ export function decodeSessionMessage(bytes: Uint8Array, subject: string): Sessio
       event = { type: eventType, lane: q.int(e, 'lane'), crashes: q.int(e, 'crashes'), message: q.str(e, 'message') };
       break;
     case 'end':
-      event = { type: eventType, blocks: q.int(e, 'blocks'), stopped: q.bool(e, 'stopped') };
+      event = { type: eventType, blocks: q.int(e, 'blocks'), stopped: q.bool(e, 'stopped'), forwards: q.int(e, 'forwards'), reusedForwards: q.int(e, 'reusedForwards') };
       break;
   }
   return { type, event };

@@ -36,7 +36,12 @@ export type SessionEvent =
   | { readonly type: 'resumed' }
   /** A lane crashed too often and was taken out of service; the generation goes on without it. */
   | { readonly type: 'lane-retired'; readonly lane: number; readonly crashes: number; readonly message: string }
-  | { readonly type: 'end'; readonly blocks: number; readonly stopped: boolean };
+  /**
+   * The generation ended (`stopped`: by `stop()`). `forwards`: its forwards (denoising and cache
+   * steps, replays included), of which `reusedForwards` reused a block's cached features
+   * (feature caching) instead of running the layers: this session's share of `Runtime.stats()`.
+   */
+  | { readonly type: 'end'; readonly blocks: number; readonly stopped: boolean; readonly forwards: number; readonly reusedForwards: number };
 
 /**
  * A running generation. Iterate `frames` to run it; the controls work once iteration started
