@@ -103,6 +103,8 @@ export interface NatsServerOptions {
   readonly timeoutMs?: number;
   /** More arguments for the server, e.g. `['--user', 'u', '--pass', 'p', '--tls', …]`. */
   readonly args?: readonly string[];
+  /** JetStream on (`-js` with the temporary store). Default true; false: a server the cluster cannot use. */
+  readonly jetStream?: boolean;
 }
 
 /** A running server with its own temporary store. */
@@ -118,7 +120,8 @@ export interface NatsServer {
 }
 
 /**
- * Starts `nats-server -js` with a temporary store (127.0.0.1 on a free port unless told).
+ * Starts `nats-server -js` with a temporary store (127.0.0.1 on a free port unless told;
+ * without `-js` when `jetStream` is false).
  *
  * @throws {NatsServerNotFoundError} without a binary; {@link NatsServerStartError} when it does not come up.
  * @example
@@ -138,7 +141,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   let child: ChildProcess | null = null;
   const start = async () => {
     let log = '';
-    const args = [binary, '-a', host, '-p', String(port), '-js', '-sd', store, ...(options.args ?? [])];
+    const args = [binary, '-a', host, '-p', String(port), ...(options.jetStream === false ? [] : ['-js', '-sd', store]), ...(options.args ?? [])];
     const c = spawn(prefix[0] ?? binary, [...prefix.slice(1), ...(prefix.length > 0 ? args : args.slice(1))], { stdio: ['ignore', 'pipe', 'pipe'] });
     let logged: () => void = () => undefined;
     const ready = new Promise<void>((resolve) => (logged = () => log.includes('Server is ready') && resolve()));

@@ -131,11 +131,21 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     await runtime.close();
     throw err;
   }
-  const kv: KV = await new Kvm(nc).create(WORKERS_BUCKET, { history: 1, ttl: WORKERS_BUCKET_TTL_MS });
-  // Node's own SHA-256 for the object store's digests (a resume's fetch checks one): the
-  // library's default is pure JavaScript, slow on the thread that runs the generations.
-  setSha256Backend('native');
-  const store: ObjectStore = await new Objm(nc).create(SNAPSHOTS_BUCKET, SNAPSHOTS_STORE_OPTIONS);
+  let kv: KV;
+  let store: ObjectStore;
+  try {
+    kv = await new Kvm(nc).create(WORKERS_BUCKET, { history: 1, ttl: WORKERS_BUCKET_TTL_MS });
+    // Node's own SHA-256 for the object store's digests (a resume's fetch checks one): the
+    // library's default is pure JavaScript, slow on the thread that runs the generations.
+    setSha256Backend('native');
+    store = await new Objm(nc).create(SNAPSHOTS_BUCKET, SNAPSHOTS_STORE_OPTIONS);
+  } catch (err) {
+    // A bucket the server would not create (JetStream off, a bucket of another configuration):
+    // nothing of this worker stays open.
+    await nc.close().catch(() => undefined);
+    await runtime.close();
+    throw err;
+  }
   // Snapshots are stored from a thread of their own: a put never holds up the actors.
   const storage = threadStorage(servers, options.auth);
   const subjects = workerSubjects(id);
