@@ -100,7 +100,11 @@ describe('cluster over a real nats-server', () => {
     await allIdle();
   };
 
-  it('places one session on each of three workers (max-sessions 1), and a fourth fails with NoCapacityError', async () => {
+  it('refuses a second worker under a running worker\'s id; places one session on each of three workers (max-sessions 1), and a fourth fails with NoCapacityError', async () => {
+    // The twin exits and removes nothing: w1 stays registered and takes its session below.
+    const twin = await runCli(['worker', '--nats', server.url, '--model', RANDOM_MODEL, '--id', 'w1'], 30_000);
+    expect(twin.code, twin.stderr).toBe(1);
+    expect(twin.stderr).toContain('worker id "w1" is in use');
     await allIdle();
     // Placement only: on a loaded machine a worker can miss its heartbeats or answer late, and
     // this test must not read a failover (tested below) as a placement.

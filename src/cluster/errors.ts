@@ -59,3 +59,22 @@ export class ClusterConnectError extends Error {
     this.name = 'ClusterConnectError';
   }
 }
+
+/**
+ * Another worker already answers under this id on the server. Two workers with one id would
+ * share its subjects and its registry entry: each would take sessions meant for the other, and
+ * the first to leave would remove both from the registry. A worker that died frees its id at
+ * once (its connection is gone), so a restart under the same id is never refused.
+ *
+ * @example
+ * ```ts
+ * try { await startWorker({ servers, id: 'gpu-1' }); } catch (e) { if (e instanceof WorkerIdInUseError) console.error(e.message); }
+ * ```
+ */
+export class WorkerIdInUseError extends Error {
+  readonly code = 'WORKER_ID_IN_USE';
+  constructor(readonly id: string) {
+    super(`worker id "${id}" is in use: a running worker answers under it (give each worker its own id)`);
+    this.name = 'WorkerIdInUseError';
+  }
+}

@@ -7,7 +7,7 @@
  * in the snapshot object store, and resumes a session from one when asked to.
  */
 import { hostname } from 'node:os';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { RequestError, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, setSha256Backend, type ObjectStore } from '@nats-io/obj';
 import { createRuntime, type Runtime } from '../api/runtime.js';
@@ -18,6 +18,7 @@ import { decodeControlRequest, decodeOpenRequest, encodeClusterMessage, encodeFr
 import { checkId, sessionSubjects, WORKERS_BUCKET, workerSubjects } from './subjects.js';
 import { SNAPSHOTS_BUCKET, SNAPSHOTS_STORE_OPTIONS, WORKERS_BUCKET_TTL_MS } from './bucket.js';
 import { checkNatsAuth, type NatsAuth } from './nats-auth.js';
+import { WorkerIdInUseError } from './errors.js';
 import { openNats } from './nats-connection.js';
 import { threadStorage } from './snapshot-storage.js';
 import { SnapshotWriter } from './snapshot-writer.js';
@@ -139,9 +140,12 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     // library's default is pure JavaScript, slow on the thread that runs the generations.
     setSha256Backend('native');
     store = await new Objm(nc).create(SNAPSHOTS_BUCKET, SNAPSHOTS_STORE_OPTIONS);
+    // One live worker per id: asked before taking the id's subjects (a dead worker's id is free,
+    // its connection gone: "no responders" at once).
+    if (await answers(nc, workerSubjects(id).ping)) throw new WorkerIdInUseError(id);
   } catch (err) {
-    // A bucket the server would not create (JetStream off, a bucket of another configuration):
-    // nothing of this worker stays open.
+    // A bucket the server would not create (JetStream off, a bucket of another configuration),
+    // or the id taken: nothing of this worker stays open.
     await nc.close().catch(() => undefined);
     await runtime.close();
     throw err;
@@ -384,3 +388,18 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   };
 }
 
+/** How long a running worker may take to answer a ping before its id counts as taken anyway. */
+const ID_CHECK_MS = 2000;
+
+/**
+ * Whether something answers on `subject`: "no responders" (nobody subscribed) is the only no; a
+ * reply, or silence from a subscriber too busy to answer in time, is a yes.
+ */
+async function answers(nc: NatsConnection, subject: string): Promise<boolean> {
+  try {
+    await nc.request(subject, undefined, { timeout: ID_CHECK_MS });
+    return true;
+  } catch (err) {
+    return !(err instanceof RequestError && err.isNoResponders());
+  }
+}
