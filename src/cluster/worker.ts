@@ -105,6 +105,9 @@ const errorFields = (e: unknown) => ({ name: e instanceof Error ? e.name : 'Erro
  * Starts a worker: loads the model on its lanes, connects to NATS (reconnecting forever), and
  * takes sessions until closed.
  *
+ * @throws {ClusterConnectError} when the server refuses the credentials or the TLS settings.
+ * @throws {WorkerIdInUseError} when a running worker answers under the same id.
+ * Any failure (these, a model that does not load, a server without JetStream) leaves nothing open.
  * @example
  * ```ts
  * const worker = await startWorker({ servers: 'nats://127.0.0.1:4222', lanes: 2, maxSessions: 2, id: 'gpu-box-1' });
