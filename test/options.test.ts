@@ -25,6 +25,24 @@ describe('resolveSettings', () => {
     expect(() => resolveSettings({ cascadeWindow: 'narrow' } as never, context)).toThrow(/option "cascadeWindow": expected "extended" or "trained", got "narrow"/);
   });
 
+  it('shows what it got even where JSON cannot (NaN, a BigInt, a circular object): the refusal is always an InvalidOptionError', () => {
+    const refusal = (seed: unknown) => {
+      try {
+        resolveRequest({ seed, blocks: 4, prompt: 'red ball' } as never);
+      } catch (err) {
+        return err;
+      }
+      return null;
+    };
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    for (const [seed, shown] of [[NaN, 'NaN'], [Infinity, 'Infinity'], [1n, '1n'], [undefined, 'undefined'], [circular, 'an object that JSON cannot show'], [{ n: 1 }, '{"n":1}']] as const) {
+      const err = refusal(seed);
+      expect(err).toBeInstanceOf(InvalidOptionError);
+      expect((err as Error).message).toBe(`option "seed": expected a non-negative safe integer, got ${shown}`);
+    }
+  });
+
   it('refuses a prompt longer than the limit, naming the field (request and switches)', () => {
     const long = 'x'.repeat(MAX_PROMPT_CHARS + 1);
     expect(() => resolveRequest({ seed: 1, blocks: 4, prompt: long })).toThrow(`option "prompt": expected a prompt of at most ${MAX_PROMPT_CHARS} characters, got "${MAX_PROMPT_CHARS + 1} characters"`);

@@ -3,6 +3,7 @@
  * that a failure deep in a worker reads like a sentence at the top.
  */
 import type { Stage } from './domain.js';
+import { describeValue } from './describe-value.js';
 
 /** A lane's worker failed a task or could not start. */
 export class LaneError extends Error {
@@ -71,7 +72,7 @@ export class InvalidOptionError extends TypeError {
     readonly expected: string,
     readonly got: unknown,
   ) {
-    super(`option "${option}": expected ${expected}, got ${JSON.stringify(got)}`);
+    super(`option "${option}": expected ${expected}, got ${describeValue(got)}`);
     this.name = 'InvalidOptionError';
   }
 }

@@ -11,6 +11,7 @@ import { checkFrame } from './frame-check.js';
 import { gifenc, type GifEncoderStream } from './gifenc.js';
 import { indexFrame } from './palette.js';
 import { writeFileAtomic } from './output-file.js';
+import { describeValue } from '../core/describe-value.js';
 
 /** Options of the GIF writers. */
 export interface GifOptions {
@@ -20,7 +21,7 @@ export interface GifOptions {
 
 function delayMs(fps: number, where: string): number {
   if (!Number.isFinite(fps) || fps <= 0 || fps > 100) {
-    throw new OutputError('E_OUTPUT_OPTION', `${where}: option "fps": expected a number in (0, 100], got ${JSON.stringify(fps)}`);
+    throw new OutputError('E_OUTPUT_OPTION', `${where}: option "fps": expected a number in (0, 100], got ${describeValue(fps)}`);
   }
   return 1000 / fps;
 }

@@ -6,6 +6,7 @@
 import type { Frame } from '../core/api-types.js';
 import { OutputError } from './errors.js';
 import { checkFrame } from './frame-check.js';
+import { describeValue } from '../core/describe-value.js';
 
 /** Largest scale factor: 16× a 32×32 frame is 512×512, and bigger factors only cost memory. */
 export const MAX_SCALE = 16;
@@ -22,7 +23,7 @@ export const MAX_SCALE = 16;
  */
 export function checkScale(scale: number): void {
   if (!Number.isInteger(scale) || scale < 1 || scale > MAX_SCALE) {
-    throw new OutputError('E_OUTPUT_OPTION', `option "scale": expected an integer in 1..${MAX_SCALE}, got ${JSON.stringify(scale)}`);
+    throw new OutputError('E_OUTPUT_OPTION', `option "scale": expected an integer in 1..${MAX_SCALE}, got ${describeValue(scale)}`);
   }
 }
 

@@ -16,6 +16,7 @@ import type { Frame } from '../core/api-types.js';
 import { OutputError } from './errors.js';
 import { checkFrame } from './frame-check.js';
 import { renameIntoPlace, temporaryName } from './output-file.js';
+import { describeValue } from '../core/describe-value.js';
 
 /** A video container written through ffmpeg. */
 export type VideoFormat = 'mp4' | 'webm';
@@ -151,7 +152,7 @@ export class VideoWriter {
   /** @throws {OutputError} `E_OUTPUT_OPTION` for a bad `fps`, `E_OUTPUT_TOOL` as {@link findVideoEncoder}. */
   constructor(path: string, options: VideoOptions) {
     if (!Number.isFinite(options.fps) || options.fps <= 0 || options.fps > 1000) {
-      throw new OutputError('E_OUTPUT_OPTION', `${path}: option "fps": expected a number in (0, 1000], got ${JSON.stringify(options.fps)}`);
+      throw new OutputError('E_OUTPUT_OPTION', `${path}: option "fps": expected a number in (0, 1000], got ${describeValue(options.fps)}`);
     }
     this.path = path;
     this.encoder = options.encoder ?? findVideoEncoder(path);

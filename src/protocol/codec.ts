@@ -23,6 +23,7 @@
  */
 import { Packr } from 'msgpackr';
 import { CorruptMessageError, TensorShapeError } from './codec-errors.js';
+import { describeValue } from '../core/describe-value.js';
 
 export { CorruptMessageError, TensorShapeError } from './codec-errors.js';
 
@@ -450,7 +451,7 @@ export function encodeKvSlice(slice: KvSlice): Uint8Array {
  */
 export function decodeKvSlice(bytes: Uint8Array): KvSlice & { readonly positions: number[] } {
   const { meta, tensors } = decodeTensorFrame(bytes);
-  if (meta.kind !== KV_SLICE_KIND) throw new CorruptMessageError('kv slice: meta.kind', `expected "${KV_SLICE_KIND}", got ${JSON.stringify(meta.kind)}`);
+  if (meta.kind !== KV_SLICE_KIND) throw new CorruptMessageError('kv slice: meta.kind', `expected "${KV_SLICE_KIND}", got ${describeValue(meta.kind)}`);
   for (const dim of KV_DIMS) {
     const n = meta[dim];
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) throw new CorruptMessageError(`kv slice: meta.${dim}`, `${JSON.stringify(n)} is not a positive integer`);

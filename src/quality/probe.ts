@@ -9,6 +9,7 @@ import { ProbeInputError } from './errors.js';
 import { measureFrame, type FrameStats, type ProbeFrame } from './frame-stats.js';
 import { wrapDelta, type Displacement } from './torus.js';
 import { colourVerdict, directionVerdict, type ColourVerdict, type DirectionVerdict } from './verdicts.js';
+import { describeValue } from '../core/describe-value.js';
 
 /**
  * What one block's prompt says. Without `shape` any shape's area is accepted as plausible.
@@ -121,7 +122,7 @@ const MIN_JUMP_SCALE = 0.25;
 function validate(frames: readonly ProbeFrame[], options: ProbeOptions): void {
   const { framesPerBlock, prompts } = options;
   if (!Number.isSafeInteger(framesPerBlock) || framesPerBlock < 1) {
-    throw new ProbeInputError('options.framesPerBlock', `expected an integer >= 1, got ${JSON.stringify(framesPerBlock)}`);
+    throw new ProbeInputError('options.framesPerBlock', `expected an integer >= 1, got ${describeValue(framesPerBlock)}`);
   }
   const first = frames[0];
   if (first === undefined) throw new ProbeInputError('frames', 'no frames to probe');

@@ -18,6 +18,7 @@
 import { allocateTensorFrame, decodeTensorFrame, TensorShapeError, type Tensor } from '../../protocol/codec.js';
 import { CorruptSnapshotError, SnapshotVersionError } from '../../core/errors.js';
 import type { FeatureBlockState } from '../../core/feature-cache.js';
+import { describeValue } from '../../core/describe-value.js';
 
 /** What the header's `format` field says of every snapshot. */
 export const SNAPSHOT_FORMAT = 'block-cascade/snapshot';
@@ -216,7 +217,7 @@ class Reader {
   constructor(private readonly root: Record<string, unknown>) {}
 
   private fail(path: string, problem: string, value: unknown): never {
-    throw new CorruptSnapshotError(`snapshot: ${path}`, `${problem}, got ${JSON.stringify(value) ?? String(value)}`);
+    throw new CorruptSnapshotError(`snapshot: ${path}`, `${problem}, got ${describeValue(value)}`);
   }
 
   count(path: string, v: unknown = this.root[path]): number {
@@ -255,7 +256,7 @@ class Reader {
 type SnapshotHeader = Omit<SnapshotState, SnapshotTensorName>;
 
 function readHeader(meta: Record<string, unknown>): SnapshotHeader {
-  if (meta['format'] !== SNAPSHOT_FORMAT) throw new CorruptSnapshotError('snapshot: format', `expected "${SNAPSHOT_FORMAT}", got ${JSON.stringify(meta['format'])}`);
+  if (meta['format'] !== SNAPSHOT_FORMAT) throw new CorruptSnapshotError('snapshot: format', `expected "${SNAPSHOT_FORMAT}", got ${describeValue(meta['format'])}`);
   const version = meta['version'];
   if (version !== 1 && version !== 2 && version !== SNAPSHOT_VERSION) throw new SnapshotVersionError(version, SNAPSHOT_VERSION);
   const r = new Reader(meta);
