@@ -46,6 +46,24 @@ describe('unknown option fields, from plain JavaScript', () => {
     expect(events).toEqual([]);
   });
 
+  it('createRuntime refuses fields of the wrong type by name, before loading anything (they were ignored or failed deep inside)', async () => {
+    const events: LoadProgress[] = [];
+    const onLoad = (e: LoadProgress) => events.push(e);
+    const refusals: [Record<string, unknown>, RegExp][] = [
+      [{ model: 42 }, /option "model": expected the path of a model folder \(a string\), got 42/],
+      [{ cascade: 5 }, /option "cascade": expected an object \{ parallelism, attention, exec/],
+      [{ warmUp: 'yes' }, /option "warmUp": expected true or false, got "yes"/],
+      [{ inspect: 5 }, /option "inspect": expected an inspection observer/],
+      [{ faults: 5 }, /option "faults": expected an array of lane faults/],
+    ];
+    for (const [options, message] of refusals) {
+      const refused = createRuntime(untyped({ ...options, onLoad }));
+      await expect(refused).rejects.toBeInstanceOf(InvalidOptionError);
+      await expect(createRuntime(untyped({ ...options, onLoad }))).rejects.toThrow(message);
+    }
+    expect(events).toEqual([]);
+  });
+
   describe('on a runtime', () => {
     let runtime: Runtime;
     beforeAll(async () => {
@@ -62,6 +80,7 @@ describe('unknown option fields, from plain JavaScript', () => {
       // A session refuses at the call, as it does a bad maxBufferedBlocks.
       expect(() => runtime.session(request, untyped({ maxBufferedBlock: 2 }))).toThrow(/option "maxBufferedBlock"/);
       await expect(drain(runtime.generate(request, untyped({ allowUnknownWords: 'yes' })))).rejects.toThrow(/option "allowUnknownWords": expected a boolean/);
+      await expect(drain(runtime.generate(request, untyped({ cascade: 5 })))).rejects.toThrow(/option "cascade": expected an object/);
       await expect(drain(runtime.generate(untyped({ ...request, promt: 'red' })))).rejects.toThrow(/option "promt": expected no such field \(seed, blocks, prompt, switches\)/);
       await expect(drain(runtime.generate(untyped({ ...request, blocks: 4, switches: [{ atBlock: 2, prompt: 'red ball', at: 3 }] })))).rejects.toThrow(/option "switches\[0\]\.at"/);
       expect(await drain(runtime.generate(untyped({ ...request, $schema: 'x' }), untyped({ $schema: 'x', cascade: { $schema: 'x' } })))).toBe(runtime.manifest.framesPerBlock);

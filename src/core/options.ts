@@ -84,7 +84,7 @@ export function checkGenerateOptions(options: unknown, kind: 'generate' | 'sessi
   if (options === undefined) return;
   if (!isPlainObject(options)) throw new InvalidOptionError('options', 'an object', options);
   checkFields(options, OPTION_FIELDS[kind]);
-  checkFields(options['cascade'], OPTION_FIELDS.cascade, 'cascade.');
+  checkCascade(options['cascade']);
   const allow = options['allowUnknownWords'];
   if (allow !== undefined && typeof allow !== 'boolean') throw new InvalidOptionError('allowUnknownWords', 'a boolean', allow);
   checkSnapshotOptions(options['snapshots'], options['resumeFrom']);
@@ -143,15 +143,31 @@ export function checkRuntimeOptions(options: unknown): void {
   if (options === undefined) return;
   if (!isPlainObject(options)) throw new InvalidOptionError('options', 'an object', options);
   checkFields(options, OPTION_FIELDS.runtime);
-  checkFields(options['cascade'], OPTION_FIELDS.cascade, 'cascade.');
+  checkCascade(options['cascade']);
+  const model = options['model'];
+  if (model !== undefined && typeof model !== 'string') throw new InvalidOptionError('model', 'the path of a model folder (a string)', model);
+  for (const flag of ['warmUp', 'batchSessions', 'fusedForward', 'runAhead', 'reuseRuns', 'groupKeys'] as const) {
+    const value = options[flag];
+    if (value !== undefined && typeof value !== 'boolean') throw new InvalidOptionError(flag, 'true or false', value);
+  }
   const onLoad = options['onLoad'];
   if (onLoad !== undefined && typeof onLoad !== 'function') throw new InvalidOptionError('onLoad', 'a function', typeof onLoad);
+  const inspect = options['inspect'];
+  if (inspect !== undefined && typeof inspect !== 'function' && !(typeof inspect === 'object' && inspect !== null && typeof (inspect as { next?: unknown }).next === 'function')) {
+    throw new InvalidOptionError('inspect', 'an inspection observer (a function, or an object with next)', inspect);
+  }
+  const faults = options['faults'];
+  if (faults !== undefined && !Array.isArray(faults)) throw new InvalidOptionError('faults', 'an array of lane faults', faults);
   const maxSessions = options['maxSessions'];
   if (maxSessions !== undefined && (typeof maxSessions !== 'number' || !Number.isInteger(maxSessions) || maxSessions < 1 || maxSessions > 1024)) throw new InvalidOptionError('maxSessions', 'an integer from 1 to 1024', maxSessions);
   const maxQueued = options['maxQueuedSessions'];
   if (maxQueued !== undefined && (typeof maxQueued !== 'number' || !Number.isInteger(maxQueued) || maxQueued < 0 || maxQueued > 1_000_000)) throw new InvalidOptionError('maxQueuedSessions', 'an integer from 0 to 1000000', maxQueued);
-  const batchSessions = options['batchSessions'];
-  if (batchSessions !== undefined && typeof batchSessions !== 'boolean') throw new InvalidOptionError('batchSessions', 'true or false', batchSessions);
+}
+
+/** `cascade` of runtime, generate and session options: an object, with no field it does not know. */
+function checkCascade(cascade: unknown): void {
+  if (cascade !== undefined && !isPlainObject(cascade)) throw new InvalidOptionError('cascade', `an object { ${OPTION_FIELDS.cascade.join(', ')} }`, cascade);
+  checkFields(cascade, OPTION_FIELDS.cascade, 'cascade.');
 }
 
 /** Sequential generation: the default cascade settings. */
