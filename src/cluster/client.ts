@@ -13,6 +13,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { ASYNC_DISPOSE } from '../core/dispose.js';
 import { InvalidOptionError } from '../core/errors.js';
+import { checkClusterOptions, checkClusterSession } from './cluster-options.js';
 import type { Cluster, ClusterOptions } from './cluster-types.js';
 import { decodeWorkerInfo } from './messages.js';
 import { checkNatsAuth } from './nats-auth.js';
@@ -46,6 +47,7 @@ export { DEFAULT_KEYFRAME_EVERY, DEFAULT_SNAPSHOT_EVERY } from './snapshot-defau
  * ```
  */
 export async function connect(options: ClusterOptions): Promise<Cluster> {
+  checkClusterOptions(options);
   const settings: Context['options'] = {
     deadAfterMs: options.deadAfterMs ?? 1500,
     probeAfterMs: options.probeAfterMs ?? 100,
@@ -139,6 +141,8 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
   };
   return {
     session(request, sessionOptions = {}) {
+      // Refused at the call, as `runtime.session` refuses, and before any worker is asked.
+      checkClusterSession(request, sessionOptions);
       const session = new RemoteSession(context, ++sessionNo, request, sessionOptions);
       sessions.add(session);
       return session;

@@ -121,7 +121,7 @@ export class RemoteSession implements ClusterSession {
       ...(allowUnknownWords === undefined ? {} : { allowUnknownWords }),
       ...(maxBufferedBlocks === undefined ? {} : { maxBufferedBlocks }),
     };
-    checkPriority(options.priority);
+    // Request and options were checked at the door (`checkClusterSession`).
     this.#priority = options.priority ?? 'normal';
     this.#key = `${ctx.clientId}-s${id}`;
     this.#placed = deferred();

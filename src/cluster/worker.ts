@@ -19,6 +19,7 @@ import { checkId, sessionSubjects, WORKERS_BUCKET, workerSubjects } from './subj
 import { SNAPSHOTS_BUCKET, SNAPSHOTS_STORE_OPTIONS, WORKERS_BUCKET_TTL_MS } from './bucket.js';
 import { checkNatsAuth, type NatsAuth } from './nats-auth.js';
 import { WorkerIdInUseError } from './errors.js';
+import { checkWorkerOptions } from './cluster-options.js';
 import { openNats } from './nats-connection.js';
 import { threadStorage } from './snapshot-storage.js';
 import { SnapshotWriter } from './snapshot-writer.js';
@@ -115,6 +116,7 @@ const errorFields = (e: unknown) => ({ name: e instanceof Error ? e.name : 'Erro
  * ```
  */
 export async function startWorker(options: WorkerOptions): Promise<Worker> {
+  checkWorkerOptions(options);
   const id = checkId(options.id ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40)}-${process.pid}`, 'worker id');
   const maxSessions = options.maxSessions ?? 1;
   const lanes = options.lanes ?? 1;
