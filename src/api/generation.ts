@@ -113,6 +113,10 @@ export class Generation {
   #actor: GenerationSystem['actor'] | null = null;
   /** The executor that runs sequential blocks' steps back to back, when this generation uses it. */
   #ahead: AheadExecutor | null = null;
+  /** Ends the running generation with a `GenerationAbortedError` (as its signal would); null when it is not running. */
+  #abort: ((reason: unknown) => void) | null = null;
+  /** An abort asked before `run` could take it: taken as soon as it can. */
+  #abortedBefore: { readonly reason: unknown } | undefined;
   /** This generation's own share of `RuntimeStats.forwards` and `reusedForwards`, for its `end` event. */
   readonly #forwards = { forwards: 0, reusedForwards: 0 };
   /** What a resume restores beyond its plan: the feature-cache policy's state, the KV pool's table, the latents of blocks to replay. */
@@ -129,6 +133,12 @@ export class Generation {
     this.#resolved = resolved;
     this.#options = options;
     this.#link = link;
+  }
+
+  /** Ends it now with a `GenerationAbortedError`, as an abort of its signal does (`Runtime.close` with a signal). */
+  abort(reason: unknown): void {
+    if (this.#abort) this.#abort(reason);
+    else this.#abortedBefore ??= { reason };
   }
 
   /**
@@ -190,6 +200,8 @@ export class Generation {
     gate.connect((event) => actor.send(event));
     const onAbort = () => queue.fail(new GenerationAbortedError(signal?.reason));
     signal?.addEventListener('abort', onAbort, { once: true });
+    this.#abort = (reason) => queue.fail(new GenerationAbortedError(reason));
+    if (this.#abortedBefore !== undefined) this.#abort(this.#abortedBefore.reason);
     let stopped = false;
     link?.attach(
       liveControls({
@@ -223,6 +235,7 @@ export class Generation {
       link?.detach();
       link?.emit({ type: 'end', blocks: blocksDone, stopped, ...this.#forwards });
       signal?.removeEventListener('abort', onAbort);
+      this.#abort = null;
       actor.stop();
       this.#actor = null;
       barrier.stop();

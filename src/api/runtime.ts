@@ -8,7 +8,7 @@ import { availableParallelism, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { asLaneId } from '../core/domain.js';
 import type { Frame, GenerateOptions, GenerateRequest, LoadProgress, RuntimeOptions, RuntimeStartup, RuntimeStats } from '../core/api-types.js';
-import { GenerationAbortedError, RuntimeBusyError } from '../core/errors.js';
+import { GenerationAbortedError, InvalidOptionError, RuntimeBusyError, RuntimeClosedError } from '../core/errors.js';
 import type { ModelManifest } from '../core/manifest-types.js';
 import { checkGenerateOptions, checkRuntimeOptions, MAX_LANES_ENV, maxLanes, resolveGeneration, resolveLanes, resolveSettings, type ResolveContext, type UncheckedInput } from '../core/options.js';
 import { ASYNC_DISPOSE } from '../core/dispose.js';
@@ -76,6 +76,8 @@ const DEFAULT_RETRY_AFTER_MS = 1000;
 /** A generation waiting for a memory set. */
 interface Waiter {
   readonly grant: (memory: number) => void;
+  /** Ends the wait with `error` (the runtime is closing with its signal aborted). */
+  readonly refuse: (error: Error) => void;
 }
 
 /**
@@ -115,7 +117,10 @@ export class Runtime {
   readonly #featureStores: (FeatureStore | null)[];
   /** The `stale` mode's store per memory set, allocated the same way. */
   readonly #staleStores: (StaleStore | null)[];
-  #closed = false;
+  /** Set by the first {@link close}: the lanes stop once it resolves; no generation starts after. */
+  #closing: Promise<void> | null = null;
+  /** Set when a closing signal aborted: generations still starting end too. */
+  #closeAborted: { readonly reason: unknown } | undefined;
   /** The generations running now (for {@link liveActors}). */
   readonly #running = new Set<Generation>();
   /** The next generation's id (`session` in its trace's meta record, `GenerationSession.id`). */
@@ -227,6 +232,7 @@ export class Runtime {
    */
   session(request: GenerateRequest, options: SessionOptions = {}): GenerationSession {
     checkGenerateOptions(options, 'session');
+    if (this.#closing !== null) throw new RuntimeClosedError();
     const id = this.#nextSessionId++;
     const priority = new PriorityHolder(options.priority ?? 'normal', this.#preferred);
     return liveSession(options.maxBufferedBlocks ?? DEFAULT_MAX_BUFFERED_BLOCKS, (link) => this.#start(request, options, link, id, priority), id, (level) => priority.set(level));
@@ -245,12 +251,14 @@ export class Runtime {
       checkGenerateOptions(options, link ? 'session' : 'generate');
       const context = options.allowUnknownWords === true ? resolveContextFor(this.manifest, this.lanes.length, { allowUnknownWords: true }) : this.#context;
       const resolved = resolveGeneration(request, [this.#defaults, settingsOf(options)], context);
-      if (this.#closed) throw new Error('the runtime is closed');
+      if (this.#closing !== null) throw new RuntimeClosedError();
       const { signal } = options;
       if (signal?.aborted) throw new GenerationAbortedError(signal.reason);
       // A free set now, or a place in the bounded queue, or RuntimeBusyError; an abort while
       // queued leaves the queue: this generation never runs.
       memory = await this.#acquire(signal);
+      // Closing with its signal aborted while this one took its set: it ends like the others.
+      if (this.#closeAborted !== undefined) throw new GenerationAbortedError(this.#closeAborted.reason);
       const set = memory;
       priority?.bind(set);
       const held = performance.now();
@@ -319,6 +327,10 @@ export class Runtime {
           signal?.removeEventListener('abort', onAbort);
           resolve(memory);
         },
+        refuse: (error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(error);
+        },
       };
       this.#waiters.push(waiter);
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -351,13 +363,36 @@ export class Runtime {
 
   /**
    * Stops the lanes and frees their sessions, once every generation started before has ended
-   * (running ones and queued ones alike; none starts after).
+   * (running ones and queued ones alike); none starts after (`RuntimeClosedError`). Every call
+   * returns the same promise. With `signal`, when it aborts (at once if it already has), the
+   * generations still running or queued end with a `GenerationAbortedError`, as an abort of
+   * their own signal would: a service can wait for its sessions a while, then stop them.
+   *
+   * @example
+   * ```ts
+   * process.on('SIGTERM', () => void runtime.close({ signal: AbortSignal.timeout(10_000) }));
+   * ```
    */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    while (this.#active.size > 0) await Promise.allSettled([...this.#active]);
-    await Promise.all(this.lanes.map((lane) => lane.close()));
+  close(options: { readonly signal?: AbortSignal } = {}): Promise<void> {
+    const { signal } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidOptionError('signal', 'an AbortSignal', signal);
+    if (signal) {
+      const stop = () => this.#abortAll(signal.reason);
+      if (signal.aborted) stop();
+      else signal.addEventListener('abort', stop, { once: true });
+    }
+    this.#closing ??= (async () => {
+      while (this.#active.size > 0) await Promise.allSettled([...this.#active]);
+      await Promise.all(this.lanes.map((lane) => lane.close()));
+    })();
+    return this.#closing;
+  }
+
+  /** Ends every running generation and refuses every queued one, each with a `GenerationAbortedError`. */
+  #abortAll(reason: unknown): void {
+    this.#closeAborted ??= { reason };
+    for (const generation of this.#running) generation.abort(reason);
+    for (const waiter of this.#waiters.splice(0)) waiter.refuse(new GenerationAbortedError(reason));
   }
 
   /**

@@ -77,6 +77,22 @@ export class InvalidOptionError extends TypeError {
   }
 }
 
+/**
+ * The runtime was closed (`runtime.close()`): it starts no generation any more.
+ *
+ * @example
+ * ```ts
+ * try { runtime.session(request); } catch (error) { if (error instanceof RuntimeClosedError) reply(503); }
+ * ```
+ */
+export class RuntimeClosedError extends Error {
+  readonly code = 'RUNTIME_CLOSED';
+  constructor() {
+    super('the runtime is closed: it starts no generation any more');
+    this.name = 'RuntimeClosedError';
+  }
+}
+
 /** A block failed; the message says which block, lane and stage. */
 export class GenerationFailedError extends Error {
   readonly code = 'GENERATION_FAILED';
