@@ -23,7 +23,7 @@ export { mergeSnapshots } from './engine/snapshot/merge.js';
 export { connect, type Cluster, type ClusterOptions, type ClusterSession, type Failover } from './cluster/client.js';
 export { startWorker, type Worker, type WorkerOptions } from './cluster/worker.js';
 export type { NatsAuth } from './cluster/nats-auth.js';
-export { ClusterConnectError, ClusterMessageError, ClusterSessionError, WorkerIdInUseError } from './cluster/errors.js';
+export { ClusterClosedError, ClusterConnectError, ClusterMessageError, ClusterSessionError, WorkerIdInUseError } from './cluster/errors.js';
 export { checkPromptWords, knownWords, promptWords, tokenizePrompt, unknownWords, type PromptCheckOptions, type PromptVocabulary } from './engine/model/tokenizer.js';
 export type { BlockIndex, Device, FramePosition, LaneId, LaneOptions, Stage } from './core/domain.js';
 export { STAGES } from './core/domain.js';

@@ -1,12 +1,13 @@
 /**
  * The cluster API checks its options at the door, as `createRuntime` and `generate` do: an
  * unknown field or a value of the wrong kind is an `InvalidOptionError` naming the field, thrown
- * before anything connects, loads or is placed.
+ * before anything connects, loads or is placed; and a closed connection says so.
  */
 import { describe, expect, it } from 'vitest';
 import { checkClusterOptions, checkClusterSession, checkWorkerOptions } from '../src/cluster/cluster-options.js';
 import { InvalidOptionError } from '../src/core/errors.js';
-import { connect, startWorker } from '../src/index.js';
+import { ClusterClosedError, connect, startWorker } from '../src/index.js';
+import { startNatsServer } from './support/nats-server.js';
 import type { GenerateRequest } from '../src/core/api-types.js';
 import type { SessionOptions } from '../src/core/session-types.js';
 
@@ -68,5 +69,19 @@ describe('cluster options at the door', () => {
     for (const [r, options, field] of cases) expect(refusal(() => checkClusterSession(r, options)).option).toBe(field);
     expect(refusal(() => checkClusterSession(request, { trace: () => {} })).message).toMatch(/none on a cluster session \(a cluster session's trace stays on its worker\)/);
     expect(() => checkClusterSession(request, { steps: 8, priority: 'high', cascade: { parallelism: 4 }, featureCache: { policy: 'bwcache' } })).not.toThrow();
+  });
+
+  it('a closed cluster connection: one promise for every close, then ClusterClosedError instead of "no capacity"', async () => {
+    const server = await startNatsServer();
+    try {
+      const cluster = await connect({ servers: server.url });
+      const closing = cluster.close();
+      expect(cluster.close()).toBe(closing);
+      await closing;
+      expect(() => cluster.session({ seed: 1, blocks: 2, prompt: 'red ball moving left' })).toThrow(ClusterClosedError);
+      await expect(cluster.workers()).rejects.toBeInstanceOf(ClusterClosedError);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -14,6 +14,7 @@ import { Objm, type ObjectStore } from '@nats-io/obj';
 import { ASYNC_DISPOSE } from '../core/dispose.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { checkClusterOptions, checkClusterSession } from './cluster-options.js';
+import { ClusterClosedError } from './errors.js';
 import type { Cluster, ClusterOptions } from './cluster-types.js';
 import { decodeWorkerInfo } from './messages.js';
 import { checkNatsAuth } from './nats-auth.js';
@@ -134,20 +135,25 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
     forget: (s) => sessions.delete(s),
   };
   let sessionNo = 0;
-  const close = async () => {
-    await Promise.all([...sessions].map((s) => s[ASYNC_DISPOSE]()));
-    watch.close();
-    await nc.drain().catch(() => undefined);
-  };
+  let closing: Promise<void> | null = null;
+  // Every call returns the same promise, resolved once the connection has drained.
+  const close = () =>
+    (closing ??= (async () => {
+      await Promise.all([...sessions].map((s) => s[ASYNC_DISPOSE]()));
+      watch.close();
+      await nc.drain().catch(() => undefined);
+    })());
   return {
     session(request, sessionOptions = {}) {
       // Refused at the call, as `runtime.session` refuses, and before any worker is asked.
       checkClusterSession(request, sessionOptions);
+      if (closing !== null) throw new ClusterClosedError();
       const session = new RemoteSession(context, ++sessionNo, request, sessionOptions);
       sessions.add(session);
       return session;
     },
     async workers() {
+      if (closing !== null) throw new ClusterClosedError();
       const now = Date.now();
       return (await context.entries()).filter((e) => now - e.writtenAt <= settings.staleAfterMs).map((e) => e.info).sort((a, b) => (a.id < b.id ? -1 : 1));
     },

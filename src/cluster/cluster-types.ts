@@ -92,12 +92,14 @@ export interface Cluster {
   /**
    * Starts a session on a worker; the same live interface as `runtime.session()`. Placement
    * happens when `frames` iteration starts; no free worker fails it with {@link NoCapacityError}.
-   * `onProgress` and `signal` work; `trace` does not cross the wire and is ignored.
+   * `onProgress` and `signal` work; `trace`, `snapshots` and `resumeFrom` stay on the worker's
+   * side and are refused at the call, as a bad request is (`InvalidOptionError`); after
+   * {@link close}, `ClusterClosedError`.
    */
   session(request: GenerateRequest, options?: SessionOptions): ClusterSession;
-  /** The workers registered now (fresh KV entries). */
+  /** The workers registered now (fresh KV entries); after {@link close}, `ClusterClosedError`. */
   workers(): Promise<WorkerInfo[]>;
-  /** Ends every session and closes the connection. */
+  /** Ends every session and closes the connection; every call returns the same promise. */
   close(): Promise<void>;
   [ASYNC_DISPOSE](): Promise<void>;
 }

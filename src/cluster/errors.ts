@@ -78,3 +78,20 @@ export class WorkerIdInUseError extends Error {
     this.name = 'WorkerIdInUseError';
   }
 }
+
+/**
+ * The cluster connection was closed (`cluster.close()`): it places no session and lists no
+ * worker any more.
+ *
+ * @example
+ * ```ts
+ * try { cluster.session(request); } catch (e) { if (e instanceof ClusterClosedError) reconnect(); }
+ * ```
+ */
+export class ClusterClosedError extends Error {
+  readonly code = 'CLUSTER_CLOSED';
+  constructor() {
+    super('the cluster connection is closed: it places no session any more');
+    this.name = 'ClusterClosedError';
+  }
+}
