@@ -5,7 +5,7 @@
  * loads or is placed.
  */
 import { InvalidOptionError } from '../core/errors.js';
-import { checkFields, checkGenerateOptions, resolveRequest } from '../core/options.js';
+import { checkFields, checkGenerateOptions, isPlainObject, resolveRequest } from '../core/options.js';
 import type { GenerateRequest } from '../core/api-types.js';
 import type { SessionOptions } from '../core/session-types.js';
 import { checkId } from './subjects.js';
@@ -18,8 +18,6 @@ const LOCAL_ONLY: Readonly<Record<string, string>> = {
   snapshots: 'the workers take the snapshots (connect({ snapshotEvery }))',
   resumeFrom: 'a cluster session resumes on its own, from the snapshots in the store',
 };
-
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** `servers`: one URL or a non-empty list of them. */
 function checkServers(servers: unknown): void {
@@ -45,7 +43,7 @@ function checkMs(options: Record<string, unknown>, fields: readonly string[]): v
  * ```
  */
 export function checkClusterOptions(options: unknown): void {
-  if (!isObject(options)) throw new InvalidOptionError('options', 'an object { servers, … }', options);
+  if (!isPlainObject(options)) throw new InvalidOptionError('options', 'an object { servers, … }', options);
   checkFields(options, CLUSTER_FIELDS);
   checkServers(options['servers']);
   checkMs(options, ['deadAfterMs', 'probeAfterMs', 'openTimeoutMs', 'failoverTimeoutMs', 'stallMs', 'staleAfterMs']);
@@ -63,7 +61,7 @@ export function checkClusterOptions(options: unknown): void {
  * ```
  */
 export function checkWorkerOptions(options: unknown): void {
-  if (!isObject(options)) throw new InvalidOptionError('options', 'an object { servers, … }', options);
+  if (!isPlainObject(options)) throw new InvalidOptionError('options', 'an object { servers, … }', options);
   checkFields(options, WORKER_FIELDS);
   checkServers(options['servers']);
   checkMs(options, ['heartbeatMs', 'registerMs', 'clientTimeoutMs']);

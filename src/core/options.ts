@@ -206,7 +206,8 @@ export interface ResolvedGeneration {
   readonly schedule: CascadeSchedule;
 }
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+/** An object that is not null or an array: what an options argument must be. */
+export const isPlainObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
 
 /**
  * Merges settings from several sources, later ones winning field by field; undefined keeps
