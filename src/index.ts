@@ -17,7 +17,7 @@ export type { Frame, GenerateOptions, GenerateRequest, GenerationSnapshot, LoadP
 export type { AttentionMode, CascadeOptions, CascadeWindow, ExecMode, GenerationSettings, Parallelism, RecacheMode, SwitchMode } from './core/cascade-options.js';
 export type { FeatureCacheOptions } from './core/feature-cache.js';
 export type { TraceRecord } from './core/trace-records.js';
-export { CorruptSnapshotError, GenerationAbortedError, GenerationFailedError, InvalidOptionError, LaneError, NoCapacityError, PromptTooLongError, RuntimeBusyError, RuntimeClosedError, SnapshotIncompleteError, SnapshotMismatchError, SnapshotUnsupportedError, SnapshotVersionError, UnknownWordsError } from './core/errors.js';
+export { CorruptSnapshotError, GenerationAbortedError, GenerationFailedError, InvalidOptionError, LaneError, NoCapacityError, PromptTooLongError, RuntimeBusyError, RuntimeClosedError, SessionEndedError, SnapshotIncompleteError, SnapshotMismatchError, SnapshotUnsupportedError, SnapshotVersionError, UnknownWordsError } from './core/errors.js';
 export { inspectSnapshot, SNAPSHOT_VERSION, type SnapshotSummary } from './engine/snapshot/snapshot-format.js';
 export { mergeSnapshots } from './engine/snapshot/merge.js';
 export { connect, type Cluster, type ClusterOptions, type ClusterSession, type Failover } from './cluster/client.js';

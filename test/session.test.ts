@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, GenerationAbortedError, type Frame, type Runtime, type SessionEvent } from '../src/index.js';
+import { createRuntime, GenerationAbortedError, SessionEndedError, type Frame, type Runtime, type SessionEvent } from '../src/index.js';
 
 const request = { seed: 4, blocks: 8, prompt: 'green triangle moving right' };
 const bytes = (frames: readonly Frame[]) => Buffer.concat(frames.map((f) => f.rgb));
@@ -77,7 +77,7 @@ describe('live sessions', () => {
     expect(frames.length).toBeLessThan(40 * 3);
     expect(frames.map((f) => f.index)).toEqual(frames.map((_, i) => i));
     expect(events.at(-1)).toMatchObject({ type: 'end', stopped: true });
-    await expect(session.switchPrompt('red ball moving left')).rejects.toThrow(/ended/);
+    await expect(session.switchPrompt('red ball moving left')).rejects.toBeInstanceOf(SessionEndedError);
   });
 
   it('a slow consumer pauses generation: the unread buffer stays bounded, the video is unchanged', async () => {

@@ -2,7 +2,7 @@
  * The handle of a live session: controls that reach the running generation once it has
  * started (calls made before wait for it), and its events.
  */
-import { InvalidOptionError } from '../core/errors.js';
+import { InvalidOptionError, SessionEndedError } from '../core/errors.js';
 import type { Frame } from '../core/api-types.js';
 import { ASYNC_DISPOSE } from '../core/dispose.js';
 import type { GenerationSession, LiveControls, SessionEvent, SessionLink, SessionPriority } from '../core/session-types.js';
@@ -34,14 +34,14 @@ export function liveSession(maxBufferedBlocks: number, start: (link: SessionLink
     detach: () => {
       controls = null;
       ended = true;
-      for (const w of waiting) w.reject(new Error('the session has ended'));
+      for (const w of waiting) w.reject(new SessionEndedError());
       waiting = [];
     },
     emit: (event) => listeners.forEach((listener) => listener(event)),
   };
   const live = (): Promise<LiveControls> => {
     if (controls) return Promise.resolve(controls);
-    if (ended) return Promise.reject(new Error('the session has ended'));
+    if (ended) return Promise.reject(new SessionEndedError());
     return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
   };
   const frames = start(link);

@@ -8,7 +8,7 @@ import { RequestError, type NatsConnection, type Subscription } from '@nats-io/t
 import type { ObjectStore } from '@nats-io/obj';
 import type { Frame, GenerateRequest, PromptSwitch } from '../core/api-types.js';
 import { ASYNC_DISPOSE } from '../core/dispose.js';
-import { GenerationAbortedError, NoCapacityError } from '../core/errors.js';
+import { GenerationAbortedError, NoCapacityError, SessionEndedError } from '../core/errors.js';
 import type { SessionEvent, SessionOptions, SessionPriority } from '../core/session-types.js';
 import { checkPriority } from '../core/options.js';
 import type { ClusterOptions, ClusterSession, Failover } from './cluster-types.js';
@@ -400,7 +400,7 @@ export class RemoteSession implements ClusterSession {
   /** The current attempt, once placed; a control call made during a failover waits for the new one. */
   async #current(): Promise<Attempt> {
     for (;;) {
-      if (this.#finished) throw new Error('the session has ended');
+      if (this.#finished) throw new SessionEndedError();
       const attempt = this.#attempt && !this.#attempt.dead && this.#attempt.accepted ? this.#attempt : await this.#placed.promise;
       if (!attempt.dead) return attempt;
     }
@@ -481,7 +481,7 @@ export class RemoteSession implements ClusterSession {
       attempt.dead = true;
       for (const s of attempt.subs) s.unsubscribe();
     }
-    this.#placed.reject(new Error('the session has ended'));
+    this.#placed.reject(new SessionEndedError());
     this.#placed.promise.catch(() => undefined);
     this.#ctx.forget(this);
   }

@@ -93,6 +93,23 @@ export class RuntimeClosedError extends Error {
   }
 }
 
+/**
+ * A live session's control (`switchPrompt`, `setPriority`) was asked of a session that has
+ * ended (finished, stopped, aborted, or refused before it ran): nothing is left to steer.
+ *
+ * @example
+ * ```ts
+ * await session.switchPrompt('blue ball moving up').catch((e) => { if (!(e instanceof SessionEndedError)) throw e; });
+ * ```
+ */
+export class SessionEndedError extends Error {
+  readonly code = 'SESSION_ENDED';
+  constructor() {
+    super('the session has ended');
+    this.name = 'SessionEndedError';
+  }
+}
+
 /** A block failed; the message says which block, lane and stage. */
 export class GenerationFailedError extends Error {
   readonly code = 'GENERATION_FAILED';
