@@ -245,9 +245,7 @@ export class AheadExecutor implements TickExecutor {
     storeCleanLatents(memory.latents, memory.cleanLatents, run.member.latentSlot, slots);
     const at = AHEAD_STEP_FLOATS * run.steps.length + 2;
     const [runMs, workerMs] = run.figures.subarray(at, at + 2) as unknown as [number, number];
-    // Through the fused forward, on this lane alone: no layer waited.
-    const waits = cache.task.kind === 'share' ? { exchangeWaitMs: 0, layerWaitsMs: [] } : {};
-    run.lane.reportStep({ phase: 'end', task: { ...cache.task, cacheSlots: slots }, at: performance.now(), result: { runMs, workerMs, ...waits } });
+    run.lane.reportStep({ phase: 'end', task: { ...cache.task, cacheSlots: slots }, at: performance.now(), result: { runMs, workerMs, ...waitsOf(cache.task) } });
     // The lane's time for it (the decode ran between it and the last step).
     const timing: TickTiming = { forwards: 1, calls: 1, runMs, workerMs, taskMs: workerMs, committed: true };
     // As a cache tick reports with caching on: nothing reused, nothing measured.
@@ -308,9 +306,7 @@ export class AheadExecutor implements TickExecutor {
     const task = run.steps[stage] as TickTask | ShareTask;
     if (run.nextReport === stage) {
       const now = performance.now();
-      // A share step ran through the fused or reuse graph, on this lane alone: no layer waited.
-      const waits = task.kind === 'share' ? { exchangeWaitMs: 0, layerWaitsMs: [] } : {};
-      run.lane.reportStep({ phase: 'end', task: { ...task, members: [{ ...(task.members[0] as TickMemberTask), features: used }] }, at: now, result: { runMs, workerMs, ...waits } });
+      run.lane.reportStep({ phase: 'end', task: { ...task, members: [{ ...(task.members[0] as TickMemberTask), features: used }] }, at: now, result: { runMs, workerMs, ...waitsOf(task) } });
       run.nextReport++;
       const next = stage + 1 < steps ? run.steps[stage + 1] : run.cache?.task;
       if (next) run.lane.reportStep({ phase: 'start', task: next, at: now });
@@ -356,6 +352,9 @@ async function settle(run: Run, index: number, ready: (value: number) => boolean
     if (wait.async) await Promise.race([wait.value, run.ended]);
   }
 }
+
+/** A run's `share` step or cache step went through the fused or reuse graph on one lane: no layer waited. */
+const waitsOf = (task: TickTask | ShareTask) => (task.kind === 'share' ? { exchangeWaitMs: 0, layerWaitsMs: [] } : {});
 
 /** Steps the worker has finished and committed. */
 const reported = (run: Run): number => Atomics.load(run.control, 0);
