@@ -137,6 +137,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     await runtime.close();
     throw err;
   }
+  const subjects = workerSubjects(id);
   let kv: KV;
   let store: ObjectStore;
   try {
@@ -147,7 +148,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     store = await new Objm(nc).create(SNAPSHOTS_BUCKET, SNAPSHOTS_STORE_OPTIONS);
     // One live worker per id: asked before taking the id's subjects (a dead worker's id is free,
     // its connection gone: "no responders" at once).
-    if (await answers(nc, workerSubjects(id).ping)) throw new WorkerIdInUseError(id);
+    if (await answers(nc, subjects.ping)) throw new WorkerIdInUseError(id);
   } catch (err) {
     // A bucket the server would not create (JetStream off, a bucket of another configuration),
     // or the id taken: nothing of this worker stays open.
@@ -157,7 +158,6 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   }
   // Snapshots are stored from a thread of their own: a put never holds up the actors.
   const storage = threadStorage(servers, options.auth);
-  const subjects = workerSubjects(id);
   const sessions = new Map<string, Hosted>();
   const ended = new Map<string, { next: number; until: number }>();
   let closing = false;
